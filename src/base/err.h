@@ -1,0 +1,114 @@
+/*
+ * err.h - Strongroom's one error vocabulary.
+ *
+ * Every fallible function returns `enum sr_err`; SR_OK is zero. Each code has
+ * one row in the table in err.c: its family (which decides the command-line
+ * exit status and, later, the HTTP status), a Key Vault error code, and a
+ * message a user can act on. Library code never prints; the edge (cli/, http/)
+ * turns a code into words with sr_err_message().
+ */
+#ifndef SR_BASE_ERR_H
+#define SR_BASE_ERR_H
+
+enum sr_err_family {
+    SR_FAM_OK = 0,
+    SR_FAM_USAGE,     /* the caller asked for something malformed: exit 2, HTTP 400 */
+    SR_FAM_INPUT,     /* well-formed request refused on its merits: exit 1, HTTP 400 */
+    SR_FAM_NOT_FOUND, /* exit 1, HTTP 404 */
+    SR_FAM_CONFLICT,  /* exit 1, HTTP 409 */
+    SR_FAM_STATE,     /* wrong module mode / no world: exit 1, HTTP 409 */
+    SR_FAM_DENIED,    /* authentication or permission: exit 1, HTTP 403 */
+    SR_FAM_INTEGRITY, /* tampered or foreign data: exit 1, HTTP 400 */
+    SR_FAM_IO,        /* exit 1, HTTP 500 */
+    SR_FAM_INTERNAL,  /* exit 1, HTTP 500 */
+};
+
+/* X(name, family, kv_code, message) */
+#define SR_ERR_TABLE(X)                                                                                      \
+    X(SR_OK, SR_FAM_OK, "", "success")                                                                       \
+    X(SR_ERR_USAGE, SR_FAM_USAGE, "BadParameter", "invalid arguments")                                        \
+    X(SR_ERR_NOMEM, SR_FAM_INTERNAL, "InternalError", "out of memory")                                        \
+    X(SR_ERR_INTERNAL, SR_FAM_INTERNAL, "InternalError", "internal error (a bug: please report it)")          \
+    X(SR_ERR_CRYPTO, SR_FAM_INTERNAL, "InternalError", "cryptographic library failure")                       \
+    X(SR_ERR_IO, SR_FAM_IO, "InternalError", "file system error")                                            \
+    X(SR_ERR_TOO_LARGE, SR_FAM_INPUT, "BadParameter", "input is larger than allowed")                        \
+    X(SR_ERR_TRUNCATED, SR_FAM_INTEGRITY, "BadParameter", "data is truncated or malformed")                   \
+    X(SR_ERR_MALFORMED, SR_FAM_INTEGRITY, "BadParameter", "data is malformed")                               \
+    X(SR_ERR_AUTH_FAILED, SR_FAM_INTEGRITY, "BadParameter", "authenticated decryption failed")             \
+    X(SR_ERR_BAD_SIGNATURE, SR_FAM_INTEGRITY, "BadParameter", "signature verification failed")              \
+    X(SR_ERR_NOT_FOUND, SR_FAM_NOT_FOUND, "NotFound", "not found")                                           \
+    X(SR_ERR_EXISTS, SR_FAM_CONFLICT, "Conflict", "already exists and is never overwritten")                  \
+    X(SR_ERR_SUITE_WEAK, SR_FAM_INPUT, "BadParameter",                                                      \
+      "cipher suite DLf1024s160mRijndael (DSA-1024, SHA-1) is below 112-bit security and is refused; "       \
+      "use --cipher-suite=DLf3072s256mRijndael")                                                              \
+    X(SR_ERR_SUITE_UNKNOWN, SR_FAM_USAGE, "BadParameter",                                                    \
+      "unknown cipher suite; accepted: DLf3072s256mRijndael, DLf3072s256mAEScSP800131Ar1")                    \
+    X(SR_ERR_QUORUM, SR_FAM_USAGE, "BadParameter",                                                           \
+      "invalid --acs-quorum: give K/N with 1 <= K <= N <= 64, e.g. --acs-quorum=2/3")                        \
+    X(SR_ERR_MODE_I_NEEDED, SR_FAM_STATE, "Forbidden",                                                       \
+      "the module is in operational mode (O); switch with 'strongroom module mode I' first")                 \
+    X(SR_ERR_MODE_O_NEEDED, SR_FAM_STATE, "Forbidden",                                                       \
+      "the module is in initialisation mode (I); switch with 'strongroom module mode O' first")              \
+    X(SR_ERR_NO_WORLD, SR_FAM_STATE, "Forbidden",                                                           \
+      "no security world is loaded in the module; create one with 'strongroom new-world' (mode I) or "       \
+      "restore it with 'strongroom world load --cards ...'")                                                  \
+    X(SR_ERR_WORLD_EXISTS, SR_FAM_CONFLICT, "Conflict",                                                      \
+      "a security world already exists in this kmdata directory; it is never overwritten (move local/ "     \
+      "away first to start over)")                                                                            \
+    X(SR_ERR_WORLD_LOADED, SR_FAM_CONFLICT, "Conflict",                                                      \
+      "the module already holds a world key; run 'strongroom module reset' before loading another")          \
+    X(SR_ERR_WORLD_MISMATCH, SR_FAM_INTEGRITY, "BadParameter",                                               \
+      "the key or card belongs to a different security world")                                               \
+    X(SR_ERR_WORLD_TAMPERED, SR_FAM_INTEGRITY, "BadParameter",                                               \
+      "the world file failed its integrity check (damaged or edited); restore it from backup")              \
+    X(SR_ERR_NVRAM_TAMPERED, SR_FAM_INTEGRITY, "BadParameter",                                               \
+      "the module NVRAM failed its integrity check; run 'strongroom module reset' and 'world load'")         \
+    X(SR_ERR_QUORUM_NOT_MET, SR_FAM_DENIED, "Forbidden",                                                     \
+      "not enough administrator cards for the quorum; give K of the N cards with --cards")                   \
+    X(SR_ERR_BAD_PIN, SR_FAM_DENIED, "Forbidden", "wrong PIN for a card, or the card file is damaged")       \
+    X(SR_ERR_CARD_FOREIGN, SR_FAM_INTEGRITY, "BadParameter",                                                 \
+      "the cards do not reconstruct this world's key (a card of another world or a damaged card)")          \
+    X(SR_ERR_CARD_TAMPERED, SR_FAM_INTEGRITY, "BadParameter", "the card file is damaged or was edited")      \
+    X(SR_ERR_PIN_INPUT, SR_FAM_USAGE, "BadParameter",                                                        \
+      "cannot read PINs: give --pin-file FILE (one PIN a line, card 1 first) or run on a terminal")          \
+    X(SR_ERR_PIN_MISMATCH, SR_FAM_USAGE, "BadParameter", "the two PINs typed differ; nothing was written")  \
+    X(SR_ERR_KEYFILE_TAMPERED, SR_FAM_INTEGRITY, "BadParameter",                                             \
+      "the key file failed authentication (damaged, edited or swapped); it cannot be used")                 \
+    X(SR_ERR_KEYFILE_FORMAT, SR_FAM_INTEGRITY, "BadParameter",                                               \
+      "not a Strongroom key file, or an unsupported version of one")                                        \
+    X(SR_ERR_IDENT, SR_FAM_USAGE, "BadParameter",                                                            \
+      "invalid ident: use 1 to 64 characters from a-z, 0-9 and '-' (no capitals, spaces or '_')")          \
+    X(SR_ERR_PROTECT, SR_FAM_INPUT, "BadParameter",                                                          \
+      "only protect=module is supported: the BYOK transfer toolset accepts module-protected keys only")     \
+    X(SR_ERR_NVRAM_KEY, SR_FAM_INPUT, "BadParameter",                                                        \
+      "nvram=yes is not supported: the BYOK transfer toolset accepts keys stored in kmdata only (nvram=no)") \
+    X(SR_ERR_KEY_TYPE, SR_FAM_USAGE, "BadParameter",                                                         \
+      "unsupported key: use type=RSA with size=2048|3072|4096, or type=EC with curve=P-256|P-384|P-521")    \
+    X(SR_ERR_PUBEXP, SR_FAM_USAGE, "BadParameter",                                                           \
+      "invalid pubexp: leave it empty for 65537, or give an odd exponent of at least 65537")                \
+    X(SR_ERR_ACL_DENIED, SR_FAM_DENIED, "Forbidden", "the key's ACL does not permit this operation")         \
+    X(SR_ERR_ALG, SR_FAM_USAGE, "BadParameter",                                                              \
+      "algorithm does not fit the key: RSA keys take RS256|RS384|RS512|PS256|PS384|PS512, EC keys ES256 "   \
+      "(P-256), ES384 (P-384), ES512 (P-521)")                                                                \
+    X(SR_ERR_NO_ROOT, SR_FAM_NOT_FOUND, "NotFound",                                                          \
+      "no manufacturer root here; create one with 'strongroom root init'")                                   \
+    X(SR_ERR_ROOT_EXISTS, SR_FAM_CONFLICT, "Conflict", "a root already exists there and is never overwritten") \
+    X(SR_ERR_FINGERPRINT, SR_FAM_USAGE, "BadParameter",                                                      \
+      "invalid fingerprint: give 64 hex digits (spaces and colons allowed), as 'strongroom root show' prints") \
+    X(SR_ERR_MODULE_NUMBER, SR_FAM_USAGE, "BadParameter", "no such module: this machine has module 1")
+
+enum sr_err {
+#define SR_X_ENUM(name, fam, kv, msg) name,
+    SR_ERR_TABLE(SR_X_ENUM)
+#undef SR_X_ENUM
+        SR_ERR_COUNT_
+};
+
+const char *sr_err_name(enum sr_err e);
+const char *sr_err_message(enum sr_err e);
+const char *sr_err_kv_code(enum sr_err e);
+enum sr_err_family sr_err_family(enum sr_err e);
+/* Command-line exit status: 0 success, 2 usage error, 1 any other failure. */
+int sr_err_exit_status(enum sr_err e);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * cli.h - the `strongroom` command line: a table of subcommands whose rows
+ * carry the policy (which module mode, whether a world must be loaded), one
+ * option parser, and the only place that talks to humans.
+ *
+ * A command function returns an enum sr_err; the dispatcher prints
+ * "strongroom: CMD: message" for it and maps it to exit status 0/1/2.
+ */
+#ifndef SR_CLI_CLI_H
+#define SR_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "hsm/module.h"
+
+#define SR_MAX_OPTS 24
+#define SR_MAX_POSITIONAL 32
+
+struct sr_opt {
+    const char *name;  /* long name without "--" */
+    const char *alias; /* a second spelling, with its dashes, e.g. "-k" or "-KeyIdentifier"; may be NULL */
+    bool has_arg;
+    const char *help;
+};
+
+struct sr_args {
+    const char *val[SR_MAX_OPTS];
+    bool set[SR_MAX_OPTS];
+    const char *pos[SR_MAX_POSITIONAL];
+    int npos;
+};
+
+enum sr_cmd_flags {
+    SR_CMD_MODULE = 1u << 0,      /* opens $STRONGROOM_KMDATA before running */
+    SR_CMD_MODE_I = 1u << 1,      /* module must be in initialisation mode */
+    SR_CMD_MODE_O = 1u << 2,      /* module must be in operational mode */
+    SR_CMD_NEEDS_WORLD = 1u << 3, /* a world key must be loaded and the world file intact */
+};
+
+struct sr_cli;
+
+struct sr_cmd {
+    const char *name;
+    enum sr_err (*fn)(struct sr_cli *cli, const struct sr_args *args);
+    unsigned flags;
+    int min_pos;
+    int max_pos;
+    const struct sr_opt *opts; /* terminated by a row with name == NULL */
+    const struct sr_cmd *sub;  /* second-level table (module mode, root init ...), or NULL */
+    const char *usage;
+    const char *summary;
+};
+
+struct sr_cli {
+    const char *cmd_name;      /* "generatekey", "module mode" ... for error messages */
+    const char *kmdata;
+    struct sr_module *module;  /* open when the command has SR_CMD_MODULE */
+    char detail[512];          /* extra words for the error message, set by commands */
+    FILE *out;
+};
+
+int sr_cli_main(int argc, char **argv);
+
+/* Index of option name in opts (for args->val / args->set). */
+int sr_opt_index(const struct sr_opt *opts, const char *name);
+const char *sr_arg(const struct sr_args *args, const struct sr_opt *opts, const char *name);
+bool sr_arg_set(const struct sr_args *args, const struct sr_opt *opts, const char *name);
+void sr_cli_detail(struct sr_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* pin.c: PINs from --pin-file (line i = card i) or typed twice at the terminal without echo. */
+SR_MUST_USE enum sr_err sr_pins_read_file(struct sr_cli *cli, const char *path, struct sr_pins *ret);
+SR_MUST_USE enum sr_err sr_pins_prompt(struct sr_cli *cli, const unsigned *cards, unsigned ncards, bool confirm,
+                                       struct sr_pins *ret);
+/* Parses "1,3" into card numbers. */
+SR_MUST_USE enum sr_err sr_cards_parse(struct sr_cli *cli, const char *list, unsigned *cards, unsigned *ncards);
+
+/* The command tables, one per file. */
+extern const struct sr_cmd sr_cmds_module[];
+extern const struct sr_cmd sr_cmds_root[];
+extern const struct sr_cmd sr_cmds_world[];
+enum sr_err sr_cmd_new_world(struct sr_cli *cli, const struct sr_args *args);
+extern const struct sr_opt sr_opts_new_world[];
+enum sr_err sr_cmd_generatekey(struct sr_cli *cli, const struct sr_args *args);
+extern const struct sr_opt sr_opts_generatekey[];
+enum sr_err sr_cmd_kmfile_dump(struct sr_cli *cli, const struct sr_args *args);
+enum sr_err sr_cmd_aclprint(struct sr_cli *cli, const struct sr_args *args);
+extern const struct sr_opt sr_opts_key_ident[];
+enum sr_err sr_cmd_pubkey(struct sr_cli *cli, const struct sr_args *args);
+enum sr_err sr_cmd_sign(struct sr_cli *cli, const struct sr_args *args);
+extern const struct sr_opt sr_opts_sign[];
+
+#endif

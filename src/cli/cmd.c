@@ -1,0 +1,277 @@
+#define _GNU_SOURCE
+/*
+ * cmd.c - the subcommand table, option parsing, dispatch and help.
+ * Every precondition a row's flags name is checked here, once.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+#include "cli/cli.h"
+
+static enum sr_err sr_cmd_help(struct sr_cli *cli, const struct sr_args *args);
+
+static const struct sr_cmd sr_cmds[] = {
+    {"help", sr_cmd_help, 0, 0, 2, NULL, NULL, "help [CMD [SUBCMD]]", "show commands, or one command's usage"},
+    {"module", NULL, 0, 0, 0, NULL, sr_cmds_module, "module mode|reset|show", "the software HSM module"},
+    {"root", NULL, 0, 0, 0, NULL, sr_cmds_root, "root init|show|trust", "manufacturer root of trust and warrants"},
+    {"new-world", sr_cmd_new_world, SR_CMD_MODULE | SR_CMD_MODE_I, 0, 0, sr_opts_new_world, NULL,
+     "new-world --initialize --cipher-suite=SUITE --module=1 --acs-quorum=K/N [--card-dir DIR] [--pin-file FILE]",
+     "create a security world and its K-of-N administrator card set (mode I)"},
+    {"world", NULL, 0, 0, 0, NULL, sr_cmds_world, "world load|show", "restore or show the security world"},
+    {"generatekey", sr_cmd_generatekey, SR_CMD_MODULE | SR_CMD_MODE_O | SR_CMD_NEEDS_WORLD, 1, SR_MAX_POSITIONAL,
+     sr_opts_generatekey, NULL,
+     "generatekey --generate simple type=RSA size=2048|3072|4096 | type=EC curve=P-256|P-384|P-521 "
+     "protect=module ident=NAME plainname=NAME nvram=no pubexp=",
+     "generate a module-protected key"},
+    {"kmfile-dump", sr_cmd_kmfile_dump, SR_CMD_MODULE, 1, 1, NULL, NULL, "kmfile-dump FILE",
+     "print a key file's header and ACL (never secret material)"},
+    {"aclprint", sr_cmd_aclprint, SR_CMD_MODULE | SR_CMD_MODE_O | SR_CMD_NEEDS_WORLD, 0, 0, sr_opts_key_ident, NULL,
+     "aclprint --app simple --ident NAME", "print a key's ACL"},
+    {"pubkey", sr_cmd_pubkey, SR_CMD_MODULE | SR_CMD_MODE_O | SR_CMD_NEEDS_WORLD, 0, 0, sr_opts_key_ident, NULL,
+     "pubkey [--app simple] --ident NAME", "print a key's public key (PEM)"},
+    {"sign", sr_cmd_sign, SR_CMD_MODULE | SR_CMD_MODE_O | SR_CMD_NEEDS_WORLD, 0, 0, sr_opts_sign, NULL,
+     "sign [--app simple] --ident NAME --alg RS256|PS256|ES256|... --in FILE --out SIG",
+     "sign a file with a module key (ECDSA signatures in DER, as openssl dgst -verify takes them)"},
+    {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
+};
+
+static const struct sr_cmd *sr_cmd_find(const struct sr_cmd *table, const char *name)
+{
+    for (const struct sr_cmd *c = table; c->name != NULL; c++) {
+        if (strcmp(c->name, name) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static void sr_print_table(FILE *f, const struct sr_cmd *table, const char *prefix)
+{
+    for (const struct sr_cmd *c = table; c->name != NULL; c++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s%s", prefix, c->name);
+        fprintf(f, "  %-22s %s\n", name, c->summary);
+    }
+}
+
+static void sr_print_usage(FILE *f, const struct sr_cmd *c)
+{
+    fprintf(f, "usage: strongroom %s\n\n%s\n", c->usage, c->summary);
+    if (c->sub != NULL) {
+        char prefix[64];
+        snprintf(prefix, sizeof(prefix), "%s ", c->name);
+        fprintf(f, "\ncommands:\n");
+        sr_print_table(f, c->sub, prefix);
+    }
+    if (c->opts != NULL && c->opts[0].name != NULL) {
+        fprintf(f, "\noptions:\n");
+        for (const struct sr_opt *o = c->opts; o->name != NULL; o++) {
+            char spell[96];
+            snprintf(spell, sizeof(spell), "--%s%s%s%s", o->name, o->has_arg ? " ARG" : "", o->alias ? ", " : "",
+                     o->alias ? o->alias : "");
+            fprintf(f, "  %-34s %s\n", spell, o->help);
+        }
+    }
+    fprintf(f, "\nenvironment: STRONGROOM_KMDATA (default ./kmdata)\n");
+}
+
+static void sr_print_help(FILE *f)
+{
+    fprintf(f, "usage: strongroom CMD [options]   (strongroom CMD --help for one command)\n\n"
+               "Strongroom " SR_VERSION ": a software HSM, the BYOK toolset and a key vault.\n\ncommands:\n");
+    sr_print_table(f, sr_cmds, "");
+    fprintf(f, "\nexit status: 0 success, 1 the operation failed, 2 usage error\n");
+}
+
+static enum sr_err sr_cmd_help(struct sr_cli *cli, const struct sr_args *args)
+{
+    const struct sr_cmd *table = sr_cmds;
+    const struct sr_cmd *c = NULL;
+    for (int i = 0; i < args->npos; i++) {
+        c = table ? sr_cmd_find(table, args->pos[i]) : NULL;
+        if (c == NULL) {
+            sr_cli_detail(cli, "no command '%s'; 'strongroom help' lists them", args->pos[i]);
+            return SR_ERR_USAGE;
+        }
+        table = c->sub;
+    }
+    if (c == NULL) {
+        sr_print_help(cli->out);
+    } else {
+        sr_print_usage(cli->out, c);
+    }
+    return SR_OK;
+}
+
+static const struct sr_opt *sr_opt_match(const struct sr_opt *opts, const char *arg, const char **ret_value, int *ret_i)
+{
+    *ret_value = NULL;
+    for (int i = 0; opts != NULL && opts[i].name != NULL; i++) {
+        const struct sr_opt *o = &opts[i];
+        size_t nlen = strlen(o->name);
+        if (strncmp(arg, "--", 2) == 0 && strncmp(arg + 2, o->name, nlen) == 0 &&
+            (arg[2 + nlen] == 0 || arg[2 + nlen] == '=')) {
+            *ret_value = arg[2 + nlen] == '=' ? arg + 3 + nlen : NULL;
+            *ret_i = i;
+            return o;
+        }
+        if (o->alias != NULL && strcmp(arg, o->alias) == 0) {
+            *ret_i = i;
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static enum sr_err sr_args_parse(struct sr_cli *cli, const struct sr_cmd *c, int argc, char **argv,
+                                 struct sr_args *args)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] == 0) {
+            if (args->npos >= SR_MAX_POSITIONAL) {
+                sr_cli_detail(cli, "too many arguments");
+                return SR_ERR_USAGE;
+            }
+            args->pos[args->npos++] = a;
+            continue;
+        }
+        const char *value = NULL;
+        int idx = -1;
+        const struct sr_opt *o = sr_opt_match(c->opts, a, &value, &idx);
+        if (o == NULL) {
+            sr_cli_detail(cli, "unknown option '%s'; see 'strongroom %s --help'", a, cli->cmd_name);
+            return SR_ERR_USAGE;
+        }
+        if (o->has_arg && value == NULL) {
+            if (i + 1 >= argc) {
+                sr_cli_detail(cli, "option --%s needs a value", o->name);
+                return SR_ERR_USAGE;
+            }
+            value = argv[++i];
+        } else if (!o->has_arg && value != NULL) {
+            sr_cli_detail(cli, "option --%s takes no value", o->name);
+            return SR_ERR_USAGE;
+        }
+        if (args->set[idx]) {
+            sr_cli_detail(cli, "option --%s is given twice", o->name);
+            return SR_ERR_USAGE;
+        }
+        args->set[idx] = true;
+        args->val[idx] = value;
+    }
+    if (args->npos < c->min_pos || args->npos > c->max_pos) {
+        sr_cli_detail(cli, "usage: strongroom %s", c->usage);
+        return SR_ERR_USAGE;
+    }
+    return SR_OK;
+}
+
+static enum sr_err sr_cmd_check_policy(struct sr_cli *cli, const struct sr_cmd *c)
+{
+    if (!(c->flags & SR_CMD_MODULE)) {
+        return SR_OK;
+    }
+    enum sr_err r = sr_module_open(cli->kmdata, &cli->module);
+    if (r != SR_OK) {
+        sr_cli_detail(cli, "module directory %s", cli->kmdata);
+        return r;
+    }
+    if (c->flags & SR_CMD_MODE_I) {
+        SR_ENSURE(sr_module_mode(cli->module) == 'I', SR_ERR_MODE_I_NEEDED);
+    }
+    if (c->flags & SR_CMD_MODE_O) {
+        SR_ENSURE(sr_module_mode(cli->module) == 'O', SR_ERR_MODE_O_NEEDED);
+    }
+    if (c->flags & SR_CMD_NEEDS_WORLD) {
+        SR_TRY(sr_module_require_world(cli->module, NULL));
+    }
+    return SR_OK;
+}
+
+static int sr_report(struct sr_cli *cli, enum sr_err r)
+{
+    if (r == SR_OK) {
+        return 0;
+    }
+    const char *diag = cli->module ? sr_module_diag(cli->module) : "";
+    const char *detail = cli->detail[0] ? cli->detail : diag;
+    if (r == SR_ERR_USAGE && cli->detail[0]) {
+        fprintf(stderr, "strongroom: %s: %s\n", cli->cmd_name, cli->detail);
+    } else if (detail[0]) {
+        fprintf(stderr, "strongroom: %s: %s (%s)\n", cli->cmd_name, sr_err_message(r), detail);
+    } else {
+        fprintf(stderr, "strongroom: %s: %s\n", cli->cmd_name, sr_err_message(r));
+    }
+    return sr_err_exit_status(r);
+}
+
+static bool sr_wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int sr_dispatch(struct sr_cli *cli, const struct sr_cmd *table, int argc, char **argv, char *name_buf,
+                       size_t name_cap)
+{
+    const struct sr_cmd *c = sr_cmd_find(table, argv[0]);
+    size_t used = strlen(name_buf);
+    snprintf(name_buf + used, name_cap - used, "%s%s", used ? " " : "", argv[0]);
+    cli->cmd_name = name_buf;
+    if (c == NULL) {
+        sr_cli_detail(cli, "unknown command '%s'; 'strongroom help' lists the commands", argv[0]);
+        return sr_report(cli, SR_ERR_USAGE);
+    }
+    if (c->sub != NULL) {
+        if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+            sr_print_usage(argc < 2 ? stderr : cli->out, c);
+            return argc < 2 ? 2 : 0;
+        }
+        return sr_dispatch(cli, c->sub, argc - 1, argv + 1, name_buf, name_cap);
+    }
+    if (sr_wants_help(argc - 1, argv + 1)) {
+        sr_print_usage(cli->out, c);
+        return 0;
+    }
+    struct sr_args args = {0};
+    enum sr_err r = sr_args_parse(cli, c, argc - 1, argv + 1, &args);
+    if (r == SR_OK) {
+        r = sr_cmd_check_policy(cli, c);
+    }
+    if (r == SR_OK) {
+        r = c->fn(cli, &args);
+    }
+    return sr_report(cli, r);
+}
+
+int sr_cli_main(int argc, char **argv)
+{
+    struct sr_cli cli = {.cmd_name = "strongroom", .out = stdout};
+    if (argc < 2) {
+        sr_print_help(stderr);
+        return 2;
+    }
+    if (sr_crypto_init() != SR_OK) {
+        fprintf(stderr, "strongroom: cannot initialise OpenSSL's secure heap\n");
+        return 1;
+    }
+    const char *kmdata = secure_getenv("STRONGROOM_KMDATA");
+    cli.kmdata = kmdata && *kmdata ? kmdata : "kmdata";
+    char name[128] = "";
+    int status = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
+                     ? (sr_print_help(stdout), 0)
+                     : sr_dispatch(&cli, sr_cmds, argc - 1, argv + 1, name, sizeof(name));
+    sr_module_free(cli.module);
+    /* A full disk must be an error, not a silently truncated output (git's run_builtin). */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "strongroom: cannot write output\n");
+        return 1;
+    }
+    return status;
+}

@@ -1,0 +1,203 @@
+#include "crypto/crypto.h"
+
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "crypto/ossl.h"
+
+/* 1 MiB holds every secret Strongroom keeps at once: a few RSA-4096 keys and their PKCS#8 forms. */
+#define SR_SECURE_HEAP_SIZE (1u << 20)
+#define SR_SECURE_HEAP_MIN 32
+
+enum sr_err sr_crypto_init(void)
+{
+    if (CRYPTO_secure_malloc_initialized()) {
+        return SR_OK;
+    }
+    /* 0 = failed; 2 = works without mlock (e.g. RLIMIT_MEMLOCK); both 1 and 2 are usable. */
+    SR_ENSURE(CRYPTO_secure_malloc_init(SR_SECURE_HEAP_SIZE, SR_SECURE_HEAP_MIN) != 0, SR_ERR_CRYPTO);
+    return SR_OK;
+}
+
+enum sr_err sr_rand_bytes(void *out, size_t n)
+{
+    SR_ENSURE(n <= 1u << 20, SR_ERR_TOO_LARGE);
+    SR_ENSURE(RAND_bytes(out, (int)n) == 1, SR_ERR_CRYPTO);
+    return SR_OK;
+}
+
+enum sr_err sr_sha256(const void *data, size_t n, uint8_t out[32])
+{
+    unsigned int len = 0;
+    SR_ENSURE(EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32, SR_ERR_CRYPTO);
+    return SR_OK;
+}
+
+enum sr_err sr_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t n, uint8_t out[32])
+{
+    SR_AUTO(sr_EVP_MAC_freep) EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    SR_ENSURE(mac != NULL, SR_ERR_CRYPTO);
+    SR_AUTO(sr_EVP_MAC_CTX_freep) EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+    SR_ENSURE(ctx != NULL, SR_ERR_CRYPTO);
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+                           OSSL_PARAM_construct_end()};
+    size_t len = 0;
+    SR_ENSURE(EVP_MAC_init(ctx, key, klen, params) == 1, SR_ERR_CRYPTO);
+    SR_ENSURE(EVP_MAC_update(ctx, data, n) == 1, SR_ERR_CRYPTO);
+    SR_ENSURE(EVP_MAC_final(ctx, out, &len, 32) == 1 && len == 32, SR_ERR_CRYPTO);
+    return SR_OK;
+}
+
+static enum sr_err sr_kdf_derive(const char *name, OSSL_PARAM *params, uint8_t *out, size_t outlen)
+{
+    SR_AUTO(sr_EVP_KDF_freep) EVP_KDF *kdf = EVP_KDF_fetch(NULL, name, NULL);
+    SR_ENSURE(kdf != NULL, SR_ERR_CRYPTO);
+    SR_AUTO(sr_EVP_KDF_CTX_freep) EVP_KDF_CTX *ctx = EVP_KDF_CTX_new(kdf);
+    SR_ENSURE(ctx != NULL, SR_ERR_CRYPTO);
+    SR_ENSURE(EVP_KDF_derive(ctx, out, outlen, params) == 1, SR_ERR_CRYPTO);
+    return SR_OK;
+}
+
+enum sr_err sr_hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const char *info, uint8_t *out, size_t outlen)
+{
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikmlen),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, strlen(info)),
+        OSSL_PARAM_construct_end(),
+    };
+    return sr_kdf_derive("HKDF", params, out, outlen);
+}
+
+enum sr_err sr_scrypt(const char *pin, size_t pinlen, const uint8_t *salt, size_t saltlen,
+                      struct sr_scrypt_params sp, uint8_t out[32])
+{
+    SR_ENSURE(sp.log2_n >= 10 && sp.log2_n <= 20 && sp.r >= 1 && sp.r <= 32 && sp.p >= 1 && sp.p <= 4,
+              SR_ERR_MALFORMED);
+    uint64_t n = (uint64_t)1 << sp.log2_n;
+    uint32_t r = sp.r;
+    uint32_t p = sp.p;
+    uint64_t maxmem = 256u * 1024u * 1024u;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, (void *)pin, pinlen),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, saltlen),
+        OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n),
+        OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r),
+        OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_P, &p),
+        OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_MAXMEM, &maxmem),
+        OSSL_PARAM_construct_end(),
+    };
+    return sr_kdf_derive("SCRYPT", params, out, 32);
+}
+
+static enum sr_err sr_gcm_init(EVP_CIPHER_CTX *ctx, int enc, const uint8_t *key, size_t keylen, const uint8_t *iv,
+                               size_t ivlen)
+{
+    const EVP_CIPHER *cipher = keylen == 16 ? EVP_aes_128_gcm() : keylen == 24 ? EVP_aes_192_gcm()
+                               : keylen == 32 ? EVP_aes_256_gcm() : NULL;
+    SR_ENSURE(cipher != NULL && ivlen > 0 && ivlen <= 1024, SR_ERR_MALFORMED);
+    SR_ENSURE(EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, enc) == 1, SR_ERR_CRYPTO);
+    SR_ENSURE(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, (int)ivlen, NULL) == 1, SR_ERR_CRYPTO);
+    SR_ENSURE(EVP_CipherInit_ex(ctx, NULL, NULL, key, iv, enc) == 1, SR_ERR_CRYPTO);
+    return SR_OK;
+}
+
+enum sr_err sr_aead_seal(const uint8_t key[32], const void *aad, size_t aadlen, const void *pt, size_t ptlen,
+                         struct sr_buf *out)
+{
+    SR_ENSURE(ptlen <= INT32_MAX && aadlen <= INT32_MAX, SR_ERR_TOO_LARGE);
+    uint8_t nonce[SR_AEAD_NONCE_LEN];
+    SR_TRY(sr_rand_bytes(nonce, sizeof(nonce)));
+    SR_AUTO(sr_EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
+    SR_TRY(sr_gcm_init(ctx, 1, key, 32, nonce, sizeof(nonce)));
+    size_t start = out->len;
+    SR_TRY(sr_buf_reserve(out, SR_AEAD_OVERHEAD + ptlen));
+    SR_TRY(sr_buf_append(out, nonce, sizeof(nonce)));
+    int n = 0;
+    if (aadlen > 0) {
+        SR_ENSURE(EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aadlen) == 1, SR_ERR_CRYPTO);
+    }
+    uint8_t *ct = out->data + out->len;
+    SR_ENSURE(EVP_EncryptUpdate(ctx, ct, &n, pt, (int)ptlen) == 1, SR_ERR_CRYPTO);
+    int fin = 0;
+    SR_ENSURE(EVP_EncryptFinal_ex(ctx, ct + n, &fin) == 1, SR_ERR_CRYPTO);
+    out->len += (size_t)n + (size_t)fin;
+    SR_ENSURE(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SR_AEAD_TAG_LEN, out->data + out->len) == 1,
+              SR_ERR_CRYPTO);
+    out->len += SR_AEAD_TAG_LEN;
+    SR_ENSURE(out->len - start == SR_AEAD_OVERHEAD + ptlen, SR_ERR_INTERNAL);
+    return SR_OK;
+}
+
+enum sr_err sr_aes_gcm_decrypt(const uint8_t *key, size_t keylen, const uint8_t *iv, size_t ivlen,
+                               const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t ctlen,
+                               const uint8_t *tag, size_t taglen, struct sr_buf *out)
+{
+    SR_ENSURE(ctlen <= INT32_MAX && aadlen <= INT32_MAX, SR_ERR_TOO_LARGE);
+    SR_ENSURE(taglen >= 12 && taglen <= 16, SR_ERR_AUTH_FAILED);
+    SR_AUTO(sr_EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
+    SR_TRY(sr_gcm_init(ctx, 0, key, keylen, iv, ivlen));
+    /* Decrypt into a scratch secret buffer so that out never holds unauthenticated plaintext. */
+    SR_AUTO_BUF struct sr_buf tmp;
+    sr_buf_init(&tmp, ctlen, SR_BUF_SECRET);
+    SR_TRY(sr_buf_reserve(&tmp, ctlen));
+    int n = 0;
+    if (aadlen > 0) {
+        SR_ENSURE(EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aadlen) == 1, SR_ERR_CRYPTO);
+    }
+    n = 0;
+    SR_ENSURE(EVP_DecryptUpdate(ctx, tmp.data, &n, ct, (int)ctlen) == 1, SR_ERR_CRYPTO);
+    tmp.len = (size_t)n;
+    SR_ENSURE(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, (int)taglen, (void *)tag) == 1, SR_ERR_CRYPTO);
+    int fin = 0;
+    SR_ENSURE(EVP_DecryptFinal_ex(ctx, tmp.data + tmp.len, &fin) == 1, SR_ERR_AUTH_FAILED);
+    tmp.len += (size_t)fin;
+    return sr_buf_append(out, tmp.data, tmp.len);
+}
+
+enum sr_err sr_aead_open(const uint8_t key[32], const void *aad, size_t aadlen, const uint8_t *in, size_t inlen,
+                         struct sr_buf *out)
+{
+    SR_ENSURE(inlen >= SR_AEAD_OVERHEAD, SR_ERR_AUTH_FAILED);
+    size_t ctlen = inlen - SR_AEAD_OVERHEAD;
+    return sr_aes_gcm_decrypt(key, 32, in, SR_AEAD_NONCE_LEN, aad, aadlen, in + SR_AEAD_NONCE_LEN, ctlen,
+                              in + SR_AEAD_NONCE_LEN + ctlen, SR_AEAD_TAG_LEN, out);
+}
+
+enum sr_err sr_base64_encode(const uint8_t *in, size_t n, struct sr_buf *out_text)
+{
+    SR_ENSURE(n <= SR_MAX_B64_INPUT, SR_ERR_TOO_LARGE);
+    size_t need = 4 * ((n + 2) / 3);
+    SR_TRY(sr_buf_reserve(out_text, need));
+    int w = EVP_EncodeBlock(out_text->data + out_text->len, in, (int)n);
+    SR_ENSURE(w >= 0 && (size_t)w == need, SR_ERR_CRYPTO);
+    out_text->len += need;
+    return sr_buf_terminate(out_text);
+}
+
+enum sr_err sr_base64_decode(const char *text, struct sr_buf *out)
+{
+    size_t len = strlen(text);
+    SR_ENSURE(len % 4 == 0 && len <= SR_MAX_B64_INPUT, SR_ERR_MALFORMED);
+    SR_TRY(sr_buf_reserve(out, len / 4 * 3));
+    int w = EVP_DecodeBlock(out->data + out->len, (const unsigned char *)text, (int)len);
+    SR_ENSURE(w >= 0, SR_ERR_MALFORMED);
+    size_t pad = (len > 0 && text[len - 1] == '=') + (len > 1 && text[len - 2] == '=');
+    out->len += (size_t)w - pad;
+    return SR_OK;
+}
+
+enum sr_err sr_bio_to_buf(BIO *bio, struct sr_buf *out)
+{
+    char *p = NULL;
+    long n = BIO_get_mem_data(bio, &p);
+    SR_ENSURE(n >= 0, SR_ERR_CRYPTO);
+    SR_TRY(sr_buf_append(out, p, (size_t)n));
+    return sr_buf_terminate(out);
+}

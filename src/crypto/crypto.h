@@ -1,0 +1,59 @@
+/*
+ * crypto.h - thin wrappers over OpenSSL 3 libcrypto: randomness, hashes,
+ * HMAC, HKDF, the memory-hard PIN KDF (scrypt) and AEAD (AES-256-GCM).
+ *
+ * Nothing here invents a primitive; each function is a bounded, checked call
+ * into EVP. Keys and outputs are caller-owned; outputs that hold secrets go
+ * into buffers the caller made with SR_BUF_SECRET.
+ */
+#ifndef SR_CRYPTO_CRYPTO_H
+#define SR_CRYPTO_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/limits.h"
+
+#define SR_AEAD_KEY_LEN 32u
+#define SR_AEAD_NONCE_LEN 12u
+#define SR_AEAD_TAG_LEN 16u
+#define SR_AEAD_OVERHEAD (SR_AEAD_NONCE_LEN + SR_AEAD_TAG_LEN)
+
+/* Initialises the secure heap once per process; call before any secret is made. */
+SR_MUST_USE enum sr_err sr_crypto_init(void);
+
+SR_MUST_USE enum sr_err sr_rand_bytes(void *out, size_t n);
+SR_MUST_USE enum sr_err sr_sha256(const void *data, size_t n, uint8_t out[32]);
+SR_MUST_USE enum sr_err sr_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t n, uint8_t out[32]);
+/* HKDF-SHA256 with an empty salt: derives a sub-key of ikm for one purpose named by info. */
+SR_MUST_USE enum sr_err sr_hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const char *info, uint8_t *out,
+                                       size_t outlen);
+
+struct sr_scrypt_params {
+    unsigned log2_n;
+    unsigned r;
+    unsigned p;
+};
+/* Cost of PIN derivation: 2^15 x 8 x 1 = 32 MiB and tens of ms per guess. */
+#define SR_SCRYPT_DEFAULT ((struct sr_scrypt_params){15, 8, 1})
+SR_MUST_USE enum sr_err sr_scrypt(const char *pin, size_t pinlen, const uint8_t *salt, size_t saltlen,
+                                  struct sr_scrypt_params params, uint8_t out[32]);
+
+/* AES-256-GCM with a fresh random nonce; appends nonce || ciphertext || tag to out. */
+SR_MUST_USE enum sr_err sr_aead_seal(const uint8_t key[32], const void *aad, size_t aadlen, const void *pt,
+                                     size_t ptlen, struct sr_buf *out);
+/* Opens nonce || ciphertext || tag; appends the plaintext to out (make it SR_BUF_SECRET).
+ * Any mismatch is SR_ERR_AUTH_FAILED and out is left as it was. */
+SR_MUST_USE enum sr_err sr_aead_open(const uint8_t key[32], const void *aad, size_t aadlen, const uint8_t *in,
+                                     size_t inlen, struct sr_buf *out);
+/* The raw primitive, for known-answer tests: explicit nonce of any length, tag of tag_len bytes. */
+SR_MUST_USE enum sr_err sr_aes_gcm_decrypt(const uint8_t *key, size_t keylen, const uint8_t *iv, size_t ivlen,
+                                           const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t ctlen,
+                                           const uint8_t *tag, size_t taglen, struct sr_buf *out);
+
+/* base64 (standard alphabet, padded), as used in file headers. */
+SR_MUST_USE enum sr_err sr_base64_encode(const uint8_t *in, size_t n, struct sr_buf *out_text);
+SR_MUST_USE enum sr_err sr_base64_decode(const char *text, struct sr_buf *out);
+
+#endif

@@ -1,0 +1,454 @@
+#include "crypto/pkey.h"
+
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509v3.h>
+
+#include "crypto/crypto.h"
+#include "crypto/ossl.h"
+
+#define SR_MAX_SIG 1024u
+#define SR_MAX_DER (16u * 1024u)
+
+struct sr_curve_row {
+    enum sr_curve curve;
+    const char *jose;
+    const char *ossl;
+    enum sr_sign_alg alg;
+    size_t coord_len;
+};
+
+static const struct sr_curve_row sr_curves[] = {
+    {SR_CURVE_P256, "P-256", "P-256", SR_ALG_ES256, 32},
+    {SR_CURVE_P384, "P-384", "P-384", SR_ALG_ES384, 48},
+    {SR_CURVE_P521, "P-521", "P-521", SR_ALG_ES512, 66},
+};
+
+struct sr_alg_row {
+    enum sr_sign_alg alg;
+    const char *name;
+    const char *md;
+    size_t digest_len;
+    enum sr_key_type type;
+    bool pss;
+};
+
+static const struct sr_alg_row sr_algs[] = {
+    {SR_ALG_RS256, "RS256", "SHA256", 32, SR_KEY_RSA, false}, {SR_ALG_RS384, "RS384", "SHA384", 48, SR_KEY_RSA, false},
+    {SR_ALG_RS512, "RS512", "SHA512", 64, SR_KEY_RSA, false}, {SR_ALG_PS256, "PS256", "SHA256", 32, SR_KEY_RSA, true},
+    {SR_ALG_PS384, "PS384", "SHA384", 48, SR_KEY_RSA, true},  {SR_ALG_PS512, "PS512", "SHA512", 64, SR_KEY_RSA, true},
+    {SR_ALG_ES256, "ES256", "SHA256", 32, SR_KEY_EC, false},  {SR_ALG_ES384, "ES384", "SHA384", 48, SR_KEY_EC, false},
+    {SR_ALG_ES512, "ES512", "SHA512", 64, SR_KEY_EC, false},
+};
+
+static const struct sr_curve_row *sr_curve_row(enum sr_curve c)
+{
+    for (size_t i = 0; i < SR_ARRAY_LEN(sr_curves); i++) {
+        if (sr_curves[i].curve == c) {
+            return &sr_curves[i];
+        }
+    }
+    return NULL;
+}
+
+static const struct sr_alg_row *sr_alg_row(enum sr_sign_alg a)
+{
+    for (size_t i = 0; i < SR_ARRAY_LEN(sr_algs); i++) {
+        if (sr_algs[i].alg == a) {
+            return &sr_algs[i];
+        }
+    }
+    return NULL;
+}
+
+const char *sr_curve_name(enum sr_curve c)
+{
+    const struct sr_curve_row *row = sr_curve_row(c);
+    return row ? row->jose : "none";
+}
+
+enum sr_err sr_curve_parse(const char *name, enum sr_curve *ret)
+{
+    for (size_t i = 0; i < SR_ARRAY_LEN(sr_curves); i++) {
+        if (strcmp(sr_curves[i].jose, name) == 0) {
+            *ret = sr_curves[i].curve;
+            return SR_OK;
+        }
+    }
+    return SR_ERR_KEY_TYPE;
+}
+
+const char *sr_sign_alg_name(enum sr_sign_alg a)
+{
+    const struct sr_alg_row *row = sr_alg_row(a);
+    return row ? row->name : "none";
+}
+
+enum sr_err sr_sign_alg_parse(const char *name, enum sr_sign_alg *ret)
+{
+    for (size_t i = 0; i < SR_ARRAY_LEN(sr_algs); i++) {
+        if (strcmp(sr_algs[i].name, name) == 0) {
+            *ret = sr_algs[i].alg;
+            return SR_OK;
+        }
+    }
+    return SR_ERR_ALG;
+}
+
+size_t sr_sign_alg_digest_len(enum sr_sign_alg alg)
+{
+    const struct sr_alg_row *row = sr_alg_row(alg);
+    return row ? row->digest_len : 0;
+}
+
+enum sr_err sr_pkey_describe(const EVP_PKEY *key, struct sr_key_spec *ret)
+{
+    struct sr_key_spec spec = {0};
+    if (EVP_PKEY_is_a(key, "RSA")) {
+        BIGNUM *e = NULL;
+        spec.type = SR_KEY_RSA;
+        spec.bits = (unsigned)EVP_PKEY_get_bits(key);
+        SR_ENSURE(EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) == 1, SR_ERR_CRYPTO);
+        spec.pubexp = BN_get_word(e);
+        BN_free(e);
+    } else if (EVP_PKEY_is_a(key, "EC")) {
+        char group[32];
+        size_t glen = 0;
+        spec.type = SR_KEY_EC;
+        SR_ENSURE(EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) == 1,
+                  SR_ERR_KEY_TYPE);
+        int nid = OBJ_txt2nid(group);
+        spec.curve = nid == NID_X9_62_prime256v1 ? SR_CURVE_P256
+                     : nid == NID_secp384r1      ? SR_CURVE_P384
+                     : nid == NID_secp521r1      ? SR_CURVE_P521
+                                                 : SR_CURVE_NONE;
+        SR_ENSURE(spec.curve != SR_CURVE_NONE, SR_ERR_KEY_TYPE);
+        spec.bits = (unsigned)EVP_PKEY_get_bits(key);
+    } else {
+        return SR_ERR_KEY_TYPE;
+    }
+    *ret = spec;
+    return SR_OK;
+}
+
+enum sr_err sr_sign_alg_fits(enum sr_sign_alg alg, const EVP_PKEY *key)
+{
+    const struct sr_alg_row *row = sr_alg_row(alg);
+    struct sr_key_spec spec;
+    SR_ENSURE(row != NULL, SR_ERR_ALG);
+    SR_TRY(sr_pkey_describe(key, &spec));
+    SR_ENSURE(row->type == spec.type, SR_ERR_ALG);
+    if (spec.type == SR_KEY_EC) {
+        SR_ENSURE(sr_curve_row(spec.curve)->alg == alg, SR_ERR_ALG);
+    }
+    return SR_OK;
+}
+
+static bool sr_rsa_bits_ok(unsigned bits)
+{
+    return bits == 2048 || bits == 3072 || bits == 4096;
+}
+
+enum sr_err sr_pkey_generate(const struct sr_key_spec *spec, EVP_PKEY **ret)
+{
+    SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = NULL;
+    if (spec->type == SR_KEY_RSA) {
+        SR_ENSURE(sr_rsa_bits_ok(spec->bits), SR_ERR_KEY_TYPE);
+        unsigned long e = spec->pubexp ? spec->pubexp : 65537;
+        SR_ENSURE(e >= 65537 && (e & 1) == 1, SR_ERR_PUBEXP);
+        ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+        SR_ENSURE(ctx != NULL && EVP_PKEY_keygen_init(ctx) == 1, SR_ERR_CRYPTO);
+        size_t bits = spec->bits;
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_PKEY_PARAM_RSA_BITS, &bits),
+                               OSSL_PARAM_construct_ulong(OSSL_PKEY_PARAM_RSA_E, &e), OSSL_PARAM_construct_end()};
+        SR_ENSURE(EVP_PKEY_CTX_set_params(ctx, params) == 1, SR_ERR_CRYPTO);
+    } else if (spec->type == SR_KEY_EC) {
+        const struct sr_curve_row *row = sr_curve_row(spec->curve);
+        SR_ENSURE(row != NULL, SR_ERR_KEY_TYPE);
+        ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        SR_ENSURE(ctx != NULL && EVP_PKEY_keygen_init(ctx) == 1, SR_ERR_CRYPTO);
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)row->ossl, 0),
+                               OSSL_PARAM_construct_end()};
+        SR_ENSURE(EVP_PKEY_CTX_set_params(ctx, params) == 1, SR_ERR_CRYPTO);
+    } else {
+        return SR_ERR_KEY_TYPE;
+    }
+    EVP_PKEY *key = NULL;
+    SR_ENSURE(EVP_PKEY_generate(ctx, &key) == 1, SR_ERR_CRYPTO);
+    *ret = key;
+    return SR_OK;
+}
+
+enum sr_err sr_pkey_private_to_pkcs8(EVP_PKEY *key, struct sr_buf *out_secret)
+{
+    SR_ENSURE(out_secret->secret, SR_ERR_INTERNAL);
+    int len = i2d_PrivateKey(key, NULL);
+    SR_ENSURE(len > 0, SR_ERR_CRYPTO);
+    PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
+    SR_ENSURE(p8 != NULL, SR_ERR_CRYPTO);
+    len = i2d_PKCS8_PRIV_KEY_INFO(p8, NULL);
+    enum sr_err r = len > 0 ? sr_buf_reserve(out_secret, (size_t)len) : SR_ERR_CRYPTO;
+    if (r == SR_OK) {
+        unsigned char *p = out_secret->data + out_secret->len;
+        if (i2d_PKCS8_PRIV_KEY_INFO(p8, &p) == len) {
+            out_secret->len += (size_t)len;
+        } else {
+            r = SR_ERR_CRYPTO;
+        }
+    }
+    /* PKCS8_PRIV_KEY_INFO_free clears the encoded key material it holds. */
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    return r;
+}
+
+enum sr_err sr_pkey_private_from_pkcs8(const uint8_t *der, size_t len, EVP_PKEY **ret)
+{
+    SR_ENSURE(len <= SR_MAX_DER, SR_ERR_MALFORMED);
+    const unsigned char *p = der;
+    PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)len);
+    SR_ENSURE(p8 != NULL, SR_ERR_MALFORMED);
+    bool whole = p == der + len;
+    EVP_PKEY *key = whole ? EVP_PKCS82PKEY(p8) : NULL;
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    SR_ENSURE(key != NULL, SR_ERR_MALFORMED);
+    *ret = key;
+    return SR_OK;
+}
+
+enum sr_err sr_pkey_public_to_spki(const EVP_PKEY *key, struct sr_buf *out)
+{
+    int len = i2d_PUBKEY(key, NULL);
+    SR_ENSURE(len > 0, SR_ERR_CRYPTO);
+    SR_TRY(sr_buf_reserve(out, (size_t)len));
+    unsigned char *p = out->data + out->len;
+    SR_ENSURE(i2d_PUBKEY(key, &p) == len, SR_ERR_CRYPTO);
+    out->len += (size_t)len;
+    return SR_OK;
+}
+
+enum sr_err sr_pkey_public_from_spki(const uint8_t *der, size_t len, EVP_PKEY **ret)
+{
+    SR_ENSURE(len <= SR_MAX_DER, SR_ERR_MALFORMED);
+    const unsigned char *p = der;
+    EVP_PKEY *key = d2i_PUBKEY(NULL, &p, (long)len);
+    SR_ENSURE(key != NULL, SR_ERR_MALFORMED);
+    if (p != der + len) {
+        EVP_PKEY_free(key);
+        return SR_ERR_MALFORMED;
+    }
+    *ret = key;
+    return SR_OK;
+}
+
+enum sr_err sr_pkey_public_to_pem(const EVP_PKEY *key, struct sr_buf *out_text)
+{
+    SR_AUTO_BIO BIO *bio = BIO_new(BIO_s_mem());
+    SR_ENSURE(bio != NULL, SR_ERR_NOMEM);
+    SR_ENSURE(PEM_write_bio_PUBKEY(bio, key) == 1, SR_ERR_CRYPTO);
+    return sr_bio_to_buf(bio, out_text);
+}
+
+enum sr_err sr_pkey_public_hash(const EVP_PKEY *key, uint8_t out[32])
+{
+    SR_AUTO_BUF struct sr_buf der;
+    sr_buf_init(&der, SR_MAX_DER, SR_BUF_PLAIN);
+    SR_TRY(sr_pkey_public_to_spki(key, &der));
+    return sr_sha256(der.data, der.len, out);
+}
+
+static enum sr_err sr_md_ctx_init(EVP_MD_CTX *md, EVP_PKEY *key, const struct sr_alg_row *row, bool sign)
+{
+    EVP_PKEY_CTX *pctx = NULL; /* owned by md */
+    int ok = sign ? EVP_DigestSignInit_ex(md, &pctx, row->md, NULL, NULL, key, NULL)
+                  : EVP_DigestVerifyInit_ex(md, &pctx, row->md, NULL, NULL, key, NULL);
+    SR_ENSURE(ok == 1, SR_ERR_CRYPTO);
+    if (row->pss) {
+        /* JOSE PS*: MGF1 with the same hash, salt length = digest length. */
+        SR_ENSURE(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1, SR_ERR_CRYPTO);
+        SR_ENSURE(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1, SR_ERR_CRYPTO);
+    } else if (row->type == SR_KEY_RSA) {
+        SR_ENSURE(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1, SR_ERR_CRYPTO);
+    }
+    return SR_OK;
+}
+
+static enum sr_err sr_ecdsa_der_to_raw(const uint8_t *der, size_t len, size_t coord, struct sr_buf *out)
+{
+    const unsigned char *p = der;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)len);
+    SR_ENSURE(sig != NULL, SR_ERR_CRYPTO);
+    enum sr_err r = sr_buf_reserve(out, 2 * coord);
+    if (r == SR_OK) {
+        uint8_t *o = out->data + out->len;
+        if (BN_bn2binpad(ECDSA_SIG_get0_r(sig), o, (int)coord) == (int)coord &&
+            BN_bn2binpad(ECDSA_SIG_get0_s(sig), o + coord, (int)coord) == (int)coord) {
+            out->len += 2 * coord;
+        } else {
+            r = SR_ERR_CRYPTO;
+        }
+    }
+    ECDSA_SIG_free(sig);
+    return r;
+}
+
+static enum sr_err sr_ecdsa_raw_to_der(const uint8_t *raw, size_t len, size_t coord, struct sr_buf *out)
+{
+    SR_ENSURE(len == 2 * coord, SR_ERR_BAD_SIGNATURE);
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(raw, (int)coord, NULL);
+    BIGNUM *s = BN_bin2bn(raw + coord, (int)coord, NULL);
+    if (sig == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(sig, r, s) != 1) {
+        ECDSA_SIG_free(sig);
+        BN_free(r);
+        BN_free(s);
+        return SR_ERR_NOMEM;
+    }
+    int dlen = i2d_ECDSA_SIG(sig, NULL);
+    enum sr_err rc = dlen > 0 ? sr_buf_reserve(out, (size_t)dlen) : SR_ERR_CRYPTO;
+    if (rc == SR_OK) {
+        unsigned char *p = out->data + out->len;
+        rc = i2d_ECDSA_SIG(sig, &p) == dlen ? SR_OK : SR_ERR_CRYPTO;
+        out->len += rc == SR_OK ? (size_t)dlen : 0;
+    }
+    ECDSA_SIG_free(sig);
+    return rc;
+}
+
+static size_t sr_ec_coord_len(const EVP_PKEY *key)
+{
+    struct sr_key_spec spec;
+    if (sr_pkey_describe(key, &spec) != SR_OK || spec.type != SR_KEY_EC) {
+        return 0;
+    }
+    return sr_curve_row(spec.curve)->coord_len;
+}
+
+enum sr_err sr_pkey_sign_message(EVP_PKEY *key, enum sr_sign_alg alg, const void *msg, size_t len,
+                                 enum sr_sig_format fmt, struct sr_buf *out_sig)
+{
+    SR_TRY(sr_sign_alg_fits(alg, key));
+    const struct sr_alg_row *row = sr_alg_row(alg);
+    SR_AUTO_MD_CTX EVP_MD_CTX *md = EVP_MD_CTX_new();
+    SR_ENSURE(md != NULL, SR_ERR_NOMEM);
+    SR_TRY(sr_md_ctx_init(md, key, row, true));
+    uint8_t sig[SR_MAX_SIG];
+    size_t siglen = sizeof(sig);
+    SR_ENSURE(EVP_DigestSign(md, sig, &siglen, msg, len) == 1, SR_ERR_CRYPTO);
+    if (row->type == SR_KEY_EC && fmt == SR_SIG_RAW) {
+        return sr_ecdsa_der_to_raw(sig, siglen, sr_ec_coord_len(key), out_sig);
+    }
+    return sr_buf_append(out_sig, sig, siglen);
+}
+
+enum sr_err sr_pkey_verify_message(EVP_PKEY *key, enum sr_sign_alg alg, const void *msg, size_t len,
+                                   enum sr_sig_format fmt, const uint8_t *sig, size_t siglen)
+{
+    SR_TRY(sr_sign_alg_fits(alg, key));
+    const struct sr_alg_row *row = sr_alg_row(alg);
+    SR_AUTO_BUF struct sr_buf der;
+    sr_buf_init(&der, SR_MAX_SIG, SR_BUF_PLAIN);
+    if (row->type == SR_KEY_EC && fmt == SR_SIG_RAW) {
+        SR_TRY(sr_ecdsa_raw_to_der(sig, siglen, sr_ec_coord_len(key), &der));
+        sig = der.data;
+        siglen = der.len;
+    }
+    SR_AUTO_MD_CTX EVP_MD_CTX *md = EVP_MD_CTX_new();
+    SR_ENSURE(md != NULL, SR_ERR_NOMEM);
+    SR_TRY(sr_md_ctx_init(md, key, row, false));
+    SR_ENSURE(EVP_DigestVerify(md, sig, siglen, msg, len) == 1, SR_ERR_BAD_SIGNATURE);
+    return SR_OK;
+}
+
+static enum sr_err sr_x509_add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX v3;
+    X509V3_set_ctx(&v3, issuer, cert, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
+    SR_ENSURE(ext != NULL, SR_ERR_CRYPTO);
+    int ok = X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+    SR_ENSURE(ok == 1, SR_ERR_CRYPTO);
+    return SR_OK;
+}
+
+static enum sr_err sr_x509_new(const EVP_PKEY *subject_pub, const char *cn, unsigned days, X509 **ret)
+{
+    SR_AUTO_X509 X509 *cert = X509_new();
+    SR_ENSURE(cert != NULL, SR_ERR_NOMEM);
+    uint8_t serial[16];
+    SR_TRY(sr_rand_bytes(serial, sizeof(serial)));
+    serial[0] &= 0x7f;
+    BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
+    SR_ENSURE(bn != NULL, SR_ERR_NOMEM);
+    int ok = BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) != NULL;
+    BN_free(bn);
+    SR_ENSURE(ok, SR_ERR_CRYPTO);
+    SR_ENSURE(X509_set_version(cert, 2) == 1, SR_ERR_CRYPTO);
+    SR_ENSURE(X509_gmtime_adj(X509_getm_notBefore(cert), 0) != NULL, SR_ERR_CRYPTO);
+    SR_ENSURE(X509_gmtime_adj(X509_getm_notAfter(cert), (long)days * 86400L) != NULL, SR_ERR_CRYPTO);
+    SR_ENSURE(X509_set_pubkey(cert, (EVP_PKEY *)subject_pub) == 1, SR_ERR_CRYPTO);
+    X509_NAME *name = X509_get_subject_name(cert);
+    SR_ENSURE(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"Strongroom", -1, -1, 0) == 1,
+              SR_ERR_CRYPTO);
+    SR_ENSURE(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) == 1,
+              SR_ERR_CRYPTO);
+    *ret = SR_TAKE(cert);
+    return SR_OK;
+}
+
+enum sr_err sr_x509_self_signed(EVP_PKEY *key, const char *common_name, unsigned days, X509 **ret)
+{
+    SR_AUTO_X509 X509 *cert = NULL;
+    SR_TRY(sr_x509_new(key, common_name, days, &cert));
+    SR_ENSURE(X509_set_issuer_name(cert, X509_get_subject_name(cert)) == 1, SR_ERR_CRYPTO);
+    SR_TRY(sr_x509_add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE,pathlen:1"));
+    SR_TRY(sr_x509_add_ext(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign"));
+    SR_TRY(sr_x509_add_ext(cert, cert, NID_subject_key_identifier, "hash"));
+    SR_ENSURE(X509_sign(cert, key, EVP_sha384()) > 0, SR_ERR_CRYPTO);
+    *ret = SR_TAKE(cert);
+    return SR_OK;
+}
+
+enum sr_err sr_x509_issue(EVP_PKEY *issuer_key, X509 *issuer_cert, const EVP_PKEY *subject_pub,
+                          const char *common_name, unsigned days, X509 **ret)
+{
+    SR_AUTO_X509 X509 *cert = NULL;
+    SR_TRY(sr_x509_new(subject_pub, common_name, days, &cert));
+    SR_ENSURE(X509_set_issuer_name(cert, X509_get_subject_name(issuer_cert)) == 1, SR_ERR_CRYPTO);
+    SR_TRY(sr_x509_add_ext(cert, issuer_cert, NID_basic_constraints, "critical,CA:FALSE"));
+    SR_TRY(sr_x509_add_ext(cert, issuer_cert, NID_key_usage, "critical,digitalSignature"));
+    SR_TRY(sr_x509_add_ext(cert, issuer_cert, NID_authority_key_identifier, "keyid:always"));
+    SR_ENSURE(X509_sign(cert, issuer_key, EVP_sha384()) > 0, SR_ERR_CRYPTO);
+    *ret = SR_TAKE(cert);
+    return SR_OK;
+}
+
+enum sr_err sr_x509_to_pem(X509 *cert, struct sr_buf *out_text)
+{
+    SR_AUTO_BIO BIO *bio = BIO_new(BIO_s_mem());
+    SR_ENSURE(bio != NULL, SR_ERR_NOMEM);
+    SR_ENSURE(PEM_write_bio_X509(bio, cert) == 1, SR_ERR_CRYPTO);
+    return sr_bio_to_buf(bio, out_text);
+}
+
+enum sr_err sr_x509_from_pem(const uint8_t *pem, size_t len, X509 **ret)
+{
+    SR_ENSURE(len <= SR_MAX_DER * 2, SR_ERR_MALFORMED);
+    SR_AUTO_BIO BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    SR_ENSURE(bio != NULL, SR_ERR_NOMEM);
+    X509 *cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    SR_ENSURE(cert != NULL, SR_ERR_MALFORMED);
+    *ret = cert;
+    return SR_OK;
+}
+
+enum sr_err sr_x509_check_signed_by(X509 *cert, EVP_PKEY *issuer_pub)
+{
+    SR_ENSURE(X509_verify(cert, issuer_pub) == 1, SR_ERR_BAD_SIGNATURE);
+    return SR_OK;
+}

@@ -1,0 +1,78 @@
+/*
+ * pkey.h - asymmetric keys through OpenSSL's EVP_PKEY: generation, encodings
+ * (PKCS#8 for the private half, SubjectPublicKeyInfo for the public half),
+ * signatures with JOSE algorithm names, and X.509 certificates for the
+ * manufacturer root and module warrants.
+ *
+ * Private encodings are written only into SR_BUF_SECRET buffers; only hsm/
+ * calls the private-key functions.
+ */
+#ifndef SR_CRYPTO_PKEY_H
+#define SR_CRYPTO_PKEY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "base/buf.h"
+
+enum sr_key_type { SR_KEY_RSA = 1, SR_KEY_EC = 2 };
+
+enum sr_curve { SR_CURVE_NONE = 0, SR_CURVE_P256, SR_CURVE_P384, SR_CURVE_P521 };
+
+struct sr_key_spec {
+    enum sr_key_type type;
+    unsigned bits;          /* RSA: 2048, 3072, 4096 */
+    enum sr_curve curve;    /* EC */
+    unsigned long pubexp;   /* RSA: 65537 unless given */
+};
+
+enum sr_sign_alg {
+    SR_ALG_NONE = 0,
+    SR_ALG_RS256, SR_ALG_RS384, SR_ALG_RS512,
+    SR_ALG_PS256, SR_ALG_PS384, SR_ALG_PS512,
+    SR_ALG_ES256, SR_ALG_ES384, SR_ALG_ES512,
+};
+
+/* Signature encodings: DER is what `openssl dgst -verify` takes for ECDSA; JOSE wants raw r||s. */
+enum sr_sig_format { SR_SIG_DER, SR_SIG_RAW };
+
+const char *sr_curve_name(enum sr_curve c);       /* "P-256" ... */
+SR_MUST_USE enum sr_err sr_curve_parse(const char *name, enum sr_curve *ret);
+const char *sr_sign_alg_name(enum sr_sign_alg a);
+SR_MUST_USE enum sr_err sr_sign_alg_parse(const char *name, enum sr_sign_alg *ret);
+/* SR_OK when alg can be used with key (RS/PS with RSA, ESxxx with its curve). */
+SR_MUST_USE enum sr_err sr_sign_alg_fits(enum sr_sign_alg alg, const EVP_PKEY *key);
+/* Digest length that alg signs over (32, 48, 64). */
+size_t sr_sign_alg_digest_len(enum sr_sign_alg alg);
+
+SR_MUST_USE enum sr_err sr_pkey_generate(const struct sr_key_spec *spec, EVP_PKEY **ret);
+SR_MUST_USE enum sr_err sr_pkey_describe(const EVP_PKEY *key, struct sr_key_spec *ret);
+
+SR_MUST_USE enum sr_err sr_pkey_private_to_pkcs8(EVP_PKEY *key, struct sr_buf *out_secret);
+SR_MUST_USE enum sr_err sr_pkey_private_from_pkcs8(const uint8_t *der, size_t len, EVP_PKEY **ret);
+SR_MUST_USE enum sr_err sr_pkey_public_to_spki(const EVP_PKEY *key, struct sr_buf *out);
+SR_MUST_USE enum sr_err sr_pkey_public_from_spki(const uint8_t *der, size_t len, EVP_PKEY **ret);
+SR_MUST_USE enum sr_err sr_pkey_public_to_pem(const EVP_PKEY *key, struct sr_buf *out_text);
+/* SHA-256 over the DER SubjectPublicKeyInfo: the key hash and the root fingerprint. */
+SR_MUST_USE enum sr_err sr_pkey_public_hash(const EVP_PKEY *key, uint8_t out[32]);
+
+/* Hashes msg with alg's digest and signs it. */
+SR_MUST_USE enum sr_err sr_pkey_sign_message(EVP_PKEY *key, enum sr_sign_alg alg, const void *msg, size_t len,
+                                             enum sr_sig_format fmt, struct sr_buf *out_sig);
+/* SR_OK or SR_ERR_BAD_SIGNATURE. */
+SR_MUST_USE enum sr_err sr_pkey_verify_message(EVP_PKEY *key, enum sr_sign_alg alg, const void *msg, size_t len,
+                                               enum sr_sig_format fmt, const uint8_t *sig, size_t siglen);
+
+/* X.509: a self-signed CA certificate (the root) and one it issues (a warrant). */
+SR_MUST_USE enum sr_err sr_x509_self_signed(EVP_PKEY *key, const char *common_name, unsigned days, X509 **ret);
+SR_MUST_USE enum sr_err sr_x509_issue(EVP_PKEY *issuer_key, X509 *issuer_cert, const EVP_PKEY *subject_pub,
+                                      const char *common_name, unsigned days, X509 **ret);
+SR_MUST_USE enum sr_err sr_x509_to_pem(X509 *cert, struct sr_buf *out_text);
+SR_MUST_USE enum sr_err sr_x509_from_pem(const uint8_t *pem, size_t len, X509 **ret);
+/* Checks cert's signature by issuer_pub (SR_ERR_BAD_SIGNATURE on mismatch). */
+SR_MUST_USE enum sr_err sr_x509_check_signed_by(X509 *cert, EVP_PKEY *issuer_pub);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * internal.h - what the files of hsm/ share and nothing outside hsm/ may see:
+ * the module struct itself, and sealing (AEAD under a purpose-derived sub-key
+ * of a module key, with the file's header as AAD).
+ */
+#ifndef SR_HSM_INTERNAL_H
+#define SR_HSM_INTERNAL_H
+
+#include "base/fileio.h"
+#include "hsm/container.h"
+#include "hsm/module.h"
+
+struct sr_module {
+    char dir[SR_PATH_MAX];
+    char esn[SR_ESN_LEN + 1];
+    char mode;
+    uint8_t *km0;                            /* secure heap, always present */
+    uint8_t *km;                             /* secure heap, NULL when NVRAM is empty */
+    char km_world_id[2 * SR_WORLD_ID_LEN + 1];
+    char diag[256];
+};
+
+/* Sub-key purposes: one HKDF label per use, so no key ever serves two roles. */
+#define SR_PURPOSE_NVRAM "strongroom nvram v1"
+#define SR_PURPOSE_IDENTITY "strongroom identity v1"
+#define SR_PURPOSE_ROOT "strongroom root v1"
+#define SR_PURPOSE_KEYBLOB "strongroom key blob v1"
+#define SR_PURPOSE_WORLD_MAC "strongroom world mac v1"
+#define SR_PURPOSE_WORLD_HASH "strongroom world hash v1"
+
+#define SR_MAGIC_WORLD "SRWORLD1"
+#define SR_MAGIC_CARD "SRCARD01"
+#define SR_MAGIC_KEY "SRKEY001"
+#define SR_MAGIC_NVRAM "SRNVRAM1"
+#define SR_MAGIC_SEALED "SRSEALD1"
+
+void sr_module_diagf(struct sr_module *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+SR_MUST_USE enum sr_err sr_module_path(const struct sr_module *m, const char *rel, char *out, size_t cap);
+
+/* Loads a 32-byte raw key file into the secure heap, creating it when create is set and it is absent. */
+SR_MUST_USE enum sr_err sr_keyfile_raw_load(const char *path, bool create, uint8_t **ret_secure);
+void sr_secure_key_free(uint8_t *k);
+static inline void sr_km0_freep(uint8_t **k)
+{
+    sr_secure_key_free(*k);
+    *k = NULL;
+}
+
+/* Writes magic|header|AEAD(HKDF(key, purpose), prefix, plaintext) atomically. */
+SR_MUST_USE enum sr_err sr_seal_write(const uint8_t key[32], const char *purpose, const char *magic,
+                                      const json_t *header, const uint8_t *pt, size_t ptlen, const char *path,
+                                      enum sr_write_mode mode);
+/* Opens a parsed sealed container into out (a SR_BUF_SECRET buffer). SR_ERR_AUTH_FAILED on any mismatch. */
+SR_MUST_USE enum sr_err sr_seal_open(const uint8_t key[32], const char *purpose, const struct sr_container *c,
+                                     struct sr_buf *out);
+
+/* Sealed private keys (identity, root): PKCS#8 under a purpose sub-key. */
+SR_MUST_USE enum sr_err sr_sealed_pkey_write(const uint8_t key[32], const char *purpose, json_t *header,
+                                             EVP_PKEY *pkey, const char *path);
+SR_MUST_USE enum sr_err sr_sealed_pkey_read(const uint8_t key[32], const char *purpose, const char *path,
+                                            EVP_PKEY **ret);
+/* The public key stored in a sealed key's header ("public_key", base64 SPKI). */
+SR_MUST_USE enum sr_err sr_header_public_key(const json_t *header, enum sr_err bad, EVP_PKEY **ret);
+SR_MUST_USE enum sr_err sr_header_set_public_key(json_t *header, const EVP_PKEY *pkey);
+
+SR_MUST_USE enum sr_err sr_world_hash(const uint8_t km[SR_WORLD_KEY_LEN], uint8_t out[SR_HASH_LEN]);
+
+#endif

@@ -1,0 +1,244 @@
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/text.h"
+#include "crypto/crypto.h"
+#include "crypto/ossl.h"
+#include "hsm/internal.h"
+
+#define SR_MAX_PKCS8 16384u
+
+enum sr_err sr_ident_check(const char *ident)
+{
+    size_t len = strlen(ident);
+    SR_ENSURE(len >= 1 && len <= SR_MAX_IDENT, SR_ERR_IDENT);
+    for (size_t i = 0; i < len; i++) {
+        char c = ident[i];
+        SR_ENSURE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-', SR_ERR_IDENT);
+    }
+    return SR_OK;
+}
+
+static enum sr_err sr_app_check(const char *app)
+{
+    /* Apps name file prefixes; the same alphabet as idents keeps key_<app>_<ident> unambiguous. */
+    SR_ENSURE(strlen(app) < 32, SR_ERR_USAGE);
+    SR_ENSURE(sr_ident_check(app) == SR_OK, SR_ERR_USAGE);
+    return SR_OK;
+}
+
+enum sr_err sr_key_path(const struct sr_module *m, const char *app, const char *ident, char *out, size_t cap)
+{
+    SR_TRY(sr_app_check(app));
+    SR_TRY(sr_ident_check(ident));
+    char rel[128];
+    snprintf(rel, sizeof(rel), "local/key_%s_%s", app, ident);
+    return sr_module_path(m, rel, out, cap);
+}
+
+static unsigned sr_default_acl(enum sr_key_type type)
+{
+    unsigned common = SR_ACL_SIGN | SR_ACL_VERIFY | SR_ACL_REDUCE;
+    return type == SR_KEY_RSA ? common | SR_ACL_ENCRYPT | SR_ACL_DECRYPT : common;
+}
+
+static enum sr_err sr_key_header(const struct sr_key_info *info, const char *world_id, const EVP_PKEY *pub,
+                                 json_t **ret)
+{
+    SR_AUTO_JSON json_t *h = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:I,s:s}", "version", 1, "app", info->app, "ident",
+                                       info->ident, "plainname", info->plainname, "protection", "module",
+                                       "world_id", world_id, "created", (json_int_t)info->created, "type",
+                                       info->spec.type == SR_KEY_RSA ? "RSA" : "EC");
+    SR_ENSURE(h != NULL, SR_ERR_NOMEM);
+    if (info->spec.type == SR_KEY_RSA) {
+        SR_ENSURE(json_object_set_new(h, "size", json_integer(info->spec.bits)) == 0, SR_ERR_NOMEM);
+        SR_ENSURE(json_object_set_new(h, "pubexp", json_integer((json_int_t)info->spec.pubexp)) == 0, SR_ERR_NOMEM);
+    } else {
+        SR_ENSURE(json_object_set_new(h, "curve", json_string(sr_curve_name(info->spec.curve))) == 0, SR_ERR_NOMEM);
+    }
+    json_t *acl = NULL;
+    SR_TRY(sr_acl_to_json(&info->acl, &acl));
+    SR_ENSURE(json_object_set_new(h, "acl", acl) == 0, SR_ERR_NOMEM);
+    SR_TRY(sr_json_set_hex(h, "world", info->world_hkm, SR_HASH_LEN));
+    SR_TRY(sr_json_set_hex(h, "key_hash", info->key_hash, SR_HASH_LEN));
+    SR_TRY(sr_header_set_public_key(h, pub));
+    *ret = SR_TAKE(h);
+    return SR_OK;
+}
+
+static enum sr_err sr_copy_field(const json_t *h, const char *key, char *out, size_t cap)
+{
+    const char *s = NULL;
+    SR_TRY(sr_json_str(h, key, SR_ERR_KEYFILE_FORMAT, &s));
+    SR_ENSURE(strlen(s) < cap, SR_ERR_KEYFILE_FORMAT);
+    strcpy(out, s);
+    return SR_OK;
+}
+
+/* Parses the header and checks that it describes its own public key. */
+static enum sr_err sr_key_parse_header(const json_t *h, struct sr_key_info *ret, EVP_PKEY **ret_pub)
+{
+    const enum sr_err bad = SR_ERR_KEYFILE_FORMAT;
+    struct sr_key_info info = {0};
+    unsigned long v = 0;
+    const char *s = NULL;
+    SR_TRY(sr_json_uint(h, "version", bad, 1, &v));
+    SR_ENSURE(v == 1, bad);
+    SR_TRY(sr_copy_field(h, "app", info.app, sizeof(info.app)));
+    SR_TRY(sr_copy_field(h, "ident", info.ident, sizeof(info.ident)));
+    SR_TRY(sr_copy_field(h, "plainname", info.plainname, sizeof(info.plainname)));
+    SR_TRY(sr_json_str(h, "protection", bad, &s));
+    SR_ENSURE(strcmp(s, "module") == 0, bad);
+    SR_TRY(sr_json_uint(h, "created", bad, (unsigned long)INT64_MAX, &v));
+    info.created = (long long)v;
+    SR_TRY(sr_json_hex(h, "world", bad, info.world_hkm, SR_HASH_LEN));
+    SR_TRY(sr_json_hex(h, "key_hash", bad, info.key_hash, SR_HASH_LEN));
+    SR_TRY(sr_acl_from_json(json_object_get(h, "acl"), &info.acl));
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    SR_TRY(sr_header_public_key(h, bad, &pub));
+    SR_TRY(sr_pkey_describe(pub, &info.spec));
+    uint8_t hash[SR_HASH_LEN];
+    SR_TRY(sr_pkey_public_hash(pub, hash));
+    SR_ENSURE(memcmp(hash, info.key_hash, SR_HASH_LEN) == 0, SR_ERR_KEYFILE_TAMPERED);
+    *ret = info;
+    if (ret_pub != NULL) {
+        *ret_pub = SR_TAKE(pub);
+    }
+    return SR_OK;
+}
+
+enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *params, struct sr_key_info *ret)
+{
+    SR_TRY(sr_app_check(params->app));
+    SR_TRY(sr_ident_check(params->ident));
+    const char *plainname = params->plainname && *params->plainname ? params->plainname : params->ident;
+    SR_ENSURE(strlen(plainname) <= SR_MAX_PLAINNAME, SR_ERR_USAGE);
+    struct sr_world_info world;
+    SR_TRY(sr_module_require_world(m, &world));
+    char path[SR_PATH_MAX];
+    SR_TRY(sr_key_path(m, params->app, params->ident, path, sizeof(path)));
+    /* = reference/hsm-world.md §5 #11 */
+    /*# the security world will let you overwrite the existing keys: refuse, and create atomically. */
+    SR_ENSURE(!sr_file_exists(path), SR_ERR_EXISTS);
+
+    SR_AUTO_PKEY EVP_PKEY *key = NULL;
+    SR_TRY(sr_pkey_generate(&params->spec, &key));
+    struct sr_key_info info = {.created = (long long)time(NULL)};
+    snprintf(info.app, sizeof(info.app), "%s", params->app);
+    snprintf(info.ident, sizeof(info.ident), "%s", params->ident);
+    snprintf(info.plainname, sizeof(info.plainname), "%s", plainname);
+    SR_TRY(sr_pkey_describe(key, &info.spec));
+    info.acl.actions = sr_default_acl(info.spec.type);
+    memcpy(info.world_hkm, world.hkm, SR_HASH_LEN);
+    SR_TRY(sr_pkey_public_hash(key, info.key_hash));
+
+    SR_AUTO_JSON json_t *h = NULL;
+    SR_TRY(sr_key_header(&info, world.id, key, &h));
+    SR_AUTO_BUF struct sr_buf p8;
+    sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
+    SR_TRY(sr_pkey_private_to_pkcs8(key, &p8));
+    SR_TRY(sr_seal_write(m->km, SR_PURPOSE_KEYBLOB, SR_MAGIC_KEY, h, p8.data, p8.len, path, SR_WRITE_CREATE));
+    *ret = info;
+    return SR_OK;
+}
+
+/* Authenticates a parsed key file under the loaded world and, when wanted, yields the private key. */
+static enum sr_err sr_key_open_blob(struct sr_module *m, const struct sr_container *c, const EVP_PKEY *pub,
+                                    EVP_PKEY **ret_priv)
+{
+    SR_AUTO_BUF struct sr_buf p8;
+    sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
+    enum sr_err r = sr_seal_open(m->km, SR_PURPOSE_KEYBLOB, c, &p8);
+    SR_ENSURE(r != SR_ERR_AUTH_FAILED, SR_ERR_KEYFILE_TAMPERED);
+    SR_TRY(r);
+    SR_AUTO_PKEY EVP_PKEY *priv = NULL;
+    SR_ENSURE(sr_pkey_private_from_pkcs8(p8.data, p8.len, &priv) == SR_OK, SR_ERR_KEYFILE_TAMPERED);
+    SR_ENSURE(EVP_PKEY_eq(priv, pub) == 1, SR_ERR_KEYFILE_TAMPERED);
+    if (ret_priv != NULL) {
+        *ret_priv = SR_TAKE(priv);
+    }
+    return SR_OK;
+}
+
+/* The key file's name must agree with the header: a renamed (swapped) file is refused. */
+static enum sr_err sr_key_check_name(const char *path, const struct sr_key_info *info)
+{
+    char copy[SR_PATH_MAX];
+    SR_ENSURE(strlen(path) < sizeof(copy), SR_ERR_TOO_LARGE);
+    strcpy(copy, path);
+    const char *base = basename(copy);
+    if (strncmp(base, "key_", 4) != 0) {
+        return SR_OK; /* a copy under another name can still be inspected */
+    }
+    char expect[128];
+    snprintf(expect, sizeof(expect), "key_%s_%s", info->app, info->ident);
+    SR_ENSURE(strcmp(base, expect) == 0, SR_ERR_KEYFILE_TAMPERED);
+    return SR_OK;
+}
+
+static enum sr_err sr_key_load(struct sr_module *m, const char *app, const char *ident, struct sr_key_info *ret,
+                               EVP_PKEY **ret_pub, EVP_PKEY **ret_priv)
+{
+    struct sr_world_info world;
+    SR_TRY(sr_module_require_world(m, &world));
+    char path[SR_PATH_MAX];
+    SR_TRY(sr_key_path(m, app, ident, path, sizeof(path)));
+    sr_module_diagf(m, "%s", path);
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    enum sr_err r = sr_container_read(path, SR_MAGIC_KEY, SR_ERR_KEYFILE_TAMPERED, &c);
+    if (r == SR_ERR_NOT_FOUND) {
+        sr_module_diagf(m, "no key %s_%s in %s/local (see 'strongroom generatekey')", app, ident, m->dir);
+    }
+    SR_TRY(r);
+    struct sr_key_info info;
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    r = sr_key_parse_header(c.header, &info, &pub);
+    SR_ENSURE(r != SR_ERR_KEYFILE_FORMAT, SR_ERR_KEYFILE_TAMPERED);
+    SR_TRY(r);
+    SR_ENSURE(strcmp(info.app, app) == 0 && strcmp(info.ident, ident) == 0, SR_ERR_KEYFILE_TAMPERED);
+    SR_ENSURE(memcmp(info.world_hkm, world.hkm, SR_HASH_LEN) == 0, SR_ERR_WORLD_MISMATCH);
+    SR_TRY(sr_key_open_blob(m, &c, pub, ret_priv));
+    m->diag[0] = 0;
+    *ret = info;
+    if (ret_pub != NULL) {
+        *ret_pub = SR_TAKE(pub);
+    }
+    return SR_OK;
+}
+
+enum sr_err sr_key_inspect(struct sr_module *m, const char *path, struct sr_key_info *ret, bool *ret_verified)
+{
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    SR_TRY(sr_container_read(path, SR_MAGIC_KEY, SR_ERR_KEYFILE_FORMAT, &c));
+    struct sr_key_info info;
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    SR_TRY(sr_key_parse_header(c.header, &info, &pub));
+    SR_TRY(sr_key_check_name(path, &info));
+    bool verified = false;
+    uint8_t hkm[SR_HASH_LEN];
+    if (m->km != NULL && sr_world_hash(m->km, hkm) == SR_OK && memcmp(hkm, info.world_hkm, SR_HASH_LEN) == 0) {
+        SR_TRY(sr_key_open_blob(m, &c, pub, NULL));
+        verified = true;
+    }
+    *ret = info;
+    *ret_verified = verified;
+    return SR_OK;
+}
+
+enum sr_err sr_key_public(struct sr_module *m, const char *app, const char *ident, EVP_PKEY **ret)
+{
+    struct sr_key_info info;
+    return sr_key_load(m, app, ident, &info, ret, NULL);
+}
+
+enum sr_err sr_key_sign(struct sr_module *m, const char *app, const char *ident, enum sr_sign_alg alg,
+                        const void *msg, size_t len, enum sr_sig_format fmt, struct sr_buf *out_sig)
+{
+    struct sr_key_info info;
+    SR_AUTO_PKEY EVP_PKEY *priv = NULL;
+    SR_TRY(sr_key_load(m, app, ident, &info, NULL, &priv));
+    SR_ENSURE(sr_acl_permits(&info.acl, SR_ACL_SIGN), SR_ERR_ACL_DENIED);
+    return sr_pkey_sign_message(priv, alg, msg, len, fmt, out_sig);
+}
