@@ -99,7 +99,8 @@ static enum sr_err sr_gcm_init(EVP_CIPHER_CTX *ctx, int enc, const uint8_t *key,
 {
     const EVP_CIPHER *cipher = keylen == 16 ? EVP_aes_128_gcm() : keylen == 24 ? EVP_aes_192_gcm()
                                : keylen == 32 ? EVP_aes_256_gcm() : NULL;
-    SR_ENSURE(cipher != NULL && ivlen > 0 && ivlen <= 1024, SR_ERR_MALFORMED);
+    /* OpenSSL caps GCM IVs at 128 bytes; Strongroom itself only ever uses 12. */
+    SR_ENSURE(cipher != NULL && ivlen > 0 && ivlen <= 128, SR_ERR_MALFORMED);
     SR_ENSURE(EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, enc) == 1, SR_ERR_CRYPTO);
     SR_ENSURE(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, (int)ivlen, NULL) == 1, SR_ERR_CRYPTO);
     SR_ENSURE(EVP_CipherInit_ex(ctx, NULL, NULL, key, iv, enc) == 1, SR_ERR_CRYPTO);

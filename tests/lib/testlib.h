@@ -1,0 +1,44 @@
+/*
+ * testlib.h - helpers for the unit tests: scratch directories, a module with
+ * a world in one call, reading Wycheproof files, running the CLI in-process
+ * with its output captured. Never linked into strongroom.
+ */
+#ifndef SR_TESTLIB_H
+#define SR_TESTLIB_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "base/buf.h"
+#include "hsm/module.h"
+
+#define SR_ASSERT_OK(expr) assert_int_equal(SR_OK, (expr))
+#define SR_ASSERT_ERR(code, expr) assert_int_equal((code), (expr))
+
+/* Makes a fresh directory under $TMPDIR and returns its path (static storage per call site is the caller's). */
+void sr_test_tmpdir(char *out, size_t cap);
+void sr_test_rmrf(const char *path);
+/* Writes text to dir/name and returns the path in out. */
+void sr_test_write_file(const char *dir, const char *name, const char *text, char *out, size_t cap);
+void sr_test_read_file(const char *path, struct sr_buf *out);
+/* Returns pins "pin-1".."pin-n" for cards 1..n. */
+void sr_test_pins(struct sr_pins *pins, unsigned n);
+/* Opens a module in dir, creates a K-of-N world (mode I then back to O) with sr_test_pins. */
+struct sr_module *sr_test_module_with_world(const char *dir, unsigned k, unsigned n, struct sr_world_info *ret);
+/* Loads a Wycheproof JSON file from SR_VECTORS_DIR; fails the test if it is missing. */
+json_t *sr_test_vectors(const char *name);
+/* Decodes hex into a plain buffer (test data only). */
+void sr_test_hex(const char *hex, struct sr_buf *out);
+/* Runs sr_cli_main(argv) with STRONGROOM_KMDATA=kmdata, capturing stdout and stderr. Returns exit status. */
+int sr_test_cli(const char *kmdata, struct sr_buf *out, struct sr_buf *err, const char *arg0, ...);
+/* Snapshot of every file (path, size, SHA-256) under dir, to prove a refusal changed nothing. */
+void sr_test_tree_digest(const char *dir, char out[65]);
+/* True when needle occurs in hay. */
+int sr_test_contains(const uint8_t *hay, size_t haylen, const uint8_t *needle, size_t nlen);
+
+#endif
