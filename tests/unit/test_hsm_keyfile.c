@@ -1,0 +1,257 @@
+/* Unit tests of module-protected keys (src/hsm/keyfile.c): generation, authentication, swaps, refusals. */
+#include "testlib.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/fileio.h"
+#include "crypto/ossl.h"
+
+struct sr_fixture {
+    char dir[256];
+    struct sr_module *m;
+};
+
+static int sr_setup(void **state)
+{
+    struct sr_fixture *f = calloc(1, sizeof(*f));
+    sr_test_tmpdir(f->dir, sizeof(f->dir));
+    f->m = sr_test_module_with_world(f->dir, 1, 1, NULL);
+    *state = f;
+    return 0;
+}
+
+static int sr_teardown(void **state)
+{
+    struct sr_fixture *f = *state;
+    sr_module_free(f->m);
+    sr_test_rmrf(f->dir);
+    free(f);
+    return 0;
+}
+
+static struct sr_keygen_params sr_rsa(const char *ident)
+{
+    struct sr_keygen_params p = {.app = "simple", .ident = ident, .plainname = ident,
+                                 .spec = {.type = SR_KEY_RSA, .bits = 2048, .pubexp = 65537}};
+    return p;
+}
+
+static struct sr_keygen_params sr_ec(const char *ident, enum sr_curve c)
+{
+    struct sr_keygen_params p = {.app = "simple", .ident = ident, .plainname = ident,
+                                 .spec = {.type = SR_KEY_EC, .curve = c}};
+    return p;
+}
+
+static void sr_sign_verify(struct sr_module *m, const char *ident, enum sr_sign_alg alg)
+{
+    struct sr_buf sig;
+    sr_buf_init(&sig, 4096, SR_BUF_PLAIN);
+    SR_ASSERT_OK(sr_key_sign(m, "simple", ident, alg, "data", 4, SR_SIG_DER, &sig));
+    EVP_PKEY *pub = NULL;
+    SR_ASSERT_OK(sr_key_public(m, "simple", ident, &pub));
+    SR_ASSERT_OK(sr_pkey_verify_message(pub, alg, "data", 4, SR_SIG_DER, sig.data, sig.len));
+    EVP_PKEY_free(pub);
+    sr_buf_release(&sig);
+}
+
+static void test_generate_every_type(void **state)
+{
+    struct sr_fixture *f = *state;
+    struct sr_key_info info;
+    struct sr_keygen_params rsa = sr_rsa("contosokey");
+    SR_ASSERT_OK(sr_key_generate(f->m, &rsa, &info));
+    assert_int_equal(info.spec.bits, 2048);
+    assert_true(sr_acl_permits(&info.acl, SR_ACL_SIGN));
+    assert_false(sr_acl_permits(&info.acl, SR_ACL_EXPORT_TO_KEY));
+    sr_sign_verify(f->m, "contosokey", SR_ALG_RS256);
+    sr_sign_verify(f->m, "contosokey", SR_ALG_PS256);
+    struct {
+        const char *ident;
+        enum sr_curve c;
+        enum sr_sign_alg alg;
+    } ec[] = {{"ec-256", SR_CURVE_P256, SR_ALG_ES256}, {"ec-384", SR_CURVE_P384, SR_ALG_ES384},
+              {"ec-521", SR_CURVE_P521, SR_ALG_ES512}};
+    for (size_t i = 0; i < SR_ARRAY_LEN(ec); i++) {
+        struct sr_keygen_params p = sr_ec(ec[i].ident, ec[i].c);
+        SR_ASSERT_OK(sr_key_generate(f->m, &p, &info));
+        assert_false(sr_acl_permits(&info.acl, SR_ACL_DECRYPT));
+        sr_sign_verify(f->m, ec[i].ident, ec[i].alg);
+    }
+    char path[512];
+    SR_ASSERT_OK(sr_key_path(f->m, "simple", "contosokey", path, sizeof(path)));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    bool verified = false;
+    SR_ASSERT_OK(sr_key_inspect(f->m, path, &info, &verified));
+    assert_true(verified);
+    assert_string_equal(info.ident, "contosokey");
+}
+
+static void test_big_rsa_sizes(void **state)
+{
+    struct sr_fixture *f = *state;
+    struct sr_key_info info;
+    struct sr_keygen_params p = sr_rsa("rsa-3072");
+    p.spec.bits = 3072;
+    SR_ASSERT_OK(sr_key_generate(f->m, &p, &info));
+    assert_int_equal(info.spec.bits, 3072);
+    p = sr_rsa("rsa-4096");
+    p.spec.bits = 4096;
+    SR_ASSERT_OK(sr_key_generate(f->m, &p, &info));
+    assert_int_equal(info.spec.bits, 4096);
+    sr_sign_verify(f->m, "rsa-4096", SR_ALG_RS512);
+}
+
+static void test_refusals_change_nothing(void **state)
+{
+    struct sr_fixture *f = *state;
+    struct sr_key_info info;
+    struct sr_keygen_params p = sr_rsa("taken");
+    SR_ASSERT_OK(sr_key_generate(f->m, &p, &info));
+    char before[65], after[65];
+    sr_test_tree_digest(f->dir, before);
+    SR_ASSERT_ERR(SR_ERR_EXISTS, sr_key_generate(f->m, &p, &info));
+    const char *bad_idents[] = {"Contoso", "has space", "under_score", "", "dot.ted",
+                                "a0123456789012345678901234567890123456789012345678901234567890123"};
+    for (size_t i = 0; i < SR_ARRAY_LEN(bad_idents); i++) {
+        p = sr_rsa(bad_idents[i]);
+        SR_ASSERT_ERR(SR_ERR_IDENT, sr_key_generate(f->m, &p, &info));
+    }
+    p = sr_rsa("weak");
+    p.spec.bits = 1024;
+    SR_ASSERT_ERR(SR_ERR_KEY_TYPE, sr_key_generate(f->m, &p, &info));
+    p.spec.bits = 2048;
+    p.spec.pubexp = 3;
+    SR_ASSERT_ERR(SR_ERR_PUBEXP, sr_key_generate(f->m, &p, &info));
+    SR_ASSERT_OK(sr_module_set_mode(f->m, 'I'));
+    p = sr_rsa("in-mode-i");
+    SR_ASSERT_ERR(SR_ERR_MODE_O_NEEDED, sr_key_generate(f->m, &p, &info));
+    SR_ASSERT_OK(sr_module_set_mode(f->m, 'O'));
+    sr_test_tree_digest(f->dir, after);
+    assert_string_equal(before, after);
+    /* 64 characters is the limit, and it is accepted. */
+    SR_ASSERT_OK(sr_ident_check("a123456789012345678901234567890123456789012345678901234567890123"));
+}
+
+static void test_every_flipped_byte_refused(void **state)
+{
+    struct sr_fixture *f = *state;
+    struct sr_key_info info;
+    struct sr_keygen_params p = sr_ec("flip", SR_CURVE_P256);
+    SR_ASSERT_OK(sr_key_generate(f->m, &p, &info));
+    char path[512];
+    SR_ASSERT_OK(sr_key_path(f->m, "simple", "flip", path, sizeof(path)));
+    struct sr_buf orig;
+    sr_test_read_file(path, &orig);
+    for (size_t i = 0; i < orig.len; i++) {
+        orig.data[i] ^= 0x20;
+        SR_ASSERT_OK(sr_file_write_atomic(path, orig.data, orig.len, SR_WRITE_REPLACE));
+        struct sr_buf sig;
+        sr_buf_init(&sig, 4096, SR_BUF_PLAIN);
+        enum sr_err r = sr_key_sign(f->m, "simple", "flip", SR_ALG_ES256, "x", 1, SR_SIG_DER, &sig);
+        if (r == SR_OK) {
+            fail_msg("byte %zu of the key file flipped and the key still signed", i);
+        }
+        bool verified = false;
+        r = sr_key_inspect(f->m, path, &info, &verified);
+        if (r == SR_OK) {
+            fail_msg("byte %zu flipped and kmfile-dump still calls the file valid", i);
+        }
+        sr_buf_release(&sig);
+        orig.data[i] ^= 0x20;
+    }
+    /* Truncation and trailing garbage too. */
+    SR_ASSERT_OK(sr_file_write_atomic(path, orig.data, orig.len - 1, SR_WRITE_REPLACE));
+    EVP_PKEY *pub = NULL;
+    SR_ASSERT_ERR(SR_ERR_KEYFILE_TAMPERED, sr_key_public(f->m, "simple", "flip", &pub));
+    SR_ASSERT_OK(sr_buf_append(&orig, "x", 1));
+    SR_ASSERT_OK(sr_file_write_atomic(path, orig.data, orig.len, SR_WRITE_REPLACE));
+    SR_ASSERT_ERR(SR_ERR_KEYFILE_TAMPERED, sr_key_public(f->m, "simple", "flip", &pub));
+    SR_ASSERT_OK(sr_file_write_atomic(path, orig.data, orig.len - 1, SR_WRITE_REPLACE));
+    SR_ASSERT_OK(sr_key_public(f->m, "simple", "flip", &pub));
+    EVP_PKEY_free(pub);
+    sr_buf_release(&orig);
+}
+
+static void test_swapped_key_file_refused(void **state)
+{
+    struct sr_fixture *f = *state;
+    struct sr_key_info info;
+    struct sr_keygen_params a = sr_ec("alpha", SR_CURVE_P256);
+    struct sr_keygen_params b = sr_ec("beta", SR_CURVE_P256);
+    SR_ASSERT_OK(sr_key_generate(f->m, &a, &info));
+    SR_ASSERT_OK(sr_key_generate(f->m, &b, &info));
+    char pa[512], pb[512];
+    SR_ASSERT_OK(sr_key_path(f->m, "simple", "alpha", pa, sizeof(pa)));
+    SR_ASSERT_OK(sr_key_path(f->m, "simple", "beta", pb, sizeof(pb)));
+    struct sr_buf alpha;
+    sr_test_read_file(pa, &alpha);
+    SR_ASSERT_OK(sr_file_write_atomic(pb, alpha.data, alpha.len, SR_WRITE_REPLACE));
+    EVP_PKEY *pub = NULL;
+    SR_ASSERT_ERR(SR_ERR_KEYFILE_TAMPERED, sr_key_public(f->m, "simple", "beta", &pub));
+    bool verified;
+    SR_ASSERT_ERR(SR_ERR_KEYFILE_TAMPERED, sr_key_inspect(f->m, pb, &info, &verified));
+    sr_buf_release(&alpha);
+}
+
+static void test_key_of_another_world(void **state)
+{
+    struct sr_fixture *f = *state;
+    char other[256];
+    sr_test_tmpdir(other, sizeof(other));
+    struct sr_module *m2 = sr_test_module_with_world(other, 1, 1, NULL);
+    struct sr_key_info info;
+    struct sr_keygen_params p = sr_ec("foreign", SR_CURVE_P256);
+    SR_ASSERT_OK(sr_key_generate(m2, &p, &info));
+    char src[512], dst[512];
+    SR_ASSERT_OK(sr_key_path(m2, "simple", "foreign", src, sizeof(src)));
+    SR_ASSERT_OK(sr_key_path(f->m, "simple", "foreign", dst, sizeof(dst)));
+    struct sr_buf data;
+    sr_test_read_file(src, &data);
+    SR_ASSERT_OK(sr_file_write_atomic(dst, data.data, data.len, SR_WRITE_REPLACE));
+    EVP_PKEY *pub = NULL;
+    SR_ASSERT_ERR(SR_ERR_WORLD_MISMATCH, sr_key_public(f->m, "simple", "foreign", &pub));
+    bool verified = true;
+    SR_ASSERT_OK(sr_key_inspect(f->m, dst, &info, &verified)); /* readable, but not vouched for */
+    assert_false(verified);
+    sr_buf_release(&data);
+    sr_module_free(m2);
+    sr_test_rmrf(other);
+}
+
+static void test_keys_work_again_only_after_world_load(void **state)
+{
+    struct sr_fixture *f = *state;
+    struct sr_key_info info;
+    struct sr_keygen_params p = sr_rsa("survivor");
+    SR_ASSERT_OK(sr_key_generate(f->m, &p, &info));
+    SR_ASSERT_OK(sr_module_reset(f->m));
+    struct sr_buf sig;
+    sr_buf_init(&sig, 4096, SR_BUF_PLAIN);
+    SR_ASSERT_ERR(SR_ERR_NO_WORLD, sr_key_sign(f->m, "simple", "survivor", SR_ALG_RS256, "x", 1, SR_SIG_DER, &sig));
+    struct sr_pins pins = {0};
+    sr_test_pins(&pins, 1);
+    unsigned one = 1;
+    SR_ASSERT_OK(sr_world_load(f->m, NULL, &one, 1, &pins));
+    sr_pins_release(&pins);
+    sr_sign_verify(f->m, "survivor", SR_ALG_RS256);
+    sr_buf_release(&sig);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_generate_every_type, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_big_rsa_sizes, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_change_nothing, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_every_flipped_byte_refused, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_swapped_key_file_refused, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_key_of_another_world, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_keys_work_again_only_after_world_load, sr_setup, sr_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
