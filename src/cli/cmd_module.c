@@ -232,9 +232,11 @@ enum sr_err sr_cmd_new_world(struct sr_cli *cli, const struct sr_args *args)
     }
     struct sr_world_params params = {.suite = suite, .card_dir = sr_arg(args, o, "card-dir")};
     SR_TRY(sr_parse_quorum(cli, sr_arg(args, o, "acs-quorum"), &params.quorum_k, &params.quorum_n));
-    /* Refuse a bad suite before anyone types N PINs. */
+    /* Refuse what would fail anyway before anyone types N PINs. */
     const struct sr_suite *s = NULL;
     SR_TRY(sr_suite_lookup(suite, &s));
+    struct sr_world_info existing;
+    SR_ENSURE(sr_module_world_info(cli->module, &existing) == SR_ERR_NO_WORLD, SR_ERR_WORLD_EXISTS);
     unsigned cards[SR_MAX_CARDS];
     for (unsigned i = 0; i < params.quorum_n; i++) {
         cards[i] = i + 1;

@@ -129,9 +129,9 @@ enum sr_err sr_pins_prompt(struct sr_cli *cli, const unsigned *cards, unsigned n
     quiet = saved;
     quiet.c_lflag &= (tcflag_t)~(ECHO | ECHONL);
     quiet.c_lflag |= ICANON;
-    (void)tcsetattr(fd, TCSAFLUSH, &quiet);
+    (void)tcsetattr(fd, TCSANOW, &quiet);
     enum sr_err r = sr_pins_prompt_tty(fd, cards, ncards, confirm, ret);
-    (void)tcsetattr(fd, TCSAFLUSH, &saved);
+    (void)tcsetattr(fd, TCSANOW, &saved);
     close(fd);
     return r;
 }

@@ -1,0 +1,120 @@
+/*
+ * fuzz_kmfiles.c - the parsers of module files an attacker can hand us: key files
+ * (kmfile-dump, sign), card files, world files, NVRAM, and PIN files.
+ * Target: sr_key_inspect, sr_card_peek, sr_module_world_info, sr_module_open (nvram), sr_pins_read_file.
+ * The module used holds a world, so a well-formed key file also reaches AEAD authentication.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "cli/cli.h"
+#include "crypto/crypto.h"
+#include "fuzz.h"
+#include "hsm/card.h"
+#include "testlib.h"
+
+static char sr_dir[256];
+static struct sr_module *sr_m;
+
+static void sr_fuzz_cleanup(void)
+{
+    sr_module_free(sr_m);
+    sr_test_rmrf(sr_dir);
+}
+
+static void sr_fuzz_init(void)
+{
+    if (sr_m != NULL) {
+        return;
+    }
+    sr_test_tmpdir(sr_dir, sizeof(sr_dir));
+    sr_m = sr_test_module_with_world(sr_dir, 1, 1, NULL);
+    atexit(sr_fuzz_cleanup);
+}
+
+static void sr_put(const char *rel, const uint8_t *data, size_t size, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s", sr_dir, rel);
+    if (sr_file_write_atomic(path, data, size, SR_WRITE_REPLACE) != SR_OK) {
+        abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    sr_fuzz_init();
+    char path[512];
+    struct sr_key_info info;
+    bool verified;
+    sr_put("local/key_simple_fuzz", data, size, path, sizeof(path));
+    (void)!sr_key_inspect(sr_m, path, &info, &verified);
+    struct sr_buf sig;
+    sr_buf_init(&sig, 4096, SR_BUF_PLAIN);
+    (void)!sr_key_sign(sr_m, "simple", "fuzz", SR_ALG_ES256, "x", 1, SR_SIG_DER, &sig);
+    sr_buf_release(&sig);
+    struct sr_card card;
+    sr_put("card", data, size, path, sizeof(path));
+    (void)!sr_card_peek(path, &card);
+    struct sr_pins pins = {0};
+    struct sr_cli cli = {.cmd_name = "fuzz"};
+    (void)!sr_pins_read_file(&cli, path, &pins);
+    sr_pins_release(&pins);
+    /* A private module per input for world and NVRAM, so a bad input cannot poison the next. */
+    char sub[512];
+    snprintf(sub, sizeof(sub), "%s/sub", sr_dir);
+    struct sr_module *m = NULL;
+    if (sr_module_open(sub, &m) == SR_OK) {
+        struct sr_world_info w;
+        sr_put("sub/local/world", data, size, path, sizeof(path));
+        (void)!sr_module_world_info(m, &w);
+        (void)!sr_module_require_world(m, &w);
+        sr_module_free(m);
+        m = NULL;
+        sr_put("sub/module/nvram", data, size, path, sizeof(path));
+        if (sr_module_open(sub, &m) == SR_OK) {
+            sr_module_free(m);
+        }
+        (void)!sr_file_remove(path);
+    }
+    return 0;
+}
+
+static void sr_seed_file(struct sr_buf *seed, const char *path)
+{
+    sr_test_read_file(path, seed);
+}
+
+void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
+{
+    sr_fuzz_init();
+    struct sr_key_info info;
+    struct sr_keygen_params p = {.app = "simple", .ident = "fuzz", .plainname = "fuzz",
+                                 .spec = {.type = SR_KEY_EC, .curve = SR_CURVE_P256}};
+    if (sr_key_generate(sr_m, &p, &info) != SR_OK) {
+        abort();
+    }
+    char path[512];
+    snprintf(path, sizeof(path), "%s/local/key_simple_fuzz", sr_dir);
+    sr_seed_file(&seeds[0], path);
+    snprintf(path, sizeof(path), "%s/local/world", sr_dir);
+    sr_seed_file(&seeds[1], path);
+    snprintf(path, sizeof(path), "%s/module/nvram", sr_dir);
+    sr_seed_file(&seeds[2], path);
+    struct sr_world_info w;
+    if (sr_module_world_info(sr_m, &w) != SR_OK) {
+        abort();
+    }
+    char cards[300];
+    snprintf(cards, sizeof(cards), "%s/cards", sr_dir);
+    if (sr_card_path(cards, w.id, 1, path, sizeof(path)) != SR_OK) {
+        abort();
+    }
+    sr_seed_file(&seeds[3], path);
+    sr_buf_init(&seeds[4], 64, SR_BUF_PLAIN);
+    if (sr_buf_append_str(&seeds[4], "pin-1\n\npin-3\r\n") != SR_OK) {
+        abort();
+    }
+    *n = 5;
+}
