@@ -52,3 +52,30 @@ int sr_err_exit_status(enum sr_err e)
         return 1;
     }
 }
+
+int sr_err_http_status(enum sr_err e)
+{
+    switch (sr_err_family(e)) {
+    case SR_FAM_OK:
+        return 200;
+    case SR_FAM_USAGE:
+    case SR_FAM_INPUT:
+    case SR_FAM_INTEGRITY:
+        return 400;
+    case SR_FAM_UNAUTH:
+        return 401;
+    case SR_FAM_DENIED:
+        return 403;
+    case SR_FAM_NOT_FOUND:
+        return 404;
+    case SR_FAM_METHOD:
+        return 405;
+    case SR_FAM_CONFLICT:
+    case SR_FAM_STATE:
+        return 409;
+    case SR_FAM_TOO_LARGE:
+        return 413;
+    default:
+        return 500;
+    }
+}

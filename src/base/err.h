@@ -19,6 +19,9 @@ enum sr_err_family {
     SR_FAM_STATE,     /* wrong module mode / no world: exit 1, HTTP 409 */
     SR_FAM_DENIED,    /* authentication or permission: exit 1, HTTP 403 */
     SR_FAM_INTEGRITY, /* tampered or foreign data: exit 1, HTTP 400 */
+    SR_FAM_UNAUTH,    /* no or bad credentials: exit 1, HTTP 401 */
+    SR_FAM_TOO_LARGE, /* exit 1, HTTP 413 */
+    SR_FAM_METHOD,    /* exit 1, HTTP 405 */
     SR_FAM_IO,        /* exit 1, HTTP 500 */
     SR_FAM_INTERNAL,  /* exit 1, HTTP 500 */
 };
@@ -36,6 +39,42 @@ enum sr_err_family {
     X(SR_ERR_MALFORMED, SR_FAM_INTEGRITY, "BadParameter", "data is malformed")                               \
     X(SR_ERR_AUTH_FAILED, SR_FAM_INTEGRITY, "BadParameter", "authenticated decryption failed")             \
     X(SR_ERR_BAD_SIGNATURE, SR_FAM_INTEGRITY, "BadParameter", "signature verification failed")              \
+    X(SR_ERR_RSA15_DECRYPT, SR_FAM_USAGE, "BadParameter",                                                    \
+      "RSA1_5 decryption is refused: without implicit rejection it is a padding oracle; use RSA-OAEP-256")   \
+    X(SR_ERR_DECRYPT_FAILED, SR_FAM_INPUT, "BadParameter", "decryption failed")                              \
+    X(SR_ERR_ENC_ALG, SR_FAM_USAGE, "BadParameter",                                                          \
+      "unknown algorithm: encrypt, decrypt, wrapKey and unwrapKey take RSA-OAEP, RSA-OAEP-256 or RSA1_5")    \
+    X(SR_ERR_DIGEST_LEN, SR_FAM_USAGE, "BadParameter",                                                       \
+      "the digest length does not match the algorithm (32 bytes for *256, 48 for *384, 64 for *512)")        \
+    X(SR_ERR_JWK, SR_FAM_USAGE, "BadParameter",                                                              \
+      "invalid JSON web key: give kty RSA (n e d p q dp dq qi) or EC (crv x y d), base64url without padding") \
+    X(SR_ERR_BACKUP, SR_FAM_INPUT, "BadParameter",                                                           \
+      "the backup blob is damaged or was made in another region; backups restore only in their own region")  \
+    X(SR_ERR_UNAUTHORIZED, SR_FAM_UNAUTH, "Unauthorized", "Request is missing a valid Bearer token.")          \
+    X(SR_ERR_TOKEN_EXPIRED, SR_FAM_UNAUTH, "Unauthorized", "The token has expired; make a new one with 'strongroom token create'") \
+    X(SR_ERR_FORBIDDEN, SR_FAM_DENIED, "Forbidden", "Caller is not authorized to perform this action on this vault") \
+    X(SR_ERR_KEY_DISABLED, SR_FAM_DENIED, "Forbidden", "Operation is not allowed on a disabled key")         \
+    X(SR_ERR_KEY_NOT_YET_VALID, SR_FAM_DENIED, "Forbidden", "Operation is not allowed: the key is not yet valid (nbf)") \
+    X(SR_ERR_KEY_EXPIRED, SR_FAM_DENIED, "Forbidden", "Operation is not allowed: the key has expired (exp)")  \
+    X(SR_ERR_KEY_OP, SR_FAM_DENIED, "Forbidden", "Operation is not permitted by this key's key_ops")         \
+    X(SR_ERR_KEY_NOT_FOUND, SR_FAM_NOT_FOUND, "KeyNotFound", "A key with this name (and version) was not found in this key vault") \
+    X(SR_ERR_VAULT_NOT_FOUND, SR_FAM_NOT_FOUND, "VaultNotFound", "No vault answers on this host name")        \
+    X(SR_ERR_ROUTE, SR_FAM_NOT_FOUND, "NotFound", "No such operation; see docs/api.md")                      \
+    X(SR_ERR_METHOD, SR_FAM_METHOD, "MethodNotAllowed", "This method is not allowed on this path")          \
+    X(SR_ERR_API_VERSION, SR_FAM_USAGE, "BadParameter",                                                      \
+      "The api-version query parameter is missing or unsupported; accepted: 7.0 to 7.6 (and -preview), 2025-07-01") \
+    X(SR_ERR_BODY_TOO_LARGE, SR_FAM_TOO_LARGE, "BadParameter", "The request body is larger than 1 MiB")      \
+    X(SR_ERR_BAD_JSON, SR_FAM_USAGE, "BadParameter", "The request body is not valid JSON or has a field of the wrong type") \
+    X(SR_ERR_KEY_NAME, SR_FAM_USAGE, "BadParameter", "Key names are 1 to 127 characters of 0-9, a-z, A-Z and '-'") \
+    X(SR_ERR_KEY_CONFLICT, SR_FAM_CONFLICT, "Conflict",                                                      \
+      "A key with this name exists, or is deleted but not purged; recover or purge it first")              \
+    X(SR_ERR_NOT_DELETED, SR_FAM_NOT_FOUND, "KeyNotFound", "Deleted key not found")                          \
+    X(SR_ERR_ROLE, SR_FAM_USAGE, "BadParameter",                                                             \
+      "unknown role: Administrator, \"Crypto Officer\", \"Crypto User\", \"Crypto Service Encryption User\" or Reader") \
+    X(SR_ERR_REGION_NAME, SR_FAM_USAGE, "BadParameter", "region names are 1 to 31 characters of A-Z, 0-9 and '-'") \
+    X(SR_ERR_VAULT_NAME, SR_FAM_USAGE, "BadParameter",                                                       \
+      "vault names are 3 to 24 characters of a-z, 0-9 and '-', starting with a letter")                     \
+    X(SR_ERR_AUDIT_BROKEN, SR_FAM_INTEGRITY, "BadParameter", "the audit log's hash chain is broken")         \
     X(SR_ERR_NOT_FOUND, SR_FAM_NOT_FOUND, "NotFound", "not found")                                           \
     X(SR_ERR_EXISTS, SR_FAM_CONFLICT, "Conflict", "already exists and is never overwritten")                  \
     X(SR_ERR_SUITE_WEAK, SR_FAM_INPUT, "BadParameter",                                                      \
@@ -108,6 +147,8 @@ const char *sr_err_name(enum sr_err e);
 const char *sr_err_message(enum sr_err e);
 const char *sr_err_kv_code(enum sr_err e);
 enum sr_err_family sr_err_family(enum sr_err e);
+/* HTTP status of an error answered by the API. */
+int sr_err_http_status(enum sr_err e);
 /* Command-line exit status: 0 success, 2 usage error, 1 any other failure. */
 int sr_err_exit_status(enum sr_err e);
 

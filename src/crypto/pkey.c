@@ -5,6 +5,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
@@ -415,13 +416,17 @@ enum sr_err sr_x509_self_signed(EVP_PKEY *key, const char *common_name, unsigned
 }
 
 enum sr_err sr_x509_issue(EVP_PKEY *issuer_key, X509 *issuer_cert, const EVP_PKEY *subject_pub,
-                          const char *common_name, unsigned days, X509 **ret)
+                          const char *common_name, const char *san, unsigned days, X509 **ret)
 {
     SR_AUTO_X509 X509 *cert = NULL;
     SR_TRY(sr_x509_new(subject_pub, common_name, days, &cert));
     SR_ENSURE(X509_set_issuer_name(cert, X509_get_subject_name(issuer_cert)) == 1, SR_ERR_CRYPTO);
     SR_TRY(sr_x509_add_ext(cert, issuer_cert, NID_basic_constraints, "critical,CA:FALSE"));
     SR_TRY(sr_x509_add_ext(cert, issuer_cert, NID_key_usage, "critical,digitalSignature"));
+    if (san != NULL) {
+        SR_TRY(sr_x509_add_ext(cert, issuer_cert, NID_subject_alt_name, san));
+        SR_TRY(sr_x509_add_ext(cert, issuer_cert, NID_ext_key_usage, "serverAuth"));
+    }
     SR_TRY(sr_x509_add_ext(cert, issuer_cert, NID_authority_key_identifier, "keyid:always"));
     SR_ENSURE(X509_sign(cert, issuer_key, EVP_sha384()) > 0, SR_ERR_CRYPTO);
     *ret = SR_TAKE(cert);
@@ -451,4 +456,159 @@ enum sr_err sr_x509_check_signed_by(X509 *cert, EVP_PKEY *issuer_pub)
 {
     SR_ENSURE(X509_verify(cert, issuer_pub) == 1, SR_ERR_BAD_SIGNATURE);
     return SR_OK;
+}
+
+static enum sr_err sr_pkey_ctx_for_digest(EVP_PKEY *key, const struct sr_alg_row *row, bool sign,
+                                          EVP_PKEY_CTX **ret)
+{
+    SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+    SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
+    SR_ENSURE((sign ? EVP_PKEY_sign_init(ctx) : EVP_PKEY_verify_init(ctx)) == 1, SR_ERR_CRYPTO);
+    const EVP_MD *md = EVP_get_digestbyname(row->md);
+    SR_ENSURE(md != NULL && EVP_PKEY_CTX_set_signature_md(ctx, md) == 1, SR_ERR_CRYPTO);
+    if (row->pss) {
+        SR_ENSURE(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1, SR_ERR_CRYPTO);
+        SR_ENSURE(EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST) == 1, SR_ERR_CRYPTO);
+        SR_ENSURE(EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) == 1, SR_ERR_CRYPTO);
+    } else if (row->type == SR_KEY_RSA) {
+        SR_ENSURE(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1, SR_ERR_CRYPTO);
+    }
+    *ret = SR_TAKE(ctx);
+    return SR_OK;
+}
+
+enum sr_err sr_pkey_sign_digest(EVP_PKEY *key, enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
+                                enum sr_sig_format fmt, struct sr_buf *out_sig)
+{
+    SR_TRY(sr_sign_alg_fits(alg, key));
+    const struct sr_alg_row *row = sr_alg_row(alg);
+    SR_ENSURE(dlen == row->digest_len, SR_ERR_DIGEST_LEN);
+    SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = NULL;
+    SR_TRY(sr_pkey_ctx_for_digest(key, row, true, &ctx));
+    uint8_t sig[SR_MAX_SIG];
+    size_t siglen = sizeof(sig);
+    SR_ENSURE(EVP_PKEY_sign(ctx, sig, &siglen, digest, dlen) == 1, SR_ERR_CRYPTO);
+    if (row->type == SR_KEY_EC && fmt == SR_SIG_RAW) {
+        return sr_ecdsa_der_to_raw(sig, siglen, sr_ec_coord_len(key), out_sig);
+    }
+    return sr_buf_append(out_sig, sig, siglen);
+}
+
+enum sr_err sr_pkey_verify_digest(EVP_PKEY *key, enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
+                                  enum sr_sig_format fmt, const uint8_t *sig, size_t siglen)
+{
+    SR_TRY(sr_sign_alg_fits(alg, key));
+    const struct sr_alg_row *row = sr_alg_row(alg);
+    SR_ENSURE(dlen == row->digest_len, SR_ERR_DIGEST_LEN);
+    SR_AUTO_BUF struct sr_buf der;
+    sr_buf_init(&der, SR_MAX_SIG, SR_BUF_PLAIN);
+    if (row->type == SR_KEY_EC && fmt == SR_SIG_RAW) {
+        SR_TRY(sr_ecdsa_raw_to_der(sig, siglen, sr_ec_coord_len(key), &der));
+        sig = der.data;
+        siglen = der.len;
+    }
+    SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = NULL;
+    SR_TRY(sr_pkey_ctx_for_digest(key, row, false, &ctx));
+    SR_ENSURE(EVP_PKEY_verify(ctx, sig, siglen, digest, dlen) == 1, SR_ERR_BAD_SIGNATURE);
+    return SR_OK;
+}
+
+struct sr_enc_row {
+    enum sr_enc_alg alg;
+    const char *name;
+    int padding;
+    const char *md; /* OAEP and MGF1 digest */
+};
+
+static const struct sr_enc_row sr_encs[] = {
+    {SR_ENC_RSA_OAEP, "RSA-OAEP", RSA_PKCS1_OAEP_PADDING, "SHA1"},
+    {SR_ENC_RSA_OAEP_256, "RSA-OAEP-256", RSA_PKCS1_OAEP_PADDING, "SHA256"},
+    {SR_ENC_RSA1_5, "RSA1_5", RSA_PKCS1_PADDING, NULL},
+};
+
+static const struct sr_enc_row *sr_enc_row(enum sr_enc_alg a)
+{
+    for (size_t i = 0; i < SR_ARRAY_LEN(sr_encs); i++) {
+        if (sr_encs[i].alg == a) {
+            return &sr_encs[i];
+        }
+    }
+    return NULL;
+}
+
+const char *sr_enc_alg_name(enum sr_enc_alg a)
+{
+    const struct sr_enc_row *row = sr_enc_row(a);
+    return row ? row->name : "none";
+}
+
+enum sr_err sr_enc_alg_parse(const char *name, enum sr_enc_alg *ret)
+{
+    for (size_t i = 0; i < SR_ARRAY_LEN(sr_encs); i++) {
+        if (strcmp(sr_encs[i].name, name) == 0) {
+            *ret = sr_encs[i].alg;
+            return SR_OK;
+        }
+    }
+    return SR_ERR_ENC_ALG;
+}
+
+static enum sr_err sr_rsa_ctx(EVP_PKEY *key, const struct sr_enc_row *row, bool enc, EVP_PKEY_CTX **ret)
+{
+    SR_ENSURE(EVP_PKEY_is_a(key, "RSA"), SR_ERR_ALG);
+    SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+    SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
+    SR_ENSURE((enc ? EVP_PKEY_encrypt_init(ctx) : EVP_PKEY_decrypt_init(ctx)) == 1, SR_ERR_CRYPTO);
+    SR_ENSURE(EVP_PKEY_CTX_set_rsa_padding(ctx, row->padding) == 1, SR_ERR_CRYPTO);
+    if (row->md != NULL) {
+        const EVP_MD *md = EVP_get_digestbyname(row->md);
+        SR_ENSURE(md != NULL, SR_ERR_CRYPTO);
+        SR_ENSURE(EVP_PKEY_CTX_set_rsa_oaep_md(ctx, md) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) == 1,
+                  SR_ERR_CRYPTO);
+    }
+    *ret = SR_TAKE(ctx);
+    return SR_OK;
+}
+
+enum sr_err sr_pkey_encrypt(EVP_PKEY *key, enum sr_enc_alg alg, const uint8_t *pt, size_t ptlen, struct sr_buf *out)
+{
+    const struct sr_enc_row *row = sr_enc_row(alg);
+    SR_ENSURE(row != NULL, SR_ERR_ENC_ALG);
+    SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = NULL;
+    SR_TRY(sr_rsa_ctx(key, row, true, &ctx));
+    size_t len = 0;
+    SR_ENSURE(EVP_PKEY_encrypt(ctx, NULL, &len, pt, ptlen) == 1, SR_ERR_CRYPTO);
+    SR_TRY(sr_buf_reserve(out, len));
+    /* Too long a plaintext for the padding is the caller's error, not ours. */
+    SR_ENSURE(EVP_PKEY_encrypt(ctx, out->data + out->len, &len, pt, ptlen) == 1, SR_ERR_TOO_LARGE);
+    out->len += len;
+    return SR_OK;
+}
+
+enum sr_err sr_pkey_decrypt(EVP_PKEY *key, enum sr_enc_alg alg, const uint8_t *ct, size_t ctlen, struct sr_buf *out)
+{
+    const struct sr_enc_row *row = sr_enc_row(alg);
+    SR_ENSURE(row != NULL, SR_ERR_ENC_ALG);
+    /* = reference/hsm-world.md §5 #1 | SPEC §7 */
+    /*# RSA1_5 decrypt/unwrap is refused with a clear BadParameter that names RSA-OAEP-256. */
+    SR_ENSURE(alg != SR_ENC_RSA1_5, SR_ERR_RSA15_DECRYPT);
+    SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = NULL;
+    SR_TRY(sr_rsa_ctx(key, row, false, &ctx));
+    uint8_t buf[1024];
+    size_t len = sizeof(buf);
+    /* One error for every OAEP failure, and OpenSSL's OAEP decoding runs in constant time. */
+    int ok = ctlen == (size_t)EVP_PKEY_get_size(key) && EVP_PKEY_decrypt(ctx, buf, &len, ct, ctlen) == 1;
+    ERR_clear_error();
+    enum sr_err r = ok ? sr_buf_append(out, buf, len) : SR_ERR_DECRYPT_FAILED;
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return r;
+}
+
+enum sr_err sr_pkey_private_to_pem(EVP_PKEY *key, struct sr_buf *out_secret)
+{
+    SR_ENSURE(out_secret->secret, SR_ERR_INTERNAL);
+    SR_AUTO_BIO BIO *bio = BIO_new(BIO_s_secmem());
+    SR_ENSURE(bio != NULL, SR_ERR_NOMEM);
+    SR_ENSURE(PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1, SR_ERR_CRYPTO);
+    return sr_bio_to_buf(bio, out_secret);
 }

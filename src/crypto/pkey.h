@@ -66,10 +66,30 @@ SR_MUST_USE enum sr_err sr_pkey_sign_message(EVP_PKEY *key, enum sr_sign_alg alg
 SR_MUST_USE enum sr_err sr_pkey_verify_message(EVP_PKEY *key, enum sr_sign_alg alg, const void *msg, size_t len,
                                                enum sr_sig_format fmt, const uint8_t *sig, size_t siglen);
 
+/* Signs a digest the caller computed (Key Vault's sign takes the digest); its length must fit alg. */
+SR_MUST_USE enum sr_err sr_pkey_sign_digest(EVP_PKEY *key, enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
+                                            enum sr_sig_format fmt, struct sr_buf *out_sig);
+SR_MUST_USE enum sr_err sr_pkey_verify_digest(EVP_PKEY *key, enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
+                                              enum sr_sig_format fmt, const uint8_t *sig, size_t siglen);
+
+enum sr_enc_alg { SR_ENC_NONE = 0, SR_ENC_RSA_OAEP, SR_ENC_RSA_OAEP_256, SR_ENC_RSA1_5 };
+const char *sr_enc_alg_name(enum sr_enc_alg a);
+SR_MUST_USE enum sr_err sr_enc_alg_parse(const char *name, enum sr_enc_alg *ret);
+/* RSA public-key encryption (any of the three paddings). */
+SR_MUST_USE enum sr_err sr_pkey_encrypt(EVP_PKEY *key, enum sr_enc_alg alg, const uint8_t *pt, size_t ptlen,
+                                        struct sr_buf *out);
+/* RSA-OAEP decryption only: RSA1_5 is SR_ERR_RSA15_DECRYPT (no implicit rejection in OpenSSL 3.0, so
+ * it would be a padding oracle). Every OAEP failure is the one code SR_ERR_DECRYPT_FAILED. */
+SR_MUST_USE enum sr_err sr_pkey_decrypt(EVP_PKEY *key, enum sr_enc_alg alg, const uint8_t *ct, size_t ctlen,
+                                        struct sr_buf *out);
+
 /* X.509: a self-signed CA certificate (the root) and one it issues (a warrant). */
 SR_MUST_USE enum sr_err sr_x509_self_signed(EVP_PKEY *key, const char *common_name, unsigned days, X509 **ret);
+/* san, when not NULL, makes a TLS server certificate (e.g. "DNS:localhost,DNS:*.localhost,IP:127.0.0.1"). */
 SR_MUST_USE enum sr_err sr_x509_issue(EVP_PKEY *issuer_key, X509 *issuer_cert, const EVP_PKEY *subject_pub,
-                                      const char *common_name, unsigned days, X509 **ret);
+                                      const char *common_name, const char *san, unsigned days, X509 **ret);
+/* PEM of a private key, into a secret buffer (for a TLS library that takes PEM in memory). */
+SR_MUST_USE enum sr_err sr_pkey_private_to_pem(EVP_PKEY *key, struct sr_buf *out_secret);
 SR_MUST_USE enum sr_err sr_x509_to_pem(X509 *cert, struct sr_buf *out_text);
 SR_MUST_USE enum sr_err sr_x509_from_pem(const uint8_t *pem, size_t len, X509 **ret);
 /* Checks cert's signature by issuer_pub (SR_ERR_BAD_SIGNATURE on mismatch). */

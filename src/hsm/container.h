@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "base/buf.h"
+#include "base/json.h"
 
 #define SR_MAGIC_LEN 8
 
@@ -52,7 +53,5 @@ SR_MUST_USE enum sr_err sr_json_hex(const json_t *obj, const char *key, enum sr_
 /* Sets a field to the hex of n bytes. */
 SR_MUST_USE enum sr_err sr_json_set_hex(json_t *obj, const char *key, const uint8_t *in, size_t n);
 
-SR_DEFINE_CLEANUP(sr_json_decrefp, json_t, json_decref)
-#define SR_AUTO_JSON SR_AUTO(sr_json_decrefp)
 
 #endif

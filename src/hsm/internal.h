@@ -27,12 +27,14 @@ struct sr_module {
 #define SR_PURPOSE_KEYBLOB "strongroom key blob v1"
 #define SR_PURPOSE_WORLD_MAC "strongroom world mac v1"
 #define SR_PURPOSE_WORLD_HASH "strongroom world hash v1"
+#define SR_PURPOSE_BACKUP "strongroom backup v1"
 
 #define SR_MAGIC_WORLD "SRWORLD1"
 #define SR_MAGIC_CARD "SRCARD01"
 #define SR_MAGIC_KEY "SRKEY001"
 #define SR_MAGIC_NVRAM "SRNVRAM1"
 #define SR_MAGIC_SEALED "SRSEALD1"
+#define SR_MAGIC_BACKUP "SRBACKUP"
 
 void sr_module_diagf(struct sr_module *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 SR_MUST_USE enum sr_err sr_module_path(const struct sr_module *m, const char *rel, char *out, size_t cap);
@@ -46,6 +48,9 @@ static inline void sr_km0_freep(uint8_t **k)
     *k = NULL;
 }
 
+/* Appends magic|header|AEAD(HKDF(key, purpose), prefix, plaintext) to file. */
+SR_MUST_USE enum sr_err sr_seal_build(const uint8_t key[32], const char *purpose, const char *magic,
+                                      const json_t *header, const uint8_t *pt, size_t ptlen, struct sr_buf *file);
 /* Writes magic|header|AEAD(HKDF(key, purpose), prefix, plaintext) atomically. */
 SR_MUST_USE enum sr_err sr_seal_write(const uint8_t key[32], const char *purpose, const char *magic,
                                       const json_t *header, const uint8_t *pt, size_t ptlen, const char *path,

@@ -6,6 +6,8 @@
 #include "base/text.h"
 #include "crypto/crypto.h"
 #include "crypto/ossl.h"
+#include "crypto/jwk.h"
+#include "hsm/blob.h"
 #include "hsm/internal.h"
 
 #define SR_MAX_PKCS8 16384u
@@ -109,14 +111,37 @@ static enum sr_err sr_key_parse_header(const json_t *h, struct sr_key_info *ret,
     return SR_OK;
 }
 
+/* Completes info from key (spec, key hash, world), and seals the key into out: the key file's bytes. */
+static enum sr_err sr_key_build(const struct sr_module *m, struct sr_key_info *info, EVP_PKEY *key,
+                                struct sr_buf *out)
+{
+    SR_ENSURE(m->km != NULL, SR_ERR_NO_WORLD);
+    SR_TRY(sr_pkey_describe(key, &info->spec));
+    SR_TRY(sr_world_hash(m->km, info->world_hkm));
+    SR_TRY(sr_pkey_public_hash(key, info->key_hash));
+    SR_AUTO_JSON json_t *h = NULL;
+    SR_TRY(sr_key_header(info, m->km_world_id, key, &h));
+    SR_AUTO_BUF struct sr_buf p8;
+    sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
+    SR_TRY(sr_pkey_private_to_pkcs8(key, &p8));
+    return sr_seal_build(m->km, SR_PURPOSE_KEYBLOB, SR_MAGIC_KEY, h, p8.data, p8.len, out);
+}
+
+static void sr_key_info_names(struct sr_key_info *info, const char *app, const char *ident, const char *plainname)
+{
+    snprintf(info->app, sizeof(info->app), "%s", app);
+    snprintf(info->ident, sizeof(info->ident), "%s", ident);
+    snprintf(info->plainname, sizeof(info->plainname), "%s", plainname);
+    info->created = (long long)time(NULL);
+}
+
 enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *params, struct sr_key_info *ret)
 {
     SR_TRY(sr_app_check(params->app));
     SR_TRY(sr_ident_check(params->ident));
     const char *plainname = params->plainname && *params->plainname ? params->plainname : params->ident;
     SR_ENSURE(strlen(plainname) <= SR_MAX_PLAINNAME, SR_ERR_USAGE);
-    struct sr_world_info world;
-    SR_TRY(sr_module_require_world(m, &world));
+    SR_TRY(sr_module_require_world(m, NULL));
     char path[SR_PATH_MAX];
     SR_TRY(sr_key_path(m, params->app, params->ident, path, sizeof(path)));
     /* = reference/hsm-world.md §5 #11 */
@@ -125,27 +150,19 @@ enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *
 
     SR_AUTO_PKEY EVP_PKEY *key = NULL;
     SR_TRY(sr_pkey_generate(&params->spec, &key));
-    struct sr_key_info info = {.created = (long long)time(NULL)};
-    snprintf(info.app, sizeof(info.app), "%s", params->app);
-    snprintf(info.ident, sizeof(info.ident), "%s", params->ident);
-    snprintf(info.plainname, sizeof(info.plainname), "%s", plainname);
-    SR_TRY(sr_pkey_describe(key, &info.spec));
-    info.acl.actions = sr_default_acl(info.spec.type);
-    memcpy(info.world_hkm, world.hkm, SR_HASH_LEN);
-    SR_TRY(sr_pkey_public_hash(key, info.key_hash));
-
-    SR_AUTO_JSON json_t *h = NULL;
-    SR_TRY(sr_key_header(&info, world.id, key, &h));
-    SR_AUTO_BUF struct sr_buf p8;
-    sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
-    SR_TRY(sr_pkey_private_to_pkcs8(key, &p8));
-    SR_TRY(sr_seal_write(m->km, SR_PURPOSE_KEYBLOB, SR_MAGIC_KEY, h, p8.data, p8.len, path, SR_WRITE_CREATE));
+    struct sr_key_info info = {0};
+    sr_key_info_names(&info, params->app, params->ident, plainname);
+    info.acl.actions = sr_default_acl(params->spec.type);
+    SR_AUTO_BUF struct sr_buf file;
+    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
+    SR_TRY(sr_key_build(m, &info, key, &file));
+    SR_TRY(sr_file_write_atomic(path, file.data, file.len, SR_WRITE_CREATE));
     *ret = info;
     return SR_OK;
 }
 
 /* Authenticates a parsed key file under the loaded world and, when wanted, yields the private key. */
-static enum sr_err sr_key_open_blob(struct sr_module *m, const struct sr_container *c, const EVP_PKEY *pub,
+static enum sr_err sr_key_open_blob(const struct sr_module *m, const struct sr_container *c, const EVP_PKEY *pub,
                                     EVP_PKEY **ret_priv)
 {
     SR_AUTO_BUF struct sr_buf p8;
@@ -178,11 +195,35 @@ static enum sr_err sr_key_check_name(const char *path, const struct sr_key_info 
     return SR_OK;
 }
 
+/* Opens a parsed key container under the module's world: header checks, then authentication.
+ * app and ident, when given, must be what the header says (a swapped file is refused). */
+static enum sr_err sr_key_open_container(const struct sr_module *m, const struct sr_container *c, const char *app,
+                                         const char *ident, struct sr_key_info *ret, EVP_PKEY **ret_pub,
+                                         EVP_PKEY **ret_priv)
+{
+    SR_ENSURE(m->km != NULL, SR_ERR_NO_WORLD);
+    struct sr_key_info info;
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    enum sr_err r = sr_key_parse_header(c->header, &info, &pub);
+    SR_ENSURE(r != SR_ERR_KEYFILE_FORMAT, SR_ERR_KEYFILE_TAMPERED);
+    SR_TRY(r);
+    SR_ENSURE(app == NULL || strcmp(info.app, app) == 0, SR_ERR_KEYFILE_TAMPERED);
+    SR_ENSURE(ident == NULL || strcmp(info.ident, ident) == 0, SR_ERR_KEYFILE_TAMPERED);
+    uint8_t hkm[SR_HASH_LEN];
+    SR_TRY(sr_world_hash(m->km, hkm));
+    SR_ENSURE(memcmp(info.world_hkm, hkm, SR_HASH_LEN) == 0, SR_ERR_WORLD_MISMATCH);
+    SR_TRY(sr_key_open_blob(m, c, pub, ret_priv));
+    *ret = info;
+    if (ret_pub != NULL) {
+        *ret_pub = SR_TAKE(pub);
+    }
+    return SR_OK;
+}
+
 static enum sr_err sr_key_load(struct sr_module *m, const char *app, const char *ident, struct sr_key_info *ret,
                                EVP_PKEY **ret_pub, EVP_PKEY **ret_priv)
 {
-    struct sr_world_info world;
-    SR_TRY(sr_module_require_world(m, &world));
+    SR_TRY(sr_module_require_world(m, NULL));
     char path[SR_PATH_MAX];
     SR_TRY(sr_key_path(m, app, ident, path, sizeof(path)));
     sr_module_diagf(m, "%s", path);
@@ -192,19 +233,8 @@ static enum sr_err sr_key_load(struct sr_module *m, const char *app, const char 
         sr_module_diagf(m, "no key %s_%s in %s/local (see 'strongroom generatekey')", app, ident, m->dir);
     }
     SR_TRY(r);
-    struct sr_key_info info;
-    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    r = sr_key_parse_header(c.header, &info, &pub);
-    SR_ENSURE(r != SR_ERR_KEYFILE_FORMAT, SR_ERR_KEYFILE_TAMPERED);
-    SR_TRY(r);
-    SR_ENSURE(strcmp(info.app, app) == 0 && strcmp(info.ident, ident) == 0, SR_ERR_KEYFILE_TAMPERED);
-    SR_ENSURE(memcmp(info.world_hkm, world.hkm, SR_HASH_LEN) == 0, SR_ERR_WORLD_MISMATCH);
-    SR_TRY(sr_key_open_blob(m, &c, pub, ret_priv));
+    SR_TRY(sr_key_open_container(m, &c, app, ident, ret, ret_pub, ret_priv));
     m->diag[0] = 0;
-    *ret = info;
-    if (ret_pub != NULL) {
-        *ret_pub = SR_TAKE(pub);
-    }
     return SR_OK;
 }
 
@@ -241,4 +271,101 @@ enum sr_err sr_key_sign(struct sr_module *m, const char *app, const char *ident,
     SR_TRY(sr_key_load(m, app, ident, &info, NULL, &priv));
     SR_ENSURE(sr_acl_permits(&info.acl, SR_ACL_SIGN), SR_ERR_ACL_DENIED);
     return sr_pkey_sign_message(priv, alg, msg, len, fmt, out_sig);
+}
+
+/* --- blobs held by the caller (the vault's store) --- */
+
+static enum sr_err sr_blob_parse(const uint8_t *blob, size_t len, struct sr_container *ret)
+{
+    return sr_container_parse(blob, len, SR_MAGIC_KEY, SR_ERR_KEYFILE_TAMPERED, ret);
+}
+
+static enum sr_err sr_blob_seal(const struct sr_module *m, const char *label, const char *name, unsigned acl,
+                                EVP_PKEY *key, struct sr_buf *out_blob, struct sr_key_spec *ret_spec)
+{
+    SR_TRY(sr_ident_check(label));
+    struct sr_key_info info = {0};
+    sr_key_info_names(&info, "vault", label, name);
+    info.acl.actions = acl;
+    SR_TRY(sr_key_build(m, &info, key, out_blob));
+    if (ret_spec != NULL) {
+        *ret_spec = info.spec;
+    }
+    return SR_OK;
+}
+
+enum sr_err sr_blob_generate(const struct sr_module *m, const char *label, const char *name,
+                             const struct sr_key_spec *spec, unsigned acl, struct sr_buf *out_blob)
+{
+    SR_AUTO_PKEY EVP_PKEY *key = NULL;
+    SR_TRY(sr_pkey_generate(spec, &key));
+    return sr_blob_seal(m, label, name, acl, key, out_blob, NULL);
+}
+
+enum sr_err sr_blob_import_jwk(const struct sr_module *m, const char *label, const char *name, const json_t *jwk,
+                               unsigned acl, struct sr_buf *out_blob, struct sr_key_spec *ret_spec)
+{
+    SR_AUTO_PKEY EVP_PKEY *key = NULL;
+    SR_TRY(sr_jwk_private_to_pkey(jwk, &key));
+    struct sr_key_spec spec;
+    SR_TRY(sr_pkey_describe(key, &spec));
+    SR_ENSURE(spec.type == SR_KEY_EC || spec.bits == 2048 || spec.bits == 3072 || spec.bits == 4096,
+              SR_ERR_KEY_TYPE);
+    return sr_blob_seal(m, label, name, acl, key, out_blob, ret_spec);
+}
+
+enum sr_err sr_blob_public(const uint8_t *blob, size_t len, EVP_PKEY **ret)
+{
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    SR_TRY(sr_blob_parse(blob, len, &c));
+    struct sr_key_info info;
+    return sr_key_parse_header(c.header, &info, ret);
+}
+
+static enum sr_err sr_blob_private(const struct sr_module *m, const uint8_t *blob, size_t len,
+                                   enum sr_acl_action need, EVP_PKEY **ret)
+{
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    SR_TRY(sr_blob_parse(blob, len, &c));
+    struct sr_key_info info;
+    SR_TRY(sr_key_open_container(m, &c, "vault", NULL, &info, NULL, ret));
+    if (!sr_acl_permits(&info.acl, need)) {
+        EVP_PKEY_free(*ret);
+        *ret = NULL;
+        return SR_ERR_ACL_DENIED;
+    }
+    return SR_OK;
+}
+
+enum sr_err sr_blob_sign_digest(const struct sr_module *m, const uint8_t *blob, size_t len, enum sr_sign_alg alg,
+                                const uint8_t *digest, size_t dlen, struct sr_buf *out_sig)
+{
+    SR_AUTO_PKEY EVP_PKEY *key = NULL;
+    SR_TRY(sr_blob_private(m, blob, len, SR_ACL_SIGN, &key));
+    return sr_pkey_sign_digest(key, alg, digest, dlen, SR_SIG_RAW, out_sig);
+}
+
+enum sr_err sr_blob_decrypt(const struct sr_module *m, const uint8_t *blob, size_t len, enum sr_acl_action action,
+                            enum sr_enc_alg alg, const uint8_t *ct, size_t ctlen, struct sr_buf *out)
+{
+    SR_ENSURE(action == SR_ACL_DECRYPT || action == SR_ACL_UNWRAP, SR_ERR_INTERNAL);
+    SR_AUTO_PKEY EVP_PKEY *key = NULL;
+    SR_TRY(sr_blob_private(m, blob, len, action, &key));
+    return sr_pkey_decrypt(key, alg, ct, ctlen, out);
+}
+
+enum sr_err sr_module_seal_backup(const struct sr_module *m, const json_t *header, const uint8_t *pt, size_t len,
+                                  struct sr_buf *out)
+{
+    SR_ENSURE(m->km != NULL, SR_ERR_NO_WORLD);
+    return sr_seal_build(m->km, SR_PURPOSE_BACKUP, SR_MAGIC_BACKUP, header, pt, len, out);
+}
+
+enum sr_err sr_module_open_backup(const struct sr_module *m, const uint8_t *blob, size_t len, struct sr_buf *out)
+{
+    SR_ENSURE(m->km != NULL, SR_ERR_NO_WORLD);
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    SR_TRY(sr_container_parse(blob, len, SR_MAGIC_BACKUP, SR_ERR_BACKUP, &c));
+    enum sr_err r = sr_seal_open(m->km, SR_PURPOSE_BACKUP, &c, out);
+    return r == SR_ERR_AUTH_FAILED ? SR_ERR_BACKUP : r;
 }

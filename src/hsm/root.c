@@ -105,7 +105,7 @@ enum sr_err sr_root_warrant_module(const char *root_dir, struct sr_module *m)
     SR_AUTO_PKEY EVP_PKEY *identity = NULL;
     SR_TRY(sr_module_identity_public(m, &identity));
     SR_AUTO_X509 X509 *warrant = NULL;
-    SR_TRY(sr_x509_issue(root_key, root_cert, identity, m->esn, SR_WARRANT_DAYS, &warrant));
+    SR_TRY(sr_x509_issue(root_key, root_cert, identity, m->esn, NULL, SR_WARRANT_DAYS, &warrant));
     char path[SR_PATH_MAX];
     SR_TRY(sr_module_path(m, "module/root.pem", path, sizeof(path)));
     SR_TRY(sr_write_cert(path, root_cert, SR_WRITE_REPLACE));

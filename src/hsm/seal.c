@@ -39,22 +39,29 @@ enum sr_err sr_keyfile_raw_load(const char *path, bool create, uint8_t **ret_sec
     return SR_OK;
 }
 
-enum sr_err sr_seal_write(const uint8_t key[32], const char *purpose, const char *magic, const json_t *header,
-                          const uint8_t *pt, size_t ptlen, const char *path, enum sr_write_mode mode)
+enum sr_err sr_seal_build(const uint8_t key[32], const char *purpose, const char *magic, const json_t *header,
+                          const uint8_t *pt, size_t ptlen, struct sr_buf *file)
 {
     uint8_t sub[32];
     SR_TRY(sr_hkdf_sha256(key, 32, purpose, sub, sizeof(sub)));
-    SR_AUTO_BUF struct sr_buf file;
     SR_AUTO_BUF struct sr_buf payload;
-    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
     sr_buf_init(&payload, SR_MAX_PAYLOAD, SR_BUF_PLAIN);
-    enum sr_err r = sr_container_prefix(magic, header, &file);
+    size_t start = file->len;
+    enum sr_err r = sr_container_prefix(magic, header, file);
     if (r == SR_OK) {
-        r = sr_aead_seal(sub, file.data, file.len, pt, ptlen, &payload);
+        r = sr_aead_seal(sub, file->data + start, file->len - start, pt, ptlen, &payload);
     }
     sr_wipe(sub, sizeof(sub));
     SR_TRY(r);
-    SR_TRY(sr_container_finish(&file, payload.data, payload.len));
+    return sr_container_finish(file, payload.data, payload.len);
+}
+
+enum sr_err sr_seal_write(const uint8_t key[32], const char *purpose, const char *magic, const json_t *header,
+                          const uint8_t *pt, size_t ptlen, const char *path, enum sr_write_mode mode)
+{
+    SR_AUTO_BUF struct sr_buf file;
+    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
+    SR_TRY(sr_seal_build(key, purpose, magic, header, pt, ptlen, &file));
     return sr_file_write_atomic(path, file.data, file.len, mode);
 }
 

@@ -250,7 +250,7 @@ static void test_x509_warrant_chain(void **state)
     SR_ASSERT_OK(sr_pkey_generate(&spec, &other));
     X509 *root_cert = NULL, *warrant = NULL, *back = NULL;
     SR_ASSERT_OK(sr_x509_self_signed(root, "root", 10, &root_cert));
-    SR_ASSERT_OK(sr_x509_issue(root, root_cert, module, "ABCD-EF01-2345", 10, &warrant));
+    SR_ASSERT_OK(sr_x509_issue(root, root_cert, module, "ABCD-EF01-2345", NULL, 10, &warrant));
     SR_ASSERT_OK(sr_x509_check_signed_by(warrant, root));
     SR_ASSERT_ERR(SR_ERR_BAD_SIGNATURE, sr_x509_check_signed_by(warrant, other));
     struct sr_buf pem;

@@ -1,0 +1,40 @@
+/*
+ * blob.h - module-protected key blobs that the caller stores (the vault keeps
+ * them in its database rather than in kmdata/local). A blob is a key file's
+ * bytes (docs/formats.md) with app "vault" and a label as ident (the key
+ * version id): sealed under the module's world key, useless anywhere else.
+ *
+ * These functions take a const module and write no diagnostics, so one
+ * module can serve many threads at once. Callers get signatures and
+ * plaintexts, never private keys.
+ */
+#ifndef SR_HSM_BLOB_H
+#define SR_HSM_BLOB_H
+
+#include <jansson.h>
+
+#include "hsm/module.h"
+
+SR_MUST_USE enum sr_err sr_blob_generate(const struct sr_module *m, const char *label, const char *name,
+                                         const struct sr_key_spec *spec, unsigned acl, struct sr_buf *out_blob);
+/* Imports a private JWK (RSA 2048/3072/4096, EC P-256/384/521) as a blob; the clear key lives only here. */
+SR_MUST_USE enum sr_err sr_blob_import_jwk(const struct sr_module *m, const char *label, const char *name,
+                                           const json_t *jwk, unsigned acl, struct sr_buf *out_blob,
+                                           struct sr_key_spec *ret_spec);
+/* The public key from the blob's header (no world key needed). */
+SR_MUST_USE enum sr_err sr_blob_public(const uint8_t *blob, size_t len, EVP_PKEY **ret);
+/* Signs a digest; ECDSA signatures come out raw (r||s), as JOSE wants. */
+SR_MUST_USE enum sr_err sr_blob_sign_digest(const struct sr_module *m, const uint8_t *blob, size_t len,
+                                            enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
+                                            struct sr_buf *out_sig);
+/* action is SR_ACL_DECRYPT or SR_ACL_UNWRAP; the blob's ACL must permit it. */
+SR_MUST_USE enum sr_err sr_blob_decrypt(const struct sr_module *m, const uint8_t *blob, size_t len,
+                                        enum sr_acl_action action, enum sr_enc_alg alg, const uint8_t *ct,
+                                        size_t ctlen, struct sr_buf *out);
+/* Backups: sealed under the world key, so they restore only into a module of the same world (region). */
+SR_MUST_USE enum sr_err sr_module_seal_backup(const struct sr_module *m, const json_t *header, const uint8_t *pt,
+                                              size_t len, struct sr_buf *out);
+SR_MUST_USE enum sr_err sr_module_open_backup(const struct sr_module *m, const uint8_t *blob, size_t len,
+                                              struct sr_buf *out);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * http.h - the HTTPS front end (libmicrohttpd, TLS by GnuTLS inside it).
+ *
+ * router.c turns (method, path, query, Host) into an operation of the vault
+ * core; server.c does the rest once, for every request: the 401 challenge
+ * the Azure SDKs expect (before any body is read), api-version, the 1 MiB
+ * body limit, JSON parsing, Key Vault's error shape and x-ms-request-id.
+ * Nothing here does cryptography or SQL.
+ */
+#ifndef SR_HTTP_HTTP_H
+#define SR_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vault/vault.h"
+
+#define SR_MAX_BODY (1024u * 1024u)
+#define SR_TENANT_ID "00000000-0000-0000-0000-000000000000"
+
+struct sr_route_match {
+    enum sr_op op;
+    char name[SR_MAX_NAME + 2];     /* +1 so an overlong name is caught by the name check */
+    char version[SR_VERSION_LEN + 2];
+};
+
+/* SR_OK and ret; SR_ERR_ROUTE for an unknown path; SR_ERR_METHOD for a known path with another method. */
+SR_MUST_USE enum sr_err sr_route_match(const char *method, const char *path, struct sr_route_match *ret);
+bool sr_api_version_ok(const char *version);
+/* From a Host header: the vault name it addresses and the challenge resource ("https://localhost"). */
+SR_MUST_USE enum sr_err sr_host_parse(const char *host, const char *default_vault, char *vault, size_t vcap,
+                                      char *resource, size_t rcap);
+
+struct sr_http_config {
+    const char *address; /* "127.0.0.1" */
+    unsigned port;
+    unsigned threads;
+    const char *default_vault;
+    const char *cert_pem;   /* borrowed for the server's life */
+    const char *key_pem;
+    bool log_requests;
+};
+
+struct sr_http_server;
+SR_MUST_USE enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config *cfg,
+                                      struct sr_http_server **ret);
+/* Stops accepting, finishes requests in flight, frees. */
+void sr_http_stop(struct sr_http_server *s);
+unsigned sr_http_port(const struct sr_http_server *s);
+
+#endif

@@ -1,0 +1,170 @@
+/* router.c - the route table: Key Vault's keys API paths, matched case-insensitively per segment. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/http.h"
+
+struct sr_route {
+    const char *method;
+    const char *pattern; /* segments; "{name}" and "{version}" capture, "{version?}" may be empty */
+    enum sr_op op;
+};
+
+static const struct sr_route sr_routes[] = {
+    {"POST", "keys/{name}/create", SR_OP_KEY_CREATE},
+    {"POST", "keys/restore", SR_OP_KEY_RESTORE},
+    {"PUT", "keys/{name}", SR_OP_KEY_IMPORT},
+    {"GET", "keys", SR_OP_KEY_LIST},
+    {"GET", "keys/{name}/versions", SR_OP_KEY_VERSIONS},
+    {"GET", "keys/{name}/rotationpolicy", SR_OP_POLICY_GET},
+    {"PUT", "keys/{name}/rotationpolicy", SR_OP_POLICY_PUT},
+    {"POST", "keys/{name}/backup", SR_OP_KEY_BACKUP},
+    {"POST", "keys/{name}/rotate", SR_OP_KEY_ROTATE},
+    {"GET", "keys/{name}/{version?}", SR_OP_KEY_GET},
+    {"PATCH", "keys/{name}/{version?}", SR_OP_KEY_UPDATE},
+    {"DELETE", "keys/{name}", SR_OP_KEY_DELETE},
+    {"POST", "keys/{name}/{version?}/sign", SR_OP_SIGN},
+    {"POST", "keys/{name}/{version?}/verify", SR_OP_VERIFY},
+    {"POST", "keys/{name}/{version?}/encrypt", SR_OP_ENCRYPT},
+    {"POST", "keys/{name}/{version?}/decrypt", SR_OP_DECRYPT},
+    {"POST", "keys/{name}/{version?}/wrapkey", SR_OP_WRAP},
+    {"POST", "keys/{name}/{version?}/unwrapkey", SR_OP_UNWRAP},
+    {"GET", "deletedkeys", SR_OP_DELETED_LIST},
+    {"GET", "deletedkeys/{name}", SR_OP_DELETED_GET},
+    {"POST", "deletedkeys/{name}/recover", SR_OP_DELETED_RECOVER},
+    {"DELETE", "deletedkeys/{name}", SR_OP_DELETED_PURGE},
+    {"POST", "rng", SR_OP_RNG},
+};
+
+#define SR_MAX_SEGMENTS 8
+
+/* Splits "/keys/a/b/" into segments; a trailing slash yields a final empty segment ("latest" version). */
+static size_t sr_split(const char *path, char segs[SR_MAX_SEGMENTS][SR_MAX_NAME + 2], bool *overflow)
+{
+    size_t n = 0;
+    *overflow = false;
+    if (*path == '/') {
+        path++;
+    }
+    for (;;) {
+        size_t len = strcspn(path, "/");
+        if (n == SR_MAX_SEGMENTS || len > SR_MAX_NAME + 1) {
+            *overflow = true;
+            return n;
+        }
+        memcpy(segs[n], path, len);
+        segs[n++][len] = 0;
+        if (path[len] == 0) {
+            return n;
+        }
+        path += len + 1;
+    }
+}
+
+static size_t sr_split_pattern(const char *pattern, const char *parts[SR_MAX_SEGMENTS], size_t lens[SR_MAX_SEGMENTS])
+{
+    size_t n = 0;
+    while (*pattern && n < SR_MAX_SEGMENTS) {
+        size_t len = strcspn(pattern, "/");
+        parts[n] = pattern;
+        lens[n++] = len;
+        pattern += len + (pattern[len] == '/');
+    }
+    return n;
+}
+
+static bool sr_pattern_matches(const char *pattern, char segs[SR_MAX_SEGMENTS][SR_MAX_NAME + 2], size_t nseg,
+                               struct sr_route_match *m)
+{
+    const char *parts[SR_MAX_SEGMENTS];
+    size_t lens[SR_MAX_SEGMENTS];
+    size_t np = sr_split_pattern(pattern, parts, lens);
+    /* "keys/{name}/" (empty version) equals "keys/{name}/{version?}"; "keys/{name}" too, for GET/PATCH. */
+    bool optional_tail = np == nseg + 1 && strncmp(parts[np - 1], "{version?}", lens[np - 1]) == 0;
+    if (np != nseg && !optional_tail) {
+        return false;
+    }
+    m->name[0] = m->version[0] = 0;
+    for (size_t i = 0; i < nseg; i++) {
+        if (strncmp(parts[i], "{name}", lens[i]) == 0 && lens[i] == 6) {
+            if (segs[i][0] == 0) {
+                return false;
+            }
+            snprintf(m->name, sizeof(m->name), "%s", segs[i]);
+        } else if (strncmp(parts[i], "{version?}", lens[i]) == 0 && lens[i] == 10) {
+            snprintf(m->version, sizeof(m->version), "%s", segs[i]);
+        } else if (strlen(segs[i]) != lens[i] || strncasecmp(segs[i], parts[i], lens[i]) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+enum sr_err sr_route_match(const char *method, const char *path, struct sr_route_match *ret)
+{
+    char segs[SR_MAX_SEGMENTS][SR_MAX_NAME + 2];
+    bool overflow = false;
+    size_t n = sr_split(path, segs, &overflow);
+    SR_ENSURE(!overflow && n > 0, SR_ERR_ROUTE);
+    bool path_known = false;
+    for (size_t i = 0; i < SR_ARRAY_LEN(sr_routes); i++) {
+        struct sr_route_match m;
+        if (!sr_pattern_matches(sr_routes[i].pattern, segs, n, &m)) {
+            continue;
+        }
+        path_known = true;
+        if (strcmp(method, sr_routes[i].method) == 0) {
+            m.op = sr_routes[i].op;
+            *ret = m;
+            return SR_OK;
+        }
+    }
+    return path_known ? SR_ERR_METHOD : SR_ERR_ROUTE;
+}
+
+bool sr_api_version_ok(const char *v)
+{
+    static const char *const versions[] = {"7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "2025-07-01"};
+    if (v == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < SR_ARRAY_LEN(versions); i++) {
+        size_t len = strlen(versions[i]);
+        if (strcmp(v, versions[i]) == 0) {
+            return true;
+        }
+        /* The SDKs also send previews of these, e.g. 7.6-preview.2. */
+        if (strncmp(v, versions[i], len) == 0 && strncmp(v + len, "-preview", 8) == 0 && strlen(v) <= len + 11) {
+            return true;
+        }
+    }
+    return false;
+}
+
+enum sr_err sr_host_parse(const char *host, const char *default_vault, char *vault, size_t vcap, char *resource,
+                          size_t rcap)
+{
+    char name[256];
+    SR_ENSURE(host != NULL && *host != 0 && strlen(host) < sizeof(name), SR_ERR_VAULT_NOT_FOUND);
+    if (host[0] == '[') { /* [::1]:port */
+        snprintf(vault, vcap, "%s", default_vault);
+        snprintf(resource, rcap, "https://localhost");
+        return SR_OK;
+    }
+    size_t len = strcspn(host, ":");
+    memcpy(name, host, len);
+    name[len] = 0;
+    const char *dot = strchr(name, '.');
+    if (dot == NULL || strcmp(name, "127.0.0.1") == 0) {
+        snprintf(vault, vcap, "%s", default_vault);
+        snprintf(resource, rcap, "https://%s", strcmp(name, "127.0.0.1") == 0 ? "localhost" : name);
+        return SR_OK;
+    }
+    /* <vault>.<domain>: the SDK checks that the host ends with "." + the resource's host. */
+    SR_ENSURE((size_t)(dot - name) < vcap, SR_ERR_VAULT_NOT_FOUND);
+    memcpy(vault, name, (size_t)(dot - name));
+    vault[dot - name] = 0;
+    snprintf(resource, rcap, "https://%s", dot + 1);
+    return SR_OK;
+}

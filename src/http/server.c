@@ -1,0 +1,286 @@
+/*
+ * server.c - libmicrohttpd glue: one handler that authenticates, routes, reads the
+ * body within its limit, runs the operation and writes Key Vault's response.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "base/json.h"
+#include "base/text.h"
+#include "crypto/crypto.h"
+#include "http/http.h"
+
+struct sr_http_server {
+    struct MHD_Daemon *daemon;
+    struct sr_vault_svc *svc;
+    struct sr_http_config cfg;
+    unsigned port;
+};
+
+/* Per-request state, kept between libmicrohttpd's calls for one request. */
+struct sr_conn {
+    struct sr_buf body;
+    bool too_large;
+    bool authenticated;
+    struct sr_principal who;
+};
+
+static void sr_request_id(char out[37])
+{
+    uint8_t r[16] = {0};
+    char hex[33];
+    (void)!sr_rand_bytes(r, sizeof(r));
+    sr_hex_encode(r, sizeof(r), hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+static enum MHD_Result sr_send(struct MHD_Connection *c, unsigned status, const json_t *body,
+                               const char *challenge)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    size_t len = text ? strlen(text) : 0;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text ? text : (void *)"",
+                                                                text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    char rid[37];
+    sr_request_id(rid);
+    MHD_add_response_header(resp, "x-ms-request-id", rid);
+    const char *client_rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-ms-client-request-id");
+    if (client_rid != NULL && strlen(client_rid) < 128) {
+        MHD_add_response_header(resp, "x-ms-client-request-id", client_rid);
+    }
+    if (body != NULL) {
+        MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+    }
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000;includeSubDomains");
+    if (challenge != NULL) {
+        MHD_add_response_header(resp, "WWW-Authenticate", challenge);
+    }
+    enum MHD_Result r = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static enum MHD_Result sr_send_error(struct MHD_Connection *c, enum sr_err e, const char *detail,
+                                     const char *challenge)
+{
+    char message[512];
+    snprintf(message, sizeof(message), "%s%s%s%s", sr_err_message(e), detail && *detail ? " (" : "",
+             detail ? detail : "", detail && *detail ? ")" : "");
+    SR_AUTO_JSON json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", sr_err_kv_code(e), "message", message);
+    return sr_send(c, (unsigned)sr_err_http_status(e), body, challenge);
+}
+
+static enum MHD_Result sr_send_challenge(struct MHD_Connection *c, enum sr_err e, const char *resource)
+{
+    char challenge[512];
+    snprintf(challenge, sizeof(challenge), "Bearer authorization=\"%s/%s\", resource=\"%s\"", resource, SR_TENANT_ID,
+             resource);
+    return sr_send_error(c, e, NULL, challenge);
+}
+
+static const char *sr_bearer(struct MHD_Connection *c)
+{
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
+        return NULL;
+    }
+    return auth + 7;
+}
+
+/* First call of a request: authenticate before reading any body (the SDK's first request has none). */
+static enum MHD_Result sr_first_call(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn,
+                                     const char *resource)
+{
+    enum sr_err r = sr_vault_authenticate(s->svc, sr_bearer(c), &conn->who);
+    if (r != SR_OK) {
+        if (sr_err_family(r) == SR_FAM_UNAUTH) {
+            return sr_send_challenge(c, r, resource);
+        }
+        return sr_send_error(c, r, NULL, NULL);
+    }
+    conn->authenticated = true;
+    return MHD_YES;
+}
+
+static enum sr_err sr_paging(struct MHD_Connection *c, struct sr_request *req)
+{
+    const char *max = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "maxresults");
+    const char *skip = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "$skiptoken");
+    unsigned long v = 25;
+    if (max != NULL && sr_parse_uint(max, 1, 25, &v) != SR_OK) {
+        snprintf(req->detail, sizeof(req->detail), "maxresults must be an integer from 1 to 25");
+        return SR_ERR_BAD_JSON;
+    }
+    req->maxresults = (unsigned)v;
+    v = 0;
+    if (skip != NULL && sr_parse_uint(skip, 0, 1u << 30, &v) != SR_OK) {
+        snprintf(req->detail, sizeof(req->detail), "$skiptoken is not one this server issued");
+        return SR_ERR_BAD_JSON;
+    }
+    req->skip = (unsigned)v;
+    return SR_OK;
+}
+
+static enum sr_err sr_parse_body(struct sr_conn *conn, json_t **ret)
+{
+    json_error_t jerr;
+    json_t *body = json_loadb((const char *)conn->body.data, conn->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    SR_ENSURE(body != NULL, SR_ERR_BAD_JSON);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        return SR_ERR_BAD_JSON;
+    }
+    *ret = body;
+    return SR_OK;
+}
+
+static enum MHD_Result sr_final_call(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn,
+                                     const char *method, const char *url, const char *vault_name)
+{
+    struct sr_route_match m;
+    enum sr_err r = sr_route_match(method, url, &m);
+    if (r != SR_OK) {
+        return sr_send_error(c, r, url, NULL);
+    }
+    const char *api = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "api-version");
+    if (!sr_api_version_ok(api)) {
+        return sr_send_error(c, SR_ERR_API_VERSION, api, NULL);
+    }
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    char base[300];
+    snprintf(base, sizeof(base), "https://%s", host);
+    struct sr_request req = {.who = conn->who, .base_url = base, .api_version = api, .name = m.name,
+                             .version = m.version};
+    r = sr_vault_lookup(s->svc, vault_name, &req.vault);
+    if (r != SR_OK) {
+        return sr_send_error(c, r, vault_name, NULL);
+    }
+    r = sr_paging(c, &req);
+    if (r != SR_OK) {
+        return sr_send_error(c, r, req.detail, NULL);
+    }
+    SR_AUTO_JSON json_t *body = NULL;
+    if (sr_op_has_body(m.op)) {
+        r = sr_parse_body(conn, &body);
+        if (r != SR_OK) {
+            return sr_send_error(c, r, "the body must be one JSON object", NULL);
+        }
+        req.body = body;
+    }
+    SR_AUTO_JSON json_t *resp = NULL;
+    r = sr_vault_execute(s->svc, m.op, &req, &resp);
+    if (s->cfg.log_requests) {
+        fprintf(stderr, "strongroom: %s %s %s -> %d\n", req.vault.name, method, sr_op_name(m.op),
+                sr_err_http_status(r));
+    }
+    if (r != SR_OK) {
+        return sr_send_error(c, r, req.detail, NULL);
+    }
+    return sr_send(c, resp ? 200 : 204, resp, NULL);
+}
+
+static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    struct sr_http_server *s = cls;
+    struct sr_conn *conn = *con_cls;
+    char vault[SR_MAX_VAULT + 2] = "";
+    char resource[300] = "";
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (sr_host_parse(host, s->cfg.default_vault, vault, sizeof(vault), resource, sizeof(resource)) != SR_OK) {
+        return sr_send_error(c, SR_ERR_VAULT_NOT_FOUND, NULL, NULL);
+    }
+    if (conn == NULL) {
+        conn = calloc(1, sizeof(*conn));
+        if (conn == NULL) {
+            return MHD_NO;
+        }
+        sr_buf_init(&conn->body, SR_MAX_BODY, SR_BUF_SECRET);
+        *con_cls = conn;
+        return sr_first_call(s, c, conn, resource);
+    }
+    if (!conn->authenticated) {
+        return MHD_NO; /* answered already */
+    }
+    if (*upload_data_size > 0) {
+        if (!conn->too_large && sr_buf_append(&conn->body, upload_data, *upload_data_size) != SR_OK) {
+            conn->too_large = true;
+            sr_buf_release(&conn->body);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (conn->too_large) {
+        return sr_send_error(c, SR_ERR_BODY_TOO_LARGE, NULL, NULL);
+    }
+    return sr_final_call(s, c, conn, method, url, vault);
+}
+
+static void sr_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct sr_conn *conn = *con_cls;
+    if (conn != NULL) {
+        sr_buf_release(&conn->body); /* wipes: bodies can carry keys (import) and plaintexts */
+        free(conn);
+        *con_cls = NULL;
+    }
+}
+
+enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config *cfg, struct sr_http_server **ret)
+{
+    struct sr_http_server *s = calloc(1, sizeof(*s));
+    SR_ENSURE(s != NULL, SR_ERR_NOMEM);
+    s->svc = svc;
+    s->cfg = *cfg;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
+    if (inet_pton(AF_INET, cfg->address, &addr.sin_addr) != 1) {
+        free(s);
+        return SR_ERR_USAGE;
+    }
+    s->daemon = MHD_start_daemon(
+        MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        sr_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)cfg->threads, MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem, MHD_OPTION_HTTPS_MEM_CERT, cfg->cert_pem,
+        MHD_OPTION_NOTIFY_COMPLETED, sr_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_END);
+    if (s->daemon == NULL) {
+        free(s);
+        return SR_ERR_IO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : cfg->port;
+    *ret = s;
+    return SR_OK;
+}
+
+unsigned sr_http_port(const struct sr_http_server *s)
+{
+    return s->port;
+}
+
+void sr_http_stop(struct sr_http_server *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    MHD_stop_daemon(s->daemon);
+    free(s);
+}

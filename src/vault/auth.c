@@ -1,0 +1,108 @@
+/* auth.c - bearer tokens (random, stored only as SHA-256) and Key Vault's built-in roles. */
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "base/text.h"
+#include "crypto/crypto.h"
+#include "crypto/jwk.h"
+#include "vault/internal.h"
+
+struct sr_role {
+    const char *name;
+    unsigned perms;
+};
+
+/* = Azure built-in roles for Key Vault data plane (Key Vault Administrator, Crypto Officer, ...) */
+static const struct sr_role sr_roles[] = {
+    {"Administrator", SR_PERM_ALL},
+    {"Crypto Officer", SR_PERM_ALL},
+    {"Crypto User", SR_PERM_GET | SR_PERM_LIST | SR_PERM_UPDATE | SR_PERM_BACKUP | SR_PERM_SIGN | SR_PERM_VERIFY |
+                        SR_PERM_ENCRYPT | SR_PERM_DECRYPT | SR_PERM_WRAP | SR_PERM_UNWRAP | SR_PERM_RNG},
+    {"Crypto Service Encryption User", SR_PERM_GET | SR_PERM_LIST | SR_PERM_WRAP | SR_PERM_UNWRAP},
+    {"Reader", SR_PERM_GET | SR_PERM_LIST},
+};
+
+/* "crypto-officer", "Crypto Officer" and "Key Vault Crypto Officer" all name the same role. */
+static bool sr_role_matches(const char *given, const char *name)
+{
+    if (strncasecmp(given, "Key Vault ", 10) == 0) {
+        given += 10;
+    }
+    for (; *given && *name; given++, name++) {
+        char a = *given == '-' || *given == '_' ? ' ' : (char)tolower((unsigned char)*given);
+        if (a != (char)tolower((unsigned char)*name)) {
+            return false;
+        }
+    }
+    return *given == 0 && *name == 0;
+}
+
+static const struct sr_role *sr_role_find(const char *role)
+{
+    for (size_t i = 0; i < SR_ARRAY_LEN(sr_roles); i++) {
+        if (sr_role_matches(role, sr_roles[i].name)) {
+            return &sr_roles[i];
+        }
+    }
+    return NULL;
+}
+
+enum sr_err sr_role_perms(const char *role, unsigned *ret)
+{
+    const struct sr_role *r = sr_role_find(role);
+    SR_ENSURE(r != NULL, SR_ERR_ROLE);
+    *ret = r->perms;
+    return SR_OK;
+}
+
+enum sr_err sr_token_hash_hex(const char *token, char out[SR_TOKEN_HASH_HEX + 1])
+{
+    uint8_t h[32];
+    SR_TRY(sr_sha256(token, strlen(token), h));
+    sr_hex_encode(h, sizeof(h), out);
+    return SR_OK;
+}
+
+enum sr_err sr_token_create(struct sr_store *store, const char *role, const char *vault, long long ttl_seconds,
+                            char out[64])
+{
+    const struct sr_role *r = sr_role_find(role);
+    SR_ENSURE(r != NULL, SR_ERR_ROLE);
+    uint8_t raw[32];
+    SR_TRY(sr_rand_bytes(raw, sizeof(raw)));
+    SR_AUTO_BUF struct sr_buf text;
+    sr_buf_init(&text, 64, SR_BUF_SECRET);
+    enum sr_err e = sr_b64url_encode(raw, sizeof(raw), &text);
+    sr_wipe(raw, sizeof(raw));
+    SR_TRY(e);
+    struct sr_token_row row = {.created = (long long)time(NULL)};
+    row.expires = ttl_seconds > 0 ? row.created + ttl_seconds : 0;
+    snprintf(row.role, sizeof(row.role), "%s", r->name);
+    snprintf(row.vault, sizeof(row.vault), "%s", vault ? vault : "");
+    SR_TRY(sr_token_hash_hex((const char *)text.data, row.hash));
+    SR_TRY(store->ops->token_put(store, &row));
+    memcpy(out, text.data, text.len + 1);
+    return SR_OK;
+}
+
+enum sr_err sr_vault_authenticate(struct sr_vault_svc *svc, const char *token, struct sr_principal *ret)
+{
+    SR_ENSURE(token != NULL && *token != 0 && strlen(token) < 256, SR_ERR_UNAUTHORIZED);
+    char hash[SR_TOKEN_HASH_HEX + 1];
+    SR_TRY(sr_token_hash_hex(token, hash));
+    /* The lookup is by hash, so timing reveals nothing about valid tokens. */
+    struct sr_token_row row;
+    enum sr_err r = svc->store->ops->token_get(svc->store, hash, &row);
+    SR_ENSURE(r != SR_ERR_NOT_FOUND, SR_ERR_UNAUTHORIZED);
+    SR_TRY(r);
+    SR_ENSURE(row.expires == 0 || row.expires > (long long)time(NULL), SR_ERR_TOKEN_EXPIRED);
+    struct sr_principal who = {0};
+    SR_TRY(sr_role_perms(row.role, &who.perms));
+    snprintf(who.role, sizeof(who.role), "%s", row.role);
+    snprintf(who.scope, sizeof(who.scope), "%s", row.vault);
+    snprintf(who.actor, sizeof(who.actor), "tok:%.16s", hash);
+    *ret = who;
+    return SR_OK;
+}

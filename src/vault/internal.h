@@ -1,0 +1,70 @@
+/* internal.h - what the files of vault/ share: permissions and the service struct. */
+#ifndef SR_VAULT_INTERNAL_H
+#define SR_VAULT_INTERNAL_H
+
+#include <pthread.h>
+
+#include "hsm/module.h"
+#include "vault/vault.h"
+
+enum sr_perm {
+    SR_PERM_GET = 1u << 0, SR_PERM_LIST = 1u << 1, SR_PERM_CREATE = 1u << 2, SR_PERM_IMPORT = 1u << 3,
+    SR_PERM_UPDATE = 1u << 4, SR_PERM_DELETE = 1u << 5, SR_PERM_RECOVER = 1u << 6, SR_PERM_PURGE = 1u << 7,
+    SR_PERM_BACKUP = 1u << 8, SR_PERM_RESTORE = 1u << 9, SR_PERM_ROTATE = 1u << 10, SR_PERM_SIGN = 1u << 11,
+    SR_PERM_VERIFY = 1u << 12, SR_PERM_ENCRYPT = 1u << 13, SR_PERM_DECRYPT = 1u << 14, SR_PERM_WRAP = 1u << 15,
+    SR_PERM_UNWRAP = 1u << 16, SR_PERM_RNG = 1u << 17,
+};
+#define SR_PERM_ALL ((1u << 18) - 1)
+
+/* Key Vault key_ops, as bits of struct sr_key_row.key_ops. */
+enum sr_key_op {
+    SR_KOP_ENCRYPT = 1u << 0, SR_KOP_DECRYPT = 1u << 1, SR_KOP_SIGN = 1u << 2, SR_KOP_VERIFY = 1u << 3,
+    SR_KOP_WRAP = 1u << 4, SR_KOP_UNWRAP = 1u << 5, SR_KOP_IMPORT = 1u << 6,
+};
+
+#define SR_MAX_REGIONS 64
+
+struct sr_region_slot {
+    char name[SR_MAX_REGION + 1];
+    struct sr_module *module;
+};
+
+struct sr_vault_svc {
+    char data_dir[SR_PATH_MAX];
+    struct sr_store *store; /* borrowed */
+    pthread_mutex_t lock;   /* guards regions[] */
+    struct sr_region_slot regions[SR_MAX_REGIONS];
+    size_t nregions;
+};
+
+/* The region's module, opened once and checked (mode O, world loaded and intact). Shared, read-only. */
+SR_MUST_USE enum sr_err sr_svc_region_module(struct sr_vault_svc *svc, const char *region,
+                                             const struct sr_module **ret);
+
+/* keys.c: one function per operation. */
+typedef enum sr_err (*sr_op_fn)(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret);
+enum sr_err sr_op_key_create(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_key_import(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_key_get(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_key_list(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_key_versions(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_key_update(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_key_delete(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_deleted_list(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_deleted_get(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_deleted_recover(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_deleted_purge(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_key_backup(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_key_restore(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_key_rotate(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_policy_get(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_policy_put(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_sign(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_verify(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_encrypt(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_decrypt(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_wrap(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_unwrap(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_rng(struct sr_vault_svc *, struct sr_request *, json_t **);
+
+#endif

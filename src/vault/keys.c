@@ -1,0 +1,855 @@
+/*
+ * keys.c - Key Vault's key operations on top of the store and the region's module.
+ * Each sr_op_* gets an authorised request and returns the response body.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/json.h"
+#include "base/text.h"
+#include "crypto/crypto.h"
+#include "crypto/jwk.h"
+#include "crypto/ossl.h"
+#include "hsm/blob.h"
+#include "vault/internal.h"
+
+#define SR_RETENTION_DAYS 90
+#define SR_RECOVERY_LEVEL "Recoverable+Purgeable"
+#define SR_MAX_TAGS 15
+#define SR_MAX_OP_INPUT 4096u
+
+struct sr_kop_name {
+    enum sr_key_op op;
+    const char *name;
+};
+
+static const struct sr_kop_name sr_kops[] = {
+    {SR_KOP_ENCRYPT, "encrypt"}, {SR_KOP_DECRYPT, "decrypt"},   {SR_KOP_SIGN, "sign"},
+    {SR_KOP_VERIFY, "verify"},   {SR_KOP_WRAP, "wrapKey"},      {SR_KOP_UNWRAP, "unwrapKey"},
+};
+
+#define SR_KOPS_RSA (SR_KOP_ENCRYPT | SR_KOP_DECRYPT | SR_KOP_SIGN | SR_KOP_VERIFY | SR_KOP_WRAP | SR_KOP_UNWRAP)
+#define SR_KOPS_EC (SR_KOP_SIGN | SR_KOP_VERIFY)
+
+/* The module ACL of vault keys: every use; key_ops, which the owner may change, narrows it per request. */
+#define SR_VAULT_ACL (SR_ACL_SIGN | SR_ACL_VERIFY | SR_ACL_ENCRYPT | SR_ACL_DECRYPT | SR_ACL_WRAP | SR_ACL_UNWRAP)
+
+__attribute__((format(printf, 2, 3))) static enum sr_err sr_bad(struct sr_request *req, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(req->detail, sizeof(req->detail), fmt, ap);
+    va_end(ap);
+    return SR_ERR_BAD_JSON;
+}
+
+static enum sr_err sr_name_check(struct sr_request *req)
+{
+    const char *n = req->name;
+    size_t len = n ? strlen(n) : 0;
+    SR_ENSURE(len >= 1 && len <= SR_MAX_NAME, SR_ERR_KEY_NAME);
+    for (size_t i = 0; i < len; i++) {
+        char c = n[i];
+        SR_ENSURE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-',
+                  SR_ERR_KEY_NAME);
+    }
+    return SR_OK;
+}
+
+static enum sr_err sr_kops_parse(struct sr_request *req, const json_t *arr, unsigned allowed, unsigned *ret)
+{
+    SR_ENSURE(json_is_array(arr), sr_bad(req, "key_ops must be an array of strings"));
+    unsigned ops = 0;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(arr, i, v) {
+        const char *s = json_string_value(v);
+        SR_ENSURE(s != NULL, sr_bad(req, "key_ops must be an array of strings"));
+        unsigned bit = 0;
+        for (size_t k = 0; k < SR_ARRAY_LEN(sr_kops); k++) {
+            bit = strcmp(s, sr_kops[k].name) == 0 ? sr_kops[k].op : bit;
+        }
+        SR_ENSURE(bit != 0 && (bit & allowed), sr_bad(req, "key operation '%s' is unknown or not possible for this key type", s));
+        ops |= bit;
+    }
+    *ret = ops;
+    return SR_OK;
+}
+
+static enum sr_err sr_kops_json(unsigned ops, json_t **ret)
+{
+    json_t *arr = json_array();
+    SR_ENSURE(arr != NULL, SR_ERR_NOMEM);
+    for (size_t k = 0; k < SR_ARRAY_LEN(sr_kops); k++) {
+        if (ops & sr_kops[k].op) {
+            json_array_append_new(arr, json_string(sr_kops[k].name));
+        }
+    }
+    *ret = arr;
+    return SR_OK;
+}
+
+static enum sr_err sr_get_int(struct sr_request *req, const json_t *obj, const char *key, long long *ret)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (v == NULL || json_is_null(v)) {
+        return SR_OK;
+    }
+    SR_ENSURE(json_is_integer(v) && json_integer_value(v) >= 0, sr_bad(req, "attributes.%s must be Unix seconds", key));
+    *ret = (long long)json_integer_value(v);
+    return SR_OK;
+}
+
+static enum sr_err sr_attrs_parse(struct sr_request *req, const json_t *attrs, struct sr_key_row *k)
+{
+    if (attrs == NULL || json_is_null(attrs)) {
+        return SR_OK;
+    }
+    SR_ENSURE(json_is_object(attrs), sr_bad(req, "attributes must be an object"));
+    const json_t *en = json_object_get(attrs, "enabled");
+    if (en != NULL && !json_is_null(en)) {
+        SR_ENSURE(json_is_boolean(en), sr_bad(req, "attributes.enabled must be true or false"));
+        k->enabled = json_is_true(en);
+    }
+    SR_TRY(sr_get_int(req, attrs, "nbf", &k->nbf));
+    SR_TRY(sr_get_int(req, attrs, "exp", &k->exp));
+    return SR_OK;
+}
+
+static enum sr_err sr_tags_parse(struct sr_request *req, const json_t *tags, struct sr_key_row *k)
+{
+    if (tags == NULL || json_is_null(tags)) {
+        return SR_OK;
+    }
+    SR_ENSURE(json_is_object(tags) && json_object_size(tags) <= SR_MAX_TAGS,
+              sr_bad(req, "tags must be an object of at most 15 string values"));
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)tags, key, v) {
+        SR_ENSURE(json_is_string(v) && strlen(key) <= 512 && json_string_length(v) <= 512,
+                  sr_bad(req, "tag '%s' must be a string of at most 512 characters", key));
+    }
+    if (k->tags != NULL) {
+        json_decref(k->tags);
+    }
+    k->tags = json_deep_copy(tags);
+    SR_ENSURE(k->tags != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+static enum sr_err sr_kid(const struct sr_request *req, const char *name, const char *version, char *out,
+                          size_t cap)
+{
+    int n = version ? snprintf(out, cap, "%s/keys/%s/%s", req->base_url, name, version)
+                    : snprintf(out, cap, "%s/keys/%s", req->base_url, name);
+    SR_ENSURE(n > 0 && (size_t)n < cap, SR_ERR_TOO_LARGE);
+    return SR_OK;
+}
+
+static enum sr_err sr_attrs_json(const struct sr_key_row *k, json_t **ret)
+{
+    json_t *a = json_pack("{s:b,s:I,s:I,s:s,s:i}", "enabled", k->enabled, "created", (json_int_t)k->created,
+                          "updated", (json_int_t)k->updated, "recoveryLevel", SR_RECOVERY_LEVEL, "recoverableDays",
+                          SR_RETENTION_DAYS);
+    SR_ENSURE(a != NULL, SR_ERR_NOMEM);
+    if (k->nbf) {
+        json_object_set_new(a, "nbf", json_integer(k->nbf));
+    }
+    if (k->exp) {
+        json_object_set_new(a, "exp", json_integer(k->exp));
+    }
+    *ret = a;
+    return SR_OK;
+}
+
+static enum sr_err sr_deleted_fields(const struct sr_request *req, const struct sr_key_row *k,
+                                     const struct sr_name_row *n, json_t *obj)
+{
+    if (n == NULL || n->deleted == 0) {
+        return SR_OK;
+    }
+    char rid[1024];
+    int len = snprintf(rid, sizeof(rid), "%s/deletedkeys/%s", req->base_url, k->name);
+    SR_ENSURE(len > 0 && (size_t)len < sizeof(rid), SR_ERR_TOO_LARGE);
+    json_object_set_new(obj, "recoveryId", json_string(rid));
+    json_object_set_new(obj, "deletedDate", json_integer(n->deleted));
+    json_object_set_new(obj, "scheduledPurgeDate", json_integer(n->purge_at));
+    return SR_OK;
+}
+
+/* KeyBundle (and DeletedKeyBundle when n says deleted): public JWK, attributes, tags. */
+static enum sr_err sr_bundle(const struct sr_request *req, const struct sr_key_row *k, const struct sr_name_row *n,
+                             json_t **ret)
+{
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    SR_TRY(sr_blob_public(k->blob.data, k->blob.len, &pub));
+    char kid[1024];
+    SR_TRY(sr_kid(req, k->name, k->version, kid, sizeof(kid)));
+    json_t *ops = NULL;
+    SR_TRY(sr_kops_json(k->key_ops, &ops));
+    SR_AUTO_JSON json_t *jwk = json_pack("{s:s,s:s,s:o}", "kid", kid, "kty", k->kty, "key_ops", ops);
+    SR_ENSURE(jwk != NULL, SR_ERR_NOMEM);
+    SR_TRY(sr_jwk_set_public(jwk, pub));
+    json_t *attrs = NULL;
+    SR_TRY(sr_attrs_json(k, &attrs));
+    SR_AUTO_JSON json_t *b = json_pack("{s:O,s:o,s:O}", "key", jwk, "attributes", attrs, "tags",
+                                       k->tags ? k->tags : json_object());
+    SR_ENSURE(b != NULL, SR_ERR_NOMEM);
+    SR_TRY(sr_deleted_fields(req, k, n, b));
+    *ret = SR_TAKE(b);
+    return SR_OK;
+}
+
+/* KeyItem for lists: kid (with version only when listing versions), attributes, tags. */
+static enum sr_err sr_item(const struct sr_request *req, const struct sr_key_row *k, const struct sr_name_row *n,
+                           bool with_version, json_t **ret)
+{
+    char kid[1024];
+    SR_TRY(sr_kid(req, k->name, with_version ? k->version : NULL, kid, sizeof(kid)));
+    json_t *attrs = NULL;
+    SR_TRY(sr_attrs_json(k, &attrs));
+    SR_AUTO_JSON json_t *item = json_pack("{s:s,s:o,s:O}", "kid", kid, "attributes", attrs, "tags",
+                                          k->tags ? k->tags : json_object());
+    SR_ENSURE(item != NULL, SR_ERR_NOMEM);
+    SR_TRY(sr_deleted_fields(req, k, n, item));
+    *ret = SR_TAKE(item);
+    return SR_OK;
+}
+
+static enum sr_err sr_new_version(char out[SR_VERSION_LEN + 1])
+{
+    uint8_t raw[SR_VERSION_LEN / 2];
+    SR_TRY(sr_rand_bytes(raw, sizeof(raw)));
+    sr_hex_encode(raw, sizeof(raw), out);
+    return SR_OK;
+}
+
+static void sr_row_init(const struct sr_request *req, struct sr_key_row *k)
+{
+    memset(k, 0, sizeof(*k));
+    snprintf(k->vault, sizeof(k->vault), "%s", req->vault.name);
+    snprintf(k->name, sizeof(k->name), "%s", req->name);
+    k->enabled = true;
+    k->created = k->updated = (long long)time(NULL);
+    sr_buf_init(&k->blob, SR_MAX_FILE, SR_BUF_PLAIN);
+}
+
+static void sr_rowp(struct sr_key_row *k)
+{
+    sr_key_row_release(k);
+}
+static void sr_namep(struct sr_name_row *n)
+{
+    sr_name_row_release(n);
+}
+#define SR_AUTO_ROW SR_AUTO(sr_rowp)
+#define SR_AUTO_NAME SR_AUTO(sr_namep)
+
+/* Stores a freshly made version and answers with its bundle. A new version of an existing name is normal. */
+static enum sr_err sr_insert_and_answer(struct sr_vault_svc *svc, struct sr_request *req, struct sr_key_row *k,
+                                        json_t **ret)
+{
+    enum sr_err r = svc->store->ops->key_insert(svc->store, k);
+    SR_ENSURE(r != SR_ERR_EXISTS, SR_ERR_KEY_CONFLICT);
+    SR_TRY(r);
+    return sr_bundle(req, k, NULL, ret);
+}
+
+static enum sr_err sr_spec_from_create(struct sr_request *req, const json_t *body, struct sr_key_spec *spec,
+                                       const char **kty)
+{
+    const char *t = json_string_value(json_object_get(body, "kty"));
+    SR_ENSURE(t != NULL, sr_bad(req, "kty is required: RSA, RSA-HSM, EC or EC-HSM"));
+    memset(spec, 0, sizeof(*spec));
+    if (strcmp(t, "RSA") == 0 || strcmp(t, "RSA-HSM") == 0) {
+        const json_t *size = json_object_get(body, "key_size");
+        const json_t *e = json_object_get(body, "public_exponent");
+        spec->type = SR_KEY_RSA;
+        spec->bits = size && !json_is_null(size) ? (unsigned)json_integer_value(size) : 2048;
+        spec->pubexp = e && !json_is_null(e) ? (unsigned long)json_integer_value(e) : 65537;
+        SR_ENSURE(size == NULL || json_is_null(size) || json_is_integer(size), SR_ERR_KEY_TYPE);
+        SR_ENSURE(spec->bits == 2048 || spec->bits == 3072 || spec->bits == 4096, SR_ERR_KEY_TYPE);
+        SR_ENSURE(spec->pubexp >= 65537 && (spec->pubexp & 1), SR_ERR_PUBEXP);
+        *kty = "RSA-HSM";
+        return SR_OK;
+    }
+    if (strcmp(t, "EC") == 0 || strcmp(t, "EC-HSM") == 0) {
+        const char *crv = json_string_value(json_object_get(body, "crv"));
+        spec->type = SR_KEY_EC;
+        SR_TRY(sr_curve_parse(crv ? crv : "P-256", &spec->curve));
+        *kty = "EC-HSM";
+        return SR_OK;
+    }
+    snprintf(req->detail, sizeof(req->detail), "kty '%s' is not supported here", t);
+    return SR_ERR_KEY_TYPE;
+}
+
+static enum sr_err sr_make_key(struct sr_vault_svc *svc, struct sr_request *req, const struct sr_key_spec *spec,
+                               const char *kty, unsigned ops, const json_t *attrs, const json_t *tags, json_t **ret)
+{
+    const struct sr_module *m = NULL;
+    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    SR_AUTO_ROW struct sr_key_row k;
+    sr_row_init(req, &k);
+    snprintf(k.kty, sizeof(k.kty), "%s", kty);
+    k.key_ops = ops;
+    SR_TRY(sr_attrs_parse(req, attrs, &k));
+    SR_TRY(sr_tags_parse(req, tags, &k));
+    SR_TRY(sr_new_version(k.version));
+    SR_TRY(sr_blob_generate(m, k.version, req->name, spec, SR_VAULT_ACL, &k.blob));
+    return sr_insert_and_answer(svc, req, &k, ret);
+}
+
+static unsigned sr_default_ops(enum sr_key_type type)
+{
+    return type == SR_KEY_RSA ? SR_KOPS_RSA : SR_KOPS_EC;
+}
+
+enum sr_err sr_op_key_create(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    SR_TRY(sr_name_check(req));
+    SR_ENSURE(json_is_object(req->body), sr_bad(req, "the body must be a JSON object"));
+    struct sr_key_spec spec;
+    const char *kty = NULL;
+    SR_TRY(sr_spec_from_create(req, req->body, &spec, &kty));
+    unsigned ops = sr_default_ops(spec.type);
+    const json_t *given = json_object_get(req->body, "key_ops");
+    if (given != NULL && !json_is_null(given)) {
+        SR_TRY(sr_kops_parse(req, given, sr_default_ops(spec.type), &ops));
+    }
+    return sr_make_key(svc, req, &spec, kty, ops, json_object_get(req->body, "attributes"),
+                       json_object_get(req->body, "tags"), ret);
+}
+
+enum sr_err sr_op_key_import(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    SR_TRY(sr_name_check(req));
+    SR_ENSURE(json_is_object(req->body), sr_bad(req, "the body must be a JSON object"));
+    const json_t *jwk = json_object_get(req->body, "key");
+    SR_ENSURE(json_is_object(jwk), sr_bad(req, "'key' (a JSON web key) is required"));
+    if (json_object_get(jwk, "key_hsm") != NULL) {
+        snprintf(req->detail, sizeof(req->detail), "BYOK (key_hsm) import needs the BYOK toolset, not built yet");
+        return SR_ERR_JWK;
+    }
+    const struct sr_module *m = NULL;
+    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    SR_AUTO_ROW struct sr_key_row k;
+    sr_row_init(req, &k);
+    SR_TRY(sr_attrs_parse(req, json_object_get(req->body, "attributes"), &k));
+    SR_TRY(sr_tags_parse(req, json_object_get(req->body, "tags"), &k));
+    SR_TRY(sr_new_version(k.version));
+    struct sr_key_spec spec;
+    SR_TRY(sr_blob_import_jwk(m, k.version, req->name, jwk, SR_VAULT_ACL, &k.blob, &spec));
+    snprintf(k.kty, sizeof(k.kty), "%s", spec.type == SR_KEY_RSA ? "RSA-HSM" : "EC-HSM");
+    k.key_ops = sr_default_ops(spec.type);
+    const json_t *given = json_object_get(jwk, "key_ops");
+    if (given != NULL && !json_is_null(given)) {
+        SR_TRY(sr_kops_parse(req, given, sr_default_ops(spec.type), &k.key_ops));
+    }
+    return sr_insert_and_answer(svc, req, &k, ret);
+}
+
+static enum sr_err sr_load(struct sr_vault_svc *svc, struct sr_request *req, bool deleted_ok,
+                           struct sr_key_row *k, struct sr_name_row *n)
+{
+    SR_TRY(sr_name_check(req));
+    enum sr_err r = svc->store->ops->key_get(svc->store, req->vault.name, req->name, req->version, deleted_ok, k, n);
+    if (r == SR_ERR_NOT_FOUND) {
+        snprintf(req->detail, sizeof(req->detail), "%s%s%s", req->name, req->version && *req->version ? "/" : "",
+                 req->version ? req->version : "");
+        return SR_ERR_KEY_NOT_FOUND;
+    }
+    return r;
+}
+
+enum sr_err sr_op_key_get(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    return sr_bundle(req, &k, NULL, ret);
+}
+
+struct sr_list_ctx {
+    const struct sr_request *req;
+    json_t *value;
+    bool with_version;
+    unsigned count;
+};
+
+static enum sr_err sr_list_add(void *ctx, const struct sr_key_row *k, const struct sr_name_row *n)
+{
+    struct sr_list_ctx *l = ctx;
+    json_t *item = NULL;
+    SR_TRY(sr_item(l->req, k, n, l->with_version, &item));
+    SR_ENSURE(json_array_append_new(l->value, item) == 0, SR_ERR_NOMEM);
+    l->count++;
+    return SR_OK;
+}
+
+/* Fetches one more row than the page holds: if it exists there is a next page. */
+static enum sr_err sr_page(struct sr_request *req, const char *path, struct sr_list_ctx *l, json_t **ret)
+{
+    unsigned page = req->maxresults;
+    json_t *next = json_null();
+    if (l->count > page) {
+        json_array_remove(l->value, page);
+        char link[2048];
+        int n = snprintf(link, sizeof(link), "%s%s?api-version=%s&$skiptoken=%u&maxresults=%u", req->base_url, path,
+                         req->api_version, req->skip + page, page);
+        SR_ENSURE(n > 0 && (size_t)n < sizeof(link), SR_ERR_TOO_LARGE);
+        next = json_string(link);
+    }
+    *ret = json_pack("{s:o,s:o}", "value", l->value, "nextLink", next);
+    l->value = NULL;
+    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+static enum sr_err sr_list(struct sr_vault_svc *svc, struct sr_request *req, bool deleted, json_t **ret)
+{
+    struct sr_list_ctx l = {.req = req, .value = json_array()};
+    SR_ENSURE(l.value != NULL, SR_ERR_NOMEM);
+    enum sr_err r = svc->store->ops->key_list(svc->store, req->vault.name, deleted, req->skip, req->maxresults + 1,
+                                              sr_list_add, &l);
+    if (r == SR_OK) {
+        r = sr_page(req, deleted ? "/deletedkeys" : "/keys", &l, ret);
+    }
+    json_decref(l.value);
+    return r;
+}
+
+enum sr_err sr_op_key_list(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    return sr_list(svc, req, false, ret);
+}
+
+enum sr_err sr_op_deleted_list(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    return sr_list(svc, req, true, ret);
+}
+
+enum sr_err sr_op_key_versions(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    struct sr_list_ctx l = {.req = req, .value = json_array(), .with_version = true};
+    SR_ENSURE(l.value != NULL, SR_ERR_NOMEM);
+    char path[512];
+    snprintf(path, sizeof(path), "/keys/%s/versions", req->name);
+    enum sr_err r = svc->store->ops->key_versions(svc->store, req->vault.name, req->name, req->skip,
+                                                  req->maxresults + 1, sr_list_add, &l);
+    if (r == SR_OK) {
+        r = sr_page(req, path, &l, ret);
+    }
+    json_decref(l.value);
+    return r;
+}
+
+enum sr_err sr_op_key_update(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    SR_ENSURE(json_is_object(req->body), sr_bad(req, "the body must be a JSON object"));
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    const json_t *ops = json_object_get(req->body, "key_ops");
+    if (ops != NULL && !json_is_null(ops)) {
+        unsigned allowed = strncmp(k.kty, "RSA", 3) == 0 ? SR_KOPS_RSA : SR_KOPS_EC;
+        SR_TRY(sr_kops_parse(req, ops, allowed, &k.key_ops));
+    }
+    SR_TRY(sr_attrs_parse(req, json_object_get(req->body, "attributes"), &k));
+    SR_TRY(sr_tags_parse(req, json_object_get(req->body, "tags"), &k));
+    k.updated = (long long)time(NULL);
+    SR_TRY(svc->store->ops->key_update(svc->store, &k));
+    return sr_bundle(req, &k, NULL, ret);
+}
+
+enum sr_err sr_op_key_delete(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    req->version = NULL;
+    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    struct sr_name_row n = {.deleted = (long long)time(NULL)};
+    n.purge_at = n.deleted + SR_RETENTION_DAYS * 86400LL;
+    SR_TRY(svc->store->ops->name_set_deleted(svc->store, req->vault.name, k.name, n.deleted, n.purge_at));
+    return sr_bundle(req, &k, &n, ret);
+}
+
+static enum sr_err sr_load_deleted(struct sr_vault_svc *svc, struct sr_request *req, struct sr_key_row *k,
+                                   struct sr_name_row *n)
+{
+    req->version = NULL;
+    SR_TRY(sr_load(svc, req, true, k, n));
+    if (n->deleted == 0) {
+        sr_key_row_release(k);
+        sr_name_row_release(n);
+        snprintf(req->detail, sizeof(req->detail), "%s", req->name);
+        return SR_ERR_NOT_DELETED;
+    }
+    return SR_OK;
+}
+
+enum sr_err sr_op_deleted_get(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_AUTO_NAME struct sr_name_row n = {0};
+    enum sr_err r = sr_load_deleted(svc, req, &k, &n);
+    SR_ENSURE(r != SR_ERR_KEY_NOT_FOUND, SR_ERR_NOT_DELETED);
+    SR_TRY(r);
+    return sr_bundle(req, &k, &n, ret);
+}
+
+enum sr_err sr_op_deleted_recover(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_AUTO_NAME struct sr_name_row n = {0};
+    enum sr_err r = sr_load_deleted(svc, req, &k, &n);
+    SR_ENSURE(r != SR_ERR_KEY_NOT_FOUND, SR_ERR_NOT_DELETED);
+    SR_TRY(r);
+    SR_TRY(svc->store->ops->name_set_deleted(svc->store, req->vault.name, k.name, 0, 0));
+    return sr_bundle(req, &k, NULL, ret);
+}
+
+enum sr_err sr_op_deleted_purge(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_AUTO_NAME struct sr_name_row n = {0};
+    enum sr_err r = sr_load_deleted(svc, req, &k, &n);
+    SR_ENSURE(r != SR_ERR_KEY_NOT_FOUND, SR_ERR_NOT_DELETED);
+    SR_TRY(r);
+    SR_TRY(svc->store->ops->name_purge(svc->store, req->vault.name, k.name));
+    *ret = NULL; /* 204 */
+    return SR_OK;
+}
+
+static enum sr_err sr_backup_add(void *ctx, const struct sr_key_row *k, const struct sr_name_row *n)
+{
+    (void)n;
+    json_t *versions = ctx;
+    SR_AUTO_BUF struct sr_buf blob;
+    sr_buf_init(&blob, SR_MAX_FILE * 2, SR_BUF_PLAIN);
+    SR_TRY(sr_b64url_encode(k->blob.data, k->blob.len, &blob));
+    json_t *v = json_pack("{s:s,s:s,s:i,s:b,s:I,s:I,s:I,s:I,s:O,s:s}", "version", k->version, "kty", k->kty,
+                          "key_ops", (int)k->key_ops, "enabled", k->enabled, "nbf", (json_int_t)k->nbf, "exp",
+                          (json_int_t)k->exp, "created", (json_int_t)k->created, "updated", (json_int_t)k->updated,
+                          "tags", k->tags ? k->tags : json_object(), "blob", (const char *)blob.data);
+    SR_ENSURE(v != NULL && json_array_append_new(versions, v) == 0, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+enum sr_err sr_op_key_backup(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    req->version = NULL;
+    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    const struct sr_module *m = NULL;
+    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    SR_AUTO_JSON json_t *versions = json_array();
+    SR_ENSURE(versions != NULL, SR_ERR_NOMEM);
+    SR_TRY(svc->store->ops->key_all_versions(svc->store, req->vault.name, k.name, sr_backup_add, versions));
+    SR_AUTO_JSON json_t *content = json_pack("{s:s,s:O}", "name", k.name, "versions", versions);
+    SR_ENSURE(content != NULL, SR_ERR_NOMEM);
+    SR_AUTO_FREE char *text = json_dumps(content, JSON_COMPACT);
+    SR_ENSURE(text != NULL, SR_ERR_NOMEM);
+    SR_AUTO_JSON json_t *header = json_pack("{s:i,s:s}", "version", 1, "region", req->vault.region);
+    SR_AUTO_BUF struct sr_buf sealed;
+    SR_AUTO_BUF struct sr_buf b64;
+    sr_buf_init(&sealed, SR_MAX_FILE, SR_BUF_PLAIN);
+    sr_buf_init(&b64, SR_MAX_FILE * 2, SR_BUF_PLAIN);
+    SR_TRY(sr_module_seal_backup(m, header, (const uint8_t *)text, strlen(text), &sealed));
+    SR_TRY(sr_b64url_encode(sealed.data, sealed.len, &b64));
+    *ret = json_pack("{s:s}", "value", (const char *)b64.data);
+    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+static enum sr_err sr_restore_version(struct sr_vault_svc *svc, struct sr_request *req, const json_t *v,
+                                      json_t **ret)
+{
+    SR_AUTO_ROW struct sr_key_row k;
+    sr_row_init(req, &k);
+    const char *version = NULL, *kty = NULL, *blob = NULL;
+    json_t *tags = NULL;
+    json_int_t ops = 0, nbf = 0, exp = 0, created = 0, updated = 0;
+    int enabled = 0;
+    SR_ENSURE(json_unpack((json_t *)v, "{s:s,s:s,s:I,s:b,s:I,s:I,s:I,s:I,s:o,s:s}", "version", &version, "kty", &kty, "key_ops",
+                          &ops, "enabled", &enabled, "nbf", &nbf, "exp", &exp, "created", &created, "updated",
+                          &updated, "tags", &tags, "blob", &blob) == 0 &&
+                  strlen(version) == SR_VERSION_LEN && strlen(kty) < sizeof(k.kty),
+              SR_ERR_BACKUP);
+    snprintf(k.version, sizeof(k.version), "%s", version);
+    snprintf(k.kty, sizeof(k.kty), "%s", kty);
+    k.key_ops = (unsigned)ops;
+    k.enabled = enabled != 0;
+    k.nbf = nbf;
+    k.exp = exp;
+    k.created = created;
+    k.updated = updated;
+    k.tags = json_incref(tags);
+    SR_ENSURE(sr_b64url_decode(blob, &k.blob) == SR_OK, SR_ERR_BACKUP);
+    enum sr_err r = svc->store->ops->key_insert(svc->store, &k);
+    SR_ENSURE(r != SR_ERR_EXISTS, SR_ERR_KEY_CONFLICT);
+    SR_TRY(r);
+    if (*ret != NULL) {
+        json_decref(*ret);
+        *ret = NULL;
+    }
+    return sr_bundle(req, &k, NULL, ret);
+}
+
+enum sr_err sr_op_key_restore(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    const char *value = json_string_value(json_object_get(req->body, "value"));
+    SR_ENSURE(value != NULL, sr_bad(req, "'value' (the backup blob) is required"));
+    const struct sr_module *m = NULL;
+    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    SR_AUTO_BUF struct sr_buf sealed;
+    SR_AUTO_BUF struct sr_buf plain;
+    sr_buf_init(&sealed, SR_MAX_FILE, SR_BUF_PLAIN);
+    sr_buf_init(&plain, SR_MAX_FILE, SR_BUF_PLAIN);
+    SR_ENSURE(sr_b64url_decode(value, &sealed) == SR_OK, SR_ERR_BACKUP);
+    SR_TRY(sr_module_open_backup(m, sealed.data, sealed.len, &plain));
+    SR_AUTO_JSON json_t *content = json_loadb((const char *)plain.data, plain.len, 0, NULL);
+    const char *name = json_string_value(json_object_get(content, "name"));
+    const json_t *versions = json_object_get(content, "versions");
+    SR_ENSURE(name != NULL && json_is_array(versions) && json_array_size(versions) > 0, SR_ERR_BACKUP);
+    req->name = name;
+    SR_TRY(sr_name_check(req));
+    SR_AUTO_ROW struct sr_key_row existing = {0};
+    SR_AUTO_NAME struct sr_name_row en = {0};
+    enum sr_err r = svc->store->ops->key_get(svc->store, req->vault.name, name, NULL, true, &existing, &en);
+    if (r == SR_OK) {
+        snprintf(req->detail, sizeof(req->detail), "key '%s' already exists in this vault", name);
+        return SR_ERR_KEY_CONFLICT;
+    }
+    SR_ENSURE(r == SR_ERR_NOT_FOUND, r);
+    size_t i;
+    const json_t *v;
+    json_array_foreach(versions, i, v) {
+        SR_TRY(sr_restore_version(svc, req, v, ret));
+    }
+    return SR_OK;
+}
+
+enum sr_err sr_op_key_rotate(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    req->version = NULL;
+    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    SR_TRY(sr_blob_public(k.blob.data, k.blob.len, &pub));
+    struct sr_key_spec spec;
+    SR_TRY(sr_pkey_describe(pub, &spec));
+    return sr_make_key(svc, req, &spec, k.kty, k.key_ops, NULL, k.tags, ret);
+}
+
+static json_t *sr_default_policy(const struct sr_request *req)
+{
+    char id[1024];
+    snprintf(id, sizeof(id), "%s/keys/%s/rotationpolicy", req->base_url, req->name);
+    return json_pack("{s:s,s:[{s:{s:s},s:{s:s}}],s:{s:n}}", "id", id, "lifetimeActions", "trigger",
+                     "timeBeforeExpiry", "P30D", "action", "type", "Notify", "attributes", "expiryTime");
+}
+
+enum sr_err sr_op_policy_get(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_AUTO_NAME struct sr_name_row n = {0};
+    req->version = NULL;
+    SR_TRY(sr_load(svc, req, false, &k, &n));
+    *ret = n.rotation_policy ? json_incref(n.rotation_policy) : sr_default_policy(req);
+    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+enum sr_err sr_op_policy_put(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    SR_ENSURE(json_is_object(req->body), sr_bad(req, "the body must be a JSON object"));
+    const json_t *actions = json_object_get(req->body, "lifetimeActions");
+    SR_ENSURE(actions == NULL || json_is_array(actions), sr_bad(req, "lifetimeActions must be an array"));
+    const json_t *attrs = json_object_get(req->body, "attributes");
+    SR_ENSURE(attrs == NULL || json_is_object(attrs), sr_bad(req, "attributes must be an object"));
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    req->version = NULL;
+    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    SR_AUTO_JSON json_t *policy = sr_default_policy(req);
+    SR_ENSURE(policy != NULL, SR_ERR_NOMEM);
+    long long now = (long long)time(NULL);
+    json_object_set(policy, "lifetimeActions", actions ? (json_t *)actions : json_array());
+    json_t *pattrs = json_pack("{s:O?,s:I,s:I}", "expiryTime", attrs ? json_object_get(attrs, "expiryTime") : NULL,
+                               "created", (json_int_t)now, "updated", (json_int_t)now);
+    json_object_set_new(policy, "attributes", pattrs);
+    SR_TRY(svc->store->ops->name_set_policy(svc->store, req->vault.name, k.name, policy));
+    *ret = SR_TAKE(policy);
+    return SR_OK;
+}
+
+/* --- cryptographic operations --- */
+
+static enum sr_err sr_usable(struct sr_request *req, const struct sr_key_row *k, unsigned kop)
+{
+    long long now = (long long)time(NULL);
+    SR_ENSURE(k->enabled, SR_ERR_KEY_DISABLED);
+    SR_ENSURE(k->nbf == 0 || now >= k->nbf, SR_ERR_KEY_NOT_YET_VALID);
+    SR_ENSURE(k->exp == 0 || now < k->exp, SR_ERR_KEY_EXPIRED);
+    for (size_t i = 0; i < SR_ARRAY_LEN(sr_kops); i++) {
+        if (sr_kops[i].op == kop && !(k->key_ops & kop)) {
+            snprintf(req->detail, sizeof(req->detail), "'%s' is not in key_ops", sr_kops[i].name);
+            return SR_ERR_KEY_OP;
+        }
+    }
+    return SR_OK;
+}
+
+/* Reads a base64url member of the body into out (plain buffer, bounded). */
+static enum sr_err sr_b64_member(struct sr_request *req, const char *name, struct sr_buf *out)
+{
+    const char *s = json_string_value(json_object_get(req->body, name));
+    SR_ENSURE(s != NULL, sr_bad(req, "'%s' (base64url) is required", name));
+    SR_ENSURE(sr_b64url_decode(s, out) == SR_OK, sr_bad(req, "'%s' is not base64url", name));
+    return SR_OK;
+}
+
+static const char *sr_alg_member(const struct sr_request *req)
+{
+    const char *alg = json_string_value(json_object_get(req->body, "alg"));
+    return alg ? alg : "";
+}
+
+static enum sr_err sr_result(const struct sr_request *req, const struct sr_key_row *k, const struct sr_buf *value,
+                             json_t **ret)
+{
+    char kid[1024];
+    SR_TRY(sr_kid(req, k->name, k->version, kid, sizeof(kid)));
+    SR_AUTO_BUF struct sr_buf text;
+    sr_buf_init(&text, SR_MAX_OP_INPUT * 2, SR_BUF_SECRET);
+    SR_TRY(sr_b64url_encode(value->data, value->len, &text));
+    *ret = json_pack("{s:s,s:s}", "kid", kid, "value", (const char *)text.data);
+    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+enum sr_err sr_op_sign(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    SR_ENSURE(json_is_object(req->body), sr_bad(req, "the body must be a JSON object"));
+    enum sr_sign_alg alg;
+    SR_TRY(sr_sign_alg_parse(sr_alg_member(req), &alg));
+    SR_AUTO_BUF struct sr_buf digest;
+    SR_AUTO_BUF struct sr_buf sig;
+    sr_buf_init(&digest, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
+    sr_buf_init(&sig, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
+    SR_TRY(sr_b64_member(req, "value", &digest));
+    SR_ENSURE(digest.len == sr_sign_alg_digest_len(alg), SR_ERR_DIGEST_LEN);
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    SR_TRY(sr_usable(req, &k, SR_KOP_SIGN));
+    const struct sr_module *m = NULL;
+    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    SR_TRY(sr_blob_sign_digest(m, k.blob.data, k.blob.len, alg, digest.data, digest.len, &sig));
+    return sr_result(req, &k, &sig, ret);
+}
+
+enum sr_err sr_op_verify(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    SR_ENSURE(json_is_object(req->body), sr_bad(req, "the body must be a JSON object"));
+    enum sr_sign_alg alg;
+    SR_TRY(sr_sign_alg_parse(sr_alg_member(req), &alg));
+    SR_AUTO_BUF struct sr_buf digest;
+    SR_AUTO_BUF struct sr_buf sig;
+    sr_buf_init(&digest, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
+    sr_buf_init(&sig, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
+    SR_TRY(sr_b64_member(req, "digest", &digest));
+    SR_TRY(sr_b64_member(req, "value", &sig));
+    SR_ENSURE(digest.len == sr_sign_alg_digest_len(alg), SR_ERR_DIGEST_LEN);
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    SR_TRY(sr_usable(req, &k, SR_KOP_VERIFY));
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    SR_TRY(sr_blob_public(k.blob.data, k.blob.len, &pub));
+    enum sr_err r = sr_pkey_verify_digest(pub, alg, digest.data, digest.len, SR_SIG_RAW, sig.data, sig.len);
+    SR_ENSURE(r == SR_OK || r == SR_ERR_BAD_SIGNATURE, r);
+    *ret = json_pack("{s:b}", "value", r == SR_OK);
+    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+static enum sr_err sr_public_op(struct sr_vault_svc *svc, struct sr_request *req, unsigned kop, json_t **ret)
+{
+    SR_ENSURE(json_is_object(req->body), sr_bad(req, "the body must be a JSON object"));
+    enum sr_enc_alg alg;
+    SR_TRY(sr_enc_alg_parse(sr_alg_member(req), &alg));
+    SR_AUTO_BUF struct sr_buf in;
+    SR_AUTO_BUF struct sr_buf out;
+    sr_buf_init(&in, SR_MAX_OP_INPUT, SR_BUF_SECRET);
+    sr_buf_init(&out, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
+    SR_TRY(sr_b64_member(req, "value", &in));
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    SR_TRY(sr_usable(req, &k, kop));
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    SR_TRY(sr_blob_public(k.blob.data, k.blob.len, &pub));
+    enum sr_err r = sr_pkey_encrypt(pub, alg, in.data, in.len, &out);
+    SR_ENSURE(r != SR_ERR_ALG, SR_ERR_ENC_ALG);
+    SR_ENSURE(r != SR_ERR_TOO_LARGE, sr_bad(req, "the value is too long for this key and algorithm"));
+    SR_TRY(r);
+    return sr_result(req, &k, &out, ret);
+}
+
+static enum sr_err sr_private_op(struct sr_vault_svc *svc, struct sr_request *req, unsigned kop,
+                                 enum sr_acl_action action, json_t **ret)
+{
+    SR_ENSURE(json_is_object(req->body), sr_bad(req, "the body must be a JSON object"));
+    enum sr_enc_alg alg;
+    SR_TRY(sr_enc_alg_parse(sr_alg_member(req), &alg));
+    SR_ENSURE(alg != SR_ENC_RSA1_5, SR_ERR_RSA15_DECRYPT);
+    SR_AUTO_BUF struct sr_buf in;
+    SR_AUTO_BUF struct sr_buf out;
+    sr_buf_init(&in, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
+    sr_buf_init(&out, SR_MAX_OP_INPUT, SR_BUF_SECRET);
+    SR_TRY(sr_b64_member(req, "value", &in));
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    SR_TRY(sr_usable(req, &k, kop));
+    SR_ENSURE(strncmp(k.kty, "RSA", 3) == 0, SR_ERR_ENC_ALG);
+    const struct sr_module *m = NULL;
+    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    SR_TRY(sr_blob_decrypt(m, k.blob.data, k.blob.len, action, alg, in.data, in.len, &out));
+    return sr_result(req, &k, &out, ret);
+}
+
+enum sr_err sr_op_encrypt(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    return sr_public_op(svc, req, SR_KOP_ENCRYPT, ret);
+}
+
+enum sr_err sr_op_wrap(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    return sr_public_op(svc, req, SR_KOP_WRAP, ret);
+}
+
+enum sr_err sr_op_decrypt(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    return sr_private_op(svc, req, SR_KOP_DECRYPT, SR_ACL_DECRYPT, ret);
+}
+
+enum sr_err sr_op_unwrap(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    return sr_private_op(svc, req, SR_KOP_UNWRAP, SR_ACL_UNWRAP, ret);
+}
+
+enum sr_err sr_op_rng(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    (void)svc;
+    const json_t *count = json_object_get(req->body, "count");
+    SR_ENSURE(json_is_integer(count) && json_integer_value(count) >= 1 && json_integer_value(count) <= 128,
+              sr_bad(req, "count must be an integer from 1 to 128"));
+    uint8_t bytes[128];
+    size_t n = (size_t)json_integer_value(count);
+    SR_TRY(sr_rand_bytes(bytes, n));
+    SR_AUTO_BUF struct sr_buf text;
+    sr_buf_init(&text, 256, SR_BUF_PLAIN);
+    SR_TRY(sr_b64url_encode(bytes, n, &text));
+    *ret = json_pack("{s:s}", "value", (const char *)text.data);
+    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}

@@ -1,0 +1,86 @@
+/* region.c - regions (one module and security world each) and vaults, as the operator makes them. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/fileio.h"
+#include "vault/internal.h"
+
+enum sr_err sr_region_name_check(const char *name)
+{
+    size_t len = strlen(name);
+    SR_ENSURE(len >= 1 && len <= SR_MAX_REGION, SR_ERR_REGION_NAME);
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        SR_ENSURE((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-', SR_ERR_REGION_NAME);
+    }
+    return SR_OK;
+}
+
+enum sr_err sr_vault_name_check(const char *name)
+{
+    size_t len = strlen(name);
+    SR_ENSURE(len >= 3 && len <= 24 && name[0] >= 'a' && name[0] <= 'z', SR_ERR_VAULT_NAME);
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        SR_ENSURE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-', SR_ERR_VAULT_NAME);
+    }
+    return SR_OK;
+}
+
+enum sr_err sr_region_kmdata(const char *data_dir, const char *region, char *out, size_t cap)
+{
+    SR_TRY(sr_region_name_check(region));
+    int n = snprintf(out, cap, "%s/regions/%s/kmdata", data_dir, region);
+    SR_ENSURE(n > 0 && (size_t)n < cap, SR_ERR_TOO_LARGE);
+    return SR_OK;
+}
+
+static enum sr_err sr_region_root(const char *data_dir, char *out, size_t cap)
+{
+    SR_TRY(sr_path_join(out, cap, data_dir, "root"));
+    uint8_t fp[SR_HASH_LEN];
+    enum sr_err r = sr_root_fingerprint(out, fp);
+    if (r == SR_ERR_NO_ROOT) {
+        return sr_root_init(out, fp); /* the operator's first region makes the root */
+    }
+    return r;
+}
+
+enum sr_err sr_region_create(const char *data_dir, struct sr_store *store, const struct sr_region_params *params,
+                             const struct sr_pins *pins)
+{
+    SR_TRY(sr_region_name_check(params->name));
+    SR_ENSURE(store->ops->region_exists(store, params->name) == SR_ERR_NOT_FOUND, SR_ERR_EXISTS);
+    char kmdata[SR_PATH_MAX];
+    char root[SR_PATH_MAX];
+    char cards[SR_PATH_MAX];
+    SR_TRY(sr_region_kmdata(data_dir, params->name, kmdata, sizeof(kmdata)));
+    int n = params->card_dir ? snprintf(cards, sizeof(cards), "%s", params->card_dir)
+                             : snprintf(cards, sizeof(cards), "%s/regions/%s/cards", data_dir, params->name);
+    SR_ENSURE(n > 0 && (size_t)n < sizeof(cards), SR_ERR_TOO_LARGE);
+    SR_TRY(sr_region_root(data_dir, root, sizeof(root)));
+    SR_AUTO_MODULE struct sr_module *m = NULL;
+    SR_TRY(sr_module_open(kmdata, &m));
+    SR_TRY(sr_root_warrant_module(root, m));
+    SR_TRY(sr_module_set_mode(m, 'I'));
+    struct sr_world_params wp = {.suite = "DLf3072s256mAEScSP800131Ar1", .quorum_k = params->quorum_k,
+                                 .quorum_n = params->quorum_n, .card_dir = cards};
+    struct sr_world_info world;
+    SR_TRY(sr_world_create(m, &wp, pins, &world));
+    SR_TRY(sr_module_set_mode(m, 'O'));
+    return store->ops->region_put(store, params->name, (long long)time(NULL));
+}
+
+enum sr_err sr_vault_create(struct sr_store *store, const char *name, const char *region, const char *subscription)
+{
+    SR_TRY(sr_vault_name_check(name));
+    SR_TRY(sr_region_name_check(region));
+    SR_ENSURE(subscription != NULL && strlen(subscription) > 0 && strlen(subscription) < 64, SR_ERR_USAGE);
+    SR_ENSURE(store->ops->region_exists(store, region) == SR_OK, SR_ERR_NOT_FOUND);
+    struct sr_vault_row v = {.created = (long long)time(NULL)};
+    snprintf(v.name, sizeof(v.name), "%s", name);
+    snprintf(v.region, sizeof(v.region), "%s", region);
+    snprintf(v.subscription, sizeof(v.subscription), "%s", subscription);
+    return store->ops->vault_put(store, &v);
+}

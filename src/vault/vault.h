@@ -1,0 +1,90 @@
+/*
+ * vault.h - the key vault's service core, independent of HTTP.
+ *
+ * A struct sr_vault_svc owns the data directory's regions (one software module
+ * each, opened on first use and shared by all threads) and borrows a store.
+ * Requests arrive as an operation (enum sr_op) with its path parameters, query
+ * and JSON body; sr_vault_execute() checks the caller's role, runs the
+ * operation, writes one audit entry, and returns the Key Vault JSON response.
+ * Keys reach the store only as module-protected blobs of the vault's region.
+ */
+#ifndef SR_VAULT_VAULT_H
+#define SR_VAULT_VAULT_H
+
+#include <jansson.h>
+
+#include "vault/store.h"
+
+enum sr_op {
+    SR_OP_KEY_CREATE, SR_OP_KEY_IMPORT, SR_OP_KEY_GET, SR_OP_KEY_LIST, SR_OP_KEY_VERSIONS, SR_OP_KEY_UPDATE,
+    SR_OP_KEY_DELETE, SR_OP_DELETED_LIST, SR_OP_DELETED_GET, SR_OP_DELETED_RECOVER, SR_OP_DELETED_PURGE,
+    SR_OP_KEY_BACKUP, SR_OP_KEY_RESTORE, SR_OP_KEY_ROTATE, SR_OP_POLICY_GET, SR_OP_POLICY_PUT,
+    SR_OP_SIGN, SR_OP_VERIFY, SR_OP_ENCRYPT, SR_OP_DECRYPT, SR_OP_WRAP, SR_OP_UNWRAP, SR_OP_RNG,
+    SR_OP_COUNT_
+};
+
+/* Who is calling: the token's role and scope, never the token itself. */
+struct sr_principal {
+    char role[48];
+    char scope[SR_MAX_VAULT + 1]; /* "" = every vault */
+    char actor[24];                /* short, non-secret id: a prefix of the token hash */
+    unsigned perms;
+};
+
+struct sr_request {
+    struct sr_vault_row vault;
+    struct sr_principal who;
+    const char *base_url;    /* "https://host[:port]" as the client addressed us: the kid prefix */
+    const char *api_version;
+    const char *name;        /* path {key-name} or NULL */
+    const char *version;     /* path {key-version}, "" or NULL = latest */
+    unsigned maxresults;     /* list paging, 1..25 */
+    unsigned skip;           /* list paging offset */
+    const json_t *body;      /* NULL when the operation takes none */
+    char detail[256];        /* extra words for the error message */
+};
+
+struct sr_vault_svc;
+
+SR_MUST_USE enum sr_err sr_vault_svc_open(const char *data_dir, struct sr_store *store, struct sr_vault_svc **ret);
+void sr_vault_svc_free(struct sr_vault_svc *svc);
+struct sr_store *sr_vault_svc_store(struct sr_vault_svc *svc);
+
+/* Token → principal; SR_ERR_UNAUTHORIZED for an unknown token, SR_ERR_TOKEN_EXPIRED when past its time. */
+SR_MUST_USE enum sr_err sr_vault_authenticate(struct sr_vault_svc *svc, const char *token, struct sr_principal *ret);
+/* Vault by name (case-insensitive). */
+SR_MUST_USE enum sr_err sr_vault_lookup(struct sr_vault_svc *svc, const char *name, struct sr_vault_row *ret);
+/* Runs one operation for an authenticated principal; *ret is the response body (NULL for 204). */
+SR_MUST_USE enum sr_err sr_vault_execute(struct sr_vault_svc *svc, enum sr_op op, struct sr_request *req,
+                                         json_t **ret);
+/* Does op take a request body? (The HTTP layer reads one only then.) */
+bool sr_op_has_body(enum sr_op op);
+const char *sr_op_name(enum sr_op op);
+
+/* --- tokens and roles (auth.c) --- */
+SR_MUST_USE enum sr_err sr_role_perms(const char *role, unsigned *ret);
+/* Makes a random token, stores only its hash; writes the token (base64url, 43 chars + NUL) to out. */
+SR_MUST_USE enum sr_err sr_token_create(struct sr_store *store, const char *role, const char *vault,
+                                        long long ttl_seconds, char out[64]);
+SR_MUST_USE enum sr_err sr_token_hash_hex(const char *token, char out[SR_TOKEN_HASH_HEX + 1]);
+
+/* --- regions and vaults (region.c): operator actions on the data directory --- */
+struct sr_region_params {
+    const char *name;
+    unsigned quorum_k, quorum_n;
+    const char *card_dir; /* NULL: DATA/regions/NAME/cards */
+};
+struct sr_pins;
+SR_MUST_USE enum sr_err sr_region_create(const char *data_dir, struct sr_store *store,
+                                         const struct sr_region_params *params, const struct sr_pins *pins);
+SR_MUST_USE enum sr_err sr_region_kmdata(const char *data_dir, const char *region, char *out, size_t cap);
+SR_MUST_USE enum sr_err sr_vault_create(struct sr_store *store, const char *name, const char *region,
+                                        const char *subscription);
+SR_MUST_USE enum sr_err sr_region_name_check(const char *name);
+SR_MUST_USE enum sr_err sr_vault_name_check(const char *name);
+
+/* --- audit (audit.c) --- */
+/* Walks the chain; on a break, *ret_bad_seq is the first bad entry. */
+SR_MUST_USE enum sr_err sr_audit_verify(struct sr_store *store, long long *ret_count, long long *ret_bad_seq);
+
+#endif
