@@ -79,6 +79,13 @@ SR_MUST_USE enum sr_err sr_cards_parse(struct sr_cli *cli, const char *list, uns
 extern const struct sr_cmd sr_cmds_module[];
 extern const struct sr_cmd sr_cmds_root[];
 extern const struct sr_cmd sr_cmds_world[];
+extern const struct sr_cmd sr_cmds_region[];
+extern const struct sr_cmd sr_cmds_vault[];
+extern const struct sr_cmd sr_cmds_token[];
+extern const struct sr_cmd sr_cmds_audit[];
+extern const struct sr_cmd sr_cmds_key[];
+enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args);
+extern const struct sr_opt sr_opts_serve[];
 enum sr_err sr_cmd_new_world(struct sr_cli *cli, const struct sr_args *args);
 extern const struct sr_opt sr_opts_new_world[];
 enum sr_err sr_cmd_generatekey(struct sr_cli *cli, const struct sr_args *args);

@@ -4,6 +4,7 @@
  * Every precondition a row's flags name is checked here, once.
  */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "crypto/crypto.h"
@@ -33,6 +34,14 @@ static const struct sr_cmd sr_cmds[] = {
     {"sign", sr_cmd_sign, SR_CMD_MODULE | SR_CMD_MODE_O | SR_CMD_NEEDS_WORLD, 0, 0, sr_opts_sign, NULL,
      "sign [--app simple] --ident NAME --alg RS256|PS256|ES256|... --in FILE --out SIG",
      "sign a file with a module key (ECDSA signatures in DER, as openssl dgst -verify takes them)"},
+    {"serve", sr_cmd_serve, 0, 0, 0, sr_opts_serve, NULL,
+     "serve [--data DIR] [--listen ADDR:PORT] [--dev]", "run the key vault (HTTPS, Key Vault keys API)"},
+    {"region", NULL, 0, 0, 0, NULL, sr_cmds_region, "region create", "regions: a module and world each"},
+    {"vault", NULL, 0, 0, 0, NULL, sr_cmds_vault, "vault create", "vaults in regions"},
+    {"token", NULL, 0, 0, 0, NULL, sr_cmds_token, "token create", "bearer tokens for the API"},
+    {"audit", NULL, 0, 0, 0, NULL, sr_cmds_audit, "audit verify", "the tamper-evident audit log"},
+    {"key", NULL, 0, 0, 0, NULL, sr_cmds_key, "key create|list|show|delete|sign|verify|encrypt|decrypt|import",
+     "use a vault's keys over the API"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
 
@@ -257,6 +266,7 @@ int sr_cli_main(int argc, char **argv)
         sr_print_help(stderr);
         return 2;
     }
+    umask(077); /* every file we create, including SQLite's -wal and -shm, is private */
     if (sr_crypto_init() != SR_OK) {
         fprintf(stderr, "strongroom: cannot initialise OpenSSL's secure heap\n");
         return 1;

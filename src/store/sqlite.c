@@ -122,6 +122,23 @@ static enum sr_err sr_lite_vault_get(struct sr_store *s, const char *name, struc
     return SR_OK;
 }
 
+static enum sr_err sr_lite_vault_each(struct sr_store *s, sr_vault_row_fn fn, void *ctx)
+{
+    SR_AUTO_STMT sqlite3_stmt *st = NULL;
+    SR_TRY(sr_prepare(s, "SELECT name, region, subscription, created FROM vaults ORDER BY name", &st));
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct sr_vault_row v;
+        sr_text(st, 0, v.name, sizeof(v.name));
+        sr_text(st, 1, v.region, sizeof(v.region));
+        sr_text(st, 2, v.subscription, sizeof(v.subscription));
+        v.created = sqlite3_column_int64(st, 3);
+        SR_TRY(fn(ctx, &v));
+    }
+    SR_ENSURE(rc == SQLITE_DONE, SR_ERR_IO);
+    return SR_OK;
+}
+
 static enum sr_err sr_lite_token_put(struct sr_store *s, const struct sr_token_row *t)
 {
     SR_AUTO_STMT sqlite3_stmt *st = NULL;
@@ -515,6 +532,7 @@ static const struct sr_store_ops sr_sqlite_ops = {
     .region_exists = sr_lite_region_exists,
     .vault_put = sr_lite_vault_put,
     .vault_get = sr_lite_vault_get,
+    .vault_each = sr_lite_vault_each,
     .token_put = sr_lite_token_put,
     .token_get = sr_lite_token_get,
     .key_insert = sr_lite_key_insert,

@@ -75,6 +75,7 @@ void sr_key_row_release(struct sr_key_row *k);
 void sr_name_row_release(struct sr_name_row *n);
 
 typedef enum sr_err (*sr_key_row_fn)(void *ctx, const struct sr_key_row *k, const struct sr_name_row *n);
+typedef enum sr_err (*sr_vault_row_fn)(void *ctx, const struct sr_vault_row *v);
 typedef enum sr_err (*sr_audit_row_fn)(void *ctx, const struct sr_audit_row *a);
 
 struct sr_store;
@@ -85,6 +86,7 @@ struct sr_store_ops {
     enum sr_err (*region_exists)(struct sr_store *s, const char *name);
     enum sr_err (*vault_put)(struct sr_store *s, const struct sr_vault_row *v);
     enum sr_err (*vault_get)(struct sr_store *s, const char *name, struct sr_vault_row *ret);
+    enum sr_err (*vault_each)(struct sr_store *s, sr_vault_row_fn fn, void *ctx);
     enum sr_err (*token_put)(struct sr_store *s, const struct sr_token_row *t);
     enum sr_err (*token_get)(struct sr_store *s, const char *hash, struct sr_token_row *ret);
     /* Inserts a new version (SR_ERR_EXISTS if that name is soft-deleted, or the version id is taken). */

@@ -1,0 +1,127 @@
+#define _GNU_SOURCE
+#include "cli/client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "base/json.h"
+
+#include <openssl/crypto.h>
+
+#define SR_CLIENT_MAX_RESPONSE (4u * 1024u * 1024u)
+
+enum sr_err sr_client_init(struct sr_cli *cli, const char *url_opt, const char *ca_opt, struct sr_client *ret)
+{
+    const char *url = url_opt ? url_opt : secure_getenv("STRONGROOM_VAULT_URL");
+    if (url == NULL || strncmp(url, "https://", 8) != 0 || strlen(url) >= sizeof(ret->url)) {
+        sr_cli_detail(cli, "give the vault's https:// URL with --vault-url or STRONGROOM_VAULT_URL");
+        return SR_ERR_USAGE;
+    }
+    snprintf(ret->url, sizeof(ret->url), "%s", url);
+    size_t len = strlen(ret->url);
+    while (len > 8 && ret->url[len - 1] == '/') {
+        ret->url[--len] = 0;
+    }
+    ret->token = secure_getenv("STRONGROOM_TOKEN");
+    if (ret->token == NULL || *ret->token == 0) {
+        sr_cli_detail(cli, "set STRONGROOM_TOKEN to a token from 'strongroom token create'");
+        return SR_ERR_USAGE;
+    }
+    ret->ca_file = ca_opt ? ca_opt : secure_getenv("STRONGROOM_CA_FILE");
+    return SR_OK;
+}
+
+static size_t sr_collect(char *ptr, size_t size, size_t n, void *ctx)
+{
+    struct sr_buf *b = ctx;
+    return sr_buf_append(b, ptr, size * n) == SR_OK ? size * n : 0;
+}
+
+static void sr_curl_cleanup(CURL **c)
+{
+    if (*c != NULL) {
+        curl_easy_cleanup(*c);
+    }
+}
+
+static void sr_slist_cleanup(struct curl_slist **l)
+{
+    curl_slist_free_all(*l);
+}
+
+static enum sr_err sr_client_error(struct sr_cli *cli, long status, const json_t *body)
+{
+    const char *code = json_string_value(json_object_get(json_object_get(body, "error"), "code"));
+    const char *msg = json_string_value(json_object_get(json_object_get(body, "error"), "message"));
+    sr_cli_detail(cli, "the vault answered %ld %s: %s", status, code ? code : "", msg ? msg : "(no message)");
+    switch (status) {
+    case 400:
+        return SR_ERR_BAD_JSON;
+    case 401:
+        return SR_ERR_UNAUTHORIZED;
+    case 403:
+        return SR_ERR_FORBIDDEN;
+    case 404:
+        return SR_ERR_KEY_NOT_FOUND;
+    case 409:
+        return SR_ERR_KEY_CONFLICT;
+    default:
+        return SR_ERR_IO;
+    }
+}
+
+enum sr_err sr_client_call(struct sr_cli *cli, const struct sr_client *c, const char *method, const char *path,
+                           const json_t *body, json_t **ret)
+{
+    char url[2048];
+    int n = snprintf(url, sizeof(url), "%s%s%sapi-version=%s", c->url, path, strchr(path, '?') ? "&" : "?",
+                     SR_CLIENT_API_VERSION);
+    SR_ENSURE(n > 0 && (size_t)n < sizeof(url), SR_ERR_TOO_LARGE);
+    SR_AUTO(sr_curl_cleanup) CURL *curl = curl_easy_init();
+    SR_ENSURE(curl != NULL, SR_ERR_NOMEM);
+    char auth[512];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
+    SR_AUTO(sr_slist_cleanup) struct curl_slist *headers = curl_slist_append(NULL, auth);
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    SR_AUTO_FREE char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    SR_AUTO_BUF struct sr_buf resp;
+    sr_buf_init(&resp, SR_CLIENT_MAX_RESPONSE, SR_BUF_SECRET);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+    if (c->ca_file != NULL) {
+        /* Trust this CA besides the system's. */
+        curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);
+        curl_easy_setopt(curl, CURLOPT_CAPATH, "/etc/ssl/certs");
+    }
+    if (text != NULL) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
+    }
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sr_collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
+    CURLcode cc = curl_easy_perform(curl);
+    if (text != NULL) {
+        OPENSSL_cleanse(text, strlen(text)); /* bodies may carry plaintexts or keys */
+    }
+    OPENSSL_cleanse(auth, sizeof(auth));
+    if (cc != CURLE_OK) {
+        sr_cli_detail(cli, "cannot reach %s: %s", c->url, curl_easy_strerror(cc));
+        return SR_ERR_IO;
+    }
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    SR_AUTO_JSON json_t *parsed = resp.len ? json_loadb((const char *)resp.data, resp.len, 0, NULL) : NULL;
+    if (status >= 400) {
+        return sr_client_error(cli, status, parsed);
+    }
+    if (resp.len > 0 && parsed == NULL) {
+        sr_cli_detail(cli, "the vault's answer is not JSON");
+        return SR_ERR_IO;
+    }
+    *ret = SR_TAKE(parsed);
+    return SR_OK;
+}

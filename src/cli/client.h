@@ -1,0 +1,27 @@
+/*
+ * client.h - the command line's HTTPS client for a vault (libcurl): vault URL,
+ * bearer token and CA file from options or environment, JSON in and out.
+ */
+#ifndef SR_CLI_CLIENT_H
+#define SR_CLI_CLIENT_H
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+
+#define SR_CLIENT_API_VERSION "7.5"
+
+struct sr_client {
+    char url[512];      /* https://vault.localhost:8443, no trailing slash */
+    const char *token;  /* borrowed from the environment */
+    const char *ca_file;
+};
+
+SR_MUST_USE enum sr_err sr_client_init(struct sr_cli *cli, const char *url_opt, const char *ca_opt,
+                                       struct sr_client *ret);
+/* path starts with "/"; query gets api-version appended. *ret is the parsed body (NULL when empty).
+ * A 4xx/5xx answer is reported into cli->detail and returned as an error. */
+SR_MUST_USE enum sr_err sr_client_call(struct sr_cli *cli, const struct sr_client *c, const char *method,
+                                       const char *path, const json_t *body, json_t **ret);
+
+#endif

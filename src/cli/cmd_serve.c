@@ -1,0 +1,411 @@
+/* cmd_serve.c - the operator's commands: serve, region, vault, token, audit. They work on the data
+ * directory directly, whether or not a server runs; a running server sees the change at once. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "base/fileio.h"
+#include "base/text.h"
+#include "cli/cli.h"
+#include "crypto/crypto.h"
+#include "hsm/tls.h"
+#include "http/http.h"
+#include "vault/vault.h"
+
+#define SR_DEFAULT_DATA "strongroom-data"
+#define SR_DEV_VAULT "dev"
+#define SR_DEV_REGION "DEV"
+
+static const char *sr_data_dir(const struct sr_args *args, const struct sr_opt *opts)
+{
+    const char *d = sr_arg(args, opts, "data");
+    return d ? d : SR_DEFAULT_DATA;
+}
+
+static void sr_storep(struct sr_store **s)
+{
+    if (*s != NULL) {
+        (*s)->ops->close(*s);
+    }
+}
+#define SR_AUTO_STORE SR_AUTO(sr_storep)
+
+static void sr_pinsp(struct sr_pins *p)
+{
+    sr_pins_release(p);
+}
+
+static enum sr_err sr_open_store(struct sr_cli *cli, const char *data, struct sr_store **ret)
+{
+    enum sr_err r = sr_store_sqlite_open(data, ret);
+    if (r != SR_OK) {
+        sr_cli_detail(cli, "cannot open the store in %s", data);
+    }
+    return r;
+}
+
+/* --- region --- */
+
+static const struct sr_opt sr_opts_region[] = {
+    {"data", NULL, true, "data directory (default ./strongroom-data)"},
+    {"acs-quorum", "-Q", true, "K/N administrator cards for the region's world (default 1/1)"},
+    {"pin-file", NULL, true, "one PIN a line, card 1 first (default: ask on the terminal)"},
+    {"card-dir", NULL, true, "where the cards go (default DATA/regions/NAME/cards)"},
+    {NULL, NULL, false, NULL},
+};
+
+static enum sr_err sr_quorum_arg(struct sr_cli *cli, const char *text, unsigned *k, unsigned *n)
+{
+    *k = *n = 1;
+    if (text == NULL) {
+        return SR_OK;
+    }
+    unsigned long kk = 0, nn = 0;
+    char copy[32];
+    snprintf(copy, sizeof(copy), "%s", text);
+    char *slash = strchr(copy, '/');
+    if (slash == NULL) {
+        return SR_ERR_QUORUM;
+    }
+    *slash = 0;
+    SR_ENSURE(sr_parse_uint(copy, 1, SR_MAX_CARDS, &kk) == SR_OK, SR_ERR_QUORUM);
+    SR_ENSURE(sr_parse_uint(slash + 1, 1, SR_MAX_CARDS, &nn) == SR_OK && kk <= nn, SR_ERR_QUORUM);
+    (void)cli;
+    *k = (unsigned)kk;
+    *n = (unsigned)nn;
+    return SR_OK;
+}
+
+static enum sr_err sr_cmd_region_create(struct sr_cli *cli, const struct sr_args *args)
+{
+    const struct sr_opt *o = sr_opts_region;
+    const char *data = sr_data_dir(args, o);
+    struct sr_region_params p = {.name = args->pos[0], .card_dir = sr_arg(args, o, "card-dir")};
+    SR_TRY(sr_region_name_check(p.name));
+    SR_TRY(sr_quorum_arg(cli, sr_arg(args, o, "acs-quorum"), &p.quorum_k, &p.quorum_n));
+    SR_AUTO_STORE struct sr_store *store = NULL;
+    SR_TRY(sr_open_store(cli, data, &store));
+    if (store->ops->region_exists(store, p.name) == SR_OK) {
+        sr_cli_detail(cli, "region %s", p.name);
+        return SR_ERR_EXISTS;
+    }
+    unsigned cards[SR_MAX_CARDS];
+    for (unsigned i = 0; i < p.quorum_n; i++) {
+        cards[i] = i + 1;
+    }
+    SR_AUTO(sr_pinsp) struct sr_pins pins = {0};
+    const char *pin_file = sr_arg(args, o, "pin-file");
+    if (pin_file != NULL) {
+        SR_TRY(sr_pins_read_file(cli, pin_file, &pins));
+    } else {
+        SR_TRY(sr_pins_prompt(cli, cards, p.quorum_n, true, &pins));
+    }
+    SR_TRY(sr_region_create(data, store, &p, &pins));
+    fprintf(cli->out, "Region %s created: its own module and security world (ACS %u of %u) in %s/regions/%s\n",
+            p.name, p.quorum_k, p.quorum_n, data, p.name);
+    return SR_OK;
+}
+
+const struct sr_cmd sr_cmds_region[] = {
+    {"create", sr_cmd_region_create, 0, 1, 1, sr_opts_region, NULL,
+     "region create NAME --data DIR [--acs-quorum K/N --pin-file F --card-dir D]",
+     "make a region: a module with its own security world"},
+    {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
+};
+
+/* --- vault --- */
+
+static const struct sr_opt sr_opts_vault_create[] = {
+    {"data", NULL, true, "data directory (default ./strongroom-data)"},
+    {"region", NULL, true, "the region the vault lives in"},
+    {"subscription-id", NULL, true, "the subscription id the vault belongs to"},
+    {NULL, NULL, false, NULL},
+};
+
+static enum sr_err sr_cmd_vault_create(struct sr_cli *cli, const struct sr_args *args)
+{
+    const struct sr_opt *o = sr_opts_vault_create;
+    const char *region = sr_arg(args, o, "region");
+    const char *sub = sr_arg(args, o, "subscription-id");
+    if (region == NULL || sub == NULL) {
+        sr_cli_detail(cli, "--region and --subscription-id are required");
+        return SR_ERR_USAGE;
+    }
+    SR_AUTO_STORE struct sr_store *store = NULL;
+    SR_TRY(sr_open_store(cli, sr_data_dir(args, o), &store));
+    enum sr_err r = sr_vault_create(store, args->pos[0], region, sub);
+    if (r == SR_ERR_NOT_FOUND) {
+        sr_cli_detail(cli, "no region %s; make it with 'strongroom region create %s'", region, region);
+    } else if (r == SR_ERR_EXISTS) {
+        sr_cli_detail(cli, "vault %s", args->pos[0]);
+    }
+    SR_TRY(r);
+    fprintf(cli->out, "Vault %s created in region %s for subscription %s\nURL: https://%s.localhost:<port>\n",
+            args->pos[0], region, sub, args->pos[0]);
+    return SR_OK;
+}
+
+const struct sr_cmd sr_cmds_vault[] = {
+    {"create", sr_cmd_vault_create, 0, 1, 1, sr_opts_vault_create, NULL,
+     "vault create NAME --region R --subscription-id ID --data DIR", "make a vault in a region"},
+    {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
+};
+
+/* --- token --- */
+
+static const struct sr_opt sr_opts_token[] = {
+    {"data", NULL, true, "data directory (default ./strongroom-data)"},
+    {"role", NULL, true, "Administrator, \"Crypto Officer\", \"Crypto User\", \"Crypto Service Encryption User\", Reader"},
+    {"vault", NULL, true, "limit the token to one vault (default: every vault)"},
+    {"ttl", NULL, true, "lifetime in seconds (default: no expiry)"},
+    {NULL, NULL, false, NULL},
+};
+
+static enum sr_err sr_cmd_token_create(struct sr_cli *cli, const struct sr_args *args)
+{
+    const struct sr_opt *o = sr_opts_token;
+    const char *role = sr_arg(args, o, "role");
+    const char *vault = sr_arg(args, o, "vault");
+    const char *ttl_text = sr_arg(args, o, "ttl");
+    if (role == NULL) {
+        sr_cli_detail(cli, "--role is required");
+        return SR_ERR_USAGE;
+    }
+    unsigned long ttl = 0;
+    if (ttl_text != NULL && sr_parse_uint(ttl_text, 1, 10u * 365u * 86400u, &ttl) != SR_OK) {
+        sr_cli_detail(cli, "--ttl is a number of seconds");
+        return SR_ERR_USAGE;
+    }
+    SR_AUTO_STORE struct sr_store *store = NULL;
+    SR_TRY(sr_open_store(cli, sr_data_dir(args, o), &store));
+    if (vault != NULL) {
+        struct sr_vault_row v;
+        enum sr_err r = store->ops->vault_get(store, vault, &v);
+        if (r == SR_ERR_NOT_FOUND) {
+            sr_cli_detail(cli, "no vault %s", vault);
+        }
+        SR_TRY(r);
+    }
+    char token[64];
+    SR_TRY(sr_token_create(store, role, vault, (long long)ttl, token));
+    /* The only time the token is ever shown: the store keeps its hash. */
+    fprintf(cli->out, "%s\n", token);
+    OPENSSL_cleanse(token, sizeof(token));
+    return SR_OK;
+}
+
+const struct sr_cmd sr_cmds_token[] = {
+    {"create", sr_cmd_token_create, 0, 0, 0, sr_opts_token, NULL,
+     "token create --role ROLE [--vault NAME] [--ttl SECONDS] --data DIR", "make a bearer token (printed once)"},
+    {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
+};
+
+/* --- audit --- */
+
+static const struct sr_opt sr_opts_data[] = {
+    {"data", NULL, true, "data directory (default ./strongroom-data)"},
+    {NULL, NULL, false, NULL},
+};
+
+static enum sr_err sr_cmd_audit_verify(struct sr_cli *cli, const struct sr_args *args)
+{
+    SR_AUTO_STORE struct sr_store *store = NULL;
+    SR_TRY(sr_open_store(cli, sr_data_dir(args, sr_opts_data), &store));
+    long long count = 0, bad = 0;
+    enum sr_err r = sr_audit_verify(store, &count, &bad);
+    if (r == SR_ERR_AUDIT_BROKEN) {
+        sr_cli_detail(cli, "first bad entry: %lld of %lld", bad, count);
+        return r;
+    }
+    SR_TRY(r);
+    fprintf(cli->out, "audit log: %lld entries, hash chain intact\n", count);
+    return SR_OK;
+}
+
+const struct sr_cmd sr_cmds_audit[] = {
+    {"verify", sr_cmd_audit_verify, 0, 0, 0, sr_opts_data, NULL, "audit verify --data DIR",
+     "check the audit log's hash chain"},
+    {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
+};
+
+/* --- serve --- */
+
+const struct sr_opt sr_opts_serve[] = {
+    {"data", NULL, true, "data directory (default ./strongroom-data)"},
+    {"listen", NULL, true, "ADDR:PORT to listen on (default 127.0.0.1:8443; port 0 picks one)"},
+    {"dev", NULL, false, "first start: make a root, region DEV (1-of-1 cards), vault 'dev' and an admin token"},
+    {"default-vault", NULL, true, "the vault that answers on plain localhost (default dev)"},
+    {"threads", NULL, true, "worker threads (default: one per CPU)"},
+    {"port-file", NULL, true, "write the port actually bound to this file (for tests)"},
+    {"quiet", NULL, false, "do not log requests"},
+    {NULL, NULL, false, NULL},
+};
+
+static enum sr_err sr_dev_setup(struct sr_cli *cli, const char *data, struct sr_store *store)
+{
+    char token_path[SR_PATH_MAX];
+    SR_TRY(sr_path_join(token_path, sizeof(token_path), data, "dev-token"));
+    if (sr_file_exists(token_path)) {
+        return SR_OK;
+    }
+    if (store->ops->region_exists(store, SR_DEV_REGION) != SR_OK) {
+        /* A random PIN for the one dev card, kept beside it: a development world, not a guarded one. */
+        uint8_t raw[16];
+        char pin[33];
+        char pin_path[SR_PATH_MAX];
+        SR_TRY(sr_rand_bytes(raw, sizeof(raw)));
+        sr_hex_encode(raw, sizeof(raw), pin);
+        SR_TRY(sr_path_join(pin_path, sizeof(pin_path), data, "dev-card-pin"));
+        SR_TRY(sr_file_write_atomic(pin_path, pin, strlen(pin), SR_WRITE_REPLACE));
+        SR_AUTO(sr_pinsp) struct sr_pins pins = {0};
+        SR_TRY(sr_pins_read_file(cli, pin_path, &pins));
+        OPENSSL_cleanse(pin, sizeof(pin));
+        struct sr_region_params p = {.name = SR_DEV_REGION, .quorum_k = 1, .quorum_n = 1};
+        SR_TRY(sr_region_create(data, store, &p, &pins));
+    }
+    struct sr_vault_row v;
+    if (store->ops->vault_get(store, SR_DEV_VAULT, &v) != SR_OK) {
+        uint8_t raw[16];
+        char hex[33], sub[40];
+        SR_TRY(sr_rand_bytes(raw, sizeof(raw)));
+        sr_hex_encode(raw, sizeof(raw), hex);
+        snprintf(sub, sizeof(sub), "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+        SR_TRY(sr_vault_create(store, SR_DEV_VAULT, SR_DEV_REGION, sub));
+    }
+    char token[64];
+    SR_TRY(sr_token_create(store, "Administrator", NULL, 0, token));
+    char line[80];
+    snprintf(line, sizeof(line), "%s\n", token);
+    enum sr_err r = sr_file_write_atomic(token_path, line, strlen(line), SR_WRITE_CREATE);
+    OPENSSL_cleanse(token, sizeof(token));
+    OPENSSL_cleanse(line, sizeof(line));
+    return r;
+}
+
+struct sr_name_list {
+    char names[256][SR_MAX_VAULT + 1];
+    const char *ptrs[256];
+    size_t n;
+};
+
+static enum sr_err sr_collect_vault(void *ctx, const struct sr_vault_row *v)
+{
+    struct sr_name_list *l = ctx;
+    if (l->n < SR_ARRAY_LEN(l->names)) {
+        snprintf(l->names[l->n], sizeof(l->names[0]), "%s", v->name);
+        l->ptrs[l->n] = l->names[l->n];
+        l->n++;
+    }
+    return SR_OK;
+}
+
+static enum sr_err sr_parse_listen(struct sr_cli *cli, const char *listen, char *addr, size_t cap, unsigned *port)
+{
+    const char *colon = strrchr(listen, ':');
+    unsigned long p = 0;
+    if (colon == NULL || (size_t)(colon - listen) >= cap || sr_parse_uint(colon + 1, 0, 65535, &p) != SR_OK) {
+        sr_cli_detail(cli, "--listen takes ADDR:PORT, e.g. 127.0.0.1:8443");
+        return SR_ERR_USAGE;
+    }
+    memcpy(addr, listen, (size_t)(colon - listen));
+    addr[colon - listen] = 0;
+    *port = (unsigned)p;
+    return SR_OK;
+}
+
+static void sr_print_dev_help(FILE *f, const char *data, unsigned port)
+{
+    fprintf(f,
+            "\nDevelopment vault ready.\n"
+            "  vault URL   https://dev.localhost:%u  (also https://localhost:%u)\n"
+            "  CA cert     %s/tls/ca.pem   (NODE_EXTRA_CA_CERTS, curl --cacert, --ca-file)\n"
+            "  admin token %s/dev-token\n"
+            "Try:\n"
+            "  export STRONGROOM_VAULT_URL=https://dev.localhost:%u STRONGROOM_CA_FILE=%s/tls/ca.pem\n"
+            "  export STRONGROOM_TOKEN=$(cat %s/dev-token)\n"
+            "  strongroom key create --name first --kty RSA --size 2048\n"
+            "  curl --cacert %s/tls/ca.pem -H \"Authorization: Bearer $STRONGROOM_TOKEN\" \\\n"
+            "       'https://localhost:%u/keys?api-version=7.5'\n\n",
+            port, port, data, data, port, data, data, data, port);
+}
+
+enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
+{
+    const struct sr_opt *o = sr_opts_serve;
+    const char *data = sr_data_dir(args, o);
+    char addr[64];
+    unsigned port = 8443;
+    SR_TRY(sr_parse_listen(cli, sr_arg(args, o, "listen") ? sr_arg(args, o, "listen") : "127.0.0.1:8443", addr,
+                           sizeof(addr), &port));
+    unsigned long threads = (unsigned long)sysconf(_SC_NPROCESSORS_ONLN);
+    if (sr_arg(args, o, "threads") && sr_parse_uint(sr_arg(args, o, "threads"), 1, 256, &threads) != SR_OK) {
+        sr_cli_detail(cli, "--threads is a number from 1 to 256");
+        return SR_ERR_USAGE;
+    }
+    SR_AUTO_STORE struct sr_store *store = NULL;
+    SR_TRY(sr_open_store(cli, data, &store));
+    if (sr_arg_set(args, o, "dev")) {
+        SR_TRY(sr_dev_setup(cli, data, store));
+    }
+    struct sr_name_list *names = calloc(1, sizeof(*names));
+    SR_ENSURE(names != NULL, SR_ERR_NOMEM);
+    enum sr_err r = store->ops->vault_each(store, sr_collect_vault, names);
+    char tls_dir[SR_PATH_MAX];
+    SR_AUTO_BUF struct sr_buf cert;
+    SR_AUTO_BUF struct sr_buf key;
+    sr_buf_init(&cert, 1u << 20, SR_BUF_PLAIN);
+    sr_buf_init(&key, 16384, SR_BUF_SECRET);
+    if (r == SR_OK) {
+        r = sr_path_join(tls_dir, sizeof(tls_dir), data, "tls");
+    }
+    if (r == SR_OK) {
+        r = sr_tls_credentials(tls_dir, names->ptrs, names->n, &cert, &key);
+    }
+    free(names);
+    SR_TRY(r);
+    SR_TRY(sr_buf_terminate(&key));
+    struct sr_vault_svc *svc = NULL;
+    SR_TRY(sr_vault_svc_open(data, store, &svc));
+    struct sr_http_config cfg = {.address = addr, .port = port, .threads = (unsigned)threads,
+                                 .default_vault = sr_arg(args, o, "default-vault") ? sr_arg(args, o, "default-vault")
+                                                                                  : SR_DEV_VAULT,
+                                 .cert_pem = (const char *)cert.data, .key_pem = (const char *)key.data,
+                                 .log_requests = !sr_arg_set(args, o, "quiet")};
+    /* Block the signals before the worker threads start, so that only sigwait below sees them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct sr_http_server *server = NULL;
+    r = sr_http_start(svc, &cfg, &server);
+    if (r != SR_OK) {
+        sr_cli_detail(cli, "cannot listen on %s:%u (in use, or not an address of this machine)", addr, port);
+        sr_vault_svc_free(svc);
+        return r;
+    }
+    unsigned bound = sr_http_port(server);
+    fprintf(cli->out, "strongroom: serving https://%s:%u (data %s, %lu threads); TLS CA: %s/ca.pem\n", addr, bound,
+            data, threads, tls_dir);
+    if (sr_arg_set(args, o, "dev")) {
+        sr_print_dev_help(cli->out, data, bound);
+    }
+    fflush(cli->out);
+    const char *port_file = sr_arg(args, o, "port-file");
+    if (port_file != NULL) {
+        char text[16];
+        snprintf(text, sizeof(text), "%u\n", bound);
+        (void)!sr_file_write_atomic(port_file, text, strlen(text), SR_WRITE_REPLACE);
+    }
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(cli->out, "strongroom: signal %d: finishing requests in flight, then stopping\n", sig);
+    sr_http_stop(server);
+    sr_vault_svc_free(svc);
+    return SR_OK;
+}
+

@@ -1,0 +1,129 @@
+// The official Azure SDK (@azure/keyvault-keys), unchanged, against a Strongroom server.
+// Only documented options: a TokenCredential returning a Strongroom token, and the CA
+// trusted through NODE_EXTRA_CA_CERTS. Usage: node sdk-test.mjs URL TOKEN
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { KeyClient, CryptographyClient } from '@azure/keyvault-keys';
+
+const [url, token] = process.argv.slice(2);
+const credential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600_000 }) };
+const client = new KeyClient(url, credential);
+const fast = { updateIntervalInMs: 50 };
+const run = Date.now().toString(36);
+const name = (s) => `${s}-${run}`;
+let step = '';
+const check = async (what, fn) => { step = what; await fn(); console.log(`ok - ${what}`); };
+const sha = (alg, data) => crypto.createHash(alg).update(data).digest();
+
+try {
+  let rsa, ec;
+  await check('createRsaKey', async () => {
+    rsa = await client.createRsaKey(name('rsa'), { keySize: 2048, tags: { purpose: 'e2e' } });
+    assert.equal(rsa.keyType, 'RSA-HSM');
+    assert.match(rsa.properties.version, /^[0-9a-f]{32}$/);
+    assert.equal(rsa.key.n.length, 256);
+  });
+  await check('createEcKey', async () => {
+    ec = await client.createEcKey(name('ec'), { curve: 'P-256' });
+    assert.equal(ec.key.crv, 'P-256');
+    assert.equal(ec.key.x.length, 32);
+    assert.equal(ec.key.y.length, 32);
+  });
+  await check('getKey (latest and by version)', async () => {
+    const latest = await client.getKey(rsa.name);
+    assert.equal(latest.id, rsa.id);
+    const byVersion = await client.getKey(rsa.name, { version: rsa.properties.version });
+    assert.equal(byVersion.properties.version, rsa.properties.version);
+    await assert.rejects(client.getKey(name('missing')), (e) => e.statusCode === 404 && e.code === 'KeyNotFound');
+  });
+  await check('listPropertiesOfKeys (with paging)', async () => {
+    const names = [];
+    for await (const page of client.listPropertiesOfKeys().byPage({ maxPageSize: 1 })) {
+      assert.ok(page.length <= 1);
+      for (const p of page) names.push(p.name);
+    }
+    assert.ok(names.includes(rsa.name) && names.includes(ec.name), names.join(','));
+  });
+  await check('updateKeyProperties', async () => {
+    const updated = await client.updateKeyProperties(rsa.name, rsa.properties.version, { tags: { purpose: 'updated' } });
+    assert.equal(updated.properties.tags.purpose, 'updated');
+  });
+  const rsaCrypto = new CryptographyClient(rsa.id, credential);
+  const ecCrypto = new CryptographyClient(ec.id, credential);
+  const data = Buffer.from('the quick brown fox');
+  await check('sign/verify RS256, PS256, ES256', async () => {
+    for (const [cc, alg, hash] of [[rsaCrypto, 'RS256', 'sha256'], [rsaCrypto, 'PS256', 'sha256'], [ecCrypto, 'ES256', 'sha256']]) {
+      const digest = sha(hash, data);
+      const s = await cc.sign(alg, digest);
+      assert.equal((await cc.verify(alg, digest, s.result)).result, true, alg);
+      const bad = Buffer.from(s.result); bad[0] ^= 1;
+      assert.equal((await cc.verify(alg, digest, bad)).result, false, alg);
+    }
+    const ecSig = await ecCrypto.sign('ES256', sha('sha256', data));
+    assert.equal(ecSig.result.length, 64); // raw r||s
+  });
+  await check('encrypt/decrypt RSA-OAEP and RSA-OAEP-256', async () => {
+    for (const alg of ['RSA-OAEP', 'RSA-OAEP-256']) {
+      const enc = await rsaCrypto.encrypt({ algorithm: alg, plaintext: data });
+      const dec = await rsaCrypto.decrypt({ algorithm: alg, ciphertext: enc.result });
+      assert.deepEqual(Buffer.from(dec.result), data);
+    }
+  });
+  await check('wrapKey/unwrapKey', async () => {
+    const cek = crypto.randomBytes(32);
+    const wrapped = await rsaCrypto.wrapKey('RSA-OAEP-256', cek);
+    const unwrapped = await rsaCrypto.unwrapKey('RSA-OAEP-256', wrapped.result);
+    assert.deepEqual(Buffer.from(unwrapped.result), cek);
+  });
+  await check('importKey of a plain JWK, then use it', async () => {
+    const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    const jwk = privateKey.export({ format: 'jwk' });
+    const key = { kty: 'EC', crv: 'P-384', x: Buffer.from(jwk.x, 'base64url'), y: Buffer.from(jwk.y, 'base64url'),
+                  d: Buffer.from(jwk.d, 'base64url'), keyOps: ['sign', 'verify'] };
+    const imported = await client.importKey(name('imported'), key);
+    assert.equal(imported.key.crv, 'P-384');
+    assert.equal(imported.key.d, undefined);
+    const digest = sha('sha384', data);
+    const s = await new CryptographyClient(imported.id, credential).sign('ES384', digest);
+    const der = crypto.createPublicKey({ key: { kty: 'EC', crv: 'P-384', x: jwk.x, y: jwk.y }, format: 'jwk' });
+    assert.ok(crypto.verify('sha384', data, { key: der, dsaEncoding: 'ieee-p1363' }, Buffer.from(s.result)));
+  });
+  await check('beginDeleteKey -> getDeletedKey -> beginRecoverDeletedKey', async () => {
+    const del = await client.beginDeleteKey(ec.name, fast);
+    const deleted = await del.pollUntilDone();
+    assert.ok(deleted.properties.recoveryId.endsWith(`/deletedkeys/${ec.name}`));
+    const got = await client.getDeletedKey(ec.name);
+    assert.equal(got.name, ec.name);
+    await assert.rejects(client.getKey(ec.name), (e) => e.statusCode === 404);
+    const rec = await client.beginRecoverDeletedKey(ec.name, fast);
+    const recovered = await rec.pollUntilDone();
+    assert.equal(recovered.name, ec.name);
+    assert.equal((await client.getKey(ec.name)).id, ec.id);
+  });
+  await check('purgeDeletedKey', async () => {
+    const doomed = await client.createRsaKey(name('doomed'));
+    await (await client.beginDeleteKey(doomed.name, fast)).pollUntilDone();
+    await client.purgeDeletedKey(doomed.name);
+    await assert.rejects(client.getDeletedKey(doomed.name), (e) => e.statusCode === 404);
+  });
+  await check('backupKey/restoreKeyBackup', async () => {
+    const backup = await client.backupKey(rsa.name);
+    assert.ok(backup.length > 100);
+    await (await client.beginDeleteKey(rsa.name, fast)).pollUntilDone();
+    await client.purgeDeletedKey(rsa.name);
+    const restored = await client.restoreKeyBackup(backup);
+    assert.equal(restored.name, rsa.name);
+    const digest = sha('sha256', data);
+    const s = await rsaCrypto.sign('RS256', digest);
+    assert.equal((await rsaCrypto.verify('RS256', digest, s.result)).result, true);
+    await assert.rejects(client.restoreKeyBackup(backup), (e) => e.statusCode === 409);
+  });
+  await check('getRandomBytes', async () => {
+    const bytes = await client.getRandomBytes(32);
+    assert.equal(bytes.length, 32);
+  });
+  console.log('PASS');
+} catch (e) {
+  console.error(`FAIL at ${step}:`, e);
+  process.exit(1);
+}
