@@ -223,7 +223,7 @@ static enum sr_err sr_read_key(sqlite3_stmt *st, struct sr_key_row *k, struct sr
 static enum sr_err sr_lite_key_insert(struct sr_store *s, const struct sr_key_row *k)
 {
     struct sr_sqlite *l = sr_lite(s);
-    SR_AUTO_FREE char *tags = json_dumps(k->tags ? k->tags : json_object(), JSON_COMPACT);
+    SR_AUTO_FREE char *tags = k->tags ? json_dumps(k->tags, JSON_COMPACT) : strdup("{}");
     SR_ENSURE(tags != NULL, SR_ERR_NOMEM);
     pthread_mutex_lock(&l->lock);
     enum sr_err r = sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? SR_OK : SR_ERR_IO;
@@ -317,7 +317,7 @@ static enum sr_err sr_lite_key_get(struct sr_store *s, const char *vault, const 
 
 static enum sr_err sr_lite_key_update(struct sr_store *s, const struct sr_key_row *k)
 {
-    SR_AUTO_FREE char *tags = json_dumps(k->tags ? k->tags : json_object(), JSON_COMPACT);
+    SR_AUTO_FREE char *tags = k->tags ? json_dumps(k->tags, JSON_COMPACT) : strdup("{}");
     SR_ENSURE(tags != NULL, SR_ERR_NOMEM);
     SR_AUTO_STMT sqlite3_stmt *st = NULL;
     SR_TRY(sr_prepare(s,

@@ -139,6 +139,12 @@ static enum sr_err sr_tags_parse(struct sr_request *req, const json_t *tags, str
     return SR_OK;
 }
 
+/* A new reference to the key's tags (an empty object when it has none), for "o" in json_pack. */
+static json_t *sr_tags_ref(const struct sr_key_row *k)
+{
+    return k->tags ? json_incref(k->tags) : json_object();
+}
+
 static enum sr_err sr_kid(const struct sr_request *req, const char *name, const char *version, char *out,
                           size_t cap)
 {
@@ -194,8 +200,7 @@ static enum sr_err sr_bundle(const struct sr_request *req, const struct sr_key_r
     SR_TRY(sr_jwk_set_public(jwk, pub));
     json_t *attrs = NULL;
     SR_TRY(sr_attrs_json(k, &attrs));
-    SR_AUTO_JSON json_t *b = json_pack("{s:O,s:o,s:O}", "key", jwk, "attributes", attrs, "tags",
-                                       k->tags ? k->tags : json_object());
+    SR_AUTO_JSON json_t *b = json_pack("{s:O,s:o,s:o}", "key", jwk, "attributes", attrs, "tags", sr_tags_ref(k));
     SR_ENSURE(b != NULL, SR_ERR_NOMEM);
     SR_TRY(sr_deleted_fields(req, k, n, b));
     *ret = SR_TAKE(b);
@@ -210,8 +215,7 @@ static enum sr_err sr_item(const struct sr_request *req, const struct sr_key_row
     SR_TRY(sr_kid(req, k->name, with_version ? k->version : NULL, kid, sizeof(kid)));
     json_t *attrs = NULL;
     SR_TRY(sr_attrs_json(k, &attrs));
-    SR_AUTO_JSON json_t *item = json_pack("{s:s,s:o,s:O}", "kid", kid, "attributes", attrs, "tags",
-                                          k->tags ? k->tags : json_object());
+    SR_AUTO_JSON json_t *item = json_pack("{s:s,s:o,s:o}", "kid", kid, "attributes", attrs, "tags", sr_tags_ref(k));
     SR_ENSURE(item != NULL, SR_ERR_NOMEM);
     SR_TRY(sr_deleted_fields(req, k, n, item));
     *ret = SR_TAKE(item);
@@ -529,10 +533,10 @@ static enum sr_err sr_backup_add(void *ctx, const struct sr_key_row *k, const st
     SR_AUTO_BUF struct sr_buf blob;
     sr_buf_init(&blob, SR_MAX_FILE * 2, SR_BUF_PLAIN);
     SR_TRY(sr_b64url_encode(k->blob.data, k->blob.len, &blob));
-    json_t *v = json_pack("{s:s,s:s,s:i,s:b,s:I,s:I,s:I,s:I,s:O,s:s}", "version", k->version, "kty", k->kty,
+    json_t *v = json_pack("{s:s,s:s,s:i,s:b,s:I,s:I,s:I,s:I,s:o,s:s}", "version", k->version, "kty", k->kty,
                           "key_ops", (int)k->key_ops, "enabled", k->enabled, "nbf", (json_int_t)k->nbf, "exp",
                           (json_int_t)k->exp, "created", (json_int_t)k->created, "updated", (json_int_t)k->updated,
-                          "tags", k->tags ? k->tags : json_object(), "blob", (const char *)blob.data);
+                          "tags", sr_tags_ref(k), "blob", (const char *)blob.data);
     SR_ENSURE(v != NULL && json_array_append_new(versions, v) == 0, SR_ERR_NOMEM);
     return SR_OK;
 }
@@ -613,7 +617,8 @@ enum sr_err sr_op_key_restore(struct sr_vault_svc *svc, struct sr_request *req, 
     const char *name = json_string_value(json_object_get(content, "name"));
     const json_t *versions = json_object_get(content, "versions");
     SR_ENSURE(name != NULL && json_is_array(versions) && json_array_size(versions) > 0, SR_ERR_BACKUP);
-    req->name = name;
+    snprintf(req->name_buf, sizeof(req->name_buf), "%s", name);
+    req->name = req->name_buf; /* outlives content: the audit entry names it */
     SR_TRY(sr_name_check(req));
     SR_AUTO_ROW struct sr_key_row existing = {0};
     SR_AUTO_NAME struct sr_name_row en = {0};
@@ -675,7 +680,7 @@ enum sr_err sr_op_policy_put(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_AUTO_JSON json_t *policy = sr_default_policy(req);
     SR_ENSURE(policy != NULL, SR_ERR_NOMEM);
     long long now = (long long)time(NULL);
-    json_object_set(policy, "lifetimeActions", actions ? (json_t *)actions : json_array());
+    json_object_set_new(policy, "lifetimeActions", actions ? json_incref((json_t *)actions) : json_array());
     json_t *pattrs = json_pack("{s:O?,s:I,s:I}", "expiryTime", attrs ? json_object_get(attrs, "expiryTime") : NULL,
                                "created", (json_int_t)now, "updated", (json_int_t)now);
     json_object_set_new(policy, "attributes", pattrs);

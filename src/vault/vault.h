@@ -42,6 +42,7 @@ struct sr_request {
     unsigned skip;           /* list paging offset */
     const json_t *body;      /* NULL when the operation takes none */
     char detail[256];        /* extra words for the error message */
+    char name_buf[SR_MAX_NAME + 2]; /* owns the name when the operation finds it in the body (restore) */
 };
 
 struct sr_vault_svc;

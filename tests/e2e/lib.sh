@@ -19,3 +19,49 @@ expect() {
 }
 # tree_digest DIR: one hash over every file's path, mode and content.
 tree_digest() { (cd "$1" && find . -type f -printf '%p %m\n' -exec sha256sum {} \; | sort | sha256sum); }
+
+# start_server DATA [serve options...]: starts `strongroom serve` in the background on a free
+# port; sets $PORT, $SERVER_PID, $CA and $SERVER_LOG. stop_server stops it with SIGTERM and
+# fails on a sanitizer report or a non-zero exit. Servers listen on 127.0.0.1 only.
+start_server() {
+    local data=$1; shift
+    SERVER_LOG="$T/server.$RANDOM.log"
+    rm -f "$T/port"
+    "$SR" serve --data "$data" --listen 127.0.0.1:0 --port-file "$T/port" "$@" >"$SERVER_LOG" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 300); do
+        [ -s "$T/port" ] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$SERVER_LOG"; fail "server did not start"; }
+        sleep 0.1
+    done
+    [ -s "$T/port" ] || fail "server did not report its port"
+    PORT=$(cat "$T/port")
+    CA="$data/tls/ca.pem"
+    trap 'kill $SERVER_PID 2>/dev/null; rm -rf "$T"' EXIT
+}
+stop_server() {
+    kill -TERM "$SERVER_PID"
+    local rc=0
+    wait "$SERVER_PID" || rc=$?
+    if grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error' "$SERVER_LOG"; then cat "$SERVER_LOG"; fail "sanitizer report from the server"; fi
+    [ "$rc" = 0 ] || { tail "$SERVER_LOG"; fail "server exited $rc"; }
+    trap 'rm -rf "$T"' EXIT
+}
+# api METHOD PATH [BODY] [curl options...]: calls the vault at https://$VHOST:$PORT with $TOKEN;
+# prints the body, leaves the status in $STATUS.
+api() {
+    local method=$1 path=$2 body=${3:-}; shift; shift; [ $# -gt 0 ] && shift
+    local args=(-s -o "$T/resp" -w '%{http_code}' --cacert "$CA" --resolve "${VHOST:-dev.localhost}:$PORT:127.0.0.1" -X "$method")
+    [ -n "${TOKEN:-}" ] && args+=(-H "Authorization: Bearer $TOKEN")
+    [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+    STATUS=$(curl "${args[@]}" "$@" "https://${VHOST:-dev.localhost}:$PORT$path")
+    cat "$T/resp"
+}
+# expect_api STATUS CODE METHOD PATH [BODY] [curl options...]: the call answers STATUS with Key Vault's
+# error JSON carrying CODE.
+expect_api() {
+    local want=$1 code=$2; shift 2
+    local out; out=$(api "$@")
+    [ "$STATUS" = "$want" ] || fail "$1 $2 answered $STATUS, wanted $want: $out"
+    [ "$(printf '%s' "$out" | jq -r .error.code)" = "$code" ] || fail "$1 $2: error code is not $code: $out"
+}
