@@ -75,6 +75,7 @@ enum sr_err_family {
     X(SR_ERR_VAULT_NAME, SR_FAM_USAGE, "BadParameter",                                                       \
       "vault names are 3 to 24 characters of a-z, 0-9 and '-', starting with a letter")                     \
     X(SR_ERR_AUDIT_BROKEN, SR_FAM_INTEGRITY, "BadParameter", "the audit log's hash chain is broken")         \
+    X(SR_ERR_REMOTE, SR_FAM_INPUT, "BadParameter", "the vault refused the request")                        \
     X(SR_ERR_NOT_FOUND, SR_FAM_NOT_FOUND, "NotFound", "not found")                                           \
     X(SR_ERR_EXISTS, SR_FAM_CONFLICT, "Conflict", "already exists and is never overwritten")                  \
     X(SR_ERR_SUITE_WEAK, SR_FAM_INPUT, "BadParameter",                                                      \

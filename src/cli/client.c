@@ -55,21 +55,8 @@ static enum sr_err sr_client_error(struct sr_cli *cli, long status, const json_t
 {
     const char *code = json_string_value(json_object_get(json_object_get(body, "error"), "code"));
     const char *msg = json_string_value(json_object_get(json_object_get(body, "error"), "message"));
-    sr_cli_detail(cli, "the vault answered %ld %s: %s", status, code ? code : "", msg ? msg : "(no message)");
-    switch (status) {
-    case 400:
-        return SR_ERR_BAD_JSON;
-    case 401:
-        return SR_ERR_UNAUTHORIZED;
-    case 403:
-        return SR_ERR_FORBIDDEN;
-    case 404:
-        return SR_ERR_KEY_NOT_FOUND;
-    case 409:
-        return SR_ERR_KEY_CONFLICT;
-    default:
-        return SR_ERR_IO;
-    }
+    sr_cli_detail(cli, "%ld %s: %s", status, code ? code : "", msg ? msg : "(no message)");
+    return status >= 500 ? SR_ERR_IO : SR_ERR_REMOTE;
 }
 
 enum sr_err sr_client_call(struct sr_cli *cli, const struct sr_client *c, const char *method, const char *path,

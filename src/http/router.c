@@ -74,27 +74,43 @@ static size_t sr_split_pattern(const char *pattern, const char *parts[SR_MAX_SEG
     return n;
 }
 
+static bool sr_is(const char *part, size_t len, const char *what)
+{
+    return strlen(what) == len && strncmp(part, what, len) == 0;
+}
+
+/* "{version?}" may be empty ("keys/k//sign", "keys/k/") or absent ("keys/k/sign", "keys/k"): both mean latest. */
 static bool sr_pattern_matches(const char *pattern, char segs[SR_MAX_SEGMENTS][SR_MAX_NAME + 2], size_t nseg,
                                struct sr_route_match *m)
 {
     const char *parts[SR_MAX_SEGMENTS];
     size_t lens[SR_MAX_SEGMENTS];
     size_t np = sr_split_pattern(pattern, parts, lens);
-    /* "keys/{name}/" (empty version) equals "keys/{name}/{version?}"; "keys/{name}" too, for GET/PATCH. */
-    bool optional_tail = np == nseg + 1 && strncmp(parts[np - 1], "{version?}", lens[np - 1]) == 0;
-    if (np != nseg && !optional_tail) {
+    size_t skip = SR_MAX_SEGMENTS; /* pattern index of an absent optional version */
+    if (np == nseg + 1) {
+        for (size_t i = 0; i < np; i++) {
+            skip = sr_is(parts[i], lens[i], "{version?}") ? i : skip;
+        }
+        if (skip == SR_MAX_SEGMENTS) {
+            return false;
+        }
+    } else if (np != nseg) {
         return false;
     }
     m->name[0] = m->version[0] = 0;
-    for (size_t i = 0; i < nseg; i++) {
-        if (strncmp(parts[i], "{name}", lens[i]) == 0 && lens[i] == 6) {
-            if (segs[i][0] == 0) {
+    for (size_t i = 0, s = 0; i < np; i++) {
+        if (i == skip) {
+            continue;
+        }
+        const char *seg = segs[s++];
+        if (sr_is(parts[i], lens[i], "{name}")) {
+            if (seg[0] == 0) {
                 return false;
             }
-            snprintf(m->name, sizeof(m->name), "%s", segs[i]);
-        } else if (strncmp(parts[i], "{version?}", lens[i]) == 0 && lens[i] == 10) {
-            snprintf(m->version, sizeof(m->version), "%s", segs[i]);
-        } else if (strlen(segs[i]) != lens[i] || strncasecmp(segs[i], parts[i], lens[i]) != 0) {
+            snprintf(m->name, sizeof(m->name), "%s", seg);
+        } else if (sr_is(parts[i], lens[i], "{version?}")) {
+            snprintf(m->version, sizeof(m->version), "%s", seg);
+        } else if (strlen(seg) != lens[i] || strncasecmp(seg, parts[i], lens[i]) != 0) {
             return false;
         }
     }

@@ -55,13 +55,14 @@ api() {
     [ -n "${TOKEN:-}" ] && args+=(-H "Authorization: Bearer $TOKEN")
     [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
     STATUS=$(curl "${args[@]}" "$@" "https://${VHOST:-dev.localhost}:$PORT$path")
+    echo "$STATUS" > "$T/status" # for callers in a subshell
     cat "$T/resp"
 }
 # expect_api STATUS CODE METHOD PATH [BODY] [curl options...]: the call answers STATUS with Key Vault's
 # error JSON carrying CODE.
 expect_api() {
     local want=$1 code=$2; shift 2
-    local out; out=$(api "$@")
+    local out; out=$(api "$@"); STATUS=$(cat "$T/status")
     [ "$STATUS" = "$want" ] || fail "$1 $2 answered $STATUS, wanted $want: $out"
     [ "$(printf '%s' "$out" | jq -r .error.code)" = "$code" ] || fail "$1 $2: error code is not $code: $out"
 }
