@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# No private key material in the database, responses, audit log or server log; the audit
+# chain detects an edited entry; keys survive a restart (nothing acknowledged is lost).
+. "$(dirname "$0")/lib.sh"
+start_server "$T/data" --dev
+TOKEN=$(cat "$T/data/dev-token")
+V=api-version=7.5
+
+step "import a key whose private half we know"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/priv.pem" 2>/dev/null
+node -e 'const c=require("crypto"),fs=require("fs");const j=c.createPrivateKey(fs.readFileSync(process.argv[1])).export({format:"jwk"});fs.writeFileSync(process.argv[2],JSON.stringify({key:j}));for(const f of ["d","p","q","dp","dq","qi"])fs.writeFileSync(process.argv[3]+"."+f,Buffer.from(j[f],"base64url"));fs.writeFileSync(process.argv[3]+".d.b64",j.d)' \
+    "$T/priv.pem" "$T/import.json" "$T/secret"
+openssl pkcs8 -topk8 -nocrypt -in "$T/priv.pem" -outform DER -out "$T/secret.p8"
+resp=$(api PUT "/keys/known?$V" "$(cat "$T/import.json")"); [ "$(cat "$T/status")" = 200 ] || fail "import: $resp"
+printf '%s' "$resp" > "$T/r1.json"
+api GET "/keys/known?$V" > "$T/r2.json"
+api POST "/keys/known/backup?$V" > "$T/r3.json"
+DIGEST=$(printf 'x' | openssl dgst -sha256 -binary | basenc --base64url | tr -d '=')
+api POST "/keys/known/sign?$V" "{\"alg\":\"PS256\",\"value\":\"$DIGEST\"}" > "$T/r4.json"
+api POST "/keys/gen/create?$V" '{"kty":"EC","crv":"P-521"}' > "$T/r5.json"
+jq -e '.key.d == null and .key.p == null' "$T/r1.json" >/dev/null || fail "private members in a response"
+
+step "the checkpointed database, its WAL, responses, audit and server log hold none of it"
+sqlite3 "$T/data/vault.db" "PRAGMA wal_checkpoint(FULL);" >/dev/null
+sqlite3 "$T/data/vault.db" "SELECT * FROM audit;" > "$T/audit.txt"
+# needles: the PKCS#8 DER, each CRT component (raw), d in base64url, and hex of a 32-byte window of d
+xxd -p "$T/secret.d" | tr -d '\n' | cut -c 100-163 > "$T/secret.d.hex"
+for hay in "$T"/data/vault.db* "$T"/r?.json "$T/audit.txt" "$SERVER_LOG" $(find "$T/data" -type f); do
+    for needle in "$T"/secret.p8 "$T"/secret.d "$T"/secret.p "$T"/secret.q "$T"/secret.dp "$T"/secret.dq "$T"/secret.qi; do
+        python3 -c 'import sys;h=open(sys.argv[1],"rb").read();n=open(sys.argv[2],"rb").read();sys.exit(1 if n[8:40] in h else 0)' "$hay" "$needle" \
+            || fail "private key bytes ($(basename "$needle")) found in $hay"
+    done
+    ! grep -qF "$(cat "$T/secret.d.b64" | cut -c 10-60)" "$hay" || fail "d (base64url) found in $hay"
+    ! grep -qiF "$(cat "$T/secret.d.hex")" "$hay" || fail "d (hex) found in $hay"
+    [ "$hay" = "$T/data/dev-token" ] || ! grep -qF "$TOKEN" "$hay" || fail "the bearer token found in $hay"
+done
+
+step "keys survive a restart"
+stop_server
+start_server "$T/data" --quiet
+api POST "/keys/known/sign?$V" "{\"alg\":\"RS256\",\"value\":\"$DIGEST\"}" >/dev/null; [ "$STATUS" = 200 ] || fail "after restart"
+stop_server
+
+step "audit chain: intact, then an edited entry is found"
+$SR audit verify --data "$T/data" | grep -q 'hash chain intact'
+n=$(sqlite3 "$T/data/vault.db" "SELECT count(*) FROM audit WHERE op='ImportKey' AND target='known' AND status=200;")
+[ "$n" = 1 ] || fail "ImportKey not audited"
+sqlite3 "$T/data/vault.db" "UPDATE audit SET status=403 WHERE seq=2;"
+expect 1 "hash chain is broken" $SR audit verify --data "$T/data"
+grep -q 'first bad entry: 2' "$T/err" || fail "the broken entry is named: $(cat "$T/err")"
+echo PASS
