@@ -4,7 +4,7 @@ BUILD      ?= build
 TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build run test clean
+.PHONY: all deps build run demo test clean
 
 all: build
 
@@ -17,6 +17,9 @@ build: deps
 
 run: build
 	@./scripts/run.sh $(BUILD)/strongroom
+
+demo: build
+	@./scripts/hsm-demo.sh $(BUILD)/strongroom
 
 test: deps
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSR_SANITIZE=ON >/dev/null

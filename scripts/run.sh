@@ -1,42 +1,8 @@
 #!/usr/bin/env bash
-# `make run`: the key owner's walkthrough of the guide, step by step, on a fresh
-# module in ./demo (kept afterwards so you can look at every file).
+# `make run`: the development vault. On first start `serve --dev` makes a manufacturer root,
+# region DEV with a 1-of-1 card set, vault `dev` and an Administrator token, and prints how to
+# use them. Data stays in ./strongroom-data. Ctrl-C stops it (requests in flight finish first).
+# The key owner's HSM walkthrough is scripts/hsm-demo.sh.
 set -euo pipefail
 SR=$(realpath "${1:-build/strongroom}")
-DEMO=${STRONGROOM_DEMO_DIR:-$PWD/demo}
-rm -rf "$DEMO"
-mkdir -p "$DEMO"
-cd "$DEMO"
-export STRONGROOM_KMDATA="$DEMO/kmdata"
-say() { printf '\n\033[1m### %s\033[0m\n' "$*"; }
-run() { printf '$ strongroom %s\n' "$*"; "$SR" "$@"; }
-
-printf 'demo-admin-pin-1\ndemo-admin-pin-2\ndemo-admin-pin-3\n' > pins.txt
-chmod 600 pins.txt
-say "A manufacturer root and this module's warrant (the vendor's job)"
-run root init
-say "Set the HSM to mode I, create a security world with a 2-of-3 card set, back to mode O"
-run module mode I
-run new-world --initialize --cipher-suite=DLf3072s256mRijndael --module=1 --acs-quorum=2/3 --pin-file pins.txt
-run module mode O
-say "The legacy suite is refused"
-run new-world --initialize --cipher-suite=DLf1024s160mRijndael --module=1 --acs-quorum=2/3 || true
-say "Create a key"
-run generatekey --generate simple type=RSA size=2048 protect=module ident=contosokey plainname=contosokey nvram=no pubexp=
-say "Inspect it"
-run kmfile-dump kmdata/local/key_simple_contosokey
-run aclprint --app simple --ident contosokey
-say "Use it, and prove it with openssl alone"
-run pubkey --ident contosokey | tee contosokey.pub.pem
-echo "hello from the module" > message.txt
-run sign --ident contosokey --alg RS256 --in message.txt --out message.sig
-printf '$ openssl dgst -sha256 -verify contosokey.pub.pem -signature message.sig message.txt\n'
-openssl dgst -sha256 -verify contosokey.pub.pem -signature message.sig message.txt
-say "A tamper event erases the module's NVRAM; one card is not enough, two are"
-run module reset
-run sign --ident contosokey --alg RS256 --in message.txt --out again.sig || true
-run world load --cards 2 --pin-file pins.txt || true
-run world load --cards 1,3 --pin-file pins.txt
-run sign --ident contosokey --alg RS256 --in message.txt --out again.sig
-openssl dgst -sha256 -verify contosokey.pub.pem -signature again.sig message.txt
-say "Done. Everything is in $DEMO; try 'STRONGROOM_KMDATA=$DEMO/kmdata $SR help'."
+exec "$SR" serve --dev --data "${STRONGROOM_DATA:-strongroom-data}" --listen "${STRONGROOM_LISTEN:-127.0.0.1:8443}"

@@ -1,0 +1,234 @@
+/* Unit tests of src/vault and src/store/sqlite.c through sr_vault_execute: the core without HTTP. */
+#include "testlib.h"
+
+#include <string.h>
+
+#include "base/json.h"
+#include "crypto/jwk.h"
+#include "http/http.h"
+#include "vault/vault.h"
+
+struct sr_fixture {
+    char dir[256];
+    struct sr_store *store;
+    struct sr_vault_svc *svc;
+};
+
+static int sr_setup(void **state)
+{
+    struct sr_fixture *f = calloc(1, sizeof(*f));
+    sr_test_tmpdir(f->dir, sizeof(f->dir));
+    SR_ASSERT_OK(sr_store_sqlite_open(f->dir, &f->store));
+    struct sr_pins pins = {0};
+    sr_test_pins(&pins, 1);
+    struct sr_region_params eu = {.name = "EU", .quorum_k = 1, .quorum_n = 1};
+    struct sr_region_params na = {.name = "NA", .quorum_k = 1, .quorum_n = 1};
+    SR_ASSERT_OK(sr_region_create(f->dir, f->store, &eu, &pins));
+    SR_ASSERT_OK(sr_region_create(f->dir, f->store, &na, &pins));
+    sr_pins_release(&pins);
+    SR_ASSERT_OK(sr_vault_create(f->store, "eu-vault", "EU", "sub-1"));
+    SR_ASSERT_OK(sr_vault_create(f->store, "eu-other", "EU", "sub-2"));
+    SR_ASSERT_OK(sr_vault_create(f->store, "na-vault", "NA", "sub-1"));
+    SR_ASSERT_OK(sr_vault_svc_open(f->dir, f->store, &f->svc));
+    *state = f;
+    return 0;
+}
+
+static int sr_teardown(void **state)
+{
+    struct sr_fixture *f = *state;
+    sr_vault_svc_free(f->svc);
+    f->store->ops->close(f->store);
+    sr_test_rmrf(f->dir);
+    free(f);
+    return 0;
+}
+
+static struct sr_request sr_req(struct sr_fixture *f, const char *vault, const char *role, const char *name)
+{
+    struct sr_request req = {.base_url = "https://v.localhost", .api_version = "7.5", .name = name,
+                             .version = "", .maxresults = 25};
+    SR_ASSERT_OK(sr_vault_lookup(f->svc, vault, &req.vault));
+    snprintf(req.who.role, sizeof(req.who.role), "%s", role);
+    snprintf(req.who.actor, sizeof(req.who.actor), "test");
+    SR_ASSERT_OK(sr_role_perms(role, &req.who.perms));
+    return req;
+}
+
+static enum sr_err sr_run(struct sr_fixture *f, const char *vault, const char *role, enum sr_op op, const char *name,
+                          const char *body, json_t **ret)
+{
+    struct sr_request req = sr_req(f, vault, role, name);
+    json_t *b = body ? json_loads(body, 0, NULL) : NULL;
+    req.body = b;
+    json_t *resp = NULL;
+    enum sr_err r = sr_vault_execute(f->svc, op, &req, &resp);
+    json_decref(b);
+    if (ret != NULL) {
+        *ret = resp;
+    } else {
+        json_decref(resp);
+    }
+    return r;
+}
+
+static void test_create_get_list_paging(void **state)
+{
+    struct sr_fixture *f = *state;
+    for (int i = 0; i < 5; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "key-%d", i);
+        SR_ASSERT_OK(sr_run(f, "eu-vault", "Crypto Officer", SR_OP_KEY_CREATE, name, "{\"kty\":\"EC\"}", NULL));
+    }
+    json_t *resp = NULL;
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Reader", SR_OP_KEY_GET, "KEY-3", NULL, &resp)); /* names ignore case */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(resp, "key"), "crv")), "P-256");
+    json_decref(resp);
+    struct sr_request req = sr_req(f, "eu-vault", "Reader", NULL);
+    req.maxresults = 2;
+    unsigned seen = 0;
+    for (int page = 0; page < 5; page++) {
+        SR_ASSERT_OK(sr_vault_execute(f->svc, SR_OP_KEY_LIST, &req, &resp));
+        seen += (unsigned)json_array_size(json_object_get(resp, "value"));
+        const char *next = json_string_value(json_object_get(resp, "nextLink"));
+        json_decref(resp);
+        if (next == NULL) {
+            break;
+        }
+        req.skip += 2;
+    }
+    assert_int_equal(seen, 5);
+    /* Vaults do not share keys, even in one region. */
+    SR_ASSERT_ERR(SR_ERR_KEY_NOT_FOUND, sr_run(f, "eu-other", "Reader", SR_OP_KEY_GET, "key-1", NULL, NULL));
+}
+
+static void test_roles_and_scope(void **state)
+{
+    struct sr_fixture *f = *state;
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Administrator", SR_OP_KEY_CREATE, "k", "{\"kty\":\"RSA\"}", NULL));
+    const char *digest = "{\"alg\":\"RS256\",\"value\":\"47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU\"}";
+    SR_ASSERT_ERR(SR_ERR_FORBIDDEN, sr_run(f, "eu-vault", "Reader", SR_OP_SIGN, "k", digest, NULL));
+    SR_ASSERT_ERR(SR_ERR_FORBIDDEN, sr_run(f, "eu-vault", "Crypto Service Encryption User", SR_OP_SIGN, "k", digest, NULL));
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Crypto User", SR_OP_SIGN, "k", digest, NULL));
+    SR_ASSERT_ERR(SR_ERR_FORBIDDEN, sr_run(f, "eu-vault", "Crypto User", SR_OP_KEY_DELETE, "k", NULL, NULL));
+    struct sr_request req = sr_req(f, "eu-vault", "Administrator", "k");
+    snprintf(req.who.scope, sizeof(req.who.scope), "na-vault");
+    json_t *resp = NULL;
+    SR_ASSERT_ERR(SR_ERR_FORBIDDEN, sr_vault_execute(f->svc, SR_OP_KEY_GET, &req, &resp));
+    unsigned perms;
+    SR_ASSERT_ERR(SR_ERR_ROLE, sr_role_perms("Owner", &perms));
+    SR_ASSERT_OK(sr_role_perms("Key Vault Crypto Officer", &perms));
+}
+
+static void test_backup_restores_only_in_its_region(void **state)
+{
+    struct sr_fixture *f = *state;
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Administrator", SR_OP_KEY_CREATE, "b", "{\"kty\":\"RSA\"}", NULL));
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Administrator", SR_OP_KEY_ROTATE, "b", NULL, NULL));
+    json_t *backup = NULL;
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Administrator", SR_OP_KEY_BACKUP, "b", NULL, &backup));
+    char *body = json_dumps(backup, 0);
+    /* Another region's world cannot open it; nothing is stored. */
+    SR_ASSERT_ERR(SR_ERR_BACKUP, sr_run(f, "na-vault", "Administrator", SR_OP_KEY_RESTORE, NULL, body, NULL));
+    SR_ASSERT_ERR(SR_ERR_KEY_NOT_FOUND, sr_run(f, "na-vault", "Administrator", SR_OP_KEY_GET, "b", NULL, NULL));
+    /* The same region restores it, with both versions. */
+    SR_ASSERT_OK(sr_run(f, "eu-other", "Administrator", SR_OP_KEY_RESTORE, NULL, body, NULL));
+    json_t *versions = NULL;
+    SR_ASSERT_OK(sr_run(f, "eu-other", "Administrator", SR_OP_KEY_VERSIONS, "b", NULL, &versions));
+    assert_int_equal(json_array_size(json_object_get(versions, "value")), 2);
+    SR_ASSERT_ERR(SR_ERR_KEY_CONFLICT, sr_run(f, "eu-other", "Administrator", SR_OP_KEY_RESTORE, NULL, body, NULL));
+    /* A flipped character in the blob is refused too. */
+    const char *v = json_string_value(json_object_get(backup, "value"));
+    char *bad = strdup(v);
+    bad[strlen(bad) / 2] = bad[strlen(bad) / 2] == 'A' ? 'B' : 'A';
+    char tampered[65536];
+    snprintf(tampered, sizeof(tampered), "{\"value\":\"%s\"}", bad);
+    SR_ASSERT_ERR(SR_ERR_BACKUP, sr_run(f, "eu-vault", "Administrator", SR_OP_KEY_RESTORE, NULL, tampered, NULL));
+    free(bad);
+    free(body);
+    json_decref(versions);
+    json_decref(backup);
+}
+
+static void test_soft_delete_lifecycle(void **state)
+{
+    struct sr_fixture *f = *state;
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Administrator", SR_OP_KEY_CREATE, "d", "{\"kty\":\"EC\"}", NULL));
+    json_t *resp = NULL;
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Administrator", SR_OP_KEY_DELETE, "d", NULL, &resp));
+    assert_true(json_integer_value(json_object_get(resp, "scheduledPurgeDate")) -
+                    json_integer_value(json_object_get(resp, "deletedDate")) == 90 * 86400);
+    json_decref(resp);
+    SR_ASSERT_ERR(SR_ERR_KEY_NOT_FOUND, sr_run(f, "eu-vault", "Administrator", SR_OP_KEY_GET, "d", NULL, NULL));
+    SR_ASSERT_ERR(SR_ERR_KEY_CONFLICT, sr_run(f, "eu-vault", "Administrator", SR_OP_KEY_CREATE, "d", "{\"kty\":\"EC\"}", NULL));
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Administrator", SR_OP_DELETED_GET, "d", NULL, NULL));
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Administrator", SR_OP_DELETED_RECOVER, "d", NULL, NULL));
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Administrator", SR_OP_KEY_GET, "d", NULL, NULL));
+    SR_ASSERT_ERR(SR_ERR_NOT_DELETED, sr_run(f, "eu-vault", "Administrator", SR_OP_DELETED_PURGE, "d", NULL, NULL));
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Administrator", SR_OP_KEY_DELETE, "d", NULL, NULL));
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Administrator", SR_OP_DELETED_PURGE, "d", NULL, &resp));
+    assert_null(resp);
+    SR_ASSERT_ERR(SR_ERR_NOT_DELETED, sr_run(f, "eu-vault", "Administrator", SR_OP_DELETED_GET, "d", NULL, NULL));
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Administrator", SR_OP_KEY_CREATE, "d", "{\"kty\":\"EC\"}", NULL));
+}
+
+static void test_audit_chain(void **state)
+{
+    struct sr_fixture *f = *state;
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Administrator", SR_OP_RNG, NULL, "{\"count\":16}", NULL));
+    SR_ASSERT_ERR(SR_ERR_FORBIDDEN, sr_run(f, "eu-vault", "Reader", SR_OP_RNG, NULL, "{\"count\":16}", NULL));
+    long long count = 0, bad = 0;
+    SR_ASSERT_OK(sr_audit_verify(f->store, &count, &bad));
+    assert_int_equal(count, 2); /* refusals are audited too */
+}
+
+static void test_router(void **state)
+{
+    (void)state;
+    struct sr_route_match m;
+    SR_ASSERT_OK(sr_route_match("POST", "/keys/k1/create", &m));
+    assert_int_equal(m.op, SR_OP_KEY_CREATE);
+    assert_string_equal(m.name, "k1");
+    SR_ASSERT_OK(sr_route_match("GET", "/keys/k1/", &m));
+    assert_int_equal(m.op, SR_OP_KEY_GET);
+    assert_string_equal(m.version, "");
+    SR_ASSERT_OK(sr_route_match("GET", "/keys/k1", &m));
+    assert_int_equal(m.op, SR_OP_KEY_GET);
+    SR_ASSERT_OK(sr_route_match("POST", "/keys/k1/0123456789abcdef0123456789abcdef/sign", &m));
+    assert_int_equal(m.op, SR_OP_SIGN);
+    assert_string_equal(m.version, "0123456789abcdef0123456789abcdef");
+    SR_ASSERT_OK(sr_route_match("POST", "/keys/k1//wrapKey", &m));
+    assert_int_equal(m.op, SR_OP_WRAP);
+    SR_ASSERT_OK(sr_route_match("GET", "/deletedKeys", &m));
+    assert_int_equal(m.op, SR_OP_DELETED_LIST);
+    SR_ASSERT_OK(sr_route_match("PUT", "/keys/k1/rotationPolicy", &m));
+    assert_int_equal(m.op, SR_OP_POLICY_PUT);
+    SR_ASSERT_ERR(SR_ERR_METHOD, sr_route_match("DELETE", "/keys/k1/create", &m));
+    SR_ASSERT_ERR(SR_ERR_ROUTE, sr_route_match("GET", "/secrets/x", &m));
+    SR_ASSERT_ERR(SR_ERR_ROUTE, sr_route_match("GET", "/a/b/c/d/e/f/g/h/i/j", &m));
+    assert_true(sr_api_version_ok("7.5"));
+    assert_true(sr_api_version_ok("2025-07-01"));
+    assert_true(sr_api_version_ok("7.6-preview.2"));
+    assert_false(sr_api_version_ok("7.7"));
+    assert_false(sr_api_version_ok(NULL));
+    char vault[64], resource[300];
+    SR_ASSERT_OK(sr_host_parse("dev.localhost:8443", "default", vault, sizeof(vault), resource, sizeof(resource)));
+    assert_string_equal(vault, "dev");
+    assert_string_equal(resource, "https://localhost");
+    SR_ASSERT_OK(sr_host_parse("localhost:8443", "default", vault, sizeof(vault), resource, sizeof(resource)));
+    assert_string_equal(vault, "default");
+    SR_ASSERT_ERR(SR_ERR_VAULT_NOT_FOUND, sr_host_parse(NULL, "d", vault, sizeof(vault), resource, sizeof(resource)));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_get_list_paging, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_roles_and_scope, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_backup_restores_only_in_its_region, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_soft_delete_lifecycle, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_chain, sr_setup, sr_teardown),
+        cmocka_unit_test(test_router),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
