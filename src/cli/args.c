@@ -1,6 +1,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "cli/cli.h"
 
 int sr_opt_index(const struct sr_opt *opts, const char *name)
@@ -31,4 +32,25 @@ void sr_cli_detail(struct sr_cli *cli, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(cli->detail, sizeof(cli->detail), fmt, ap);
     va_end(ap);
+}
+
+enum sr_err sr_quorum_parse(const char *text, unsigned *k, unsigned *n)
+{
+    *k = *n = 1;
+    if (text == NULL) {
+        return SR_OK;
+    }
+    char copy[32];
+    SR_ENSURE(strlen(text) < sizeof(copy), SR_ERR_QUORUM);
+    strcpy(copy, text);
+    char *slash = strchr(copy, '/');
+    SR_ENSURE(slash != NULL, SR_ERR_QUORUM);
+    *slash = 0;
+    unsigned long kk = 0;
+    unsigned long nn = 0;
+    SR_ENSURE(sr_parse_uint(copy, 1, SR_MAX_CARDS, &kk) == SR_OK, SR_ERR_QUORUM);
+    SR_ENSURE(sr_parse_uint(slash + 1, 1, SR_MAX_CARDS, &nn) == SR_OK && kk <= nn, SR_ERR_QUORUM);
+    *k = (unsigned)kk;
+    *n = (unsigned)nn;
+    return SR_OK;
 }

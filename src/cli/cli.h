@@ -72,6 +72,13 @@ void sr_cli_detail(struct sr_cli *cli, const char *fmt, ...) __attribute__((form
 SR_MUST_USE enum sr_err sr_pins_read_file(struct sr_cli *cli, const char *path, struct sr_pins *ret);
 SR_MUST_USE enum sr_err sr_pins_prompt(struct sr_cli *cli, const unsigned *cards, unsigned ncards, bool confirm,
                                        struct sr_pins *ret);
+/* Parses --acs-quorum K/N (1 <= K <= N <= 64); text NULL gives 1/1. */
+SR_MUST_USE enum sr_err sr_quorum_parse(const char *text, unsigned *k, unsigned *n);
+static inline void sr_pinsp(struct sr_pins *p)
+{
+    sr_pins_release(p);
+}
+#define SR_AUTO_PINS SR_AUTO(sr_pinsp)
 /* Parses "1,3" into card numbers. */
 SR_MUST_USE enum sr_err sr_cards_parse(struct sr_cli *cli, const char *list, unsigned *cards, unsigned *ncards);
 

@@ -173,28 +173,6 @@ const struct sr_opt sr_opts_new_world[] = {
     {NULL, NULL, false, NULL},
 };
 
-static enum sr_err sr_parse_quorum(struct sr_cli *cli, const char *text, unsigned *k, unsigned *n)
-{
-    char copy[32];
-    if (text == NULL) {
-        sr_cli_detail(cli, "--acs-quorum=K/N is required, e.g. --acs-quorum=2/3");
-        return SR_ERR_USAGE;
-    }
-    SR_ENSURE(strlen(text) < sizeof(copy), SR_ERR_QUORUM);
-    strcpy(copy, text);
-    char *slash = strchr(copy, '/');
-    SR_ENSURE(slash != NULL, SR_ERR_QUORUM);
-    *slash = 0;
-    unsigned long kk = 0;
-    unsigned long nn = 0;
-    SR_ENSURE(sr_parse_uint(copy, 1, SR_MAX_CARDS, &kk) == SR_OK, SR_ERR_QUORUM);
-    SR_ENSURE(sr_parse_uint(slash + 1, 1, SR_MAX_CARDS, &nn) == SR_OK, SR_ERR_QUORUM);
-    SR_ENSURE(kk <= nn, SR_ERR_QUORUM);
-    *k = (unsigned)kk;
-    *n = (unsigned)nn;
-    return SR_OK;
-}
-
 static enum sr_err sr_collect_pins(struct sr_cli *cli, const char *pin_file, const unsigned *cards,
                                    unsigned ncards, bool confirm, struct sr_pins *pins)
 {
@@ -209,11 +187,6 @@ static enum sr_err sr_collect_pins(struct sr_cli *cli, const char *pin_file, con
         return SR_OK;
     }
     return sr_pins_prompt(cli, cards, ncards, confirm, pins);
-}
-
-static void sr_pinsp(struct sr_pins *p)
-{
-    sr_pins_release(p);
 }
 
 enum sr_err sr_cmd_new_world(struct sr_cli *cli, const struct sr_args *args)
@@ -231,7 +204,11 @@ enum sr_err sr_cmd_new_world(struct sr_cli *cli, const struct sr_args *args)
         return SR_ERR_USAGE;
     }
     struct sr_world_params params = {.suite = suite, .card_dir = sr_arg(args, o, "card-dir")};
-    SR_TRY(sr_parse_quorum(cli, sr_arg(args, o, "acs-quorum"), &params.quorum_k, &params.quorum_n));
+    if (sr_arg(args, o, "acs-quorum") == NULL) {
+        sr_cli_detail(cli, "--acs-quorum=K/N is required, e.g. --acs-quorum=2/3");
+        return SR_ERR_USAGE;
+    }
+    SR_TRY(sr_quorum_parse(sr_arg(args, o, "acs-quorum"), &params.quorum_k, &params.quorum_n));
     /* Refuse what would fail anyway before anyone types N PINs. */
     const struct sr_suite *s = NULL;
     SR_TRY(sr_suite_lookup(suite, &s));
@@ -241,7 +218,7 @@ enum sr_err sr_cmd_new_world(struct sr_cli *cli, const struct sr_args *args)
     for (unsigned i = 0; i < params.quorum_n; i++) {
         cards[i] = i + 1;
     }
-    SR_AUTO(sr_pinsp) struct sr_pins pins = {0};
+    SR_AUTO_PINS struct sr_pins pins = {0};
     SR_TRY(sr_collect_pins(cli, sr_arg(args, o, "pin-file"), cards, params.quorum_n, true, &pins));
     struct sr_world_info world;
     SR_TRY(sr_world_create(cli->module, &params, &pins, &world));
@@ -290,7 +267,7 @@ static enum sr_err sr_cmd_world_load(struct sr_cli *cli, const struct sr_args *a
                       world.quorum_n, world.quorum_k, ncards);
         return SR_ERR_QUORUM_NOT_MET;
     }
-    SR_AUTO(sr_pinsp) struct sr_pins pins = {0};
+    SR_AUTO_PINS struct sr_pins pins = {0};
     SR_TRY(sr_collect_pins(cli, sr_arg(args, o, "pin-file"), cards, ncards, false, &pins));
     SR_TRY(sr_world_load(cli->module, sr_arg(args, o, "card-dir"), cards, ncards, &pins));
     fprintf(cli->out, "Module 1: world %s loaded from %u of %u cards.\n", world.id, ncards, world.quorum_n);

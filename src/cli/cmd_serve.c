@@ -34,11 +34,6 @@ static void sr_storep(struct sr_store **s)
 }
 #define SR_AUTO_STORE SR_AUTO(sr_storep)
 
-static void sr_pinsp(struct sr_pins *p)
-{
-    sr_pins_release(p);
-}
-
 static enum sr_err sr_open_store(struct sr_cli *cli, const char *data, struct sr_store **ret)
 {
     enum sr_err r = sr_store_sqlite_open(data, ret);
@@ -58,35 +53,13 @@ static const struct sr_opt sr_opts_region[] = {
     {NULL, NULL, false, NULL},
 };
 
-static enum sr_err sr_quorum_arg(struct sr_cli *cli, const char *text, unsigned *k, unsigned *n)
-{
-    *k = *n = 1;
-    if (text == NULL) {
-        return SR_OK;
-    }
-    unsigned long kk = 0, nn = 0;
-    char copy[32];
-    snprintf(copy, sizeof(copy), "%s", text);
-    char *slash = strchr(copy, '/');
-    if (slash == NULL) {
-        return SR_ERR_QUORUM;
-    }
-    *slash = 0;
-    SR_ENSURE(sr_parse_uint(copy, 1, SR_MAX_CARDS, &kk) == SR_OK, SR_ERR_QUORUM);
-    SR_ENSURE(sr_parse_uint(slash + 1, 1, SR_MAX_CARDS, &nn) == SR_OK && kk <= nn, SR_ERR_QUORUM);
-    (void)cli;
-    *k = (unsigned)kk;
-    *n = (unsigned)nn;
-    return SR_OK;
-}
-
 static enum sr_err sr_cmd_region_create(struct sr_cli *cli, const struct sr_args *args)
 {
     const struct sr_opt *o = sr_opts_region;
     const char *data = sr_data_dir(args, o);
     struct sr_region_params p = {.name = args->pos[0], .card_dir = sr_arg(args, o, "card-dir")};
     SR_TRY(sr_region_name_check(p.name));
-    SR_TRY(sr_quorum_arg(cli, sr_arg(args, o, "acs-quorum"), &p.quorum_k, &p.quorum_n));
+    SR_TRY(sr_quorum_parse(sr_arg(args, o, "acs-quorum"), &p.quorum_k, &p.quorum_n));
     SR_AUTO_STORE struct sr_store *store = NULL;
     SR_TRY(sr_open_store(cli, data, &store));
     if (store->ops->region_exists(store, p.name) == SR_OK) {
@@ -97,7 +70,7 @@ static enum sr_err sr_cmd_region_create(struct sr_cli *cli, const struct sr_args
     for (unsigned i = 0; i < p.quorum_n; i++) {
         cards[i] = i + 1;
     }
-    SR_AUTO(sr_pinsp) struct sr_pins pins = {0};
+    SR_AUTO_PINS struct sr_pins pins = {0};
     const char *pin_file = sr_arg(args, o, "pin-file");
     if (pin_file != NULL) {
         SR_TRY(sr_pins_read_file(cli, pin_file, &pins));
@@ -261,7 +234,7 @@ static enum sr_err sr_dev_setup(struct sr_cli *cli, const char *data, struct sr_
         sr_hex_encode(raw, sizeof(raw), pin);
         SR_TRY(sr_path_join(pin_path, sizeof(pin_path), data, "dev-card-pin"));
         SR_TRY(sr_file_write_atomic(pin_path, pin, strlen(pin), SR_WRITE_REPLACE));
-        SR_AUTO(sr_pinsp) struct sr_pins pins = {0};
+        SR_AUTO_PINS struct sr_pins pins = {0};
         SR_TRY(sr_pins_read_file(cli, pin_path, &pins));
         OPENSSL_cleanse(pin, sizeof(pin));
         struct sr_region_params p = {.name = SR_DEV_REGION, .quorum_k = 1, .quorum_n = 1};

@@ -314,7 +314,6 @@ static unsigned sr_default_ops(enum sr_key_type type)
 enum sr_err sr_op_key_create(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     SR_TRY(sr_name_check(req));
-    SR_ENSURE(json_is_object(req->body), sr_bad(req, "the body must be a JSON object"));
     struct sr_key_spec spec;
     const char *kty = NULL;
     SR_TRY(sr_spec_from_create(req, req->body, &spec, &kty));
@@ -330,7 +329,6 @@ enum sr_err sr_op_key_create(struct sr_vault_svc *svc, struct sr_request *req, j
 enum sr_err sr_op_key_import(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     SR_TRY(sr_name_check(req));
-    SR_ENSURE(json_is_object(req->body), sr_bad(req, "the body must be a JSON object"));
     const json_t *jwk = json_object_get(req->body, "key");
     SR_ENSURE(json_is_object(jwk), sr_bad(req, "'key' (a JSON web key) is required"));
     if (json_object_get(jwk, "key_hsm") != NULL) {
@@ -453,7 +451,6 @@ enum sr_err sr_op_key_versions(struct sr_vault_svc *svc, struct sr_request *req,
 
 enum sr_err sr_op_key_update(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
-    SR_ENSURE(json_is_object(req->body), sr_bad(req, "the body must be a JSON object"));
     SR_AUTO_ROW struct sr_key_row k = {0};
     SR_TRY(sr_load(svc, req, false, &k, NULL));
     const json_t *ops = json_object_get(req->body, "key_ops");
@@ -669,7 +666,6 @@ enum sr_err sr_op_policy_get(struct sr_vault_svc *svc, struct sr_request *req, j
 
 enum sr_err sr_op_policy_put(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
-    SR_ENSURE(json_is_object(req->body), sr_bad(req, "the body must be a JSON object"));
     const json_t *actions = json_object_get(req->body, "lifetimeActions");
     SR_ENSURE(actions == NULL || json_is_array(actions), sr_bad(req, "lifetimeActions must be an array"));
     const json_t *attrs = json_object_get(req->body, "attributes");
@@ -734,20 +730,27 @@ static enum sr_err sr_result(const struct sr_request *req, const struct sr_key_r
     return SR_OK;
 }
 
+/* The common front of sign and verify: algorithm, digest (its length checked), and a usable key. */
+static enum sr_err sr_digest_request(struct sr_vault_svc *svc, struct sr_request *req, const char *member,
+                                     unsigned kop, enum sr_sign_alg *alg, struct sr_buf *digest,
+                                     struct sr_key_row *k)
+{
+    SR_TRY(sr_sign_alg_parse(sr_alg_member(req), alg));
+    SR_TRY(sr_b64_member(req, member, digest));
+    SR_ENSURE(digest->len == sr_sign_alg_digest_len(*alg), SR_ERR_DIGEST_LEN);
+    SR_TRY(sr_load(svc, req, false, k, NULL));
+    return sr_usable(req, k, kop);
+}
+
 enum sr_err sr_op_sign(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
-    SR_ENSURE(json_is_object(req->body), sr_bad(req, "the body must be a JSON object"));
     enum sr_sign_alg alg;
-    SR_TRY(sr_sign_alg_parse(sr_alg_member(req), &alg));
     SR_AUTO_BUF struct sr_buf digest;
     SR_AUTO_BUF struct sr_buf sig;
     sr_buf_init(&digest, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
     sr_buf_init(&sig, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
-    SR_TRY(sr_b64_member(req, "value", &digest));
-    SR_ENSURE(digest.len == sr_sign_alg_digest_len(alg), SR_ERR_DIGEST_LEN);
     SR_AUTO_ROW struct sr_key_row k = {0};
-    SR_TRY(sr_load(svc, req, false, &k, NULL));
-    SR_TRY(sr_usable(req, &k, SR_KOP_SIGN));
+    SR_TRY(sr_digest_request(svc, req, "value", SR_KOP_SIGN, &alg, &digest, &k));
     const struct sr_module *m = NULL;
     SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
     SR_TRY(sr_blob_sign_digest(m, k.blob.data, k.blob.len, alg, digest.data, digest.len, &sig));
@@ -756,19 +759,14 @@ enum sr_err sr_op_sign(struct sr_vault_svc *svc, struct sr_request *req, json_t 
 
 enum sr_err sr_op_verify(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
-    SR_ENSURE(json_is_object(req->body), sr_bad(req, "the body must be a JSON object"));
     enum sr_sign_alg alg;
-    SR_TRY(sr_sign_alg_parse(sr_alg_member(req), &alg));
     SR_AUTO_BUF struct sr_buf digest;
     SR_AUTO_BUF struct sr_buf sig;
     sr_buf_init(&digest, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
     sr_buf_init(&sig, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
-    SR_TRY(sr_b64_member(req, "digest", &digest));
     SR_TRY(sr_b64_member(req, "value", &sig));
-    SR_ENSURE(digest.len == sr_sign_alg_digest_len(alg), SR_ERR_DIGEST_LEN);
     SR_AUTO_ROW struct sr_key_row k = {0};
-    SR_TRY(sr_load(svc, req, false, &k, NULL));
-    SR_TRY(sr_usable(req, &k, SR_KOP_VERIFY));
+    SR_TRY(sr_digest_request(svc, req, "digest", SR_KOP_VERIFY, &alg, &digest, &k));
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
     SR_TRY(sr_blob_public(k.blob.data, k.blob.len, &pub));
     enum sr_err r = sr_pkey_verify_digest(pub, alg, digest.data, digest.len, SR_SIG_RAW, sig.data, sig.len);
@@ -780,7 +778,6 @@ enum sr_err sr_op_verify(struct sr_vault_svc *svc, struct sr_request *req, json_
 
 static enum sr_err sr_public_op(struct sr_vault_svc *svc, struct sr_request *req, unsigned kop, json_t **ret)
 {
-    SR_ENSURE(json_is_object(req->body), sr_bad(req, "the body must be a JSON object"));
     enum sr_enc_alg alg;
     SR_TRY(sr_enc_alg_parse(sr_alg_member(req), &alg));
     SR_AUTO_BUF struct sr_buf in;
@@ -803,7 +800,6 @@ static enum sr_err sr_public_op(struct sr_vault_svc *svc, struct sr_request *req
 static enum sr_err sr_private_op(struct sr_vault_svc *svc, struct sr_request *req, unsigned kop,
                                  enum sr_acl_action action, json_t **ret)
 {
-    SR_ENSURE(json_is_object(req->body), sr_bad(req, "the body must be a JSON object"));
     enum sr_enc_alg alg;
     SR_TRY(sr_enc_alg_parse(sr_alg_member(req), &alg));
     SR_ENSURE(alg != SR_ENC_RSA1_5, SR_ERR_RSA15_DECRYPT);

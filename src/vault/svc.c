@@ -142,6 +142,9 @@ enum sr_err sr_vault_execute(struct sr_vault_svc *svc, enum sr_op op, struct sr_
     } else if (!(req->who.perms & row->perm)) {
         snprintf(req->detail, sizeof(req->detail), "role '%s' may not %s", req->who.role, row->name);
         r = SR_ERR_FORBIDDEN;
+    } else if (row->body && !json_is_object(req->body)) {
+        snprintf(req->detail, sizeof(req->detail), "the body must be a JSON object");
+        r = SR_ERR_BAD_JSON;
     } else {
         r = row->fn(svc, req, ret);
     }
