@@ -60,5 +60,15 @@ step "OAEP failures are one error"
 head -c 384 /dev/urandom > junk.bin
 expect 1 "decryption failed" $SR key decrypt --name rsakey --alg RSA-OAEP-256 --in junk.bin --out x
 expect 1 "decryption failed" $SR key decrypt --name rsakey --alg RSA-OAEP --in oaep256.bin --out x
+step "the CLI client imports a plain JWK made by openssl, lists and deletes"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out own.pem 2>/dev/null
+node -e 'const c=require("crypto"),fs=require("fs");fs.writeFileSync("own.jwk",JSON.stringify(c.createPrivateKey(fs.readFileSync("own.pem")).export({format:"jwk"})))'
+$SR key import --name owned --jwk-file own.jwk | grep -q 'crv       P-256'
+$SR key sign --name owned --alg ES256 --in plain.txt --out owned.sig >/dev/null
+$SR key verify --name owned --alg ES256 --in plain.txt --signature owned.sig | grep -q 'Verified: true'
+$SR key list | grep -q '/keys/owned$'
+$SR key delete --name owned | grep -q 'recovery  https://localhost:[0-9]*/deletedkeys/owned'
+expect 1 "404 KeyNotFound" $SR key show --name owned
+expect 2 "STRONGROOM_TOKEN" env -u STRONGROOM_TOKEN $SR key list
 stop_server
 echo PASS
