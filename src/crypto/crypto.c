@@ -4,6 +4,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
@@ -169,6 +170,48 @@ enum sr_err sr_aead_open(const uint8_t key[32], const void *aad, size_t aadlen, 
     size_t ctlen = inlen - SR_AEAD_OVERHEAD;
     return sr_aes_gcm_decrypt(key, 32, in, SR_AEAD_NONCE_LEN, aad, aadlen, in + SR_AEAD_NONCE_LEN, ctlen,
                               in + SR_AEAD_NONCE_LEN + ctlen, SR_AEAD_TAG_LEN, out);
+}
+
+static enum sr_err sr_kwp(int enc, const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen,
+                          struct sr_buf *out)
+{
+    const EVP_CIPHER *cipher = keylen == 16 ? EVP_aes_128_wrap_pad() : keylen == 24 ? EVP_aes_192_wrap_pad()
+                               : keylen == 32 ? EVP_aes_256_wrap_pad() : NULL;
+    SR_ENSURE(cipher != NULL, SR_ERR_MALFORMED);
+    SR_ENSURE(inlen <= SR_MAX_PAYLOAD, SR_ERR_TOO_LARGE);
+    /* RFC 5649: unwrap input is whole 64-bit blocks, at least two; wrap output at most 15 bytes longer. */
+    SR_ENSURE(enc || (inlen >= 16 && inlen % 8 == 0), SR_ERR_AUTH_FAILED);
+    SR_AUTO(sr_EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
+    EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+    SR_ENSURE(EVP_CipherInit_ex(ctx, cipher, NULL, key, NULL, enc) == 1, SR_ERR_CRYPTO);
+    SR_AUTO_BUF struct sr_buf tmp;
+    sr_buf_init(&tmp, inlen + 16, SR_BUF_SECRET);
+    SR_TRY(sr_buf_reserve(&tmp, inlen + 16));
+    int n = 0;
+    if (EVP_CipherUpdate(ctx, tmp.data, &n, in, (int)inlen) != 1 || n < 0) {
+        ERR_clear_error();
+        return enc ? SR_ERR_CRYPTO : SR_ERR_AUTH_FAILED;
+    }
+    int fin = 0;
+    if (EVP_CipherFinal_ex(ctx, tmp.data + n, &fin) != 1) {
+        ERR_clear_error();
+        return enc ? SR_ERR_CRYPTO : SR_ERR_AUTH_FAILED;
+    }
+    tmp.len = (size_t)n + (size_t)fin;
+    return sr_buf_append(out, tmp.data, tmp.len);
+}
+
+enum sr_err sr_aes_kwp_wrap(const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen, struct sr_buf *out)
+{
+    SR_ENSURE(inlen > 0, SR_ERR_MALFORMED);
+    return sr_kwp(1, key, keylen, in, inlen, out);
+}
+
+enum sr_err sr_aes_kwp_unwrap(const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen,
+                              struct sr_buf *out_secret)
+{
+    return sr_kwp(0, key, keylen, in, inlen, out_secret);
 }
 
 enum sr_err sr_base64_encode(const uint8_t *in, size_t n, struct sr_buf *out_text)

@@ -52,6 +52,13 @@ SR_MUST_USE enum sr_err sr_aes_gcm_decrypt(const uint8_t *key, size_t keylen, co
                                            const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t ctlen,
                                            const uint8_t *tag, size_t taglen, struct sr_buf *out);
 
+/* AES key wrap with padding (RFC 5649), AES-256 only. unwrap checks the AIV, the length and the
+ * zero padding (OpenSSL's id-aes256-wrap-pad); any failure is SR_ERR_AUTH_FAILED. */
+SR_MUST_USE enum sr_err sr_aes_kwp_wrap(const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen,
+                                        struct sr_buf *out);
+SR_MUST_USE enum sr_err sr_aes_kwp_unwrap(const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen,
+                                          struct sr_buf *out_secret);
+
 /* base64 (standard alphabet, padded), as used in file headers. */
 SR_MUST_USE enum sr_err sr_base64_encode(const uint8_t *in, size_t n, struct sr_buf *out_text);
 SR_MUST_USE enum sr_err sr_base64_decode(const char *text, struct sr_buf *out);

@@ -612,3 +612,47 @@ enum sr_err sr_pkey_private_to_pem(EVP_PKEY *key, struct sr_buf *out_secret)
     SR_ENSURE(PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1, SR_ERR_CRYPTO);
     return sr_bio_to_buf(bio, out_secret);
 }
+
+static enum sr_err sr_oaep_label(EVP_PKEY_CTX *ctx, const uint8_t *label, size_t len)
+{
+    if (label == NULL || len == 0) {
+        return SR_OK;
+    }
+    /* set0 takes ownership of an OPENSSL_malloc'd copy. */
+    char *copy = OPENSSL_memdup(label, len);
+    SR_ENSURE(copy != NULL, SR_ERR_NOMEM);
+    if (EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, copy, (int)len) != 1) {
+        OPENSSL_free(copy);
+        return SR_ERR_CRYPTO;
+    }
+    return SR_OK;
+}
+
+enum sr_err sr_pkey_oaep_sha1_encrypt(EVP_PKEY *key, const uint8_t *label, size_t label_len, const uint8_t *pt,
+                                      size_t ptlen, struct sr_buf *out)
+{
+    SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = NULL;
+    SR_TRY(sr_rsa_ctx(key, sr_enc_row(SR_ENC_RSA_OAEP), true, &ctx));
+    SR_TRY(sr_oaep_label(ctx, label, label_len));
+    size_t len = 0;
+    SR_ENSURE(EVP_PKEY_encrypt(ctx, NULL, &len, pt, ptlen) == 1, SR_ERR_CRYPTO);
+    SR_TRY(sr_buf_reserve(out, len));
+    SR_ENSURE(EVP_PKEY_encrypt(ctx, out->data + out->len, &len, pt, ptlen) == 1, SR_ERR_TOO_LARGE);
+    out->len += len;
+    return SR_OK;
+}
+
+enum sr_err sr_pkey_oaep_sha1_decrypt(EVP_PKEY *key, const uint8_t *label, size_t label_len, const uint8_t *ct,
+                                      size_t ctlen, struct sr_buf *out_secret)
+{
+    SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = NULL;
+    SR_TRY(sr_rsa_ctx(key, sr_enc_row(SR_ENC_RSA_OAEP), false, &ctx));
+    SR_TRY(sr_oaep_label(ctx, label, label_len));
+    uint8_t buf[1024];
+    size_t len = sizeof(buf);
+    int ok = ctlen == (size_t)EVP_PKEY_get_size(key) && EVP_PKEY_decrypt(ctx, buf, &len, ct, ctlen) == 1;
+    ERR_clear_error();
+    enum sr_err r = ok ? sr_buf_append(out_secret, buf, len) : SR_ERR_DECRYPT_FAILED;
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return r;
+}

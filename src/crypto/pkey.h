@@ -83,6 +83,13 @@ SR_MUST_USE enum sr_err sr_pkey_encrypt(EVP_PKEY *key, enum sr_enc_alg alg, cons
 SR_MUST_USE enum sr_err sr_pkey_decrypt(EVP_PKEY *key, enum sr_enc_alg alg, const uint8_t *ct, size_t ctlen,
                                         struct sr_buf *out);
 
+/* RSA-OAEP with SHA-1 (MGF1-SHA-1) and a label, as CKM_RSA_AES_KEY_WRAP uses it for BYOK. The label binds
+ * the ciphertext to a context; decryption fails (one error) under any other label. */
+SR_MUST_USE enum sr_err sr_pkey_oaep_sha1_encrypt(EVP_PKEY *key, const uint8_t *label, size_t label_len,
+                                                  const uint8_t *pt, size_t ptlen, struct sr_buf *out);
+SR_MUST_USE enum sr_err sr_pkey_oaep_sha1_decrypt(EVP_PKEY *key, const uint8_t *label, size_t label_len,
+                                                  const uint8_t *ct, size_t ctlen, struct sr_buf *out_secret);
+
 /* X.509: a self-signed CA certificate (the root) and one it issues (a warrant). */
 SR_MUST_USE enum sr_err sr_x509_self_signed(EVP_PKEY *key, const char *common_name, unsigned days, X509 **ret);
 /* san, when not NULL, makes a TLS server certificate (e.g. "DNS:localhost,DNS:*.localhost,IP:127.0.0.1"). */
