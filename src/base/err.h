@@ -76,6 +76,18 @@ enum sr_err_family {
       "vault names are 3 to 24 characters of a-z, 0-9 and '-', starting with a letter")                     \
     X(SR_ERR_AUDIT_BROKEN, SR_FAM_INTEGRITY, "BadParameter", "the audit log's hash chain is broken")         \
     X(SR_ERR_REMOTE, SR_FAM_INPUT, "BadParameter", "the vault refused the request")                        \
+    X(SR_ERR_BYOK_UNWRAP, SR_FAM_INPUT, "BadParameter",                                                      \
+      "the BYOK package cannot be opened with this key exchange key: it was made for another KEK, "          \
+      "subscription or region, or it was changed")                                                           \
+    X(SR_ERR_BYOK_FORMAT, SR_FAM_USAGE, "BadParameter",                                                      \
+      "not a BYOK package: expected {schema_version 1.0.0, header {kid, alg dir, enc CKM_RSA_AES_KEY_WRAP}, ciphertext}") \
+    X(SR_ERR_BYOK_BINDING, SR_FAM_INPUT, "BadParameter",                                                     \
+      "the package is bound to another subscription, region or world than this vault's")                    \
+    X(SR_ERR_BYOK_KEK, SR_FAM_INPUT, "BadParameter",                                                         \
+      "the package's KEK is not an import key of this vault or of this vault's region")                     \
+    X(SR_ERR_PACKAGE, SR_FAM_INTEGRITY, "BadParameter", "the package failed verification")                  \
+    X(SR_ERR_NOT_XFER_COPY, SR_FAM_USAGE, "BadParameter",                                                    \
+      "keytransfer package works only on the key_xferacld_<ident> copy made by 'keytransfer modify-acls'")   \
     X(SR_ERR_NOT_FOUND, SR_FAM_NOT_FOUND, "NotFound", "not found")                                           \
     X(SR_ERR_EXISTS, SR_FAM_CONFLICT, "Conflict", "already exists and is never overwritten")                  \
     X(SR_ERR_SUITE_WEAK, SR_FAM_INPUT, "BadParameter",                                                      \

@@ -91,6 +91,15 @@ extern const struct sr_cmd sr_cmds_vault[];
 extern const struct sr_cmd sr_cmds_token[];
 extern const struct sr_cmd sr_cmds_audit[];
 extern const struct sr_cmd sr_cmds_key[];
+extern const struct sr_cmd sr_cmds_toolset[];
+extern const struct sr_cmd sr_cmds_keytransfer[];
+extern const struct sr_opt sr_opts_verifykeypackage[];
+enum sr_err sr_cmd_verifykeypackage(struct sr_cli *cli, const struct sr_args *args);
+enum sr_err sr_cmd_vault_show(struct sr_cli *cli, const struct sr_args *args);
+extern const struct sr_opt sr_opts_vault_show[];
+/* PINs for the listed cards from --pin-file, or typed at the terminal. */
+SR_MUST_USE enum sr_err sr_collect_pins(struct sr_cli *cli, const char *pin_file, const unsigned *cards,
+                                        unsigned ncards, bool confirm, struct sr_pins *pins);
 enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args);
 extern const struct sr_opt sr_opts_serve[];
 enum sr_err sr_cmd_new_world(struct sr_cli *cli, const struct sr_args *args);

@@ -12,7 +12,8 @@
 
 #define SR_CLIENT_MAX_RESPONSE (4u * 1024u * 1024u)
 
-enum sr_err sr_client_init(struct sr_cli *cli, const char *url_opt, const char *ca_opt, struct sr_client *ret)
+enum sr_err sr_client_init_public(struct sr_cli *cli, const char *url_opt, const char *ca_opt,
+                                  struct sr_client *ret)
 {
     const char *url = url_opt ? url_opt : secure_getenv("STRONGROOM_VAULT_URL");
     if (url == NULL || strncmp(url, "https://", 8) != 0 || strlen(url) >= sizeof(ret->url)) {
@@ -24,12 +25,19 @@ enum sr_err sr_client_init(struct sr_cli *cli, const char *url_opt, const char *
     while (len > 8 && ret->url[len - 1] == '/') {
         ret->url[--len] = 0;
     }
+    ret->token = NULL;
+    ret->ca_file = ca_opt ? ca_opt : secure_getenv("STRONGROOM_CA_FILE");
+    return SR_OK;
+}
+
+enum sr_err sr_client_init(struct sr_cli *cli, const char *url_opt, const char *ca_opt, struct sr_client *ret)
+{
+    SR_TRY(sr_client_init_public(cli, url_opt, ca_opt, ret));
     ret->token = secure_getenv("STRONGROOM_TOKEN");
     if (ret->token == NULL || *ret->token == 0) {
         sr_cli_detail(cli, "set STRONGROOM_TOKEN to a token from 'strongroom token create'");
         return SR_ERR_USAGE;
     }
-    ret->ca_file = ca_opt ? ca_opt : secure_getenv("STRONGROOM_CA_FILE");
     return SR_OK;
 }
 
@@ -59,22 +67,18 @@ static enum sr_err sr_client_error(struct sr_cli *cli, long status, const json_t
     return status >= 500 ? SR_ERR_IO : SR_ERR_REMOTE;
 }
 
-enum sr_err sr_client_call(struct sr_cli *cli, const struct sr_client *c, const char *method, const char *path,
-                           const json_t *body, json_t **ret)
+/* One HTTPS exchange: the answer's status and body bytes. */
+static enum sr_err sr_client_fetch(struct sr_cli *cli, const struct sr_client *c, const char *method,
+                                   const char *url, const char *body, long *ret_status, struct sr_buf *resp)
 {
-    char url[2048];
-    int n = snprintf(url, sizeof(url), "%s%s%sapi-version=%s", c->url, path, strchr(path, '?') ? "&" : "?",
-                     SR_CLIENT_API_VERSION);
-    SR_ENSURE(n > 0 && (size_t)n < sizeof(url), SR_ERR_TOO_LARGE);
     SR_AUTO(sr_curl_cleanup) CURL *curl = curl_easy_init();
     SR_ENSURE(curl != NULL, SR_ERR_NOMEM);
-    char auth[512];
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
-    SR_AUTO(sr_slist_cleanup) struct curl_slist *headers = curl_slist_append(NULL, auth);
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    SR_AUTO_FREE char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    SR_AUTO_BUF struct sr_buf resp;
-    sr_buf_init(&resp, SR_CLIENT_MAX_RESPONSE, SR_BUF_SECRET);
+    char auth[512] = "";
+    SR_AUTO(sr_slist_cleanup) struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    if (c->token != NULL) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
+        headers = curl_slist_append(headers, auth);
+    }
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -85,22 +89,37 @@ enum sr_err sr_client_call(struct sr_cli *cli, const struct sr_client *c, const 
         curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);
         curl_easy_setopt(curl, CURLOPT_CAPATH, "/etc/ssl/certs");
     }
-    if (text != NULL) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
+    if (body != NULL) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     }
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sr_collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
     CURLcode cc = curl_easy_perform(curl);
-    if (text != NULL) {
-        OPENSSL_cleanse(text, strlen(text)); /* bodies may carry plaintexts or keys */
-    }
     OPENSSL_cleanse(auth, sizeof(auth));
     if (cc != CURLE_OK) {
         sr_cli_detail(cli, "cannot reach %s: %s", c->url, curl_easy_strerror(cc));
         return SR_ERR_IO;
     }
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, ret_status);
+    return SR_OK;
+}
+
+enum sr_err sr_client_call(struct sr_cli *cli, const struct sr_client *c, const char *method, const char *path,
+                           const json_t *body, json_t **ret)
+{
+    char url[2048];
+    int n = snprintf(url, sizeof(url), "%s%s%sapi-version=%s", c->url, path, strchr(path, '?') ? "&" : "?",
+                     SR_CLIENT_API_VERSION);
+    SR_ENSURE(n > 0 && (size_t)n < sizeof(url), SR_ERR_TOO_LARGE);
+    SR_AUTO_FREE char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    SR_AUTO_BUF struct sr_buf resp;
+    sr_buf_init(&resp, SR_CLIENT_MAX_RESPONSE, SR_BUF_SECRET);
     long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    enum sr_err r = sr_client_fetch(cli, c, method, url, text, &status, &resp);
+    if (text != NULL) {
+        OPENSSL_cleanse(text, strlen(text)); /* bodies may carry plaintexts or keys */
+    }
+    SR_TRY(r);
     SR_AUTO_JSON json_t *parsed = resp.len ? json_loadb((const char *)resp.data, resp.len, 0, NULL) : NULL;
     if (status >= 400) {
         return sr_client_error(cli, status, parsed);
@@ -110,5 +129,19 @@ enum sr_err sr_client_call(struct sr_cli *cli, const struct sr_client *c, const 
         return SR_ERR_IO;
     }
     *ret = SR_TAKE(parsed);
+    return SR_OK;
+}
+
+enum sr_err sr_client_download(struct sr_cli *cli, const struct sr_client *c, const char *path, struct sr_buf *out)
+{
+    char url[2048];
+    int n = snprintf(url, sizeof(url), "%s%s", c->url, path);
+    SR_ENSURE(n > 0 && (size_t)n < sizeof(url), SR_ERR_TOO_LARGE);
+    long status = 0;
+    SR_TRY(sr_client_fetch(cli, c, "GET", url, NULL, &status, out));
+    if (status >= 400) {
+        SR_AUTO_JSON json_t *parsed = json_loadb((const char *)out->data, out->len, 0, NULL);
+        return sr_client_error(cli, status, parsed);
+    }
     return SR_OK;
 }

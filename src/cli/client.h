@@ -19,6 +19,12 @@ struct sr_client {
 
 SR_MUST_USE enum sr_err sr_client_init(struct sr_cli *cli, const char *url_opt, const char *ca_opt,
                                        struct sr_client *ret);
+/* For public endpoints (toolsets): no token needed. */
+SR_MUST_USE enum sr_err sr_client_init_public(struct sr_cli *cli, const char *url_opt, const char *ca_opt,
+                                              struct sr_client *ret);
+/* GET of raw bytes (a toolset zip), no api-version. */
+SR_MUST_USE enum sr_err sr_client_download(struct sr_cli *cli, const struct sr_client *c, const char *path,
+                                           struct sr_buf *out);
 /* path starts with "/"; query gets api-version appended. *ret is the parsed body (NULL when empty).
  * A 4xx/5xx answer is reported into cli->detail and returned as an error. */
 SR_MUST_USE enum sr_err sr_client_call(struct sr_cli *cli, const struct sr_client *c, const char *method,

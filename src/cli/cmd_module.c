@@ -173,7 +173,7 @@ const struct sr_opt sr_opts_new_world[] = {
     {NULL, NULL, false, NULL},
 };
 
-static enum sr_err sr_collect_pins(struct sr_cli *cli, const char *pin_file, const unsigned *cards,
+enum sr_err sr_collect_pins(struct sr_cli *cli, const char *pin_file, const unsigned *cards,
                                    unsigned ncards, bool confirm, struct sr_pins *pins)
 {
     if (pin_file != NULL) {

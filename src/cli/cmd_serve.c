@@ -50,6 +50,7 @@ static const struct sr_opt sr_opts_region[] = {
     {"acs-quorum", "-Q", true, "K/N administrator cards for the region's world (default 1/1)"},
     {"pin-file", NULL, true, "one PIN a line, card 1 first (default: ask on the terminal)"},
     {"card-dir", NULL, true, "where the cards go (default DATA/regions/NAME/cards)"},
+    {"kek-size", NULL, true, "the region KEK's RSA size: 2048, 3072 (default) or 4096"},
     {NULL, NULL, false, NULL},
 };
 
@@ -60,6 +61,11 @@ static enum sr_err sr_cmd_region_create(struct sr_cli *cli, const struct sr_args
     struct sr_region_params p = {.name = args->pos[0], .card_dir = sr_arg(args, o, "card-dir")};
     SR_TRY(sr_region_name_check(p.name));
     SR_TRY(sr_quorum_parse(sr_arg(args, o, "acs-quorum"), &p.quorum_k, &p.quorum_n));
+    unsigned long bits = 3072;
+    if (sr_arg(args, o, "kek-size") && sr_parse_uint(sr_arg(args, o, "kek-size"), 2048, 4096, &bits) != SR_OK) {
+        return SR_ERR_KEY_TYPE;
+    }
+    p.kek_bits = (unsigned)bits;
     SR_AUTO_STORE struct sr_store *store = NULL;
     SR_TRY(sr_open_store(cli, data, &store));
     if (store->ops->region_exists(store, p.name) == SR_OK) {
@@ -78,8 +84,10 @@ static enum sr_err sr_cmd_region_create(struct sr_cli *cli, const struct sr_args
         SR_TRY(sr_pins_prompt(cli, cards, p.quorum_n, true, &pins));
     }
     SR_TRY(sr_region_create(data, store, &p, &pins));
-    fprintf(cli->out, "Region %s created: its own module and security world (ACS %u of %u) in %s/regions/%s\n",
-            p.name, p.quorum_k, p.quorum_n, data, p.name);
+    fprintf(cli->out,
+            "Region %s created: its own module, security world (ACS %u of %u) and KEK (RSA-%u, import only)\n"
+            "Toolset: %s/regions/%s/toolset/KeyVault-BYOK-Tools-%s.zip\n",
+            p.name, p.quorum_k, p.quorum_n, p.kek_bits, data, p.name, p.name);
     return SR_OK;
 }
 
@@ -125,6 +133,8 @@ static enum sr_err sr_cmd_vault_create(struct sr_cli *cli, const struct sr_args 
 const struct sr_cmd sr_cmds_vault[] = {
     {"create", sr_cmd_vault_create, 0, 1, 1, sr_opts_vault_create, NULL,
      "vault create NAME --region R --subscription-id ID --data DIR", "make a vault in a region"},
+    {"show", sr_cmd_vault_show, 0, 0, 0, sr_opts_vault_show, NULL, "vault show --vault-url URL",
+     "print a vault's name, region and subscription id (the guide's first step)"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
 

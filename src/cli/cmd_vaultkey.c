@@ -27,6 +27,9 @@ static const struct sr_opt sr_opts_key[] = {
     {"out", NULL, true, "output file"},
     {"signature", NULL, true, "verify: the signature file (raw, as 'key sign' writes it)"},
     {"jwk-file", NULL, true, "import: a JSON web key with its private members"},
+    {"byok-file", NULL, true, "import: a KeyTransferPackage-NAME.byok (BYOK); kty from --kty (default RSA-HSM)"},
+    {"destination", NULL, true, "import: HSM (every Strongroom key is module-protected)"},
+    {"file", NULL, true, "download: where the public key goes (PEM)"},
     {NULL, NULL, false, NULL},
 };
 
@@ -314,11 +317,43 @@ static enum sr_err sr_cmd_key_verify(struct sr_cli *cli, const struct sr_args *a
     return ok ? SR_OK : SR_ERR_BAD_SIGNATURE;
 }
 
+static enum sr_err sr_byok_body(struct sr_cli *cli, const struct sr_args *a, json_t **ret)
+{
+    const char *dest = sr_opt_val(a, "destination");
+    if (dest != NULL && strcmp(dest, "HSM") != 0) {
+        sr_cli_detail(cli, "--destination is HSM: Strongroom keeps every key in its region's module");
+        return SR_ERR_USAGE;
+    }
+    SR_AUTO_BUF struct sr_buf file;
+    SR_TRY(sr_read_input(cli, sr_opt_val(a, "byok-file"), &file));
+    json_t *hsm = NULL;
+    SR_TRY(sr_b64_of(&file, &hsm));
+    const char *kty = sr_opt_val(a, "kty") ? sr_opt_val(a, "kty") : "RSA-HSM";
+    json_t *key = json_pack("{s:s,s:o}", "kty", kty, "key_hsm", hsm);
+    SR_ENSURE(key != NULL, SR_ERR_NOMEM);
+    if (sr_opt_val(a, "curve")) {
+        json_object_set_new(key, "crv", json_string(sr_opt_val(a, "curve")));
+    }
+    *ret = json_pack("{s:o}", "key", key);
+    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
 static enum sr_err sr_cmd_key_import(struct sr_cli *cli, const struct sr_args *a)
 {
     struct sr_client c;
     SR_TRY(sr_client_for(cli, a, &c));
     SR_TRY(sr_need(cli, a, "name"));
+    char path[512];
+    snprintf(path, sizeof(path), "/keys/%s", sr_opt_val(a, "name"));
+    if (sr_opt_val(a, "byok-file") != NULL) {
+        SR_AUTO_JSON json_t *body = NULL;
+        SR_TRY(sr_byok_body(cli, a, &body));
+        SR_AUTO_JSON json_t *resp = NULL;
+        SR_TRY(sr_client_call(cli, &c, "PUT", path, body, &resp));
+        sr_print(cli, a, resp);
+        return SR_OK;
+    }
     SR_TRY(sr_need(cli, a, "jwk-file"));
     SR_AUTO_BUF struct sr_buf text;
     SR_TRY(sr_read_input(cli, sr_opt_val(a, "jwk-file"), &text));
@@ -330,11 +365,29 @@ static enum sr_err sr_cmd_key_import(struct sr_cli *cli, const struct sr_args *a
     }
     SR_AUTO_JSON json_t *body = json_pack("{s:o}", "key", jwk);
     SR_ENSURE(body != NULL, SR_ERR_NOMEM);
-    char path[512];
-    snprintf(path, sizeof(path), "/keys/%s", sr_opt_val(a, "name"));
     SR_AUTO_JSON json_t *resp = NULL;
     SR_TRY(sr_client_call(cli, &c, "PUT", path, body, &resp));
     sr_print(cli, a, resp);
+    return SR_OK;
+}
+
+static enum sr_err sr_cmd_key_download(struct sr_cli *cli, const struct sr_args *a)
+{
+    struct sr_client c;
+    SR_TRY(sr_client_for(cli, a, &c));
+    SR_TRY(sr_need(cli, a, "file"));
+    char path[512];
+    SR_TRY(sr_key_path_of(cli, a, "", path, sizeof(path)));
+    SR_AUTO_JSON json_t *resp = NULL;
+    SR_TRY(sr_client_call(cli, &c, "GET", path, NULL, &resp));
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    SR_TRY(sr_jwk_public_to_pkey(json_object_get(resp, "key"), &pub));
+    SR_AUTO_BUF struct sr_buf pem;
+    sr_buf_init(&pem, 16384, SR_BUF_PLAIN);
+    SR_TRY(sr_pkey_public_to_pem(pub, &pem));
+    SR_TRY(sr_file_write_atomic(sr_opt_val(a, "file"), pem.data, pem.len, SR_WRITE_REPLACE));
+    fprintf(cli->out, "%s: public key of %s\n", sr_opt_val(a, "file"),
+            json_string_value(json_object_get(json_object_get(resp, "key"), "kid")));
     return SR_OK;
 }
 
@@ -353,7 +406,10 @@ const struct sr_cmd sr_cmds_key[] = {
      "encrypt with a key"},
     {"decrypt", sr_cmd_key_decrypt, 0, 0, 0, sr_opts_key, NULL, "key decrypt --name N --alg ALG --in F --out F",
      "decrypt with a key (RSA-OAEP, RSA-OAEP-256)"},
-    {"import", sr_cmd_key_import, 0, 0, 0, sr_opts_key, NULL, "key import --name N --jwk-file F",
-     "import a plain JSON web key"},
+    {"import", sr_cmd_key_import, 0, 0, 0, sr_opts_key, NULL,
+     "key import --name N (--jwk-file F | --byok-file F --destination HSM [--kty EC-HSM --curve P-256])",
+     "import a plain JSON web key, or a BYOK package"},
+    {"download", sr_cmd_key_download, 0, 0, 0, sr_opts_key, NULL, "key download --name N --file F.pem",
+     "save a key's public half as PEM (e.g. an import KEK, as az keyvault key download)"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

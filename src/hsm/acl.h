@@ -23,6 +23,7 @@ enum sr_acl_action {
     SR_ACL_UNWRAP = 1u << 5,
     SR_ACL_REDUCE = 1u << 6,
     SR_ACL_EXPORT_TO_KEY = 1u << 7,
+    SR_ACL_IMPORT = 1u << 8, /* unwrap a key into the module: nothing leaves (a KEK's only action) */
 };
 
 struct sr_acl {

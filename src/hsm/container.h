@@ -44,14 +44,4 @@ SR_MUST_USE enum sr_err sr_container_prefix(const char magic[SR_MAGIC_LEN], cons
 /* Appends P and the payload to a prefix, completing the file. */
 SR_MUST_USE enum sr_err sr_container_finish(struct sr_buf *file, const uint8_t *payload, size_t len);
 
-/* Header field accessors: bad_format when absent or of the wrong type. */
-SR_MUST_USE enum sr_err sr_json_str(const json_t *obj, const char *key, enum sr_err bad, const char **ret);
-SR_MUST_USE enum sr_err sr_json_uint(const json_t *obj, const char *key, enum sr_err bad, unsigned long max,
-                                     unsigned long *ret);
-/* Reads a field holding hex of exactly n bytes. */
-SR_MUST_USE enum sr_err sr_json_hex(const json_t *obj, const char *key, enum sr_err bad, uint8_t *out, size_t n);
-/* Sets a field to the hex of n bytes. */
-SR_MUST_USE enum sr_err sr_json_set_hex(json_t *obj, const char *key, const uint8_t *in, size_t n);
-
-
 #endif

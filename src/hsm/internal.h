@@ -68,6 +68,20 @@ SR_MUST_USE enum sr_err sr_sealed_pkey_read(const uint8_t key[32], const char *p
 SR_MUST_USE enum sr_err sr_header_public_key(const json_t *header, enum sr_err bad, EVP_PKEY **ret);
 SR_MUST_USE enum sr_err sr_header_set_public_key(json_t *header, const EVP_PKEY *pkey);
 
+/* keyfile.c, shared with transfer.c */
+SR_MUST_USE enum sr_err sr_key_build(const struct sr_module *m, struct sr_key_info *info, EVP_PKEY *key,
+                                     struct sr_buf *out);
+void sr_key_info_names(struct sr_key_info *info, const char *app, const char *ident, const char *plainname);
+/* Loads a kmdata key (mode O, world checked); writes m->diag. */
+SR_MUST_USE enum sr_err sr_key_load(struct sr_module *m, const char *app, const char *ident, struct sr_key_info *ret,
+                                    EVP_PKEY **ret_pub, EVP_PKEY **ret_priv);
+SR_MUST_USE enum sr_err sr_key_open_container(const struct sr_module *m, const struct sr_container *c,
+                                              const char *app, const char *ident, struct sr_key_info *ret,
+                                              EVP_PKEY **ret_pub, EVP_PKEY **ret_priv);
+/* A kmdata key for a shared, read-only module (the server's): no diagnostics written. */
+SR_MUST_USE enum sr_err sr_key_read_const(const struct sr_module *m, const char *app, const char *ident,
+                                          struct sr_key_info *ret, EVP_PKEY **ret_priv);
+
 SR_MUST_USE enum sr_err sr_world_hash(const uint8_t km[SR_WORLD_KEY_LEN], uint8_t out[SR_HASH_LEN]);
 
 #endif

@@ -66,6 +66,12 @@ static enum sr_err sr_key_header(const struct sr_key_info *info, const char *wor
     SR_TRY(sr_json_set_hex(h, "world", info->world_hkm, SR_HASH_LEN));
     SR_TRY(sr_json_set_hex(h, "key_hash", info->key_hash, SR_HASH_LEN));
     SR_TRY(sr_header_set_public_key(h, pub));
+    if (info->has_target) {
+        const struct sr_export_target *t = &info->target;
+        json_t *target = json_pack("{s:s,s:s,s:s}", "kek_kid", t->kek_kid, "region", t->region, "world_id", t->world_id);
+        SR_ENSURE(target != NULL && json_object_set_new(h, "export_target", target) == 0, SR_ERR_NOMEM);
+        SR_TRY(sr_json_set_hex(target, "world_hkm", t->world_hkm, SR_HASH_LEN));
+    }
     *ret = SR_TAKE(h);
     return SR_OK;
 }
@@ -98,6 +104,14 @@ static enum sr_err sr_key_parse_header(const json_t *h, struct sr_key_info *ret,
     SR_TRY(sr_json_hex(h, "world", bad, info.world_hkm, SR_HASH_LEN));
     SR_TRY(sr_json_hex(h, "key_hash", bad, info.key_hash, SR_HASH_LEN));
     SR_TRY(sr_acl_from_json(json_object_get(h, "acl"), &info.acl));
+    const json_t *target = json_object_get(h, "export_target");
+    if (target != NULL) {
+        info.has_target = true;
+        SR_TRY(sr_copy_field(target, "kek_kid", info.target.kek_kid, sizeof(info.target.kek_kid)));
+        SR_TRY(sr_copy_field(target, "region", info.target.region, sizeof(info.target.region)));
+        SR_TRY(sr_copy_field(target, "world_id", info.target.world_id, sizeof(info.target.world_id)));
+        SR_TRY(sr_json_hex(target, "world_hkm", bad, info.target.world_hkm, SR_HASH_LEN));
+    }
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
     SR_TRY(sr_header_public_key(h, bad, &pub));
     SR_TRY(sr_pkey_describe(pub, &info.spec));
@@ -112,7 +126,7 @@ static enum sr_err sr_key_parse_header(const json_t *h, struct sr_key_info *ret,
 }
 
 /* Completes info from key (spec, key hash, world), and seals the key into out: the key file's bytes. */
-static enum sr_err sr_key_build(const struct sr_module *m, struct sr_key_info *info, EVP_PKEY *key,
+enum sr_err sr_key_build(const struct sr_module *m, struct sr_key_info *info, EVP_PKEY *key,
                                 struct sr_buf *out)
 {
     SR_ENSURE(m->km != NULL, SR_ERR_NO_WORLD);
@@ -127,7 +141,7 @@ static enum sr_err sr_key_build(const struct sr_module *m, struct sr_key_info *i
     return sr_seal_build(m->km, SR_PURPOSE_KEYBLOB, SR_MAGIC_KEY, h, p8.data, p8.len, out);
 }
 
-static void sr_key_info_names(struct sr_key_info *info, const char *app, const char *ident, const char *plainname)
+void sr_key_info_names(struct sr_key_info *info, const char *app, const char *ident, const char *plainname)
 {
     snprintf(info->app, sizeof(info->app), "%s", app);
     snprintf(info->ident, sizeof(info->ident), "%s", ident);
@@ -152,7 +166,7 @@ enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *
     SR_TRY(sr_pkey_generate(&params->spec, &key));
     struct sr_key_info info = {0};
     sr_key_info_names(&info, params->app, params->ident, plainname);
-    info.acl.actions = sr_default_acl(params->spec.type);
+    info.acl.actions = params->acl ? params->acl : sr_default_acl(params->spec.type);
     SR_AUTO_BUF struct sr_buf file;
     sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
     SR_TRY(sr_key_build(m, &info, key, &file));
@@ -197,7 +211,7 @@ static enum sr_err sr_key_check_name(const char *path, const struct sr_key_info 
 
 /* Opens a parsed key container under the module's world: header checks, then authentication.
  * app and ident, when given, must be what the header says (a swapped file is refused). */
-static enum sr_err sr_key_open_container(const struct sr_module *m, const struct sr_container *c, const char *app,
+enum sr_err sr_key_open_container(const struct sr_module *m, const struct sr_container *c, const char *app,
                                          const char *ident, struct sr_key_info *ret, EVP_PKEY **ret_pub,
                                          EVP_PKEY **ret_priv)
 {
@@ -220,7 +234,7 @@ static enum sr_err sr_key_open_container(const struct sr_module *m, const struct
     return SR_OK;
 }
 
-static enum sr_err sr_key_load(struct sr_module *m, const char *app, const char *ident, struct sr_key_info *ret,
+enum sr_err sr_key_load(struct sr_module *m, const char *app, const char *ident, struct sr_key_info *ret,
                                EVP_PKEY **ret_pub, EVP_PKEY **ret_priv)
 {
     SR_TRY(sr_module_require_world(m, NULL));
@@ -368,4 +382,14 @@ enum sr_err sr_module_open_backup(const struct sr_module *m, const uint8_t *blob
     SR_TRY(sr_container_parse(blob, len, SR_MAGIC_BACKUP, SR_ERR_BACKUP, &c));
     enum sr_err r = sr_seal_open(m->km, SR_PURPOSE_BACKUP, &c, out);
     return r == SR_ERR_AUTH_FAILED ? SR_ERR_BACKUP : r;
+}
+
+enum sr_err sr_key_read_const(const struct sr_module *m, const char *app, const char *ident, struct sr_key_info *ret,
+                              EVP_PKEY **ret_priv)
+{
+    char path[SR_PATH_MAX];
+    SR_TRY(sr_key_path(m, app, ident, path, sizeof(path)));
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    SR_TRY(sr_container_read(path, SR_MAGIC_KEY, SR_ERR_KEYFILE_TAMPERED, &c));
+    return sr_key_open_container(m, &c, app, ident, ret, NULL, ret_priv);
 }

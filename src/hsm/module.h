@@ -106,6 +106,15 @@ struct sr_keygen_params {
     const char *ident;
     const char *plainname;
     struct sr_key_spec spec;
+    unsigned acl;          /* 0: the default for the key type */
+};
+
+/* Where a transfer copy (key_xferacld_<ident>) may go: set by modify-acls, authenticated in its header. */
+struct sr_export_target {
+    char kek_kid[256];
+    char region[32];       /* "" when the KEK is a vault key (the guide's "new method") */
+    char world_id[2 * SR_WORLD_ID_LEN + 1];
+    uint8_t world_hkm[SR_HASH_LEN];
 };
 
 struct sr_key_info {
@@ -117,6 +126,8 @@ struct sr_key_info {
     uint8_t world_hkm[SR_HASH_LEN];
     uint8_t key_hash[SR_HASH_LEN];
     long long created;
+    bool has_target;
+    struct sr_export_target target;
 };
 
 SR_MUST_USE enum sr_err sr_ident_check(const char *ident);

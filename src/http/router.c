@@ -35,6 +35,7 @@ static const struct sr_route sr_routes[] = {
     {"POST", "deletedkeys/{name}/recover", SR_OP_DELETED_RECOVER},
     {"DELETE", "deletedkeys/{name}", SR_OP_DELETED_PURGE},
     {"POST", "rng", SR_OP_RNG},
+    {"GET", "byok/vault", SR_OP_VAULT_SHOW},
 };
 
 #define SR_MAX_SEGMENTS 8

@@ -192,6 +192,31 @@ static enum MHD_Result sr_final_call(struct sr_http_server *s, struct MHD_Connec
     return sr_send(c, resp ? 200 : 204, resp, NULL);
 }
 
+/* The published toolsets are public downloads, as in the guide: no token, GET only. */
+static enum MHD_Result sr_send_toolsets(struct sr_http_server *s, struct MHD_Connection *c, const char *url)
+{
+    const char *name = url + strlen("/byok/toolsets");
+    if (*name == 0 || strcmp(name, "/") == 0) {
+        SR_AUTO_JSON json_t *list = NULL;
+        enum sr_err r = sr_vault_toolsets(s->svc, &list);
+        return r == SR_OK ? sr_send(c, 200, list, NULL) : sr_send_error(c, r, NULL, NULL);
+    }
+    SR_AUTO_BUF struct sr_buf zip;
+    sr_buf_init(&zip, 16u << 20, SR_BUF_PLAIN);
+    enum sr_err r = name[0] == '/' ? sr_vault_toolset_bytes(s->svc, name + 1, &zip) : SR_ERR_ROUTE;
+    if (r != SR_OK) {
+        return sr_send_error(c, r, url, NULL);
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(zip.len, zip.data, MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/zip");
+    enum MHD_Result q = MHD_queue_response(c, 200, resp);
+    MHD_destroy_response(resp);
+    return q;
+}
+
 static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -204,6 +229,12 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (sr_host_parse(host, s->cfg.default_vault, vault, sizeof(vault), resource, sizeof(resource)) != SR_OK) {
         return sr_send_error(c, SR_ERR_VAULT_NOT_FOUND, NULL, NULL);
+    }
+    if (conn == NULL && strncasecmp(url, "/byok/toolsets", 14) == 0) {
+        if (strcmp(method, "GET") != 0) {
+            return sr_send_error(c, SR_ERR_METHOD, url, NULL);
+        }
+        return sr_send_toolsets(s, c, url);
     }
     if (conn == NULL) {
         conn = calloc(1, sizeof(*conn));

@@ -96,6 +96,20 @@ static enum sr_err sr_lite_region_exists(struct sr_store *s, const char *name)
     return rc == SQLITE_ROW ? SR_OK : SR_ERR_NOT_FOUND;
 }
 
+static enum sr_err sr_lite_region_each(struct sr_store *s, enum sr_err (*fn)(void *ctx, const char *name), void *ctx)
+{
+    SR_AUTO_STMT sqlite3_stmt *st = NULL;
+    SR_TRY(sr_prepare(s, "SELECT name FROM regions ORDER BY name", &st));
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char name[SR_MAX_REGION + 1];
+        sr_text(st, 0, name, sizeof(name));
+        SR_TRY(fn(ctx, name));
+    }
+    SR_ENSURE(rc == SQLITE_DONE, SR_ERR_IO);
+    return SR_OK;
+}
+
 static enum sr_err sr_lite_vault_put(struct sr_store *s, const struct sr_vault_row *v)
 {
     SR_AUTO_STMT sqlite3_stmt *st = NULL;
@@ -530,6 +544,7 @@ static const struct sr_store_ops sr_sqlite_ops = {
     .close = sr_lite_close,
     .region_put = sr_lite_region_put,
     .region_exists = sr_lite_region_exists,
+    .region_each = sr_lite_region_each,
     .vault_put = sr_lite_vault_put,
     .vault_get = sr_lite_vault_get,
     .vault_each = sr_lite_vault_each,

@@ -66,5 +66,6 @@ enum sr_err sr_op_decrypt(struct sr_vault_svc *, struct sr_request *, json_t **)
 enum sr_err sr_op_wrap(struct sr_vault_svc *, struct sr_request *, json_t **);
 enum sr_err sr_op_unwrap(struct sr_vault_svc *, struct sr_request *, json_t **);
 enum sr_err sr_op_rng(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_vault_show(struct sr_vault_svc *, struct sr_request *, json_t **);
 
 #endif

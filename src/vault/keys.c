@@ -12,7 +12,9 @@
 #include "crypto/crypto.h"
 #include "crypto/jwk.h"
 #include "crypto/ossl.h"
+#include "byok/byok.h"
 #include "hsm/blob.h"
+#include "hsm/transfer.h"
 #include "vault/internal.h"
 
 #define SR_RETENTION_DAYS 90
@@ -28,6 +30,7 @@ struct sr_kop_name {
 static const struct sr_kop_name sr_kops[] = {
     {SR_KOP_ENCRYPT, "encrypt"}, {SR_KOP_DECRYPT, "decrypt"},   {SR_KOP_SIGN, "sign"},
     {SR_KOP_VERIFY, "verify"},   {SR_KOP_WRAP, "wrapKey"},      {SR_KOP_UNWRAP, "unwrapKey"},
+    {SR_KOP_IMPORT, "import"},
 };
 
 #define SR_KOPS_RSA (SR_KOP_ENCRYPT | SR_KOP_DECRYPT | SR_KOP_SIGN | SR_KOP_VERIFY | SR_KOP_WRAP | SR_KOP_UNWRAP)
@@ -302,7 +305,9 @@ static enum sr_err sr_make_key(struct sr_vault_svc *svc, struct sr_request *req,
     SR_TRY(sr_attrs_parse(req, attrs, &k));
     SR_TRY(sr_tags_parse(req, tags, &k));
     SR_TRY(sr_new_version(k.version));
-    SR_TRY(sr_blob_generate(m, k.version, req->name, spec, SR_VAULT_ACL, &k.blob));
+    /* An import key's module ACL is Import alone: it can never decrypt, whatever key_ops later say. */
+    unsigned acl = ops == SR_KOP_IMPORT ? SR_ACL_IMPORT : SR_VAULT_ACL;
+    SR_TRY(sr_blob_generate(m, k.version, req->name, spec, acl, &k.blob));
     return sr_insert_and_answer(svc, req, &k, ret);
 }
 
@@ -320,10 +325,129 @@ enum sr_err sr_op_key_create(struct sr_vault_svc *svc, struct sr_request *req, j
     unsigned ops = sr_default_ops(spec.type);
     const json_t *given = json_object_get(req->body, "key_ops");
     if (given != NULL && !json_is_null(given)) {
-        SR_TRY(sr_kops_parse(req, given, sr_default_ops(spec.type), &ops));
+        unsigned allowed = sr_default_ops(spec.type) | (spec.type == SR_KEY_RSA ? SR_KOP_IMPORT : 0);
+        SR_TRY(sr_kops_parse(req, given, allowed, &ops));
+        /* = azure-keyvault.md §1.1: 'import' is mutually exclusive with all other key operations. */
+        SR_ENSURE(!(ops & SR_KOP_IMPORT) || ops == SR_KOP_IMPORT,
+                  sr_bad(req, "key_ops 'import' cannot be combined with any other operation"));
     }
     return sr_make_key(svc, req, &spec, kty, ops, json_object_get(req->body, "attributes"),
                        json_object_get(req->body, "tags"), ret);
+}
+
+static enum sr_err sr_usable(struct sr_request *req, const struct sr_key_row *k, unsigned kop)
+{
+    long long now = (long long)time(NULL);
+    SR_ENSURE(k->enabled, SR_ERR_KEY_DISABLED);
+    SR_ENSURE(k->nbf == 0 || now >= k->nbf, SR_ERR_KEY_NOT_YET_VALID);
+    SR_ENSURE(k->exp == 0 || now < k->exp, SR_ERR_KEY_EXPIRED);
+    for (size_t i = 0; i < SR_ARRAY_LEN(sr_kops); i++) {
+        if (sr_kops[i].op == kop && !(k->key_ops & kop)) {
+            snprintf(req->detail, sizeof(req->detail), "'%s' is not in key_ops", sr_kops[i].name);
+            return SR_ERR_KEY_OP;
+        }
+    }
+    return SR_OK;
+}
+
+/* The KEK a .byok names: the vault's region KEK (urn:strongroom:kek:<REGION>:1), or an import key of this
+ * vault (its kid URL). Fills the expected binding label and, for a vault KEK, its blob. */
+static enum sr_err sr_byok_kek(struct sr_vault_svc *svc, struct sr_request *req, const struct sr_module *m,
+                               const struct sr_byok *b, struct sr_key_row *kek_row, char *binding, size_t cap)
+{
+    struct sr_world_info world;
+    SR_TRY(sr_module_world_info((struct sr_module *)m, &world));
+    SR_TRY(sr_binding_make(req->vault.subscription, req->vault.region, world.hkm, binding, cap));
+    size_t plen = strlen(SR_KEK_KID_PREFIX);
+    if (strncmp(b->kid, SR_KEK_KID_PREFIX, plen) == 0) {
+        char expect[128];
+        snprintf(expect, sizeof(expect), SR_KEK_KID_PREFIX "%s:1", req->vault.region);
+        if (strcmp(b->kid, expect) != 0) {
+            snprintf(req->detail, sizeof(req->detail), "the package is for %s; this vault's region is %s", b->kid,
+                     req->vault.region);
+            return SR_ERR_BYOK_KEK;
+        }
+        /* A region KEK serves every subscription of the region: the package must say whose it is. */
+        if (b->binding[0] == 0) {
+            snprintf(req->detail, sizeof(req->detail), "a package for a region KEK must carry the binding");
+            return SR_ERR_BYOK_BINDING;
+        }
+        SR_ENSURE(strcmp(b->binding, binding) == 0, SR_ERR_BYOK_BINDING);
+        return SR_OK;
+    }
+    /* https://<this vault>/keys/<name>/<version> */
+    char prefix[512];
+    snprintf(prefix, sizeof(prefix), "%s/keys/", req->base_url);
+    SR_ENSURE(strncmp(b->kid, prefix, strlen(prefix)) == 0, SR_ERR_BYOK_KEK);
+    char name[SR_MAX_NAME + 2], version[SR_VERSION_LEN + 2] = "";
+    const char *rest = b->kid + strlen(prefix);
+    size_t nlen = strcspn(rest, "/");
+    SR_ENSURE(nlen > 0 && nlen <= SR_MAX_NAME, SR_ERR_BYOK_KEK);
+    memcpy(name, rest, nlen);
+    name[nlen] = 0;
+    if (rest[nlen] == '/') {
+        SR_ENSURE(strlen(rest + nlen + 1) <= SR_VERSION_LEN, SR_ERR_BYOK_KEK);
+        strcpy(version, rest + nlen + 1);
+    }
+    enum sr_err r = svc->store->ops->key_get(svc->store, req->vault.name, name, version, false, kek_row, NULL);
+    SR_ENSURE(r != SR_ERR_NOT_FOUND, SR_ERR_BYOK_KEK);
+    SR_TRY(r);
+    SR_ENSURE(kek_row->key_ops == SR_KOP_IMPORT, SR_ERR_BYOK_KEK);
+    SR_TRY(sr_usable(req, kek_row, SR_KOP_IMPORT));
+    /* A vault KEK binds the package by itself; a binding, when present, must still be this vault's. */
+    SR_ENSURE(b->binding[0] == 0 || strcmp(b->binding, binding) == 0, SR_ERR_BYOK_BINDING);
+    if (b->binding[0] == 0) {
+        binding[0] = 0;
+    }
+    return SR_OK;
+}
+
+static enum sr_err sr_import_byok(struct sr_vault_svc *svc, struct sr_request *req, const json_t *jwk, json_t **ret)
+{
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    const char *hsm = json_string_value(json_object_get(jwk, "key_hsm"));
+    SR_ENSURE(hsm != NULL, sr_bad(req, "key_hsm must be the base64url of the .byok file"));
+    SR_ENSURE(kty != NULL && (strcmp(kty, "RSA-HSM") == 0 || strcmp(kty, "EC-HSM") == 0),
+              sr_bad(req, "a BYOK import takes kty RSA-HSM or EC-HSM"));
+    SR_AUTO_BUF struct sr_buf file;
+    sr_buf_init(&file, SR_MAX_OP_INPUT * 64, SR_BUF_PLAIN);
+    SR_ENSURE(sr_b64url_decode(hsm, &file) == SR_OK, sr_bad(req, "key_hsm is not base64url"));
+    struct sr_byok b = {0};
+    SR_TRY(sr_byok_parse(file.data, file.len, &b));
+    const struct sr_module *m = NULL;
+    SR_AUTO_ROW struct sr_key_row kek = {0};
+    SR_AUTO_ROW struct sr_key_row k;
+    sr_row_init(req, &k);
+    char binding[512];
+    enum sr_err r = sr_svc_region_module(svc, req->vault.region, &m);
+    if (r == SR_OK) {
+        r = sr_byok_kek(svc, req, m, &b, &kek, binding, sizeof(binding));
+    }
+    if (r == SR_OK) {
+        r = sr_new_version(k.version);
+    }
+    struct sr_key_spec spec = {0};
+    if (r == SR_OK) {
+        r = sr_import_wrapped(m, SR_KEK_IDENT, kek.blob.len ? kek.blob.data : NULL, kek.blob.len,
+                              (const uint8_t *)binding, strlen(binding), b.ciphertext.data, b.ciphertext.len,
+                              k.version, req->name, SR_VAULT_ACL, &k.blob, &spec);
+    }
+    sr_byok_release(&b);
+    SR_TRY(r);
+    const char *crv = json_string_value(json_object_get(jwk, "crv"));
+    bool rsa = strcmp(kty, "RSA-HSM") == 0;
+    SR_ENSURE(rsa == (spec.type == SR_KEY_RSA), sr_bad(req, "the package holds a key of another type than kty"));
+    SR_ENSURE(rsa || crv == NULL || strcmp(crv, sr_curve_name(spec.curve)) == 0,
+              sr_bad(req, "the package holds a key on another curve than crv"));
+    snprintf(k.kty, sizeof(k.kty), "%s", kty);
+    k.key_ops = sr_default_ops(spec.type);
+    const json_t *given = json_object_get(jwk, "key_ops");
+    if (given != NULL && !json_is_null(given)) {
+        SR_TRY(sr_kops_parse(req, given, sr_default_ops(spec.type), &k.key_ops));
+    }
+    SR_TRY(sr_attrs_parse(req, json_object_get(req->body, "attributes"), &k));
+    SR_TRY(sr_tags_parse(req, json_object_get(req->body, "tags"), &k));
+    return sr_insert_and_answer(svc, req, &k, ret);
 }
 
 enum sr_err sr_op_key_import(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
@@ -332,8 +456,7 @@ enum sr_err sr_op_key_import(struct sr_vault_svc *svc, struct sr_request *req, j
     const json_t *jwk = json_object_get(req->body, "key");
     SR_ENSURE(json_is_object(jwk), sr_bad(req, "'key' (a JSON web key) is required"));
     if (json_object_get(jwk, "key_hsm") != NULL) {
-        snprintf(req->detail, sizeof(req->detail), "BYOK (key_hsm) import needs the BYOK toolset, not built yet");
-        return SR_ERR_JWK;
+        return sr_import_byok(svc, req, jwk, ret);
     }
     const struct sr_module *m = NULL;
     SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
@@ -455,7 +578,9 @@ enum sr_err sr_op_key_update(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_TRY(sr_load(svc, req, false, &k, NULL));
     const json_t *ops = json_object_get(req->body, "key_ops");
     if (ops != NULL && !json_is_null(ops)) {
-        unsigned allowed = strncmp(k.kty, "RSA", 3) == 0 ? SR_KOPS_RSA : SR_KOPS_EC;
+        /* An import key stays one, and no other key becomes one: the module ACL would not follow. */
+        unsigned allowed = k.key_ops == SR_KOP_IMPORT ? SR_KOP_IMPORT
+                           : strncmp(k.kty, "RSA", 3) == 0 ? SR_KOPS_RSA : SR_KOPS_EC;
         SR_TRY(sr_kops_parse(req, ops, allowed, &k.key_ops));
     }
     SR_TRY(sr_attrs_parse(req, json_object_get(req->body, "attributes"), &k));
@@ -687,21 +812,6 @@ enum sr_err sr_op_policy_put(struct sr_vault_svc *svc, struct sr_request *req, j
 
 /* --- cryptographic operations --- */
 
-static enum sr_err sr_usable(struct sr_request *req, const struct sr_key_row *k, unsigned kop)
-{
-    long long now = (long long)time(NULL);
-    SR_ENSURE(k->enabled, SR_ERR_KEY_DISABLED);
-    SR_ENSURE(k->nbf == 0 || now >= k->nbf, SR_ERR_KEY_NOT_YET_VALID);
-    SR_ENSURE(k->exp == 0 || now < k->exp, SR_ERR_KEY_EXPIRED);
-    for (size_t i = 0; i < SR_ARRAY_LEN(sr_kops); i++) {
-        if (sr_kops[i].op == kop && !(k->key_ops & kop)) {
-            snprintf(req->detail, sizeof(req->detail), "'%s' is not in key_ops", sr_kops[i].name);
-            return SR_ERR_KEY_OP;
-        }
-    }
-    return SR_OK;
-}
-
 /* Reads a base64url member of the body into out (plain buffer, bounded). */
 static enum sr_err sr_b64_member(struct sr_request *req, const char *name, struct sr_buf *out)
 {
@@ -851,6 +961,15 @@ enum sr_err sr_op_rng(struct sr_vault_svc *svc, struct sr_request *req, json_t *
     sr_buf_init(&text, 256, SR_BUF_PLAIN);
     SR_TRY(sr_b64url_encode(bytes, n, &text));
     *ret = json_pack("{s:s}", "value", (const char *)text.data);
+    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+enum sr_err sr_op_vault_show(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    (void)svc;
+    *ret = json_pack("{s:s,s:s,s:s,s:s}", "name", req->vault.name, "region", req->vault.region, "subscriptionId",
+                     req->vault.subscription, "url", req->base_url);
     SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
     return SR_OK;
 }

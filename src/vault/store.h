@@ -84,6 +84,7 @@ struct sr_store_ops {
     void (*close)(struct sr_store *s);
     enum sr_err (*region_put)(struct sr_store *s, const char *name, long long created);
     enum sr_err (*region_exists)(struct sr_store *s, const char *name);
+    enum sr_err (*region_each)(struct sr_store *s, enum sr_err (*fn)(void *ctx, const char *name), void *ctx);
     enum sr_err (*vault_put)(struct sr_store *s, const struct sr_vault_row *v);
     enum sr_err (*vault_get)(struct sr_store *s, const char *name, struct sr_vault_row *ret);
     enum sr_err (*vault_each)(struct sr_store *s, sr_vault_row_fn fn, void *ctx);

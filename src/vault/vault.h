@@ -19,7 +19,7 @@ enum sr_op {
     SR_OP_KEY_CREATE, SR_OP_KEY_IMPORT, SR_OP_KEY_GET, SR_OP_KEY_LIST, SR_OP_KEY_VERSIONS, SR_OP_KEY_UPDATE,
     SR_OP_KEY_DELETE, SR_OP_DELETED_LIST, SR_OP_DELETED_GET, SR_OP_DELETED_RECOVER, SR_OP_DELETED_PURGE,
     SR_OP_KEY_BACKUP, SR_OP_KEY_RESTORE, SR_OP_KEY_ROTATE, SR_OP_POLICY_GET, SR_OP_POLICY_PUT,
-    SR_OP_SIGN, SR_OP_VERIFY, SR_OP_ENCRYPT, SR_OP_DECRYPT, SR_OP_WRAP, SR_OP_UNWRAP, SR_OP_RNG,
+    SR_OP_SIGN, SR_OP_VERIFY, SR_OP_ENCRYPT, SR_OP_DECRYPT, SR_OP_WRAP, SR_OP_UNWRAP, SR_OP_RNG, SR_OP_VAULT_SHOW,
     SR_OP_COUNT_
 };
 
@@ -74,6 +74,7 @@ struct sr_region_params {
     const char *name;
     unsigned quorum_k, quorum_n;
     const char *card_dir; /* NULL: DATA/regions/NAME/cards */
+    unsigned kek_bits;    /* 0: 3072 */
 };
 struct sr_pins;
 SR_MUST_USE enum sr_err sr_region_create(const char *data_dir, struct sr_store *store,
@@ -82,6 +83,12 @@ SR_MUST_USE enum sr_err sr_region_kmdata(const char *data_dir, const char *regio
 SR_MUST_USE enum sr_err sr_vault_create(struct sr_store *store, const char *name, const char *region,
                                         const char *subscription);
 SR_MUST_USE enum sr_err sr_region_name_check(const char *name);
+/* DATA/regions/R/toolset: both packages and KeyVault-BYOK-Tools-R.zip, made with the region. */
+SR_MUST_USE enum sr_err sr_region_toolset_dir(const char *data_dir, const char *region, char *out, size_t cap);
+/* The published toolsets: [{"region","name","sha256"}] for every region. */
+SR_MUST_USE enum sr_err sr_vault_toolsets(struct sr_vault_svc *svc, json_t **ret);
+/* The zip of a toolset by file name (KeyVault-BYOK-Tools-R.zip), into out. */
+SR_MUST_USE enum sr_err sr_vault_toolset_bytes(struct sr_vault_svc *svc, const char *name, struct sr_buf *out);
 SR_MUST_USE enum sr_err sr_vault_name_check(const char *name);
 
 /* --- audit (audit.c) --- */

@@ -1,0 +1,179 @@
+#include "hsm/transfer.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "crypto/crypto.h"
+#include "crypto/ossl.h"
+#include "hsm/blob.h"
+#include "hsm/internal.h"
+
+#define SR_TRANSFER_AES_LEN 32u
+#define SR_MAX_PKCS8 16384u
+
+enum sr_err sr_key_reduce_for_export(struct sr_module *m, const char *app, const char *ident,
+                                     const uint8_t kek_hash[SR_HASH_LEN], const struct sr_export_target *target,
+                                     struct sr_key_info *ret)
+{
+    struct sr_key_info src;
+    SR_AUTO_PKEY EVP_PKEY *priv = NULL;
+    SR_TRY(sr_key_load(m, app, ident, &src, NULL, &priv));
+    /* = reference/hsm-world.md §1.6 | §5 #7 */
+    /*# ReduceACL makes a new blob; ACL changes only narrow. */
+    SR_ENSURE(sr_acl_permits(&src.acl, SR_ACL_REDUCE), SR_ERR_ACL_DENIED);
+    char path[SR_PATH_MAX];
+    SR_TRY(sr_key_path(m, "xferacld", ident, path, sizeof(path)));
+    SR_ENSURE(!sr_file_exists(path), SR_ERR_EXISTS);
+    struct sr_key_info info = {0};
+    sr_key_info_names(&info, "xferacld", ident, src.plainname);
+    info.acl.actions = SR_ACL_EXPORT_TO_KEY;
+    memcpy(info.acl.export_kek_hash, kek_hash, SR_HASH_LEN);
+    info.has_target = true;
+    info.target = *target;
+    SR_AUTO_BUF struct sr_buf file;
+    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
+    SR_TRY(sr_key_build(m, &info, priv, &file));
+    SR_TRY(sr_file_write_atomic(path, file.data, file.len, SR_WRITE_CREATE));
+    *ret = info;
+    return SR_OK;
+}
+
+static void sr_aes_free(uint8_t **k)
+{
+    if (*k != NULL) {
+        OPENSSL_secure_clear_free(*k, SR_TRANSFER_AES_LEN);
+    }
+}
+
+enum sr_err sr_key_export_wrapped(struct sr_module *m, const char *ident, EVP_PKEY *kek, const uint8_t *label,
+                                  size_t label_len, struct sr_buf *out, struct sr_key_info *ret_info)
+{
+    struct sr_key_info info;
+    SR_AUTO_PKEY EVP_PKEY *priv = NULL;
+    SR_TRY(sr_key_load(m, "xferacld", ident, &info, NULL, &priv));
+    uint8_t kek_hash[SR_HASH_LEN];
+    SR_TRY(sr_pkey_public_hash(kek, kek_hash));
+    /* The only way out of the module: wrapped for exactly the KEK the reduced ACL names. */
+    SR_ENSURE(sr_acl_permits(&info.acl, SR_ACL_EXPORT_TO_KEY), SR_ERR_ACL_DENIED);
+    SR_ENSURE(sr_ct_equal(kek_hash, info.acl.export_kek_hash, SR_HASH_LEN), SR_ERR_ACL_DENIED);
+    struct sr_key_spec kspec;
+    SR_TRY(sr_pkey_describe(kek, &kspec));
+    SR_ENSURE(kspec.type == SR_KEY_RSA && kspec.bits >= 2048, SR_ERR_KEY_TYPE);
+    SR_AUTO(sr_aes_free) uint8_t *aes = OPENSSL_secure_zalloc(SR_TRANSFER_AES_LEN);
+    SR_ENSURE(aes != NULL, SR_ERR_NOMEM);
+    SR_TRY(sr_rand_bytes(aes, SR_TRANSFER_AES_LEN));
+    SR_AUTO_BUF struct sr_buf p8;
+    sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
+    SR_TRY(sr_pkey_private_to_pkcs8(priv, &p8));
+    /* = azure-keyvault.md §1.4: CKM_RSA_AES_KEY_WRAP = RSA-OAEP(SHA-1)(AES key) || AES-KWP(AES key)(PKCS#8) */
+    SR_TRY(sr_pkey_oaep_sha1_encrypt(kek, label, label_len, aes, SR_TRANSFER_AES_LEN, out));
+    SR_TRY(sr_aes_kwp_wrap(aes, SR_TRANSFER_AES_LEN, p8.data, p8.len, out));
+    *ret_info = info;
+    return SR_OK;
+}
+
+enum sr_err sr_kek_generate(struct sr_module *m, const char *ident, unsigned bits, EVP_PKEY **ret_pub)
+{
+    struct sr_keygen_params p = {.app = SR_KEK_APP, .ident = ident, .plainname = "BYOK key exchange key",
+                                 .spec = {.type = SR_KEY_RSA, .bits = bits, .pubexp = 65537},
+                                 .acl = SR_ACL_IMPORT};
+    struct sr_key_info info;
+    SR_TRY(sr_key_generate(m, &p, &info));
+    return sr_key_public(m, SR_KEK_APP, ident, ret_pub);
+}
+
+enum sr_err sr_kek_public(const struct sr_module *m, const char *ident, EVP_PKEY **ret_pub)
+{
+    char path[SR_PATH_MAX];
+    SR_TRY(sr_key_path(m, SR_KEK_APP, ident, path, sizeof(path)));
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    SR_TRY(sr_container_read(path, SR_MAGIC_KEY, SR_ERR_KEYFILE_TAMPERED, &c));
+    struct sr_key_info info;
+    return sr_key_open_container(m, &c, SR_KEK_APP, ident, &info, ret_pub, NULL);
+}
+
+static enum sr_err sr_kek_private(const struct sr_module *m, const char *kek_ident, const uint8_t *kek_blob,
+                                  size_t kek_len, EVP_PKEY **ret)
+{
+    struct sr_key_info info;
+    if (kek_blob == NULL) {
+        SR_TRY(sr_key_read_const(m, SR_KEK_APP, kek_ident, &info, ret));
+    } else {
+        SR_AUTO_CONTAINER struct sr_container c = {0};
+        SR_TRY(sr_container_parse(kek_blob, kek_len, SR_MAGIC_KEY, SR_ERR_KEYFILE_TAMPERED, &c));
+        SR_TRY(sr_key_open_container(m, &c, "vault", NULL, &info, NULL, ret));
+    }
+    /* = reference/hsm-world.md §5 #4: an import-only KEK never decrypts; and only an Import KEK imports. */
+    if (!sr_acl_permits(&info.acl, SR_ACL_IMPORT)) {
+        EVP_PKEY_free(*ret);
+        *ret = NULL;
+        return SR_ERR_ACL_DENIED;
+    }
+    return SR_OK;
+}
+
+/* Opens the wrapped key: every failure here is the one error, whatever step it was. */
+static enum sr_err sr_unwrap_package(EVP_PKEY *kek, const uint8_t *label, size_t label_len, const uint8_t *ct,
+                                     size_t ctlen, EVP_PKEY **ret)
+{
+    size_t rsa_len = (size_t)EVP_PKEY_get_size(kek);
+    SR_ENSURE(ctlen > rsa_len + 16, SR_ERR_BYOK_UNWRAP);
+    SR_AUTO_BUF struct sr_buf aes;
+    SR_AUTO_BUF struct sr_buf p8;
+    sr_buf_init(&aes, 64, SR_BUF_SECRET);
+    sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
+    enum sr_err r = sr_pkey_oaep_sha1_decrypt(kek, label, label_len, ct, rsa_len, &aes);
+    if (r == SR_OK && aes.len != SR_TRANSFER_AES_LEN) {
+        r = SR_ERR_BYOK_UNWRAP;
+    }
+    if (r == SR_OK) {
+        r = sr_aes_kwp_unwrap(aes.data, aes.len, ct + rsa_len, ctlen - rsa_len, &p8);
+    }
+    if (r == SR_OK) {
+        r = sr_pkey_private_from_pkcs8(p8.data, p8.len, ret);
+    }
+    return r == SR_OK ? SR_OK : SR_ERR_BYOK_UNWRAP;
+}
+
+enum sr_err sr_import_wrapped(const struct sr_module *m, const char *kek_ident, const uint8_t *kek_blob, size_t kek_len,
+                              const uint8_t *label, size_t label_len, const uint8_t *ct, size_t ctlen,
+                              const char *blob_label, const char *name, unsigned acl, struct sr_buf *out_blob,
+                              struct sr_key_spec *ret_spec)
+{
+    SR_AUTO_PKEY EVP_PKEY *kek = NULL;
+    SR_TRY(sr_kek_private(m, kek_ident, kek_blob, kek_len, &kek));
+    SR_AUTO_PKEY EVP_PKEY *key = NULL;
+    SR_TRY(sr_unwrap_package(kek, label, label_len, ct, ctlen, &key));
+    struct sr_key_spec spec;
+    SR_ENSURE(sr_pkey_describe(key, &spec) == SR_OK, SR_ERR_KEY_TYPE);
+    SR_ENSURE(spec.type == SR_KEY_EC || spec.bits == 2048 || spec.bits == 3072 || spec.bits == 4096,
+              SR_ERR_KEY_TYPE);
+    struct sr_key_info info = {0};
+    sr_key_info_names(&info, "vault", blob_label, name);
+    info.acl.actions = acl;
+    SR_TRY(sr_ident_check(blob_label));
+    SR_TRY(sr_key_build(m, &info, key, out_blob));
+    *ret_spec = info.spec;
+    return SR_OK;
+}
+
+enum sr_err sr_module_attest(const struct sr_module *m, const uint8_t *data, size_t len, struct sr_buf *out_sig)
+{
+    char path[SR_PATH_MAX];
+    SR_TRY(sr_module_path(m, "module/identity", path, sizeof(path)));
+    SR_AUTO_PKEY EVP_PKEY *identity = NULL;
+    SR_TRY(sr_sealed_pkey_read(m->km0, SR_PURPOSE_IDENTITY, path, &identity));
+    return sr_pkey_sign_message(identity, SR_ALG_ES384, data, len, SR_SIG_DER, out_sig);
+}
+
+enum sr_err sr_module_certificates(const struct sr_module *m, struct sr_buf *warrant_pem, struct sr_buf *root_pem)
+{
+    char path[SR_PATH_MAX];
+    SR_TRY(sr_module_path(m, "module/warrant.pem", path, sizeof(path)));
+    SR_TRY(sr_file_read(path, warrant_pem));
+    SR_TRY(sr_buf_terminate(warrant_pem));
+    SR_TRY(sr_module_path(m, "module/root.pem", path, sizeof(path)));
+    SR_TRY(sr_file_read(path, root_pem));
+    return sr_buf_terminate(root_pem);
+}

@@ -1,0 +1,49 @@
+/*
+ * transfer.h - what the BYOK pipeline needs from a module, with every clear key kept inside:
+ *
+ *  - the key owner's side: a reduced copy of a key (key_xferacld_<ident>) whose only permission
+ *    is ExportToKey of one KEK, bound to a target world; and the export itself, which leaves the
+ *    module only as CKM_RSA_AES_KEY_WRAP ciphertext under that KEK;
+ *  - the vault's side: a region KEK (ACL "Import" only) and the import that unwraps a package
+ *    into a new module-protected blob, so the key never exists in clear outside hsm/;
+ *  - attestation: the module's identity key signs what the module vouches for.
+ */
+#ifndef SR_HSM_TRANSFER_H
+#define SR_HSM_TRANSFER_H
+
+#include "hsm/module.h"
+
+#define SR_KEK_APP "byok"
+
+/* modify-acls: writes local/key_xferacld_<ident> from local/key_<app>_<ident> (which must allow ReduceACL).
+ * The caller has checked the administrator quorum. The original key file is untouched. */
+SR_MUST_USE enum sr_err sr_key_reduce_for_export(struct sr_module *m, const char *app, const char *ident,
+                                                 const uint8_t kek_hash[SR_HASH_LEN],
+                                                 const struct sr_export_target *target, struct sr_key_info *ret);
+/* package: the key_xferacld_<ident> copy only. Checks ExportToKey(hash(kek)), then writes
+ * OAEP-SHA1(kek, label)(fresh AES-256 key) || AES-KWP(AES key, PKCS#8) to out. */
+SR_MUST_USE enum sr_err sr_key_export_wrapped(struct sr_module *m, const char *ident, EVP_PKEY *kek,
+                                              const uint8_t *label, size_t label_len, struct sr_buf *out,
+                                              struct sr_key_info *ret_info);
+
+/* Creates the region's KEK as local/key_byok_<ident>: RSA 2048/3072/4096, ACL Import only. */
+SR_MUST_USE enum sr_err sr_kek_generate(struct sr_module *m, const char *ident, unsigned bits, EVP_PKEY **ret_pub);
+/* The public half and key hash of a module KEK. */
+SR_MUST_USE enum sr_err sr_kek_public(const struct sr_module *m, const char *ident, EVP_PKEY **ret_pub);
+
+/* Import: the KEK is either a module key (kek_blob NULL: local/key_byok_<kek_ident>) or a vault blob.
+ * Its ACL must permit Import. Any failure to open the package is the one SR_ERR_BYOK_UNWRAP; a key
+ * that opens but is not allowed (RSA < 2048, another curve) is SR_ERR_KEY_TYPE. */
+SR_MUST_USE enum sr_err sr_import_wrapped(const struct sr_module *m, const char *kek_ident, const uint8_t *kek_blob,
+                                          size_t kek_len, const uint8_t *label, size_t label_len,
+                                          const uint8_t *ct, size_t ctlen, const char *blob_label, const char *name,
+                                          unsigned acl, struct sr_buf *out_blob, struct sr_key_spec *ret_spec);
+
+/* ECDSA P-384 / SHA-384 signature (DER) by the module's identity key over data. */
+SR_MUST_USE enum sr_err sr_module_attest(const struct sr_module *m, const uint8_t *data, size_t len,
+                                         struct sr_buf *out_sig);
+/* The module's warrant and the root that signed it, PEM. */
+SR_MUST_USE enum sr_err sr_module_certificates(const struct sr_module *m, struct sr_buf *warrant_pem,
+                                               struct sr_buf *root_pem);
+
+#endif
