@@ -147,6 +147,26 @@ static void sr_envelope_release(struct sr_envelope *e)
     memset(e, 0, sizeof(*e));
 }
 
+/* Strict: each field must be exactly what re-encoding its decoded value gives, so that no byte of a
+ * package (padding bits, PEM layout) can change without the verification failing. */
+static bool sr_b64_canonical(const char *text, const struct sr_buf *decoded)
+{
+    struct sr_buf again;
+    sr_buf_init(&again, SR_MAX_PACKAGE * 2, SR_BUF_PLAIN);
+    bool same = sr_base64_encode(decoded->data, decoded->len, &again) == SR_OK && strcmp((const char *)again.data, text) == 0;
+    sr_buf_release(&again);
+    return same;
+}
+
+static bool sr_pem_canonical(X509 *cert, const char *text)
+{
+    struct sr_buf again;
+    sr_buf_init(&again, 65536, SR_BUF_PLAIN);
+    bool same = sr_x509_to_pem(cert, &again) == SR_OK && strcmp((const char *)again.data, text) == 0;
+    sr_buf_release(&again);
+    return same;
+}
+
 static enum sr_err sr_envelope_parse(const uint8_t *data, size_t len, struct sr_envelope *e)
 {
     sr_buf_init(&e->payload_bytes, SR_MAX_PACKAGE, SR_BUF_PLAIN);
@@ -164,6 +184,8 @@ static enum sr_err sr_envelope_parse(const uint8_t *data, size_t len, struct sr_
     SR_ENSURE(sr_base64_decode(sig, &e->sig) == SR_OK, SR_ERR_PACKAGE);
     SR_ENSURE(sr_x509_from_pem((const uint8_t *)warrant, strlen(warrant), &e->warrant) == SR_OK, SR_ERR_PACKAGE);
     SR_ENSURE(sr_x509_from_pem((const uint8_t *)root, strlen(root), &e->root) == SR_OK, SR_ERR_PACKAGE);
+    SR_ENSURE(sr_b64_canonical(payload, &e->payload_bytes) && sr_b64_canonical(sig, &e->sig), SR_ERR_PACKAGE);
+    SR_ENSURE(sr_pem_canonical(e->warrant, warrant) && sr_pem_canonical(e->root, root), SR_ERR_PACKAGE);
     e->payload = json_loadb((const char *)e->payload_bytes.data, e->payload_bytes.len, JSON_REJECT_DUPLICATES, NULL);
     SR_ENSURE(json_is_object(e->payload), SR_ERR_PACKAGE);
     return SR_OK;
@@ -308,6 +330,7 @@ enum sr_err sr_packages_verify(const uint8_t *kek_pkg, size_t kek_len, const uin
     struct sr_envelope kek = {0}, sw = {0};
     struct sr_kek_package k = {0};
     enum sr_err r = SR_OK;
+    memset(report, 0, sizeof(*report));
     bool parsed = sr_envelope_parse(kek_pkg, kek_len, &kek) == SR_OK;
     if (!sr_check(report, "KEK package is well formed", parsed, "the KEK package is malformed or damaged")) {
         r = SR_ERR_PACKAGE;

@@ -66,3 +66,28 @@ expect_api() {
     [ "$STATUS" = "$want" ] || fail "$1 $2 answered $STATUS, wanted $want: $out"
     [ "$(printf '%s' "$out" | jq -r .error.code)" = "$code" ] || fail "$1 $2: error code is not $code: $out"
 }
+
+# byok_server: a vault server with regions EU and NA (1-of-1 region card sets) and vault
+# `contoso` (region EU, subscription $SUB); sets STRONGROOM_VAULT_URL/TOKEN/CA_FILE for the client.
+byok_server() {
+    SUB=${SUB:-8d2d1a6c-0000-4000-8000-contoso00001}
+    echo "region-pin" > "$T/region-pin"
+    $SR region create EU --data "$T/vault" --pin-file "$T/region-pin" >/dev/null
+    $SR region create NA --data "$T/vault" --pin-file "$T/region-pin" --kek-size 2048 >/dev/null
+    $SR vault create contoso --region EU --subscription-id "$SUB" --data "$T/vault" >/dev/null
+    $SR vault create northwind --region NA --subscription-id "$SUB" --data "$T/vault" >/dev/null
+    $SR vault create fabrikam --region EU --subscription-id other-subscription --data "$T/vault" >/dev/null
+    start_server "$T/vault" --quiet --default-vault contoso
+    export STRONGROOM_VAULT_URL="https://contoso.localhost:$PORT" STRONGROOM_CA_FILE="$CA"
+    STRONGROOM_TOKEN=$($SR token create --role Administrator --data "$T/vault"); export STRONGROOM_TOKEN
+}
+# owner_world: the key owner's offline module in $T/owner with a 2-of-3 card set, the vault's root pinned.
+owner_world() {
+    export STRONGROOM_KMDATA="$T/owner"
+    printf 'owner-1\nowner-2\nowner-3\n' > "$T/owner-pins"
+    printf 'owner-1\n\nowner-3\n' > "$T/owner-pins-13"
+    $SR root trust $($SR root show --data "$T/vault") >/dev/null
+    $SR module mode I >/dev/null
+    $SR new-world --initialize --cipher-suite=DLf3072s256mRijndael --module=1 --acs-quorum=2/3 --pin-file "$T/owner-pins" >/dev/null
+    $SR module mode O >/dev/null
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Every BYOK refusal is clear, and nothing is stored: the EU package into an NA vault; a package bound
+# to another subscription; a flipped byte in a .byok, a KEK package or a Security World package;
+# another root; one card of 2/3 or a wrong PIN; packaging the original key; an RSA-1024 key.
+# Re-importing a name adds a version and leaves the old one as it was.
+. "$(dirname "$0")/lib.sh"
+b64url_encode() { base64 -w0 | tr '/+' '_-' | tr -d '='; }
+flip() { local b; b=$(xxd -p -s "$2" -l 1 "$1"); printf "%02x" $((0x$b ^ ${3:-0x01})) | xxd -r -p | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
+byok_server
+owner_world
+DB="$T/vault/vault.db"
+store_digest() { sqlite3 "$DB" "SELECT vault,name,version,hex(blob) FROM keys ORDER BY seq; SELECT * FROM names;" | sha256sum; }
+$SR toolset download --region EU --out tools >/dev/null
+cd tools
+K=BYOK-KEK-pkg-EU-1 W=BYOK-SecurityWorld-pkg-EU-1
+$SR generatekey --generate simple type=RSA size=2048 protect=module ident=k1 plainname=k1 nvram=no pubexp= >/dev/null
+
+step "modify-acls: one card of 2/3, a wrong PIN, or no cards: refused, nothing written"
+printf '\n\nowner-3\n' > one.pins
+expect 1 "2 of 3" $SR keytransfer modify-acls --key-identifier k1 --exchange-key-package $K --new-security-world-package $W --cards 3 --pin-file one.pins
+printf 'owner-1\n\nwrong\n' > wrong.pins
+expect 1 "wrong PIN" $SR keytransfer modify-acls --key-identifier k1 --exchange-key-package $K --new-security-world-package $W --cards 1,3 --pin-file wrong.pins
+expect 1 "admin" $SR keytransfer modify-acls --key-identifier k1 --exchange-key-package $K --new-security-world-package $W
+[ ! -e "$STRONGROOM_KMDATA/local/key_xferacld_k1" ] || fail "a refused modify-acls wrote the copy"
+
+step "package: the original key, or no reduced copy yet: refused"
+expect 2 "key_xferacld" $SR keytransfer package --key-identifier k1 --exchange-key-package $K --new-security-world-package $W --subscription-id "$SUB" --key-friendly-name K1
+$SR keytransfer modify-acls --key-identifier k1 --exchange-key-package $K --new-security-world-package $W --cards 1,3 --pin-file "$T/owner-pins-13" >/dev/null
+expect 2 "key_xferacld" $SR keytransfer package --key-app-name simple --key-identifier k1 --exchange-key-package $K --new-security-world-package $W --subscription-id "$SUB" --key-friendly-name K1
+expect 2 "subscription-id" $SR keytransfer package --key-identifier k1 --exchange-key-package $K --new-security-world-package $W --key-friendly-name K1
+$SR keytransfer package --key-identifier k1 --exchange-key-package $K --new-security-world-package $W --subscription-id "$SUB" --key-friendly-name K1 >/dev/null
+mkdir other && (cd other && $SR keytransfer package --key-identifier k1 --exchange-key-package ../$K --new-security-world-package ../$W --subscription-id someone-else --key-friendly-name K1 >/dev/null)
+
+step "verifykeypackage: another root, and a flipped byte anywhere in either package"
+expect 1 "" $SR verifykeypackage -k $K -w $W --root-fingerprint 0000000000000000000000000000000000000000000000000000000000000000
+grep -q 'Result: FAILED: the packages chain to a root other than the pinned one' "$T/out" || fail "$(cat "$T/out")"
+expect 1 "" $SR verifykeypackage -k $W -w $K
+for pkg in $K $W; do
+    size=$(stat -c %s $pkg); cp $pkg $pkg.orig
+    for off in $(seq 0 97 $((size - 1))) $((size - 1)); do
+        flip $pkg $off
+        expect 1 "" $SR verifykeypackage -k $K -w $W
+        grep -q '^Result: FAILED: ' "$T/out" || fail "flipped byte $off of $pkg: $(tail -1 "$T/out")"
+        cp $pkg.orig $pkg
+    done
+    [ "$(stat -c %s $pkg)" -gt 1000 ] || fail "package size"
+done
+expect 1 "failed verification" $SR keytransfer package --key-identifier k1 --exchange-key-package $W --new-security-world-package $K --subscription-id "$SUB" --key-friendly-name K2
+
+before=$(store_digest)
+step "import: the EU package into a vault of region NA, and into a vault of another subscription"
+expect 1 "this vault.s region is NA" env STRONGROOM_VAULT_URL="https://northwind.localhost:$PORT" $SR key import --name K1 --byok-file KeyTransferPackage-K1.byok --destination HSM
+expect 1 "another subscription" env STRONGROOM_VAULT_URL="https://fabrikam.localhost:$PORT" $SR key import --name K1 --byok-file KeyTransferPackage-K1.byok --destination HSM
+expect 1 "another subscription" $SR key import --name K1 --byok-file other/KeyTransferPackage-K1.byok --destination HSM
+step "import: the binding removed, or edited"
+jq -c 'del(.header.binding)' KeyTransferPackage-K1.byok > unbound.byok
+expect 1 "must carry the binding" $SR key import --name K1 --byok-file unbound.byok --destination HSM
+jq -c '.header.binding |= sub("subscription=[^;]*"; "subscription=someone-else")' other/KeyTransferPackage-K1.byok > edited.byok
+expect 1 "BadParameter" $SR key import --name K1 --byok-file edited.byok --destination HSM
+expect 2 "destination" $SR key import --name K1 --byok-file KeyTransferPackage-K1.byok --destination Software
+step "import: one flipped byte anywhere in the .byok"
+size=$(stat -c %s KeyTransferPackage-K1.byok)
+for off in $(seq 0 53 $((size - 1))) $((size - 2)); do
+    cp KeyTransferPackage-K1.byok flipped.byok
+    flip flipped.byok $off 0x04
+    expect 1 "vault refused" $SR key import --name K1 --byok-file flipped.byok --destination HSM
+done
+step "import: a key type the vault refuses (RSA-1024), built with openssl against an import KEK"
+$SR key create --name Kek --kty RSA-HSM --size 2048 --ops import >/dev/null
+$SR key download --name Kek --file kek.pem >/dev/null
+KID=$($SR key show --name Kek --output json | jq -r .key.kid)
+before=$(store_digest)
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -outform DER -out small.p8
+openssl rand 32 > a.key
+openssl pkeyutl -encrypt -pubin -inkey kek.pem -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha1 -pkeyopt rsa_mgf1_md:sha1 -in a.key -out p1
+openssl enc -e -id-aes256-wrap-pad -K "$(xxd -p -c 64 a.key)" -iv A65959A6 -in small.p8 -out p2
+jq -n --arg kid "$KID" --arg ct "$(cat p1 p2 | b64url_encode)" '{schema_version:"1.0.0",header:{kid:$kid,alg:"dir",enc:"CKM_RSA_AES_KEY_WRAP"},ciphertext:$ct}' > small.byok
+expect 1 "unsupported key" $SR key import --name Small --byok-file small.byok --destination HSM
+step "import: a package that says EC but holds RSA"
+expect 1 "another type" $SR key import --name K1 --byok-file KeyTransferPackage-K1.byok --destination HSM --kty EC-HSM --curve P-256
+[ "$before" = "$(store_digest)" ] || fail "a refused import changed the store"
+if grep -q ' -> 5' "$SERVER_LOG"; then fail "a 5xx was answered"; fi
+
+step "re-import under an existing name: a new version; the old one stays as it was"
+$SR key import --name K1 --byok-file KeyTransferPackage-K1.byok --destination HSM >/dev/null
+v1=$($SR key show --name K1 --output json)
+$SR key import --name K1 --byok-file KeyTransferPackage-K1.byok --destination HSM >/dev/null
+v2=$($SR key show --name K1 --output json)
+[ "$(printf '%s' "$v1" | jq -r .key.kid)" != "$(printf '%s' "$v2" | jq -r .key.kid)" ] || fail "no new version"
+old=$(printf '%s' "$v1" | jq -r '.key.kid | split("/") | last')
+$SR key show --name K1 --version "$old" --output json | jq -e --argjson a "$v1" '.key == $a.key and .attributes.created == $a.attributes.created' >/dev/null \
+    || fail "the old version changed"
+stop_server
+echo PASS
