@@ -197,21 +197,31 @@ static bool sr_same_cert(X509 *a, X509 *b)
 }
 
 /* root pinned -> root self-signed -> warrant by root -> payload by warrant key; names the module's ESN. */
+/* The names of the four chain checks, per package, as verifykeypackage prints them. */
+static const char *const sr_kek_chain[] = {
+    "KEK package: root of trust matches the pinned fingerprint", "KEK package: root certificate is self-signed",
+    "KEK package: module warrant is signed by the root", "KEK package: signed by the warranted module"};
+static const char *const sr_sw_chain[] = {
+    "Security World package: root of trust matches the pinned fingerprint",
+    "Security World package: root certificate is self-signed",
+    "Security World package: module warrant is signed by the root",
+    "Security World package: signed by the warranted module"};
+
 static bool sr_chain_ok(struct sr_envelope *e, struct sr_check_report *rep, const uint8_t *pinned, uint8_t fp[32],
-                        const char *what)
+                        const char *const *names)
 {
     EVP_PKEY *root_pub = X509_get0_pubkey(e->root);
     bool ok = root_pub != NULL && sr_pkey_public_hash(root_pub, fp) == SR_OK;
-    if (!sr_check(rep, "root of trust matches the pinned fingerprint",
+    if (!sr_check(rep, names[0],
                   ok && (pinned == NULL || sr_ct_equal(fp, pinned, SR_HASH_LEN)),
                   "the packages chain to a root other than the pinned one")) {
         return false;
     }
-    if (!sr_check(rep, "root certificate is self-signed by that key",
+    if (!sr_check(rep, names[1],
                   sr_x509_check_signed_by(e->root, root_pub) == SR_OK, "the root certificate's signature is bad")) {
         return false;
     }
-    if (!sr_check(rep, "module warrant is signed by the root", sr_x509_check_signed_by(e->warrant, root_pub) == SR_OK,
+    if (!sr_check(rep, names[2], sr_x509_check_signed_by(e->warrant, root_pub) == SR_OK,
                   "the module warrant is not signed by the root")) {
         return false;
     }
@@ -219,7 +229,7 @@ static bool sr_chain_ok(struct sr_envelope *e, struct sr_check_report *rep, cons
     bool sig_ok = identity != NULL && sr_pkey_verify_message(identity, SR_ALG_ES384, e->payload_bytes.data,
                                                              e->payload_bytes.len, SR_SIG_DER, e->sig.data,
                                                              e->sig.len) == SR_OK;
-    return sr_check(rep, what, sig_ok, "a package's signature does not verify under the warranted module key");
+    return sr_check(rep, names[3], sig_ok, "a package's signature does not verify under the warranted module key");
 }
 
 static bool sr_payload_str(const json_t *o, const char *key, char *out, size_t cap)
@@ -271,9 +281,8 @@ static enum sr_err sr_verify_pair(struct sr_envelope *kek, struct sr_envelope *s
                                   struct sr_check_report *rep, struct sr_kek_package *k)
 {
     uint8_t fp_kek[SR_HASH_LEN], fp_sw[SR_HASH_LEN];
-    SR_ENSURE(sr_chain_ok(kek, rep, pinned, fp_kek, "KEK package is signed by the warranted module"), SR_ERR_PACKAGE);
-    SR_ENSURE(sr_chain_ok(sw, rep, pinned, fp_sw, "Security World package is signed by the warranted module"),
-              SR_ERR_PACKAGE);
+    SR_ENSURE(sr_chain_ok(kek, rep, pinned, fp_kek, sr_kek_chain), SR_ERR_PACKAGE);
+    SR_ENSURE(sr_chain_ok(sw, rep, pinned, fp_sw, sr_sw_chain), SR_ERR_PACKAGE);
     SR_ENSURE(sr_check(rep, "both packages come from the same module",
                        sr_same_cert(kek->warrant, sw->warrant) && sr_esn_matches(kek->warrant, kek->payload) &&
                            sr_esn_matches(sw->warrant, sw->payload),

@@ -63,7 +63,7 @@ static enum sr_err sr_verify_packages(struct sr_cli *cli, const char *kek_path, 
         sr_fingerprint_format(pinned, fp);
         fprintf(cli->out, "Verifying %s and %s\nPinned root of trust: %s\n", kek_path, sw_path, fp);
         for (size_t i = 0; i < rep.n; i++) {
-            fprintf(cli->out, "Check: %-72s %s\n", rep.name[i], rep.ok[i] ? "OK" : "FAILED");
+            fprintf(cli->out, "Check: %-73s %s\n", rep.name[i], rep.ok[i] ? "OK" : "FAILED");
         }
         if (r == SR_OK) {
             char hash[2 * SR_HASH_LEN + 1];
