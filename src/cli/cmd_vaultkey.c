@@ -339,21 +339,8 @@ static enum sr_err sr_byok_body(struct sr_cli *cli, const struct sr_args *a, jso
     return SR_OK;
 }
 
-static enum sr_err sr_cmd_key_import(struct sr_cli *cli, const struct sr_args *a)
+static enum sr_err sr_jwk_body(struct sr_cli *cli, const struct sr_args *a, json_t **ret)
 {
-    struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
-    SR_TRY(sr_need(cli, a, "name"));
-    char path[512];
-    snprintf(path, sizeof(path), "/keys/%s", sr_opt_val(a, "name"));
-    if (sr_opt_val(a, "byok-file") != NULL) {
-        SR_AUTO_JSON json_t *body = NULL;
-        SR_TRY(sr_byok_body(cli, a, &body));
-        SR_AUTO_JSON json_t *resp = NULL;
-        SR_TRY(sr_client_call(cli, &c, "PUT", path, body, &resp));
-        sr_print(cli, a, resp);
-        return SR_OK;
-    }
     SR_TRY(sr_need(cli, a, "jwk-file"));
     SR_AUTO_BUF struct sr_buf text;
     SR_TRY(sr_read_input(cli, sr_opt_val(a, "jwk-file"), &text));
@@ -363,8 +350,20 @@ static enum sr_err sr_cmd_key_import(struct sr_cli *cli, const struct sr_args *a
         sr_cli_detail(cli, "%s is not a JSON web key", sr_opt_val(a, "jwk-file"));
         return SR_ERR_JWK;
     }
-    SR_AUTO_JSON json_t *body = json_pack("{s:o}", "key", jwk);
-    SR_ENSURE(body != NULL, SR_ERR_NOMEM);
+    *ret = json_pack("{s:o}", "key", jwk);
+    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+static enum sr_err sr_cmd_key_import(struct sr_cli *cli, const struct sr_args *a)
+{
+    struct sr_client c;
+    SR_TRY(sr_client_for(cli, a, &c));
+    SR_TRY(sr_need(cli, a, "name"));
+    char path[512];
+    snprintf(path, sizeof(path), "/keys/%s", sr_opt_val(a, "name"));
+    SR_AUTO_JSON json_t *body = NULL;
+    SR_TRY(sr_opt_val(a, "byok-file") != NULL ? sr_byok_body(cli, a, &body) : sr_jwk_body(cli, a, &body));
     SR_AUTO_JSON json_t *resp = NULL;
     SR_TRY(sr_client_call(cli, &c, "PUT", path, body, &resp));
     sr_print(cli, a, resp);

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -568,6 +570,12 @@ enum sr_err sr_store_sqlite_open(const char *data_dir, struct sr_store **ret)
     char path[SR_PATH_MAX];
     SR_TRY(sr_dir_make(data_dir));
     SR_TRY(sr_path_join(path, sizeof(path), data_dir, "vault.db"));
+    /* Made 0600 before SQLite opens it: its -wal and -shm files take the database file's mode. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    SR_ENSURE(fd >= 0, SR_ERR_IO);
+    int mode_ok = fchmod(fd, 0600) == 0;
+    close(fd);
+    SR_ENSURE(mode_ok, SR_ERR_IO);
     struct sr_sqlite *l = calloc(1, sizeof(*l));
     SR_ENSURE(l != NULL, SR_ERR_NOMEM);
     l->base.ops = &sr_sqlite_ops;
@@ -587,7 +595,6 @@ enum sr_err sr_store_sqlite_open(const char *data_dir, struct sr_store **ret)
         sr_lite_close(&l->base);
         return r;
     }
-    (void)chmod(path, 0600);
     *ret = &l->base;
     return SR_OK;
 }

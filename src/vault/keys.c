@@ -886,18 +886,27 @@ enum sr_err sr_op_verify(struct sr_vault_svc *svc, struct sr_request *req, json_
     return SR_OK;
 }
 
+/* The common front of encrypt, decrypt, wrap and unwrap: algorithm, value, and a usable RSA key. */
+static enum sr_err sr_cipher_request(struct sr_vault_svc *svc, struct sr_request *req, unsigned kop,
+                                     enum sr_enc_alg *alg, struct sr_buf *in, struct sr_key_row *k)
+{
+    SR_TRY(sr_enc_alg_parse(sr_alg_member(req), alg));
+    SR_TRY(sr_b64_member(req, "value", in));
+    SR_TRY(sr_load(svc, req, false, k, NULL));
+    SR_TRY(sr_usable(req, k, kop));
+    SR_ENSURE(strncmp(k->kty, "RSA", 3) == 0, SR_ERR_ENC_ALG);
+    return SR_OK;
+}
+
 static enum sr_err sr_public_op(struct sr_vault_svc *svc, struct sr_request *req, unsigned kop, json_t **ret)
 {
     enum sr_enc_alg alg;
-    SR_TRY(sr_enc_alg_parse(sr_alg_member(req), &alg));
     SR_AUTO_BUF struct sr_buf in;
     SR_AUTO_BUF struct sr_buf out;
     sr_buf_init(&in, SR_MAX_OP_INPUT, SR_BUF_SECRET);
     sr_buf_init(&out, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
-    SR_TRY(sr_b64_member(req, "value", &in));
     SR_AUTO_ROW struct sr_key_row k = {0};
-    SR_TRY(sr_load(svc, req, false, &k, NULL));
-    SR_TRY(sr_usable(req, &k, kop));
+    SR_TRY(sr_cipher_request(svc, req, kop, &alg, &in, &k));
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
     SR_TRY(sr_blob_public(k.blob.data, k.blob.len, &pub));
     enum sr_err r = sr_pkey_encrypt(pub, alg, in.data, in.len, &out);
@@ -917,11 +926,8 @@ static enum sr_err sr_private_op(struct sr_vault_svc *svc, struct sr_request *re
     SR_AUTO_BUF struct sr_buf out;
     sr_buf_init(&in, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
     sr_buf_init(&out, SR_MAX_OP_INPUT, SR_BUF_SECRET);
-    SR_TRY(sr_b64_member(req, "value", &in));
     SR_AUTO_ROW struct sr_key_row k = {0};
-    SR_TRY(sr_load(svc, req, false, &k, NULL));
-    SR_TRY(sr_usable(req, &k, kop));
-    SR_ENSURE(strncmp(k.kty, "RSA", 3) == 0, SR_ERR_ENC_ALG);
+    SR_TRY(sr_cipher_request(svc, req, kop, &alg, &in, &k));
     const struct sr_module *m = NULL;
     SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
     SR_TRY(sr_blob_decrypt(m, k.blob.data, k.blob.len, action, alg, in.data, in.len, &out));

@@ -212,3 +212,33 @@ int sr_test_contains(const uint8_t *hay, size_t haylen, const uint8_t *needle, s
 {
     return nlen > 0 && memmem(hay, haylen, needle, nlen) != NULL;
 }
+
+void sr_test_assert_absent(const char *dir, const uint8_t *needle, size_t n, const char *what)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        struct stat st;
+        assert_int_equal(lstat(path, &st), 0);
+        if (S_ISDIR(st.st_mode)) {
+            sr_test_assert_absent(path, needle, n, what);
+            continue;
+        }
+        if ((st.st_mode & 0077) != 0) {
+            fail_msg("%s is readable by others", path);
+        }
+        struct sr_buf data;
+        sr_test_read_file(path, &data);
+        if (sr_test_contains(data.data, data.len, needle, n)) {
+            fail_msg("%s found in %s", what, path);
+        }
+        sr_buf_release(&data);
+    }
+    closedir(d);
+}

@@ -38,6 +38,8 @@ void sr_test_hex(const char *hex, struct sr_buf *out);
 int sr_test_cli(const char *kmdata, struct sr_buf *out, struct sr_buf *err, const char *arg0, ...);
 /* Snapshot of every file (path, size, SHA-256) under dir, to prove a refusal changed nothing. */
 void sr_test_tree_digest(const char *dir, char out[65]);
+/* Fails the test if any file under dir holds needle; also checks every file is private (mode 0600). */
+void sr_test_assert_absent(const char *dir, const uint8_t *needle, size_t n, const char *what);
 /* True when needle occurs in hay. */
 int sr_test_contains(const uint8_t *hay, size_t haylen, const uint8_t *needle, size_t nlen);
 
