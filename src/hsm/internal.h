@@ -6,11 +6,33 @@
 #ifndef SR_HSM_INTERNAL_H
 #define SR_HSM_INTERNAL_H
 
+#include <pthread.h>
+
 #include "base/fileio.h"
 #include "hsm/container.h"
 #include "hsm/module.h"
 
+#define SR_KEYCACHE_SLOTS 64
+
+struct sr_keycache {
+    pthread_mutex_t lock;
+    unsigned long long clock;
+    struct {
+        uint8_t id[SR_HASH_LEN]; /* SHA-256 of the blob */
+        EVP_PKEY *key;
+        unsigned acl;
+        unsigned long long last_used;
+    } slot[SR_KEYCACHE_SLOTS];
+};
+
+void sr_keycache_init(struct sr_keycache *c);
+void sr_keycache_release(struct sr_keycache *c);
+/* A new reference to the cached key, or false. */
+bool sr_keycache_get(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], EVP_PKEY **ret, unsigned *ret_acl);
+void sr_keycache_put(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], EVP_PKEY *key, unsigned acl);
+
 struct sr_module {
+    struct sr_keycache *cache;               /* loaded vault keys; shared by threads, has its own lock */
     char dir[SR_PATH_MAX];
     char esn[SR_ESN_LEN + 1];
     char mode;

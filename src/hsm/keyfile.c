@@ -339,10 +339,15 @@ enum sr_err sr_blob_public(const uint8_t *blob, size_t len, EVP_PKEY **ret)
 static enum sr_err sr_blob_private(const struct sr_module *m, const uint8_t *blob, size_t len,
                                    enum sr_acl_action need, EVP_PKEY **ret)
 {
-    SR_AUTO_CONTAINER struct sr_container c = {0};
-    SR_TRY(sr_blob_parse(blob, len, &c));
-    struct sr_key_info info;
-    SR_TRY(sr_key_open_container(m, &c, "vault", NULL, &info, NULL, ret));
+    uint8_t id[SR_HASH_LEN];
+    SR_TRY(sr_sha256(blob, len, id));
+    struct sr_key_info info = {0};
+    if (!sr_keycache_get(m->cache, id, ret, &info.acl.actions)) {
+        SR_AUTO_CONTAINER struct sr_container c = {0};
+        SR_TRY(sr_blob_parse(blob, len, &c));
+        SR_TRY(sr_key_open_container(m, &c, "vault", NULL, &info, NULL, ret));
+        sr_keycache_put(m->cache, id, *ret, info.acl.actions);
+    }
     if (!sr_acl_permits(&info.acl, need)) {
         EVP_PKEY_free(*ret);
         *ret = NULL;

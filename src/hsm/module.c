@@ -65,6 +65,10 @@ void sr_module_free(struct sr_module *m)
     }
     sr_secure_key_free(m->km0);
     sr_secure_key_free(m->km);
+    if (m->cache != NULL) {
+        sr_keycache_release(m->cache);
+        OPENSSL_free(m->cache);
+    }
     OPENSSL_clear_free(m, sizeof(*m));
 }
 
@@ -171,6 +175,12 @@ enum sr_err sr_module_open(const char *kmdata, struct sr_module **ret)
     SR_ENSURE(kmdata != NULL && *kmdata != 0, SR_ERR_USAGE);
     struct sr_module *m = OPENSSL_zalloc(sizeof(*m));
     SR_ENSURE(m != NULL, SR_ERR_NOMEM);
+    m->cache = OPENSSL_zalloc(sizeof(*m->cache));
+    if (m->cache == NULL) {
+        OPENSSL_free(m);
+        return SR_ERR_NOMEM;
+    }
+    sr_keycache_init(m->cache);
     size_t len = strlen(kmdata);
     enum sr_err r = len < sizeof(m->dir) ? SR_OK : SR_ERR_TOO_LARGE;
     if (r == SR_OK) {
@@ -204,5 +214,8 @@ enum sr_err sr_module_reset(struct sr_module *m)
     sr_secure_key_free(m->km);
     m->km = NULL;
     m->km_world_id[0] = 0;
+    /* A reset forgets loaded keys too. */
+    sr_keycache_release(m->cache);
+    sr_keycache_init(m->cache);
     return SR_OK;
 }
