@@ -7,6 +7,7 @@
 
 #include "base/fileio.h"
 #include "crypto/ossl.h"
+#include "hsm/blob.h"
 
 struct sr_fixture {
     char dir[256];
@@ -242,6 +243,38 @@ static void test_keys_work_again_only_after_world_load(void **state)
     sr_buf_release(&sig);
 }
 
+static void test_blob_cache_never_serves_a_changed_blob(void **state)
+{
+    struct sr_fixture *f = *state;
+    struct sr_key_spec spec = {.type = SR_KEY_EC, .curve = SR_CURVE_P256};
+    struct sr_buf blob, sig;
+    sr_buf_init(&blob, 1 << 16, SR_BUF_PLAIN);
+    SR_ASSERT_OK(sr_blob_generate(f->m, "0123456789abcdef0123456789abcdef", "cached", &spec, SR_ACL_SIGN, &blob));
+    uint8_t digest[32] = {9};
+    EVP_PKEY *pub = NULL;
+    SR_ASSERT_OK(sr_blob_public(blob.data, blob.len, &pub));
+    for (int i = 0; i < 3; i++) { /* the first loads, the others come from the cache */
+        sr_buf_init(&sig, 256, SR_BUF_PLAIN);
+        SR_ASSERT_OK(sr_blob_sign_digest(f->m, blob.data, blob.len, SR_ALG_ES256, digest, 32, &sig));
+        SR_ASSERT_OK(sr_pkey_verify_digest(pub, SR_ALG_ES256, digest, 32, SR_SIG_RAW, sig.data, sig.len));
+        sr_buf_release(&sig);
+    }
+    /* A changed byte is another blob: authenticated again, and refused. */
+    blob.data[blob.len - 5] ^= 1;
+    sr_buf_init(&sig, 256, SR_BUF_PLAIN);
+    SR_ASSERT_ERR(SR_ERR_KEYFILE_TAMPERED, sr_blob_sign_digest(f->m, blob.data, blob.len, SR_ALG_ES256, digest, 32, &sig));
+    blob.data[blob.len - 5] ^= 1;
+    /* The ACL is kept with the cached key: decrypt stays refused. */
+    SR_ASSERT_ERR(SR_ERR_ACL_DENIED, sr_blob_decrypt(f->m, blob.data, blob.len, SR_ACL_DECRYPT, SR_ENC_RSA_OAEP_256,
+                                                     digest, 32, &sig));
+    /* After a reset the module forgets it: no world, no key. */
+    SR_ASSERT_OK(sr_module_reset(f->m));
+    SR_ASSERT_ERR(SR_ERR_NO_WORLD, sr_blob_sign_digest(f->m, blob.data, blob.len, SR_ALG_ES256, digest, 32, &sig));
+    sr_buf_release(&sig);
+    sr_buf_release(&blob);
+    EVP_PKEY_free(pub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +285,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_swapped_key_file_refused, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_key_of_another_world, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_keys_work_again_only_after_world_load, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_blob_cache_never_serves_a_changed_blob, sr_setup, sr_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
