@@ -85,6 +85,14 @@ enum sr_err sr_region_create(const char *data_dir, struct sr_store *store, const
     sr_toolset_name(params->name, zip_name, sizeof(zip_name));
     SR_TRY(sr_path_join(zip_path, sizeof(zip_path), dir, zip_name));
     SR_TRY(sr_toolset_make(dir, params->name, zip_path));
+    /* The published hash is fixed when the toolset is made, not recomputed from the file served:
+     * a zip changed afterwards no longer matches the list. */
+    char hash[65], sums[SR_PATH_MAX], line[256];
+    SR_TRY(sr_file_sha256(zip_path, hash));
+    SR_TRY(sr_path_join(sums, sizeof(sums), dir, "SHA256SUMS"));
+    int len = snprintf(line, sizeof(line), "%s  %s\n", hash, zip_name);
+    SR_ENSURE(len > 0 && (size_t)len < sizeof(line), SR_ERR_TOO_LARGE);
+    SR_TRY(sr_file_write_atomic(sums, line, (size_t)len, SR_WRITE_CREATE));
     return store->ops->region_put(store, params->name, (long long)time(NULL));
 }
 
@@ -120,10 +128,15 @@ static enum sr_err sr_toolset_entry(void *ctx, const char *region)
     char dir[SR_PATH_MAX], name[128], path[SR_PATH_MAX], hash[65];
     SR_TRY(sr_region_toolset_dir(l->data_dir, region, dir, sizeof(dir)));
     sr_toolset_name(region, name, sizeof(name));
-    SR_TRY(sr_path_join(path, sizeof(path), dir, name));
-    if (sr_file_sha256(path, hash) != SR_OK) {
+    SR_TRY(sr_path_join(path, sizeof(path), dir, "SHA256SUMS"));
+    SR_AUTO_BUF struct sr_buf sums;
+    sr_buf_init(&sums, 4096, SR_BUF_PLAIN);
+    if (sr_file_read(path, &sums) != SR_OK) {
         return SR_OK; /* a region made before toolsets existed has none */
     }
+    SR_ENSURE(sums.len > 64 && sums.data[64] == ' ', SR_ERR_IO);
+    memcpy(hash, sums.data, 64);
+    hash[64] = 0;
     json_t *e = json_pack("{s:s,s:s,s:s}", "region", region, "name", name, "sha256", hash);
     SR_ENSURE(e != NULL && json_array_append_new(l->value, e) == 0, SR_ERR_NOMEM);
     return SR_OK;

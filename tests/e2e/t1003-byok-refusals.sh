@@ -10,6 +10,12 @@ byok_server
 owner_world
 DB="$T/vault/vault.db"
 store_digest() { sqlite3 "$DB" "SELECT vault,name,version,hex(blob) FROM keys ORDER BY seq; SELECT * FROM names;" | sha256sum; }
+step "a toolset changed on the server after it was published fails its hash check and is removed"
+zip="$T/vault/regions/NA/toolset/KeyVault-BYOK-Tools-NA.zip"
+cp "$zip" "$T/na.zip"; printf 'X' | dd of="$zip" bs=1 seek=100 conv=notrunc status=none
+expect 1 "published list says" $SR toolset download --region NA --out tampered
+[ ! -e tampered/KeyVault-BYOK-Tools-NA.zip ] && [ ! -e tampered/BYOK-KEK-pkg-NA-1 ] || fail "a tampered toolset was kept or unpacked"
+cp "$T/na.zip" "$zip"
 $SR toolset download --region EU --out tools >/dev/null
 cd tools
 K=BYOK-KEK-pkg-EU-1 W=BYOK-SecurityWorld-pkg-EU-1
