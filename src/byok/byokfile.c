@@ -11,7 +11,7 @@
 enum sr_err sr_byok_write(const char *kid, const char *binding, const struct sr_buf *ciphertext,
                           struct sr_buf *out_json)
 {
-    SR_AUTO_BUF struct sr_buf ct;
+    SR_AUTO_BUF struct sr_buf ct = {0};
     sr_buf_init(&ct, SR_MAX_BYOK, SR_BUF_PLAIN);
     SR_TRY(sr_b64url_encode(ciphertext->data, ciphertext->len, &ct));
     SR_AUTO_JSON json_t *header = json_pack("{s:s,s:s,s:s}", "kid", kid, "alg", "dir", "enc", "CKM_RSA_AES_KEY_WRAP");

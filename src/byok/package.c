@@ -27,7 +27,7 @@ void sr_kek_package_release(struct sr_kek_package *p)
 
 static enum sr_err sr_b64_string(const uint8_t *p, size_t n, json_t **ret)
 {
-    SR_AUTO_BUF struct sr_buf t;
+    SR_AUTO_BUF struct sr_buf t = {0};
     sr_buf_init(&t, SR_MAX_PACKAGE * 2, SR_BUF_PLAIN);
     SR_TRY(sr_base64_encode(p, n, &t));
     *ret = json_string((const char *)t.data);
@@ -40,9 +40,9 @@ static enum sr_err sr_package_seal(const struct sr_module *m, const json_t *payl
 {
     SR_AUTO_FREE char *text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
     SR_ENSURE(text != NULL, SR_ERR_NOMEM);
-    SR_AUTO_BUF struct sr_buf sig;
-    SR_AUTO_BUF struct sr_buf warrant;
-    SR_AUTO_BUF struct sr_buf root;
+    SR_AUTO_BUF struct sr_buf sig = {0};
+    SR_AUTO_BUF struct sr_buf warrant = {0};
+    SR_AUTO_BUF struct sr_buf root = {0};
     sr_buf_init(&sig, 1024, SR_BUF_PLAIN);
     sr_buf_init(&warrant, 65536, SR_BUF_PLAIN);
     sr_buf_init(&root, 65536, SR_BUF_PLAIN);
@@ -82,7 +82,7 @@ enum sr_err sr_packages_make(const struct sr_module *m, const char *region, cons
     SR_TRY(sr_kek_public(m, SR_KEK_IDENT, &kek));
     struct sr_key_spec spec;
     SR_TRY(sr_pkey_describe(kek, &spec));
-    SR_AUTO_BUF struct sr_buf spki;
+    SR_AUTO_BUF struct sr_buf spki = {0};
     sr_buf_init(&spki, 4096, SR_BUF_PLAIN);
     SR_TRY(sr_pkey_public_to_spki(kek, &spki));
     uint8_t hash[SR_HASH_LEN];
@@ -263,7 +263,7 @@ static enum sr_err sr_kek_from_payload(const json_t *p, struct sr_kek_package *k
               SR_ERR_PACKAGE);
     SR_ENSURE(sr_json_hex(world, "hkm", SR_ERR_PACKAGE, k->world_hkm, SR_HASH_LEN) == SR_OK, SR_ERR_PACKAGE);
     SR_ENSURE(sr_json_hex(key, "key_hash", SR_ERR_PACKAGE, k->kek_hash, SR_HASH_LEN) == SR_OK, SR_ERR_PACKAGE);
-    SR_AUTO_BUF struct sr_buf der;
+    SR_AUTO_BUF struct sr_buf der = {0};
     sr_buf_init(&der, 8192, SR_BUF_PLAIN);
     SR_ENSURE(sr_base64_decode(pub, &der) == SR_OK, SR_ERR_PACKAGE);
     SR_ENSURE(sr_pkey_public_from_spki(der.data, der.len, &k->kek) == SR_OK, SR_ERR_PACKAGE);

@@ -67,7 +67,7 @@ enum sr_err sr_toolset_make(const char *package_dir, const char *region, const c
     }
     SR_ENSURE(zip_close(z) == 0, SR_ERR_IO);
     /* libzip wrote tmp; make the published name appear whole or not at all. */
-    SR_AUTO_BUF struct sr_buf bytes;
+    SR_AUTO_BUF struct sr_buf bytes = {0};
     sr_buf_init(&bytes, 4u * SR_MAX_TOOLSET_ENTRY, SR_BUF_PLAIN);
     SR_TRY(sr_file_read(tmp, &bytes));
     (void)remove(tmp);
@@ -111,7 +111,7 @@ enum sr_err sr_toolset_unpack(const char *zip_path, const char *dir)
 
 enum sr_err sr_file_sha256(const char *path, char hex_upper[65])
 {
-    SR_AUTO_BUF struct sr_buf data;
+    SR_AUTO_BUF struct sr_buf data = {0};
     sr_buf_init(&data, SR_MAX_FILE, SR_BUF_PLAIN);
     SR_TRY(sr_file_read(path, &data));
     uint8_t h[32];

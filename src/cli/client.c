@@ -112,7 +112,7 @@ enum sr_err sr_client_call(struct sr_cli *cli, const struct sr_client *c, const 
                      SR_CLIENT_API_VERSION);
     SR_ENSURE(n > 0 && (size_t)n < sizeof(url), SR_ERR_TOO_LARGE);
     SR_AUTO_FREE char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    SR_AUTO_BUF struct sr_buf resp;
+    SR_AUTO_BUF struct sr_buf resp = {0};
     sr_buf_init(&resp, SR_CLIENT_MAX_RESPONSE, SR_BUF_SECRET);
     long status = 0;
     enum sr_err r = sr_client_fetch(cli, c, method, url, text, &status, &resp);

@@ -52,8 +52,8 @@ static enum sr_err sr_verify_packages(struct sr_cli *cli, const char *kek_path, 
 {
     uint8_t pinned[SR_HASH_LEN];
     SR_TRY(sr_pinned_root(cli, fp_hex, pinned));
-    SR_AUTO_BUF struct sr_buf kek;
-    SR_AUTO_BUF struct sr_buf sw;
+    SR_AUTO_BUF struct sr_buf kek = {0};
+    SR_AUTO_BUF struct sr_buf sw = {0};
     SR_TRY(sr_read_small(cli, kek_path, &kek));
     SR_TRY(sr_read_small(cli, sw_path, &sw));
     struct sr_check_report rep = {0};
@@ -127,7 +127,7 @@ static enum sr_err sr_cmd_toolset_download(struct sr_cli *cli, const struct sr_a
     }
     struct sr_client c;
     SR_TRY(sr_client_init_public(cli, sr_arg(args, o, "vault-url"), sr_arg(args, o, "ca-file"), &c));
-    SR_AUTO_BUF struct sr_buf list_bytes;
+    SR_AUTO_BUF struct sr_buf list_bytes = {0};
     sr_buf_init(&list_bytes, 1u << 20, SR_BUF_PLAIN);
     SR_TRY(sr_client_download(cli, &c, "/byok/toolsets", &list_bytes));
     SR_AUTO_JSON json_t *list = json_loadb((const char *)list_bytes.data, list_bytes.len, 0, NULL);
@@ -147,7 +147,7 @@ static enum sr_err sr_cmd_toolset_download(struct sr_cli *cli, const struct sr_a
     }
     char path[SR_PATH_MAX], url[256], hash[65];
     snprintf(url, sizeof(url), "/byok/toolsets/%s", name);
-    SR_AUTO_BUF struct sr_buf zip;
+    SR_AUTO_BUF struct sr_buf zip = {0};
     sr_buf_init(&zip, 16u << 20, SR_BUF_PLAIN);
     SR_TRY(sr_client_download(cli, &c, url, &zip));
     SR_TRY(sr_dir_make(out));
@@ -222,7 +222,7 @@ static enum sr_err sr_kek_target(struct sr_cli *cli, const struct sr_args *a, st
             sr_cli_detail(cli, "--kek-public-key needs --kek-id, the KEK's kid as 'key show' prints it");
             return SR_ERR_USAGE;
         }
-        SR_AUTO_BUF struct sr_buf text;
+        SR_AUTO_BUF struct sr_buf text = {0};
         SR_TRY(sr_read_small(cli, pem, &text));
         SR_AUTO_BIO BIO *bio = BIO_new_mem_buf(text.data, (int)text.len);
         SR_ENSURE(bio != NULL, SR_ERR_NOMEM);
@@ -329,7 +329,7 @@ static enum sr_err sr_cmd_package(struct sr_cli *cli, const struct sr_args *a)
         }
         SR_TRY(sr_binding_make(sub, target.region, target.world_hkm, binding, sizeof(binding)));
     }
-    SR_AUTO_BUF struct sr_buf ct;
+    SR_AUTO_BUF struct sr_buf ct = {0};
     sr_buf_init(&ct, 64u * 1024u, SR_BUF_PLAIN);
     struct sr_key_info info;
     SR_TRY(sr_key_export_wrapped(cli->module, ident, pkg.kek, (const uint8_t *)binding, strlen(binding), &ct, &info));
@@ -340,7 +340,7 @@ static enum sr_err sr_cmd_package(struct sr_cli *cli, const struct sr_args *a)
         sr_cli_detail(cli, "key_xferacld_%s was made for %s, not for %s", ident, info.target.kek_kid, target.kek_kid);
         return SR_ERR_ACL_DENIED;
     }
-    SR_AUTO_BUF struct sr_buf json;
+    SR_AUTO_BUF struct sr_buf json = {0};
     sr_buf_init(&json, 256u * 1024u, SR_BUF_PLAIN);
     SR_TRY(sr_byok_write(target.kek_kid, binding, &ct, &json));
     char file[256];

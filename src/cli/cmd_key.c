@@ -217,7 +217,7 @@ enum sr_err sr_cmd_pubkey(struct sr_cli *cli, const struct sr_args *args)
     SR_TRY(sr_key_args(cli, args, sr_opts_key_ident, &app, &ident));
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
     SR_TRY(sr_key_public(cli->module, app, ident, &pub));
-    SR_AUTO_BUF struct sr_buf pem;
+    SR_AUTO_BUF struct sr_buf pem = {0};
     sr_buf_init(&pem, 65536, SR_BUF_PLAIN);
     SR_TRY(sr_pkey_public_to_pem(pub, &pem));
     fwrite(pem.data, 1, pem.len, cli->out);
@@ -247,14 +247,14 @@ enum sr_err sr_cmd_sign(struct sr_cli *cli, const struct sr_args *args)
     }
     enum sr_sign_alg alg;
     SR_TRY(sr_sign_alg_parse(alg_name, &alg));
-    SR_AUTO_BUF struct sr_buf data;
+    SR_AUTO_BUF struct sr_buf data = {0};
     sr_buf_init(&data, SR_MAX_SIGN_INPUT, SR_BUF_PLAIN);
     enum sr_err r = sr_file_read(in, &data);
     if (r != SR_OK) {
         sr_cli_detail(cli, "cannot read %s", in);
         return r;
     }
-    SR_AUTO_BUF struct sr_buf sig;
+    SR_AUTO_BUF struct sr_buf sig = {0};
     sr_buf_init(&sig, 4096, SR_BUF_PLAIN);
     SR_TRY(sr_key_sign(cli->module, app, ident, alg, data.data, data.len, SR_SIG_DER, &sig));
     r = sr_file_write_atomic(out, sig.data, sig.len, SR_WRITE_REPLACE);

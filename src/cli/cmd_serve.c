@@ -338,8 +338,8 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
     SR_ENSURE(names != NULL, SR_ERR_NOMEM);
     enum sr_err r = store->ops->vault_each(store, sr_collect_vault, names);
     char tls_dir[SR_PATH_MAX];
-    SR_AUTO_BUF struct sr_buf cert;
-    SR_AUTO_BUF struct sr_buf key;
+    SR_AUTO_BUF struct sr_buf cert = {0};
+    SR_AUTO_BUF struct sr_buf key = {0};
     sr_buf_init(&cert, 1u << 20, SR_BUF_PLAIN);
     sr_buf_init(&key, 16384, SR_BUF_SECRET);
     if (r == SR_OK) {

@@ -210,7 +210,7 @@ static enum sr_err sr_read_input(struct sr_cli *cli, const char *path, struct sr
 
 static enum sr_err sr_b64_of(const struct sr_buf *in, json_t **ret)
 {
-    SR_AUTO_BUF struct sr_buf t;
+    SR_AUTO_BUF struct sr_buf t = {0};
     sr_buf_init(&t, SR_MAX_CLI_INPUT * 2, SR_BUF_SECRET);
     SR_TRY(sr_b64url_encode(in->data, in->len, &t));
     *ret = json_string((const char *)t.data);
@@ -222,7 +222,7 @@ static enum sr_err sr_write_value(struct sr_cli *cli, const json_t *resp, const 
 {
     const char *v = json_string_value(json_object_get(resp, "value"));
     SR_ENSURE(v != NULL, SR_ERR_IO);
-    SR_AUTO_BUF struct sr_buf bytes;
+    SR_AUTO_BUF struct sr_buf bytes = {0};
     sr_buf_init(&bytes, SR_MAX_CLI_INPUT, SR_BUF_SECRET);
     SR_TRY(sr_b64url_decode(v, &bytes));
     enum sr_err r = sr_file_write_atomic(out, bytes.data, bytes.len, SR_WRITE_REPLACE);
@@ -258,7 +258,7 @@ static enum sr_err sr_cmd_key_op(struct sr_cli *cli, const struct sr_args *a, co
     char suffix[32];
     snprintf(suffix, sizeof(suffix), "/%s", op);
     SR_TRY(sr_key_path_of(cli, a, suffix, path, sizeof(path)));
-    SR_AUTO_BUF struct sr_buf in;
+    SR_AUTO_BUF struct sr_buf in = {0};
     SR_TRY(sr_read_input(cli, sr_opt_val(a, "in"), &in));
     json_t *value = NULL;
     SR_TRY(hash_input ? sr_digest_for(cli, sr_opt_val(a, "alg"), &in, &value) : sr_b64_of(&in, &value));
@@ -296,8 +296,8 @@ static enum sr_err sr_cmd_key_verify(struct sr_cli *cli, const struct sr_args *a
     SR_TRY(sr_need(cli, a, "signature"));
     char path[512];
     SR_TRY(sr_key_path_of(cli, a, "/verify", path, sizeof(path)));
-    SR_AUTO_BUF struct sr_buf in;
-    SR_AUTO_BUF struct sr_buf sig;
+    SR_AUTO_BUF struct sr_buf in = {0};
+    SR_AUTO_BUF struct sr_buf sig = {0};
     SR_TRY(sr_read_input(cli, sr_opt_val(a, "in"), &in));
     SR_TRY(sr_read_input(cli, sr_opt_val(a, "signature"), &sig));
     json_t *digest = NULL;
@@ -324,7 +324,7 @@ static enum sr_err sr_byok_body(struct sr_cli *cli, const struct sr_args *a, jso
         sr_cli_detail(cli, "--destination is HSM: Strongroom keeps every key in its region's module");
         return SR_ERR_USAGE;
     }
-    SR_AUTO_BUF struct sr_buf file;
+    SR_AUTO_BUF struct sr_buf file = {0};
     SR_TRY(sr_read_input(cli, sr_opt_val(a, "byok-file"), &file));
     json_t *hsm = NULL;
     SR_TRY(sr_b64_of(&file, &hsm));
@@ -342,7 +342,7 @@ static enum sr_err sr_byok_body(struct sr_cli *cli, const struct sr_args *a, jso
 static enum sr_err sr_jwk_body(struct sr_cli *cli, const struct sr_args *a, json_t **ret)
 {
     SR_TRY(sr_need(cli, a, "jwk-file"));
-    SR_AUTO_BUF struct sr_buf text;
+    SR_AUTO_BUF struct sr_buf text = {0};
     SR_TRY(sr_read_input(cli, sr_opt_val(a, "jwk-file"), &text));
     json_t *jwk = json_loadb((const char *)text.data, text.len, 0, NULL);
     if (!json_is_object(jwk)) {
@@ -381,7 +381,7 @@ static enum sr_err sr_cmd_key_download(struct sr_cli *cli, const struct sr_args 
     SR_TRY(sr_client_call(cli, &c, "GET", path, NULL, &resp));
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
     SR_TRY(sr_jwk_public_to_pkey(json_object_get(resp, "key"), &pub));
-    SR_AUTO_BUF struct sr_buf pem;
+    SR_AUTO_BUF struct sr_buf pem = {0};
     sr_buf_init(&pem, 16384, SR_BUF_PLAIN);
     SR_TRY(sr_pkey_public_to_pem(pub, &pem));
     SR_TRY(sr_file_write_atomic(sr_opt_val(a, "file"), pem.data, pem.len, SR_WRITE_REPLACE));

@@ -23,7 +23,7 @@ static enum sr_err sr_pin_store(struct sr_pins *pins, unsigned index, const char
 
 enum sr_err sr_pins_read_file(struct sr_cli *cli, const char *path, struct sr_pins *ret)
 {
-    SR_AUTO_BUF struct sr_buf file;
+    SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, SR_MAX_CARDS * (SR_MAX_PIN + 2), SR_BUF_SECRET);
     enum sr_err r = sr_file_read(path, &file);
     if (r != SR_OK) {

@@ -146,7 +146,7 @@ enum sr_err sr_aes_gcm_decrypt(const uint8_t *key, size_t keylen, const uint8_t 
     SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
     SR_TRY(sr_gcm_init(ctx, 0, key, keylen, iv, ivlen));
     /* Decrypt into a scratch secret buffer so that out never holds unauthenticated plaintext. */
-    SR_AUTO_BUF struct sr_buf tmp;
+    SR_AUTO_BUF struct sr_buf tmp = {0};
     sr_buf_init(&tmp, ctlen, SR_BUF_SECRET);
     SR_TRY(sr_buf_reserve(&tmp, ctlen));
     int n = 0;
@@ -185,7 +185,7 @@ static enum sr_err sr_kwp(int enc, const uint8_t *key, size_t keylen, const uint
     SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
     EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
     SR_ENSURE(EVP_CipherInit_ex(ctx, cipher, NULL, key, NULL, enc) == 1, SR_ERR_CRYPTO);
-    SR_AUTO_BUF struct sr_buf tmp;
+    SR_AUTO_BUF struct sr_buf tmp = {0};
     sr_buf_init(&tmp, inlen + 16, SR_BUF_SECRET);
     SR_TRY(sr_buf_reserve(&tmp, inlen + 16));
     int n = 0;

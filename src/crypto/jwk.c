@@ -84,7 +84,7 @@ enum sr_err sr_b64url_decode(const char *text, struct sr_buf *out)
 
 static enum sr_err sr_jwk_set_bytes(json_t *jwk, const char *name, const uint8_t *p, size_t n)
 {
-    SR_AUTO_BUF struct sr_buf t;
+    SR_AUTO_BUF struct sr_buf t = {0};
     sr_buf_init(&t, 2048, SR_BUF_PLAIN);
     SR_TRY(sr_b64url_encode(p, n, &t));
     SR_ENSURE(json_object_set_new(jwk, name, json_string((const char *)t.data)) == 0, SR_ERR_NOMEM);
@@ -121,9 +121,10 @@ SR_DEFINE_CLEANUP(sr_PARAM_BLD_freep, OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)
 /* Reads a base64url member into a secure buffer; expect_len 0 means "any length up to the maximum". */
 static enum sr_err sr_jwk_field(const json_t *jwk, const char *name, size_t expect_len, struct sr_buf *out)
 {
+    /* Initialised before any refusal: the caller's cleanup releases out on every path. */
+    sr_buf_init(out, SR_JWK_MAX_FIELD, SR_BUF_SECRET);
     const char *s = json_string_value(json_object_get(jwk, name));
     SR_ENSURE(s != NULL, SR_ERR_JWK);
-    sr_buf_init(out, SR_JWK_MAX_FIELD, SR_BUF_SECRET);
     SR_ENSURE(sr_b64url_decode(s, out) == SR_OK && out->len > 0, SR_ERR_JWK);
     SR_ENSURE(expect_len == 0 || out->len == expect_len, SR_ERR_JWK);
     return SR_OK;
@@ -132,7 +133,7 @@ static enum sr_err sr_jwk_field(const json_t *jwk, const char *name, size_t expe
 static enum sr_err sr_jwk_push_bn(OSSL_PARAM_BLD *bld, const json_t *jwk, const char *name, const char *param,
                                   BIGNUM **keep)
 {
-    SR_AUTO_BUF struct sr_buf b;
+    SR_AUTO_BUF struct sr_buf b = {0};
     SR_TRY(sr_jwk_field(jwk, name, 0, &b));
     BIGNUM *bn = BN_secure_new();
     SR_ENSURE(bn != NULL, SR_ERR_NOMEM);

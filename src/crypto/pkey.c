@@ -256,7 +256,7 @@ enum sr_err sr_pkey_public_to_pem(const EVP_PKEY *key, struct sr_buf *out_text)
 
 enum sr_err sr_pkey_public_hash(const EVP_PKEY *key, uint8_t out[32])
 {
-    SR_AUTO_BUF struct sr_buf der;
+    SR_AUTO_BUF struct sr_buf der = {0};
     sr_buf_init(&der, SR_MAX_DER, SR_BUF_PLAIN);
     SR_TRY(sr_pkey_public_to_spki(key, &der));
     return sr_sha256(der.data, der.len, out);
@@ -351,7 +351,7 @@ enum sr_err sr_pkey_verify_message(EVP_PKEY *key, enum sr_sign_alg alg, const vo
 {
     SR_TRY(sr_sign_alg_fits(alg, key));
     const struct sr_alg_row *row = sr_alg_row(alg);
-    SR_AUTO_BUF struct sr_buf der;
+    SR_AUTO_BUF struct sr_buf der = {0};
     sr_buf_init(&der, SR_MAX_SIG, SR_BUF_PLAIN);
     if (row->type == SR_KEY_EC && fmt == SR_SIG_RAW) {
         SR_TRY(sr_ecdsa_raw_to_der(sig, siglen, sr_ec_coord_len(key), &der));
@@ -500,7 +500,7 @@ enum sr_err sr_pkey_verify_digest(EVP_PKEY *key, enum sr_sign_alg alg, const uin
     SR_TRY(sr_sign_alg_fits(alg, key));
     const struct sr_alg_row *row = sr_alg_row(alg);
     SR_ENSURE(dlen == row->digest_len, SR_ERR_DIGEST_LEN);
-    SR_AUTO_BUF struct sr_buf der;
+    SR_AUTO_BUF struct sr_buf der = {0};
     sr_buf_init(&der, SR_MAX_SIG, SR_BUF_PLAIN);
     if (row->type == SR_KEY_EC && fmt == SR_SIG_RAW) {
         SR_TRY(sr_ecdsa_raw_to_der(sig, siglen, sr_ec_coord_len(key), &der));

@@ -98,7 +98,7 @@ enum sr_err sr_card_read(const char *path, const char *pin, struct sr_card *ret)
     SR_TRY(sr_card_parse_header(c.header, &card, &kdf, salt));
     uint8_t key[32];
     SR_TRY(sr_scrypt(pin, strlen(pin), salt, sizeof(salt), kdf, key));
-    SR_AUTO_BUF struct sr_buf share;
+    SR_AUTO_BUF struct sr_buf share = {0};
     sr_buf_init(&share, 64, SR_BUF_SECRET);
     enum sr_err r = sr_seal_open(key, "strongroom card v1", &c, &share);
     sr_wipe(key, sizeof(key));

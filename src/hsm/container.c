@@ -60,7 +60,7 @@ enum sr_err sr_container_parse(const uint8_t *data, size_t len, const char magic
 enum sr_err sr_container_read(const char *path, const char magic[SR_MAGIC_LEN], enum sr_err bad_format,
                               struct sr_container *ret)
 {
-    SR_AUTO_BUF struct sr_buf file;
+    SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
     enum sr_err r = sr_file_read(path, &file);
     SR_ENSURE(r != SR_ERR_TOO_LARGE, bad_format);

@@ -135,7 +135,7 @@ enum sr_err sr_key_build(const struct sr_module *m, struct sr_key_info *info, EV
     SR_TRY(sr_pkey_public_hash(key, info->key_hash));
     SR_AUTO_JSON json_t *h = NULL;
     SR_TRY(sr_key_header(info, m->km_world_id, key, &h));
-    SR_AUTO_BUF struct sr_buf p8;
+    SR_AUTO_BUF struct sr_buf p8 = {0};
     sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
     SR_TRY(sr_pkey_private_to_pkcs8(key, &p8));
     return sr_seal_build(m->km, SR_PURPOSE_KEYBLOB, SR_MAGIC_KEY, h, p8.data, p8.len, out);
@@ -167,7 +167,7 @@ enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *
     struct sr_key_info info = {0};
     sr_key_info_names(&info, params->app, params->ident, plainname);
     info.acl.actions = params->acl ? params->acl : sr_default_acl(params->spec.type);
-    SR_AUTO_BUF struct sr_buf file;
+    SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
     SR_TRY(sr_key_build(m, &info, key, &file));
     SR_TRY(sr_file_write_atomic(path, file.data, file.len, SR_WRITE_CREATE));
@@ -179,7 +179,7 @@ enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *
 static enum sr_err sr_key_open_blob(const struct sr_module *m, const struct sr_container *c, const EVP_PKEY *pub,
                                     EVP_PKEY **ret_priv)
 {
-    SR_AUTO_BUF struct sr_buf p8;
+    SR_AUTO_BUF struct sr_buf p8 = {0};
     sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
     enum sr_err r = sr_seal_open(m->km, SR_PURPOSE_KEYBLOB, c, &p8);
     SR_ENSURE(r != SR_ERR_AUTH_FAILED, SR_ERR_KEYFILE_TAMPERED);

@@ -76,7 +76,7 @@ static enum sr_err sr_module_load_esn(struct sr_module *m)
 {
     char path[SR_PATH_MAX];
     SR_TRY(sr_module_path(m, "module/esn", path, sizeof(path)));
-    SR_AUTO_BUF struct sr_buf file;
+    SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, 64, SR_BUF_PLAIN);
     enum sr_err r = sr_file_read(path, &file);
     if (r == SR_ERR_NOT_FOUND) {
@@ -118,7 +118,7 @@ static enum sr_err sr_module_load_mode(struct sr_module *m)
 {
     char path[SR_PATH_MAX];
     SR_TRY(sr_module_path(m, "module/mode", path, sizeof(path)));
-    SR_AUTO_BUF struct sr_buf file;
+    SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, 16, SR_BUF_PLAIN);
     enum sr_err r = sr_file_read(path, &file);
     if (r == SR_ERR_NOT_FOUND) {
@@ -143,7 +143,7 @@ static enum sr_err sr_module_load_nvram(struct sr_module *m)
     const char *world_id = NULL;
     SR_TRY(sr_json_str(c.header, "world_id", SR_ERR_NVRAM_TAMPERED, &world_id));
     SR_ENSURE(strlen(world_id) == 2 * SR_WORLD_ID_LEN, SR_ERR_NVRAM_TAMPERED);
-    SR_AUTO_BUF struct sr_buf km;
+    SR_AUTO_BUF struct sr_buf km = {0};
     sr_buf_init(&km, 64, SR_BUF_SECRET);
     SR_ENSURE(sr_seal_open(m->km0, SR_PURPOSE_NVRAM, &c, &km) == SR_OK && km.len == SR_WORLD_KEY_LEN,
               SR_ERR_NVRAM_TAMPERED);

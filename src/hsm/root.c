@@ -18,7 +18,7 @@
 
 static enum sr_err sr_read_cert(const char *path, enum sr_err missing, X509 **ret)
 {
-    SR_AUTO_BUF struct sr_buf pem;
+    SR_AUTO_BUF struct sr_buf pem = {0};
     sr_buf_init(&pem, 65536, SR_BUF_PLAIN);
     enum sr_err r = sr_file_read(path, &pem);
     SR_ENSURE(r != SR_ERR_NOT_FOUND, missing);
@@ -28,7 +28,7 @@ static enum sr_err sr_read_cert(const char *path, enum sr_err missing, X509 **re
 
 static enum sr_err sr_write_cert(const char *path, X509 *cert, enum sr_write_mode mode)
 {
-    SR_AUTO_BUF struct sr_buf pem;
+    SR_AUTO_BUF struct sr_buf pem = {0};
     sr_buf_init(&pem, 65536, SR_BUF_PLAIN);
     SR_TRY(sr_x509_to_pem(cert, &pem));
     return sr_file_write_atomic(path, pem.data, pem.len, mode);
@@ -127,7 +127,7 @@ enum sr_err sr_module_trusted_root(struct sr_module *m, uint8_t ret_fingerprint[
 {
     char path[SR_PATH_MAX];
     SR_TRY(sr_module_path(m, "trusted-root", path, sizeof(path)));
-    SR_AUTO_BUF struct sr_buf text;
+    SR_AUTO_BUF struct sr_buf text = {0};
     sr_buf_init(&text, 256, SR_BUF_PLAIN);
     SR_TRY(sr_file_read(path, &text));
     SR_TRY(sr_buf_terminate(&text));

@@ -17,7 +17,7 @@ enum sr_err sr_keyfile_raw_load(const char *path, bool create, uint8_t **ret_sec
 {
     uint8_t *key = OPENSSL_secure_zalloc(32);
     SR_ENSURE(key != NULL, SR_ERR_NOMEM);
-    SR_AUTO_BUF struct sr_buf file;
+    SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, 64, SR_BUF_SECRET);
     enum sr_err r = sr_file_read(path, &file);
     if (r == SR_ERR_NOT_FOUND && create) {
@@ -44,7 +44,7 @@ enum sr_err sr_seal_build(const uint8_t key[32], const char *purpose, const char
 {
     uint8_t sub[32];
     SR_TRY(sr_hkdf_sha256(key, 32, purpose, sub, sizeof(sub)));
-    SR_AUTO_BUF struct sr_buf payload;
+    SR_AUTO_BUF struct sr_buf payload = {0};
     sr_buf_init(&payload, SR_MAX_PAYLOAD, SR_BUF_PLAIN);
     size_t start = file->len;
     enum sr_err r = sr_container_prefix(magic, header, file);
@@ -59,7 +59,7 @@ enum sr_err sr_seal_build(const uint8_t key[32], const char *purpose, const char
 enum sr_err sr_seal_write(const uint8_t key[32], const char *purpose, const char *magic, const json_t *header,
                           const uint8_t *pt, size_t ptlen, const char *path, enum sr_write_mode mode)
 {
-    SR_AUTO_BUF struct sr_buf file;
+    SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
     SR_TRY(sr_seal_build(key, purpose, magic, header, pt, ptlen, &file));
     return sr_file_write_atomic(path, file.data, file.len, mode);
@@ -77,8 +77,8 @@ enum sr_err sr_seal_open(const uint8_t key[32], const char *purpose, const struc
 
 enum sr_err sr_header_set_public_key(json_t *header, const EVP_PKEY *pkey)
 {
-    SR_AUTO_BUF struct sr_buf der;
-    SR_AUTO_BUF struct sr_buf b64;
+    SR_AUTO_BUF struct sr_buf der = {0};
+    SR_AUTO_BUF struct sr_buf b64 = {0};
     sr_buf_init(&der, 16384, SR_BUF_PLAIN);
     sr_buf_init(&b64, 32768, SR_BUF_PLAIN);
     SR_TRY(sr_pkey_public_to_spki(pkey, &der));
@@ -91,7 +91,7 @@ enum sr_err sr_header_public_key(const json_t *header, enum sr_err bad, EVP_PKEY
 {
     const char *b64 = NULL;
     SR_TRY(sr_json_str(header, "public_key", bad, &b64));
-    SR_AUTO_BUF struct sr_buf der;
+    SR_AUTO_BUF struct sr_buf der = {0};
     sr_buf_init(&der, 16384, SR_BUF_PLAIN);
     SR_ENSURE(sr_base64_decode(b64, &der) == SR_OK, bad);
     SR_ENSURE(sr_pkey_public_from_spki(der.data, der.len, ret) == SR_OK, bad);
@@ -102,7 +102,7 @@ enum sr_err sr_sealed_pkey_write(const uint8_t key[32], const char *purpose, jso
                                  const char *path)
 {
     SR_TRY(sr_header_set_public_key(header, pkey));
-    SR_AUTO_BUF struct sr_buf p8;
+    SR_AUTO_BUF struct sr_buf p8 = {0};
     sr_buf_init(&p8, 16384, SR_BUF_SECRET);
     SR_TRY(sr_pkey_private_to_pkcs8(pkey, &p8));
     return sr_seal_write(key, purpose, SR_MAGIC_SEALED, header, p8.data, p8.len, path, SR_WRITE_CREATE);
@@ -112,7 +112,7 @@ enum sr_err sr_sealed_pkey_read(const uint8_t key[32], const char *purpose, cons
 {
     SR_AUTO_CONTAINER struct sr_container c = {0};
     SR_TRY(sr_container_read(path, SR_MAGIC_SEALED, SR_ERR_NVRAM_TAMPERED, &c));
-    SR_AUTO_BUF struct sr_buf p8;
+    SR_AUTO_BUF struct sr_buf p8 = {0};
     sr_buf_init(&p8, 16384, SR_BUF_SECRET);
     SR_ENSURE(sr_seal_open(key, purpose, &c, &p8) == SR_OK, SR_ERR_NVRAM_TAMPERED);
     SR_AUTO_PKEY EVP_PKEY *priv = NULL;

@@ -35,7 +35,7 @@ static enum sr_err sr_tls_ca(const char *dir, const uint8_t *km0, EVP_PKEY **ret
     SR_AUTO_PKEY EVP_PKEY *key = NULL;
     SR_TRY(sr_tls_key(km0, key_path, "tls ca", &key));
     SR_AUTO_X509 X509 *cert = NULL;
-    SR_AUTO_BUF struct sr_buf pem;
+    SR_AUTO_BUF struct sr_buf pem = {0};
     sr_buf_init(&pem, 65536, SR_BUF_PLAIN);
     if (fresh || !sr_file_exists(cert_path)) {
         SR_TRY(sr_x509_self_signed(key, "Strongroom development CA", SR_TLS_CA_DAYS, &cert));

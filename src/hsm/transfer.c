@@ -31,7 +31,7 @@ enum sr_err sr_key_reduce_for_export(struct sr_module *m, const char *app, const
     memcpy(info.acl.export_kek_hash, kek_hash, SR_HASH_LEN);
     info.has_target = true;
     info.target = *target;
-    SR_AUTO_BUF struct sr_buf file;
+    SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
     SR_TRY(sr_key_build(m, &info, priv, &file));
     SR_TRY(sr_file_write_atomic(path, file.data, file.len, SR_WRITE_CREATE));
@@ -63,7 +63,7 @@ enum sr_err sr_key_export_wrapped(struct sr_module *m, const char *ident, EVP_PK
     SR_AUTO(sr_aes_free) uint8_t *aes = OPENSSL_secure_zalloc(SR_TRANSFER_AES_LEN);
     SR_ENSURE(aes != NULL, SR_ERR_NOMEM);
     SR_TRY(sr_rand_bytes(aes, SR_TRANSFER_AES_LEN));
-    SR_AUTO_BUF struct sr_buf p8;
+    SR_AUTO_BUF struct sr_buf p8 = {0};
     sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
     SR_TRY(sr_pkey_private_to_pkcs8(priv, &p8));
     /* = azure-keyvault.md §1.4: CKM_RSA_AES_KEY_WRAP = RSA-OAEP(SHA-1)(AES key) || AES-KWP(AES key)(PKCS#8) */
@@ -119,8 +119,8 @@ static enum sr_err sr_unwrap_package(EVP_PKEY *kek, const uint8_t *label, size_t
 {
     size_t rsa_len = (size_t)EVP_PKEY_get_size(kek);
     SR_ENSURE(ctlen > rsa_len + 16, SR_ERR_BYOK_UNWRAP);
-    SR_AUTO_BUF struct sr_buf aes;
-    SR_AUTO_BUF struct sr_buf p8;
+    SR_AUTO_BUF struct sr_buf aes = {0};
+    SR_AUTO_BUF struct sr_buf p8 = {0};
     sr_buf_init(&aes, 64, SR_BUF_SECRET);
     sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
     enum sr_err r = sr_pkey_oaep_sha1_decrypt(kek, label, label_len, ct, rsa_len, &aes);

@@ -131,7 +131,7 @@ static enum sr_err sr_world_write_file(struct sr_module *m, const uint8_t km[SR_
                                        (int)info->quorum_n, "created", (json_int_t)info->created, "esn", m->esn);
     SR_ENSURE(h != NULL, SR_ERR_NOMEM);
     SR_TRY(sr_json_set_hex(h, "hkm", info->hkm, SR_HASH_LEN));
-    SR_AUTO_BUF struct sr_buf file;
+    SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
     SR_TRY(sr_container_prefix(SR_MAGIC_WORLD, h, &file));
     uint8_t mac_key[32];

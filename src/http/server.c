@@ -201,7 +201,7 @@ static enum MHD_Result sr_send_toolsets(struct sr_http_server *s, struct MHD_Con
         enum sr_err r = sr_vault_toolsets(s->svc, &list);
         return r == SR_OK ? sr_send(c, 200, list, NULL) : sr_send_error(c, r, NULL, NULL);
     }
-    SR_AUTO_BUF struct sr_buf zip;
+    SR_AUTO_BUF struct sr_buf zip = {0};
     sr_buf_init(&zip, 16u << 20, SR_BUF_PLAIN);
     enum sr_err r = name[0] == '/' ? sr_vault_toolset_bytes(s->svc, name + 1, &zip) : SR_ERR_ROUTE;
     if (r != SR_OK) {

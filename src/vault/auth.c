@@ -72,7 +72,7 @@ enum sr_err sr_token_create(struct sr_store *store, const char *role, const char
     SR_ENSURE(r != NULL, SR_ERR_ROLE);
     uint8_t raw[32];
     SR_TRY(sr_rand_bytes(raw, sizeof(raw)));
-    SR_AUTO_BUF struct sr_buf text;
+    SR_AUTO_BUF struct sr_buf text = {0};
     sr_buf_init(&text, 64, SR_BUF_SECRET);
     enum sr_err e = sr_b64url_encode(raw, sizeof(raw), &text);
     sr_wipe(raw, sizeof(raw));

@@ -298,7 +298,7 @@ static enum sr_err sr_make_key(struct sr_vault_svc *svc, struct sr_request *req,
 {
     const struct sr_module *m = NULL;
     SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
-    SR_AUTO_ROW struct sr_key_row k;
+    SR_AUTO_ROW struct sr_key_row k = {0};
     sr_row_init(req, &k);
     snprintf(k.kty, sizeof(k.kty), "%s", kty);
     k.key_ops = ops;
@@ -409,14 +409,14 @@ static enum sr_err sr_import_byok(struct sr_vault_svc *svc, struct sr_request *r
     SR_ENSURE(hsm != NULL, sr_bad(req, "key_hsm must be the base64url of the .byok file"));
     SR_ENSURE(kty != NULL && (strcmp(kty, "RSA-HSM") == 0 || strcmp(kty, "EC-HSM") == 0),
               sr_bad(req, "a BYOK import takes kty RSA-HSM or EC-HSM"));
-    SR_AUTO_BUF struct sr_buf file;
+    SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, SR_MAX_OP_INPUT * 64, SR_BUF_PLAIN);
     SR_ENSURE(sr_b64url_decode(hsm, &file) == SR_OK, sr_bad(req, "key_hsm is not base64url"));
     struct sr_byok b = {0};
     SR_TRY(sr_byok_parse(file.data, file.len, &b));
     const struct sr_module *m = NULL;
     SR_AUTO_ROW struct sr_key_row kek = {0};
-    SR_AUTO_ROW struct sr_key_row k;
+    SR_AUTO_ROW struct sr_key_row k = {0};
     sr_row_init(req, &k);
     char binding[512];
     enum sr_err r = sr_svc_region_module(svc, req->vault.region, &m);
@@ -460,7 +460,7 @@ enum sr_err sr_op_key_import(struct sr_vault_svc *svc, struct sr_request *req, j
     }
     const struct sr_module *m = NULL;
     SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
-    SR_AUTO_ROW struct sr_key_row k;
+    SR_AUTO_ROW struct sr_key_row k = {0};
     sr_row_init(req, &k);
     SR_TRY(sr_attrs_parse(req, json_object_get(req->body, "attributes"), &k));
     SR_TRY(sr_tags_parse(req, json_object_get(req->body, "tags"), &k));
@@ -652,7 +652,7 @@ static enum sr_err sr_backup_add(void *ctx, const struct sr_key_row *k, const st
 {
     (void)n;
     json_t *versions = ctx;
-    SR_AUTO_BUF struct sr_buf blob;
+    SR_AUTO_BUF struct sr_buf blob = {0};
     sr_buf_init(&blob, SR_MAX_FILE * 2, SR_BUF_PLAIN);
     SR_TRY(sr_b64url_encode(k->blob.data, k->blob.len, &blob));
     json_t *v = json_pack("{s:s,s:s,s:i,s:b,s:I,s:I,s:I,s:I,s:o,s:s}", "version", k->version, "kty", k->kty,
@@ -678,8 +678,8 @@ enum sr_err sr_op_key_backup(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_AUTO_FREE char *text = json_dumps(content, JSON_COMPACT);
     SR_ENSURE(text != NULL, SR_ERR_NOMEM);
     SR_AUTO_JSON json_t *header = json_pack("{s:i,s:s}", "version", 1, "region", req->vault.region);
-    SR_AUTO_BUF struct sr_buf sealed;
-    SR_AUTO_BUF struct sr_buf b64;
+    SR_AUTO_BUF struct sr_buf sealed = {0};
+    SR_AUTO_BUF struct sr_buf b64 = {0};
     sr_buf_init(&sealed, SR_MAX_FILE, SR_BUF_PLAIN);
     sr_buf_init(&b64, SR_MAX_FILE * 2, SR_BUF_PLAIN);
     SR_TRY(sr_module_seal_backup(m, header, (const uint8_t *)text, strlen(text), &sealed));
@@ -692,7 +692,7 @@ enum sr_err sr_op_key_backup(struct sr_vault_svc *svc, struct sr_request *req, j
 static enum sr_err sr_restore_version(struct sr_vault_svc *svc, struct sr_request *req, const json_t *v,
                                       json_t **ret)
 {
-    SR_AUTO_ROW struct sr_key_row k;
+    SR_AUTO_ROW struct sr_key_row k = {0};
     sr_row_init(req, &k);
     const char *version = NULL, *kty = NULL, *blob = NULL;
     json_t *tags = NULL;
@@ -729,8 +729,8 @@ enum sr_err sr_op_key_restore(struct sr_vault_svc *svc, struct sr_request *req, 
     SR_ENSURE(value != NULL, sr_bad(req, "'value' (the backup blob) is required"));
     const struct sr_module *m = NULL;
     SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
-    SR_AUTO_BUF struct sr_buf sealed;
-    SR_AUTO_BUF struct sr_buf plain;
+    SR_AUTO_BUF struct sr_buf sealed = {0};
+    SR_AUTO_BUF struct sr_buf plain = {0};
     sr_buf_init(&sealed, SR_MAX_FILE, SR_BUF_PLAIN);
     sr_buf_init(&plain, SR_MAX_FILE, SR_BUF_PLAIN);
     SR_ENSURE(sr_b64url_decode(value, &sealed) == SR_OK, SR_ERR_BACKUP);
@@ -832,7 +832,7 @@ static enum sr_err sr_result(const struct sr_request *req, const struct sr_key_r
 {
     char kid[1024];
     SR_TRY(sr_kid(req, k->name, k->version, kid, sizeof(kid)));
-    SR_AUTO_BUF struct sr_buf text;
+    SR_AUTO_BUF struct sr_buf text = {0};
     sr_buf_init(&text, SR_MAX_OP_INPUT * 2, SR_BUF_SECRET);
     SR_TRY(sr_b64url_encode(value->data, value->len, &text));
     *ret = json_pack("{s:s,s:s}", "kid", kid, "value", (const char *)text.data);
@@ -855,8 +855,8 @@ static enum sr_err sr_digest_request(struct sr_vault_svc *svc, struct sr_request
 enum sr_err sr_op_sign(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     enum sr_sign_alg alg;
-    SR_AUTO_BUF struct sr_buf digest;
-    SR_AUTO_BUF struct sr_buf sig;
+    SR_AUTO_BUF struct sr_buf digest = {0};
+    SR_AUTO_BUF struct sr_buf sig = {0};
     sr_buf_init(&digest, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
     sr_buf_init(&sig, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
     SR_AUTO_ROW struct sr_key_row k = {0};
@@ -870,8 +870,8 @@ enum sr_err sr_op_sign(struct sr_vault_svc *svc, struct sr_request *req, json_t 
 enum sr_err sr_op_verify(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     enum sr_sign_alg alg;
-    SR_AUTO_BUF struct sr_buf digest;
-    SR_AUTO_BUF struct sr_buf sig;
+    SR_AUTO_BUF struct sr_buf digest = {0};
+    SR_AUTO_BUF struct sr_buf sig = {0};
     sr_buf_init(&digest, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
     sr_buf_init(&sig, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
     SR_TRY(sr_b64_member(req, "value", &sig));
@@ -901,8 +901,8 @@ static enum sr_err sr_cipher_request(struct sr_vault_svc *svc, struct sr_request
 static enum sr_err sr_public_op(struct sr_vault_svc *svc, struct sr_request *req, unsigned kop, json_t **ret)
 {
     enum sr_enc_alg alg;
-    SR_AUTO_BUF struct sr_buf in;
-    SR_AUTO_BUF struct sr_buf out;
+    SR_AUTO_BUF struct sr_buf in = {0};
+    SR_AUTO_BUF struct sr_buf out = {0};
     sr_buf_init(&in, SR_MAX_OP_INPUT, SR_BUF_SECRET);
     sr_buf_init(&out, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
     SR_AUTO_ROW struct sr_key_row k = {0};
@@ -922,8 +922,8 @@ static enum sr_err sr_private_op(struct sr_vault_svc *svc, struct sr_request *re
     enum sr_enc_alg alg;
     SR_TRY(sr_enc_alg_parse(sr_alg_member(req), &alg));
     SR_ENSURE(alg != SR_ENC_RSA1_5, SR_ERR_RSA15_DECRYPT);
-    SR_AUTO_BUF struct sr_buf in;
-    SR_AUTO_BUF struct sr_buf out;
+    SR_AUTO_BUF struct sr_buf in = {0};
+    SR_AUTO_BUF struct sr_buf out = {0};
     sr_buf_init(&in, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
     sr_buf_init(&out, SR_MAX_OP_INPUT, SR_BUF_SECRET);
     SR_AUTO_ROW struct sr_key_row k = {0};
@@ -963,7 +963,7 @@ enum sr_err sr_op_rng(struct sr_vault_svc *svc, struct sr_request *req, json_t *
     uint8_t bytes[128];
     size_t n = (size_t)json_integer_value(count);
     SR_TRY(sr_rand_bytes(bytes, n));
-    SR_AUTO_BUF struct sr_buf text;
+    SR_AUTO_BUF struct sr_buf text = {0};
     sr_buf_init(&text, 256, SR_BUF_PLAIN);
     SR_TRY(sr_b64url_encode(bytes, n, &text));
     *ret = json_pack("{s:s}", "value", (const char *)text.data);

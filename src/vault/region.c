@@ -129,7 +129,7 @@ static enum sr_err sr_toolset_entry(void *ctx, const char *region)
     SR_TRY(sr_region_toolset_dir(l->data_dir, region, dir, sizeof(dir)));
     sr_toolset_name(region, name, sizeof(name));
     SR_TRY(sr_path_join(path, sizeof(path), dir, "SHA256SUMS"));
-    SR_AUTO_BUF struct sr_buf sums;
+    SR_AUTO_BUF struct sr_buf sums = {0};
     sr_buf_init(&sums, 4096, SR_BUF_PLAIN);
     if (sr_file_read(path, &sums) != SR_OK) {
         return SR_OK; /* a region made before toolsets existed has none */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "crypto/jwk.h"
 #include "crypto/ossl.h"
 #include "crypto/pkey.h"
 
@@ -355,6 +356,42 @@ static void test_base64(void **state)
     sr_buf_release(&b);
 }
 
+/* A JWK that lacks any one member is refused cleanly (it once freed an uninitialised buffer). */
+static void test_jwk_missing_member_refused(void **state)
+{
+    (void)state;
+    static const char *const rsa[] = {"n", "e", "d", "p", "q", "dp", "dq", "qi"};
+    for (size_t drop = 0; drop < SR_ARRAY_LEN(rsa); drop++) {
+        json_t *jwk = json_pack("{s:s}", "kty", "RSA");
+        for (size_t i = 0; i < SR_ARRAY_LEN(rsa); i++) {
+            if (i != drop) {
+                json_object_set_new(jwk, rsa[i], json_string("AQAB"));
+            }
+        }
+        EVP_PKEY *key = NULL;
+        SR_ASSERT_ERR(SR_ERR_JWK, sr_jwk_private_to_pkey(jwk, &key));
+        assert_null(key);
+        if (drop < 2) {
+            SR_ASSERT_ERR(SR_ERR_JWK, sr_jwk_public_to_pkey(jwk, &key));
+        }
+        json_decref(jwk);
+    }
+    static const char *const ec[] = {"x", "y", "d"};
+    static const char coord[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"; /* 32 zero bytes */
+    for (size_t drop = 0; drop < SR_ARRAY_LEN(ec); drop++) {
+        json_t *jwk = json_pack("{s:s,s:s}", "kty", "EC", "crv", "P-256");
+        for (size_t i = 0; i < SR_ARRAY_LEN(ec); i++) {
+            if (i != drop) {
+                json_object_set_new(jwk, ec[i], json_string(coord));
+            }
+        }
+        EVP_PKEY *key = NULL;
+        SR_ASSERT_ERR(SR_ERR_JWK, sr_jwk_private_to_pkey(jwk, &key));
+        assert_null(key);
+        json_decref(jwk);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,7 +400,7 @@ int main(void)
         cmocka_unit_test(test_rsa_signature_wycheproof), cmocka_unit_test(test_sign_roundtrip_every_alg),
         cmocka_unit_test(test_pkey_encodings),       cmocka_unit_test(test_x509_warrant_chain),
         cmocka_unit_test(test_base64),            cmocka_unit_test(test_aes_kwp_wycheproof),
-        cmocka_unit_test(test_rsa_oaep_sha1_wycheproof),
+        cmocka_unit_test(test_rsa_oaep_sha1_wycheproof), cmocka_unit_test(test_jwk_missing_member_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
