@@ -64,7 +64,16 @@ step "interactive PINs (no echo, asked twice)"
 mkdir tty && cd tty
 export STRONGROOM_KMDATA="$T/tty/kmdata"
 $SR module mode I >/dev/null
-(sleep 1; printf 'tty-pin-1\ntty-pin-1\n') | script -qec "$SR new-world --initialize --cipher-suite=DLf3072s256mAEScSP800131Ar1 --module=1 --acs-quorum=1/1" /dev/null > tty.out
+# The PINs are typed only once the first prompt is shown (echo is off by then), however slow the start.
+mkfifo typed
+script -qec "$SR new-world --initialize --cipher-suite=DLf3072s256mAEScSP800131Ar1 --module=1 --acs-quorum=1/1" /dev/null < typed > tty.out &
+script_pid=$!
+exec 7>typed
+for _ in $(seq 1 600); do grep -q 'PIN for card 1: ' tty.out && break; sleep 0.1; done
+grep -q 'PIN for card 1: ' tty.out || fail "no PIN prompt: $(cat tty.out)"
+printf 'tty-pin-1\ntty-pin-1\n' >&7
+exec 7>&-
+wait $script_pid || fail "interactive new-world exited non-zero: $(cat tty.out)"
 grep -q 'security world generated' tty.out || fail "interactive new-world: $(cat tty.out)"
 grep -q 'tty-pin-1' tty.out && fail "the PIN was echoed"
 cd "$T"; export STRONGROOM_KMDATA="$T/kmdata"
