@@ -3,7 +3,8 @@
  * parsed one JSON object): every operation that reads a body, on real keys.
  * Target: sr_op_key_create (EC only), sr_op_key_import, sr_op_key_update, sr_op_sign, sr_op_verify,
  *         sr_op_encrypt, sr_op_decrypt, sr_op_wrap, sr_op_unwrap, sr_op_rng, sr_op_key_restore, sr_op_policy_put.
- * The operation functions are called directly (no audit append), so each input costs no fsync.
+ * The operation functions are called directly (no audit entry); the changes an input makes are committed,
+ * so the store's writer sees every shape of change too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,14 @@ static void sr_cleanup(void)
     sr_vault_svc_free(sr_svc);
     sr_store->ops->close(sr_store);
     sr_test_rmrf(sr_dir);
+}
+
+/* Commits what the operation changed (unaudited) and frees the request's commit. */
+static enum sr_err sr_commit_changes(struct sr_request *req)
+{
+    enum sr_err r = req->commit.nchanges > 0 ? sr_store_commit_wait(sr_store, &req->commit) : SR_OK;
+    sr_commit_release(&req->commit);
+    return r;
 }
 
 static struct sr_request sr_req(const char *name)
@@ -53,7 +62,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct sr_request req = sr_req(ops[i].name);
         req.body = body;
         json_t *resp = NULL;
-        (void)!ops[i].fn(sr_svc, &req, &resp);
+        if (ops[i].fn(sr_svc, &req, &resp) == SR_OK) {
+            (void)!sr_commit_changes(&req);
+        }
+        sr_commit_release(&req.commit);
         json_decref(resp);
     }
     /* Create only EC keys here: RSA generation would make each input seconds long. */
@@ -62,7 +74,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct sr_request req = sr_req("created");
         req.body = body;
         json_t *resp = NULL;
-        (void)!sr_op_key_create(sr_svc, &req, &resp);
+        if (sr_op_key_create(sr_svc, &req, &resp) == SR_OK) {
+            (void)!sr_commit_changes(&req);
+        }
+        sr_commit_release(&req.commit);
         json_decref(resp);
     }
     json_decref(body);
@@ -83,7 +98,7 @@ static void sr_make(const char *name, const char *body)
     json_t *b = json_loads(body, 0, NULL);
     req.body = b;
     json_t *resp = NULL;
-    if (sr_op_key_create(sr_svc, &req, &resp) != SR_OK) {
+    if (sr_op_key_create(sr_svc, &req, &resp) != SR_OK || sr_commit_changes(&req) != SR_OK) {
         abort();
     }
     json_decref(resp);

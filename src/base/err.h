@@ -23,6 +23,7 @@ enum sr_err_family {
     SR_FAM_TOO_LARGE, /* exit 1, HTTP 413 */
     SR_FAM_METHOD,    /* exit 1, HTTP 405 */
     SR_FAM_IO,        /* exit 1, HTTP 500 */
+    SR_FAM_UNAVAILABLE, /* try again later: exit 1, HTTP 503 */
     SR_FAM_INTERNAL,  /* exit 1, HTTP 500 */
 };
 
@@ -147,7 +148,11 @@ enum sr_err_family {
     X(SR_ERR_ROOT_EXISTS, SR_FAM_CONFLICT, "Conflict", "a root already exists there and is never overwritten") \
     X(SR_ERR_FINGERPRINT, SR_FAM_USAGE, "BadParameter",                                                      \
       "invalid fingerprint: give 64 hex digits (spaces and colons allowed), as 'strongroom root show' prints") \
-    X(SR_ERR_MODULE_NUMBER, SR_FAM_USAGE, "BadParameter", "no such module: this machine has module 1")
+    X(SR_ERR_MODULE_NUMBER, SR_FAM_USAGE, "BadParameter", "no such module: this machine has module 1")     \
+    X(SR_ERR_COMMIT_FAILED, SR_FAM_IO, "InternalError",                                                      \
+      "the store could not make this request durable, so nothing of it was kept; retry it")                  \
+    X(SR_ERR_SHUTTING_DOWN, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                        \
+      "the server is shutting down, so nothing of this request was kept; retry it in a moment")
 
 enum sr_err {
 #define SR_X_ENUM(name, fam, kv, msg) name,

@@ -14,5 +14,7 @@
 #define SR_HASH_LEN 32u                    /* SHA-256 */
 #define SR_PATH_MAX 4096u
 #define SR_MAX_B64_INPUT (16u * 1024u * 1024u)
+#define SR_MAX_COMMIT_CHANGES 1024u        /* changes in one store commit (a restore's versions) */
+#define SR_MAX_BATCH 1024u                 /* commits in one group-commit transaction */
 
 #endif

@@ -82,7 +82,7 @@ enum sr_err sr_token_create(struct sr_store *store, const char *role, const char
     snprintf(row.role, sizeof(row.role), "%s", r->name);
     snprintf(row.vault, sizeof(row.vault), "%s", vault ? vault : "");
     SR_TRY(sr_token_hash_hex((const char *)text.data, row.hash));
-    SR_TRY(store->ops->token_put(store, &row));
+    SR_TRY(sr_store_token_put(store, &row));
     memcpy(out, text.data, text.len + 1);
     return SR_OK;
 }

@@ -3,6 +3,7 @@
 #define SR_VAULT_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "hsm/module.h"
 #include "vault/vault.h"
@@ -32,9 +33,9 @@ struct sr_region_slot {
 struct sr_vault_svc {
     char data_dir[SR_PATH_MAX];
     struct sr_store *store; /* borrowed */
-    pthread_mutex_t lock;   /* guards regions[] */
+    pthread_mutex_t lock;   /* serialises opening a region; lookups take no lock */
     struct sr_region_slot regions[SR_MAX_REGIONS];
-    size_t nregions;
+    _Atomic size_t nregions;
 };
 
 /* The region's module, opened once and checked (mode O, world loaded and intact). Shared, read-only. */

@@ -258,9 +258,8 @@ static void sr_namep(struct sr_name_row *n)
 static enum sr_err sr_insert_and_answer(struct sr_vault_svc *svc, struct sr_request *req, struct sr_key_row *k,
                                         json_t **ret)
 {
-    enum sr_err r = svc->store->ops->key_insert(svc->store, k);
-    SR_ENSURE(r != SR_ERR_EXISTS, SR_ERR_KEY_CONFLICT);
-    SR_TRY(r);
+    (void)svc;
+    SR_TRY(sr_commit_key_insert(&req->commit, k));
     return sr_bundle(req, k, NULL, ret);
 }
 
@@ -586,7 +585,7 @@ enum sr_err sr_op_key_update(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_TRY(sr_attrs_parse(req, json_object_get(req->body, "attributes"), &k));
     SR_TRY(sr_tags_parse(req, json_object_get(req->body, "tags"), &k));
     k.updated = (long long)time(NULL);
-    SR_TRY(svc->store->ops->key_update(svc->store, &k));
+    SR_TRY(sr_commit_key_update(&req->commit, &k));
     return sr_bundle(req, &k, NULL, ret);
 }
 
@@ -597,7 +596,7 @@ enum sr_err sr_op_key_delete(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_TRY(sr_load(svc, req, false, &k, NULL));
     struct sr_name_row n = {.deleted = (long long)time(NULL)};
     n.purge_at = n.deleted + SR_RETENTION_DAYS * 86400LL;
-    SR_TRY(svc->store->ops->name_set_deleted(svc->store, req->vault.name, k.name, n.deleted, n.purge_at));
+    SR_TRY(sr_commit_name_deleted(&req->commit, req->vault.name, k.name, n.deleted, n.purge_at));
     return sr_bundle(req, &k, &n, ret);
 }
 
@@ -632,7 +631,7 @@ enum sr_err sr_op_deleted_recover(struct sr_vault_svc *svc, struct sr_request *r
     enum sr_err r = sr_load_deleted(svc, req, &k, &n);
     SR_ENSURE(r != SR_ERR_KEY_NOT_FOUND, SR_ERR_NOT_DELETED);
     SR_TRY(r);
-    SR_TRY(svc->store->ops->name_set_deleted(svc->store, req->vault.name, k.name, 0, 0));
+    SR_TRY(sr_commit_name_deleted(&req->commit, req->vault.name, k.name, 0, 0));
     return sr_bundle(req, &k, NULL, ret);
 }
 
@@ -643,7 +642,7 @@ enum sr_err sr_op_deleted_purge(struct sr_vault_svc *svc, struct sr_request *req
     enum sr_err r = sr_load_deleted(svc, req, &k, &n);
     SR_ENSURE(r != SR_ERR_KEY_NOT_FOUND, SR_ERR_NOT_DELETED);
     SR_TRY(r);
-    SR_TRY(svc->store->ops->name_purge(svc->store, req->vault.name, k.name));
+    SR_TRY(sr_commit_name_purge(&req->commit, req->vault.name, k.name));
     *ret = NULL; /* 204 */
     return SR_OK;
 }
@@ -713,9 +712,9 @@ static enum sr_err sr_restore_version(struct sr_vault_svc *svc, struct sr_reques
     k.updated = updated;
     k.tags = json_incref(tags);
     SR_ENSURE(sr_b64url_decode(blob, &k.blob) == SR_OK, SR_ERR_BACKUP);
-    enum sr_err r = svc->store->ops->key_insert(svc->store, &k);
-    SR_ENSURE(r != SR_ERR_EXISTS, SR_ERR_KEY_CONFLICT);
-    SR_TRY(r);
+    (void)svc;
+    /* Every version lands in the one commit of the request: a restore is kept whole or not at all. */
+    SR_TRY(sr_commit_key_insert(&req->commit, &k));
     if (*ret != NULL) {
         json_decref(*ret);
         *ret = NULL;
@@ -805,7 +804,7 @@ enum sr_err sr_op_policy_put(struct sr_vault_svc *svc, struct sr_request *req, j
     json_t *pattrs = json_pack("{s:O?,s:I,s:I}", "expiryTime", attrs ? json_object_get(attrs, "expiryTime") : NULL,
                                "created", (json_int_t)now, "updated", (json_int_t)now);
     json_object_set_new(policy, "attributes", pattrs);
-    SR_TRY(svc->store->ops->name_set_policy(svc->store, req->vault.name, k.name, policy));
+    SR_TRY(sr_commit_name_policy(&req->commit, req->vault.name, k.name, policy));
     *ret = SR_TAKE(policy);
     return SR_OK;
 }

@@ -93,7 +93,7 @@ enum sr_err sr_region_create(const char *data_dir, struct sr_store *store, const
     int len = snprintf(line, sizeof(line), "%s  %s\n", hash, zip_name);
     SR_ENSURE(len > 0 && (size_t)len < sizeof(line), SR_ERR_TOO_LARGE);
     SR_TRY(sr_file_write_atomic(sums, line, (size_t)len, SR_WRITE_CREATE));
-    return store->ops->region_put(store, params->name, (long long)time(NULL));
+    return sr_store_region_put(store, params->name, (long long)time(NULL));
 }
 
 enum sr_err sr_vault_create(struct sr_store *store, const char *name, const char *region, const char *subscription)
@@ -106,7 +106,7 @@ enum sr_err sr_vault_create(struct sr_store *store, const char *name, const char
     snprintf(v.name, sizeof(v.name), "%s", name);
     snprintf(v.region, sizeof(v.region), "%s", region);
     snprintf(v.subscription, sizeof(v.subscription), "%s", subscription);
-    return store->ops->vault_put(store, &v);
+    return sr_store_vault_put(store, &v);
 }
 
 enum sr_err sr_region_toolset_dir(const char *data_dir, const char *region, char *out, size_t cap)

@@ -78,24 +78,55 @@ typedef enum sr_err (*sr_key_row_fn)(void *ctx, const struct sr_key_row *k, cons
 typedef enum sr_err (*sr_vault_row_fn)(void *ctx, const struct sr_vault_row *v);
 typedef enum sr_err (*sr_audit_row_fn)(void *ctx, const struct sr_audit_row *a);
 
+/*
+ * Writes: every change reaches the store inside a struct sr_commit, with the audit entry of the request
+ * that made it, and the store makes the commit durable together with others (group commit): one
+ * transaction and one flush for all commits that wait at the same time.
+ *
+ * Within a commit, the changes apply all or none: if one fails (a name taken, a row gone), none of them is
+ * kept, result says why, and the audit entry is still written with that outcome. If the transaction
+ * itself cannot be made durable, every commit of it fails with SR_ERR_COMMIT_FAILED and nothing of the
+ * batch is kept, audit entries included, so the hash chain never has a gap. done() is called exactly once,
+ * after the outcome is durable (or known to have failed), from the store's writer thread; it must not block.
+ */
+enum sr_change_kind {
+    SR_CHANGE_REGION, SR_CHANGE_VAULT, SR_CHANGE_TOKEN, SR_CHANGE_KEY_INSERT, SR_CHANGE_KEY_UPDATE,
+    SR_CHANGE_NAME_DELETED, SR_CHANGE_NAME_PURGE, SR_CHANGE_NAME_POLICY,
+};
+
+struct sr_change {
+    enum sr_change_kind kind;
+    struct sr_key_row key;      /* KEY_*: owned; NAME_*: key.vault and key.name; REGION: key.name, key.created */
+    struct sr_name_row name;    /* NAME_DELETED: deleted, purge_at; NAME_POLICY: rotation_policy (owned) */
+    struct sr_vault_row vault;  /* VAULT */
+    struct sr_token_row token;  /* TOKEN */
+};
+
+struct sr_commit {
+    struct sr_change *changes; /* owned, nchanges of them */
+    size_t nchanges;
+    bool audited;              /* false: an operator action outside the API, not audited */
+    struct sr_audit_row audit; /* the store fills seq, prev and hash */
+    enum sr_err result;        /* set before done() */
+    void (*done)(struct sr_commit *c);
+    void *ctx;                 /* the submitter's */
+    struct sr_commit *next;    /* the store's queue */
+};
+
 struct sr_store;
 
 struct sr_store_ops {
     void (*close)(struct sr_store *s);
-    enum sr_err (*region_put)(struct sr_store *s, const char *name, long long created);
+    /* Queues c; c->done(c) follows once its outcome is durable. c must stay valid until then. */
+    void (*submit)(struct sr_store *s, struct sr_commit *c);
     enum sr_err (*region_exists)(struct sr_store *s, const char *name);
     enum sr_err (*region_each)(struct sr_store *s, enum sr_err (*fn)(void *ctx, const char *name), void *ctx);
-    enum sr_err (*vault_put)(struct sr_store *s, const struct sr_vault_row *v);
     enum sr_err (*vault_get)(struct sr_store *s, const char *name, struct sr_vault_row *ret);
     enum sr_err (*vault_each)(struct sr_store *s, sr_vault_row_fn fn, void *ctx);
-    enum sr_err (*token_put)(struct sr_store *s, const struct sr_token_row *t);
     enum sr_err (*token_get)(struct sr_store *s, const char *hash, struct sr_token_row *ret);
-    /* Inserts a new version (SR_ERR_EXISTS if that name is soft-deleted, or the version id is taken). */
-    enum sr_err (*key_insert)(struct sr_store *s, const struct sr_key_row *k);
     /* version NULL or "" = the latest. Soft-deleted names are SR_ERR_NOT_FOUND unless deleted_ok. */
     enum sr_err (*key_get)(struct sr_store *s, const char *vault, const char *name, const char *version,
                            bool deleted_ok, struct sr_key_row *ret, struct sr_name_row *ret_name);
-    enum sr_err (*key_update)(struct sr_store *s, const struct sr_key_row *k);
     /* Lists the latest version of each live (or each deleted) name, from offset, at most limit rows. */
     enum sr_err (*key_list)(struct sr_store *s, const char *vault, bool deleted, unsigned offset, unsigned limit,
                             sr_key_row_fn fn, void *ctx);
@@ -103,12 +134,6 @@ struct sr_store_ops {
                                 unsigned limit, sr_key_row_fn fn, void *ctx);
     enum sr_err (*key_all_versions)(struct sr_store *s, const char *vault, const char *name, sr_key_row_fn fn,
                                     void *ctx);
-    enum sr_err (*name_set_deleted)(struct sr_store *s, const char *vault, const char *name, long long deleted,
-                                    long long purge_at);
-    enum sr_err (*name_purge)(struct sr_store *s, const char *vault, const char *name);
-    enum sr_err (*name_set_policy)(struct sr_store *s, const char *vault, const char *name, const json_t *policy);
-    /* Appends to the hash chain in one transaction; fills seq, prev and hash. */
-    enum sr_err (*audit_append)(struct sr_store *s, struct sr_audit_row *a);
     enum sr_err (*audit_each)(struct sr_store *s, sr_audit_row_fn fn, void *ctx);
 };
 
@@ -118,6 +143,26 @@ struct sr_store {
 
 /* store/sqlite.c: opens (creating) DIR/vault.db in WAL mode with synchronous=FULL. */
 SR_MUST_USE enum sr_err sr_store_sqlite_open(const char *data_dir, struct sr_store **ret);
+/* For tests: the next n transactions of the SQLite store fail at COMMIT (and are rolled back). */
+void sr_store_sqlite_fail_commits(struct sr_store *s, unsigned n);
+
+/* --- commits (vault/commit.c): building them and waiting for one --- */
+void sr_commit_init(struct sr_commit *c);
+void sr_commit_release(struct sr_commit *c);
+/* Each adds a copy of its arguments: the commit owns everything it holds. */
+SR_MUST_USE enum sr_err sr_commit_key_insert(struct sr_commit *c, const struct sr_key_row *k);
+SR_MUST_USE enum sr_err sr_commit_key_update(struct sr_commit *c, const struct sr_key_row *k);
+SR_MUST_USE enum sr_err sr_commit_name_deleted(struct sr_commit *c, const char *vault, const char *name,
+                                               long long deleted, long long purge_at);
+SR_MUST_USE enum sr_err sr_commit_name_purge(struct sr_commit *c, const char *vault, const char *name);
+SR_MUST_USE enum sr_err sr_commit_name_policy(struct sr_commit *c, const char *vault, const char *name,
+                                              const json_t *policy);
+/* Submits c and waits for its durable outcome (c->result, also returned). */
+SR_MUST_USE enum sr_err sr_store_commit_wait(struct sr_store *s, struct sr_commit *c);
+/* Operator writes outside the API (one unaudited commit each), durable when they return SR_OK. */
+SR_MUST_USE enum sr_err sr_store_region_put(struct sr_store *s, const char *name, long long created);
+SR_MUST_USE enum sr_err sr_store_vault_put(struct sr_store *s, const struct sr_vault_row *v);
+SR_MUST_USE enum sr_err sr_store_token_put(struct sr_store *s, const struct sr_token_row *t);
 
 /* The audit chain's hash: SHA-256 over prev and the entry's fields (store-independent). */
 SR_MUST_USE enum sr_err sr_audit_hash(const struct sr_audit_row *a, char out[65]);

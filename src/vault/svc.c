@@ -1,4 +1,5 @@
 /* svc.c - the service: region modules, and one dispatcher that authorises, runs and audits every operation. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -98,21 +99,31 @@ static enum sr_err sr_svc_open_region(struct sr_vault_svc *svc, const char *regi
 
 enum sr_err sr_svc_region_module(struct sr_vault_svc *svc, const char *region, const struct sr_module **ret)
 {
+    /* Slots are only ever added, each published by the release-store of nregions: readers take no lock. */
+    size_t n = atomic_load_explicit(&svc->nregions, memory_order_acquire);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(svc->regions[i].name, region) == 0) {
+            *ret = svc->regions[i].module;
+            return SR_OK;
+        }
+    }
     pthread_mutex_lock(&svc->lock);
     enum sr_err r = SR_ERR_NOT_FOUND;
-    for (size_t i = 0; i < svc->nregions; i++) {
+    n = atomic_load_explicit(&svc->nregions, memory_order_relaxed);
+    for (size_t i = 0; i < n && r != SR_OK; i++) {
         if (strcmp(svc->regions[i].name, region) == 0) {
             *ret = svc->regions[i].module;
             r = SR_OK;
         }
     }
-    if (r != SR_OK && svc->nregions < SR_MAX_REGIONS) {
+    if (r != SR_OK && n < SR_MAX_REGIONS) {
         struct sr_module *m = NULL;
         r = sr_svc_open_region(svc, region, &m);
         if (r == SR_OK) {
-            struct sr_region_slot *slot = &svc->regions[svc->nregions++];
+            struct sr_region_slot *slot = &svc->regions[n];
             snprintf(slot->name, sizeof(slot->name), "%s", region);
             slot->module = m;
+            atomic_store_explicit(&svc->nregions, n + 1, memory_order_release);
             *ret = m;
         }
     }
@@ -132,12 +143,16 @@ static void sr_audit_target(const struct sr_request *req, char *out, size_t cap)
              req->version ? req->version : "");
 }
 
-enum sr_err sr_vault_execute(struct sr_vault_svc *svc, enum sr_op op, struct sr_request *req, json_t **ret)
+/* Runs the operation and fills its audit entry; the commit is ready to submit. */
+static void sr_vault_prepare(struct sr_vault_svc *svc, enum sr_op op, struct sr_request *req)
 {
-    SR_ENSURE((unsigned)op < SR_OP_COUNT_, SR_ERR_INTERNAL);
-    const struct sr_op_row *row = &sr_ops[op];
-    enum sr_err r = SR_OK;
-    if (req->who.scope[0] != 0 && strcasecmp(req->who.scope, req->vault.name) != 0) {
+    sr_commit_init(&req->commit);
+    req->response = NULL;
+    enum sr_err r = SR_ERR_INTERNAL;
+    const struct sr_op_row *row = (unsigned)op < SR_OP_COUNT_ ? &sr_ops[op] : NULL;
+    if (row == NULL) {
+        r = SR_ERR_INTERNAL;
+    } else if (req->who.scope[0] != 0 && strcasecmp(req->who.scope, req->vault.name) != 0) {
         snprintf(req->detail, sizeof(req->detail), "the token is for vault '%s'", req->who.scope);
         r = SR_ERR_FORBIDDEN;
     } else if (!(req->who.perms & row->perm)) {
@@ -147,22 +162,75 @@ enum sr_err sr_vault_execute(struct sr_vault_svc *svc, enum sr_op op, struct sr_
         snprintf(req->detail, sizeof(req->detail), "the body must be a JSON object");
         r = SR_ERR_BAD_JSON;
     } else {
-        r = row->fn(svc, req, ret);
+        r = row->fn(svc, req, &req->response);
     }
-    /* Every operation, allowed or not, leaves one entry; entries hold names and outcomes, never material. */
-    struct sr_audit_row a = {.time = (long long)time(NULL), .status = sr_err_http_status(r)};
-    snprintf(a.vault, sizeof(a.vault), "%s", req->vault.name);
-    snprintf(a.actor, sizeof(a.actor), "%s", req->who.actor);
-    snprintf(a.op, sizeof(a.op), "%s", row->name);
-    sr_audit_target(req, a.target, sizeof(a.target));
-    enum sr_err ar = svc->store->ops->audit_append(svc->store, &a);
-    if (ar != SR_OK && r == SR_OK) {
-        /* An operation we cannot audit is an operation we do not acknowledge. */
-        if (*ret != NULL) {
-            json_decref(*ret);
-            *ret = NULL;
+    if (r != SR_OK) {
+        /* A refused operation changes nothing; its audit entry alone is written. */
+        sr_commit_release(&req->commit);
+        if (req->response != NULL) {
+            json_decref(req->response);
+            req->response = NULL;
         }
-        return ar;
     }
-    return r;
+    req->result = r;
+    /* Every operation, allowed or not, leaves one entry; entries hold names and outcomes, never material. */
+    struct sr_audit_row *a = &req->commit.audit;
+    a->time = (long long)time(NULL);
+    a->status = sr_err_http_status(r);
+    snprintf(a->vault, sizeof(a->vault), "%s", req->vault.name);
+    snprintf(a->actor, sizeof(a->actor), "%s", req->who.actor);
+    snprintf(a->op, sizeof(a->op), "%s", sr_op_name(op));
+    sr_audit_target(req, a->target, sizeof(a->target));
+    req->commit.audited = true;
+}
+
+/* The commit's outcome decides the answer: an operation we cannot make durable is one we do not acknowledge. */
+static void sr_vault_finish(struct sr_request *req)
+{
+    enum sr_err c = req->commit.result;
+    if (req->result != SR_OK || c == SR_OK) {
+        return;
+    }
+    req->result = c == SR_ERR_EXISTS ? SR_ERR_KEY_CONFLICT : c == SR_ERR_NOT_FOUND ? SR_ERR_KEY_NOT_FOUND : c;
+    if (c == SR_ERR_EXISTS) {
+        snprintf(req->detail, sizeof(req->detail), "a key of this name or version was made or deleted meanwhile");
+    }
+    if (req->response != NULL) {
+        json_decref(req->response);
+        req->response = NULL;
+    }
+}
+
+static void sr_vault_committed(struct sr_commit *c)
+{
+    struct sr_request *req = c->ctx;
+    sr_vault_finish(req);
+    req->done(req);
+}
+
+void sr_vault_start(struct sr_vault_svc *svc, enum sr_op op, struct sr_request *req)
+{
+    sr_vault_prepare(svc, op, req);
+    req->commit.done = sr_vault_committed;
+    req->commit.ctx = req;
+    svc->store->ops->submit(svc->store, &req->commit);
+}
+
+void sr_request_release(struct sr_request *req)
+{
+    sr_commit_release(&req->commit);
+    if (req->response != NULL) {
+        json_decref(req->response);
+        req->response = NULL;
+    }
+}
+
+enum sr_err sr_vault_execute(struct sr_vault_svc *svc, enum sr_op op, struct sr_request *req, json_t **ret)
+{
+    sr_vault_prepare(svc, op, req);
+    (void)sr_store_commit_wait(svc->store, &req->commit);
+    sr_vault_finish(req);
+    *ret = SR_TAKE(req->response);
+    sr_commit_release(&req->commit);
+    return req->result;
 }

@@ -43,6 +43,12 @@ struct sr_request {
     const json_t *body;      /* NULL when the operation takes none */
     char detail[256];        /* extra words for the error message */
     char name_buf[SR_MAX_NAME + 2]; /* owns the name when the operation finds it in the body (restore) */
+    /* Filled by the operation: its changes and audit entry, then the outcome once they are durable. */
+    struct sr_commit commit;
+    enum sr_err result;
+    json_t *response;        /* owned; NULL for 204 or an error */
+    void (*done)(struct sr_request *req); /* sr_vault_start's completion; ctx is the caller's */
+    void *ctx;
 };
 
 struct sr_vault_svc;
@@ -55,7 +61,16 @@ struct sr_store *sr_vault_svc_store(struct sr_vault_svc *svc);
 SR_MUST_USE enum sr_err sr_vault_authenticate(struct sr_vault_svc *svc, const char *token, struct sr_principal *ret);
 /* Vault by name (case-insensitive). */
 SR_MUST_USE enum sr_err sr_vault_lookup(struct sr_vault_svc *svc, const char *name, struct sr_vault_row *ret);
-/* Runs one operation for an authenticated principal; *ret is the response body (NULL for 204). */
+/*
+ * Runs one operation for an authenticated principal and queues its changes with its audit entry (group
+ * commit): nothing is acknowledged before both are durable. req->done(req) follows once the outcome is
+ * known, from the store's writer thread; then req->result and req->response (NULL: 204) are the answer.
+ * The cryptography runs in the calling thread; only the durable write is waited for.
+ */
+void sr_vault_start(struct sr_vault_svc *svc, enum sr_op op, struct sr_request *req);
+/* Frees what the request owns after sr_vault_start (its commit and response). */
+void sr_request_release(struct sr_request *req);
+/* sr_vault_start and a wait: *ret is the response body (NULL for 204). */
 SR_MUST_USE enum sr_err sr_vault_execute(struct sr_vault_svc *svc, enum sr_op op, struct sr_request *req,
                                          json_t **ret);
 /* Does op take a request body? (The HTTP layer reads one only then.) */
