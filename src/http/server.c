@@ -1,14 +1,18 @@
 /*
- * server.c - libmicrohttpd glue: one handler that authenticates, routes, reads the
- * body within its limit, runs the operation and writes Key Vault's response.
+ * server.c - libmicrohttpd glue: one handler that authenticates, routes, reads the body within its
+ * limit and runs the operation in the worker thread; then the connection is suspended while the store
+ * makes the request's audit entry (and changes) durable in a group commit, and resumed to answer. So a
+ * worker thread never waits for a disk flush, and a few threads (one per core) keep every core on crypto.
  */
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -22,14 +26,24 @@ struct sr_http_server {
     struct sr_vault_svc *svc;
     struct sr_http_config cfg;
     unsigned port;
+    atomic_uint suspended; /* requests waiting for their commit */
 };
 
-/* Per-request state, kept between libmicrohttpd's calls for one request. */
+enum sr_conn_state { SR_CONN_READING, SR_CONN_COMMITTING, SR_CONN_ANSWERING };
+
+/* Per-request state, kept between libmicrohttpd's calls for one request (and while it is suspended). */
 struct sr_conn {
+    struct sr_http_server *server;
+    struct MHD_Connection *connection;
     struct sr_buf body;
     bool too_large;
     bool authenticated;
+    _Atomic enum sr_conn_state state;
     struct sr_principal who;
+    struct sr_route_match route;
+    char base_url[300];
+    json_t *body_json;
+    struct sr_request req;
 };
 
 static void sr_request_id(char out[37])
@@ -147,11 +161,35 @@ static enum sr_err sr_parse_body(struct sr_conn *conn, json_t **ret)
     return SR_OK;
 }
 
+/* The store's writer thread: the request's outcome is durable; let its worker answer. */
+static void sr_conn_committed(struct sr_request *req)
+{
+    struct sr_conn *conn = req->ctx;
+    struct sr_http_server *s = conn->server;
+    atomic_store(&conn->state, SR_CONN_ANSWERING);
+    MHD_resume_connection(conn->connection);
+    atomic_fetch_sub(&s->suspended, 1);
+}
+
+static enum MHD_Result sr_answer(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn,
+                                 const char *method)
+{
+    struct sr_request *req = &conn->req;
+    if (s->cfg.log_requests) {
+        fprintf(stderr, "strongroom: %s %s %s -> %d\n", req->vault.name, method, sr_op_name(conn->route.op),
+                sr_err_http_status(req->result));
+    }
+    if (req->result != SR_OK) {
+        return sr_send_error(c, req->result, req->detail, NULL);
+    }
+    return sr_send(c, req->response ? 200 : 204, req->response, NULL);
+}
+
 static enum MHD_Result sr_final_call(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn,
                                      const char *method, const char *url, const char *vault_name)
 {
-    struct sr_route_match m;
-    enum sr_err r = sr_route_match(method, url, &m);
+    struct sr_route_match *m = &conn->route;
+    enum sr_err r = sr_route_match(method, url, m);
     if (r != SR_OK) {
         return sr_send_error(c, r, url, NULL);
     }
@@ -160,36 +198,33 @@ static enum MHD_Result sr_final_call(struct sr_http_server *s, struct MHD_Connec
         return sr_send_error(c, SR_ERR_API_VERSION, api, NULL);
     }
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
-    char base[300];
-    snprintf(base, sizeof(base), "https://%s", host);
-    struct sr_request req = {.who = conn->who, .base_url = base, .api_version = api, .name = m.name,
-                             .version = m.version};
-    r = sr_vault_lookup(s->svc, vault_name, &req.vault);
+    snprintf(conn->base_url, sizeof(conn->base_url), "https://%s", host);
+    /* Everything the request points at lives in conn (or in libmicrohttpd's request) until it is answered. */
+    struct sr_request *req = &conn->req;
+    *req = (struct sr_request){.who = conn->who, .base_url = conn->base_url, .api_version = api, .name = m->name,
+                               .version = m->version};
+    r = sr_vault_lookup(s->svc, vault_name, &req->vault);
     if (r != SR_OK) {
         return sr_send_error(c, r, vault_name, NULL);
     }
-    r = sr_paging(c, &req);
+    r = sr_paging(c, req);
     if (r != SR_OK) {
-        return sr_send_error(c, r, req.detail, NULL);
+        return sr_send_error(c, r, req->detail, NULL);
     }
-    SR_AUTO_JSON json_t *body = NULL;
-    if (sr_op_has_body(m.op)) {
-        r = sr_parse_body(conn, &body);
+    if (sr_op_has_body(m->op)) {
+        r = sr_parse_body(conn, &conn->body_json);
         if (r != SR_OK) {
             return sr_send_error(c, r, "the body must be one JSON object", NULL);
         }
-        req.body = body;
+        req->body = conn->body_json;
     }
-    SR_AUTO_JSON json_t *resp = NULL;
-    r = sr_vault_execute(s->svc, m.op, &req, &resp);
-    if (s->cfg.log_requests) {
-        fprintf(stderr, "strongroom: %s %s %s -> %d\n", req.vault.name, method, sr_op_name(m.op),
-                sr_err_http_status(r));
-    }
-    if (r != SR_OK) {
-        return sr_send_error(c, r, req.detail, NULL);
-    }
-    return sr_send(c, resp ? 200 : 204, resp, NULL);
+    req->done = sr_conn_committed;
+    req->ctx = conn;
+    atomic_store(&conn->state, SR_CONN_COMMITTING);
+    atomic_fetch_add(&s->suspended, 1);
+    MHD_suspend_connection(c);
+    sr_vault_start(s->svc, m->op, req);
+    return MHD_YES;
 }
 
 /* The published toolsets are public downloads, as in the guide: no token, GET only. */
@@ -241,12 +276,21 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
         if (conn == NULL) {
             return MHD_NO;
         }
+        conn->server = s;
+        conn->connection = c;
         sr_buf_init(&conn->body, SR_MAX_BODY, SR_BUF_SECRET);
         *con_cls = conn;
         return sr_first_call(s, c, conn, resource);
     }
     if (!conn->authenticated) {
         return MHD_NO; /* answered already */
+    }
+    enum sr_conn_state state = atomic_load(&conn->state);
+    if (state == SR_CONN_ANSWERING) {
+        return sr_answer(s, c, conn, method);
+    }
+    if (state == SR_CONN_COMMITTING) {
+        return MHD_YES; /* still suspended: nothing to do until the commit resumes it */
     }
     if (*upload_data_size > 0) {
         if (!conn->too_large && sr_buf_append(&conn->body, upload_data, *upload_data_size) != SR_OK) {
@@ -270,6 +314,8 @@ static void sr_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     struct sr_conn *conn = *con_cls;
     if (conn != NULL) {
         sr_buf_release(&conn->body); /* wipes: bodies can carry keys (import) and plaintexts */
+        sr_request_release(&conn->req);
+        json_decref(conn->body_json);
         free(conn);
         *con_cls = NULL;
     }
@@ -287,7 +333,8 @@ enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config 
         return SR_ERR_USAGE;
     }
     s->daemon = MHD_start_daemon(
-        MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
+        0, NULL, NULL,
         sr_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)cfg->threads, MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem, MHD_OPTION_HTTPS_MEM_CERT, cfg->cert_pem,
         MHD_OPTION_NOTIFY_COMPLETED, sr_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
@@ -312,6 +359,15 @@ void sr_http_stop(struct sr_http_server *s)
     if (s == NULL) {
         return;
     }
+    /* No new connections; requests whose commit is in flight are answered before the daemon stops. */
+    MHD_socket listen = MHD_quiesce_daemon(s->daemon);
+    for (int i = 0; i < 1000 && atomic_load(&s->suspended) > 0; i++) {
+        struct timespec ms = {.tv_nsec = 10 * 1000 * 1000};
+        nanosleep(&ms, NULL);
+    }
     MHD_stop_daemon(s->daemon);
+    if (listen != MHD_INVALID_SOCKET) {
+        close(listen);
+    }
     free(s);
 }
