@@ -23,6 +23,9 @@ SR_MUST_USE enum sr_err sr_blob_import_jwk(const struct sr_module *m, const char
                                            struct sr_key_spec *ret_spec);
 /* The public key from the blob's header (no world key needed). */
 SR_MUST_USE enum sr_err sr_blob_public(const uint8_t *blob, size_t len, EVP_PKEY **ret);
+/* The same, through the module's cache of decoded public keys (keyed by the blob's SHA-256). */
+SR_MUST_USE enum sr_err sr_module_blob_public(const struct sr_module *m, const uint8_t *blob, size_t len,
+                                              EVP_PKEY **ret);
 /* Signs a digest; ECDSA signatures come out raw (r||s), as JOSE wants. */
 SR_MUST_USE enum sr_err sr_blob_sign_digest(const struct sr_module *m, const uint8_t *blob, size_t len,
                                             enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,

@@ -33,6 +33,7 @@ void sr_keycache_put(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], EVP_P
 
 struct sr_module {
     struct sr_keycache *cache;               /* loaded vault keys; shared by threads, has its own lock */
+    struct sr_keycache *pubcache;            /* their public halves, decoded once (same allocation) */
     char dir[SR_PATH_MAX];
     char esn[SR_ESN_LEN + 1];
     char mode;

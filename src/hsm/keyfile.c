@@ -336,6 +336,18 @@ enum sr_err sr_blob_public(const uint8_t *blob, size_t len, EVP_PKEY **ret)
     return sr_key_parse_header(c.header, &info, ret);
 }
 
+enum sr_err sr_module_blob_public(const struct sr_module *m, const uint8_t *blob, size_t len, EVP_PKEY **ret)
+{
+    uint8_t id[SR_HASH_LEN];
+    SR_TRY(sr_sha256(blob, len, id));
+    unsigned unused = 0;
+    if (!sr_keycache_get(m->pubcache, id, ret, &unused)) {
+        SR_TRY(sr_blob_public(blob, len, ret));
+        sr_keycache_put(m->pubcache, id, *ret, 0);
+    }
+    return SR_OK;
+}
+
 static enum sr_err sr_blob_private(const struct sr_module *m, const uint8_t *blob, size_t len,
                                    enum sr_acl_action need, EVP_PKEY **ret)
 {

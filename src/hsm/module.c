@@ -67,6 +67,7 @@ void sr_module_free(struct sr_module *m)
     sr_secure_key_free(m->km);
     if (m->cache != NULL) {
         sr_keycache_release(m->cache);
+        sr_keycache_release(m->pubcache);
         OPENSSL_free(m->cache);
     }
     OPENSSL_clear_free(m, sizeof(*m));
@@ -175,12 +176,14 @@ enum sr_err sr_module_open(const char *kmdata, struct sr_module **ret)
     SR_ENSURE(kmdata != NULL && *kmdata != 0, SR_ERR_USAGE);
     struct sr_module *m = OPENSSL_zalloc(sizeof(*m));
     SR_ENSURE(m != NULL, SR_ERR_NOMEM);
-    m->cache = OPENSSL_zalloc(sizeof(*m->cache));
+    m->cache = OPENSSL_zalloc(2 * sizeof(*m->cache));
     if (m->cache == NULL) {
         OPENSSL_free(m);
         return SR_ERR_NOMEM;
     }
+    m->pubcache = m->cache + 1;
     sr_keycache_init(m->cache);
+    sr_keycache_init(m->pubcache);
     size_t len = strlen(kmdata);
     enum sr_err r = len < sizeof(m->dir) ? SR_OK : SR_ERR_TOO_LARGE;
     if (r == SR_OK) {
@@ -217,5 +220,7 @@ enum sr_err sr_module_reset(struct sr_module *m)
     /* A reset forgets loaded keys too. */
     sr_keycache_release(m->cache);
     sr_keycache_init(m->cache);
+    sr_keycache_release(m->pubcache);
+    sr_keycache_init(m->pubcache);
     return SR_OK;
 }

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <stdatomic.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +21,15 @@
 #include "base/text.h"
 #include "crypto/crypto.h"
 #include "http/http.h"
+#include "http/workq.h"
 
 struct sr_http_server {
     struct MHD_Daemon *daemon;
     struct sr_vault_svc *svc;
     struct sr_http_config cfg;
     unsigned port;
-    atomic_uint suspended; /* requests waiting for their commit */
+    struct sr_workq *workers; /* run the operations: one thread per core */
+    atomic_uint suspended;    /* requests waiting for their operation or commit */
 };
 
 enum sr_conn_state { SR_CONN_READING, SR_CONN_COMMITTING, SR_CONN_ANSWERING };
@@ -44,6 +47,7 @@ struct sr_conn {
     char base_url[300];
     json_t *body_json;
     struct sr_request req;
+    struct sr_workq_job job;
 };
 
 static void sr_request_id(char out[37])
@@ -171,6 +175,13 @@ static void sr_conn_committed(struct sr_request *req)
     atomic_fetch_sub(&s->suspended, 1);
 }
 
+/* A worker thread: the operation's cryptography, then its commit is queued. */
+static void sr_conn_run(struct sr_workq_job *job)
+{
+    struct sr_conn *conn = (struct sr_conn *)((char *)job - offsetof(struct sr_conn, job));
+    sr_vault_start(conn->server->svc, conn->route.op, &conn->req);
+}
+
 static enum MHD_Result sr_answer(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn,
                                  const char *method)
 {
@@ -223,7 +234,8 @@ static enum MHD_Result sr_final_call(struct sr_http_server *s, struct MHD_Connec
     atomic_store(&conn->state, SR_CONN_COMMITTING);
     atomic_fetch_add(&s->suspended, 1);
     MHD_suspend_connection(c);
-    sr_vault_start(s->svc, m->op, req);
+    conn->job.run = sr_conn_run;
+    sr_workq_push(s->workers, &conn->job);
     return MHD_YES;
 }
 
@@ -332,6 +344,11 @@ enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config 
         free(s);
         return SR_ERR_USAGE;
     }
+    enum sr_err r = sr_workq_start(cfg->threads, &s->workers);
+    if (r != SR_OK) {
+        free(s);
+        return r;
+    }
     s->daemon = MHD_start_daemon(
         MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
         0, NULL, NULL,
@@ -340,6 +357,7 @@ enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config 
         MHD_OPTION_NOTIFY_COMPLETED, sr_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_END);
     if (s->daemon == NULL) {
+        sr_workq_stop(s->workers);
         free(s);
         return SR_ERR_IO;
     }
@@ -369,5 +387,6 @@ void sr_http_stop(struct sr_http_server *s)
     if (listen != MHD_INVALID_SOCKET) {
         close(listen);
     }
+    sr_workq_stop(s->workers);
     free(s);
 }

@@ -188,12 +188,21 @@ static enum sr_err sr_deleted_fields(const struct sr_request *req, const struct 
     return SR_OK;
 }
 
+/* The key's public half, decoded once per blob by the region's module. */
+static enum sr_err sr_row_public(struct sr_vault_svc *svc, const struct sr_request *req, const struct sr_key_row *k,
+                                 EVP_PKEY **ret)
+{
+    const struct sr_module *m = NULL;
+    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    return sr_module_blob_public(m, k->blob.data, k->blob.len, ret);
+}
+
 /* KeyBundle (and DeletedKeyBundle when n says deleted): public JWK, attributes, tags. */
-static enum sr_err sr_bundle(const struct sr_request *req, const struct sr_key_row *k, const struct sr_name_row *n,
-                             json_t **ret)
+static enum sr_err sr_bundle(struct sr_vault_svc *svc, const struct sr_request *req, const struct sr_key_row *k,
+                             const struct sr_name_row *n, json_t **ret)
 {
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    SR_TRY(sr_blob_public(k->blob.data, k->blob.len, &pub));
+    SR_TRY(sr_row_public(svc, req, k, &pub));
     char kid[1024];
     SR_TRY(sr_kid(req, k->name, k->version, kid, sizeof(kid)));
     json_t *ops = NULL;
@@ -258,9 +267,8 @@ static void sr_namep(struct sr_name_row *n)
 static enum sr_err sr_insert_and_answer(struct sr_vault_svc *svc, struct sr_request *req, struct sr_key_row *k,
                                         json_t **ret)
 {
-    (void)svc;
     SR_TRY(sr_commit_key_insert(&req->commit, k));
-    return sr_bundle(req, k, NULL, ret);
+    return sr_bundle(svc, req, k, NULL, ret);
 }
 
 static enum sr_err sr_spec_from_create(struct sr_request *req, const json_t *body, struct sr_key_spec *spec,
@@ -492,7 +500,7 @@ enum sr_err sr_op_key_get(struct sr_vault_svc *svc, struct sr_request *req, json
 {
     SR_AUTO_ROW struct sr_key_row k = {0};
     SR_TRY(sr_load(svc, req, false, &k, NULL));
-    return sr_bundle(req, &k, NULL, ret);
+    return sr_bundle(svc, req, &k, NULL, ret);
 }
 
 struct sr_list_ctx {
@@ -586,7 +594,7 @@ enum sr_err sr_op_key_update(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_TRY(sr_tags_parse(req, json_object_get(req->body, "tags"), &k));
     k.updated = (long long)time(NULL);
     SR_TRY(sr_commit_key_update(&req->commit, &k));
-    return sr_bundle(req, &k, NULL, ret);
+    return sr_bundle(svc, req, &k, NULL, ret);
 }
 
 enum sr_err sr_op_key_delete(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
@@ -597,7 +605,7 @@ enum sr_err sr_op_key_delete(struct sr_vault_svc *svc, struct sr_request *req, j
     struct sr_name_row n = {.deleted = (long long)time(NULL)};
     n.purge_at = n.deleted + SR_RETENTION_DAYS * 86400LL;
     SR_TRY(sr_commit_name_deleted(&req->commit, req->vault.name, k.name, n.deleted, n.purge_at));
-    return sr_bundle(req, &k, &n, ret);
+    return sr_bundle(svc, req, &k, &n, ret);
 }
 
 static enum sr_err sr_load_deleted(struct sr_vault_svc *svc, struct sr_request *req, struct sr_key_row *k,
@@ -621,7 +629,7 @@ enum sr_err sr_op_deleted_get(struct sr_vault_svc *svc, struct sr_request *req, 
     enum sr_err r = sr_load_deleted(svc, req, &k, &n);
     SR_ENSURE(r != SR_ERR_KEY_NOT_FOUND, SR_ERR_NOT_DELETED);
     SR_TRY(r);
-    return sr_bundle(req, &k, &n, ret);
+    return sr_bundle(svc, req, &k, &n, ret);
 }
 
 enum sr_err sr_op_deleted_recover(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
@@ -632,7 +640,7 @@ enum sr_err sr_op_deleted_recover(struct sr_vault_svc *svc, struct sr_request *r
     SR_ENSURE(r != SR_ERR_KEY_NOT_FOUND, SR_ERR_NOT_DELETED);
     SR_TRY(r);
     SR_TRY(sr_commit_name_deleted(&req->commit, req->vault.name, k.name, 0, 0));
-    return sr_bundle(req, &k, NULL, ret);
+    return sr_bundle(svc, req, &k, NULL, ret);
 }
 
 enum sr_err sr_op_deleted_purge(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
@@ -712,14 +720,13 @@ static enum sr_err sr_restore_version(struct sr_vault_svc *svc, struct sr_reques
     k.updated = updated;
     k.tags = json_incref(tags);
     SR_ENSURE(sr_b64url_decode(blob, &k.blob) == SR_OK, SR_ERR_BACKUP);
-    (void)svc;
     /* Every version lands in the one commit of the request: a restore is kept whole or not at all. */
     SR_TRY(sr_commit_key_insert(&req->commit, &k));
     if (*ret != NULL) {
         json_decref(*ret);
         *ret = NULL;
     }
-    return sr_bundle(req, &k, NULL, ret);
+    return sr_bundle(svc, req, &k, NULL, ret);
 }
 
 enum sr_err sr_op_key_restore(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
@@ -763,7 +770,7 @@ enum sr_err sr_op_key_rotate(struct sr_vault_svc *svc, struct sr_request *req, j
     req->version = NULL;
     SR_TRY(sr_load(svc, req, false, &k, NULL));
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    SR_TRY(sr_blob_public(k.blob.data, k.blob.len, &pub));
+    SR_TRY(sr_row_public(svc, req, &k, &pub));
     struct sr_key_spec spec;
     SR_TRY(sr_pkey_describe(pub, &spec));
     return sr_make_key(svc, req, &spec, k.kty, k.key_ops, NULL, k.tags, ret);
@@ -877,7 +884,7 @@ enum sr_err sr_op_verify(struct sr_vault_svc *svc, struct sr_request *req, json_
     SR_AUTO_ROW struct sr_key_row k = {0};
     SR_TRY(sr_digest_request(svc, req, "digest", SR_KOP_VERIFY, &alg, &digest, &k));
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    SR_TRY(sr_blob_public(k.blob.data, k.blob.len, &pub));
+    SR_TRY(sr_row_public(svc, req, &k, &pub));
     enum sr_err r = sr_pkey_verify_digest(pub, alg, digest.data, digest.len, SR_SIG_RAW, sig.data, sig.len);
     SR_ENSURE(r == SR_OK || r == SR_ERR_BAD_SIGNATURE, r);
     *ret = json_pack("{s:b}", "value", r == SR_OK);
@@ -907,7 +914,7 @@ static enum sr_err sr_public_op(struct sr_vault_svc *svc, struct sr_request *req
     SR_AUTO_ROW struct sr_key_row k = {0};
     SR_TRY(sr_cipher_request(svc, req, kop, &alg, &in, &k));
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    SR_TRY(sr_blob_public(k.blob.data, k.blob.len, &pub));
+    SR_TRY(sr_row_public(svc, req, &k, &pub));
     enum sr_err r = sr_pkey_encrypt(pub, alg, in.data, in.len, &out);
     SR_ENSURE(r != SR_ERR_ALG, SR_ERR_ENC_ALG);
     SR_ENSURE(r != SR_ERR_TOO_LARGE, sr_bad(req, "the value is too long for this key and algorithm"));
