@@ -1,0 +1,261 @@
+/* Unit tests of the SQLite store's group-commit writer (store/sqlite_writer.c) and its reader pool. */
+#include "testlib.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "vault/vault.h"
+
+struct sr_store_fixture {
+    char dir[256];
+    struct sr_store *store;
+};
+
+static int sr_setup(void **state)
+{
+    struct sr_store_fixture *f = calloc(1, sizeof(*f));
+    sr_test_tmpdir(f->dir, sizeof(f->dir));
+    SR_ASSERT_OK(sr_store_sqlite_open(f->dir, &f->store));
+    *state = f;
+    return 0;
+}
+
+static int sr_teardown(void **state)
+{
+    struct sr_store_fixture *f = *state;
+    if (f->store != NULL) {
+        f->store->ops->close(f->store);
+    }
+    sr_test_rmrf(f->dir);
+    free(f);
+    return 0;
+}
+
+/* A commit as a create request makes it: one new key version and its audit entry. */
+static void sr_create_commit(struct sr_commit *c, const char *name, const char *version)
+{
+    sr_commit_init(c);
+    struct sr_key_row k = {.enabled = true, .created = 1, .updated = 1};
+    snprintf(k.vault, sizeof(k.vault), "v");
+    snprintf(k.name, sizeof(k.name), "%s", name);
+    snprintf(k.version, sizeof(k.version), "%s", version);
+    snprintf(k.kty, sizeof(k.kty), "EC-HSM");
+    sr_buf_init(&k.blob, 64, SR_BUF_PLAIN);
+    SR_ASSERT_OK(sr_buf_append(&k.blob, "blob-bytes", 10));
+    SR_ASSERT_OK(sr_commit_key_insert(c, &k));
+    sr_buf_release(&k.blob);
+    c->audited = true;
+    c->audit.time = 1;
+    c->audit.status = 200;
+    snprintf(c->audit.vault, sizeof(c->audit.vault), "v");
+    snprintf(c->audit.actor, sizeof(c->audit.actor), "test");
+    snprintf(c->audit.op, sizeof(c->audit.op), "CreateKey");
+    snprintf(c->audit.target, sizeof(c->audit.target), "%s", name);
+}
+
+static bool sr_key_exists(struct sr_store *s, const char *name)
+{
+    struct sr_key_row k = {0};
+    enum sr_err r = s->ops->key_get(s, "v", name, NULL, false, &k, NULL);
+    assert_true(r == SR_OK || r == SR_ERR_NOT_FOUND);
+    sr_key_row_release(&k);
+    return r == SR_OK;
+}
+
+static long long sr_chain_length(struct sr_store *s)
+{
+    long long count = 0, bad = -1;
+    SR_ASSERT_OK(sr_audit_verify(s, &count, &bad));
+    assert_int_equal(bad, 0);
+    return count;
+}
+
+struct sr_appender {
+    struct sr_store *store;
+    int id;
+};
+
+static void *sr_append_many(void *arg)
+{
+    struct sr_appender *a = arg;
+    for (int i = 0; i < 150; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "t%d-k%d", a->id, i);
+        struct sr_commit c;
+        sr_create_commit(&c, name, "00000000000000000000000000000001");
+        if (i % 3 == 0) {
+            sr_commit_release(&c); /* an audit entry alone, as a read request leaves */
+        }
+        assert_int_equal(SR_OK, sr_store_commit_wait(a->store, &c));
+        assert_true(c.audit.seq > 0);
+        sr_commit_release(&c);
+    }
+    return NULL;
+}
+
+/* Eight threads commit at once: every entry lands, in one chain that verifies, and every key is readable. */
+static void test_many_threads_one_chain(void **state)
+{
+    struct sr_store_fixture *f = *state;
+    pthread_t t[8];
+    struct sr_appender a[8];
+    for (int i = 0; i < 8; i++) {
+        a[i] = (struct sr_appender){.store = f->store, .id = i};
+        assert_int_equal(0, pthread_create(&t[i], NULL, sr_append_many, &a[i]));
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+    }
+    assert_int_equal(sr_chain_length(f->store), 8 * 150);
+    assert_true(sr_key_exists(f->store, "t7-k149"));
+    assert_false(sr_key_exists(f->store, "t7-k0")); /* that one was an audit entry alone */
+}
+
+struct sr_pending {
+    struct sr_commit c;
+    atomic_int *calls;
+};
+
+static void sr_count_done(struct sr_commit *c)
+{
+    struct sr_pending *p = c->ctx;
+    atomic_fetch_add(p->calls, 1);
+}
+
+/* A commit whose transaction fails is not acknowledged, keeps nothing, and leaves no gap in the chain. */
+static void test_failed_commit_keeps_nothing(void **state)
+{
+    struct sr_store_fixture *f = *state;
+    struct sr_commit c;
+    sr_create_commit(&c, "before", "00000000000000000000000000000001");
+    SR_ASSERT_OK(sr_store_commit_wait(f->store, &c));
+    sr_commit_release(&c);
+
+    sr_store_sqlite_fail_commits(f->store, 1);
+    sr_create_commit(&c, "lost", "00000000000000000000000000000001");
+    SR_ASSERT_ERR(SR_ERR_COMMIT_FAILED, sr_store_commit_wait(f->store, &c));
+    sr_commit_release(&c);
+    assert_int_equal(sr_err_http_status(SR_ERR_COMMIT_FAILED), 500);
+    assert_false(sr_key_exists(f->store, "lost"));
+    assert_int_equal(sr_chain_length(f->store), 1);
+
+    sr_create_commit(&c, "after", "00000000000000000000000000000001");
+    SR_ASSERT_OK(sr_store_commit_wait(f->store, &c));
+    assert_int_equal(c.audit.seq, 2); /* the failed entry's number is reused: no gap */
+    sr_commit_release(&c);
+    assert_true(sr_key_exists(f->store, "after"));
+    assert_int_equal(sr_chain_length(f->store), 2);
+}
+
+/* A change that cannot apply (a soft-deleted name) fails alone: its entry records the refusal. */
+static void test_refused_change_is_audited_alone(void **state)
+{
+    struct sr_store_fixture *f = *state;
+    struct sr_commit c;
+    sr_create_commit(&c, "gone", "00000000000000000000000000000001");
+    SR_ASSERT_OK(sr_store_commit_wait(f->store, &c));
+    sr_commit_release(&c);
+    sr_commit_init(&c);
+    SR_ASSERT_OK(sr_commit_name_deleted(&c, "v", "gone", 100, 200));
+    SR_ASSERT_OK(sr_store_commit_wait(f->store, &c));
+    sr_commit_release(&c);
+    assert_false(sr_key_exists(f->store, "gone")); /* a read right after a commit sees it */
+
+    sr_create_commit(&c, "gone", "00000000000000000000000000000002");
+    SR_ASSERT_ERR(SR_ERR_EXISTS, sr_store_commit_wait(f->store, &c));
+    assert_int_equal(c.audit.status, 409);
+    sr_commit_release(&c);
+    struct sr_key_row k = {0};
+    struct sr_name_row n = {0};
+    SR_ASSERT_OK(f->store->ops->key_get(f->store, "v", "gone", NULL, true, &k, &n));
+    assert_string_equal(k.version, "00000000000000000000000000000001");
+    assert_int_equal(n.deleted, 100);
+    sr_key_row_release(&k);
+    sr_name_row_release(&n);
+    assert_int_equal(sr_chain_length(f->store), 2);
+}
+
+/* A failed transaction fails every commit of its batch, and only those: what is acknowledged is kept. */
+static void test_failed_batch_fails_all_of_it(void **state)
+{
+    struct sr_store_fixture *f = *state;
+    enum { N = 64 };
+    struct sr_pending *p = calloc(N, sizeof(*p));
+    atomic_int calls = 0;
+    sr_store_sqlite_fail_commits(f->store, 1);
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "b%d", i);
+        sr_create_commit(&p[i].c, name, "00000000000000000000000000000001");
+        p[i].calls = &calls;
+        p[i].c.done = sr_count_done;
+        p[i].c.ctx = &p[i];
+        f->store->ops->submit(f->store, &p[i].c);
+    }
+    while (atomic_load(&calls) < N) {
+        struct timespec ms = {.tv_nsec = 1000000};
+        nanosleep(&ms, NULL);
+    }
+    long long kept = 0, failed = 0;
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "b%d", i);
+        assert_true(p[i].c.result == SR_OK || p[i].c.result == SR_ERR_COMMIT_FAILED);
+        assert_int_equal(p[i].c.result == SR_OK, sr_key_exists(f->store, name));
+        kept += p[i].c.result == SR_OK;
+        failed += p[i].c.result != SR_OK;
+        /* The first batch failed whole: nothing before a failure was acknowledged. */
+        assert_true(i == 0 || !(p[i].c.result != SR_OK && p[i - 1].c.result == SR_OK));
+        sr_commit_release(&p[i].c);
+    }
+    assert_true(failed >= 1);
+    assert_int_equal(sr_chain_length(f->store), kept);
+    free(p);
+}
+
+/* Closing with commits still queued: each is committed (and reported) before the store goes. */
+static void test_shutdown_commits_pending(void **state)
+{
+    struct sr_store_fixture *f = *state;
+    enum { N = 400 };
+    struct sr_pending *p = calloc(N, sizeof(*p));
+    atomic_int calls = 0;
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "k%d", i);
+        sr_create_commit(&p[i].c, name, "00000000000000000000000000000001");
+        p[i].calls = &calls;
+        p[i].c.done = sr_count_done;
+        p[i].c.ctx = &p[i];
+        f->store->ops->submit(f->store, &p[i].c);
+    }
+    f->store->ops->close(f->store);
+    f->store = NULL;
+    assert_int_equal(atomic_load(&calls), N);
+    SR_ASSERT_OK(sr_store_sqlite_open(f->dir, &f->store));
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "k%d", i);
+        /* Acknowledged means kept; nothing is ever reported otherwise than it ended. */
+        assert_int_equal(p[i].c.result == SR_OK, sr_key_exists(f->store, name));
+        assert_int_equal(p[i].c.result, SR_OK);
+        sr_commit_release(&p[i].c);
+    }
+    assert_int_equal(sr_chain_length(f->store), N);
+    free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_many_threads_one_chain, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_commit_keeps_nothing, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_change_is_audited_alone, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_batch_fails_all_of_it, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_commits_pending, sr_setup, sr_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
