@@ -26,6 +26,10 @@ SR_MUST_USE enum sr_err sr_blob_public(const uint8_t *blob, size_t len, EVP_PKEY
 /* The same, through the module's cache of decoded public keys (keyed by the blob's SHA-256). */
 SR_MUST_USE enum sr_err sr_module_blob_public(const struct sr_module *m, const uint8_t *blob, size_t len,
                                               EVP_PKEY **ret);
+/* The public JWK members (n, e or crv, x, y) of the blob's key, made once per blob: a new reference,
+ * shared and never to be changed. */
+SR_MUST_USE enum sr_err sr_module_blob_jwk(const struct sr_module *m, const uint8_t *blob, size_t len,
+                                           json_t **ret);
 /* Signs a digest; ECDSA signatures come out raw (r||s), as JOSE wants. */
 SR_MUST_USE enum sr_err sr_blob_sign_digest(const struct sr_module *m, const uint8_t *blob, size_t len,
                                             enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,

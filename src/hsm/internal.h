@@ -8,6 +8,8 @@
 
 #include <pthread.h>
 
+#include <jansson.h>
+
 #include "base/fileio.h"
 #include "hsm/container.h"
 #include "hsm/module.h"
@@ -20,6 +22,7 @@ struct sr_keycache {
     struct {
         uint8_t id[SR_HASH_LEN]; /* SHA-256 of the blob */
         EVP_PKEY *key;
+        json_t *jwk;             /* public caches only: the JWK's public members, made once */
         unsigned acl;
         unsigned long long last_used;
     } slot[SR_KEYCACHE_SLOTS];
@@ -30,6 +33,9 @@ void sr_keycache_release(struct sr_keycache *c);
 /* A new reference to the cached key, or false. */
 bool sr_keycache_get(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], EVP_PKEY **ret, unsigned *ret_acl);
 void sr_keycache_put(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], EVP_PKEY *key, unsigned acl);
+/* A new reference to the entry's JWK members, or false; set_jwk adds them to an entry that has none. */
+bool sr_keycache_get_jwk(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], json_t **ret);
+void sr_keycache_set_jwk(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], json_t *jwk);
 
 struct sr_module {
     struct sr_keycache *cache;               /* loaded vault keys; shared by threads, has its own lock */

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "base/text.h"
+#include "base/json.h"
 #include "crypto/crypto.h"
 #include "crypto/ossl.h"
 #include "crypto/jwk.h"
@@ -345,6 +346,23 @@ enum sr_err sr_module_blob_public(const struct sr_module *m, const uint8_t *blob
         SR_TRY(sr_blob_public(blob, len, ret));
         sr_keycache_put(m->pubcache, id, *ret, 0);
     }
+    return SR_OK;
+}
+
+enum sr_err sr_module_blob_jwk(const struct sr_module *m, const uint8_t *blob, size_t len, json_t **ret)
+{
+    uint8_t id[SR_HASH_LEN];
+    SR_TRY(sr_sha256(blob, len, id));
+    if (sr_keycache_get_jwk(m->pubcache, id, ret)) {
+        return SR_OK;
+    }
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    SR_TRY(sr_module_blob_public(m, blob, len, &pub));
+    SR_AUTO_JSON json_t *jwk = json_object();
+    SR_ENSURE(jwk != NULL, SR_ERR_NOMEM);
+    SR_TRY(sr_jwk_set_public(jwk, pub));
+    sr_keycache_set_jwk(m->pubcache, id, jwk);
+    *ret = SR_TAKE(jwk);
     return SR_OK;
 }
 

@@ -41,6 +41,7 @@ struct sr_conn {
     struct sr_buf body;
     bool too_large;
     bool authenticated;
+    enum sr_err refused; /* a bodiless request's failed authentication, answered on its last call */
     _Atomic enum sr_conn_state state;
     struct sr_principal who;
     struct sr_route_match route;
@@ -118,18 +119,35 @@ static const char *sr_bearer(struct MHD_Connection *c)
     return auth + 7;
 }
 
-/* First call of a request: authenticate before reading any body (the SDK's first request has none). */
+static enum MHD_Result sr_send_refusal(struct MHD_Connection *c, enum sr_err r, const char *resource)
+{
+    if (sr_err_family(r) == SR_FAM_UNAUTH) {
+        return sr_send_challenge(c, r, resource);
+    }
+    return sr_send_error(c, r, NULL, NULL);
+}
+
+static bool sr_has_body(struct MHD_Connection *c)
+{
+    const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    return (len != NULL && strcmp(len, "0") != 0) ||
+           MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") != NULL;
+}
+
+/*
+ * First call of a request: authenticate before reading any body (the SDK's first request has none). A
+ * request with a body is refused at once, and its connection closed unread; one without is answered on
+ * its last call, so the connection stays open (libmicrohttpd closes one answered before its end).
+ */
 static enum MHD_Result sr_first_call(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn,
                                      const char *resource)
 {
     enum sr_err r = sr_vault_authenticate(s->svc, sr_bearer(c), &conn->who);
-    if (r != SR_OK) {
-        if (sr_err_family(r) == SR_FAM_UNAUTH) {
-            return sr_send_challenge(c, r, resource);
-        }
-        return sr_send_error(c, r, NULL, NULL);
+    if (r != SR_OK && sr_has_body(c)) {
+        return sr_send_refusal(c, r, resource);
     }
-    conn->authenticated = true;
+    conn->refused = r;
+    conn->authenticated = r == SR_OK;
     return MHD_YES;
 }
 
@@ -234,8 +252,12 @@ static enum MHD_Result sr_final_call(struct sr_http_server *s, struct MHD_Connec
     atomic_store(&conn->state, SR_CONN_COMMITTING);
     atomic_fetch_add(&s->suspended, 1);
     MHD_suspend_connection(c);
-    conn->job.run = sr_conn_run;
-    sr_workq_push(s->workers, &conn->job);
+    if (sr_op_uses_private_key(m->op)) {
+        conn->job.run = sr_conn_run;
+        sr_workq_push(s->workers, &conn->job);
+    } else {
+        sr_vault_start(s->svc, m->op, req); /* cheap: not worth a hand-off to another thread */
+    }
     return MHD_YES;
 }
 
@@ -294,6 +316,10 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
         *con_cls = conn;
         return sr_first_call(s, c, conn, resource);
     }
+    if (conn->refused != SR_OK) {
+        *upload_data_size = 0;
+        return sr_send_refusal(c, conn->refused, resource);
+    }
     if (!conn->authenticated) {
         return MHD_NO; /* answered already */
     }
@@ -350,7 +376,8 @@ enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config 
         return r;
     }
     s->daemon = MHD_start_daemon(
-        MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
+        MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+            MHD_USE_TURBO,
         0, NULL, NULL,
         sr_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)cfg->threads, MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem, MHD_OPTION_HTTPS_MEM_CERT, cfg->cert_pem,

@@ -201,15 +201,16 @@ static enum sr_err sr_row_public(struct sr_vault_svc *svc, const struct sr_reque
 static enum sr_err sr_bundle(struct sr_vault_svc *svc, const struct sr_request *req, const struct sr_key_row *k,
                              const struct sr_name_row *n, json_t **ret)
 {
-    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    SR_TRY(sr_row_public(svc, req, k, &pub));
+    const struct sr_module *m = NULL;
+    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    SR_AUTO_JSON json_t *members = NULL;
+    SR_TRY(sr_module_blob_jwk(m, k->blob.data, k->blob.len, &members));
     char kid[1024];
     SR_TRY(sr_kid(req, k->name, k->version, kid, sizeof(kid)));
     json_t *ops = NULL;
     SR_TRY(sr_kops_json(k->key_ops, &ops));
     SR_AUTO_JSON json_t *jwk = json_pack("{s:s,s:s,s:o}", "kid", kid, "kty", k->kty, "key_ops", ops);
-    SR_ENSURE(jwk != NULL, SR_ERR_NOMEM);
-    SR_TRY(sr_jwk_set_public(jwk, pub));
+    SR_ENSURE(jwk != NULL && json_object_update(jwk, members) == 0, SR_ERR_NOMEM);
     json_t *attrs = NULL;
     SR_TRY(sr_attrs_json(k, &attrs));
     SR_AUTO_JSON json_t *b = json_pack("{s:O,s:o,s:o}", "key", jwk, "attributes", attrs, "tags", sr_tags_ref(k));

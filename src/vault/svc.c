@@ -13,12 +13,14 @@ struct sr_op_row {
     unsigned perm;
     bool body;
     sr_op_fn fn;
+    bool private_key; /* uses a private key (or makes one): worth a core of its own */
 };
 
-/* One row per operation: its audit name, the permission it needs, whether it reads a body. */
+/* One row per operation: its audit name, the permission it needs, whether it reads a body, and whether
+ * it does private-key work (the HTTP layer runs those on its worker pool). */
 static const struct sr_op_row sr_ops[SR_OP_COUNT_] = {
-    [SR_OP_KEY_CREATE] = {SR_OP_KEY_CREATE, "CreateKey", SR_PERM_CREATE, true, sr_op_key_create},
-    [SR_OP_KEY_IMPORT] = {SR_OP_KEY_IMPORT, "ImportKey", SR_PERM_IMPORT, true, sr_op_key_import},
+    [SR_OP_KEY_CREATE] = {SR_OP_KEY_CREATE, "CreateKey", SR_PERM_CREATE, true, sr_op_key_create, true},
+    [SR_OP_KEY_IMPORT] = {SR_OP_KEY_IMPORT, "ImportKey", SR_PERM_IMPORT, true, sr_op_key_import, true},
     [SR_OP_KEY_GET] = {SR_OP_KEY_GET, "GetKey", SR_PERM_GET, false, sr_op_key_get},
     [SR_OP_KEY_LIST] = {SR_OP_KEY_LIST, "GetKeys", SR_PERM_LIST, false, sr_op_key_list},
     [SR_OP_KEY_VERSIONS] = {SR_OP_KEY_VERSIONS, "GetKeyVersions", SR_PERM_LIST, false, sr_op_key_versions},
@@ -31,15 +33,15 @@ static const struct sr_op_row sr_ops[SR_OP_COUNT_] = {
     [SR_OP_DELETED_PURGE] = {SR_OP_DELETED_PURGE, "PurgeDeletedKey", SR_PERM_PURGE, false, sr_op_deleted_purge},
     [SR_OP_KEY_BACKUP] = {SR_OP_KEY_BACKUP, "BackupKey", SR_PERM_BACKUP, false, sr_op_key_backup},
     [SR_OP_KEY_RESTORE] = {SR_OP_KEY_RESTORE, "RestoreKey", SR_PERM_RESTORE, true, sr_op_key_restore},
-    [SR_OP_KEY_ROTATE] = {SR_OP_KEY_ROTATE, "RotateKey", SR_PERM_ROTATE, false, sr_op_key_rotate},
+    [SR_OP_KEY_ROTATE] = {SR_OP_KEY_ROTATE, "RotateKey", SR_PERM_ROTATE, false, sr_op_key_rotate, true},
     [SR_OP_POLICY_GET] = {SR_OP_POLICY_GET, "GetKeyRotationPolicy", SR_PERM_GET, false, sr_op_policy_get},
     [SR_OP_POLICY_PUT] = {SR_OP_POLICY_PUT, "UpdateKeyRotationPolicy", SR_PERM_UPDATE, true, sr_op_policy_put},
-    [SR_OP_SIGN] = {SR_OP_SIGN, "Sign", SR_PERM_SIGN, true, sr_op_sign},
+    [SR_OP_SIGN] = {SR_OP_SIGN, "Sign", SR_PERM_SIGN, true, sr_op_sign, true},
     [SR_OP_VERIFY] = {SR_OP_VERIFY, "Verify", SR_PERM_VERIFY, true, sr_op_verify},
     [SR_OP_ENCRYPT] = {SR_OP_ENCRYPT, "Encrypt", SR_PERM_ENCRYPT, true, sr_op_encrypt},
-    [SR_OP_DECRYPT] = {SR_OP_DECRYPT, "Decrypt", SR_PERM_DECRYPT, true, sr_op_decrypt},
+    [SR_OP_DECRYPT] = {SR_OP_DECRYPT, "Decrypt", SR_PERM_DECRYPT, true, sr_op_decrypt, true},
     [SR_OP_WRAP] = {SR_OP_WRAP, "WrapKey", SR_PERM_WRAP, true, sr_op_wrap},
-    [SR_OP_UNWRAP] = {SR_OP_UNWRAP, "UnwrapKey", SR_PERM_UNWRAP, true, sr_op_unwrap},
+    [SR_OP_UNWRAP] = {SR_OP_UNWRAP, "UnwrapKey", SR_PERM_UNWRAP, true, sr_op_unwrap, true},
     [SR_OP_RNG] = {SR_OP_RNG, "GetRandomBytes", SR_PERM_RNG, true, sr_op_rng},
     [SR_OP_VAULT_SHOW] = {SR_OP_VAULT_SHOW, "GetVault", SR_PERM_GET, false, sr_op_vault_show},
 };
@@ -47,6 +49,11 @@ static const struct sr_op_row sr_ops[SR_OP_COUNT_] = {
 bool sr_op_has_body(enum sr_op op)
 {
     return (unsigned)op < SR_OP_COUNT_ && sr_ops[op].body;
+}
+
+bool sr_op_uses_private_key(enum sr_op op)
+{
+    return (unsigned)op < SR_OP_COUNT_ && sr_ops[op].private_key;
 }
 
 const char *sr_op_name(enum sr_op op)
@@ -228,7 +235,7 @@ void sr_request_release(struct sr_request *req)
 enum sr_err sr_vault_execute(struct sr_vault_svc *svc, enum sr_op op, struct sr_request *req, json_t **ret)
 {
     sr_vault_prepare(svc, op, req);
-    (void)sr_store_commit_wait(svc->store, &req->commit);
+    (void)!sr_store_commit_wait(svc->store, &req->commit); /* its outcome is in req->commit.result */
     sr_vault_finish(req);
     *ret = SR_TAKE(req->response);
     sr_commit_release(&req->commit);

@@ -75,6 +75,8 @@ SR_MUST_USE enum sr_err sr_vault_execute(struct sr_vault_svc *svc, enum sr_op op
                                          json_t **ret);
 /* Does op take a request body? (The HTTP layer reads one only then.) */
 bool sr_op_has_body(enum sr_op op);
+/* Does op use (or make) a private key? Those cost far more than a request's other work. */
+bool sr_op_uses_private_key(enum sr_op op);
 const char *sr_op_name(enum sr_op op);
 
 /* --- tokens and roles (auth.c) --- */

@@ -19,6 +19,9 @@ expect_api 401 Unauthorized GET "/keys?$V"
 curl -s -D "$T/h" -o /dev/null --cacert "$CA" "https://localhost:$PORT/keys?$V"
 grep -qi '^WWW-Authenticate: Bearer authorization="https://localhost/[0-9a-f-]*", resource="https://localhost"' "$T/h" || fail "challenge header: $(cat "$T/h")"
 grep -qi '^x-ms-request-id: ' "$T/h" || fail "x-ms-request-id"
+# The SDK's first, bodiless request is refused without closing the connection it will retry on.
+curl -sv -o /dev/null -o /dev/null --cacert "$CA" "https://localhost:$PORT/keys?$V" "https://localhost:$PORT/keys?$V" 2> "$T/v"
+grep -q 'Re-using existing connection' "$T/v" || fail "a 401 closed the connection: $(grep -i 'connection' "$T/v")"
 TOKEN=not-a-token
 expect_api 401 Unauthorized GET "/keys?$V"
 TOKEN=$($SR token create --role "Crypto User" --ttl 1 --data "$T/data")
