@@ -157,7 +157,8 @@ INSERT INTO names(vault, name) SELECT 'dev', 'seed-' || i FROM n;
 INSERT INTO keys(vault, name, version, kty, key_ops, enabled, nbf, exp, created, updated, tags, blob)
 SELECT 'dev', n.name, lower(hex(randomblob(16))), k.kty, k.key_ops, 1, 0, 0, k.created, k.updated, '{}', k.blob
 FROM names n, (SELECT * FROM keys WHERE name = 'ec256') k WHERE n.name LIKE 'seed-%'
-AND NOT EXISTS (SELECT 1 FROM keys WHERE vault = 'dev' AND name = n.name);"
+AND NOT EXISTS (SELECT 1 FROM keys WHERE vault = 'dev' AND name = n.name);
+PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
 }
 growth=()
 for n in ${SR_BENCH_KEYS:-1000 1000000}; do
