@@ -9,8 +9,10 @@ SECS=${1:-5}
 CPUS=$(nproc)
 CONNS=16
 ROOT=$(pwd)
-command -v wrk >/dev/null && command -v nginx >/dev/null && command -v sqlite3 >/dev/null || {
-    echo "bench/http.sh needs wrk, nginx-light and sqlite3: apt-get install wrk nginx-light sqlite3" >&2; exit 2; }
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null || ! command -v sqlite3 >/dev/null; then
+    [ "$(id -u)" = 0 ] || { echo "bench/http.sh needs wrk, nginx-light and sqlite3 (Debian packages)" >&2; exit 2; }
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx-light sqlite3 jq
+fi
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSR_TESTS=OFF >/dev/null
 cmake --build build-bench -j "$CPUS" --target strongroom bench_sign >/dev/null
 SR="$ROOT/build-bench/strongroom"
