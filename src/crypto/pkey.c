@@ -137,17 +137,22 @@ enum sr_err sr_pkey_describe(const EVP_PKEY *key, struct sr_key_spec *ret)
     return SR_OK;
 }
 
-enum sr_err sr_sign_alg_fits(enum sr_sign_alg alg, const EVP_PKEY *key)
+static enum sr_err sr_sign_alg_fits_spec(enum sr_sign_alg alg, const struct sr_key_spec *spec)
 {
     const struct sr_alg_row *row = sr_alg_row(alg);
-    struct sr_key_spec spec;
     SR_ENSURE(row != NULL, SR_ERR_ALG);
-    SR_TRY(sr_pkey_describe(key, &spec));
-    SR_ENSURE(row->type == spec.type, SR_ERR_ALG);
-    if (spec.type == SR_KEY_EC) {
-        SR_ENSURE(sr_curve_row(spec.curve)->alg == alg, SR_ERR_ALG);
+    SR_ENSURE(row->type == spec->type, SR_ERR_ALG);
+    if (spec->type == SR_KEY_EC) {
+        SR_ENSURE(sr_curve_row(spec->curve)->alg == alg, SR_ERR_ALG);
     }
     return SR_OK;
+}
+
+enum sr_err sr_sign_alg_fits(enum sr_sign_alg alg, const EVP_PKEY *key)
+{
+    struct sr_key_spec spec;
+    SR_TRY(sr_pkey_describe(key, &spec));
+    return sr_sign_alg_fits_spec(alg, &spec);
 }
 
 static bool sr_rsa_bits_ok(unsigned bits)
@@ -464,8 +469,9 @@ static enum sr_err sr_pkey_ctx_for_digest(EVP_PKEY *key, const struct sr_alg_row
     SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
     SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
     SR_ENSURE((sign ? EVP_PKEY_sign_init(ctx) : EVP_PKEY_verify_init(ctx)) == 1, SR_ERR_CRYPTO);
-    const EVP_MD *md = EVP_get_digestbyname(row->md);
-    SR_ENSURE(md != NULL && EVP_PKEY_CTX_set_signature_md(ctx, md) == 1, SR_ERR_CRYPTO);
+    /* ECDSA signs the digest as given (callers check its length): no digest to fetch by name. */
+    const EVP_MD *md = row->type == SR_KEY_EC ? NULL : EVP_get_digestbyname(row->md);
+    SR_ENSURE(row->type == SR_KEY_EC || (md != NULL && EVP_PKEY_CTX_set_signature_md(ctx, md) == 1), SR_ERR_CRYPTO);
     if (row->pss) {
         SR_ENSURE(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1, SR_ERR_CRYPTO);
         SR_ENSURE(EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST) == 1, SR_ERR_CRYPTO);
@@ -480,7 +486,10 @@ static enum sr_err sr_pkey_ctx_for_digest(EVP_PKEY *key, const struct sr_alg_row
 enum sr_err sr_pkey_sign_digest(EVP_PKEY *key, enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
                                 enum sr_sig_format fmt, struct sr_buf *out_sig)
 {
-    SR_TRY(sr_sign_alg_fits(alg, key));
+    /* The key is described once: each description asks the provider, and this is the hot path. */
+    struct sr_key_spec spec;
+    SR_TRY(sr_pkey_describe(key, &spec));
+    SR_TRY(sr_sign_alg_fits_spec(alg, &spec));
     const struct sr_alg_row *row = sr_alg_row(alg);
     SR_ENSURE(dlen == row->digest_len, SR_ERR_DIGEST_LEN);
     SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = NULL;
@@ -489,7 +498,7 @@ enum sr_err sr_pkey_sign_digest(EVP_PKEY *key, enum sr_sign_alg alg, const uint8
     size_t siglen = sizeof(sig);
     SR_ENSURE(EVP_PKEY_sign(ctx, sig, &siglen, digest, dlen) == 1, SR_ERR_CRYPTO);
     if (row->type == SR_KEY_EC && fmt == SR_SIG_RAW) {
-        return sr_ecdsa_der_to_raw(sig, siglen, sr_ec_coord_len(key), out_sig);
+        return sr_ecdsa_der_to_raw(sig, siglen, sr_curve_row(spec.curve)->coord_len, out_sig);
     }
     return sr_buf_append(out_sig, sig, siglen);
 }
