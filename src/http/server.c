@@ -30,6 +30,8 @@ struct sr_http_server {
     unsigned port;
     struct sr_workq *workers; /* run the operations: one thread per core */
     atomic_uint suspended;    /* requests waiting for their operation or commit */
+    uint8_t id_prefix[8];     /* random at start: x-ms-request-id is this and a count */
+    atomic_uint_fast64_t requests;
 };
 
 enum sr_conn_state { SR_CONN_READING, SR_CONN_COMMITTING, SR_CONN_ANSWERING };
@@ -51,16 +53,30 @@ struct sr_conn {
     struct sr_workq_job job;
 };
 
-static void sr_request_id(char out[37])
+/* Unique, not secret: the server's random prefix and a count, so no request pays for the RNG. */
+static void sr_request_id(struct sr_http_server *s, char out[37])
 {
-    uint8_t r[16] = {0};
+    uint64_t n = atomic_fetch_add(&s->requests, 1);
+    uint8_t raw[16];
+    memcpy(raw, s->id_prefix, 8);
+    for (int i = 0; i < 8; i++) {
+        raw[8 + i] = (uint8_t)(n >> (56 - 8 * i));
+    }
     char hex[33];
-    (void)!sr_rand_bytes(r, sizeof(r));
-    sr_hex_encode(r, sizeof(r), hex);
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+    sr_hex_encode(raw, sizeof(raw), hex);
+    memcpy(out, hex, 8);
+    out[8] = '-';
+    memcpy(out + 9, hex + 8, 4);
+    out[13] = '-';
+    memcpy(out + 14, hex + 12, 4);
+    out[18] = '-';
+    memcpy(out + 19, hex + 16, 4);
+    out[23] = '-';
+    memcpy(out + 24, hex + 20, 12);
+    out[36] = 0;
 }
 
-static enum MHD_Result sr_send(struct MHD_Connection *c, unsigned status, const json_t *body,
+static enum MHD_Result sr_send(struct sr_http_server *s, struct MHD_Connection *c, unsigned status, const json_t *body,
                                const char *challenge)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -72,7 +88,7 @@ static enum MHD_Result sr_send(struct MHD_Connection *c, unsigned status, const 
         return MHD_NO;
     }
     char rid[37];
-    sr_request_id(rid);
+    sr_request_id(s, rid);
     MHD_add_response_header(resp, "x-ms-request-id", rid);
     const char *client_rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-ms-client-request-id");
     if (client_rid != NULL && strlen(client_rid) < 128) {
@@ -92,22 +108,22 @@ static enum MHD_Result sr_send(struct MHD_Connection *c, unsigned status, const 
     return r;
 }
 
-static enum MHD_Result sr_send_error(struct MHD_Connection *c, enum sr_err e, const char *detail,
+static enum MHD_Result sr_send_error(struct sr_http_server *s, struct MHD_Connection *c, enum sr_err e, const char *detail,
                                      const char *challenge)
 {
     char message[512];
     snprintf(message, sizeof(message), "%s%s%s%s", sr_err_message(e), detail && *detail ? " (" : "",
              detail ? detail : "", detail && *detail ? ")" : "");
     SR_AUTO_JSON json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", sr_err_kv_code(e), "message", message);
-    return sr_send(c, (unsigned)sr_err_http_status(e), body, challenge);
+    return sr_send(s, c, (unsigned)sr_err_http_status(e), body, challenge);
 }
 
-static enum MHD_Result sr_send_challenge(struct MHD_Connection *c, enum sr_err e, const char *resource)
+static enum MHD_Result sr_send_challenge(struct sr_http_server *s, struct MHD_Connection *c, enum sr_err e, const char *resource)
 {
     char challenge[512];
     snprintf(challenge, sizeof(challenge), "Bearer authorization=\"%s/%s\", resource=\"%s\"", resource, SR_TENANT_ID,
              resource);
-    return sr_send_error(c, e, NULL, challenge);
+    return sr_send_error(s, c, e, NULL, challenge);
 }
 
 static const char *sr_bearer(struct MHD_Connection *c)
@@ -119,12 +135,12 @@ static const char *sr_bearer(struct MHD_Connection *c)
     return auth + 7;
 }
 
-static enum MHD_Result sr_send_refusal(struct MHD_Connection *c, enum sr_err r, const char *resource)
+static enum MHD_Result sr_send_refusal(struct sr_http_server *s, struct MHD_Connection *c, enum sr_err r, const char *resource)
 {
     if (sr_err_family(r) == SR_FAM_UNAUTH) {
-        return sr_send_challenge(c, r, resource);
+        return sr_send_challenge(s, c, r, resource);
     }
-    return sr_send_error(c, r, NULL, NULL);
+    return sr_send_error(s, c, r, NULL, NULL);
 }
 
 static bool sr_has_body(struct MHD_Connection *c)
@@ -144,7 +160,7 @@ static enum MHD_Result sr_first_call(struct sr_http_server *s, struct MHD_Connec
 {
     enum sr_err r = sr_vault_authenticate(s->svc, sr_bearer(c), &conn->who);
     if (r != SR_OK && sr_has_body(c)) {
-        return sr_send_refusal(c, r, resource);
+        return sr_send_refusal(s, c, r, resource);
     }
     conn->refused = r;
     conn->authenticated = r == SR_OK;
@@ -209,9 +225,9 @@ static enum MHD_Result sr_answer(struct sr_http_server *s, struct MHD_Connection
                 sr_err_http_status(req->result));
     }
     if (req->result != SR_OK) {
-        return sr_send_error(c, req->result, req->detail, NULL);
+        return sr_send_error(s, c, req->result, req->detail, NULL);
     }
-    return sr_send(c, req->response ? 200 : 204, req->response, NULL);
+    return sr_send(s, c, req->response ? 200 : 204, req->response, NULL);
 }
 
 static enum MHD_Result sr_final_call(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn,
@@ -220,11 +236,11 @@ static enum MHD_Result sr_final_call(struct sr_http_server *s, struct MHD_Connec
     struct sr_route_match *m = &conn->route;
     enum sr_err r = sr_route_match(method, url, m);
     if (r != SR_OK) {
-        return sr_send_error(c, r, url, NULL);
+        return sr_send_error(s, c, r, url, NULL);
     }
     const char *api = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "api-version");
     if (!sr_api_version_ok(api)) {
-        return sr_send_error(c, SR_ERR_API_VERSION, api, NULL);
+        return sr_send_error(s, c, SR_ERR_API_VERSION, api, NULL);
     }
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     snprintf(conn->base_url, sizeof(conn->base_url), "https://%s", host);
@@ -234,16 +250,16 @@ static enum MHD_Result sr_final_call(struct sr_http_server *s, struct MHD_Connec
                                .version = m->version};
     r = sr_vault_lookup(s->svc, vault_name, &req->vault);
     if (r != SR_OK) {
-        return sr_send_error(c, r, vault_name, NULL);
+        return sr_send_error(s, c, r, vault_name, NULL);
     }
     r = sr_paging(c, req);
     if (r != SR_OK) {
-        return sr_send_error(c, r, req->detail, NULL);
+        return sr_send_error(s, c, r, req->detail, NULL);
     }
     if (sr_op_has_body(m->op)) {
         r = sr_parse_body(conn, &conn->body_json);
         if (r != SR_OK) {
-            return sr_send_error(c, r, "the body must be one JSON object", NULL);
+            return sr_send_error(s, c, r, "the body must be one JSON object", NULL);
         }
         req->body = conn->body_json;
     }
@@ -268,13 +284,13 @@ static enum MHD_Result sr_send_toolsets(struct sr_http_server *s, struct MHD_Con
     if (*name == 0 || strcmp(name, "/") == 0) {
         SR_AUTO_JSON json_t *list = NULL;
         enum sr_err r = sr_vault_toolsets(s->svc, &list);
-        return r == SR_OK ? sr_send(c, 200, list, NULL) : sr_send_error(c, r, NULL, NULL);
+        return r == SR_OK ? sr_send(s, c, 200, list, NULL) : sr_send_error(s, c, r, NULL, NULL);
     }
     SR_AUTO_BUF struct sr_buf zip = {0};
     sr_buf_init(&zip, 16u << 20, SR_BUF_PLAIN);
     enum sr_err r = name[0] == '/' ? sr_vault_toolset_bytes(s->svc, name + 1, &zip) : SR_ERR_ROUTE;
     if (r != SR_OK) {
-        return sr_send_error(c, r, url, NULL);
+        return sr_send_error(s, c, r, url, NULL);
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(zip.len, zip.data, MHD_RESPMEM_MUST_COPY);
     if (resp == NULL) {
@@ -297,11 +313,11 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
     char resource[300] = "";
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (sr_host_parse(host, s->cfg.default_vault, vault, sizeof(vault), resource, sizeof(resource)) != SR_OK) {
-        return sr_send_error(c, SR_ERR_VAULT_NOT_FOUND, NULL, NULL);
+        return sr_send_error(s, c, SR_ERR_VAULT_NOT_FOUND, NULL, NULL);
     }
     if (conn == NULL && strncasecmp(url, "/byok/toolsets", 14) == 0) {
         if (strcmp(method, "GET") != 0) {
-            return sr_send_error(c, SR_ERR_METHOD, url, NULL);
+            return sr_send_error(s, c, SR_ERR_METHOD, url, NULL);
         }
         return sr_send_toolsets(s, c, url);
     }
@@ -318,7 +334,7 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
     }
     if (conn->refused != SR_OK) {
         *upload_data_size = 0;
-        return sr_send_refusal(c, conn->refused, resource);
+        return sr_send_refusal(s, c, conn->refused, resource);
     }
     if (!conn->authenticated) {
         return MHD_NO; /* answered already */
@@ -339,7 +355,7 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (conn->too_large) {
-        return sr_send_error(c, SR_ERR_BODY_TOO_LARGE, NULL, NULL);
+        return sr_send_error(s, c, SR_ERR_BODY_TOO_LARGE, NULL, NULL);
     }
     return sr_final_call(s, c, conn, method, url, vault);
 }
@@ -365,6 +381,10 @@ enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config 
     SR_ENSURE(s != NULL, SR_ERR_NOMEM);
     s->svc = svc;
     s->cfg = *cfg;
+    if (sr_rand_bytes(s->id_prefix, sizeof(s->id_prefix)) != SR_OK) {
+        free(s);
+        return SR_ERR_CRYPTO;
+    }
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
     if (inet_pton(AF_INET, cfg->address, &addr.sin_addr) != 1) {
         free(s);
