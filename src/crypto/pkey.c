@@ -137,22 +137,17 @@ enum sr_err sr_pkey_describe(const EVP_PKEY *key, struct sr_key_spec *ret)
     return SR_OK;
 }
 
-static enum sr_err sr_sign_alg_fits_spec(enum sr_sign_alg alg, const struct sr_key_spec *spec)
-{
-    const struct sr_alg_row *row = sr_alg_row(alg);
-    SR_ENSURE(row != NULL, SR_ERR_ALG);
-    SR_ENSURE(row->type == spec->type, SR_ERR_ALG);
-    if (spec->type == SR_KEY_EC) {
-        SR_ENSURE(sr_curve_row(spec->curve)->alg == alg, SR_ERR_ALG);
-    }
-    return SR_OK;
-}
-
 enum sr_err sr_sign_alg_fits(enum sr_sign_alg alg, const EVP_PKEY *key)
 {
+    const struct sr_alg_row *row = sr_alg_row(alg);
     struct sr_key_spec spec;
+    SR_ENSURE(row != NULL, SR_ERR_ALG);
     SR_TRY(sr_pkey_describe(key, &spec));
-    return sr_sign_alg_fits_spec(alg, &spec);
+    SR_ENSURE(row->type == spec.type, SR_ERR_ALG);
+    if (spec.type == SR_KEY_EC) {
+        SR_ENSURE(sr_curve_row(spec.curve)->alg == alg, SR_ERR_ALG);
+    }
+    return SR_OK;
 }
 
 static bool sr_rsa_bits_ok(unsigned bits)
@@ -483,24 +478,44 @@ static enum sr_err sr_pkey_ctx_for_digest(EVP_PKEY *key, const struct sr_alg_row
     return SR_OK;
 }
 
-enum sr_err sr_pkey_sign_digest(EVP_PKEY *key, enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
-                                enum sr_sig_format fmt, struct sr_buf *out_sig)
+enum sr_err sr_pkey_sign_ctx(EVP_PKEY *key, enum sr_sign_alg alg, EVP_PKEY_CTX **ret)
 {
-    /* The key is described once: each description asks the provider, and this is the hot path. */
-    struct sr_key_spec spec;
-    SR_TRY(sr_pkey_describe(key, &spec));
-    SR_TRY(sr_sign_alg_fits_spec(alg, &spec));
+    SR_TRY(sr_sign_alg_fits(alg, key));
+    return sr_pkey_ctx_for_digest(key, sr_alg_row(alg), true, ret);
+}
+
+/* An ECDSA alg names its curve (sr_sign_alg_fits), so it also fixes the raw signature's halves. */
+static size_t sr_alg_coord_len(enum sr_sign_alg alg)
+{
+    for (size_t i = 0; i < SR_ARRAY_LEN(sr_curves); i++) {
+        if (sr_curves[i].alg == alg) {
+            return sr_curves[i].coord_len;
+        }
+    }
+    return 0;
+}
+
+enum sr_err sr_pkey_sign_prepared(EVP_PKEY_CTX *ctx, enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
+                                  enum sr_sig_format fmt, struct sr_buf *out_sig)
+{
     const struct sr_alg_row *row = sr_alg_row(alg);
+    SR_ENSURE(row != NULL, SR_ERR_ALG);
     SR_ENSURE(dlen == row->digest_len, SR_ERR_DIGEST_LEN);
-    SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = NULL;
-    SR_TRY(sr_pkey_ctx_for_digest(key, row, true, &ctx));
     uint8_t sig[SR_MAX_SIG];
     size_t siglen = sizeof(sig);
     SR_ENSURE(EVP_PKEY_sign(ctx, sig, &siglen, digest, dlen) == 1, SR_ERR_CRYPTO);
     if (row->type == SR_KEY_EC && fmt == SR_SIG_RAW) {
-        return sr_ecdsa_der_to_raw(sig, siglen, sr_curve_row(spec.curve)->coord_len, out_sig);
+        return sr_ecdsa_der_to_raw(sig, siglen, sr_alg_coord_len(alg), out_sig);
     }
     return sr_buf_append(out_sig, sig, siglen);
+}
+
+enum sr_err sr_pkey_sign_digest(EVP_PKEY *key, enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
+                                enum sr_sig_format fmt, struct sr_buf *out_sig)
+{
+    SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = NULL;
+    SR_TRY(sr_pkey_sign_ctx(key, alg, &ctx));
+    return sr_pkey_sign_prepared(ctx, alg, digest, dlen, fmt, out_sig);
 }
 
 enum sr_err sr_pkey_verify_digest(EVP_PKEY *key, enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
