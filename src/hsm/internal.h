@@ -16,6 +16,8 @@
 
 #define SR_KEYCACHE_SLOTS 64
 
+#define SR_KEYCACHE_CTXS 4 /* idle signing contexts kept per key: one per thread that signs at once */
+
 struct sr_keycache {
     pthread_mutex_t lock;
     unsigned long long clock;
@@ -25,6 +27,10 @@ struct sr_keycache {
         json_t *jwk;             /* public caches only: the JWK's public members, made once */
         unsigned acl;
         unsigned long long last_used;
+        struct {
+            EVP_PKEY_CTX *ctx; /* made for this key and alg, not in use */
+            int alg;
+        } idle[SR_KEYCACHE_CTXS];
     } slot[SR_KEYCACHE_SLOTS];
 };
 
@@ -36,6 +42,12 @@ void sr_keycache_put(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], EVP_P
 /* A new reference to the entry's JWK members, or false; set_jwk adds them to an entry that has none. */
 bool sr_keycache_get_jwk(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], json_t **ret);
 void sr_keycache_set_jwk(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], json_t *jwk);
+/*
+ * Signing contexts, as an HSM keeps a session per key: take one made for (id, alg), or NULL; give it back
+ * when done (it is freed if the entry is gone or has enough). A context is used by one thread at a time.
+ */
+EVP_PKEY_CTX *sr_keycache_take_ctx(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], int alg);
+void sr_keycache_give_ctx(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], int alg, EVP_PKEY_CTX *ctx);
 
 struct sr_module {
     struct sr_keycache *cache;               /* loaded vault keys; shared by threads, has its own lock */
@@ -96,11 +108,18 @@ SR_MUST_USE enum sr_err sr_sealed_pkey_read(const uint8_t key[32], const char *p
 /* The public key stored in a sealed key's header ("public_key", base64 SPKI). */
 SR_MUST_USE enum sr_err sr_header_public_key(const json_t *header, enum sr_err bad, EVP_PKEY **ret);
 SR_MUST_USE enum sr_err sr_header_set_public_key(json_t *header, const EVP_PKEY *pkey);
+/* The same from SubjectPublicKeyInfo DER already made, and the DER as the header holds it. */
+SR_MUST_USE enum sr_err sr_header_set_spki(json_t *header, const uint8_t *der, size_t len);
+SR_MUST_USE enum sr_err sr_header_spki(const json_t *header, enum sr_err bad, struct sr_buf *der);
 
 /* keyfile.c, shared with transfer.c */
 SR_MUST_USE enum sr_err sr_key_build(const struct sr_module *m, struct sr_key_info *info, EVP_PKEY *key,
                                      struct sr_buf *out);
 void sr_key_info_names(struct sr_key_info *info, const char *app, const char *ident, const char *plainname);
+/* Seals key as a vault blob (app "vault", ident label) and keeps it loaded in the module's caches. */
+SR_MUST_USE enum sr_err sr_vault_blob_seal(const struct sr_module *m, const char *label, const char *name,
+                                           unsigned acl, EVP_PKEY *key, struct sr_buf *out_blob,
+                                           struct sr_key_spec *ret_spec);
 /* Loads a kmdata key (mode O, world checked); writes m->diag. */
 SR_MUST_USE enum sr_err sr_key_load(struct sr_module *m, const char *app, const char *ident, struct sr_key_info *ret,
                                     EVP_PKEY **ret_pub, EVP_PKEY **ret_priv);
@@ -110,6 +129,17 @@ SR_MUST_USE enum sr_err sr_key_open_container(const struct sr_module *m, const s
 /* A kmdata key for a shared, read-only module (the server's): no diagnostics written. */
 SR_MUST_USE enum sr_err sr_key_read_const(const struct sr_module *m, const char *app, const char *ident,
                                           struct sr_key_info *ret, EVP_PKEY **ret_priv);
+
+/*
+ * The private key of a key container (its bytes, or the kmdata file of app and ident), from the module's
+ * loaded-key cache when those bytes were opened before under the same names; SR_ERR_ACL_DENIED unless its
+ * ACL permits need. id is its cache key (for the signing contexts).
+ */
+SR_MUST_USE enum sr_err sr_key_private_cached(const struct sr_module *m, const char *app, const char *ident,
+                                              const uint8_t *bytes, size_t len, enum sr_acl_action need,
+                                              uint8_t id[SR_HASH_LEN], EVP_PKEY **ret);
+SR_MUST_USE enum sr_err sr_key_read_cached(const struct sr_module *m, const char *app, const char *ident,
+                                           enum sr_acl_action need, EVP_PKEY **ret);
 
 SR_MUST_USE enum sr_err sr_world_hash(const uint8_t km[SR_WORLD_KEY_LEN], uint8_t out[SR_HASH_LEN]);
 

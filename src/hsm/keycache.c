@@ -15,9 +15,19 @@ void sr_keycache_init(struct sr_keycache *c)
     pthread_mutex_init(&c->lock, NULL);
 }
 
+/* Frees the slot's idle contexts (each holds a reference to the slot's key). */
+static void sr_keycache_drop_ctxs(struct sr_keycache *c, size_t i)
+{
+    for (size_t j = 0; j < SR_KEYCACHE_CTXS; j++) {
+        EVP_PKEY_CTX_free(c->slot[i].idle[j].ctx);
+        c->slot[i].idle[j].ctx = NULL;
+    }
+}
+
 void sr_keycache_release(struct sr_keycache *c)
 {
     for (size_t i = 0; i < SR_KEYCACHE_SLOTS; i++) {
+        sr_keycache_drop_ctxs(c, i);
         EVP_PKEY_free(c->slot[i].key); /* OpenSSL clears private components on free */
         c->slot[i].key = NULL;
         json_decref(c->slot[i].jwk);
@@ -31,7 +41,7 @@ bool sr_keycache_get(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], EVP_P
     bool found = false;
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < SR_KEYCACHE_SLOTS && !found; i++) {
-        if (c->slot[i].key != NULL && memcmp(c->slot[i].id, id, SR_HASH_LEN) == 0) {
+        if (c->slot[i].key != NULL && memcmp(c->slot[i].id, id, SR_HASH_LEN) == 0) { /* jwk-only slots hold no key */
             found = EVP_PKEY_up_ref(c->slot[i].key) == 1;
             if (found) {
                 *ret = c->slot[i].key;
@@ -44,15 +54,37 @@ bool sr_keycache_get(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], EVP_P
     return found;
 }
 
-void sr_keycache_put(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], EVP_PKEY *key, unsigned acl)
+/* A live slot holds a key, a JWK, or both. */
+static bool sr_slot_live(const struct sr_keycache *c, size_t i)
 {
-    if (EVP_PKEY_up_ref(key) != 1) {
-        return;
+    return c->slot[i].key != NULL || c->slot[i].jwk != NULL;
+}
+
+/* The live slot holding id, under the lock. */
+static int sr_keycache_find(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN])
+{
+    for (int i = 0; i < (int)SR_KEYCACHE_SLOTS; i++) {
+        if (sr_slot_live(c, (size_t)i) && memcmp(c->slot[i].id, id, SR_HASH_LEN) == 0) {
+            return i;
+        }
     }
-    pthread_mutex_lock(&c->lock);
+    return -1;
+}
+
+/* The slot for id: its own if present, else a free one or the least recently used, emptied. Under the lock;
+ * what was evicted is handed back to be freed outside it. */
+static size_t sr_keycache_slot_for(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], EVP_PKEY **old_key,
+                                   json_t **old_jwk)
+{
+    *old_key = NULL;
+    *old_jwk = NULL;
+    int own = sr_keycache_find(c, id);
+    if (own >= 0) {
+        return (size_t)own;
+    }
     size_t victim = 0;
     for (size_t i = 0; i < SR_KEYCACHE_SLOTS; i++) {
-        if (c->slot[i].key == NULL) {
+        if (!sr_slot_live(c, i)) {
             victim = i;
             break;
         }
@@ -60,28 +92,37 @@ void sr_keycache_put(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], EVP_P
             victim = i;
         }
     }
-    EVP_PKEY *old = c->slot[victim].key;
-    json_t *old_jwk = c->slot[victim].jwk;
+    sr_keycache_drop_ctxs(c, victim);
+    *old_key = c->slot[victim].key;
+    *old_jwk = c->slot[victim].jwk;
     memcpy(c->slot[victim].id, id, SR_HASH_LEN);
-    c->slot[victim].key = key;
+    c->slot[victim].key = NULL;
     c->slot[victim].jwk = NULL;
-    c->slot[victim].acl = acl;
-    c->slot[victim].last_used = ++c->clock;
+    c->slot[victim].acl = 0;
+    return victim;
+}
+
+void sr_keycache_put(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], EVP_PKEY *key, unsigned acl)
+{
+    if (EVP_PKEY_up_ref(key) != 1) {
+        return;
+    }
+    EVP_PKEY *old = NULL;
+    json_t *old_jwk = NULL;
+    pthread_mutex_lock(&c->lock);
+    size_t i = sr_keycache_slot_for(c, id, &old, &old_jwk);
+    if (c->slot[i].key != NULL) { /* another thread loaded it meanwhile: keep one */
+        old = key;
+    } else {
+        c->slot[i].key = key;
+        c->slot[i].acl = acl;
+    }
+    c->slot[i].last_used = ++c->clock;
     pthread_mutex_unlock(&c->lock);
     EVP_PKEY_free(old);
     json_decref(old_jwk);
 }
 
-/* The live slot holding id, under the lock. */
-static int sr_keycache_find(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN])
-{
-    for (int i = 0; i < (int)SR_KEYCACHE_SLOTS; i++) {
-        if (c->slot[i].key != NULL && memcmp(c->slot[i].id, id, SR_HASH_LEN) == 0) {
-            return i;
-        }
-    }
-    return -1;
-}
 
 bool sr_keycache_get_jwk(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], json_t **ret)
 {
@@ -98,10 +139,45 @@ bool sr_keycache_get_jwk(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], j
 
 void sr_keycache_set_jwk(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], json_t *jwk)
 {
+    EVP_PKEY *old = NULL;
+    json_t *old_jwk = NULL;
     pthread_mutex_lock(&c->lock);
-    int i = sr_keycache_find(c, id);
-    if (i >= 0 && c->slot[i].jwk == NULL) {
+    size_t i = sr_keycache_slot_for(c, id, &old, &old_jwk);
+    if (c->slot[i].jwk == NULL) {
         c->slot[i].jwk = json_incref(jwk);
     }
+    c->slot[i].last_used = ++c->clock;
     pthread_mutex_unlock(&c->lock);
+    EVP_PKEY_free(old);
+    json_decref(old_jwk);
+}
+
+EVP_PKEY_CTX *sr_keycache_take_ctx(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], int alg)
+{
+    EVP_PKEY_CTX *ctx = NULL;
+    pthread_mutex_lock(&c->lock);
+    int i = sr_keycache_find(c, id);
+    for (size_t j = 0; i >= 0 && j < SR_KEYCACHE_CTXS && ctx == NULL; j++) {
+        if (c->slot[i].idle[j].ctx != NULL && c->slot[i].idle[j].alg == alg) {
+            ctx = c->slot[i].idle[j].ctx;
+            c->slot[i].idle[j].ctx = NULL;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return ctx;
+}
+
+void sr_keycache_give_ctx(struct sr_keycache *c, const uint8_t id[SR_HASH_LEN], int alg, EVP_PKEY_CTX *ctx)
+{
+    pthread_mutex_lock(&c->lock);
+    int i = sr_keycache_find(c, id);
+    for (size_t j = 0; i >= 0 && j < SR_KEYCACHE_CTXS && ctx != NULL; j++) {
+        if (c->slot[i].idle[j].ctx == NULL) {
+            c->slot[i].idle[j].ctx = ctx;
+            c->slot[i].idle[j].alg = alg;
+            ctx = NULL;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    EVP_PKEY_CTX_free(ctx);
 }

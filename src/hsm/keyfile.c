@@ -47,7 +47,7 @@ static unsigned sr_default_acl(enum sr_key_type type)
     return type == SR_KEY_RSA ? common | SR_ACL_ENCRYPT | SR_ACL_DECRYPT : common;
 }
 
-static enum sr_err sr_key_header(const struct sr_key_info *info, const char *world_id, const EVP_PKEY *pub,
+static enum sr_err sr_key_header(const struct sr_key_info *info, const char *world_id, const struct sr_buf *spki,
                                  json_t **ret)
 {
     SR_AUTO_JSON json_t *h = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:I,s:s}", "version", 1, "app", info->app, "ident",
@@ -66,7 +66,7 @@ static enum sr_err sr_key_header(const struct sr_key_info *info, const char *wor
     SR_ENSURE(json_object_set_new(h, "acl", acl) == 0, SR_ERR_NOMEM);
     SR_TRY(sr_json_set_hex(h, "world", info->world_hkm, SR_HASH_LEN));
     SR_TRY(sr_json_set_hex(h, "key_hash", info->key_hash, SR_HASH_LEN));
-    SR_TRY(sr_header_set_public_key(h, pub));
+    SR_TRY(sr_header_set_spki(h, spki->data, spki->len));
     if (info->has_target) {
         const struct sr_export_target *t = &info->target;
         json_t *target = json_pack("{s:s,s:s,s:s}", "kek_kid", t->kek_kid, "region", t->region, "world_id", t->world_id);
@@ -113,12 +113,16 @@ static enum sr_err sr_key_parse_header(const json_t *h, struct sr_key_info *ret,
         SR_TRY(sr_copy_field(target, "world_id", info.target.world_id, sizeof(info.target.world_id)));
         SR_TRY(sr_json_hex(target, "world_hkm", bad, info.target.world_hkm, SR_HASH_LEN));
     }
-    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    SR_TRY(sr_header_public_key(h, bad, &pub));
-    SR_TRY(sr_pkey_describe(pub, &info.spec));
+    /* key_hash is the SHA-256 of this DER, exactly as written (sr_key_build): no re-encoding to compare. */
+    SR_AUTO_BUF struct sr_buf spki = {0};
+    sr_buf_init(&spki, 16384, SR_BUF_PLAIN);
+    SR_TRY(sr_header_spki(h, bad, &spki));
     uint8_t hash[SR_HASH_LEN];
-    SR_TRY(sr_pkey_public_hash(pub, hash));
+    SR_TRY(sr_sha256(spki.data, spki.len, hash));
     SR_ENSURE(memcmp(hash, info.key_hash, SR_HASH_LEN) == 0, SR_ERR_KEYFILE_TAMPERED);
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    SR_ENSURE(sr_pkey_public_from_spki(spki.data, spki.len, &pub) == SR_OK, bad);
+    SR_TRY(sr_pkey_describe(pub, &info.spec));
     *ret = info;
     if (ret_pub != NULL) {
         *ret_pub = SR_TAKE(pub);
@@ -133,9 +137,12 @@ enum sr_err sr_key_build(const struct sr_module *m, struct sr_key_info *info, EV
     SR_ENSURE(m->km != NULL, SR_ERR_NO_WORLD);
     SR_TRY(sr_pkey_describe(key, &info->spec));
     SR_TRY(sr_world_hash(m->km, info->world_hkm));
-    SR_TRY(sr_pkey_public_hash(key, info->key_hash));
+    SR_AUTO_BUF struct sr_buf spki = {0}; /* encoded once: OpenSSL 3.0's encoders are the costly part */
+    sr_buf_init(&spki, 16384, SR_BUF_PLAIN);
+    SR_TRY(sr_pkey_public_to_spki(key, &spki));
+    SR_TRY(sr_sha256(spki.data, spki.len, info->key_hash));
     SR_AUTO_JSON json_t *h = NULL;
-    SR_TRY(sr_key_header(info, m->km_world_id, key, &h));
+    SR_TRY(sr_key_header(info, m->km_world_id, &spki, &h));
     SR_AUTO_BUF struct sr_buf p8 = {0};
     sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
     SR_TRY(sr_pkey_private_to_pkcs8(key, &p8));
@@ -295,14 +302,34 @@ static enum sr_err sr_blob_parse(const uint8_t *blob, size_t len, struct sr_cont
     return sr_container_parse(blob, len, SR_MAGIC_KEY, SR_ERR_KEYFILE_TAMPERED, ret);
 }
 
-static enum sr_err sr_blob_seal(const struct sr_module *m, const char *label, const char *name, unsigned acl,
-                                EVP_PKEY *key, struct sr_buf *out_blob, struct sr_key_spec *ret_spec)
+/*
+ * A key just sealed stays loaded and its public JWK is made from it, as an HSM keeps the handle of a key it
+ * just made: the answer to a create or import shows the JWK at once, with no decoding of what was just
+ * encoded (OpenSSL 3.0's decoders cost more than making an EC key). A failure here costs only a cache miss.
+ */
+static void sr_blob_remember(const struct sr_module *m, const struct sr_buf *blob, EVP_PKEY *key, unsigned acl)
+{
+    uint8_t id[SR_HASH_LEN];
+    if (sr_sha256(blob->data, blob->len, id) != SR_OK) {
+        return;
+    }
+    sr_keycache_put(m->cache, id, key, acl);
+    json_t *jwk = json_object();
+    if (jwk != NULL && sr_jwk_set_public(jwk, key) == SR_OK) {
+        sr_keycache_set_jwk(m->pubcache, id, jwk);
+    }
+    json_decref(jwk);
+}
+
+enum sr_err sr_vault_blob_seal(const struct sr_module *m, const char *label, const char *name, unsigned acl,
+                               EVP_PKEY *key, struct sr_buf *out_blob, struct sr_key_spec *ret_spec)
 {
     SR_TRY(sr_ident_check(label));
     struct sr_key_info info = {0};
     sr_key_info_names(&info, "vault", label, name);
     info.acl.actions = acl;
     SR_TRY(sr_key_build(m, &info, key, out_blob));
+    sr_blob_remember(m, out_blob, key, acl);
     if (ret_spec != NULL) {
         *ret_spec = info.spec;
     }
@@ -314,7 +341,7 @@ enum sr_err sr_blob_generate(const struct sr_module *m, const char *label, const
 {
     SR_AUTO_PKEY EVP_PKEY *key = NULL;
     SR_TRY(sr_pkey_generate(spec, &key));
-    return sr_blob_seal(m, label, name, acl, key, out_blob, NULL);
+    return sr_vault_blob_seal(m, label, name, acl, key, out_blob, NULL);
 }
 
 enum sr_err sr_blob_import_jwk(const struct sr_module *m, const char *label, const char *name, const json_t *jwk,
@@ -326,7 +353,7 @@ enum sr_err sr_blob_import_jwk(const struct sr_module *m, const char *label, con
     SR_TRY(sr_pkey_describe(key, &spec));
     SR_ENSURE(spec.type == SR_KEY_EC || spec.bits == 2048 || spec.bits == 3072 || spec.bits == 4096,
               SR_ERR_KEY_TYPE);
-    return sr_blob_seal(m, label, name, acl, key, out_blob, ret_spec);
+    return sr_vault_blob_seal(m, label, name, acl, key, out_blob, ret_spec);
 }
 
 enum sr_err sr_blob_public(const uint8_t *blob, size_t len, EVP_PKEY **ret)
@@ -366,16 +393,37 @@ enum sr_err sr_module_blob_jwk(const struct sr_module *m, const uint8_t *blob, s
     return SR_OK;
 }
 
-static enum sr_err sr_blob_private(const struct sr_module *m, const uint8_t *blob, size_t len,
-                                   enum sr_acl_action need, EVP_PKEY **ret)
+/*
+ * The cache key of a key container's bytes opened as (app, ident): a vault blob's is the SHA-256 of its bytes
+ * (the public cache uses the same); any other's also binds the names it was opened under, so bytes opened
+ * under one name are never served under another.
+ */
+static enum sr_err sr_key_cache_id(const char *app, const char *ident, const uint8_t *bytes, size_t len,
+                                   uint8_t id[SR_HASH_LEN])
 {
-    uint8_t id[SR_HASH_LEN];
-    SR_TRY(sr_sha256(blob, len, id));
+    SR_TRY(sr_sha256(bytes, len, id));
+    if (strcmp(app, "vault") == 0 && ident == NULL) {
+        return SR_OK;
+    }
+    char named[SR_HASH_LEN + 2 * 64 + 2];
+    size_t alen = strnlen(app, 64), ilen = ident ? strnlen(ident, 64) : 0;
+    memcpy(named, id, SR_HASH_LEN);
+    memcpy(named + SR_HASH_LEN, app, alen);
+    named[SR_HASH_LEN + alen] = 0;
+    memcpy(named + SR_HASH_LEN + alen + 1, ident ? ident : "", ilen);
+    return sr_sha256(named, SR_HASH_LEN + alen + 1 + ilen, id);
+}
+
+enum sr_err sr_key_private_cached(const struct sr_module *m, const char *app, const char *ident,
+                                  const uint8_t *bytes, size_t len, enum sr_acl_action need,
+                                  uint8_t id[SR_HASH_LEN], EVP_PKEY **ret)
+{
+    SR_TRY(sr_key_cache_id(app, ident, bytes, len, id));
     struct sr_key_info info = {0};
     if (!sr_keycache_get(m->cache, id, ret, &info.acl.actions)) {
         SR_AUTO_CONTAINER struct sr_container c = {0};
-        SR_TRY(sr_blob_parse(blob, len, &c));
-        SR_TRY(sr_key_open_container(m, &c, "vault", NULL, &info, NULL, ret));
+        SR_TRY(sr_blob_parse(bytes, len, &c));
+        SR_TRY(sr_key_open_container(m, &c, app, ident, &info, NULL, ret));
         sr_keycache_put(m->cache, id, *ret, info.acl.actions);
     }
     if (!sr_acl_permits(&info.acl, need)) {
@@ -386,20 +434,52 @@ static enum sr_err sr_blob_private(const struct sr_module *m, const uint8_t *blo
     return SR_OK;
 }
 
+enum sr_err sr_key_read_cached(const struct sr_module *m, const char *app, const char *ident, enum sr_acl_action need,
+                               EVP_PKEY **ret)
+{
+    char path[SR_PATH_MAX];
+    SR_TRY(sr_key_path(m, app, ident, path, sizeof(path)));
+    SR_AUTO_BUF struct sr_buf file = {0};
+    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
+    enum sr_err r = sr_file_read(path, &file);
+    SR_ENSURE(r != SR_ERR_TOO_LARGE, SR_ERR_KEYFILE_TAMPERED);
+    SR_TRY(r);
+    uint8_t id[SR_HASH_LEN];
+    return sr_key_private_cached(m, app, ident, file.data, file.len, need, id, ret);
+}
+
+static enum sr_err sr_blob_private(const struct sr_module *m, const uint8_t *blob, size_t len,
+                                   enum sr_acl_action need, uint8_t id[SR_HASH_LEN], EVP_PKEY **ret)
+{
+    return sr_key_private_cached(m, "vault", NULL, blob, len, need, id, ret);
+}
+
 enum sr_err sr_blob_sign_digest(const struct sr_module *m, const uint8_t *blob, size_t len, enum sr_sign_alg alg,
                                 const uint8_t *digest, size_t dlen, struct sr_buf *out_sig)
 {
+    uint8_t id[SR_HASH_LEN];
     SR_AUTO_PKEY EVP_PKEY *key = NULL;
-    SR_TRY(sr_blob_private(m, blob, len, SR_ACL_SIGN, &key));
-    return sr_pkey_sign_digest(key, alg, digest, dlen, SR_SIG_RAW, out_sig);
+    SR_TRY(sr_blob_private(m, blob, len, SR_ACL_SIGN, id, &key));
+    EVP_PKEY_CTX *ctx = sr_keycache_take_ctx(m->cache, id, (int)alg);
+    if (ctx == NULL) {
+        SR_TRY(sr_pkey_sign_ctx(key, alg, &ctx));
+    }
+    enum sr_err r = sr_pkey_sign_prepared(ctx, alg, digest, dlen, SR_SIG_RAW, out_sig);
+    if (r == SR_OK) {
+        sr_keycache_give_ctx(m->cache, id, (int)alg, ctx);
+    } else {
+        EVP_PKEY_CTX_free(ctx); /* its state after a failure is not worth trusting */
+    }
+    return r;
 }
 
 enum sr_err sr_blob_decrypt(const struct sr_module *m, const uint8_t *blob, size_t len, enum sr_acl_action action,
                             enum sr_enc_alg alg, const uint8_t *ct, size_t ctlen, struct sr_buf *out)
 {
     SR_ENSURE(action == SR_ACL_DECRYPT || action == SR_ACL_UNWRAP, SR_ERR_INTERNAL);
+    uint8_t id[SR_HASH_LEN];
     SR_AUTO_PKEY EVP_PKEY *key = NULL;
-    SR_TRY(sr_blob_private(m, blob, len, action, &key));
+    SR_TRY(sr_blob_private(m, blob, len, action, id, &key));
     return sr_pkey_decrypt(key, alg, ct, ctlen, out);
 }
 

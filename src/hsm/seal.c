@@ -75,25 +75,36 @@ enum sr_err sr_seal_open(const uint8_t key[32], const char *purpose, const struc
     return r;
 }
 
+enum sr_err sr_header_set_spki(json_t *header, const uint8_t *der, size_t len)
+{
+    SR_AUTO_BUF struct sr_buf b64 = {0};
+    sr_buf_init(&b64, 32768, SR_BUF_PLAIN);
+    SR_TRY(sr_base64_encode(der, len, &b64));
+    SR_ENSURE(json_object_set_new(header, "public_key", json_string((const char *)b64.data)) == 0, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
 enum sr_err sr_header_set_public_key(json_t *header, const EVP_PKEY *pkey)
 {
     SR_AUTO_BUF struct sr_buf der = {0};
-    SR_AUTO_BUF struct sr_buf b64 = {0};
     sr_buf_init(&der, 16384, SR_BUF_PLAIN);
-    sr_buf_init(&b64, 32768, SR_BUF_PLAIN);
     SR_TRY(sr_pkey_public_to_spki(pkey, &der));
-    SR_TRY(sr_base64_encode(der.data, der.len, &b64));
-    SR_ENSURE(json_object_set_new(header, "public_key", json_string((const char *)b64.data)) == 0, SR_ERR_NOMEM);
+    return sr_header_set_spki(header, der.data, der.len);
+}
+
+enum sr_err sr_header_spki(const json_t *header, enum sr_err bad, struct sr_buf *der)
+{
+    const char *b64 = NULL;
+    SR_TRY(sr_json_str(header, "public_key", bad, &b64));
+    SR_ENSURE(sr_base64_decode(b64, der) == SR_OK, bad);
     return SR_OK;
 }
 
 enum sr_err sr_header_public_key(const json_t *header, enum sr_err bad, EVP_PKEY **ret)
 {
-    const char *b64 = NULL;
-    SR_TRY(sr_json_str(header, "public_key", bad, &b64));
     SR_AUTO_BUF struct sr_buf der = {0};
     sr_buf_init(&der, 16384, SR_BUF_PLAIN);
-    SR_ENSURE(sr_base64_decode(b64, &der) == SR_OK, bad);
+    SR_TRY(sr_header_spki(header, bad, &der));
     SR_ENSURE(sr_pkey_public_from_spki(der.data, der.len, ret) == SR_OK, bad);
     return SR_OK;
 }

@@ -93,24 +93,16 @@ enum sr_err sr_kek_public(const struct sr_module *m, const char *ident, EVP_PKEY
     return sr_key_open_container(m, &c, SR_KEK_APP, ident, &info, ret_pub, NULL);
 }
 
+/* = reference/hsm-world.md §5 #4: an import-only KEK never decrypts; and only an Import KEK imports. Loaded
+ * once and kept in the module's cache, as any vault key: every import is one private operation, no more. */
 static enum sr_err sr_kek_private(const struct sr_module *m, const char *kek_ident, const uint8_t *kek_blob,
                                   size_t kek_len, EVP_PKEY **ret)
 {
-    struct sr_key_info info;
     if (kek_blob == NULL) {
-        SR_TRY(sr_key_read_const(m, SR_KEK_APP, kek_ident, &info, ret));
-    } else {
-        SR_AUTO_CONTAINER struct sr_container c = {0};
-        SR_TRY(sr_container_parse(kek_blob, kek_len, SR_MAGIC_KEY, SR_ERR_KEYFILE_TAMPERED, &c));
-        SR_TRY(sr_key_open_container(m, &c, "vault", NULL, &info, NULL, ret));
+        return sr_key_read_cached(m, SR_KEK_APP, kek_ident, SR_ACL_IMPORT, ret);
     }
-    /* = reference/hsm-world.md §5 #4: an import-only KEK never decrypts; and only an Import KEK imports. */
-    if (!sr_acl_permits(&info.acl, SR_ACL_IMPORT)) {
-        EVP_PKEY_free(*ret);
-        *ret = NULL;
-        return SR_ERR_ACL_DENIED;
-    }
-    return SR_OK;
+    uint8_t id[SR_HASH_LEN];
+    return sr_key_private_cached(m, "vault", NULL, kek_blob, kek_len, SR_ACL_IMPORT, id, ret);
 }
 
 /* Opens the wrapped key: every failure here is the one error, whatever step it was. */
@@ -149,13 +141,7 @@ enum sr_err sr_import_wrapped(const struct sr_module *m, const char *kek_ident, 
     SR_ENSURE(sr_pkey_describe(key, &spec) == SR_OK, SR_ERR_KEY_TYPE);
     SR_ENSURE(spec.type == SR_KEY_EC || spec.bits == 2048 || spec.bits == 3072 || spec.bits == 4096,
               SR_ERR_KEY_TYPE);
-    struct sr_key_info info = {0};
-    sr_key_info_names(&info, "vault", blob_label, name);
-    info.acl.actions = acl;
-    SR_TRY(sr_ident_check(blob_label));
-    SR_TRY(sr_key_build(m, &info, key, out_blob));
-    *ret_spec = info.spec;
-    return SR_OK;
+    return sr_vault_blob_seal(m, blob_label, name, acl, key, out_blob, ret_spec);
 }
 
 enum sr_err sr_module_attest(const struct sr_module *m, const uint8_t *data, size_t len, struct sr_buf *out_sig)

@@ -1,6 +1,7 @@
 /* Unit tests of module-protected keys (src/hsm/keyfile.c): generation, authentication, swaps, refusals. */
 #include "testlib.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -275,6 +276,92 @@ static void test_blob_cache_never_serves_a_changed_blob(void **state)
     EVP_PKEY_free(pub);
 }
 
+/* Pooled signing contexts: one made for RS256 never signs a PS256 request, and threads never share one. */
+static void sr_blob_sign_check(struct sr_module *m, const struct sr_buf *blob, EVP_PKEY *pub, enum sr_sign_alg alg)
+{
+    uint8_t digest[32] = {7, (uint8_t)alg};
+    struct sr_buf sig;
+    sr_buf_init(&sig, 1024, SR_BUF_PLAIN);
+    SR_ASSERT_OK(sr_blob_sign_digest(m, blob->data, blob->len, alg, digest, 32, &sig));
+    SR_ASSERT_OK(sr_pkey_verify_digest(pub, alg, digest, 32, SR_SIG_RAW, sig.data, sig.len));
+    sr_buf_release(&sig);
+}
+
+struct sr_signer {
+    struct sr_module *m;
+    const struct sr_buf *blob;
+    EVP_PKEY *pub;
+    enum sr_sign_alg alg;
+    int failures;
+};
+
+static void *sr_signer_main(void *arg)
+{
+    struct sr_signer *s = arg;
+    uint8_t digest[32] = {3};
+    for (int i = 0; i < 200; i++) {
+        digest[1] = (uint8_t)i;
+        struct sr_buf sig;
+        sr_buf_init(&sig, 1024, SR_BUF_PLAIN);
+        if (sr_blob_sign_digest(s->m, s->blob->data, s->blob->len, s->alg, digest, 32, &sig) != SR_OK ||
+            sr_pkey_verify_digest(s->pub, s->alg, digest, 32, SR_SIG_RAW, sig.data, sig.len) != SR_OK) {
+            s->failures++;
+        }
+        sr_buf_release(&sig);
+    }
+    return NULL;
+}
+
+static void test_blob_sign_contexts_pooled_per_alg(void **state)
+{
+    struct sr_fixture *f = *state;
+    struct sr_key_spec rsa = {.type = SR_KEY_RSA, .bits = 2048, .pubexp = 65537};
+    struct sr_key_spec ec = {.type = SR_KEY_EC, .curve = SR_CURVE_P256};
+    struct sr_buf rblob, eblob;
+    sr_buf_init(&rblob, 1 << 16, SR_BUF_PLAIN);
+    sr_buf_init(&eblob, 1 << 16, SR_BUF_PLAIN);
+    SR_ASSERT_OK(sr_blob_generate(f->m, "0123456789abcdef0123456789abcdef", "r", &rsa, SR_ACL_SIGN, &rblob));
+    SR_ASSERT_OK(sr_blob_generate(f->m, "fedcba9876543210fedcba9876543210", "e", &ec, SR_ACL_SIGN, &eblob));
+    EVP_PKEY *rpub = NULL, *epub = NULL;
+    SR_ASSERT_OK(sr_blob_public(rblob.data, rblob.len, &rpub));
+    SR_ASSERT_OK(sr_blob_public(eblob.data, eblob.len, &epub));
+    const enum sr_sign_alg order[] = {SR_ALG_RS256, SR_ALG_PS256, SR_ALG_RS256, SR_ALG_PS256, SR_ALG_PS256, SR_ALG_RS256};
+    for (size_t i = 0; i < SR_ARRAY_LEN(order); i++) {
+        sr_blob_sign_check(f->m, &rblob, rpub, order[i]); /* each verifies only under its own padding */
+    }
+    /* A signature made under one alg does not verify as another: the pool kept them apart. */
+    uint8_t digest[32] = {5};
+    struct sr_buf sig;
+    sr_buf_init(&sig, 1024, SR_BUF_PLAIN);
+    SR_ASSERT_OK(sr_blob_sign_digest(f->m, rblob.data, rblob.len, SR_ALG_PS256, digest, 32, &sig));
+    SR_ASSERT_ERR(SR_ERR_BAD_SIGNATURE, sr_pkey_verify_digest(rpub, SR_ALG_RS256, digest, 32, SR_SIG_RAW, sig.data, sig.len));
+    sr_buf_release(&sig);
+    /* A wrong alg for the key is still refused, pooled contexts or not. */
+    sr_buf_init(&sig, 1024, SR_BUF_PLAIN);
+    SR_ASSERT_ERR(SR_ERR_ALG, sr_blob_sign_digest(f->m, eblob.data, eblob.len, SR_ALG_ES384, digest, 48, &sig));
+    sr_buf_release(&sig);
+    /* Four threads at once on one EC key and one RSA key: every signature verifies. */
+    struct sr_signer s[4] = {{f->m, &eblob, epub, SR_ALG_ES256, 0}, {f->m, &eblob, epub, SR_ALG_ES256, 0},
+                             {f->m, &rblob, rpub, SR_ALG_PS256, 0}, {f->m, &eblob, epub, SR_ALG_ES256, 0}};
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, sr_signer_main, &s[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(s[i].failures, 0);
+    }
+    /* A reset drops the loaded keys and their contexts: nothing signs without the world. */
+    SR_ASSERT_OK(sr_module_reset(f->m));
+    sr_buf_init(&sig, 1024, SR_BUF_PLAIN);
+    SR_ASSERT_ERR(SR_ERR_NO_WORLD, sr_blob_sign_digest(f->m, eblob.data, eblob.len, SR_ALG_ES256, digest, 32, &sig));
+    sr_buf_release(&sig);
+    EVP_PKEY_free(rpub);
+    EVP_PKEY_free(epub);
+    sr_buf_release(&rblob);
+    sr_buf_release(&eblob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +373,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_of_another_world, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_keys_work_again_only_after_world_load, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_blob_cache_never_serves_a_changed_blob, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_blob_sign_contexts_pooled_per_alg, sr_setup, sr_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
