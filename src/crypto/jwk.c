@@ -112,8 +112,14 @@ enum sr_err sr_jwk_set_public(json_t *jwk, const EVP_PKEY *key)
     }
     size_t coord = spec.curve == SR_CURVE_P256 ? 32 : spec.curve == SR_CURVE_P384 ? 48 : 66;
     SR_ENSURE(json_object_set_new(jwk, "crv", json_string(sr_curve_name(spec.curve))) == 0, SR_ERR_NOMEM);
-    SR_TRY(sr_jwk_set_bn(jwk, "x", key, OSSL_PKEY_PARAM_EC_PUB_X, coord));
-    return sr_jwk_set_bn(jwk, "y", key, OSSL_PKEY_PARAM_EC_PUB_Y, coord);
+    /* x and y from the uncompressed point 04 || x || y: asking for each as a BIGNUM costs a field inversion. */
+    uint8_t point[1 + 2 * 66];
+    size_t plen = 0;
+    SR_ENSURE(EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point), &plen) == 1,
+              SR_ERR_CRYPTO);
+    SR_ENSURE(plen == 1 + 2 * coord && point[0] == 0x04, SR_ERR_CRYPTO);
+    SR_TRY(sr_jwk_set_bytes(jwk, "x", point + 1, coord));
+    return sr_jwk_set_bytes(jwk, "y", point + 1 + coord, coord);
 }
 
 SR_DEFINE_CLEANUP(sr_PARAM_BLD_freep, OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)

@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "crypto/crypto.h"
+#include "crypto/ecder.h"
 #include "crypto/ossl.h"
 
 #define SR_MAX_SIG 1024u
@@ -189,6 +190,9 @@ enum sr_err sr_pkey_generate(const struct sr_key_spec *spec, EVP_PKEY **ret)
 enum sr_err sr_pkey_private_to_pkcs8(EVP_PKEY *key, struct sr_buf *out_secret)
 {
     SR_ENSURE(out_secret->secret, SR_ERR_INTERNAL);
+    if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) {
+        return sr_ec_pkcs8(key, out_secret);
+    }
     PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
     SR_ENSURE(p8 != NULL, SR_ERR_CRYPTO);
     int len = i2d_PKCS8_PRIV_KEY_INFO(p8, NULL);
@@ -261,6 +265,9 @@ enum sr_err sr_pkey_private_from_pkcs8(const uint8_t *der, size_t len, EVP_PKEY 
 
 enum sr_err sr_pkey_public_to_spki(const EVP_PKEY *key, struct sr_buf *out)
 {
+    if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) {
+        return sr_ec_spki(key, out);
+    }
     unsigned char *der = NULL; /* one encoder pass: asking for the length first would run it twice */
     int len = i2d_PUBKEY(key, &der);
     SR_ENSURE(len > 0 && der != NULL, SR_ERR_CRYPTO);

@@ -8,6 +8,8 @@
 #include "crypto/ossl.h"
 #include "crypto/pkey.h"
 
+#include <openssl/core_names.h>
+
 static const char *sr_jstr(const json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
@@ -241,6 +243,76 @@ static void test_pkey_encodings(void **state)
     EVP_PKEY_free(key); EVP_PKEY_free(back); EVP_PKEY_free(pub);
 }
 
+/*
+ * EC keys' SPKI and PKCS#8 are built without OpenSSL's encoders (src/crypto/ecder.c): the bytes must be
+ * exactly OpenSSL's, for every curve, over enough keys that scalars and coordinates with leading zero
+ * bytes occur (P-521's scalar is padded to 66 bytes). RSA still goes through OpenSSL's encoders.
+ */
+static void test_ec_der_is_openssls(void **state)
+{
+    (void)state;
+    const enum sr_curve curves[] = {SR_CURVE_P256, SR_CURVE_P384, SR_CURVE_P521};
+    for (size_t c = 0; c < SR_ARRAY_LEN(curves); c++) {
+        for (int i = 0; i < 300; i++) {
+            struct sr_key_spec spec = {SR_KEY_EC, 0, curves[c], 0};
+            EVP_PKEY *key = NULL;
+            SR_ASSERT_OK(sr_pkey_generate(&spec, &key));
+            struct sr_buf p8, spki;
+            sr_buf_init(&p8, 4096, SR_BUF_SECRET);
+            sr_buf_init(&spki, 4096, SR_BUF_PLAIN);
+            SR_ASSERT_OK(sr_pkey_private_to_pkcs8(key, &p8));
+            SR_ASSERT_OK(sr_pkey_public_to_spki(key, &spki));
+            unsigned char *want_spki = NULL, *want_p8 = NULL;
+            int spki_len = i2d_PUBKEY(key, &want_spki);
+            PKCS8_PRIV_KEY_INFO *info = EVP_PKEY2PKCS8(key);
+            assert_non_null(info);
+            int p8_len = i2d_PKCS8_PRIV_KEY_INFO(info, &want_p8);
+            assert_int_equal(spki.len, (size_t)spki_len);
+            assert_memory_equal(spki.data, want_spki, spki.len);
+            assert_int_equal(p8.len, (size_t)p8_len);
+            assert_memory_equal(p8.data, want_p8, p8.len);
+            /* The JWK's x and y (sliced from the encoded point) are the coordinates, padded to the field. */
+            json_t *jwk = json_object();
+            SR_ASSERT_OK(sr_jwk_set_public(jwk, key));
+            const char *names[] = {"x", "y"}, *params[] = {OSSL_PKEY_PARAM_EC_PUB_X, OSSL_PKEY_PARAM_EC_PUB_Y};
+            for (int k = 0; k < 2; k++) {
+                struct sr_buf got;
+                sr_buf_init(&got, 256, SR_BUF_PLAIN);
+                SR_ASSERT_OK(sr_b64url_decode(sr_jstr(jwk, names[k]), &got));
+                BIGNUM *bn = NULL;
+                assert_int_equal(EVP_PKEY_get_bn_param(key, params[k], &bn), 1);
+                uint8_t want[66];
+                assert_int_equal(BN_bn2binpad(bn, want, (int)got.len), (int)got.len);
+                assert_int_equal(got.len, c == 0 ? 32 : c == 1 ? 48 : 66);
+                assert_memory_equal(got.data, want, got.len);
+                BN_free(bn);
+                sr_buf_release(&got);
+            }
+            json_decref(jwk);
+            OPENSSL_free(want_spki);
+            OPENSSL_clear_free(want_p8, (size_t)p8_len);
+            PKCS8_PRIV_KEY_INFO_free(info);
+            sr_buf_release(&p8);
+            sr_buf_release(&spki);
+            EVP_PKEY_free(key);
+        }
+    }
+    /* RSA is not the EC codec's: it answers with OpenSSL's own encoding. */
+    struct sr_key_spec rsa = {SR_KEY_RSA, 2048, SR_CURVE_NONE, 65537};
+    EVP_PKEY *key = NULL;
+    SR_ASSERT_OK(sr_pkey_generate(&rsa, &key));
+    struct sr_buf spki;
+    sr_buf_init(&spki, 4096, SR_BUF_PLAIN);
+    SR_ASSERT_OK(sr_pkey_public_to_spki(key, &spki));
+    unsigned char *want = NULL;
+    int len = i2d_PUBKEY(key, &want);
+    assert_int_equal(spki.len, (size_t)len);
+    assert_memory_equal(spki.data, want, spki.len);
+    OPENSSL_free(want);
+    sr_buf_release(&spki);
+    EVP_PKEY_free(key);
+}
+
 static void test_x509_warrant_chain(void **state)
 {
     (void)state;
@@ -398,7 +470,7 @@ int main(void)
         cmocka_unit_test(test_aes_gcm_wycheproof),   cmocka_unit_test(test_aead_seal_open_and_tamper),
         cmocka_unit_test(test_kdfs_deterministic),   cmocka_unit_test(test_ecdsa_wycheproof),
         cmocka_unit_test(test_rsa_signature_wycheproof), cmocka_unit_test(test_sign_roundtrip_every_alg),
-        cmocka_unit_test(test_pkey_encodings),       cmocka_unit_test(test_x509_warrant_chain),
+        cmocka_unit_test(test_pkey_encodings),       cmocka_unit_test(test_ec_der_is_openssls),       cmocka_unit_test(test_x509_warrant_chain),
         cmocka_unit_test(test_base64),            cmocka_unit_test(test_aes_kwp_wycheproof),
         cmocka_unit_test(test_rsa_oaep_sha1_wycheproof), cmocka_unit_test(test_jwk_missing_member_refused),
     };
