@@ -35,6 +35,15 @@ static void sr_bind_name(sqlite3_stmt *st, const struct sr_key_row *k)
     sqlite3_bind_text(st, 2, k->name, -1, SQLITE_STATIC);
 }
 
+/* The attributes a key version's insert and update both write, from column first on. */
+static void sr_bind_attributes(sqlite3_stmt *st, int first, const struct sr_key_row *k)
+{
+    sqlite3_bind_int64(st, first, k->key_ops);
+    sqlite3_bind_int(st, first + 1, k->enabled);
+    sqlite3_bind_int64(st, first + 2, k->nbf);
+    sqlite3_bind_int64(st, first + 3, k->exp);
+}
+
 static enum sr_err sr_apply_key_insert(struct sr_lite_conn *w, const struct sr_key_row *k)
 {
     sqlite3_stmt *st = NULL;
@@ -55,10 +64,7 @@ static enum sr_err sr_apply_key_insert(struct sr_lite_conn *w, const struct sr_k
     sr_bind_name(st, k);
     sqlite3_bind_text(st, 3, k->version, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, k->kty, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, k->key_ops);
-    sqlite3_bind_int(st, 6, k->enabled);
-    sqlite3_bind_int64(st, 7, k->nbf);
-    sqlite3_bind_int64(st, 8, k->exp);
+    sr_bind_attributes(st, 5, k);
     sqlite3_bind_int64(st, 9, k->created);
     sqlite3_bind_int64(st, 10, k->updated);
     sqlite3_bind_text(st, 11, tags, -1, SQLITE_STATIC);
@@ -72,10 +78,7 @@ static enum sr_err sr_apply_key_update(struct sr_lite_conn *w, const struct sr_k
     SR_ENSURE(tags != NULL, SR_ERR_NOMEM);
     sqlite3_stmt *st = NULL;
     SR_TRY(sr_lite_stmt(w, SR_ST_KEY_UPDATE, &st));
-    sqlite3_bind_int64(st, 1, k->key_ops);
-    sqlite3_bind_int(st, 2, k->enabled);
-    sqlite3_bind_int64(st, 3, k->nbf);
-    sqlite3_bind_int64(st, 4, k->exp);
+    sr_bind_attributes(st, 1, k);
     sqlite3_bind_int64(st, 5, k->updated);
     sqlite3_bind_text(st, 6, tags, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, k->vault, -1, SQLITE_STATIC);

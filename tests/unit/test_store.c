@@ -125,6 +125,23 @@ static void sr_count_done(struct sr_commit *c)
     atomic_fetch_add(p->calls, 1);
 }
 
+/* Submits n creates of keys prefix0..prefix(n-1), each counting its report in *calls. */
+static struct sr_pending *sr_submit_creates(struct sr_store *store, int n, const char *prefix, atomic_int *calls)
+{
+    struct sr_pending *p = calloc((size_t)n, sizeof(*p));
+    assert_non_null(p);
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "%s%d", prefix, i);
+        sr_create_commit(&p[i].c, name, "00000000000000000000000000000001");
+        p[i].calls = calls;
+        p[i].c.done = sr_count_done;
+        p[i].c.ctx = &p[i];
+        store->ops->submit(store, &p[i].c);
+    }
+    return p;
+}
+
 /* A commit whose transaction fails is not acknowledged, keeps nothing, and leaves no gap in the chain. */
 static void test_failed_commit_keeps_nothing(void **state)
 {
@@ -183,18 +200,9 @@ static void test_failed_batch_fails_all_of_it(void **state)
 {
     struct sr_store_fixture *f = *state;
     enum { N = 64 };
-    struct sr_pending *p = calloc(N, sizeof(*p));
     atomic_int calls = 0;
     sr_store_sqlite_fail_commits(f->store, 1);
-    for (int i = 0; i < N; i++) {
-        char name[32];
-        snprintf(name, sizeof(name), "b%d", i);
-        sr_create_commit(&p[i].c, name, "00000000000000000000000000000001");
-        p[i].calls = &calls;
-        p[i].c.done = sr_count_done;
-        p[i].c.ctx = &p[i];
-        f->store->ops->submit(f->store, &p[i].c);
-    }
+    struct sr_pending *p = sr_submit_creates(f->store, N, "b", &calls);
     while (atomic_load(&calls) < N) {
         struct timespec ms = {.tv_nsec = 1000000};
         nanosleep(&ms, NULL);
@@ -221,17 +229,8 @@ static void test_shutdown_commits_pending(void **state)
 {
     struct sr_store_fixture *f = *state;
     enum { N = 400 };
-    struct sr_pending *p = calloc(N, sizeof(*p));
     atomic_int calls = 0;
-    for (int i = 0; i < N; i++) {
-        char name[32];
-        snprintf(name, sizeof(name), "k%d", i);
-        sr_create_commit(&p[i].c, name, "00000000000000000000000000000001");
-        p[i].calls = &calls;
-        p[i].c.done = sr_count_done;
-        p[i].c.ctx = &p[i];
-        f->store->ops->submit(f->store, &p[i].c);
-    }
+    struct sr_pending *p = sr_submit_creates(f->store, N, "k", &calls);
     f->store->ops->close(f->store);
     f->store = NULL;
     assert_int_equal(atomic_load(&calls), N);
