@@ -1,9 +1,11 @@
 /* cmd_serve.c - the operator's commands: serve, region, vault, token, audit. They work on the data
  * directory directly, whether or not a server runs; a running server sees the change at once. */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -316,6 +318,34 @@ static void sr_print_dev_help(FILE *f, const char *data, unsigned port)
             port, port, data, data, port, data, data, data, port);
 }
 
+/*
+ * One server per data directory, held for the process's life (the kernel drops it at exit, kill -9 too):
+ * the server caches key rows because its writer is the only writer of keys (store/rowcache.c). Operator
+ * commands (token, vault, region, audit) need no lock and work beside it.
+ */
+static enum sr_err sr_serve_lock(struct sr_cli *cli, const char *data, int *ret_fd)
+{
+    char path[SR_PATH_MAX];
+    SR_TRY(sr_dir_make(data));
+    SR_TRY(sr_path_join(path, sizeof(path), data, "serve.lock"));
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    SR_ENSURE(fd >= 0, SR_ERR_IO);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        sr_cli_detail(cli, "another 'strongroom serve' is using %s: one server per data directory (stop it first)", data);
+        return SR_ERR_EXISTS;
+    }
+    *ret_fd = fd;
+    return SR_OK;
+}
+
+static void sr_closep(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+    }
+}
+
 enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
 {
     const struct sr_opt *o = sr_opts_serve;
@@ -329,6 +359,8 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
         sr_cli_detail(cli, "--threads is a number from 1 to 256");
         return SR_ERR_USAGE;
     }
+    SR_AUTO(sr_closep) int lock = -1;
+    SR_TRY(sr_serve_lock(cli, data, &lock));
     SR_AUTO_STORE struct sr_store *store = NULL;
     SR_TRY(sr_open_store(cli, data, &store));
     if (sr_arg_set(args, o, "dev")) {

@@ -302,8 +302,8 @@ static enum sr_err sr_read_key(sqlite3_stmt *st, struct sr_key_row *k, struct sr
     return r;
 }
 
-static enum sr_err sr_lite_key_get(struct sr_store *s, const char *vault, const char *name, const char *version,
-                                   bool deleted_ok, struct sr_key_row *ret, struct sr_name_row *ret_name)
+static enum sr_err sr_lite_key_read(struct sr_store *s, const char *vault, const char *name, const char *version,
+                                    struct sr_key_row *ret, struct sr_name_row *ret_name)
 {
     bool latest = version == NULL || *version == 0;
     SR_AUTO_READ struct sr_read rd = {0};
@@ -314,8 +314,20 @@ static enum sr_err sr_lite_key_get(struct sr_store *s, const char *vault, const 
         sqlite3_bind_text(rd.st, 3, version, -1, SQLITE_STATIC);
     }
     SR_TRY(sr_read_one(&rd));
+    return sr_read_key(rd.st, ret, ret_name);
+}
+
+static enum sr_err sr_lite_key_get(struct sr_store *s, const char *vault, const char *name, const char *version,
+                                   bool deleted_ok, struct sr_key_row *ret, struct sr_name_row *ret_name)
+{
+    struct sr_sqlite *l = sr_lite(s);
+    const char *v = version != NULL && *version != 0 ? version : NULL;
     struct sr_name_row n;
-    SR_TRY(sr_read_key(rd.st, ret, &n));
+    unsigned long long gen = 0;
+    if (!sr_rowcache_get(&l->rows, vault, name, v, ret, &n, &gen)) {
+        SR_TRY(sr_lite_key_read(s, vault, name, v, ret, &n));
+        sr_rowcache_put(&l->rows, gen, vault, name, v, ret, &n);
+    }
     if (n.deleted != 0 && !deleted_ok) {
         sr_key_row_release(ret);
         sr_name_row_release(&n);
@@ -412,6 +424,7 @@ static void sr_lite_close(struct sr_store *s)
         pthread_mutex_destroy(&l->readers[i].lock);
     }
     sr_lite_conn_close(&l->writer);
+    sr_rowcache_release(&l->rows);
     pthread_mutex_destroy(&l->queue_lock);
     pthread_cond_destroy(&l->queue_cond);
     free(l);
@@ -463,6 +476,7 @@ enum sr_err sr_store_sqlite_open(const char *data_dir, struct sr_store **ret)
     }
     pthread_mutex_init(&l->queue_lock, NULL);
     pthread_cond_init(&l->queue_cond, NULL);
+    sr_rowcache_init(&l->rows);
     enum sr_err r = sr_lite_file(data_dir, l->path, sizeof(l->path));
     if (r == SR_OK) {
         r = sr_lite_conn_open(l, &l->writer, true);

@@ -34,6 +34,36 @@ struct sr_lite_conn {
 
 #define SR_LITE_READERS 8
 
+/* rowcache.c: key rows kept after a read, emptied by the writer at every change (see there). */
+#define SR_ROWCACHE_SLOTS 256
+#define SR_ROWCACHE_ID (SR_MAX_VAULT + SR_MAX_NAME + SR_VERSION_LEN + 3)
+
+struct sr_rowcache_entry {
+    bool used;
+    char id[SR_ROWCACHE_ID]; /* vault/name/version, case-folded; version "" = the latest */
+    struct sr_key_row key;
+    struct sr_name_row name;
+    unsigned long long last_used;
+};
+
+struct sr_rowcache {
+    pthread_mutex_t lock;
+    unsigned long long gen;   /* counts the writer's changes: a read that began before one is not kept */
+    unsigned long long clock;
+    struct sr_rowcache_entry slot[SR_ROWCACHE_SLOTS];
+};
+
+void sr_rowcache_init(struct sr_rowcache *c);
+void sr_rowcache_release(struct sr_rowcache *c);
+/* A copy of the cached row, or false; either way *ret_gen is the generation to give sr_rowcache_put. */
+bool sr_rowcache_get(struct sr_rowcache *c, const char *vault, const char *name, const char *version,
+                     struct sr_key_row *ret, struct sr_name_row *ret_name, unsigned long long *ret_gen);
+/* Keeps a copy of a row read from the database, unless a change came since gen. */
+void sr_rowcache_put(struct sr_rowcache *c, unsigned long long gen, const char *vault, const char *name,
+                     const char *version, const struct sr_key_row *k, const struct sr_name_row *n);
+/* The writer, after any change and before acknowledging it. */
+void sr_rowcache_clear(struct sr_rowcache *c);
+
 struct sr_sqlite {
     struct sr_store base;
     char path[SR_PATH_MAX];
@@ -46,6 +76,7 @@ struct sr_sqlite {
     bool stopping;
     bool thread_started;
     unsigned fail_commits; /* fault injection for tests, under queue_lock */
+    struct sr_rowcache rows;
 };
 
 /* Opens a connection to l->path (the file exists). */

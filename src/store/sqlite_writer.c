@@ -253,6 +253,15 @@ static void sr_run_batch(struct sr_sqlite *l, struct sr_commit *batch)
     if (r != SR_OK && open && !sqlite3_get_autocommit(w->db)) {
         (void)sr_exec(w, SR_ST_ROLLBACK);
     }
+    /* Cached key rows go before any change is acknowledged (a failed batch changed nothing; dropping
+     * them anyway costs only reads). */
+    bool changed = false;
+    for (struct sr_commit *c = batch; c != NULL && !changed; c = c->next) {
+        changed = c->nchanges > 0;
+    }
+    if (changed) {
+        sr_rowcache_clear(&l->rows);
+    }
     /* Nothing of a failed transaction is kept: every commit of it fails, none is acknowledged. */
     struct sr_commit *next = NULL;
     for (struct sr_commit *c = batch; c != NULL; c = next) {

@@ -13,6 +13,10 @@ api POST "/keys/ec1/create?$V" '{"kty":"EC","crv":"P-256"}' >/dev/null; [ "$STAT
 DIGEST=$(printf 'hello' | openssl dgst -sha256 -binary | basenc --base64url | tr -d '=')
 before=$(store_digest)
 
+step "one server per data directory: a second one is refused and changes nothing"
+expect 1 "one server per data directory" "$SR" serve --data "$T/data" --listen 127.0.0.1:0 --quiet
+[ "$before" = "$(store_digest)" ] || fail "a refused second server changed the store"
+
 step "authentication: missing, invalid and expired tokens get 401 and the challenge"
 SAVED=$TOKEN; TOKEN=
 expect_api 401 Unauthorized GET "/keys?$V"

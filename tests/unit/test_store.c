@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/sqlite_internal.h"
 #include "vault/vault.h"
 
 struct sr_store_fixture {
@@ -247,6 +248,60 @@ static void test_shutdown_commits_pending(void **state)
     free(p);
 }
 
+/*
+ * The key-row cache: a read that began before a change is not kept after it (the race a cache filled by
+ * readers and emptied by the writer must close), rows handed out are copies, and names match without case.
+ */
+static void test_rowcache_keeps_nothing_older_than_a_change(void **state)
+{
+    (void)state;
+    struct sr_rowcache *c = calloc(1, sizeof(*c));
+    sr_rowcache_init(c);
+    struct sr_key_row k = {.enabled = true}, got = {0};
+    struct sr_name_row n = {0}, got_n = {0};
+    snprintf(k.version, sizeof(k.version), "00000000000000000000000000000001");
+    k.tags = json_pack("{s:s}", "a", "b");
+    sr_buf_init(&k.blob, 64, SR_BUF_PLAIN);
+    SR_ASSERT_OK(sr_buf_append(&k.blob, "blob", 4));
+    unsigned long long gen = 0;
+    assert_false(sr_rowcache_get(c, "V", "Key", NULL, &got, &got_n, &gen));
+    sr_rowcache_clear(c); /* the writer changed something while the read ran */
+    sr_rowcache_put(c, gen, "V", "Key", NULL, &k, &n);
+    assert_false(sr_rowcache_get(c, "V", "Key", NULL, &got, &got_n, &gen)); /* not kept */
+    sr_rowcache_put(c, gen, "V", "Key", NULL, &k, &n);
+    assert_true(sr_rowcache_get(c, "v", "KEY", NULL, &got, &got_n, &gen)); /* names without case */
+    assert_memory_equal(got.blob.data, "blob", 4);
+    /* A copy: changing it changes nothing cached. */
+    json_object_set_new(got.tags, "x", json_true());
+    got.blob.data[0] = 'X';
+    sr_key_row_release(&got);
+    sr_name_row_release(&got_n);
+    assert_true(sr_rowcache_get(c, "v", "key", NULL, &got, &got_n, &gen));
+    assert_null(json_object_get(got.tags, "x"));
+    assert_memory_equal(got.blob.data, "blob", 4);
+    sr_key_row_release(&got);
+    sr_name_row_release(&got_n);
+    /* Versions match exactly; the latest ("") is another row. */
+    assert_false(sr_rowcache_get(c, "v", "key", "00000000000000000000000000000001", &got, &got_n, &gen));
+    sr_rowcache_clear(c);
+    assert_false(sr_rowcache_get(c, "v", "key", NULL, &got, &got_n, &gen));
+    /* Bounded: many rows, never more than the slots, the recent ones kept. */
+    for (int i = 0; i < 3 * SR_ROWCACHE_SLOTS; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "k%d", i);
+        sr_rowcache_put(c, gen, "v", name, NULL, &k, &n);
+    }
+    char last[32];
+    snprintf(last, sizeof(last), "k%d", 3 * SR_ROWCACHE_SLOTS - 1);
+    assert_true(sr_rowcache_get(c, "v", last, NULL, &got, &got_n, &gen));
+    sr_key_row_release(&got);
+    sr_name_row_release(&got_n);
+    assert_false(sr_rowcache_get(c, "v", "k0", NULL, &got, &got_n, &gen));
+    sr_key_row_release(&k);
+    sr_rowcache_release(c);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +310,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_change_is_audited_alone, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_failed_batch_fails_all_of_it, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_commits_pending, sr_setup, sr_teardown),
+        cmocka_unit_test(test_rowcache_keeps_nothing_older_than_a_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -172,6 +172,73 @@ static void test_soft_delete_lifecycle(void **state)
     SR_ASSERT_OK(sr_run(f, "eu-vault", "Administrator", SR_OP_KEY_CREATE, "d", "{\"kty\":\"EC\"}", NULL));
 }
 
+static const char *sr_kid_of(const json_t *resp)
+{
+    return json_string_value(json_object_get(json_object_get(resp, "key"), "kid"));
+}
+
+/*
+ * Key rows are cached after a read (src/store/rowcache.c): every change must be seen by the very next
+ * request, through the latest version and an explicit one alike. Each step reads first, so the row it
+ * changes is in the cache.
+ */
+static void test_every_change_seen_at_once(void **state)
+{
+    struct sr_fixture *f = *state;
+    const char *admin = "Administrator";
+    const char *es256 = "{\"alg\":\"ES256\",\"value\":\"47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU\"}";
+    json_t *resp = NULL;
+    SR_ASSERT_OK(sr_run(f, "eu-vault", admin, SR_OP_KEY_CREATE, "c", "{\"kty\":\"EC\"}", &resp));
+    char kid1[512];
+    snprintf(kid1, sizeof(kid1), "%s", sr_kid_of(resp));
+    const char *version1 = strrchr(kid1, '/') + 1;
+    json_decref(resp);
+    struct sr_request req = sr_req(f, "eu-vault", admin, "c");
+    req.version = version1;
+    for (int i = 0; i < 2; i++) { /* twice: the second is served from the cache */
+        SR_ASSERT_OK(sr_run(f, "eu-vault", admin, SR_OP_SIGN, "c", es256, NULL));
+        SR_ASSERT_OK(sr_vault_execute(f->svc, SR_OP_KEY_GET, &req, &resp));
+        json_decref(resp);
+    }
+    /* disable: refused at once, by the latest version and by its explicit version */
+    SR_ASSERT_OK(sr_run(f, "eu-vault", admin, SR_OP_KEY_UPDATE, "c", "{\"attributes\":{\"enabled\":false}}", NULL));
+    SR_ASSERT_ERR(SR_ERR_KEY_DISABLED, sr_run(f, "eu-vault", admin, SR_OP_SIGN, "c", es256, NULL));
+    SR_ASSERT_OK(sr_vault_execute(f->svc, SR_OP_KEY_GET, &req, &resp));
+    assert_true(json_is_false(json_object_get(json_object_get(resp, "attributes"), "enabled")));
+    json_decref(resp);
+    /* enable and tag: both shown at once */
+    SR_ASSERT_OK(sr_run(f, "eu-vault", admin, SR_OP_KEY_UPDATE, "c",
+                        "{\"attributes\":{\"enabled\":true},\"tags\":{\"team\":\"blue\"}}", NULL));
+    SR_ASSERT_OK(sr_run(f, "eu-vault", admin, SR_OP_SIGN, "c", es256, NULL));
+    SR_ASSERT_OK(sr_run(f, "eu-vault", admin, SR_OP_KEY_GET, "c", NULL, &resp));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(resp, "tags"), "team")), "blue");
+    json_decref(resp);
+    /* a new version: the latest is it at once; the old version is still served by its id */
+    SR_ASSERT_OK(sr_run(f, "eu-vault", admin, SR_OP_KEY_ROTATE, "c", NULL, NULL));
+    SR_ASSERT_OK(sr_run(f, "eu-vault", admin, SR_OP_KEY_GET, "c", NULL, &resp));
+    assert_string_not_equal(sr_kid_of(resp), kid1);
+    json_decref(resp);
+    SR_ASSERT_OK(sr_vault_execute(f->svc, SR_OP_KEY_GET, &req, &resp));
+    assert_string_equal(sr_kid_of(resp), kid1);
+    json_decref(resp);
+    /* delete: gone at once, both ways; recover: back at once */
+    SR_ASSERT_OK(sr_run(f, "eu-vault", admin, SR_OP_KEY_DELETE, "c", NULL, NULL));
+    SR_ASSERT_ERR(SR_ERR_KEY_NOT_FOUND, sr_run(f, "eu-vault", admin, SR_OP_KEY_GET, "c", NULL, NULL));
+    SR_ASSERT_ERR(SR_ERR_KEY_NOT_FOUND, sr_vault_execute(f->svc, SR_OP_KEY_GET, &req, &resp));
+    SR_ASSERT_ERR(SR_ERR_KEY_NOT_FOUND, sr_run(f, "eu-vault", admin, SR_OP_SIGN, "c", es256, NULL));
+    SR_ASSERT_OK(sr_run(f, "eu-vault", admin, SR_OP_DELETED_RECOVER, "c", NULL, NULL));
+    SR_ASSERT_OK(sr_run(f, "eu-vault", admin, SR_OP_SIGN, "c", es256, NULL));
+    /* purge: the old version's id is gone too, and a key made again under the name is a new one */
+    SR_ASSERT_OK(sr_run(f, "eu-vault", admin, SR_OP_KEY_DELETE, "c", NULL, NULL));
+    SR_ASSERT_OK(sr_run(f, "eu-vault", admin, SR_OP_DELETED_PURGE, "c", NULL, NULL));
+    SR_ASSERT_ERR(SR_ERR_KEY_NOT_FOUND, sr_vault_execute(f->svc, SR_OP_KEY_GET, &req, &resp));
+    SR_ASSERT_OK(sr_run(f, "eu-vault", admin, SR_OP_KEY_CREATE, "c", "{\"kty\":\"EC\"}", NULL));
+    SR_ASSERT_OK(sr_run(f, "eu-vault", admin, SR_OP_KEY_GET, "C", NULL, &resp)); /* names ignore case, cached or not */
+    assert_string_not_equal(sr_kid_of(resp), kid1);
+    json_decref(resp);
+    SR_ASSERT_ERR(SR_ERR_KEY_NOT_FOUND, sr_vault_execute(f->svc, SR_OP_KEY_GET, &req, &resp));
+}
+
 static void test_audit_chain(void **state)
 {
     struct sr_fixture *f = *state;
@@ -227,6 +294,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_roles_and_scope, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_backup_restores_only_in_its_region, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_soft_delete_lifecycle, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_every_change_seen_at_once, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_audit_chain, sr_setup, sr_teardown),
         cmocka_unit_test(test_router),
     };
