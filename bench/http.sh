@@ -149,6 +149,11 @@ wrk_run unwrap POST "/keys/rsa2048/unwrapkey?$V" "{\"alg\":\"RSA-OAEP-256\",\"va
 wrk_run wrap POST "/keys/rsa2048/wrapkey?$V" '{"alg":"RSA-OAEP-256","value":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"}'; row "wrapKey RSA-OAEP-256, RSA-2048 (public)" "$RATE" "$nginx_rate" "nginx static reply"
 wrk_run verify POST "/keys/ec256/verify?$V" "{\"alg\":\"ES256\",\"digest\":\"$D32\",\"value\":\"$ES256_SIG\"}"; row "verify ES256, P-256 (public)" "$RATE" "$nginx_rate" "nginx static reply"
 wrk_run get GET "/keys/ec256?$V"; get_rate=$RATE; row "GET /keys/{name}" "$RATE" "$nginx_rate" "nginx static reply"
+# The same two with 64 connections: how much of the rate at 16 is the wait for a flush, not the CPU.
+CONNS=64
+wrk_run es256-64 POST "/keys/ec256/sign?$V" "{\"alg\":\"ES256\",\"value\":\"$D32\"}"; row "ES256 sign, P-256, 64 connections" "$RATE" "$ec256" "ecdsap256 sign"
+wrk_run get-64 GET "/keys/ec256?$V"; row "GET /keys/{name}, 64 connections" "$RATE" "$nginx_rate" "nginx static reply"
+CONNS=16
 wrk_run create POST "/keys/bench-created/create?$V" '{"kty":"EC","crv":"P-256"}'; row "create EC P-256 (durable, new version each)" "$RATE" "$ec256" "ecdsap256 sign"
 wrk_run import PUT "/keys/imported?$V" "$IMPORT_BODY"; row "BYOK import, RSA-3072 KEK, EC P-256 target" "$RATE" "$rsa3072" "rsa3072 private op"
 wrk_run unauth GET "/keys/ec256?$V" "" noauth; row "unauthenticated GET (401 + challenge)" "$RATE" "$nginx_rate" "nginx static reply"
