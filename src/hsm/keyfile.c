@@ -407,6 +407,7 @@ static enum sr_err sr_key_cache_id(const char *app, const char *ident, const uin
     }
     char named[SR_HASH_LEN + 2 * 64 + 2];
     size_t alen = strnlen(app, 64), ilen = ident ? strnlen(ident, 64) : 0;
+    SR_ENSURE(alen < 64 && ilen < 64, SR_ERR_TOO_LARGE); /* never cut: cut names could meet */
     memcpy(named, id, SR_HASH_LEN);
     memcpy(named + SR_HASH_LEN, app, alen);
     named[SR_HASH_LEN + alen] = 0;
