@@ -2,7 +2,9 @@
  * keycache.c - loaded keys, as an HSM keeps key handles: the vault's blobs are opened (AEAD under
  * the world key, PKCS#8 decoded, checked) once and then used by reference. Entries are keyed by the
  * SHA-256 of the exact blob bytes, so a changed blob is a different entry and is authenticated again.
- * At most SR_KEYCACHE_SLOTS keys, least recently used evicted; all freed with the module.
+ * An entry may also hold idle signing contexts made for its key (one thread uses one at a time) and, in
+ * a module's public cache, the JWK members (alone, before the public key is ever decoded). At most
+ * SR_KEYCACHE_SLOTS entries, least recently used evicted; all freed with the module.
  */
 #include <string.h>
 
