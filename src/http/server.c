@@ -64,16 +64,18 @@ static void sr_request_id(struct sr_http_server *s, char out[37])
     }
     char hex[33];
     sr_hex_encode(raw, sizeof(raw), hex);
-    memcpy(out, hex, 8);
-    out[8] = '-';
-    memcpy(out + 9, hex + 8, 4);
-    out[13] = '-';
-    memcpy(out + 14, hex + 12, 4);
-    out[18] = '-';
-    memcpy(out + 19, hex + 16, 4);
-    out[23] = '-';
-    memcpy(out + 24, hex + 20, 12);
-    out[36] = 0;
+    static const size_t groups[] = {8, 4, 4, 4, 12}; /* a UUID's shape */
+    char *o = out;
+    const char *h = hex;
+    for (size_t g = 0; g < SR_ARRAY_LEN(groups); g++) {
+        if (g > 0) {
+            *o++ = '-';
+        }
+        memcpy(o, h, groups[g]);
+        o += groups[g];
+        h += groups[g];
+    }
+    *o = 0;
 }
 
 static enum MHD_Result sr_send(struct sr_http_server *s, struct MHD_Connection *c, unsigned status, const json_t *body,

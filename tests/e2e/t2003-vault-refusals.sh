@@ -22,7 +22,11 @@ SAVED=$TOKEN; TOKEN=
 expect_api 401 Unauthorized GET "/keys?$V"
 curl -s -D "$T/h" -o /dev/null --cacert "$CA" "https://localhost:$PORT/keys?$V"
 grep -qi '^WWW-Authenticate: Bearer authorization="https://localhost/[0-9a-f-]*", resource="https://localhost"' "$T/h" || fail "challenge header: $(cat "$T/h")"
-grep -qi '^x-ms-request-id: ' "$T/h" || fail "x-ms-request-id"
+rid() { awk 'tolower($1) == "x-ms-request-id:" {print $2}' "$1" | tr -d '\r'; }
+rid1=$(rid "$T/h")
+echo "$rid1" | grep -Eq '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' || fail "x-ms-request-id: '$rid1'"
+curl -s -D "$T/h2" -o /dev/null --cacert "$CA" "https://localhost:$PORT/keys?$V"
+[ "$(rid "$T/h2")" != "$rid1" ] || fail "two requests got one x-ms-request-id: $rid1"
 # The SDK's first, bodiless request is refused without closing the connection it will retry on.
 curl -sv -o /dev/null -o /dev/null --cacert "$CA" "https://localhost:$PORT/keys?$V" "https://localhost:$PORT/keys?$V" 2> "$T/v"
 grep -q 'Re-using existing connection' "$T/v" || fail "a 401 closed the connection: $(grep -i 'connection' "$T/v")"
