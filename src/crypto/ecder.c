@@ -14,33 +14,8 @@
 
 #include "crypto/crypto.h"
 
-#define SR_EC_MAX_COORD 66
+#define SR_EC_MAX_COORD 66 /* P-521; pkey.c's curve table names the curves */
 #define SR_EC_MAX_POINT (1 + 2 * SR_EC_MAX_COORD)
-
-/* The curve's OID and its scalar length, for the curves Strongroom makes. */
-static bool sr_ec_curve(const EVP_PKEY *key, int *nid, size_t *scalar_len)
-{
-    char group[32];
-    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
-        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) != 1) {
-        return false;
-    }
-    static const struct {
-        const char *name;
-        int nid;
-        size_t len;
-    } curves[] = {{"prime256v1", NID_X9_62_prime256v1, 32}, {"P-256", NID_X9_62_prime256v1, 32},
-                  {"secp384r1", NID_secp384r1, 48},          {"P-384", NID_secp384r1, 48},
-                  {"secp521r1", NID_secp521r1, 66},          {"P-521", NID_secp521r1, 66}};
-    for (size_t i = 0; i < SR_ARRAY_LEN(curves); i++) {
-        if (strcmp(group, curves[i].name) == 0) {
-            *nid = curves[i].nid;
-            *scalar_len = curves[i].len;
-            return true;
-        }
-    }
-    return false;
-}
 
 /* The uncompressed point 04 || x || y. */
 static enum sr_err sr_ec_point(const EVP_PKEY *key, uint8_t out[SR_EC_MAX_POINT], size_t *len)
@@ -72,16 +47,13 @@ static enum sr_err sr_take_der(unsigned char *der, int len, bool secret, struct 
     return r;
 }
 
-enum sr_err sr_ec_spki(const EVP_PKEY *key, struct sr_buf *out)
+enum sr_err sr_ec_spki(const EVP_PKEY *key, int curve_nid, struct sr_buf *out)
 {
-    int nid = 0;
-    size_t scalar_len = 0;
-    SR_ENSURE(sr_ec_curve(key, &nid, &scalar_len), SR_ERR_KEY_TYPE);
     uint8_t point[SR_EC_MAX_POINT];
     size_t plen = 0;
     SR_TRY(sr_ec_point(key, point, &plen));
     ASN1_OBJECT *alg = NULL, *curve = NULL;
-    SR_TRY(sr_ec_alg_params(nid, &alg, &curve));
+    SR_TRY(sr_ec_alg_params(curve_nid, &alg, &curve));
     X509_PUBKEY *spki = X509_PUBKEY_new();
     SR_ENSURE(spki != NULL, SR_ERR_NOMEM);
     unsigned char *penc = OPENSSL_memdup(point, plen); /* owned by spki once set */
@@ -155,17 +127,14 @@ static enum sr_err sr_ec_private_key_der(const EVP_PKEY *key, size_t scalar_len,
     return r;
 }
 
-enum sr_err sr_ec_pkcs8(const EVP_PKEY *key, struct sr_buf *out_secret)
+enum sr_err sr_ec_pkcs8(const EVP_PKEY *key, int curve_nid, size_t scalar_len, struct sr_buf *out_secret)
 {
     SR_ENSURE(out_secret->secret, SR_ERR_INTERNAL);
-    int nid = 0;
-    size_t scalar_len = 0;
-    SR_ENSURE(sr_ec_curve(key, &nid, &scalar_len), SR_ERR_KEY_TYPE);
     SR_AUTO_BUF struct sr_buf inner = {0};
     sr_buf_init(&inner, 512, SR_BUF_SECRET);
     SR_TRY(sr_ec_private_key_der(key, scalar_len, &inner));
     ASN1_OBJECT *alg = NULL, *curve = NULL;
-    SR_TRY(sr_ec_alg_params(nid, &alg, &curve));
+    SR_TRY(sr_ec_alg_params(curve_nid, &alg, &curve));
     PKCS8_PRIV_KEY_INFO *p8 = PKCS8_PRIV_KEY_INFO_new();
     SR_ENSURE(p8 != NULL, SR_ERR_NOMEM);
     /* p8 takes a copy of the inner encoding: PKCS8_PRIV_KEY_INFO_free cleanses it before freeing. */

@@ -7,9 +7,9 @@
 #include "base/buf.h"
 #include "base/err.h"
 
-/* SR_ERR_KEY_TYPE unless key is EC on P-256, P-384 or P-521; the bytes are those of i2d_PUBKEY. */
-SR_MUST_USE enum sr_err sr_ec_spki(const EVP_PKEY *key, struct sr_buf *out);
-/* The same for PKCS#8 (as EVP_PKEY2PKCS8 + i2d), into a secret buffer. */
-SR_MUST_USE enum sr_err sr_ec_pkcs8(const EVP_PKEY *key, struct sr_buf *out_secret);
+/* An EC key on the curve curve_nid; the bytes are those of i2d_PUBKEY. */
+SR_MUST_USE enum sr_err sr_ec_spki(const EVP_PKEY *key, int curve_nid, struct sr_buf *out);
+/* The same for PKCS#8 (as EVP_PKEY2PKCS8 + i2d; the scalar is scalar_len bytes), into a secret buffer. */
+SR_MUST_USE enum sr_err sr_ec_pkcs8(const EVP_PKEY *key, int curve_nid, size_t scalar_len, struct sr_buf *out_secret);
 
 #endif

@@ -23,13 +23,14 @@ struct sr_curve_row {
     const char *jose;
     const char *ossl;
     enum sr_sign_alg alg;
-    size_t coord_len;
+    size_t coord_len; /* also the private scalar's length in PKCS#8 */
+    int nid;
 };
 
 static const struct sr_curve_row sr_curves[] = {
-    {SR_CURVE_P256, "P-256", "P-256", SR_ALG_ES256, 32},
-    {SR_CURVE_P384, "P-384", "P-384", SR_ALG_ES384, 48},
-    {SR_CURVE_P521, "P-521", "P-521", SR_ALG_ES512, 66},
+    {SR_CURVE_P256, "P-256", "P-256", SR_ALG_ES256, 32, NID_X9_62_prime256v1},
+    {SR_CURVE_P384, "P-384", "P-384", SR_ALG_ES384, 48, NID_secp384r1},
+    {SR_CURVE_P521, "P-521", "P-521", SR_ALG_ES512, 66, NID_secp521r1},
 };
 
 struct sr_alg_row {
@@ -67,6 +68,16 @@ static const struct sr_alg_row *sr_alg_row(enum sr_sign_alg a)
         }
     }
     return NULL;
+}
+
+/* The row of an EC key's curve, or NULL (not EC, or a curve Strongroom does not make). */
+static const struct sr_curve_row *sr_ec_curve_of(const EVP_PKEY *key)
+{
+    struct sr_key_spec spec;
+    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC || sr_pkey_describe(key, &spec) != SR_OK) {
+        return NULL;
+    }
+    return sr_curve_row(spec.curve);
 }
 
 const char *sr_curve_name(enum sr_curve c)
@@ -190,8 +201,9 @@ enum sr_err sr_pkey_generate(const struct sr_key_spec *spec, EVP_PKEY **ret)
 enum sr_err sr_pkey_private_to_pkcs8(EVP_PKEY *key, struct sr_buf *out_secret)
 {
     SR_ENSURE(out_secret->secret, SR_ERR_INTERNAL);
-    if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) {
-        return sr_ec_pkcs8(key, out_secret);
+    const struct sr_curve_row *curve = sr_ec_curve_of(key);
+    if (curve != NULL) {
+        return sr_ec_pkcs8(key, curve->nid, curve->coord_len, out_secret);
     }
     PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
     SR_ENSURE(p8 != NULL, SR_ERR_CRYPTO);
@@ -265,8 +277,9 @@ enum sr_err sr_pkey_private_from_pkcs8(const uint8_t *der, size_t len, EVP_PKEY 
 
 enum sr_err sr_pkey_public_to_spki(const EVP_PKEY *key, struct sr_buf *out)
 {
-    if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) {
-        return sr_ec_spki(key, out);
+    const struct sr_curve_row *curve = sr_ec_curve_of(key);
+    if (curve != NULL) {
+        return sr_ec_spki(key, curve->nid, out);
     }
     unsigned char *der = NULL; /* one encoder pass: asking for the length first would run it twice */
     int len = i2d_PUBKEY(key, &der);
@@ -554,13 +567,6 @@ enum sr_err sr_pkey_sign_prepared(EVP_PKEY_CTX *ctx, enum sr_sign_alg alg, const
     return sr_buf_append(out_sig, sig, siglen);
 }
 
-enum sr_err sr_pkey_sign_digest(EVP_PKEY *key, enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
-                                enum sr_sig_format fmt, struct sr_buf *out_sig)
-{
-    SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = NULL;
-    SR_TRY(sr_pkey_sign_ctx(key, alg, &ctx));
-    return sr_pkey_sign_prepared(ctx, alg, digest, dlen, fmt, out_sig);
-}
 
 enum sr_err sr_pkey_verify_digest(EVP_PKEY *key, enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
                                   enum sr_sig_format fmt, const uint8_t *sig, size_t siglen)

@@ -66,14 +66,12 @@ SR_MUST_USE enum sr_err sr_pkey_sign_message(EVP_PKEY *key, enum sr_sign_alg alg
 SR_MUST_USE enum sr_err sr_pkey_verify_message(EVP_PKEY *key, enum sr_sign_alg alg, const void *msg, size_t len,
                                                enum sr_sig_format fmt, const uint8_t *sig, size_t siglen);
 
-/* Signs a digest the caller computed (Key Vault's sign takes the digest); its length must fit alg. */
-SR_MUST_USE enum sr_err sr_pkey_sign_digest(EVP_PKEY *key, enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
-                                            enum sr_sig_format fmt, struct sr_buf *out_sig);
 SR_MUST_USE enum sr_err sr_pkey_verify_digest(EVP_PKEY *key, enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
                                               enum sr_sig_format fmt, const uint8_t *sig, size_t siglen);
 /*
- * The same in two steps, as openssl speed signs: a context made once for (key, alg), then any number of
- * signatures with it, by one thread at a time. The context holds its own reference to the key.
+ * Signs a digest the caller computed (Key Vault's sign takes the digest; its length must fit alg) in two
+ * steps, as openssl speed signs: a context made once for (key, alg), then any number of signatures with
+ * it, by one thread at a time. The context holds its own reference to the key.
  */
 SR_MUST_USE enum sr_err sr_pkey_sign_ctx(EVP_PKEY *key, enum sr_sign_alg alg, EVP_PKEY_CTX **ret);
 SR_MUST_USE enum sr_err sr_pkey_sign_prepared(EVP_PKEY_CTX *ctx, enum sr_sign_alg alg, const uint8_t *digest,
