@@ -232,7 +232,7 @@ static void sr_read_vault(sqlite3_stmt *st, struct sr_vault_row *v)
     v->created = sqlite3_column_int64(st, 3);
 }
 
-static enum sr_err sr_lite_vault_get(struct sr_store *s, const char *name, struct sr_vault_row *ret)
+static enum sr_err sr_lite_vault_read(struct sr_store *s, const char *name, void *ret)
 {
     SR_AUTO_READ struct sr_read rd = {0};
     SR_TRY(sr_read_begin(s, SR_ST_VAULT_GET, &rd));
@@ -240,6 +240,28 @@ static enum sr_err sr_lite_vault_get(struct sr_store *s, const char *name, struc
     SR_TRY(sr_read_one(&rd));
     sr_read_vault(rd.st, ret);
     return SR_OK;
+}
+
+/* A vault or token row, from the cache while no process has changed such rows since it was read. */
+static enum sr_err sr_lite_conf_get(struct sr_store *s, enum sr_cached kind, const char *key, void *ret,
+                                    size_t size, enum sr_err (*read)(struct sr_store *s, const char *key, void *ret))
+{
+    struct sr_sqlite *l = sr_lite(s);
+    unsigned long long seen = 0, after = 0;
+    bool settled = sr_changes_settled(&l->changes, &seen);
+    if (settled && sr_rowcache_conf_get(&l->rows, kind, key, seen, ret, size)) {
+        return SR_OK;
+    }
+    SR_TRY(read(s, key, ret));
+    if (settled && sr_changes_settled(&l->changes, &after) && after == seen) {
+        sr_rowcache_conf_put(&l->rows, kind, key, seen, ret, size);
+    }
+    return SR_OK;
+}
+
+static enum sr_err sr_lite_vault_get(struct sr_store *s, const char *name, struct sr_vault_row *ret)
+{
+    return sr_lite_conf_get(s, SR_CACHED_VAULT, name, ret, sizeof(*ret), sr_lite_vault_read);
 }
 
 static enum sr_err sr_lite_vault_each(struct sr_store *s, sr_vault_row_fn fn, void *ctx)
@@ -256,8 +278,9 @@ static enum sr_err sr_lite_vault_each(struct sr_store *s, sr_vault_row_fn fn, vo
     return SR_OK;
 }
 
-static enum sr_err sr_lite_token_get(struct sr_store *s, const char *hash, struct sr_token_row *ret)
+static enum sr_err sr_lite_token_read(struct sr_store *s, const char *hash, void *row)
 {
+    struct sr_token_row *ret = row;
     SR_AUTO_READ struct sr_read rd = {0};
     SR_TRY(sr_read_begin(s, SR_ST_TOKEN_GET, &rd));
     sqlite3_bind_text(rd.st, 1, hash, -1, SQLITE_STATIC);
@@ -268,6 +291,11 @@ static enum sr_err sr_lite_token_get(struct sr_store *s, const char *hash, struc
     ret->created = sqlite3_column_int64(rd.st, 3);
     ret->expires = sqlite3_column_int64(rd.st, 4);
     return SR_OK;
+}
+
+static enum sr_err sr_lite_token_get(struct sr_store *s, const char *hash, struct sr_token_row *ret)
+{
+    return sr_lite_conf_get(s, SR_CACHED_TOKEN, hash, ret, sizeof(*ret), sr_lite_token_read);
 }
 
 static enum sr_err sr_read_key(sqlite3_stmt *st, struct sr_key_row *k, struct sr_name_row *n)
@@ -425,6 +453,7 @@ static void sr_lite_close(struct sr_store *s)
     }
     sr_lite_conn_close(&l->writer);
     sr_rowcache_release(&l->rows);
+    sr_changes_close(&l->changes);
     pthread_mutex_destroy(&l->queue_lock);
     pthread_cond_destroy(&l->queue_cond);
     free(l);
@@ -471,6 +500,7 @@ enum sr_err sr_store_sqlite_open(const char *data_dir, struct sr_store **ret)
     struct sr_sqlite *l = calloc(1, sizeof(*l));
     SR_ENSURE(l != NULL, SR_ERR_NOMEM);
     l->base.ops = &sr_sqlite_ops;
+    l->changes.fd = -1;
     for (size_t i = 0; i < SR_LITE_READERS; i++) {
         pthread_mutex_init(&l->readers[i].lock, NULL);
     }
@@ -478,6 +508,9 @@ enum sr_err sr_store_sqlite_open(const char *data_dir, struct sr_store **ret)
     pthread_cond_init(&l->queue_cond, NULL);
     sr_rowcache_init(&l->rows);
     enum sr_err r = sr_lite_file(data_dir, l->path, sizeof(l->path));
+    if (r == SR_OK) {
+        r = sr_changes_open(&l->changes, l->path);
+    }
     if (r == SR_OK) {
         r = sr_lite_conn_open(l, &l->writer, true);
     }

@@ -34,21 +34,30 @@ struct sr_lite_conn {
 
 #define SR_LITE_READERS 8
 
-/* rowcache.c: key rows kept after a read, emptied by the writer at every change (see there). */
+/* rowcache.c: rows kept after a read. Key rows are emptied by this process's writer at every change;
+ * vault and token rows are kept while the change counter shared with other processes stands still. */
 #define SR_ROWCACHE_SLOTS 256
-#define SR_ROWCACHE_ID (SR_MAX_VAULT + SR_MAX_NAME + SR_VERSION_LEN + 3)
+#define SR_ROWCACHE_ID (SR_MAX_VAULT + SR_MAX_NAME + SR_VERSION_LEN + 4)
+
+enum sr_cached { SR_CACHED_KEY, SR_CACHED_VAULT, SR_CACHED_TOKEN };
 
 struct sr_rowcache_entry {
     bool used;
-    char id[SR_ROWCACHE_ID]; /* vault/name/version, case-folded; version "" = the latest */
-    struct sr_key_row key;
+    enum sr_cached kind;
+    char id[SR_ROWCACHE_ID];  /* kind, then vault/name/version (names case-folded), a vault or a token hash */
+    unsigned long long gen;   /* vault and token rows: the shared count of finished changes they were read at */
+    struct sr_key_row key;    /* SR_CACHED_KEY, with name */
     struct sr_name_row name;
+    union {
+        struct sr_vault_row vault;
+        struct sr_token_row token;
+    } conf;
     unsigned long long last_used;
 };
 
 struct sr_rowcache {
     pthread_mutex_t lock;
-    unsigned long long gen;   /* counts the writer's changes: a read that began before one is not kept */
+    unsigned long long gen;   /* counts the writer's key changes: a read that began before one is not kept */
     unsigned long long clock;
     struct sr_rowcache_entry slot[SR_ROWCACHE_SLOTS];
 };
@@ -61,8 +70,30 @@ bool sr_rowcache_get(struct sr_rowcache *c, const char *vault, const char *name,
 /* Keeps a copy of a row read from the database, unless a change came since gen. */
 void sr_rowcache_put(struct sr_rowcache *c, unsigned long long gen, const char *vault, const char *name,
                      const char *version, const struct sr_key_row *k, const struct sr_name_row *n);
-/* The writer, after any change and before acknowledging it. */
+/* The writer, after any key change and before acknowledging it. */
 void sr_rowcache_clear(struct sr_rowcache *c);
+/* A vault (by name) or token (by hash) row read at shared count `seen`: copied into row (size bytes). */
+bool sr_rowcache_conf_get(struct sr_rowcache *c, enum sr_cached kind, const char *id, unsigned long long seen,
+                          void *row, size_t size);
+void sr_rowcache_conf_put(struct sr_rowcache *c, enum sr_cached kind, const char *id, unsigned long long seen,
+                          const void *row, size_t size);
+
+/* changes.c: the count of vault, token and region changes, shared by every process (see there). */
+struct sr_change_counts;
+
+struct sr_changes {
+    int fd;
+    struct sr_change_counts *counts; /* mapped shared */
+    char path[SR_PATH_MAX + 16];
+};
+
+SR_MUST_USE enum sr_err sr_changes_open(struct sr_changes *ch, const char *db_path);
+void sr_changes_close(struct sr_changes *ch);
+/* Around a transaction that changes vaults, tokens or regions, whatever its outcome. */
+void sr_changes_begin(struct sr_changes *ch);
+void sr_changes_end(struct sr_changes *ch);
+/* True, with the count of finished changes, when no change is being made (or was left half-made). */
+bool sr_changes_settled(struct sr_changes *ch, unsigned long long *ret);
 
 struct sr_sqlite {
     struct sr_store base;
@@ -77,6 +108,7 @@ struct sr_sqlite {
     bool thread_started;
     unsigned fail_commits; /* fault injection for tests, under queue_lock */
     struct sr_rowcache rows;
+    struct sr_changes changes;
 };
 
 /* Opens a connection to l->path (the file exists). */

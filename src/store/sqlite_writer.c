@@ -232,10 +232,28 @@ static bool sr_fault_commit(struct sr_sqlite *l)
     return fail;
 }
 
+/* Whether the batch changes rows that other processes' caches keep (rowcache.c, changes.c). */
+static bool sr_batch_changes_conf(const struct sr_commit *batch)
+{
+    for (const struct sr_commit *c = batch; c != NULL; c = c->next) {
+        for (size_t i = 0; i < c->nchanges; i++) {
+            enum sr_change_kind k = c->changes[i].kind;
+            if (k == SR_CHANGE_REGION || k == SR_CHANGE_VAULT || k == SR_CHANGE_TOKEN) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 static void sr_run_batch(struct sr_sqlite *l, struct sr_commit *batch)
 {
     struct sr_lite_conn *w = &l->writer;
     struct sr_chain_head head;
+    bool conf = sr_batch_changes_conf(batch);
+    if (conf) {
+        sr_changes_begin(&l->changes);
+    }
     enum sr_err r = sr_exec(w, SR_ST_BEGIN);
     bool open = r == SR_OK;
     if (r == SR_OK) {
@@ -261,6 +279,9 @@ static void sr_run_batch(struct sr_sqlite *l, struct sr_commit *batch)
     }
     if (changed) {
         sr_rowcache_clear(&l->rows);
+    }
+    if (conf) {
+        sr_changes_end(&l->changes);
     }
     /* Nothing of a failed transaction is kept: every commit of it fails, none is acknowledged. */
     struct sr_commit *next = NULL;

@@ -302,6 +302,88 @@ static void test_rowcache_keeps_nothing_older_than_a_change(void **state)
     free(c);
 }
 
+static struct sr_token_row sr_token(const char *hash, long long expires)
+{
+    struct sr_token_row t = {.created = 1, .expires = expires};
+    snprintf(t.hash, sizeof(t.hash), "%s", hash);
+    snprintf(t.role, sizeof(t.role), "Reader");
+    return t;
+}
+
+static long long sr_token_expiry(struct sr_store *s, const char *hash)
+{
+    struct sr_token_row t;
+    SR_ASSERT_OK(s->ops->token_get(s, hash, &t));
+    return t.expires;
+}
+
+/* Edits the token's row behind the store's back, as no store writer does: nothing counts it as a change. */
+static void sr_token_edit_raw(const char *dir, const char *hash, long long expires)
+{
+    char path[300], sql[200];
+    snprintf(path, sizeof(path), "%s/vault.db", dir);
+    snprintf(sql, sizeof(sql), "UPDATE tokens SET expires = %lld WHERE hash = '%s'", expires, hash);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/*
+ * A server keeps token and vault rows; an operator command in another process (here a second store on the
+ * same directory) changes them. Every change made through a store is seen by the next look-up; and a
+ * writer that died in the middle of one stops the cache until the look-up finds it gone.
+ */
+static void test_token_changes_from_another_process_seen_at_once(void **state)
+{
+    struct sr_store_fixture *f = *state;
+    struct sr_token_row t = sr_token("aa11", 100);
+    SR_ASSERT_OK(sr_store_token_put(f->store, &t));
+    assert_int_equal(sr_token_expiry(f->store, "aa11"), 100);
+    /* Kept: a change no store counted is not read again (what proves the cache is used at all). */
+    sr_token_edit_raw(f->dir, "aa11", 200);
+    assert_int_equal(sr_token_expiry(f->store, "aa11"), 100);
+    /* Another process's store writes a token: the count moves, the next look-up reads the row again. */
+    struct sr_store *other = NULL;
+    SR_ASSERT_OK(sr_store_sqlite_open(f->dir, &other));
+    struct sr_token_row u = sr_token("bb22", 0);
+    SR_ASSERT_OK(sr_store_token_put(other, &u));
+    assert_int_equal(sr_token_expiry(f->store, "aa11"), 200);
+    assert_int_equal(sr_token_expiry(f->store, "bb22"), 0);
+    other->ops->close(other);
+    /* A writer half-way (its change begun, not ended): every look-up reads the database. */
+    struct sr_sqlite *l = (struct sr_sqlite *)f->store;
+    struct sr_changes writer;
+    SR_ASSERT_OK(sr_changes_open(&writer, l->path));
+    sr_changes_begin(&writer);
+    sr_token_edit_raw(f->dir, "aa11", 300);
+    assert_int_equal(sr_token_expiry(f->store, "aa11"), 300);
+    sr_token_edit_raw(f->dir, "aa11", 400);
+    assert_int_equal(sr_token_expiry(f->store, "aa11"), 400);
+    /* It dies without ending (its flock goes with it): the next look-up settles the count, caching again. */
+    sr_changes_close(&writer);
+    assert_int_equal(sr_token_expiry(f->store, "aa11"), 400);
+    sr_token_edit_raw(f->dir, "aa11", 500);
+    assert_int_equal(sr_token_expiry(f->store, "aa11"), 400);
+    /* Vaults the same way. */
+    struct sr_vault_row v = {.created = 1};
+    snprintf(v.name, sizeof(v.name), "Payments");
+    snprintf(v.region, sizeof(v.region), "r1");
+    SR_ASSERT_OK(sr_store_vault_put(f->store, &v));
+    struct sr_vault_row got;
+    SR_ASSERT_OK(f->store->ops->vault_get(f->store, "payments", &got)); /* names without case */
+    assert_string_equal(got.name, "Payments");
+    assert_int_equal(f->store->ops->vault_get(f->store, "nope", &got), SR_ERR_NOT_FOUND);
+    v = (struct sr_vault_row){.created = 1};
+    snprintf(v.name, sizeof(v.name), "nope");
+    snprintf(v.region, sizeof(v.region), "r1");
+    SR_ASSERT_OK(sr_store_sqlite_open(f->dir, &other));
+    SR_ASSERT_OK(sr_store_vault_put(other, &v)); /* a miss is never kept: the new vault is there at once */
+    other->ops->close(other);
+    SR_ASSERT_OK(f->store->ops->vault_get(f->store, "nope", &got));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +393,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_batch_fails_all_of_it, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_commits_pending, sr_setup, sr_teardown),
         cmocka_unit_test(test_rowcache_keeps_nothing_older_than_a_change),
+        cmocka_unit_test_setup_teardown(test_token_changes_from_another_process_seen_at_once, sr_setup, sr_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
