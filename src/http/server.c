@@ -23,6 +23,10 @@
 #include "http/http.h"
 #include "http/workq.h"
 
+/* libmicrohttpd's per-connection pool (headers, read buffer, response headers; bodies are streamed to us).
+ * Its default, 32 KiB, is cleared between the requests of a keep-alive connection: a cost per request. */
+#define SR_HTTP_CONN_MEMORY (16u * 1024)
+
 struct sr_http_server {
     struct MHD_Daemon *daemon;
     struct sr_vault_svc *svc;
@@ -81,10 +85,21 @@ static void sr_request_id(struct sr_http_server *s, char out[37])
 static enum MHD_Result sr_send(struct sr_http_server *s, struct MHD_Connection *c, unsigned status, const json_t *body,
                                const char *challenge)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    size_t len = text ? strlen(text) : 0;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text ? text : (void *)"",
-                                                                text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    /* Most answers fit on the stack, written once and copied once (json_dumps would grow a buffer, then
+     * duplicate it); a long list is written to the heap. */
+    char small[4096];
+    size_t len = 0;
+    char *text = NULL;
+    if (body != NULL) {
+        len = json_dumpb(body, small, sizeof(small), JSON_COMPACT);
+        if (len > sizeof(small)) {
+            text = json_dumps(body, JSON_COMPACT);
+            len = text ? strlen(text) : 0;
+        }
+        SR_ENSURE(len > 0, MHD_NO);
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text ? text : small,
+                                                                text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
     if (resp == NULL) {
         free(text);
         return MHD_NO;
@@ -404,7 +419,8 @@ enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config 
         sr_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)cfg->threads, MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem, MHD_OPTION_HTTPS_MEM_CERT, cfg->cert_pem,
         MHD_OPTION_NOTIFY_COMPLETED, sr_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SR_HTTP_CONN_MEMORY,
+        MHD_OPTION_END);
     if (s->daemon == NULL) {
         sr_workq_stop(s->workers);
         free(s);
