@@ -152,7 +152,9 @@ enum sr_err_family {
     X(SR_ERR_COMMIT_FAILED, SR_FAM_IO, "InternalError",                                                      \
       "the store could not make this request durable, so nothing of it was kept; retry it")                  \
     X(SR_ERR_SHUTTING_DOWN, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                        \
-      "the server is shutting down, so nothing of this request was kept; retry it in a moment")
+      "the server is shutting down, so nothing of this request was kept; retry it in a moment")             \
+    X(SR_ERR_UNAVAILABLE, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                          \
+      "the database cannot be reached, so nothing of this request was kept; retry it in a moment")
 
 enum sr_err {
 #define SR_X_ENUM(name, fam, kv, msg) name,

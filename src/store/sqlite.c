@@ -446,7 +446,7 @@ static void sr_lite_close(struct sr_store *s)
         return;
     }
     struct sr_sqlite *l = sr_lite(s);
-    sr_lite_writer_stop(l);
+    sr_gc_stop(&l->gc);
     for (size_t i = 0; i < SR_LITE_READERS; i++) {
         sr_lite_conn_close(&l->readers[i]);
         pthread_mutex_destroy(&l->readers[i].lock);
@@ -454,17 +454,18 @@ static void sr_lite_close(struct sr_store *s)
     sr_lite_conn_close(&l->writer);
     sr_rowcache_release(&l->rows);
     sr_changes_close(&l->changes);
-    pthread_mutex_destroy(&l->queue_lock);
-    pthread_cond_destroy(&l->queue_cond);
+    sr_gc_release(&l->gc);
     free(l);
 }
 
 void sr_store_sqlite_fail_commits(struct sr_store *s, unsigned n)
 {
-    struct sr_sqlite *l = sr_lite(s);
-    pthread_mutex_lock(&l->queue_lock);
-    l->fail_commits = n;
-    pthread_mutex_unlock(&l->queue_lock);
+    sr_gc_fail_commits(&sr_lite(s)->gc, n);
+}
+
+static void sr_lite_submit(struct sr_store *s, struct sr_commit *c)
+{
+    sr_gc_submit(&sr_lite(s)->gc, c);
 }
 
 static const struct sr_store_ops sr_sqlite_ops = {
@@ -504,8 +505,7 @@ enum sr_err sr_store_sqlite_open(const char *data_dir, struct sr_store **ret)
     for (size_t i = 0; i < SR_LITE_READERS; i++) {
         pthread_mutex_init(&l->readers[i].lock, NULL);
     }
-    pthread_mutex_init(&l->queue_lock, NULL);
-    pthread_cond_init(&l->queue_cond, NULL);
+    sr_gc_init(&l->gc, &sr_lite_gc_ops, l);
     sr_rowcache_init(&l->rows);
     enum sr_err r = sr_lite_file(data_dir, l->path, sizeof(l->path));
     if (r == SR_OK) {
@@ -518,7 +518,7 @@ enum sr_err sr_store_sqlite_open(const char *data_dir, struct sr_store **ret)
         r = SR_ERR_IO;
     }
     if (r == SR_OK) {
-        r = sr_lite_writer_start(l);
+        r = sr_gc_start(&l->gc);
     }
     if (r != SR_OK) {
         sr_lite_close(&l->base);

@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "store/groupcommit.h"
 #include "vault/store.h"
 
 enum sr_stmt_id {
@@ -99,14 +100,8 @@ struct sr_sqlite {
     struct sr_store base;
     char path[SR_PATH_MAX];
     struct sr_lite_conn readers[SR_LITE_READERS];
-    struct sr_lite_conn writer; /* used by the writer thread only (and by open/close) */
-    pthread_t thread;
-    pthread_mutex_t queue_lock;
-    pthread_cond_t queue_cond;
-    struct sr_commit *queue_head, *queue_tail;
-    bool stopping;
-    bool thread_started;
-    unsigned fail_commits; /* fault injection for tests, under queue_lock */
+    struct sr_lite_conn writer; /* used by the group-commit thread only (and by open/close) */
+    struct sr_groupcommit gc;
     struct sr_rowcache rows;
     struct sr_changes changes;
 };
@@ -120,10 +115,7 @@ SR_MUST_USE enum sr_err sr_lite_stmt(struct sr_lite_conn *c, enum sr_stmt_id id,
 SR_MUST_USE enum sr_err sr_lite_step_done(sqlite3_stmt *st);
 void sr_lite_text(sqlite3_stmt *st, int col, char *out, size_t cap);
 
-/* sqlite_writer.c */
-SR_MUST_USE enum sr_err sr_lite_writer_start(struct sr_sqlite *l);
-/* Commits everything queued, then stops the thread; later submits fail with SR_ERR_SHUTTING_DOWN. */
-void sr_lite_writer_stop(struct sr_sqlite *l);
-void sr_lite_submit(struct sr_store *s, struct sr_commit *c);
+/* sqlite_writer.c: the SQL of group commit. */
+extern const struct sr_gc_ops sr_lite_gc_ops;
 
 #endif

@@ -1,9 +1,9 @@
 /*
- * sqlite_writer.c - group commit. Submitters queue commits and return; one writer thread takes every
- * commit queued at that moment, applies them in one transaction (each in a savepoint, with its audit
- * entry chained to the one before), commits with one flush, and only then reports each outcome. While
- * it flushes, the next batch gathers. This is the technique of PostgreSQL's and InnoDB's group commit:
- * the cost of a flush is shared by every request that waits for it.
+ * sqlite_writer.c - the SQL of group commit for SQLite (the queue, the thread and the chain's arithmetic
+ * are groupcommit.c's). One BEGIN IMMEDIATE transaction per batch on the writer connection; the chain's
+ * head is read inside it, where SQLite's write lock makes it the one the next entry follows. The writer
+ * also keeps this process's caches exact: key rows go after any change, and changes to vaults, tokens
+ * or regions are counted for other processes (changes.c) around the transaction.
  */
 #include <stdio.h>
 #include <string.h>
@@ -147,35 +147,41 @@ static enum sr_err sr_apply_change(struct sr_lite_conn *w, const struct sr_chang
     }
 }
 
-/* The chain's head inside the open transaction: the writer lock makes it the one the next entry follows. */
-struct sr_chain_head {
-    long long seq;
-    char hash[65];
-};
-
-static enum sr_err sr_chain_head_read(struct sr_lite_conn *w, struct sr_chain_head *h)
+static enum sr_err sr_lite_begin(void *db, long long *head_seq, char head_hash[65])
 {
+    struct sr_lite_conn *w = &((struct sr_sqlite *)db)->writer;
+    SR_TRY(sr_exec(w, SR_ST_BEGIN));
     sqlite3_stmt *st = NULL;
     SR_TRY(sr_lite_stmt(w, SR_ST_AUDIT_HEAD, &st));
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        h->seq = sqlite3_column_int64(st, 0);
-        sr_lite_text(st, 1, h->hash, sizeof(h->hash));
+        *head_seq = sqlite3_column_int64(st, 0);
+        sr_lite_text(st, 1, head_hash, 65);
     } else {
-        h->seq = 0;
-        memset(h->hash, '0', 64);
-        h->hash[64] = 0;
+        *head_seq = 0;
+        memset(head_hash, '0', 64);
+        head_hash[64] = 0;
     }
     sqlite3_reset(st);
     SR_ENSURE(rc == SQLITE_ROW || rc == SQLITE_DONE, SR_ERR_IO);
     return SR_OK;
 }
 
-static enum sr_err sr_chain_append(struct sr_lite_conn *w, struct sr_chain_head *h, struct sr_audit_row *a)
+static enum sr_err sr_lite_savepoint(void *db, enum sr_gc_savepoint what)
 {
-    a->seq = h->seq + 1;
-    memcpy(a->prev, h->hash, sizeof(a->prev));
-    SR_TRY(sr_audit_hash(a, a->hash));
+    static const enum sr_stmt_id ids[] = {
+        [SR_GC_SAVEPOINT] = SR_ST_SAVEPOINT, [SR_GC_RELEASE] = SR_ST_RELEASE, [SR_GC_ROLLBACK_TO] = SR_ST_ROLLBACK_TO};
+    return sr_exec(&((struct sr_sqlite *)db)->writer, ids[what]);
+}
+
+static enum sr_err sr_lite_apply(void *db, const struct sr_change *ch)
+{
+    return sr_apply_change(&((struct sr_sqlite *)db)->writer, ch);
+}
+
+static enum sr_err sr_lite_audit_insert(void *db, const struct sr_audit_row *a)
+{
+    struct sr_lite_conn *w = &((struct sr_sqlite *)db)->writer;
     sqlite3_stmt *st = NULL;
     SR_TRY(sr_lite_stmt(w, SR_ST_AUDIT_INSERT, &st));
     sqlite3_bind_int64(st, 1, a->seq);
@@ -187,189 +193,51 @@ static enum sr_err sr_chain_append(struct sr_lite_conn *w, struct sr_chain_head 
     sqlite3_bind_int(st, 7, a->status);
     sqlite3_bind_text(st, 8, a->prev, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 9, a->hash, -1, SQLITE_STATIC);
-    SR_TRY(sr_write(w, st, false));
-    h->seq = a->seq;
-    memcpy(h->hash, a->hash, sizeof(h->hash));
-    return SR_OK;
+    return sr_write(w, st, false);
 }
 
-/*
- * One commit inside the batch's transaction: its changes all or none (a savepoint), then its audit entry
- * with the outcome. Returns an error only when the whole transaction is unusable.
- */
-static enum sr_err sr_apply_commit(struct sr_lite_conn *w, struct sr_chain_head *h, struct sr_commit *c)
+static enum sr_err sr_lite_commit(void *db)
 {
-    c->result = SR_OK;
-    if (c->nchanges > 0) {
-        SR_TRY(sr_exec(w, SR_ST_SAVEPOINT));
-        for (size_t i = 0; i < c->nchanges && c->result == SR_OK; i++) {
-            c->result = sr_apply_change(w, &c->changes[i]);
-        }
-        if (c->result != SR_OK) {
-            SR_ENSURE(c->result == SR_ERR_EXISTS || c->result == SR_ERR_NOT_FOUND, c->result);
-            SR_TRY(sr_exec(w, SR_ST_ROLLBACK_TO));
-        }
-        SR_TRY(sr_exec(w, SR_ST_RELEASE));
-    }
-    if (!c->audited) {
-        return SR_OK;
-    }
-    if (c->result != SR_OK && c->audit.status < 400) {
-        c->audit.status = sr_err_http_status(c->result);
-    }
-    return sr_chain_append(w, h, &c->audit);
+    return sr_exec(&((struct sr_sqlite *)db)->writer, SR_ST_COMMIT);
 }
 
-/* Takes the injected fault, if one is armed. */
-static bool sr_fault_commit(struct sr_sqlite *l)
+static void sr_lite_rollback(void *db)
 {
-    pthread_mutex_lock(&l->queue_lock);
-    bool fail = l->fail_commits > 0;
-    if (fail) {
-        l->fail_commits--;
-    }
-    pthread_mutex_unlock(&l->queue_lock);
-    return fail;
-}
-
-/* Whether the batch changes rows that other processes' caches keep (rowcache.c, changes.c). */
-static bool sr_batch_changes_conf(const struct sr_commit *batch)
-{
-    for (const struct sr_commit *c = batch; c != NULL; c = c->next) {
-        for (size_t i = 0; i < c->nchanges; i++) {
-            enum sr_change_kind k = c->changes[i].kind;
-            if (k == SR_CHANGE_REGION || k == SR_CHANGE_VAULT || k == SR_CHANGE_TOKEN) {
-                return true;
-            }
-        }
-    }
-    return false;
-}
-
-static void sr_run_batch(struct sr_sqlite *l, struct sr_commit *batch)
-{
-    struct sr_lite_conn *w = &l->writer;
-    struct sr_chain_head head;
-    bool conf = sr_batch_changes_conf(batch);
-    if (conf) {
-        sr_changes_begin(&l->changes);
-    }
-    enum sr_err r = sr_exec(w, SR_ST_BEGIN);
-    bool open = r == SR_OK;
-    if (r == SR_OK) {
-        r = sr_chain_head_read(w, &head);
-    }
-    for (struct sr_commit *c = batch; c != NULL && r == SR_OK; c = c->next) {
-        r = sr_apply_commit(w, &head, c);
-    }
-    if (r == SR_OK && sr_fault_commit(l)) {
-        r = SR_ERR_IO;
-    }
-    if (r == SR_OK) {
-        r = sr_exec(w, SR_ST_COMMIT);
-    }
-    if (r != SR_OK && open && !sqlite3_get_autocommit(w->db)) {
+    struct sr_lite_conn *w = &((struct sr_sqlite *)db)->writer;
+    if (!sqlite3_get_autocommit(w->db)) {
         (void)sr_exec(w, SR_ST_ROLLBACK);
     }
-    /* Cached key rows go before any change is acknowledged (a failed batch changed nothing; dropping
-     * them anyway costs only reads). */
-    bool changed = false;
-    for (struct sr_commit *c = batch; c != NULL && !changed; c = c->next) {
-        changed = c->nchanges > 0;
+}
+
+static void sr_lite_before(void *db, const struct sr_commit *batch)
+{
+    struct sr_sqlite *l = db;
+    if (sr_gc_batch_changes_conf(batch)) {
+        sr_changes_begin(&l->changes);
     }
-    if (changed) {
+}
+
+/* Cached key rows go before any change is acknowledged (a failed batch changed nothing; dropping them
+ * anyway costs only reads). */
+static void sr_lite_after(void *db, const struct sr_commit *batch, enum sr_err outcome)
+{
+    (void)outcome;
+    struct sr_sqlite *l = db;
+    if (sr_gc_batch_changes(batch)) {
         sr_rowcache_clear(&l->rows);
     }
-    if (conf) {
+    if (sr_gc_batch_changes_conf(batch)) {
         sr_changes_end(&l->changes);
     }
-    /* Nothing of a failed transaction is kept: every commit of it fails, none is acknowledged. */
-    struct sr_commit *next = NULL;
-    for (struct sr_commit *c = batch; c != NULL; c = next) {
-        next = c->next;
-        c->next = NULL;
-        if (r != SR_OK) {
-            c->result = SR_ERR_COMMIT_FAILED;
-        }
-        c->done(c);
-    }
 }
 
-/* Detaches up to SR_MAX_BATCH commits from the queue's front; waits while it is empty and running. */
-static struct sr_commit *sr_take_batch(struct sr_sqlite *l, bool *stop)
-{
-    pthread_mutex_lock(&l->queue_lock);
-    while (l->queue_head == NULL && !l->stopping) {
-        pthread_cond_wait(&l->queue_cond, &l->queue_lock);
-    }
-    struct sr_commit *batch = l->queue_head, *last = NULL;
-    size_t n = 0;
-    for (struct sr_commit *c = batch; c != NULL && n < SR_MAX_BATCH; c = c->next, n++) {
-        last = c;
-    }
-    if (last != NULL) {
-        l->queue_head = last->next;
-        last->next = NULL;
-        if (l->queue_head == NULL) {
-            l->queue_tail = NULL;
-        }
-    }
-    *stop = batch == NULL && l->stopping;
-    pthread_mutex_unlock(&l->queue_lock);
-    return batch;
-}
-
-static void *sr_writer_main(void *arg)
-{
-    struct sr_sqlite *l = arg;
-    bool stop = false;
-    while (!stop) {
-        struct sr_commit *batch = sr_take_batch(l, &stop);
-        if (batch != NULL) {
-            sr_run_batch(l, batch);
-        }
-    }
-    return NULL;
-}
-
-enum sr_err sr_lite_writer_start(struct sr_sqlite *l)
-{
-    SR_ENSURE(pthread_create(&l->thread, NULL, sr_writer_main, l) == 0, SR_ERR_NOMEM);
-    l->thread_started = true;
-    return SR_OK;
-}
-
-void sr_lite_writer_stop(struct sr_sqlite *l)
-{
-    if (!l->thread_started) {
-        return;
-    }
-    pthread_mutex_lock(&l->queue_lock);
-    l->stopping = true;
-    pthread_cond_signal(&l->queue_cond);
-    pthread_mutex_unlock(&l->queue_lock);
-    pthread_join(l->thread, NULL);
-    l->thread_started = false;
-}
-
-void sr_lite_submit(struct sr_store *s, struct sr_commit *c)
-{
-    struct sr_sqlite *l = (struct sr_sqlite *)s;
-    c->next = NULL;
-    pthread_mutex_lock(&l->queue_lock);
-    bool accepted = !l->stopping;
-    if (accepted) {
-        if (l->queue_tail != NULL) {
-            l->queue_tail->next = c;
-        } else {
-            l->queue_head = c;
-        }
-        l->queue_tail = c;
-        pthread_cond_signal(&l->queue_cond);
-    }
-    pthread_mutex_unlock(&l->queue_lock);
-    if (!accepted) {
-        c->result = SR_ERR_SHUTTING_DOWN;
-        c->done(c);
-    }
-}
+const struct sr_gc_ops sr_lite_gc_ops = {
+    .begin = sr_lite_begin,
+    .savepoint = sr_lite_savepoint,
+    .apply = sr_lite_apply,
+    .audit_insert = sr_lite_audit_insert,
+    .commit = sr_lite_commit,
+    .rollback = sr_lite_rollback,
+    .before = sr_lite_before,
+    .after = sr_lite_after,
+};
