@@ -154,7 +154,11 @@ enum sr_err_family {
     X(SR_ERR_SHUTTING_DOWN, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                        \
       "the server is shutting down, so nothing of this request was kept; retry it in a moment")             \
     X(SR_ERR_UNAVAILABLE, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                          \
-      "the database cannot be reached, so nothing of this request was kept; retry it in a moment")
+      "the database cannot be reached, so nothing of this request was kept; retry it in a moment")           \
+    X(SR_ERR_STORE_URL, SR_FAM_USAGE, "BadParameter",                                                        \
+      "--store takes a postgresql:// URL (libpq's syntax); without it the store is SQLite in the data directory") \
+    X(SR_ERR_STORE_NEWER, SR_FAM_IO, "InternalError",                                                        \
+      "the database's schema is newer than this strongroom: run the newer version")
 
 enum sr_err {
 #define SR_X_ENUM(name, fam, kv, msg) name,

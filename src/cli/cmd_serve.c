@@ -36,11 +36,20 @@ static void sr_storep(struct sr_store **s)
 }
 #define SR_AUTO_STORE SR_AUTO(sr_storep)
 
-static enum sr_err sr_open_store(struct sr_cli *cli, const char *data, struct sr_store **ret)
+/* --store URL, else STRONGROOM_STORE, else SQLite in the data directory. */
+static enum sr_err sr_open_store(struct sr_cli *cli, const struct sr_args *args, const struct sr_opt *opts,
+                                 struct sr_store **ret)
 {
-    enum sr_err r = sr_store_sqlite_open(data, ret);
-    if (r != SR_OK) {
-        sr_cli_detail(cli, "cannot open the store in %s", data);
+    const char *data = sr_data_dir(args, opts);
+    const char *url = sr_arg(args, opts, "store");
+    if (url == NULL) {
+        url = secure_getenv("STRONGROOM_STORE");
+    }
+    enum sr_err r = sr_store_open(url, data, ret);
+    if (r == SR_ERR_UNAVAILABLE) {
+        sr_cli_detail(cli, "cannot reach the database given by --store or STRONGROOM_STORE (is it running?)");
+    } else if (r != SR_OK && r != SR_ERR_STORE_URL) {
+        sr_cli_detail(cli, "cannot open the store %s", url && *url ? "given by --store or STRONGROOM_STORE" : data);
     }
     return r;
 }
@@ -49,6 +58,7 @@ static enum sr_err sr_open_store(struct sr_cli *cli, const char *data, struct sr
 
 static const struct sr_opt sr_opts_region[] = {
     {"data", NULL, true, "data directory (default ./strongroom-data)"},
+    {"store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env STRONGROOM_STORE)"},
     {"acs-quorum", "-Q", true, "K/N administrator cards for the region's world (default 1/1)"},
     {"pin-file", NULL, true, "one PIN a line, card 1 first (default: ask on the terminal)"},
     {"card-dir", NULL, true, "where the cards go (default DATA/regions/NAME/cards)"},
@@ -69,7 +79,7 @@ static enum sr_err sr_cmd_region_create(struct sr_cli *cli, const struct sr_args
     }
     p.kek_bits = (unsigned)bits;
     SR_AUTO_STORE struct sr_store *store = NULL;
-    SR_TRY(sr_open_store(cli, data, &store));
+    SR_TRY(sr_open_store(cli, args, o, &store));
     if (store->ops->region_exists(store, p.name) == SR_OK) {
         sr_cli_detail(cli, "region %s", p.name);
         return SR_ERR_EXISTS;
@@ -104,6 +114,7 @@ const struct sr_cmd sr_cmds_region[] = {
 
 static const struct sr_opt sr_opts_vault_create[] = {
     {"data", NULL, true, "data directory (default ./strongroom-data)"},
+    {"store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env STRONGROOM_STORE)"},
     {"region", NULL, true, "the region the vault lives in"},
     {"subscription-id", NULL, true, "the subscription id the vault belongs to"},
     {NULL, NULL, false, NULL},
@@ -119,7 +130,7 @@ static enum sr_err sr_cmd_vault_create(struct sr_cli *cli, const struct sr_args 
         return SR_ERR_USAGE;
     }
     SR_AUTO_STORE struct sr_store *store = NULL;
-    SR_TRY(sr_open_store(cli, sr_data_dir(args, o), &store));
+    SR_TRY(sr_open_store(cli, args, o, &store));
     enum sr_err r = sr_vault_create(store, args->pos[0], region, sub);
     if (r == SR_ERR_NOT_FOUND) {
         sr_cli_detail(cli, "no region %s; make it with 'strongroom region create %s'", region, region);
@@ -144,6 +155,7 @@ const struct sr_cmd sr_cmds_vault[] = {
 
 static const struct sr_opt sr_opts_token[] = {
     {"data", NULL, true, "data directory (default ./strongroom-data)"},
+    {"store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env STRONGROOM_STORE)"},
     {"role", NULL, true, "Administrator, \"Crypto Officer\", \"Crypto User\", \"Crypto Service Encryption User\", Reader"},
     {"vault", NULL, true, "limit the token to one vault (default: every vault)"},
     {"ttl", NULL, true, "lifetime in seconds (default: no expiry)"},
@@ -166,7 +178,7 @@ static enum sr_err sr_cmd_token_create(struct sr_cli *cli, const struct sr_args 
         return SR_ERR_USAGE;
     }
     SR_AUTO_STORE struct sr_store *store = NULL;
-    SR_TRY(sr_open_store(cli, sr_data_dir(args, o), &store));
+    SR_TRY(sr_open_store(cli, args, o, &store));
     if (vault != NULL) {
         struct sr_vault_row v;
         enum sr_err r = store->ops->vault_get(store, vault, &v);
@@ -193,13 +205,14 @@ const struct sr_cmd sr_cmds_token[] = {
 
 static const struct sr_opt sr_opts_data[] = {
     {"data", NULL, true, "data directory (default ./strongroom-data)"},
+    {"store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env STRONGROOM_STORE)"},
     {NULL, NULL, false, NULL},
 };
 
 static enum sr_err sr_cmd_audit_verify(struct sr_cli *cli, const struct sr_args *args)
 {
     SR_AUTO_STORE struct sr_store *store = NULL;
-    SR_TRY(sr_open_store(cli, sr_data_dir(args, sr_opts_data), &store));
+    SR_TRY(sr_open_store(cli, args, sr_opts_data, &store));
     long long count = 0, bad = 0;
     enum sr_err r = sr_audit_verify(store, &count, &bad);
     if (r == SR_ERR_AUDIT_BROKEN) {
@@ -221,6 +234,7 @@ const struct sr_cmd sr_cmds_audit[] = {
 
 const struct sr_opt sr_opts_serve[] = {
     {"data", NULL, true, "data directory (default ./strongroom-data)"},
+    {"store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env STRONGROOM_STORE)"},
     {"listen", NULL, true, "ADDR:PORT to listen on (default 127.0.0.1:8443; port 0 picks one)"},
     {"dev", NULL, false, "first start: make a root, region DEV (1-of-1 cards), vault 'dev' and an admin token"},
     {"default-vault", NULL, true, "the vault that answers on plain localhost (default dev)"},
@@ -362,7 +376,7 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
     SR_AUTO(sr_closep) int lock = -1;
     SR_TRY(sr_serve_lock(cli, data, &lock));
     SR_AUTO_STORE struct sr_store *store = NULL;
-    SR_TRY(sr_open_store(cli, data, &store));
+    SR_TRY(sr_open_store(cli, args, o, &store));
     if (sr_arg_set(args, o, "dev")) {
         SR_TRY(sr_dev_setup(cli, data, store));
     }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "store/rows.h"
 #include "store/sqlite_internal.h"
 
 static const char sr_schema[] =
@@ -312,22 +313,10 @@ static enum sr_err sr_read_key(sqlite3_stmt *st, struct sr_key_row *k, struct sr
     k->exp = sqlite3_column_int64(st, 7);
     k->created = sqlite3_column_int64(st, 8);
     k->updated = sqlite3_column_int64(st, 9);
-    const char *tags = (const char *)sqlite3_column_text(st, 10);
-    k->tags = json_loads(tags ? tags : "{}", 0, NULL);
-    sr_buf_init(&k->blob, SR_MAX_FILE, SR_BUF_PLAIN);
     n->deleted = sqlite3_column_int64(st, 12);
     n->purge_at = sqlite3_column_int64(st, 13);
-    const char *policy = (const char *)sqlite3_column_text(st, 14);
-    n->rotation_policy = policy ? json_loads(policy, 0, NULL) : NULL;
-    enum sr_err r = k->tags != NULL && (policy == NULL || n->rotation_policy != NULL) ? SR_OK : SR_ERR_IO;
-    if (r == SR_OK) {
-        r = sr_buf_append(&k->blob, sqlite3_column_blob(st, 11), (size_t)sqlite3_column_bytes(st, 11));
-    }
-    if (r != SR_OK) {
-        sr_key_row_release(k);
-        sr_name_row_release(n);
-    }
-    return r;
+    return sr_rows_decode(k, n, (const char *)sqlite3_column_text(st, 10), (const char *)sqlite3_column_text(st, 14),
+                          sqlite3_column_blob(st, 11), (size_t)sqlite3_column_bytes(st, 11));
 }
 
 static enum sr_err sr_lite_key_read(struct sr_store *s, const char *vault, const char *name, const char *version,
@@ -356,17 +345,7 @@ static enum sr_err sr_lite_key_get(struct sr_store *s, const char *vault, const 
         SR_TRY(sr_lite_key_read(s, vault, name, v, ret, &n));
         sr_rowcache_put(&l->rows, gen, vault, name, v, ret, &n);
     }
-    if (n.deleted != 0 && !deleted_ok) {
-        sr_key_row_release(ret);
-        sr_name_row_release(&n);
-        return SR_ERR_NOT_FOUND;
-    }
-    if (ret_name != NULL) {
-        *ret_name = n;
-    } else {
-        sr_name_row_release(&n);
-    }
-    return SR_OK;
+    return sr_rows_hand_over(ret, &n, deleted_ok, ret_name);
 }
 
 static enum sr_err sr_each_row(struct sr_read *rd, sr_key_row_fn fn, void *ctx)
@@ -458,7 +437,7 @@ static void sr_lite_close(struct sr_store *s)
     free(l);
 }
 
-void sr_store_sqlite_fail_commits(struct sr_store *s, unsigned n)
+static void sr_lite_fail_commits(struct sr_store *s, unsigned n)
 {
     sr_gc_fail_commits(&sr_lite(s)->gc, n);
 }
@@ -481,6 +460,7 @@ static const struct sr_store_ops sr_sqlite_ops = {
     .key_versions = sr_lite_key_versions,
     .key_all_versions = sr_lite_key_all_versions,
     .audit_each = sr_lite_audit_each,
+    .fail_commits = sr_lite_fail_commits,
 };
 
 /* Made 0600 before SQLite opens it: its -wal and -shm files take the database file's mode. */

@@ -135,6 +135,8 @@ struct sr_store_ops {
     enum sr_err (*key_all_versions)(struct sr_store *s, const char *vault, const char *name, sr_key_row_fn fn,
                                     void *ctx);
     enum sr_err (*audit_each)(struct sr_store *s, sr_audit_row_fn fn, void *ctx);
+    /* For tests: the next n transactions fail at COMMIT (and are rolled back). */
+    void (*fail_commits)(struct sr_store *s, unsigned n);
 };
 
 struct sr_store {
@@ -143,8 +145,13 @@ struct sr_store {
 
 /* store/sqlite.c: opens (creating) DIR/vault.db in WAL mode with synchronous=FULL. */
 SR_MUST_USE enum sr_err sr_store_sqlite_open(const char *data_dir, struct sr_store **ret);
-/* For tests: the next n transactions of the SQLite store fail at COMMIT (and are rolled back). */
-void sr_store_sqlite_fail_commits(struct sr_store *s, unsigned n);
+/* store/pg.c: connects to a postgresql:// (or postgres://) URL, libpq's syntax, multi-host included, and
+ * brings the schema up to date. SR_ERR_UNAVAILABLE when the database cannot be reached. */
+SR_MUST_USE enum sr_err sr_store_pg_open(const char *url, struct sr_store **ret);
+bool sr_store_is_pg_url(const char *url);
+/* The store a server or command uses: the PostgreSQL database at url, or with url NULL or "" the SQLite
+ * store in data_dir. */
+SR_MUST_USE enum sr_err sr_store_open(const char *url, const char *data_dir, struct sr_store **ret);
 
 /* --- commits (vault/commit.c): building them and waiting for one --- */
 void sr_commit_init(struct sr_commit *c);

@@ -15,6 +15,9 @@
 #include "base/text.h"
 #include "cli/cli.h"
 #include "crypto/crypto.h"
+#include "vault/store.h"
+
+#include <libpq-fe.h>
 
 #include <openssl/crypto.h>
 
@@ -241,4 +244,51 @@ void sr_test_assert_absent(const char *dir, const uint8_t *needle, size_t n, con
         sr_buf_release(&data);
     }
     closedir(d);
+}
+
+bool sr_test_on_pg(void)
+{
+    const char *base = getenv("SR_TEST_PG_BASE");
+    return base != NULL && *base != 0;
+}
+
+void sr_test_store_open(const char *dir, struct sr_store **ret)
+{
+    if (!sr_test_on_pg()) {
+        SR_ASSERT_OK(sr_store_sqlite_open(dir, ret));
+        return;
+    }
+    /* A database of its own for each store a test opens: tests never see each other's rows. */
+    static unsigned count;
+    char name[64], admin[512], url[512], sql[128];
+    snprintf(name, sizeof(name), "t%ld_%u", (long)getpid(), ++count);
+    snprintf(admin, sizeof(admin), "%s/postgres", getenv("SR_TEST_PG_BASE"));
+    snprintf(url, sizeof(url), "%s/%s", getenv("SR_TEST_PG_BASE"), name);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+    PGconn *c = PQconnectdb(admin);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *res = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(c);
+    /* The directory still holds what is not in the database (the module, cards); the URL is kept there
+     * for tests that open the same store a second time. */
+    char path[512];
+    sr_test_write_file(dir, "store-url", url, path, sizeof(path));
+    SR_ASSERT_OK(sr_store_pg_open(url, ret));
+}
+
+void sr_test_store_reopen(const char *dir, struct sr_store **ret)
+{
+    if (!sr_test_on_pg()) {
+        SR_ASSERT_OK(sr_store_sqlite_open(dir, ret));
+        return;
+    }
+    char path[512];
+    snprintf(path, sizeof(path), "%s/store-url", dir);
+    struct sr_buf url = {0};
+    sr_test_read_file(path, &url);
+    SR_ASSERT_OK(sr_buf_append(&url, "", 1));
+    SR_ASSERT_OK(sr_store_pg_open((const char *)url.data, ret));
+    sr_buf_release(&url);
 }

@@ -8,6 +8,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,13 @@ int sr_test_cli(const char *kmdata, struct sr_buf *out, struct sr_buf *err, cons
 void sr_test_tree_digest(const char *dir, char out[65]);
 /* Fails the test if any file under dir holds needle; also checks every file is private (mode 0600). */
 void sr_test_assert_absent(const char *dir, const uint8_t *needle, size_t n, const char *what);
+/* Whether the tests run on PostgreSQL (tests/pg/with-pg.sh set SR_TEST_PG_BASE) rather than SQLite. */
+bool sr_test_on_pg(void);
+struct sr_store;
+/* A new, empty store for a test: SQLite in dir, or a new PostgreSQL database when sr_test_on_pg(). */
+void sr_test_store_open(const char *dir, struct sr_store **ret);
+/* The same store again (a second connection to it, or after closing it). */
+void sr_test_store_reopen(const char *dir, struct sr_store **ret);
 /* True when needle occurs in hay. */
 int sr_test_contains(const uint8_t *hay, size_t haylen, const uint8_t *needle, size_t nlen);
 

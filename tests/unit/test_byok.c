@@ -34,7 +34,7 @@ static int sr_setup(void **state)
 {
     struct sr_fixture *f = calloc(1, sizeof(*f));
     sr_test_tmpdir(f->dir, sizeof(f->dir));
-    SR_ASSERT_OK(sr_store_sqlite_open(f->dir, &f->store));
+    sr_test_store_open(f->dir, &f->store);
     struct sr_pins pins = {0};
     sr_test_pins(&pins, 1);
     struct sr_region_params eu = {.name = "EU", .quorum_k = 1, .quorum_n = 1, .kek_bits = 2048};

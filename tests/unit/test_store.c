@@ -1,4 +1,5 @@
-/* Unit tests of the SQLite store's group-commit writer (store/sqlite_writer.c) and its reader pool. */
+/* Unit tests of the stores behind store.h: group commit (store/groupcommit.c), its chain and failure rules,
+ * the SQLite store's caches; run on SQLite, and on PostgreSQL by tests/pg/with-pg.sh (test_store_pg). */
 #include "testlib.h"
 
 #include <pthread.h>
@@ -19,7 +20,7 @@ static int sr_setup(void **state)
 {
     struct sr_store_fixture *f = calloc(1, sizeof(*f));
     sr_test_tmpdir(f->dir, sizeof(f->dir));
-    SR_ASSERT_OK(sr_store_sqlite_open(f->dir, &f->store));
+    sr_test_store_open(f->dir, &f->store);
     *state = f;
     return 0;
 }
@@ -97,22 +98,40 @@ static void *sr_append_many(void *arg)
     return NULL;
 }
 
-/* Eight threads commit at once: every entry lands, in one chain that verifies, and every key is readable. */
-static void test_many_threads_one_chain(void **state)
+/* Eight threads commit at once, half through each of two stores: every entry lands, in one chain that
+ * verifies, and every key is readable through either. */
+static void sr_eight_appenders(struct sr_store *first, struct sr_store *second)
 {
-    struct sr_store_fixture *f = *state;
     pthread_t t[8];
     struct sr_appender a[8];
     for (int i = 0; i < 8; i++) {
-        a[i] = (struct sr_appender){.store = f->store, .id = i};
+        a[i] = (struct sr_appender){.store = i % 2 ? second : first, .id = i};
         assert_int_equal(0, pthread_create(&t[i], NULL, sr_append_many, &a[i]));
     }
     for (int i = 0; i < 8; i++) {
         pthread_join(t[i], NULL);
     }
-    assert_int_equal(sr_chain_length(f->store), 8 * 150);
-    assert_true(sr_key_exists(f->store, "t7-k149"));
-    assert_false(sr_key_exists(f->store, "t7-k0")); /* that one was an audit entry alone */
+    assert_int_equal(sr_chain_length(first), 8 * 150);
+    assert_true(sr_key_exists(first, "t7-k149"));
+    assert_true(sr_key_exists(second, "t6-k149"));
+    assert_false(sr_key_exists(first, "t7-k0")); /* that one was an audit entry alone */
+}
+
+static void test_many_threads_one_chain(void **state)
+{
+    struct sr_store_fixture *f = *state;
+    sr_eight_appenders(f->store, f->store);
+}
+
+/* Two servers over one database (on SQLite: two writers on one file, taking turns at its lock; on
+ * PostgreSQL: two nodes whose batches take turns at the chain's head row). */
+static void test_two_stores_one_chain(void **state)
+{
+    struct sr_store_fixture *f = *state;
+    struct sr_store *other = NULL;
+    sr_test_store_reopen(f->dir, &other);
+    sr_eight_appenders(f->store, other);
+    other->ops->close(other);
 }
 
 struct sr_pending {
@@ -152,7 +171,7 @@ static void test_failed_commit_keeps_nothing(void **state)
     SR_ASSERT_OK(sr_store_commit_wait(f->store, &c));
     sr_commit_release(&c);
 
-    sr_store_sqlite_fail_commits(f->store, 1);
+    f->store->ops->fail_commits(f->store, 1);
     sr_create_commit(&c, "lost", "00000000000000000000000000000001");
     SR_ASSERT_ERR(SR_ERR_COMMIT_FAILED, sr_store_commit_wait(f->store, &c));
     sr_commit_release(&c);
@@ -202,7 +221,7 @@ static void test_failed_batch_fails_all_of_it(void **state)
     struct sr_store_fixture *f = *state;
     enum { N = 64 };
     atomic_int calls = 0;
-    sr_store_sqlite_fail_commits(f->store, 1);
+    f->store->ops->fail_commits(f->store, 1);
     struct sr_pending *p = sr_submit_creates(f->store, N, "b", &calls);
     while (atomic_load(&calls) < N) {
         struct timespec ms = {.tv_nsec = 1000000};
@@ -235,7 +254,7 @@ static void test_shutdown_commits_pending(void **state)
     f->store->ops->close(f->store);
     f->store = NULL;
     assert_int_equal(atomic_load(&calls), N);
-    SR_ASSERT_OK(sr_store_sqlite_open(f->dir, &f->store));
+    sr_test_store_reopen(f->dir, &f->store);
     for (int i = 0; i < N; i++) {
         char name[32];
         snprintf(name, sizeof(name), "k%d", i);
@@ -255,6 +274,9 @@ static void test_shutdown_commits_pending(void **state)
 static void test_rowcache_keeps_nothing_older_than_a_change(void **state)
 {
     (void)state;
+    if (sr_test_on_pg()) {
+        skip(); /* the SQLite store's cache */
+    }
     struct sr_rowcache *c = calloc(1, sizeof(*c));
     sr_rowcache_init(c);
     struct sr_key_row k = {.enabled = true}, got = {0};
@@ -338,6 +360,9 @@ static void sr_token_edit_raw(const char *dir, const char *hash, long long expir
 static void test_token_changes_from_another_process_seen_at_once(void **state)
 {
     struct sr_store_fixture *f = *state;
+    if (sr_test_on_pg()) {
+        skip(); /* SQLite's cache and its change count; the PostgreSQL store keeps no rows */
+    }
     struct sr_token_row t = sr_token("aa11", 100);
     SR_ASSERT_OK(sr_store_token_put(f->store, &t));
     assert_int_equal(sr_token_expiry(f->store, "aa11"), 100);
@@ -388,6 +413,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_many_threads_one_chain, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_two_stores_one_chain, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_failed_commit_keeps_nothing, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_refused_change_is_audited_alone, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_failed_batch_fails_all_of_it, sr_setup, sr_teardown),

@@ -1,0 +1,35 @@
+/* rows.c - key rows decoded and handed over the same way by every backend (see rows.h). */
+#include "store/rows.h"
+
+enum sr_err sr_rows_decode(struct sr_key_row *k, struct sr_name_row *n, const char *tags, const char *policy,
+                           const void *blob, size_t blob_len)
+{
+    k->tags = json_loads(tags ? tags : "{}", 0, NULL);
+    sr_buf_init(&k->blob, SR_MAX_FILE, SR_BUF_PLAIN);
+    n->rotation_policy = policy ? json_loads(policy, 0, NULL) : NULL;
+    enum sr_err r = k->tags != NULL && (policy == NULL || n->rotation_policy != NULL) ? SR_OK : SR_ERR_IO;
+    if (r == SR_OK) {
+        r = sr_buf_append(&k->blob, blob, blob_len);
+    }
+    if (r != SR_OK) {
+        sr_key_row_release(k);
+        sr_name_row_release(n);
+    }
+    return r;
+}
+
+enum sr_err sr_rows_hand_over(struct sr_key_row *k, struct sr_name_row *n, bool deleted_ok,
+                              struct sr_name_row *ret_name)
+{
+    if (n->deleted != 0 && !deleted_ok) {
+        sr_key_row_release(k);
+        sr_name_row_release(n);
+        return SR_ERR_NOT_FOUND;
+    }
+    if (ret_name != NULL) {
+        *ret_name = *n;
+    } else {
+        sr_name_row_release(n);
+    }
+    return SR_OK;
+}
