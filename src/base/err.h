@@ -155,6 +155,9 @@ enum sr_err_family {
       "the server is shutting down, so nothing of this request was kept; retry it in a moment")             \
     X(SR_ERR_UNAVAILABLE, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                          \
       "the database cannot be reached, so nothing of this request was kept; retry it in a moment")           \
+    X(SR_ERR_COMMIT_UNKNOWN, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                       \
+      "the database connection was lost while this request was being committed: it may or may not have been "  \
+      "kept; read before retrying it")                                                                        \
     X(SR_ERR_STORE_URL, SR_FAM_USAGE, "BadParameter",                                                        \
       "--store takes a postgresql:// URL (libpq's syntax); without it the store is SQLite in the data directory") \
     X(SR_ERR_STORE_NEWER, SR_FAM_IO, "InternalError",                                                        \

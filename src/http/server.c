@@ -120,6 +120,9 @@ static enum MHD_Result sr_send(struct sr_http_server *s, struct MHD_Connection *
     if (challenge != NULL) {
         MHD_add_response_header(resp, "WWW-Authenticate", challenge);
     }
+    if (status == 503) {
+        MHD_add_response_header(resp, "Retry-After", "1"); /* a database failover takes seconds */
+    }
     enum MHD_Result r = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return r;

@@ -125,7 +125,7 @@ static void sr_run_batch(struct sr_groupcommit *g, struct sr_commit *batch)
         next = c->next;
         c->next = NULL;
         if (r != SR_OK) {
-            c->result = r == SR_ERR_UNAVAILABLE ? SR_ERR_UNAVAILABLE : SR_ERR_COMMIT_FAILED;
+            c->result = r == SR_ERR_UNAVAILABLE || r == SR_ERR_COMMIT_UNKNOWN ? r : SR_ERR_COMMIT_FAILED;
         }
         c->done(c);
     }

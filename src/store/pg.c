@@ -634,11 +634,12 @@ static enum sr_err sr_pg_audit_insert(void *db, const struct sr_audit_row *a)
     return sr_pg_write(p, SR_PG_HEAD_SET, &head, true);
 }
 
-/* A COMMIT whose answer never came (the connection broke) may or may not have happened: it is reported
- * as unavailable, never acknowledged; a retried request is a new request. */
+/* A COMMIT whose answer never came (the connection broke) may or may not have happened: it is never
+ * acknowledged, and the answer says the outcome is unknown; a retried request is a new request. */
 static enum sr_err sr_pg_commit(void *db)
 {
-    return sr_pg_exec(&((struct sr_pg *)db)->writer, "COMMIT");
+    enum sr_err r = sr_pg_exec(&((struct sr_pg *)db)->writer, "COMMIT");
+    return r == SR_ERR_UNAVAILABLE ? SR_ERR_COMMIT_UNKNOWN : r;
 }
 
 static void sr_pg_rollback(void *db)
