@@ -17,7 +17,13 @@
 #include "store/rows.h"
 #include "store/sqlite_internal.h"
 
-static const char sr_schema[] =
+/*
+ * Versioned schema: each start applies, in order and once, the migrations the database lacks, recorded in
+ * schema_migrations, inside one BEGIN IMMEDIATE (so two processes opening the store at once take turns).
+ * Migration 1 is the schema as it was before versions were kept, written so that it also applies cleanly
+ * to such a database.
+ */
+static const char *const sr_migrations[] = {
     "CREATE TABLE IF NOT EXISTS regions(name TEXT PRIMARY KEY COLLATE NOCASE, created INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS vaults(name TEXT PRIMARY KEY COLLATE NOCASE, region TEXT NOT NULL,"
     " subscription TEXT NOT NULL, created INTEGER NOT NULL);"
@@ -34,7 +40,45 @@ static const char sr_schema[] =
     " vault TEXT NOT NULL, actor TEXT NOT NULL, op TEXT NOT NULL, target TEXT NOT NULL, status INTEGER NOT NULL,"
     " prev TEXT NOT NULL, hash TEXT NOT NULL);"
     /* The latest version of a name is found through this index, not by sorting every version. */
-    "CREATE INDEX IF NOT EXISTS keys_latest ON keys(vault, name, seq);";
+    "CREATE INDEX IF NOT EXISTS keys_latest ON keys(vault, name, seq);",
+};
+
+static int sr_lite_version(void *ctx, int ncols, char **values, char **names)
+{
+    (void)names;
+    *(long long *)ctx = ncols > 0 && values[0] ? strtoll(values[0], NULL, 10) : 0;
+    return 0;
+}
+
+static enum sr_err sr_lite_migrate(sqlite3 *db)
+{
+    SR_ENSURE(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK, SR_ERR_IO);
+    long long have = 0;
+    int rc = sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY,"
+                              " applied INTEGER NOT NULL)", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", sr_lite_version, &have, NULL);
+    }
+    enum sr_err r = rc == SQLITE_OK ? SR_OK : SR_ERR_IO;
+    if (r == SR_OK && have > (long long)SR_ARRAY_LEN(sr_migrations)) {
+        r = SR_ERR_STORE_NEWER;
+    }
+    for (size_t v = (size_t)have; r == SR_OK && v < SR_ARRAY_LEN(sr_migrations); v++) {
+        char record[128];
+        snprintf(record, sizeof(record), "INSERT INTO schema_migrations VALUES(%zu, strftime('%%s','now'))", v + 1);
+        if (sqlite3_exec(db, sr_migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, record, NULL, NULL, NULL) != SQLITE_OK) {
+            r = SR_ERR_IO;
+        }
+    }
+    if (r == SR_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        r = SR_ERR_IO;
+    }
+    if (r != SR_OK) {
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return r;
+}
 
 #define SR_KEY_COLS "k.vault, k.name, k.version, k.kty, k.key_ops, k.enabled, k.nbf, k.exp, k.created, k.updated," \
                     " k.tags, k.blob, n.deleted, n.purge_at, n.policy"
@@ -494,8 +538,8 @@ enum sr_err sr_store_sqlite_open(const char *data_dir, struct sr_store **ret)
     if (r == SR_OK) {
         r = sr_lite_conn_open(l, &l->writer, true);
     }
-    if (r == SR_OK && sqlite3_exec(l->writer.db, sr_schema, NULL, NULL, NULL) != SQLITE_OK) {
-        r = SR_ERR_IO;
+    if (r == SR_OK) {
+        r = sr_lite_migrate(l->writer.db);
     }
     if (r == SR_OK) {
         r = sr_gc_start(&l->gc);

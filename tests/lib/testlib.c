@@ -18,6 +18,7 @@
 #include "vault/store.h"
 
 #include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include <openssl/crypto.h>
 
@@ -278,17 +279,51 @@ void sr_test_store_open(const char *dir, struct sr_store **ret)
     SR_ASSERT_OK(sr_store_pg_open(url, ret));
 }
 
-void sr_test_store_reopen(const char *dir, struct sr_store **ret)
+/* The URL a test's PostgreSQL store was opened with, NUL-terminated in out. */
+static void sr_test_store_url(const char *dir, struct sr_buf *out)
 {
-    if (!sr_test_on_pg()) {
-        SR_ASSERT_OK(sr_store_sqlite_open(dir, ret));
-        return;
-    }
     char path[512];
     snprintf(path, sizeof(path), "%s/store-url", dir);
+    sr_test_read_file(path, out);
+    SR_ASSERT_OK(sr_buf_append(out, "", 1));
+}
+
+enum sr_err sr_test_store_try_reopen(const char *dir, struct sr_store **ret)
+{
+    if (!sr_test_on_pg()) {
+        return sr_store_sqlite_open(dir, ret);
+    }
     struct sr_buf url = {0};
-    sr_test_read_file(path, &url);
-    SR_ASSERT_OK(sr_buf_append(&url, "", 1));
-    SR_ASSERT_OK(sr_store_pg_open((const char *)url.data, ret));
+    sr_test_store_url(dir, &url);
+    enum sr_err r = sr_store_pg_open((const char *)url.data, ret);
     sr_buf_release(&url);
+    return r;
+}
+
+void sr_test_store_reopen(const char *dir, struct sr_store **ret)
+{
+    SR_ASSERT_OK(sr_test_store_try_reopen(dir, ret));
+}
+
+void sr_test_store_sql(const char *dir, const char *sql)
+{
+    char path[512];
+    if (!sr_test_on_pg()) {
+        snprintf(path, sizeof(path), "%s/vault.db", dir);
+        sqlite3 *db = NULL;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        sqlite3_busy_timeout(db, 5000);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        return;
+    }
+    struct sr_buf url = {0};
+    sr_test_store_url(dir, &url);
+    PGconn *c = PQconnectdb((const char *)url.data);
+    sr_buf_release(&url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *res = PQexec(c, sql);
+    assert_true(PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK);
+    PQclear(res);
+    PQfinish(c);
 }

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "base/buf.h"
+#include "base/err.h"
 #include "hsm/module.h"
 
 #define SR_ASSERT_OK(expr) assert_int_equal(SR_OK, (expr))
@@ -46,8 +47,11 @@ bool sr_test_on_pg(void);
 struct sr_store;
 /* A new, empty store for a test: SQLite in dir, or a new PostgreSQL database when sr_test_on_pg(). */
 void sr_test_store_open(const char *dir, struct sr_store **ret);
-/* The same store again (a second connection to it, or after closing it). */
+/* The same store again (a second connection to it, or after closing it); try_ returns the outcome. */
 void sr_test_store_reopen(const char *dir, struct sr_store **ret);
+enum sr_err sr_test_store_try_reopen(const char *dir, struct sr_store **ret);
+/* Runs SQL on the test's store behind its back (to age a schema, or to damage a row). */
+void sr_test_store_sql(const char *dir, const char *sql);
 /* True when needle occurs in hay. */
 int sr_test_contains(const uint8_t *hay, size_t haylen, const uint8_t *needle, size_t nlen);
 
