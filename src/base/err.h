@@ -158,6 +158,12 @@ enum sr_err_family {
     X(SR_ERR_COMMIT_UNKNOWN, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                       \
       "the database connection was lost while this request was being committed: it may or may not have been "  \
       "kept; read before retrying it")                                                                        \
+    X(SR_ERR_REGION_JOINED, SR_FAM_CONFLICT, "Conflict",                                                      \
+      "this server holds that region already (DATA/regions/NAME exists)")                                    \
+    X(SR_ERR_REGION_NO_FILES, SR_FAM_NOT_FOUND, "NotFound",                                                  \
+      "the store holds no world for that region (made by a strongroom older than region join): it cannot be joined") \
+    X(SR_ERR_REGION_NOT_JOINED, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                    \
+      "this server has not joined the vault's region: its operator runs 'strongroom region join' with a quorum of the region's cards") \
     X(SR_ERR_STORE_URL, SR_FAM_USAGE, "BadParameter",                                                        \
       "--store takes a postgresql:// URL (libpq's syntax); without it the store is SQLite in the data directory") \
     X(SR_ERR_STORE_NEWER, SR_FAM_IO, "InternalError",                                                        \

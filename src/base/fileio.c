@@ -1,7 +1,9 @@
+#define _GNU_SOURCE /* nftw */
 #include "base/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
@@ -124,6 +126,23 @@ enum sr_err sr_file_remove(const char *path)
 bool sr_file_exists(const char *path)
 {
     return access(path, F_OK) == 0;
+}
+
+static int sr_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+enum sr_err sr_dir_remove_tree(const char *path)
+{
+    if (!sr_file_exists(path)) {
+        return SR_OK;
+    }
+    SR_ENSURE(nftw(path, sr_remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0, SR_ERR_IO);
+    return SR_OK;
 }
 
 enum sr_err sr_dir_make(const char *path)

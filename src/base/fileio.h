@@ -24,6 +24,8 @@ SR_MUST_USE enum sr_err sr_file_remove(const char *path);
 bool sr_file_exists(const char *path);
 /* Creates dir and its parents with mode 0700 where missing. */
 SR_MUST_USE enum sr_err sr_dir_make(const char *path);
+/* Removes a directory and everything under it (symbolic links themselves, never their targets). */
+SR_MUST_USE enum sr_err sr_dir_remove_tree(const char *path);
 /* snprintf into a fixed buffer; SR_ERR_TOO_LARGE when it would not fit. */
 SR_MUST_USE enum sr_err sr_path_join(char *out, size_t cap, const char *dir, const char *name)
     __attribute__((nonnull));

@@ -22,10 +22,10 @@
 #include "store/rows.h"
 
 enum sr_pg_stmt {
-    SR_PG_REGION_EXISTS, SR_PG_REGION_EACH, SR_PG_VAULT_GET, SR_PG_VAULT_EACH, SR_PG_TOKEN_GET,
+    SR_PG_REGION_EXISTS, SR_PG_REGION_EACH, SR_PG_REGION_FILES, SR_PG_VAULT_GET, SR_PG_VAULT_EACH, SR_PG_TOKEN_GET,
     SR_PG_KEY_LATEST, SR_PG_KEY_VERSION, SR_PG_KEY_LIST_LIVE, SR_PG_KEY_LIST_DELETED, SR_PG_KEY_VERSIONS,
     SR_PG_KEY_ALL_VERSIONS, SR_PG_AUDIT_EACH,
-    SR_PG_HEAD_LOCK, SR_PG_HEAD_SET, SR_PG_REGION_PUT, SR_PG_VAULT_PUT, SR_PG_TOKEN_PUT, SR_PG_NAME_ENSURE,
+    SR_PG_HEAD_LOCK, SR_PG_HEAD_SET, SR_PG_REGION_PUT, SR_PG_REGION_FILE_PUT, SR_PG_VAULT_PUT, SR_PG_TOKEN_PUT, SR_PG_NAME_ENSURE,
     SR_PG_NAME_DELETED_OF, SR_PG_KEY_INSERT, SR_PG_KEY_UPDATE, SR_PG_NAME_SET_DELETED, SR_PG_KEYS_PURGE,
     SR_PG_NAME_PURGE, SR_PG_NAME_POLICY, SR_PG_AUDIT_INSERT,
     SR_PG_COUNT_
@@ -39,6 +39,7 @@ enum sr_pg_stmt {
 static const char *const sr_pg_sql[SR_PG_COUNT_] = {
     [SR_PG_REGION_EXISTS] = "SELECT 1 FROM regions WHERE name = $1",
     [SR_PG_REGION_EACH] = "SELECT name FROM regions ORDER BY lower(name)",
+    [SR_PG_REGION_FILES] = "SELECT name, data FROM region_files WHERE region = $1 ORDER BY name",
     [SR_PG_VAULT_GET] = "SELECT name, region, subscription, created FROM vaults WHERE name = $1",
     [SR_PG_VAULT_EACH] = "SELECT name, region, subscription, created FROM vaults ORDER BY lower(name)",
     [SR_PG_TOKEN_GET] = "SELECT hash, role, vault, created, expires FROM tokens WHERE hash = $1",
@@ -59,6 +60,7 @@ static const char *const sr_pg_sql[SR_PG_COUNT_] = {
     [SR_PG_HEAD_LOCK] = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
     [SR_PG_HEAD_SET] = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
     [SR_PG_REGION_PUT] = "INSERT INTO regions(name, created) VALUES($1, $2)",
+    [SR_PG_REGION_FILE_PUT] = "INSERT INTO region_files(region, name, data) VALUES($1, $2, $3)",
     [SR_PG_VAULT_PUT] = "INSERT INTO vaults(name, region, subscription, created) VALUES($1, $2, $3, $4)",
     [SR_PG_TOKEN_PUT] = "INSERT INTO tokens(hash, role, vault, created, expires) VALUES($1, $2, $3, $4, $5)",
     [SR_PG_NAME_ENSURE] = "INSERT INTO names(vault, name) VALUES($1, $2) ON CONFLICT DO NOTHING",
@@ -96,6 +98,9 @@ static const char *const sr_pg_migrations[] = {
     " op TEXT NOT NULL, target TEXT NOT NULL, status INTEGER NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);"
     "CREATE TABLE audit_head(id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL);"
     "INSERT INTO audit_head VALUES(1, 0, repeat('0', 64));",
+    /* 2: a region's world, KEK and toolset in the store, so that another server can join the region. */
+    "CREATE TABLE region_files(region citext NOT NULL, name TEXT NOT NULL, data BYTEA NOT NULL,"
+    " PRIMARY KEY(region, name));",
 };
 
 #define SR_PG_READERS 4
@@ -126,6 +131,13 @@ static void sr_pg_conn_drop(struct sr_pg_conn *c)
     memset(c->prepared, 0, sizeof(c->prepared));
 }
 
+/* The server's notices ("relation already exists, skipping") are not the user's business. */
+static void sr_pg_no_notices(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 /* A connection that works, opened again if it was lost. */
 static enum sr_err sr_pg_conn_ready(struct sr_pg *p, struct sr_pg_conn *c)
 {
@@ -138,6 +150,7 @@ static enum sr_err sr_pg_conn_ready(struct sr_pg *p, struct sr_pg_conn *c)
         sr_pg_conn_drop(c);
         return SR_ERR_UNAVAILABLE;
     }
+    PQsetNoticeProcessor(c->db, sr_pg_no_notices, NULL);
     return SR_OK;
 }
 
@@ -289,6 +302,23 @@ static enum sr_err sr_pg_region_each(struct sr_store *s, enum sr_err (*fn)(void 
         char name[SR_MAX_REGION + 1];
         sr_pg_copy(rd.res, i, 0, name, sizeof(name));
         SR_TRY(fn(ctx, name));
+    }
+    return SR_OK;
+}
+
+static enum sr_err sr_pg_region_files(struct sr_store *s, const char *region, sr_region_file_fn fn, void *ctx)
+{
+    struct sr_pg_params pp = {0};
+    sr_pg_text(&pp, region);
+    SR_AUTO_PG_READ struct sr_pg_read rd = {0};
+    SR_TRY(sr_pg_read(s, SR_PG_REGION_FILES, &pp, &rd));
+    for (int i = 0; i < PQntuples(rd.res); i++) {
+        size_t len = 0;
+        unsigned char *data = PQunescapeBytea((const unsigned char *)PQgetvalue(rd.res, i, 1), &len);
+        SR_ENSURE(data != NULL, SR_ERR_NOMEM);
+        enum sr_err r = fn(ctx, PQgetvalue(rd.res, i, 0), data, len);
+        PQfreemem(data);
+        SR_TRY(r);
     }
     return SR_OK;
 }
@@ -577,6 +607,11 @@ static enum sr_err sr_pg_operator_change(struct sr_pg *p, const struct sr_change
         id = SR_PG_REGION_PUT;
         sr_pg_text(&pp, ch->key.name);
         sr_pg_int(&pp, ch->key.created);
+    } else if (ch->kind == SR_CHANGE_REGION_FILE) {
+        id = SR_PG_REGION_FILE_PUT;
+        sr_pg_text(&pp, ch->key.vault);
+        sr_pg_text(&pp, ch->key.name);
+        sr_pg_bytes(&pp, ch->key.blob.data, ch->key.blob.len);
     } else if (ch->kind == SR_CHANGE_VAULT) {
         id = SR_PG_VAULT_PUT;
         sr_pg_text(&pp, ch->vault.name);
@@ -693,6 +728,7 @@ static const struct sr_store_ops sr_pg_ops = {
     .submit = sr_pg_submit,
     .region_exists = sr_pg_region_exists,
     .region_each = sr_pg_region_each,
+    .region_files = sr_pg_region_files,
     .vault_get = sr_pg_vault_get,
     .vault_each = sr_pg_vault_each,
     .token_get = sr_pg_token_get,

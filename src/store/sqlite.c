@@ -41,6 +41,9 @@ static const char *const sr_migrations[] = {
     " prev TEXT NOT NULL, hash TEXT NOT NULL);"
     /* The latest version of a name is found through this index, not by sorting every version. */
     "CREATE INDEX IF NOT EXISTS keys_latest ON keys(vault, name, seq);",
+    /* 2: a region's world, KEK and toolset in the store, so that another server can join the region. */
+    "CREATE TABLE region_files(region TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL, data BLOB NOT NULL,"
+    " PRIMARY KEY(region, name));",
 };
 
 static int sr_lite_version(void *ctx, int ncols, char **values, char **names)
@@ -89,6 +92,7 @@ static enum sr_err sr_lite_migrate(sqlite3 *db)
 static const char *const sr_sql[SR_ST_COUNT_] = {
     [SR_ST_REGION_EXISTS] = "SELECT 1 FROM regions WHERE name = ?",
     [SR_ST_REGION_EACH] = "SELECT name FROM regions ORDER BY name",
+    [SR_ST_REGION_FILES] = "SELECT name, data FROM region_files WHERE region = ? ORDER BY name",
     [SR_ST_VAULT_GET] = "SELECT name, region, subscription, created FROM vaults WHERE name = ?",
     [SR_ST_VAULT_EACH] = "SELECT name, region, subscription, created FROM vaults ORDER BY name",
     [SR_ST_TOKEN_GET] = "SELECT hash, role, vault, created, expires FROM tokens WHERE hash = ?",
@@ -110,6 +114,7 @@ static const char *const sr_sql[SR_ST_COUNT_] = {
     [SR_ST_RELEASE] = "RELEASE one_commit",
     [SR_ST_ROLLBACK_TO] = "ROLLBACK TO one_commit",
     [SR_ST_REGION_PUT] = "INSERT INTO regions(name, created) VALUES(?, ?)",
+    [SR_ST_REGION_FILE_PUT] = "INSERT INTO region_files(region, name, data) VALUES(?, ?, ?)",
     [SR_ST_VAULT_PUT] = "INSERT INTO vaults(name, region, subscription, created) VALUES(?, ?, ?, ?)",
     [SR_ST_TOKEN_PUT] = "INSERT INTO tokens(hash, role, vault, created, expires) VALUES(?, ?, ?, ?, ?)",
     [SR_ST_NAME_ENSURE] = "INSERT INTO names(vault, name) VALUES(?, ?) ON CONFLICT DO NOTHING",
@@ -264,6 +269,20 @@ static enum sr_err sr_lite_region_each(struct sr_store *s, enum sr_err (*fn)(voi
         char name[SR_MAX_REGION + 1];
         sr_lite_text(rd.st, 0, name, sizeof(name));
         SR_TRY(fn(ctx, name));
+    }
+    SR_ENSURE(rc == SQLITE_DONE, SR_ERR_IO);
+    return SR_OK;
+}
+
+static enum sr_err sr_lite_region_files(struct sr_store *s, const char *region, sr_region_file_fn fn, void *ctx)
+{
+    SR_AUTO_READ struct sr_read rd = {0};
+    SR_TRY(sr_read_begin(s, SR_ST_REGION_FILES, &rd));
+    sqlite3_bind_text(rd.st, 1, region, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(rd.st)) == SQLITE_ROW) {
+        SR_TRY(fn(ctx, (const char *)sqlite3_column_text(rd.st, 0), sqlite3_column_blob(rd.st, 1),
+                  (size_t)sqlite3_column_bytes(rd.st, 1)));
     }
     SR_ENSURE(rc == SQLITE_DONE, SR_ERR_IO);
     return SR_OK;
@@ -496,6 +515,7 @@ static const struct sr_store_ops sr_sqlite_ops = {
     .submit = sr_lite_submit,
     .region_exists = sr_lite_region_exists,
     .region_each = sr_lite_region_each,
+    .region_files = sr_lite_region_files,
     .vault_get = sr_lite_vault_get,
     .vault_each = sr_lite_vault_each,
     .token_get = sr_lite_token_get,

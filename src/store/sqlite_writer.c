@@ -111,6 +111,11 @@ static enum sr_err sr_apply_operator(struct sr_lite_conn *w, const struct sr_cha
         SR_TRY(sr_lite_stmt(w, SR_ST_REGION_PUT, &st));
         sqlite3_bind_text(st, 1, ch->key.name, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, ch->key.created);
+    } else if (ch->kind == SR_CHANGE_REGION_FILE) {
+        SR_TRY(sr_lite_stmt(w, SR_ST_REGION_FILE_PUT, &st));
+        sqlite3_bind_text(st, 1, ch->key.vault, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, ch->key.name, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, ch->key.blob.data, (int)ch->key.blob.len, SQLITE_STATIC);
     } else if (ch->kind == SR_CHANGE_VAULT) {
         SR_TRY(sr_lite_stmt(w, SR_ST_VAULT_PUT, &st));
         sqlite3_bind_text(st, 1, ch->vault.name, -1, SQLITE_STATIC);

@@ -151,15 +151,30 @@ static enum sr_err sr_store_put(struct sr_store *s, struct sr_commit *c)
     return r;
 }
 
-enum sr_err sr_store_region_put(struct sr_store *s, const char *name, long long created)
+enum sr_err sr_store_region_put(struct sr_store *s, const char *name, long long created,
+                                const struct sr_region_file *files, size_t nfiles)
 {
     SR_ENSURE(strlen(name) <= SR_MAX_REGION, SR_ERR_TOO_LARGE);
     struct sr_commit c;
     sr_commit_init(&c);
     struct sr_change *ch = NULL;
-    SR_TRY(sr_commit_push(&c, SR_CHANGE_REGION, &ch));
-    strcpy(ch->key.name, name);
-    ch->key.created = created;
+    enum sr_err r = sr_commit_push(&c, SR_CHANGE_REGION, &ch);
+    if (r == SR_OK) {
+        strcpy(ch->key.name, name);
+        ch->key.created = created;
+    }
+    for (size_t i = 0; i < nfiles && r == SR_OK; i++) {
+        r = strlen(files[i].name) <= SR_MAX_NAME ? sr_commit_push(&c, SR_CHANGE_REGION_FILE, &ch) : SR_ERR_TOO_LARGE;
+        if (r == SR_OK) {
+            strcpy(ch->key.vault, name);
+            strcpy(ch->key.name, files[i].name);
+            r = sr_buf_append(&ch->key.blob, files[i].data, files[i].len);
+        }
+    }
+    if (r != SR_OK) {
+        sr_commit_release(&c);
+        return r;
+    }
     return sr_store_put(s, &c);
 }
 

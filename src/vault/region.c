@@ -1,6 +1,8 @@
 /* region.c - regions (one module and security world each) and vaults, as the operator makes them. */
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "base/fileio.h"
@@ -50,6 +52,105 @@ static enum sr_err sr_region_root(const char *data_dir, char *out, size_t cap)
     return r;
 }
 
+/* --- what another server needs to join a region, besides a quorum of its cards --- */
+
+/* The region's world file, its KEK's key file and every toolset file, as held in the store. */
+#define SR_REGION_FILES_MAX 16
+
+struct sr_region_bundle {
+    struct sr_region_file files[SR_REGION_FILES_MAX];
+    char names[SR_REGION_FILES_MAX][SR_MAX_NAME + 1];
+    struct sr_buf data[SR_REGION_FILES_MAX];
+    size_t n;
+};
+
+static void sr_region_bundle_release(struct sr_region_bundle *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        sr_buf_release(&b->data[i]);
+    }
+    b->n = 0;
+}
+
+static enum sr_err sr_region_bundle_add(void *ctx, const char *name, const uint8_t *data, size_t len)
+{
+    struct sr_region_bundle *b = ctx;
+    SR_ENSURE(b->n < SR_REGION_FILES_MAX && strlen(name) <= SR_MAX_NAME, SR_ERR_TOO_LARGE);
+    size_t i = b->n;
+    sr_buf_init(&b->data[i], SR_MAX_FILE, SR_BUF_PLAIN);
+    b->n++;
+    SR_TRY(sr_buf_append(&b->data[i], data, len));
+    snprintf(b->names[i], sizeof(b->names[i]), "%s", name);
+    b->files[i] = (struct sr_region_file){.name = b->names[i], .data = b->data[i].data, .len = len};
+    return SR_OK;
+}
+
+/* Where a bundle file lives under DATA/regions/R: the world and KEK in the module, the rest in toolset/. */
+static enum sr_err sr_region_file_path(const char *region_dir, const char *name, char *out, size_t cap)
+{
+    int n;
+    if (strncmp(name, "toolset/", 8) == 0) {
+        SR_ENSURE(strchr(name + 8, '/') == NULL && name[8] != '.' && name[8] != 0, SR_ERR_IO);
+        n = snprintf(out, cap, "%s/%s", region_dir, name);
+    } else {
+        SR_ENSURE(strcmp(name, "world") == 0 || strncmp(name, "key_byok_", 9) == 0, SR_ERR_IO);
+        SR_ENSURE(strchr(name, '/') == NULL, SR_ERR_IO);
+        n = snprintf(out, cap, "%s/kmdata/local/%s", region_dir, name);
+    }
+    SR_ENSURE(n > 0 && (size_t)n < cap, SR_ERR_TOO_LARGE);
+    return SR_OK;
+}
+
+static enum sr_err sr_region_bundle_read(const char *data_dir, const char *region, struct sr_region_bundle *b)
+{
+    char region_dir[SR_PATH_MAX], path[SR_PATH_MAX], toolset[SR_PATH_MAX];
+    int n = snprintf(region_dir, sizeof(region_dir), "%s/regions/%s", data_dir, region);
+    SR_ENSURE(n > 0 && (size_t)n < sizeof(region_dir), SR_ERR_TOO_LARGE);
+    static const char *const module_files[] = {"world", "key_byok_" SR_KEK_IDENT};
+    for (size_t i = 0; i < SR_ARRAY_LEN(module_files); i++) {
+        SR_TRY(sr_region_file_path(region_dir, module_files[i], path, sizeof(path)));
+        SR_AUTO_BUF struct sr_buf data = {0};
+        sr_buf_init(&data, SR_MAX_FILE, SR_BUF_PLAIN);
+        SR_TRY(sr_file_read(path, &data));
+        SR_TRY(sr_region_bundle_add(b, module_files[i], data.data, data.len));
+    }
+    SR_TRY(sr_region_toolset_dir(data_dir, region, toolset, sizeof(toolset)));
+    DIR *d = opendir(toolset);
+    SR_ENSURE(d != NULL, SR_ERR_IO);
+    enum sr_err r = SR_OK;
+    for (struct dirent *e = readdir(d); e != NULL && r == SR_OK; e = readdir(d)) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        char name[SR_MAX_NAME + 1];
+        SR_AUTO_BUF struct sr_buf data = {0};
+        sr_buf_init(&data, SR_MAX_FILE, SR_BUF_PLAIN);
+        n = snprintf(name, sizeof(name), "toolset/%s", e->d_name);
+        r = n > 0 && (size_t)n < sizeof(name) ? sr_path_join(path, sizeof(path), toolset, e->d_name) : SR_ERR_TOO_LARGE;
+        if (r == SR_OK) {
+            r = sr_file_read(path, &data);
+        }
+        if (r == SR_OK) {
+            r = sr_region_bundle_add(b, name, data.data, data.len);
+        }
+    }
+    closedir(d);
+    return r;
+}
+
+static enum sr_err sr_region_bundle_write(const char *region_dir, const struct sr_region_bundle *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        char path[SR_PATH_MAX], dir[SR_PATH_MAX];
+        SR_TRY(sr_region_file_path(region_dir, b->files[i].name, path, sizeof(path)));
+        snprintf(dir, sizeof(dir), "%s", path);
+        *strrchr(dir, '/') = 0;
+        SR_TRY(sr_dir_make(dir));
+        SR_TRY(sr_file_write_atomic(path, b->files[i].data, b->files[i].len, SR_WRITE_CREATE));
+    }
+    return SR_OK;
+}
+
 enum sr_err sr_region_create(const char *data_dir, struct sr_store *store, const struct sr_region_params *params,
                              const struct sr_pins *pins)
 {
@@ -93,7 +194,81 @@ enum sr_err sr_region_create(const char *data_dir, struct sr_store *store, const
     int len = snprintf(line, sizeof(line), "%s  %s\n", hash, zip_name);
     SR_ENSURE(len > 0 && (size_t)len < sizeof(line), SR_ERR_TOO_LARGE);
     SR_TRY(sr_file_write_atomic(sums, line, (size_t)len, SR_WRITE_CREATE));
-    return sr_store_region_put(store, params->name, (long long)time(NULL));
+    struct sr_region_bundle b = {0};
+    enum sr_err r = sr_region_bundle_read(data_dir, params->name, &b);
+    if (r == SR_OK) {
+        r = sr_store_region_put(store, params->name, (long long)time(NULL), b.files, b.n);
+    }
+    sr_region_bundle_release(&b);
+    return r;
+}
+
+/*
+ * As a second nShield joins an existing security world: this server's own module (its own KM0 and
+ * warrant) loads the region's world from a quorum of the region's cards, and takes the world file, the
+ * KEK's key file and the toolset from the store. Built in DATA/regions/.join-R and renamed into place only
+ * when the cards proved the world: a refused join (too few cards, a wrong PIN, another world's cards)
+ * leaves nothing behind.
+ */
+enum sr_err sr_region_join(const char *data_dir, struct sr_store *store, const struct sr_join_params *params,
+                           const struct sr_pins *pins)
+{
+    SR_TRY(sr_region_name_check(params->name));
+    SR_ENSURE(store->ops->region_exists(store, params->name) == SR_OK, SR_ERR_NOT_FOUND);
+    char region_dir[SR_PATH_MAX], staging[SR_PATH_MAX], kmdata[SR_PATH_MAX], root[SR_PATH_MAX];
+    int n = snprintf(region_dir, sizeof(region_dir), "%s/regions/%s", data_dir, params->name);
+    SR_ENSURE(n > 0 && (size_t)n < sizeof(region_dir), SR_ERR_TOO_LARGE);
+    SR_ENSURE(!sr_file_exists(region_dir), SR_ERR_REGION_JOINED);
+    n = snprintf(staging, sizeof(staging), "%s/regions/.join-%s", data_dir, params->name);
+    SR_ENSURE(n > 0 && (size_t)n < sizeof(staging), SR_ERR_TOO_LARGE);
+    SR_TRY(sr_path_join(kmdata, sizeof(kmdata), staging, "kmdata"));
+    struct sr_region_bundle b = {0};
+    enum sr_err r = store->ops->region_files(store, params->name, sr_region_bundle_add, &b);
+    if (r == SR_OK && b.n == 0) {
+        r = SR_ERR_REGION_NO_FILES;
+    }
+    if (r == SR_OK) {
+        r = sr_dir_remove_tree(staging); /* what a join killed half-way left */
+    }
+    if (r == SR_OK) {
+        r = sr_region_bundle_write(staging, &b);
+    }
+    sr_region_bundle_release(&b);
+    struct sr_module *m = NULL;
+    if (r == SR_OK) {
+        r = sr_module_open(kmdata, &m);
+    }
+    if (r == SR_OK) {
+        r = sr_module_set_mode(m, 'I');
+    }
+    if (r == SR_OK) {
+        r = sr_world_load(m, params->card_dir, params->cards, params->ncards, pins);
+    }
+    if (r == SR_OK) {
+        r = sr_module_set_mode(m, 'O');
+    }
+    /* The cards proved the world: only now is the manufacturer root made (if this is the server's
+     * first region) and the module warranted. */
+    if (r == SR_OK) {
+        r = sr_region_root(data_dir, root, sizeof(root));
+    }
+    if (r == SR_OK) {
+        r = sr_root_warrant_module(root, m);
+    }
+    if (r == SR_OK) {
+        r = sr_module_require_world(m, NULL);
+    }
+    sr_module_free(m);
+    if (r == SR_OK && rename(staging, region_dir) != 0) {
+        r = SR_ERR_IO;
+    }
+    if (r != SR_OK) {
+        (void)!sr_dir_remove_tree(staging); /* best effort: a leftover is removed by the next join */
+        char regions[SR_PATH_MAX];
+        snprintf(regions, sizeof(regions), "%s/regions", data_dir);
+        (void)rmdir(regions); /* only if the join made it: rmdir leaves a directory with anything in it */
+    }
+    return r;
 }
 
 enum sr_err sr_vault_create(struct sr_store *store, const char *name, const char *region, const char *subscription)

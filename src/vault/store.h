@@ -77,6 +77,15 @@ void sr_name_row_release(struct sr_name_row *n);
 typedef enum sr_err (*sr_key_row_fn)(void *ctx, const struct sr_key_row *k, const struct sr_name_row *n);
 typedef enum sr_err (*sr_vault_row_fn)(void *ctx, const struct sr_vault_row *v);
 typedef enum sr_err (*sr_audit_row_fn)(void *ctx, const struct sr_audit_row *a);
+typedef enum sr_err (*sr_region_file_fn)(void *ctx, const char *name, const uint8_t *data, size_t len);
+
+/* What a server needs of a region besides cards to serve it: its world file, its KEK's module-protected
+ * key file and its published toolset, by name ("world", "key_byok_kek-1", "toolset/..."). */
+struct sr_region_file {
+    const char *name;
+    const uint8_t *data;
+    size_t len;
+};
 
 /*
  * Writes: every change reaches the store inside a struct sr_commit, with the audit entry of the request
@@ -90,13 +99,14 @@ typedef enum sr_err (*sr_audit_row_fn)(void *ctx, const struct sr_audit_row *a);
  * after the outcome is durable (or known to have failed), from the store's writer thread; it must not block.
  */
 enum sr_change_kind {
-    SR_CHANGE_REGION, SR_CHANGE_VAULT, SR_CHANGE_TOKEN, SR_CHANGE_KEY_INSERT, SR_CHANGE_KEY_UPDATE,
+    SR_CHANGE_REGION, SR_CHANGE_REGION_FILE, SR_CHANGE_VAULT, SR_CHANGE_TOKEN, SR_CHANGE_KEY_INSERT, SR_CHANGE_KEY_UPDATE,
     SR_CHANGE_NAME_DELETED, SR_CHANGE_NAME_PURGE, SR_CHANGE_NAME_POLICY,
 };
 
 struct sr_change {
     enum sr_change_kind kind;
-    struct sr_key_row key;      /* KEY_*: owned; NAME_*: key.vault and key.name; REGION: key.name, key.created */
+    struct sr_key_row key;      /* KEY_*: owned; NAME_*: key.vault and key.name; REGION: key.name, key.created;
+                                 * REGION_FILE: key.vault (the region), key.name (the file), key.blob */
     struct sr_name_row name;    /* NAME_DELETED: deleted, purge_at; NAME_POLICY: rotation_policy (owned) */
     struct sr_vault_row vault;  /* VAULT */
     struct sr_token_row token;  /* TOKEN */
@@ -121,6 +131,7 @@ struct sr_store_ops {
     void (*submit)(struct sr_store *s, struct sr_commit *c);
     enum sr_err (*region_exists)(struct sr_store *s, const char *name);
     enum sr_err (*region_each)(struct sr_store *s, enum sr_err (*fn)(void *ctx, const char *name), void *ctx);
+    enum sr_err (*region_files)(struct sr_store *s, const char *region, sr_region_file_fn fn, void *ctx);
     enum sr_err (*vault_get)(struct sr_store *s, const char *name, struct sr_vault_row *ret);
     enum sr_err (*vault_each)(struct sr_store *s, sr_vault_row_fn fn, void *ctx);
     enum sr_err (*token_get)(struct sr_store *s, const char *hash, struct sr_token_row *ret);
@@ -167,7 +178,8 @@ SR_MUST_USE enum sr_err sr_commit_name_policy(struct sr_commit *c, const char *v
 /* Submits c and waits for its durable outcome (c->result, also returned). */
 SR_MUST_USE enum sr_err sr_store_commit_wait(struct sr_store *s, struct sr_commit *c);
 /* Operator writes outside the API (one unaudited commit each), durable when they return SR_OK. */
-SR_MUST_USE enum sr_err sr_store_region_put(struct sr_store *s, const char *name, long long created);
+SR_MUST_USE enum sr_err sr_store_region_put(struct sr_store *s, const char *name, long long created,
+                                            const struct sr_region_file *files, size_t nfiles);
 SR_MUST_USE enum sr_err sr_store_vault_put(struct sr_store *s, const struct sr_vault_row *v);
 SR_MUST_USE enum sr_err sr_store_token_put(struct sr_store *s, const struct sr_token_row *t);
 

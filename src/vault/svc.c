@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base/fileio.h"
 #include "vault/internal.h"
 
 struct sr_op_row {
@@ -97,6 +98,8 @@ static enum sr_err sr_svc_open_region(struct sr_vault_svc *svc, const char *regi
 {
     char kmdata[SR_PATH_MAX];
     SR_TRY(sr_region_kmdata(svc->data_dir, region, kmdata, sizeof(kmdata)));
+    /* Another server made the region and this one has not joined it: never another region's module. */
+    SR_ENSURE(sr_file_exists(kmdata), SR_ERR_REGION_NOT_JOINED);
     SR_AUTO_MODULE struct sr_module *m = NULL;
     SR_TRY(sr_module_open(kmdata, &m));
     SR_TRY(sr_module_require_world(m, NULL));
@@ -138,10 +141,15 @@ enum sr_err sr_svc_region_module(struct sr_vault_svc *svc, const char *region, c
     return r;
 }
 
+/* A vault this server can serve: its row, and its region's module loaded here (a server that has not
+ * joined the region answers 503 for every request of the vault, reads included). */
 enum sr_err sr_vault_lookup(struct sr_vault_svc *svc, const char *name, struct sr_vault_row *ret)
 {
     enum sr_err r = svc->store->ops->vault_get(svc->store, name, ret);
-    return r == SR_ERR_NOT_FOUND ? SR_ERR_VAULT_NOT_FOUND : r;
+    SR_ENSURE(r != SR_ERR_NOT_FOUND, SR_ERR_VAULT_NOT_FOUND);
+    SR_TRY(r);
+    const struct sr_module *m = NULL;
+    return sr_svc_region_module(svc, ret->region, &m);
 }
 
 static void sr_audit_target(const struct sr_request *req, char *out, size_t cap)

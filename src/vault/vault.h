@@ -96,6 +96,16 @@ struct sr_region_params {
 struct sr_pins;
 SR_MUST_USE enum sr_err sr_region_create(const char *data_dir, struct sr_store *store,
                                          const struct sr_region_params *params, const struct sr_pins *pins);
+/* Joins this server (its data directory) to a region another server made, from the store and a quorum of
+ * the region's cards: see region.c. */
+struct sr_join_params {
+    const char *name;
+    const char *card_dir; /* where the inserted cards are */
+    const unsigned *cards; /* 1-based card numbers */
+    unsigned ncards;
+};
+SR_MUST_USE enum sr_err sr_region_join(const char *data_dir, struct sr_store *store,
+                                       const struct sr_join_params *params, const struct sr_pins *pins);
 SR_MUST_USE enum sr_err sr_region_kmdata(const char *data_dir, const char *region, char *out, size_t cap);
 SR_MUST_USE enum sr_err sr_vault_create(struct sr_store *store, const char *name, const char *region,
                                         const char *subscription);
