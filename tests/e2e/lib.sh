@@ -17,6 +17,17 @@ expect() {
     grep -q -- "$pattern" "$T/err" || fail "'$*' stderr lacks '$pattern': $(cat "$T/err")"
     if grep -q 'AddressSanitizer\|runtime error' "$T/err"; then fail "sanitizer report from '$*'"; fi
 }
+# store_sql DATA SQL: runs SQL (statements separated by ';') on the test's store, rows as text with '|'
+# between columns: the PostgreSQL database in $STRONGROOM_STORE when set (tests/pg/with-pg.sh), else the
+# SQLite file DATA/vault.db. store_hex COLUMN: a blob column in hex, in that store's SQL.
+store_sql() {
+    if [ -n "${STRONGROOM_STORE:-}" ]; then
+        "${SR_TEST_PG_BIN:+$SR_TEST_PG_BIN/}psql" -qAt -F'|' -v ON_ERROR_STOP=1 -d "$STRONGROOM_STORE" <<<"$2"
+    else
+        sqlite3 "$1/vault.db" "$2"
+    fi
+}
+store_hex() { if [ -n "${STRONGROOM_STORE:-}" ]; then echo "upper(encode($1, 'hex'))"; else echo "hex($1)"; fi; }
 # tree_digest DIR: one hash over every file's path, mode and content.
 tree_digest() { (cd "$1" && find . -type f -printf '%p %m\n' -exec sha256sum {} \; | sort | sha256sum); }
 

@@ -8,8 +8,7 @@ b64url_encode() { base64 -w0 | tr '/+' '_-' | tr -d '='; }
 flip() { local b; b=$(xxd -p -s "$2" -l 1 "$1"); printf "%02x" $((0x$b ^ ${3:-0x01})) | xxd -r -p | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
 byok_server
 owner_world
-DB="$T/vault/vault.db"
-store_digest() { sqlite3 "$DB" "SELECT vault,name,version,hex(blob) FROM keys ORDER BY seq; SELECT * FROM names;" | sha256sum; }
+store_digest() { store_sql "$T/vault" "SELECT vault,name,version,$(store_hex blob) FROM keys ORDER BY seq; SELECT * FROM names ORDER BY vault, name;" | sha256sum; }
 step "a toolset changed on the server after it was published fails its hash check and is removed"
 zip="$T/vault/regions/NA/toolset/KeyVault-BYOK-Tools-NA.zip"
 cp "$zip" "$T/na.zip"; printf 'X' | dd of="$zip" bs=1 seek=100 conv=notrunc status=none

@@ -4,8 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 start_server "$T/data" --dev --quiet
 TOKEN=$(cat "$T/data/dev-token")
-DB="$T/data/vault.db"
-store_digest() { sqlite3 "$DB" "SELECT vault,name,version,kty,key_ops,enabled,nbf,exp,tags,hex(blob) FROM keys ORDER BY seq; SELECT * FROM names ORDER BY name;" | sha256sum; }
+store_digest() { store_sql "$T/data" "SELECT vault,name,version,kty,key_ops,enabled,nbf,exp,tags,$(store_hex blob) FROM keys ORDER BY seq; SELECT * FROM names ORDER BY name;" | sha256sum; }
 V=api-version=7.5
 
 api POST "/keys/k1/create?$V" '{"kty":"RSA","key_size":2048}' >/dev/null; [ "$STATUS" = 200 ] || fail "create k1"

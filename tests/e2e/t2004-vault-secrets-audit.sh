@@ -20,12 +20,18 @@ api POST "/keys/known/sign?$V" "{\"alg\":\"PS256\",\"value\":\"$DIGEST\"}" > "$T
 api POST "/keys/gen/create?$V" '{"kty":"EC","crv":"P-521"}' > "$T/r5.json"
 jq -e '.key.d == null and .key.p == null' "$T/r1.json" >/dev/null || fail "private members in a response"
 
-step "the checkpointed database, its WAL, responses, audit and server log hold none of it"
-sqlite3 "$T/data/vault.db" "PRAGMA wal_checkpoint(FULL);" >/dev/null
-sqlite3 "$T/data/vault.db" "SELECT * FROM audit;" > "$T/audit.txt"
+step "the checkpointed database, its WAL (or a dump of the PostgreSQL store), responses, audit and server log hold none of it"
+if [ -n "${STRONGROOM_STORE:-}" ]; then
+    "$SR_TEST_PG_BIN/pg_dump" -d "$STRONGROOM_STORE" > "$T/store-dump.sql" # bytea as hex: the hex needle below
+    STORE_FILES=("$T/store-dump.sql")
+else
+    sqlite3 "$T/data/vault.db" "PRAGMA wal_checkpoint(FULL);" >/dev/null
+    STORE_FILES=("$T"/data/vault.db*)
+fi
+store_sql "$T/data" "SELECT * FROM audit;" > "$T/audit.txt"
 # needles: the PKCS#8 DER, each CRT component (raw), d in base64url, and hex of a 32-byte window of d
 xxd -p "$T/secret.d" | tr -d '\n' | cut -c 100-163 > "$T/secret.d.hex"
-for hay in "$T"/data/vault.db* "$T"/r?.json "$T/audit.txt" "$SERVER_LOG" $(find "$T/data" -type f); do
+for hay in "${STORE_FILES[@]}" "$T"/r?.json "$T/audit.txt" "$SERVER_LOG" $(find "$T/data" -type f); do
     for needle in "$T"/secret.p8 "$T"/secret.d "$T"/secret.p "$T"/secret.q "$T"/secret.dp "$T"/secret.dq "$T"/secret.qi; do
         python3 -c 'import sys;h=open(sys.argv[1],"rb").read();n=open(sys.argv[2],"rb").read();sys.exit(1 if n[8:40] in h else 0)' "$hay" "$needle" \
             || fail "private key bytes ($(basename "$needle")) found in $hay"
@@ -43,9 +49,9 @@ stop_server
 
 step "audit chain: intact, then an edited entry is found"
 $SR audit verify --data "$T/data" | grep -q 'hash chain intact'
-n=$(sqlite3 "$T/data/vault.db" "SELECT count(*) FROM audit WHERE op='ImportKey' AND target='known' AND status=200;")
+n=$(store_sql "$T/data" "SELECT count(*) FROM audit WHERE op='ImportKey' AND target='known' AND status=200;")
 [ "$n" = 1 ] || fail "ImportKey not audited"
-sqlite3 "$T/data/vault.db" "UPDATE audit SET status=403 WHERE seq=2;"
+store_sql "$T/data" "UPDATE audit SET status=403 WHERE seq=2;" >/dev/null
 expect 1 "hash chain is broken" $SR audit verify --data "$T/data"
 grep -q 'first bad entry: 2' "$T/err" || fail "the broken entry is named: $(cat "$T/err")"
 echo PASS

@@ -30,10 +30,10 @@ cat "$T"/acked.* | sort > "$T/acked"
 acked=$(wc -l < "$T/acked")
 [ "$acked" -gt 100 ] || fail "only $acked creates were acknowledged: the load did not run"
 step "every acknowledged key ($acked) is there, with its audit entry"
-sqlite3 "$DATA/vault.db" "SELECT name FROM keys" | sort > "$T/stored"
+store_sql "$DATA" "SELECT name FROM keys" | sort > "$T/stored"
 missing=$(comm -23 "$T/acked" "$T/stored" | head -5)
 [ -z "$missing" ] || fail "acknowledged but lost: $missing"
-sqlite3 "$DATA/vault.db" "SELECT target FROM audit WHERE op = 'CreateKey' AND status = 200" | sort > "$T/audited"
+store_sql "$DATA" "SELECT target FROM audit WHERE op = 'CreateKey' AND status = 200" | sort > "$T/audited"
 missing=$(comm -23 "$T/acked" "$T/audited" | head -5)
 [ -z "$missing" ] || fail "acknowledged without a durable audit entry: $missing"
 step "the chain verifies"
