@@ -2,7 +2,7 @@
 # The database goes away under a running server and comes back (run by tests/pg/with-pg.sh): while it is
 # away every request is answered 503 with Key Vault's error JSON and a Retry-After, nothing half-done is
 # acknowledged, and when it is back the same server answers again without a restart; the audit verifies.
-. "$SR_SOURCE_DIR/tests/e2e/lib.sh"
+. "$(dirname "$0")/../e2e/lib.sh" || exit 1
 : "${STRONGROOM_STORE:?run through tests/pg/with-pg.sh with STRONGROOM_STORE set}"
 start_server "$T/data" --dev --quiet
 TOKEN=$(cat "$T/data/dev-token")

@@ -4,7 +4,7 @@
 # joins (one card, a wrong PIN, another world's cards) that write nothing. Then a key created through
 # node 1 signs through node 2 (openssl verifies it against the key node 1 shows), is deleted through
 # node 3 and is gone through node 1 at once; a server that never joined answers the region's vault 503.
-. "$SR_SOURCE_DIR/tests/e2e/lib.sh"
+. "$(dirname "$0")/../e2e/lib.sh" || exit 1
 : "${STRONGROOM_STORE:?run through tests/pg/with-pg.sh with STRONGROOM_STORE set}"
 V="api-version=7.5"
 printf 'pin-1\npin-2\npin-3\n' > pins

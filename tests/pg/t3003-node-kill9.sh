@@ -3,7 +3,7 @@
 # node 2 is killed with kill -9 in the middle. Clients that get no answer from a node retry once on the
 # next: none sees an error twice. Afterwards every acknowledged key is there, every key there has its
 # audit entry (nothing exists that was kept without one), and the one chain of all nodes verifies.
-. "$SR_SOURCE_DIR/tests/e2e/lib.sh"
+. "$(dirname "$0")/../e2e/lib.sh" || exit 1
 : "${STRONGROOM_STORE:?run through tests/pg/with-pg.sh with STRONGROOM_STORE set}"
 echo pin > pin
 $SR region create EU --data n1 --pin-file pin >/dev/null
