@@ -4,7 +4,10 @@ BUILD      ?= build
 TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build run demo test clean
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+
+.PHONY: all deps build run demo test clean install install-files
 
 all: build
 
@@ -25,6 +28,16 @@ test: deps
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSR_SANITIZE=ON >/dev/null
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The binary, its man page and a systemd unit with a hardened sandbox (dist/strongroom.service.in).
+install: build install-files
+
+install-files:
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(BUILD)/strongroom $(DESTDIR)$(PREFIX)/bin/strongroom
+	install -m 0644 dist/strongroom.1 $(DESTDIR)$(PREFIX)/share/man/man1/strongroom.1
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' dist/strongroom.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/system/strongroom.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/strongroom.service
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)

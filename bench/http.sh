@@ -272,5 +272,6 @@ one_rsa=$(printf '%s\n' $one_rsa_runs | best); one_ec=$(printf '%s\n' $one_ec_ru
     echo "| ECDSA P-256 sign | $mod_ec | $one_ec | $(ratio "$mod_ec" "$one_ec") |"
     echo
     if [ -f "$ROOT/docs/performance-notes.md" ]; then cat "$ROOT/docs/performance-notes.md"; fi
+    if [ -f "$ROOT/docs/performance-nodes.md" ]; then echo; cat "$ROOT/docs/performance-nodes.md"; fi
 } > docs/performance.md
 echo "bench: wrote docs/performance.md"
