@@ -78,6 +78,22 @@ expect_api() {
     [ "$(printf '%s' "$out" | jq -r .error.code)" = "$code" ] || fail "$1 $2: error code is not $code: $out"
 }
 
+# sdk_install: the official Azure SDK (@azure/keyvault-keys, pinned by package-lock.json) in $SDK, with the
+# test scripts of tests/e2e/node beside it; installed once per build directory.
+sdk_install() {
+    local node_dir="$SR_SOURCE_DIR/tests/e2e/node"
+    SDK="${SR_BUILD_DIR:-$T}/node-sdk"
+    if [ ! -d "$SDK/node_modules/@azure/keyvault-keys" ] || ! cmp -s "$node_dir/package-lock.json" "$SDK/package-lock.json"; then
+        step "npm ci (@azure/keyvault-keys from package-lock.json)"
+        # Two tests may install at once (ctest -j): each in a directory of its own, the last one moved in place.
+        local fresh="$SDK.$$"
+        rm -rf "$fresh"; mkdir -p "$fresh"
+        cp "$node_dir/package.json" "$node_dir/package-lock.json" "$fresh/"
+        (cd "$fresh" && npm ci --no-audit --no-fund --loglevel=error)
+        rm -rf "$SDK"; mv "$fresh" "$SDK" 2>/dev/null || rm -rf "$fresh"
+    fi
+    cp "$node_dir"/*.mjs "$node_dir/localhost-dns.cjs" "$SDK/" 2>/dev/null || true
+}
 # byok_server: a vault server with regions EU and NA (1-of-1 region card sets) and vault
 # `contoso` (region EU, subscription $SUB); sets STRONGROOM_VAULT_URL/TOKEN/CA_FILE for the client.
 byok_server() {

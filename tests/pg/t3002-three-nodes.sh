@@ -66,6 +66,13 @@ on n3; api DELETE "/keys/shared?$V" >/dev/null
 on n1; expect_api 404 KeyNotFound GET "/keys/shared?$V"
 on n2; expect_api 404 KeyNotFound POST "/keys/shared/sign?$V" "{\"alg\":\"RS256\",\"value\":\"$DIGEST\"}"
 
+step "the Azure SDK, unchanged: create through node 1, sign through node 2, delete through node 3"
+sdk_install
+cat "${NODE_CA[n1]}" "${NODE_CA[n2]}" "${NODE_CA[n3]}" > cas.pem
+NODE_EXTRA_CA_CERTS="$T/cas.pem" timeout 120 node --require "$SDK/localhost-dns.cjs" "$SDK/sdk-nodes.mjs" \
+    "https://contoso.localhost:${NODE_PORT[n1]}" "https://contoso.localhost:${NODE_PORT[n2]}" \
+    "https://contoso.localhost:${NODE_PORT[n3]}" "$TOKEN" || fail "the SDK across nodes"
+
 step "a server that never joined region EU answers its vault 503, never with another module"
 on n4; expect_api 503 ServiceUnavailable GET "/keys/shared?$V"
 
