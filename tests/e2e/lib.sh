@@ -78,6 +78,27 @@ expect_api() {
     [ "$(printf '%s' "$out" | jq -r .error.code)" = "$code" ] || fail "$1 $2: error code is not $code: $out"
 }
 
+# region_nodes N: region EU (one card, PIN "pin") and vault contoso made in data directory n1, joined by
+# n2..nN from that card; sets $TOKEN (Administrator). For several servers over one store (tests/pg).
+region_nodes() {
+    echo pin > "$T/pin"
+    $SR region create EU --data n1 --pin-file "$T/pin" >/dev/null
+    $SR vault create contoso --region EU --subscription-id sub-1 --data n1 >/dev/null
+    TOKEN=$($SR token create --role Administrator --data n1)
+    for i in $(seq 2 "$1"); do
+        $SR region join EU --data "n$i" --cards 1 --card-dir n1/regions/EU/cards --pin-file "$T/pin" >/dev/null
+    done
+}
+# start_nodes N: servers on n1..nN (vault contoso on plain names); their ports, CAs and pids in
+# PORTS[i], CAS[i] and PIDS[i], all killed on exit.
+start_nodes() {
+    PORTS=() CAS=() PIDS=()
+    for i in $(seq 1 "$1"); do
+        start_server "$T/n$i" --quiet --default-vault contoso --threads 2
+        PORTS[$i]=$PORT CAS[$i]=$CA PIDS[$i]=$SERVER_PID
+    done
+    trap 'kill ${PIDS[*]} 2>/dev/null; rm -rf "$T"' EXIT
+}
 # sdk_install: the official Azure SDK (@azure/keyvault-keys, pinned by package-lock.json) in $SDK, with the
 # test scripts of tests/e2e/node beside it; installed once per build directory.
 sdk_install() {

@@ -5,17 +5,8 @@
 # audit entry (nothing exists that was kept without one), and the one chain of all nodes verifies.
 . "$(dirname "$0")/../e2e/lib.sh" || exit 1
 : "${STRONGROOM_STORE:?run through tests/pg/with-pg.sh with STRONGROOM_STORE set}"
-echo pin > pin
-$SR region create EU --data n1 --pin-file pin >/dev/null
-$SR vault create contoso --region EU --subscription-id sub-1 --data n1 >/dev/null
-TOKEN=$($SR token create --role Administrator --data n1)
-for n in n2 n3; do $SR region join EU --data $n --cards 1 --card-dir n1/regions/EU/cards --pin-file pin >/dev/null; done
-declare -a PORTS CAS PIDS
-for i in 1 2 3; do
-    start_server "$T/n$i" --quiet --default-vault contoso --threads 2
-    PORTS[$i]=$PORT CAS[$i]=$CA PIDS[$i]=$SERVER_PID
-done
-trap 'kill ${PIDS[*]} 2>/dev/null; rm -rf "$T"' EXIT
+region_nodes 3
+start_nodes 3
 DIGEST=$(printf 'x' | openssl dgst -sha256 -binary | basenc --base64url | tr -d '=')
 
 call() { # NODE METHOD PATH BODY: the HTTP status, 000 when the node does not answer

@@ -6,17 +6,8 @@
 # new primary without a restart, and every acknowledged key is on it with the chain verifying.
 . "$(dirname "$0")/../e2e/lib.sh" || exit 1
 : "${SR_TEST_PG_STANDBY_URL:?run through tests/pg/with-pg.sh with SR_TEST_PG_STANDBY=1}"
-echo pin > pin
-$SR region create EU --data n1 --pin-file pin >/dev/null
-$SR vault create contoso --region EU --subscription-id sub-1 --data n1 >/dev/null
-TOKEN=$($SR token create --role Administrator --data n1)
-$SR region join EU --data n2 --cards 1 --card-dir n1/regions/EU/cards --pin-file pin >/dev/null
-declare -a PORTS CAS PIDS
-for i in 1 2; do
-    start_server "$T/n$i" --quiet --default-vault contoso --threads 2
-    PORTS[$i]=$PORT CAS[$i]=$CA PIDS[$i]=$SERVER_PID
-done
-trap 'kill ${PIDS[*]} 2>/dev/null; rm -rf "$T"' EXIT
+region_nodes 2
+start_nodes 2
 
 client() { # ID: creates keys through both nodes in turn until the deadline, every status recorded
     local i=0 n code
