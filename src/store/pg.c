@@ -103,7 +103,7 @@ static const char *const sr_pg_migrations[] = {
     " PRIMARY KEY(region, name));",
 };
 
-#define SR_PG_READERS 4
+#define SR_PG_READERS 16
 
 struct sr_pg_conn {
     PGconn *db;
@@ -117,6 +117,10 @@ struct sr_pg {
     struct sr_pg_conn readers[SR_PG_READERS];
     struct sr_pg_conn writer; /* the group-commit thread's */
     struct sr_groupcommit gc;
+    /* The chain's head in the batch's transaction: written back to audit_head once, before COMMIT. */
+    long long head_seq;
+    char head_hash[65];
+    bool head_moved;
 };
 
 static struct sr_pg *sr_pg_of(struct sr_store *s)
@@ -523,6 +527,7 @@ static enum sr_err sr_pg_begin(void *db, long long *head_seq, char head_hash[65]
         sr_pg_copy(res, 0, 1, head_hash, 65);
     }
     PQclear(res);
+    p->head_moved = false;
     return r;
 }
 
@@ -663,17 +668,24 @@ static enum sr_err sr_pg_audit_insert(void *db, const struct sr_audit_row *a)
     sr_pg_text(&pp, a->prev);
     sr_pg_text(&pp, a->hash);
     SR_TRY(sr_pg_write(p, SR_PG_AUDIT_INSERT, &pp, true));
-    struct sr_pg_params head = {0};
-    sr_pg_int(&head, a->seq);
-    sr_pg_text(&head, a->hash);
-    return sr_pg_write(p, SR_PG_HEAD_SET, &head, true);
+    p->head_seq = a->seq;
+    memcpy(p->head_hash, a->hash, sizeof(p->head_hash));
+    p->head_moved = true;
+    return SR_OK;
 }
 
 /* A COMMIT whose answer never came (the connection broke) may or may not have happened: it is never
  * acknowledged, and the answer says the outcome is unknown; a retried request is a new request. */
 static enum sr_err sr_pg_commit(void *db)
 {
-    enum sr_err r = sr_pg_exec(&((struct sr_pg *)db)->writer, "COMMIT");
+    struct sr_pg *p = db;
+    if (p->head_moved) {
+        struct sr_pg_params head = {0};
+        sr_pg_int(&head, p->head_seq);
+        sr_pg_text(&head, p->head_hash);
+        SR_TRY(sr_pg_write(p, SR_PG_HEAD_SET, &head, true));
+    }
+    enum sr_err r = sr_pg_exec(&p->writer, "COMMIT");
     return r == SR_ERR_UNAVAILABLE ? SR_ERR_COMMIT_UNKNOWN : r;
 }
 
