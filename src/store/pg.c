@@ -12,6 +12,7 @@
  * opened again by the next use, so a server outlives a database restart or a failover (libpq's multi-host
  * URLs with target_session_attrs=read-write find the new primary).
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,7 @@ struct sr_pg {
     struct sr_pg_conn readers[SR_PG_READERS];
     struct sr_pg_conn writer; /* the group-commit thread's */
     struct sr_groupcommit gc;
+    atomic_bool down; /* the last connection attempt failed: said once on stderr, and once when back */
     /* The chain's head in the batch's transaction: written back to audit_head once, before COMMIT. */
     long long head_seq;
     char head_hash[65];
@@ -151,8 +153,16 @@ static enum sr_err sr_pg_conn_ready(struct sr_pg *p, struct sr_pg_conn *c)
     sr_pg_conn_drop(c);
     c->db = PQconnectdb(p->conninfo);
     if (c->db == NULL || PQstatus(c->db) != CONNECTION_OK) {
+        /* libpq's message names the hosts and the reason, never the password. */
+        if (!atomic_exchange(&p->down, true)) {
+            fprintf(stderr, "strongroom: the database cannot be reached (answering 503 until it can): %s",
+                    c->db ? PQerrorMessage(c->db) : "out of memory\n");
+        }
         sr_pg_conn_drop(c);
         return SR_ERR_UNAVAILABLE;
+    }
+    if (atomic_exchange(&p->down, false)) {
+        fprintf(stderr, "strongroom: the database is reachable again\n");
     }
     PQsetNoticeProcessor(c->db, sr_pg_no_notices, NULL);
     return SR_OK;

@@ -30,6 +30,8 @@ done
 [ "$STATUS" = 200 ] || fail "the server did not reconnect: $STATUS"
 api GET "/keys/during?$V" >/dev/null
 [ "$STATUS" = 404 ] || fail "a create refused during the outage exists: $STATUS"
+grep -q 'the database cannot be reached' "$SERVER_LOG" || fail "the outage is not in the server's log"
+grep -q 'the database is reachable again' "$SERVER_LOG" || fail "the recovery is not in the server's log"
 api POST "/keys/after/create?$V" '{"kty":"EC","crv":"P-256"}' >/dev/null
 [ "$STATUS" = 200 ] || fail "create after the outage answered $STATUS"
 stop_server
