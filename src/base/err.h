@@ -52,6 +52,8 @@ enum sr_err_family {
     X(SR_ERR_BACKUP, SR_FAM_INPUT, "BadParameter",                                                           \
       "the backup blob is damaged or was made in another region; backups restore only in their own region")  \
     X(SR_ERR_UNAUTHORIZED, SR_FAM_UNAUTH, "Unauthorized", "Request is missing a valid Bearer token.")          \
+    X(SR_ERR_TOKEN_REVOKED, SR_FAM_UNAUTH, "Unauthorized", "The token was revoked; ask for a new one ('strongroom token create')") \
+    X(SR_ERR_TOKEN_NAME, SR_FAM_USAGE, "BadParameter", "a token's --name is 1 to 31 letters, digits, '.', '_' or '-'") \
     X(SR_ERR_TOKEN_EXPIRED, SR_FAM_UNAUTH, "Unauthorized", "The token has expired; make a new one with 'strongroom token create'") \
     X(SR_ERR_FORBIDDEN, SR_FAM_DENIED, "Forbidden", "Caller is not authorized to perform this action on this vault") \
     X(SR_ERR_KEY_DISABLED, SR_FAM_DENIED, "Forbidden", "Operation is not allowed on a disabled key")         \

@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/text.h"
 #include "cli/cli.h"
@@ -53,4 +54,15 @@ enum sr_err sr_quorum_parse(const char *text, unsigned *k, unsigned *n)
     *k = (unsigned)kk;
     *n = (unsigned)nn;
     return SR_OK;
+}
+
+void sr_cli_iso_time(long long t, char out[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (t == 0 || gmtime_r(&tt, &tm) == NULL) {
+        snprintf(out, 32, "-");
+        return;
+    }
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

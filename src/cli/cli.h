@@ -74,6 +74,8 @@ SR_MUST_USE enum sr_err sr_pins_prompt(struct sr_cli *cli, const unsigned *cards
                                        struct sr_pins *ret);
 /* Parses --acs-quorum K/N (1 <= K <= N <= 64); text NULL gives 1/1. */
 SR_MUST_USE enum sr_err sr_quorum_parse(const char *text, unsigned *k, unsigned *n);
+/* A Unix time as ISO-8601 UTC ("2026-11-27T00:00:00Z"), the form every table prints; "-" for 0. */
+void sr_cli_iso_time(long long t, char out[32]);
 static inline void sr_pinsp(struct sr_pins *p)
 {
     sr_pins_release(p);

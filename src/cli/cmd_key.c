@@ -150,11 +150,10 @@ enum sr_err sr_cmd_kmfile_dump(struct sr_cli *cli, const struct sr_args *args)
     FILE *f = cli->out;
     char hkm[2 * SR_HASH_LEN + 1];
     char hash[2 * SR_HASH_LEN + 1];
-    char when[64];
-    time_t t = (time_t)info.created;
+    char when[32];
     sr_hex_encode(info.world_hkm, SR_HASH_LEN, hkm);
     sr_hex_encode(info.key_hash, SR_HASH_LEN, hash);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    sr_cli_iso_time(info.created, when);
     fprintf(f, "%s\n  app           %s\n  ident         %s\n  name          %s\n  protection    module\n", args->pos[0],
             info.app, info.ident, info.plainname);
     if (info.spec.type == SR_KEY_RSA) {

@@ -281,9 +281,8 @@ static enum sr_err sr_cmd_world_show(struct sr_cli *cli, const struct sr_args *a
     SR_TRY(sr_module_world_info(cli->module, &world));
     char hkm[2 * SR_HASH_LEN + 1];
     sr_hex_encode(world.hkm, SR_HASH_LEN, hkm);
-    time_t t = (time_t)world.created;
-    char when[64];
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    char when[32];
+    sr_cli_iso_time(world.created, when);
     fprintf(cli->out, "world         %s\ncipher suite  %s\nACS quorum    %u/%u\nhkm           %s\ncreated       %s\n",
             world.id, world.suite, world.quorum_k, world.quorum_n, hkm, when);
     return SR_OK;

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "base/fileio.h"
+#include "base/json.h"
 #include "base/text.h"
 #include "cli/cli.h"
 #include "crypto/crypto.h"
@@ -193,12 +194,19 @@ const struct sr_cmd sr_cmds_vault[] = {
 
 /* --- token --- */
 
+static const struct sr_opt sr_opts_data[] = {
+    {"data", NULL, true, "data directory (default ./strongroom-data)"},
+    {"store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env STRONGROOM_STORE)"},
+    {NULL, NULL, false, NULL},
+};
+
 static const struct sr_opt sr_opts_token[] = {
     {"data", NULL, true, "data directory (default ./strongroom-data)"},
     {"store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env STRONGROOM_STORE)"},
     {"role", NULL, true, "Administrator, \"Crypto Officer\", \"Crypto User\", \"Crypto Service Encryption User\", Reader"},
     {"vault", NULL, true, "limit the token to one vault (default: every vault)"},
     {"ttl", NULL, true, "lifetime in seconds (default: no expiry)"},
+    {"name", NULL, true, "its label, unique: what the audit log and 'token list' show (default token-<id>)"},
     {NULL, NULL, false, NULL},
 };
 
@@ -228,26 +236,102 @@ static enum sr_err sr_cmd_token_create(struct sr_cli *cli, const struct sr_args 
         SR_TRY(r);
     }
     char token[64];
-    SR_TRY(sr_token_create(store, role, vault, (long long)ttl, token));
+    const char *name = sr_arg(args, o, "name");
+    enum sr_err r = sr_token_create(store, name, role, vault, (long long)ttl, token);
+    if (r == SR_ERR_EXISTS) {
+        sr_cli_detail(cli, "a token named %s exists; give another --name", name ? name : "so");
+    }
+    SR_TRY(r);
     /* The only time the token is ever shown: the store keeps its hash. */
     fprintf(cli->out, "%s\n", token);
     OPENSSL_cleanse(token, sizeof(token));
     return SR_OK;
 }
 
+static const struct sr_opt sr_opts_token_list[] = {
+    {"data", NULL, true, "data directory (default ./strongroom-data)"},
+    {"store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env STRONGROOM_STORE)"},
+    {"output", "-o", true, "json or table (default table)"},
+    {NULL, NULL, false, NULL},
+};
+
+struct sr_token_listing {
+    FILE *out;
+    json_t *json; /* NULL: a table */
+};
+
+static enum sr_err sr_token_listed(void *ctx, const struct sr_token_row *t)
+{
+    struct sr_token_listing *l = ctx;
+    char created[32], expires[32], used[32], revoked[32], id[17];
+    sr_cli_iso_time(t->created, created);
+    sr_cli_iso_time(t->expires, expires);
+    sr_cli_iso_time(t->last_used, used);
+    sr_cli_iso_time(t->revoked, revoked);
+    snprintf(id, sizeof(id), "%.16s", t->hash); /* the id: a prefix of the hash, never the token */
+    const char *scope = t->vault[0] ? t->vault : "*";
+    if (l->json != NULL) {
+        json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", t->name, "id", id, "role", t->role, "vault",
+                              scope, "created", created, "expires", expires, "lastUsed", used, "revoked", revoked);
+        SR_ENSURE(e != NULL && json_array_append_new(l->json, e) == 0, SR_ERR_NOMEM);
+        return SR_OK;
+    }
+    fprintf(l->out, "%-20s %-16s %-16s %-10s %-20s %-20s %-20s %s\n", t->name[0] ? t->name : "-", id, t->role, scope,
+            created, expires, used, revoked);
+    return SR_OK;
+}
+
+static enum sr_err sr_cmd_token_list(struct sr_cli *cli, const struct sr_args *args)
+{
+    const struct sr_opt *o = sr_opts_token_list;
+    const char *output = sr_arg(args, o, "output");
+    if (output != NULL && strcmp(output, "json") != 0 && strcmp(output, "table") != 0) {
+        sr_cli_detail(cli, "--output is json or table");
+        return SR_ERR_USAGE;
+    }
+    SR_AUTO_STORE struct sr_store *store = NULL;
+    SR_TRY(sr_open_store(cli, args, o, &store));
+    SR_AUTO_JSON json_t *json = output != NULL && strcmp(output, "json") == 0 ? json_array() : NULL;
+    struct sr_token_listing l = {.out = cli->out, .json = json};
+    if (json == NULL) {
+        fprintf(cli->out, "%-20s %-16s %-16s %-10s %-20s %-20s %-20s %s\n", "NAME", "ID", "ROLE", "VAULT", "CREATED",
+                "EXPIRES", "LAST USED", "REVOKED");
+    }
+    SR_TRY(store->ops->token_each(store, sr_token_listed, &l));
+    if (json != NULL) {
+        SR_AUTO_FREE char *text = json_dumps(json, JSON_INDENT(2));
+        SR_ENSURE(text != NULL, SR_ERR_NOMEM);
+        fprintf(cli->out, "%s\n", text);
+    }
+    return SR_OK;
+}
+
+static enum sr_err sr_cmd_token_revoke(struct sr_cli *cli, const struct sr_args *args)
+{
+    SR_AUTO_STORE struct sr_store *store = NULL;
+    SR_TRY(sr_open_store(cli, args, sr_opts_data, &store));
+    enum sr_err r = sr_store_token_revoke(store, args->pos[0], (long long)time(NULL));
+    if (r == SR_ERR_NOT_FOUND) {
+        sr_cli_detail(cli, "no live token named %s, and none with that id ('strongroom token list')", args->pos[0]);
+    }
+    SR_TRY(r);
+    fprintf(cli->out, "Token %s revoked: its next request is refused, on every server of this store.\n", args->pos[0]);
+    return SR_OK;
+}
+
 const struct sr_cmd sr_cmds_token[] = {
     {"create", sr_cmd_token_create, 0, 0, 0, sr_opts_token, NULL,
-     "token create --role ROLE [--vault NAME] [--ttl SECONDS] --data DIR", "make a bearer token (printed once)"},
+     "token create --role ROLE [--name LABEL] [--vault NAME] [--ttl SECONDS] --data DIR",
+     "make a bearer token (printed once)"},
+    {"list", sr_cmd_token_list, 0, 0, 0, sr_opts_token_list, NULL, "token list [--output json|table] --data DIR",
+     "every token: label, id, role, vault, created, expires, last used, revoked (never the token)"},
+    {"revoke", sr_cmd_token_revoke, 0, 1, 1, sr_opts_data, NULL, "token revoke NAME|ID --data DIR",
+     "revoke a token by its label or id: refused from its next request on"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
 
 /* --- audit --- */
 
-static const struct sr_opt sr_opts_data[] = {
-    {"data", NULL, true, "data directory (default ./strongroom-data)"},
-    {"store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env STRONGROOM_STORE)"},
-    {NULL, NULL, false, NULL},
-};
 
 static enum sr_err sr_cmd_audit_verify(struct sr_cli *cli, const struct sr_args *args)
 {
@@ -316,7 +400,7 @@ static enum sr_err sr_dev_setup(struct sr_cli *cli, const char *data, struct sr_
         SR_TRY(sr_vault_create(store, SR_DEV_VAULT, SR_DEV_REGION, sub));
     }
     char token[64];
-    SR_TRY(sr_token_create(store, "Administrator", NULL, 0, token));
+    SR_TRY(sr_token_create(store, NULL, "Administrator", NULL, 0, token));
     char line[80];
     snprintf(line, sizeof(line), "%s\n", token);
     enum sr_err r = sr_file_write_atomic(token_path, line, strlen(line), SR_WRITE_CREATE);

@@ -33,7 +33,8 @@ bool sr_gc_batch_changes_conf(const struct sr_commit *batch)
     for (const struct sr_commit *c = batch; c != NULL; c = c->next) {
         for (size_t i = 0; i < c->nchanges; i++) {
             enum sr_change_kind k = c->changes[i].kind;
-            if (k == SR_CHANGE_REGION || k == SR_CHANGE_REGION_FILE || k == SR_CHANGE_VAULT || k == SR_CHANGE_TOKEN) {
+            if (k == SR_CHANGE_REGION || k == SR_CHANGE_REGION_FILE || k == SR_CHANGE_VAULT || k == SR_CHANGE_TOKEN ||
+                k == SR_CHANGE_TOKEN_REVOKE) {
                 return true;
             }
         }

@@ -23,10 +23,10 @@
 #include "store/rows.h"
 
 enum sr_pg_stmt {
-    SR_PG_REGION_EXISTS, SR_PG_REGION_EACH, SR_PG_REGION_FILES, SR_PG_VAULT_GET, SR_PG_VAULT_EACH, SR_PG_TOKEN_GET,
+    SR_PG_REGION_EXISTS, SR_PG_REGION_EACH, SR_PG_REGION_FILES, SR_PG_VAULT_GET, SR_PG_VAULT_EACH, SR_PG_TOKEN_GET, SR_PG_TOKEN_EACH,
     SR_PG_KEY_LATEST, SR_PG_KEY_VERSION, SR_PG_KEY_LIST_LIVE, SR_PG_KEY_LIST_DELETED, SR_PG_KEY_VERSIONS,
     SR_PG_KEY_ALL_VERSIONS, SR_PG_AUDIT_EACH,
-    SR_PG_HEAD_LOCK, SR_PG_HEAD_SET, SR_PG_REGION_PUT, SR_PG_REGION_FILE_PUT, SR_PG_VAULT_PUT, SR_PG_TOKEN_PUT, SR_PG_NAME_ENSURE,
+    SR_PG_HEAD_LOCK, SR_PG_HEAD_SET, SR_PG_REGION_PUT, SR_PG_REGION_FILE_PUT, SR_PG_VAULT_PUT, SR_PG_TOKEN_PUT, SR_PG_TOKEN_REVOKE, SR_PG_NAME_ENSURE,
     SR_PG_NAME_DELETED_OF, SR_PG_KEY_INSERT, SR_PG_KEY_UPDATE, SR_PG_NAME_SET_DELETED, SR_PG_KEYS_PURGE,
     SR_PG_NAME_PURGE, SR_PG_NAME_POLICY, SR_PG_AUDIT_INSERT,
     SR_PG_COUNT_
@@ -43,7 +43,9 @@ static const char *const sr_pg_sql[SR_PG_COUNT_] = {
     [SR_PG_REGION_FILES] = "SELECT name, data FROM region_files WHERE region = $1 ORDER BY name",
     [SR_PG_VAULT_GET] = "SELECT name, region, subscription, created FROM vaults WHERE name = $1",
     [SR_PG_VAULT_EACH] = "SELECT name, region, subscription, created FROM vaults ORDER BY lower(name)",
-    [SR_PG_TOKEN_GET] = "SELECT hash, role, vault, created, expires FROM tokens WHERE hash = $1",
+    [SR_PG_TOKEN_GET] = "SELECT hash, role, vault, created, expires, name, revoked, 0 FROM tokens WHERE hash = $1",
+    [SR_PG_TOKEN_EACH] = "SELECT hash, role, vault, created, expires, name, revoked, COALESCE((SELECT MAX(time) FROM audit WHERE actor = CASE WHEN t.name != '' THEN t.name ELSE 'tok:' || substr(t.hash, 1, 16) END), 0)"
+                         " FROM tokens t ORDER BY created, hash",
     [SR_PG_KEY_LATEST] = "SELECT " SR_PG_KEY_COLS SR_PG_KEY_FROM " WHERE k.vault = $1 AND k.name = $2"
                          " ORDER BY k.seq DESC LIMIT 1",
     [SR_PG_KEY_VERSION] = "SELECT " SR_PG_KEY_COLS SR_PG_KEY_FROM " WHERE k.vault = $1 AND k.name = $2"
@@ -63,7 +65,8 @@ static const char *const sr_pg_sql[SR_PG_COUNT_] = {
     [SR_PG_REGION_PUT] = "INSERT INTO regions(name, created) VALUES($1, $2)",
     [SR_PG_REGION_FILE_PUT] = "INSERT INTO region_files(region, name, data) VALUES($1, $2, $3)",
     [SR_PG_VAULT_PUT] = "INSERT INTO vaults(name, region, subscription, created) VALUES($1, $2, $3, $4)",
-    [SR_PG_TOKEN_PUT] = "INSERT INTO tokens(hash, role, vault, created, expires) VALUES($1, $2, $3, $4, $5)",
+    [SR_PG_TOKEN_PUT] = "INSERT INTO tokens(hash, role, vault, created, expires, name) VALUES($1, $2, $3, $4, $5, $6)",
+    [SR_PG_TOKEN_REVOKE] = "UPDATE tokens SET revoked = $2 WHERE revoked = 0 AND (name = $1 OR substr(hash, 1, 16) = $1)",
     [SR_PG_NAME_ENSURE] = "INSERT INTO names(vault, name) VALUES($1, $2) ON CONFLICT DO NOTHING",
     /* Locked: a delete on another server waits for this version's insert, or this insert sees it. */
     [SR_PG_NAME_DELETED_OF] = "SELECT deleted FROM names WHERE vault = $1 AND name = $2 FOR UPDATE",
@@ -102,6 +105,11 @@ static const char *const sr_pg_migrations[] = {
     /* 2: a region's world, KEK and toolset in the store, so that another server can join the region. */
     "CREATE TABLE region_files(region citext NOT NULL, name TEXT NOT NULL, data BYTEA NOT NULL,"
     " PRIMARY KEY(region, name));",
+    /* 3: tokens get a label and can be revoked; their last use is found in the audit log by actor. */
+    "ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tokens ADD COLUMN revoked BIGINT NOT NULL DEFAULT 0;"
+    "CREATE UNIQUE INDEX tokens_name ON tokens(name) WHERE name != '';"
+    "CREATE INDEX audit_actor ON audit(actor, time);",
 };
 
 #define SR_PG_READERS 16
@@ -369,6 +377,18 @@ static enum sr_err sr_pg_vault_each(struct sr_store *s, sr_vault_row_fn fn, void
     return SR_OK;
 }
 
+static void sr_pg_token_row(const PGresult *res, int i, struct sr_token_row *t)
+{
+    sr_pg_copy(res, i, 0, t->hash, sizeof(t->hash));
+    sr_pg_copy(res, i, 1, t->role, sizeof(t->role));
+    sr_pg_copy(res, i, 2, t->vault, sizeof(t->vault));
+    t->created = sr_pg_ll(res, i, 3);
+    t->expires = sr_pg_ll(res, i, 4);
+    sr_pg_copy(res, i, 5, t->name, sizeof(t->name));
+    t->revoked = sr_pg_ll(res, i, 6);
+    t->last_used = sr_pg_ll(res, i, 7);
+}
+
 static enum sr_err sr_pg_token_get(struct sr_store *s, const char *hash, struct sr_token_row *ret)
 {
     struct sr_pg_params pp = {0};
@@ -376,11 +396,21 @@ static enum sr_err sr_pg_token_get(struct sr_store *s, const char *hash, struct 
     SR_AUTO_PG_READ struct sr_pg_read rd = {0};
     SR_TRY(sr_pg_read(s, SR_PG_TOKEN_GET, &pp, &rd));
     SR_ENSURE(PQntuples(rd.res) > 0, SR_ERR_NOT_FOUND);
-    sr_pg_copy(rd.res, 0, 0, ret->hash, sizeof(ret->hash));
-    sr_pg_copy(rd.res, 0, 1, ret->role, sizeof(ret->role));
-    sr_pg_copy(rd.res, 0, 2, ret->vault, sizeof(ret->vault));
-    ret->created = sr_pg_ll(rd.res, 0, 3);
-    ret->expires = sr_pg_ll(rd.res, 0, 4);
+    sr_pg_token_row(rd.res, 0, ret);
+    return SR_OK;
+}
+
+static enum sr_err sr_pg_token_each(struct sr_store *s, enum sr_err (*fn)(void *ctx, const struct sr_token_row *t),
+                                    void *ctx)
+{
+    struct sr_pg_params pp = {0};
+    SR_AUTO_PG_READ struct sr_pg_read rd = {0};
+    SR_TRY(sr_pg_read(s, SR_PG_TOKEN_EACH, &pp, &rd));
+    for (int i = 0; i < PQntuples(rd.res); i++) {
+        struct sr_token_row t;
+        sr_pg_token_row(rd.res, i, &t);
+        SR_TRY(fn(ctx, &t));
+    }
     return SR_OK;
 }
 
@@ -640,6 +670,7 @@ static enum sr_err sr_pg_operator_change(struct sr_pg *p, const struct sr_change
         sr_pg_text(&pp, ch->token.vault);
         sr_pg_int(&pp, ch->token.created);
         sr_pg_int(&pp, ch->token.expires);
+        sr_pg_text(&pp, ch->token.name);
     }
     return sr_pg_write(p, id, &pp, false);
 }
@@ -647,7 +678,12 @@ static enum sr_err sr_pg_operator_change(struct sr_pg *p, const struct sr_change
 static enum sr_err sr_pg_apply(void *db, const struct sr_change *ch)
 {
     struct sr_pg *p = db;
+    struct sr_pg_params pp = {0};
     switch (ch->kind) {
+    case SR_CHANGE_TOKEN_REVOKE:
+        sr_pg_text(&pp, ch->token.name);
+        sr_pg_int(&pp, ch->token.revoked);
+        return sr_pg_write(p, SR_PG_TOKEN_REVOKE, &pp, true);
     case SR_CHANGE_KEY_INSERT:
         return sr_pg_key_insert(p, &ch->key);
     case SR_CHANGE_KEY_UPDATE:
@@ -754,6 +790,7 @@ static const struct sr_store_ops sr_pg_ops = {
     .vault_get = sr_pg_vault_get,
     .vault_each = sr_pg_vault_each,
     .token_get = sr_pg_token_get,
+    .token_each = sr_pg_token_each,
     .key_get = sr_pg_key_get,
     .key_list = sr_pg_key_list,
     .key_versions = sr_pg_key_versions,

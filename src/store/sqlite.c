@@ -44,6 +44,11 @@ static const char *const sr_migrations[] = {
     /* 2: a region's world, KEK and toolset in the store, so that another server can join the region. */
     "CREATE TABLE region_files(region TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL, data BLOB NOT NULL,"
     " PRIMARY KEY(region, name));",
+    /* 3: tokens get a label and can be revoked; their last use is found in the audit log by actor. */
+    "ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tokens ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;"
+    "CREATE UNIQUE INDEX tokens_name ON tokens(name) WHERE name != '';"
+    "CREATE INDEX audit_actor ON audit(actor, time);",
 };
 
 static int sr_lite_version(void *ctx, int ncols, char **values, char **names)
@@ -95,7 +100,9 @@ static const char *const sr_sql[SR_ST_COUNT_] = {
     [SR_ST_REGION_FILES] = "SELECT name, data FROM region_files WHERE region = ? ORDER BY name",
     [SR_ST_VAULT_GET] = "SELECT name, region, subscription, created FROM vaults WHERE name = ?",
     [SR_ST_VAULT_EACH] = "SELECT name, region, subscription, created FROM vaults ORDER BY name",
-    [SR_ST_TOKEN_GET] = "SELECT hash, role, vault, created, expires FROM tokens WHERE hash = ?",
+    [SR_ST_TOKEN_GET] = "SELECT hash, role, vault, created, expires, name, revoked, 0 FROM tokens WHERE hash = ?",
+    [SR_ST_TOKEN_EACH] = "SELECT hash, role, vault, created, expires, name, revoked, (SELECT MAX(time) FROM audit WHERE actor = CASE WHEN t.name != '' THEN t.name ELSE 'tok:' || substr(t.hash, 1, 16) END)"
+                         " FROM tokens t ORDER BY created, hash",
     [SR_ST_KEY_LATEST] = "SELECT " SR_KEY_COLS SR_KEY_FROM " WHERE k.vault = ?1 AND k.name = ?2"
                          " ORDER BY k.seq DESC LIMIT 1",
     [SR_ST_KEY_VERSION] = "SELECT " SR_KEY_COLS SR_KEY_FROM " WHERE k.vault = ?1 AND k.name = ?2 AND k.version = ?3",
@@ -116,7 +123,8 @@ static const char *const sr_sql[SR_ST_COUNT_] = {
     [SR_ST_REGION_PUT] = "INSERT INTO regions(name, created) VALUES(?, ?)",
     [SR_ST_REGION_FILE_PUT] = "INSERT INTO region_files(region, name, data) VALUES(?, ?, ?)",
     [SR_ST_VAULT_PUT] = "INSERT INTO vaults(name, region, subscription, created) VALUES(?, ?, ?, ?)",
-    [SR_ST_TOKEN_PUT] = "INSERT INTO tokens(hash, role, vault, created, expires) VALUES(?, ?, ?, ?, ?)",
+    [SR_ST_TOKEN_PUT] = "INSERT INTO tokens(hash, role, vault, created, expires, name) VALUES(?, ?, ?, ?, ?, ?)",
+    [SR_ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked = ?2 WHERE revoked = 0 AND (name = ?1 OR substr(hash, 1, 16) = ?1)",
     [SR_ST_NAME_ENSURE] = "INSERT INTO names(vault, name) VALUES(?, ?) ON CONFLICT DO NOTHING",
     [SR_ST_NAME_DELETED_OF] = "SELECT deleted FROM names WHERE vault = ? AND name = ?",
     [SR_ST_KEY_INSERT] = "INSERT INTO keys(vault, name, version, kty, key_ops, enabled, nbf, exp, created, updated,"
@@ -342,18 +350,40 @@ static enum sr_err sr_lite_vault_each(struct sr_store *s, sr_vault_row_fn fn, vo
     return SR_OK;
 }
 
+static void sr_read_token(sqlite3_stmt *st, struct sr_token_row *t)
+{
+    sr_lite_text(st, 0, t->hash, sizeof(t->hash));
+    sr_lite_text(st, 1, t->role, sizeof(t->role));
+    sr_lite_text(st, 2, t->vault, sizeof(t->vault));
+    t->created = sqlite3_column_int64(st, 3);
+    t->expires = sqlite3_column_int64(st, 4);
+    sr_lite_text(st, 5, t->name, sizeof(t->name));
+    t->revoked = sqlite3_column_int64(st, 6);
+    t->last_used = sqlite3_column_int64(st, 7);
+}
+
 static enum sr_err sr_lite_token_read(struct sr_store *s, const char *hash, void *row)
 {
-    struct sr_token_row *ret = row;
     SR_AUTO_READ struct sr_read rd = {0};
     SR_TRY(sr_read_begin(s, SR_ST_TOKEN_GET, &rd));
     sqlite3_bind_text(rd.st, 1, hash, -1, SQLITE_STATIC);
     SR_TRY(sr_read_one(&rd));
-    sr_lite_text(rd.st, 0, ret->hash, sizeof(ret->hash));
-    sr_lite_text(rd.st, 1, ret->role, sizeof(ret->role));
-    sr_lite_text(rd.st, 2, ret->vault, sizeof(ret->vault));
-    ret->created = sqlite3_column_int64(rd.st, 3);
-    ret->expires = sqlite3_column_int64(rd.st, 4);
+    sr_read_token(rd.st, row);
+    return SR_OK;
+}
+
+static enum sr_err sr_lite_token_each(struct sr_store *s, enum sr_err (*fn)(void *ctx, const struct sr_token_row *t),
+                                      void *ctx)
+{
+    SR_AUTO_READ struct sr_read rd = {0};
+    SR_TRY(sr_read_begin(s, SR_ST_TOKEN_EACH, &rd));
+    int rc;
+    while ((rc = sqlite3_step(rd.st)) == SQLITE_ROW) {
+        struct sr_token_row t;
+        sr_read_token(rd.st, &t);
+        SR_TRY(fn(ctx, &t));
+    }
+    SR_ENSURE(rc == SQLITE_DONE, SR_ERR_IO);
     return SR_OK;
 }
 
@@ -519,6 +549,7 @@ static const struct sr_store_ops sr_sqlite_ops = {
     .vault_get = sr_lite_vault_get,
     .vault_each = sr_lite_vault_each,
     .token_get = sr_lite_token_get,
+    .token_each = sr_lite_token_each,
     .key_get = sr_lite_key_get,
     .key_list = sr_lite_key_list,
     .key_versions = sr_lite_key_versions,

@@ -129,13 +129,20 @@ static enum sr_err sr_apply_operator(struct sr_lite_conn *w, const struct sr_cha
         sqlite3_bind_text(st, 3, ch->token.vault, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, ch->token.created);
         sqlite3_bind_int64(st, 5, ch->token.expires);
+        sqlite3_bind_text(st, 6, ch->token.name, -1, SQLITE_STATIC);
     }
     return sr_write(w, st, false);
 }
 
 static enum sr_err sr_apply_change(struct sr_lite_conn *w, const struct sr_change *ch)
 {
+    sqlite3_stmt *st = NULL;
     switch (ch->kind) {
+    case SR_CHANGE_TOKEN_REVOKE:
+        SR_TRY(sr_lite_stmt(w, SR_ST_TOKEN_REVOKE, &st));
+        sqlite3_bind_text(st, 1, ch->token.name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, ch->token.revoked);
+        return sr_write(w, st, true);
     case SR_CHANGE_KEY_INSERT:
         return sr_apply_key_insert(w, &ch->key);
     case SR_CHANGE_KEY_UPDATE:

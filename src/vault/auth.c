@@ -65,9 +65,20 @@ enum sr_err sr_token_hash_hex(const char *token, char out[SR_TOKEN_HASH_HEX + 1]
     return SR_OK;
 }
 
-enum sr_err sr_token_create(struct sr_store *store, const char *role, const char *vault, long long ttl_seconds,
-                            char out[64])
+enum sr_err sr_token_name_check(const char *name)
 {
+    size_t len = strlen(name);
+    SR_ENSURE(len >= 1 && len <= SR_MAX_TOKEN_NAME, SR_ERR_TOKEN_NAME);
+    for (size_t i = 0; i < len; i++) {
+        SR_ENSURE(isalnum((unsigned char)name[i]) || name[i] == '.' || name[i] == '_' || name[i] == '-', SR_ERR_TOKEN_NAME);
+    }
+    return SR_OK;
+}
+
+enum sr_err sr_token_create(struct sr_store *store, const char *name, const char *role, const char *vault,
+                            long long ttl_seconds, char out[64])
+{
+    SR_TRY(name == NULL || *name == 0 ? SR_OK : sr_token_name_check(name));
     const struct sr_role *r = sr_role_find(role);
     SR_ENSURE(r != NULL, SR_ERR_ROLE);
     uint8_t raw[32];
@@ -82,6 +93,11 @@ enum sr_err sr_token_create(struct sr_store *store, const char *role, const char
     snprintf(row.role, sizeof(row.role), "%s", r->name);
     snprintf(row.vault, sizeof(row.vault), "%s", vault ? vault : "");
     SR_TRY(sr_token_hash_hex((const char *)text.data, row.hash));
+    if (name != NULL && *name != 0) {
+        snprintf(row.name, sizeof(row.name), "%s", name);
+    } else {
+        snprintf(row.name, sizeof(row.name), "token-%.8s", row.hash); /* unique as its id */
+    }
     SR_TRY(sr_store_token_put(store, &row));
     memcpy(out, text.data, text.len + 1);
     return SR_OK;
@@ -97,12 +113,18 @@ enum sr_err sr_vault_authenticate(struct sr_vault_svc *svc, const char *token, s
     enum sr_err r = svc->store->ops->token_get(svc->store, hash, &row);
     SR_ENSURE(r != SR_ERR_NOT_FOUND, SR_ERR_UNAUTHORIZED);
     SR_TRY(r);
+    SR_ENSURE(row.revoked == 0, SR_ERR_TOKEN_REVOKED);
     SR_ENSURE(row.expires == 0 || row.expires > (long long)time(NULL), SR_ERR_TOKEN_EXPIRED);
     struct sr_principal who = {0};
     SR_TRY(sr_role_perms(row.role, &who.perms));
     snprintf(who.role, sizeof(who.role), "%s", row.role);
     snprintf(who.scope, sizeof(who.scope), "%s", row.vault);
-    snprintf(who.actor, sizeof(who.actor), "tok:%.16s", hash);
+    /* The audit log names the token by its label (a token from before labels: by its id). */
+    if (row.name[0] != 0) {
+        snprintf(who.actor, sizeof(who.actor), "%s", row.name);
+    } else {
+        snprintf(who.actor, sizeof(who.actor), "tok:%.16s", hash);
+    }
     *ret = who;
     return SR_OK;
 }

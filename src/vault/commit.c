@@ -188,6 +188,18 @@ enum sr_err sr_store_vault_put(struct sr_store *s, const struct sr_vault_row *v)
     return sr_store_put(s, &c);
 }
 
+enum sr_err sr_store_token_revoke(struct sr_store *s, const char *name, long long when)
+{
+    SR_ENSURE(strlen(name) <= SR_MAX_TOKEN_NAME, SR_ERR_NOT_FOUND);
+    struct sr_commit c;
+    sr_commit_init(&c);
+    struct sr_change *ch = NULL;
+    SR_TRY(sr_commit_push(&c, SR_CHANGE_TOKEN_REVOKE, &ch));
+    strcpy(ch->token.name, name);
+    ch->token.revoked = when;
+    return sr_store_put(s, &c);
+}
+
 enum sr_err sr_store_token_put(struct sr_store *s, const struct sr_token_row *t)
 {
     struct sr_commit c;

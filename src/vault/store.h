@@ -31,12 +31,17 @@ struct sr_vault_row {
     long long created;
 };
 
+#define SR_MAX_TOKEN_NAME 31
+
 struct sr_token_row {
     char hash[SR_TOKEN_HASH_HEX + 1];
     char role[48];
     char vault[SR_MAX_VAULT + 1]; /* "" = every vault */
     long long created;
     long long expires;            /* 0 = never */
+    char name[SR_MAX_TOKEN_NAME + 1]; /* its label, unique; "" for a token made before labels */
+    long long revoked;            /* when; 0 = not revoked */
+    long long last_used;          /* token_each only: its last audit entry's time, 0 = never used */
 };
 
 struct sr_key_row {
@@ -63,7 +68,7 @@ struct sr_audit_row {
     long long seq;
     long long time;
     char vault[SR_MAX_VAULT + 1];
-    char actor[24];      /* token hash prefix, never the token */
+    char actor[SR_MAX_TOKEN_NAME + 1]; /* the token's label (or "tok:" and its id), never the token */
     char op[32];
     char target[SR_MAX_NAME + SR_VERSION_LEN + 2];
     int status;
@@ -99,7 +104,7 @@ struct sr_region_file {
  * after the outcome is durable (or known to have failed), from the store's writer thread; it must not block.
  */
 enum sr_change_kind {
-    SR_CHANGE_REGION, SR_CHANGE_REGION_FILE, SR_CHANGE_VAULT, SR_CHANGE_TOKEN, SR_CHANGE_KEY_INSERT, SR_CHANGE_KEY_UPDATE,
+    SR_CHANGE_REGION, SR_CHANGE_REGION_FILE, SR_CHANGE_VAULT, SR_CHANGE_TOKEN, SR_CHANGE_TOKEN_REVOKE, SR_CHANGE_KEY_INSERT, SR_CHANGE_KEY_UPDATE,
     SR_CHANGE_NAME_DELETED, SR_CHANGE_NAME_PURGE, SR_CHANGE_NAME_POLICY,
 };
 
@@ -109,7 +114,7 @@ struct sr_change {
                                  * REGION_FILE: key.vault (the region), key.name (the file), key.blob */
     struct sr_name_row name;    /* NAME_DELETED: deleted, purge_at; NAME_POLICY: rotation_policy (owned) */
     struct sr_vault_row vault;  /* VAULT */
-    struct sr_token_row token;  /* TOKEN */
+    struct sr_token_row token;  /* TOKEN; TOKEN_REVOKE: token.name (a label or the id), token.revoked */
 };
 
 struct sr_commit {
@@ -135,6 +140,9 @@ struct sr_store_ops {
     enum sr_err (*vault_get)(struct sr_store *s, const char *name, struct sr_vault_row *ret);
     enum sr_err (*vault_each)(struct sr_store *s, sr_vault_row_fn fn, void *ctx);
     enum sr_err (*token_get)(struct sr_store *s, const char *hash, struct sr_token_row *ret);
+    /* Every token, oldest first, with the time of its last audit entry. */
+    enum sr_err (*token_each)(struct sr_store *s, enum sr_err (*fn)(void *ctx, const struct sr_token_row *t),
+                              void *ctx);
     /* version NULL or "" = the latest. Soft-deleted names are SR_ERR_NOT_FOUND unless deleted_ok. */
     enum sr_err (*key_get)(struct sr_store *s, const char *vault, const char *name, const char *version,
                            bool deleted_ok, struct sr_key_row *ret, struct sr_name_row *ret_name);
@@ -182,6 +190,9 @@ SR_MUST_USE enum sr_err sr_store_region_put(struct sr_store *s, const char *name
                                             const struct sr_region_file *files, size_t nfiles);
 SR_MUST_USE enum sr_err sr_store_vault_put(struct sr_store *s, const struct sr_vault_row *v);
 SR_MUST_USE enum sr_err sr_store_token_put(struct sr_store *s, const struct sr_token_row *t);
+/* Revokes the token whose label or id (the first 16 hex digits of its hash) is name: SR_ERR_NOT_FOUND if
+ * none is live. */
+SR_MUST_USE enum sr_err sr_store_token_revoke(struct sr_store *s, const char *name, long long when);
 
 /* The audit chain's hash: SHA-256 over prev and the entry's fields (store-independent). */
 SR_MUST_USE enum sr_err sr_audit_hash(const struct sr_audit_row *a, char out[65]);

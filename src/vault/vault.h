@@ -27,7 +27,7 @@ enum sr_op {
 struct sr_principal {
     char role[48];
     char scope[SR_MAX_VAULT + 1]; /* "" = every vault */
-    char actor[24];                /* short, non-secret id: a prefix of the token hash */
+    char actor[SR_MAX_TOKEN_NAME + 1]; /* the token's label, or "tok:" and its id: never secret */
     unsigned perms;
 };
 
@@ -82,7 +82,8 @@ const char *sr_op_name(enum sr_op op);
 /* --- tokens and roles (auth.c) --- */
 SR_MUST_USE enum sr_err sr_role_perms(const char *role, unsigned *ret);
 /* Makes a random token, stores only its hash; writes the token (base64url, 43 chars + NUL) to out. */
-SR_MUST_USE enum sr_err sr_token_create(struct sr_store *store, const char *role, const char *vault,
+SR_MUST_USE enum sr_err sr_token_name_check(const char *name);
+SR_MUST_USE enum sr_err sr_token_create(struct sr_store *store, const char *name, const char *role, const char *vault,
                                         long long ttl_seconds, char out[64]);
 SR_MUST_USE enum sr_err sr_token_hash_hex(const char *token, char out[SR_TOKEN_HASH_HEX + 1]);
 
