@@ -469,9 +469,21 @@ static enum sr_err sr_serve_lock(struct sr_cli *cli, const char *data, int *ret_
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     SR_ENSURE(fd >= 0, SR_ERR_IO);
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        /* The holder wrote its PID there when it took the lock. */
+        char pid[24] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? (size_t)n : 0] = 0;
+        pid[strcspn(pid, "\n")] = 0;
         close(fd);
-        sr_cli_detail(cli, "another 'strongroom serve' is using %s: one server per data directory (stop it first)", data);
+        sr_cli_detail(cli, "another 'strongroom serve'%s%s is using %s: one server per data directory (stop it first)",
+                      pid[0] ? ", PID " : "", pid, data);
         return SR_ERR_EXISTS;
+    }
+    char pid[24];
+    int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        close(fd);
+        return SR_ERR_IO;
     }
     *ret_fd = fd;
     return SR_OK;

@@ -13,7 +13,7 @@ DIGEST=$(printf 'hello' | openssl dgst -sha256 -binary | basenc --base64url | tr
 before=$(store_digest)
 
 step "one server per data directory: a second one is refused and changes nothing"
-expect 1 "one server per data directory" "$SR" serve --data "$T/data" --listen 127.0.0.1:0 --quiet
+expect 1 "PID $SERVER_PID is using .*one server per data directory" "$SR" serve --data "$T/data" --listen 127.0.0.1:0 --quiet
 [ "$before" = "$(store_digest)" ] || fail "a refused second server changed the store"
 
 step "authentication: missing, invalid and expired tokens get 401 and the challenge"
