@@ -363,6 +363,7 @@ const struct sr_opt sr_opts_serve[] = {
     {"dev", NULL, false, "first start: make a root, region DEV (1-of-1 cards), vault 'dev' and an admin token"},
     {"default-vault", NULL, true, "the vault that answers on plain localhost (default dev)"},
     {"threads", NULL, true, "worker threads (default: one per CPU)"},
+    {"max-conns-per-address", NULL, true, "open connections one client address may hold (default 128, of 1,000)"},
     {"port-file", NULL, true, "write the port actually bound to this file (for tests)"},
     {"quiet", NULL, false, "do not log requests"},
     {NULL, NULL, false, NULL},
@@ -509,6 +510,12 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
         sr_cli_detail(cli, "--threads is a number from 1 to 256");
         return SR_ERR_USAGE;
     }
+    unsigned long per_address = 0;
+    if (sr_arg(args, o, "max-conns-per-address") &&
+        sr_parse_uint(sr_arg(args, o, "max-conns-per-address"), 1, 1000, &per_address) != SR_OK) {
+        sr_cli_detail(cli, "--max-conns-per-address is a number from 1 to 1000");
+        return SR_ERR_USAGE;
+    }
     SR_AUTO(sr_closep) int lock = -1;
     SR_TRY(sr_serve_lock(cli, data, &lock));
     SR_AUTO_STORE struct sr_store *store = NULL;
@@ -536,6 +543,7 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
     struct sr_vault_svc *svc = NULL;
     SR_TRY(sr_vault_svc_open(data, store, &svc));
     struct sr_http_config cfg = {.address = addr, .port = port, .threads = (unsigned)threads,
+                                 .conns_per_address = (unsigned)per_address,
                                  .default_vault = sr_arg(args, o, "default-vault") ? sr_arg(args, o, "default-vault")
                                                                                   : SR_DEV_VAULT,
                                  .cert_pem = (const char *)cert.data, .key_pem = (const char *)key.data,

@@ -35,6 +35,7 @@ struct sr_http_config {
     const char *address; /* "127.0.0.1" */
     unsigned port;
     unsigned threads;
+    unsigned conns_per_address; /* open connections one client address may hold; 0: SR_HTTP_CONNS_PER_ADDRESS */
     const char *default_vault;
     const char *cert_pem;   /* borrowed for the server's life */
     const char *key_pem;

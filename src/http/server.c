@@ -26,6 +26,11 @@
 /* libmicrohttpd's per-connection pool (headers, read buffer, response headers; bodies are streamed to us).
  * Its default, 32 KiB, is cleared between the requests of a keep-alive connection: a cost per request. */
 #define SR_HTTP_CONN_MEMORY (16u * 1024)
+/* Whatever one address does, others keep being served: it may hold this many connections of the 1,000;
+ * a connection that sends nothing (no handshake, no request, an idle keep-alive) is closed after the timeout. */
+#define SR_HTTP_CONNS_PER_ADDRESS 128u
+#define SR_HTTP_CONN_LIMIT 1000u
+#define SR_HTTP_IDLE_SECONDS 10u
 
 struct sr_http_server {
     struct MHD_Daemon *daemon;
@@ -421,9 +426,10 @@ enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config 
         0, NULL, NULL,
         sr_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)cfg->threads, MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem, MHD_OPTION_HTTPS_MEM_CERT, cfg->cert_pem,
-        MHD_OPTION_NOTIFY_COMPLETED, sr_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SR_HTTP_CONN_MEMORY,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, sr_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, SR_HTTP_IDLE_SECONDS,
+        MHD_OPTION_CONNECTION_LIMIT, SR_HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        cfg->conns_per_address ? cfg->conns_per_address : SR_HTTP_CONNS_PER_ADDRESS,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SR_HTTP_CONN_MEMORY, MHD_OPTION_END);
     if (s->daemon == NULL) {
         sr_workq_stop(s->workers);
         free(s);
