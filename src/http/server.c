@@ -327,6 +327,20 @@ static enum MHD_Result sr_send_toolsets(struct sr_http_server *s, struct MHD_Con
     return q;
 }
 
+/* Public, for load balancers: 200 when the store answers, 503 (Key Vault's error JSON) when it does not.
+ * Counts only: no vault, key or region name. */
+static enum MHD_Result sr_send_health(struct sr_http_server *s, struct MHD_Connection *c)
+{
+    unsigned regions = 0, held = 0;
+    enum sr_err r = sr_vault_health(s->svc, &regions, &held);
+    if (r != SR_OK) {
+        return sr_send_error(s, c, r, "health", NULL);
+    }
+    SR_AUTO_JSON json_t *body = json_pack("{s:s,s:I,s:I}", "status", "ok", "regions", (json_int_t)regions,
+                                          "regionsServed", (json_int_t)held);
+    return body ? sr_send(s, c, 200, body, NULL) : MHD_NO;
+}
+
 static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -339,6 +353,9 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (sr_host_parse(host, s->cfg.default_vault, vault, sizeof(vault), resource, sizeof(resource)) != SR_OK) {
         return sr_send_error(s, c, SR_ERR_VAULT_NOT_FOUND, NULL, NULL);
+    }
+    if (conn == NULL && strcmp(url, "/healthz") == 0) {
+        return strcmp(method, "GET") == 0 ? sr_send_health(s, c) : sr_send_error(s, c, SR_ERR_METHOD, url, NULL);
     }
     if (conn == NULL && strncasecmp(url, "/byok/toolsets", 14) == 0) {
         if (strcmp(method, "GET") != 0) {

@@ -331,6 +331,29 @@ enum sr_err sr_vault_toolsets(struct sr_vault_svc *svc, json_t **ret)
     return SR_OK;
 }
 
+struct sr_health {
+    struct sr_vault_svc *svc;
+    unsigned regions, held;
+};
+
+static enum sr_err sr_health_region(void *ctx, const char *region)
+{
+    struct sr_health *h = ctx;
+    const struct sr_module *m = NULL;
+    h->regions++;
+    h->held += sr_svc_region_module(h->svc, region, &m) == SR_OK;
+    return SR_OK;
+}
+
+enum sr_err sr_vault_health(struct sr_vault_svc *svc, unsigned *ret_regions, unsigned *ret_held)
+{
+    struct sr_health h = {.svc = svc};
+    SR_TRY(svc->store->ops->region_each(svc->store, sr_health_region, &h));
+    *ret_regions = h.regions;
+    *ret_held = h.held;
+    return SR_OK;
+}
+
 enum sr_err sr_vault_toolset_bytes(struct sr_vault_svc *svc, const char *name, struct sr_buf *out)
 {
     /* KeyVault-BYOK-Tools-<REGION>.zip, and nothing else: the name never becomes a free path. */

@@ -115,6 +115,9 @@ SR_MUST_USE enum sr_err sr_region_name_check(const char *name);
 SR_MUST_USE enum sr_err sr_region_toolset_dir(const char *data_dir, const char *region, char *out, size_t cap);
 /* The published toolsets: [{"region","name","sha256"}] for every region. */
 SR_MUST_USE enum sr_err sr_vault_toolsets(struct sr_vault_svc *svc, json_t **ret);
+/* Liveness for a load balancer: the store answers a read, and how many of its regions this server holds
+ * (has loaded or can load). SR_OK or the store's error (SR_ERR_UNAVAILABLE when it cannot be reached). */
+SR_MUST_USE enum sr_err sr_vault_health(struct sr_vault_svc *svc, unsigned *ret_regions, unsigned *ret_held);
 /* The zip of a toolset by file name (KeyVault-BYOK-Tools-R.zip), into out. */
 SR_MUST_USE enum sr_err sr_vault_toolset_bytes(struct sr_vault_svc *svc, const char *name, struct sr_buf *out);
 SR_MUST_USE enum sr_err sr_vault_name_check(const char *name);

@@ -12,6 +12,12 @@ api POST "/keys/ec1/create?$V" '{"kty":"EC","crv":"P-256"}' >/dev/null; [ "$STAT
 DIGEST=$(printf 'hello' | openssl dgst -sha256 -binary | basenc --base64url | tr -d '=')
 before=$(store_digest)
 
+step "GET /healthz needs no token and says nothing of vaults or keys"
+health=$(curl -s --cacert "$CA" "https://localhost:$PORT/healthz")
+[ "$(printf '%s' "$health" | jq -c .)" = '{"status":"ok","regions":1,"regionsServed":1}' ] || fail "healthz: $health"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" -X POST "https://localhost:$PORT/healthz")
+[ "$code" = 405 ] || fail "POST /healthz answered $code"
+
 step "one server per data directory: a second one is refused and changes nothing"
 expect 1 "PID $SERVER_PID is using .*one server per data directory" "$SR" serve --data "$T/data" --listen 127.0.0.1:0 --quiet
 [ "$before" = "$(store_digest)" ] || fail "a refused second server changed the store"

@@ -18,6 +18,8 @@ expect_api 503 ServiceUnavailable GET "/keys/before?$V"
 expect_api 503 ServiceUnavailable POST "/keys/during/create?$V" '{"kty":"EC","crv":"P-256"}'
 api GET "/keys/before?$V" "" -D "$T/headers" >/dev/null
 grep -qi '^retry-after: [0-9]' "$T/headers" || fail "no Retry-After on a 503: $(cat "$T/headers")"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" "https://localhost:$PORT/healthz")
+[ "$code" = 503 ] || fail "/healthz answered $code while the database was away"
 kill -0 "$SERVER_PID" || fail "the server did not survive the outage"
 
 step "the database is back: the same server answers, nothing of the outage was kept"
@@ -28,6 +30,8 @@ for _ in $(seq 1 50); do
     sleep 0.2
 done
 [ "$STATUS" = 200 ] || fail "the server did not reconnect: $STATUS"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" "https://localhost:$PORT/healthz")
+[ "$code" = 200 ] || fail "/healthz answered $code after the database came back"
 api GET "/keys/during?$V" >/dev/null
 [ "$STATUS" = 404 ] || fail "a create refused during the outage exists: $STATUS"
 grep -q 'the database cannot be reached' "$SERVER_LOG" || fail "the outage is not in the server's log"

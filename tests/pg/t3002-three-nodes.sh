@@ -75,6 +75,8 @@ NODE_EXTRA_CA_CERTS="$T/cas.pem" timeout 120 node --require "$SDK/localhost-dns.
 
 step "a server that never joined region EU answers its vault 503, never with another module"
 on n4; expect_api 503 ServiceUnavailable GET "/keys/shared?$V"
+health=$(curl -s --cacert "$CA" "https://localhost:$PORT/healthz" | jq -c .)
+[ "$health" = '{"status":"ok","regions":1,"regionsServed":0}' ] || fail "healthz of a node that never joined: $health"
 
 for n in n1 n2 n3 n4; do SERVER_PID=${NODE_PID[$n]}; stop_server; done
 $SR audit verify --data n1 | grep -q 'hash chain intact' || fail "audit chain across nodes"
