@@ -40,11 +40,12 @@ static const struct sr_route sr_routes[] = {
 
 #define SR_MAX_SEGMENTS 8
 
-/* Splits "/keys/a/b/" into segments; a trailing slash yields a final empty segment ("latest" version). */
-static size_t sr_split(const char *path, char segs[SR_MAX_SEGMENTS][SR_MAX_NAME + 2], bool *overflow)
+/* Splits "/keys/a/b/" into segments; a trailing slash yields a final empty segment ("latest" version).
+ * *overflow: too many segments, or one longer than any name (*too_long then). */
+static size_t sr_split(const char *path, char segs[SR_MAX_SEGMENTS][SR_MAX_NAME + 2], bool *overflow, bool *too_long)
 {
     size_t n = 0;
-    *overflow = false;
+    *overflow = *too_long = false;
     if (*path == '/') {
         path++;
     }
@@ -52,6 +53,7 @@ static size_t sr_split(const char *path, char segs[SR_MAX_SEGMENTS][SR_MAX_NAME 
         size_t len = strcspn(path, "/");
         if (n == SR_MAX_SEGMENTS || len > SR_MAX_NAME + 1) {
             *overflow = true;
+            *too_long = len > SR_MAX_NAME + 1;
             return n;
         }
         memcpy(segs[n], path, len);
@@ -121,8 +123,10 @@ static bool sr_pattern_matches(const char *pattern, char segs[SR_MAX_SEGMENTS][S
 enum sr_err sr_route_match(const char *method, const char *path, struct sr_route_match *ret)
 {
     char segs[SR_MAX_SEGMENTS][SR_MAX_NAME + 2];
-    bool overflow = false;
-    size_t n = sr_split(path, segs, &overflow);
+    bool overflow = false, too_long = false;
+    size_t n = sr_split(path, segs, &overflow, &too_long);
+    /* A key name longer than Key Vault allows is the caller's mistake (400), not a path we lack (404). */
+    SR_ENSURE(!(too_long && n == 1 && strcmp(segs[0], "keys") == 0), SR_ERR_KEY_NAME);
     SR_ENSURE(!overflow && n > 0, SR_ERR_ROUTE);
     bool path_known = false;
     for (size_t i = 0; i < SR_ARRAY_LEN(sr_routes); i++) {

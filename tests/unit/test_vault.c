@@ -273,6 +273,14 @@ static void test_router(void **state)
     SR_ASSERT_ERR(SR_ERR_METHOD, sr_route_match("DELETE", "/keys/k1/create", &m));
     SR_ASSERT_ERR(SR_ERR_ROUTE, sr_route_match("GET", "/secrets/x", &m));
     SR_ASSERT_ERR(SR_ERR_ROUTE, sr_route_match("GET", "/a/b/c/d/e/f/g/h/i/j", &m));
+    /* A key name longer than 127 characters is a bad parameter (400), not a path we lack (404). */
+    char path[300] = "/keys/";
+    memset(path + 6, 'k', 200);
+    path[206] = 0;
+    SR_ASSERT_ERR(SR_ERR_KEY_NAME, sr_route_match("GET", path, &m));
+    strcat(path, "/create");
+    SR_ASSERT_ERR(SR_ERR_KEY_NAME, sr_route_match("POST", path, &m));
+    assert_int_equal(sr_err_http_status(SR_ERR_KEY_NAME), 400);
     assert_true(sr_api_version_ok("7.5"));
     assert_true(sr_api_version_ok("2025-07-01"));
     assert_true(sr_api_version_ok("7.6-preview.2"));
