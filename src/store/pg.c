@@ -126,7 +126,8 @@ struct sr_pg {
     struct sr_pg_conn readers[SR_PG_READERS];
     struct sr_pg_conn writer; /* the group-commit thread's */
     struct sr_groupcommit gc;
-    atomic_bool down; /* the last connection attempt failed: said once on stderr, and once when back */
+    atomic_bool down;    /* the last connection attempt failed: said once on stderr, and once when back */
+    atomic_bool ever_up; /* a store that never connected says nothing itself: its opener reports it */
     /* The chain's head in the batch's transaction: written back to audit_head once, before COMMIT. */
     long long head_seq;
     char head_hash[65];
@@ -162,16 +163,17 @@ static enum sr_err sr_pg_conn_ready(struct sr_pg *p, struct sr_pg_conn *c)
     c->db = PQconnectdb(p->conninfo);
     if (c->db == NULL || PQstatus(c->db) != CONNECTION_OK) {
         /* libpq's message names the hosts and the reason, never the password. */
-        if (!atomic_exchange(&p->down, true)) {
+        if (!atomic_exchange(&p->down, true) && atomic_load(&p->ever_up)) {
             fprintf(stderr, "strongroom: the database cannot be reached (answering 503 until it can): %s",
                     c->db ? PQerrorMessage(c->db) : "out of memory\n");
         }
         sr_pg_conn_drop(c);
         return SR_ERR_UNAVAILABLE;
     }
-    if (atomic_exchange(&p->down, false)) {
+    if (atomic_exchange(&p->down, false) && atomic_load(&p->ever_up)) {
         fprintf(stderr, "strongroom: the database is reachable again\n");
     }
+    atomic_store(&p->ever_up, true);
     PQsetNoticeProcessor(c->db, sr_pg_no_notices, NULL);
     return SR_OK;
 }
