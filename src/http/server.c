@@ -60,6 +60,8 @@ struct sr_conn {
     json_t *body_json;
     struct sr_request req;
     struct sr_workq_job job;
+    char method[12]; /* for the request's log line */
+    bool routed;     /* route and req.vault are known */
 };
 
 /* Unique, not secret: the server's random prefix and a count, so no request pays for the RNG. */
@@ -244,11 +246,8 @@ static void sr_conn_run(struct sr_workq_job *job)
 static enum MHD_Result sr_answer(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn,
                                  const char *method)
 {
+    (void)method;
     struct sr_request *req = &conn->req;
-    if (s->cfg.log_requests) {
-        fprintf(stderr, "strongroom: %s %s %s -> %d\n", req->vault.name, method, sr_op_name(conn->route.op),
-                sr_err_http_status(req->result));
-    }
     if (req->result != SR_OK) {
         return sr_send_error(s, c, req->result, req->detail, NULL);
     }
@@ -277,6 +276,7 @@ static enum MHD_Result sr_final_call(struct sr_http_server *s, struct MHD_Connec
     if (r != SR_OK) {
         return sr_send_error(s, c, r, vault_name, NULL);
     }
+    conn->routed = true;
     r = sr_paging(c, req);
     if (r != SR_OK) {
         return sr_send_error(s, c, r, req->detail, NULL);
@@ -370,6 +370,7 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
         }
         conn->server = s;
         conn->connection = c;
+        snprintf(conn->method, sizeof(conn->method), "%s", method);
         sr_buf_init(&conn->body, SR_MAX_BODY, SR_BUF_SECRET);
         *con_cls = conn;
         return sr_first_call(s, c, conn, resource);
@@ -402,11 +403,35 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
     return sr_final_call(s, c, conn, method, url, vault);
 }
 
+/* One line per request, refusals included: ISO-8601 time, client address, vault, method, operation, status. */
+static void sr_log_request(struct MHD_Connection *c, const struct sr_conn *conn)
+{
+    const union MHD_ConnectionInfo *st = MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char addr[INET6_ADDRSTRLEN] = "-", when[32] = "-";
+    if (ci != NULL && ci->client_addr != NULL) {
+        const struct sockaddr *sa = ci->client_addr;
+        const void *bytes = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                                                     : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+        (void)inet_ntop(sa->sa_family, bytes, addr, sizeof(addr));
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm) != NULL) {
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    bool routed = conn != NULL && conn->routed;
+    fprintf(stderr, "%s %s %s %s %s -> %u\n", when, addr, routed ? conn->req.vault.name : "-",
+            conn != NULL ? conn->method : "-", routed ? sr_op_name(conn->route.op) : "-",
+            st != NULL ? st->http_status : 0u);
+}
+
 static void sr_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
-    (void)toe;
+    const struct sr_http_server *s = cls;
+    if (s->cfg.log_requests && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+        sr_log_request(c, *con_cls);
+    }
     struct sr_conn *conn = *con_cls;
     if (conn != NULL) {
         sr_buf_release(&conn->body); /* wipes: bodies can carry keys (import) and plaintexts */
@@ -415,6 +440,23 @@ static void sr_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         free(conn);
         *con_cls = NULL;
     }
+}
+
+/* libmicrohttpd's own messages, without what every client that hangs up mid-handshake or mid-record makes
+ * GnuTLS say: those are the client's business, and a flood of them would bury what matters. */
+static void sr_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    static const char *const noise[] = {"TLS", "handshake", "GnuTLS", "reset by peer", "Broken pipe",
+                                        "closed by the remote", "non-properly terminated"};
+    for (size_t i = 0; i < SR_ARRAY_LEN(noise); i++) {
+        if (strstr(line, noise[i]) != NULL) {
+            return;
+        }
+    }
+    fprintf(stderr, "strongroom: libmicrohttpd: %s%s", line, line[0] && line[strlen(line) - 1] == '\n' ? "" : "\n");
 }
 
 enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config *cfg, struct sr_http_server **ret)
@@ -443,7 +485,8 @@ enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config 
         0, NULL, NULL,
         sr_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)cfg->threads, MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem, MHD_OPTION_HTTPS_MEM_CERT, cfg->cert_pem,
-        MHD_OPTION_NOTIFY_COMPLETED, sr_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, SR_HTTP_IDLE_SECONDS,
+        MHD_OPTION_NOTIFY_COMPLETED, sr_completed, s, MHD_OPTION_EXTERNAL_LOGGER, sr_mhd_log, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, SR_HTTP_IDLE_SECONDS,
         MHD_OPTION_CONNECTION_LIMIT, SR_HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         cfg->conns_per_address ? cfg->conns_per_address : SR_HTTP_CONNS_PER_ADDRESS,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SR_HTTP_CONN_MEMORY, MHD_OPTION_END);
