@@ -166,6 +166,7 @@ enum sr_err_family {
       "the store holds no world for that region (made by a strongroom older than region join): it cannot be joined") \
     X(SR_ERR_REGION_NOT_JOINED, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                    \
       "this server has not joined the vault's region: its operator runs 'strongroom region join' with a quorum of the region's cards") \
+    X(SR_ERR_NO_MODULE, SR_FAM_NOT_FOUND, "NotFound", "there is no module in that directory")              \
     X(SR_ERR_STORE_URL, SR_FAM_USAGE, "BadParameter",                                                        \
       "--store takes a postgresql:// URL (libpq's syntax); without it the store is SQLite in the data directory") \
     X(SR_ERR_STORE_NEWER, SR_FAM_IO, "InternalError",                                                        \

@@ -36,6 +36,7 @@ enum sr_cmd_flags {
     SR_CMD_MODE_I = 1u << 1,      /* module must be in initialisation mode */
     SR_CMD_MODE_O = 1u << 2,      /* module must be in operational mode */
     SR_CMD_NEEDS_WORLD = 1u << 3, /* a world key must be loaded and the world file intact */
+    SR_CMD_EXISTING = 1u << 4,    /* the module must exist already: this command never makes one */
 };
 
 struct sr_cli;

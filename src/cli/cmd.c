@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "base/fileio.h"
 #include "cli/cli.h"
 
 static enum sr_err sr_cmd_help(struct sr_cli *cli, const struct sr_args *args);
@@ -20,21 +21,22 @@ static const struct sr_cmd sr_cmds[] = {
      "new-world --initialize --cipher-suite=SUITE --module=1 --acs-quorum=K/N [--card-dir DIR] [--pin-file FILE]",
      "create a security world and its K-of-N administrator card set (mode I)"},
     {"world", NULL, 0, 0, 0, NULL, sr_cmds_world, "world load|show", "restore or show the security world"},
-    {"generatekey", sr_cmd_generatekey, SR_CMD_MODULE | SR_CMD_MODE_O | SR_CMD_NEEDS_WORLD, 1, SR_MAX_POSITIONAL,
+    {"generatekey", sr_cmd_generatekey, SR_CMD_MODULE | SR_CMD_EXISTING | SR_CMD_MODE_O | SR_CMD_NEEDS_WORLD, 1,
+     SR_MAX_POSITIONAL,
      sr_opts_generatekey, NULL,
      "generatekey --generate simple type=RSA size=2048|3072|4096 | type=EC curve=P-256|P-384|P-521 "
      "protect=module ident=NAME plainname=NAME nvram=no pubexp=",
      "generate a module-protected key"},
-    {"kmfile-dump", sr_cmd_kmfile_dump, SR_CMD_MODULE, 1, 1, NULL, NULL, "kmfile-dump FILE",
+    {"kmfile-dump", sr_cmd_kmfile_dump, SR_CMD_MODULE | SR_CMD_EXISTING, 1, 1, NULL, NULL, "kmfile-dump FILE",
      "print a key file's header and ACL (never secret material)"},
-    {"aclprint", sr_cmd_aclprint, SR_CMD_MODULE | SR_CMD_MODE_O | SR_CMD_NEEDS_WORLD, 0, 0, sr_opts_key_ident, NULL,
+    {"aclprint", sr_cmd_aclprint, SR_CMD_MODULE | SR_CMD_EXISTING | SR_CMD_MODE_O | SR_CMD_NEEDS_WORLD, 0, 0, sr_opts_key_ident, NULL,
      "aclprint --app simple --ident NAME", "print a key's ACL"},
-    {"pubkey", sr_cmd_pubkey, SR_CMD_MODULE | SR_CMD_MODE_O | SR_CMD_NEEDS_WORLD, 0, 0, sr_opts_key_ident, NULL,
+    {"pubkey", sr_cmd_pubkey, SR_CMD_MODULE | SR_CMD_EXISTING | SR_CMD_MODE_O | SR_CMD_NEEDS_WORLD, 0, 0, sr_opts_key_ident, NULL,
      "pubkey [--app simple] --ident NAME", "print a key's public key (PEM)"},
-    {"sign", sr_cmd_sign, SR_CMD_MODULE | SR_CMD_MODE_O | SR_CMD_NEEDS_WORLD, 0, 0, sr_opts_sign, NULL,
+    {"sign", sr_cmd_sign, SR_CMD_MODULE | SR_CMD_EXISTING | SR_CMD_MODE_O | SR_CMD_NEEDS_WORLD, 0, 0, sr_opts_sign, NULL,
      "sign [--app simple] --ident NAME --alg RS256|PS256|ES256|... --in FILE --out SIG",
      "sign a file with a module key (ECDSA signatures in DER, as openssl dgst -verify takes them)"},
-    {"verifykeypackage", sr_cmd_verifykeypackage, SR_CMD_MODULE, 0, 0, sr_opts_verifykeypackage, NULL,
+    {"verifykeypackage", sr_cmd_verifykeypackage, SR_CMD_MODULE | SR_CMD_EXISTING, 0, 0, sr_opts_verifykeypackage, NULL,
      "verifykeypackage -k BYOK-KEK-pkg-REGION-1 -w BYOK-SecurityWorld-pkg-REGION-1 [--root-fingerprint HEX]",
      "check the vault's KEK and Security World packages up to the pinned root"},
     {"toolset", NULL, 0, 0, 0, NULL, sr_cmds_toolset, "toolset download|hash", "the BYOK toolset of a region"},
@@ -188,6 +190,12 @@ static enum sr_err sr_cmd_check_policy(struct sr_cli *cli, const struct sr_cmd *
     if (!(c->flags & SR_CMD_MODULE)) {
         return SR_OK;
     }
+    char esn[SR_PATH_MAX];
+    if ((c->flags & SR_CMD_EXISTING) &&
+        (sr_path_join(esn, sizeof(esn), cli->kmdata, "module/esn") != SR_OK || !sr_file_exists(esn))) {
+        sr_cli_detail(cli, "%s (STRONGROOM_KMDATA); 'strongroom module mode I' makes one there", cli->kmdata);
+        return SR_ERR_NO_MODULE;
+    }
     enum sr_err r = sr_module_open(cli->kmdata, &cli->module);
     if (r != SR_OK) {
         sr_cli_detail(cli, "module directory %s", cli->kmdata);
@@ -280,9 +288,14 @@ int sr_cli_main(int argc, char **argv)
     const char *kmdata = secure_getenv("STRONGROOM_KMDATA");
     cli.kmdata = kmdata && *kmdata ? kmdata : "kmdata";
     char name[128] = "";
-    int status = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
-                     ? (sr_print_help(stdout), 0)
-                     : sr_dispatch(&cli, sr_cmds, argc - 1, argv + 1, name, sizeof(name));
+    int status;
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        status = (sr_print_help(stdout), 0);
+    } else if (strcmp(argv[1], "--version") == 0) {
+        status = (fprintf(stdout, "strongroom %s\n", SR_VERSION), 0);
+    } else {
+        status = sr_dispatch(&cli, sr_cmds, argc - 1, argv + 1, name, sizeof(name));
+    }
     sr_module_free(cli.module);
     /* A full disk must be an error, not a silently truncated output (git's run_builtin). */
     if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -355,7 +355,7 @@ static enum sr_err sr_cmd_package(struct sr_cli *cli, const struct sr_args *a)
     return SR_OK;
 }
 
-#define SR_KT_FLAGS (SR_CMD_MODULE | SR_CMD_MODE_O | SR_CMD_NEEDS_WORLD)
+#define SR_KT_FLAGS (SR_CMD_MODULE | SR_CMD_EXISTING | SR_CMD_MODE_O | SR_CMD_NEEDS_WORLD)
 #define SR_KT_MODIFY_USAGE                                                                                       \
     "keytransfer modify-acls --key-app-name simple --key-identifier ID --exchange-key-package K "              \
     "--new-security-world-package W --cards 1,3 [--pin-file F]"

@@ -148,7 +148,7 @@ const struct sr_cmd sr_cmds_module[] = {
      "show or set the module mode: I (initialisation) or O (operational)"},
     {"reset", sr_cmd_module_reset, SR_CMD_MODULE, 0, 0, NULL, NULL, "module reset",
      "erase the module's NVRAM (the loaded world key), as a tamper event would"},
-    {"show", sr_cmd_module_show, SR_CMD_MODULE, 0, 0, NULL, NULL, "module show",
+    {"show", sr_cmd_module_show, SR_CMD_MODULE | SR_CMD_EXISTING, 0, 0, NULL, NULL, "module show",
      "print the module's ESN, mode, world and warrant"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
@@ -292,6 +292,6 @@ const struct sr_cmd sr_cmds_world[] = {
     {"load", sr_cmd_world_load, SR_CMD_MODULE, 0, 0, sr_opts_world_load, NULL,
      "world load --cards 1,3 [--pin-file FILE] [--card-dir DIR]",
      "restore the world key into the module from a quorum of administrator cards"},
-    {"show", sr_cmd_world_show, SR_CMD_MODULE, 0, 0, NULL, NULL, "world show", "print the security world"},
+    {"show", sr_cmd_world_show, SR_CMD_MODULE | SR_CMD_EXISTING, 0, 0, NULL, NULL, "world show", "print the security world"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

@@ -4,6 +4,8 @@
  */
 #include "testlib.h"
 
+#include "base/fileio.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -80,6 +82,25 @@ static void test_help_and_usage(void **state)
     SR_CLI(f, 2, "mode is I (initialisation) or O", "module", "mode", "X");
     SR_CLI(f, 2, NULL, "module");
     SR_CLI(f, 1, "strongroom: new-world: the module is in operational mode", "new-world");
+}
+
+/* Read-only commands on a directory with no module say so and make nothing; --version answers. */
+static void test_no_module_made_by_accident(void **state)
+{
+    struct sr_fixture *f = *state;
+    SR_CLI(f, 1, "no module", "module", "show");
+    SR_CLI(f, 1, "module mode I", "world", "show");
+    SR_CLI(f, 1, "no module", "pubkey", "--ident", "k");
+    SR_CLI(f, 1, "no module", "kmfile-dump", "nothing");
+    assert_false(sr_file_exists(f->kmdata));
+    SR_CLI(f, 0, NULL, "module", "mode", "I"); /* the command that makes one */
+    assert_true(sr_file_exists(f->kmdata));
+    SR_CLI(f, 0, NULL, "module", "show");
+    struct sr_buf o, e;
+    assert_int_equal(sr_test_cli(f->kmdata, &o, &e, "--version", NULL), 0);
+    assert_non_null(strstr((char *)o.data, "strongroom " SR_VERSION));
+    sr_buf_release(&o);
+    sr_buf_release(&e);
 }
 
 static void test_new_world_refusals(void **state)
@@ -282,6 +303,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_help_and_usage, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_no_module_made_by_accident, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_new_world_refusals, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_generatekey_refusals, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_world_load_refusals, sr_setup, sr_teardown),
