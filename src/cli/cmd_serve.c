@@ -37,6 +37,14 @@ static void sr_storep(struct sr_store **s)
 }
 #define SR_AUTO_STORE SR_AUTO(sr_storep)
 
+/* The two options of every command that opens the store. */
+#define SR_OPTS_DATA_STORE                                                                                     \
+    {"data", NULL, true, "data directory (default ./strongroom-data)"},                                        \
+    {                                                                                                          \
+        "store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env "   \
+                             "STRONGROOM_STORE)"                                                               \
+    }
+
 /* --store URL, else STRONGROOM_STORE, else SQLite in the data directory. */
 static enum sr_err sr_open_store(struct sr_cli *cli, const struct sr_args *args, const struct sr_opt *opts,
                                  struct sr_store **ret)
@@ -58,8 +66,7 @@ static enum sr_err sr_open_store(struct sr_cli *cli, const struct sr_args *args,
 /* --- region --- */
 
 static const struct sr_opt sr_opts_region[] = {
-    {"data", NULL, true, "data directory (default ./strongroom-data)"},
-    {"store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env STRONGROOM_STORE)"},
+    SR_OPTS_DATA_STORE,
     {"acs-quorum", "-Q", true, "K/N administrator cards for the region's world (default 1/1)"},
     {"pin-file", NULL, true, "one PIN a line, card 1 first (default: ask on the terminal)"},
     {"card-dir", NULL, true, "where the cards go (default DATA/regions/NAME/cards)"},
@@ -154,8 +161,7 @@ const struct sr_cmd sr_cmds_region[] = {
 /* --- vault --- */
 
 static const struct sr_opt sr_opts_vault_create[] = {
-    {"data", NULL, true, "data directory (default ./strongroom-data)"},
-    {"store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env STRONGROOM_STORE)"},
+    SR_OPTS_DATA_STORE,
     {"region", NULL, true, "the region the vault lives in"},
     {"subscription-id", NULL, true, "the subscription id the vault belongs to"},
     {NULL, NULL, false, NULL},
@@ -195,14 +201,12 @@ const struct sr_cmd sr_cmds_vault[] = {
 /* --- token --- */
 
 static const struct sr_opt sr_opts_data[] = {
-    {"data", NULL, true, "data directory (default ./strongroom-data)"},
-    {"store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env STRONGROOM_STORE)"},
+    SR_OPTS_DATA_STORE,
     {NULL, NULL, false, NULL},
 };
 
 static const struct sr_opt sr_opts_token[] = {
-    {"data", NULL, true, "data directory (default ./strongroom-data)"},
-    {"store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env STRONGROOM_STORE)"},
+    SR_OPTS_DATA_STORE,
     {"role", NULL, true, "Administrator, \"Crypto Officer\", \"Crypto User\", \"Crypto Service Encryption User\", Reader"},
     {"vault", NULL, true, "limit the token to one vault (default: every vault)"},
     {"ttl", NULL, true, "lifetime in seconds (default: no expiry)"},
@@ -249,8 +253,7 @@ static enum sr_err sr_cmd_token_create(struct sr_cli *cli, const struct sr_args 
 }
 
 static const struct sr_opt sr_opts_token_list[] = {
-    {"data", NULL, true, "data directory (default ./strongroom-data)"},
-    {"store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env STRONGROOM_STORE)"},
+    SR_OPTS_DATA_STORE,
     {"output", "-o", true, "json or table (default table)"},
     {NULL, NULL, false, NULL},
 };
@@ -357,8 +360,7 @@ const struct sr_cmd sr_cmds_audit[] = {
 /* --- serve --- */
 
 const struct sr_opt sr_opts_serve[] = {
-    {"data", NULL, true, "data directory (default ./strongroom-data)"},
-    {"store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env STRONGROOM_STORE)"},
+    SR_OPTS_DATA_STORE,
     {"listen", NULL, true, "ADDR:PORT to listen on (default 127.0.0.1:8443; port 0 picks one)"},
     {"dev", NULL, false, "first start: make a root, region DEV (1-of-1 cards), vault 'dev' and an admin token"},
     {"default-vault", NULL, true, "the vault that answers on plain localhost (default dev)"},

@@ -243,10 +243,8 @@ static void sr_conn_run(struct sr_workq_job *job)
     sr_vault_start(conn->server->svc, conn->route.op, &conn->req);
 }
 
-static enum MHD_Result sr_answer(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn,
-                                 const char *method)
+static enum MHD_Result sr_answer(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn)
 {
-    (void)method;
     struct sr_request *req = &conn->req;
     if (req->result != SR_OK) {
         return sr_send_error(s, c, req->result, req->detail, NULL);
@@ -384,7 +382,7 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
     }
     enum sr_conn_state state = atomic_load(&conn->state);
     if (state == SR_CONN_ANSWERING) {
-        return sr_answer(s, c, conn, method);
+        return sr_answer(s, c, conn);
     }
     if (state == SR_CONN_COMMITTING) {
         return MHD_YES; /* still suspended: nothing to do until the commit resumes it */

@@ -104,6 +104,7 @@ struct sr_sqlite {
     struct sr_groupcommit gc;
     struct sr_rowcache rows;
     struct sr_changes changes;
+    bool batch_counted; /* the writer's: its batch in flight is counted in changes */
 };
 
 /* Opens a connection to l->path (the file exists). */

@@ -224,7 +224,8 @@ static void sr_lite_rollback(void *db)
 static void sr_lite_before(void *db, const struct sr_commit *batch)
 {
     struct sr_sqlite *l = db;
-    if (sr_gc_batch_changes_conf(batch)) {
+    l->batch_counted = sr_gc_batch_changes_conf(batch);
+    if (l->batch_counted) {
         sr_changes_begin(&l->changes);
     }
 }
@@ -238,7 +239,7 @@ static void sr_lite_after(void *db, const struct sr_commit *batch, enum sr_err o
     if (sr_gc_batch_changes(batch)) {
         sr_rowcache_clear(&l->rows);
     }
-    if (sr_gc_batch_changes_conf(batch)) {
+    if (l->batch_counted) {
         sr_changes_end(&l->changes);
     }
 }

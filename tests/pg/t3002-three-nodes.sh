@@ -39,14 +39,8 @@ $SR region join EU --data n3 --cards 2,3 --card-dir "$CARDS" --pin-file pins-23 
 expect 1 'already' $SR region join EU --data n3 --cards 2,3 --card-dir "$CARDS" --pin-file pins-23
 cmp n1/regions/EU/kmdata/module/km0 n2/regions/EU/kmdata/module/km0 >/dev/null 2>&1 && fail "node 2 shares node 1's module key"
 
-declare -A NODE_PORT NODE_CA NODE_PID
-start_node() { # NAME: a server on DATA=NAME, its port and CA kept by name
-    start_server "$T/$1" --quiet --default-vault contoso
-    NODE_PORT[$1]=$PORT NODE_CA[$1]=$CA NODE_PID[$1]=$SERVER_PID
-    trap 'kill ${NODE_PID[*]} 2>/dev/null; rm -rf "$T"' EXIT
-}
-on() { PORT=${NODE_PORT[$1]} CA=${NODE_CA[$1]}; }
-for n in n1 n2 n3 n4; do start_node $n; done
+start_nodes 4
+on() { PORT=${PORTS[${1#n}]} CA=${CAS[${1#n}]}; } # on nI: the calls that follow go to node I
 VHOST=contoso.localhost
 
 step "create through node 1, sign through node 2, openssl verifies against node 1's public key"
@@ -68,15 +62,15 @@ on n2; expect_api 404 KeyNotFound POST "/keys/shared/sign?$V" "{\"alg\":\"RS256\
 
 step "the Azure SDK, unchanged: create through node 1, sign through node 2, delete through node 3"
 sdk_install
-cat "${NODE_CA[n1]}" "${NODE_CA[n2]}" "${NODE_CA[n3]}" > cas.pem
+cat "${CAS[1]}" "${CAS[2]}" "${CAS[3]}" > cas.pem
 NODE_EXTRA_CA_CERTS="$T/cas.pem" timeout 120 node --require "$SDK/localhost-dns.cjs" "$SDK/sdk-nodes.mjs" \
-    "https://contoso.localhost:${NODE_PORT[n1]}" "https://contoso.localhost:${NODE_PORT[n2]}" \
-    "https://contoso.localhost:${NODE_PORT[n3]}" "$TOKEN" || fail "the SDK across nodes"
+    "https://contoso.localhost:${PORTS[1]}" "https://contoso.localhost:${PORTS[2]}" \
+    "https://contoso.localhost:${PORTS[3]}" "$TOKEN" || fail "the SDK across nodes"
 
 step "a server that never joined region EU answers its vault 503, never with another module"
 on n4; expect_api 503 ServiceUnavailable GET "/keys/shared?$V"
 health=$(curl -s --cacert "$CA" "https://localhost:$PORT/healthz" | jq -c .)
 [ "$health" = '{"status":"ok","regions":1,"regionsServed":0}' ] || fail "healthz of a node that never joined: $health"
 
-for n in n1 n2 n3 n4; do SERVER_PID=${NODE_PID[$n]}; stop_server; done
+for i in 1 2 3 4; do SERVER_PID=${PIDS[$i]}; stop_server; done
 $SR audit verify --data n1 | grep -q 'hash chain intact' || fail "audit chain across nodes"
