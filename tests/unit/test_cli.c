@@ -103,6 +103,20 @@ static void test_no_module_made_by_accident(void **state)
     sr_buf_release(&e);
 }
 
+/* The refusals of the store and server options: usage errors (exit 2) that say what to give. */
+static void test_store_option_refusals(void **state)
+{
+    struct sr_fixture *f = *state;
+    char data[600];
+    snprintf(data, sizeof(data), "%s/data", f->dir);
+    SR_CLI(f, 2, "postgresql://", "serve", "--data", data, "--store", "mysql://x", "--listen", "127.0.0.1:0");
+    SR_CLI(f, 2, "postgresql://", "token", "list", "--data", data, "--store", "bogus");
+    SR_CLI(f, 2, "--max-conns-per-address", "serve", "--data", data, "--max-conns-per-address", "0");
+    SR_CLI(f, 2, "--output is json or table", "token", "list", "--data", data, "--output", "yaml");
+    SR_CLI(f, 2, "--cards", "region", "join", "EU", "--data", data);
+    SR_CLI(f, 1, "no live token", "token", "revoke", "nobody", "--data", data);
+}
+
 static void test_new_world_refusals(void **state)
 {
     struct sr_fixture *f = *state;
@@ -304,6 +318,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_help_and_usage, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_no_module_made_by_accident, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_store_option_refusals, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_new_world_refusals, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_generatekey_refusals, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_world_load_refusals, sr_setup, sr_teardown),
