@@ -115,7 +115,7 @@ static const struct sr_opt sr_opts_region_join[] = {
     {"data", NULL, true, "this server's data directory (default ./strongroom-data)"},
     {"store", NULL, true, "the database the region was made in: a postgresql:// URL (env STRONGROOM_STORE)"},
     {"cards", NULL, true, "the region's administrator cards inserted, e.g. 1,3 (a quorum)"},
-    {"card-dir", NULL, true, "where the inserted card files are"},
+    {"card-dir", NULL, true, "where the inserted card files are (default DATA/regions/NAME/cards)"},
     {"pin-file", NULL, true, "one PIN a line, card 1 first; lines of absent cards may be empty (default: ask)"},
     {NULL, NULL, false, NULL},
 };
@@ -125,14 +125,19 @@ static enum sr_err sr_cmd_region_join(struct sr_cli *cli, const struct sr_args *
     const struct sr_opt *o = sr_opts_region_join;
     const char *data = sr_data_dir(args, o);
     const char *list = sr_arg(args, o, "cards");
-    const char *card_dir = sr_arg(args, o, "card-dir");
-    if (list == NULL || card_dir == NULL) {
-        sr_cli_detail(cli, "give the inserted cards: --cards 1,3 --card-dir DIR (a quorum of the region's set)");
+    if (list == NULL) {
+        sr_cli_detail(cli, "give the inserted cards: --cards 1,3 [--card-dir DIR] (a quorum of the region's set)");
         return SR_ERR_USAGE;
     }
     unsigned cards[SR_MAX_CARDS];
-    struct sr_join_params p = {.name = args->pos[0], .card_dir = card_dir, .cards = cards};
+    struct sr_join_params p = {.name = args->pos[0], .card_dir = sr_arg(args, o, "card-dir"), .cards = cards};
     SR_TRY(sr_region_name_check(p.name));
+    char default_cards[SR_PATH_MAX];
+    if (p.card_dir == NULL) { /* where 'region create' puts a region's cards on a server */
+        int n = snprintf(default_cards, sizeof(default_cards), "%s/regions/%s/cards", data, p.name);
+        SR_ENSURE(n > 0 && (size_t)n < sizeof(default_cards), SR_ERR_TOO_LARGE);
+        p.card_dir = default_cards;
+    }
     SR_TRY(sr_cards_parse(cli, list, cards, &p.ncards));
     SR_AUTO_STORE struct sr_store *store = NULL;
     SR_TRY(sr_open_store(cli, args, o, &store));
@@ -153,7 +158,7 @@ const struct sr_cmd sr_cmds_region[] = {
      "region create NAME --data DIR [--acs-quorum K/N --pin-file F --card-dir D]",
      "make a region: a module with its own security world"},
     {"join", sr_cmd_region_join, 0, 1, 1, sr_opts_region_join, NULL,
-     "region join NAME --data DIR --store URL --cards 1,3 --card-dir D [--pin-file F]",
+     "region join NAME --data DIR --store URL --cards 1,3 [--card-dir D] [--pin-file F]",
      "load a region another server made into this server's own module, from a quorum of its cards"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

@@ -870,7 +870,8 @@ enum sr_err sr_store_pg_open(const char *url, struct sr_store **ret)
 
 enum sr_err sr_store_open(const char *url, const char *data_dir, struct sr_store **ret)
 {
-    if (url == NULL || *url == 0) {
+    /* SPEC 4a: no value, or a path (no scheme), is SQLite in the data directory. */
+    if (url == NULL || *url == 0 || strstr(url, "://") == NULL) {
         return sr_store_sqlite_open(data_dir, ret);
     }
     SR_ENSURE(sr_store_is_pg_url(url), SR_ERR_STORE_URL);

@@ -206,9 +206,9 @@ enum sr_err sr_region_create(const char *data_dir, struct sr_store *store, const
 /*
  * As a second nShield joins an existing security world: this server's own module (its own KM0 and
  * warrant) loads the region's world from a quorum of the region's cards, and takes the world file, the
- * KEK's key file and the toolset from the store. Built in DATA/regions/.join-R and renamed into place only
- * when the cards proved the world: a refused join (too few cards, a wrong PIN, another world's cards)
- * leaves nothing behind.
+ * KEK's key file and the toolset from the store. Built in DATA/regions/.join-R and moved into DATA/regions/R
+ * (which may already hold the inserted cards) only when the cards proved the world: a refused join (too
+ * few cards, a wrong PIN, another world's cards) leaves nothing behind.
  */
 enum sr_err sr_region_join(const char *data_dir, struct sr_store *store, const struct sr_join_params *params,
                            const struct sr_pins *pins)
@@ -218,10 +218,15 @@ enum sr_err sr_region_join(const char *data_dir, struct sr_store *store, const s
     char region_dir[SR_PATH_MAX], staging[SR_PATH_MAX], kmdata[SR_PATH_MAX], root[SR_PATH_MAX];
     int n = snprintf(region_dir, sizeof(region_dir), "%s/regions/%s", data_dir, params->name);
     SR_ENSURE(n > 0 && (size_t)n < sizeof(region_dir), SR_ERR_TOO_LARGE);
-    SR_ENSURE(!sr_file_exists(region_dir), SR_ERR_REGION_JOINED);
+    char placed[SR_PATH_MAX], placed_toolset[SR_PATH_MAX], staged_toolset[SR_PATH_MAX];
+    SR_TRY(sr_path_join(placed, sizeof(placed), region_dir, "kmdata"));
+    /* DATA/regions/R may exist already, holding the inserted cards: only a module there means joined. */
+    SR_ENSURE(!sr_file_exists(placed), SR_ERR_REGION_JOINED);
     n = snprintf(staging, sizeof(staging), "%s/regions/.join-%s", data_dir, params->name);
     SR_ENSURE(n > 0 && (size_t)n < sizeof(staging), SR_ERR_TOO_LARGE);
     SR_TRY(sr_path_join(kmdata, sizeof(kmdata), staging, "kmdata"));
+    SR_TRY(sr_path_join(placed_toolset, sizeof(placed_toolset), region_dir, "toolset"));
+    SR_TRY(sr_path_join(staged_toolset, sizeof(staged_toolset), staging, "toolset"));
     struct sr_region_bundle b = {0};
     enum sr_err r = store->ops->region_files(store, params->name, sr_region_bundle_add, &b);
     if (r == SR_OK && b.n == 0) {
@@ -259,8 +264,18 @@ enum sr_err sr_region_join(const char *data_dir, struct sr_store *store, const s
         r = sr_module_require_world(m, NULL);
     }
     sr_module_free(m);
-    if (r == SR_OK && rename(staging, region_dir) != 0) {
+    /* The toolset first, the module last: a module in place is what says the region is joined. */
+    if (r == SR_OK) {
+        r = sr_dir_make(region_dir);
+    }
+    if (r == SR_OK) {
+        r = sr_dir_remove_tree(placed_toolset);
+    }
+    if (r == SR_OK && (rename(staged_toolset, placed_toolset) != 0 || rename(kmdata, placed) != 0)) {
         r = SR_ERR_IO;
+    }
+    if (r == SR_OK) {
+        (void)!sr_dir_remove_tree(staging); /* empty by now; a leftover is removed by the next join */
     }
     if (r != SR_OK) {
         (void)!sr_dir_remove_tree(staging); /* best effort: a leftover is removed by the next join */

@@ -168,8 +168,8 @@ SR_MUST_USE enum sr_err sr_store_sqlite_open(const char *data_dir, struct sr_sto
  * brings the schema up to date. SR_ERR_UNAVAILABLE when the database cannot be reached. */
 SR_MUST_USE enum sr_err sr_store_pg_open(const char *url, struct sr_store **ret);
 bool sr_store_is_pg_url(const char *url);
-/* The store a server or command uses: the PostgreSQL database at url, or with url NULL or "" the SQLite
- * store in data_dir. */
+/* The store a server or command uses: the PostgreSQL database at a postgresql:// url, or with url NULL, ""
+ * or a path the SQLite store in data_dir; any other scheme is SR_ERR_STORE_URL. */
 SR_MUST_USE enum sr_err sr_store_open(const char *url, const char *data_dir, struct sr_store **ret);
 
 /* --- commits (vault/commit.c): building them and waiting for one --- */

@@ -35,7 +35,8 @@ expect 1 'different security world' $SR region join EU --data n2 --cards 1,3 --c
 
 step "nodes 2 and 3 join with different quorums; a second join is refused"
 $SR region join EU --data n2 --cards 1,3 --card-dir "$CARDS" --pin-file pins-13 | grep -q 'Region EU joined'
-$SR region join EU --data n3 --cards 2,3 --card-dir "$CARDS" --pin-file pins-23 | grep -q 'Region EU joined'
+mkdir -p n3/regions/EU && cp -r "$CARDS" n3/regions/EU/cards # inserted where the default --card-dir looks
+$SR region join EU --data n3 --cards 2,3 --pin-file pins-23 | grep -q 'Region EU joined'
 expect 1 'already' $SR region join EU --data n3 --cards 2,3 --card-dir "$CARDS" --pin-file pins-23
 cmp n1/regions/EU/kmdata/module/km0 n2/regions/EU/kmdata/module/km0 >/dev/null 2>&1 && fail "node 2 shares node 1's module key"
 
