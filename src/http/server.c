@@ -477,8 +477,11 @@ enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config 
         free(s);
         return r;
     }
+    /* poll(), not epoll: libmicrohttpd 0.9.75's MHD_quiesce_daemon races its own epoll loop and can abort
+     * the process at shutdown (an unguarded MHD_PANIC when both remove the listen socket; seen after a
+     * connection flood, t2008). The poll() side of quiescing has no such race. */
     s->daemon = MHD_start_daemon(
-        MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+        MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
             MHD_USE_TURBO,
         0, NULL, NULL,
         sr_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
