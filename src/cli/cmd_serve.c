@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include "base/json.h"
 #include "base/text.h"
 #include "cli/cli.h"
+#include "cli/output.h"
 #include "crypto/crypto.h"
 #include "hsm/tls.h"
 #include "http/http.h"
@@ -259,59 +261,41 @@ static enum sr_err sr_cmd_token_create(struct sr_cli *cli, const struct sr_args 
 
 static const struct sr_opt sr_opts_token_list[] = {
     SR_OPTS_DATA_STORE,
-    {"output", "-o", true, "json or table (default table)"},
+    {"output", "-o", true, SR_OUTPUT_HELP},
     {NULL, NULL, false, NULL},
-};
-
-struct sr_token_listing {
-    FILE *out;
-    json_t *json; /* NULL: a table */
 };
 
 static enum sr_err sr_token_listed(void *ctx, const struct sr_token_row *t)
 {
-    struct sr_token_listing *l = ctx;
+    json_t *rows = ctx;
     char created[32], expires[32], used[32], revoked[32], id[17];
     sr_cli_iso_time(t->created, created);
     sr_cli_iso_time(t->expires, expires);
     sr_cli_iso_time(t->last_used, used);
     sr_cli_iso_time(t->revoked, revoked);
     snprintf(id, sizeof(id), "%.16s", t->hash); /* the id: a prefix of the hash, never the token */
-    const char *scope = t->vault[0] ? t->vault : "*";
-    if (l->json != NULL) {
-        json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", t->name, "id", id, "role", t->role, "vault",
-                              scope, "created", created, "expires", expires, "lastUsed", used, "revoked", revoked);
-        SR_ENSURE(e != NULL && json_array_append_new(l->json, e) == 0, SR_ERR_NOMEM);
-        return SR_OK;
-    }
-    fprintf(l->out, "%-20s %-16s %-16s %-10s %-20s %-20s %-20s %s\n", t->name[0] ? t->name : "-", id, t->role, scope,
-            created, expires, used, revoked);
+    json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", t->name[0] ? t->name : "-", "id", id, "role",
+                          t->role, "vault", t->vault[0] ? t->vault : "*", "created", created, "expires", expires,
+                          "lastUsed", used, "revoked", revoked);
+    SR_ENSURE(e != NULL && json_array_append_new(rows, e) == 0, SR_ERR_NOMEM);
     return SR_OK;
 }
 
 static enum sr_err sr_cmd_token_list(struct sr_cli *cli, const struct sr_args *args)
 {
+    static const struct sr_column cols[] = {
+        {"name", "NAME"}, {"id", "ID"}, {"role", "ROLE"}, {"vault", "VAULT"}, {"created", "CREATED"},
+        {"expires", "EXPIRES"}, {"lastUsed", "LAST USED"}, {"revoked", "REVOKED"}, {NULL, NULL},
+    };
     const struct sr_opt *o = sr_opts_token_list;
-    const char *output = sr_arg(args, o, "output");
-    if (output != NULL && strcmp(output, "json") != 0 && strcmp(output, "table") != 0) {
-        sr_cli_detail(cli, "--output is json or table");
-        return SR_ERR_USAGE;
-    }
+    enum sr_output format;
+    SR_TRY(sr_output_parse(cli, sr_arg(args, o, "output"), &format));
     SR_AUTO_STORE struct sr_store *store = NULL;
     SR_TRY(sr_open_store(cli, args, o, &store));
-    SR_AUTO_JSON json_t *json = output != NULL && strcmp(output, "json") == 0 ? json_array() : NULL;
-    struct sr_token_listing l = {.out = cli->out, .json = json};
-    if (json == NULL) {
-        fprintf(cli->out, "%-20s %-16s %-16s %-10s %-20s %-20s %-20s %s\n", "NAME", "ID", "ROLE", "VAULT", "CREATED",
-                "EXPIRES", "LAST USED", "REVOKED");
-    }
-    SR_TRY(store->ops->token_each(store, sr_token_listed, &l));
-    if (json != NULL) {
-        SR_AUTO_FREE char *text = json_dumps(json, JSON_INDENT(2));
-        SR_ENSURE(text != NULL, SR_ERR_NOMEM);
-        fprintf(cli->out, "%s\n", text);
-    }
-    return SR_OK;
+    SR_AUTO_JSON json_t *rows = json_array();
+    SR_ENSURE(rows != NULL, SR_ERR_NOMEM);
+    SR_TRY(store->ops->token_each(store, sr_token_listed, rows));
+    return sr_output_rows(cli, format, rows, cols);
 }
 
 static enum sr_err sr_cmd_token_revoke(struct sr_cli *cli, const struct sr_args *args)
@@ -331,7 +315,7 @@ const struct sr_cmd sr_cmds_token[] = {
     {"create", sr_cmd_token_create, 0, 0, 0, sr_opts_token, NULL,
      "token create --role ROLE [--name LABEL] [--vault NAME] [--ttl SECONDS] --data DIR",
      "make a bearer token (printed once)"},
-    {"list", sr_cmd_token_list, 0, 0, 0, sr_opts_token_list, NULL, "token list [--output json|table] --data DIR",
+    {"list", sr_cmd_token_list, 0, 0, 0, sr_opts_token_list, NULL, "token list [--output table|tsv|json] --data DIR",
      "every token: label, id, role, vault, created, expires, last used, revoked (never the token)"},
     {"revoke", sr_cmd_token_revoke, 0, 1, 1, sr_opts_data, NULL, "token revoke NAME|ID --data DIR",
      "revoke a token by its label or id: refused from its next request on"},
@@ -339,7 +323,6 @@ const struct sr_cmd sr_cmds_token[] = {
 };
 
 /* --- audit --- */
-
 
 static enum sr_err sr_cmd_audit_verify(struct sr_cli *cli, const struct sr_args *args)
 {
@@ -356,9 +339,72 @@ static enum sr_err sr_cmd_audit_verify(struct sr_cli *cli, const struct sr_args 
     return SR_OK;
 }
 
+static const struct sr_opt sr_opts_audit_show[] = {
+    SR_OPTS_DATA_STORE,
+    {"since", NULL, true, "only entries from this time on: 2026-11-27T09:00:00Z or 2026-11-27 (UTC)"},
+    {"op", NULL, true, "only this operation: CreateKey, Sign, Authenticate (refused tokens) ..."},
+    {"actor", NULL, true, "only this token label"},
+    {"client", NULL, true, "only this client address"},
+    {"refused", NULL, false, "only refusals and failures (status 400 and above)"},
+    {"output", "-o", true, SR_OUTPUT_HELP},
+    {NULL, NULL, false, NULL},
+};
+
+struct sr_audit_filter {
+    long long since;
+    const char *op, *actor, *client;
+    bool refused;
+    json_t *rows;
+};
+
+static enum sr_err sr_audit_listed(void *ctx, const struct sr_audit_row *a)
+{
+    const struct sr_audit_filter *f = ctx;
+    if (a->time < f->since || (f->op && strcasecmp(f->op, a->op) != 0) || (f->actor && strcmp(f->actor, a->actor) != 0) ||
+        (f->client && strcmp(f->client, a->client) != 0) || (f->refused && a->status < 400)) {
+        return SR_OK;
+    }
+    char when[32];
+    sr_cli_iso_time(a->time, when);
+    json_t *e = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:s}", "seq", (json_int_t)a->seq, "time", when, "vault",
+                          a->vault, "actor", a->actor[0] ? a->actor : "-", "client", a->client[0] ? a->client : "-",
+                          "op", a->op, "target", a->target[0] ? a->target : "-", "status", a->status, "count",
+                          (json_int_t)(a->count > 1 ? a->count : 1), "reason", a->reason[0] ? a->reason : "-");
+    SR_ENSURE(e != NULL && json_array_append_new(f->rows, e) == 0, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+static enum sr_err sr_cmd_audit_show(struct sr_cli *cli, const struct sr_args *args)
+{
+    static const struct sr_column cols[] = {
+        {"seq", "SEQ"}, {"time", "TIME"}, {"vault", "VAULT"}, {"actor", "ACTOR"}, {"client", "CLIENT"},
+        {"op", "OP"}, {"target", "TARGET"}, {"status", "STATUS"}, {"count", "COUNT"}, {"reason", "REASON"},
+        {NULL, NULL},
+    };
+    const struct sr_opt *o = sr_opts_audit_show;
+    enum sr_output format;
+    SR_TRY(sr_output_parse(cli, sr_arg(args, o, "output"), &format));
+    struct sr_audit_filter f = {.op = sr_arg(args, o, "op"), .actor = sr_arg(args, o, "actor"),
+                                .client = sr_arg(args, o, "client"), .refused = sr_arg_set(args, o, "refused")};
+    if (sr_arg(args, o, "since") && sr_cli_parse_time(sr_arg(args, o, "since"), &f.since) != SR_OK) {
+        sr_cli_detail(cli, "--since is an ISO-8601 UTC time such as 2026-11-27T09:00:00Z, or a date");
+        return SR_ERR_USAGE;
+    }
+    SR_AUTO_STORE struct sr_store *store = NULL;
+    SR_TRY(sr_open_store(cli, args, o, &store));
+    SR_AUTO_JSON json_t *rows = json_array();
+    SR_ENSURE(rows != NULL, SR_ERR_NOMEM);
+    f.rows = rows;
+    SR_TRY(store->ops->audit_each(store, sr_audit_listed, &f));
+    return sr_output_rows(cli, format, rows, cols);
+}
+
 const struct sr_cmd sr_cmds_audit[] = {
     {"verify", sr_cmd_audit_verify, 0, 0, 0, sr_opts_data, NULL, "audit verify --data DIR",
      "check the audit log's hash chain"},
+    {"show", sr_cmd_audit_show, 0, 0, 0, sr_opts_audit_show, NULL,
+     "audit show [--since T] [--op OP] [--actor LABEL] [--client ADDR] [--refused] [--output table|tsv|json] --data DIR",
+     "the audit log's entries, oldest first: who did what, from where, with what outcome"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
 
@@ -562,7 +608,10 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     struct sr_http_server *server = NULL;
-    r = sr_http_start(svc, &cfg, &server);
+    r = sr_vault_background_start(svc);
+    if (r == SR_OK) {
+        r = sr_http_start(svc, &cfg, &server);
+    }
     if (r != SR_OK) {
         sr_cli_detail(cli, "cannot listen on %s:%u (in use, or not an address of this machine)", addr, port);
         sr_vault_svc_free(svc);

@@ -162,6 +162,32 @@ static const char *sr_bearer(struct MHD_Connection *c)
     return auth + 7;
 }
 
+/* Why authentication failed, in the audit log's words. */
+static const char *sr_refusal_reason(struct MHD_Connection *c, enum sr_err r)
+{
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *token = sr_bearer(c);
+    if (auth == NULL) {
+        return "no token";
+    }
+    if (token == NULL || *token == 0 || strlen(token) >= 256) {
+        return "malformed Authorization header";
+    }
+    return r == SR_ERR_TOKEN_REVOKED ? "revoked token" : r == SR_ERR_TOKEN_EXPIRED ? "expired token" : "unknown token";
+}
+
+static void sr_client_address(struct MHD_Connection *c, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, cap, "-");
+    if (ci != NULL && ci->client_addr != NULL) {
+        const struct sockaddr *sa = ci->client_addr;
+        const void *bytes = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                                                     : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+        (void)inet_ntop(sa->sa_family, bytes, out, (socklen_t)cap);
+    }
+}
+
 static enum MHD_Result sr_send_refusal(struct sr_http_server *s, struct MHD_Connection *c, enum sr_err r, const char *resource)
 {
     if (sr_err_family(r) == SR_FAM_UNAUTH) {
@@ -183,9 +209,14 @@ static bool sr_has_body(struct MHD_Connection *c)
  * its last call, so the connection stays open (libmicrohttpd closes one answered before its end).
  */
 static enum MHD_Result sr_first_call(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn,
-                                     const char *resource)
+                                     const char *vault, const char *resource)
 {
     enum sr_err r = sr_vault_authenticate(s->svc, sr_bearer(c), &conn->who);
+    if (sr_err_family(r) == SR_FAM_UNAUTH) {
+        char client[48];
+        sr_client_address(c, client, sizeof(client));
+        sr_vault_refused(s->svc, client, vault, conn->who.actor, sr_refusal_reason(c, r), r);
+    }
     if (r != SR_OK && sr_has_body(c)) {
         return sr_send_refusal(s, c, r, resource);
     }
@@ -270,6 +301,7 @@ static enum MHD_Result sr_final_call(struct sr_http_server *s, struct MHD_Connec
     struct sr_request *req = &conn->req;
     *req = (struct sr_request){.who = conn->who, .base_url = conn->base_url, .api_version = api, .name = m->name,
                                .version = m->version};
+    sr_client_address(c, req->client, sizeof(req->client));
     r = sr_vault_lookup(s->svc, vault_name, &req->vault);
     if (r != SR_OK) {
         return sr_send_error(s, c, r, vault_name, NULL);
@@ -371,7 +403,7 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
         snprintf(conn->method, sizeof(conn->method), "%s", method);
         sr_buf_init(&conn->body, SR_MAX_BODY, SR_BUF_SECRET);
         *con_cls = conn;
-        return sr_first_call(s, c, conn, resource);
+        return sr_first_call(s, c, conn, vault, resource);
     }
     if (conn->refused != SR_OK) {
         *upload_data_size = 0;
@@ -405,14 +437,8 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
 static void sr_log_request(struct MHD_Connection *c, const struct sr_conn *conn)
 {
     const union MHD_ConnectionInfo *st = MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char addr[INET6_ADDRSTRLEN] = "-", when[32] = "-";
-    if (ci != NULL && ci->client_addr != NULL) {
-        const struct sockaddr *sa = ci->client_addr;
-        const void *bytes = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-                                                     : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
-        (void)inet_ntop(sa->sa_family, bytes, addr, sizeof(addr));
-    }
+    char addr[INET6_ADDRSTRLEN], when[32] = "-";
+    sr_client_address(c, addr, sizeof(addr));
     time_t now = time(NULL);
     struct tm tm;
     if (gmtime_r(&now, &tm) != NULL) {
@@ -484,9 +510,9 @@ enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config 
         MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
             MHD_USE_TURBO,
         0, NULL, NULL,
-        sr_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+        sr_handler, s, MHD_OPTION_EXTERNAL_LOGGER, sr_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)cfg->threads, MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem, MHD_OPTION_HTTPS_MEM_CERT, cfg->cert_pem,
-        MHD_OPTION_NOTIFY_COMPLETED, sr_completed, s, MHD_OPTION_EXTERNAL_LOGGER, sr_mhd_log, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, sr_completed, s,
         MHD_OPTION_CONNECTION_TIMEOUT, SR_HTTP_IDLE_SECONDS,
         MHD_OPTION_CONNECTION_LIMIT, SR_HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         cfg->conns_per_address ? cfg->conns_per_address : SR_HTTP_CONNS_PER_ADDRESS,

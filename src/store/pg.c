@@ -44,7 +44,7 @@ static const char *const sr_pg_sql[SR_PG_COUNT_] = {
     [SR_PG_VAULT_GET] = "SELECT name, region, subscription, created FROM vaults WHERE name = $1",
     [SR_PG_VAULT_EACH] = "SELECT name, region, subscription, created FROM vaults ORDER BY lower(name)",
     [SR_PG_TOKEN_GET] = "SELECT hash, role, vault, created, expires, name, revoked, 0 FROM tokens WHERE hash = $1",
-    [SR_PG_TOKEN_EACH] = "SELECT hash, role, vault, created, expires, name, revoked, COALESCE((SELECT MAX(time) FROM audit WHERE actor = CASE WHEN t.name != '' THEN t.name ELSE 'tok:' || substr(t.hash, 1, 16) END), 0)"
+    [SR_PG_TOKEN_EACH] = "SELECT hash, role, vault, created, expires, name, revoked, COALESCE((SELECT MAX(time) FROM audit WHERE actor = CASE WHEN t.name != '' THEN t.name ELSE 'tok:' || substr(t.hash, 1, 16) END AND status != 401), 0)"
                          " FROM tokens t ORDER BY created, hash",
     [SR_PG_KEY_LATEST] = "SELECT " SR_PG_KEY_COLS SR_PG_KEY_FROM " WHERE k.vault = $1 AND k.name = $2"
                          " ORDER BY k.seq DESC LIMIT 1",
@@ -58,7 +58,7 @@ static const char *const sr_pg_sql[SR_PG_COUNT_] = {
                            " AND n.deleted = 0 ORDER BY k.seq LIMIT $3 OFFSET $4",
     [SR_PG_KEY_ALL_VERSIONS] = "SELECT " SR_PG_KEY_COLS SR_PG_KEY_FROM " WHERE k.vault = $1 AND k.name = $2"
                                " ORDER BY k.seq",
-    [SR_PG_AUDIT_EACH] = "SELECT seq, time, vault, actor, op, target, status, prev, hash FROM audit ORDER BY seq",
+    [SR_PG_AUDIT_EACH] = "SELECT seq, time, vault, actor, op, target, status, prev, hash, client, reason, count FROM audit ORDER BY seq",
     /* The writer's. The head row's lock is held to the batch's commit: other servers' batches wait. */
     [SR_PG_HEAD_LOCK] = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
     [SR_PG_HEAD_SET] = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
@@ -78,8 +78,8 @@ static const char *const sr_pg_sql[SR_PG_COUNT_] = {
     [SR_PG_KEYS_PURGE] = "DELETE FROM keys WHERE vault = $1 AND name = $2",
     [SR_PG_NAME_PURGE] = "DELETE FROM names WHERE vault = $1 AND name = $2",
     [SR_PG_NAME_POLICY] = "UPDATE names SET policy = $3 WHERE vault = $1 AND name = $2 AND deleted = 0",
-    [SR_PG_AUDIT_INSERT] = "INSERT INTO audit(seq, time, vault, actor, op, target, status, prev, hash)"
-                           " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    [SR_PG_AUDIT_INSERT] = "INSERT INTO audit(seq, time, vault, actor, op, target, status, prev, hash, client,"
+                           " reason, count) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
 };
 
 /* Versioned schema: each server applies, in order and once, the migrations the database lacks. */
@@ -110,6 +110,10 @@ static const char *const sr_pg_migrations[] = {
     "ALTER TABLE tokens ADD COLUMN revoked BIGINT NOT NULL DEFAULT 0;"
     "CREATE UNIQUE INDEX tokens_name ON tokens(name) WHERE name != '';"
     "CREATE INDEX audit_actor ON audit(actor, time);",
+    /* 4: refusals are audited with the client's address and the reason; repeats are counted, not repeated. */
+    "ALTER TABLE audit ADD COLUMN client TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE audit ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE audit ADD COLUMN count BIGINT NOT NULL DEFAULT 1;",
 };
 
 #define SR_PG_READERS 16
@@ -533,6 +537,9 @@ static enum sr_err sr_pg_audit_each(struct sr_store *s, sr_audit_row_fn fn, void
             a.status = (int)sr_pg_ll(res, 0, 6);
             sr_pg_copy(res, 0, 7, a.prev, sizeof(a.prev));
             sr_pg_copy(res, 0, 8, a.hash, sizeof(a.hash));
+            sr_pg_copy(res, 0, 9, a.client, sizeof(a.client));
+            sr_pg_copy(res, 0, 10, a.reason, sizeof(a.reason));
+            a.count = sr_pg_ll(res, 0, 11);
             r = fn(ctx, &a); /* the rest is read and dropped: the connection must be left idle */
         } else if (r == SR_OK && st != PGRES_TUPLES_OK) {
             r = sr_pg_failure(c, res);
@@ -715,6 +722,9 @@ static enum sr_err sr_pg_audit_insert(void *db, const struct sr_audit_row *a)
     sr_pg_int(&pp, a->status);
     sr_pg_text(&pp, a->prev);
     sr_pg_text(&pp, a->hash);
+    sr_pg_text(&pp, a->client);
+    sr_pg_text(&pp, a->reason);
+    sr_pg_int(&pp, a->count > 1 ? a->count : 1);
     SR_TRY(sr_pg_write(p, SR_PG_AUDIT_INSERT, &pp, true));
     p->head_seq = a->seq;
     memcpy(p->head_hash, a->hash, sizeof(p->head_hash));

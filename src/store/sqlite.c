@@ -49,6 +49,10 @@ static const char *const sr_migrations[] = {
     "ALTER TABLE tokens ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;"
     "CREATE UNIQUE INDEX tokens_name ON tokens(name) WHERE name != '';"
     "CREATE INDEX audit_actor ON audit(actor, time);",
+    /* 4: refusals are audited with the client's address and the reason; repeats are counted, not repeated. */
+    "ALTER TABLE audit ADD COLUMN client TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE audit ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;",
 };
 
 static int sr_lite_version(void *ctx, int ncols, char **values, char **names)
@@ -101,7 +105,7 @@ static const char *const sr_sql[SR_ST_COUNT_] = {
     [SR_ST_VAULT_GET] = "SELECT name, region, subscription, created FROM vaults WHERE name = ?",
     [SR_ST_VAULT_EACH] = "SELECT name, region, subscription, created FROM vaults ORDER BY name",
     [SR_ST_TOKEN_GET] = "SELECT hash, role, vault, created, expires, name, revoked, 0 FROM tokens WHERE hash = ?",
-    [SR_ST_TOKEN_EACH] = "SELECT hash, role, vault, created, expires, name, revoked, (SELECT MAX(time) FROM audit WHERE actor = CASE WHEN t.name != '' THEN t.name ELSE 'tok:' || substr(t.hash, 1, 16) END)"
+    [SR_ST_TOKEN_EACH] = "SELECT hash, role, vault, created, expires, name, revoked, (SELECT MAX(time) FROM audit WHERE actor = CASE WHEN t.name != '' THEN t.name ELSE 'tok:' || substr(t.hash, 1, 16) END AND status != 401)"
                          " FROM tokens t ORDER BY created, hash",
     [SR_ST_KEY_LATEST] = "SELECT " SR_KEY_COLS SR_KEY_FROM " WHERE k.vault = ?1 AND k.name = ?2"
                          " ORDER BY k.seq DESC LIMIT 1",
@@ -113,7 +117,7 @@ static const char *const sr_sql[SR_ST_COUNT_] = {
     [SR_ST_KEY_VERSIONS] = "SELECT " SR_KEY_COLS SR_KEY_FROM " WHERE k.vault = ?1 AND k.name = ?2 AND n.deleted = 0"
                            " ORDER BY k.seq LIMIT ?3 OFFSET ?4",
     [SR_ST_KEY_ALL_VERSIONS] = "SELECT " SR_KEY_COLS SR_KEY_FROM " WHERE k.vault = ?1 AND k.name = ?2 ORDER BY k.seq",
-    [SR_ST_AUDIT_EACH] = "SELECT seq, time, vault, actor, op, target, status, prev, hash FROM audit ORDER BY seq",
+    [SR_ST_AUDIT_EACH] = "SELECT seq, time, vault, actor, op, target, status, prev, hash, client, reason, count FROM audit ORDER BY seq",
     [SR_ST_BEGIN] = "BEGIN IMMEDIATE",
     [SR_ST_COMMIT] = "COMMIT",
     [SR_ST_ROLLBACK] = "ROLLBACK",
@@ -136,8 +140,8 @@ static const char *const sr_sql[SR_ST_COUNT_] = {
     [SR_ST_NAME_PURGE] = "DELETE FROM names WHERE vault = ?1 AND name = ?2",
     [SR_ST_NAME_POLICY] = "UPDATE names SET policy = ?3 WHERE vault = ?1 AND name = ?2 AND deleted = 0",
     [SR_ST_AUDIT_HEAD] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-    [SR_ST_AUDIT_INSERT] = "INSERT INTO audit(seq, time, vault, actor, op, target, status, prev, hash)"
-                           " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [SR_ST_AUDIT_INSERT] = "INSERT INTO audit(seq, time, vault, actor, op, target, status, prev, hash, client,"
+                           " reason, count) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 };
 
 static struct sr_sqlite *sr_lite(struct sr_store *s)
@@ -506,6 +510,9 @@ static enum sr_err sr_lite_audit_each(struct sr_store *s, sr_audit_row_fn fn, vo
         a.status = sqlite3_column_int(rd.st, 6);
         sr_lite_text(rd.st, 7, a.prev, sizeof(a.prev));
         sr_lite_text(rd.st, 8, a.hash, sizeof(a.hash));
+        sr_lite_text(rd.st, 9, a.client, sizeof(a.client));
+        sr_lite_text(rd.st, 10, a.reason, sizeof(a.reason));
+        a.count = sqlite3_column_int64(rd.st, 11);
         SR_TRY(fn(ctx, &a));
     }
     SR_ENSURE(rc == SQLITE_DONE, SR_ERR_IO);

@@ -205,6 +205,9 @@ static enum sr_err sr_lite_audit_insert(void *db, const struct sr_audit_row *a)
     sqlite3_bind_int(st, 7, a->status);
     sqlite3_bind_text(st, 8, a->prev, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 9, a->hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, a->client, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, a->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 12, a->count > 1 ? a->count : 1);
     return sr_write(w, st, false);
 }
 

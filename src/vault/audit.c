@@ -12,6 +12,12 @@ enum sr_err sr_audit_hash(const struct sr_audit_row *a, char out[65])
     /* Fields are separated by a byte none of them may hold. */
     int n = snprintf(line, sizeof(line), "%s\n%lld\n%lld\n%s\n%s\n%s\n%s\n%d", a->prev, a->seq, a->time, a->vault,
                      a->actor, a->op, a->target, a->status);
+    /* Client, reason and count joined the entry later: an entry without them hashes as it always did, so
+     * a chain begun by an older version still verifies. */
+    if (n > 0 && (size_t)n < sizeof(line) && (a->client[0] || a->reason[0] || a->count > 1)) {
+        n += snprintf(line + n, sizeof(line) - (size_t)n, "\n%s\n%s\n%lld", a->client, a->reason,
+                      a->count > 1 ? a->count : 1);
+    }
     SR_ENSURE(n > 0 && (size_t)n < sizeof(line), SR_ERR_TOO_LARGE);
     uint8_t h[32];
     SR_TRY(sr_sha256(line, (size_t)n, h));

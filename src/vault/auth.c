@@ -113,18 +113,16 @@ enum sr_err sr_vault_authenticate(struct sr_vault_svc *svc, const char *token, s
     enum sr_err r = svc->store->ops->token_get(svc->store, hash, &row);
     SR_ENSURE(r != SR_ERR_NOT_FOUND, SR_ERR_UNAUTHORIZED);
     SR_TRY(r);
+    /* The audit log names the token by its label (a token from before labels: by its id), refused or not. */
+    if (row.name[0] != 0) {
+        snprintf(ret->actor, sizeof(ret->actor), "%s", row.name);
+    } else {
+        snprintf(ret->actor, sizeof(ret->actor), "tok:%.16s", hash);
+    }
     SR_ENSURE(row.revoked == 0, SR_ERR_TOKEN_REVOKED);
     SR_ENSURE(row.expires == 0 || row.expires > (long long)time(NULL), SR_ERR_TOKEN_EXPIRED);
-    struct sr_principal who = {0};
-    SR_TRY(sr_role_perms(row.role, &who.perms));
-    snprintf(who.role, sizeof(who.role), "%s", row.role);
-    snprintf(who.scope, sizeof(who.scope), "%s", row.vault);
-    /* The audit log names the token by its label (a token from before labels: by its id). */
-    if (row.name[0] != 0) {
-        snprintf(who.actor, sizeof(who.actor), "%s", row.name);
-    } else {
-        snprintf(who.actor, sizeof(who.actor), "tok:%.16s", hash);
-    }
-    *ret = who;
+    SR_TRY(sr_role_perms(row.role, &ret->perms));
+    snprintf(ret->role, sizeof(ret->role), "%s", row.role);
+    snprintf(ret->scope, sizeof(ret->scope), "%s", row.vault);
     return SR_OK;
 }

@@ -30,13 +30,40 @@ struct sr_region_slot {
     struct sr_module *module;
 };
 
+/* Refusals before any operation, grouped per client and minute (refusals.c). */
+#define SR_REFUSAL_GROUPS 1024
+struct sr_refusal_group {
+    long long minute; /* Unix time / 60 */
+    long long repeats; /* after the first, which was written at once */
+    int status;
+    char client[48];
+    char vault[SR_MAX_VAULT + 1];
+    char actor[SR_MAX_TOKEN_NAME + 1];
+    char reason[160];
+};
+
+struct sr_refusals {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool running, stopping;
+    pthread_t thread; /* the housekeeper: writes ended minutes' counts */
+    atomic_uint in_flight; /* refusal entries queued to the store and not yet durable */
+    size_t ngroups;
+    struct sr_refusal_group groups[SR_REFUSAL_GROUPS];
+};
+
 struct sr_vault_svc {
     char data_dir[SR_PATH_MAX];
     struct sr_store *store; /* borrowed */
     pthread_mutex_t lock;   /* serialises opening a region; lookups take no lock */
     struct sr_region_slot regions[SR_MAX_REGIONS];
     _Atomic size_t nregions;
+    struct sr_refusals refusals;
 };
+
+void sr_refusals_init(struct sr_vault_svc *svc);
+/* Stops the housekeeper, writes every count still open and waits until the store has them. */
+void sr_refusals_finish(struct sr_vault_svc *svc);
 
 /* The region's module, opened once and checked (mode O, world loaded and intact). Shared, read-only. */
 SR_MUST_USE enum sr_err sr_svc_region_module(struct sr_vault_svc *svc, const char *region,

@@ -72,6 +72,9 @@ struct sr_audit_row {
     char op[32];
     char target[SR_MAX_NAME + SR_VERSION_LEN + 2];
     int status;
+    char client[48];                   /* the client's address ("" for entries from before it was kept) */
+    char reason[160];                  /* why it was refused; "" when it succeeded */
+    long long count;                   /* identical refusals this entry stands for (0 and 1: one) */
     char prev[65];
     char hash[65];
 };

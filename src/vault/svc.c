@@ -73,6 +73,7 @@ enum sr_err sr_vault_svc_open(const char *data_dir, struct sr_store *store, stru
     strcpy(svc->data_dir, data_dir);
     svc->store = store;
     pthread_mutex_init(&svc->lock, NULL);
+    sr_refusals_init(svc);
     *ret = svc;
     return SR_OK;
 }
@@ -82,6 +83,7 @@ void sr_vault_svc_free(struct sr_vault_svc *svc)
     if (svc == NULL) {
         return;
     }
+    sr_refusals_finish(svc);
     for (size_t i = 0; i < svc->nregions; i++) {
         sr_module_free(svc->regions[i].module);
     }
@@ -196,6 +198,7 @@ static void sr_vault_prepare(struct sr_vault_svc *svc, enum sr_op op, struct sr_
     snprintf(a->actor, sizeof(a->actor), "%s", req->who.actor);
     snprintf(a->op, sizeof(a->op), "%s", sr_op_name(op));
     sr_audit_target(req, a->target, sizeof(a->target));
+    sr_audit_set_client(a, req->client, r == SR_OK ? "" : req->detail[0] ? req->detail : sr_err_message(r));
     req->commit.audited = true;
 }
 

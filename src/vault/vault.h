@@ -42,6 +42,7 @@ struct sr_request {
     unsigned skip;           /* list paging offset */
     const json_t *body;      /* NULL when the operation takes none */
     char detail[256];        /* extra words for the error message */
+    char client[48];         /* the client's address, for the audit entry */
     char name_buf[SR_MAX_NAME + 2]; /* owns the name when the operation finds it in the body (restore) */
     /* Filled by the operation: its changes and audit entry, then the outcome once they are durable. */
     struct sr_commit commit;
@@ -54,11 +55,23 @@ struct sr_request {
 struct sr_vault_svc;
 
 SR_MUST_USE enum sr_err sr_vault_svc_open(const char *data_dir, struct sr_store *store, struct sr_vault_svc **ret);
+/* A server's background work (refusal counts at the end of each minute); sr_vault_svc_free stops it. */
+SR_MUST_USE enum sr_err sr_vault_background_start(struct sr_vault_svc *svc);
 void sr_vault_svc_free(struct sr_vault_svc *svc);
 struct sr_store *sr_vault_svc_store(struct sr_vault_svc *svc);
 
-/* Token → principal; SR_ERR_UNAUTHORIZED for an unknown token, SR_ERR_TOKEN_EXPIRED when past its time. */
+/* Token → principal; SR_ERR_UNAUTHORIZED for an unknown token, SR_ERR_TOKEN_EXPIRED when past its time,
+ * SR_ERR_TOKEN_REVOKED once revoked (for these two, ret->actor still names the token, for the audit). */
 SR_MUST_USE enum sr_err sr_vault_authenticate(struct sr_vault_svc *svc, const char *token, struct sr_principal *ret);
+/*
+ * Audits a request refused before any operation (why: SR_ERR_UNAUTHORIZED, _TOKEN_EXPIRED, _TOKEN_REVOKED)
+ * without waiting for the store. Identical refusals (client, vault, actor, reason) within a minute make
+ * two entries at most: the first at once, then one that counts the rest (refusals.c says why).
+ */
+void sr_vault_refused(struct sr_vault_svc *svc, const char *client, const char *vault, const char *actor,
+                      const char *reason, enum sr_err why);
+/* Sets an audit entry's client and reason, control bytes replaced. */
+void sr_audit_set_client(struct sr_audit_row *a, const char *client, const char *reason);
 /* Vault by name (case-insensitive). */
 SR_MUST_USE enum sr_err sr_vault_lookup(struct sr_vault_svc *svc, const char *name, struct sr_vault_row *ret);
 /*

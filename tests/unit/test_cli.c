@@ -112,7 +112,7 @@ static void test_store_option_refusals(void **state)
     SR_CLI(f, 2, "postgresql://", "serve", "--data", data, "--store", "mysql://x", "--listen", "127.0.0.1:0");
     SR_CLI(f, 2, "postgresql://", "token", "list", "--data", data, "--store", "sqlite://x");
     SR_CLI(f, 2, "--max-conns-per-address", "serve", "--data", data, "--max-conns-per-address", "0");
-    SR_CLI(f, 2, "--output is json or table", "token", "list", "--data", data, "--output", "yaml");
+    SR_CLI(f, 2, "--output is table, tsv or json", "token", "list", "--data", data, "--output", "yaml");
     SR_CLI(f, 2, "--cards", "region", "join", "EU", "--data", data);
     SR_CLI(f, 1, "no live token", "token", "revoke", "nobody", "--data", data);
 }

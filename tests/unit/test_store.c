@@ -424,7 +424,8 @@ static void test_schema_versions(void **state)
         /* As a database from before versions was: migration 1's schema alone. */
         sr_test_store_sql(f->dir, "DROP TABLE schema_migrations; DROP TABLE region_files; DROP INDEX tokens_name;"
                                   "DROP INDEX audit_actor; ALTER TABLE tokens DROP COLUMN name;"
-                                  "ALTER TABLE tokens DROP COLUMN revoked");
+                                  "ALTER TABLE tokens DROP COLUMN revoked; ALTER TABLE audit DROP COLUMN client;"
+                                  "ALTER TABLE audit DROP COLUMN reason; ALTER TABLE audit DROP COLUMN count");
         sr_test_store_reopen(f->dir, &f->store);
         assert_true(sr_key_exists(f->store, "kept"));
         f->store->ops->close(f->store);
