@@ -67,7 +67,8 @@ enum sr_err_family {
     X(SR_ERR_API_VERSION, SR_FAM_USAGE, "BadParameter",                                                      \
       "The api-version query parameter is missing or unsupported; accepted: 7.0 to 7.6 (and -preview), 2025-07-01") \
     X(SR_ERR_BODY_TOO_LARGE, SR_FAM_TOO_LARGE, "BadParameter", "The request body is larger than 1 MiB")      \
-    X(SR_ERR_BAD_JSON, SR_FAM_USAGE, "BadParameter", "The request body is not valid JSON or has a field of the wrong type") \
+    X(SR_ERR_BAD_JSON, SR_FAM_USAGE, "BadParameter", "The request body is not valid JSON")                    \
+    X(SR_ERR_BAD_PARAM, SR_FAM_USAGE, "BadParameter", "A parameter of the request is invalid")                \
     X(SR_ERR_KEY_NAME, SR_FAM_USAGE, "BadParameter", "Key names are 1 to 127 characters of 0-9, a-z, A-Z and '-'") \
     X(SR_ERR_KEY_CONFLICT, SR_FAM_CONFLICT, "Conflict",                                                      \
       "A key with this name exists, or is deleted but not purged; recover or purge it first")              \
@@ -79,6 +80,13 @@ enum sr_err_family {
       "vault names are 3 to 24 characters of a-z, 0-9 and '-', starting with a letter")                     \
     X(SR_ERR_AUDIT_BROKEN, SR_FAM_INTEGRITY, "BadParameter", "the audit log's hash chain is broken")         \
     X(SR_ERR_REMOTE, SR_FAM_INPUT, "BadParameter", "the vault refused the request")                        \
+    X(SR_ERR_REMOTE_DENIED, SR_FAM_DENIED, "Forbidden", "the vault refused the token or its role")              \
+    X(SR_ERR_REMOTE_FAILED, SR_FAM_UNAVAILABLE, "ServiceUnavailable", "the vault could not do the request")     \
+    X(SR_ERR_CONNECT, SR_FAM_UNAVAILABLE, "ServiceUnavailable", "cannot reach the vault")                      \
+    X(SR_ERR_TLS_NAME, SR_FAM_INTEGRITY, "BadParameter",                                                     \
+      "the vault's TLS certificate is not for this host name (use the vault's URL as 'vault create' prints it)") \
+    X(SR_ERR_TLS_UNTRUSTED, SR_FAM_INTEGRITY, "BadParameter",                                                \
+      "the vault's TLS certificate is from a CA this machine does not trust (give it with --ca-file or STRONGROOM_CA_FILE)") \
     X(SR_ERR_BYOK_UNWRAP, SR_FAM_INPUT, "BadParameter",                                                      \
       "the BYOK package cannot be opened with this key exchange key: it was made for another KEK, "          \
       "subscription or region, or it was changed")                                                           \

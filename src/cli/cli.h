@@ -25,6 +25,7 @@ struct sr_opt {
 };
 
 struct sr_args {
+    const struct sr_opt *opts; /* the command's options, which val and set follow */
     const char *val[SR_MAX_OPTS];
     bool set[SR_MAX_OPTS];
     const char *pos[SR_MAX_POSITIONAL];

@@ -11,14 +11,21 @@
 
 #define SR_CLIENT_API_VERSION "7.5"
 
+/* The options of every command that calls a vault: where it is, who asks, which CA to trust. */
+#define SR_OPTS_CLIENT                                                                                         \
+    {"vault-url", NULL, true, "https://VAULT.localhost:PORT (or STRONGROOM_VAULT_URL)"},                       \
+    {"token", NULL, true, "bearer token (or STRONGROOM_TOKEN, which ps cannot show)"},                        \
+    {"ca-file", NULL, true, "a CA certificate to trust besides the system's (or STRONGROOM_CA_FILE)"}
+
 struct sr_client {
     char url[512];      /* https://vault.localhost:8443, no trailing slash */
     const char *token;  /* borrowed from the environment */
     const char *ca_file;
 };
 
+/* Each of url, ca and token from its option, else from its environment variable. */
 SR_MUST_USE enum sr_err sr_client_init(struct sr_cli *cli, const char *url_opt, const char *ca_opt,
-                                       struct sr_client *ret);
+                                       const char *token_opt, struct sr_client *ret);
 /* For public endpoints (toolsets): no token needed. */
 SR_MUST_USE enum sr_err sr_client_init_public(struct sr_cli *cli, const char *url_opt, const char *ca_opt,
                                               struct sr_client *ret);

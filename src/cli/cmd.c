@@ -44,11 +44,11 @@ static const struct sr_cmd sr_cmds[] = {
      "prepare a key for transfer to a vault (the guide's KeyTransferRemote)"},
     {"serve", sr_cmd_serve, 0, 0, 0, sr_opts_serve, NULL,
      "serve [--data DIR] [--listen ADDR:PORT] [--dev]", "run the key vault (HTTPS, Key Vault keys API)"},
-    {"region", NULL, 0, 0, 0, NULL, sr_cmds_region, "region create", "regions: a module and world each"},
-    {"vault", NULL, 0, 0, 0, NULL, sr_cmds_vault, "vault create|show", "vaults in regions"},
+    {"region", NULL, 0, 0, 0, NULL, sr_cmds_region, "region list|create|join", "regions: a module and world each"},
+    {"vault", NULL, 0, 0, 0, NULL, sr_cmds_vault, "vault list|create|show", "vaults in regions"},
     {"token", NULL, 0, 0, 0, NULL, sr_cmds_token, "token create|list|revoke", "bearer tokens for the API"},
     {"audit", NULL, 0, 0, 0, NULL, sr_cmds_audit, "audit verify|show", "the tamper-evident audit log"},
-    {"key", NULL, 0, 0, 0, NULL, sr_cmds_key, "key create|list|show|delete|sign|verify|encrypt|decrypt|import|download",
+    {"key", NULL, 0, 0, 0, NULL, sr_cmds_key, "key SUBCOMMAND (as az keyvault key)",
      "use a vault's keys over the API"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
@@ -72,6 +72,41 @@ static void sr_print_table(FILE *f, const struct sr_cmd *table, const char *pref
     }
 }
 
+/* The environment a command reads, from what it is: a module command, a store command, a vault client. */
+static void sr_env_of(const struct sr_cmd *c, bool seen[3])
+{
+    if (c->sub != NULL) {
+        for (const struct sr_cmd *s = c->sub; s->name != NULL; s++) {
+            sr_env_of(s, seen);
+        }
+        return;
+    }
+    seen[0] |= (c->flags & SR_CMD_MODULE) != 0 || sr_opt_index(c->opts, "card-dir") >= 0;
+    seen[1] |= sr_opt_index(c->opts, "store") >= 0;
+    seen[2] |= sr_opt_index(c->opts, "vault-url") >= 0;
+}
+
+static void sr_print_env(FILE *f, const struct sr_cmd *c)
+{
+    static const char *const vars[] = {
+        "  STRONGROOM_KMDATA      the module's directory (default ./kmdata)\n",
+        "  STRONGROOM_STORE       the database, when not --store (default: SQLite in --data)\n",
+        "  STRONGROOM_VAULT_URL   the vault, when not --vault-url\n"
+        "  STRONGROOM_TOKEN       the bearer token, when not --token\n"
+        "  STRONGROOM_CA_FILE     a CA to trust, when not --ca-file\n",
+    };
+    bool seen[3] = {false, false, false};
+    sr_env_of(c, seen);
+    if (seen[0] || seen[1] || seen[2]) {
+        fprintf(f, "\nenvironment:\n");
+    }
+    for (size_t i = 0; i < SR_ARRAY_LEN(vars); i++) {
+        if (seen[i]) {
+            fputs(vars[i], f);
+        }
+    }
+}
+
 static void sr_print_usage(FILE *f, const struct sr_cmd *c)
 {
     fprintf(f, "usage: strongroom %s\n\n%s\n", c->usage, c->summary);
@@ -90,7 +125,7 @@ static void sr_print_usage(FILE *f, const struct sr_cmd *c)
             fprintf(f, "  %-34s %s\n", spell, o->help);
         }
     }
-    fprintf(f, "\nenvironment: STRONGROOM_KMDATA (default ./kmdata)\n");
+    sr_print_env(f, c);
 }
 
 static void sr_print_help(FILE *f)
@@ -144,6 +179,7 @@ static const struct sr_opt *sr_opt_match(const struct sr_opt *opts, const char *
 static enum sr_err sr_args_parse(struct sr_cli *cli, const struct sr_cmd *c, int argc, char **argv,
                                  struct sr_args *args)
 {
+    args->opts = c->opts;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || a[1] == 0) {

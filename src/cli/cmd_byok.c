@@ -7,6 +7,7 @@
 #include "base/text.h"
 #include "byok/byok.h"
 #include "cli/client.h"
+#include "cli/output.h"
 #include "crypto/jwk.h"
 #include "crypto/ossl.h"
 
@@ -378,21 +379,23 @@ const struct sr_cmd sr_cmds_keytransfer[] = {
 /* --- vault show --- */
 
 const struct sr_opt sr_opts_vault_show[] = {
-    {"vault-url", NULL, true, "the vault's https:// URL (or STRONGROOM_VAULT_URL); token in STRONGROOM_TOKEN"},
-    {"ca-file", NULL, true, "a CA certificate to trust besides the system's (or STRONGROOM_CA_FILE)"},
+    SR_OPTS_CLIENT,
+    {"output", "-o", true, SR_OUTPUT_HELP},
     {NULL, NULL, false, NULL},
 };
 
 enum sr_err sr_cmd_vault_show(struct sr_cli *cli, const struct sr_args *args)
 {
+    static const struct sr_column cols[] = {
+        {"name", "vault"}, {"region", "region"}, {"subscriptionId", "subscription id"}, {"url", "url"}, {NULL, NULL},
+    };
+    const struct sr_opt *o = sr_opts_vault_show;
+    enum sr_output format;
+    SR_TRY(sr_output_parse(cli, sr_arg(args, o, "output"), &format));
     struct sr_client c;
-    SR_TRY(sr_client_init(cli, sr_arg(args, sr_opts_vault_show, "vault-url"), sr_arg(args, sr_opts_vault_show, "ca-file"),
-                          &c));
+    SR_TRY(sr_client_init(cli, sr_arg(args, o, "vault-url"), sr_arg(args, o, "ca-file"), sr_arg(args, o, "token"), &c));
     SR_AUTO_JSON json_t *v = NULL;
     SR_TRY(sr_client_call(cli, &c, "GET", "/byok/vault", NULL, &v));
-    fprintf(cli->out, "vault            %s\nregion           %s\nsubscription id  %s\nurl              %s\n",
-            json_string_value(json_object_get(v, "name")), json_string_value(json_object_get(v, "region")),
-            json_string_value(json_object_get(v, "subscriptionId")), json_string_value(json_object_get(v, "url")));
-    return SR_OK;
+    return sr_output_object(cli, format, v, cols);
 }
 

@@ -25,6 +25,11 @@
 #define SR_DEV_VAULT "dev"
 #define SR_DEV_REGION "DEV"
 
+static void sr_tls_issuerp(struct sr_tls_issuer **is)
+{
+    sr_tls_issuer_free(*is);
+}
+
 static const char *sr_data_dir(const struct sr_args *args, const struct sr_opt *opts)
 {
     const char *d = sr_arg(args, opts, "data");
@@ -63,6 +68,31 @@ static enum sr_err sr_open_store(struct sr_cli *cli, const struct sr_args *args,
         sr_cli_detail(cli, "cannot open the store %s", url && *url ? "given by --store or STRONGROOM_STORE" : data);
     }
     return r;
+}
+
+/* The port of the server running on data (serve.lock's second line, written once it listens); 0 if none. */
+static unsigned sr_running_port(const char *data)
+{
+    char path[SR_PATH_MAX];
+    if (sr_path_join(path, sizeof(path), data, "serve.lock") != SR_OK) {
+        return 0;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    char text[64] = "";
+    unsigned long port = 0;
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0) { /* held: a server runs */
+        ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+        text[n > 0 ? (size_t)n : 0] = 0;
+        const char *line2 = strchr(text, '\n');
+        if (line2 == NULL || sscanf(line2 + 1, "%lu", &port) != 1 || port > 65535) {
+            port = 0;
+        }
+    }
+    close(fd);
+    return (unsigned)port;
 }
 
 /* --- region --- */
@@ -155,7 +185,45 @@ static enum sr_err sr_cmd_region_join(struct sr_cli *cli, const struct sr_args *
     return SR_OK;
 }
 
+static const struct sr_opt sr_opts_listing[] = {
+    SR_OPTS_DATA_STORE,
+    {"output", "-o", true, SR_OUTPUT_HELP},
+    {NULL, NULL, false, NULL},
+};
+
+struct sr_region_listing {
+    const char *data;
+    json_t *rows;
+};
+
+static enum sr_err sr_region_listed(void *ctx, const char *name)
+{
+    struct sr_region_listing *l = ctx;
+    char kmdata[SR_PATH_MAX];
+    SR_TRY(sr_region_kmdata(l->data, name, kmdata, sizeof(kmdata)));
+    json_t *e = json_pack("{s:s,s:s}", "name", name, "here", sr_file_exists(kmdata) ? "yes" : "no (region join)");
+    SR_ENSURE(e != NULL && json_array_append_new(l->rows, e) == 0, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+static enum sr_err sr_cmd_region_list(struct sr_cli *cli, const struct sr_args *args)
+{
+    static const struct sr_column cols[] = {{"name", "NAME"}, {"here", "MODULE ON THIS SERVER"}, {NULL, NULL}};
+    const struct sr_opt *o = sr_opts_listing;
+    enum sr_output format;
+    SR_TRY(sr_output_parse(cli, sr_arg(args, o, "output"), &format));
+    SR_AUTO_STORE struct sr_store *store = NULL;
+    SR_TRY(sr_open_store(cli, args, o, &store));
+    SR_AUTO_JSON json_t *rows = json_array();
+    SR_ENSURE(rows != NULL, SR_ERR_NOMEM);
+    struct sr_region_listing l = {.data = sr_data_dir(args, o), .rows = rows};
+    SR_TRY(store->ops->region_each(store, sr_region_listed, &l));
+    return sr_output_rows(cli, format, rows, cols);
+}
+
 const struct sr_cmd sr_cmds_region[] = {
+    {"list", sr_cmd_region_list, 0, 0, 0, sr_opts_listing, NULL, "region list [--output table|tsv|json] --data DIR",
+     "every region of the store, and whether this server holds its module"},
     {"create", sr_cmd_region_create, 0, 1, 1, sr_opts_region, NULL,
      "region create NAME --data DIR [--acs-quorum K/N --pin-file F --card-dir D]",
      "make a region: a module with its own security world"},
@@ -192,12 +260,47 @@ static enum sr_err sr_cmd_vault_create(struct sr_cli *cli, const struct sr_args 
         sr_cli_detail(cli, "vault %s", args->pos[0]);
     }
     SR_TRY(r);
-    fprintf(cli->out, "Vault %s created in region %s for subscription %s\nURL: https://%s.localhost:<port>\n",
-            args->pos[0], region, sub, args->pos[0]);
+    unsigned port = sr_running_port(sr_data_dir(args, o));
+    fprintf(cli->out, "Vault %s created in region %s for subscription %s\n", args->pos[0], region, sub);
+    if (port != 0) {
+        fprintf(cli->out, "URL: https://%s.localhost:%u (the running server serves it now)\n", args->pos[0], port);
+    } else {
+        fprintf(cli->out, "URL: https://%s.localhost:PORT (PORT: where 'strongroom serve' listens)\n", args->pos[0]);
+    }
     return SR_OK;
 }
 
+static enum sr_err sr_vault_listed(void *ctx, const struct sr_vault_row *v)
+{
+    char created[32], url[SR_MAX_VAULT + 40];
+    sr_cli_iso_time(v->created, created);
+    snprintf(url, sizeof(url), "https://%s.localhost:<port>", v->name);
+    json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:s}", "name", v->name, "region", v->region, "subscriptionId",
+                          v->subscription, "created", created, "url", url);
+    SR_ENSURE(e != NULL && json_array_append_new(ctx, e) == 0, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+static enum sr_err sr_cmd_vault_list(struct sr_cli *cli, const struct sr_args *args)
+{
+    static const struct sr_column cols[] = {
+        {"name", "NAME"}, {"region", "REGION"}, {"subscriptionId", "SUBSCRIPTION"}, {"created", "CREATED"},
+        {"url", "URL"}, {NULL, NULL},
+    };
+    const struct sr_opt *o = sr_opts_listing;
+    enum sr_output format;
+    SR_TRY(sr_output_parse(cli, sr_arg(args, o, "output"), &format));
+    SR_AUTO_STORE struct sr_store *store = NULL;
+    SR_TRY(sr_open_store(cli, args, o, &store));
+    SR_AUTO_JSON json_t *rows = json_array();
+    SR_ENSURE(rows != NULL, SR_ERR_NOMEM);
+    SR_TRY(store->ops->vault_each(store, sr_vault_listed, rows));
+    return sr_output_rows(cli, format, rows, cols);
+}
+
 const struct sr_cmd sr_cmds_vault[] = {
+    {"list", sr_cmd_vault_list, 0, 0, 0, sr_opts_listing, NULL, "vault list [--output table|tsv|json] --data DIR",
+     "every vault: region, subscription, created"},
     {"create", sr_cmd_vault_create, 0, 1, 1, sr_opts_vault_create, NULL,
      "vault create NAME --region R --subscription-id ID --data DIR", "make a vault in a region"},
     {"show", sr_cmd_vault_show, 0, 0, 0, sr_opts_vault_show, NULL, "vault show --vault-url URL",
@@ -593,6 +696,8 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
     free(names);
     SR_TRY(r);
     SR_TRY(sr_buf_terminate(&key));
+    SR_AUTO(sr_tls_issuerp) struct sr_tls_issuer *issuer = NULL;
+    SR_TRY(sr_tls_issuer_open(tls_dir, &issuer));
     struct sr_vault_svc *svc = NULL;
     SR_TRY(sr_vault_svc_open(data, store, &svc));
     struct sr_http_config cfg = {.address = addr, .port = port, .threads = (unsigned)threads,
@@ -600,6 +705,7 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
                                  .default_vault = sr_arg(args, o, "default-vault") ? sr_arg(args, o, "default-vault")
                                                                                   : SR_DEV_VAULT,
                                  .cert_pem = (const char *)cert.data, .key_pem = (const char *)key.data,
+                                 .issuer = issuer,
                                  .log_requests = !sr_arg_set(args, o, "quiet")};
     /* Block the signals before the worker threads start, so that only sigwait below sees them. */
     sigset_t set;
@@ -618,6 +724,9 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
         return r;
     }
     unsigned bound = sr_http_port(server);
+    char lock_text[48];
+    int lock_len = snprintf(lock_text, sizeof(lock_text), "%ld\n%u\n", (long)getpid(), bound);
+    (void)!pwrite(lock, lock_text, (size_t)lock_len, 0); /* for 'vault create' to print the URL that works */
     fprintf(cli->out, "strongroom: serving https://%s:%u (data %s, %lu threads); TLS CA: %s/ca.pem\n", addr, bound,
             data, threads, tls_dir);
     if (sr_arg_set(args, o, "dev")) {

@@ -1,41 +1,38 @@
-/* cmd_vaultkey.c - `strongroom key ...`: an application's use of a vault's keys over the API. */
+/*
+ * cmd_vaultkey.c - `strongroom key ...`: an application's use of a vault's keys over the API, with
+ * `az keyvault key`'s subcommand and option names where az has them. Each subcommand has its own options
+ * (so `key SUB --help` shows only those); every one that prints data takes --output table|tsv|json, and
+ * tables show times in ISO-8601 UTC.
+ */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/fileio.h"
 #include "base/json.h"
 #include "base/text.h"
 #include "cli/client.h"
+#include "cli/output.h"
 #include "crypto/crypto.h"
 #include "crypto/jwk.h"
 #include "crypto/ossl.h"
+#include "crypto/pkey.h"
 
 #define SR_MAX_CLI_INPUT (1024u * 1024u)
 
-static const struct sr_opt sr_opts_key[] = {
-    {"vault-url", NULL, true, "https://VAULT.localhost:PORT (or STRONGROOM_VAULT_URL); token in STRONGROOM_TOKEN"},
-    {"ca-file", NULL, true, "a CA certificate to trust besides the system's (or STRONGROOM_CA_FILE)"},
-    {"output", "-o", true, "json or table (default table)"},
-    {"name", NULL, true, "key name"},
-    {"version", NULL, true, "key version (default: the latest)"},
-    {"kty", NULL, true, "create: RSA, RSA-HSM, EC or EC-HSM (default RSA)"},
-    {"size", NULL, true, "create: RSA size 2048, 3072 or 4096"},
-    {"curve", NULL, true, "create: P-256, P-384 or P-521"},
-    {"ops", NULL, true, "create: key_ops, comma separated (e.g. sign,verify)"},
-    {"alg", NULL, true, "sign/verify: RS256 ... ES512; encrypt/decrypt: RSA-OAEP, RSA-OAEP-256, RSA1_5"},
-    {"in", NULL, true, "input file (sign/verify hash it locally and send the digest)"},
-    {"out", NULL, true, "output file"},
-    {"signature", NULL, true, "verify: the signature file (raw, as 'key sign' writes it)"},
-    {"jwk-file", NULL, true, "import: a JSON web key with its private members"},
-    {"byok-file", NULL, true, "import: a KeyTransferPackage-NAME.byok (BYOK); kty from --kty (default RSA-HSM)"},
-    {"destination", NULL, true, "import: HSM (every Strongroom key is module-protected)"},
-    {"file", NULL, true, "download: where the public key goes (PEM)"},
-    {NULL, NULL, false, NULL},
-};
+#define SR_OPT_OUTPUT {"output", "-o", true, SR_OUTPUT_HELP}
+#define SR_OPT_NAME {"name", "-n", true, "key name"}
+#define SR_OPT_VERSION {"version", NULL, true, "key version (default: the latest)"}
+#define SR_OPT_ATTRS                                                                                          \
+    {"ops", NULL, true, "key_ops, comma separated: sign,verify,encrypt,decrypt,wrapKey,unwrapKey"},            \
+    {"tags", NULL, true, "tags as k=v pairs, comma separated (\"\" removes them all)"},                       \
+    {"expires", NULL, true, "expiry (exp), ISO-8601 UTC such as 2027-01-01T00:00:00Z; 'none' clears it"},      \
+    {"not-before", NULL, true, "not valid before (nbf), ISO-8601 UTC; 'none' clears it"}
+#define SR_OPT_END {NULL, NULL, false, NULL}
 
 static const char *sr_opt_val(const struct sr_args *a, const char *name)
 {
-    return sr_arg(a, sr_opts_key, name);
+    return sr_arg(a, a->opts, name);
 }
 
 static enum sr_err sr_need(struct sr_cli *cli, const struct sr_args *a, const char *name)
@@ -47,99 +44,316 @@ static enum sr_err sr_need(struct sr_cli *cli, const struct sr_args *a, const ch
     return SR_OK;
 }
 
-static bool sr_want_json(const struct sr_args *a)
-{
-    const char *o = sr_opt_val(a, "output");
-    return o != NULL && strcmp(o, "json") == 0;
-}
-
 static enum sr_err sr_client_for(struct sr_cli *cli, const struct sr_args *a, struct sr_client *c)
 {
-    const char *o = sr_opt_val(a, "output");
-    if (o != NULL && strcmp(o, "json") != 0 && strcmp(o, "table") != 0) {
-        sr_cli_detail(cli, "--output is json or table");
-        return SR_ERR_USAGE;
-    }
-    return sr_client_init(cli, sr_opt_val(a, "vault-url"), sr_opt_val(a, "ca-file"), c);
+    return sr_client_init(cli, sr_opt_val(a, "vault-url"), sr_opt_val(a, "ca-file"), sr_opt_val(a, "token"), c);
 }
 
-static enum sr_err sr_key_path_of(struct sr_cli *cli, const struct sr_args *a, const char *suffix, char *out,
-                                  size_t cap)
+/* "/keys/NAME" + "/VERSION" (when given) + suffix. */
+static enum sr_err sr_api_key_path(struct sr_cli *cli, const struct sr_args *a, const char *prefix, bool versioned,
+                               const char *suffix, char *out, size_t cap)
 {
     SR_TRY(sr_need(cli, a, "name"));
-    const char *v = sr_opt_val(a, "version");
-    int n = snprintf(out, cap, "/keys/%s/%s%s", sr_opt_val(a, "name"), v ? v : "", suffix);
+    const char *v = versioned ? sr_opt_val(a, "version") : NULL;
+    int n = snprintf(out, cap, "/%s/%s%s%s%s", prefix, sr_opt_val(a, "name"), v ? "/" : "", v ? v : "", suffix);
     SR_ENSURE(n > 0 && (size_t)n < cap, SR_ERR_TOO_LARGE);
     return SR_OK;
 }
 
-static void sr_print_bundle(FILE *f, const json_t *b)
+/* --- output: a key bundle or list item flattened into one row --- */
+
+static void sr_row_time(json_t *row, const char *key, const json_t *unix_time)
 {
-    const json_t *key = json_object_get(b, "key");
-    const json_t *attrs = json_object_get(b, "attributes");
-    fprintf(f, "kid       %s\nkty       %s\n", json_string_value(json_object_get(key, "kid")),
-            json_string_value(json_object_get(key, "kty")));
-    if (json_object_get(key, "crv")) {
-        fprintf(f, "crv       %s\n", json_string_value(json_object_get(key, "crv")));
-    }
-    fprintf(f, "key_ops  ");
-    size_t i;
-    const json_t *v;
-    json_array_foreach(json_object_get(key, "key_ops"), i, v) {
-        fprintf(f, " %s", json_string_value(v));
-    }
-    fprintf(f, "\nenabled   %s\ncreated   %lld\n", json_is_true(json_object_get(attrs, "enabled")) ? "yes" : "no",
-            (long long)json_integer_value(json_object_get(attrs, "created")));
-    if (json_object_get(b, "recoveryId")) {
-        fprintf(f, "deleted   %lld (purge after %lld)\nrecovery  %s\n",
-                (long long)json_integer_value(json_object_get(b, "deletedDate")),
-                (long long)json_integer_value(json_object_get(b, "scheduledPurgeDate")),
-                json_string_value(json_object_get(b, "recoveryId")));
-    }
+    char when[32];
+    sr_cli_iso_time(json_is_integer(unix_time) ? (long long)json_integer_value(unix_time) : 0, when);
+    json_object_set_new(row, key, json_string(when));
 }
 
-static void sr_print(struct sr_cli *cli, const struct sr_args *a, const json_t *resp)
+static json_t *sr_joined(const json_t *v, bool pairs)
 {
-    if (resp == NULL) {
-        return;
-    }
-    if (sr_want_json(a)) {
-        json_dumpf(resp, cli->out, JSON_INDENT(2));
-        fputc('\n', cli->out);
-    } else if (json_object_get(resp, "key") != NULL) {
-        sr_print_bundle(cli->out, resp);
-    } else if (json_is_array(json_object_get(resp, "value"))) {
-        size_t i;
-        const json_t *v;
-        json_array_foreach(json_object_get(resp, "value"), i, v) {
-            fprintf(cli->out, "%s\n", json_string_value(json_object_get(v, "kid")));
+    char text[2048] = "";
+    size_t used = 0;
+    const char *k;
+    const json_t *item;
+    size_t i;
+    if (pairs) {
+        json_object_foreach((json_t *)v, k, item) {
+            used += (size_t)snprintf(text + used, used < sizeof(text) ? sizeof(text) - used : 0, "%s%s=%s",
+                                     used ? "," : "", k, json_string_value(item) ? json_string_value(item) : "");
+        }
+    } else {
+        json_array_foreach(v, i, item) {
+            used += (size_t)snprintf(text + used, used < sizeof(text) ? sizeof(text) - used : 0, "%s%s",
+                                     used ? "," : "", json_string_value(item) ? json_string_value(item) : "");
         }
     }
+    return json_string(used ? text : "-");
 }
 
-static enum sr_err sr_ops_json(struct sr_cli *cli, const char *ops, json_t **ret)
+/* The name and version from a kid (https://host/keys/NAME/VERSION). */
+static void sr_kid_parts(const char *kid, char *name, size_t ncap, char *version, size_t vcap)
 {
-    json_t *arr = json_array();
-    SR_ENSURE(arr != NULL, SR_ERR_NOMEM);
-    char copy[256];
-    if (strlen(ops) >= sizeof(copy)) {
-        json_decref(arr);
-        sr_cli_detail(cli, "--ops is too long");
-        return SR_ERR_USAGE;
+    const char *p = kid ? strstr(kid, "/keys/") : NULL;
+    snprintf(name, ncap, "-");
+    snprintf(version, vcap, "-");
+    if (p == NULL) {
+        return;
     }
-    strcpy(copy, ops);
-    for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        json_array_append_new(arr, json_string(t));
+    p += 6;
+    const char *slash = strchr(p, '/');
+    snprintf(name, ncap, "%.*s", slash ? (int)(slash - p) : (int)strlen(p), p);
+    if (slash != NULL) {
+        snprintf(version, vcap, "%s", slash + 1);
     }
-    *ret = arr;
-    return SR_OK;
 }
 
-static enum sr_err sr_cmd_key_create(struct sr_cli *cli, const struct sr_args *a)
+static json_t *sr_key_row(const json_t *item)
+{
+    const json_t *key = json_object_get(item, "key");
+    const json_t *attrs = json_object_get(item, "attributes");
+    const char *kid = json_string_value(json_object_get(key ? key : item, "kid"));
+    char name[256], version[64];
+    sr_kid_parts(kid, name, sizeof(name), version, sizeof(version));
+    json_t *row = json_pack("{s:s,s:s,s:s,s:b}", "name", name, "version", version, "kid", kid ? kid : "-", "enabled",
+                            json_is_true(json_object_get(attrs, "enabled")));
+    if (row == NULL) {
+        return NULL;
+    }
+    if (key != NULL) {
+        const char *crv = json_string_value(json_object_get(key, "crv"));
+        const char *n = json_string_value(json_object_get(key, "n"));
+        char size[32];
+        snprintf(size, sizeof(size), "%zu", n ? strlen(n) * 6 / 8 * 8 : 0); /* base64url of the modulus */
+        json_object_set_new(row, "kty", json_string(json_string_value(json_object_get(key, "kty"))));
+        json_object_set_new(row, "size", json_string(crv ? crv : size));
+        json_object_set_new(row, "keyOps", sr_joined(json_object_get(key, "key_ops"), false));
+    }
+    sr_row_time(row, "created", json_object_get(attrs, "created"));
+    sr_row_time(row, "updated", json_object_get(attrs, "updated"));
+    sr_row_time(row, "notBefore", json_object_get(attrs, "nbf"));
+    sr_row_time(row, "expires", json_object_get(attrs, "exp"));
+    json_object_set_new(row, "tags", sr_joined(json_object_get(item, "tags"), true));
+    if (json_object_get(item, "recoveryId") != NULL) {
+        sr_row_time(row, "deleted", json_object_get(item, "deletedDate"));
+        sr_row_time(row, "purgeAfter", json_object_get(item, "scheduledPurgeDate"));
+        json_object_set_new(row, "recoveryId", json_string(json_string_value(json_object_get(item, "recoveryId"))));
+    }
+    return row;
+}
+
+static const struct sr_column sr_key_columns[] = {
+    {"name", "name"}, {"version", "version"}, {"kid", "kid"}, {"kty", "kty"}, {"size", "size/curve"},
+    {"keyOps", "key_ops"}, {"enabled", "enabled"}, {"created", "created"}, {"updated", "updated"},
+    {"notBefore", "not before"}, {"expires", "expires"}, {"tags", "tags"}, {"deleted", "deleted"},
+    {"purgeAfter", "purge after"}, {"recoveryId", "recovery id"}, {NULL, NULL},
+};
+
+static const struct sr_column sr_list_columns[] = {
+    {"name", "NAME"}, {"enabled", "ENABLED"}, {"created", "CREATED"}, {"updated", "UPDATED"},
+    {"expires", "EXPIRES"}, {"tags", "TAGS"}, {NULL, NULL},
+};
+
+static const struct sr_column sr_version_columns[] = {
+    {"version", "VERSION"}, {"enabled", "ENABLED"}, {"created", "CREATED"}, {"updated", "UPDATED"},
+    {"notBefore", "NOT BEFORE"}, {"expires", "EXPIRES"}, {"tags", "TAGS"}, {NULL, NULL},
+};
+
+static const struct sr_column sr_deleted_columns[] = {
+    {"name", "NAME"}, {"deleted", "DELETED"}, {"purgeAfter", "PURGE AFTER"}, {"recoveryId", "RECOVERY ID"},
+    {NULL, NULL},
+};
+
+/* A bundle as the server sent it (json) or flattened (table, tsv). */
+static enum sr_err sr_print_bundle(struct sr_cli *cli, const struct sr_args *a, const json_t *bundle)
+{
+    enum sr_output format;
+    SR_TRY(sr_output_parse(cli, sr_opt_val(a, "output"), &format));
+    if (format == SR_OUT_JSON) {
+        return sr_output_object(cli, format, bundle, NULL);
+    }
+    SR_AUTO_JSON json_t *row = sr_key_row(bundle);
+    SR_ENSURE(row != NULL, SR_ERR_NOMEM);
+    return sr_output_object(cli, format, row, sr_key_columns);
+}
+
+/* Calls path and prints the key bundle it answers. */
+static enum sr_err sr_call_bundle(struct sr_cli *cli, const struct sr_args *a, const char *method, const char *path,
+                                  const json_t *body)
 {
     struct sr_client c;
     SR_TRY(sr_client_for(cli, a, &c));
-    SR_TRY(sr_need(cli, a, "name"));
+    enum sr_output format;
+    SR_TRY(sr_output_parse(cli, sr_opt_val(a, "output"), &format));
+    SR_AUTO_JSON json_t *resp = NULL;
+    SR_TRY(sr_client_call(cli, &c, method, path, body, &resp));
+    return resp != NULL ? sr_print_bundle(cli, a, resp) : SR_OK;
+}
+
+/* Every page of a list (following nextLink), printed as rows. */
+static enum sr_err sr_call_list(struct sr_cli *cli, const struct sr_args *a, const char *path,
+                                const struct sr_column *columns)
+{
+    struct sr_client c;
+    SR_TRY(sr_client_for(cli, a, &c));
+    enum sr_output format;
+    SR_TRY(sr_output_parse(cli, sr_opt_val(a, "output"), &format));
+    SR_AUTO_JSON json_t *items = json_array();
+    SR_AUTO_JSON json_t *rows = json_array();
+    SR_ENSURE(items != NULL && rows != NULL, SR_ERR_NOMEM);
+    char next[1024];
+    snprintf(next, sizeof(next), "%s", path);
+    for (int page = 0; next[0] != 0 && page < 100000; page++) {
+        SR_AUTO_JSON json_t *resp = NULL;
+        SR_TRY(sr_client_call(cli, &c, "GET", next, NULL, &resp));
+        size_t i;
+        json_t *item;
+        json_array_foreach(json_object_get(resp, "value"), i, item) {
+            json_t *row = sr_key_row(item);
+            SR_ENSURE(row != NULL && json_array_append_new(rows, row) == 0, SR_ERR_NOMEM);
+            SR_ENSURE(json_array_append(items, item) == 0, SR_ERR_NOMEM);
+        }
+        /* nextLink is absolute; the client wants the path and query after the vault URL, minus api-version. */
+        const char *link = json_string_value(json_object_get(resp, "nextLink"));
+        const char *rel = link ? strstr(link + 8, "/") : NULL;
+        next[0] = 0;
+        if (rel != NULL) {
+            snprintf(next, sizeof(next), "%s", rel);
+            char *api = strstr(next, "api-version=");
+            if (api != NULL) {
+                char *end = strchr(api, '&');
+                memmove(api, end ? end + 1 : api + strlen(api), strlen(end ? end + 1 : "") + 1);
+            }
+        }
+    }
+    return format == SR_OUT_JSON ? sr_output_rows(cli, format, items, NULL) : sr_output_rows(cli, format, rows, columns);
+}
+
+/* --- bodies from options --- */
+
+static enum sr_err sr_list_json(struct sr_cli *cli, const char *opt, const char *text, bool pairs, json_t **ret)
+{
+    json_t *v = pairs ? json_object() : json_array();
+    SR_ENSURE(v != NULL, SR_ERR_NOMEM);
+    char copy[4096];
+    if (strlen(text) >= sizeof(copy)) {
+        json_decref(v);
+        sr_cli_detail(cli, "--%s is too long", opt);
+        return SR_ERR_USAGE;
+    }
+    strcpy(copy, text);
+    for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(t, '=');
+        if (pairs && eq == NULL) {
+            json_decref(v);
+            sr_cli_detail(cli, "--%s takes k=v pairs, comma separated", opt);
+            return SR_ERR_USAGE;
+        }
+        if (pairs) {
+            *eq = 0;
+            json_object_set_new(v, t, json_string(eq + 1));
+        } else {
+            json_array_append_new(v, json_string(t));
+        }
+    }
+    *ret = v;
+    return SR_OK;
+}
+
+/* --expires / --not-before: an ISO-8601 time, or 'none' (JSON null: the server clears it). */
+static enum sr_err sr_time_json(struct sr_cli *cli, const char *opt, const char *text, json_t **ret)
+{
+    long long t = 0;
+    if (strcmp(text, "none") == 0) {
+        *ret = json_null();
+        return SR_OK;
+    }
+    if (sr_cli_parse_time(text, &t) != SR_OK) {
+        sr_cli_detail(cli, "--%s is an ISO-8601 UTC time such as 2027-01-01T00:00:00Z, or 'none'", opt);
+        return SR_ERR_USAGE;
+    }
+    *ret = json_integer((json_int_t)t);
+    return SR_OK;
+}
+
+/* key_ops, tags, attributes (enabled, nbf, exp) into body: the options common to create and set-attributes. */
+static enum sr_err sr_attrs_body(struct sr_cli *cli, const struct sr_args *a, json_t *body)
+{
+    json_t *attrs = json_object();
+    SR_ENSURE(attrs != NULL && json_object_set_new(body, "attributes", attrs) == 0, SR_ERR_NOMEM);
+    json_t *v = NULL;
+    if (sr_opt_val(a, "ops")) {
+        SR_TRY(sr_list_json(cli, "ops", sr_opt_val(a, "ops"), false, &v));
+        json_object_set_new(body, "key_ops", v);
+    }
+    if (sr_opt_val(a, "tags")) {
+        SR_TRY(sr_list_json(cli, "tags", sr_opt_val(a, "tags"), true, &v));
+        json_object_set_new(body, "tags", v);
+    }
+    static const char *const times[][2] = {{"expires", "exp"}, {"not-before", "nbf"}};
+    for (size_t i = 0; i < SR_ARRAY_LEN(times); i++) {
+        if (sr_opt_val(a, times[i][0])) {
+            SR_TRY(sr_time_json(cli, times[i][0], sr_opt_val(a, times[i][0]), &v));
+            json_object_set_new(attrs, times[i][1], v);
+        }
+    }
+    const char *enabled = sr_opt_val(a, "enabled");
+    if (enabled != NULL) {
+        if (strcmp(enabled, "true") != 0 && strcmp(enabled, "false") != 0) {
+            sr_cli_detail(cli, "--enabled is true or false");
+            return SR_ERR_USAGE;
+        }
+        json_object_set_new(attrs, "enabled", json_boolean(strcmp(enabled, "true") == 0));
+    }
+    if (sr_arg_set(a, a->opts, "disabled")) {
+        json_object_set_new(attrs, "enabled", json_false());
+    }
+    return SR_OK;
+}
+
+static enum sr_err sr_read_input(struct sr_cli *cli, const char *path, struct sr_buf *out)
+{
+    sr_buf_init(out, SR_MAX_CLI_INPUT, SR_BUF_SECRET);
+    enum sr_err r = sr_file_read(path, out);
+    if (r != SR_OK) {
+        sr_cli_detail(cli, "cannot read %s", path);
+    }
+    return r;
+}
+
+static enum sr_err sr_write_output(struct sr_cli *cli, const char *path, const uint8_t *data, size_t len)
+{
+    enum sr_err r = sr_file_write_atomic(path, data, len, SR_WRITE_REPLACE);
+    if (r != SR_OK) {
+        sr_cli_detail(cli, "cannot write %s", path);
+    }
+    return r;
+}
+
+static enum sr_err sr_b64_of(const uint8_t *data, size_t len, json_t **ret)
+{
+    SR_AUTO_BUF struct sr_buf t = {0};
+    sr_buf_init(&t, SR_MAX_CLI_INPUT * 2, SR_BUF_SECRET);
+    SR_TRY(sr_b64url_encode(data, len, &t));
+    *ret = json_string((const char *)t.data);
+    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+/* The bytes of a base64url member of an answer. */
+static enum sr_err sr_value_bytes(const json_t *resp, const char *member, struct sr_buf *out)
+{
+    const char *v = json_string_value(json_object_get(resp, member));
+    SR_ENSURE(v != NULL, SR_ERR_REMOTE);
+    sr_buf_init(out, SR_MAX_CLI_INPUT, SR_BUF_SECRET);
+    return sr_b64url_decode(v, out);
+}
+
+/* --- subcommands --- */
+
+static enum sr_err sr_cmd_key_create(struct sr_cli *cli, const struct sr_args *a)
+{
+    char path[512];
+    SR_TRY(sr_api_key_path(cli, a, "keys", false, "/create", path, sizeof(path)));
     const char *kty = sr_opt_val(a, "kty") ? sr_opt_val(a, "kty") : "RSA";
     SR_AUTO_JSON json_t *body = json_pack("{s:s}", "kty", kty);
     SR_ENSURE(body != NULL, SR_ERR_NOMEM);
@@ -154,86 +368,174 @@ static enum sr_err sr_cmd_key_create(struct sr_cli *cli, const struct sr_args *a
     if (sr_opt_val(a, "curve")) {
         json_object_set_new(body, "crv", json_string(sr_opt_val(a, "curve")));
     }
-    if (sr_opt_val(a, "ops")) {
-        json_t *ops = NULL;
-        SR_TRY(sr_ops_json(cli, sr_opt_val(a, "ops"), &ops));
-        json_object_set_new(body, "key_ops", ops);
-    }
+    SR_TRY(sr_attrs_body(cli, a, body));
+    return sr_call_bundle(cli, a, "POST", path, body);
+}
+
+static enum sr_err sr_cmd_key_set_attributes(struct sr_cli *cli, const struct sr_args *a)
+{
     char path[512];
-    snprintf(path, sizeof(path), "/keys/%s/create", sr_opt_val(a, "name"));
-    SR_AUTO_JSON json_t *resp = NULL;
-    SR_TRY(sr_client_call(cli, &c, "POST", path, body, &resp));
-    sr_print(cli, a, resp);
-    return SR_OK;
-}
-
-static enum sr_err sr_cmd_key_simple(struct sr_cli *cli, const struct sr_args *a, const char *method,
-                                     const char *path)
-{
-    struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
-    SR_AUTO_JSON json_t *resp = NULL;
-    SR_TRY(sr_client_call(cli, &c, method, path, NULL, &resp));
-    sr_print(cli, a, resp);
-    return SR_OK;
-}
-
-static enum sr_err sr_cmd_key_list(struct sr_cli *cli, const struct sr_args *a)
-{
-    return sr_cmd_key_simple(cli, a, "GET", "/keys?maxresults=25");
+    SR_TRY(sr_api_key_path(cli, a, "keys", true, "", path, sizeof(path)));
+    SR_AUTO_JSON json_t *body = json_object();
+    SR_ENSURE(body != NULL, SR_ERR_NOMEM);
+    SR_TRY(sr_attrs_body(cli, a, body));
+    if (json_object_size(body) == 1 && json_object_size(json_object_get(body, "attributes")) == 0) {
+        sr_cli_detail(cli, "nothing to set: give --enabled, --expires, --not-before, --tags or --ops");
+        return SR_ERR_USAGE;
+    }
+    return sr_call_bundle(cli, a, "PATCH", path, body);
 }
 
 static enum sr_err sr_cmd_key_show(struct sr_cli *cli, const struct sr_args *a)
 {
     char path[512];
-    SR_TRY(sr_key_path_of(cli, a, "", path, sizeof(path)));
-    return sr_cmd_key_simple(cli, a, "GET", path);
+    SR_TRY(sr_api_key_path(cli, a, "keys", true, "", path, sizeof(path)));
+    return sr_call_bundle(cli, a, "GET", path, NULL);
+}
+
+static enum sr_err sr_cmd_key_show_deleted(struct sr_cli *cli, const struct sr_args *a)
+{
+    char path[512];
+    SR_TRY(sr_api_key_path(cli, a, "deletedkeys", false, "", path, sizeof(path)));
+    return sr_call_bundle(cli, a, "GET", path, NULL);
 }
 
 static enum sr_err sr_cmd_key_delete(struct sr_cli *cli, const struct sr_args *a)
 {
-    SR_TRY(sr_need(cli, a, "name"));
     char path[512];
-    snprintf(path, sizeof(path), "/keys/%s", sr_opt_val(a, "name"));
-    return sr_cmd_key_simple(cli, a, "DELETE", path);
+    SR_TRY(sr_api_key_path(cli, a, "keys", false, "", path, sizeof(path)));
+    return sr_call_bundle(cli, a, "DELETE", path, NULL);
 }
 
-static enum sr_err sr_read_input(struct sr_cli *cli, const char *path, struct sr_buf *out)
+static enum sr_err sr_cmd_key_recover(struct sr_cli *cli, const struct sr_args *a)
 {
-    sr_buf_init(out, SR_MAX_CLI_INPUT, SR_BUF_SECRET);
-    enum sr_err r = sr_file_read(path, out);
-    if (r != SR_OK) {
-        sr_cli_detail(cli, "cannot read %s", path);
-    }
-    return r;
+    char path[512];
+    SR_TRY(sr_api_key_path(cli, a, "deletedkeys", false, "/recover", path, sizeof(path)));
+    return sr_call_bundle(cli, a, "POST", path, NULL);
 }
 
-static enum sr_err sr_b64_of(const struct sr_buf *in, json_t **ret)
+static enum sr_err sr_cmd_key_rotate(struct sr_cli *cli, const struct sr_args *a)
 {
-    SR_AUTO_BUF struct sr_buf t = {0};
-    sr_buf_init(&t, SR_MAX_CLI_INPUT * 2, SR_BUF_SECRET);
-    SR_TRY(sr_b64url_encode(in->data, in->len, &t));
-    *ret = json_string((const char *)t.data);
-    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    char path[512];
+    SR_TRY(sr_api_key_path(cli, a, "keys", false, "/rotate", path, sizeof(path)));
+    return sr_call_bundle(cli, a, "POST", path, NULL);
+}
+
+static enum sr_err sr_cmd_key_purge(struct sr_cli *cli, const struct sr_args *a)
+{
+    char path[512];
+    SR_TRY(sr_api_key_path(cli, a, "deletedkeys", false, "", path, sizeof(path)));
+    struct sr_client c;
+    SR_TRY(sr_client_for(cli, a, &c));
+    SR_AUTO_JSON json_t *resp = NULL;
+    SR_TRY(sr_client_call(cli, &c, "DELETE", path, NULL, &resp));
+    fprintf(cli->out, "Purged %s: it cannot be recovered.\n", sr_opt_val(a, "name"));
     return SR_OK;
 }
 
-static enum sr_err sr_write_value(struct sr_cli *cli, const json_t *resp, const char *out)
+static enum sr_err sr_cmd_key_list(struct sr_cli *cli, const struct sr_args *a)
 {
-    const char *v = json_string_value(json_object_get(resp, "value"));
-    SR_ENSURE(v != NULL, SR_ERR_IO);
-    SR_AUTO_BUF struct sr_buf bytes = {0};
-    sr_buf_init(&bytes, SR_MAX_CLI_INPUT, SR_BUF_SECRET);
-    SR_TRY(sr_b64url_decode(v, &bytes));
-    enum sr_err r = sr_file_write_atomic(out, bytes.data, bytes.len, SR_WRITE_REPLACE);
-    if (r != SR_OK) {
-        sr_cli_detail(cli, "cannot write %s", out);
-    }
-    return r;
+    return sr_call_list(cli, a, "/keys?maxresults=25", sr_list_columns);
 }
 
-/* Hashes the input locally with the algorithm's digest, as Key Vault's sign and verify take digests. */
-static enum sr_err sr_digest_for(struct sr_cli *cli, const char *alg_name, const struct sr_buf *data, json_t **ret)
+static enum sr_err sr_cmd_key_list_deleted(struct sr_cli *cli, const struct sr_args *a)
+{
+    return sr_call_list(cli, a, "/deletedkeys?maxresults=25", sr_deleted_columns);
+}
+
+static enum sr_err sr_cmd_key_list_versions(struct sr_cli *cli, const struct sr_args *a)
+{
+    char path[512];
+    SR_TRY(sr_api_key_path(cli, a, "keys", false, "/versions?maxresults=25", path, sizeof(path)));
+    return sr_call_list(cli, a, path, sr_version_columns);
+}
+
+static enum sr_err sr_cmd_key_backup(struct sr_cli *cli, const struct sr_args *a)
+{
+    SR_TRY(sr_need(cli, a, "file"));
+    char path[512];
+    SR_TRY(sr_api_key_path(cli, a, "keys", false, "/backup", path, sizeof(path)));
+    struct sr_client c;
+    SR_TRY(sr_client_for(cli, a, &c));
+    SR_AUTO_JSON json_t *resp = NULL;
+    SR_TRY(sr_client_call(cli, &c, "POST", path, NULL, &resp));
+    SR_AUTO_BUF struct sr_buf blob = {0};
+    SR_TRY(sr_value_bytes(resp, "value", &blob));
+    SR_TRY(sr_write_output(cli, sr_opt_val(a, "file"), blob.data, blob.len));
+    fprintf(cli->out, "%s: backup of %s, every version (usable only by a vault of the same region's world)\n",
+            sr_opt_val(a, "file"), sr_opt_val(a, "name"));
+    return SR_OK;
+}
+
+static enum sr_err sr_cmd_key_restore(struct sr_cli *cli, const struct sr_args *a)
+{
+    SR_TRY(sr_need(cli, a, "file"));
+    SR_AUTO_BUF struct sr_buf blob = {0};
+    SR_TRY(sr_read_input(cli, sr_opt_val(a, "file"), &blob));
+    json_t *value = NULL;
+    SR_TRY(sr_b64_of(blob.data, blob.len, &value));
+    SR_AUTO_JSON json_t *body = json_pack("{s:o}", "value", value);
+    SR_ENSURE(body != NULL, SR_ERR_NOMEM);
+    return sr_call_bundle(cli, a, "POST", "/keys/restore", body);
+}
+
+static enum sr_err sr_cmd_policy_show(struct sr_cli *cli, const struct sr_args *a)
+{
+    char path[512];
+    SR_TRY(sr_api_key_path(cli, a, "keys", false, "/rotationpolicy", path, sizeof(path)));
+    struct sr_client c;
+    SR_TRY(sr_client_for(cli, a, &c));
+    SR_AUTO_JSON json_t *resp = NULL;
+    SR_TRY(sr_client_call(cli, &c, "GET", path, NULL, &resp));
+    return sr_output_object(cli, SR_OUT_JSON, resp, NULL); /* a policy is a document: JSON, as az prints it */
+}
+
+static enum sr_err sr_cmd_policy_update(struct sr_cli *cli, const struct sr_args *a)
+{
+    SR_TRY(sr_need(cli, a, "value"));
+    char path[512];
+    SR_TRY(sr_api_key_path(cli, a, "keys", false, "/rotationpolicy", path, sizeof(path)));
+    SR_AUTO_BUF struct sr_buf text = {0};
+    SR_TRY(sr_read_input(cli, sr_opt_val(a, "value"), &text));
+    json_error_t jerr;
+    SR_AUTO_JSON json_t *policy = json_loadb((const char *)text.data, text.len, 0, &jerr);
+    if (!json_is_object(policy)) {
+        sr_cli_detail(cli, "%s is not a JSON rotation policy (line %d: %s)", sr_opt_val(a, "value"), jerr.line,
+                      jerr.text);
+        return SR_ERR_USAGE;
+    }
+    struct sr_client c;
+    SR_TRY(sr_client_for(cli, a, &c));
+    SR_AUTO_JSON json_t *resp = NULL;
+    SR_TRY(sr_client_call(cli, &c, "PUT", path, policy, &resp));
+    return sr_output_object(cli, SR_OUT_JSON, resp, NULL);
+}
+
+static enum sr_err sr_cmd_key_random(struct sr_cli *cli, const struct sr_args *a)
+{
+    unsigned long count = 32;
+    if (sr_opt_val(a, "count") && sr_parse_uint(sr_opt_val(a, "count"), 1, 128, &count) != SR_OK) {
+        sr_cli_detail(cli, "--count is a number of bytes from 1 to 128");
+        return SR_ERR_USAGE;
+    }
+    struct sr_client c;
+    SR_TRY(sr_client_for(cli, a, &c));
+    SR_AUTO_JSON json_t *body = json_pack("{s:I}", "count", (json_int_t)count);
+    SR_AUTO_JSON json_t *resp = NULL;
+    SR_TRY(sr_client_call(cli, &c, "POST", "/rng", body, &resp));
+    SR_AUTO_BUF struct sr_buf bytes = {0};
+    SR_TRY(sr_value_bytes(resp, "value", &bytes));
+    if (sr_opt_val(a, "out") != NULL) {
+        return sr_write_output(cli, sr_opt_val(a, "out"), bytes.data, bytes.len);
+    }
+    char hex[2 * 128 + 1];
+    sr_hex_encode(bytes.data, bytes.len, hex);
+    fprintf(cli->out, "%s\n", hex);
+    return SR_OK;
+}
+
+/* Key Vault signs and verifies digests: the input is hashed here with the algorithm's hash. */
+static enum sr_err sr_digest_for(const char *alg_name, const struct sr_buf *data, json_t **ret)
 {
     enum sr_sign_alg alg;
     SR_TRY(sr_sign_alg_parse(alg_name, &alg));
@@ -242,31 +544,61 @@ static enum sr_err sr_digest_for(struct sr_cli *cli, const char *alg_name, const
     uint8_t d[64];
     unsigned int len = 0;
     SR_ENSURE(EVP_Digest(data->data, data->len, d, &len, md, NULL) == 1, SR_ERR_CRYPTO);
-    struct sr_buf b = {.data = d, .len = len};
-    (void)cli;
-    return sr_b64_of(&b, ret);
+    return sr_b64_of(d, len, ret);
 }
 
-static enum sr_err sr_cmd_key_op(struct sr_cli *cli, const struct sr_args *a, const char *op, bool hash_input)
+/* ECDSA's coordinate length for --signature-format der, 0 for RSA (whose signatures have one form). */
+static enum sr_err sr_sig_format(struct sr_cli *cli, const struct sr_args *a, size_t *ret_coord)
 {
-    struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
+    const char *fmt = sr_opt_val(a, "signature-format");
+    enum sr_sign_alg alg;
+    SR_TRY(sr_sign_alg_parse(sr_opt_val(a, "alg"), &alg));
+    *ret_coord = 0;
+    if (fmt == NULL || strcmp(fmt, "raw") == 0) {
+        return SR_OK;
+    }
+    if (strcmp(fmt, "der") != 0) {
+        sr_cli_detail(cli, "--signature-format is raw (r||s, as JOSE and Key Vault) or der (as openssl dgst)");
+        return SR_ERR_USAGE;
+    }
+    *ret_coord = alg == SR_ALG_ES256 ? 32 : alg == SR_ALG_ES384 ? 48 : alg == SR_ALG_ES512 ? 66 : 0;
+    return SR_OK;
+}
+
+/* encrypt, decrypt, wrap, unwrap and sign: --in's bytes (or sign: their digest) in, the answer to --out. */
+static enum sr_err sr_cmd_key_op(struct sr_cli *cli, const struct sr_args *a, const char *op)
+{
+    bool sign = strcmp(op, "sign") == 0;
     SR_TRY(sr_need(cli, a, "alg"));
     SR_TRY(sr_need(cli, a, "in"));
     SR_TRY(sr_need(cli, a, "out"));
-    char path[512];
-    char suffix[32];
+    size_t coord = 0;
+    if (sign) {
+        SR_TRY(sr_sig_format(cli, a, &coord));
+    }
+    char path[512], suffix[32];
     snprintf(suffix, sizeof(suffix), "/%s", op);
-    SR_TRY(sr_key_path_of(cli, a, suffix, path, sizeof(path)));
+    SR_TRY(sr_api_key_path(cli, a, "keys", true, suffix, path, sizeof(path)));
+    struct sr_client c;
+    SR_TRY(sr_client_for(cli, a, &c));
     SR_AUTO_BUF struct sr_buf in = {0};
     SR_TRY(sr_read_input(cli, sr_opt_val(a, "in"), &in));
     json_t *value = NULL;
-    SR_TRY(hash_input ? sr_digest_for(cli, sr_opt_val(a, "alg"), &in, &value) : sr_b64_of(&in, &value));
+    SR_TRY(sign ? sr_digest_for(sr_opt_val(a, "alg"), &in, &value) : sr_b64_of(in.data, in.len, &value));
     SR_AUTO_JSON json_t *body = json_pack("{s:s,s:o}", "alg", sr_opt_val(a, "alg"), "value", value);
     SR_ENSURE(body != NULL, SR_ERR_NOMEM);
     SR_AUTO_JSON json_t *resp = NULL;
     SR_TRY(sr_client_call(cli, &c, "POST", path, body, &resp));
-    SR_TRY(sr_write_value(cli, resp, sr_opt_val(a, "out")));
+    SR_AUTO_BUF struct sr_buf bytes = {0};
+    SR_TRY(sr_value_bytes(resp, "value", &bytes));
+    if (coord > 0) {
+        SR_AUTO_BUF struct sr_buf der = {0};
+        sr_buf_init(&der, 256, SR_BUF_PLAIN);
+        SR_TRY(sr_ecdsa_raw_to_der(bytes.data, bytes.len, coord, &der));
+        SR_TRY(sr_write_output(cli, sr_opt_val(a, "out"), der.data, der.len));
+    } else {
+        SR_TRY(sr_write_output(cli, sr_opt_val(a, "out"), bytes.data, bytes.len));
+    }
     fprintf(cli->out, "%s: %s -> %s (%s)\n", op, sr_opt_val(a, "in"), sr_opt_val(a, "out"),
             json_string_value(json_object_get(resp, "kid")));
     return SR_OK;
@@ -274,36 +606,55 @@ static enum sr_err sr_cmd_key_op(struct sr_cli *cli, const struct sr_args *a, co
 
 static enum sr_err sr_cmd_key_sign(struct sr_cli *cli, const struct sr_args *a)
 {
-    return sr_cmd_key_op(cli, a, "sign", true);
+    return sr_cmd_key_op(cli, a, "sign");
 }
 
 static enum sr_err sr_cmd_key_encrypt(struct sr_cli *cli, const struct sr_args *a)
 {
-    return sr_cmd_key_op(cli, a, "encrypt", false);
+    return sr_cmd_key_op(cli, a, "encrypt");
 }
 
 static enum sr_err sr_cmd_key_decrypt(struct sr_cli *cli, const struct sr_args *a)
 {
-    return sr_cmd_key_op(cli, a, "decrypt", false);
+    return sr_cmd_key_op(cli, a, "decrypt");
+}
+
+static enum sr_err sr_cmd_key_wrap(struct sr_cli *cli, const struct sr_args *a)
+{
+    return sr_cmd_key_op(cli, a, "wrapkey");
+}
+
+static enum sr_err sr_cmd_key_unwrap(struct sr_cli *cli, const struct sr_args *a)
+{
+    return sr_cmd_key_op(cli, a, "unwrapkey");
 }
 
 static enum sr_err sr_cmd_key_verify(struct sr_cli *cli, const struct sr_args *a)
 {
-    struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
     SR_TRY(sr_need(cli, a, "alg"));
     SR_TRY(sr_need(cli, a, "in"));
     SR_TRY(sr_need(cli, a, "signature"));
+    size_t coord = 0;
+    SR_TRY(sr_sig_format(cli, a, &coord));
     char path[512];
-    SR_TRY(sr_key_path_of(cli, a, "/verify", path, sizeof(path)));
+    SR_TRY(sr_api_key_path(cli, a, "keys", true, "/verify", path, sizeof(path)));
+    struct sr_client c;
+    SR_TRY(sr_client_for(cli, a, &c));
     SR_AUTO_BUF struct sr_buf in = {0};
     SR_AUTO_BUF struct sr_buf sig = {0};
+    SR_AUTO_BUF struct sr_buf raw = {0};
+    sr_buf_init(&raw, 256, SR_BUF_PLAIN);
     SR_TRY(sr_read_input(cli, sr_opt_val(a, "in"), &in));
     SR_TRY(sr_read_input(cli, sr_opt_val(a, "signature"), &sig));
+    if (coord > 0 && sr_ecdsa_der_to_raw(sig.data, sig.len, coord, &raw) != SR_OK) {
+        sr_cli_detail(cli, "%s is not a DER ECDSA signature", sr_opt_val(a, "signature"));
+        return SR_ERR_BAD_SIGNATURE;
+    }
+    const struct sr_buf *s = coord > 0 ? &raw : &sig;
     json_t *digest = NULL;
     json_t *value = NULL;
-    SR_TRY(sr_digest_for(cli, sr_opt_val(a, "alg"), &in, &digest));
-    if (sr_b64_of(&sig, &value) != SR_OK) {
+    SR_TRY(sr_digest_for(sr_opt_val(a, "alg"), &in, &digest));
+    if (sr_b64_of(s->data, s->len, &value) != SR_OK) {
         json_decref(digest);
         return SR_ERR_NOMEM;
     }
@@ -327,7 +678,7 @@ static enum sr_err sr_byok_body(struct sr_cli *cli, const struct sr_args *a, jso
     SR_AUTO_BUF struct sr_buf file = {0};
     SR_TRY(sr_read_input(cli, sr_opt_val(a, "byok-file"), &file));
     json_t *hsm = NULL;
-    SR_TRY(sr_b64_of(&file, &hsm));
+    SR_TRY(sr_b64_of(file.data, file.len, &hsm));
     const char *kty = sr_opt_val(a, "kty") ? sr_opt_val(a, "kty") : "RSA-HSM";
     json_t *key = json_pack("{s:s,s:o}", "kty", kty, "key_hsm", hsm);
     SR_ENSURE(key != NULL, SR_ERR_NOMEM);
@@ -341,7 +692,10 @@ static enum sr_err sr_byok_body(struct sr_cli *cli, const struct sr_args *a, jso
 
 static enum sr_err sr_jwk_body(struct sr_cli *cli, const struct sr_args *a, json_t **ret)
 {
-    SR_TRY(sr_need(cli, a, "jwk-file"));
+    if (sr_opt_val(a, "jwk-file") == NULL) {
+        sr_cli_detail(cli, "give --jwk-file (a JSON web key) or --byok-file (a BYOK package)");
+        return SR_ERR_USAGE;
+    }
     SR_AUTO_BUF struct sr_buf text = {0};
     SR_TRY(sr_read_input(cli, sr_opt_val(a, "jwk-file"), &text));
     json_t *jwk = json_loadb((const char *)text.data, text.len, 0, NULL);
@@ -357,58 +711,173 @@ static enum sr_err sr_jwk_body(struct sr_cli *cli, const struct sr_args *a, json
 
 static enum sr_err sr_cmd_key_import(struct sr_cli *cli, const struct sr_args *a)
 {
-    struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
-    SR_TRY(sr_need(cli, a, "name"));
     char path[512];
-    snprintf(path, sizeof(path), "/keys/%s", sr_opt_val(a, "name"));
+    SR_TRY(sr_api_key_path(cli, a, "keys", false, "", path, sizeof(path)));
     SR_AUTO_JSON json_t *body = NULL;
     SR_TRY(sr_opt_val(a, "byok-file") != NULL ? sr_byok_body(cli, a, &body) : sr_jwk_body(cli, a, &body));
-    SR_AUTO_JSON json_t *resp = NULL;
-    SR_TRY(sr_client_call(cli, &c, "PUT", path, body, &resp));
-    sr_print(cli, a, resp);
-    return SR_OK;
+    SR_TRY(sr_attrs_body(cli, a, body));
+    return sr_call_bundle(cli, a, "PUT", path, body);
 }
 
 static enum sr_err sr_cmd_key_download(struct sr_cli *cli, const struct sr_args *a)
 {
+    SR_TRY(sr_need(cli, a, "file"));
+    const char *enc = sr_opt_val(a, "encoding") ? sr_opt_val(a, "encoding") : "PEM";
+    if (strcmp(enc, "PEM") != 0 && strcmp(enc, "DER") != 0) {
+        sr_cli_detail(cli, "--encoding is PEM or DER");
+        return SR_ERR_USAGE;
+    }
+    char path[512];
+    SR_TRY(sr_api_key_path(cli, a, "keys", true, "", path, sizeof(path)));
     struct sr_client c;
     SR_TRY(sr_client_for(cli, a, &c));
-    SR_TRY(sr_need(cli, a, "file"));
-    char path[512];
-    SR_TRY(sr_key_path_of(cli, a, "", path, sizeof(path)));
     SR_AUTO_JSON json_t *resp = NULL;
     SR_TRY(sr_client_call(cli, &c, "GET", path, NULL, &resp));
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
     SR_TRY(sr_jwk_public_to_pkey(json_object_get(resp, "key"), &pub));
-    SR_AUTO_BUF struct sr_buf pem = {0};
-    sr_buf_init(&pem, 16384, SR_BUF_PLAIN);
-    SR_TRY(sr_pkey_public_to_pem(pub, &pem));
-    SR_TRY(sr_file_write_atomic(sr_opt_val(a, "file"), pem.data, pem.len, SR_WRITE_REPLACE));
-    fprintf(cli->out, "%s: public key of %s\n", sr_opt_val(a, "file"),
-            json_string_value(json_object_get(json_object_get(resp, "key"), "kid")));
+    SR_AUTO_BUF struct sr_buf out = {0};
+    sr_buf_init(&out, 16384, SR_BUF_PLAIN);
+    if (strcmp(enc, "PEM") == 0) {
+        SR_TRY(sr_pkey_public_to_pem(pub, &out));
+    } else {
+        SR_TRY(sr_pkey_public_to_spki(pub, &out));
+    }
+    SR_TRY(sr_write_output(cli, sr_opt_val(a, "file"), out.data, out.len));
+    fprintf(cli->out, "%s: public key of %s (%s)\n", sr_opt_val(a, "file"),
+            json_string_value(json_object_get(json_object_get(resp, "key"), "kid")), enc);
     return SR_OK;
 }
 
+/* --- the table --- */
+
+static const struct sr_opt sr_opts_key_create[] = {
+    SR_OPTS_CLIENT, SR_OPT_OUTPUT, SR_OPT_NAME,
+    {"kty", NULL, true, "RSA, RSA-HSM, EC or EC-HSM (default RSA)"},
+    {"size", NULL, true, "RSA size: 2048, 3072 or 4096"},
+    {"curve", NULL, true, "EC curve: P-256, P-384 or P-521"},
+    {"disabled", NULL, false, "create it disabled"},
+    SR_OPT_ATTRS, SR_OPT_END,
+};
+static const struct sr_opt sr_opts_key_import[] = {
+    SR_OPTS_CLIENT, SR_OPT_OUTPUT, SR_OPT_NAME,
+    {"jwk-file", NULL, true, "a JSON web key with its private members"},
+    {"byok-file", NULL, true, "a KeyTransferPackage-NAME.byok (BYOK)"},
+    {"kty", NULL, true, "with --byok-file: RSA-HSM (default) or EC-HSM"},
+    {"curve", NULL, true, "with --byok-file and EC-HSM: P-256, P-384 or P-521"},
+    {"destination", NULL, true, "HSM (every Strongroom key is module-protected)"},
+    {"disabled", NULL, false, "import it disabled"},
+    SR_OPT_ATTRS, SR_OPT_END,
+};
+static const struct sr_opt sr_opts_key_versioned[] = {SR_OPTS_CLIENT, SR_OPT_OUTPUT, SR_OPT_NAME, SR_OPT_VERSION, SR_OPT_END};
+static const struct sr_opt sr_opts_key_named[] = {SR_OPTS_CLIENT, SR_OPT_OUTPUT, SR_OPT_NAME, SR_OPT_END};
+static const struct sr_opt sr_opts_key_list[] = {SR_OPTS_CLIENT, SR_OPT_OUTPUT, SR_OPT_END};
+static const struct sr_opt sr_opts_key_set[] = {
+    SR_OPTS_CLIENT, SR_OPT_OUTPUT, SR_OPT_NAME, SR_OPT_VERSION,
+    {"enabled", NULL, true, "true or false"},
+    SR_OPT_ATTRS, SR_OPT_END,
+};
+static const struct sr_opt sr_opts_key_file[] = {
+    SR_OPTS_CLIENT, SR_OPT_OUTPUT, SR_OPT_NAME, {"file", "-f", true, "the backup file"}, SR_OPT_END,
+};
+static const struct sr_opt sr_opts_key_download[] = {
+    SR_OPTS_CLIENT, SR_OPT_NAME, SR_OPT_VERSION,
+    {"file", "-f", true, "where the public key goes"},
+    {"encoding", "-e", true, "PEM (default) or DER (SubjectPublicKeyInfo)"},
+    SR_OPT_END,
+};
+static const struct sr_opt sr_opts_key_crypt[] = {
+    SR_OPTS_CLIENT, SR_OPT_NAME, SR_OPT_VERSION,
+    {"alg", "-a", true, "RSA-OAEP, RSA-OAEP-256 or RSA1_5"},
+    {"in", NULL, true, "input file"},
+    {"out", NULL, true, "output file"},
+    SR_OPT_END,
+};
+static const struct sr_opt sr_opts_key_sign[] = {
+    SR_OPTS_CLIENT, SR_OPT_NAME, SR_OPT_VERSION,
+    {"alg", "-a", true, "RS256 ... RS512, PS256 ... PS512, ES256, ES384, ES512"},
+    {"in", NULL, true, "the file to sign: hashed here, its digest is signed"},
+    {"out", NULL, true, "where the signature goes"},
+    {"signature-format", NULL, true, "ECDSA: raw (r||s, as JOSE; default) or der (as openssl dgst -verify takes)"},
+    SR_OPT_END,
+};
+static const struct sr_opt sr_opts_key_verify[] = {
+    SR_OPTS_CLIENT, SR_OPT_NAME, SR_OPT_VERSION,
+    {"alg", "-a", true, "RS256 ... ES512"},
+    {"in", NULL, true, "the signed file"},
+    {"signature", NULL, true, "the signature file"},
+    {"signature-format", NULL, true, "ECDSA: raw (default) or der"},
+    SR_OPT_END,
+};
+static const struct sr_opt sr_opts_key_random[] = {
+    SR_OPTS_CLIENT,
+    {"count", NULL, true, "bytes, 1 to 128 (default 32)"},
+    {"out", NULL, true, "write the bytes to this file (default: print them in hex)"},
+    SR_OPT_END,
+};
+static const struct sr_opt sr_opts_policy_update[] = {
+    SR_OPTS_CLIENT, SR_OPT_NAME, {"value", NULL, true, "a JSON file with the policy (lifetimeActions, attributes)"},
+    SR_OPT_END,
+};
+
+static const struct sr_cmd sr_cmds_rotation_policy[] = {
+    {"show", sr_cmd_policy_show, 0, 0, 0, sr_opts_key_named, NULL, "key rotation-policy show --name N",
+     "print a key's rotation policy (JSON)"},
+    {"update", sr_cmd_policy_update, 0, 0, 0, sr_opts_policy_update, NULL,
+     "key rotation-policy update --name N --value POLICY.json", "set a key's rotation policy"},
+    {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
+};
+
 const struct sr_cmd sr_cmds_key[] = {
-    {"create", sr_cmd_key_create, 0, 0, 0, sr_opts_key, NULL,
-     "key create --name N [--kty RSA|EC] [--size 2048] [--curve P-256] [--ops sign,verify]", "create a key"},
-    {"list", sr_cmd_key_list, 0, 0, 0, sr_opts_key, NULL, "key list", "list the vault's keys"},
-    {"show", sr_cmd_key_show, 0, 0, 0, sr_opts_key, NULL, "key show --name N [--version V]",
-     "show a key's public part and attributes"},
-    {"delete", sr_cmd_key_delete, 0, 0, 0, sr_opts_key, NULL, "key delete --name N", "soft-delete a key"},
-    {"sign", sr_cmd_key_sign, 0, 0, 0, sr_opts_key, NULL, "key sign --name N --alg ALG --in FILE --out SIG",
-     "sign a file's digest (ECDSA signatures are raw r||s, as JOSE)"},
-    {"verify", sr_cmd_key_verify, 0, 0, 0, sr_opts_key, NULL,
-     "key verify --name N --alg ALG --in FILE --signature SIG", "verify a signature (exit 1 if invalid)"},
-    {"encrypt", sr_cmd_key_encrypt, 0, 0, 0, sr_opts_key, NULL, "key encrypt --name N --alg ALG --in F --out F",
-     "encrypt with a key"},
-    {"decrypt", sr_cmd_key_decrypt, 0, 0, 0, sr_opts_key, NULL, "key decrypt --name N --alg ALG --in F --out F",
-     "decrypt with a key (RSA-OAEP, RSA-OAEP-256)"},
-    {"import", sr_cmd_key_import, 0, 0, 0, sr_opts_key, NULL,
+    {"create", sr_cmd_key_create, 0, 0, 0, sr_opts_key_create, NULL,
+     "key create --name N [--kty RSA|EC] [--size 2048] [--curve P-256] [--ops sign,verify] [--tags k=v] [--expires T]",
+     "create a key"},
+    {"import", sr_cmd_key_import, 0, 0, 0, sr_opts_key_import, NULL,
      "key import --name N (--jwk-file F | --byok-file F --destination HSM [--kty EC-HSM --curve P-256])",
      "import a plain JSON web key, or a BYOK package"},
-    {"download", sr_cmd_key_download, 0, 0, 0, sr_opts_key, NULL, "key download --name N --file F.pem",
-     "save a key's public half as PEM (e.g. an import KEK, as az keyvault key download)"},
+    {"show", sr_cmd_key_show, 0, 0, 0, sr_opts_key_versioned, NULL, "key show --name N [--version V]",
+     "show a key's public part and attributes"},
+    {"list", sr_cmd_key_list, 0, 0, 0, sr_opts_key_list, NULL, "key list", "list the vault's keys (latest versions)"},
+    {"list-versions", sr_cmd_key_list_versions, 0, 0, 0, sr_opts_key_named, NULL, "key list-versions --name N",
+     "list a key's versions"},
+    {"list-deleted", sr_cmd_key_list_deleted, 0, 0, 0, sr_opts_key_list, NULL, "key list-deleted",
+     "list soft-deleted keys"},
+    {"show-deleted", sr_cmd_key_show_deleted, 0, 0, 0, sr_opts_key_named, NULL, "key show-deleted --name N",
+     "show a soft-deleted key"},
+    {"delete", sr_cmd_key_delete, 0, 0, 0, sr_opts_key_named, NULL, "key delete --name N",
+     "soft-delete a key (recover or purge it later)"},
+    {"recover", sr_cmd_key_recover, 0, 0, 0, sr_opts_key_named, NULL, "key recover --name N",
+     "recover a soft-deleted key"},
+    {"purge", sr_cmd_key_purge, 0, 0, 0, sr_opts_key_named, NULL, "key purge --name N",
+     "delete a soft-deleted key for good"},
+    {"set-attributes", sr_cmd_key_set_attributes, 0, 0, 0, sr_opts_key_set, NULL,
+     "key set-attributes --name N [--version V] [--enabled true|false] [--expires T|none] [--not-before T|none] "
+     "[--tags k=v,...] [--ops sign,verify]",
+     "change a key version's attributes, tags or operations"},
+    {"backup", sr_cmd_key_backup, 0, 0, 0, sr_opts_key_file, NULL, "key backup --name N --file F",
+     "save every version of a key as a protected blob"},
+    {"restore", sr_cmd_key_restore, 0, 0, 0, sr_opts_key_file, NULL, "key restore --file F",
+     "restore a key from a backup blob (same region's world)"},
+    {"rotate", sr_cmd_key_rotate, 0, 0, 0, sr_opts_key_named, NULL, "key rotate --name N",
+     "make a new version of a key (as its rotation policy says)"},
+    {"rotation-policy", NULL, 0, 0, 0, NULL, sr_cmds_rotation_policy, "key rotation-policy show|update",
+     "a key's rotation policy"},
+    {"download", sr_cmd_key_download, 0, 0, 0, sr_opts_key_download, NULL,
+     "key download --name N --file F [--encoding PEM|DER]",
+     "save a key's public half (e.g. an import KEK, as az keyvault key download)"},
+    {"encrypt", sr_cmd_key_encrypt, 0, 0, 0, sr_opts_key_crypt, NULL, "key encrypt --name N --alg ALG --in F --out F",
+     "encrypt with a key"},
+    {"decrypt", sr_cmd_key_decrypt, 0, 0, 0, sr_opts_key_crypt, NULL, "key decrypt --name N --alg ALG --in F --out F",
+     "decrypt with a key"},
+    {"wrap", sr_cmd_key_wrap, 0, 0, 0, sr_opts_key_crypt, NULL, "key wrap --name N --alg ALG --in F --out F",
+     "wrap a key (bytes) with a key"},
+    {"unwrap", sr_cmd_key_unwrap, 0, 0, 0, sr_opts_key_crypt, NULL, "key unwrap --name N --alg ALG --in F --out F",
+     "unwrap a wrapped key"},
+    {"sign", sr_cmd_key_sign, 0, 0, 0, sr_opts_key_sign, NULL,
+     "key sign --name N --alg ALG --in FILE --out SIG [--signature-format raw|der]", "sign a file's digest"},
+    {"verify", sr_cmd_key_verify, 0, 0, 0, sr_opts_key_verify, NULL,
+     "key verify --name N --alg ALG --in FILE --signature SIG [--signature-format raw|der]",
+     "verify a signature (exit 1 if invalid)"},
+    {"random", sr_cmd_key_random, 0, 0, 0, sr_opts_key_random, NULL, "key random [--count 32] [--out F]",
+     "random bytes from the vault's HSM"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

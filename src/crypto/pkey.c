@@ -335,7 +335,7 @@ static enum sr_err sr_md_ctx_init(EVP_MD_CTX *md, EVP_PKEY *key, const struct sr
     return SR_OK;
 }
 
-static enum sr_err sr_ecdsa_der_to_raw(const uint8_t *der, size_t len, size_t coord, struct sr_buf *out)
+enum sr_err sr_ecdsa_der_to_raw(const uint8_t *der, size_t len, size_t coord, struct sr_buf *out)
 {
     const unsigned char *p = der;
     ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)len);
@@ -354,7 +354,7 @@ static enum sr_err sr_ecdsa_der_to_raw(const uint8_t *der, size_t len, size_t co
     return r;
 }
 
-static enum sr_err sr_ecdsa_raw_to_der(const uint8_t *raw, size_t len, size_t coord, struct sr_buf *out)
+enum sr_err sr_ecdsa_raw_to_der(const uint8_t *raw, size_t len, size_t coord, struct sr_buf *out)
 {
     SR_ENSURE(len == 2 * coord, SR_ERR_BAD_SIGNATURE);
     ECDSA_SIG *sig = ECDSA_SIG_new();

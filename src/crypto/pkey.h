@@ -47,6 +47,9 @@ SR_MUST_USE enum sr_err sr_sign_alg_parse(const char *name, enum sr_sign_alg *re
 SR_MUST_USE enum sr_err sr_sign_alg_fits(enum sr_sign_alg alg, const EVP_PKEY *key);
 /* Digest length that alg signs over (32, 48, 64). */
 size_t sr_sign_alg_digest_len(enum sr_sign_alg alg);
+/* ECDSA signatures between JOSE's r||s (coord bytes each: 32, 48, 66) and DER, as openssl dgst takes them. */
+SR_MUST_USE enum sr_err sr_ecdsa_der_to_raw(const uint8_t *der, size_t len, size_t coord, struct sr_buf *out);
+SR_MUST_USE enum sr_err sr_ecdsa_raw_to_der(const uint8_t *raw, size_t len, size_t coord, struct sr_buf *out);
 
 SR_MUST_USE enum sr_err sr_pkey_generate(const struct sr_key_spec *spec, EVP_PKEY **ret);
 SR_MUST_USE enum sr_err sr_pkey_describe(const EVP_PKEY *key, struct sr_key_spec *ret);

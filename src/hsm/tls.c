@@ -1,6 +1,8 @@
 #include "hsm/tls.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto/ossl.h"
@@ -61,27 +63,76 @@ static enum sr_err sr_tls_san(const char *const *names, size_t n, char *out, siz
     return SR_OK;
 }
 
-enum sr_err sr_tls_credentials(const char *tls_dir, const char *const *vault_names, size_t nvaults,
-                               struct sr_buf *cert_pem, struct sr_buf *key_pem)
+struct sr_tls_issuer {
+    pthread_mutex_t lock; /* OpenSSL keys may be shared across threads for signing, but not relied on */
+    EVP_PKEY *ca_key;
+    X509 *ca;
+    EVP_PKEY *key;
+};
+
+void sr_tls_issuer_free(struct sr_tls_issuer *is)
+{
+    if (is == NULL) {
+        return;
+    }
+    EVP_PKEY_free(is->ca_key);
+    X509_free(is->ca);
+    EVP_PKEY_free(is->key);
+    pthread_mutex_destroy(&is->lock);
+    free(is);
+}
+
+static void sr_tls_issuerp(struct sr_tls_issuer **is)
+{
+    sr_tls_issuer_free(*is);
+}
+
+enum sr_err sr_tls_issuer_open(const char *tls_dir, struct sr_tls_issuer **ret)
 {
     char path[SR_PATH_MAX];
     SR_TRY(sr_dir_make(tls_dir));
     SR_TRY(sr_path_join(path, sizeof(path), tls_dir, "km0"));
     SR_AUTO(sr_km0_freep) uint8_t *km0 = NULL;
     SR_TRY(sr_keyfile_raw_load(path, true, &km0));
-    SR_AUTO_PKEY EVP_PKEY *ca_key = NULL;
-    SR_AUTO_X509 X509 *ca = NULL;
-    SR_TRY(sr_tls_ca(tls_dir, km0, &ca_key, &ca));
+    SR_AUTO(sr_tls_issuerp) struct sr_tls_issuer *is = calloc(1, sizeof(*is));
+    SR_ENSURE(is != NULL, SR_ERR_NOMEM);
+    pthread_mutex_init(&is->lock, NULL);
+    SR_TRY(sr_tls_ca(tls_dir, km0, &is->ca_key, &is->ca));
     SR_TRY(sr_path_join(path, sizeof(path), tls_dir, "server.key"));
-    SR_AUTO_PKEY EVP_PKEY *key = NULL;
-    SR_TRY(sr_tls_key(km0, path, "tls server", &key));
+    SR_TRY(sr_tls_key(km0, path, "tls server", &is->key));
+    *ret = SR_TAKE(is);
+    return SR_OK;
+}
+
+static enum sr_err sr_tls_issue_san(struct sr_tls_issuer *is, const char *san, struct sr_buf *cert_pem)
+{
+    SR_AUTO_X509 X509 *cert = NULL;
+    pthread_mutex_lock(&is->lock);
+    enum sr_err r = sr_x509_issue(is->ca_key, is->ca, is->key, "localhost", san, SR_TLS_CERT_DAYS, &cert);
+    pthread_mutex_unlock(&is->lock);
+    SR_TRY(r);
+    SR_TRY(sr_x509_to_pem(cert, cert_pem));
+    return sr_x509_to_pem(is->ca, cert_pem);
+}
+
+enum sr_err sr_tls_issue(struct sr_tls_issuer *is, const char *host, struct sr_buf *cert_pem)
+{
+    char san[300];
+    int n = snprintf(san, sizeof(san), "DNS:%s", host);
+    SR_ENSURE(n > 0 && (size_t)n < sizeof(san) && strchr(host, ',') == NULL, SR_ERR_TOO_LARGE);
+    return sr_tls_issue_san(is, san, cert_pem);
+}
+
+enum sr_err sr_tls_credentials(const char *tls_dir, const char *const *vault_names, size_t nvaults,
+                               struct sr_buf *cert_pem, struct sr_buf *key_pem)
+{
+    SR_AUTO(sr_tls_issuerp) struct sr_tls_issuer *is = NULL;
+    SR_TRY(sr_tls_issuer_open(tls_dir, &is));
     char san[8192];
     SR_TRY(sr_tls_san(vault_names, nvaults, san, sizeof(san)));
-    SR_AUTO_X509 X509 *cert = NULL;
-    SR_TRY(sr_x509_issue(ca_key, ca, key, "localhost", san, SR_TLS_CERT_DAYS, &cert));
-    SR_TRY(sr_x509_to_pem(cert, cert_pem));
+    SR_TRY(sr_tls_issue_san(is, san, cert_pem));
+    char path[SR_PATH_MAX];
     SR_TRY(sr_path_join(path, sizeof(path), tls_dir, "server.pem"));
     SR_TRY(sr_file_write_atomic(path, cert_pem->data, cert_pem->len, SR_WRITE_REPLACE));
-    SR_TRY(sr_x509_to_pem(ca, cert_pem));
-    return sr_pkey_private_to_pem(key, key_pem);
+    return sr_pkey_private_to_pem(is->key, key_pem);
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "hsm/tls.h"
 #include "vault/vault.h"
 
 #define SR_MAX_BODY (1024u * 1024u)
@@ -37,8 +38,9 @@ struct sr_http_config {
     unsigned threads;
     unsigned conns_per_address; /* open connections one client address may hold; 0: SR_HTTP_CONNS_PER_ADDRESS */
     const char *default_vault;
-    const char *cert_pem;   /* borrowed for the server's life */
+    const char *cert_pem;   /* borrowed for the server's life: localhost and the vaults known at start */
     const char *key_pem;
+    struct sr_tls_issuer *issuer; /* borrowed: certificates for vaults made later, issued on first use (SNI) */
     bool log_requests;
 };
 

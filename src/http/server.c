@@ -5,6 +5,7 @@
  * worker thread never waits for a disk flush, and a few threads (one per core) keep every core on crypto.
  */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <netinet/in.h>
 #include <stddef.h>
@@ -15,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "base/json.h"
@@ -32,8 +35,28 @@
 #define SR_HTTP_CONN_LIMIT 1000u
 #define SR_HTTP_IDLE_SECONDS 10u
 
+/* A certificate chain and key as GnuTLS takes them from the handshake callback. */
+struct sr_tls_cert {
+    char host[SR_MAX_VAULT + 16]; /* "" for the start-up certificate */
+    gnutls_pcert_st chain[2];     /* the server certificate, then the CA */
+    unsigned n;
+};
+
+/* At most this many vaults made after start get a certificate of their own; a restart folds them into the
+ * start-up certificate. */
+#define SR_TLS_LATE_VAULTS 256
+
+struct sr_tls_certs {
+    pthread_mutex_t lock;
+    gnutls_privkey_t key;
+    struct sr_tls_cert start;
+    struct sr_tls_cert late[SR_TLS_LATE_VAULTS];
+    size_t nlate;
+};
+
 struct sr_http_server {
     struct MHD_Daemon *daemon;
+    struct sr_tls_certs certs;
     struct sr_vault_svc *svc;
     struct sr_http_config cfg;
     unsigned port;
@@ -232,13 +255,13 @@ static enum sr_err sr_paging(struct MHD_Connection *c, struct sr_request *req)
     unsigned long v = 25;
     if (max != NULL && sr_parse_uint(max, 1, 25, &v) != SR_OK) {
         snprintf(req->detail, sizeof(req->detail), "maxresults must be an integer from 1 to 25");
-        return SR_ERR_BAD_JSON;
+        return SR_ERR_BAD_PARAM;
     }
     req->maxresults = (unsigned)v;
     v = 0;
     if (skip != NULL && sr_parse_uint(skip, 0, 1u << 30, &v) != SR_OK) {
         snprintf(req->detail, sizeof(req->detail), "$skiptoken is not one this server issued");
-        return SR_ERR_BAD_JSON;
+        return SR_ERR_BAD_PARAM;
     }
     req->skip = (unsigned)v;
     return SR_OK;
@@ -251,7 +274,7 @@ static enum sr_err sr_parse_body(struct sr_conn *conn, json_t **ret)
     SR_ENSURE(body != NULL, SR_ERR_BAD_JSON);
     if (!json_is_object(body)) {
         json_decref(body);
-        return SR_ERR_BAD_JSON;
+        return SR_ERR_BAD_PARAM; /* valid JSON, but not the object every operation takes */
     }
     *ret = body;
     return SR_OK;
@@ -483,43 +506,164 @@ static void sr_mhd_log(void *cls, const char *fmt, va_list ap)
     fprintf(stderr, "strongroom: libmicrohttpd: %s%s", line, line[0] && line[strlen(line) - 1] == '\n' ? "" : "\n");
 }
 
+/* --- TLS: one certificate for localhost and the vaults known at start, one more per vault made later --- */
+
+static enum sr_err sr_tls_cert_load(struct sr_tls_cert *c, const char *host, const char *pem, size_t len)
+{
+    gnutls_datum_t all = {.data = (unsigned char *)pem, .size = (unsigned)len};
+    unsigned n = 2;
+    SR_ENSURE(gnutls_pcert_list_import_x509_raw(c->chain, &n, &all, GNUTLS_X509_FMT_PEM, 0) == 0, SR_ERR_CRYPTO);
+    c->n = n;
+    snprintf(c->host, sizeof(c->host), "%s", host);
+    return SR_OK;
+}
+
+static void sr_tls_cert_release(struct sr_tls_cert *c)
+{
+    for (unsigned i = 0; i < c->n; i++) {
+        gnutls_pcert_deinit(&c->chain[i]);
+    }
+    c->n = 0;
+}
+
+static enum sr_err sr_tls_certs_init(struct sr_tls_certs *t, const struct sr_http_config *cfg)
+{
+    pthread_mutex_init(&t->lock, NULL);
+    SR_ENSURE(gnutls_privkey_init(&t->key) == 0, SR_ERR_NOMEM);
+    gnutls_datum_t key = {.data = (unsigned char *)cfg->key_pem, .size = (unsigned)strlen(cfg->key_pem)};
+    SR_ENSURE(gnutls_privkey_import_x509_raw(t->key, &key, GNUTLS_X509_FMT_PEM, NULL, 0) == 0, SR_ERR_CRYPTO);
+    return sr_tls_cert_load(&t->start, "", cfg->cert_pem, strlen(cfg->cert_pem));
+}
+
+static void sr_tls_certs_release(struct sr_tls_certs *t)
+{
+    sr_tls_cert_release(&t->start);
+    for (size_t i = 0; i < t->nlate; i++) {
+        sr_tls_cert_release(&t->late[i]);
+    }
+    if (t->key != NULL) {
+        gnutls_privkey_deinit(t->key);
+    }
+    pthread_mutex_destroy(&t->lock);
+}
+
+/* The certificate for the name a client asked for: a vault made after start gets one issued now. Any
+ * other name (an unknown vault, localhost, none) gets the start-up certificate. */
+static const struct sr_tls_cert *sr_tls_cert_for(struct sr_http_server *s, const char *host)
+{
+    struct sr_tls_certs *t = &s->certs;
+    size_t len = strlen(host);
+    if (s->cfg.issuer == NULL || len <= 10 || len >= sizeof(t->late[0].host) ||
+        strcasecmp(host + len - 10, ".localhost") != 0) {
+        return &t->start;
+    }
+    const struct sr_tls_cert *found = &t->start;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->nlate; i++) {
+        if (strcasecmp(t->late[i].host, host) == 0) {
+            found = &t->late[i];
+            break;
+        }
+    }
+    char vault[SR_MAX_VAULT + 2];
+    snprintf(vault, sizeof(vault), "%.*s", (int)(len - 10), host);
+    struct sr_vault_row row;
+    if (found == &t->start && t->nlate < SR_TLS_LATE_VAULTS && sr_vault_exists(s->svc, vault, &row) == SR_OK) {
+        SR_AUTO_BUF struct sr_buf pem = {0};
+        sr_buf_init(&pem, 65536, SR_BUF_PLAIN);
+        if (sr_tls_issue(s->cfg.issuer, host, &pem) == SR_OK && sr_buf_terminate(&pem) == SR_OK &&
+            sr_tls_cert_load(&t->late[t->nlate], host, (const char *)pem.data, pem.len) == SR_OK) {
+            found = &t->late[t->nlate++];
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    return found;
+}
+
+/* GnuTLS asks during each handshake; libmicrohttpd keeps its connection in the session, and the
+ * connection keeps our server (sr_notify_connection). Entries are never removed while the server runs,
+ * so what is returned stays valid. */
+static int sr_tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+                           const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+                           unsigned int *pcert_length, gnutls_privkey_t *pkey)
+{
+    (void)req_ca_dn, (void)nreqs, (void)pk_algos, (void)pk_algos_length;
+    struct MHD_Connection *c = gnutls_session_get_ptr(session);
+    const union MHD_ConnectionInfo *ci = c ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
+    struct sr_http_server *s = ci ? ci->socket_context : NULL;
+    if (s == NULL) {
+        return -1;
+    }
+    char host[256];
+    size_t len = sizeof(host);
+    unsigned type = 0;
+    const struct sr_tls_cert *cert = &s->certs.start;
+    if (gnutls_server_name_get(session, host, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS && len < sizeof(host)) {
+        host[len] = 0;
+        cert = sr_tls_cert_for(s, host);
+    }
+    *pcert = (gnutls_pcert_st *)cert->chain;
+    *pcert_length = cert->n;
+    *pkey = s->certs.key;
+    return 0;
+}
+
+static void sr_notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                                 enum MHD_ConnectionNotificationCode toe)
+{
+    (void)c;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = cls;
+    }
+}
+
+/* Frees what sr_http_start made, whichever step it reached. */
+static void sr_http_free(struct sr_http_server *s)
+{
+    if (s->workers != NULL) {
+        sr_workq_stop(s->workers);
+    }
+    sr_tls_certs_release(&s->certs);
+    free(s);
+}
+
 enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config *cfg, struct sr_http_server **ret)
 {
     struct sr_http_server *s = calloc(1, sizeof(*s));
     SR_ENSURE(s != NULL, SR_ERR_NOMEM);
     s->svc = svc;
     s->cfg = *cfg;
-    if (sr_rand_bytes(s->id_prefix, sizeof(s->id_prefix)) != SR_OK) {
-        free(s);
-        return SR_ERR_CRYPTO;
-    }
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
-    if (inet_pton(AF_INET, cfg->address, &addr.sin_addr) != 1) {
-        free(s);
-        return SR_ERR_USAGE;
+    enum sr_err r = sr_tls_certs_init(&s->certs, cfg);
+    if (r == SR_OK) {
+        r = sr_rand_bytes(s->id_prefix, sizeof(s->id_prefix));
     }
-    enum sr_err r = sr_workq_start(cfg->threads, &s->workers);
+    if (r == SR_OK && inet_pton(AF_INET, cfg->address, &addr.sin_addr) != 1) {
+        r = SR_ERR_USAGE;
+    }
+    if (r == SR_OK) {
+        r = sr_workq_start(cfg->threads, &s->workers);
+    }
     if (r != SR_OK) {
-        free(s);
+        sr_http_free(s);
         return r;
     }
     /* poll(), not epoll: libmicrohttpd 0.9.75's MHD_quiesce_daemon races its own epoll loop and can abort
      * the process at shutdown (an unguarded MHD_PANIC when both remove the listen socket; seen after a
-     * connection flood, t2008). The poll() side of quiescing has no such race. */
+     * connection flood, t2008). The poll() side of quiescing has no such race. The certificate is chosen
+     * per handshake by the name the client asks for (sr_tls_retrieve). */
     s->daemon = MHD_start_daemon(
-        MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-            MHD_USE_TURBO,
-        0, NULL, NULL,
-        sr_handler, s, MHD_OPTION_EXTERNAL_LOGGER, sr_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)cfg->threads, MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem, MHD_OPTION_HTTPS_MEM_CERT, cfg->cert_pem,
-        MHD_OPTION_NOTIFY_COMPLETED, sr_completed, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, SR_HTTP_IDLE_SECONDS,
+        MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_ITC | MHD_USE_TURBO,
+        0, NULL, NULL, sr_handler, s, MHD_OPTION_EXTERNAL_LOGGER, sr_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
+        MHD_OPTION_HTTPS_CERT_CALLBACK, sr_tls_retrieve, MHD_OPTION_NOTIFY_CONNECTION, sr_notify_connection, s,
+        MHD_OPTION_NOTIFY_COMPLETED, sr_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, SR_HTTP_IDLE_SECONDS,
         MHD_OPTION_CONNECTION_LIMIT, SR_HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         cfg->conns_per_address ? cfg->conns_per_address : SR_HTTP_CONNS_PER_ADDRESS,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SR_HTTP_CONN_MEMORY, MHD_OPTION_END);
     if (s->daemon == NULL) {
-        sr_workq_stop(s->workers);
-        free(s);
+        sr_http_free(s);
         return SR_ERR_IO;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -548,6 +692,5 @@ void sr_http_stop(struct sr_http_server *s)
     if (listen != MHD_INVALID_SOCKET) {
         close(listen);
     }
-    sr_workq_stop(s->workers);
-    free(s);
+    sr_http_free(s);
 }

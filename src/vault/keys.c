@@ -45,7 +45,7 @@ __attribute__((format(printf, 2, 3))) static enum sr_err sr_bad(struct sr_reques
     va_start(ap, fmt);
     vsnprintf(req->detail, sizeof(req->detail), fmt, ap);
     va_end(ap);
-    return SR_ERR_BAD_JSON;
+    return SR_ERR_BAD_PARAM;
 }
 
 static enum sr_err sr_name_check(struct sr_request *req)
@@ -97,7 +97,11 @@ static enum sr_err sr_kops_json(unsigned ops, json_t **ret)
 static enum sr_err sr_get_int(struct sr_request *req, const json_t *obj, const char *key, long long *ret)
 {
     const json_t *v = json_object_get(obj, key);
-    if (v == NULL || json_is_null(v)) {
+    if (v == NULL) {
+        return SR_OK;
+    }
+    if (json_is_null(v)) {
+        *ret = 0; /* null clears it, as in Key Vault's PATCH */
         return SR_OK;
     }
     SR_ENSURE(json_is_integer(v) && json_integer_value(v) >= 0, sr_bad(req, "attributes.%s must be Unix seconds", key));
@@ -272,6 +276,19 @@ static enum sr_err sr_insert_and_answer(struct sr_vault_svc *svc, struct sr_requ
     return sr_bundle(svc, req, k, NULL, ret);
 }
 
+/* The module's refusals of a key's type or size say them in generatekey's words; the API's are JWK's. */
+static enum sr_err sr_rest_words(struct sr_request *req, enum sr_err r)
+{
+    if (r == SR_ERR_KEY_TYPE) {
+        return sr_bad(req, "the key must be kty RSA with a modulus (n) of 2048, 3072 or 4096 bits, or kty EC with "
+                           "crv P-256, P-384 or P-521");
+    }
+    if (r == SR_ERR_PUBEXP) {
+        return sr_bad(req, "the RSA public exponent (e) must be odd and at least 65537");
+    }
+    return r;
+}
+
 static enum sr_err sr_spec_from_create(struct sr_request *req, const json_t *body, struct sr_key_spec *spec,
                                        const char **kty)
 {
@@ -284,21 +301,23 @@ static enum sr_err sr_spec_from_create(struct sr_request *req, const json_t *bod
         spec->type = SR_KEY_RSA;
         spec->bits = size && !json_is_null(size) ? (unsigned)json_integer_value(size) : 2048;
         spec->pubexp = e && !json_is_null(e) ? (unsigned long)json_integer_value(e) : 65537;
-        SR_ENSURE(size == NULL || json_is_null(size) || json_is_integer(size), SR_ERR_KEY_TYPE);
-        SR_ENSURE(spec->bits == 2048 || spec->bits == 3072 || spec->bits == 4096, SR_ERR_KEY_TYPE);
-        SR_ENSURE(spec->pubexp >= 65537 && (spec->pubexp & 1), SR_ERR_PUBEXP);
+        SR_ENSURE((size == NULL || json_is_null(size) || json_is_integer(size)) &&
+                      (spec->bits == 2048 || spec->bits == 3072 || spec->bits == 4096),
+                  sr_bad(req, "key_size must be 2048, 3072 or 4096 for kty RSA"));
+        SR_ENSURE((e == NULL || json_is_null(e) || json_is_integer(e)) && spec->pubexp >= 65537 && (spec->pubexp & 1),
+                  sr_bad(req, "public_exponent must be odd and at least 65537 (or absent: 65537)"));
         *kty = "RSA-HSM";
         return SR_OK;
     }
     if (strcmp(t, "EC") == 0 || strcmp(t, "EC-HSM") == 0) {
         const char *crv = json_string_value(json_object_get(body, "crv"));
         spec->type = SR_KEY_EC;
-        SR_TRY(sr_curve_parse(crv ? crv : "P-256", &spec->curve));
+        SR_ENSURE(sr_curve_parse(crv ? crv : "P-256", &spec->curve) == SR_OK,
+                  sr_bad(req, "crv must be P-256, P-384 or P-521 for kty EC"));
         *kty = "EC-HSM";
         return SR_OK;
     }
-    snprintf(req->detail, sizeof(req->detail), "kty '%s' is not supported here", t);
-    return SR_ERR_KEY_TYPE;
+    return sr_bad(req, "kty '%s' is not supported: RSA, RSA-HSM, EC or EC-HSM", t);
 }
 
 static enum sr_err sr_make_key(struct sr_vault_svc *svc, struct sr_request *req, const struct sr_key_spec *spec,
@@ -441,7 +460,7 @@ static enum sr_err sr_import_byok(struct sr_vault_svc *svc, struct sr_request *r
                               k.version, req->name, SR_VAULT_ACL, &k.blob, &spec);
     }
     sr_byok_release(&b);
-    SR_TRY(r);
+    SR_TRY(sr_rest_words(req, r));
     const char *crv = json_string_value(json_object_get(jwk, "crv"));
     bool rsa = strcmp(kty, "RSA-HSM") == 0;
     SR_ENSURE(rsa == (spec.type == SR_KEY_RSA), sr_bad(req, "the package holds a key of another type than kty"));
@@ -474,7 +493,7 @@ enum sr_err sr_op_key_import(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_TRY(sr_tags_parse(req, json_object_get(req->body, "tags"), &k));
     SR_TRY(sr_new_version(k.version));
     struct sr_key_spec spec;
-    SR_TRY(sr_blob_import_jwk(m, k.version, req->name, jwk, SR_VAULT_ACL, &k.blob, &spec));
+    SR_TRY(sr_rest_words(req, sr_blob_import_jwk(m, k.version, req->name, jwk, SR_VAULT_ACL, &k.blob, &spec)));
     snprintf(k.kty, sizeof(k.kty), "%s", spec.type == SR_KEY_RSA ? "RSA-HSM" : "EC-HSM");
     k.key_ops = sr_default_ops(spec.type);
     const json_t *given = json_object_get(jwk, "key_ops");

@@ -143,6 +143,13 @@ enum sr_err sr_svc_region_module(struct sr_vault_svc *svc, const char *region, c
     return r;
 }
 
+enum sr_err sr_vault_exists(struct sr_vault_svc *svc, const char *name, struct sr_vault_row *ret)
+{
+    enum sr_err r = svc->store->ops->vault_get(svc->store, name, ret);
+    SR_ENSURE(r != SR_ERR_NOT_FOUND, SR_ERR_VAULT_NOT_FOUND);
+    return r;
+}
+
 /* A vault this server can serve: its row, and its region's module loaded here (a server that has not
  * joined the region answers 503 for every request of the vault, reads included). */
 enum sr_err sr_vault_lookup(struct sr_vault_svc *svc, const char *name, struct sr_vault_row *ret)
@@ -177,7 +184,7 @@ static void sr_vault_prepare(struct sr_vault_svc *svc, enum sr_op op, struct sr_
         r = SR_ERR_FORBIDDEN;
     } else if (row->body && !json_is_object(req->body)) {
         snprintf(req->detail, sizeof(req->detail), "the body must be a JSON object");
-        r = SR_ERR_BAD_JSON;
+        r = SR_ERR_BAD_PARAM;
     } else {
         r = row->fn(svc, req, &req->response);
     }

@@ -74,6 +74,8 @@ void sr_vault_refused(struct sr_vault_svc *svc, const char *client, const char *
 void sr_audit_set_client(struct sr_audit_row *a, const char *client, const char *reason);
 /* Vault by name (case-insensitive). */
 SR_MUST_USE enum sr_err sr_vault_lookup(struct sr_vault_svc *svc, const char *name, struct sr_vault_row *ret);
+/* The vault's row, whether or not this server can serve it (SR_ERR_VAULT_NOT_FOUND if none). */
+SR_MUST_USE enum sr_err sr_vault_exists(struct sr_vault_svc *svc, const char *name, struct sr_vault_row *ret);
 /*
  * Runs one operation for an authenticated principal and queues its changes with its audit entry (group
  * commit): nothing is acknowledged before both are durable. req->done(req) follows once the outcome is

@@ -55,7 +55,7 @@ for key in rsa ec; do
     step "upload to the vault, destination HSM"
     if [ $kty = EC-HSM ]; then extra=(--kty EC-HSM --curve P-256); else extra=(); fi
     $SR key import --name $name --byok-file KeyTransferPackage-$name.byok --destination HSM "${extra[@]}" | tee import.out
-    grep -q "kty       $kty" import.out
+    grep -Eq "^kty +$kty$" import.out
     step "use the key through the API; openssl verifies with the owner's public key"
     head -c 1000 /dev/urandom > data
     $SR key sign --name $name --alg $alg --in data --out sig >/dev/null

@@ -35,7 +35,7 @@ openssl pkey -in other.pem -pubout -out other.pub.pem
 expect 1 "does not permit" $SR keytransfer package --key-identifier interop --kek-public-key other.pub.pem --kek-id x --key-friendly-name Other
 
 step "2. an import-only KEK in the vault; a .byok made by openssl alone imports"
-$SR key create --name ImportKek --kty RSA-HSM --size 3072 --ops import | grep -q 'key_ops   import'
+$SR key create --name ImportKek --kty RSA-HSM --size 3072 --ops import | grep -Eq '^key_ops +import$'
 $SR key download --name ImportKek --file vaultkek.pem >/dev/null
 KID=$($SR key show --name ImportKek --output json | jq -r .key.kid)
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out own.pem 2>/dev/null
@@ -47,7 +47,7 @@ openssl pkeyutl -encrypt -pubin -inkey vaultkek.pem -pkeyopt rsa_padding_mode:oa
 openssl enc -e -id-aes256-wrap-pad -K "$(xxd -p -c 64 t.aes)" -iv A65959A6 -in own.p8 -out t.part2
 CT=$(cat t.part1 t.part2 | b64url_encode)
 jq -n --arg kid "$KID" --arg ct "$CT" '{schema_version:"1.0.0",header:{kid:$kid,alg:"dir",enc:"CKM_RSA_AES_KEY_WRAP"},ciphertext:$ct,generator:"openssl"}' > own.byok
-$SR key import --name FromOpenssl --byok-file own.byok --destination HSM --kty EC-HSM --curve P-256 | grep -q 'crv       P-256'
+$SR key import --name FromOpenssl --byok-file own.byok --destination HSM --kty EC-HSM --curve P-256 | grep -Eq '^size/curve +P-256$'
 echo "data signed in the vault" > d.txt
 $SR key sign --name FromOpenssl --alg ES256 --in d.txt --out d.sig >/dev/null
 $SR key verify --name FromOpenssl --alg ES256 --in d.txt --signature d.sig | grep -q 'Verified: true'

@@ -96,7 +96,7 @@ openssl rand 32 > a.key
 openssl pkeyutl -encrypt -pubin -inkey kek.pem -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha1 -pkeyopt rsa_mgf1_md:sha1 -in a.key -out p1
 openssl enc -e -id-aes256-wrap-pad -K "$(xxd -p -c 64 a.key)" -iv A65959A6 -in small.p8 -out p2
 jq -n --arg kid "$KID" --arg ct "$(cat p1 p2 | b64url_encode)" '{schema_version:"1.0.0",header:{kid:$kid,alg:"dir",enc:"CKM_RSA_AES_KEY_WRAP"},ciphertext:$ct}' > small.byok
-expect 1 "unsupported key" $SR key import --name Small --byok-file small.byok --destination HSM
+expect 1 "modulus (n) of 2048" $SR key import --name Small --byok-file small.byok --destination HSM
 step "import: a package that says EC but holds RSA"
 expect 1 "another type" $SR key import --name K1 --byok-file KeyTransferPackage-K1.byok --destination HSM --kty EC-HSM --curve P-256
 [ "$before" = "$(store_digest)" ] || fail "a refused import changed the store"

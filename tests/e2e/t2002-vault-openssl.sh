@@ -11,7 +11,7 @@ jwk_to_pem() { node -e 'const c=require("crypto");const j=JSON.parse(require("fs
 
 step "create keys through the CLI client"
 $SR key create --name rsakey --kty RSA --size 3072 | tee "$T/create.out"
-grep -q 'kty       RSA-HSM' "$T/create.out"
+grep -Eq '^kty +RSA-HSM$' "$T/create.out"
 $SR key create --name eckey --kty EC --curve P-384 >/dev/null
 $SR key show --name rsakey --output json | jwk_to_pem > rsa.pem
 $SR key show --name eckey --output json | jwk_to_pem > ec.pem
@@ -63,11 +63,11 @@ expect 1 "decryption failed" $SR key decrypt --name rsakey --alg RSA-OAEP --in o
 step "the CLI client imports a plain JWK made by openssl, lists and deletes"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out own.pem 2>/dev/null
 node -e 'const c=require("crypto"),fs=require("fs");fs.writeFileSync("own.jwk",JSON.stringify(c.createPrivateKey(fs.readFileSync("own.pem")).export({format:"jwk"})))'
-$SR key import --name owned --jwk-file own.jwk | grep -q 'crv       P-256'
+$SR key import --name owned --jwk-file own.jwk | grep -Eq '^size/curve +P-256$'
 $SR key sign --name owned --alg ES256 --in plain.txt --out owned.sig >/dev/null
 $SR key verify --name owned --alg ES256 --in plain.txt --signature owned.sig | grep -q 'Verified: true'
-$SR key list | grep -q '/keys/owned$'
-$SR key delete --name owned | grep -q 'recovery  https://localhost:[0-9]*/deletedkeys/owned'
+$SR key list | grep -q '^owned '
+$SR key delete --name owned | grep -Eq '^recovery id +https://localhost:[0-9]*/deletedkeys/owned'
 expect 1 "404 KeyNotFound" $SR key show --name owned
 expect 2 "STRONGROOM_TOKEN" env -u STRONGROOM_TOKEN $SR key list
 stop_server
