@@ -7,6 +7,9 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
+MAN_GROUPS = module root new-world world generatekey kmfile-dump aclprint pubkey sign verifykeypackage toolset \
+	keytransfer serve region vault token audit backup restore key
+
 .PHONY: all deps build run demo test clean install install-files
 
 all: build
@@ -38,6 +41,12 @@ install-files:
 	install -m 0644 dist/strongroom.1 $(DESTDIR)$(PREFIX)/share/man/man1/strongroom.1
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' dist/strongroom.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/system/strongroom.service
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/strongroom.service
+	# A manual page per command group and the bash completion, written by the binary from its command table.
+	for c in $(MAN_GROUPS); do \
+	    $(BUILD)/strongroom help --man $$c > $(DESTDIR)$(PREFIX)/share/man/man1/strongroom-$$c.1 || exit 1; \
+	done
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	$(BUILD)/strongroom completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/strongroom
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)

@@ -79,6 +79,8 @@ enum sr_err_family {
     X(SR_ERR_VAULT_NAME, SR_FAM_USAGE, "BadParameter",                                                       \
       "vault names are 3 to 24 characters of a-z, 0-9 and '-', starting with a letter")                     \
     X(SR_ERR_AUDIT_BROKEN, SR_FAM_INTEGRITY, "BadParameter", "the audit log's hash chain is broken")         \
+    X(SR_ERR_BACKUP_ALTERED, SR_FAM_INTEGRITY, "BadParameter",                                               \
+      "the backup file was altered or damaged: a file in it does not match its manifest")                    \
     X(SR_ERR_REMOTE, SR_FAM_INPUT, "BadParameter", "the vault refused the request")                        \
     X(SR_ERR_REMOTE_DENIED, SR_FAM_DENIED, "Forbidden", "the vault refused the token or its role")              \
     X(SR_ERR_REMOTE_FAILED, SR_FAM_UNAVAILABLE, "ServiceUnavailable", "the vault could not do the request")     \

@@ -83,8 +83,19 @@ static inline void sr_pinsp(struct sr_pins *p)
     sr_pins_release(p);
 }
 #define SR_AUTO_PINS SR_AUTO(sr_pinsp)
+/* The cards a quorum operation uses: --cards LIST (PINs from pin_file or the terminal), or without it, at a
+ * terminal, asked for one at a time ("Insert card 1 of the 2 needed ...") until quorum_k are in. Without
+ * --cards or a terminal: SR_ERR_USAGE, naming --cards. */
+SR_MUST_USE enum sr_err sr_cards_collect(struct sr_cli *cli, const char *list, const char *pin_file, unsigned quorum_k,
+                                         unsigned quorum_n, unsigned *cards, unsigned *ncards, struct sr_pins *pins);
+/* New cards' PINs are at least this long. */
+#define SR_MIN_PIN 4u
 /* Parses "1,3" into card numbers. */
 SR_MUST_USE enum sr_err sr_cards_parse(struct sr_cli *cli, const char *list, unsigned *cards, unsigned *ncards);
+
+/* docgen.c: a command's manual page (env_text: the variables it reads) and the bash completion script. */
+void sr_man_page(FILE *f, const struct sr_cmd *c, const char *env_text);
+void sr_bash_completion(FILE *f, const struct sr_cmd *table);
 
 /* The command tables, one per file. */
 extern const struct sr_cmd sr_cmds_module[];
@@ -105,6 +116,10 @@ extern const struct sr_opt sr_opts_vault_show[];
 SR_MUST_USE enum sr_err sr_collect_pins(struct sr_cli *cli, const char *pin_file, const unsigned *cards,
                                         unsigned ncards, bool confirm, struct sr_pins *pins);
 enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args);
+enum sr_err sr_cmd_backup(struct sr_cli *cli, const struct sr_args *args);
+extern const struct sr_opt sr_opts_backup[];
+enum sr_err sr_cmd_restore(struct sr_cli *cli, const struct sr_args *args);
+extern const struct sr_opt sr_opts_restore[];
 extern const struct sr_opt sr_opts_serve[];
 enum sr_err sr_cmd_new_world(struct sr_cli *cli, const struct sr_args *args);
 extern const struct sr_opt sr_opts_new_world[];

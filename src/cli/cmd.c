@@ -12,9 +12,18 @@
 #include "cli/cli.h"
 
 static enum sr_err sr_cmd_help(struct sr_cli *cli, const struct sr_args *args);
+static enum sr_err sr_cmd_completion(struct sr_cli *cli, const struct sr_args *args);
+
+static const struct sr_opt sr_opts_help[] = {
+    {"man", NULL, false, "write CMD's manual page (roff) instead"},
+    {NULL, NULL, false, NULL},
+};
 
 static const struct sr_cmd sr_cmds[] = {
-    {"help", sr_cmd_help, 0, 0, 2, NULL, NULL, "help [CMD [SUBCMD]]", "show commands, or one command's usage"},
+    {"help", sr_cmd_help, 0, 0, 2, sr_opts_help, NULL, "help [--man] [CMD [SUBCMD]]",
+     "show commands, or one command's usage (or its manual page)"},
+    {"completion", sr_cmd_completion, 0, 1, 1, NULL, NULL, "completion bash",
+     "print the bash completion script (source it, or install it as make install does)"},
     {"module", NULL, 0, 0, 0, NULL, sr_cmds_module, "module mode|reset|show", "the software HSM module"},
     {"root", NULL, 0, 0, 0, NULL, sr_cmds_root, "root init|show|trust", "manufacturer root of trust and warrants"},
     {"new-world", sr_cmd_new_world, SR_CMD_MODULE | SR_CMD_MODE_I, 0, 0, sr_opts_new_world, NULL,
@@ -47,6 +56,10 @@ static const struct sr_cmd sr_cmds[] = {
     {"region", NULL, 0, 0, 0, NULL, sr_cmds_region, "region list|create|join", "regions: a module and world each"},
     {"vault", NULL, 0, 0, 0, NULL, sr_cmds_vault, "vault list|create|show", "vaults in regions"},
     {"token", NULL, 0, 0, 0, NULL, sr_cmds_token, "token create|list|revoke", "bearer tokens for the API"},
+    {"backup", sr_cmd_backup, 0, 0, 0, sr_opts_backup, NULL, "backup --data DIR --out FILE [--store URL]",
+     "copy a live server's data directory (store snapshot, modules, TLS) into one file"},
+    {"restore", sr_cmd_restore, 0, 0, 0, sr_opts_restore, NULL, "restore --in FILE --data NEWDIR",
+     "restore a backup into a new data directory, checked file by file and by its audit chain"},
     {"audit", NULL, 0, 0, 0, NULL, sr_cmds_audit, "audit verify|show", "the tamper-evident audit log"},
     {"key", NULL, 0, 0, 0, NULL, sr_cmds_key, "key SUBCOMMAND (as az keyvault key)",
      "use a vault's keys over the API"},
@@ -86,7 +99,19 @@ static void sr_env_of(const struct sr_cmd *c, bool seen[3])
     seen[2] |= sr_opt_index(c->opts, "vault-url") >= 0;
 }
 
+static void sr_print_env_vars(FILE *f, const struct sr_cmd *c);
+
 static void sr_print_env(FILE *f, const struct sr_cmd *c)
+{
+    bool seen[3] = {false, false, false};
+    sr_env_of(c, seen);
+    if (seen[0] || seen[1] || seen[2]) {
+        fprintf(f, "\nenvironment:\n");
+    }
+    sr_print_env_vars(f, c);
+}
+
+static void sr_print_env_vars(FILE *f, const struct sr_cmd *c)
 {
     static const char *const vars[] = {
         "  STRONGROOM_KMDATA      the module's directory (default ./kmdata)\n",
@@ -97,9 +122,6 @@ static void sr_print_env(FILE *f, const struct sr_cmd *c)
     };
     bool seen[3] = {false, false, false};
     sr_env_of(c, seen);
-    if (seen[0] || seen[1] || seen[2]) {
-        fprintf(f, "\nenvironment:\n");
-    }
     for (size_t i = 0; i < SR_ARRAY_LEN(vars); i++) {
         if (seen[i]) {
             fputs(vars[i], f);
@@ -148,11 +170,34 @@ static enum sr_err sr_cmd_help(struct sr_cli *cli, const struct sr_args *args)
         }
         table = c->sub;
     }
-    if (c == NULL) {
+    if (sr_arg_set(args, sr_opts_help, "man")) {
+        if (c == NULL) {
+            sr_cli_detail(cli, "help --man takes a command: 'strongroom help --man key'");
+            return SR_ERR_USAGE;
+        }
+        char *env = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&env, &len);
+        SR_ENSURE(m != NULL, SR_ERR_NOMEM);
+        sr_print_env_vars(m, c);
+        fclose(m);
+        sr_man_page(cli->out, c, env ? env : "");
+        free(env);
+    } else if (c == NULL) {
         sr_print_help(cli->out);
     } else {
         sr_print_usage(cli->out, c);
     }
+    return SR_OK;
+}
+
+static enum sr_err sr_cmd_completion(struct sr_cli *cli, const struct sr_args *args)
+{
+    if (strcmp(args->pos[0], "bash") != 0) {
+        sr_cli_detail(cli, "only bash completion is written: 'strongroom completion bash'");
+        return SR_ERR_USAGE;
+    }
+    sr_bash_completion(cli->out, sr_cmds);
     return SR_OK;
 }
 

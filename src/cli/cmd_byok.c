@@ -265,16 +265,13 @@ static enum sr_err sr_cmd_modify_acls(struct sr_cli *cli, const struct sr_args *
     struct sr_export_target target;
     SR_TRY(sr_kek_target(cli, a, &pkg, &target));
     /* = seeds: "copy with reduced permissions (admin cards)": the ACS quorum authorises the ACL change. */
-    const char *list = sr_kt(a, "cards");
-    if (list == NULL) {
-        sr_cli_detail(cli, "the administrator card set must authorise this: give --cards (e.g. --cards 1,3)");
-        return SR_ERR_QUORUM_NOT_MET;
-    }
+    struct sr_world_info world;
+    SR_TRY(sr_module_world_info(cli->module, &world));
     unsigned cards[SR_MAX_CARDS];
     unsigned ncards = 0;
-    SR_TRY(sr_cards_parse(cli, list, cards, &ncards));
     SR_AUTO_PINS struct sr_pins pins = {0};
-    SR_TRY(sr_collect_pins(cli, sr_kt(a, "pin-file"), cards, ncards, false, &pins));
+    SR_TRY(sr_cards_collect(cli, sr_kt(a, "cards"), sr_kt(a, "pin-file"), world.quorum_k, world.quorum_n, cards,
+                            &ncards, &pins));
     SR_TRY(sr_world_check_quorum(cli->module, sr_kt(a, "card-dir"), cards, ncards, &pins));
     struct sr_key_info info;
     SR_TRY(sr_key_reduce_for_export(cli->module, app, ident, pkg.kek_hash, &target, &info));

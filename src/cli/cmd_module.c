@@ -179,9 +179,15 @@ enum sr_err sr_collect_pins(struct sr_cli *cli, const char *pin_file, const unsi
     if (pin_file != NULL) {
         SR_TRY(sr_pins_read_file(cli, pin_file, pins));
         for (unsigned i = 0; i < ncards; i++) {
-            if (pins->pin[cards[i] - 1] == NULL) {
+            const char *pin = pins->pin[cards[i] - 1];
+            if (pin == NULL) {
                 sr_cli_detail(cli, "pin file %s has no PIN on line %u for card %u", pin_file, cards[i], cards[i]);
                 return SR_ERR_PIN_INPUT;
+            }
+            if (confirm && strlen(pin) < SR_MIN_PIN) { /* a new card's PIN */
+                sr_cli_detail(cli, "pin file %s, line %u: a card's PIN has at least %u characters", pin_file,
+                              cards[i], SR_MIN_PIN);
+                return SR_ERR_USAGE;
             }
         }
         return SR_OK;
@@ -251,24 +257,19 @@ static const struct sr_opt sr_opts_world_load[] = {
 static enum sr_err sr_cmd_world_load(struct sr_cli *cli, const struct sr_args *args)
 {
     const struct sr_opt *o = sr_opts_world_load;
-    const char *list = sr_arg(args, o, "cards");
-    if (list == NULL) {
-        sr_cli_detail(cli, "--cards is required, e.g. --cards 1,3");
-        return SR_ERR_USAGE;
-    }
-    unsigned cards[SR_MAX_CARDS];
-    unsigned ncards = 0;
-    SR_TRY(sr_cards_parse(cli, list, cards, &ncards));
     SR_ENSURE(!sr_module_has_world_key(cli->module), SR_ERR_WORLD_LOADED);
     struct sr_world_info world;
     SR_TRY(sr_module_world_info(cli->module, &world));
+    unsigned cards[SR_MAX_CARDS];
+    unsigned ncards = 0;
+    SR_AUTO_PINS struct sr_pins pins = {0};
+    SR_TRY(sr_cards_collect(cli, sr_arg(args, o, "cards"), sr_arg(args, o, "pin-file"), world.quorum_k,
+                            world.quorum_n, cards, &ncards, &pins));
     if (ncards < world.quorum_k) {
         sr_cli_detail(cli, "this world's card set is %u of %u: insert %u cards (you gave %u)", world.quorum_k,
                       world.quorum_n, world.quorum_k, ncards);
         return SR_ERR_QUORUM_NOT_MET;
     }
-    SR_AUTO_PINS struct sr_pins pins = {0};
-    SR_TRY(sr_collect_pins(cli, sr_arg(args, o, "pin-file"), cards, ncards, false, &pins));
     SR_TRY(sr_world_load(cli->module, sr_arg(args, o, "card-dir"), cards, ncards, &pins));
     fprintf(cli->out, "Module 1: world %s loaded from %u of %u cards.\n", world.id, ncards, world.quorum_n);
     return SR_OK;

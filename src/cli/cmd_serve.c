@@ -129,12 +129,7 @@ static enum sr_err sr_cmd_region_create(struct sr_cli *cli, const struct sr_args
         cards[i] = i + 1;
     }
     SR_AUTO_PINS struct sr_pins pins = {0};
-    const char *pin_file = sr_arg(args, o, "pin-file");
-    if (pin_file != NULL) {
-        SR_TRY(sr_pins_read_file(cli, pin_file, &pins));
-    } else {
-        SR_TRY(sr_pins_prompt(cli, cards, p.quorum_n, true, &pins));
-    }
+    SR_TRY(sr_collect_pins(cli, sr_arg(args, o, "pin-file"), cards, p.quorum_n, true, &pins));
     SR_TRY(sr_region_create(data, store, &p, &pins));
     fprintf(cli->out,
             "Region %s created: its own module, security world (ACS %u of %u) and KEK (RSA-%u, import only)\n"
@@ -520,6 +515,7 @@ const struct sr_opt sr_opts_serve[] = {
     {"default-vault", NULL, true, "the vault that answers on plain localhost (default dev)"},
     {"threads", NULL, true, "worker threads (default: one per CPU)"},
     {"max-conns-per-address", NULL, true, "open connections one client address may hold (default 128, of 1,000)"},
+    {"rotation-interval", NULL, true, "seconds between checks of the keys' rotation policies (default 60)"},
     {"port-file", NULL, true, "write the port actually bound to this file (for tests)"},
     {"quiet", NULL, false, "do not log requests"},
     {NULL, NULL, false, NULL},
@@ -666,6 +662,12 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
         sr_cli_detail(cli, "--threads is a number from 1 to 256");
         return SR_ERR_USAGE;
     }
+    unsigned long rotation = 60;
+    if (sr_arg(args, o, "rotation-interval") &&
+        sr_parse_uint(sr_arg(args, o, "rotation-interval"), 1, 86400, &rotation) != SR_OK) {
+        sr_cli_detail(cli, "--rotation-interval is a number of seconds from 1 to 86400");
+        return SR_ERR_USAGE;
+    }
     unsigned long per_address = 0;
     if (sr_arg(args, o, "max-conns-per-address") &&
         sr_parse_uint(sr_arg(args, o, "max-conns-per-address"), 1, 1000, &per_address) != SR_OK) {
@@ -714,7 +716,7 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     struct sr_http_server *server = NULL;
-    r = sr_vault_background_start(svc);
+    r = sr_vault_background_start(svc, (unsigned)rotation);
     if (r == SR_OK) {
         r = sr_http_start(svc, &cfg, &server);
     }

@@ -19,13 +19,14 @@
 
 #include <libpq-fe.h>
 
+#include "base/json.h"
 #include "store/groupcommit.h"
 #include "store/rows.h"
 
 enum sr_pg_stmt {
     SR_PG_REGION_EXISTS, SR_PG_REGION_EACH, SR_PG_REGION_FILES, SR_PG_VAULT_GET, SR_PG_VAULT_EACH, SR_PG_TOKEN_GET, SR_PG_TOKEN_EACH,
     SR_PG_KEY_LATEST, SR_PG_KEY_VERSION, SR_PG_KEY_LIST_LIVE, SR_PG_KEY_LIST_DELETED, SR_PG_KEY_VERSIONS,
-    SR_PG_KEY_ALL_VERSIONS, SR_PG_AUDIT_EACH,
+    SR_PG_KEY_ALL_VERSIONS, SR_PG_AUDIT_EACH, SR_PG_POLICY_EACH,
     SR_PG_HEAD_LOCK, SR_PG_HEAD_SET, SR_PG_REGION_PUT, SR_PG_REGION_FILE_PUT, SR_PG_VAULT_PUT, SR_PG_TOKEN_PUT, SR_PG_TOKEN_REVOKE, SR_PG_NAME_ENSURE,
     SR_PG_NAME_DELETED_OF, SR_PG_KEY_INSERT, SR_PG_KEY_UPDATE, SR_PG_NAME_SET_DELETED, SR_PG_KEYS_PURGE,
     SR_PG_NAME_PURGE, SR_PG_NAME_POLICY, SR_PG_AUDIT_INSERT,
@@ -58,6 +59,8 @@ static const char *const sr_pg_sql[SR_PG_COUNT_] = {
                            " AND n.deleted = 0 ORDER BY k.seq LIMIT $3 OFFSET $4",
     [SR_PG_KEY_ALL_VERSIONS] = "SELECT " SR_PG_KEY_COLS SR_PG_KEY_FROM " WHERE k.vault = $1 AND k.name = $2"
                                " ORDER BY k.seq",
+    [SR_PG_POLICY_EACH] = "SELECT vault, name, policy FROM names WHERE policy IS NOT NULL AND deleted = 0"
+                          " ORDER BY lower(vault), lower(name)",
     [SR_PG_AUDIT_EACH] = "SELECT seq, time, vault, actor, op, target, status, prev, hash, client, reason, count FROM audit ORDER BY seq",
     /* The writer's. The head row's lock is held to the batch's commit: other servers' batches wait. */
     [SR_PG_HEAD_LOCK] = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
@@ -510,6 +513,22 @@ static enum sr_err sr_pg_key_all_versions(struct sr_store *s, const char *vault,
     return sr_pg_each_key(s, SR_PG_KEY_ALL_VERSIONS, &pp, fn, ctx);
 }
 
+static enum sr_err sr_pg_policy_each(struct sr_store *s, sr_policy_row_fn fn, void *ctx)
+{
+    struct sr_pg_params pp = {0};
+    SR_AUTO_PG_READ struct sr_pg_read rd = {0};
+    SR_TRY(sr_pg_read(s, SR_PG_POLICY_EACH, &pp, &rd));
+    for (int i = 0; i < PQntuples(rd.res); i++) {
+        char vault[SR_MAX_VAULT + 1], name[SR_MAX_NAME + 1];
+        sr_pg_copy(rd.res, i, 0, vault, sizeof(vault));
+        sr_pg_copy(rd.res, i, 1, name, sizeof(name));
+        SR_AUTO_JSON json_t *policy = json_loads(PQgetvalue(rd.res, i, 2), 0, NULL);
+        SR_ENSURE(policy != NULL, SR_ERR_IO);
+        SR_TRY(fn(ctx, vault, name, policy));
+    }
+    return SR_OK;
+}
+
 /* The whole chain, a row at a time (libpq's single-row mode: a long log is never all in memory). */
 static enum sr_err sr_pg_audit_each(struct sr_store *s, sr_audit_row_fn fn, void *ctx)
 {
@@ -808,6 +827,7 @@ static const struct sr_store_ops sr_pg_ops = {
     .key_versions = sr_pg_key_versions,
     .key_all_versions = sr_pg_key_all_versions,
     .audit_each = sr_pg_audit_each,
+    .policy_each = sr_pg_policy_each,
     .fail_commits = sr_pg_fail_commits,
 };
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "base/json.h"
 #include "store/rows.h"
 #include "store/sqlite_internal.h"
 
@@ -118,6 +119,8 @@ static const char *const sr_sql[SR_ST_COUNT_] = {
                            " ORDER BY k.seq LIMIT ?3 OFFSET ?4",
     [SR_ST_KEY_ALL_VERSIONS] = "SELECT " SR_KEY_COLS SR_KEY_FROM " WHERE k.vault = ?1 AND k.name = ?2 ORDER BY k.seq",
     [SR_ST_AUDIT_EACH] = "SELECT seq, time, vault, actor, op, target, status, prev, hash, client, reason, count FROM audit ORDER BY seq",
+    [SR_ST_POLICY_EACH] = "SELECT vault, name, policy FROM names WHERE policy IS NOT NULL AND deleted = 0"
+                          " ORDER BY vault, name",
     [SR_ST_BEGIN] = "BEGIN IMMEDIATE",
     [SR_ST_COMMIT] = "COMMIT",
     [SR_ST_ROLLBACK] = "ROLLBACK",
@@ -519,6 +522,23 @@ static enum sr_err sr_lite_audit_each(struct sr_store *s, sr_audit_row_fn fn, vo
     return SR_OK;
 }
 
+static enum sr_err sr_lite_policy_each(struct sr_store *s, sr_policy_row_fn fn, void *ctx)
+{
+    SR_AUTO_READ struct sr_read rd = {0};
+    SR_TRY(sr_read_begin(s, SR_ST_POLICY_EACH, &rd));
+    int rc;
+    while ((rc = sqlite3_step(rd.st)) == SQLITE_ROW) {
+        char vault[SR_MAX_VAULT + 1], name[SR_MAX_NAME + 1];
+        sr_lite_text(rd.st, 0, vault, sizeof(vault));
+        sr_lite_text(rd.st, 1, name, sizeof(name));
+        SR_AUTO_JSON json_t *policy = json_loads((const char *)sqlite3_column_text(rd.st, 2), 0, NULL);
+        SR_ENSURE(policy != NULL, SR_ERR_IO);
+        SR_TRY(fn(ctx, vault, name, policy));
+    }
+    SR_ENSURE(rc == SQLITE_DONE, SR_ERR_IO);
+    return SR_OK;
+}
+
 static void sr_lite_close(struct sr_store *s)
 {
     if (s == NULL) {
@@ -562,6 +582,7 @@ static const struct sr_store_ops sr_sqlite_ops = {
     .key_versions = sr_lite_key_versions,
     .key_all_versions = sr_lite_key_all_versions,
     .audit_each = sr_lite_audit_each,
+    .policy_each = sr_lite_policy_each,
     .fail_commits = sr_lite_fail_commits,
 };
 
@@ -608,4 +629,25 @@ enum sr_err sr_store_sqlite_open(const char *data_dir, struct sr_store **ret)
     }
     *ret = &l->base;
     return SR_OK;
+}
+
+enum sr_err sr_store_sqlite_snapshot(const char *data_dir, const char *dest_path)
+{
+    char src_path[SR_PATH_MAX];
+    SR_TRY(sr_path_join(src_path, sizeof(src_path), data_dir, "vault.db"));
+    SR_ENSURE(sr_file_exists(src_path), SR_ERR_NOT_FOUND);
+    sqlite3 *src = NULL, *dst = NULL;
+    enum sr_err r = SR_ERR_IO;
+    if (sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+        sqlite3_open_v2(dest_path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(src, 30000);
+        sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+        int rc = b ? sqlite3_backup_step(b, -1) : SQLITE_ERROR;
+        r = b && sqlite3_backup_finish(b) == SQLITE_OK && rc == SQLITE_DONE ? SR_OK : SR_ERR_IO;
+    }
+    if (dst != NULL && sqlite3_close(dst) != SQLITE_OK) {
+        r = SR_ERR_IO;
+    }
+    sqlite3_close(src);
+    return r;
 }

@@ -59,7 +59,19 @@ struct sr_vault_svc {
     struct sr_region_slot regions[SR_MAX_REGIONS];
     _Atomic size_t nregions;
     struct sr_refusals refusals;
+    unsigned rotation_interval; /* seconds between the scheduler's checks; 0: no scheduler (not serving) */
+    long long rotation_next;    /* the housekeeper's alone */
 };
+
+/* rotation.c */
+/* An ISO-8601 duration (P90D, PT12H, P1Y2M) in seconds; SR_ERR_BAD_PARAM if it is not one. */
+SR_MUST_USE enum sr_err sr_duration_parse(const char *text, long long *ret);
+/* A rotation policy's lifetimeActions and attributes as Key Vault takes them; why says what is wrong. */
+SR_MUST_USE enum sr_err sr_policy_check(const json_t *actions, const json_t *attrs, char *why, size_t cap);
+/* The exp a version made now gets under policy's attributes.expiryTime; 0 when it sets none. */
+long long sr_policy_expiry(const json_t *policy, long long now);
+/* Rotates every key whose policy says it is due (at most once per rotation_interval). */
+void sr_rotation_tick(struct sr_vault_svc *svc);
 
 void sr_refusals_init(struct sr_vault_svc *svc);
 /* Stops the housekeeper, writes every count still open and waits until the store has them. */

@@ -257,16 +257,6 @@ static void sr_row_init(const struct sr_request *req, struct sr_key_row *k)
     sr_buf_init(&k->blob, SR_MAX_FILE, SR_BUF_PLAIN);
 }
 
-static void sr_rowp(struct sr_key_row *k)
-{
-    sr_key_row_release(k);
-}
-static void sr_namep(struct sr_name_row *n)
-{
-    sr_name_row_release(n);
-}
-#define SR_AUTO_ROW SR_AUTO(sr_rowp)
-#define SR_AUTO_NAME SR_AUTO(sr_namep)
 
 /* Stores a freshly made version and answers with its bundle. A new version of an existing name is normal. */
 static enum sr_err sr_insert_and_answer(struct sr_vault_svc *svc, struct sr_request *req, struct sr_key_row *k,
@@ -787,13 +777,17 @@ enum sr_err sr_op_key_restore(struct sr_vault_svc *svc, struct sr_request *req, 
 enum sr_err sr_op_key_rotate(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_AUTO_NAME struct sr_name_row n = {0};
     req->version = NULL;
-    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    SR_TRY(sr_load(svc, req, false, &k, &n));
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
     SR_TRY(sr_row_public(svc, req, &k, &pub));
     struct sr_key_spec spec;
     SR_TRY(sr_pkey_describe(pub, &spec));
-    return sr_make_key(svc, req, &spec, k.kty, k.key_ops, NULL, k.tags, ret);
+    /* The new version expires as the policy's attributes.expiryTime says, counted from now. */
+    long long exp = sr_policy_expiry(n.rotation_policy, (long long)time(NULL));
+    SR_AUTO_JSON json_t *attrs = exp ? json_pack("{s:I}", "exp", (json_int_t)exp) : NULL;
+    return sr_make_key(svc, req, &spec, k.kty, k.key_ops, attrs, k.tags, ret);
 }
 
 static json_t *sr_default_policy(const struct sr_request *req)
@@ -821,6 +815,8 @@ enum sr_err sr_op_policy_put(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_ENSURE(actions == NULL || json_is_array(actions), sr_bad(req, "lifetimeActions must be an array"));
     const json_t *attrs = json_object_get(req->body, "attributes");
     SR_ENSURE(attrs == NULL || json_is_object(attrs), sr_bad(req, "attributes must be an object"));
+    char why[200];
+    SR_ENSURE(sr_policy_check(actions, attrs, why, sizeof(why)) == SR_OK, sr_bad(req, "%s", why));
     SR_AUTO_ROW struct sr_key_row k = {0};
     req->version = NULL;
     SR_TRY(sr_load(svc, req, false, &k, NULL));

@@ -1,6 +1,7 @@
 /*
  * refusals.c - the audit entries of requests refused before any operation (no, malformed, unknown,
- * expired or revoked token), and the background thread that writes their counts.
+ * expired or revoked token), and the server's background thread (the housekeeper) that writes their
+ * counts each minute and runs the rotation scheduler (rotation.c).
  *
  * Every refusal is audited, but a flood must not grow the log without bound or make the writer its
  * bottleneck. So refusals are grouped by (client, vault, actor, reason) and minute: the first of a group
@@ -135,6 +136,9 @@ static void *sr_housekeeper(void *arg)
         until.tv_sec += 1;
         pthread_cond_timedwait(&rf->wake, &rf->lock, &until);
         sr_refusals_flush_locked(svc, (long long)time(NULL) / 60);
+        pthread_mutex_unlock(&rf->lock);
+        sr_rotation_tick(svc);
+        pthread_mutex_lock(&rf->lock);
     }
     pthread_mutex_unlock(&rf->lock);
     return NULL;
@@ -146,9 +150,10 @@ void sr_refusals_init(struct sr_vault_svc *svc)
     pthread_cond_init(&svc->refusals.wake, NULL);
 }
 
-enum sr_err sr_vault_background_start(struct sr_vault_svc *svc)
+enum sr_err sr_vault_background_start(struct sr_vault_svc *svc, unsigned rotation_seconds)
 {
     SR_ENSURE(!svc->refusals.running, SR_ERR_INTERNAL);
+    svc->rotation_interval = rotation_seconds;
     SR_ENSURE(pthread_create(&svc->refusals.thread, NULL, sr_housekeeper, svc) == 0, SR_ERR_NOMEM);
     svc->refusals.running = true;
     return SR_OK;

@@ -81,10 +81,21 @@ struct sr_audit_row {
 
 void sr_key_row_release(struct sr_key_row *k);
 void sr_name_row_release(struct sr_name_row *n);
+static inline void sr_rowp(struct sr_key_row *k)
+{
+    sr_key_row_release(k);
+}
+static inline void sr_namep(struct sr_name_row *n)
+{
+    sr_name_row_release(n);
+}
+#define SR_AUTO_ROW SR_AUTO(sr_rowp)
+#define SR_AUTO_NAME SR_AUTO(sr_namep)
 
 typedef enum sr_err (*sr_key_row_fn)(void *ctx, const struct sr_key_row *k, const struct sr_name_row *n);
 typedef enum sr_err (*sr_vault_row_fn)(void *ctx, const struct sr_vault_row *v);
 typedef enum sr_err (*sr_audit_row_fn)(void *ctx, const struct sr_audit_row *a);
+typedef enum sr_err (*sr_policy_row_fn)(void *ctx, const char *vault, const char *name, const json_t *policy);
 typedef enum sr_err (*sr_region_file_fn)(void *ctx, const char *name, const uint8_t *data, size_t len);
 
 /* What a server needs of a region besides cards to serve it: its world file, its KEK's module-protected
@@ -157,6 +168,8 @@ struct sr_store_ops {
     enum sr_err (*key_all_versions)(struct sr_store *s, const char *vault, const char *name, sr_key_row_fn fn,
                                     void *ctx);
     enum sr_err (*audit_each)(struct sr_store *s, sr_audit_row_fn fn, void *ctx);
+    /* Every live name that has a rotation policy: (vault, name, policy), for the rotation scheduler. */
+    enum sr_err (*policy_each)(struct sr_store *s, sr_policy_row_fn fn, void *ctx);
     /* For tests: the next n transactions fail at COMMIT (and are rolled back). */
     void (*fail_commits)(struct sr_store *s, unsigned n);
 };
@@ -171,6 +184,9 @@ SR_MUST_USE enum sr_err sr_store_sqlite_open(const char *data_dir, struct sr_sto
  * brings the schema up to date. SR_ERR_UNAVAILABLE when the database cannot be reached. */
 SR_MUST_USE enum sr_err sr_store_pg_open(const char *url, struct sr_store **ret);
 bool sr_store_is_pg_url(const char *url);
+/* store/sqlite.c: a consistent copy of DIR/vault.db at dest_path (SQLite's online backup API, in one step
+ * under one read transaction: a server may keep writing meanwhile). */
+SR_MUST_USE enum sr_err sr_store_sqlite_snapshot(const char *data_dir, const char *dest_path);
 /* The store a server or command uses: the PostgreSQL database at a postgresql:// url, or with url NULL, ""
  * or a path the SQLite store in data_dir; any other scheme is SR_ERR_STORE_URL. */
 SR_MUST_USE enum sr_err sr_store_open(const char *url, const char *data_dir, struct sr_store **ret);

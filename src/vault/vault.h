@@ -55,8 +55,9 @@ struct sr_request {
 struct sr_vault_svc;
 
 SR_MUST_USE enum sr_err sr_vault_svc_open(const char *data_dir, struct sr_store *store, struct sr_vault_svc **ret);
-/* A server's background work (refusal counts at the end of each minute); sr_vault_svc_free stops it. */
-SR_MUST_USE enum sr_err sr_vault_background_start(struct sr_vault_svc *svc);
+/* A server's background work: refusal counts at the end of each minute, and keys rotated as their
+ * policies say, checked every rotation_seconds. sr_vault_svc_free stops it. */
+SR_MUST_USE enum sr_err sr_vault_background_start(struct sr_vault_svc *svc, unsigned rotation_seconds);
 void sr_vault_svc_free(struct sr_vault_svc *svc);
 struct sr_store *sr_vault_svc_store(struct sr_vault_svc *svc);
 

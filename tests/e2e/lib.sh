@@ -1,6 +1,7 @@
 # Shared helpers for the end-to-end tests. Each test sources this, gets a scratch
 # directory in $T (removed on exit) and $SR pointing at the binary under test.
 set -euo pipefail
+umask 077 # PIN files and keys the tests write are private, as a user's would be
 SR=${STRONGROOM:?set STRONGROOM to the strongroom binary}
 T=$(mktemp -d "${TMPDIR:-/tmp}/sr-e2e.XXXXXX")
 trap 'rm -rf "$T"' EXIT
@@ -78,10 +79,10 @@ expect_api() {
     [ "$(printf '%s' "$out" | jq -r .error.code)" = "$code" ] || fail "$1 $2: error code is not $code: $out"
 }
 
-# region_nodes N: region EU (one card, PIN "pin") and vault contoso made in data directory n1, joined by
+# region_nodes N: region EU (one card, PIN "pin-1") and vault contoso made in data directory n1, joined by
 # n2..nN from that card; sets $TOKEN (Administrator). For several servers over one store (tests/pg).
 region_nodes() {
-    echo pin > "$T/pin"
+    echo pin-1 > "$T/pin"
     $SR region create EU --data n1 --pin-file "$T/pin" >/dev/null
     $SR vault create contoso --region EU --subscription-id sub-1 --data n1 >/dev/null
     TOKEN=$($SR token create --role Administrator --data n1)

@@ -69,8 +69,8 @@ mkfifo typed
 script -qec "$SR new-world --initialize --cipher-suite=DLf3072s256mAEScSP800131Ar1 --module=1 --acs-quorum=1/1" /dev/null < typed > tty.out &
 script_pid=$!
 exec 7>typed
-for _ in $(seq 1 600); do grep -q 'PIN for card 1: ' tty.out && break; sleep 0.1; done
-grep -q 'PIN for card 1: ' tty.out || fail "no PIN prompt: $(cat tty.out)"
+for _ in $(seq 1 600); do grep -q 'New PIN for card 1 ' tty.out && break; sleep 0.1; done
+grep -q 'New PIN for card 1 ' tty.out || fail "no PIN prompt: $(cat tty.out)"
 printf 'tty-pin-1\ntty-pin-1\n' >&7
 exec 7>&-
 wait $script_pid || fail "interactive new-world exited non-zero: $(cat tty.out)"

@@ -3,7 +3,7 @@
 # error and exit 1, never a crash, and nothing else on disk changes.
 . "$(dirname "$0")/lib.sh"
 
-printf 'p1\np2\np3\n' > pins
+printf 'pin1\npin2\npin3\n' > pins
 $SR module mode I >/dev/null
 $SR new-world --initialize --cipher-suite=DLf3072s256mRijndael --module=1 --acs-quorum=2/3 --pin-file pins >/dev/null
 $SR module mode O >/dev/null

@@ -25,7 +25,7 @@ printf '\n\nowner-3\n' > one.pins
 expect 1 "2 of 3" $SR keytransfer modify-acls --key-identifier k1 --exchange-key-package $K --new-security-world-package $W --cards 3 --pin-file one.pins
 printf 'owner-1\n\nwrong\n' > wrong.pins
 expect 1 "wrong PIN" $SR keytransfer modify-acls --key-identifier k1 --exchange-key-package $K --new-security-world-package $W --cards 1,3 --pin-file wrong.pins
-expect 1 "admin" $SR keytransfer modify-acls --key-identifier k1 --exchange-key-package $K --new-security-world-package $W
+expect 2 "\-\-cards" setsid -w $SR keytransfer modify-acls --key-identifier k1 --exchange-key-package $K --new-security-world-package $W
 [ ! -e "$STRONGROOM_KMDATA/local/key_xferacld_k1" ] || fail "a refused modify-acls wrote the copy"
 
 step "package: the original key, or no reduced copy yet: refused"

@@ -6,6 +6,21 @@ make -s -C "$SR_SOURCE_DIR" install-files BUILD="$(dirname "$SR")" DESTDIR="$T/r
 [ -x "$T/root/usr/bin/strongroom" ] || fail "no binary"
 "$T/root/usr/bin/strongroom" --help | grep -q 'run the key vault' || fail "the installed binary does not run"
 grep -q '^\.TH STRONGROOM 1' "$T/root/usr/share/man/man1/strongroom.1" || fail "no man page"
+man1="$T/root/usr/share/man/man1"
+for group in key token audit region vault serve backup keytransfer; do
+    grep -q "^\.TH STRONGROOM\\\\-" "$man1/strongroom-$group.1" || fail "no man page for $group"
+done
+grep -q 'signature\\-format' "$man1/strongroom-key.1" || fail "the key page lacks key sign's options"
+grep -q 'STRONGROOM_TOKEN' "$man1/strongroom-key.1" || fail "the key page lacks its environment"
+if command -v groff >/dev/null && groff -man -Tutf8 -ww -z "$man1/strongroom-key.1" 2>&1 | grep -q .; then
+    fail "groff warns about the key page: $(groff -man -Tutf8 -ww -z "$man1/strongroom-key.1" 2>&1 | head -3)"
+fi
+comp="$T/root/usr/share/bash-completion/completions/strongroom"
+[ -s "$comp" ] || fail "no bash completion"
+out=$(bash -c ". '$comp'; COMP_WORDS=(strongroom key si); COMP_CWORD=2; _strongroom; echo \${COMPREPLY[*]}")
+[ "$out" = sign ] || fail "completion of 'key si' gave '$out'"
+out=$(bash -c ". '$comp'; COMP_WORDS=(strongroom key sign --sig); COMP_CWORD=3; _strongroom; echo \${COMPREPLY[*]}")
+[ "$out" = "--signature-format" ] || fail "completion of 'key sign --sig' gave '$out'"
 unit="$T/root/usr/lib/systemd/system/strongroom.service"
 for want in 'DynamicUser=yes' 'User=strongroom' 'ProtectSystem=strict' 'NoNewPrivileges=yes' 'StateDirectory=strongroom' \
             'CapabilityBoundingSet=$' 'ExecStart=/usr/bin/strongroom serve --data ${STATE_DIRECTORY}'; do
