@@ -111,11 +111,8 @@ enum sr_err sr_toolset_unpack(const char *zip_path, const char *dir)
 
 enum sr_err sr_file_sha256(const char *path, char hex_upper[65])
 {
-    SR_AUTO_BUF struct sr_buf data = {0};
-    sr_buf_init(&data, SR_MAX_FILE, SR_BUF_PLAIN);
-    SR_TRY(sr_file_read(path, &data));
     uint8_t h[32];
-    SR_TRY(sr_sha256(data.data, data.len, h));
+    SR_TRY(sr_sha256_file(path, h));
     sr_hex_encode(h, sizeof(h), hex_upper);
     for (char *p = hex_upper; *p; p++) {
         *p = (char)(*p >= 'a' ? *p - 32 : *p);

@@ -51,22 +51,13 @@ struct sr_backup {
     const char *data;
 };
 
-static enum sr_err sr_file_sha256_hex(const char *path, char out[65])
-{
-    SR_AUTO_BUF struct sr_buf b = {0};
-    sr_buf_init(&b, SR_BACKUP_MAX_ENTRY, SR_BUF_SECRET);
-    SR_TRY(sr_file_read(path, &b));
-    uint8_t h[32];
-    SR_TRY(sr_sha256(b.data, b.len, h));
-    sr_hex_encode(h, sizeof(h), out);
-    return SR_OK;
-}
-
 /* Adds path as name, and its hash to the manifest. */
 static enum sr_err sr_backup_add(struct sr_backup *b, const char *path, const char *name)
 {
+    uint8_t h[32];
     char hex[65];
-    SR_TRY(sr_file_sha256_hex(path, hex));
+    SR_TRY(sr_sha256_file(path, h));
+    sr_hex_encode(h, sizeof(h), hex);
     zip_source_t *src = zip_source_file(b->zip, path, 0, 0);
     SR_ENSURE(src != NULL, SR_ERR_IO);
     if (zip_file_add(b->zip, name, src, ZIP_FL_ENC_UTF_8) < 0) {

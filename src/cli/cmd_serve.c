@@ -95,6 +95,22 @@ static unsigned sr_running_port(const char *data)
     return (unsigned)port;
 }
 
+/* Rows from the store, printed as --output says: the frame of every listing command. */
+typedef enum sr_err (*sr_rows_fill)(struct sr_store *store, const struct sr_args *args, json_t *rows);
+
+static enum sr_err sr_list_rows(struct sr_cli *cli, const struct sr_args *args, sr_rows_fill fill,
+                                const struct sr_column *cols)
+{
+    enum sr_output format;
+    SR_TRY(sr_output_parse(cli, sr_arg(args, args->opts, "output"), &format));
+    SR_AUTO_STORE struct sr_store *store = NULL;
+    SR_TRY(sr_open_store(cli, args, args->opts, &store));
+    SR_AUTO_JSON json_t *rows = json_array();
+    SR_ENSURE(rows != NULL, SR_ERR_NOMEM);
+    SR_TRY(fill(store, args, rows));
+    return sr_output_rows(cli, format, rows, cols);
+}
+
 /* --- region --- */
 
 static const struct sr_opt sr_opts_region[] = {
@@ -201,19 +217,16 @@ static enum sr_err sr_region_listed(void *ctx, const char *name)
     return SR_OK;
 }
 
+static enum sr_err sr_fill_regions(struct sr_store *store, const struct sr_args *args, json_t *rows)
+{
+    struct sr_region_listing l = {.data = sr_data_dir(args, args->opts), .rows = rows};
+    return store->ops->region_each(store, sr_region_listed, &l);
+}
+
 static enum sr_err sr_cmd_region_list(struct sr_cli *cli, const struct sr_args *args)
 {
     static const struct sr_column cols[] = {{"name", "NAME"}, {"here", "MODULE ON THIS SERVER"}, {NULL, NULL}};
-    const struct sr_opt *o = sr_opts_listing;
-    enum sr_output format;
-    SR_TRY(sr_output_parse(cli, sr_arg(args, o, "output"), &format));
-    SR_AUTO_STORE struct sr_store *store = NULL;
-    SR_TRY(sr_open_store(cli, args, o, &store));
-    SR_AUTO_JSON json_t *rows = json_array();
-    SR_ENSURE(rows != NULL, SR_ERR_NOMEM);
-    struct sr_region_listing l = {.data = sr_data_dir(args, o), .rows = rows};
-    SR_TRY(store->ops->region_each(store, sr_region_listed, &l));
-    return sr_output_rows(cli, format, rows, cols);
+    return sr_list_rows(cli, args, sr_fill_regions, cols);
 }
 
 const struct sr_cmd sr_cmds_region[] = {
@@ -276,21 +289,19 @@ static enum sr_err sr_vault_listed(void *ctx, const struct sr_vault_row *v)
     return SR_OK;
 }
 
+static enum sr_err sr_fill_vaults(struct sr_store *store, const struct sr_args *args, json_t *rows)
+{
+    (void)args;
+    return store->ops->vault_each(store, sr_vault_listed, rows);
+}
+
 static enum sr_err sr_cmd_vault_list(struct sr_cli *cli, const struct sr_args *args)
 {
     static const struct sr_column cols[] = {
         {"name", "NAME"}, {"region", "REGION"}, {"subscriptionId", "SUBSCRIPTION"}, {"created", "CREATED"},
         {"url", "URL"}, {NULL, NULL},
     };
-    const struct sr_opt *o = sr_opts_listing;
-    enum sr_output format;
-    SR_TRY(sr_output_parse(cli, sr_arg(args, o, "output"), &format));
-    SR_AUTO_STORE struct sr_store *store = NULL;
-    SR_TRY(sr_open_store(cli, args, o, &store));
-    SR_AUTO_JSON json_t *rows = json_array();
-    SR_ENSURE(rows != NULL, SR_ERR_NOMEM);
-    SR_TRY(store->ops->vault_each(store, sr_vault_listed, rows));
-    return sr_output_rows(cli, format, rows, cols);
+    return sr_list_rows(cli, args, sr_fill_vaults, cols);
 }
 
 const struct sr_cmd sr_cmds_vault[] = {
@@ -379,21 +390,19 @@ static enum sr_err sr_token_listed(void *ctx, const struct sr_token_row *t)
     return SR_OK;
 }
 
+static enum sr_err sr_fill_tokens(struct sr_store *store, const struct sr_args *args, json_t *rows)
+{
+    (void)args;
+    return store->ops->token_each(store, sr_token_listed, rows);
+}
+
 static enum sr_err sr_cmd_token_list(struct sr_cli *cli, const struct sr_args *args)
 {
     static const struct sr_column cols[] = {
         {"name", "NAME"}, {"id", "ID"}, {"role", "ROLE"}, {"vault", "VAULT"}, {"created", "CREATED"},
         {"expires", "EXPIRES"}, {"lastUsed", "LAST USED"}, {"revoked", "REVOKED"}, {NULL, NULL},
     };
-    const struct sr_opt *o = sr_opts_token_list;
-    enum sr_output format;
-    SR_TRY(sr_output_parse(cli, sr_arg(args, o, "output"), &format));
-    SR_AUTO_STORE struct sr_store *store = NULL;
-    SR_TRY(sr_open_store(cli, args, o, &store));
-    SR_AUTO_JSON json_t *rows = json_array();
-    SR_ENSURE(rows != NULL, SR_ERR_NOMEM);
-    SR_TRY(store->ops->token_each(store, sr_token_listed, rows));
-    return sr_output_rows(cli, format, rows, cols);
+    return sr_list_rows(cli, args, sr_fill_tokens, cols);
 }
 
 static enum sr_err sr_cmd_token_revoke(struct sr_cli *cli, const struct sr_args *args)
@@ -472,6 +481,18 @@ static enum sr_err sr_audit_listed(void *ctx, const struct sr_audit_row *a)
     return SR_OK;
 }
 
+static enum sr_err sr_fill_audit(struct sr_store *store, const struct sr_args *args, json_t *rows)
+{
+    const struct sr_opt *o = args->opts;
+    struct sr_audit_filter f = {.op = sr_arg(args, o, "op"), .actor = sr_arg(args, o, "actor"),
+                                .client = sr_arg(args, o, "client"), .refused = sr_arg_set(args, o, "refused"),
+                                .rows = rows};
+    if (sr_arg(args, o, "since") && sr_cli_parse_time(sr_arg(args, o, "since"), &f.since) != SR_OK) {
+        return SR_ERR_USAGE;
+    }
+    return store->ops->audit_each(store, sr_audit_listed, &f);
+}
+
 static enum sr_err sr_cmd_audit_show(struct sr_cli *cli, const struct sr_args *args)
 {
     static const struct sr_column cols[] = {
@@ -479,22 +500,13 @@ static enum sr_err sr_cmd_audit_show(struct sr_cli *cli, const struct sr_args *a
         {"op", "OP"}, {"target", "TARGET"}, {"status", "STATUS"}, {"count", "COUNT"}, {"reason", "REASON"},
         {NULL, NULL},
     };
-    const struct sr_opt *o = sr_opts_audit_show;
-    enum sr_output format;
-    SR_TRY(sr_output_parse(cli, sr_arg(args, o, "output"), &format));
-    struct sr_audit_filter f = {.op = sr_arg(args, o, "op"), .actor = sr_arg(args, o, "actor"),
-                                .client = sr_arg(args, o, "client"), .refused = sr_arg_set(args, o, "refused")};
-    if (sr_arg(args, o, "since") && sr_cli_parse_time(sr_arg(args, o, "since"), &f.since) != SR_OK) {
+    long long since = 0;
+    const char *text = sr_arg(args, args->opts, "since");
+    if (text != NULL && sr_cli_parse_time(text, &since) != SR_OK) {
         sr_cli_detail(cli, "--since is an ISO-8601 UTC time such as 2026-11-27T09:00:00Z, or a date");
         return SR_ERR_USAGE;
     }
-    SR_AUTO_STORE struct sr_store *store = NULL;
-    SR_TRY(sr_open_store(cli, args, o, &store));
-    SR_AUTO_JSON json_t *rows = json_array();
-    SR_ENSURE(rows != NULL, SR_ERR_NOMEM);
-    f.rows = rows;
-    SR_TRY(store->ops->audit_each(store, sr_audit_listed, &f));
-    return sr_output_rows(cli, format, rows, cols);
+    return sr_list_rows(cli, args, sr_fill_audit, cols);
 }
 
 const struct sr_cmd sr_cmds_audit[] = {

@@ -386,40 +386,25 @@ static enum sr_err sr_cmd_key_set_attributes(struct sr_cli *cli, const struct sr
     return sr_call_bundle(cli, a, "PATCH", path, body);
 }
 
-static enum sr_err sr_cmd_key_show(struct sr_cli *cli, const struct sr_args *a)
+/* A subcommand that calls one path of a key and prints the bundle it answers. */
+static enum sr_err sr_bundle_cmd(struct sr_cli *cli, const struct sr_args *a, const char *collection, bool versioned,
+                                 const char *suffix, const char *method)
 {
     char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "keys", true, "", path, sizeof(path)));
-    return sr_call_bundle(cli, a, "GET", path, NULL);
+    SR_TRY(sr_api_key_path(cli, a, collection, versioned, suffix, path, sizeof(path)));
+    return sr_call_bundle(cli, a, method, path, NULL);
 }
 
-static enum sr_err sr_cmd_key_show_deleted(struct sr_cli *cli, const struct sr_args *a)
-{
-    char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "deletedkeys", false, "", path, sizeof(path)));
-    return sr_call_bundle(cli, a, "GET", path, NULL);
-}
-
-static enum sr_err sr_cmd_key_delete(struct sr_cli *cli, const struct sr_args *a)
-{
-    char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "keys", false, "", path, sizeof(path)));
-    return sr_call_bundle(cli, a, "DELETE", path, NULL);
-}
-
-static enum sr_err sr_cmd_key_recover(struct sr_cli *cli, const struct sr_args *a)
-{
-    char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "deletedkeys", false, "/recover", path, sizeof(path)));
-    return sr_call_bundle(cli, a, "POST", path, NULL);
-}
-
-static enum sr_err sr_cmd_key_rotate(struct sr_cli *cli, const struct sr_args *a)
-{
-    char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "keys", false, "/rotate", path, sizeof(path)));
-    return sr_call_bundle(cli, a, "POST", path, NULL);
-}
+#define SR_BUNDLE_CMD(fn, collection, versioned, suffix, method)                                              \
+    static enum sr_err fn(struct sr_cli *cli, const struct sr_args *a)                                        \
+    {                                                                                                         \
+        return sr_bundle_cmd(cli, a, collection, versioned, suffix, method);                                  \
+    }
+SR_BUNDLE_CMD(sr_cmd_key_show, "keys", true, "", "GET")
+SR_BUNDLE_CMD(sr_cmd_key_show_deleted, "deletedkeys", false, "", "GET")
+SR_BUNDLE_CMD(sr_cmd_key_delete, "keys", false, "", "DELETE")
+SR_BUNDLE_CMD(sr_cmd_key_recover, "deletedkeys", false, "/recover", "POST")
+SR_BUNDLE_CMD(sr_cmd_key_rotate, "keys", false, "/rotate", "POST")
 
 static enum sr_err sr_cmd_key_purge(struct sr_cli *cli, const struct sr_args *a)
 {

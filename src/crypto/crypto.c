@@ -54,6 +54,25 @@ enum sr_err sr_sha256(const void *data, size_t n, uint8_t out[32])
     return SR_OK;
 }
 
+enum sr_err sr_sha256_file(const char *path, uint8_t out[32])
+{
+    FILE *f = fopen(path, "rb");
+    SR_ENSURE(f != NULL, SR_ERR_IO);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+    uint8_t block[65536];
+    size_t n;
+    while (ok && (n = fread(block, 1, sizeof(block), f)) > 0) {
+        ok = EVP_DigestUpdate(ctx, block, n) == 1;
+    }
+    ok = ok && !ferror(f);
+    unsigned int len = 0;
+    ok = ok && EVP_DigestFinal_ex(ctx, out, &len) == 1 && len == 32;
+    EVP_MD_CTX_free(ctx);
+    fclose(f);
+    return ok ? SR_OK : SR_ERR_IO;
+}
+
 enum sr_err sr_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t n, uint8_t out[32])
 {
     SR_AUTO(sr_EVP_MAC_freep) EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
