@@ -4,10 +4,10 @@
  *
  * The file is a zip: vault.db (a consistent snapshot made with SQLite's online backup API while the
  * server keeps writing), every region's module directory (module key, NVRAM with the loaded world key,
- * world file, key files), the TLS CA and server key (sealed under tls/km0), and manifest.json with each
- * file's SHA-256. Not in it, by design: the administrator cards and their PINs (kept apart, as the
- * guide says), the root's secret (it never lives on a server), dev-token and dev-card-pin, lock and
- * change-counter files. With a PostgreSQL store the database is PostgreSQL's to back up (pg_dump or
+ * world file, key files), the manufacturer root that warrants new regions' modules (root/), the TLS CA and
+ * server key (sealed under tls/km0), and manifest.json with each file's SHA-256. Not in it, by design:
+ * the administrator cards and their PINs (kept apart, as the guide says), dev-token and dev-card-pin,
+ * lock and change-counter files. With a PostgreSQL store the database is PostgreSQL's to back up (pg_dump or
  * base backups); the file then holds this node's files only.
  */
 #define _GNU_SOURCE
@@ -194,7 +194,7 @@ static enum sr_err sr_backup_write(struct sr_cli *cli, const char *data, bool sq
     if (!sqlite) {
         fprintf(cli->out, "The database is PostgreSQL: back it up with pg_dump or base backups, not here.\n");
     }
-    fprintf(cli->out, "Kept elsewhere, not in it: the administrator cards and their PINs, the root's secret.\n");
+    fprintf(cli->out, "Kept elsewhere, not in it: the regions' administrator cards and their PINs.\n");
     return SR_OK;
 }
 
