@@ -56,6 +56,14 @@ SR_MUST_USE enum sr_err sr_packages_verify(const uint8_t *kek_pkg, size_t kek_le
                                            size_t sw_len, const uint8_t pinned[SR_HASH_LEN],
                                            struct sr_check_report *report, struct sr_kek_package *ret);
 
+/* Any payload signed by module m's warranted identity key, in the packages' envelope (payload, signature,
+ * warrant, root): what an audit checkpoint is. */
+SR_MUST_USE enum sr_err sr_signed_write(const struct sr_module *m, const json_t *payload, const char *path);
+/* Checks such an envelope link by link (root pinned, when pinned is not NULL; root self-signed; warrant by
+ * root; payload by the warrant's key) and hands out the payload; why names the first link that failed. */
+SR_MUST_USE enum sr_err sr_signed_read(const uint8_t *data, size_t len, const uint8_t pinned[SR_HASH_LEN],
+                                       json_t **ret_payload, char *why, size_t cap);
+
 /* The binding label: "strongroom-byok-v1;subscription=S;region=R;world=HKM". */
 SR_MUST_USE enum sr_err sr_binding_make(const char *subscription, const char *region,
                                         const uint8_t world_hkm[SR_HASH_LEN], char *out, size_t cap);

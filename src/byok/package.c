@@ -64,6 +64,11 @@ static enum sr_err sr_package_seal(const struct sr_module *m, const json_t *payl
     return sr_file_write_atomic(path, out, strlen(out), SR_WRITE_REPLACE);
 }
 
+enum sr_err sr_signed_write(const struct sr_module *m, const json_t *payload, const char *path)
+{
+    return sr_package_seal(m, payload, path);
+}
+
 static enum sr_err sr_world_json(const struct sr_world_info *w, json_t **ret)
 {
     json_t *o = json_pack("{s:s,s:s,s:i,s:i}", "id", w->id, "cipher_suite", w->suite, "quorum_k", (int)w->quorum_k,
@@ -230,6 +235,27 @@ static bool sr_chain_ok(struct sr_envelope *e, struct sr_check_report *rep, cons
                                                              e->payload_bytes.len, SR_SIG_DER, e->sig.data,
                                                              e->sig.len) == SR_OK;
     return sr_check(rep, names[3], sig_ok, "a package's signature does not verify under the warranted module key");
+}
+
+enum sr_err sr_signed_read(const uint8_t *data, size_t len, const uint8_t pinned[SR_HASH_LEN], json_t **ret_payload,
+                           char *why, size_t cap)
+{
+    static const char *const names[] = {"root of trust matches the pinned fingerprint", "root certificate is self-signed",
+                                        "module warrant is signed by the root", "signed by the warranted module"};
+    struct sr_envelope e = {0};
+    struct sr_check_report rep = {0};
+    uint8_t fp[SR_HASH_LEN];
+    enum sr_err r = sr_envelope_parse(data, len, &e);
+    if (r != SR_OK) {
+        snprintf(why, cap, "not a signed Strongroom document, or altered");
+    } else if (!sr_chain_ok(&e, &rep, pinned, fp, names)) {
+        snprintf(why, cap, "%s", rep.reason);
+        r = SR_ERR_PACKAGE;
+    } else {
+        *ret_payload = SR_TAKE(e.payload);
+    }
+    sr_envelope_release(&e);
+    return r;
 }
 
 static bool sr_payload_str(const json_t *o, const char *key, char *out, size_t cap)

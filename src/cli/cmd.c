@@ -4,6 +4,7 @@
  * Every precondition a row's flags name is checked here, once.
  */
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <string.h>
 
@@ -60,7 +61,7 @@ static const struct sr_cmd sr_cmds[] = {
      "copy a live server's data directory (store snapshot, modules, TLS) into one file"},
     {"restore", sr_cmd_restore, 0, 0, 0, sr_opts_restore, NULL, "restore --in FILE --data NEWDIR",
      "restore a backup into a new data directory, checked file by file and by its audit chain"},
-    {"audit", NULL, 0, 0, 0, NULL, sr_cmds_audit, "audit verify|show", "the tamper-evident audit log"},
+    {"audit", NULL, 0, 0, 0, NULL, sr_cmds_audit, "audit verify|show|checkpoint", "the tamper-evident audit log"},
     {"key", NULL, 0, 0, 0, NULL, sr_cmds_key, "key SUBCOMMAND (as az keyvault key)",
      "use a vault's keys over the API"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
@@ -362,6 +363,10 @@ int sr_cli_main(int argc, char **argv)
         return 2;
     }
     umask(077); /* every file we create, including SQLite's -wal and -shm, is private */
+    /* Commands hold PINs, world keys and clear private keys in memory: no core dump may carry them, and no
+     * process of the same user may attach to read them (ptrace). OpenSSL's secure heap is also marked
+     * MADV_DONTDUMP, should a dump be forced by other means. */
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (sr_crypto_init() != SR_OK) {
         fprintf(stderr, "strongroom: cannot initialise OpenSSL's secure heap\n");
         return 1;

@@ -14,6 +14,7 @@
 #include "base/fileio.h"
 #include "base/json.h"
 #include "base/text.h"
+#include "byok/byok.h"
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "crypto/crypto.h"
@@ -431,18 +432,147 @@ const struct sr_cmd sr_cmds_token[] = {
 
 /* --- audit --- */
 
+#define SR_CHECKPOINT_FORMAT "strongroom-audit-checkpoint-1"
+
+static const struct sr_opt sr_opts_audit_verify[] = {
+    SR_OPTS_DATA_STORE,
+    {"checkpoint", NULL, true, "a file from 'audit checkpoint': the log must still hold what it signed"},
+    {"root-fingerprint", NULL, true, "the root the checkpoint must chain to (default: this data directory's root)"},
+    {NULL, NULL, false, NULL},
+};
+
+/* The checkpoint's signed payload, checked up to the pinned root: (seq, head). */
+static enum sr_err sr_checkpoint_read(struct sr_cli *cli, const struct sr_args *args, long long *ret_seq,
+                                      char ret_head[65])
+{
+    const struct sr_opt *o = args->opts;
+    uint8_t pinned[SR_HASH_LEN];
+    const char *fp_text = sr_arg(args, o, "root-fingerprint");
+    char root_dir[SR_PATH_MAX];
+    if (fp_text != NULL) {
+        SR_ENSURE(sr_hex_decode(fp_text, pinned, sizeof(pinned)) == SR_OK, SR_ERR_FINGERPRINT);
+    } else {
+        SR_TRY(sr_path_join(root_dir, sizeof(root_dir), sr_data_dir(args, o), "root"));
+        SR_TRY(sr_root_fingerprint(root_dir, pinned));
+    }
+    SR_AUTO_BUF struct sr_buf file = {0};
+    sr_buf_init(&file, 1u << 20, SR_BUF_PLAIN);
+    if (sr_file_read(sr_arg(args, o, "checkpoint"), &file) != SR_OK) {
+        sr_cli_detail(cli, "cannot read %s", sr_arg(args, o, "checkpoint"));
+        return SR_ERR_IO;
+    }
+    SR_AUTO_JSON json_t *payload = NULL;
+    char why[256];
+    if (sr_signed_read(file.data, file.len, pinned, &payload, why, sizeof(why)) != SR_OK) {
+        sr_cli_detail(cli, "the checkpoint does not verify: %s", why);
+        return SR_ERR_AUDIT_BROKEN;
+    }
+    const char *format = json_string_value(json_object_get(payload, "format"));
+    const char *head = json_string_value(json_object_get(payload, "head"));
+    const json_t *seq = json_object_get(payload, "seq");
+    if (format == NULL || strcmp(format, SR_CHECKPOINT_FORMAT) != 0 || head == NULL || strlen(head) != 64 ||
+        !json_is_integer(seq) || json_integer_value(seq) < 0) {
+        sr_cli_detail(cli, "%s is signed but is not an audit checkpoint", sr_arg(args, o, "checkpoint"));
+        return SR_ERR_AUDIT_BROKEN;
+    }
+    *ret_seq = (long long)json_integer_value(seq);
+    memcpy(ret_head, head, 65);
+    return SR_OK;
+}
+
 static enum sr_err sr_cmd_audit_verify(struct sr_cli *cli, const struct sr_args *args)
 {
+    long long seq = 0, count = 0, bad = 0;
+    char signed_head[65] = "", at[65] = "";
+    if (sr_arg(args, args->opts, "checkpoint") != NULL) {
+        SR_TRY(sr_checkpoint_read(cli, args, &seq, signed_head));
+    }
     SR_AUTO_STORE struct sr_store *store = NULL;
-    SR_TRY(sr_open_store(cli, args, sr_opts_data, &store));
-    long long count = 0, bad = 0;
-    enum sr_err r = sr_audit_verify(store, &count, &bad);
+    SR_TRY(sr_open_store(cli, args, args->opts, &store));
+    enum sr_err r = sr_audit_verify_to(store, &count, &bad, seq, at);
     if (r == SR_ERR_AUDIT_BROKEN) {
         sr_cli_detail(cli, "first bad entry: %lld of %lld", bad, count);
         return r;
     }
     SR_TRY(r);
-    fprintf(cli->out, "audit log: %lld entries, hash chain intact\n", count);
+    if (seq > 0 && count < seq) {
+        sr_cli_detail(cli, "the log ends at entry %lld, but the checkpoint signed entry %lld: entries were removed",
+                      count, seq);
+        return SR_ERR_AUDIT_BROKEN;
+    }
+    if (seq > 0 && !sr_ct_equal(at, signed_head, 64)) {
+        sr_cli_detail(cli, "entry %lld is not the one the checkpoint signed: the log was rewritten", seq);
+        return SR_ERR_AUDIT_BROKEN;
+    }
+    fprintf(cli->out, "audit log: %lld entries, hash chain intact", count);
+    if (seq > 0) {
+        fprintf(cli->out, "; it holds the %lld entries the checkpoint signed", seq);
+    }
+    fprintf(cli->out, "\n");
+    return SR_OK;
+}
+
+static const struct sr_opt sr_opts_audit_checkpoint[] = {
+    SR_OPTS_DATA_STORE,
+    {"out", NULL, true, "where the signed checkpoint goes (keep copies away from this server)"},
+    {"region", NULL, true, "the region whose module signs it (default: the first this server holds)"},
+    {NULL, NULL, false, NULL},
+};
+
+static enum sr_err sr_first_held_region(void *ctx, const char *name)
+{
+    char **data_and_out = ctx;
+    char kmdata[SR_PATH_MAX];
+    if (data_and_out[1][0] == 0 && sr_region_kmdata(data_and_out[0], name, kmdata, sizeof(kmdata)) == SR_OK &&
+        sr_file_exists(kmdata)) {
+        snprintf(data_and_out[1], SR_MAX_REGION + 1, "%s", name);
+    }
+    return SR_OK;
+}
+
+static enum sr_err sr_cmd_audit_checkpoint(struct sr_cli *cli, const struct sr_args *args)
+{
+    const struct sr_opt *o = args->opts;
+    const char *out = sr_arg(args, o, "out");
+    if (out == NULL) {
+        sr_cli_detail(cli, "--out FILE is required");
+        return SR_ERR_USAGE;
+    }
+    SR_AUTO_STORE struct sr_store *store = NULL;
+    SR_TRY(sr_open_store(cli, args, o, &store));
+    long long count = 0, bad = 0;
+    char head[65];
+    enum sr_err r = sr_audit_verify_to(store, &count, &bad, 0, head);
+    if (r == SR_ERR_AUDIT_BROKEN) {
+        sr_cli_detail(cli, "the chain is broken at entry %lld: nothing to vouch for", bad);
+    }
+    SR_TRY(r);
+    char region[SR_MAX_REGION + 1] = "";
+    char data_copy[SR_PATH_MAX];
+    snprintf(data_copy, sizeof(data_copy), "%s", sr_data_dir(args, o));
+    if (sr_arg(args, o, "region") != NULL) {
+        snprintf(region, sizeof(region), "%s", sr_arg(args, o, "region"));
+    } else {
+        char *ctx[2] = {data_copy, region};
+        SR_TRY(store->ops->region_each(store, sr_first_held_region, ctx));
+    }
+    char kmdata[SR_PATH_MAX];
+    SR_TRY(sr_region_kmdata(data_copy, region, kmdata, sizeof(kmdata)));
+    if (region[0] == 0 || !sr_file_exists(kmdata)) {
+        sr_cli_detail(cli, "no region's module on this server to sign with");
+        return SR_ERR_NO_MODULE;
+    }
+    SR_AUTO_MODULE struct sr_module *m = NULL;
+    SR_TRY(sr_module_open(kmdata, &m));
+    char when[32];
+    sr_cli_iso_time((long long)time(NULL), when);
+    SR_AUTO_JSON json_t *payload = json_pack("{s:s,s:I,s:s,s:s,s:s}", "format", SR_CHECKPOINT_FORMAT, "seq",
+                                             (json_int_t)count, "head", head, "time", when, "region", region);
+    SR_ENSURE(payload != NULL, SR_ERR_NOMEM);
+    SR_TRY(sr_signed_write(m, payload, out));
+    fprintf(cli->out, "Checkpoint %s: entry %lld, head %.16s..., signed by region %s's module. Keep a copy away "
+                      "from this server; 'audit verify --checkpoint %s' proves the log still holds it.\n",
+            out, count, head, region, out);
     return SR_OK;
 }
 
@@ -510,8 +640,12 @@ static enum sr_err sr_cmd_audit_show(struct sr_cli *cli, const struct sr_args *a
 }
 
 const struct sr_cmd sr_cmds_audit[] = {
-    {"verify", sr_cmd_audit_verify, 0, 0, 0, sr_opts_data, NULL, "audit verify --data DIR",
-     "check the audit log's hash chain"},
+    {"verify", sr_cmd_audit_verify, 0, 0, 0, sr_opts_audit_verify, NULL,
+     "audit verify [--checkpoint FILE [--root-fingerprint HEX]] --data DIR",
+     "check the audit log's hash chain (and that it still holds a signed checkpoint)"},
+    {"checkpoint", sr_cmd_audit_checkpoint, 0, 0, 0, sr_opts_audit_checkpoint, NULL,
+     "audit checkpoint --out FILE [--region R] --data DIR",
+     "sign the chain's head with a region module's warranted key, to keep elsewhere"},
     {"show", sr_cmd_audit_show, 0, 0, 0, sr_opts_audit_show, NULL,
      "audit show [--since T] [--op OP] [--actor LABEL] [--client ADDR] [--refused] [--output table|tsv|json] --data DIR",
      "the audit log's entries, oldest first: who did what, from where, with what outcome"},

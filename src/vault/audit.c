@@ -29,6 +29,8 @@ struct sr_audit_walk {
     char prev[65];
     long long expect_seq;
     long long bad;
+    long long at_seq;  /* 0, or the entry whose hash to keep */
+    char at_hash[65];  /* "" until the walk reaches at_seq */
 };
 
 static enum sr_err sr_audit_check(void *ctx, const struct sr_audit_row *a)
@@ -40,17 +42,29 @@ static enum sr_err sr_audit_check(void *ctx, const struct sr_audit_row *a)
         w->bad = a->seq;
     }
     memcpy(w->prev, a->hash, sizeof(w->prev));
+    if (a->seq == w->at_seq) {
+        memcpy(w->at_hash, a->hash, sizeof(w->at_hash));
+    }
     w->expect_seq = a->seq + 1;
     return SR_OK;
 }
 
-enum sr_err sr_audit_verify(struct sr_store *store, long long *ret_count, long long *ret_bad_seq)
+enum sr_err sr_audit_verify_to(struct sr_store *store, long long *ret_count, long long *ret_bad_seq,
+                               long long at_seq, char at_hash[65])
 {
-    struct sr_audit_walk w = {.expect_seq = 1};
+    struct sr_audit_walk w = {.expect_seq = 1, .at_seq = at_seq};
     memset(w.prev, '0', 64);
     w.prev[64] = 0;
     SR_TRY(store->ops->audit_each(store, sr_audit_check, &w));
     *ret_count = w.expect_seq - 1;
     *ret_bad_seq = w.bad;
+    if (at_hash != NULL) {
+        memcpy(at_hash, at_seq > 0 ? w.at_hash : w.prev, 65);
+    }
     return w.bad == 0 ? SR_OK : SR_ERR_AUDIT_BROKEN;
+}
+
+enum sr_err sr_audit_verify(struct sr_store *store, long long *ret_count, long long *ret_bad_seq)
+{
+    return sr_audit_verify_to(store, ret_count, ret_bad_seq, 0, NULL);
 }

@@ -141,5 +141,9 @@ SR_MUST_USE enum sr_err sr_vault_name_check(const char *name);
 /* --- audit (audit.c) --- */
 /* Walks the chain; on a break, *ret_bad_seq is the first bad entry. */
 SR_MUST_USE enum sr_err sr_audit_verify(struct sr_store *store, long long *ret_count, long long *ret_bad_seq);
+/* The same walk; at_hash gets the hash of entry at_seq ("" if the log has no such entry), or with at_seq 0
+ * the head's hash (64 '0' for an empty log). */
+SR_MUST_USE enum sr_err sr_audit_verify_to(struct sr_store *store, long long *ret_count, long long *ret_bad_seq,
+                                           long long at_seq, char at_hash[65]);
 
 #endif
