@@ -10,7 +10,10 @@ DESTDIR    ?=
 MAN_GROUPS = module root new-world world generatekey kmfile-dump aclprint pubkey sign verifykeypackage toolset \
 	keytransfer serve region vault token audit backup restore key
 
-.PHONY: all deps build run demo test clean install install-files
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build run demo test fuzz clean install install-files
 
 all: build
 
@@ -31,6 +34,14 @@ test: deps
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSR_SANITIZE=ON >/dev/null
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+	@./scripts/analyze.sh $(TEST_BUILD)-analyze
+
+# Coverage-guided fuzzing: every harness of fuzz/ under libFuzzer (clang, ASan+UBSan) for FUZZ_SECONDS each,
+# its corpus in $(FUZZ_BUILD)/corpus/NAME seeded by the harness itself; a crash stops with its reproducer.
+fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSR_SANITIZE=ON -DSR_LIBFUZZER=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_api fuzz_api_bodies fuzz_byok fuzz_kmfiles
+	@./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # The binary, its man page and a systemd unit with a hardened sandbox (dist/strongroom.service.in).
 install: build install-files

@@ -1,10 +1,13 @@
 /*
  * fuzz.h - the contract between a harness and replay_main.c.
  *
- * A harness implements LLVMFuzzerTestOneInput (so libFuzzer can drive it:
- * clang -fsanitize=fuzzer) and sr_fuzz_seeds, which makes valid inputs at run
- * time. replay_main.c runs every seed and a fixed, deterministic set of
- * mutations of each under ctest, so every harness is also a regression test.
+ * A harness implements sr_fuzz_setup (everything LLVMFuzzerTestOneInput needs:
+ * a module, a store, genuine partner files; idempotent), LLVMFuzzerTestOneInput
+ * and sr_fuzz_seeds, which makes valid inputs at run time after the set-up.
+ * Under ctest, replay_main.c runs every seed and a fixed, deterministic set of
+ * mutations of each, so every harness is also a regression test. Under
+ * libFuzzer (make fuzz), libfuzzer_init.c's LLVMFuzzerInitialize does the
+ * set-up and writes the seeds into $SR_FUZZ_SEED_DIR as the initial corpus.
  */
 #ifndef SR_FUZZ_H
 #define SR_FUZZ_H
@@ -17,6 +20,7 @@
 #define SR_FUZZ_MAX_SEEDS 16
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+void sr_fuzz_setup(void);
 /* Fills seeds[0..*n) with valid inputs (each initialised by the harness). */
 void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n);
 

@@ -15,6 +15,11 @@
 #include "http/http.h"
 #include "testlib.h"
 
+void sr_fuzz_setup(void)
+{
+    /* Pure parsers: nothing to set up. */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_t *jwk = json_loadb((const char *)data, size, 0, NULL);

@@ -105,8 +105,11 @@ static void sr_make(const char *name, const char *body)
     json_decref(b);
 }
 
-void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
+void sr_fuzz_setup(void)
 {
+    if (sr_svc != NULL) {
+        return;
+    }
     sr_test_tmpdir(sr_dir, sizeof(sr_dir));
     atexit(sr_cleanup);
     struct sr_pins pins = {0};
@@ -121,6 +124,10 @@ void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
     sr_make("rsa", "{\"kty\":\"RSA\",\"key_size\":2048}");
     sr_make("ec", "{\"kty\":\"EC\",\"crv\":\"P-256\"}");
     sr_make("scratch", "{\"kty\":\"EC\"}");
+}
+
+void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
+{
     size_t k = 0;
     sr_seed(&seeds[k++], "{\"alg\":\"RS256\",\"value\":\"47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU\"}");
     sr_seed(&seeds[k++], "{\"alg\":\"ES256\",\"digest\":\"47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU\",\"value\":\"AAAA\"}");

@@ -48,8 +48,11 @@ static void sr_seed_file(struct sr_buf *seed, const char *rel)
     sr_test_read_file(path, seed);
 }
 
-void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
+void sr_fuzz_setup(void)
 {
+    if (sr_dir[0] != 0) {
+        return;
+    }
     sr_test_tmpdir(sr_dir, sizeof(sr_dir));
     atexit(sr_cleanup);
     struct sr_store *store = NULL;
@@ -66,6 +69,10 @@ void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
     store->ops->close(store);
     sr_seed_file(&sr_kek_pkg, "regions/EU/toolset/BYOK-KEK-pkg-EU-1");
     sr_seed_file(&sr_sw_pkg, "regions/EU/toolset/BYOK-SecurityWorld-pkg-EU-1");
+}
+
+void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
+{
     sr_seed_file(&seeds[0], "regions/EU/toolset/BYOK-KEK-pkg-EU-1");
     sr_seed_file(&seeds[1], "regions/EU/toolset/BYOK-SecurityWorld-pkg-EU-1");
     struct sr_buf ct;

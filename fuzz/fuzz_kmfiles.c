@@ -24,7 +24,7 @@ static void sr_fuzz_cleanup(void)
     sr_test_rmrf(sr_dir);
 }
 
-static void sr_fuzz_init(void)
+void sr_fuzz_setup(void)
 {
     if (sr_m != NULL) {
         return;
@@ -44,7 +44,6 @@ static void sr_put(const char *rel, const uint8_t *data, size_t size, char *path
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    sr_fuzz_init();
     char path[512];
     struct sr_key_info info;
     bool verified;
@@ -88,7 +87,6 @@ static void sr_seed_file(struct sr_buf *seed, const char *path)
 
 void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
 {
-    sr_fuzz_init();
     struct sr_key_info info;
     struct sr_keygen_params p = {.app = "simple", .ident = "fuzz", .plainname = "fuzz",
                                  .spec = {.type = SR_KEY_EC, .curve = SR_CURVE_P256}};

@@ -42,6 +42,7 @@ int main(int argc, char **argv)
     (void)argv;
     struct sr_buf seeds[SR_FUZZ_MAX_SEEDS];
     size_t n = 0;
+    sr_fuzz_setup();
     sr_fuzz_seeds(seeds, &n);
     struct sr_buf input;
     sr_buf_init(&input, 0, SR_BUF_PLAIN);

@@ -27,7 +27,7 @@ enum sr_err sr_json_hex(const json_t *obj, const char *key, enum sr_err bad, uin
 {
     const char *s = NULL;
     SR_TRY(sr_json_str(obj, key, bad, &s));
-    SR_ENSURE(strlen(s) == 2 * n && sr_hex_decode(s, out, n) == SR_OK, bad);
+    SR_ENSURE(s != NULL && strlen(s) == 2 * n && sr_hex_decode(s, out, n) == SR_OK, bad);
     return SR_OK;
 }
 

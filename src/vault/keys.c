@@ -336,7 +336,7 @@ static unsigned sr_default_ops(enum sr_key_type type)
 enum sr_err sr_op_key_create(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     SR_TRY(sr_name_check(req));
-    struct sr_key_spec spec;
+    struct sr_key_spec spec = {0};
     const char *kty = NULL;
     SR_TRY(sr_spec_from_create(req, req->body, &spec, &kty));
     unsigned ops = sr_default_ops(spec.type);
@@ -380,7 +380,7 @@ static enum sr_err sr_byok_kek(struct sr_vault_svc *svc, struct sr_request *req,
         char expect[128];
         snprintf(expect, sizeof(expect), SR_KEK_KID_PREFIX "%s:1", req->vault.region);
         if (strcmp(b->kid, expect) != 0) {
-            snprintf(req->detail, sizeof(req->detail), "the package is for %s; this vault's region is %s", b->kid,
+            snprintf(req->detail, sizeof(req->detail), "the package is for %.120s; this vault's region is %s", b->kid,
                      req->vault.region);
             return SR_ERR_BYOK_KEK;
         }
