@@ -432,8 +432,6 @@ const struct sr_cmd sr_cmds_token[] = {
 
 /* --- audit --- */
 
-#define SR_CHECKPOINT_FORMAT "strongroom-audit-checkpoint-1"
-
 static const struct sr_opt sr_opts_audit_verify[] = {
     SR_OPTS_DATA_STORE,
     {"checkpoint", NULL, true, "a file from 'audit checkpoint': the log must still hold what it signed"},
@@ -441,74 +439,46 @@ static const struct sr_opt sr_opts_audit_verify[] = {
     {NULL, NULL, false, NULL},
 };
 
-/* The checkpoint's signed payload, checked up to the pinned root: (seq, head). */
-static enum sr_err sr_checkpoint_read(struct sr_cli *cli, const struct sr_args *args, long long *ret_seq,
-                                      char ret_head[65])
+/* The root a checkpoint must chain to: --root-fingerprint, else this data directory's own. */
+static enum sr_err sr_pinned_root(const struct sr_args *args, uint8_t pinned[SR_HASH_LEN])
 {
-    const struct sr_opt *o = args->opts;
-    uint8_t pinned[SR_HASH_LEN];
-    const char *fp_text = sr_arg(args, o, "root-fingerprint");
-    char root_dir[SR_PATH_MAX];
+    const char *fp_text = sr_arg(args, args->opts, "root-fingerprint");
     if (fp_text != NULL) {
-        SR_ENSURE(sr_hex_decode(fp_text, pinned, sizeof(pinned)) == SR_OK, SR_ERR_FINGERPRINT);
-    } else {
-        SR_TRY(sr_path_join(root_dir, sizeof(root_dir), sr_data_dir(args, o), "root"));
-        SR_TRY(sr_root_fingerprint(root_dir, pinned));
+        SR_ENSURE(sr_hex_decode(fp_text, pinned, SR_HASH_LEN) == SR_OK, SR_ERR_FINGERPRINT);
+        return SR_OK;
     }
-    SR_AUTO_BUF struct sr_buf file = {0};
-    sr_buf_init(&file, 1u << 20, SR_BUF_PLAIN);
-    if (sr_file_read(sr_arg(args, o, "checkpoint"), &file) != SR_OK) {
-        sr_cli_detail(cli, "cannot read %s", sr_arg(args, o, "checkpoint"));
-        return SR_ERR_IO;
-    }
-    SR_AUTO_JSON json_t *payload = NULL;
-    char why[256];
-    if (sr_signed_read(file.data, file.len, pinned, &payload, why, sizeof(why)) != SR_OK) {
-        sr_cli_detail(cli, "the checkpoint does not verify: %s", why);
-        return SR_ERR_AUDIT_BROKEN;
-    }
-    const char *format = json_string_value(json_object_get(payload, "format"));
-    const char *head = json_string_value(json_object_get(payload, "head"));
-    const json_t *seq = json_object_get(payload, "seq");
-    if (format == NULL || strcmp(format, SR_CHECKPOINT_FORMAT) != 0 || head == NULL || strlen(head) != 64 ||
-        !json_is_integer(seq) || json_integer_value(seq) < 0) {
-        sr_cli_detail(cli, "%s is signed but is not an audit checkpoint", sr_arg(args, o, "checkpoint"));
-        return SR_ERR_AUDIT_BROKEN;
-    }
-    *ret_seq = (long long)json_integer_value(seq);
-    memcpy(ret_head, head, 65);
-    return SR_OK;
+    char root_dir[SR_PATH_MAX];
+    SR_TRY(sr_path_join(root_dir, sizeof(root_dir), sr_data_dir(args, args->opts), "root"));
+    return sr_root_fingerprint(root_dir, pinned);
 }
 
 static enum sr_err sr_cmd_audit_verify(struct sr_cli *cli, const struct sr_args *args)
 {
-    long long seq = 0, count = 0, bad = 0;
-    char signed_head[65] = "", at[65] = "";
-    if (sr_arg(args, args->opts, "checkpoint") != NULL) {
-        SR_TRY(sr_checkpoint_read(cli, args, &seq, signed_head));
-    }
+    const char *checkpoint = sr_arg(args, args->opts, "checkpoint");
     SR_AUTO_STORE struct sr_store *store = NULL;
     SR_TRY(sr_open_store(cli, args, args->opts, &store));
-    enum sr_err r = sr_audit_verify_to(store, &count, &bad, seq, at);
-    if (r == SR_ERR_AUDIT_BROKEN) {
-        sr_cli_detail(cli, "first bad entry: %lld of %lld", bad, count);
-        return r;
+    long long seq = 0, count = 0, bad = 0;
+    if (checkpoint == NULL) {
+        enum sr_err r = sr_audit_verify(store, &count, &bad);
+        if (r == SR_ERR_AUDIT_BROKEN) {
+            sr_cli_detail(cli, "first bad entry: %lld of %lld", bad, count);
+        }
+        SR_TRY(r);
+        fprintf(cli->out, "audit log: %lld entries, hash chain intact\n", count);
+        return SR_OK;
     }
-    SR_TRY(r);
-    if (seq > 0 && count < seq) {
-        sr_cli_detail(cli, "the log ends at entry %lld, but the checkpoint signed entry %lld: entries were removed",
-                      count, seq);
-        return SR_ERR_AUDIT_BROKEN;
+    uint8_t pinned[SR_HASH_LEN];
+    SR_TRY(sr_pinned_root(args, pinned));
+    SR_AUTO_BUF struct sr_buf file = {0};
+    sr_buf_init(&file, 1u << 20, SR_BUF_PLAIN);
+    if (sr_file_read(checkpoint, &file) != SR_OK) {
+        sr_cli_detail(cli, "cannot read %s", checkpoint);
+        return SR_ERR_IO;
     }
-    if (seq > 0 && !sr_ct_equal(at, signed_head, 64)) {
-        sr_cli_detail(cli, "entry %lld is not the one the checkpoint signed: the log was rewritten", seq);
-        return SR_ERR_AUDIT_BROKEN;
-    }
-    fprintf(cli->out, "audit log: %lld entries, hash chain intact", count);
-    if (seq > 0) {
-        fprintf(cli->out, "; it holds the %lld entries the checkpoint signed", seq);
-    }
-    fprintf(cli->out, "\n");
+    SR_TRY(sr_audit_checkpoint_check(store, file.data, file.len, pinned, &seq, &count, cli->detail,
+                                     sizeof(cli->detail)));
+    fprintf(cli->out, "audit log: %lld entries, hash chain intact; it holds the %lld entries the checkpoint signed\n",
+            count, seq);
     return SR_OK;
 }
 
@@ -540,13 +510,6 @@ static enum sr_err sr_cmd_audit_checkpoint(struct sr_cli *cli, const struct sr_a
     }
     SR_AUTO_STORE struct sr_store *store = NULL;
     SR_TRY(sr_open_store(cli, args, o, &store));
-    long long count = 0, bad = 0;
-    char head[65];
-    enum sr_err r = sr_audit_verify_to(store, &count, &bad, 0, head);
-    if (r == SR_ERR_AUDIT_BROKEN) {
-        sr_cli_detail(cli, "the chain is broken at entry %lld: nothing to vouch for", bad);
-    }
-    SR_TRY(r);
     char region[SR_MAX_REGION + 1] = "";
     char data_copy[SR_PATH_MAX];
     snprintf(data_copy, sizeof(data_copy), "%s", sr_data_dir(args, o));
@@ -564,15 +527,15 @@ static enum sr_err sr_cmd_audit_checkpoint(struct sr_cli *cli, const struct sr_a
     }
     SR_AUTO_MODULE struct sr_module *m = NULL;
     SR_TRY(sr_module_open(kmdata, &m));
-    char when[32];
-    sr_cli_iso_time((long long)time(NULL), when);
-    SR_AUTO_JSON json_t *payload = json_pack("{s:s,s:I,s:s,s:s,s:s}", "format", SR_CHECKPOINT_FORMAT, "seq",
-                                             (json_int_t)count, "head", head, "time", when, "region", region);
-    SR_ENSURE(payload != NULL, SR_ERR_NOMEM);
-    SR_TRY(sr_signed_write(m, payload, out));
-    fprintf(cli->out, "Checkpoint %s: entry %lld, head %.16s..., signed by region %s's module. Keep a copy away "
-                      "from this server; 'audit verify --checkpoint %s' proves the log still holds it.\n",
-            out, count, head, region, out);
+    long long count = 0;
+    enum sr_err r = sr_audit_checkpoint_write(store, m, region, out, &count);
+    if (r == SR_ERR_AUDIT_BROKEN) {
+        sr_cli_detail(cli, "the chain is broken ('audit verify' says where): nothing to vouch for");
+    }
+    SR_TRY(r);
+    fprintf(cli->out, "Checkpoint %s: entry %lld, signed by region %s's module. Keep a copy away from this "
+                      "server; 'audit verify --checkpoint %s' proves the log still holds it.\n",
+            out, count, region, out);
     return SR_OK;
 }
 
@@ -662,6 +625,7 @@ const struct sr_opt sr_opts_serve[] = {
     {"threads", NULL, true, "worker threads (default: one per CPU)"},
     {"max-conns-per-address", NULL, true, "open connections one client address may hold (default 128, of 1,000)"},
     {"rotation-interval", NULL, true, "seconds between checks of the keys' rotation policies (default 60)"},
+    {"checkpoint-interval", NULL, true, "seconds between signed audit checkpoints in DATA/checkpoints (default 3600; 0: none)"},
     {"port-file", NULL, true, "write the port actually bound to this file (for tests)"},
     {"quiet", NULL, false, "do not log requests"},
     {NULL, NULL, false, NULL},
@@ -814,6 +778,12 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
         sr_cli_detail(cli, "--rotation-interval is a number of seconds from 1 to 86400");
         return SR_ERR_USAGE;
     }
+    unsigned long checkpoint = 3600;
+    if (sr_arg(args, o, "checkpoint-interval") &&
+        sr_parse_uint(sr_arg(args, o, "checkpoint-interval"), 0, 7 * 86400, &checkpoint) != SR_OK) {
+        sr_cli_detail(cli, "--checkpoint-interval is a number of seconds from 0 (none) to 604800");
+        return SR_ERR_USAGE;
+    }
     unsigned long per_address = 0;
     if (sr_arg(args, o, "max-conns-per-address") &&
         sr_parse_uint(sr_arg(args, o, "max-conns-per-address"), 1, 1000, &per_address) != SR_OK) {
@@ -862,7 +832,7 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     struct sr_http_server *server = NULL;
-    r = sr_vault_background_start(svc, (unsigned)rotation);
+    r = sr_vault_background_start(svc, (unsigned)rotation, (unsigned)checkpoint);
     if (r == SR_OK) {
         r = sr_http_start(svc, &cfg, &server);
     }

@@ -2,7 +2,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <time.h>
+
+#include "base/fileio.h"
+#include "base/json.h"
 #include "base/text.h"
+#include "byok/byok.h"
 #include "crypto/crypto.h"
 #include "vault/internal.h"
 
@@ -67,4 +72,112 @@ enum sr_err sr_audit_verify_to(struct sr_store *store, long long *ret_count, lon
 enum sr_err sr_audit_verify(struct sr_store *store, long long *ret_count, long long *ret_bad_seq)
 {
     return sr_audit_verify_to(store, ret_count, ret_bad_seq, 0, NULL);
+}
+
+#define SR_CHECKPOINT_FORMAT "strongroom-audit-checkpoint-1"
+
+enum sr_err sr_audit_checkpoint_write(struct sr_store *store, const struct sr_module *m, const char *region,
+                                      const char *path, long long *ret_seq)
+{
+    long long count = 0, bad = 0;
+    char head[65];
+    SR_TRY(sr_audit_verify_to(store, &count, &bad, 0, head)); /* a broken chain is vouched for by nobody */
+    char when[32] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm) != NULL) {
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    SR_AUTO_JSON json_t *payload = json_pack("{s:s,s:I,s:s,s:s,s:s}", "format", SR_CHECKPOINT_FORMAT, "seq",
+                                             (json_int_t)count, "head", head, "time", when, "region", region);
+    SR_ENSURE(payload != NULL, SR_ERR_NOMEM);
+    SR_TRY(sr_signed_write(m, payload, path));
+    *ret_seq = count;
+    return SR_OK;
+}
+
+enum sr_err sr_audit_checkpoint_check(struct sr_store *store, const uint8_t *data, size_t len,
+                                      const uint8_t pinned[32], long long *ret_seq, long long *ret_count, char *why,
+                                      size_t cap)
+{
+    SR_AUTO_JSON json_t *payload = NULL;
+    char reason[256];
+    if (sr_signed_read(data, len, pinned, &payload, reason, sizeof(reason)) != SR_OK) {
+        snprintf(why, cap, "the checkpoint does not verify: %s", reason);
+        return SR_ERR_AUDIT_BROKEN;
+    }
+    const char *format = json_string_value(json_object_get(payload, "format"));
+    const char *head = json_string_value(json_object_get(payload, "head"));
+    const json_t *seq = json_object_get(payload, "seq");
+    if (format == NULL || strcmp(format, SR_CHECKPOINT_FORMAT) != 0 || head == NULL || strlen(head) != 64 ||
+        !json_is_integer(seq) || json_integer_value(seq) < 0) {
+        snprintf(why, cap, "a signed document, but not an audit checkpoint");
+        return SR_ERR_AUDIT_BROKEN;
+    }
+    long long want = (long long)json_integer_value(seq), bad = 0;
+    char at[65] = "";
+    enum sr_err r = sr_audit_verify_to(store, ret_count, &bad, want, at);
+    *ret_seq = want;
+    if (r == SR_ERR_AUDIT_BROKEN) {
+        snprintf(why, cap, "first bad entry: %lld of %lld", bad, *ret_count);
+        return r;
+    }
+    SR_TRY(r);
+    if (want > 0 && *ret_count < want) {
+        snprintf(why, cap, "the log ends at entry %lld, but the checkpoint signed entry %lld: entries were removed",
+                 *ret_count, want);
+        return SR_ERR_AUDIT_BROKEN;
+    }
+    if (want > 0 && !sr_ct_equal(at, head, 64)) {
+        snprintf(why, cap, "entry %lld is not the one the checkpoint signed: the log was rewritten", want);
+        return SR_ERR_AUDIT_BROKEN;
+    }
+    return SR_OK;
+}
+
+struct sr_held_region {
+    struct sr_vault_svc *svc;
+    const struct sr_module *m;
+    char name[SR_MAX_REGION + 1];
+};
+
+static enum sr_err sr_first_held(void *ctx, const char *name)
+{
+    struct sr_held_region *h = ctx;
+    if (h->m == NULL && sr_svc_region_module(h->svc, name, &h->m) == SR_OK) {
+        snprintf(h->name, sizeof(h->name), "%s", name);
+    }
+    return SR_OK;
+}
+
+void sr_checkpoint_tick(struct sr_vault_svc *svc)
+{
+    long long now = (long long)time(NULL), count = 0, bad = 0;
+    if (svc->checkpoint_interval == 0 || now < svc->checkpoint_next) {
+        return;
+    }
+    svc->checkpoint_next = now + svc->checkpoint_interval;
+    char head[65];
+    if (sr_audit_verify_to(svc->store, &count, &bad, 0, head) != SR_OK || count == svc->checkpoint_last_seq) {
+        return; /* nothing new, or a broken chain, which 'audit verify' reports and no checkpoint may vouch for */
+    }
+    struct sr_held_region h = {.svc = svc};
+    char dir[SR_PATH_MAX], path[SR_PATH_MAX + 48];
+    long long seq = 0;
+    enum sr_err r = svc->store->ops->region_each(svc->store, sr_first_held, &h);
+    if (r == SR_OK) {
+        r = h.m != NULL ? sr_path_join(dir, sizeof(dir), svc->data_dir, "checkpoints") : SR_ERR_NO_MODULE;
+    }
+    if (r == SR_OK) {
+        r = sr_dir_make(dir);
+    }
+    if (r == SR_OK) {
+        snprintf(path, sizeof(path), "%s/checkpoint-%012lld.json", dir, count);
+        r = sr_audit_checkpoint_write(svc->store, h.m, h.name, path, &seq);
+    }
+    if (r == SR_OK) {
+        svc->checkpoint_last_seq = seq;
+    } else {
+        fprintf(stderr, "strongroom: audit checkpoint not written: %s\n", sr_err_message(r));
+    }
 }

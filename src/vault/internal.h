@@ -61,7 +61,13 @@ struct sr_vault_svc {
     struct sr_refusals refusals;
     unsigned rotation_interval; /* seconds between the scheduler's checks; 0: no scheduler (not serving) */
     long long rotation_next;    /* the housekeeper's alone */
+    unsigned checkpoint_interval; /* seconds between audit checkpoints in DATA/checkpoints; 0: none */
+    long long checkpoint_next, checkpoint_last_seq; /* the housekeeper's alone */
 };
+
+/* audit.c: writes DATA/checkpoints/checkpoint-SEQ.json when the log grew since the last one (at most once
+ * per checkpoint_interval), signed by the module of the first region this server holds. */
+void sr_checkpoint_tick(struct sr_vault_svc *svc);
 
 /* rotation.c */
 /* An ISO-8601 duration (P90D, PT12H, P1Y2M) in seconds; SR_ERR_BAD_PARAM if it is not one. */

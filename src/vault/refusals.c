@@ -138,6 +138,7 @@ static void *sr_housekeeper(void *arg)
         sr_refusals_flush_locked(svc, (long long)time(NULL) / 60);
         pthread_mutex_unlock(&rf->lock);
         sr_rotation_tick(svc);
+        sr_checkpoint_tick(svc);
         pthread_mutex_lock(&rf->lock);
     }
     pthread_mutex_unlock(&rf->lock);
@@ -150,10 +151,13 @@ void sr_refusals_init(struct sr_vault_svc *svc)
     pthread_cond_init(&svc->refusals.wake, NULL);
 }
 
-enum sr_err sr_vault_background_start(struct sr_vault_svc *svc, unsigned rotation_seconds)
+enum sr_err sr_vault_background_start(struct sr_vault_svc *svc, unsigned rotation_seconds,
+                                      unsigned checkpoint_seconds)
 {
     SR_ENSURE(!svc->refusals.running, SR_ERR_INTERNAL);
     svc->rotation_interval = rotation_seconds;
+    svc->checkpoint_interval = checkpoint_seconds;
+    svc->checkpoint_next = (long long)time(NULL) + checkpoint_seconds;
     SR_ENSURE(pthread_create(&svc->refusals.thread, NULL, sr_housekeeper, svc) == 0, SR_ERR_NOMEM);
     svc->refusals.running = true;
     return SR_OK;

@@ -55,9 +55,11 @@ struct sr_request {
 struct sr_vault_svc;
 
 SR_MUST_USE enum sr_err sr_vault_svc_open(const char *data_dir, struct sr_store *store, struct sr_vault_svc **ret);
-/* A server's background work: refusal counts at the end of each minute, and keys rotated as their
- * policies say, checked every rotation_seconds. sr_vault_svc_free stops it. */
-SR_MUST_USE enum sr_err sr_vault_background_start(struct sr_vault_svc *svc, unsigned rotation_seconds);
+/* A server's background work: refusal counts at the end of each minute, keys rotated as their policies
+ * say (checked every rotation_seconds), and a signed audit checkpoint every checkpoint_seconds (0: none).
+ * sr_vault_svc_free stops it. */
+SR_MUST_USE enum sr_err sr_vault_background_start(struct sr_vault_svc *svc, unsigned rotation_seconds,
+                                                  unsigned checkpoint_seconds);
 void sr_vault_svc_free(struct sr_vault_svc *svc);
 struct sr_store *sr_vault_svc_store(struct sr_vault_svc *svc);
 
@@ -141,6 +143,16 @@ SR_MUST_USE enum sr_err sr_vault_name_check(const char *name);
 /* --- audit (audit.c) --- */
 /* Walks the chain; on a break, *ret_bad_seq is the first bad entry. */
 SR_MUST_USE enum sr_err sr_audit_verify(struct sr_store *store, long long *ret_count, long long *ret_bad_seq);
+struct sr_module;
+/* A checkpoint at path: the intact chain's head (entry count and hash) signed by module m of region, in
+ * the packages' envelope; *ret_seq is the count it signed. SR_ERR_AUDIT_BROKEN if the chain is not intact. */
+SR_MUST_USE enum sr_err sr_audit_checkpoint_write(struct sr_store *store, const struct sr_module *m,
+                                                  const char *region, const char *path, long long *ret_seq);
+/* Checks a checkpoint up to the pinned root, then that the log is intact and still holds exactly the entry
+ * it signed: SR_ERR_AUDIT_BROKEN with why otherwise (a forged checkpoint, a removed tail, a rewrite). */
+SR_MUST_USE enum sr_err sr_audit_checkpoint_check(struct sr_store *store, const uint8_t *data, size_t len,
+                                                  const uint8_t pinned[32], long long *ret_seq, long long *ret_count,
+                                                  char *why, size_t cap);
 /* The same walk; at_hash gets the hash of entry at_seq ("" if the log has no such entry), or with at_seq 0
  * the head's hash (64 '0' for an empty log). */
 SR_MUST_USE enum sr_err sr_audit_verify_to(struct sr_store *store, long long *ret_count, long long *ret_bad_seq,

@@ -3,10 +3,17 @@
 # module's warranted key; 'audit verify --checkpoint' then proves the log still holds what it signed. The
 # hash chain alone cannot see a removed tail: with the last entries deleted, 'audit verify' passes and
 # 'audit verify --checkpoint' fails. An altered checkpoint, or one checked against another root, fails.
+# A running server writes its own checkpoints (--checkpoint-interval) into DATA/checkpoints.
 . "$(dirname "$0")/lib.sh"
-start_server "$T/data" --dev --quiet
+start_server "$T/data" --dev --quiet --checkpoint-interval 1
 TOKEN=$(cat "$T/data/dev-token")
 for i in 1 2 3 4 5; do api POST "/keys/k$i/create?api-version=7.5" '{"kty":"EC"}' >/dev/null; done
+
+step "the server writes a checkpoint of its own once the log grew, and it verifies"
+for _ in $(seq 1 50); do ls "$T/data/checkpoints/"checkpoint-*.json >/dev/null 2>&1 && break; sleep 0.1; done
+own=$(ls "$T/data/checkpoints/"checkpoint-*.json 2>/dev/null | tail -1)
+[ -n "$own" ] || fail "the server wrote no checkpoint in DATA/checkpoints"
+$SR audit verify --checkpoint "$own" --data "$T/data" | grep -q 'the checkpoint signed' || fail "the server's checkpoint"
 
 step "a checkpoint of the live log, and the log grows after it"
 $SR audit checkpoint --out "$T/cp.json" --data "$T/data" | tee cp.out

@@ -390,6 +390,17 @@ static void test_aes_kwp_wycheproof(void **state)
     json_decref(root);
 }
 
+/* A Wycheproof group's private key, from its PKCS#8. */
+static EVP_PKEY *sr_group_private_key(const json_t *g)
+{
+    struct sr_buf p8;
+    EVP_PKEY *key = NULL;
+    sr_test_hex(sr_jstr(g, "privateKeyPkcs8"), &p8);
+    SR_ASSERT_OK(sr_pkey_private_from_pkcs8(p8.data, p8.len, &key));
+    sr_buf_release(&p8);
+    return key;
+}
+
 static void test_rsa_oaep_sha1_wycheproof(void **state)
 {
     (void)state;
@@ -398,10 +409,7 @@ static void test_rsa_oaep_sha1_wycheproof(void **state)
     json_t *g, *tc;
     int checked = 0;
     json_array_foreach(json_object_get(root, "testGroups"), gi, g) {
-        struct sr_buf p8;
-        EVP_PKEY *key = NULL;
-        sr_test_hex(sr_jstr(g, "privateKeyPkcs8"), &p8);
-        SR_ASSERT_OK(sr_pkey_private_from_pkcs8(p8.data, p8.len, &key));
+        EVP_PKEY *key = sr_group_private_key(g);
         json_array_foreach(json_object_get(g, "tests"), ti, tc) {
             struct sr_buf msg, ct, label, out;
             sr_test_hex(sr_jstr(tc, "msg"), &msg);
@@ -422,7 +430,6 @@ static void test_rsa_oaep_sha1_wycheproof(void **state)
             sr_buf_release(&msg); sr_buf_release(&ct); sr_buf_release(&label); sr_buf_release(&out);
         }
         EVP_PKEY_free(key);
-        sr_buf_release(&p8);
     }
     assert_int_equal(checked, json_integer_value(json_object_get(root, "numberOfTests")));
     json_decref(root);
@@ -446,10 +453,7 @@ static void sr_oaep_file(const char *file, int *ret_checked, int *ret_labelled)
         if (alg == SR_ENC_NONE) {
             continue;
         }
-        struct sr_buf p8;
-        EVP_PKEY *key = NULL;
-        sr_test_hex(sr_jstr(g, "privateKeyPkcs8"), &p8);
-        SR_ASSERT_OK(sr_pkey_private_from_pkcs8(p8.data, p8.len, &key));
+        EVP_PKEY *key = sr_group_private_key(g);
         json_array_foreach(json_object_get(g, "tests"), ti, tc) {
             struct sr_buf msg, ct, out;
             sr_test_hex(sr_jstr(tc, "msg"), &msg);
@@ -473,7 +477,6 @@ static void sr_oaep_file(const char *file, int *ret_checked, int *ret_labelled)
             sr_buf_release(&msg); sr_buf_release(&ct); sr_buf_release(&out);
         }
         EVP_PKEY_free(key);
-        sr_buf_release(&p8);
     }
     json_decref(root);
 }
@@ -511,10 +514,7 @@ static void test_rsa_pkcs1_decrypt_refused_wycheproof(void **state)
         json_t *g, *tc;
         int checked = 0;
         json_array_foreach(json_object_get(root, "testGroups"), gi, g) {
-            struct sr_buf p8;
-            EVP_PKEY *key = NULL;
-            sr_test_hex(sr_jstr(g, "privateKeyPkcs8"), &p8);
-            SR_ASSERT_OK(sr_pkey_private_from_pkcs8(p8.data, p8.len, &key));
+            EVP_PKEY *key = sr_group_private_key(g);
             json_array_foreach(json_object_get(g, "tests"), ti, tc) {
                 struct sr_buf ct, out;
                 sr_test_hex(sr_jstr(tc, "ct"), &ct);
@@ -524,7 +524,6 @@ static void test_rsa_pkcs1_decrypt_refused_wycheproof(void **state)
                 sr_buf_release(&ct); sr_buf_release(&out);
             }
             EVP_PKEY_free(key);
-            sr_buf_release(&p8);
         }
         assert_int_equal(checked, json_integer_value(json_object_get(root, "numberOfTests")));
         json_decref(root);
