@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fuzz.sh BUILD SECONDS: runs each libFuzzer harness in BUILD/tests for SECONDS, its corpus kept in
-# BUILD/corpus/NAME (seeded by the harness at start); prints executions and coverage per harness, and
+# BUILD/corpus/NAME (seeded by the harness at start, and read with the committed fuzz/corpus/NAME); prints executions and coverage per harness, and
 # stops at the first crash (its reproducer is in BUILD/crashes/NAME).
 set -euo pipefail
 build=${1:?usage: fuzz.sh BUILD SECONDS}
@@ -17,7 +17,7 @@ for bin in "$build"/tests/fuzz_*; do
     log="$build/$name.log"
     echo "== $name: ${seconds}s"
     if ! SR_FUZZ_SEED_DIR="$corpus" "$bin" -max_total_time="$seconds" -print_final_stats=1 \
-        -artifact_prefix="$crashes/" "$corpus" > "$log" 2>&1; then
+        -artifact_prefix="$crashes/" "$corpus" "$(dirname "$0")/../fuzz/corpus/$name" > "$log" 2>&1; then
         tail -40 "$log"
         echo "fuzz: $name crashed; the input is in $crashes" >&2
         exit 1
