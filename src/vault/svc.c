@@ -154,9 +154,7 @@ enum sr_err sr_vault_exists(struct sr_vault_svc *svc, const char *name, struct s
  * joined the region answers 503 for every request of the vault, reads included). */
 enum sr_err sr_vault_lookup(struct sr_vault_svc *svc, const char *name, struct sr_vault_row *ret)
 {
-    enum sr_err r = svc->store->ops->vault_get(svc->store, name, ret);
-    SR_ENSURE(r != SR_ERR_NOT_FOUND, SR_ERR_VAULT_NOT_FOUND);
-    SR_TRY(r);
+    SR_TRY(sr_vault_exists(svc, name, ret));
     const struct sr_module *m = NULL;
     return sr_svc_region_module(svc, ret->region, &m);
 }

@@ -115,6 +115,13 @@ static void test_store_option_refusals(void **state)
     SR_CLI(f, 2, "--output is table, tsv or json", "token", "list", "--data", data, "--output", "yaml");
     SR_CLI(f, 2, "--cards", "region", "join", "EU", "--data", data);
     SR_CLI(f, 1, "no live token", "token", "revoke", "nobody", "--data", data);
+    SR_CLI(f, 2, "--rotation-interval", "serve", "--data", data, "--rotation-interval", "0");
+    SR_CLI(f, 2, "--checkpoint-interval", "serve", "--data", data, "--checkpoint-interval", "soon");
+    SR_CLI(f, 2, "--out FILE", "backup", "--data", data);
+    SR_CLI(f, 2, "--in FILE and --data NEWDIR", "restore", "--data", data);
+    SR_CLI(f, 2, "--out FILE", "audit", "checkpoint", "--data", data);
+    SR_CLI(f, 2, "only bash", "completion", "zsh");
+    SR_CLI(f, 2, "help --man takes a command", "help", "--man");
 }
 
 static void test_new_world_refusals(void **state)
