@@ -207,15 +207,27 @@ enum sr_err sr_aead_open(const uint8_t key[32], const void *aad, size_t aadlen, 
                               in + SR_AEAD_NONCE_LEN + ctlen, SR_AEAD_TAG_LEN, out);
 }
 
-static enum sr_err sr_kwp(int enc, const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen,
-                          struct sr_buf *out)
+/* AES key wrap, padded (RFC 5649) or not (RFC 3394), by key length. */
+static const EVP_CIPHER *sr_kw_cipher(bool padded, size_t keylen)
 {
-    const EVP_CIPHER *cipher = keylen == 16 ? EVP_aes_128_wrap_pad() : keylen == 24 ? EVP_aes_192_wrap_pad()
-                               : keylen == 32 ? EVP_aes_256_wrap_pad() : NULL;
+    if (padded) {
+        return keylen == 16 ? EVP_aes_128_wrap_pad() : keylen == 24 ? EVP_aes_192_wrap_pad()
+               : keylen == 32 ? EVP_aes_256_wrap_pad() : NULL;
+    }
+    return keylen == 16 ? EVP_aes_128_wrap() : keylen == 24 ? EVP_aes_192_wrap()
+           : keylen == 32 ? EVP_aes_256_wrap() : NULL;
+}
+
+static enum sr_err sr_kw(int enc, bool padded, const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen,
+                         struct sr_buf *out)
+{
+    const EVP_CIPHER *cipher = sr_kw_cipher(padded, keylen);
     SR_ENSURE(cipher != NULL, SR_ERR_MALFORMED);
     SR_ENSURE(inlen <= SR_MAX_PAYLOAD, SR_ERR_TOO_LARGE);
-    /* RFC 5649: unwrap input is whole 64-bit blocks, at least two; wrap output at most 15 bytes longer. */
-    SR_ENSURE(enc || (inlen >= 16 && inlen % 8 == 0), SR_ERR_AUTH_FAILED);
+    /* Unwrap input is whole 64-bit blocks, at least two (RFC 5649) or three (RFC 3394: a key of at least
+     * 128 bits); wrap output is at most 15 bytes longer. RFC 3394 wraps whole blocks only, two or more. */
+    SR_ENSURE(enc || (inlen >= (padded ? 16u : 24u) && inlen % 8 == 0), SR_ERR_AUTH_FAILED);
+    SR_ENSURE(!enc || padded || (inlen >= 16 && inlen % 8 == 0), SR_ERR_MALFORMED);
     SR_AUTO(sr_EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
     EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
@@ -240,13 +252,52 @@ static enum sr_err sr_kwp(int enc, const uint8_t *key, size_t keylen, const uint
 enum sr_err sr_aes_kwp_wrap(const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen, struct sr_buf *out)
 {
     SR_ENSURE(inlen > 0, SR_ERR_MALFORMED);
-    return sr_kwp(1, key, keylen, in, inlen, out);
+    return sr_kw(1, true, key, keylen, in, inlen, out);
 }
 
 enum sr_err sr_aes_kwp_unwrap(const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen,
                               struct sr_buf *out_secret)
 {
-    return sr_kwp(0, key, keylen, in, inlen, out_secret);
+    return sr_kw(0, true, key, keylen, in, inlen, out_secret);
+}
+
+enum sr_err sr_aes_kw_wrap(const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen, struct sr_buf *out)
+{
+    return sr_kw(1, false, key, keylen, in, inlen, out);
+}
+
+enum sr_err sr_aes_kw_unwrap(const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen,
+                             struct sr_buf *out_secret)
+{
+    return sr_kw(0, false, key, keylen, in, inlen, out_secret);
+}
+
+enum sr_err sr_aes_cbc(bool encrypt, bool padded, const uint8_t *key, size_t keylen, const uint8_t iv[16],
+                       const uint8_t *in, size_t inlen, struct sr_buf *out)
+{
+    const EVP_CIPHER *cipher = keylen == 16 ? EVP_aes_128_cbc() : keylen == 24 ? EVP_aes_192_cbc()
+                               : keylen == 32 ? EVP_aes_256_cbc() : NULL;
+    SR_ENSURE(cipher != NULL, SR_ERR_MALFORMED);
+    SR_ENSURE(inlen <= SR_MAX_PAYLOAD, SR_ERR_TOO_LARGE);
+    /* Without padding the input is whole blocks; with it, a ciphertext is at least one. The decrypt-side
+     * refusals are the padding failure's, so that no caller can tell them apart. */
+    SR_ENSURE(!encrypt || padded || inlen % 16 == 0, SR_ERR_MALFORMED);
+    SR_ENSURE(encrypt || (inlen % 16 == 0 && (inlen > 0 || !padded)), SR_ERR_AUTH_FAILED);
+    SR_AUTO(sr_EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
+    SR_ENSURE(EVP_CipherInit_ex(ctx, cipher, NULL, key, iv, encrypt) == 1, SR_ERR_CRYPTO);
+    SR_ENSURE(EVP_CIPHER_CTX_set_padding(ctx, padded) == 1, SR_ERR_CRYPTO);
+    SR_AUTO_BUF struct sr_buf tmp = {0};
+    sr_buf_init(&tmp, inlen + 32, SR_BUF_SECRET);
+    SR_TRY(sr_buf_reserve(&tmp, inlen + 32));
+    int n = 0, fin = 0;
+    if (EVP_CipherUpdate(ctx, tmp.data, &n, in, (int)inlen) != 1 || n < 0 ||
+        EVP_CipherFinal_ex(ctx, tmp.data + n, &fin) != 1) {
+        ERR_clear_error();
+        return encrypt ? SR_ERR_CRYPTO : SR_ERR_AUTH_FAILED;
+    }
+    tmp.len = (size_t)n + (size_t)fin;
+    return sr_buf_append(out, tmp.data, tmp.len);
 }
 
 enum sr_err sr_base64_encode(const uint8_t *in, size_t n, struct sr_buf *out_text)

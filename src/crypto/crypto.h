@@ -54,12 +54,23 @@ SR_MUST_USE enum sr_err sr_aes_gcm_decrypt(const uint8_t *key, size_t keylen, co
                                            const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t ctlen,
                                            const uint8_t *tag, size_t taglen, struct sr_buf *out);
 
-/* AES key wrap with padding (RFC 5649), AES-256 only. unwrap checks the AIV, the length and the
+/* AES key wrap with padding (RFC 5649), AES-128/192/256. unwrap checks the AIV, the length and the
  * zero padding (OpenSSL's id-aes256-wrap-pad); any failure is SR_ERR_AUTH_FAILED. */
 SR_MUST_USE enum sr_err sr_aes_kwp_wrap(const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen,
                                         struct sr_buf *out);
 SR_MUST_USE enum sr_err sr_aes_kwp_unwrap(const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen,
                                           struct sr_buf *out_secret);
+
+/* AES key wrap without padding (RFC 3394): whole 64-bit blocks, at least two; AES-128/192/256. Any unwrap
+ * failure is SR_ERR_AUTH_FAILED. */
+SR_MUST_USE enum sr_err sr_aes_kw_wrap(const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen,
+                                       struct sr_buf *out);
+SR_MUST_USE enum sr_err sr_aes_kw_unwrap(const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen,
+                                         struct sr_buf *out_secret);
+/* AES-CBC (128/192/256) with a 16-byte IV, with PKCS#7 padding or on whole blocks; appends to out. Every
+ * decryption failure, bad padding included, is the one SR_ERR_AUTH_FAILED (no padding oracle). */
+SR_MUST_USE enum sr_err sr_aes_cbc(bool encrypt, bool padded, const uint8_t *key, size_t keylen, const uint8_t iv[16],
+                                   const uint8_t *in, size_t inlen, struct sr_buf *out);
 
 /* base64 (standard alphabet, padded), as used in file headers. */
 SR_MUST_USE enum sr_err sr_base64_encode(const uint8_t *in, size_t n, struct sr_buf *out_text);

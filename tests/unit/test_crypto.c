@@ -353,10 +353,14 @@ static void test_x509_warrant_chain(void **state)
     EVP_PKEY_free(root); EVP_PKEY_free(module); EVP_PKEY_free(other);
 }
 
-static void test_aes_kwp_wycheproof(void **state)
+typedef enum sr_err (*sr_kw_fn)(const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen,
+                                struct sr_buf *out);
+
+/* A key-wrap vector file: valid vectors unwrap to msg and wrap back to ct (the wrap is deterministic),
+ * invalid ones never unwrap. */
+static void sr_check_kw_file(const char *file, sr_kw_fn wrap, sr_kw_fn unwrap)
 {
-    (void)state;
-    json_t *root = sr_test_vectors("aes_kwp_test.json");
+    json_t *root = sr_test_vectors(file);
     size_t gi, ti;
     json_t *g, *tc;
     int checked = 0;
@@ -369,17 +373,16 @@ static void test_aes_kwp_wycheproof(void **state)
             sr_buf_init(&out, 1 << 16, SR_BUF_SECRET);
             sr_buf_init(&wrapped, 1 << 16, SR_BUF_PLAIN);
             long long id = json_integer_value(json_object_get(tc, "tcId"));
-            enum sr_err r = sr_aes_kwp_unwrap(key.data, key.len, ct.data, ct.len, &out);
+            enum sr_err r = unwrap(key.data, key.len, ct.data, ct.len, &out);
             if (sr_expect_valid(tc)) {
-                if (r != SR_OK || out.len != msg.len || memcmp(out.data, msg.data, msg.len) != 0) {
-                    fail_msg("kwp tcId %lld: valid vector not unwrapped", id);
+                if (r != SR_OK || out.len != msg.len || (msg.len > 0 && memcmp(out.data, msg.data, msg.len) != 0)) {
+                    fail_msg("%s tcId %lld: valid vector not unwrapped", file, id);
                 }
-                /* Wrapping is deterministic: the same ciphertext comes back. */
-                SR_ASSERT_OK(sr_aes_kwp_wrap(key.data, key.len, msg.data, msg.len, &wrapped));
+                SR_ASSERT_OK(wrap(key.data, key.len, msg.data, msg.len, &wrapped));
                 assert_int_equal(wrapped.len, ct.len);
                 assert_memory_equal(wrapped.data, ct.data, ct.len);
-            } else if (!sr_is_acceptable(tc) && r == SR_OK) {
-                fail_msg("kwp tcId %lld: invalid vector unwrapped", id);
+            } else if (!sr_is_acceptable(tc) && r != SR_ERR_AUTH_FAILED) {
+                fail_msg("%s tcId %lld: invalid vector not refused as an authentication failure", file, id);
             }
             checked++;
             sr_buf_release(&key); sr_buf_release(&msg); sr_buf_release(&ct);
@@ -388,6 +391,77 @@ static void test_aes_kwp_wycheproof(void **state)
     }
     assert_int_equal(checked, json_integer_value(json_object_get(root, "numberOfTests")));
     json_decref(root);
+}
+
+static void test_aes_kwp_wycheproof(void **state)
+{
+    (void)state;
+    sr_check_kw_file("aes_kwp_test.json", sr_aes_kwp_wrap, sr_aes_kwp_unwrap);
+}
+
+static void test_aes_kw_wycheproof(void **state)
+{
+    (void)state;
+    sr_check_kw_file("aes_wrap_test.json", sr_aes_kw_wrap, sr_aes_kw_unwrap);
+}
+
+/* AES-CBC with PKCS#7 padding: valid vectors decrypt to msg and encrypt to ct; every invalid one (bad
+ * padding, a partial block) gets the one decryption error. */
+static void test_aes_cbc_pkcs5_wycheproof(void **state)
+{
+    (void)state;
+    json_t *root = sr_test_vectors("aes_cbc_pkcs5_test.json");
+    size_t gi, ti;
+    json_t *g, *tc;
+    int checked = 0;
+    json_array_foreach(json_object_get(root, "testGroups"), gi, g) {
+        json_array_foreach(json_object_get(g, "tests"), ti, tc) {
+            struct sr_buf key, iv, msg, ct, out, enc;
+            sr_test_hex(sr_jstr(tc, "key"), &key);
+            sr_test_hex(sr_jstr(tc, "iv"), &iv);
+            sr_test_hex(sr_jstr(tc, "msg"), &msg);
+            sr_test_hex(sr_jstr(tc, "ct"), &ct);
+            assert_int_equal(iv.len, 16);
+            sr_buf_init(&out, 1 << 16, SR_BUF_SECRET);
+            sr_buf_init(&enc, 1 << 16, SR_BUF_PLAIN);
+            long long id = json_integer_value(json_object_get(tc, "tcId"));
+            enum sr_err r = sr_aes_cbc(false, true, key.data, key.len, iv.data, ct.data, ct.len, &out);
+            if (sr_expect_valid(tc)) {
+                if (r != SR_OK || out.len != msg.len || (msg.len > 0 && memcmp(out.data, msg.data, msg.len) != 0)) {
+                    fail_msg("aes_cbc tcId %lld: valid vector not decrypted", id);
+                }
+                SR_ASSERT_OK(sr_aes_cbc(true, true, key.data, key.len, iv.data, msg.data, msg.len, &enc));
+                assert_int_equal(enc.len, ct.len);
+                assert_memory_equal(enc.data, ct.data, ct.len);
+            } else if (!sr_is_acceptable(tc) && r != SR_ERR_AUTH_FAILED) {
+                fail_msg("aes_cbc tcId %lld: invalid vector not refused with the one decryption error", id);
+            }
+            checked++;
+            sr_buf_release(&key); sr_buf_release(&iv); sr_buf_release(&msg); sr_buf_release(&ct);
+            sr_buf_release(&out); sr_buf_release(&enc);
+        }
+    }
+    assert_int_equal(checked, json_integer_value(json_object_get(root, "numberOfTests")));
+    json_decref(root);
+}
+
+/* Unpadded CBC takes whole blocks only, and round-trips them. */
+static void test_aes_cbc_unpadded(void **state)
+{
+    (void)state;
+    uint8_t key[24] = {1}, iv[16] = {2}, msg[32] = {3};
+    struct sr_buf ct, back;
+    sr_buf_init(&ct, 64, SR_BUF_PLAIN);
+    sr_buf_init(&back, 64, SR_BUF_SECRET);
+    assert_int_equal(sr_aes_cbc(true, false, key, sizeof(key), iv, msg, 31, &ct), SR_ERR_MALFORMED);
+    SR_ASSERT_OK(sr_aes_cbc(true, false, key, sizeof(key), iv, msg, sizeof(msg), &ct));
+    assert_int_equal(ct.len, 32);
+    assert_int_equal(sr_aes_cbc(false, false, key, sizeof(key), iv, ct.data, 31, &back), SR_ERR_AUTH_FAILED);
+    SR_ASSERT_OK(sr_aes_cbc(false, false, key, sizeof(key), iv, ct.data, ct.len, &back));
+    assert_memory_equal(back.data, msg, sizeof(msg));
+    assert_int_equal(sr_aes_cbc(true, false, key, 20, iv, msg, 16, &ct), SR_ERR_MALFORMED);
+    sr_buf_release(&ct);
+    sr_buf_release(&back);
 }
 
 /* A Wycheproof group's private key, from its PKCS#8. */
@@ -590,7 +664,8 @@ int main(void)
         cmocka_unit_test(test_kdfs_deterministic),   cmocka_unit_test(test_ecdsa_wycheproof),
         cmocka_unit_test(test_rsa_signature_wycheproof), cmocka_unit_test(test_sign_roundtrip_every_alg),
         cmocka_unit_test(test_pkey_encodings),       cmocka_unit_test(test_ec_der_is_openssls),       cmocka_unit_test(test_x509_warrant_chain),
-        cmocka_unit_test(test_base64),            cmocka_unit_test(test_aes_kwp_wycheproof),
+        cmocka_unit_test(test_base64),            cmocka_unit_test(test_aes_kwp_wycheproof), cmocka_unit_test(test_aes_kw_wycheproof),
+        cmocka_unit_test(test_aes_cbc_pkcs5_wycheproof), cmocka_unit_test(test_aes_cbc_unpadded),
         cmocka_unit_test(test_rsa_oaep_sha1_wycheproof), cmocka_unit_test(test_rsa_oaep_api_wycheproof),
         cmocka_unit_test(test_rsa_pkcs1_decrypt_refused_wycheproof), cmocka_unit_test(test_jwk_missing_member_refused),
     };
