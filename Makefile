@@ -11,6 +11,7 @@ MAN_GROUPS = module root new-world world generatekey kmfile-dump aclprint pubkey
 	keytransfer serve region vault token audit backup restore key
 
 FUZZ_BUILD   ?= build-fuzz
+FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build run demo test fuzz clean install install-files
@@ -40,7 +41,7 @@ test: deps
 # its corpus in $(FUZZ_BUILD)/corpus/NAME seeded by the harness itself; a crash stops with its reproducer.
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSR_SANITIZE=ON -DSR_LIBFUZZER=ON >/dev/null
-	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_api fuzz_api_bodies fuzz_byok fuzz_kmfiles
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
 	@./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # The binary, its man page and a systemd unit with a hardened sandbox (dist/strongroom.service.in).

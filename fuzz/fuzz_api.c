@@ -1,7 +1,9 @@
 /*
  * fuzz_api.c - parsers of what API clients send: JSON web keys (import), base64url
- * fields, request paths (the route table) and Host headers.
- * Target: sr_jwk_private_to_pkey, sr_jwk_public_to_pkey, sr_b64url_decode, sr_route_match, sr_host_parse.
+ * fields, request paths (the route table; libmicrohttpd has percent-decoded them), Host headers and
+ * api-version.
+ * Target: sr_jwk_private_to_pkey, sr_jwk_public_to_pkey, sr_b64url_decode, sr_route_match, sr_host_parse,
+ *         sr_api_version_ok.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)!sr_route_match("GET", text, &m);
     char vault[SR_MAX_VAULT + 2], resource[300];
     (void)!sr_host_parse(text, "dev", vault, sizeof(vault), resource, sizeof(resource));
+    (void)sr_api_version_ok(text);
     free(text);
     return 0;
 }
@@ -104,5 +107,6 @@ void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
     }
     sr_seed_text(&seeds[k++], "/keys/name/0123456789abcdef0123456789abcdef/sign");
     sr_seed_text(&seeds[k++], "dev.localhost:8443");
+    sr_seed_text(&seeds[k++], "7.6-preview.1");
     *n = k;
 }

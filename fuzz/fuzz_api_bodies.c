@@ -112,15 +112,11 @@ void sr_fuzz_setup(void)
     }
     sr_test_tmpdir(sr_dir, sizeof(sr_dir));
     atexit(sr_cleanup);
-    struct sr_pins pins = {0};
-    sr_test_pins(&pins, 1);
-    struct sr_region_params eu = {.name = "EU", .quorum_k = 1, .quorum_n = 1, .kek_bits = 2048};
-    if (sr_store_sqlite_open(sr_dir, &sr_store) != SR_OK || sr_region_create(sr_dir, sr_store, &eu, &pins) != SR_OK ||
-        sr_vault_create(sr_store, "fuzz-vault", "EU", "sub") != SR_OK ||
+    sr_store = sr_test_data_with_region(sr_dir, "EU");
+    if (sr_vault_create(sr_store, "fuzz-vault", "EU", "sub") != SR_OK ||
         sr_vault_svc_open(sr_dir, sr_store, &sr_svc) != SR_OK) {
         abort();
     }
-    sr_pins_release(&pins);
     sr_make("rsa", "{\"kty\":\"RSA\",\"key_size\":2048}");
     sr_make("ec", "{\"kty\":\"EC\",\"crv\":\"P-256\"}");
     sr_make("scratch", "{\"kty\":\"EC\"}");

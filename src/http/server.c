@@ -493,7 +493,7 @@ static void sr_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 /* libmicrohttpd's own messages, without what every client that hangs up mid-handshake or mid-record makes
  * GnuTLS say: those are the client's business, and a flood of them would bury what matters. */
-static void sr_mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void sr_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char line[512];

@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "crypto/crypto.h"
 #include "vault/store.h"
+#include "vault/vault.h"
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -245,6 +246,22 @@ void sr_test_assert_absent(const char *dir, const uint8_t *needle, size_t n, con
         sr_buf_release(&data);
     }
     closedir(d);
+}
+
+struct sr_store *sr_test_data_with_region(const char *dir, const char *region)
+{
+    struct sr_store *store = NULL;
+    if (sr_store_sqlite_open(dir, &store) != SR_OK) {
+        abort();
+    }
+    struct sr_pins pins = {0};
+    sr_test_pins(&pins, 1);
+    struct sr_region_params p = {.name = region, .quorum_k = 1, .quorum_n = 1, .kek_bits = 2048};
+    if (sr_region_create(dir, store, &p, &pins) != SR_OK) {
+        abort();
+    }
+    sr_pins_release(&pins);
+    return store;
 }
 
 bool sr_test_on_pg(void)

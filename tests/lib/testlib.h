@@ -45,6 +45,10 @@ void sr_test_assert_absent(const char *dir, const uint8_t *needle, size_t n, con
 /* Whether the tests run on PostgreSQL (tests/pg/with-pg.sh set SR_TEST_PG_BASE) rather than SQLite. */
 bool sr_test_on_pg(void);
 struct sr_store;
+/* A SQLite data directory with one region (1-of-1 cards "pin-1", 2048-bit KEK) and its toolset; the open
+ * store (the caller closes it). Aborts on failure, so fuzz set-ups can use it too. */
+struct sr_store *sr_test_data_with_region(const char *dir, const char *region);
+struct sr_store;
 /* A new, empty store for a test: SQLite in dir, or a new PostgreSQL database when sr_test_on_pg(). */
 void sr_test_store_open(const char *dir, struct sr_store **ret);
 /* The same store again (a second connection to it, or after closing it); try_ returns the outcome. */
