@@ -10,26 +10,8 @@
 
 #include "base/fileio.h"
 #include "fuzz.h"
+#include "module_fixture.h"
 #include "testlib.h"
-
-static char sr_dir[256];
-static struct sr_module *sr_m;
-
-static void sr_fuzz_cleanup(void)
-{
-    sr_module_free(sr_m);
-    sr_test_rmrf(sr_dir);
-}
-
-void sr_fuzz_setup(void)
-{
-    if (sr_m != NULL) {
-        return;
-    }
-    sr_test_tmpdir(sr_dir, sizeof(sr_dir));
-    sr_m = sr_test_module_with_world(sr_dir, 1, 1, NULL);
-    atexit(sr_fuzz_cleanup);
-}
 
 static void sr_path(const char *rel, char *out, size_t cap)
 {

@@ -87,7 +87,42 @@ void sr_refusals_finish(struct sr_vault_svc *svc);
 SR_MUST_USE enum sr_err sr_svc_region_module(struct sr_vault_svc *svc, const char *region,
                                              const struct sr_module **ret);
 
-/* keys.c: one function per operation. */
+/* --- what the key files share (keys.c) --- */
+
+#define SR_MAX_OP_INPUT 4096u
+/* The module ACL of vault keys: every use; key_ops, which the owner may change, narrows it per request. */
+#define SR_VAULT_ACL (SR_ACL_SIGN | SR_ACL_VERIFY | SR_ACL_ENCRYPT | SR_ACL_DECRYPT | SR_ACL_WRAP | SR_ACL_UNWRAP)
+
+/* Sets req->detail and returns SR_ERR_BAD_PARAM (a 400 that says what is wrong). */
+__attribute__((format(printf, 2, 3))) enum sr_err sr_req_bad(struct sr_request *req, const char *fmt, ...);
+/* The request's key name is one Key Vault accepts. */
+SR_MUST_USE enum sr_err sr_key_name_check(struct sr_request *req);
+/* The key (version) the request names, SR_ERR_KEY_NOT_FOUND with its name otherwise. */
+SR_MUST_USE enum sr_err sr_req_key(struct sr_vault_svc *svc, struct sr_request *req, bool deleted_ok,
+                                   struct sr_key_row *k, struct sr_name_row *n);
+/* Enabled, within nbf/exp, and kop in its key_ops. */
+SR_MUST_USE enum sr_err sr_key_usable(struct sr_request *req, const struct sr_key_row *k, unsigned kop);
+/* key_ops as a bit set; only operations in allowed. */
+SR_MUST_USE enum sr_err sr_key_ops_parse(struct sr_request *req, const json_t *arr, unsigned allowed, unsigned *ret);
+unsigned sr_key_default_ops(enum sr_key_type type);
+SR_MUST_USE enum sr_err sr_key_attrs_parse(struct sr_request *req, const json_t *attrs, struct sr_key_row *k);
+SR_MUST_USE enum sr_err sr_key_tags_parse(struct sr_request *req, const json_t *tags, struct sr_key_row *k);
+/* https://vault/keys/NAME[/VERSION] */
+SR_MUST_USE enum sr_err sr_key_kid(const struct sr_request *req, const char *name, const char *version, char *out,
+                                   size_t cap);
+/* The key's public half, decoded once per blob by the region's module. */
+SR_MUST_USE enum sr_err sr_key_row_public(struct sr_vault_svc *svc, const struct sr_request *req,
+                                          const struct sr_key_row *k, EVP_PKEY **ret);
+SR_MUST_USE enum sr_err sr_key_new_version(char out[SR_VERSION_LEN + 1]);
+/* A new row for the request's vault and name: enabled, created now, an empty blob. */
+void sr_key_row_init(const struct sr_request *req, struct sr_key_row *k);
+/* Stores a freshly made version and answers with its bundle. */
+SR_MUST_USE enum sr_err sr_key_insert_answer(struct sr_vault_svc *svc, struct sr_request *req, struct sr_key_row *k,
+                                             json_t **ret);
+/* The module's refusals of a key's type or size in JWK's words. */
+SR_MUST_USE enum sr_err sr_key_rest_words(struct sr_request *req, enum sr_err r);
+
+/* One function per operation: lifecycle in keys.c, cryptography in keyops.c, import in import.c. */
 typedef enum sr_err (*sr_op_fn)(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret);
 enum sr_err sr_op_key_create(struct sr_vault_svc *, struct sr_request *, json_t **);
 enum sr_err sr_op_key_import(struct sr_vault_svc *, struct sr_request *, json_t **);

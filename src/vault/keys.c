@@ -1,6 +1,8 @@
 /*
- * keys.c - Key Vault's key operations on top of the store and the region's module.
- * Each sr_op_* gets an authorised request and returns the response body.
+ * keys.c - a key's life in a vault: create, get, list, update, delete, recover, purge, backup, restore,
+ * rotate and its rotation policy; and what every key operation shares (loading the request's key, checking
+ * it is usable, the key bundle). Cryptographic operations are in keyops.c, transfer in (import, BYOK) in
+ * import.c. Each sr_op_* gets an authorised request and returns the response body.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,15 +14,12 @@
 #include "crypto/crypto.h"
 #include "crypto/jwk.h"
 #include "crypto/ossl.h"
-#include "byok/byok.h"
 #include "hsm/blob.h"
-#include "hsm/transfer.h"
 #include "vault/internal.h"
 
 #define SR_RETENTION_DAYS 90
 #define SR_RECOVERY_LEVEL "Recoverable+Purgeable"
 #define SR_MAX_TAGS 15
-#define SR_MAX_OP_INPUT 4096u
 
 struct sr_kop_name {
     enum sr_key_op op;
@@ -36,10 +35,8 @@ static const struct sr_kop_name sr_kops[] = {
 #define SR_KOPS_RSA (SR_KOP_ENCRYPT | SR_KOP_DECRYPT | SR_KOP_SIGN | SR_KOP_VERIFY | SR_KOP_WRAP | SR_KOP_UNWRAP)
 #define SR_KOPS_EC (SR_KOP_SIGN | SR_KOP_VERIFY)
 
-/* The module ACL of vault keys: every use; key_ops, which the owner may change, narrows it per request. */
-#define SR_VAULT_ACL (SR_ACL_SIGN | SR_ACL_VERIFY | SR_ACL_ENCRYPT | SR_ACL_DECRYPT | SR_ACL_WRAP | SR_ACL_UNWRAP)
 
-__attribute__((format(printf, 2, 3))) static enum sr_err sr_bad(struct sr_request *req, const char *fmt, ...)
+enum sr_err sr_req_bad(struct sr_request *req, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -48,7 +45,7 @@ __attribute__((format(printf, 2, 3))) static enum sr_err sr_bad(struct sr_reques
     return SR_ERR_BAD_PARAM;
 }
 
-static enum sr_err sr_name_check(struct sr_request *req)
+enum sr_err sr_key_name_check(struct sr_request *req)
 {
     const char *n = req->name;
     size_t len = n ? strlen(n) : 0;
@@ -61,20 +58,20 @@ static enum sr_err sr_name_check(struct sr_request *req)
     return SR_OK;
 }
 
-static enum sr_err sr_kops_parse(struct sr_request *req, const json_t *arr, unsigned allowed, unsigned *ret)
+enum sr_err sr_key_ops_parse(struct sr_request *req, const json_t *arr, unsigned allowed, unsigned *ret)
 {
-    SR_ENSURE(json_is_array(arr), sr_bad(req, "key_ops must be an array of strings"));
+    SR_ENSURE(json_is_array(arr), sr_req_bad(req, "key_ops must be an array of strings"));
     unsigned ops = 0;
     size_t i;
     const json_t *v;
     json_array_foreach(arr, i, v) {
         const char *s = json_string_value(v);
-        SR_ENSURE(s != NULL, sr_bad(req, "key_ops must be an array of strings"));
+        SR_ENSURE(s != NULL, sr_req_bad(req, "key_ops must be an array of strings"));
         unsigned bit = 0;
         for (size_t k = 0; k < SR_ARRAY_LEN(sr_kops); k++) {
             bit = strcmp(s, sr_kops[k].name) == 0 ? sr_kops[k].op : bit;
         }
-        SR_ENSURE(bit != 0 && (bit & allowed), sr_bad(req, "key operation '%s' is unknown or not possible for this key type", s));
+        SR_ENSURE(bit != 0 && (bit & allowed), sr_req_bad(req, "key operation '%s' is unknown or not possible for this key type", s));
         ops |= bit;
     }
     *ret = ops;
@@ -104,20 +101,20 @@ static enum sr_err sr_get_int(struct sr_request *req, const json_t *obj, const c
         *ret = 0; /* null clears it, as in Key Vault's PATCH */
         return SR_OK;
     }
-    SR_ENSURE(json_is_integer(v) && json_integer_value(v) >= 0, sr_bad(req, "attributes.%s must be Unix seconds", key));
+    SR_ENSURE(json_is_integer(v) && json_integer_value(v) >= 0, sr_req_bad(req, "attributes.%s must be Unix seconds", key));
     *ret = (long long)json_integer_value(v);
     return SR_OK;
 }
 
-static enum sr_err sr_attrs_parse(struct sr_request *req, const json_t *attrs, struct sr_key_row *k)
+enum sr_err sr_key_attrs_parse(struct sr_request *req, const json_t *attrs, struct sr_key_row *k)
 {
     if (attrs == NULL || json_is_null(attrs)) {
         return SR_OK;
     }
-    SR_ENSURE(json_is_object(attrs), sr_bad(req, "attributes must be an object"));
+    SR_ENSURE(json_is_object(attrs), sr_req_bad(req, "attributes must be an object"));
     const json_t *en = json_object_get(attrs, "enabled");
     if (en != NULL && !json_is_null(en)) {
-        SR_ENSURE(json_is_boolean(en), sr_bad(req, "attributes.enabled must be true or false"));
+        SR_ENSURE(json_is_boolean(en), sr_req_bad(req, "attributes.enabled must be true or false"));
         k->enabled = json_is_true(en);
     }
     SR_TRY(sr_get_int(req, attrs, "nbf", &k->nbf));
@@ -125,18 +122,18 @@ static enum sr_err sr_attrs_parse(struct sr_request *req, const json_t *attrs, s
     return SR_OK;
 }
 
-static enum sr_err sr_tags_parse(struct sr_request *req, const json_t *tags, struct sr_key_row *k)
+enum sr_err sr_key_tags_parse(struct sr_request *req, const json_t *tags, struct sr_key_row *k)
 {
     if (tags == NULL || json_is_null(tags)) {
         return SR_OK;
     }
     SR_ENSURE(json_is_object(tags) && json_object_size(tags) <= SR_MAX_TAGS,
-              sr_bad(req, "tags must be an object of at most 15 string values"));
+              sr_req_bad(req, "tags must be an object of at most 15 string values"));
     const char *key;
     const json_t *v;
     json_object_foreach((json_t *)tags, key, v) {
         SR_ENSURE(json_is_string(v) && strlen(key) <= 512 && json_string_length(v) <= 512,
-                  sr_bad(req, "tag '%s' must be a string of at most 512 characters", key));
+                  sr_req_bad(req, "tag '%s' must be a string of at most 512 characters", key));
     }
     if (k->tags != NULL) {
         json_decref(k->tags);
@@ -152,8 +149,8 @@ static json_t *sr_tags_ref(const struct sr_key_row *k)
     return k->tags ? json_incref(k->tags) : json_object();
 }
 
-static enum sr_err sr_kid(const struct sr_request *req, const char *name, const char *version, char *out,
-                          size_t cap)
+enum sr_err sr_key_kid(const struct sr_request *req, const char *name, const char *version, char *out,
+                       size_t cap)
 {
     int n = version ? snprintf(out, cap, "%s/keys/%s/%s", req->base_url, name, version)
                     : snprintf(out, cap, "%s/keys/%s", req->base_url, name);
@@ -193,8 +190,8 @@ static enum sr_err sr_deleted_fields(const struct sr_request *req, const struct 
 }
 
 /* The key's public half, decoded once per blob by the region's module. */
-static enum sr_err sr_row_public(struct sr_vault_svc *svc, const struct sr_request *req, const struct sr_key_row *k,
-                                 EVP_PKEY **ret)
+enum sr_err sr_key_row_public(struct sr_vault_svc *svc, const struct sr_request *req, const struct sr_key_row *k,
+                              EVP_PKEY **ret)
 {
     const struct sr_module *m = NULL;
     SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
@@ -210,7 +207,7 @@ static enum sr_err sr_bundle(struct sr_vault_svc *svc, const struct sr_request *
     SR_AUTO_JSON json_t *members = NULL;
     SR_TRY(sr_module_blob_jwk(m, k->blob.data, k->blob.len, &members));
     char kid[1024];
-    SR_TRY(sr_kid(req, k->name, k->version, kid, sizeof(kid)));
+    SR_TRY(sr_key_kid(req, k->name, k->version, kid, sizeof(kid)));
     json_t *ops = NULL;
     SR_TRY(sr_kops_json(k->key_ops, &ops));
     SR_AUTO_JSON json_t *jwk = json_pack("{s:s,s:s,s:o}", "kid", kid, "kty", k->kty, "key_ops", ops);
@@ -229,7 +226,7 @@ static enum sr_err sr_item(const struct sr_request *req, const struct sr_key_row
                            bool with_version, json_t **ret)
 {
     char kid[1024];
-    SR_TRY(sr_kid(req, k->name, with_version ? k->version : NULL, kid, sizeof(kid)));
+    SR_TRY(sr_key_kid(req, k->name, with_version ? k->version : NULL, kid, sizeof(kid)));
     json_t *attrs = NULL;
     SR_TRY(sr_attrs_json(k, &attrs));
     SR_AUTO_JSON json_t *item = json_pack("{s:s,s:o,s:o}", "kid", kid, "attributes", attrs, "tags", sr_tags_ref(k));
@@ -239,7 +236,7 @@ static enum sr_err sr_item(const struct sr_request *req, const struct sr_key_row
     return SR_OK;
 }
 
-static enum sr_err sr_new_version(char out[SR_VERSION_LEN + 1])
+enum sr_err sr_key_new_version(char out[SR_VERSION_LEN + 1])
 {
     uint8_t raw[SR_VERSION_LEN / 2];
     SR_TRY(sr_rand_bytes(raw, sizeof(raw)));
@@ -247,7 +244,7 @@ static enum sr_err sr_new_version(char out[SR_VERSION_LEN + 1])
     return SR_OK;
 }
 
-static void sr_row_init(const struct sr_request *req, struct sr_key_row *k)
+void sr_key_row_init(const struct sr_request *req, struct sr_key_row *k)
 {
     memset(k, 0, sizeof(*k));
     snprintf(k->vault, sizeof(k->vault), "%s", req->vault.name);
@@ -259,22 +256,22 @@ static void sr_row_init(const struct sr_request *req, struct sr_key_row *k)
 
 
 /* Stores a freshly made version and answers with its bundle. A new version of an existing name is normal. */
-static enum sr_err sr_insert_and_answer(struct sr_vault_svc *svc, struct sr_request *req, struct sr_key_row *k,
-                                        json_t **ret)
+enum sr_err sr_key_insert_answer(struct sr_vault_svc *svc, struct sr_request *req, struct sr_key_row *k,
+                                 json_t **ret)
 {
     SR_TRY(sr_commit_key_insert(&req->commit, k));
     return sr_bundle(svc, req, k, NULL, ret);
 }
 
 /* The module's refusals of a key's type or size say them in generatekey's words; the API's are JWK's. */
-static enum sr_err sr_rest_words(struct sr_request *req, enum sr_err r)
+enum sr_err sr_key_rest_words(struct sr_request *req, enum sr_err r)
 {
     if (r == SR_ERR_KEY_TYPE) {
-        return sr_bad(req, "the key must be kty RSA with a modulus (n) of 2048, 3072 or 4096 bits, or kty EC with "
+        return sr_req_bad(req, "the key must be kty RSA with a modulus (n) of 2048, 3072 or 4096 bits, or kty EC with "
                            "crv P-256, P-384 or P-521");
     }
     if (r == SR_ERR_PUBEXP) {
-        return sr_bad(req, "the RSA public exponent (e) must be odd and at least 65537");
+        return sr_req_bad(req, "the RSA public exponent (e) must be odd and at least 65537");
     }
     return r;
 }
@@ -283,7 +280,7 @@ static enum sr_err sr_spec_from_create(struct sr_request *req, const json_t *bod
                                        const char **kty)
 {
     const char *t = json_string_value(json_object_get(body, "kty"));
-    SR_ENSURE(t != NULL, sr_bad(req, "kty is required: RSA, RSA-HSM, EC or EC-HSM"));
+    SR_ENSURE(t != NULL, sr_req_bad(req, "kty is required: RSA, RSA-HSM, EC or EC-HSM"));
     memset(spec, 0, sizeof(*spec));
     if (strcmp(t, "RSA") == 0 || strcmp(t, "RSA-HSM") == 0) {
         const json_t *size = json_object_get(body, "key_size");
@@ -293,9 +290,9 @@ static enum sr_err sr_spec_from_create(struct sr_request *req, const json_t *bod
         spec->pubexp = e && !json_is_null(e) ? (unsigned long)json_integer_value(e) : 65537;
         SR_ENSURE((size == NULL || json_is_null(size) || json_is_integer(size)) &&
                       (spec->bits == 2048 || spec->bits == 3072 || spec->bits == 4096),
-                  sr_bad(req, "key_size must be 2048, 3072 or 4096 for kty RSA"));
+                  sr_req_bad(req, "key_size must be 2048, 3072 or 4096 for kty RSA"));
         SR_ENSURE((e == NULL || json_is_null(e) || json_is_integer(e)) && spec->pubexp >= 65537 && (spec->pubexp & 1),
-                  sr_bad(req, "public_exponent must be odd and at least 65537 (or absent: 65537)"));
+                  sr_req_bad(req, "public_exponent must be odd and at least 65537 (or absent: 65537)"));
         *kty = "RSA-HSM";
         return SR_OK;
     }
@@ -303,11 +300,11 @@ static enum sr_err sr_spec_from_create(struct sr_request *req, const json_t *bod
         const char *crv = json_string_value(json_object_get(body, "crv"));
         spec->type = SR_KEY_EC;
         SR_ENSURE(sr_curve_parse(crv ? crv : "P-256", &spec->curve) == SR_OK,
-                  sr_bad(req, "crv must be P-256, P-384 or P-521 for kty EC"));
+                  sr_req_bad(req, "crv must be P-256, P-384 or P-521 for kty EC"));
         *kty = "EC-HSM";
         return SR_OK;
     }
-    return sr_bad(req, "kty '%s' is not supported: RSA, RSA-HSM, EC or EC-HSM", t);
+    return sr_req_bad(req, "kty '%s' is not supported: RSA, RSA-HSM, EC or EC-HSM", t);
 }
 
 static enum sr_err sr_make_key(struct sr_vault_svc *svc, struct sr_request *req, const struct sr_key_spec *spec,
@@ -316,43 +313,43 @@ static enum sr_err sr_make_key(struct sr_vault_svc *svc, struct sr_request *req,
     const struct sr_module *m = NULL;
     SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
     SR_AUTO_ROW struct sr_key_row k = {0};
-    sr_row_init(req, &k);
+    sr_key_row_init(req, &k);
     snprintf(k.kty, sizeof(k.kty), "%s", kty);
     k.key_ops = ops;
-    SR_TRY(sr_attrs_parse(req, attrs, &k));
-    SR_TRY(sr_tags_parse(req, tags, &k));
-    SR_TRY(sr_new_version(k.version));
+    SR_TRY(sr_key_attrs_parse(req, attrs, &k));
+    SR_TRY(sr_key_tags_parse(req, tags, &k));
+    SR_TRY(sr_key_new_version(k.version));
     /* An import key's module ACL is Import alone: it can never decrypt, whatever key_ops later say. */
     unsigned acl = ops == SR_KOP_IMPORT ? SR_ACL_IMPORT : SR_VAULT_ACL;
     SR_TRY(sr_blob_generate(m, k.version, req->name, spec, acl, &k.blob));
-    return sr_insert_and_answer(svc, req, &k, ret);
+    return sr_key_insert_answer(svc, req, &k, ret);
 }
 
-static unsigned sr_default_ops(enum sr_key_type type)
+unsigned sr_key_default_ops(enum sr_key_type type)
 {
     return type == SR_KEY_RSA ? SR_KOPS_RSA : SR_KOPS_EC;
 }
 
 enum sr_err sr_op_key_create(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
-    SR_TRY(sr_name_check(req));
+    SR_TRY(sr_key_name_check(req));
     struct sr_key_spec spec = {0};
     const char *kty = NULL;
     SR_TRY(sr_spec_from_create(req, req->body, &spec, &kty));
-    unsigned ops = sr_default_ops(spec.type);
+    unsigned ops = sr_key_default_ops(spec.type);
     const json_t *given = json_object_get(req->body, "key_ops");
     if (given != NULL && !json_is_null(given)) {
-        unsigned allowed = sr_default_ops(spec.type) | (spec.type == SR_KEY_RSA ? SR_KOP_IMPORT : 0);
-        SR_TRY(sr_kops_parse(req, given, allowed, &ops));
+        unsigned allowed = sr_key_default_ops(spec.type) | (spec.type == SR_KEY_RSA ? SR_KOP_IMPORT : 0);
+        SR_TRY(sr_key_ops_parse(req, given, allowed, &ops));
         /* = azure-keyvault.md §1.1: 'import' is mutually exclusive with all other key operations. */
         SR_ENSURE(!(ops & SR_KOP_IMPORT) || ops == SR_KOP_IMPORT,
-                  sr_bad(req, "key_ops 'import' cannot be combined with any other operation"));
+                  sr_req_bad(req, "key_ops 'import' cannot be combined with any other operation"));
     }
     return sr_make_key(svc, req, &spec, kty, ops, json_object_get(req->body, "attributes"),
                        json_object_get(req->body, "tags"), ret);
 }
 
-static enum sr_err sr_usable(struct sr_request *req, const struct sr_key_row *k, unsigned kop)
+enum sr_err sr_key_usable(struct sr_request *req, const struct sr_key_row *k, unsigned kop)
 {
     long long now = (long long)time(NULL);
     SR_ENSURE(k->enabled, SR_ERR_KEY_DISABLED);
@@ -367,136 +364,10 @@ static enum sr_err sr_usable(struct sr_request *req, const struct sr_key_row *k,
     return SR_OK;
 }
 
-/* The KEK a .byok names: the vault's region KEK (urn:strongroom:kek:<REGION>:1), or an import key of this
- * vault (its kid URL). Fills the expected binding label and, for a vault KEK, its blob. */
-static enum sr_err sr_byok_kek(struct sr_vault_svc *svc, struct sr_request *req, const struct sr_module *m,
-                               const struct sr_byok *b, struct sr_key_row *kek_row, char *binding, size_t cap)
+enum sr_err sr_req_key(struct sr_vault_svc *svc, struct sr_request *req, bool deleted_ok,
+                       struct sr_key_row *k, struct sr_name_row *n)
 {
-    struct sr_world_info world;
-    SR_TRY(sr_module_world_info((struct sr_module *)m, &world));
-    SR_TRY(sr_binding_make(req->vault.subscription, req->vault.region, world.hkm, binding, cap));
-    size_t plen = strlen(SR_KEK_KID_PREFIX);
-    if (strncmp(b->kid, SR_KEK_KID_PREFIX, plen) == 0) {
-        char expect[128];
-        snprintf(expect, sizeof(expect), SR_KEK_KID_PREFIX "%s:1", req->vault.region);
-        if (strcmp(b->kid, expect) != 0) {
-            snprintf(req->detail, sizeof(req->detail), "the package is for %.120s; this vault's region is %s", b->kid,
-                     req->vault.region);
-            return SR_ERR_BYOK_KEK;
-        }
-        /* A region KEK serves every subscription of the region: the package must say whose it is. */
-        if (b->binding[0] == 0) {
-            snprintf(req->detail, sizeof(req->detail), "a package for a region KEK must carry the binding");
-            return SR_ERR_BYOK_BINDING;
-        }
-        SR_ENSURE(strcmp(b->binding, binding) == 0, SR_ERR_BYOK_BINDING);
-        return SR_OK;
-    }
-    /* https://<this vault>/keys/<name>/<version> */
-    char prefix[512];
-    snprintf(prefix, sizeof(prefix), "%s/keys/", req->base_url);
-    SR_ENSURE(strncmp(b->kid, prefix, strlen(prefix)) == 0, SR_ERR_BYOK_KEK);
-    char name[SR_MAX_NAME + 2], version[SR_VERSION_LEN + 2] = "";
-    const char *rest = b->kid + strlen(prefix);
-    size_t nlen = strcspn(rest, "/");
-    SR_ENSURE(nlen > 0 && nlen <= SR_MAX_NAME, SR_ERR_BYOK_KEK);
-    memcpy(name, rest, nlen);
-    name[nlen] = 0;
-    if (rest[nlen] == '/') {
-        SR_ENSURE(strlen(rest + nlen + 1) <= SR_VERSION_LEN, SR_ERR_BYOK_KEK);
-        strcpy(version, rest + nlen + 1);
-    }
-    enum sr_err r = svc->store->ops->key_get(svc->store, req->vault.name, name, version, false, kek_row, NULL);
-    SR_ENSURE(r != SR_ERR_NOT_FOUND, SR_ERR_BYOK_KEK);
-    SR_TRY(r);
-    SR_ENSURE(kek_row->key_ops == SR_KOP_IMPORT, SR_ERR_BYOK_KEK);
-    SR_TRY(sr_usable(req, kek_row, SR_KOP_IMPORT));
-    /* A vault KEK binds the package by itself; a binding, when present, must still be this vault's. */
-    SR_ENSURE(b->binding[0] == 0 || strcmp(b->binding, binding) == 0, SR_ERR_BYOK_BINDING);
-    if (b->binding[0] == 0) {
-        binding[0] = 0;
-    }
-    return SR_OK;
-}
-
-static enum sr_err sr_import_byok(struct sr_vault_svc *svc, struct sr_request *req, const json_t *jwk, json_t **ret)
-{
-    const char *kty = json_string_value(json_object_get(jwk, "kty"));
-    const char *hsm = json_string_value(json_object_get(jwk, "key_hsm"));
-    SR_ENSURE(hsm != NULL, sr_bad(req, "key_hsm must be the base64url of the .byok file"));
-    SR_ENSURE(kty != NULL && (strcmp(kty, "RSA-HSM") == 0 || strcmp(kty, "EC-HSM") == 0),
-              sr_bad(req, "a BYOK import takes kty RSA-HSM or EC-HSM"));
-    SR_AUTO_BUF struct sr_buf file = {0};
-    sr_buf_init(&file, SR_MAX_OP_INPUT * 64, SR_BUF_PLAIN);
-    SR_ENSURE(sr_b64url_decode(hsm, &file) == SR_OK, sr_bad(req, "key_hsm is not base64url"));
-    struct sr_byok b = {0};
-    SR_TRY(sr_byok_parse(file.data, file.len, &b));
-    const struct sr_module *m = NULL;
-    SR_AUTO_ROW struct sr_key_row kek = {0};
-    SR_AUTO_ROW struct sr_key_row k = {0};
-    sr_row_init(req, &k);
-    char binding[512];
-    enum sr_err r = sr_svc_region_module(svc, req->vault.region, &m);
-    if (r == SR_OK) {
-        r = sr_byok_kek(svc, req, m, &b, &kek, binding, sizeof(binding));
-    }
-    if (r == SR_OK) {
-        r = sr_new_version(k.version);
-    }
-    struct sr_key_spec spec = {0};
-    if (r == SR_OK) {
-        r = sr_import_wrapped(m, SR_KEK_IDENT, kek.blob.len ? kek.blob.data : NULL, kek.blob.len,
-                              (const uint8_t *)binding, strlen(binding), b.ciphertext.data, b.ciphertext.len,
-                              k.version, req->name, SR_VAULT_ACL, &k.blob, &spec);
-    }
-    sr_byok_release(&b);
-    SR_TRY(sr_rest_words(req, r));
-    const char *crv = json_string_value(json_object_get(jwk, "crv"));
-    bool rsa = strcmp(kty, "RSA-HSM") == 0;
-    SR_ENSURE(rsa == (spec.type == SR_KEY_RSA), sr_bad(req, "the package holds a key of another type than kty"));
-    SR_ENSURE(rsa || crv == NULL || strcmp(crv, sr_curve_name(spec.curve)) == 0,
-              sr_bad(req, "the package holds a key on another curve than crv"));
-    snprintf(k.kty, sizeof(k.kty), "%s", kty);
-    k.key_ops = sr_default_ops(spec.type);
-    const json_t *given = json_object_get(jwk, "key_ops");
-    if (given != NULL && !json_is_null(given)) {
-        SR_TRY(sr_kops_parse(req, given, sr_default_ops(spec.type), &k.key_ops));
-    }
-    SR_TRY(sr_attrs_parse(req, json_object_get(req->body, "attributes"), &k));
-    SR_TRY(sr_tags_parse(req, json_object_get(req->body, "tags"), &k));
-    return sr_insert_and_answer(svc, req, &k, ret);
-}
-
-enum sr_err sr_op_key_import(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
-{
-    SR_TRY(sr_name_check(req));
-    const json_t *jwk = json_object_get(req->body, "key");
-    SR_ENSURE(json_is_object(jwk), sr_bad(req, "'key' (a JSON web key) is required"));
-    if (json_object_get(jwk, "key_hsm") != NULL) {
-        return sr_import_byok(svc, req, jwk, ret);
-    }
-    const struct sr_module *m = NULL;
-    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
-    SR_AUTO_ROW struct sr_key_row k = {0};
-    sr_row_init(req, &k);
-    SR_TRY(sr_attrs_parse(req, json_object_get(req->body, "attributes"), &k));
-    SR_TRY(sr_tags_parse(req, json_object_get(req->body, "tags"), &k));
-    SR_TRY(sr_new_version(k.version));
-    struct sr_key_spec spec;
-    SR_TRY(sr_rest_words(req, sr_blob_import_jwk(m, k.version, req->name, jwk, SR_VAULT_ACL, &k.blob, &spec)));
-    snprintf(k.kty, sizeof(k.kty), "%s", spec.type == SR_KEY_RSA ? "RSA-HSM" : "EC-HSM");
-    k.key_ops = sr_default_ops(spec.type);
-    const json_t *given = json_object_get(jwk, "key_ops");
-    if (given != NULL && !json_is_null(given)) {
-        SR_TRY(sr_kops_parse(req, given, sr_default_ops(spec.type), &k.key_ops));
-    }
-    return sr_insert_and_answer(svc, req, &k, ret);
-}
-
-static enum sr_err sr_load(struct sr_vault_svc *svc, struct sr_request *req, bool deleted_ok,
-                           struct sr_key_row *k, struct sr_name_row *n)
-{
-    SR_TRY(sr_name_check(req));
+    SR_TRY(sr_key_name_check(req));
     enum sr_err r = svc->store->ops->key_get(svc->store, req->vault.name, req->name, req->version, deleted_ok, k, n);
     if (r == SR_ERR_NOT_FOUND) {
         snprintf(req->detail, sizeof(req->detail), "%s%s%s", req->name, req->version && *req->version ? "/" : "",
@@ -509,7 +380,7 @@ static enum sr_err sr_load(struct sr_vault_svc *svc, struct sr_request *req, boo
 enum sr_err sr_op_key_get(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     SR_AUTO_ROW struct sr_key_row k = {0};
-    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    SR_TRY(sr_req_key(svc, req, false, &k, NULL));
     return sr_bundle(svc, req, &k, NULL, ret);
 }
 
@@ -575,7 +446,7 @@ enum sr_err sr_op_deleted_list(struct sr_vault_svc *svc, struct sr_request *req,
 enum sr_err sr_op_key_versions(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     SR_AUTO_ROW struct sr_key_row k = {0};
-    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    SR_TRY(sr_req_key(svc, req, false, &k, NULL));
     struct sr_list_ctx l = {.req = req, .value = json_array(), .with_version = true};
     SR_ENSURE(l.value != NULL, SR_ERR_NOMEM);
     char path[512];
@@ -592,16 +463,16 @@ enum sr_err sr_op_key_versions(struct sr_vault_svc *svc, struct sr_request *req,
 enum sr_err sr_op_key_update(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     SR_AUTO_ROW struct sr_key_row k = {0};
-    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    SR_TRY(sr_req_key(svc, req, false, &k, NULL));
     const json_t *ops = json_object_get(req->body, "key_ops");
     if (ops != NULL && !json_is_null(ops)) {
         /* An import key stays one, and no other key becomes one: the module ACL would not follow. */
         unsigned allowed = k.key_ops == SR_KOP_IMPORT ? SR_KOP_IMPORT
                            : strncmp(k.kty, "RSA", 3) == 0 ? SR_KOPS_RSA : SR_KOPS_EC;
-        SR_TRY(sr_kops_parse(req, ops, allowed, &k.key_ops));
+        SR_TRY(sr_key_ops_parse(req, ops, allowed, &k.key_ops));
     }
-    SR_TRY(sr_attrs_parse(req, json_object_get(req->body, "attributes"), &k));
-    SR_TRY(sr_tags_parse(req, json_object_get(req->body, "tags"), &k));
+    SR_TRY(sr_key_attrs_parse(req, json_object_get(req->body, "attributes"), &k));
+    SR_TRY(sr_key_tags_parse(req, json_object_get(req->body, "tags"), &k));
     k.updated = (long long)time(NULL);
     SR_TRY(sr_commit_key_update(&req->commit, &k));
     return sr_bundle(svc, req, &k, NULL, ret);
@@ -611,7 +482,7 @@ enum sr_err sr_op_key_delete(struct sr_vault_svc *svc, struct sr_request *req, j
 {
     SR_AUTO_ROW struct sr_key_row k = {0};
     req->version = NULL;
-    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    SR_TRY(sr_req_key(svc, req, false, &k, NULL));
     struct sr_name_row n = {.deleted = (long long)time(NULL)};
     n.purge_at = n.deleted + SR_RETENTION_DAYS * 86400LL;
     SR_TRY(sr_commit_name_deleted(&req->commit, req->vault.name, k.name, n.deleted, n.purge_at));
@@ -622,7 +493,7 @@ static enum sr_err sr_load_deleted(struct sr_vault_svc *svc, struct sr_request *
                                    struct sr_name_row *n)
 {
     req->version = NULL;
-    SR_TRY(sr_load(svc, req, true, k, n));
+    SR_TRY(sr_req_key(svc, req, true, k, n));
     if (n->deleted == 0) {
         sr_key_row_release(k);
         sr_name_row_release(n);
@@ -684,7 +555,7 @@ enum sr_err sr_op_key_backup(struct sr_vault_svc *svc, struct sr_request *req, j
 {
     SR_AUTO_ROW struct sr_key_row k = {0};
     req->version = NULL;
-    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    SR_TRY(sr_req_key(svc, req, false, &k, NULL));
     const struct sr_module *m = NULL;
     SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
     SR_AUTO_JSON json_t *versions = json_array();
@@ -710,7 +581,7 @@ static enum sr_err sr_restore_version(struct sr_vault_svc *svc, struct sr_reques
                                       json_t **ret)
 {
     SR_AUTO_ROW struct sr_key_row k = {0};
-    sr_row_init(req, &k);
+    sr_key_row_init(req, &k);
     const char *version = NULL, *kty = NULL, *blob = NULL;
     json_t *tags = NULL;
     json_int_t ops = 0, nbf = 0, exp = 0, created = 0, updated = 0;
@@ -742,7 +613,7 @@ static enum sr_err sr_restore_version(struct sr_vault_svc *svc, struct sr_reques
 enum sr_err sr_op_key_restore(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     const char *value = json_string_value(json_object_get(req->body, "value"));
-    SR_ENSURE(value != NULL, sr_bad(req, "'value' (the backup blob) is required"));
+    SR_ENSURE(value != NULL, sr_req_bad(req, "'value' (the backup blob) is required"));
     const struct sr_module *m = NULL;
     SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
     SR_AUTO_BUF struct sr_buf sealed = {0};
@@ -757,7 +628,7 @@ enum sr_err sr_op_key_restore(struct sr_vault_svc *svc, struct sr_request *req, 
     SR_ENSURE(name != NULL && json_is_array(versions) && json_array_size(versions) > 0, SR_ERR_BACKUP);
     snprintf(req->name_buf, sizeof(req->name_buf), "%s", name);
     req->name = req->name_buf; /* outlives content: the audit entry names it */
-    SR_TRY(sr_name_check(req));
+    SR_TRY(sr_key_name_check(req));
     SR_AUTO_ROW struct sr_key_row existing = {0};
     SR_AUTO_NAME struct sr_name_row en = {0};
     enum sr_err r = svc->store->ops->key_get(svc->store, req->vault.name, name, NULL, true, &existing, &en);
@@ -779,9 +650,9 @@ enum sr_err sr_op_key_rotate(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_AUTO_ROW struct sr_key_row k = {0};
     SR_AUTO_NAME struct sr_name_row n = {0};
     req->version = NULL;
-    SR_TRY(sr_load(svc, req, false, &k, &n));
+    SR_TRY(sr_req_key(svc, req, false, &k, &n));
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    SR_TRY(sr_row_public(svc, req, &k, &pub));
+    SR_TRY(sr_key_row_public(svc, req, &k, &pub));
     struct sr_key_spec spec;
     SR_TRY(sr_pkey_describe(pub, &spec));
     /* The new version expires as the policy's attributes.expiryTime says, counted from now. */
@@ -803,7 +674,7 @@ enum sr_err sr_op_policy_get(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_AUTO_ROW struct sr_key_row k = {0};
     SR_AUTO_NAME struct sr_name_row n = {0};
     req->version = NULL;
-    SR_TRY(sr_load(svc, req, false, &k, &n));
+    SR_TRY(sr_req_key(svc, req, false, &k, &n));
     *ret = n.rotation_policy ? json_incref(n.rotation_policy) : sr_default_policy(req);
     SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
     return SR_OK;
@@ -812,14 +683,14 @@ enum sr_err sr_op_policy_get(struct sr_vault_svc *svc, struct sr_request *req, j
 enum sr_err sr_op_policy_put(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     const json_t *actions = json_object_get(req->body, "lifetimeActions");
-    SR_ENSURE(actions == NULL || json_is_array(actions), sr_bad(req, "lifetimeActions must be an array"));
+    SR_ENSURE(actions == NULL || json_is_array(actions), sr_req_bad(req, "lifetimeActions must be an array"));
     const json_t *attrs = json_object_get(req->body, "attributes");
-    SR_ENSURE(attrs == NULL || json_is_object(attrs), sr_bad(req, "attributes must be an object"));
+    SR_ENSURE(attrs == NULL || json_is_object(attrs), sr_req_bad(req, "attributes must be an object"));
     char why[200];
-    SR_ENSURE(sr_policy_check(actions, attrs, why, sizeof(why)) == SR_OK, sr_bad(req, "%s", why));
+    SR_ENSURE(sr_policy_check(actions, attrs, why, sizeof(why)) == SR_OK, sr_req_bad(req, "%s", why));
     SR_AUTO_ROW struct sr_key_row k = {0};
     req->version = NULL;
-    SR_TRY(sr_load(svc, req, false, &k, NULL));
+    SR_TRY(sr_req_key(svc, req, false, &k, NULL));
     SR_AUTO_JSON json_t *policy = sr_default_policy(req);
     SR_ENSURE(policy != NULL, SR_ERR_NOMEM);
     long long now = (long long)time(NULL);
@@ -829,167 +700,6 @@ enum sr_err sr_op_policy_put(struct sr_vault_svc *svc, struct sr_request *req, j
     json_object_set_new(policy, "attributes", pattrs);
     SR_TRY(sr_commit_name_policy(&req->commit, req->vault.name, k.name, policy));
     *ret = SR_TAKE(policy);
-    return SR_OK;
-}
-
-/* --- cryptographic operations --- */
-
-/* Reads a base64url member of the body into out (plain buffer, bounded). */
-static enum sr_err sr_b64_member(struct sr_request *req, const char *name, struct sr_buf *out)
-{
-    const char *s = json_string_value(json_object_get(req->body, name));
-    SR_ENSURE(s != NULL, sr_bad(req, "'%s' (base64url) is required", name));
-    SR_ENSURE(sr_b64url_decode(s, out) == SR_OK, sr_bad(req, "'%s' is not base64url", name));
-    return SR_OK;
-}
-
-static const char *sr_alg_member(const struct sr_request *req)
-{
-    const char *alg = json_string_value(json_object_get(req->body, "alg"));
-    return alg ? alg : "";
-}
-
-static enum sr_err sr_result(const struct sr_request *req, const struct sr_key_row *k, const struct sr_buf *value,
-                             json_t **ret)
-{
-    char kid[1024];
-    SR_TRY(sr_kid(req, k->name, k->version, kid, sizeof(kid)));
-    SR_AUTO_BUF struct sr_buf text = {0};
-    sr_buf_init(&text, SR_MAX_OP_INPUT * 2, SR_BUF_SECRET);
-    SR_TRY(sr_b64url_encode(value->data, value->len, &text));
-    *ret = json_pack("{s:s,s:s}", "kid", kid, "value", (const char *)text.data);
-    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
-    return SR_OK;
-}
-
-/* The common front of sign and verify: algorithm, digest (its length checked), and a usable key. */
-static enum sr_err sr_digest_request(struct sr_vault_svc *svc, struct sr_request *req, const char *member,
-                                     unsigned kop, enum sr_sign_alg *alg, struct sr_buf *digest,
-                                     struct sr_key_row *k)
-{
-    SR_TRY(sr_sign_alg_parse(sr_alg_member(req), alg));
-    SR_TRY(sr_b64_member(req, member, digest));
-    SR_ENSURE(digest->len == sr_sign_alg_digest_len(*alg), SR_ERR_DIGEST_LEN);
-    SR_TRY(sr_load(svc, req, false, k, NULL));
-    return sr_usable(req, k, kop);
-}
-
-enum sr_err sr_op_sign(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
-{
-    enum sr_sign_alg alg;
-    SR_AUTO_BUF struct sr_buf digest = {0};
-    SR_AUTO_BUF struct sr_buf sig = {0};
-    sr_buf_init(&digest, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
-    sr_buf_init(&sig, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
-    SR_AUTO_ROW struct sr_key_row k = {0};
-    SR_TRY(sr_digest_request(svc, req, "value", SR_KOP_SIGN, &alg, &digest, &k));
-    const struct sr_module *m = NULL;
-    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
-    SR_TRY(sr_blob_sign_digest(m, k.blob.data, k.blob.len, alg, digest.data, digest.len, &sig));
-    return sr_result(req, &k, &sig, ret);
-}
-
-enum sr_err sr_op_verify(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
-{
-    enum sr_sign_alg alg;
-    SR_AUTO_BUF struct sr_buf digest = {0};
-    SR_AUTO_BUF struct sr_buf sig = {0};
-    sr_buf_init(&digest, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
-    sr_buf_init(&sig, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
-    SR_TRY(sr_b64_member(req, "value", &sig));
-    SR_AUTO_ROW struct sr_key_row k = {0};
-    SR_TRY(sr_digest_request(svc, req, "digest", SR_KOP_VERIFY, &alg, &digest, &k));
-    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    SR_TRY(sr_row_public(svc, req, &k, &pub));
-    enum sr_err r = sr_pkey_verify_digest(pub, alg, digest.data, digest.len, SR_SIG_RAW, sig.data, sig.len);
-    SR_ENSURE(r == SR_OK || r == SR_ERR_BAD_SIGNATURE, r);
-    *ret = json_pack("{s:b}", "value", r == SR_OK);
-    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
-    return SR_OK;
-}
-
-/* The common front of encrypt, decrypt, wrap and unwrap: algorithm, value, and a usable RSA key. */
-static enum sr_err sr_cipher_request(struct sr_vault_svc *svc, struct sr_request *req, unsigned kop,
-                                     enum sr_enc_alg *alg, struct sr_buf *in, struct sr_key_row *k)
-{
-    SR_TRY(sr_enc_alg_parse(sr_alg_member(req), alg));
-    SR_TRY(sr_b64_member(req, "value", in));
-    SR_TRY(sr_load(svc, req, false, k, NULL));
-    SR_TRY(sr_usable(req, k, kop));
-    SR_ENSURE(strncmp(k->kty, "RSA", 3) == 0, SR_ERR_ENC_ALG);
-    return SR_OK;
-}
-
-static enum sr_err sr_public_op(struct sr_vault_svc *svc, struct sr_request *req, unsigned kop, json_t **ret)
-{
-    enum sr_enc_alg alg;
-    SR_AUTO_BUF struct sr_buf in = {0};
-    SR_AUTO_BUF struct sr_buf out = {0};
-    sr_buf_init(&in, SR_MAX_OP_INPUT, SR_BUF_SECRET);
-    sr_buf_init(&out, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
-    SR_AUTO_ROW struct sr_key_row k = {0};
-    SR_TRY(sr_cipher_request(svc, req, kop, &alg, &in, &k));
-    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    SR_TRY(sr_row_public(svc, req, &k, &pub));
-    enum sr_err r = sr_pkey_encrypt(pub, alg, in.data, in.len, &out);
-    SR_ENSURE(r != SR_ERR_ALG, SR_ERR_ENC_ALG);
-    SR_ENSURE(r != SR_ERR_TOO_LARGE, sr_bad(req, "the value is too long for this key and algorithm"));
-    SR_TRY(r);
-    return sr_result(req, &k, &out, ret);
-}
-
-static enum sr_err sr_private_op(struct sr_vault_svc *svc, struct sr_request *req, unsigned kop,
-                                 enum sr_acl_action action, json_t **ret)
-{
-    enum sr_enc_alg alg;
-    SR_TRY(sr_enc_alg_parse(sr_alg_member(req), &alg));
-    SR_ENSURE(alg != SR_ENC_RSA1_5, SR_ERR_RSA15_DECRYPT);
-    SR_AUTO_BUF struct sr_buf in = {0};
-    SR_AUTO_BUF struct sr_buf out = {0};
-    sr_buf_init(&in, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
-    sr_buf_init(&out, SR_MAX_OP_INPUT, SR_BUF_SECRET);
-    SR_AUTO_ROW struct sr_key_row k = {0};
-    SR_TRY(sr_cipher_request(svc, req, kop, &alg, &in, &k));
-    const struct sr_module *m = NULL;
-    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
-    SR_TRY(sr_blob_decrypt(m, k.blob.data, k.blob.len, action, alg, in.data, in.len, &out));
-    return sr_result(req, &k, &out, ret);
-}
-
-enum sr_err sr_op_encrypt(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
-{
-    return sr_public_op(svc, req, SR_KOP_ENCRYPT, ret);
-}
-
-enum sr_err sr_op_wrap(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
-{
-    return sr_public_op(svc, req, SR_KOP_WRAP, ret);
-}
-
-enum sr_err sr_op_decrypt(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
-{
-    return sr_private_op(svc, req, SR_KOP_DECRYPT, SR_ACL_DECRYPT, ret);
-}
-
-enum sr_err sr_op_unwrap(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
-{
-    return sr_private_op(svc, req, SR_KOP_UNWRAP, SR_ACL_UNWRAP, ret);
-}
-
-enum sr_err sr_op_rng(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
-{
-    (void)svc;
-    const json_t *count = json_object_get(req->body, "count");
-    SR_ENSURE(json_is_integer(count) && json_integer_value(count) >= 1 && json_integer_value(count) <= 128,
-              sr_bad(req, "count must be an integer from 1 to 128"));
-    uint8_t bytes[128];
-    size_t n = (size_t)json_integer_value(count);
-    SR_TRY(sr_rand_bytes(bytes, n));
-    SR_AUTO_BUF struct sr_buf text = {0};
-    sr_buf_init(&text, 256, SR_BUF_PLAIN);
-    SR_TRY(sr_b64url_encode(bytes, n, &text));
-    *ret = json_pack("{s:s}", "value", (const char *)text.data);
-    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
     return SR_OK;
 }
 

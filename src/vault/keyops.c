@@ -1,0 +1,172 @@
+/*
+ * keyops.c - the cryptographic operations on a vault key: sign, verify, encrypt, decrypt, wrapKey,
+ * unwrapKey, and random bytes. Private-key operations run in the region's module; public ones on the
+ * key's public half.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+#include "crypto/jwk.h"
+#include "crypto/ossl.h"
+#include "hsm/blob.h"
+#include "vault/internal.h"
+
+/* Reads a base64url member of the body into out (plain buffer, bounded). */
+static enum sr_err sr_b64_member(struct sr_request *req, const char *name, struct sr_buf *out)
+{
+    const char *s = json_string_value(json_object_get(req->body, name));
+    SR_ENSURE(s != NULL, sr_req_bad(req, "'%s' (base64url) is required", name));
+    SR_ENSURE(sr_b64url_decode(s, out) == SR_OK, sr_req_bad(req, "'%s' is not base64url", name));
+    return SR_OK;
+}
+
+static const char *sr_alg_member(const struct sr_request *req)
+{
+    const char *alg = json_string_value(json_object_get(req->body, "alg"));
+    return alg ? alg : "";
+}
+
+static enum sr_err sr_result(const struct sr_request *req, const struct sr_key_row *k, const struct sr_buf *value,
+                             json_t **ret)
+{
+    char kid[1024];
+    SR_TRY(sr_key_kid(req, k->name, k->version, kid, sizeof(kid)));
+    SR_AUTO_BUF struct sr_buf text = {0};
+    sr_buf_init(&text, SR_MAX_OP_INPUT * 2, SR_BUF_SECRET);
+    SR_TRY(sr_b64url_encode(value->data, value->len, &text));
+    *ret = json_pack("{s:s,s:s}", "kid", kid, "value", (const char *)text.data);
+    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+/* The common front of sign and verify: algorithm, digest (its length checked), and a usable key. */
+static enum sr_err sr_digest_request(struct sr_vault_svc *svc, struct sr_request *req, const char *member,
+                                     unsigned kop, enum sr_sign_alg *alg, struct sr_buf *digest,
+                                     struct sr_key_row *k)
+{
+    SR_TRY(sr_sign_alg_parse(sr_alg_member(req), alg));
+    SR_TRY(sr_b64_member(req, member, digest));
+    SR_ENSURE(digest->len == sr_sign_alg_digest_len(*alg), SR_ERR_DIGEST_LEN);
+    SR_TRY(sr_req_key(svc, req, false, k, NULL));
+    return sr_key_usable(req, k, kop);
+}
+
+enum sr_err sr_op_sign(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    enum sr_sign_alg alg;
+    SR_AUTO_BUF struct sr_buf digest = {0};
+    SR_AUTO_BUF struct sr_buf sig = {0};
+    sr_buf_init(&digest, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
+    sr_buf_init(&sig, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_TRY(sr_digest_request(svc, req, "value", SR_KOP_SIGN, &alg, &digest, &k));
+    const struct sr_module *m = NULL;
+    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    SR_TRY(sr_blob_sign_digest(m, k.blob.data, k.blob.len, alg, digest.data, digest.len, &sig));
+    return sr_result(req, &k, &sig, ret);
+}
+
+enum sr_err sr_op_verify(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    enum sr_sign_alg alg;
+    SR_AUTO_BUF struct sr_buf digest = {0};
+    SR_AUTO_BUF struct sr_buf sig = {0};
+    sr_buf_init(&digest, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
+    sr_buf_init(&sig, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
+    SR_TRY(sr_b64_member(req, "value", &sig));
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_TRY(sr_digest_request(svc, req, "digest", SR_KOP_VERIFY, &alg, &digest, &k));
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    SR_TRY(sr_key_row_public(svc, req, &k, &pub));
+    enum sr_err r = sr_pkey_verify_digest(pub, alg, digest.data, digest.len, SR_SIG_RAW, sig.data, sig.len);
+    SR_ENSURE(r == SR_OK || r == SR_ERR_BAD_SIGNATURE, r);
+    *ret = json_pack("{s:b}", "value", r == SR_OK);
+    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+/* The common front of encrypt, decrypt, wrap and unwrap: algorithm, value, and a usable RSA key. */
+static enum sr_err sr_cipher_request(struct sr_vault_svc *svc, struct sr_request *req, unsigned kop,
+                                     enum sr_enc_alg *alg, struct sr_buf *in, struct sr_key_row *k)
+{
+    SR_TRY(sr_enc_alg_parse(sr_alg_member(req), alg));
+    SR_TRY(sr_b64_member(req, "value", in));
+    SR_TRY(sr_req_key(svc, req, false, k, NULL));
+    SR_TRY(sr_key_usable(req, k, kop));
+    SR_ENSURE(strncmp(k->kty, "RSA", 3) == 0, SR_ERR_ENC_ALG);
+    return SR_OK;
+}
+
+static enum sr_err sr_public_op(struct sr_vault_svc *svc, struct sr_request *req, unsigned kop, json_t **ret)
+{
+    enum sr_enc_alg alg;
+    SR_AUTO_BUF struct sr_buf in = {0};
+    SR_AUTO_BUF struct sr_buf out = {0};
+    sr_buf_init(&in, SR_MAX_OP_INPUT, SR_BUF_SECRET);
+    sr_buf_init(&out, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_TRY(sr_cipher_request(svc, req, kop, &alg, &in, &k));
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    SR_TRY(sr_key_row_public(svc, req, &k, &pub));
+    enum sr_err r = sr_pkey_encrypt(pub, alg, in.data, in.len, &out);
+    SR_ENSURE(r != SR_ERR_ALG, SR_ERR_ENC_ALG);
+    SR_ENSURE(r != SR_ERR_TOO_LARGE, sr_req_bad(req, "the value is too long for this key and algorithm"));
+    SR_TRY(r);
+    return sr_result(req, &k, &out, ret);
+}
+
+static enum sr_err sr_private_op(struct sr_vault_svc *svc, struct sr_request *req, unsigned kop,
+                                 enum sr_acl_action action, json_t **ret)
+{
+    enum sr_enc_alg alg;
+    SR_TRY(sr_enc_alg_parse(sr_alg_member(req), &alg));
+    SR_ENSURE(alg != SR_ENC_RSA1_5, SR_ERR_RSA15_DECRYPT);
+    SR_AUTO_BUF struct sr_buf in = {0};
+    SR_AUTO_BUF struct sr_buf out = {0};
+    sr_buf_init(&in, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
+    sr_buf_init(&out, SR_MAX_OP_INPUT, SR_BUF_SECRET);
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_TRY(sr_cipher_request(svc, req, kop, &alg, &in, &k));
+    const struct sr_module *m = NULL;
+    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    SR_TRY(sr_blob_decrypt(m, k.blob.data, k.blob.len, action, alg, in.data, in.len, &out));
+    return sr_result(req, &k, &out, ret);
+}
+
+enum sr_err sr_op_encrypt(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    return sr_public_op(svc, req, SR_KOP_ENCRYPT, ret);
+}
+
+enum sr_err sr_op_wrap(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    return sr_public_op(svc, req, SR_KOP_WRAP, ret);
+}
+
+enum sr_err sr_op_decrypt(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    return sr_private_op(svc, req, SR_KOP_DECRYPT, SR_ACL_DECRYPT, ret);
+}
+
+enum sr_err sr_op_unwrap(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    return sr_private_op(svc, req, SR_KOP_UNWRAP, SR_ACL_UNWRAP, ret);
+}
+
+enum sr_err sr_op_rng(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    (void)svc;
+    const json_t *count = json_object_get(req->body, "count");
+    SR_ENSURE(json_is_integer(count) && json_integer_value(count) >= 1 && json_integer_value(count) <= 128,
+              sr_req_bad(req, "count must be an integer from 1 to 128"));
+    uint8_t bytes[128];
+    size_t n = (size_t)json_integer_value(count);
+    SR_TRY(sr_rand_bytes(bytes, n));
+    SR_AUTO_BUF struct sr_buf text = {0};
+    sr_buf_init(&text, 256, SR_BUF_PLAIN);
+    SR_TRY(sr_b64url_encode(bytes, n, &text));
+    *ret = json_pack("{s:s}", "value", (const char *)text.data);
+    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}
