@@ -148,13 +148,13 @@ enum sr_err_family {
     X(SR_ERR_NVRAM_KEY, SR_FAM_INPUT, "BadParameter",                                                        \
       "nvram=yes is not supported: the BYOK transfer toolset accepts keys stored in kmdata only (nvram=no)") \
     X(SR_ERR_KEY_TYPE, SR_FAM_USAGE, "BadParameter",                                                         \
-      "unsupported key: use type=RSA with size=2048|3072|4096, or type=EC with curve=P-256|P-384|P-521")    \
+      "unsupported key: use type=RSA with size=2048|3072|4096, or type=EC with curve=P-256|P-384|P-521|P-256K") \
     X(SR_ERR_PUBEXP, SR_FAM_USAGE, "BadParameter",                                                           \
       "invalid pubexp: leave it empty for 65537, or give an odd exponent of at least 65537")                \
     X(SR_ERR_ACL_DENIED, SR_FAM_DENIED, "Forbidden", "the key's ACL does not permit this operation")         \
     X(SR_ERR_ALG, SR_FAM_USAGE, "BadParameter",                                                              \
       "algorithm does not fit the key: RSA keys take RS256|RS384|RS512|PS256|PS384|PS512, EC keys ES256 "   \
-      "(P-256), ES384 (P-384), ES512 (P-521)")                                                                \
+      "(P-256), ES384 (P-384), ES512 (P-521), ES256K (P-256K)")                                             \
     X(SR_ERR_NO_ROOT, SR_FAM_NOT_FOUND, "NotFound",                                                          \
       "no manufacturer root here; create one with 'strongroom root init'")                                   \
     X(SR_ERR_ROOT_EXISTS, SR_FAM_CONFLICT, "Conflict", "a root already exists there and is never overwritten") \

@@ -34,7 +34,7 @@ static const struct sr_cmd sr_cmds[] = {
     {"generatekey", sr_cmd_generatekey, SR_CMD_MODULE | SR_CMD_EXISTING | SR_CMD_MODE_O | SR_CMD_NEEDS_WORLD, 1,
      SR_MAX_POSITIONAL,
      sr_opts_generatekey, NULL,
-     "generatekey --generate simple type=RSA size=2048|3072|4096 | type=EC curve=P-256|P-384|P-521 "
+     "generatekey --generate simple type=RSA size=2048|3072|4096 | type=EC curve=P-256|P-384|P-521|P-256K "
      "protect=module ident=NAME plainname=NAME nvram=no pubexp=",
      "generate a module-protected key"},
     {"kmfile-dump", sr_cmd_kmfile_dump, SR_CMD_MODULE | SR_CMD_EXISTING, 1, 1, NULL, NULL, "kmfile-dump FILE",

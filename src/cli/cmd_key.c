@@ -226,7 +226,7 @@ enum sr_err sr_cmd_pubkey(struct sr_cli *cli, const struct sr_args *args)
 const struct sr_opt sr_opts_sign[] = {
     {"app", "-A", true, "application (default simple)"},
     {"ident", "-K", true, "key identifier"},
-    {"alg", NULL, true, "RS256 RS384 RS512 PS256 PS384 PS512 (RSA); ES256 ES384 ES512 (EC)"},
+    {"alg", NULL, true, "RS256 RS384 RS512 PS256 PS384 PS512 (RSA); ES256 ES384 ES512 ES256K (EC)"},
     {"in", NULL, true, "file to sign"},
     {"out", NULL, true, "where the signature goes"},
     {NULL, NULL, false, NULL},

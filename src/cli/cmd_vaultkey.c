@@ -546,7 +546,7 @@ static enum sr_err sr_sig_format(struct sr_cli *cli, const struct sr_args *a, si
         sr_cli_detail(cli, "--signature-format is raw (r||s, as JOSE and Key Vault) or der (as openssl dgst)");
         return SR_ERR_USAGE;
     }
-    *ret_coord = alg == SR_ALG_ES256 ? 32 : alg == SR_ALG_ES384 ? 48 : alg == SR_ALG_ES512 ? 66 : 0;
+    *ret_coord = sr_sign_alg_coord_len(alg);
     return SR_OK;
 }
 
@@ -739,7 +739,7 @@ static const struct sr_opt sr_opts_key_create[] = {
     SR_OPTS_CLIENT, SR_OPT_OUTPUT, SR_OPT_NAME,
     {"kty", NULL, true, "RSA, RSA-HSM, EC or EC-HSM (default RSA)"},
     {"size", NULL, true, "RSA size: 2048, 3072 or 4096"},
-    {"curve", NULL, true, "EC curve: P-256, P-384 or P-521"},
+    {"curve", NULL, true, "EC curve: P-256, P-384, P-521 or P-256K (secp256k1)"},
     {"disabled", NULL, false, "create it disabled"},
     SR_OPT_ATTRS, SR_OPT_END,
 };
@@ -748,7 +748,7 @@ static const struct sr_opt sr_opts_key_import[] = {
     {"jwk-file", NULL, true, "a JSON web key with its private members"},
     {"byok-file", NULL, true, "a KeyTransferPackage-NAME.byok (BYOK)"},
     {"kty", NULL, true, "with --byok-file: RSA-HSM (default) or EC-HSM"},
-    {"curve", NULL, true, "with --byok-file and EC-HSM: P-256, P-384 or P-521"},
+    {"curve", NULL, true, "with --byok-file and EC-HSM: P-256, P-384, P-521 or P-256K"},
     {"destination", NULL, true, "HSM (every Strongroom key is module-protected)"},
     {"disabled", NULL, false, "import it disabled"},
     SR_OPT_ATTRS, SR_OPT_END,
@@ -779,7 +779,7 @@ static const struct sr_opt sr_opts_key_crypt[] = {
 };
 static const struct sr_opt sr_opts_key_sign[] = {
     SR_OPTS_CLIENT, SR_OPT_NAME, SR_OPT_VERSION,
-    {"alg", "-a", true, "RS256 ... RS512, PS256 ... PS512, ES256, ES384, ES512"},
+    {"alg", "-a", true, "RS256 ... RS512, PS256 ... PS512, ES256, ES384, ES512, ES256K"},
     {"in", NULL, true, "the file to sign: hashed here, its digest is signed"},
     {"out", NULL, true, "where the signature goes"},
     {"signature-format", NULL, true, "ECDSA: raw (r||s, as JOSE; default) or der (as openssl dgst -verify takes)"},
@@ -787,7 +787,7 @@ static const struct sr_opt sr_opts_key_sign[] = {
 };
 static const struct sr_opt sr_opts_key_verify[] = {
     SR_OPTS_CLIENT, SR_OPT_NAME, SR_OPT_VERSION,
-    {"alg", "-a", true, "RS256 ... ES512"},
+    {"alg", "-a", true, "RS256 ... ES512, ES256K"},
     {"in", NULL, true, "the signed file"},
     {"signature", NULL, true, "the signature file"},
     {"signature-format", NULL, true, "ECDSA: raw (default) or der"},

@@ -110,7 +110,7 @@ enum sr_err sr_jwk_set_public(json_t *jwk, const EVP_PKEY *key)
         SR_TRY(sr_jwk_set_bn(jwk, "n", key, OSSL_PKEY_PARAM_RSA_N, 0));
         return sr_jwk_set_bn(jwk, "e", key, OSSL_PKEY_PARAM_RSA_E, 0);
     }
-    size_t coord = spec.curve == SR_CURVE_P256 ? 32 : spec.curve == SR_CURVE_P384 ? 48 : 66;
+    size_t coord = sr_curve_coord_len(spec.curve);
     SR_ENSURE(json_object_set_new(jwk, "crv", json_string(sr_curve_name(spec.curve))) == 0, SR_ERR_NOMEM);
     /* x and y from the uncompressed point 04 || x || y: asking for each as a BIGNUM costs a field inversion. */
     uint8_t point[1 + 2 * 66];
@@ -190,14 +190,14 @@ static enum sr_err sr_jwk_build(const json_t *jwk, bool private, EVP_PKEY **ret)
         enum sr_curve curve;
         const char *crv = json_string_value(json_object_get(jwk, "crv"));
         r = crv != NULL && sr_curve_parse(crv, &curve) == SR_OK ? SR_OK : SR_ERR_JWK;
-        size_t coord = r != SR_OK ? 0 : curve == SR_CURVE_P256 ? 32 : curve == SR_CURVE_P384 ? 48 : 66;
+        size_t coord = r != SR_OK ? 0 : sr_curve_coord_len(curve);
         struct sr_buf x = {0}, y = {0};
         if (r == SR_OK && (r = sr_jwk_field(jwk, "x", coord, &x)) == SR_OK &&
             (r = sr_jwk_field(jwk, "y", coord, &y)) == SR_OK) {
             point[0] = 4; /* uncompressed */
             memcpy(point + 1, x.data, coord);
             memcpy(point + 1 + coord, y.data, coord);
-            const char *group = curve == SR_CURVE_P256 ? "P-256" : curve == SR_CURVE_P384 ? "P-384" : "P-521";
+            const char *group = sr_curve_ossl_name(curve);
             if (OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
                 OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * coord) != 1) {
                 r = SR_ERR_NOMEM;

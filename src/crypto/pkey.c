@@ -31,6 +31,7 @@ static const struct sr_curve_row sr_curves[] = {
     {SR_CURVE_P256, "P-256", "P-256", SR_ALG_ES256, 32, NID_X9_62_prime256v1},
     {SR_CURVE_P384, "P-384", "P-384", SR_ALG_ES384, 48, NID_secp384r1},
     {SR_CURVE_P521, "P-521", "P-521", SR_ALG_ES512, 66, NID_secp521r1},
+    {SR_CURVE_P256K, "P-256K", "secp256k1", SR_ALG_ES256K, 32, NID_secp256k1},
 };
 
 struct sr_alg_row {
@@ -47,7 +48,7 @@ static const struct sr_alg_row sr_algs[] = {
     {SR_ALG_RS512, "RS512", "SHA512", 64, SR_KEY_RSA, false}, {SR_ALG_PS256, "PS256", "SHA256", 32, SR_KEY_RSA, true},
     {SR_ALG_PS384, "PS384", "SHA384", 48, SR_KEY_RSA, true},  {SR_ALG_PS512, "PS512", "SHA512", 64, SR_KEY_RSA, true},
     {SR_ALG_ES256, "ES256", "SHA256", 32, SR_KEY_EC, false},  {SR_ALG_ES384, "ES384", "SHA384", 48, SR_KEY_EC, false},
-    {SR_ALG_ES512, "ES512", "SHA512", 64, SR_KEY_EC, false},
+    {SR_ALG_ES512, "ES512", "SHA512", 64, SR_KEY_EC, false}, {SR_ALG_ES256K, "ES256K", "SHA256", 32, SR_KEY_EC, false},
 };
 
 static const struct sr_curve_row *sr_curve_row(enum sr_curve c)
@@ -84,6 +85,18 @@ const char *sr_curve_name(enum sr_curve c)
 {
     const struct sr_curve_row *row = sr_curve_row(c);
     return row ? row->jose : "none";
+}
+
+const char *sr_curve_ossl_name(enum sr_curve c)
+{
+    const struct sr_curve_row *row = sr_curve_row(c);
+    return row ? row->ossl : NULL;
+}
+
+size_t sr_curve_coord_len(enum sr_curve c)
+{
+    const struct sr_curve_row *row = sr_curve_row(c);
+    return row ? row->coord_len : 0;
 }
 
 enum sr_err sr_curve_parse(const char *name, enum sr_curve *ret)
@@ -137,10 +150,11 @@ enum sr_err sr_pkey_describe(const EVP_PKEY *key, struct sr_key_spec *ret)
         SR_ENSURE(EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) == 1,
                   SR_ERR_KEY_TYPE);
         int nid = OBJ_txt2nid(group);
-        spec.curve = nid == NID_X9_62_prime256v1 ? SR_CURVE_P256
-                     : nid == NID_secp384r1      ? SR_CURVE_P384
-                     : nid == NID_secp521r1      ? SR_CURVE_P521
-                                                 : SR_CURVE_NONE;
+        for (size_t i = 0; i < SR_ARRAY_LEN(sr_curves); i++) {
+            if (sr_curves[i].nid == nid) {
+                spec.curve = sr_curves[i].curve;
+            }
+        }
         SR_ENSURE(spec.curve != SR_CURVE_NONE, SR_ERR_KEY_TYPE);
         spec.bits = (unsigned)EVP_PKEY_get_bits(key);
     } else {
@@ -542,7 +556,7 @@ enum sr_err sr_pkey_sign_ctx(EVP_PKEY *key, enum sr_sign_alg alg, EVP_PKEY_CTX *
 }
 
 /* An ECDSA alg names its curve (sr_sign_alg_fits), so it also fixes the raw signature's halves. */
-static size_t sr_alg_coord_len(enum sr_sign_alg alg)
+size_t sr_sign_alg_coord_len(enum sr_sign_alg alg)
 {
     for (size_t i = 0; i < SR_ARRAY_LEN(sr_curves); i++) {
         if (sr_curves[i].alg == alg) {
@@ -562,7 +576,7 @@ enum sr_err sr_pkey_sign_prepared(EVP_PKEY_CTX *ctx, enum sr_sign_alg alg, const
     size_t siglen = sizeof(sig);
     SR_ENSURE(EVP_PKEY_sign(ctx, sig, &siglen, digest, dlen) == 1, SR_ERR_CRYPTO);
     if (row->type == SR_KEY_EC && fmt == SR_SIG_RAW) {
-        return sr_ecdsa_der_to_raw(sig, siglen, sr_alg_coord_len(alg), out_sig);
+        return sr_ecdsa_der_to_raw(sig, siglen, sr_sign_alg_coord_len(alg), out_sig);
     }
     return sr_buf_append(out_sig, sig, siglen);
 }

@@ -20,7 +20,7 @@
 
 enum sr_key_type { SR_KEY_RSA = 1, SR_KEY_EC = 2 };
 
-enum sr_curve { SR_CURVE_NONE = 0, SR_CURVE_P256, SR_CURVE_P384, SR_CURVE_P521 };
+enum sr_curve { SR_CURVE_NONE = 0, SR_CURVE_P256, SR_CURVE_P384, SR_CURVE_P521, SR_CURVE_P256K };
 
 struct sr_key_spec {
     enum sr_key_type type;
@@ -34,12 +34,17 @@ enum sr_sign_alg {
     SR_ALG_RS256, SR_ALG_RS384, SR_ALG_RS512,
     SR_ALG_PS256, SR_ALG_PS384, SR_ALG_PS512,
     SR_ALG_ES256, SR_ALG_ES384, SR_ALG_ES512,
+    SR_ALG_ES256K,
 };
 
 /* Signature encodings: DER is what `openssl dgst -verify` takes for ECDSA; JOSE wants raw r||s. */
 enum sr_sig_format { SR_SIG_DER, SR_SIG_RAW };
 
-const char *sr_curve_name(enum sr_curve c);       /* "P-256" ... */
+const char *sr_curve_name(enum sr_curve c);       /* "P-256" ... (JOSE's names; secp256k1 is "P-256K") */
+const char *sr_curve_ossl_name(enum sr_curve c);  /* OpenSSL's group name, NULL if not a curve we make */
+size_t sr_curve_coord_len(enum sr_curve c);       /* bytes per coordinate (32, 48, 66), 0 if unknown */
+/* ECDSA's coordinate length for alg (ES256/ES256K 32, ES384 48, ES512 66), 0 for RSA algorithms. */
+size_t sr_sign_alg_coord_len(enum sr_sign_alg alg);
 SR_MUST_USE enum sr_err sr_curve_parse(const char *name, enum sr_curve *ret);
 const char *sr_sign_alg_name(enum sr_sign_alg a);
 SR_MUST_USE enum sr_err sr_sign_alg_parse(const char *name, enum sr_sign_alg *ret);

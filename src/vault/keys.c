@@ -268,7 +268,7 @@ enum sr_err sr_key_rest_words(struct sr_request *req, enum sr_err r)
 {
     if (r == SR_ERR_KEY_TYPE) {
         return sr_req_bad(req, "the key must be kty RSA with a modulus (n) of 2048, 3072 or 4096 bits, or kty EC with "
-                           "crv P-256, P-384 or P-521");
+                           "crv P-256, P-384, P-521 or P-256K");
     }
     if (r == SR_ERR_PUBEXP) {
         return sr_req_bad(req, "the RSA public exponent (e) must be odd and at least 65537");
@@ -300,7 +300,7 @@ static enum sr_err sr_spec_from_create(struct sr_request *req, const json_t *bod
         const char *crv = json_string_value(json_object_get(body, "crv"));
         spec->type = SR_KEY_EC;
         SR_ENSURE(sr_curve_parse(crv ? crv : "P-256", &spec->curve) == SR_OK,
-                  sr_req_bad(req, "crv must be P-256, P-384 or P-521 for kty EC"));
+                  sr_req_bad(req, "crv must be P-256, P-384, P-521 or P-256K for kty EC"));
         *kty = "EC-HSM";
         return SR_OK;
     }

@@ -75,7 +75,7 @@ static void test_generate_every_type(void **state)
         enum sr_curve c;
         enum sr_sign_alg alg;
     } ec[] = {{"ec-256", SR_CURVE_P256, SR_ALG_ES256}, {"ec-384", SR_CURVE_P384, SR_ALG_ES384},
-              {"ec-521", SR_CURVE_P521, SR_ALG_ES512}};
+              {"ec-521", SR_CURVE_P521, SR_ALG_ES512}, {"ec-256k", SR_CURVE_P256K, SR_ALG_ES256K}};
     for (size_t i = 0; i < SR_ARRAY_LEN(ec); i++) {
         struct sr_keygen_params p = sr_ec(ec[i].ident, ec[i].c);
         SR_ASSERT_OK(sr_key_generate(f->m, &p, &info));

@@ -62,6 +62,18 @@ try {
     const ecSig = await ecCrypto.sign('ES256', sha('sha256', data));
     assert.equal(ecSig.result.length, 64); // raw r||s
   });
+  await check('createEcKey P-256K, sign ES256K; node verifies the raw signature', async () => {
+    const k1 = await client.createEcKey(name('k1'), { curve: 'P-256K' });
+    assert.equal(k1.key.crv, 'P-256K');
+    const cc = new CryptographyClient(k1.id, credential);
+    const s = await cc.sign('ES256K', sha('sha256', data));
+    assert.equal(s.result.length, 64);
+    assert.equal((await cc.verify('ES256K', sha('sha256', data), s.result)).result, true);
+    const pub = crypto.createPublicKey({ key: { kty: 'EC', crv: 'secp256k1', x: Buffer.from(k1.key.x).toString('base64url'),
+                                               y: Buffer.from(k1.key.y).toString('base64url') }, format: 'jwk' });
+    assert.ok(crypto.verify('sha256', data, { key: pub, dsaEncoding: 'ieee-p1363' }, Buffer.from(s.result)));
+    await assert.rejects(cc.sign('ES256', sha('sha256', data)), (e) => e.statusCode === 400);
+  });
   await check('encrypt/decrypt RSA-OAEP and RSA-OAEP-256', async () => {
     for (const alg of ['RSA-OAEP', 'RSA-OAEP-256']) {
       const enc = await rsaCrypto.encrypt({ algorithm: alg, plaintext: data });
