@@ -98,6 +98,8 @@ enum sr_err_family {
       "the package is bound to another subscription, region or world than this vault's")                    \
     X(SR_ERR_BYOK_KEK, SR_FAM_INPUT, "BadParameter",                                                         \
       "the package's KEK is not an import key of this vault or of this vault's region")                     \
+    X(SR_ERR_ATTESTATION, SR_FAM_INTEGRITY, "BadParameter",                                                  \
+      "the key attestation failed verification: do not rely on what it says")                              \
     X(SR_ERR_PACKAGE, SR_FAM_INTEGRITY, "BadParameter", "the package failed verification")                  \
     X(SR_ERR_NOT_XFER_COPY, SR_FAM_USAGE, "BadParameter",                                                    \
       "keytransfer package works only on the key_xferacld_<ident> copy made by 'keytransfer modify-acls'")   \

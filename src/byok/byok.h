@@ -59,6 +59,8 @@ SR_MUST_USE enum sr_err sr_packages_verify(const uint8_t *kek_pkg, size_t kek_le
 /* Any payload signed by module m's warranted identity key, in the packages' envelope (payload, signature,
  * warrant, root): what an audit checkpoint is. */
 SR_MUST_USE enum sr_err sr_signed_write(const struct sr_module *m, const json_t *payload, const char *path);
+/* The same envelope, appended to out (a key attestation). */
+SR_MUST_USE enum sr_err sr_signed_bytes(const struct sr_module *m, const json_t *payload, struct sr_buf *out);
 /* Checks such an envelope link by link (root pinned, when pinned is not NULL; root self-signed; warrant by
  * root; payload by the warrant's key) and hands out the payload; why names the first link that failed. */
 SR_MUST_USE enum sr_err sr_signed_read(const uint8_t *data, size_t len, const uint8_t pinned[SR_HASH_LEN],

@@ -36,7 +36,7 @@ static enum sr_err sr_b64_string(const uint8_t *p, size_t n, json_t **ret)
 }
 
 /* Envelope: the payload's exact bytes, the module's signature over them, its warrant and root. */
-static enum sr_err sr_package_seal(const struct sr_module *m, const json_t *payload, const char *path)
+enum sr_err sr_signed_bytes(const struct sr_module *m, const json_t *payload, struct sr_buf *out)
 {
     SR_AUTO_FREE char *text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
     SR_ENSURE(text != NULL, SR_ERR_NOMEM);
@@ -59,9 +59,17 @@ static enum sr_err sr_package_seal(const struct sr_module *m, const json_t *payl
                                          "signature", s64, "warrant", (const char *)warrant.data, "root",
                                          (const char *)root.data);
     SR_ENSURE(env != NULL, SR_ERR_NOMEM);
-    SR_AUTO_FREE char *out = json_dumps(env, JSON_INDENT(1) | JSON_SORT_KEYS);
-    SR_ENSURE(out != NULL, SR_ERR_NOMEM);
-    return sr_file_write_atomic(path, out, strlen(out), SR_WRITE_REPLACE);
+    SR_AUTO_FREE char *bytes = json_dumps(env, JSON_INDENT(1) | JSON_SORT_KEYS);
+    SR_ENSURE(bytes != NULL, SR_ERR_NOMEM);
+    return sr_buf_append(out, bytes, strlen(bytes));
+}
+
+static enum sr_err sr_package_seal(const struct sr_module *m, const json_t *payload, const char *path)
+{
+    SR_AUTO_BUF struct sr_buf bytes = {0};
+    sr_buf_init(&bytes, SR_MAX_PACKAGE, SR_BUF_PLAIN);
+    SR_TRY(sr_signed_bytes(m, payload, &bytes));
+    return sr_file_write_atomic(path, bytes.data, bytes.len, SR_WRITE_REPLACE);
 }
 
 enum sr_err sr_signed_write(const struct sr_module *m, const json_t *payload, const char *path)

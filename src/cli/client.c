@@ -10,7 +10,6 @@
 
 #include <openssl/crypto.h>
 
-#define SR_CLIENT_MAX_RESPONSE (4u * 1024u * 1024u)
 
 enum sr_err sr_client_init_public(struct sr_cli *cli, const char *url_opt, const char *ca_opt,
                                   struct sr_client *ret)
@@ -26,6 +25,7 @@ enum sr_err sr_client_init_public(struct sr_cli *cli, const char *url_opt, const
         ret->url[--len] = 0;
     }
     ret->token = NULL;
+    ret->api_version = NULL;
     ret->ca_file = ca_opt ? ca_opt : secure_getenv("STRONGROOM_CA_FILE");
     return SR_OK;
 }
@@ -181,7 +181,7 @@ enum sr_err sr_client_call(struct sr_cli *cli, const struct sr_client *c, const 
 {
     char url[2048];
     int n = snprintf(url, sizeof(url), "%s%s%sapi-version=%s", c->url, path, strchr(path, '?') ? "&" : "?",
-                     SR_CLIENT_API_VERSION);
+                     c->api_version ? c->api_version : SR_CLIENT_API_VERSION);
     SR_ENSURE(n > 0 && (size_t)n < sizeof(url), SR_ERR_TOO_LARGE);
     SR_AUTO_FREE char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     SR_AUTO_BUF struct sr_buf resp = {0};

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 
 #define SR_CLIENT_API_VERSION "7.5"
+#define SR_CLIENT_MAX_RESPONSE (4u * 1024u * 1024u)
 
 /* The options of every command that calls a vault: where it is, who asks, which CA to trust. */
 #define SR_OPTS_CLIENT                                                                                         \
@@ -21,6 +22,7 @@ struct sr_client {
     char url[512];      /* https://vault.localhost:8443, no trailing slash */
     const char *token;  /* borrowed from the environment */
     const char *ca_file;
+    const char *api_version; /* NULL: SR_CLIENT_API_VERSION; operations of later versions set theirs */
 };
 
 /* Each of url, ca and token from its option, else from its environment variable. */

@@ -162,6 +162,7 @@ enum sr_err sr_cmd_kmfile_dump(struct sr_cli *cli, const struct sr_args *args)
         fprintf(f, "  type          EC\n  curve         %s\n", sr_curve_name(info.spec.curve));
     }
     fprintf(f, "  world (hkm)   %s\n  key hash      %s\n  created       %s\n", hkm, hash, when);
+    fprintf(f, "  origin        %s\n", info.origin[0] ? info.origin : "not recorded (a key file from before 0.1)");
     fprintf(f, "  integrity     %s\n", verified ? "verified under the loaded world key"
                                                 : "not checked (this module does not hold the key's world)");
     sr_print_acl(f, &info.acl);

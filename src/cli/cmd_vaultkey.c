@@ -4,6 +4,7 @@
  * (so `key SUB --help` shows only those); every one that prints data takes --output table|tsv|json, and
  * tables show times in ISO-8601 UTC.
  */
+#define _GNU_SOURCE /* secure_getenv */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,7 @@
 #include "base/fileio.h"
 #include "base/json.h"
 #include "base/text.h"
+#include "byok/byok.h"
 #include "cli/client.h"
 #include "cli/output.h"
 #include "crypto/crypto.h"
@@ -733,6 +735,113 @@ static enum sr_err sr_cmd_key_download(struct sr_cli *cli, const struct sr_args 
     return SR_OK;
 }
 
+/* --- key attestation --- */
+
+/* The root an attestation must chain to: --root-fingerprint, else the one pinned in $STRONGROOM_KMDATA. */
+static enum sr_err sr_attestation_root(struct sr_cli *cli, const struct sr_args *a, uint8_t pinned[SR_HASH_LEN])
+{
+    const char *hex = sr_opt_val(a, "root-fingerprint");
+    if (hex != NULL) {
+        return sr_hex_decode(hex, pinned, SR_HASH_LEN);
+    }
+    const char *kmdata = secure_getenv("STRONGROOM_KMDATA");
+    SR_AUTO_MODULE struct sr_module *m = NULL;
+    if (kmdata == NULL || sr_module_open(kmdata, &m) != SR_OK || sr_module_trusted_root(m, pinned) != SR_OK) {
+        sr_cli_detail(cli, "give --root-fingerprint (what 'strongroom root show' prints on the vault's side), or pin "
+                           "it with 'strongroom root trust' in STRONGROOM_KMDATA");
+        return SR_ERR_NO_ROOT;
+    }
+    return SR_OK;
+}
+
+/* One signed statement of an attestation: verified up to the pinned root, about this key (its kid, and the
+ * public key the bundle carries); its payload in *ret. Saved into out_dir/<member>.json when asked. */
+static enum sr_err sr_attestation_statement(struct sr_cli *cli, const json_t *att, const char *member,
+                                            const uint8_t pinned[SR_HASH_LEN], const char *kid,
+                                            const struct sr_buf *spki, const char *out_dir, json_t **ret)
+{
+    SR_AUTO_BUF struct sr_buf env = {0};
+    const char *text = json_string_value(json_object_get(att, member));
+    sr_buf_init(&env, SR_CLIENT_MAX_RESPONSE, SR_BUF_PLAIN);
+    if (text == NULL || sr_b64url_decode(text, &env) != SR_OK) {
+        sr_cli_detail(cli, "the answer has no %s", member);
+        return SR_ERR_ATTESTATION;
+    }
+    char why[256];
+    SR_AUTO_JSON json_t *payload = NULL;
+    if (sr_signed_read(env.data, env.len, pinned, &payload, why, sizeof(why)) != SR_OK) {
+        sr_cli_detail(cli, "%s does not verify: %s", member, why);
+        return SR_ERR_ATTESTATION;
+    }
+    const json_t *key = json_object_get(payload, "key");
+    const char *pub = json_string_value(json_object_get(key, "public_key"));
+    SR_AUTO_BUF struct sr_buf der = {0};
+    sr_buf_init(&der, 16384, SR_BUF_PLAIN);
+    uint8_t hash[SR_HASH_LEN], want[SR_HASH_LEN];
+    const char *hash_hex = json_string_value(json_object_get(key, "key_hash"));
+    if (pub == NULL || sr_base64_decode(pub, &der) != SR_OK || der.len != spki->len ||
+        memcmp(der.data, spki->data, spki->len) != 0 || hash_hex == NULL || sr_hex_decode(hash_hex, want, 32) != SR_OK ||
+        sr_sha256(der.data, der.len, hash) != SR_OK || memcmp(hash, want, sizeof(hash)) != 0 ||
+        !json_is_string(json_object_get(payload, "kid")) ||
+        strcmp(json_string_value(json_object_get(payload, "kid")), kid) != 0) {
+        sr_cli_detail(cli, "%s is signed, but about another key than %s", member, kid);
+        return SR_ERR_ATTESTATION;
+    }
+    if (out_dir != NULL) {
+        char path[SR_PATH_MAX];
+        int n = snprintf(path, sizeof(path), "%s/%s.json", out_dir, member);
+        SR_ENSURE(n > 0 && (size_t)n < sizeof(path), SR_ERR_TOO_LARGE);
+        SR_TRY(sr_write_output(cli, path, env.data, env.len));
+    }
+    *ret = SR_TAKE(payload);
+    return SR_OK;
+}
+
+static enum sr_err sr_cmd_key_attestation(struct sr_cli *cli, const struct sr_args *a)
+{
+    char path[512];
+    SR_TRY(sr_api_key_path(cli, a, "keys", true, "/attestation", path, sizeof(path)));
+    uint8_t pinned[SR_HASH_LEN];
+    SR_TRY(sr_attestation_root(cli, a, pinned));
+    struct sr_client c;
+    SR_TRY(sr_client_for(cli, a, &c));
+    c.api_version = "7.6";
+    SR_AUTO_JSON json_t *resp = NULL;
+    SR_TRY(sr_client_call(cli, &c, "GET", path, NULL, &resp));
+    const json_t *jwk = json_object_get(resp, "key");
+    const char *kid = json_string_value(json_object_get(jwk, "kid"));
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    SR_ENSURE(kid != NULL && sr_jwk_public_to_pkey(jwk, &pub) == SR_OK, SR_ERR_REMOTE);
+    SR_AUTO_BUF struct sr_buf spki = {0};
+    sr_buf_init(&spki, 16384, SR_BUF_PLAIN);
+    SR_TRY(sr_pkey_public_to_spki(pub, &spki));
+    const json_t *att = json_object_get(json_object_get(resp, "attributes"), "attestation");
+    const char *out_dir = sr_opt_val(a, "out-dir");
+    if (out_dir != NULL && sr_dir_make(out_dir) != SR_OK) {
+        sr_cli_detail(cli, "cannot make the directory %s", out_dir);
+        return SR_ERR_IO;
+    }
+    SR_AUTO_JSON json_t *priv = NULL;
+    SR_AUTO_JSON json_t *pubst = NULL;
+    SR_TRY(sr_attestation_statement(cli, att, "privateKeyAttestation", pinned, kid, &spki, out_dir, &priv));
+    SR_TRY(sr_attestation_statement(cli, att, "publicKeyAttestation", pinned, kid, &spki, out_dir, &pubst));
+    char fp[72];
+    sr_fingerprint_format(pinned, fp);
+    SR_AUTO_FREE char *acl = json_dumps(json_object_get(priv, "acl"), JSON_COMPACT);
+    const json_t *key = json_object_get(priv, "key");
+    fprintf(cli->out,
+            "Key attestation of %s\n  key           %s %s, key hash %s\n  origin        %s\n"
+            "  exportable    %s\n  acl           %s\n  module        %s, world %s\n"
+            "  signed by     the module's warranted identity key, chained to root %s\nResult: SUCCESS\n",
+            kid, json_string_value(json_object_get(key, "kty")),
+            json_is_integer(json_object_get(key, "size")) ? "RSA" : json_string_value(json_object_get(key, "curve")),
+            json_string_value(json_object_get(key, "key_hash")), json_string_value(json_object_get(priv, "origin")),
+            json_is_true(json_object_get(priv, "exportable")) ? "yes" : "no", acl ? acl : "[]",
+            json_string_value(json_object_get(json_object_get(priv, "module"), "esn")),
+            json_string_value(json_object_get(json_object_get(priv, "world"), "id")), fp);
+    return SR_OK;
+}
+
 /* --- the table --- */
 
 static const struct sr_opt sr_opts_key_create[] = {
@@ -812,6 +921,13 @@ static const struct sr_cmd sr_cmds_rotation_policy[] = {
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
 
+static const struct sr_opt sr_opts_key_attestation[] = {
+    SR_OPTS_CLIENT, SR_OPT_NAME, SR_OPT_VERSION,
+    {"root-fingerprint", NULL, true, "the root it must chain to (default: the one pinned with 'root trust')"},
+    {"out-dir", NULL, true, "also save both signed statements there, for openssl (docs/formats.md)"},
+    SR_OPT_END,
+};
+
 const struct sr_cmd sr_cmds_key[] = {
     {"create", sr_cmd_key_create, 0, 0, 0, sr_opts_key_create, NULL,
      "key create --name N [--kty RSA|EC] [--size 2048] [--curve P-256] [--ops sign,verify] [--tags k=v] [--expires T]",
@@ -846,6 +962,9 @@ const struct sr_cmd sr_cmds_key[] = {
      "make a new version of a key (as its rotation policy says)"},
     {"rotation-policy", NULL, 0, 0, 0, NULL, sr_cmds_rotation_policy, "key rotation-policy show|update",
      "a key's rotation policy"},
+    {"attestation", sr_cmd_key_attestation, 0, 0, 0, sr_opts_key_attestation, NULL,
+     "key attestation --name N [--version V] [--root-fingerprint FP] [--out-dir DIR]",
+     "fetch a key's attestation and verify it up to the pinned root"},
     {"download", sr_cmd_key_download, 0, 0, 0, sr_opts_key_download, NULL,
      "key download --name N --file F [--encoding PEM|DER]",
      "save a key's public half (e.g. an import KEK, as az keyvault key download)"},

@@ -21,6 +21,10 @@ SR_MUST_USE enum sr_err sr_blob_generate(const struct sr_module *m, const char *
 SR_MUST_USE enum sr_err sr_blob_import_jwk(const struct sr_module *m, const char *label, const char *name,
                                            const json_t *jwk, unsigned acl, struct sr_buf *out_blob,
                                            struct sr_key_spec *ret_spec);
+/* The blob's header, authenticated under the module's world (the private key is checked, never kept): what
+ * a key attestation may vouch for. */
+SR_MUST_USE enum sr_err sr_blob_info(const struct sr_module *m, const uint8_t *blob, size_t len,
+                                     struct sr_key_info *ret);
 /* The public key from the blob's header (no world key needed). */
 SR_MUST_USE enum sr_err sr_blob_public(const uint8_t *blob, size_t len, EVP_PKEY **ret);
 /* The same, through the module's cache of decoded public keys (keyed by the blob's SHA-256). */

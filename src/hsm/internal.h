@@ -118,7 +118,7 @@ SR_MUST_USE enum sr_err sr_key_build(const struct sr_module *m, struct sr_key_in
 void sr_key_info_names(struct sr_key_info *info, const char *app, const char *ident, const char *plainname);
 /* Seals key as a vault blob (app "vault", ident label) and keeps it loaded in the module's caches. */
 SR_MUST_USE enum sr_err sr_vault_blob_seal(const struct sr_module *m, const char *label, const char *name,
-                                           unsigned acl, EVP_PKEY *key, struct sr_buf *out_blob,
+                                           const char *origin, unsigned acl, EVP_PKEY *key, struct sr_buf *out_blob,
                                            struct sr_key_spec *ret_spec);
 /* Loads a kmdata key (mode O, world checked); writes m->diag. */
 SR_MUST_USE enum sr_err sr_key_load(struct sr_module *m, const char *app, const char *ident, struct sr_key_info *ret,

@@ -67,6 +67,9 @@ static enum sr_err sr_key_header(const struct sr_key_info *info, const char *wor
     SR_TRY(sr_json_set_hex(h, "world", info->world_hkm, SR_HASH_LEN));
     SR_TRY(sr_json_set_hex(h, "key_hash", info->key_hash, SR_HASH_LEN));
     SR_TRY(sr_header_set_spki(h, spki->data, spki->len));
+    if (info->origin[0] != 0) {
+        SR_ENSURE(json_object_set_new(h, "origin", json_string(info->origin)) == 0, SR_ERR_NOMEM);
+    }
     if (info->has_target) {
         const struct sr_export_target *t = &info->target;
         json_t *target = json_pack("{s:s,s:s,s:s}", "kek_kid", t->kek_kid, "region", t->region, "world_id", t->world_id);
@@ -105,6 +108,12 @@ static enum sr_err sr_key_parse_header(const json_t *h, struct sr_key_info *ret,
     SR_TRY(sr_json_hex(h, "world", bad, info.world_hkm, SR_HASH_LEN));
     SR_TRY(sr_json_hex(h, "key_hash", bad, info.key_hash, SR_HASH_LEN));
     SR_TRY(sr_acl_from_json(json_object_get(h, "acl"), &info.acl));
+    if (json_object_get(h, "origin") != NULL) {
+        SR_TRY(sr_copy_field(h, "origin", info.origin, sizeof(info.origin)));
+        SR_ENSURE(strcmp(info.origin, SR_ORIGIN_GENERATED) == 0 || strcmp(info.origin, SR_ORIGIN_IMPORTED) == 0 ||
+                      strcmp(info.origin, SR_ORIGIN_TRANSFERRED) == 0,
+                  bad);
+    }
     const json_t *target = json_object_get(h, "export_target");
     if (target != NULL) {
         info.has_target = true;
@@ -174,6 +183,7 @@ enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *
     SR_TRY(sr_pkey_generate(&params->spec, &key));
     struct sr_key_info info = {0};
     sr_key_info_names(&info, params->app, params->ident, plainname);
+    snprintf(info.origin, sizeof(info.origin), "%s", SR_ORIGIN_GENERATED);
     info.acl.actions = params->acl ? params->acl : sr_default_acl(params->spec.type);
     SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
@@ -321,12 +331,13 @@ static void sr_blob_remember(const struct sr_module *m, const struct sr_buf *blo
     json_decref(jwk);
 }
 
-enum sr_err sr_vault_blob_seal(const struct sr_module *m, const char *label, const char *name, unsigned acl,
-                               EVP_PKEY *key, struct sr_buf *out_blob, struct sr_key_spec *ret_spec)
+enum sr_err sr_vault_blob_seal(const struct sr_module *m, const char *label, const char *name, const char *origin,
+                               unsigned acl, EVP_PKEY *key, struct sr_buf *out_blob, struct sr_key_spec *ret_spec)
 {
     SR_TRY(sr_ident_check(label));
     struct sr_key_info info = {0};
     sr_key_info_names(&info, "vault", label, name);
+    snprintf(info.origin, sizeof(info.origin), "%s", origin);
     info.acl.actions = acl;
     SR_TRY(sr_key_build(m, &info, key, out_blob));
     sr_blob_remember(m, out_blob, key, acl);
@@ -341,7 +352,7 @@ enum sr_err sr_blob_generate(const struct sr_module *m, const char *label, const
 {
     SR_AUTO_PKEY EVP_PKEY *key = NULL;
     SR_TRY(sr_pkey_generate(spec, &key));
-    return sr_vault_blob_seal(m, label, name, acl, key, out_blob, NULL);
+    return sr_vault_blob_seal(m, label, name, SR_ORIGIN_GENERATED, acl, key, out_blob, NULL);
 }
 
 enum sr_err sr_blob_import_jwk(const struct sr_module *m, const char *label, const char *name, const json_t *jwk,
@@ -353,7 +364,14 @@ enum sr_err sr_blob_import_jwk(const struct sr_module *m, const char *label, con
     SR_TRY(sr_pkey_describe(key, &spec));
     SR_ENSURE(spec.type == SR_KEY_EC || spec.bits == 2048 || spec.bits == 3072 || spec.bits == 4096,
               SR_ERR_KEY_TYPE);
-    return sr_vault_blob_seal(m, label, name, acl, key, out_blob, ret_spec);
+    return sr_vault_blob_seal(m, label, name, SR_ORIGIN_IMPORTED, acl, key, out_blob, ret_spec);
+}
+
+enum sr_err sr_blob_info(const struct sr_module *m, const uint8_t *blob, size_t len, struct sr_key_info *ret)
+{
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    SR_TRY(sr_blob_parse(blob, len, &c));
+    return sr_key_open_container(m, &c, "vault", NULL, ret, NULL, NULL);
 }
 
 enum sr_err sr_blob_public(const uint8_t *blob, size_t len, EVP_PKEY **ret)

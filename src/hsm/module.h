@@ -117,6 +117,10 @@ struct sr_export_target {
     uint8_t world_hkm[SR_HASH_LEN];
 };
 
+#define SR_ORIGIN_GENERATED "generated"
+#define SR_ORIGIN_IMPORTED "imported"
+#define SR_ORIGIN_TRANSFERRED "transferred"
+
 struct sr_key_info {
     char app[32];
     char ident[SR_MAX_IDENT + 1];
@@ -126,6 +130,9 @@ struct sr_key_info {
     uint8_t world_hkm[SR_HASH_LEN];
     uint8_t key_hash[SR_HASH_LEN];
     long long created;
+    /* Where the key came from: "generated" in a module, "imported" (a clear JWK), "transferred" (BYOK);
+     * "" in files written before it was kept. Authenticated with the rest of the header. */
+    char origin[16];
     bool has_target;
     struct sr_export_target target;
 };

@@ -27,6 +27,7 @@ enum sr_err sr_key_reduce_for_export(struct sr_module *m, const char *app, const
     SR_ENSURE(!sr_file_exists(path), SR_ERR_EXISTS);
     struct sr_key_info info = {0};
     sr_key_info_names(&info, "xferacld", ident, src.plainname);
+    memcpy(info.origin, src.origin, sizeof(info.origin));
     info.acl.actions = SR_ACL_EXPORT_TO_KEY;
     memcpy(info.acl.export_kek_hash, kek_hash, SR_HASH_LEN);
     info.has_target = true;
@@ -141,7 +142,7 @@ enum sr_err sr_import_wrapped(const struct sr_module *m, const char *kek_ident, 
     SR_ENSURE(sr_pkey_describe(key, &spec) == SR_OK, SR_ERR_KEY_TYPE);
     SR_ENSURE(spec.type == SR_KEY_EC || spec.bits == 2048 || spec.bits == 3072 || spec.bits == 4096,
               SR_ERR_KEY_TYPE);
-    return sr_vault_blob_seal(m, blob_label, name, acl, key, out_blob, ret_spec);
+    return sr_vault_blob_seal(m, blob_label, name, SR_ORIGIN_TRANSFERRED, acl, key, out_blob, ret_spec);
 }
 
 enum sr_err sr_module_attest(const struct sr_module *m, const uint8_t *data, size_t len, struct sr_buf *out_sig)

@@ -116,6 +116,9 @@ SR_MUST_USE enum sr_err sr_key_row_public(struct sr_vault_svc *svc, const struct
 SR_MUST_USE enum sr_err sr_key_new_version(char out[SR_VERSION_LEN + 1]);
 /* A new row for the request's vault and name: enabled, created now, an empty blob. */
 void sr_key_row_init(const struct sr_request *req, struct sr_key_row *k);
+/* KeyBundle (DeletedKeyBundle when n says deleted): public JWK, attributes, tags. */
+SR_MUST_USE enum sr_err sr_key_bundle(struct sr_vault_svc *svc, const struct sr_request *req,
+                                      const struct sr_key_row *k, const struct sr_name_row *n, json_t **ret);
 /* Stores a freshly made version and answers with its bundle. */
 SR_MUST_USE enum sr_err sr_key_insert_answer(struct sr_vault_svc *svc, struct sr_request *req, struct sr_key_row *k,
                                              json_t **ret);
@@ -148,5 +151,6 @@ enum sr_err sr_op_wrap(struct sr_vault_svc *, struct sr_request *, json_t **);
 enum sr_err sr_op_unwrap(struct sr_vault_svc *, struct sr_request *, json_t **);
 enum sr_err sr_op_rng(struct sr_vault_svc *, struct sr_request *, json_t **);
 enum sr_err sr_op_vault_show(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_key_attestation(struct sr_vault_svc *, struct sr_request *, json_t **); /* attest.c */
 
 #endif

@@ -199,8 +199,8 @@ enum sr_err sr_key_row_public(struct sr_vault_svc *svc, const struct sr_request 
 }
 
 /* KeyBundle (and DeletedKeyBundle when n says deleted): public JWK, attributes, tags. */
-static enum sr_err sr_bundle(struct sr_vault_svc *svc, const struct sr_request *req, const struct sr_key_row *k,
-                             const struct sr_name_row *n, json_t **ret)
+enum sr_err sr_key_bundle(struct sr_vault_svc *svc, const struct sr_request *req, const struct sr_key_row *k,
+                          const struct sr_name_row *n, json_t **ret)
 {
     const struct sr_module *m = NULL;
     SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
@@ -260,7 +260,7 @@ enum sr_err sr_key_insert_answer(struct sr_vault_svc *svc, struct sr_request *re
                                  json_t **ret)
 {
     SR_TRY(sr_commit_key_insert(&req->commit, k));
-    return sr_bundle(svc, req, k, NULL, ret);
+    return sr_key_bundle(svc, req, k, NULL, ret);
 }
 
 /* The module's refusals of a key's type or size say them in generatekey's words; the API's are JWK's. */
@@ -381,7 +381,7 @@ enum sr_err sr_op_key_get(struct sr_vault_svc *svc, struct sr_request *req, json
 {
     SR_AUTO_ROW struct sr_key_row k = {0};
     SR_TRY(sr_req_key(svc, req, false, &k, NULL));
-    return sr_bundle(svc, req, &k, NULL, ret);
+    return sr_key_bundle(svc, req, &k, NULL, ret);
 }
 
 struct sr_list_ctx {
@@ -475,7 +475,7 @@ enum sr_err sr_op_key_update(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_TRY(sr_key_tags_parse(req, json_object_get(req->body, "tags"), &k));
     k.updated = (long long)time(NULL);
     SR_TRY(sr_commit_key_update(&req->commit, &k));
-    return sr_bundle(svc, req, &k, NULL, ret);
+    return sr_key_bundle(svc, req, &k, NULL, ret);
 }
 
 enum sr_err sr_op_key_delete(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
@@ -486,7 +486,7 @@ enum sr_err sr_op_key_delete(struct sr_vault_svc *svc, struct sr_request *req, j
     struct sr_name_row n = {.deleted = (long long)time(NULL)};
     n.purge_at = n.deleted + SR_RETENTION_DAYS * 86400LL;
     SR_TRY(sr_commit_name_deleted(&req->commit, req->vault.name, k.name, n.deleted, n.purge_at));
-    return sr_bundle(svc, req, &k, &n, ret);
+    return sr_key_bundle(svc, req, &k, &n, ret);
 }
 
 static enum sr_err sr_load_deleted(struct sr_vault_svc *svc, struct sr_request *req, struct sr_key_row *k,
@@ -510,7 +510,7 @@ enum sr_err sr_op_deleted_get(struct sr_vault_svc *svc, struct sr_request *req, 
     enum sr_err r = sr_load_deleted(svc, req, &k, &n);
     SR_ENSURE(r != SR_ERR_KEY_NOT_FOUND, SR_ERR_NOT_DELETED);
     SR_TRY(r);
-    return sr_bundle(svc, req, &k, &n, ret);
+    return sr_key_bundle(svc, req, &k, &n, ret);
 }
 
 enum sr_err sr_op_deleted_recover(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
@@ -521,7 +521,7 @@ enum sr_err sr_op_deleted_recover(struct sr_vault_svc *svc, struct sr_request *r
     SR_ENSURE(r != SR_ERR_KEY_NOT_FOUND, SR_ERR_NOT_DELETED);
     SR_TRY(r);
     SR_TRY(sr_commit_name_deleted(&req->commit, req->vault.name, k.name, 0, 0));
-    return sr_bundle(svc, req, &k, NULL, ret);
+    return sr_key_bundle(svc, req, &k, NULL, ret);
 }
 
 enum sr_err sr_op_deleted_purge(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
@@ -607,7 +607,7 @@ static enum sr_err sr_restore_version(struct sr_vault_svc *svc, struct sr_reques
         json_decref(*ret);
         *ret = NULL;
     }
-    return sr_bundle(svc, req, &k, NULL, ret);
+    return sr_key_bundle(svc, req, &k, NULL, ret);
 }
 
 enum sr_err sr_op_key_restore(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)

@@ -45,6 +45,8 @@ static const struct sr_op_row sr_ops[SR_OP_COUNT_] = {
     [SR_OP_UNWRAP] = {SR_OP_UNWRAP, "UnwrapKey", SR_PERM_UNWRAP, true, sr_op_unwrap, true},
     [SR_OP_RNG] = {SR_OP_RNG, "GetRandomBytes", SR_PERM_RNG, true, sr_op_rng},
     [SR_OP_VAULT_SHOW] = {SR_OP_VAULT_SHOW, "GetVault", SR_PERM_GET, false, sr_op_vault_show},
+    [SR_OP_KEY_ATTESTATION] = {SR_OP_KEY_ATTESTATION, "GetKeyAttestation", SR_PERM_GET, false, sr_op_key_attestation,
+                               true},
 };
 
 bool sr_op_has_body(enum sr_op op)

@@ -21,6 +21,8 @@ expect 1 'another curve' $SR key import --name K1Wrong --byok-file KeyTransferPa
 $SR key import --name K1 --byok-file KeyTransferPackage-K1.byok --destination HSM --kty EC-HSM --curve P-256K |
     grep -Eq '^size/curve +P-256K$' || fail "the BYOK import is not P-256K"
 
+$SR key attestation --name K1 --root-fingerprint "$($SR root show --data "$T/vault")" | grep -Eq '^  origin +transferred$' ||
+    fail "the attestation of a BYOK key does not say transferred"
 step "ES256K signatures of the imported key verify with openssl (DER) against the owner's public key"
 head -c 1000 /dev/urandom > data
 $SR key sign --name K1 --alg ES256K --in data --out sig.der --signature-format der >/dev/null

@@ -74,6 +74,25 @@ try {
     assert.ok(crypto.verify('sha256', data, { key: pub, dsaEncoding: 'ieee-p1363' }, Buffer.from(s.result)));
     await assert.rejects(cc.sign('ES256', sha('sha256', data)), (e) => e.statusCode === 400);
   });
+  await check('getKeyAttestation: both statements name the key and its public half', async () => {
+    const att = await client.getKeyAttestation(ec.name, { version: ec.properties.version });
+    assert.equal(att.id, ec.id);
+    assert.equal(att.properties.attestation.version, '1.0');
+    assert.match(Buffer.from(att.properties.attestation.certificatePemFile).toString(), /BEGIN CERTIFICATE/);
+    for (const which of ['privateKeyAttestation', 'publicKeyAttestation']) {
+      const env = JSON.parse(Buffer.from(att.properties.attestation[which]).toString());
+      const payload = JSON.parse(Buffer.from(env.payload, 'base64').toString());
+      assert.equal(payload.kid, ec.id);
+      const warrant = new crypto.X509Certificate(env.warrant);
+      assert.ok(warrant.verify(new crypto.X509Certificate(env.root).publicKey), 'warrant by root');
+      assert.ok(crypto.verify('sha384', Buffer.from(env.payload, 'base64'), warrant.publicKey,
+                              Buffer.from(env.signature, 'base64')), which);
+      const spki = crypto.createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: Buffer.from(ec.key.x).toString('base64url'),
+                                                   y: Buffer.from(ec.key.y).toString('base64url') }, format: 'jwk' })
+        .export({ type: 'spki', format: 'der' });
+      assert.equal(payload.key.public_key, spki.toString('base64'));
+    }
+  });
   await check('encrypt/decrypt RSA-OAEP and RSA-OAEP-256', async () => {
     for (const alg of ['RSA-OAEP', 'RSA-OAEP-256']) {
       const enc = await rsaCrypto.encrypt({ algorithm: alg, plaintext: data });
