@@ -2,7 +2,8 @@
  * fuzz_api_bodies.c - request bodies as the vault core receives them (after the HTTP layer has
  * parsed one JSON object): every operation that reads a body, on real keys.
  * Target: sr_op_key_create (EC only), sr_op_key_import, sr_op_key_update, sr_op_sign, sr_op_verify,
- *         sr_op_encrypt, sr_op_decrypt, sr_op_wrap, sr_op_unwrap, sr_op_rng, sr_op_key_restore, sr_op_policy_put.
+ *         sr_op_encrypt, sr_op_decrypt, sr_op_wrap, sr_op_unwrap (RSA and oct keys), sr_op_rng, sr_op_key_restore,
+ *         sr_op_policy_put.
  * The operation functions are called directly (no audit entry); the changes an input makes are committed,
  * so the store's writer sees every shape of change too.
  */
@@ -57,6 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {sr_op_encrypt, "rsa"},   {sr_op_decrypt, "rsa"},   {sr_op_wrap, "rsa"},     {sr_op_unwrap, "rsa"},
         {sr_op_rng, NULL},        {sr_op_key_update, "scratch"}, {sr_op_policy_put, "scratch"},
         {sr_op_key_restore, NULL}, {sr_op_key_import, "imported"},
+        {sr_op_encrypt, "oct"},   {sr_op_decrypt, "oct"},   {sr_op_wrap, "oct"},     {sr_op_unwrap, "oct"},
     };
     for (size_t i = 0; i < SR_ARRAY_LEN(ops); i++) {
         struct sr_request req = sr_req(ops[i].name);
@@ -68,9 +70,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sr_commit_release(&req.commit);
         json_decref(resp);
     }
-    /* Create only EC keys here: RSA generation would make each input seconds long. */
+    /* Create only EC and oct keys here: RSA generation would make each input seconds long. */
     const char *kty = json_string_value(json_object_get(body, "kty"));
-    if (kty != NULL && strncmp(kty, "EC", 2) == 0) {
+    if (kty != NULL && (strncmp(kty, "EC", 2) == 0 || strncmp(kty, "oct", 3) == 0)) {
         struct sr_request req = sr_req("created");
         req.body = body;
         json_t *resp = NULL;
@@ -120,6 +122,7 @@ void sr_fuzz_setup(void)
     sr_make("rsa", "{\"kty\":\"RSA\",\"key_size\":2048}");
     sr_make("ec", "{\"kty\":\"EC\",\"crv\":\"P-256\"}");
     sr_make("scratch", "{\"kty\":\"EC\"}");
+    sr_make("oct", "{\"kty\":\"oct-HSM\",\"key_size\":256}");
 }
 
 void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
@@ -133,5 +136,9 @@ void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
     sr_seed(&seeds[k++], "{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P30D\"},\"action\":{\"type\":\"Rotate\"}}],\"attributes\":{\"expiryTime\":\"P90D\"}}");
     sr_seed(&seeds[k++], "{\"kty\":\"EC\",\"crv\":\"P-384\",\"key_ops\":[\"sign\",\"verify\"],\"tags\":{}}");
     sr_seed(&seeds[k++], "{\"key\":{\"kty\":\"EC-HSM\",\"key_hsm\":\"eyJzY2hlbWFfdmVyc2lvbiI6IjEuMC4wIn0\"}}");
+    sr_seed(&seeds[k++], "{\"alg\":\"A256GCM\",\"value\":\"aGVsbG8\",\"iv\":\"AAAAAAAAAAAAAAAA\",\"tag\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"aad\":\"YQ\"}");
+    sr_seed(&seeds[k++], "{\"alg\":\"A256CBCPAD\",\"value\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"iv\":\"AAAAAAAAAAAAAAAAAAAAAA\"}");
+    sr_seed(&seeds[k++], "{\"alg\":\"CKM_AES_KEY_WRAP_PAD\",\"value\":\"AAAAAAAAAAAAAAAAAAAAAA\"}");
+    sr_seed(&seeds[k++], "{\"key\":{\"kty\":\"oct-HSM\",\"k\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}}");
     *n = k;
 }

@@ -44,7 +44,9 @@ enum sr_err_family {
       "RSA1_5 decryption is refused: without implicit rejection it is a padding oracle; use RSA-OAEP-256")   \
     X(SR_ERR_DECRYPT_FAILED, SR_FAM_INPUT, "BadParameter", "decryption failed")                              \
     X(SR_ERR_ENC_ALG, SR_FAM_USAGE, "BadParameter",                                                          \
-      "unknown algorithm: encrypt, decrypt, wrapKey and unwrapKey take RSA-OAEP, RSA-OAEP-256 or RSA1_5")    \
+      "unknown algorithm for this key: RSA keys take RSA-OAEP, RSA-OAEP-256 or RSA1_5; oct keys A128GCM..A256GCM, " \
+      "A128CBC[PAD]..A256CBC[PAD] (encrypt, decrypt) and A128KW..A256KW, CKM_AES_KEY_WRAP[_PAD] (wrapKey, "  \
+      "unwrapKey), of the key's size")                                                                        \
     X(SR_ERR_DIGEST_LEN, SR_FAM_USAGE, "BadParameter",                                                       \
       "the digest length does not match the algorithm (32 bytes for *256, 48 for *384, 64 for *512)")        \
     X(SR_ERR_JWK, SR_FAM_USAGE, "BadParameter",                                                              \

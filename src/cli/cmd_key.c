@@ -158,6 +158,8 @@ enum sr_err sr_cmd_kmfile_dump(struct sr_cli *cli, const struct sr_args *args)
             info.app, info.ident, info.plainname);
     if (info.spec.type == SR_KEY_RSA) {
         fprintf(f, "  type          RSA\n  size          %u\n  pubexp        %lu\n", info.spec.bits, info.spec.pubexp);
+    } else if (info.spec.type == SR_KEY_AES) {
+        fprintf(f, "  type          AES\n  size          %u\n", info.spec.bits);
     } else {
         fprintf(f, "  type          EC\n  curve         %s\n", sr_curve_name(info.spec.curve));
     }

@@ -362,7 +362,7 @@ static enum sr_err sr_cmd_key_create(struct sr_cli *cli, const struct sr_args *a
     if (sr_opt_val(a, "size")) {
         unsigned long size = 0;
         if (sr_parse_uint(sr_opt_val(a, "size"), 1, 65536, &size) != SR_OK) {
-            sr_cli_detail(cli, "--size is 2048, 3072 or 4096");
+            sr_cli_detail(cli, "--size is 2048, 3072 or 4096 (RSA), or 128, 192 or 256 (oct)");
             return SR_ERR_USAGE;
         }
         json_object_set_new(body, "key_size", json_integer((json_int_t)size));
@@ -779,10 +779,14 @@ static enum sr_err sr_attestation_statement(struct sr_cli *cli, const json_t *at
     sr_buf_init(&der, 16384, SR_BUF_PLAIN);
     uint8_t hash[SR_HASH_LEN], want[SR_HASH_LEN];
     const char *hash_hex = json_string_value(json_object_get(key, "key_hash"));
-    if (pub == NULL || sr_base64_decode(pub, &der) != SR_OK || der.len != spki->len ||
-        memcmp(der.data, spki->data, spki->len) != 0 || hash_hex == NULL || sr_hex_decode(hash_hex, want, 32) != SR_OK ||
-        sr_sha256(der.data, der.len, hash) != SR_OK || memcmp(hash, want, sizeof(hash)) != 0 ||
-        !json_is_string(json_object_get(payload, "kid")) ||
+    /* An oct key has no public half: its statements must not claim one. */
+    bool key_ok = spki->len == 0
+        ? pub == NULL && hash_hex == NULL
+        : pub != NULL && sr_base64_decode(pub, &der) == SR_OK && der.len == spki->len &&
+              memcmp(der.data, spki->data, spki->len) == 0 && hash_hex != NULL &&
+              sr_hex_decode(hash_hex, want, 32) == SR_OK && sr_sha256(der.data, der.len, hash) == SR_OK &&
+              memcmp(hash, want, sizeof(hash)) == 0;
+    if (!key_ok || !json_is_string(json_object_get(payload, "kid")) ||
         strcmp(json_string_value(json_object_get(payload, "kid")), kid) != 0) {
         sr_cli_detail(cli, "%s is signed, but about another key than %s", member, kid);
         return SR_ERR_ATTESTATION;
@@ -810,11 +814,15 @@ static enum sr_err sr_cmd_key_attestation(struct sr_cli *cli, const struct sr_ar
     SR_TRY(sr_client_call(cli, &c, "GET", path, NULL, &resp));
     const json_t *jwk = json_object_get(resp, "key");
     const char *kid = json_string_value(json_object_get(jwk, "kid"));
-    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    SR_ENSURE(kid != NULL && sr_jwk_public_to_pkey(jwk, &pub) == SR_OK, SR_ERR_REMOTE);
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    SR_ENSURE(kid != NULL && kty != NULL, SR_ERR_REMOTE);
     SR_AUTO_BUF struct sr_buf spki = {0};
     sr_buf_init(&spki, 16384, SR_BUF_PLAIN);
-    SR_TRY(sr_pkey_public_to_spki(pub, &spki));
+    if (strncmp(kty, "oct", 3) != 0) {
+        SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+        SR_ENSURE(sr_jwk_public_to_pkey(jwk, &pub) == SR_OK, SR_ERR_REMOTE);
+        SR_TRY(sr_pkey_public_to_spki(pub, &spki));
+    }
     const json_t *att = json_object_get(json_object_get(resp, "attributes"), "attestation");
     const char *out_dir = sr_opt_val(a, "out-dir");
     if (out_dir != NULL && sr_dir_make(out_dir) != SR_OK) {
@@ -834,8 +842,9 @@ static enum sr_err sr_cmd_key_attestation(struct sr_cli *cli, const struct sr_ar
             "  exportable    %s\n  acl           %s\n  module        %s, world %s\n"
             "  signed by     the module's warranted identity key, chained to root %s\nResult: SUCCESS\n",
             kid, json_string_value(json_object_get(key, "kty")),
-            json_is_integer(json_object_get(key, "size")) ? "RSA" : json_string_value(json_object_get(key, "curve")),
-            json_string_value(json_object_get(key, "key_hash")), json_string_value(json_object_get(priv, "origin")),
+            json_is_string(json_object_get(key, "curve")) ? json_string_value(json_object_get(key, "curve")) : "",
+            json_is_string(json_object_get(key, "key_hash")) ? json_string_value(json_object_get(key, "key_hash"))
+                                                              : "none (a secret key)", json_string_value(json_object_get(priv, "origin")),
             json_is_true(json_object_get(priv, "exportable")) ? "yes" : "no", acl ? acl : "[]",
             json_string_value(json_object_get(json_object_get(priv, "module"), "esn")),
             json_string_value(json_object_get(json_object_get(priv, "world"), "id")), fp);
@@ -846,8 +855,8 @@ static enum sr_err sr_cmd_key_attestation(struct sr_cli *cli, const struct sr_ar
 
 static const struct sr_opt sr_opts_key_create[] = {
     SR_OPTS_CLIENT, SR_OPT_OUTPUT, SR_OPT_NAME,
-    {"kty", NULL, true, "RSA, RSA-HSM, EC or EC-HSM (default RSA)"},
-    {"size", NULL, true, "RSA size: 2048, 3072 or 4096"},
+    {"kty", NULL, true, "RSA, RSA-HSM, EC, EC-HSM, oct or oct-HSM (default RSA)"},
+    {"size", NULL, true, "RSA: 2048, 3072 or 4096; oct: 128, 192 or 256"},
     {"curve", NULL, true, "EC curve: P-256, P-384, P-521 or P-256K (secp256k1)"},
     {"disabled", NULL, false, "create it disabled"},
     SR_OPT_ATTRS, SR_OPT_END,
@@ -856,7 +865,7 @@ static const struct sr_opt sr_opts_key_import[] = {
     SR_OPTS_CLIENT, SR_OPT_OUTPUT, SR_OPT_NAME,
     {"jwk-file", NULL, true, "a JSON web key with its private members"},
     {"byok-file", NULL, true, "a KeyTransferPackage-NAME.byok (BYOK)"},
-    {"kty", NULL, true, "with --byok-file: RSA-HSM (default) or EC-HSM"},
+    {"kty", NULL, true, "with --byok-file: RSA-HSM (default), EC-HSM or oct-HSM"},
     {"curve", NULL, true, "with --byok-file and EC-HSM: P-256, P-384, P-521 or P-256K"},
     {"destination", NULL, true, "HSM (every Strongroom key is module-protected)"},
     {"disabled", NULL, false, "import it disabled"},

@@ -143,31 +143,46 @@ static enum sr_err sr_gcm_init(EVP_CIPHER_CTX *ctx, int enc, const uint8_t *key,
     return SR_OK;
 }
 
-enum sr_err sr_aead_seal(const uint8_t key[32], const void *aad, size_t aadlen, const void *pt, size_t ptlen,
-                         struct sr_buf *out)
+enum sr_err sr_aes_gcm_encrypt(const uint8_t *key, size_t keylen, const uint8_t *iv, size_t ivlen, const uint8_t *aad,
+                               size_t aadlen, const uint8_t *pt, size_t ptlen, struct sr_buf *out,
+                               uint8_t tag[SR_AEAD_TAG_LEN])
 {
     SR_ENSURE(ptlen <= INT32_MAX && aadlen <= INT32_MAX, SR_ERR_TOO_LARGE);
-    uint8_t nonce[SR_AEAD_NONCE_LEN];
-    SR_TRY(sr_rand_bytes(nonce, sizeof(nonce)));
     SR_AUTO(sr_EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
-    SR_TRY(sr_gcm_init(ctx, 1, key, 32, nonce, sizeof(nonce)));
-    size_t start = out->len;
-    SR_TRY(sr_buf_reserve(out, SR_AEAD_OVERHEAD + ptlen));
-    SR_TRY(sr_buf_append(out, nonce, sizeof(nonce)));
+    SR_TRY(sr_gcm_init(ctx, 1, key, keylen, iv, ivlen));
+    SR_TRY(sr_buf_reserve(out, ptlen + 16));
     int n = 0;
     if (aadlen > 0) {
         SR_ENSURE(EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aadlen) == 1, SR_ERR_CRYPTO);
     }
     uint8_t *ct = out->data + out->len;
+    n = 0;
     SR_ENSURE(EVP_EncryptUpdate(ctx, ct, &n, pt, (int)ptlen) == 1, SR_ERR_CRYPTO);
     int fin = 0;
     SR_ENSURE(EVP_EncryptFinal_ex(ctx, ct + n, &fin) == 1, SR_ERR_CRYPTO);
-    out->len += (size_t)n + (size_t)fin;
-    SR_ENSURE(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SR_AEAD_TAG_LEN, out->data + out->len) == 1,
-              SR_ERR_CRYPTO);
-    out->len += SR_AEAD_TAG_LEN;
-    SR_ENSURE(out->len - start == SR_AEAD_OVERHEAD + ptlen, SR_ERR_INTERNAL);
+    SR_ENSURE((size_t)n + (size_t)fin == ptlen, SR_ERR_INTERNAL);
+    SR_ENSURE(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SR_AEAD_TAG_LEN, tag) == 1, SR_ERR_CRYPTO);
+    out->len += ptlen;
+    return SR_OK;
+}
+
+enum sr_err sr_aead_seal(const uint8_t key[32], const void *aad, size_t aadlen, const void *pt, size_t ptlen,
+                         struct sr_buf *out)
+{
+    uint8_t nonce[SR_AEAD_NONCE_LEN], tag[SR_AEAD_TAG_LEN];
+    SR_TRY(sr_rand_bytes(nonce, sizeof(nonce)));
+    size_t start = out->len;
+    SR_TRY(sr_buf_reserve(out, SR_AEAD_OVERHEAD + ptlen));
+    SR_TRY(sr_buf_append(out, nonce, sizeof(nonce)));
+    enum sr_err r = sr_aes_gcm_encrypt(key, 32, nonce, sizeof(nonce), aad, aadlen, pt, ptlen, out, tag);
+    if (r == SR_OK) {
+        r = sr_buf_append(out, tag, sizeof(tag));
+    }
+    if (r != SR_OK) {
+        out->len = start;
+        return r;
+    }
     return SR_OK;
 }
 

@@ -49,6 +49,10 @@ SR_MUST_USE enum sr_err sr_aead_seal(const uint8_t key[32], const void *aad, siz
  * Any mismatch is SR_ERR_AUTH_FAILED and out is left as it was. */
 SR_MUST_USE enum sr_err sr_aead_open(const uint8_t key[32], const void *aad, size_t aadlen, const uint8_t *in,
                                      size_t inlen, struct sr_buf *out);
+/* AES-GCM (128/192/256) with an explicit IV: appends the ciphertext to out, the 16-byte tag to tag. */
+SR_MUST_USE enum sr_err sr_aes_gcm_encrypt(const uint8_t *key, size_t keylen, const uint8_t *iv, size_t ivlen,
+                                           const uint8_t *aad, size_t aadlen, const uint8_t *pt, size_t ptlen,
+                                           struct sr_buf *out, uint8_t tag[16]);
 /* The raw primitive, for known-answer tests: explicit nonce of any length, tag of tag_len bytes. */
 SR_MUST_USE enum sr_err sr_aes_gcm_decrypt(const uint8_t *key, size_t keylen, const uint8_t *iv, size_t ivlen,
                                            const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t ctlen,

@@ -18,13 +18,14 @@
 
 #include "base/buf.h"
 
-enum sr_key_type { SR_KEY_RSA = 1, SR_KEY_EC = 2 };
+/* AES keys (Key Vault's oct) live only in the module layer: no EVP_PKEY, no public half. */
+enum sr_key_type { SR_KEY_RSA = 1, SR_KEY_EC = 2, SR_KEY_AES = 3 };
 
 enum sr_curve { SR_CURVE_NONE = 0, SR_CURVE_P256, SR_CURVE_P384, SR_CURVE_P521, SR_CURVE_P256K };
 
 struct sr_key_spec {
     enum sr_key_type type;
-    unsigned bits;          /* RSA: 2048, 3072, 4096 */
+    unsigned bits;          /* RSA: 2048, 3072, 4096; AES: 128, 192, 256 */
     enum sr_curve curve;    /* EC */
     unsigned long pubexp;   /* RSA: 65537 unless given */
 };

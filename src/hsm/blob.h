@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "crypto/sym.h"
 #include "hsm/module.h"
 
 SR_MUST_USE enum sr_err sr_blob_generate(const struct sr_module *m, const char *label, const char *name,
@@ -25,6 +26,19 @@ SR_MUST_USE enum sr_err sr_blob_import_jwk(const struct sr_module *m, const char
  * a key attestation may vouch for. */
 SR_MUST_USE enum sr_err sr_blob_info(const struct sr_module *m, const uint8_t *blob, size_t len,
                                      struct sr_key_info *ret);
+/* A secret (AES, oct) key of 16, 24 or 32 bytes as a blob; origin is SR_ORIGIN_*. The clear key is the
+ * caller's to wipe; sr_blob_generate makes one inside the module. */
+SR_MUST_USE enum sr_err sr_blob_import_secret(const struct sr_module *m, const char *label, const char *name,
+                                              const char *origin, const uint8_t *key, size_t len, unsigned acl,
+                                              struct sr_buf *out_blob);
+/* The key type and size the blob's header declares (not authenticated: for routing, not for trust). */
+SR_MUST_USE enum sr_err sr_blob_spec(const uint8_t *blob, size_t len, struct sr_key_spec *ret);
+/* A symmetric operation with a secret key blob: action (SR_ACL_ENCRYPT, _DECRYPT, _WRAP, _UNWRAP) must be in
+ * its ACL. The key is opened, used and wiped here. Decryption failures are the one SR_ERR_DECRYPT_FAILED. */
+SR_MUST_USE enum sr_err sr_blob_symmetric(const struct sr_module *m, const uint8_t *blob, size_t len,
+                                          enum sr_acl_action action, const struct sr_sym_alg *alg,
+                                          const struct sr_sym_input *in, struct sr_buf *out,
+                                          struct sr_sym_extra *extra);
 /* The public key from the blob's header (no world key needed). */
 SR_MUST_USE enum sr_err sr_blob_public(const uint8_t *blob, size_t len, EVP_PKEY **ret);
 /* The same, through the module's cache of decoded public keys (keyed by the blob's SHA-256). */

@@ -50,12 +50,14 @@ static unsigned sr_default_acl(enum sr_key_type type)
 static enum sr_err sr_key_header(const struct sr_key_info *info, const char *world_id, const struct sr_buf *spki,
                                  json_t **ret)
 {
+    const char *type = info->spec.type == SR_KEY_RSA ? "RSA" : info->spec.type == SR_KEY_AES ? "AES" : "EC";
     SR_AUTO_JSON json_t *h = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:I,s:s}", "version", 1, "app", info->app, "ident",
                                        info->ident, "plainname", info->plainname, "protection", "module",
-                                       "world_id", world_id, "created", (json_int_t)info->created, "type",
-                                       info->spec.type == SR_KEY_RSA ? "RSA" : "EC");
+                                       "world_id", world_id, "created", (json_int_t)info->created, "type", type);
     SR_ENSURE(h != NULL, SR_ERR_NOMEM);
-    if (info->spec.type == SR_KEY_RSA) {
+    if (info->spec.type == SR_KEY_AES) {
+        SR_ENSURE(json_object_set_new(h, "size", json_integer(info->spec.bits)) == 0, SR_ERR_NOMEM);
+    } else if (info->spec.type == SR_KEY_RSA) {
         SR_ENSURE(json_object_set_new(h, "size", json_integer(info->spec.bits)) == 0, SR_ERR_NOMEM);
         SR_ENSURE(json_object_set_new(h, "pubexp", json_integer((json_int_t)info->spec.pubexp)) == 0, SR_ERR_NOMEM);
     } else {
@@ -65,8 +67,10 @@ static enum sr_err sr_key_header(const struct sr_key_info *info, const char *wor
     SR_TRY(sr_acl_to_json(&info->acl, &acl));
     SR_ENSURE(json_object_set_new(h, "acl", acl) == 0, SR_ERR_NOMEM);
     SR_TRY(sr_json_set_hex(h, "world", info->world_hkm, SR_HASH_LEN));
-    SR_TRY(sr_json_set_hex(h, "key_hash", info->key_hash, SR_HASH_LEN));
-    SR_TRY(sr_header_set_spki(h, spki->data, spki->len));
+    if (spki != NULL) { /* a secret key has no public half, so no key hash either */
+        SR_TRY(sr_json_set_hex(h, "key_hash", info->key_hash, SR_HASH_LEN));
+        SR_TRY(sr_header_set_spki(h, spki->data, spki->len));
+    }
     if (info->origin[0] != 0) {
         SR_ENSURE(json_object_set_new(h, "origin", json_string(info->origin)) == 0, SR_ERR_NOMEM);
     }
@@ -106,7 +110,6 @@ static enum sr_err sr_key_parse_header(const json_t *h, struct sr_key_info *ret,
     SR_TRY(sr_json_uint(h, "created", bad, (unsigned long)INT64_MAX, &v));
     info.created = (long long)v;
     SR_TRY(sr_json_hex(h, "world", bad, info.world_hkm, SR_HASH_LEN));
-    SR_TRY(sr_json_hex(h, "key_hash", bad, info.key_hash, SR_HASH_LEN));
     SR_TRY(sr_acl_from_json(json_object_get(h, "acl"), &info.acl));
     if (json_object_get(h, "origin") != NULL) {
         SR_TRY(sr_copy_field(h, "origin", info.origin, sizeof(info.origin)));
@@ -122,6 +125,19 @@ static enum sr_err sr_key_parse_header(const json_t *h, struct sr_key_info *ret,
         SR_TRY(sr_copy_field(target, "world_id", info.target.world_id, sizeof(info.target.world_id)));
         SR_TRY(sr_json_hex(target, "world_hkm", bad, info.target.world_hkm, SR_HASH_LEN));
     }
+    const char *type = NULL;
+    SR_TRY(sr_json_str(h, "type", bad, &type));
+    if (strcmp(type, "AES") == 0) {
+        SR_TRY(sr_json_uint(h, "size", bad, 256, &v));
+        SR_ENSURE(v == 128 || v == 192 || v == 256, bad);
+        info.spec = (struct sr_key_spec){.type = SR_KEY_AES, .bits = (unsigned)v};
+        *ret = info;
+        if (ret_pub != NULL) {
+            *ret_pub = NULL;
+        }
+        return SR_OK;
+    }
+    SR_TRY(sr_json_hex(h, "key_hash", bad, info.key_hash, SR_HASH_LEN));
     /* key_hash is the SHA-256 of this DER, exactly as written (sr_key_build): no re-encoding to compare. */
     SR_AUTO_BUF struct sr_buf spki = {0};
     sr_buf_init(&spki, 16384, SR_BUF_PLAIN);
@@ -156,6 +172,18 @@ enum sr_err sr_key_build(const struct sr_module *m, struct sr_key_info *info, EV
     sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
     SR_TRY(sr_pkey_private_to_pkcs8(key, &p8));
     return sr_seal_build(m->km, SR_PURPOSE_KEYBLOB, SR_MAGIC_KEY, h, p8.data, p8.len, out);
+}
+
+/* The same for a secret (AES) key: info->spec says its size; the payload is the key's bytes. */
+static enum sr_err sr_key_build_secret(const struct sr_module *m, struct sr_key_info *info, const uint8_t *key,
+                                       size_t len, struct sr_buf *out)
+{
+    SR_ENSURE(m->km != NULL, SR_ERR_NO_WORLD);
+    SR_ENSURE(info->spec.type == SR_KEY_AES && len * 8 == info->spec.bits, SR_ERR_KEY_TYPE);
+    SR_TRY(sr_world_hash(m->km, info->world_hkm));
+    SR_AUTO_JSON json_t *h = NULL;
+    SR_TRY(sr_key_header(info, m->km_world_id, NULL, &h));
+    return sr_seal_build(m->km, SR_PURPOSE_KEYBLOB, SR_MAGIC_KEY, h, key, len, out);
 }
 
 void sr_key_info_names(struct sr_key_info *info, const char *app, const char *ident, const char *plainname)
@@ -211,6 +239,17 @@ static enum sr_err sr_key_open_blob(const struct sr_module *m, const struct sr_c
     return SR_OK;
 }
 
+/* A secret key's bytes, authenticated, into out (SR_BUF_SECRET): exactly as long as the header says. */
+static enum sr_err sr_key_open_secret(const struct sr_module *m, const struct sr_container *c,
+                                      const struct sr_key_info *info, struct sr_buf *out)
+{
+    enum sr_err r = sr_seal_open(m->km, SR_PURPOSE_KEYBLOB, c, out);
+    SR_ENSURE(r != SR_ERR_AUTH_FAILED, SR_ERR_KEYFILE_TAMPERED);
+    SR_TRY(r);
+    SR_ENSURE(out->len * 8 == info->spec.bits, SR_ERR_KEYFILE_TAMPERED);
+    return SR_OK;
+}
+
 /* The key file's name must agree with the header: a renamed (swapped) file is refused. */
 static enum sr_err sr_key_check_name(const char *path, const struct sr_key_info *info)
 {
@@ -244,6 +283,14 @@ enum sr_err sr_key_open_container(const struct sr_module *m, const struct sr_con
     uint8_t hkm[SR_HASH_LEN];
     SR_TRY(sr_world_hash(m->km, hkm));
     SR_ENSURE(memcmp(info.world_hkm, hkm, SR_HASH_LEN) == 0, SR_ERR_WORLD_MISMATCH);
+    if (info.spec.type == SR_KEY_AES) {
+        SR_ENSURE(ret_priv == NULL && ret_pub == NULL, SR_ERR_KEY_TYPE);
+        SR_AUTO_BUF struct sr_buf secret = {0};
+        sr_buf_init(&secret, 64, SR_BUF_SECRET);
+        SR_TRY(sr_key_open_secret(m, c, &info, &secret));
+        *ret = info;
+        return SR_OK;
+    }
     SR_TRY(sr_key_open_blob(m, c, pub, ret_priv));
     *ret = info;
     if (ret_pub != NULL) {
@@ -347,9 +394,30 @@ enum sr_err sr_vault_blob_seal(const struct sr_module *m, const char *label, con
     return SR_OK;
 }
 
+enum sr_err sr_blob_import_secret(const struct sr_module *m, const char *label, const char *name, const char *origin,
+                                  const uint8_t *key, size_t len, unsigned acl, struct sr_buf *out_blob)
+{
+    SR_ENSURE(len == 16 || len == 24 || len == 32, SR_ERR_KEY_TYPE);
+    SR_TRY(sr_ident_check(label));
+    struct sr_key_info info = {.spec = {.type = SR_KEY_AES, .bits = (unsigned)len * 8}};
+    sr_key_info_names(&info, "vault", label, name);
+    snprintf(info.origin, sizeof(info.origin), "%s", origin);
+    info.acl.actions = acl;
+    return sr_key_build_secret(m, &info, key, len, out_blob);
+}
+
 enum sr_err sr_blob_generate(const struct sr_module *m, const char *label, const char *name,
                              const struct sr_key_spec *spec, unsigned acl, struct sr_buf *out_blob)
 {
+    if (spec->type == SR_KEY_AES) {
+        SR_ENSURE(spec->bits == 128 || spec->bits == 192 || spec->bits == 256, SR_ERR_KEY_TYPE);
+        SR_AUTO_BUF struct sr_buf key = {0};
+        sr_buf_init(&key, 32, SR_BUF_SECRET);
+        SR_TRY(sr_buf_reserve(&key, spec->bits / 8));
+        SR_TRY(sr_rand_bytes(key.data, spec->bits / 8));
+        key.len = spec->bits / 8;
+        return sr_blob_import_secret(m, label, name, SR_ORIGIN_GENERATED, key.data, key.len, acl, out_blob);
+    }
     SR_AUTO_PKEY EVP_PKEY *key = NULL;
     SR_TRY(sr_pkey_generate(spec, &key));
     return sr_vault_blob_seal(m, label, name, SR_ORIGIN_GENERATED, acl, key, out_blob, NULL);
@@ -374,12 +442,49 @@ enum sr_err sr_blob_info(const struct sr_module *m, const uint8_t *blob, size_t 
     return sr_key_open_container(m, &c, "vault", NULL, ret, NULL, NULL);
 }
 
+enum sr_err sr_blob_spec(const uint8_t *blob, size_t len, struct sr_key_spec *ret)
+{
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    SR_TRY(sr_blob_parse(blob, len, &c));
+    struct sr_key_info info;
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    SR_TRY(sr_key_parse_header(c.header, &info, &pub));
+    *ret = info.spec;
+    return SR_OK;
+}
+
+enum sr_err sr_blob_symmetric(const struct sr_module *m, const uint8_t *blob, size_t len, enum sr_acl_action action,
+                              const struct sr_sym_alg *alg, const struct sr_sym_input *in, struct sr_buf *out,
+                              struct sr_sym_extra *extra)
+{
+    SR_ENSURE(m->km != NULL, SR_ERR_NO_WORLD);
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    SR_TRY(sr_blob_parse(blob, len, &c));
+    struct sr_key_info info;
+    enum sr_err r = sr_key_parse_header(c.header, &info, NULL);
+    SR_ENSURE(r != SR_ERR_KEYFILE_FORMAT, SR_ERR_KEYFILE_TAMPERED);
+    SR_TRY(r);
+    SR_ENSURE(info.spec.type == SR_KEY_AES, SR_ERR_KEY_TYPE);
+    SR_ENSURE(sr_acl_permits(&info.acl, action), SR_ERR_ACL_DENIED);
+    uint8_t hkm[SR_HASH_LEN];
+    SR_TRY(sr_world_hash(m->km, hkm));
+    SR_ENSURE(memcmp(info.world_hkm, hkm, SR_HASH_LEN) == 0, SR_ERR_WORLD_MISMATCH);
+    SR_AUTO_BUF struct sr_buf key = {0};
+    sr_buf_init(&key, 64, SR_BUF_SECRET);
+    SR_TRY(sr_key_open_secret(m, &c, &info, &key));
+    bool encrypt = action == SR_ACL_ENCRYPT || action == SR_ACL_WRAP;
+    return encrypt ? sr_sym_encrypt(alg, key.data, key.len, in, out, extra)
+                   : sr_sym_decrypt(alg, key.data, key.len, in, out);
+}
+
 enum sr_err sr_blob_public(const uint8_t *blob, size_t len, EVP_PKEY **ret)
 {
     SR_AUTO_CONTAINER struct sr_container c = {0};
     SR_TRY(sr_blob_parse(blob, len, &c));
     struct sr_key_info info;
-    return sr_key_parse_header(c.header, &info, ret);
+    SR_TRY(sr_key_parse_header(c.header, &info, ret));
+    SR_ENSURE(info.spec.type != SR_KEY_AES, SR_ERR_KEY_TYPE);
+    return SR_OK;
 }
 
 enum sr_err sr_module_blob_public(const struct sr_module *m, const uint8_t *blob, size_t len, EVP_PKEY **ret)
@@ -401,11 +506,15 @@ enum sr_err sr_module_blob_jwk(const struct sr_module *m, const uint8_t *blob, s
     if (sr_keycache_get_jwk(m->pubcache, id, ret)) {
         return SR_OK;
     }
-    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    SR_TRY(sr_module_blob_public(m, blob, len, &pub));
     SR_AUTO_JSON json_t *jwk = json_object();
     SR_ENSURE(jwk != NULL, SR_ERR_NOMEM);
-    SR_TRY(sr_jwk_set_public(jwk, pub));
+    struct sr_key_spec spec;
+    SR_TRY(sr_blob_spec(blob, len, &spec));
+    if (spec.type != SR_KEY_AES) { /* a secret key shows no key material at all */
+        SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+        SR_TRY(sr_module_blob_public(m, blob, len, &pub));
+        SR_TRY(sr_jwk_set_public(jwk, pub));
+    }
     sr_keycache_set_jwk(m->pubcache, id, jwk);
     *ret = SR_TAKE(jwk);
     return SR_OK;

@@ -106,27 +106,33 @@ static enum sr_err sr_kek_private(const struct sr_module *m, const char *kek_ide
     return sr_key_private_cached(m, "vault", NULL, kek_blob, kek_len, SR_ACL_IMPORT, id, ret);
 }
 
-/* Opens the wrapped key: every failure here is the one error, whatever step it was. */
-static enum sr_err sr_unwrap_package(EVP_PKEY *kek, const uint8_t *label, size_t label_len, const uint8_t *ct,
-                                     size_t ctlen, EVP_PKEY **ret)
+/* Opens the wrapped bytes (OAEP-SHA1 transport key, then AES-KWP): every failure here is the one error,
+ * whatever step it was. out must be SR_BUF_SECRET. */
+static enum sr_err sr_unwrap_bytes(EVP_PKEY *kek, const uint8_t *label, size_t label_len, const uint8_t *ct,
+                                   size_t ctlen, struct sr_buf *out)
 {
     size_t rsa_len = (size_t)EVP_PKEY_get_size(kek);
     SR_ENSURE(ctlen > rsa_len + 16, SR_ERR_BYOK_UNWRAP);
     SR_AUTO_BUF struct sr_buf aes = {0};
-    SR_AUTO_BUF struct sr_buf p8 = {0};
     sr_buf_init(&aes, 64, SR_BUF_SECRET);
-    sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
     enum sr_err r = sr_pkey_oaep_sha1_decrypt(kek, label, label_len, ct, rsa_len, &aes);
     if (r == SR_OK && aes.len != SR_TRANSFER_AES_LEN) {
         r = SR_ERR_BYOK_UNWRAP;
     }
     if (r == SR_OK) {
-        r = sr_aes_kwp_unwrap(aes.data, aes.len, ct + rsa_len, ctlen - rsa_len, &p8);
-    }
-    if (r == SR_OK) {
-        r = sr_pkey_private_from_pkcs8(p8.data, p8.len, ret);
+        r = sr_aes_kwp_unwrap(aes.data, aes.len, ct + rsa_len, ctlen - rsa_len, out);
     }
     return r == SR_OK ? SR_OK : SR_ERR_BYOK_UNWRAP;
+}
+
+/* The same, for a private key: the bytes are its PKCS#8. */
+static enum sr_err sr_unwrap_package(EVP_PKEY *kek, const uint8_t *label, size_t label_len, const uint8_t *ct,
+                                     size_t ctlen, EVP_PKEY **ret)
+{
+    SR_AUTO_BUF struct sr_buf p8 = {0};
+    sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
+    SR_TRY(sr_unwrap_bytes(kek, label, label_len, ct, ctlen, &p8));
+    return sr_pkey_private_from_pkcs8(p8.data, p8.len, ret) == SR_OK ? SR_OK : SR_ERR_BYOK_UNWRAP;
 }
 
 enum sr_err sr_import_wrapped(const struct sr_module *m, const char *kek_ident, const uint8_t *kek_blob, size_t kek_len,
@@ -143,6 +149,21 @@ enum sr_err sr_import_wrapped(const struct sr_module *m, const char *kek_ident, 
     SR_ENSURE(spec.type == SR_KEY_EC || spec.bits == 2048 || spec.bits == 3072 || spec.bits == 4096,
               SR_ERR_KEY_TYPE);
     return sr_vault_blob_seal(m, blob_label, name, SR_ORIGIN_TRANSFERRED, acl, key, out_blob, ret_spec);
+}
+
+enum sr_err sr_import_wrapped_secret(const struct sr_module *m, const char *kek_ident, const uint8_t *kek_blob,
+                                     size_t kek_len, const uint8_t *label, size_t label_len, const uint8_t *ct,
+                                     size_t ctlen, const char *blob_label, const char *name, unsigned acl,
+                                     struct sr_buf *out_blob, struct sr_key_spec *ret_spec)
+{
+    SR_AUTO_PKEY EVP_PKEY *kek = NULL;
+    SR_TRY(sr_kek_private(m, kek_ident, kek_blob, kek_len, &kek));
+    SR_AUTO_BUF struct sr_buf key = {0};
+    sr_buf_init(&key, SR_MAX_PKCS8, SR_BUF_SECRET);
+    SR_TRY(sr_unwrap_bytes(kek, label, label_len, ct, ctlen, &key));
+    SR_ENSURE(key.len == 16 || key.len == 24 || key.len == 32, SR_ERR_KEY_TYPE);
+    *ret_spec = (struct sr_key_spec){.type = SR_KEY_AES, .bits = (unsigned)key.len * 8};
+    return sr_blob_import_secret(m, blob_label, name, SR_ORIGIN_TRANSFERRED, key.data, key.len, acl, out_blob);
 }
 
 enum sr_err sr_module_attest(const struct sr_module *m, const uint8_t *data, size_t len, struct sr_buf *out_sig)

@@ -39,6 +39,14 @@ SR_MUST_USE enum sr_err sr_import_wrapped(const struct sr_module *m, const char 
                                           const uint8_t *ct, size_t ctlen, const char *blob_label, const char *name,
                                           unsigned acl, struct sr_buf *out_blob, struct sr_key_spec *ret_spec);
 
+/* The same for an AES (oct-HSM) target, whose wrapped bytes are the key itself (16, 24 or 32 of them, else
+ * SR_ERR_KEY_TYPE), as the Azure BYOK specification allows. */
+SR_MUST_USE enum sr_err sr_import_wrapped_secret(const struct sr_module *m, const char *kek_ident,
+                                                 const uint8_t *kek_blob, size_t kek_len, const uint8_t *label,
+                                                 size_t label_len, const uint8_t *ct, size_t ctlen,
+                                                 const char *blob_label, const char *name, unsigned acl,
+                                                 struct sr_buf *out_blob, struct sr_key_spec *ret_spec);
+
 /* ECDSA P-384 / SHA-384 signature (DER) by the module's identity key over data. */
 SR_MUST_USE enum sr_err sr_module_attest(const struct sr_module *m, const uint8_t *data, size_t len,
                                          struct sr_buf *out_sig);

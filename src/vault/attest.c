@@ -45,10 +45,15 @@ static enum sr_err sr_set_b64(json_t *obj, const char *key, const uint8_t *p, si
     return SR_OK;
 }
 
-/* {public_key (base64 SPKI DER), key_hash, kty, size | curve}, as in the KEK package. */
+/* {public_key (base64 SPKI DER), key_hash, kty, size | curve}, as in the KEK package; {kty, size} for oct. */
 static enum sr_err sr_key_json(const struct sr_module *m, const struct sr_key_row *k, const struct sr_key_info *info,
                                json_t **ret)
 {
+    if (info->spec.type == SR_KEY_AES) { /* a secret key: its kind and size, nothing derived from it */
+        *ret = json_pack("{s:s,s:i}", "kty", k->kty, "size", (int)info->spec.bits);
+        SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+        return SR_OK;
+    }
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
     SR_TRY(sr_module_blob_public(m, k->blob.data, k->blob.len, &pub));
     SR_AUTO_BUF struct sr_buf spki = {0};

@@ -69,8 +69,9 @@ static enum sr_err sr_import_byok(struct sr_vault_svc *svc, struct sr_request *r
     const char *kty = json_string_value(json_object_get(jwk, "kty"));
     const char *hsm = json_string_value(json_object_get(jwk, "key_hsm"));
     SR_ENSURE(hsm != NULL, sr_req_bad(req, "key_hsm must be the base64url of the .byok file"));
-    SR_ENSURE(kty != NULL && (strcmp(kty, "RSA-HSM") == 0 || strcmp(kty, "EC-HSM") == 0),
-              sr_req_bad(req, "a BYOK import takes kty RSA-HSM or EC-HSM"));
+    SR_ENSURE(kty != NULL && (strcmp(kty, "RSA-HSM") == 0 || strcmp(kty, "EC-HSM") == 0 || strcmp(kty, "oct-HSM") == 0),
+              sr_req_bad(req, "a BYOK import takes kty RSA-HSM, EC-HSM or oct-HSM"));
+    bool secret = strcmp(kty, "oct-HSM") == 0;
     SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, SR_MAX_OP_INPUT * 64, SR_BUF_PLAIN);
     SR_ENSURE(sr_b64url_decode(hsm, &file) == SR_OK, sr_req_bad(req, "key_hsm is not base64url"));
@@ -90,15 +91,18 @@ static enum sr_err sr_import_byok(struct sr_vault_svc *svc, struct sr_request *r
     }
     struct sr_key_spec spec = {0};
     if (r == SR_OK) {
-        r = sr_import_wrapped(m, SR_KEK_IDENT, kek.blob.len ? kek.blob.data : NULL, kek.blob.len,
-                              (const uint8_t *)binding, strlen(binding), b.ciphertext.data, b.ciphertext.len,
-                              k.version, req->name, SR_VAULT_ACL, &k.blob, &spec);
+        r = (secret ? sr_import_wrapped_secret : sr_import_wrapped)(
+            m, SR_KEK_IDENT, kek.blob.len ? kek.blob.data : NULL, kek.blob.len, (const uint8_t *)binding,
+            strlen(binding), b.ciphertext.data, b.ciphertext.len, k.version, req->name, SR_VAULT_ACL, &k.blob, &spec);
     }
     sr_byok_release(&b);
     SR_TRY(sr_key_rest_words(req, r));
     const char *crv = json_string_value(json_object_get(jwk, "crv"));
     bool rsa = strcmp(kty, "RSA-HSM") == 0;
     SR_ENSURE(rsa == (spec.type == SR_KEY_RSA), sr_req_bad(req, "the package holds a key of another type than kty"));
+    SR_ENSURE(!secret || json_object_get(jwk, "key_size") == NULL ||
+                  json_integer_value(json_object_get(jwk, "key_size")) == (json_int_t)spec.bits,
+              sr_req_bad(req, "the package holds an AES key of another size than key_size"));
     SR_ENSURE(rsa || crv == NULL || strcmp(crv, sr_curve_name(spec.curve)) == 0,
               sr_req_bad(req, "the package holds a key on another curve than crv"));
     snprintf(k.kty, sizeof(k.kty), "%s", kty);
@@ -110,6 +114,21 @@ static enum sr_err sr_import_byok(struct sr_vault_svc *svc, struct sr_request *r
     SR_TRY(sr_key_attrs_parse(req, json_object_get(req->body, "attributes"), &k));
     SR_TRY(sr_key_tags_parse(req, json_object_get(req->body, "tags"), &k));
     return sr_key_insert_answer(svc, req, &k, ret);
+}
+
+/* A plain oct JWK: its k (16, 24 or 32 bytes) becomes a module blob and is wiped here. */
+static enum sr_err sr_import_oct(const struct sr_module *m, struct sr_request *req, const json_t *jwk,
+                                 struct sr_key_row *k)
+{
+    const char *text = json_string_value(json_object_get(jwk, "k"));
+    SR_ENSURE(text != NULL, sr_req_bad(req, "an oct key needs k (base64url of 16, 24 or 32 bytes)"));
+    SR_AUTO_BUF struct sr_buf key = {0};
+    sr_buf_init(&key, 64, SR_BUF_SECRET);
+    SR_ENSURE(sr_b64url_decode(text, &key) == SR_OK && (key.len == 16 || key.len == 24 || key.len == 32),
+              sr_req_bad(req, "k must be the base64url of 16, 24 or 32 bytes (AES-128, -192, -256)"));
+    snprintf(k->kty, sizeof(k->kty), "oct-HSM");
+    return sr_blob_import_secret(m, k->version, req->name, SR_ORIGIN_IMPORTED, key.data, key.len, SR_VAULT_ACL,
+                                 &k->blob);
 }
 
 enum sr_err sr_op_key_import(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
@@ -127,9 +146,14 @@ enum sr_err sr_op_key_import(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_TRY(sr_key_attrs_parse(req, json_object_get(req->body, "attributes"), &k));
     SR_TRY(sr_key_tags_parse(req, json_object_get(req->body, "tags"), &k));
     SR_TRY(sr_key_new_version(k.version));
-    struct sr_key_spec spec;
-    SR_TRY(sr_key_rest_words(req, sr_blob_import_jwk(m, k.version, req->name, jwk, SR_VAULT_ACL, &k.blob, &spec)));
-    snprintf(k.kty, sizeof(k.kty), "%s", spec.type == SR_KEY_RSA ? "RSA-HSM" : "EC-HSM");
+    struct sr_key_spec spec = {.type = SR_KEY_AES};
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    if (kty != NULL && (strcmp(kty, "oct") == 0 || strcmp(kty, "oct-HSM") == 0)) {
+        SR_TRY(sr_import_oct(m, req, jwk, &k));
+    } else {
+        SR_TRY(sr_key_rest_words(req, sr_blob_import_jwk(m, k.version, req->name, jwk, SR_VAULT_ACL, &k.blob, &spec)));
+        snprintf(k.kty, sizeof(k.kty), "%s", spec.type == SR_KEY_RSA ? "RSA-HSM" : "EC-HSM");
+    }
     k.key_ops = sr_key_default_ops(spec.type);
     const json_t *given = json_object_get(jwk, "key_ops");
     if (given != NULL && !json_is_null(given)) {

@@ -134,24 +134,119 @@ static enum sr_err sr_private_op(struct sr_vault_svc *svc, struct sr_request *re
     return sr_result(req, &k, &out, ret);
 }
 
+/* An optional base64url member into out (left empty when absent); SR_OK when absent or well formed. */
+static enum sr_err sr_b64_optional(struct sr_request *req, const char *name, struct sr_buf *out)
+{
+    return json_object_get(req->body, name) == NULL ? SR_OK : sr_b64_member(req, name, out);
+}
+
+/* Sets a base64url member of a result; nothing when n is 0. */
+static enum sr_err sr_result_member(json_t *res, const char *name, const uint8_t *p, size_t n)
+{
+    if (n == 0) {
+        return SR_OK;
+    }
+    SR_AUTO_BUF struct sr_buf text = {0};
+    sr_buf_init(&text, SR_MAX_OP_INPUT * 2, SR_BUF_PLAIN);
+    SR_TRY(sr_b64url_encode(p, n, &text));
+    SR_ENSURE(json_object_set_new(res, name, json_string((const char *)text.data)) == 0, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+/* What each mode needs of a request, for the 400 that refuses one. */
+static const char *sr_sym_needs(enum sr_sym_mode mode)
+{
+    switch (mode) {
+    case SR_SYM_GCM:
+        return "a 12-byte iv (or none when encrypting: the module makes one) and, to decrypt, the 16-byte tag";
+    case SR_SYM_CBC:
+        return "a 16-byte iv and a value of whole 16-byte blocks";
+    case SR_SYM_CBCPAD:
+        return "a 16-byte iv";
+    case SR_SYM_KW:
+        return "a value of whole 8-byte blocks, at least 16 bytes";
+    case SR_SYM_KWP:
+        return "a value of at least one byte";
+    }
+    return "other input";
+}
+
+/*
+ * encrypt, decrypt, wrapKey and unwrapKey with an oct key (Managed HSM's symmetric algorithms): the key is
+ * opened, used and wiped in the module layer. GCM and CBC encrypt and decrypt; the key wraps wrap and
+ * unwrap. The answer carries iv, tag and aad as Key Vault's KeyOperationResult does.
+ */
+static enum sr_err sr_symmetric_op(struct sr_vault_svc *svc, struct sr_request *req, const struct sr_sym_alg *alg,
+                                   unsigned kop, enum sr_acl_action action, json_t **ret)
+{
+    bool wrapping = kop == SR_KOP_WRAP || kop == SR_KOP_UNWRAP;
+    SR_ENSURE(wrapping == (alg->mode == SR_SYM_KW || alg->mode == SR_SYM_KWP), SR_ERR_ENC_ALG);
+    SR_AUTO_BUF struct sr_buf value = {0};
+    SR_AUTO_BUF struct sr_buf iv = {0};
+    SR_AUTO_BUF struct sr_buf aad = {0};
+    SR_AUTO_BUF struct sr_buf tag = {0};
+    SR_AUTO_BUF struct sr_buf out = {0};
+    sr_buf_init(&value, SR_MAX_OP_INPUT, SR_BUF_SECRET);
+    sr_buf_init(&iv, 64, SR_BUF_PLAIN);
+    sr_buf_init(&aad, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
+    sr_buf_init(&tag, 64, SR_BUF_PLAIN);
+    sr_buf_init(&out, SR_MAX_OP_INPUT + 64, SR_BUF_SECRET);
+    SR_TRY(sr_b64_member(req, "value", &value));
+    SR_TRY(sr_b64_optional(req, "iv", &iv));
+    SR_TRY(sr_b64_optional(req, "aad", &aad));
+    SR_TRY(sr_b64_optional(req, "tag", &tag));
+    SR_AUTO_ROW struct sr_key_row k = {0};
+    SR_TRY(sr_req_key(svc, req, false, &k, NULL));
+    SR_TRY(sr_key_usable(req, &k, kop));
+    SR_ENSURE(strncmp(k.kty, "oct", 3) == 0, SR_ERR_ENC_ALG);
+    struct sr_key_spec spec;
+    SR_TRY(sr_blob_spec(k.blob.data, k.blob.len, &spec));
+    SR_ENSURE(alg->key_len == 0 || alg->key_len * 8 == spec.bits, SR_ERR_ENC_ALG); /* A128* takes AES-128 only */
+    const struct sr_module *m = NULL;
+    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    struct sr_sym_input in = {value.data, value.len, iv.len ? iv.data : NULL, iv.len, aad.data, aad.len,
+                              tag.len ? tag.data : NULL, tag.len};
+    struct sr_sym_extra extra = {0};
+    enum sr_err r = sr_blob_symmetric(m, k.blob.data, k.blob.len, action, alg, &in, &out, &extra);
+    SR_ENSURE(r != SR_ERR_MALFORMED, sr_req_bad(req, "%s takes %s", alg->name, sr_sym_needs(alg->mode)));
+    SR_TRY(r);
+    SR_TRY(sr_result(req, &k, &out, ret));
+    SR_TRY(sr_result_member(*ret, "iv", extra.iv, extra.iv_len));
+    SR_TRY(sr_result_member(*ret, "tag", extra.tag, extra.tag_len));
+    return alg->mode == SR_SYM_GCM && action == SR_ACL_ENCRYPT ? sr_result_member(*ret, "aad", aad.data, aad.len)
+                                                                : SR_OK;
+}
+
+/* RSA algorithms go to the RSA paths, the symmetric ones to the oct path. */
+static enum sr_err sr_cipher_op(struct sr_vault_svc *svc, struct sr_request *req, unsigned kop,
+                                enum sr_acl_action action, json_t **ret)
+{
+    const struct sr_sym_alg *sym = sr_sym_alg_find(sr_alg_member(req));
+    if (sym != NULL) {
+        return sr_symmetric_op(svc, req, sym, kop, action, ret);
+    }
+    bool public_half = kop == SR_KOP_ENCRYPT || kop == SR_KOP_WRAP;
+    return public_half ? sr_public_op(svc, req, kop, ret) : sr_private_op(svc, req, kop, action, ret);
+}
+
 enum sr_err sr_op_encrypt(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
-    return sr_public_op(svc, req, SR_KOP_ENCRYPT, ret);
+    return sr_cipher_op(svc, req, SR_KOP_ENCRYPT, SR_ACL_ENCRYPT, ret);
 }
 
 enum sr_err sr_op_wrap(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
-    return sr_public_op(svc, req, SR_KOP_WRAP, ret);
+    return sr_cipher_op(svc, req, SR_KOP_WRAP, SR_ACL_WRAP, ret);
 }
 
 enum sr_err sr_op_decrypt(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
-    return sr_private_op(svc, req, SR_KOP_DECRYPT, SR_ACL_DECRYPT, ret);
+    return sr_cipher_op(svc, req, SR_KOP_DECRYPT, SR_ACL_DECRYPT, ret);
 }
 
 enum sr_err sr_op_unwrap(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
-    return sr_private_op(svc, req, SR_KOP_UNWRAP, SR_ACL_UNWRAP, ret);
+    return sr_cipher_op(svc, req, SR_KOP_UNWRAP, SR_ACL_UNWRAP, ret);
 }
 
 enum sr_err sr_op_rng(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)

@@ -34,6 +34,7 @@ static const struct sr_kop_name sr_kops[] = {
 
 #define SR_KOPS_RSA (SR_KOP_ENCRYPT | SR_KOP_DECRYPT | SR_KOP_SIGN | SR_KOP_VERIFY | SR_KOP_WRAP | SR_KOP_UNWRAP)
 #define SR_KOPS_EC (SR_KOP_SIGN | SR_KOP_VERIFY)
+#define SR_KOPS_OCT (SR_KOP_ENCRYPT | SR_KOP_DECRYPT | SR_KOP_WRAP | SR_KOP_UNWRAP)
 
 
 enum sr_err sr_req_bad(struct sr_request *req, const char *fmt, ...)
@@ -280,7 +281,7 @@ static enum sr_err sr_spec_from_create(struct sr_request *req, const json_t *bod
                                        const char **kty)
 {
     const char *t = json_string_value(json_object_get(body, "kty"));
-    SR_ENSURE(t != NULL, sr_req_bad(req, "kty is required: RSA, RSA-HSM, EC or EC-HSM"));
+    SR_ENSURE(t != NULL, sr_req_bad(req, "kty is required: RSA, RSA-HSM, EC, EC-HSM, oct or oct-HSM"));
     memset(spec, 0, sizeof(*spec));
     if (strcmp(t, "RSA") == 0 || strcmp(t, "RSA-HSM") == 0) {
         const json_t *size = json_object_get(body, "key_size");
@@ -304,7 +305,17 @@ static enum sr_err sr_spec_from_create(struct sr_request *req, const json_t *bod
         *kty = "EC-HSM";
         return SR_OK;
     }
-    return sr_req_bad(req, "kty '%s' is not supported: RSA, RSA-HSM, EC or EC-HSM", t);
+    if (strcmp(t, "oct") == 0 || strcmp(t, "oct-HSM") == 0) {
+        const json_t *size = json_object_get(body, "key_size");
+        spec->type = SR_KEY_AES;
+        spec->bits = size && !json_is_null(size) ? (unsigned)json_integer_value(size) : 256;
+        SR_ENSURE((size == NULL || json_is_null(size) || json_is_integer(size)) &&
+                      (spec->bits == 128 || spec->bits == 192 || spec->bits == 256),
+                  sr_req_bad(req, "key_size must be 128, 192 or 256 for kty oct-HSM"));
+        *kty = "oct-HSM";
+        return SR_OK;
+    }
+    return sr_req_bad(req, "kty '%s' is not supported: RSA, RSA-HSM, EC, EC-HSM, oct or oct-HSM", t);
 }
 
 static enum sr_err sr_make_key(struct sr_vault_svc *svc, struct sr_request *req, const struct sr_key_spec *spec,
@@ -327,7 +338,7 @@ static enum sr_err sr_make_key(struct sr_vault_svc *svc, struct sr_request *req,
 
 unsigned sr_key_default_ops(enum sr_key_type type)
 {
-    return type == SR_KEY_RSA ? SR_KOPS_RSA : SR_KOPS_EC;
+    return type == SR_KEY_RSA ? SR_KOPS_RSA : type == SR_KEY_AES ? SR_KOPS_OCT : SR_KOPS_EC;
 }
 
 enum sr_err sr_op_key_create(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
@@ -651,10 +662,8 @@ enum sr_err sr_op_key_rotate(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_AUTO_NAME struct sr_name_row n = {0};
     req->version = NULL;
     SR_TRY(sr_req_key(svc, req, false, &k, &n));
-    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    SR_TRY(sr_key_row_public(svc, req, &k, &pub));
     struct sr_key_spec spec;
-    SR_TRY(sr_pkey_describe(pub, &spec));
+    SR_TRY(sr_blob_spec(k.blob.data, k.blob.len, &spec));
     /* The new version expires as the policy's attributes.expiryTime says, counted from now. */
     long long exp = sr_policy_expiry(n.rotation_policy, (long long)time(NULL));
     SR_AUTO_JSON json_t *attrs = exp ? json_pack("{s:I}", "exp", (json_int_t)exp) : NULL;

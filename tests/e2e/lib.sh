@@ -140,3 +140,14 @@ owner_world() {
     $SR new-world --initialize --cipher-suite=DLf3072s256mRijndael --module=1 --acs-quorum=2/3 --pin-file "$T/owner-pins" >/dev/null
     $SR module mode O >/dev/null
 }
+# openssl_byok KEK_PEM KID TARGET_FILE OUT: a .byok made by the openssl command line alone
+# (CKM_RSA_AES_KEY_WRAP: OAEP-SHA1 of a fresh AES-256 transport key under the KEK, then AES-KWP of the target's bytes).
+openssl_byok() {
+    openssl rand 32 > "$T/byok.t.aes"
+    openssl pkeyutl -encrypt -pubin -inkey "$1" -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha1 \
+        -pkeyopt rsa_mgf1_md:sha1 -in "$T/byok.t.aes" -out "$T/byok.part1"
+    openssl enc -e -id-aes256-wrap-pad -K "$(xxd -p -c 64 "$T/byok.t.aes")" -iv A65959A6 -in "$3" -out "$T/byok.part2"
+    local ct; ct=$(cat "$T/byok.part1" "$T/byok.part2" | basenc --base64url -w0 | tr -d '=')
+    jq -n --arg kid "$2" --arg ct "$ct" \
+        '{schema_version:"1.0.0",header:{kid:$kid,alg:"dir",enc:"CKM_RSA_AES_KEY_WRAP"},ciphertext:$ct,generator:"openssl"}' > "$4"
+}

@@ -7,7 +7,6 @@
 #     .byok built by openssl alone imports, and the key works through the API.
 . "$(dirname "$0")/lib.sh"
 b64url_decode() { local s; s=$(tr '_-' '/+' ); while [ $(( ${#s} % 4 )) != 0 ]; do s="$s="; done; printf '%s' "$s" | base64 -d; }
-b64url_encode() { base64 -w0 | tr '/+' '_-' | tr -d '='; }
 byok_server
 owner_world
 
@@ -41,12 +40,7 @@ KID=$($SR key show --name ImportKek --output json | jq -r .key.kid)
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out own.pem 2>/dev/null
 openssl pkcs8 -topk8 -nocrypt -in own.pem -outform DER -out own.p8
 openssl pkey -in own.pem -pubout -out own.pub.pem
-openssl rand 32 > t.aes
-openssl pkeyutl -encrypt -pubin -inkey vaultkek.pem -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha1 \
-    -pkeyopt rsa_mgf1_md:sha1 -in t.aes -out t.part1
-openssl enc -e -id-aes256-wrap-pad -K "$(xxd -p -c 64 t.aes)" -iv A65959A6 -in own.p8 -out t.part2
-CT=$(cat t.part1 t.part2 | b64url_encode)
-jq -n --arg kid "$KID" --arg ct "$CT" '{schema_version:"1.0.0",header:{kid:$kid,alg:"dir",enc:"CKM_RSA_AES_KEY_WRAP"},ciphertext:$ct,generator:"openssl"}' > own.byok
+openssl_byok vaultkek.pem "$KID" own.p8 own.byok
 $SR key import --name FromOpenssl --byok-file own.byok --destination HSM --kty EC-HSM --curve P-256 | grep -Eq '^size/curve +P-256$'
 echo "data signed in the vault" > d.txt
 $SR key sign --name FromOpenssl --alg ES256 --in d.txt --out d.sig >/dev/null

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Nothing acknowledged is lost: ten rounds of six concurrent create loops, the server killed with
 # SIGKILL at a random moment in each; after every restart each key that was answered 200 is there,
-# with its audit entry, and the hash chain verifies. Bounded: ten rounds of at most ~1.5 s of load.
+# with its audit entry, and the hash chain verifies. Bounded: ten rounds of at most ~10.5 s of load each.
 . "$(dirname "$0")/lib.sh"
 DATA="$T/data"
 start_server "$DATA" --dev --quiet --threads 2
@@ -19,7 +19,13 @@ create_loop() { # ROUND LOOP: creates keys until the server is gone; records eac
 }
 for round in $(seq 1 10); do
     for loop in 1 2 3 4 5 6; do create_loop "$round" "$loop" & done
-    sleep "0.$((RANDOM % 8 + 2))"
+    # Kill once the load is under way (at least 10 creates acknowledged this round, however slow the
+    # machine), at a random moment after that.
+    for _ in $(seq 1 200); do
+        [ "$(cat "$T"/acked."$round".* 2>/dev/null | wc -l)" -ge 10 ] && break
+        sleep 0.05
+    done
+    sleep "0.$((RANDOM % 5))"
     kill -9 "$SERVER_PID"
     wait "$SERVER_PID" 2>/dev/null || true
     wait # the loops end on their first refused connection

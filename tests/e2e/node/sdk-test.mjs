@@ -93,6 +93,61 @@ try {
       assert.equal(payload.key.public_key, spki.toString('base64'));
     }
   });
+  await check('oct-HSM: createOctKey 128/192/256, GCM/CBC/CBCPAD round trips and KW wrap, no k in answers', async () => {
+    for (const bits of [128, 192, 256]) {
+      const oct = await client.createOctKey(name(`oct${bits}`), { keySize: bits, hsm: true });
+      assert.equal(oct.keyType, 'oct-HSM');
+      assert.equal(oct.key.k, undefined);
+      const cc = new CryptographyClient(oct.id, credential);
+      const aad = Buffer.from('header');
+      const g = await cc.encrypt({ algorithm: `A${bits}GCM`, plaintext: data, additionalAuthenticatedData: aad });
+      assert.equal(g.iv.length, 12);
+      assert.equal(g.authenticationTag.length, 16);
+      const back = await cc.decrypt({ algorithm: `A${bits}GCM`, ciphertext: g.result, iv: g.iv,
+                                      authenticationTag: g.authenticationTag, additionalAuthenticatedData: aad });
+      assert.deepEqual(Buffer.from(back.result), data);
+      const iv = crypto.randomBytes(16);
+      for (const alg of [`A${bits}CBC`, `A${bits}CBCPAD`]) {
+        const pt = alg.endsWith('PAD') ? data : Buffer.alloc(32, 7);
+        const e = await cc.encrypt({ algorithm: alg, plaintext: pt, iv });
+        assert.deepEqual(Buffer.from((await cc.decrypt({ algorithm: alg, ciphertext: e.result, iv })).result), pt);
+      }
+      const cek = crypto.randomBytes(32);
+      const w = await cc.wrapKey(`A${bits}KW`, cek);
+      assert.deepEqual(Buffer.from((await cc.unwrapKey(`A${bits}KW`, w.result)).result), cek);
+    }
+  });
+  await check('oct-HSM: an imported AES key agrees with node crypto; a flipped tag or ciphertext bit is refused', async () => {
+    for (const bits of [128, 192, 256]) {
+      const k = crypto.randomBytes(bits / 8);
+      const oct = await client.importKey(name(`octi${bits}`), { kty: 'oct-HSM', k, keyOps: ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'] });
+      assert.equal(oct.key.k, undefined);
+      const cc = new CryptographyClient(oct.id, credential);
+      const aad = Buffer.from('aad');
+      const g = await cc.encrypt({ algorithm: `A${bits}GCM`, plaintext: data, additionalAuthenticatedData: aad });
+      const d = crypto.createDecipheriv(`aes-${bits}-gcm`, k, Buffer.from(g.iv));
+      d.setAAD(aad); d.setAuthTag(Buffer.from(g.authenticationTag));
+      assert.deepEqual(Buffer.concat([d.update(Buffer.from(g.result)), d.final()]), data, 'node opens the vault\'s GCM');
+      const iv12 = crypto.randomBytes(12);
+      const e = crypto.createCipheriv(`aes-${bits}-gcm`, k, iv12);
+      const ct = Buffer.concat([e.update(data), e.final()]);
+      const tag = e.getAuthTag();
+      const opened = await cc.decrypt({ algorithm: `A${bits}GCM`, ciphertext: ct, iv: iv12, authenticationTag: tag });
+      assert.deepEqual(Buffer.from(opened.result), data, 'the vault opens node\'s GCM');
+      for (const [c2, t2] of [[Buffer.from(ct).fill(ct[0] ^ 1, 0, 1), tag], [ct, Buffer.from(tag).fill(tag[0] ^ 1, 0, 1)]]) {
+        await assert.rejects(cc.decrypt({ algorithm: `A${bits}GCM`, ciphertext: c2, iv: iv12, authenticationTag: t2 }),
+                             (err) => err.statusCode === 400 && /decryption failed/.test(err.message));
+      }
+      const iv = crypto.randomBytes(16);
+      const cbc = await cc.encrypt({ algorithm: `A${bits}CBCPAD`, plaintext: data, iv });
+      const dc = crypto.createDecipheriv(`aes-${bits}-cbc`, k, iv);
+      assert.deepEqual(Buffer.concat([dc.update(Buffer.from(cbc.result)), dc.final()]), data, 'node opens CBCPAD');
+      const cek = crypto.randomBytes(24);
+      const w = await cc.wrapKey(`A${bits}KW`, cek);
+      const dw = crypto.createDecipheriv(`id-aes${bits}-wrap`, k, Buffer.from('A6A6A6A6A6A6A6A6', 'hex'));
+      assert.deepEqual(Buffer.concat([dw.update(Buffer.from(w.result)), dw.final()]), cek, 'node unwraps A*KW');
+    }
+  });
   await check('encrypt/decrypt RSA-OAEP and RSA-OAEP-256', async () => {
     for (const alg of ['RSA-OAEP', 'RSA-OAEP-256']) {
       const enc = await rsaCrypto.encrypt({ algorithm: alg, plaintext: data });
