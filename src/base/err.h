@@ -152,7 +152,8 @@ enum sr_err_family {
     X(SR_ERR_NVRAM_KEY, SR_FAM_INPUT, "BadParameter",                                                        \
       "nvram=yes is not supported: the BYOK transfer toolset accepts keys stored in kmdata only (nvram=no)") \
     X(SR_ERR_KEY_TYPE, SR_FAM_USAGE, "BadParameter",                                                         \
-      "unsupported key: use type=RSA with size=2048|3072|4096, or type=EC with curve=P-256|P-384|P-521|P-256K") \
+      "unsupported key: use type=RSA with size=2048|3072|4096, type=EC with curve=P-256|P-384|P-521|P-256K, " \
+      "or type=AES with size=128|192|256 (a BYOK target for oct-HSM; it neither signs nor has a public half)") \
     X(SR_ERR_PUBEXP, SR_FAM_USAGE, "BadParameter",                                                           \
       "invalid pubexp: leave it empty for 65537, or give an odd exponent of at least 65537")                \
     X(SR_ERR_ACL_DENIED, SR_FAM_DENIED, "Forbidden", "the key's ACL does not permit this operation")         \

@@ -45,7 +45,7 @@ static enum sr_err sr_genparam_set(struct sr_cli *cli, struct sr_genparam *g, co
 static enum sr_err sr_genparam_spec(struct sr_cli *cli, const struct sr_genparam *g, struct sr_key_spec *spec)
 {
     if (g->type == NULL) {
-        sr_cli_detail(cli, "type=RSA or type=EC is required");
+        sr_cli_detail(cli, "type=RSA, type=EC or type=AES is required");
         return SR_ERR_USAGE;
     }
     if (strcmp(g->type, "RSA") == 0) {
@@ -64,6 +64,16 @@ static enum sr_err sr_genparam_spec(struct sr_cli *cli, const struct sr_genparam
         }
         return SR_OK;
     }
+    if (strcmp(g->type, "AES") == 0) { /* a symmetric target key for BYOK into an oct-HSM key */
+        unsigned long bits = 0;
+        SR_ENSURE(g->curve == NULL && g->size != NULL && sr_parse_uint(g->size, 1, 65536, &bits) == SR_OK &&
+                      (bits == 128 || bits == 192 || bits == 256),
+                  SR_ERR_KEY_TYPE);
+        SR_ENSURE(g->pubexp == NULL || *g->pubexp == 0, SR_ERR_PUBEXP);
+        spec->type = SR_KEY_AES;
+        spec->bits = (unsigned)bits;
+        return SR_OK;
+    }
     if (strcmp(g->type, "EC") == 0) {
         SR_ENSURE(g->size == NULL && g->curve != NULL, SR_ERR_KEY_TYPE);
         SR_ENSURE(g->pubexp == NULL || *g->pubexp == 0, SR_ERR_PUBEXP);
@@ -79,7 +89,8 @@ static void sr_print_genparams(FILE *f, const struct sr_keygen_params *p)
     fprintf(f, " %-12s %-26s %s\n", "operation", "Operation to perform", "generate");
     fprintf(f, " %-12s %-26s %s\n", "application", "Application", p->app);
     fprintf(f, " %-12s %-26s %s\n", "protect", "Protected by", "module");
-    fprintf(f, " %-12s %-26s %s\n", "type", "Key type", p->spec.type == SR_KEY_RSA ? "RSA" : "EC");
+    fprintf(f, " %-12s %-26s %s\n", "type", "Key type",
+            p->spec.type == SR_KEY_RSA ? "RSA" : p->spec.type == SR_KEY_AES ? "AES" : "EC");
     if (p->spec.type == SR_KEY_RSA) {
         fprintf(f, " %-12s %-26s %u\n", "size", "Key size", p->spec.bits);
         fprintf(f, " %-12s %-26s %lu\n", "pubexp", "Public exponent", p->spec.pubexp);

@@ -120,6 +120,20 @@ void sr_key_info_names(struct sr_key_info *info, const char *app, const char *id
 SR_MUST_USE enum sr_err sr_vault_blob_seal(const struct sr_module *m, const char *label, const char *name,
                                            const char *origin, unsigned acl, EVP_PKEY *key, struct sr_buf *out_blob,
                                            struct sr_key_spec *ret_spec);
+/* A key's material: an asymmetric key's private half, or a secret key's bytes (SR_BUF_SECRET). */
+struct sr_key_material {
+    EVP_PKEY *priv;
+    struct sr_buf secret;
+};
+void sr_key_material_release(struct sr_key_material *km);
+/* Loads a kmdata key of any type with its material; writes m->diag. */
+SR_MUST_USE enum sr_err sr_key_load_material(struct sr_module *m, const char *app, const char *ident,
+                                             struct sr_key_info *ret, struct sr_key_material *km);
+/* sr_key_build for either kind of material. */
+SR_MUST_USE enum sr_err sr_key_build_material(const struct sr_module *m, struct sr_key_info *info,
+                                              const struct sr_key_material *km, struct sr_buf *out);
+/* What a transfer wraps: PKCS#8 of a private key, a secret key's bytes. Appends to out (SR_BUF_SECRET). */
+SR_MUST_USE enum sr_err sr_key_material_bytes(const struct sr_key_material *km, struct sr_buf *out_secret);
 /* Loads a kmdata key (mode O, world checked); writes m->diag. */
 SR_MUST_USE enum sr_err sr_key_load(struct sr_module *m, const char *app, const char *ident, struct sr_key_info *ret,
                                     EVP_PKEY **ret_pub, EVP_PKEY **ret_priv);

@@ -43,6 +43,9 @@ enum sr_err sr_key_path(const struct sr_module *m, const char *app, const char *
 
 static unsigned sr_default_acl(enum sr_key_type type)
 {
+    if (type == SR_KEY_AES) {
+        return SR_ACL_ENCRYPT | SR_ACL_DECRYPT | SR_ACL_WRAP | SR_ACL_UNWRAP | SR_ACL_REDUCE;
+    }
     unsigned common = SR_ACL_SIGN | SR_ACL_VERIFY | SR_ACL_REDUCE;
     return type == SR_KEY_RSA ? common | SR_ACL_ENCRYPT | SR_ACL_DECRYPT : common;
 }
@@ -207,15 +210,23 @@ enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *
     /*# the security world will let you overwrite the existing keys: refuse, and create atomically. */
     SR_ENSURE(!sr_file_exists(path), SR_ERR_EXISTS);
 
-    SR_AUTO_PKEY EVP_PKEY *key = NULL;
-    SR_TRY(sr_pkey_generate(&params->spec, &key));
-    struct sr_key_info info = {0};
+    SR_AUTO(sr_key_material_release) struct sr_key_material km = {0};
+    sr_buf_init(&km.secret, 32, SR_BUF_SECRET);
+    if (params->spec.type == SR_KEY_AES) {
+        SR_ENSURE(params->spec.bits == 128 || params->spec.bits == 192 || params->spec.bits == 256, SR_ERR_KEY_TYPE);
+        SR_TRY(sr_buf_reserve(&km.secret, params->spec.bits / 8));
+        SR_TRY(sr_rand_bytes(km.secret.data, params->spec.bits / 8));
+        km.secret.len = params->spec.bits / 8;
+    } else {
+        SR_TRY(sr_pkey_generate(&params->spec, &km.priv));
+    }
+    struct sr_key_info info = {.spec = params->spec};
     sr_key_info_names(&info, params->app, params->ident, plainname);
     snprintf(info.origin, sizeof(info.origin), "%s", SR_ORIGIN_GENERATED);
     info.acl.actions = params->acl ? params->acl : sr_default_acl(params->spec.type);
     SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
-    SR_TRY(sr_key_build(m, &info, key, &file));
+    SR_TRY(sr_key_build_material(m, &info, &km, &file));
     SR_TRY(sr_file_write_atomic(path, file.data, file.len, SR_WRITE_CREATE));
     *ret = info;
     return SR_OK;
@@ -268,9 +279,9 @@ static enum sr_err sr_key_check_name(const char *path, const struct sr_key_info 
 
 /* Opens a parsed key container under the module's world: header checks, then authentication.
  * app and ident, when given, must be what the header says (a swapped file is refused). */
-enum sr_err sr_key_open_container(const struct sr_module *m, const struct sr_container *c, const char *app,
-                                         const char *ident, struct sr_key_info *ret, EVP_PKEY **ret_pub,
-                                         EVP_PKEY **ret_priv)
+static enum sr_err sr_key_open_any(const struct sr_module *m, const struct sr_container *c, const char *app,
+                                   const char *ident, struct sr_key_info *ret, EVP_PKEY **ret_pub, EVP_PKEY **ret_priv,
+                                   struct sr_buf *ret_secret)
 {
     SR_ENSURE(m->km != NULL, SR_ERR_NO_WORLD);
     struct sr_key_info info;
@@ -283,11 +294,13 @@ enum sr_err sr_key_open_container(const struct sr_module *m, const struct sr_con
     uint8_t hkm[SR_HASH_LEN];
     SR_TRY(sr_world_hash(m->km, hkm));
     SR_ENSURE(memcmp(info.world_hkm, hkm, SR_HASH_LEN) == 0, SR_ERR_WORLD_MISMATCH);
+    /* A secret key has no public half; its bytes go where the caller takes them (ret_secret), never into an
+     * EVP_PKEY. A caller that takes either kind of key gives both ret_priv and ret_secret. */
     if (info.spec.type == SR_KEY_AES) {
-        SR_ENSURE(ret_priv == NULL && ret_pub == NULL, SR_ERR_KEY_TYPE);
+        SR_ENSURE(ret_pub == NULL && (ret_priv == NULL || ret_secret != NULL), SR_ERR_KEY_TYPE);
         SR_AUTO_BUF struct sr_buf secret = {0};
         sr_buf_init(&secret, 64, SR_BUF_SECRET);
-        SR_TRY(sr_key_open_secret(m, c, &info, &secret));
+        SR_TRY(sr_key_open_secret(m, c, &info, ret_secret != NULL ? ret_secret : &secret));
         *ret = info;
         return SR_OK;
     }
@@ -299,8 +312,15 @@ enum sr_err sr_key_open_container(const struct sr_module *m, const struct sr_con
     return SR_OK;
 }
 
-enum sr_err sr_key_load(struct sr_module *m, const char *app, const char *ident, struct sr_key_info *ret,
-                               EVP_PKEY **ret_pub, EVP_PKEY **ret_priv)
+enum sr_err sr_key_open_container(const struct sr_module *m, const struct sr_container *c, const char *app,
+                                  const char *ident, struct sr_key_info *ret, EVP_PKEY **ret_pub, EVP_PKEY **ret_priv)
+{
+    return sr_key_open_any(m, c, app, ident, ret, ret_pub, ret_priv, NULL);
+}
+
+/* sr_key_load and sr_key_load_material: a kmdata key, opened under the loaded world. */
+static enum sr_err sr_key_load_any(struct sr_module *m, const char *app, const char *ident, struct sr_key_info *ret,
+                                   EVP_PKEY **ret_pub, EVP_PKEY **ret_priv, struct sr_buf *ret_secret)
 {
     SR_TRY(sr_module_require_world(m, NULL));
     char path[SR_PATH_MAX];
@@ -312,9 +332,41 @@ enum sr_err sr_key_load(struct sr_module *m, const char *app, const char *ident,
         sr_module_diagf(m, "no key %s_%s in %s/local (see 'strongroom generatekey')", app, ident, m->dir);
     }
     SR_TRY(r);
-    SR_TRY(sr_key_open_container(m, &c, app, ident, ret, ret_pub, ret_priv));
+    SR_TRY(sr_key_open_any(m, &c, app, ident, ret, ret_pub, ret_priv, ret_secret));
     m->diag[0] = 0;
     return SR_OK;
+}
+
+enum sr_err sr_key_load(struct sr_module *m, const char *app, const char *ident, struct sr_key_info *ret,
+                        EVP_PKEY **ret_pub, EVP_PKEY **ret_priv)
+{
+    return sr_key_load_any(m, app, ident, ret, ret_pub, ret_priv, NULL);
+}
+
+enum sr_err sr_key_load_material(struct sr_module *m, const char *app, const char *ident, struct sr_key_info *ret,
+                                 struct sr_key_material *km)
+{
+    return sr_key_load_any(m, app, ident, ret, NULL, &km->priv, &km->secret);
+}
+
+enum sr_err sr_key_build_material(const struct sr_module *m, struct sr_key_info *info, const struct sr_key_material *km,
+                                  struct sr_buf *out)
+{
+    return km->priv != NULL ? sr_key_build(m, info, km->priv, out)
+                            : sr_key_build_secret(m, info, km->secret.data, km->secret.len, out);
+}
+
+enum sr_err sr_key_material_bytes(const struct sr_key_material *km, struct sr_buf *out_secret)
+{
+    return km->priv != NULL ? sr_pkey_private_to_pkcs8(km->priv, out_secret)
+                            : sr_buf_append(out_secret, km->secret.data, km->secret.len);
+}
+
+void sr_key_material_release(struct sr_key_material *km)
+{
+    EVP_PKEY_free(km->priv);
+    km->priv = NULL;
+    sr_buf_release(&km->secret);
 }
 
 enum sr_err sr_key_inspect(struct sr_module *m, const char *path, struct sr_key_info *ret, bool *ret_verified)
@@ -328,7 +380,13 @@ enum sr_err sr_key_inspect(struct sr_module *m, const char *path, struct sr_key_
     bool verified = false;
     uint8_t hkm[SR_HASH_LEN];
     if (m->km != NULL && sr_world_hash(m->km, hkm) == SR_OK && memcmp(hkm, info.world_hkm, SR_HASH_LEN) == 0) {
-        SR_TRY(sr_key_open_blob(m, &c, pub, NULL));
+        if (info.spec.type == SR_KEY_AES) {
+            SR_AUTO_BUF struct sr_buf secret = {0};
+            sr_buf_init(&secret, 64, SR_BUF_SECRET);
+            SR_TRY(sr_key_open_secret(m, &c, &info, &secret));
+        } else {
+            SR_TRY(sr_key_open_blob(m, &c, pub, NULL));
+        }
         verified = true;
     }
     *ret = info;

@@ -17,15 +17,16 @@ enum sr_err sr_key_reduce_for_export(struct sr_module *m, const char *app, const
                                      struct sr_key_info *ret)
 {
     struct sr_key_info src;
-    SR_AUTO_PKEY EVP_PKEY *priv = NULL;
-    SR_TRY(sr_key_load(m, app, ident, &src, NULL, &priv));
+    SR_AUTO(sr_key_material_release) struct sr_key_material km = {0};
+    sr_buf_init(&km.secret, 64, SR_BUF_SECRET);
+    SR_TRY(sr_key_load_material(m, app, ident, &src, &km));
     /* = reference/hsm-world.md §1.6 | §5 #7 */
     /*# ReduceACL makes a new blob; ACL changes only narrow. */
     SR_ENSURE(sr_acl_permits(&src.acl, SR_ACL_REDUCE), SR_ERR_ACL_DENIED);
     char path[SR_PATH_MAX];
     SR_TRY(sr_key_path(m, "xferacld", ident, path, sizeof(path)));
     SR_ENSURE(!sr_file_exists(path), SR_ERR_EXISTS);
-    struct sr_key_info info = {0};
+    struct sr_key_info info = {.spec = src.spec};
     sr_key_info_names(&info, "xferacld", ident, src.plainname);
     memcpy(info.origin, src.origin, sizeof(info.origin));
     info.acl.actions = SR_ACL_EXPORT_TO_KEY;
@@ -34,7 +35,7 @@ enum sr_err sr_key_reduce_for_export(struct sr_module *m, const char *app, const
     info.target = *target;
     SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
-    SR_TRY(sr_key_build(m, &info, priv, &file));
+    SR_TRY(sr_key_build_material(m, &info, &km, &file));
     SR_TRY(sr_file_write_atomic(path, file.data, file.len, SR_WRITE_CREATE));
     *ret = info;
     return SR_OK;
@@ -51,8 +52,9 @@ enum sr_err sr_key_export_wrapped(struct sr_module *m, const char *ident, EVP_PK
                                   size_t label_len, struct sr_buf *out, struct sr_key_info *ret_info)
 {
     struct sr_key_info info;
-    SR_AUTO_PKEY EVP_PKEY *priv = NULL;
-    SR_TRY(sr_key_load(m, "xferacld", ident, &info, NULL, &priv));
+    SR_AUTO(sr_key_material_release) struct sr_key_material km = {0};
+    sr_buf_init(&km.secret, 64, SR_BUF_SECRET);
+    SR_TRY(sr_key_load_material(m, "xferacld", ident, &info, &km));
     uint8_t kek_hash[SR_HASH_LEN];
     SR_TRY(sr_pkey_public_hash(kek, kek_hash));
     /* The only way out of the module: wrapped for exactly the KEK the reduced ACL names. */
@@ -66,8 +68,9 @@ enum sr_err sr_key_export_wrapped(struct sr_module *m, const char *ident, EVP_PK
     SR_TRY(sr_rand_bytes(aes, SR_TRANSFER_AES_LEN));
     SR_AUTO_BUF struct sr_buf p8 = {0};
     sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
-    SR_TRY(sr_pkey_private_to_pkcs8(priv, &p8));
-    /* = azure-keyvault.md §1.4: CKM_RSA_AES_KEY_WRAP = RSA-OAEP(SHA-1)(AES key) || AES-KWP(AES key)(PKCS#8) */
+    SR_TRY(sr_key_material_bytes(&km, &p8));
+    /* = azure-keyvault.md §1.4: CKM_RSA_AES_KEY_WRAP = RSA-OAEP(SHA-1)(AES key) || AES-KWP(AES key)(PKCS#8, or
+     * an AES target key's own bytes) */
     SR_TRY(sr_pkey_oaep_sha1_encrypt(kek, label, label_len, aes, SR_TRANSFER_AES_LEN, out));
     SR_TRY(sr_aes_kwp_wrap(aes, SR_TRANSFER_AES_LEN, p8.data, p8.len, out));
     *ret_info = info;
