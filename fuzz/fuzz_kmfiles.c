@@ -1,6 +1,6 @@
 /*
  * fuzz_kmfiles.c - the parsers of module files an attacker can hand us: key files (kmfile-dump, sign),
- * card files and PIN files. World files and NVRAM are fuzz_world's.
+ * card files and PIN files (key files of every type: RSA, EC, AES). World files and NVRAM are fuzz_world's.
  * Target: sr_key_inspect, sr_key_sign, sr_card_peek, sr_pins_read_file.
  * The module used holds a world, so a well-formed key file also reaches AEAD authentication.
  */
@@ -61,6 +61,12 @@ void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
     char path[512];
     snprintf(path, sizeof(path), "%s/local/key_simple_fuzz", sr_dir);
     sr_seed_file(&seeds[0], path);
+    /* The same name holding an AES key: the secret-key branch of the parser. */
+    p.spec = (struct sr_key_spec){.type = SR_KEY_AES, .bits = 256};
+    if (sr_file_remove(path) != SR_OK || sr_key_generate(sr_m, &p, &info) != SR_OK) {
+        abort();
+    }
+    sr_seed_file(&seeds[3], path);
     struct sr_world_info w;
     if (sr_module_world_info(sr_m, &w) != SR_OK) {
         abort();
@@ -75,5 +81,5 @@ void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
     if (sr_buf_append_str(&seeds[2], "pin-1\n\npin-3\r\n") != SR_OK) {
         abort();
     }
-    *n = 3;
+    *n = 4;
 }

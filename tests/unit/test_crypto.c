@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "crypto/sym.h"
 #include "crypto/jwk.h"
 #include "crypto/ossl.h"
 #include "crypto/pkey.h"
@@ -464,6 +465,59 @@ static void test_aes_cbc_pkcs5_wycheproof(void **state)
     json_decref(root);
 }
 
+/* Key Vault's symmetric algorithm table: names fix the key size; each mode refuses what it cannot take, and
+ * every decryption failure is the one SR_ERR_DECRYPT_FAILED. */
+static void test_sym_algorithms(void **state)
+{
+    (void)state;
+    uint8_t key[32] = {9}, iv[16] = {1}, msg[32] = {2};
+    assert_null(sr_sym_alg_find("A512GCM"));
+    assert_null(sr_sym_alg_find(NULL));
+    const struct sr_sym_alg *gcm = sr_sym_alg_find("A256GCM"), *cbc = sr_sym_alg_find("A256CBC");
+    const struct sr_sym_alg *pad = sr_sym_alg_find("A256CBCPAD"), *kw = sr_sym_alg_find("CKM_AES_KEY_WRAP");
+    const struct sr_sym_alg *kwp = sr_sym_alg_find("CKM_AES_KEY_WRAP_PAD"), *g128 = sr_sym_alg_find("A128GCM");
+    assert_non_null(gcm); assert_non_null(cbc); assert_non_null(pad); assert_non_null(kw); assert_non_null(kwp);
+    struct sr_buf out, back;
+    struct sr_sym_extra ex;
+    sr_buf_init(&out, 256, SR_BUF_PLAIN);
+    sr_buf_init(&back, 256, SR_BUF_SECRET);
+    struct sr_sym_input in = {.data = msg, .len = sizeof(msg)};
+    /* A128GCM takes an AES-128 key only. */
+    assert_int_equal(sr_sym_encrypt(g128, key, 32, &in, &out, &ex), SR_ERR_MALFORMED);
+    /* GCM: the module makes a 12-byte IV; the tag and IV come back; a changed tag fails as bad padding does. */
+    SR_ASSERT_OK(sr_sym_encrypt(gcm, key, 32, &in, &out, &ex));
+    assert_int_equal(ex.iv_len, 12);
+    assert_int_equal(ex.tag_len, 16);
+    struct sr_sym_input d = {.data = out.data, .len = out.len, .iv = ex.iv, .iv_len = 12, .tag = ex.tag, .tag_len = 16};
+    SR_ASSERT_OK(sr_sym_decrypt(gcm, key, 32, &d, &back));
+    assert_memory_equal(back.data, msg, sizeof(msg));
+    ex.tag[0] ^= 1;
+    assert_int_equal(sr_sym_decrypt(gcm, key, 32, &d, &back), SR_ERR_DECRYPT_FAILED);
+    d.tag = NULL;
+    assert_int_equal(sr_sym_decrypt(gcm, key, 32, &d, &back), SR_ERR_MALFORMED);
+    /* CBC needs its IV; unpadded CBC whole blocks; a bad padding is the one decryption error. */
+    out.len = 0;
+    assert_int_equal(sr_sym_encrypt(cbc, key, 32, &in, &out, &ex), SR_ERR_MALFORMED);
+    struct sr_sym_input c = {.data = msg, .len = 31, .iv = iv, .iv_len = 16};
+    assert_int_equal(sr_sym_encrypt(cbc, key, 32, &c, &out, &ex), SR_ERR_MALFORMED);
+    struct sr_sym_input junk = {.data = msg, .len = 32, .iv = iv, .iv_len = 16};
+    enum sr_err r = sr_sym_decrypt(pad, key, 32, &junk, &back);
+    assert_true(r == SR_ERR_DECRYPT_FAILED || r == SR_OK); /* random blocks may end in a valid padding */
+    /* The CKM_ wraps take any AES size; a changed wrap fails as the others do. */
+    out.len = 0;
+    struct sr_sym_input w = {.data = msg, .len = 24};
+    SR_ASSERT_OK(sr_sym_encrypt(kw, key, 16, &w, &out, &ex));
+    out.data[3] ^= 1;
+    struct sr_sym_input u = {.data = out.data, .len = out.len};
+    assert_int_equal(sr_sym_decrypt(kw, key, 16, &u, &back), SR_ERR_DECRYPT_FAILED);
+    out.len = 0;
+    struct sr_sym_input odd = {.data = msg, .len = 5};
+    assert_int_equal(sr_sym_encrypt(kw, key, 24, &odd, &out, &ex), SR_ERR_MALFORMED);
+    SR_ASSERT_OK(sr_sym_encrypt(kwp, key, 24, &odd, &out, &ex));
+    sr_buf_release(&out);
+    sr_buf_release(&back);
+}
+
 /* Unpadded CBC takes whole blocks only, and round-trips them. */
 static void test_aes_cbc_unpadded(void **state)
 {
@@ -685,6 +739,7 @@ int main(void)
         cmocka_unit_test(test_pkey_encodings),       cmocka_unit_test(test_ec_der_is_openssls),       cmocka_unit_test(test_x509_warrant_chain),
         cmocka_unit_test(test_base64),            cmocka_unit_test(test_aes_kwp_wycheproof), cmocka_unit_test(test_aes_kw_wycheproof),
         cmocka_unit_test(test_aes_cbc_pkcs5_wycheproof), cmocka_unit_test(test_aes_cbc_unpadded),
+        cmocka_unit_test(test_sym_algorithms),
         cmocka_unit_test(test_rsa_oaep_sha1_wycheproof), cmocka_unit_test(test_rsa_oaep_api_wycheproof),
         cmocka_unit_test(test_rsa_pkcs1_decrypt_refused_wycheproof), cmocka_unit_test(test_jwk_missing_member_refused),
     };
