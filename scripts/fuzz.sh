@@ -9,6 +9,8 @@ seconds=${2:-60}
 # a libcrypto function that only a full unwind shows.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0"
 export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(dirname "$0")/../fuzz/lsan.supp"
+# Harnesses write their inputs into files (key files, zips, stores): on tmpfs that costs no disk flush.
+[ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] && export TMPDIR=/dev/shm
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1"
 for bin in "$build"/tests/fuzz_*; do
     name=$(basename "$bin")
