@@ -64,6 +64,11 @@ struct sr_cli {
 
 int sr_cli_main(int argc, char **argv);
 
+/* The root packages and attestations must chain to: hex (--root-fingerprint) when given, else the one
+ * pinned with 'root trust' in module m (which may be NULL: none pinned). */
+SR_MUST_USE enum sr_err sr_cli_pinned_root(struct sr_cli *cli, const char *hex, struct sr_module *m,
+                                           uint8_t out[SR_HASH_LEN]);
+
 /* Index of option name in opts (for args->val / args->set). */
 int sr_opt_index(const struct sr_opt *opts, const char *name);
 const char *sr_arg(const struct sr_args *args, const struct sr_opt *opts, const char *name);

@@ -33,13 +33,13 @@ static enum sr_err sr_read_small(struct sr_cli *cli, const char *path, struct sr
     return r == SR_ERR_TOO_LARGE ? SR_ERR_PACKAGE : r;
 }
 
-static enum sr_err sr_pinned_root(struct sr_cli *cli, const char *hex, uint8_t out[SR_HASH_LEN])
+enum sr_err sr_cli_pinned_root(struct sr_cli *cli, const char *hex, struct sr_module *m, uint8_t out[SR_HASH_LEN])
 {
     if (hex != NULL) {
         SR_ENSURE(sr_hex_decode(hex, out, SR_HASH_LEN) == SR_OK, SR_ERR_FINGERPRINT);
         return SR_OK;
     }
-    if (sr_module_trusted_root(cli->module, out) != SR_OK) {
+    if (m == NULL || sr_module_trusted_root(m, out) != SR_OK) {
         sr_cli_detail(cli, "no root is pinned: run 'strongroom root trust FINGERPRINT' with the fingerprint the "
                            "vault operator published, or give --root-fingerprint");
         return SR_ERR_NO_ROOT;
@@ -52,7 +52,7 @@ static enum sr_err sr_verify_packages(struct sr_cli *cli, const char *kek_path, 
                                       const char *fp_hex, bool verbose, struct sr_kek_package *ret)
 {
     uint8_t pinned[SR_HASH_LEN];
-    SR_TRY(sr_pinned_root(cli, fp_hex, pinned));
+    SR_TRY(sr_cli_pinned_root(cli, fp_hex, cli->module, pinned));
     SR_AUTO_BUF struct sr_buf kek = {0};
     SR_AUTO_BUF struct sr_buf sw = {0};
     SR_TRY(sr_read_small(cli, kek_path, &kek));

@@ -741,17 +741,12 @@ static enum sr_err sr_cmd_key_download(struct sr_cli *cli, const struct sr_args 
 static enum sr_err sr_attestation_root(struct sr_cli *cli, const struct sr_args *a, uint8_t pinned[SR_HASH_LEN])
 {
     const char *hex = sr_opt_val(a, "root-fingerprint");
-    if (hex != NULL) {
-        return sr_hex_decode(hex, pinned, SR_HASH_LEN);
-    }
     const char *kmdata = secure_getenv("STRONGROOM_KMDATA");
     SR_AUTO_MODULE struct sr_module *m = NULL;
-    if (kmdata == NULL || sr_module_open(kmdata, &m) != SR_OK || sr_module_trusted_root(m, pinned) != SR_OK) {
-        sr_cli_detail(cli, "give --root-fingerprint (what 'strongroom root show' prints on the vault's side), or pin "
-                           "it with 'strongroom root trust' in STRONGROOM_KMDATA");
-        return SR_ERR_NO_ROOT;
+    if (hex == NULL && kmdata != NULL && sr_module_open(kmdata, &m) != SR_OK) {
+        m = NULL;
     }
-    return SR_OK;
+    return sr_cli_pinned_root(cli, hex, m, pinned);
 }
 
 /* One signed statement of an attestation: verified up to the pinned root, about this key (its kid, and the
@@ -939,7 +934,7 @@ static const struct sr_opt sr_opts_key_attestation[] = {
 
 const struct sr_cmd sr_cmds_key[] = {
     {"create", sr_cmd_key_create, 0, 0, 0, sr_opts_key_create, NULL,
-     "key create --name N [--kty RSA|EC] [--size 2048] [--curve P-256] [--ops sign,verify] [--tags k=v] [--expires T]",
+     "key create --name N [--kty RSA|EC|oct-HSM] [--size 2048] [--curve P-256] [--ops sign,verify] [--tags k=v] [--expires T]",
      "create a key"},
     {"import", sr_cmd_key_import, 0, 0, 0, sr_opts_key_import, NULL,
      "key import --name N (--jwk-file F | --byok-file F --destination HSM [--kty EC-HSM --curve P-256])",

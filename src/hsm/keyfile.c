@@ -177,6 +177,16 @@ enum sr_err sr_key_build(const struct sr_module *m, struct sr_key_info *info, EV
     return sr_seal_build(m->km, SR_PURPOSE_KEYBLOB, SR_MAGIC_KEY, h, p8.data, p8.len, out);
 }
 
+/* A fresh AES key of bits (128, 192 or 256) into out (SR_BUF_SECRET). */
+static enum sr_err sr_secret_generate(unsigned bits, struct sr_buf *out)
+{
+    SR_ENSURE(bits == 128 || bits == 192 || bits == 256, SR_ERR_KEY_TYPE);
+    SR_TRY(sr_buf_reserve(out, bits / 8));
+    SR_TRY(sr_rand_bytes(out->data + out->len, bits / 8));
+    out->len += bits / 8;
+    return SR_OK;
+}
+
 /* The same for a secret (AES) key: info->spec says its size; the payload is the key's bytes. */
 static enum sr_err sr_key_build_secret(const struct sr_module *m, struct sr_key_info *info, const uint8_t *key,
                                        size_t len, struct sr_buf *out)
@@ -213,10 +223,7 @@ enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *
     SR_AUTO(sr_key_material_release) struct sr_key_material km = {0};
     sr_buf_init(&km.secret, 32, SR_BUF_SECRET);
     if (params->spec.type == SR_KEY_AES) {
-        SR_ENSURE(params->spec.bits == 128 || params->spec.bits == 192 || params->spec.bits == 256, SR_ERR_KEY_TYPE);
-        SR_TRY(sr_buf_reserve(&km.secret, params->spec.bits / 8));
-        SR_TRY(sr_rand_bytes(km.secret.data, params->spec.bits / 8));
-        km.secret.len = params->spec.bits / 8;
+        SR_TRY(sr_secret_generate(params->spec.bits, &km.secret));
     } else {
         SR_TRY(sr_pkey_generate(&params->spec, &km.priv));
     }
@@ -468,12 +475,9 @@ enum sr_err sr_blob_generate(const struct sr_module *m, const char *label, const
                              const struct sr_key_spec *spec, unsigned acl, struct sr_buf *out_blob)
 {
     if (spec->type == SR_KEY_AES) {
-        SR_ENSURE(spec->bits == 128 || spec->bits == 192 || spec->bits == 256, SR_ERR_KEY_TYPE);
         SR_AUTO_BUF struct sr_buf key = {0};
         sr_buf_init(&key, 32, SR_BUF_SECRET);
-        SR_TRY(sr_buf_reserve(&key, spec->bits / 8));
-        SR_TRY(sr_rand_bytes(key.data, spec->bits / 8));
-        key.len = spec->bits / 8;
+        SR_TRY(sr_secret_generate(spec->bits, &key));
         return sr_blob_import_secret(m, label, name, SR_ORIGIN_GENERATED, key.data, key.len, acl, out_blob);
     }
     SR_AUTO_PKEY EVP_PKEY *key = NULL;
@@ -500,6 +504,15 @@ enum sr_err sr_blob_info(const struct sr_module *m, const uint8_t *blob, size_t 
     return sr_key_open_container(m, &c, "vault", NULL, ret, NULL, NULL);
 }
 
+/* Whether the blob's header declares a secret (AES) key: its type field alone, no key decoded. */
+static bool sr_blob_is_secret(const uint8_t *blob, size_t len)
+{
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    const char *type = NULL;
+    return sr_blob_parse(blob, len, &c) == SR_OK && sr_json_str(c.header, "type", SR_ERR_KEYFILE_FORMAT, &type) == SR_OK &&
+           strcmp(type, "AES") == 0;
+}
+
 enum sr_err sr_blob_spec(const uint8_t *blob, size_t len, struct sr_key_spec *ret)
 {
     SR_AUTO_CONTAINER struct sr_container c = {0};
@@ -515,21 +528,14 @@ enum sr_err sr_blob_symmetric(const struct sr_module *m, const uint8_t *blob, si
                               const struct sr_sym_alg *alg, const struct sr_sym_input *in, struct sr_buf *out,
                               struct sr_sym_extra *extra)
 {
-    SR_ENSURE(m->km != NULL, SR_ERR_NO_WORLD);
     SR_AUTO_CONTAINER struct sr_container c = {0};
     SR_TRY(sr_blob_parse(blob, len, &c));
     struct sr_key_info info;
-    enum sr_err r = sr_key_parse_header(c.header, &info, NULL);
-    SR_ENSURE(r != SR_ERR_KEYFILE_FORMAT, SR_ERR_KEYFILE_TAMPERED);
-    SR_TRY(r);
-    SR_ENSURE(info.spec.type == SR_KEY_AES, SR_ERR_KEY_TYPE);
-    SR_ENSURE(sr_acl_permits(&info.acl, action), SR_ERR_ACL_DENIED);
-    uint8_t hkm[SR_HASH_LEN];
-    SR_TRY(sr_world_hash(m->km, hkm));
-    SR_ENSURE(memcmp(info.world_hkm, hkm, SR_HASH_LEN) == 0, SR_ERR_WORLD_MISMATCH);
     SR_AUTO_BUF struct sr_buf key = {0};
     sr_buf_init(&key, 64, SR_BUF_SECRET);
-    SR_TRY(sr_key_open_secret(m, &c, &info, &key));
+    SR_TRY(sr_key_open_any(m, &c, "vault", NULL, &info, NULL, NULL, &key));
+    SR_ENSURE(info.spec.type == SR_KEY_AES, SR_ERR_KEY_TYPE);
+    SR_ENSURE(sr_acl_permits(&info.acl, action), SR_ERR_ACL_DENIED);
     bool encrypt = action == SR_ACL_ENCRYPT || action == SR_ACL_WRAP;
     return encrypt ? sr_sym_encrypt(alg, key.data, key.len, in, out, extra)
                    : sr_sym_decrypt(alg, key.data, key.len, in, out);
@@ -566,9 +572,7 @@ enum sr_err sr_module_blob_jwk(const struct sr_module *m, const uint8_t *blob, s
     }
     SR_AUTO_JSON json_t *jwk = json_object();
     SR_ENSURE(jwk != NULL, SR_ERR_NOMEM);
-    struct sr_key_spec spec;
-    SR_TRY(sr_blob_spec(blob, len, &spec));
-    if (spec.type != SR_KEY_AES) { /* a secret key shows no key material at all */
+    if (!sr_blob_is_secret(blob, len)) { /* a secret key shows no key material at all */
         SR_AUTO_PKEY EVP_PKEY *pub = NULL;
         SR_TRY(sr_module_blob_public(m, blob, len, &pub));
         SR_TRY(sr_jwk_set_public(jwk, pub));
