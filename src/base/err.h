@@ -76,7 +76,8 @@ enum sr_err_family {
       "A key with this name exists, or is deleted but not purged; recover or purge it first")              \
     X(SR_ERR_NOT_DELETED, SR_FAM_NOT_FOUND, "KeyNotFound", "Deleted key not found")                          \
     X(SR_ERR_ROLE, SR_FAM_USAGE, "BadParameter",                                                             \
-      "unknown role: Administrator, \"Crypto Officer\", \"Crypto User\", \"Crypto Service Encryption User\" or Reader") \
+      "unknown role: Administrator, \"Crypto Officer\", \"Crypto User\", \"Crypto Service Encryption User\", "      \
+      "\"Crypto Service Release User\" or Reader")                                                              \
     X(SR_ERR_REGION_NAME, SR_FAM_USAGE, "BadParameter", "region names are 1 to 31 characters of A-Z, 0-9 and '-'") \
     X(SR_ERR_VAULT_NAME, SR_FAM_USAGE, "BadParameter",                                                       \
       "vault names are 3 to 24 characters of a-z, 0-9 and '-', starting with a letter")                     \
@@ -102,6 +103,7 @@ enum sr_err_family {
       "the package's KEK is not an import key of this vault or of this vault's region")                     \
     X(SR_ERR_ATTESTATION, SR_FAM_INTEGRITY, "BadParameter",                                                  \
       "the key attestation failed verification: do not rely on what it says")                              \
+    X(SR_ERR_RELEASE_DENIED, SR_FAM_DENIED, "Forbidden", "The key was not released")                     \
     X(SR_ERR_PACKAGE, SR_FAM_INTEGRITY, "BadParameter", "the package failed verification")                  \
     X(SR_ERR_NOT_XFER_COPY, SR_FAM_USAGE, "BadParameter",                                                    \
       "keytransfer package works only on the key_xferacld_<ident> copy made by 'keytransfer modify-acls'")   \

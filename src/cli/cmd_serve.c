@@ -305,6 +305,47 @@ static enum sr_err sr_cmd_vault_list(struct sr_cli *cli, const struct sr_args *a
     return sr_list_rows(cli, args, sr_fill_vaults, cols);
 }
 
+static const struct sr_opt sr_opts_trust_authority[] = {
+    SR_OPTS_DATA_STORE,
+    {"vault", NULL, true, "the vault that is to trust the authority"},
+    {"issuer", NULL, true, "the authority's URL: the iss of the tokens it signs"},
+    {"jwks", NULL, true, "a file with the authority's signing keys, a JWKS: {\"keys\": [JWK, ...]}"},
+    {NULL, NULL, false, NULL},
+};
+
+static enum sr_err sr_cmd_vault_trust_authority(struct sr_cli *cli, const struct sr_args *args)
+{
+    const struct sr_opt *o = sr_opts_trust_authority;
+    const char *vault = sr_arg(args, o, "vault");
+    const char *issuer = sr_arg(args, o, "issuer");
+    const char *path = sr_arg(args, o, "jwks");
+    if (vault == NULL || issuer == NULL || path == NULL) {
+        sr_cli_detail(cli, "--vault, --issuer and --jwks are required");
+        return SR_ERR_USAGE;
+    }
+    SR_AUTO_BUF struct sr_buf jwks = {0};
+    sr_buf_init(&jwks, 1024 * 1024, SR_BUF_PLAIN);
+    enum sr_err r = sr_file_read(path, &jwks);
+    if (r != SR_OK) {
+        sr_cli_detail(cli, "cannot read %s", path);
+        return r;
+    }
+    SR_AUTO_STORE struct sr_store *store = NULL;
+    SR_TRY(sr_open_store(cli, args, o, &store));
+    char why[200] = "";
+    r = sr_vault_trust_authority(store, vault, issuer, jwks.data, jwks.len, why, sizeof(why));
+    if (r == SR_ERR_VAULT_NOT_FOUND) {
+        sr_cli_detail(cli, "no vault %s ('strongroom vault list')", vault);
+    } else if (r == SR_ERR_BAD_PARAM) {
+        sr_cli_detail(cli, "%s", why);
+        return SR_ERR_USAGE;
+    }
+    SR_TRY(r);
+    fprintf(cli->out, "Vault %s trusts %s for key release (tokens it signs with the keys of %s)\n", vault, issuer,
+            path);
+    return SR_OK;
+}
+
 const struct sr_cmd sr_cmds_vault[] = {
     {"list", sr_cmd_vault_list, 0, 0, 0, sr_opts_listing, NULL, "vault list [--output table|tsv|json] --data DIR",
      "every vault: region, subscription, created"},
@@ -312,6 +353,9 @@ const struct sr_cmd sr_cmds_vault[] = {
      "vault create NAME --region R --subscription-id ID --data DIR", "make a vault in a region"},
     {"show", sr_cmd_vault_show, 0, 0, 0, sr_opts_vault_show, NULL, "vault show --vault-url URL",
      "print a vault's name, region and subscription id (the guide's first step)"},
+    {"trust-authority", sr_cmd_vault_trust_authority, 0, 0, 0, sr_opts_trust_authority, NULL,
+     "vault trust-authority --vault V --issuer URL --jwks FILE --data DIR",
+     "let a vault release exportable keys to tokens this attestation authority signs (POST .../release)"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
 
@@ -324,7 +368,7 @@ static const struct sr_opt sr_opts_data[] = {
 
 static const struct sr_opt sr_opts_token[] = {
     SR_OPTS_DATA_STORE,
-    {"role", NULL, true, "Administrator, \"Crypto Officer\", \"Crypto User\", \"Crypto Service Encryption User\", Reader"},
+    {"role", NULL, true, "Administrator, \"Crypto Officer\", \"Crypto User\", \"Crypto Service Encryption User\", \"Crypto Service Release User\", Reader"},
     {"vault", NULL, true, "limit the token to one vault (default: every vault)"},
     {"ttl", NULL, true, "lifetime in seconds (default: no expiry)"},
     {"name", NULL, true, "its label, unique: what the audit log and 'token list' show (default token-<id>)"},

@@ -1,7 +1,7 @@
 /*
  * acl.h - a key's permissions: a set of actions, with the one KEK hash that
  * ExportToKey names. There is no plain export action at all, so no ACL can
- * ever permit one.
+ * ever permit one: ExportToKey and Release both let a key out only wrapped.
  */
 #ifndef SR_HSM_ACL_H
 #define SR_HSM_ACL_H
@@ -24,6 +24,9 @@ enum sr_acl_action {
     SR_ACL_REDUCE = 1u << 6,
     SR_ACL_EXPORT_TO_KEY = 1u << 7,
     SR_ACL_IMPORT = 1u << 8, /* unwrap a key into the module: nothing leaves (a KEK's only action) */
+    SR_ACL_RELEASE = 1u << 9, /* secure key release: out only wrapped (CKM_RSA_AES_KEY_WRAP) under a key that an
+                               * attestation token names, once the vault has checked the key's release policy.
+                               * Given when the key is made exportable, never added later. */
 };
 
 struct sr_acl {

@@ -129,6 +129,9 @@ void sr_key_material_release(struct sr_key_material *km);
 /* Loads a kmdata key of any type with its material; writes m->diag. */
 SR_MUST_USE enum sr_err sr_key_load_material(struct sr_module *m, const char *app, const char *ident,
                                              struct sr_key_info *ret, struct sr_key_material *km);
+/* The same for a vault blob (app "vault"), on a shared module: no diagnostics. */
+SR_MUST_USE enum sr_err sr_blob_load_material(const struct sr_module *m, const uint8_t *blob, size_t len,
+                                              struct sr_key_info *ret, struct sr_key_material *km);
 /* sr_key_build for either kind of material. */
 SR_MUST_USE enum sr_err sr_key_build_material(const struct sr_module *m, struct sr_key_info *info,
                                               const struct sr_key_material *km, struct sr_buf *out);

@@ -541,6 +541,14 @@ enum sr_err sr_blob_symmetric(const struct sr_module *m, const uint8_t *blob, si
                    : sr_sym_decrypt(alg, key.data, key.len, in, out);
 }
 
+enum sr_err sr_blob_load_material(const struct sr_module *m, const uint8_t *blob, size_t len, struct sr_key_info *ret,
+                                  struct sr_key_material *km)
+{
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    SR_TRY(sr_blob_parse(blob, len, &c));
+    return sr_key_open_any(m, &c, "vault", NULL, ret, NULL, &km->priv, &km->secret);
+}
+
 enum sr_err sr_blob_public(const uint8_t *blob, size_t len, EVP_PKEY **ret)
 {
     SR_AUTO_CONTAINER struct sr_container c = {0};

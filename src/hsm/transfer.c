@@ -48,6 +48,26 @@ static void sr_aes_free(uint8_t **k)
     }
 }
 
+/* = azure-keyvault.md §1.4: CKM_RSA_AES_KEY_WRAP = RSA-OAEP(kek)(fresh AES-256 key) || AES-KWP(AES key)(PKCS#8,
+ * or an AES target key's own bytes). With a label, OAEP is SHA-1 bound to it (the BYOK form); without, oaep says
+ * which: SR_ENC_RSA_OAEP (SHA-1) or SR_ENC_RSA_OAEP_256 (RSA_AES_KEY_WRAP_256). Appends to out. */
+static enum sr_err sr_rsa_aes_wrap(EVP_PKEY *kek, enum sr_enc_alg oaep, const uint8_t *label, size_t label_len,
+                                   const struct sr_key_material *km, struct sr_buf *out)
+{
+    struct sr_key_spec kspec;
+    SR_TRY(sr_pkey_describe(kek, &kspec));
+    SR_ENSURE(kspec.type == SR_KEY_RSA && kspec.bits >= 2048, SR_ERR_KEY_TYPE);
+    SR_AUTO(sr_aes_free) uint8_t *aes = OPENSSL_secure_zalloc(SR_TRANSFER_AES_LEN);
+    SR_ENSURE(aes != NULL, SR_ERR_NOMEM);
+    SR_TRY(sr_rand_bytes(aes, SR_TRANSFER_AES_LEN));
+    SR_AUTO_BUF struct sr_buf p8 = {0};
+    sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
+    SR_TRY(sr_key_material_bytes(km, &p8));
+    SR_TRY(label != NULL ? sr_pkey_oaep_sha1_encrypt(kek, label, label_len, aes, SR_TRANSFER_AES_LEN, out)
+                         : sr_pkey_encrypt(kek, oaep, aes, SR_TRANSFER_AES_LEN, out));
+    return sr_aes_kwp_wrap(aes, SR_TRANSFER_AES_LEN, p8.data, p8.len, out);
+}
+
 enum sr_err sr_key_export_wrapped(struct sr_module *m, const char *ident, EVP_PKEY *kek, const uint8_t *label,
                                   size_t label_len, struct sr_buf *out, struct sr_key_info *ret_info)
 {
@@ -60,21 +80,22 @@ enum sr_err sr_key_export_wrapped(struct sr_module *m, const char *ident, EVP_PK
     /* The only way out of the module: wrapped for exactly the KEK the reduced ACL names. */
     SR_ENSURE(sr_acl_permits(&info.acl, SR_ACL_EXPORT_TO_KEY), SR_ERR_ACL_DENIED);
     SR_ENSURE(sr_ct_equal(kek_hash, info.acl.export_kek_hash, SR_HASH_LEN), SR_ERR_ACL_DENIED);
-    struct sr_key_spec kspec;
-    SR_TRY(sr_pkey_describe(kek, &kspec));
-    SR_ENSURE(kspec.type == SR_KEY_RSA && kspec.bits >= 2048, SR_ERR_KEY_TYPE);
-    SR_AUTO(sr_aes_free) uint8_t *aes = OPENSSL_secure_zalloc(SR_TRANSFER_AES_LEN);
-    SR_ENSURE(aes != NULL, SR_ERR_NOMEM);
-    SR_TRY(sr_rand_bytes(aes, SR_TRANSFER_AES_LEN));
-    SR_AUTO_BUF struct sr_buf p8 = {0};
-    sr_buf_init(&p8, SR_MAX_PKCS8, SR_BUF_SECRET);
-    SR_TRY(sr_key_material_bytes(&km, &p8));
-    /* = azure-keyvault.md §1.4: CKM_RSA_AES_KEY_WRAP = RSA-OAEP(SHA-1)(AES key) || AES-KWP(AES key)(PKCS#8, or
-     * an AES target key's own bytes) */
-    SR_TRY(sr_pkey_oaep_sha1_encrypt(kek, label, label_len, aes, SR_TRANSFER_AES_LEN, out));
-    SR_TRY(sr_aes_kwp_wrap(aes, SR_TRANSFER_AES_LEN, p8.data, p8.len, out));
+    SR_TRY(sr_rsa_aes_wrap(kek, SR_ENC_RSA_OAEP, label, label_len, &km, out));
     *ret_info = info;
     return SR_OK;
+}
+
+enum sr_err sr_blob_release_wrapped(const struct sr_module *m, const uint8_t *blob, size_t len, EVP_PKEY *target,
+                                    enum sr_enc_alg oaep, struct sr_buf *out)
+{
+    SR_ENSURE(oaep == SR_ENC_RSA_OAEP || oaep == SR_ENC_RSA_OAEP_256, SR_ERR_ENC_ALG);
+    struct sr_key_info info;
+    SR_AUTO(sr_key_material_release) struct sr_key_material km = {0};
+    sr_buf_init(&km.secret, 64, SR_BUF_SECRET);
+    SR_TRY(sr_blob_load_material(m, blob, len, &info, &km));
+    /* The module's word, whatever the vault's rows say: only a key made exportable ever leaves. */
+    SR_ENSURE(sr_acl_permits(&info.acl, SR_ACL_RELEASE), SR_ERR_ACL_DENIED);
+    return sr_rsa_aes_wrap(target, oaep, NULL, 0, &km, out);
 }
 
 enum sr_err sr_kek_generate(struct sr_module *m, const char *ident, unsigned bits, EVP_PKEY **ret_pub)

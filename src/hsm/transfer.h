@@ -26,6 +26,12 @@ SR_MUST_USE enum sr_err sr_key_export_wrapped(struct sr_module *m, const char *i
                                               const uint8_t *label, size_t label_len, struct sr_buf *out,
                                               struct sr_key_info *ret_info);
 
+/* Secure key release of a vault blob: its ACL must have Release (the vault has checked the release policy).
+ * The key leaves only as CKM_RSA_AES_KEY_WRAP ciphertext under target (RSA, 2048 bits or more): oaep
+ * SR_ENC_RSA_OAEP for CKM_RSA_AES_KEY_WRAP (OAEP-SHA-1), SR_ENC_RSA_OAEP_256 for RSA_AES_KEY_WRAP_256. */
+SR_MUST_USE enum sr_err sr_blob_release_wrapped(const struct sr_module *m, const uint8_t *blob, size_t len,
+                                                EVP_PKEY *target, enum sr_enc_alg oaep, struct sr_buf *out);
+
 /* Creates the region's KEK as local/key_byok_<ident>: RSA 2048/3072/4096, ACL Import only. */
 SR_MUST_USE enum sr_err sr_kek_generate(struct sr_module *m, const char *ident, unsigned bits, EVP_PKEY **ret_pub);
 /* The public half and key hash of a module KEK. */

@@ -22,6 +22,7 @@ static const struct sr_route sr_routes[] = {
     {"POST", "keys/{name}/backup", SR_OP_KEY_BACKUP},
     {"POST", "keys/{name}/rotate", SR_OP_KEY_ROTATE},
     {"GET", "keys/{name}/{version?}/attestation", SR_OP_KEY_ATTESTATION},
+    {"POST", "keys/{name}/{version?}/release", SR_OP_KEY_RELEASE},
     {"GET", "keys/{name}/{version?}", SR_OP_KEY_GET},
     {"PATCH", "keys/{name}/{version?}", SR_OP_KEY_UPDATE},
     {"DELETE", "keys/{name}", SR_OP_KEY_DELETE},

@@ -26,15 +26,15 @@
 enum sr_pg_stmt {
     SR_PG_REGION_EXISTS, SR_PG_REGION_EACH, SR_PG_REGION_FILES, SR_PG_VAULT_GET, SR_PG_VAULT_EACH, SR_PG_TOKEN_GET, SR_PG_TOKEN_EACH,
     SR_PG_KEY_LATEST, SR_PG_KEY_VERSION, SR_PG_KEY_LIST_LIVE, SR_PG_KEY_LIST_DELETED, SR_PG_KEY_VERSIONS,
-    SR_PG_KEY_ALL_VERSIONS, SR_PG_AUDIT_EACH, SR_PG_POLICY_EACH,
+    SR_PG_KEY_ALL_VERSIONS, SR_PG_AUDIT_EACH, SR_PG_POLICY_EACH, SR_PG_AUTHORITY_GET,
     SR_PG_HEAD_LOCK, SR_PG_HEAD_SET, SR_PG_REGION_PUT, SR_PG_REGION_FILE_PUT, SR_PG_VAULT_PUT, SR_PG_TOKEN_PUT, SR_PG_TOKEN_REVOKE, SR_PG_NAME_ENSURE,
     SR_PG_NAME_DELETED_OF, SR_PG_KEY_INSERT, SR_PG_KEY_UPDATE, SR_PG_NAME_SET_DELETED, SR_PG_KEYS_PURGE,
-    SR_PG_NAME_PURGE, SR_PG_NAME_POLICY, SR_PG_AUDIT_INSERT,
+    SR_PG_NAME_PURGE, SR_PG_NAME_POLICY, SR_PG_AUDIT_INSERT, SR_PG_AUTHORITY_PUT,
     SR_PG_COUNT_
 };
 
 #define SR_PG_KEY_COLS "k.vault, k.name, k.version, k.kty, k.key_ops, k.enabled, k.nbf, k.exp, k.created," \
-                       " k.updated, k.tags, k.blob, n.deleted, n.purge_at, n.policy"
+                       " k.updated, k.tags, k.blob, n.deleted, n.purge_at, n.policy, k.release_policy"
 #define SR_PG_KEY_FROM " FROM keys k JOIN names n ON n.vault = k.vault AND n.name = k.name"
 #define SR_PG_IS_LATEST " AND k.seq = (SELECT MAX(seq) FROM keys WHERE vault = k.vault AND name = k.name)"
 
@@ -61,6 +61,7 @@ static const char *const sr_pg_sql[SR_PG_COUNT_] = {
                                " ORDER BY k.seq",
     [SR_PG_POLICY_EACH] = "SELECT vault, name, policy FROM names WHERE policy IS NOT NULL AND deleted = 0"
                           " ORDER BY lower(vault), lower(name)",
+    [SR_PG_AUTHORITY_GET] = "SELECT jwks FROM authorities WHERE vault = $1 AND issuer = $2",
     [SR_PG_AUDIT_EACH] = "SELECT seq, time, vault, actor, op, target, status, prev, hash, client, reason, count FROM audit ORDER BY seq",
     /* The writer's. The head row's lock is held to the batch's commit: other servers' batches wait. */
     [SR_PG_HEAD_LOCK] = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
@@ -74,15 +75,17 @@ static const char *const sr_pg_sql[SR_PG_COUNT_] = {
     /* Locked: a delete on another server waits for this version's insert, or this insert sees it. */
     [SR_PG_NAME_DELETED_OF] = "SELECT deleted FROM names WHERE vault = $1 AND name = $2 FOR UPDATE",
     [SR_PG_KEY_INSERT] = "INSERT INTO keys(vault, name, version, kty, key_ops, enabled, nbf, exp, created, updated,"
-                         " tags, blob) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    [SR_PG_KEY_UPDATE] = "UPDATE keys SET key_ops = $4, enabled = $5, nbf = $6, exp = $7, updated = $8, tags = $9"
-                         " WHERE vault = $1 AND name = $2 AND version = $3",
+                         " tags, blob, release_policy) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    [SR_PG_KEY_UPDATE] = "UPDATE keys SET key_ops = $4, enabled = $5, nbf = $6, exp = $7, updated = $8, tags = $9,"
+                         " release_policy = $10 WHERE vault = $1 AND name = $2 AND version = $3",
     [SR_PG_NAME_SET_DELETED] = "UPDATE names SET deleted = $3, purge_at = $4 WHERE vault = $1 AND name = $2",
     [SR_PG_KEYS_PURGE] = "DELETE FROM keys WHERE vault = $1 AND name = $2",
     [SR_PG_NAME_PURGE] = "DELETE FROM names WHERE vault = $1 AND name = $2",
     [SR_PG_NAME_POLICY] = "UPDATE names SET policy = $3 WHERE vault = $1 AND name = $2 AND deleted = 0",
     [SR_PG_AUDIT_INSERT] = "INSERT INTO audit(seq, time, vault, actor, op, target, status, prev, hash, client,"
                            " reason, count) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    [SR_PG_AUTHORITY_PUT] = "INSERT INTO authorities(vault, issuer, jwks, created) VALUES($1, $2, $3, $4)"
+                            " ON CONFLICT(vault, issuer) DO UPDATE SET jwks = $3",
 };
 
 /* Versioned schema: each server applies, in order and once, the migrations the database lacks. */
@@ -117,6 +120,10 @@ static const char *const sr_pg_migrations[] = {
     "ALTER TABLE audit ADD COLUMN client TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE audit ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE audit ADD COLUMN count BIGINT NOT NULL DEFAULT 1;",
+    /* 5: secure key release: a version's release policy (none: not exportable), a vault's trusted authorities. */
+    "ALTER TABLE keys ADD COLUMN release_policy TEXT;"
+    "CREATE TABLE authorities(vault citext NOT NULL, issuer TEXT NOT NULL, jwks TEXT NOT NULL,"
+    " created BIGINT NOT NULL, PRIMARY KEY(vault, issuer));",
 };
 
 #define SR_PG_READERS 16
@@ -203,7 +210,7 @@ static enum sr_err sr_pg_failure(struct sr_pg_conn *c, const PGresult *res)
     return SR_ERR_IO;
 }
 
-#define SR_PG_MAX_PARAMS 12
+#define SR_PG_MAX_PARAMS 13
 
 struct sr_pg_params {
     int n;
@@ -443,7 +450,7 @@ static enum sr_err sr_pg_key_row(const PGresult *res, int i, struct sr_key_row *
     unsigned char *blob = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 11), &blob_len);
     SR_ENSURE(blob != NULL, SR_ERR_NOMEM);
     enum sr_err r = sr_rows_decode(k, n, PQgetvalue(res, i, 10), PQgetisnull(res, i, 14) ? NULL : PQgetvalue(res, i, 14),
-                                   blob, blob_len);
+                                   PQgetisnull(res, i, 15) ? NULL : PQgetvalue(res, i, 15), blob, blob_len);
     PQfreemem(blob);
     return r;
 }
@@ -511,6 +518,19 @@ static enum sr_err sr_pg_key_all_versions(struct sr_store *s, const char *vault,
     sr_pg_text(&pp, vault);
     sr_pg_text(&pp, name);
     return sr_pg_each_key(s, SR_PG_KEY_ALL_VERSIONS, &pp, fn, ctx);
+}
+
+static enum sr_err sr_pg_authority_get(struct sr_store *s, const char *vault, const char *issuer, json_t **ret_jwks)
+{
+    struct sr_pg_params pp = {0};
+    sr_pg_text(&pp, vault);
+    sr_pg_text(&pp, issuer);
+    SR_AUTO_PG_READ struct sr_pg_read rd = {0};
+    SR_TRY(sr_pg_read(s, SR_PG_AUTHORITY_GET, &pp, &rd));
+    SR_ENSURE(PQntuples(rd.res) > 0, SR_ERR_NOT_FOUND);
+    *ret_jwks = json_loads(PQgetvalue(rd.res, 0, 0), 0, NULL);
+    SR_ENSURE(*ret_jwks != NULL, SR_ERR_IO);
+    return SR_OK;
 }
 
 static enum sr_err sr_pg_policy_each(struct sr_store *s, sr_policy_row_fn fn, void *ctx)
@@ -637,6 +657,9 @@ static enum sr_err sr_pg_key_insert(struct sr_pg *p, const struct sr_key_row *k)
     sr_pg_int(&pp, k->updated);
     sr_pg_text(&pp, tags);
     sr_pg_bytes(&pp, k->blob.data, k->blob.len);
+    SR_AUTO_FREE char *release = NULL;
+    SR_TRY(sr_rows_release_text(k, &release));
+    sr_pg_text(&pp, release);
     return sr_pg_write(p, SR_PG_KEY_INSERT, &pp, true);
 }
 
@@ -653,6 +676,9 @@ static enum sr_err sr_pg_key_update(struct sr_pg *p, const struct sr_key_row *k)
     sr_pg_int(&pp, k->exp);
     sr_pg_int(&pp, k->updated);
     sr_pg_text(&pp, tags);
+    SR_AUTO_FREE char *release = NULL;
+    SR_TRY(sr_rows_release_text(k, &release));
+    sr_pg_text(&pp, release);
     return sr_pg_write(p, SR_PG_KEY_UPDATE, &pp, true);
 }
 
@@ -676,7 +702,16 @@ static enum sr_err sr_pg_operator_change(struct sr_pg *p, const struct sr_change
 {
     struct sr_pg_params pp = {0};
     enum sr_pg_stmt id;
-    if (ch->kind == SR_CHANGE_REGION) {
+    SR_AUTO_FREE char *jwks = NULL;
+    if (ch->kind == SR_CHANGE_AUTHORITY) {
+        jwks = json_dumps(ch->authority.jwks, JSON_COMPACT);
+        SR_ENSURE(jwks != NULL, SR_ERR_NOMEM);
+        id = SR_PG_AUTHORITY_PUT;
+        sr_pg_text(&pp, ch->authority.vault);
+        sr_pg_text(&pp, ch->authority.issuer);
+        sr_pg_text(&pp, jwks);
+        sr_pg_int(&pp, ch->authority.created);
+    } else if (ch->kind == SR_CHANGE_REGION) {
         id = SR_PG_REGION_PUT;
         sr_pg_text(&pp, ch->key.name);
         sr_pg_int(&pp, ch->key.created);
@@ -827,6 +862,7 @@ static const struct sr_store_ops sr_pg_ops = {
     .key_versions = sr_pg_key_versions,
     .key_all_versions = sr_pg_key_all_versions,
     .audit_each = sr_pg_audit_each,
+    .authority_get = sr_pg_authority_get,
     .policy_each = sr_pg_policy_each,
     .fail_commits = sr_pg_fail_commits,
 };

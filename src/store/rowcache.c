@@ -91,8 +91,10 @@ static enum sr_err sr_rows_copy(const struct sr_key_row *k, const struct sr_name
     *ret_name = *n;
     sr_buf_init(&ret->blob, k->blob.max, SR_BUF_PLAIN);
     ret->tags = k->tags ? json_deep_copy(k->tags) : NULL;
+    ret->release_policy = k->release_policy ? json_deep_copy(k->release_policy) : NULL;
     ret_name->rotation_policy = n->rotation_policy ? json_deep_copy(n->rotation_policy) : NULL;
-    enum sr_err r = (k->tags == NULL || ret->tags != NULL) && (n->rotation_policy == NULL || ret_name->rotation_policy)
+    enum sr_err r = (k->tags == NULL || ret->tags != NULL) && (n->rotation_policy == NULL || ret_name->rotation_policy) &&
+                            (k->release_policy == NULL || ret->release_policy != NULL)
                         ? sr_buf_append(&ret->blob, k->blob.data, k->blob.len)
                         : SR_ERR_NOMEM;
     if (r != SR_OK) {

@@ -2,12 +2,16 @@
 #include "store/rows.h"
 
 enum sr_err sr_rows_decode(struct sr_key_row *k, struct sr_name_row *n, const char *tags, const char *policy,
-                           const void *blob, size_t blob_len)
+                           const char *release_policy, const void *blob, size_t blob_len)
 {
     k->tags = json_loads(tags ? tags : "{}", 0, NULL);
     sr_buf_init(&k->blob, SR_MAX_FILE, SR_BUF_PLAIN);
     n->rotation_policy = policy ? json_loads(policy, 0, NULL) : NULL;
-    enum sr_err r = k->tags != NULL && (policy == NULL || n->rotation_policy != NULL) ? SR_OK : SR_ERR_IO;
+    k->release_policy = release_policy ? json_loads(release_policy, 0, NULL) : NULL;
+    enum sr_err r = k->tags != NULL && (policy == NULL || n->rotation_policy != NULL) &&
+                            (release_policy == NULL || k->release_policy != NULL)
+                        ? SR_OK
+                        : SR_ERR_IO;
     if (r == SR_OK) {
         r = sr_buf_append(&k->blob, blob, blob_len);
     }
@@ -30,6 +34,16 @@ enum sr_err sr_rows_hand_over(struct sr_key_row *k, struct sr_name_row *n, bool 
         *ret_name = *n;
     } else {
         sr_name_row_release(n);
+    }
+    return SR_OK;
+}
+
+enum sr_err sr_rows_release_text(const struct sr_key_row *k, char **ret)
+{
+    *ret = NULL;
+    if (k->release_policy != NULL) {
+        *ret = json_dumps(k->release_policy, JSON_COMPACT);
+        SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
     }
     return SR_OK;
 }

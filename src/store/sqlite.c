@@ -54,6 +54,10 @@ static const char *const sr_migrations[] = {
     "ALTER TABLE audit ADD COLUMN client TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE audit ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;",
+    /* 5: secure key release: a version's release policy (none: not exportable), a vault's trusted authorities. */
+    "ALTER TABLE keys ADD COLUMN release_policy TEXT;"
+    "CREATE TABLE authorities(vault TEXT NOT NULL COLLATE NOCASE, issuer TEXT NOT NULL, jwks TEXT NOT NULL,"
+    " created INTEGER NOT NULL, PRIMARY KEY(vault, issuer));",
 };
 
 static int sr_lite_version(void *ctx, int ncols, char **values, char **names)
@@ -94,7 +98,7 @@ static enum sr_err sr_lite_migrate(sqlite3 *db)
 }
 
 #define SR_KEY_COLS "k.vault, k.name, k.version, k.kty, k.key_ops, k.enabled, k.nbf, k.exp, k.created, k.updated," \
-                    " k.tags, k.blob, n.deleted, n.purge_at, n.policy"
+                    " k.tags, k.blob, n.deleted, n.purge_at, n.policy, k.release_policy"
 #define SR_KEY_FROM " FROM keys k JOIN names n ON n.vault = k.vault AND n.name = k.name"
 #define SR_KEY_LATEST " AND k.seq = (SELECT MAX(seq) FROM keys WHERE vault = k.vault AND name = k.name)"
 
@@ -121,6 +125,7 @@ static const char *const sr_sql[SR_ST_COUNT_] = {
     [SR_ST_AUDIT_EACH] = "SELECT seq, time, vault, actor, op, target, status, prev, hash, client, reason, count FROM audit ORDER BY seq",
     [SR_ST_POLICY_EACH] = "SELECT vault, name, policy FROM names WHERE policy IS NOT NULL AND deleted = 0"
                           " ORDER BY vault, name",
+    [SR_ST_AUTHORITY_GET] = "SELECT jwks FROM authorities WHERE vault = ? AND issuer = ?",
     [SR_ST_BEGIN] = "BEGIN IMMEDIATE",
     [SR_ST_COMMIT] = "COMMIT",
     [SR_ST_ROLLBACK] = "ROLLBACK",
@@ -135,9 +140,9 @@ static const char *const sr_sql[SR_ST_COUNT_] = {
     [SR_ST_NAME_ENSURE] = "INSERT INTO names(vault, name) VALUES(?, ?) ON CONFLICT DO NOTHING",
     [SR_ST_NAME_DELETED_OF] = "SELECT deleted FROM names WHERE vault = ? AND name = ?",
     [SR_ST_KEY_INSERT] = "INSERT INTO keys(vault, name, version, kty, key_ops, enabled, nbf, exp, created, updated,"
-                         " tags, blob) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [SR_ST_KEY_UPDATE] = "UPDATE keys SET key_ops = ?, enabled = ?, nbf = ?, exp = ?, updated = ?, tags = ?"
-                         " WHERE vault = ? AND name = ? AND version = ?",
+                         " tags, blob, release_policy) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [SR_ST_KEY_UPDATE] = "UPDATE keys SET key_ops = ?, enabled = ?, nbf = ?, exp = ?, updated = ?, tags = ?,"
+                         " release_policy = ? WHERE vault = ? AND name = ? AND version = ?",
     [SR_ST_NAME_SET_DELETED] = "UPDATE names SET deleted = ?3, purge_at = ?4 WHERE vault = ?1 AND name = ?2",
     [SR_ST_KEYS_PURGE] = "DELETE FROM keys WHERE vault = ?1 AND name = ?2",
     [SR_ST_NAME_PURGE] = "DELETE FROM names WHERE vault = ?1 AND name = ?2",
@@ -145,6 +150,8 @@ static const char *const sr_sql[SR_ST_COUNT_] = {
     [SR_ST_AUDIT_HEAD] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
     [SR_ST_AUDIT_INSERT] = "INSERT INTO audit(seq, time, vault, actor, op, target, status, prev, hash, client,"
                            " reason, count) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [SR_ST_AUTHORITY_PUT] = "INSERT INTO authorities(vault, issuer, jwks, created) VALUES(?1, ?2, ?3, ?4)"
+                            " ON CONFLICT(vault, issuer) DO UPDATE SET jwks = ?3",
 };
 
 static struct sr_sqlite *sr_lite(struct sr_store *s)
@@ -416,7 +423,8 @@ static enum sr_err sr_read_key(sqlite3_stmt *st, struct sr_key_row *k, struct sr
     n->deleted = sqlite3_column_int64(st, 12);
     n->purge_at = sqlite3_column_int64(st, 13);
     return sr_rows_decode(k, n, (const char *)sqlite3_column_text(st, 10), (const char *)sqlite3_column_text(st, 14),
-                          sqlite3_column_blob(st, 11), (size_t)sqlite3_column_bytes(st, 11));
+                          (const char *)sqlite3_column_text(st, 15), sqlite3_column_blob(st, 11),
+                          (size_t)sqlite3_column_bytes(st, 11));
 }
 
 static enum sr_err sr_lite_key_read(struct sr_store *s, const char *vault, const char *name, const char *version,
@@ -522,6 +530,18 @@ static enum sr_err sr_lite_audit_each(struct sr_store *s, sr_audit_row_fn fn, vo
     return SR_OK;
 }
 
+static enum sr_err sr_lite_authority_get(struct sr_store *s, const char *vault, const char *issuer, json_t **ret_jwks)
+{
+    SR_AUTO_READ struct sr_read rd = {0};
+    SR_TRY(sr_read_begin(s, SR_ST_AUTHORITY_GET, &rd));
+    sqlite3_bind_text(rd.st, 1, vault, -1, SQLITE_STATIC);
+    sqlite3_bind_text(rd.st, 2, issuer, -1, SQLITE_STATIC);
+    SR_TRY(sr_read_one(&rd));
+    *ret_jwks = json_loads((const char *)sqlite3_column_text(rd.st, 0), 0, NULL);
+    SR_ENSURE(*ret_jwks != NULL, SR_ERR_IO);
+    return SR_OK;
+}
+
 static enum sr_err sr_lite_policy_each(struct sr_store *s, sr_policy_row_fn fn, void *ctx)
 {
     SR_AUTO_READ struct sr_read rd = {0};
@@ -582,6 +602,7 @@ static const struct sr_store_ops sr_sqlite_ops = {
     .key_versions = sr_lite_key_versions,
     .key_all_versions = sr_lite_key_all_versions,
     .audit_each = sr_lite_audit_each,
+    .authority_get = sr_lite_authority_get,
     .policy_each = sr_lite_policy_each,
     .fail_commits = sr_lite_fail_commits,
 };

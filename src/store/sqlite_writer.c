@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store/rows.h"
 #include "store/sqlite_internal.h"
 
 static enum sr_err sr_exec(struct sr_lite_conn *w, enum sr_stmt_id id)
@@ -60,6 +61,8 @@ static enum sr_err sr_apply_key_insert(struct sr_lite_conn *w, const struct sr_k
     SR_ENSURE(deleted == 0, SR_ERR_EXISTS);
     SR_AUTO_FREE char *tags = k->tags ? json_dumps(k->tags, JSON_COMPACT) : strdup("{}");
     SR_ENSURE(tags != NULL, SR_ERR_NOMEM);
+    SR_AUTO_FREE char *release = NULL;
+    SR_TRY(sr_rows_release_text(k, &release));
     SR_TRY(sr_lite_stmt(w, SR_ST_KEY_INSERT, &st));
     sr_bind_name(st, k);
     sqlite3_bind_text(st, 3, k->version, -1, SQLITE_STATIC);
@@ -69,6 +72,7 @@ static enum sr_err sr_apply_key_insert(struct sr_lite_conn *w, const struct sr_k
     sqlite3_bind_int64(st, 10, k->updated);
     sqlite3_bind_text(st, 11, tags, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 12, k->blob.data, (int)k->blob.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 13, release, -1, SQLITE_STATIC);
     return sr_write(w, st, true);
 }
 
@@ -76,14 +80,17 @@ static enum sr_err sr_apply_key_update(struct sr_lite_conn *w, const struct sr_k
 {
     SR_AUTO_FREE char *tags = k->tags ? json_dumps(k->tags, JSON_COMPACT) : strdup("{}");
     SR_ENSURE(tags != NULL, SR_ERR_NOMEM);
+    SR_AUTO_FREE char *release = NULL;
+    SR_TRY(sr_rows_release_text(k, &release));
     sqlite3_stmt *st = NULL;
     SR_TRY(sr_lite_stmt(w, SR_ST_KEY_UPDATE, &st));
     sr_bind_attributes(st, 1, k);
     sqlite3_bind_int64(st, 5, k->updated);
     sqlite3_bind_text(st, 6, tags, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, k->vault, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, k->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, k->version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, release, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, k->vault, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, k->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, k->version, -1, SQLITE_STATIC);
     return sr_write(w, st, true);
 }
 
@@ -107,7 +114,16 @@ static enum sr_err sr_apply_name(struct sr_lite_conn *w, enum sr_stmt_id id, con
 static enum sr_err sr_apply_operator(struct sr_lite_conn *w, const struct sr_change *ch)
 {
     sqlite3_stmt *st = NULL;
-    if (ch->kind == SR_CHANGE_REGION) {
+    SR_AUTO_FREE char *jwks = NULL;
+    if (ch->kind == SR_CHANGE_AUTHORITY) {
+        jwks = json_dumps(ch->authority.jwks, JSON_COMPACT);
+        SR_ENSURE(jwks != NULL, SR_ERR_NOMEM);
+        SR_TRY(sr_lite_stmt(w, SR_ST_AUTHORITY_PUT, &st));
+        sqlite3_bind_text(st, 1, ch->authority.vault, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, ch->authority.issuer, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, jwks, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, ch->authority.created);
+    } else if (ch->kind == SR_CHANGE_REGION) {
         SR_TRY(sr_lite_stmt(w, SR_ST_REGION_PUT, &st));
         sqlite3_bind_text(st, 1, ch->key.name, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, ch->key.created);

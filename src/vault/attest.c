@@ -6,7 +6,7 @@
  *
  * The bundle's attributes carry {version, certificatePemFile, privateKeyAttestation, publicKeyAttestation},
  * each base64url. privateKeyAttestation: the private key's properties as the module's authenticated key header records
- * them (where it came from, its ACL, never exportable, its world and module). publicKeyAttestation: its
+ * them (where it came from, its ACL, exportable only if that ACL has Release, its world and module). publicKeyAttestation: its
  * public key and key hash. certificatePemFile: the warrant and the root, PEM.
  */
 #include <stdio.h>
@@ -96,7 +96,7 @@ static enum sr_err sr_private_statement(const struct sr_module *m, const struct 
     if (w == NULL || json_object_set_new(s, "acl", acl) != 0 || json_object_set_new(s, "world", w) != 0 ||
         json_object_set_new(s, "origin", json_string(origin)) != 0 ||
         json_object_set_new(s, "generated_in_module", json_boolean(strcmp(origin, SR_ORIGIN_GENERATED) == 0)) != 0 ||
-        json_object_set_new(s, "exportable", json_false()) != 0 ||
+        json_object_set_new(s, "exportable", json_boolean(sr_acl_permits(&info->acl, SR_ACL_RELEASE))) != 0 ||
         json_object_set_new(s, "created", json_integer(info->created)) != 0) {
         return SR_ERR_NOMEM;
     }

@@ -21,6 +21,7 @@ static const struct sr_role sr_roles[] = {
     {"Crypto User", SR_PERM_GET | SR_PERM_LIST | SR_PERM_UPDATE | SR_PERM_BACKUP | SR_PERM_SIGN | SR_PERM_VERIFY |
                         SR_PERM_ENCRYPT | SR_PERM_DECRYPT | SR_PERM_WRAP | SR_PERM_UNWRAP | SR_PERM_RNG},
     {"Crypto Service Encryption User", SR_PERM_GET | SR_PERM_LIST | SR_PERM_WRAP | SR_PERM_UNWRAP},
+    {"Crypto Service Release User", SR_PERM_GET | SR_PERM_RELEASE},
     {"Reader", SR_PERM_GET | SR_PERM_LIST},
 };
 

@@ -11,6 +11,10 @@ void sr_key_row_release(struct sr_key_row *k)
         json_decref(k->tags);
         k->tags = NULL;
     }
+    if (k->release_policy != NULL) {
+        json_decref(k->release_policy);
+        k->release_policy = NULL;
+    }
     sr_buf_release(&k->blob);
 }
 
@@ -32,6 +36,9 @@ void sr_commit_release(struct sr_commit *c)
     for (size_t i = 0; i < c->nchanges; i++) {
         sr_key_row_release(&c->changes[i].key);
         sr_name_row_release(&c->changes[i].name);
+        if (c->changes[i].authority.jwks != NULL) {
+            json_decref(c->changes[i].authority.jwks);
+        }
     }
     free(c->changes);
     c->changes = NULL;
@@ -61,6 +68,7 @@ static enum sr_err sr_commit_key(struct sr_commit *c, enum sr_change_kind kind, 
     ch->key = *k;
     ch->key.blob = blob;
     ch->key.tags = k->tags != NULL ? json_incref(k->tags) : NULL;
+    ch->key.release_policy = k->release_policy != NULL ? json_incref(k->release_policy) : NULL;
     return kind == SR_CHANGE_KEY_INSERT ? sr_buf_append(&ch->key.blob, k->blob.data, k->blob.len) : SR_OK;
 }
 
@@ -185,6 +193,25 @@ enum sr_err sr_store_vault_put(struct sr_store *s, const struct sr_vault_row *v)
     struct sr_change *ch = NULL;
     SR_TRY(sr_commit_push(&c, SR_CHANGE_VAULT, &ch));
     ch->vault = *v;
+    return sr_store_put(s, &c);
+}
+
+enum sr_err sr_store_authority_put(struct sr_store *s, const char *vault, const char *issuer, const json_t *jwks,
+                                   long long created)
+{
+    SR_ENSURE(strlen(vault) <= SR_MAX_VAULT && strlen(issuer) <= SR_MAX_ISSUER, SR_ERR_TOO_LARGE);
+    struct sr_commit c;
+    sr_commit_init(&c);
+    struct sr_change *ch = NULL;
+    SR_TRY(sr_commit_push(&c, SR_CHANGE_AUTHORITY, &ch));
+    strcpy(ch->authority.vault, vault);
+    strcpy(ch->authority.issuer, issuer);
+    ch->authority.created = created;
+    ch->authority.jwks = json_deep_copy(jwks);
+    if (ch->authority.jwks == NULL) {
+        sr_commit_release(&c);
+        return SR_ERR_NOMEM;
+    }
     return sr_store_put(s, &c);
 }
 

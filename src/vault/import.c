@@ -82,7 +82,11 @@ static enum sr_err sr_import_byok(struct sr_vault_svc *svc, struct sr_request *r
     SR_AUTO_ROW struct sr_key_row k = {0};
     sr_key_row_init(req, &k);
     char binding[512];
-    enum sr_err r = sr_svc_region_module(svc, req->vault.region, &m);
+    /* A BYOK key stays in the vault's modules unless its owner asked, here, for it to be exportable. */
+    enum sr_err r = sr_key_release_parse(req, req->body, &k);
+    if (r == SR_OK) {
+        r = sr_svc_region_module(svc, req->vault.region, &m);
+    }
     if (r == SR_OK) {
         r = sr_byok_kek(svc, req, m, &b, &kek, binding, sizeof(binding));
     }
@@ -93,7 +97,7 @@ static enum sr_err sr_import_byok(struct sr_vault_svc *svc, struct sr_request *r
     if (r == SR_OK) {
         r = (secret ? sr_import_wrapped_secret : sr_import_wrapped)(
             m, SR_KEK_IDENT, kek.blob.len ? kek.blob.data : NULL, kek.blob.len, (const uint8_t *)binding,
-            strlen(binding), b.ciphertext.data, b.ciphertext.len, k.version, req->name, SR_VAULT_ACL, &k.blob, &spec);
+            strlen(binding), b.ciphertext.data, b.ciphertext.len, k.version, req->name, sr_key_acl(&k), &k.blob, &spec);
     }
     sr_byok_release(&b);
     SR_TRY(sr_key_rest_words(req, r));
@@ -127,7 +131,7 @@ static enum sr_err sr_import_oct(const struct sr_module *m, struct sr_request *r
     SR_ENSURE(sr_b64url_decode(text, &key) == SR_OK && (key.len == 16 || key.len == 24 || key.len == 32),
               sr_req_bad(req, "k must be the base64url of 16, 24 or 32 bytes (AES-128, -192, -256)"));
     snprintf(k->kty, sizeof(k->kty), "oct-HSM");
-    return sr_blob_import_secret(m, k->version, req->name, SR_ORIGIN_IMPORTED, key.data, key.len, SR_VAULT_ACL,
+    return sr_blob_import_secret(m, k->version, req->name, SR_ORIGIN_IMPORTED, key.data, key.len, sr_key_acl(k),
                                  &k->blob);
 }
 
@@ -145,13 +149,14 @@ enum sr_err sr_op_key_import(struct sr_vault_svc *svc, struct sr_request *req, j
     sr_key_row_init(req, &k);
     SR_TRY(sr_key_attrs_parse(req, json_object_get(req->body, "attributes"), &k));
     SR_TRY(sr_key_tags_parse(req, json_object_get(req->body, "tags"), &k));
+    SR_TRY(sr_key_release_parse(req, req->body, &k));
     SR_TRY(sr_key_new_version(k.version));
     struct sr_key_spec spec = {.type = SR_KEY_AES};
     const char *kty = json_string_value(json_object_get(jwk, "kty"));
     if (kty != NULL && (strcmp(kty, "oct") == 0 || strcmp(kty, "oct-HSM") == 0)) {
         SR_TRY(sr_import_oct(m, req, jwk, &k));
     } else {
-        SR_TRY(sr_key_rest_words(req, sr_blob_import_jwk(m, k.version, req->name, jwk, SR_VAULT_ACL, &k.blob, &spec)));
+        SR_TRY(sr_key_rest_words(req, sr_blob_import_jwk(m, k.version, req->name, jwk, sr_key_acl(&k), &k.blob, &spec)));
         snprintf(k.kty, sizeof(k.kty), "%s", spec.type == SR_KEY_RSA ? "RSA-HSM" : "EC-HSM");
     }
     k.key_ops = sr_key_default_ops(spec.type);

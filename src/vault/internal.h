@@ -13,9 +13,9 @@ enum sr_perm {
     SR_PERM_UPDATE = 1u << 4, SR_PERM_DELETE = 1u << 5, SR_PERM_RECOVER = 1u << 6, SR_PERM_PURGE = 1u << 7,
     SR_PERM_BACKUP = 1u << 8, SR_PERM_RESTORE = 1u << 9, SR_PERM_ROTATE = 1u << 10, SR_PERM_SIGN = 1u << 11,
     SR_PERM_VERIFY = 1u << 12, SR_PERM_ENCRYPT = 1u << 13, SR_PERM_DECRYPT = 1u << 14, SR_PERM_WRAP = 1u << 15,
-    SR_PERM_UNWRAP = 1u << 16, SR_PERM_RNG = 1u << 17,
+    SR_PERM_UNWRAP = 1u << 16, SR_PERM_RNG = 1u << 17, SR_PERM_RELEASE = 1u << 18,
 };
-#define SR_PERM_ALL ((1u << 18) - 1)
+#define SR_PERM_ALL ((1u << 19) - 1)
 
 /* Key Vault key_ops, as bits of struct sr_key_row.key_ops. */
 enum sr_key_op {
@@ -152,5 +152,19 @@ enum sr_err sr_op_unwrap(struct sr_vault_svc *, struct sr_request *, json_t **);
 enum sr_err sr_op_rng(struct sr_vault_svc *, struct sr_request *, json_t **);
 enum sr_err sr_op_vault_show(struct sr_vault_svc *, struct sr_request *, json_t **);
 enum sr_err sr_op_key_attestation(struct sr_vault_svc *, struct sr_request *, json_t **); /* attest.c */
+enum sr_err sr_op_key_release(struct sr_vault_svc *, struct sr_request *, json_t **);     /* release.c */
+
+/* --- secure key release (release.c) --- */
+/* A release policy's grammar (the decoded data of release_policy); why says what is wrong. */
+SR_MUST_USE enum sr_err sr_release_policy_check(const json_t *policy, char *why, size_t cap);
+/* Whether a token of issuer with these claims satisfies policy (one that passed the check). */
+bool sr_release_policy_allows(const json_t *policy, const char *issuer, const json_t *claims);
+/* A new key's attributes.exportable and release_policy from a create or import body, into k->release_policy
+ * (NULL: not exportable): an exportable key needs a policy and only an exportable key may have one. */
+SR_MUST_USE enum sr_err sr_key_release_parse(struct sr_request *req, const json_t *body, struct sr_key_row *k);
+/* An update's: exportable never changes, and an immutable policy never does either. */
+SR_MUST_USE enum sr_err sr_key_release_update(struct sr_request *req, const json_t *body, struct sr_key_row *k);
+/* The module ACL of a new key version: SR_VAULT_ACL, and Release for an exportable one. */
+unsigned sr_key_acl(const struct sr_key_row *k);
 
 #endif

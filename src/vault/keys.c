@@ -161,9 +161,9 @@ enum sr_err sr_key_kid(const struct sr_request *req, const char *name, const cha
 
 static enum sr_err sr_attrs_json(const struct sr_key_row *k, json_t **ret)
 {
-    json_t *a = json_pack("{s:b,s:I,s:I,s:s,s:i}", "enabled", k->enabled, "created", (json_int_t)k->created,
+    json_t *a = json_pack("{s:b,s:I,s:I,s:s,s:i,s:b}", "enabled", k->enabled, "created", (json_int_t)k->created,
                           "updated", (json_int_t)k->updated, "recoveryLevel", SR_RECOVERY_LEVEL, "recoverableDays",
-                          SR_RETENTION_DAYS);
+                          SR_RETENTION_DAYS, "exportable", k->release_policy != NULL);
     SR_ENSURE(a != NULL, SR_ERR_NOMEM);
     if (k->nbf) {
         json_object_set_new(a, "nbf", json_integer(k->nbf));
@@ -217,6 +217,9 @@ enum sr_err sr_key_bundle(struct sr_vault_svc *svc, const struct sr_request *req
     SR_TRY(sr_attrs_json(k, &attrs));
     SR_AUTO_JSON json_t *b = json_pack("{s:O,s:o,s:o}", "key", jwk, "attributes", attrs, "tags", sr_tags_ref(k));
     SR_ENSURE(b != NULL, SR_ERR_NOMEM);
+    if (k->release_policy != NULL) {
+        SR_ENSURE(json_object_set(b, "release_policy", k->release_policy) == 0, SR_ERR_NOMEM);
+    }
     SR_TRY(sr_deleted_fields(req, k, n, b));
     *ret = SR_TAKE(b);
     return SR_OK;
@@ -318,8 +321,10 @@ static enum sr_err sr_spec_from_create(struct sr_request *req, const json_t *bod
     return sr_req_bad(req, "kty '%s' is not supported: RSA, RSA-HSM, EC, EC-HSM, oct or oct-HSM", t);
 }
 
+/* A new version; release_policy, when not NULL, makes it exportable (a checked policy, as keys keep them). */
 static enum sr_err sr_make_key(struct sr_vault_svc *svc, struct sr_request *req, const struct sr_key_spec *spec,
-                               const char *kty, unsigned ops, const json_t *attrs, const json_t *tags, json_t **ret)
+                               const char *kty, unsigned ops, const json_t *attrs, const json_t *tags,
+                               json_t *release_policy, json_t **ret)
 {
     const struct sr_module *m = NULL;
     SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
@@ -330,8 +335,9 @@ static enum sr_err sr_make_key(struct sr_vault_svc *svc, struct sr_request *req,
     SR_TRY(sr_key_attrs_parse(req, attrs, &k));
     SR_TRY(sr_key_tags_parse(req, tags, &k));
     SR_TRY(sr_key_new_version(k.version));
+    k.release_policy = release_policy != NULL ? json_incref(release_policy) : NULL;
     /* An import key's module ACL is Import alone: it can never decrypt, whatever key_ops later say. */
-    unsigned acl = ops == SR_KOP_IMPORT ? SR_ACL_IMPORT : SR_VAULT_ACL;
+    unsigned acl = ops == SR_KOP_IMPORT ? SR_ACL_IMPORT : sr_key_acl(&k);
     SR_TRY(sr_blob_generate(m, k.version, req->name, spec, acl, &k.blob));
     return sr_key_insert_answer(svc, req, &k, ret);
 }
@@ -356,8 +362,12 @@ enum sr_err sr_op_key_create(struct sr_vault_svc *svc, struct sr_request *req, j
         SR_ENSURE(!(ops & SR_KOP_IMPORT) || ops == SR_KOP_IMPORT,
                   sr_req_bad(req, "key_ops 'import' cannot be combined with any other operation"));
     }
+    SR_AUTO_ROW struct sr_key_row release = {0};
+    SR_TRY(sr_key_release_parse(req, req->body, &release));
+    SR_ENSURE(release.release_policy == NULL || ops != SR_KOP_IMPORT,
+              sr_req_bad(req, "an import key (key_ops 'import') cannot be exportable"));
     return sr_make_key(svc, req, &spec, kty, ops, json_object_get(req->body, "attributes"),
-                       json_object_get(req->body, "tags"), ret);
+                       json_object_get(req->body, "tags"), release.release_policy, ret);
 }
 
 enum sr_err sr_key_usable(struct sr_request *req, const struct sr_key_row *k, unsigned kop)
@@ -479,9 +489,11 @@ enum sr_err sr_op_key_update(struct sr_vault_svc *svc, struct sr_request *req, j
     if (ops != NULL && !json_is_null(ops)) {
         /* An import key stays one, and no other key becomes one: the module ACL would not follow. */
         unsigned allowed = k.key_ops == SR_KOP_IMPORT ? SR_KOP_IMPORT
-                           : strncmp(k.kty, "RSA", 3) == 0 ? SR_KOPS_RSA : SR_KOPS_EC;
+                           : strncmp(k.kty, "RSA", 3) == 0 ? SR_KOPS_RSA
+                           : strncmp(k.kty, "oct", 3) == 0 ? SR_KOPS_OCT : SR_KOPS_EC;
         SR_TRY(sr_key_ops_parse(req, ops, allowed, &k.key_ops));
     }
+    SR_TRY(sr_key_release_update(req, req->body, &k));
     SR_TRY(sr_key_attrs_parse(req, json_object_get(req->body, "attributes"), &k));
     SR_TRY(sr_key_tags_parse(req, json_object_get(req->body, "tags"), &k));
     k.updated = (long long)time(NULL);
@@ -559,6 +571,9 @@ static enum sr_err sr_backup_add(void *ctx, const struct sr_key_row *k, const st
                           (json_int_t)k->exp, "created", (json_int_t)k->created, "updated", (json_int_t)k->updated,
                           "tags", sr_tags_ref(k), "blob", (const char *)blob.data);
     SR_ENSURE(v != NULL && json_array_append_new(versions, v) == 0, SR_ERR_NOMEM);
+    if (k->release_policy != NULL) {
+        SR_ENSURE(json_object_set(v, "release_policy", k->release_policy) == 0, SR_ERR_NOMEM);
+    }
     return SR_OK;
 }
 
@@ -611,6 +626,9 @@ static enum sr_err sr_restore_version(struct sr_vault_svc *svc, struct sr_reques
     k.created = created;
     k.updated = updated;
     k.tags = json_incref(tags);
+    const json_t *release = json_object_get(v, "release_policy");
+    SR_ENSURE(release == NULL || json_is_object(release), SR_ERR_BACKUP);
+    k.release_policy = release != NULL ? json_incref((json_t *)release) : NULL;
     SR_ENSURE(sr_b64url_decode(blob, &k.blob) == SR_OK, SR_ERR_BACKUP);
     /* Every version lands in the one commit of the request: a restore is kept whole or not at all. */
     SR_TRY(sr_commit_key_insert(&req->commit, &k));
@@ -667,7 +685,8 @@ enum sr_err sr_op_key_rotate(struct sr_vault_svc *svc, struct sr_request *req, j
     /* The new version expires as the policy's attributes.expiryTime says, counted from now. */
     long long exp = sr_policy_expiry(n.rotation_policy, (long long)time(NULL));
     SR_AUTO_JSON json_t *attrs = exp ? json_pack("{s:I}", "exp", (json_int_t)exp) : NULL;
-    return sr_make_key(svc, req, &spec, k.kty, k.key_ops, attrs, k.tags, ret);
+    /* The new version keeps what the key is: its operations, tags, and whether (and how) it may be released. */
+    return sr_make_key(svc, req, &spec, k.kty, k.key_ops, attrs, k.tags, k.release_policy, ret);
 }
 
 static json_t *sr_default_policy(const struct sr_request *req)

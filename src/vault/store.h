@@ -55,6 +55,8 @@ struct sr_key_row {
     long long created, updated;
     json_t *tags;       /* object, owned */
     struct sr_buf blob; /* module-protected key */
+    json_t *release_policy; /* owned {contentType, immutable, data}; NULL: not exportable (Key Vault's rule:
+                             * a key is exportable exactly when it has a release policy) */
 };
 
 /* The per-name state: soft-deletion and the rotation policy. */
@@ -62,6 +64,16 @@ struct sr_name_row {
     long long deleted;  /* 0 = live */
     long long purge_at;
     json_t *rotation_policy; /* owned, may be NULL */
+};
+
+#define SR_MAX_ISSUER 255
+
+/* An attestation authority a vault trusts for key release: its issuer (the tokens' iss) and its keys. */
+struct sr_authority_row {
+    char vault[SR_MAX_VAULT + 1];
+    char issuer[SR_MAX_ISSUER + 1];
+    json_t *jwks; /* owned: {"keys": [JWK, ...]} */
+    long long created;
 };
 
 struct sr_audit_row {
@@ -119,7 +131,7 @@ struct sr_region_file {
  */
 enum sr_change_kind {
     SR_CHANGE_REGION, SR_CHANGE_REGION_FILE, SR_CHANGE_VAULT, SR_CHANGE_TOKEN, SR_CHANGE_TOKEN_REVOKE, SR_CHANGE_KEY_INSERT, SR_CHANGE_KEY_UPDATE,
-    SR_CHANGE_NAME_DELETED, SR_CHANGE_NAME_PURGE, SR_CHANGE_NAME_POLICY,
+    SR_CHANGE_NAME_DELETED, SR_CHANGE_NAME_PURGE, SR_CHANGE_NAME_POLICY, SR_CHANGE_AUTHORITY,
 };
 
 struct sr_change {
@@ -129,6 +141,7 @@ struct sr_change {
     struct sr_name_row name;    /* NAME_DELETED: deleted, purge_at; NAME_POLICY: rotation_policy (owned) */
     struct sr_vault_row vault;  /* VAULT */
     struct sr_token_row token;  /* TOKEN; TOKEN_REVOKE: token.name (a label or the id), token.revoked */
+    struct sr_authority_row authority; /* AUTHORITY: added, or its keys replaced (jwks owned) */
 };
 
 struct sr_commit {
@@ -168,6 +181,8 @@ struct sr_store_ops {
     enum sr_err (*key_all_versions)(struct sr_store *s, const char *vault, const char *name, sr_key_row_fn fn,
                                     void *ctx);
     enum sr_err (*audit_each)(struct sr_store *s, sr_audit_row_fn fn, void *ctx);
+    /* The keys (JWKS) of the authority issuer that vault trusts; SR_ERR_NOT_FOUND if it trusts none such. */
+    enum sr_err (*authority_get)(struct sr_store *s, const char *vault, const char *issuer, json_t **ret_jwks);
     /* Every live name that has a rotation policy: (vault, name, policy), for the rotation scheduler. */
     enum sr_err (*policy_each)(struct sr_store *s, sr_policy_row_fn fn, void *ctx);
     /* For tests: the next n transactions fail at COMMIT (and are rolled back). */
@@ -209,6 +224,10 @@ SR_MUST_USE enum sr_err sr_store_region_put(struct sr_store *s, const char *name
                                             const struct sr_region_file *files, size_t nfiles);
 SR_MUST_USE enum sr_err sr_store_vault_put(struct sr_store *s, const struct sr_vault_row *v);
 SR_MUST_USE enum sr_err sr_store_token_put(struct sr_store *s, const struct sr_token_row *t);
+/* Lets vault trust issuer's tokens for key release, checked with the keys in jwks ({"keys": [...]}); trusting
+ * an issuer again replaces its keys (an authority that rotated its signing keys). */
+SR_MUST_USE enum sr_err sr_store_authority_put(struct sr_store *s, const char *vault, const char *issuer,
+                                               const json_t *jwks, long long created);
 /* Revokes the token whose label or id (the first 16 hex digits of its hash) is name: SR_ERR_NOT_FOUND if
  * none is live. */
 SR_MUST_USE enum sr_err sr_store_token_revoke(struct sr_store *s, const char *name, long long when);

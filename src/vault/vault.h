@@ -20,7 +20,7 @@ enum sr_op {
     SR_OP_KEY_DELETE, SR_OP_DELETED_LIST, SR_OP_DELETED_GET, SR_OP_DELETED_RECOVER, SR_OP_DELETED_PURGE,
     SR_OP_KEY_BACKUP, SR_OP_KEY_RESTORE, SR_OP_KEY_ROTATE, SR_OP_POLICY_GET, SR_OP_POLICY_PUT,
     SR_OP_SIGN, SR_OP_VERIFY, SR_OP_ENCRYPT, SR_OP_DECRYPT, SR_OP_WRAP, SR_OP_UNWRAP, SR_OP_RNG, SR_OP_VAULT_SHOW,
-    SR_OP_KEY_ATTESTATION, SR_OP_COUNT_
+    SR_OP_KEY_ATTESTATION, SR_OP_KEY_RELEASE, SR_OP_COUNT_
 };
 
 /* Who is calling: the token's role and scope, never the token itself. */
@@ -126,6 +126,11 @@ struct sr_join_params {
 SR_MUST_USE enum sr_err sr_region_join(const char *data_dir, struct sr_store *store,
                                        const struct sr_join_params *params, const struct sr_pins *pins);
 SR_MUST_USE enum sr_err sr_region_kmdata(const char *data_dir, const char *region, char *out, size_t cap);
+/* Lets vault trust an attestation authority for key release (release.c): issuer is its tokens' iss (an http(s)
+ * URL), jwks its signing keys ({"keys": [JWK, ...]}, RSA or EC public keys). Trusting it again replaces its
+ * keys. SR_ERR_BAD_PARAM with why for a bad issuer or key set, SR_ERR_VAULT_NOT_FOUND without the vault. */
+SR_MUST_USE enum sr_err sr_vault_trust_authority(struct sr_store *store, const char *vault, const char *issuer,
+                                                 const uint8_t *jwks, size_t len, char *why, size_t cap);
 SR_MUST_USE enum sr_err sr_vault_create(struct sr_store *store, const char *name, const char *region,
                                         const char *subscription);
 SR_MUST_USE enum sr_err sr_region_name_check(const char *name);

@@ -23,7 +23,7 @@ nops=$(grep -c '^ *\[SR_OP_[A-Z_]*\] = {' "$SR_SOURCE_DIR/src/vault/svc.c")
 [ "$nroutes" -ge "$nops" ] || fail "$nroutes routes parsed for $nops operations: the route table's shape changed"
 
 declare -A tok
-for role in Administrator "Crypto Officer" "Crypto User" "Crypto Service Encryption User" Reader; do
+for role in Administrator "Crypto Officer" "Crypto User" "Crypto Service Encryption User" "Crypto Service Release User" Reader; do
     tok[$role]=$($SR token create --role "$role" --vault dev --data "$T/data")
 done
 unscoped=$($SR token create --role Administrator --data "$T/data")
@@ -61,7 +61,7 @@ while read -r method pattern op; do
 done <<< "$routes"
 sed -i '1d' requests.cfg # the first 'next'
 
-step "$(wc -l < expected.txt) cases: $nroutes routes x 5 roles x 3 hosts, an unscoped admin, 5 bad tokens"
+step "$(wc -l < expected.txt) cases: $nroutes routes x ${#tok[@]} roles x 3 hosts, an unscoped admin, 5 bad tokens"
 curl -K requests.cfg > answers.txt
 [ "$(wc -l < answers.txt)" = "$(wc -l < expected.txt)" ] || fail "$(wc -l < answers.txt) answers for $(wc -l < expected.txt) requests"
 bad=0

@@ -425,7 +425,8 @@ static void test_schema_versions(void **state)
         sr_test_store_sql(f->dir, "DROP TABLE schema_migrations; DROP TABLE region_files; DROP INDEX tokens_name;"
                                   "DROP INDEX audit_actor; ALTER TABLE tokens DROP COLUMN name;"
                                   "ALTER TABLE tokens DROP COLUMN revoked; ALTER TABLE audit DROP COLUMN client;"
-                                  "ALTER TABLE audit DROP COLUMN reason; ALTER TABLE audit DROP COLUMN count");
+                                  "ALTER TABLE audit DROP COLUMN reason; ALTER TABLE audit DROP COLUMN count;"
+                                  "DROP TABLE authorities; ALTER TABLE keys DROP COLUMN release_policy");
         sr_test_store_reopen(f->dir, &f->store);
         assert_true(sr_key_exists(f->store, "kept"));
         f->store->ops->close(f->store);
@@ -440,6 +441,55 @@ static void test_schema_versions(void **state)
     assert_true(sr_key_exists(f->store, "kept"));
 }
 
+/* A version's release policy goes in with it, changes with an update and comes back the same; a vault's
+ * authorities are kept per vault and issuer, and trusting one again replaces its keys. */
+static void test_release_policy_and_authorities(void **state)
+{
+    struct sr_store_fixture *f = *state;
+    struct sr_commit c;
+    sr_create_commit(&c, "exportable", "00000000000000000000000000000001");
+    c.changes[0].key.release_policy = json_pack("{s:s,s:b,s:s}", "contentType", "application/json", "immutable", 0,
+                                                "data", "e30");
+    SR_ASSERT_OK(sr_store_commit_wait(f->store, &c));
+    sr_commit_release(&c);
+    struct sr_key_row k = {0};
+    SR_ASSERT_OK(f->store->ops->key_get(f->store, "v", "exportable", NULL, false, &k, NULL));
+    assert_non_null(k.release_policy);
+    assert_string_equal(json_string_value(json_object_get(k.release_policy, "data")), "e30");
+    json_object_set_new(k.release_policy, "immutable", json_true());
+    sr_commit_init(&c);
+    SR_ASSERT_OK(sr_commit_key_update(&c, &k));
+    SR_ASSERT_OK(sr_store_commit_wait(f->store, &c));
+    sr_commit_release(&c);
+    sr_key_row_release(&k);
+    SR_ASSERT_OK(f->store->ops->key_get(f->store, "v", "exportable", NULL, false, &k, NULL));
+    assert_true(json_is_true(json_object_get(k.release_policy, "immutable")));
+    sr_key_row_release(&k);
+    sr_create_commit(&c, "plain", "00000000000000000000000000000002");
+    SR_ASSERT_OK(sr_store_commit_wait(f->store, &c));
+    sr_commit_release(&c);
+    SR_ASSERT_OK(f->store->ops->key_get(f->store, "v", "plain", NULL, false, &k, NULL));
+    assert_null(k.release_policy);
+    sr_key_row_release(&k);
+
+    json_t *jwks = NULL;
+    SR_ASSERT_ERR(SR_ERR_NOT_FOUND, f->store->ops->authority_get(f->store, "v", "https://a/", &jwks));
+    json_t *first = json_pack("{s:[{s:s}]}", "keys", "kid", "one");
+    json_t *second = json_pack("{s:[{s:s}]}", "keys", "kid", "two");
+    SR_ASSERT_OK(sr_store_authority_put(f->store, "v", "https://a/", first, 1));
+    SR_ASSERT_OK(sr_store_authority_put(f->store, "w", "https://a/", first, 1));
+    SR_ASSERT_OK(sr_store_authority_put(f->store, "v", "https://a/", second, 2));
+    SR_ASSERT_OK(f->store->ops->authority_get(f->store, "V", "https://a/", &jwks)); /* vault names ignore case */
+    assert_true(json_equal(jwks, second));
+    json_decref(jwks);
+    SR_ASSERT_OK(f->store->ops->authority_get(f->store, "w", "https://a/", &jwks));
+    assert_true(json_equal(jwks, first));
+    json_decref(jwks);
+    SR_ASSERT_ERR(SR_ERR_NOT_FOUND, f->store->ops->authority_get(f->store, "v", "https://A/", &jwks));
+    json_decref(first);
+    json_decref(second);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +500,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_batch_fails_all_of_it, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_commits_pending, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_schema_versions, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_release_policy_and_authorities, sr_setup, sr_teardown),
         cmocka_unit_test(test_rowcache_keeps_nothing_older_than_a_change),
         cmocka_unit_test_setup_teardown(test_token_changes_from_another_process_seen_at_once, sr_setup, sr_teardown),
     };

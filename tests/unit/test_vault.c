@@ -6,7 +6,7 @@
 #include "base/json.h"
 #include "crypto/jwk.h"
 #include "http/http.h"
-#include "vault/vault.h"
+#include "vault/internal.h"
 
 struct sr_fixture {
     char dir[256];
@@ -295,6 +295,94 @@ static void test_router(void **state)
     SR_ASSERT_ERR(SR_ERR_VAULT_NOT_FOUND, sr_host_parse(NULL, "d", vault, sizeof(vault), resource, sizeof(resource)));
 }
 
+static bool sr_policy_ok(const char *text)
+{
+    json_t *p = json_loads(text, 0, NULL);
+    assert_non_null(p);
+    char why[160] = "";
+    enum sr_err r = sr_release_policy_check(p, why, sizeof(why));
+    assert_true(r == SR_OK || why[0] != 0); /* a refusal always says why */
+    json_decref(p);
+    return r == SR_OK;
+}
+
+static bool sr_allows(const char *policy, const char *issuer, const char *claims)
+{
+    json_t *p = json_loads(policy, 0, NULL);
+    json_t *c = json_loads(claims, 0, NULL);
+    assert_non_null(p);
+    assert_non_null(c);
+    assert_true(sr_policy_ok(policy));
+    bool ok = sr_release_policy_allows(p, issuer, c);
+    json_decref(p);
+    json_decref(c);
+    return ok;
+}
+
+/* Key Vault's release policy grammar: what is a policy, and which claims satisfy one. */
+static void test_release_policy_grammar(void **state)
+{
+    (void)state;
+    const char *p = "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"https://a.test/\",\"allOf\":["
+                    "{\"claim\":\"t\",\"equals\":\"x\"},{\"claim\":\"n\",\"greater\":3},"
+                    "{\"claim\":\"tee.debug\",\"equals\":false}]}]}";
+    assert_true(sr_allows(p, "https://a.test", "{\"t\":\"x\",\"n\":4,\"tee\":{\"debug\":false}}"));
+    assert_true(sr_allows(p, "HTTPS://A.test//", "{\"t\":\"x\",\"n\":4,\"tee.debug\":false}"));
+    assert_false(sr_allows(p, "https://a.test/", "{\"t\":\"x\",\"n\":3,\"tee\":{\"debug\":false}}"));
+    assert_false(sr_allows(p, "https://a.test/", "{\"t\":\"X\",\"n\":4,\"tee\":{\"debug\":false}}"));
+    assert_false(sr_allows(p, "https://a.test/", "{\"t\":\"x\",\"n\":\"4\",\"tee\":{\"debug\":false}}"));
+    assert_false(sr_allows(p, "https://a.test/", "{\"t\":\"x\",\"n\":4,\"tee\":{\"debug\":true}}"));
+    assert_false(sr_allows(p, "https://a.test/", "{\"t\":\"x\",\"n\":4}"));
+    assert_false(sr_allows(p, "https://b.test/", "{\"t\":\"x\",\"n\":4,\"tee\":{\"debug\":false}}"));
+    /* anyOf at both levels, lower-case member names as the grammar writes them, every operator */
+    const char *q = "{\"version\":\"1.0.0\",\"anyof\":[{\"authority\":\"https://b.test\",\"anyof\":["
+                    "{\"allof\":[{\"claim\":\"a\",\"lessOrEquals\":2},{\"claim\":\"a\",\"greaterOrEquals\":1}]},"
+                    "{\"claim\":\"b\",\"notEquals\":\"no\"},{\"claim\":\"c\",\"exists\":false},"
+                    "{\"claim\":\"d\",\"less\":0}]},{\"authority\":\"https://a.test\",\"allOf\":[{\"claim\":\"z\","
+                    "\"exists\":true}]}]}";
+    assert_true(sr_allows(q, "https://b.test", "{\"a\":2,\"b\":\"no\",\"c\":1}"));
+    assert_true(sr_allows(q, "https://b.test", "{\"a\":5,\"b\":\"yes\",\"c\":1}"));
+    assert_true(sr_allows(q, "https://b.test", "{\"a\":5,\"b\":\"no\"}"));
+    assert_true(sr_allows(q, "https://b.test", "{\"a\":5,\"b\":\"no\",\"c\":1,\"d\":-1}"));
+    assert_false(sr_allows(q, "https://b.test", "{\"a\":5,\"b\":\"no\",\"c\":1,\"d\":0}"));
+    assert_false(sr_allows(q, "https://b.test", "{\"c\":1}")); /* notEquals needs the claim */
+    assert_true(sr_allows(q, "https://a.test", "{\"z\":null}"));
+    assert_false(sr_allows(q, "https://a.test", "{\"a\":1}")); /* each authority its own conditions */
+
+    static const char *const bad[] = {
+        "[]", "{\"anyOf\":[]}", "{\"version\":\"2\",\"anyOf\":[{\"authority\":\"https://a\",\"allOf\":[{\"claim\":\"c\",\"exists\":true}]}]}",
+        "{\"version\":\"1.0.0\",\"anyOf\":[]}",
+        "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"a\",\"allOf\":[{\"claim\":\"c\",\"exists\":true}]}]}",
+        "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"https://a\"}]}",
+        "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"https://a\",\"allOf\":[]}]}",
+        "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"https://a\",\"allOf\":[{\"claim\":\"c\",\"exists\":true}],\"anyOf\":[{\"claim\":\"c\",\"exists\":true}]}]}",
+        "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"https://a\",\"allOf\":[{\"claim\":\"c\",\"like\":\"x\"}]}]}",
+        "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"https://a\",\"allOf\":[{\"claim\":\"c\",\"equals\":1,\"less\":2}]}]}",
+        "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"https://a\",\"allOf\":[{\"claim\":\"c\",\"less\":\"2\"}]}]}",
+        "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"https://a\",\"allOf\":[{\"claim\":\"c\",\"exists\":1}]}]}",
+        "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"https://a\",\"allOf\":[{\"claim\":\"c\",\"equals\":[1]}]}]}",
+        "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"https://a\",\"allOf\":[{\"claim\":\"\",\"equals\":1}]}]}",
+        "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"https://a\",\"allOf\":[{\"allOf\":[{\"claim\":\"c\",\"equals\":1}],\"x\":1}]}]}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_false(sr_policy_ok(bad[i]));
+    }
+    /* nesting: eight levels are a policy, nine are not */
+    char deep[1024];
+    for (int levels = 8; levels <= 9; levels++) {
+        int n = snprintf(deep, sizeof(deep), "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"https://a\",\"allOf\":[");
+        for (int i = 1; i < levels; i++) {
+            n += snprintf(deep + n, sizeof(deep) - (size_t)n, "{\"anyOf\":[");
+        }
+        n += snprintf(deep + n, sizeof(deep) - (size_t)n, "{\"claim\":\"c\",\"exists\":true}");
+        for (int i = 1; i < levels; i++) {
+            n += snprintf(deep + n, sizeof(deep) - (size_t)n, "]}");
+        }
+        snprintf(deep + n, sizeof(deep) - (size_t)n, "]}]}");
+        assert_int_equal(sr_policy_ok(deep), levels == 8);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +393,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_every_change_seen_at_once, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_audit_chain, sr_setup, sr_teardown),
         cmocka_unit_test(test_router),
+        cmocka_unit_test(test_release_policy_grammar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
