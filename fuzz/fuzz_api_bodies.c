@@ -3,23 +3,29 @@
  * parsed one JSON object): every operation that reads a body, on real keys.
  * Target: sr_op_key_create (EC only), sr_op_key_import, sr_op_key_update, sr_op_sign, sr_op_verify,
  *         sr_op_encrypt, sr_op_decrypt, sr_op_wrap, sr_op_unwrap (RSA and oct keys), sr_op_rng, sr_op_key_restore,
- *         sr_op_policy_put.
+ *         sr_op_policy_put, sr_op_key_release (its token, release policies on create and update).
  * The operation functions are called directly (no audit entry); the changes an input makes are committed,
  * so the store's writer sees every shape of change too.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/jwk.h"
+#include "crypto/ossl.h"
 #include "fuzz.h"
 #include "testlib.h"
 #include "vault/internal.h"
 
+#define SR_FUZZ_ISSUER "https://fuzz-attest.test/"
+
 static char sr_dir[256];
 static struct sr_store *sr_store;
 static struct sr_vault_svc *sr_svc;
+static EVP_PKEY *sr_authority; /* the trusted authority's signing key, and the seed token's runtime key */
 
 static void sr_cleanup(void)
 {
+    EVP_PKEY_free(sr_authority);
     sr_vault_svc_free(sr_svc);
     sr_store->ops->close(sr_store);
     sr_test_rmrf(sr_dir);
@@ -59,6 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {sr_op_rng, NULL},        {sr_op_key_update, "scratch"}, {sr_op_policy_put, "scratch"},
         {sr_op_key_restore, NULL}, {sr_op_key_import, "imported"},
         {sr_op_encrypt, "oct"},   {sr_op_decrypt, "oct"},   {sr_op_wrap, "oct"},     {sr_op_unwrap, "oct"},
+        {sr_op_key_release, "exportable"}, {sr_op_key_release, "ec"}, {sr_op_key_update, "exportable"},
     };
     for (size_t i = 0; i < SR_ARRAY_LEN(ops); i++) {
         struct sr_request req = sr_req(ops[i].name);
@@ -107,6 +114,69 @@ static void sr_make(const char *name, const char *body)
     json_decref(b);
 }
 
+/* base64url of n bytes, as a string the caller frees. */
+static char *sr_b64url_text(const void *p, size_t n)
+{
+    struct sr_buf t = {0};
+    sr_buf_init(&t, 4 * n / 3 + 8, SR_BUF_PLAIN);
+    if (sr_b64url_encode(p, n, &t) != SR_OK) {
+        abort();
+    }
+    char *s = strdup((const char *)t.data);
+    sr_buf_release(&t);
+    return s;
+}
+
+static char *sr_b64url_json(json_t *obj)
+{
+    char *text = json_dumps(obj, JSON_COMPACT);
+    char *s = sr_b64url_text(text, strlen(text));
+    free(text);
+    json_decref(obj);
+    return s;
+}
+
+static json_t *sr_authority_jwk(void)
+{
+    json_t *jwk = json_pack("{s:s,s:s}", "kty", "RSA", "kid", "fuzz");
+    if (jwk == NULL || sr_jwk_set_public(jwk, sr_authority) != SR_OK) {
+        abort();
+    }
+    return jwk;
+}
+
+/* A release policy's data: tokens of the fuzz authority whose attestation type is sevsnpvm. */
+static char *sr_policy_data(void)
+{
+    return sr_b64url_json(json_pack("{s:s,s:[{s:s,s:[{s:s,s:s},{s:s,s:b}]}]}", "version", "1.0.0", "anyOf",
+                                    "authority", SR_FUZZ_ISSUER, "allOf", "claim", "x-ms-attestation-type", "equals",
+                                    "sevsnpvm", "claim", "x-ms-runtime", "exists", 1));
+}
+
+/* A token the vault accepts: signed by the authority, in date until 2100, satisfying the policy. */
+static char *sr_good_token(void)
+{
+    char *header = sr_b64url_json(json_pack("{s:s,s:s}", "alg", "RS256", "kid", "fuzz"));
+    char *claims = sr_b64url_json(json_pack("{s:s,s:I,s:s,s:{s:[o]}}", "iss", SR_FUZZ_ISSUER, "exp",
+                                            (json_int_t)4102444800LL, "x-ms-attestation-type", "sevsnpvm",
+                                            "x-ms-runtime", "keys", sr_authority_jwk()));
+    char signed_part[8192];
+    snprintf(signed_part, sizeof(signed_part), "%s.%s", header, claims);
+    struct sr_buf sig = {0};
+    sr_buf_init(&sig, 1024, SR_BUF_PLAIN);
+    if (sr_pkey_sign_message(sr_authority, SR_ALG_RS256, signed_part, strlen(signed_part), SR_SIG_RAW, &sig) != SR_OK) {
+        abort();
+    }
+    char *s64 = sr_b64url_text(sig.data, sig.len);
+    char *token = malloc(strlen(signed_part) + strlen(s64) + 2);
+    sprintf(token, "%s.%s", signed_part, s64);
+    free(header);
+    free(claims);
+    free(s64);
+    sr_buf_release(&sig);
+    return token;
+}
+
 void sr_fuzz_setup(void)
 {
     if (sr_svc != NULL) {
@@ -123,6 +193,26 @@ void sr_fuzz_setup(void)
     sr_make("ec", "{\"kty\":\"EC\",\"crv\":\"P-256\"}");
     sr_make("scratch", "{\"kty\":\"EC\"}");
     sr_make("oct", "{\"kty\":\"oct-HSM\",\"key_size\":256}");
+    struct sr_key_spec spec = {.type = SR_KEY_RSA, .bits = 2048, .pubexp = 65537};
+    json_t *jwks = json_pack("{s:[]}", "keys");
+    if (sr_pkey_generate(&spec, &sr_authority) != SR_OK || jwks == NULL ||
+        json_array_append_new(json_object_get(jwks, "keys"), sr_authority_jwk()) != 0) {
+        abort();
+    }
+    char *text = json_dumps(jwks, JSON_COMPACT);
+    char why[200];
+    if (sr_vault_trust_authority(sr_store, "fuzz-vault", SR_FUZZ_ISSUER, (const uint8_t *)text, strlen(text), why,
+                                 sizeof(why)) != SR_OK) {
+        abort();
+    }
+    free(text);
+    json_decref(jwks);
+    char *data = sr_policy_data();
+    char body[1024];
+    snprintf(body, sizeof(body), "{\"kty\":\"oct-HSM\",\"attributes\":{\"exportable\":true},\"release_policy\":{\"data\":\"%s\"}}",
+             data);
+    sr_make("exportable", body);
+    free(data);
 }
 
 void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
@@ -140,5 +230,17 @@ void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
     sr_seed(&seeds[k++], "{\"alg\":\"A256CBCPAD\",\"value\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"iv\":\"AAAAAAAAAAAAAAAAAAAAAA\"}");
     sr_seed(&seeds[k++], "{\"alg\":\"CKM_AES_KEY_WRAP_PAD\",\"value\":\"AAAAAAAAAAAAAAAAAAAAAA\"}");
     sr_seed(&seeds[k++], "{\"key\":{\"kty\":\"oct-HSM\",\"k\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}}");
+    char *token = sr_good_token();
+    char *data = sr_policy_data();
+    char body[8192];
+    snprintf(body, sizeof(body), "{\"target\":\"%s\",\"nonce\":\"n\",\"enc\":\"RSA_AES_KEY_WRAP_256\"}", token);
+    sr_seed(&seeds[k++], body);
+    snprintf(body, sizeof(body), "{\"kty\":\"EC\",\"attributes\":{\"exportable\":true},\"release_policy\":"
+                                 "{\"data\":\"%s\",\"immutable\":false}}", data);
+    sr_seed(&seeds[k++], body);
+    snprintf(body, sizeof(body), "{\"release_policy\":{\"data\":\"%s\"},\"attributes\":{\"exportable\":true}}", data);
+    sr_seed(&seeds[k++], body);
+    free(token);
+    free(data);
     *n = k;
 }

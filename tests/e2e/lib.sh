@@ -140,6 +140,14 @@ owner_world() {
     $SR new-world --initialize --cipher-suite=DLf3072s256mRijndael --module=1 --acs-quorum=2/3 --pin-file "$T/owner-pins" >/dev/null
     $SR module mode O >/dev/null
 }
+# b64u: stdin as base64url without padding. rsa_jwk_n PEM: an RSA key's modulus as JWK's n.
+b64u() { basenc --base64url -w0 | tr -d '='; }
+rsa_jwk_n() { openssl rsa -in "$1" -noout -modulus | cut -d= -f2 | xxd -r -p | b64u; }
+# authority_jwks PEM KID OUT: an attestation authority's RSA signing key as a JWKS, the file
+# 'strongroom vault trust-authority --jwks' takes.
+authority_jwks() {
+    jq -n --arg n "$(rsa_jwk_n "$1")" --arg kid "$2" '{keys: [{kty: "RSA", kid: $kid, use: "sig", n: $n, e: "AQAB"}]}' > "$3"
+}
 # openssl_byok KEK_PEM KID TARGET_FILE OUT: a .byok made by the openssl command line alone
 # (CKM_RSA_AES_KEY_WRAP: OAEP-SHA1 of a fresh AES-256 transport key under the KEK, then AES-KWP of the target's bytes).
 openssl_byok() {

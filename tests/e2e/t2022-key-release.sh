@@ -10,9 +10,7 @@
 start_server "$T/data" --dev --quiet
 export STRONGROOM_VAULT_URL="https://localhost:$PORT" STRONGROOM_CA_FILE="$CA" STRONGROOM_TOKEN="$(cat "$T/data/dev-token")"
 TOKEN=$STRONGROOM_TOKEN
-b64u() { basenc --base64url -w0 | tr -d '='; }
 b64u_decode() { local s; s=$(tr '_-' '/+'); while [ $(( ${#s} % 4 )) != 0 ]; do s="$s="; done; printf '%s' "$s" | base64 -d; }
-rsa_n() { openssl rsa -in "$1" -noout -modulus | cut -d= -f2 | xxd -r -p | b64u; }
 ISS=https://attest.example.test/
 now=$(date +%s)
 
@@ -20,8 +18,8 @@ step "an attestation authority (RSA, kid auth-1) and a workload's runtime key, m
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out auth.pem 2>/dev/null
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out other-auth.pem 2>/dev/null
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out runtime.pem 2>/dev/null
-jq -n --arg n "$(rsa_n auth.pem)" '{keys: [{kty: "RSA", kid: "auth-1", use: "sig", n: $n, e: "AQAB"}]}' > jwks.json
-RUNTIME=$(jq -cn --arg n "$(rsa_n runtime.pem)" '[{kid: "TpmEphemeralEncryptionKey", kty: "RSA", key_ops: ["encrypt"], n: $n, e: "AQAB"}]')
+authority_jwks auth.pem auth-1 jwks.json
+RUNTIME=$(jq -cn --arg n "$(rsa_jwk_n runtime.pem)" '[{kid: "TpmEphemeralEncryptionKey", kty: "RSA", key_ops: ["encrypt"], n: $n, e: "AQAB"}]')
 # jwt CLAIMS [SIGNING_KEY]: an RS256 JWT made with openssl.
 jwt() {
     local h p s

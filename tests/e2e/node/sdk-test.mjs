@@ -1,11 +1,13 @@
 // The official Azure SDK (@azure/keyvault-keys), unchanged, against a Strongroom server.
 // Only documented options: a TokenCredential returning a Strongroom token, and the CA
-// trusted through NODE_EXTRA_CA_CERTS. Usage: node sdk-test.mjs URL TOKEN
+// trusted through NODE_EXTRA_CA_CERTS. Usage: node sdk-test.mjs URL TOKEN AUTHORITY_PEM ISSUER (an attestation
+// authority the vault trusts, for releaseKey).
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { KeyClient, CryptographyClient } from '@azure/keyvault-keys';
 
-const [url, token] = process.argv.slice(2);
+const [url, token, authorityPem, issuer] = process.argv.slice(2);
 const credential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600_000 }) };
 const client = new KeyClient(url, credential);
 const fast = { updateIntervalInMs: 50 };
@@ -203,6 +205,46 @@ try {
     const s = await rsaCrypto.sign('RS256', digest);
     assert.equal((await rsaCrypto.verify('RS256', digest, s.result)).result, true);
     await assert.rejects(client.restoreKeyBackup(backup), (e) => e.statusCode === 409);
+  });
+  await check('secure key release: an exportable key with a release policy, releaseKey, the key opens in node', async () => {
+    const policy = { version: '1.0.0', anyOf: [{ authority: issuer, allOf: [
+      { claim: 'x-ms-attestation-type', equals: 'sevsnpvm' }, { claim: 'x-ms-sevsnpvm-is-debuggable', equals: false }] }] };
+    const key = await client.createRsaKey(name('release'), { keySize: 2048, exportable: true,
+      releasePolicy: { encodedPolicy: Buffer.from(JSON.stringify(policy)), immutable: true } });
+    assert.equal(key.properties.exportable, true);
+    assert.equal(key.properties.releasePolicy.immutable, true);
+    assert.deepEqual(JSON.parse(Buffer.from(key.properties.releasePolicy.encodedPolicy).toString()), policy);
+    const runtime = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const rt = runtime.publicKey.export({ format: 'jwk' });
+    const authority = crypto.createPrivateKey(fs.readFileSync(authorityPem));
+    const token = (debuggable) => {
+      const now = Math.floor(Date.now() / 1000);
+      const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const signed = `${part({ alg: 'RS256', kid: 'sdk-authority', typ: 'JWT' })}.${part({ iss: issuer, iat: now,
+        nbf: now - 5, exp: now + 300, 'x-ms-attestation-type': 'sevsnpvm', 'x-ms-sevsnpvm-is-debuggable': debuggable,
+        'x-ms-runtime': { keys: [{ kid: 'runtime-1', kty: 'RSA', key_ops: ['encrypt'], n: rt.n, e: rt.e }] } })}`;
+      return `${signed}.${crypto.sign('sha256', Buffer.from(signed), authority).toString('base64url')}`;
+    };
+    const released = await client.releaseKey(key.name, token(false), { nonce: 'sdk-nonce' });
+    const [h, p, s] = released.value.split('.');
+    const header = JSON.parse(Buffer.from(h, 'base64url'));
+    const payload = JSON.parse(Buffer.from(p, 'base64url'));
+    const cert = new crypto.X509Certificate(Buffer.from(header.x5c[0], 'base64'));
+    assert.ok(crypto.verify('sha384', Buffer.from(`${h}.${p}`), { key: cert.publicKey, dsaEncoding: 'ieee-p1363' },
+      Buffer.from(s, 'base64url')));
+    assert.equal(payload.request.nonce, 'sdk-nonce');
+    const envelope = JSON.parse(Buffer.from(payload.response.key.key.key_hsm, 'base64url'));
+    const ct = Buffer.from(envelope.ciphertext, 'base64url');
+    const transport = crypto.privateDecrypt({ key: runtime.privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING,
+      oaepHash: 'sha1' }, ct.subarray(0, 256));
+    const kwp = crypto.createDecipheriv('id-aes256-wrap-pad', transport, Buffer.from('A65959A6', 'hex'));
+    const pkcs8 = Buffer.concat([kwp.update(ct.subarray(256)), kwp.final()]);
+    const opened = crypto.createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ format: 'jwk' });
+    assert.equal(opened.n, Buffer.from(key.key.n).toString('base64url'));
+    await assert.rejects(client.releaseKey(key.name, token(true)), (e) => e.statusCode === 403);
+    await assert.rejects(client.releaseKey(rsa.name, token(false)), (e) => e.statusCode === 403);
+    await assert.rejects(client.updateKeyProperties(key.name, { releasePolicy: { encodedPolicy: Buffer.from('{}') } }),
+      (e) => e.statusCode === 400);
   });
   await check('getRandomBytes', async () => {
     const bytes = await client.getRandomBytes(32);
