@@ -140,8 +140,9 @@ owner_world() {
     $SR new-world --initialize --cipher-suite=DLf3072s256mRijndael --module=1 --acs-quorum=2/3 --pin-file "$T/owner-pins" >/dev/null
     $SR module mode O >/dev/null
 }
-# b64u: stdin as base64url without padding. rsa_jwk_n PEM: an RSA key's modulus as JWK's n.
+# b64u: stdin as base64url without padding; b64u_decode: back. rsa_jwk_n PEM: an RSA key's modulus as JWK's n.
 b64u() { basenc --base64url -w0 | tr -d '='; }
+b64u_decode() { local s; s=$(tr '_-' '/+'); while [ $(( ${#s} % 4 )) != 0 ]; do s="$s="; done; printf '%s' "$s" | base64 -d; }
 rsa_jwk_n() { openssl rsa -in "$1" -noout -modulus | cut -d= -f2 | xxd -r -p | b64u; }
 # authority_jwks PEM KID OUT: an attestation authority's RSA signing key as a JWKS, the file
 # 'strongroom vault trust-authority --jwks' takes.

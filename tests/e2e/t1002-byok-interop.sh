@@ -6,7 +6,6 @@
 #  2. The vault's side: an import-only KEK in the vault (key_ops ["import"]), downloaded as PEM; a
 #     .byok built by openssl alone imports, and the key works through the API.
 . "$(dirname "$0")/lib.sh"
-b64url_decode() { local s; s=$(tr '_-' '/+' ); while [ $(( ${#s} % 4 )) != 0 ]; do s="$s="; done; printf '%s' "$s" | base64 -d; }
 byok_server
 owner_world
 
@@ -19,7 +18,7 @@ $SR keytransfer modify-acls --key-identifier interop --kek-public-key kek.pub.pe
     --cards 1,3 --pin-file "$T/owner-pins-13" | grep -q 'Result: SUCCESS'
 $SR keytransfer package --key-identifier interop --kek-public-key kek.pub.pem --kek-id https://elsewhere.example/keys/kek/1 \
     --key-friendly-name Interop | grep -q 'Result: SUCCESS'
-jq -r .ciphertext KeyTransferPackage-Interop.byok | b64url_decode > ct.bin
+jq -r .ciphertext KeyTransferPackage-Interop.byok | b64u_decode > ct.bin
 head -c 384 ct.bin > part1.bin
 tail -c +385 ct.bin > part2.bin
 openssl pkeyutl -decrypt -inkey kek.pem -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha1 \

@@ -7,7 +7,6 @@
 start_server "$T/data" --dev --quiet
 export STRONGROOM_VAULT_URL="https://localhost:$PORT" STRONGROOM_CA_FILE="$CA" STRONGROOM_TOKEN="$(cat "$T/data/dev-token")"
 TOKEN=$STRONGROOM_TOKEN
-b64url_decode() { local s; s=$(tr '_-' '/+'); while [ $(( ${#s} % 4 )) != 0 ]; do s="$s="; done; printf '%s' "$s" | base64 -d; }
 FP=$($SR root show --data "$T/data")
 
 step "an attestation of a key made in the vault, checked with openssl alone"
@@ -15,9 +14,9 @@ $SR key create --name att1 --kty EC --curve P-384 >/dev/null
 api GET "/keys/att1/attestation?api-version=7.6" > att.json
 [ "$(cat "$T/status")" = 200 ] || fail "attestation: $(cat att.json)"
 jq -e '.key.kid and .attributes.attestation.version == "1.0"' att.json >/dev/null || fail "the bundle or version is missing"
-jq -r .attributes.attestation.privateKeyAttestation att.json | b64url_decode > priv.env
-jq -r .attributes.attestation.publicKeyAttestation att.json | b64url_decode > pub.env
-jq -r .attributes.attestation.certificatePemFile att.json | b64url_decode > chain.pem
+jq -r .attributes.attestation.privateKeyAttestation att.json | b64u_decode > priv.env
+jq -r .attributes.attestation.publicKeyAttestation att.json | b64u_decode > pub.env
+jq -r .attributes.attestation.certificatePemFile att.json | b64u_decode > chain.pem
 jq -r .root priv.env > root.pem
 jq -r .warrant priv.env > warrant.pem
 jq -r .payload priv.env | base64 -d > payload.json

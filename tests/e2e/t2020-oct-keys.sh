@@ -8,8 +8,6 @@ start_server "$T/data" --dev --quiet
 TOKEN=$(cat "$T/data/dev-token")
 export STRONGROOM_VAULT_URL="https://localhost:$PORT" STRONGROOM_CA_FILE="$CA" STRONGROOM_TOKEN="$TOKEN"
 V='api-version=7.5'
-b64u() { basenc --base64url -w0 | tr -d '='; }
-unb64u() { local s; s=$(tr '_-' '/+'); while [ $(( ${#s} % 4 )) != 0 ]; do s="$s="; done; printf '%s' "$s" | base64 -d; }
 
 step "import an AES-256 key as a plain JWK: no k in the answer, not in the store"
 openssl rand 32 > k.bin
@@ -23,22 +21,22 @@ step "A256CBCPAD and A256CBC agree with openssl enc; A256KW with id-aes256-wrap"
 IV=$(openssl rand -hex 16)
 printf 'the quick brown fox jumps over' > pt.bin
 api POST "/keys/aes1/encrypt?$V" "{\"alg\":\"A256CBCPAD\",\"value\":\"$(b64u < pt.bin)\",\"iv\":\"$(xxd -r -p <<<"$IV" | b64u)\"}" > cbc.json
-jq -r .value cbc.json | unb64u > cbc.bin
+jq -r .value cbc.json | b64u_decode > cbc.bin
 openssl enc -d -aes-256-cbc -K "$KHEX" -iv "$IV" -in cbc.bin | cmp - pt.bin || fail "openssl does not open the vault's A256CBCPAD"
 head -c 32 /dev/urandom > blocks.bin
 openssl enc -e -aes-256-cbc -nopad -K "$KHEX" -iv "$IV" -in blocks.bin -out blocks.enc
 api POST "/keys/aes1/decrypt?$V" "{\"alg\":\"A256CBC\",\"value\":\"$(b64u < blocks.enc)\",\"iv\":\"$(xxd -r -p <<<"$IV" | b64u)\"}" > dec.json
-jq -r .value dec.json | unb64u | cmp - blocks.bin || fail "the vault does not open openssl's A256CBC"
+jq -r .value dec.json | b64u_decode | cmp - blocks.bin || fail "the vault does not open openssl's A256CBC"
 head -c 32 /dev/urandom > cek.bin
 api POST "/keys/aes1/wrapkey?$V" "{\"alg\":\"A256KW\",\"value\":\"$(b64u < cek.bin)\"}" > w.json
-jq -r .value w.json | unb64u > w.bin
+jq -r .value w.json | b64u_decode > w.bin
 openssl enc -d -id-aes256-wrap -K "$KHEX" -iv A6A6A6A6A6A6A6A6 -in w.bin | cmp - cek.bin || fail "openssl does not unwrap A256KW"
 
 step "bad CBC padding and a bad GCM tag: one and the same answer"
 head -c 32 /dev/urandom > junk.bin
 bad_cbc=$(api POST "/keys/aes1/decrypt?$V" "{\"alg\":\"A256CBCPAD\",\"value\":\"$(b64u < junk.bin)\",\"iv\":\"$(xxd -r -p <<<"$IV" | b64u)\"}"); s1=$(cat "$T/status")
 api POST "/keys/aes1/encrypt?$V" "{\"alg\":\"A256GCM\",\"value\":\"$(b64u < pt.bin)\"}" > gcm.json
-tag=$(jq -r .tag gcm.json | unb64u | xxd -p | sed 's/^./0/' | xxd -r -p | b64u)
+tag=$(jq -r .tag gcm.json | b64u_decode | xxd -p | sed 's/^./0/' | xxd -r -p | b64u)
 bad_gcm=$(api POST "/keys/aes1/decrypt?$V" "{\"alg\":\"A256GCM\",\"value\":\"$(jq -r .value gcm.json)\",\"iv\":\"$(jq -r .iv gcm.json)\",\"tag\":\"$tag\"}"); s2=$(cat "$T/status")
 [ "$s1" = 400 ] && [ "$s1" = "$s2" ] && [ "$bad_cbc" = "$bad_gcm" ] || fail "padding ($s1 $bad_cbc) and tag ($s2 $bad_gcm) answers differ"
 echo "$bad_cbc" | grep -q 'decryption failed' || fail "not the decryption error: $bad_cbc"
@@ -64,7 +62,7 @@ api POST "/keys/restore?$V" "$(jq '{value: .value}' bk.json)" > rs.json
 [ "$(cat "$T/status")" = 200 ] || fail "restore: $(cat rs.json)"
 KID1=$(jq -r .key.kid imp.json)
 api POST "/${KID1#https://*/}/decrypt?$V" "{\"alg\":\"A256CBCPAD\",\"value\":\"$(jq -r .value cbc.json)\",\"iv\":\"$(xxd -r -p <<<"$IV" | b64u)\"}" > again.json
-jq -r .value again.json | unb64u | cmp - pt.bin || fail "the restored first version does not decrypt"
+jq -r .value again.json | b64u_decode | cmp - pt.bin || fail "the restored first version does not decrypt"
 
 step "BYOK of an AES-256 key made by openssl, against an import KEK downloaded from the vault"
 $SR key create --name ImportKek --kty RSA-HSM --size 3072 --ops import >/dev/null
@@ -74,6 +72,9 @@ openssl rand 32 > own.aes
 openssl_byok kek.pem "$KEKID" own.aes own.byok
 out=$(api PUT "/keys/NotEc?$V" "{\"key\":{\"kty\":\"EC-HSM\",\"key_hsm\":\"$(b64u < own.byok)\"}}")
 [ "$(cat "$T/status")" = 400 ] && echo "$out" | grep -q 'cannot be opened' || fail "an AES package declared EC: $out"
+out=$(api PUT "/keys/byok128?$V" "{\"key\":{\"kty\":\"oct-HSM\",\"key_size\":128,\"key_hsm\":\"$(b64u < own.byok)\"}}")
+[ "$(cat "$T/status")" = 400 ] && echo "$out" | grep -q 'another size than key_size' || fail "an AES-256 package declared 128 bits: $out"
+[ "$(api GET "/keys/byok128?$V" >/dev/null; cat "$T/status")" = 404 ] || fail "the refused package left a key"
 api PUT "/keys/byokaes?$V" "{\"key\":{\"kty\":\"oct-HSM\",\"key_hsm\":\"$(b64u < own.byok)\"}}" > byok.json
 [ "$(cat "$T/status")" = 200 ] || fail "BYOK of an AES key: $(cat byok.json)"
 jq -e '.key.kty == "oct-HSM" and .key.k == null' byok.json >/dev/null || fail "the BYOK bundle"
@@ -82,7 +83,7 @@ const e=c.createCipheriv("aes-256-gcm",k,iv);e.setAAD(Buffer.from("hdr"));const 
 const u=(b)=>b.toString("base64url");
 process.stdout.write(JSON.stringify({alg:"A256GCM",value:u(ct),iv:u(iv),tag:u(e.getAuthTag()),aad:u(Buffer.from("hdr"))}))' > node.json
 api POST "/keys/byokaes/decrypt?$V" "$(cat node.json)" > nd.json
-[ "$(jq -r .value nd.json | unb64u)" = "sealed by node" ] || fail "the BYOK key does not open node's ciphertext: $(cat nd.json)"
+[ "$(jq -r .value nd.json | b64u_decode)" = "sealed by node" ] || fail "the BYOK key does not open node's ciphertext: $(cat nd.json)"
 $SR key attestation --name byokaes --root-fingerprint "$($SR root show --data "$T/data")" | grep -Eq '^  origin +transferred$' ||
     fail "the BYOK AES key's origin"
 

@@ -10,7 +10,6 @@
 start_server "$T/data" --dev --quiet
 export STRONGROOM_VAULT_URL="https://localhost:$PORT" STRONGROOM_CA_FILE="$CA" STRONGROOM_TOKEN="$(cat "$T/data/dev-token")"
 TOKEN=$STRONGROOM_TOKEN
-b64u_decode() { local s; s=$(tr '_-' '/+'); while [ $(( ${#s} % 4 )) != 0 ]; do s="$s="; done; printf '%s' "$s" | base64 -d; }
 ISS=https://attest.example.test/
 now=$(date +%s)
 
