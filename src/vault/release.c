@@ -496,6 +496,9 @@ static enum sr_err sr_jwt_trusted(struct sr_vault_svc *svc, struct sr_request *r
     SR_ENSURE(r != SR_ERR_NOT_FOUND,
               sr_release_refused(req, "the token's issuer %.80s is not an authority this vault trusts", iss));
     SR_TRY(r);
+    /* RFC 7515 §4.1.11: extensions the token says must be understood are ones this vault does not know. */
+    SR_ENSURE(json_object_get(t->header, "crit") == NULL,
+              sr_release_refused(req, "the token's header names critical extensions (crit) this vault does not know"));
     enum sr_sign_alg alg;
     const char *alg_name = json_string_value(json_object_get(t->header, "alg"));
     SR_ENSURE(alg_name != NULL && sr_sign_alg_parse(alg_name, &alg) == SR_OK,

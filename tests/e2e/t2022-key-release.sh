@@ -133,11 +133,15 @@ refused rel-rsa "$(release_body "$(jwt "$(claims ".nbf = $((now + 3600))")")")" 
 refused rel-rsa "$(release_body "$(jwt "$(claims 'del(."x-ms-runtime")')")")" 'no RSA key'
 refused rel-rsa "$(release_body "$(printf '%s' "$TOK" | cut -d. -f1-2).$(printf 'forged' | b64u)")" 'signature does not verify'
 refused rel-rsa "$(release_body "not-a-jwt")" 'not a JWT'
+CRIT=$(printf '{"alg":"RS256","kid":"auth-1","crit":["x-new"],"x-new":1}' | b64u).$(claims | b64u)
+refused rel-rsa "$(release_body "$CRIT.$(printf '%s' "$CRIT" | openssl dgst -sha256 -sign auth.pem | b64u)")" 'critical extensions'
+NONE=$(printf '{"alg":"none"}' | b64u).$(claims | b64u)
+refused rel-rsa "$(release_body "$NONE.")" 'alg must be'
 refused plain "$(release_body "$TOK")" 'not exportable'
 expect_api 400 BadParameter POST "/keys/rel-rsa/release?api-version=7.5" '{"nonce":"x"}'
 expect_api 400 BadParameter POST "/keys/rel-rsa/release?api-version=7.5" "$(release_body "$TOK" '.enc = "RSA_AES_KEY_WRAP_384"')"
 n=$($SR audit show --op ReleaseKey --data "$T/data" --output json | jq '[.[] | select(.status == 403)] | length')
-[ "$n" = 10 ] || fail "$n refused releases audited, wanted 10"
+[ "$n" = 12 ] || fail "$n refused releases audited, wanted 12"
 $SR audit show --op ReleaseKey --data "$T/data" --output json |
     jq -e 'any(.[]; .status == 403 and (.reason | test("do not satisfy")))' >/dev/null || fail "the audit entry lacks the reason"
 
