@@ -271,6 +271,9 @@ static bool sr_same_authority(const char *a, const char *b)
 
 bool sr_release_policy_allows(const json_t *policy, const char *issuer, const json_t *claims)
 {
+    if (issuer == NULL) {
+        return false;
+    }
     const json_t *authorities = sr_member(policy, "anyOf");
     size_t i;
     const json_t *a;
@@ -663,7 +666,7 @@ enum sr_err sr_op_key_release(struct sr_vault_svc *svc, struct sr_request *req, 
     SR_ENSURE(nonce == NULL || json_is_null(nonce) || (json_is_string(nonce) && json_string_length(nonce) <= 256),
               sr_req_bad(req, "nonce must be a string of at most 256 characters"));
     const char *enc = NULL;
-    enum sr_enc_alg oaep;
+    enum sr_enc_alg oaep = SR_ENC_NONE;
     SR_TRY(sr_release_enc(req, &enc, &oaep));
     SR_AUTO_ROW struct sr_key_row k = {0};
     SR_TRY(sr_req_key(svc, req, false, &k, NULL));
