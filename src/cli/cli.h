@@ -104,6 +104,7 @@ void sr_bash_completion(FILE *f, const struct sr_cmd *table);
 
 /* The command tables, one per file. */
 extern const struct sr_cmd sr_cmds_module[];
+extern const struct sr_cmd sr_cmds_pkcs11[];
 extern const struct sr_cmd sr_cmds_root[];
 extern const struct sr_cmd sr_cmds_world[];
 extern const struct sr_cmd sr_cmds_region[];

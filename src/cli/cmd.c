@@ -49,6 +49,8 @@ static const struct sr_cmd sr_cmds[] = {
     {"verifykeypackage", sr_cmd_verifykeypackage, SR_CMD_MODULE | SR_CMD_EXISTING, 0, 0, sr_opts_verifykeypackage, NULL,
      "verifykeypackage -k BYOK-KEK-pkg-REGION-1 -w BYOK-SecurityWorld-pkg-REGION-1 [--root-fingerprint HEX]",
      "check the vault's KEK and Security World packages up to the pinned root"},
+    {"pkcs11", NULL, 0, 0, 0, NULL, sr_cmds_pkcs11, "pkcs11 set-pin",
+     "the PKCS#11 token over this module (libstrongroom-pkcs11.so)"},
     {"toolset", NULL, 0, 0, 0, NULL, sr_cmds_toolset, "toolset download|hash", "the BYOK toolset of a region"},
     {"keytransfer", NULL, 0, 0, 0, NULL, sr_cmds_keytransfer, "keytransfer modify-acls|package",
      "prepare a key for transfer to a vault (the guide's KeyTransferRemote)"},

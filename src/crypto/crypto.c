@@ -45,6 +45,16 @@ static void sr_sha256_fetch(void)
     sr_sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
+enum sr_err sr_digest(const char *md, const void *data, size_t n, uint8_t *out, size_t *ret_len)
+{
+    SR_AUTO(sr_EVP_MD_freep) EVP_MD *m = EVP_MD_fetch(NULL, md, NULL);
+    SR_ENSURE(m != NULL, SR_ERR_ALG);
+    unsigned int len = 0;
+    SR_ENSURE(EVP_Digest(data, n, out, &len, m, NULL) == 1, SR_ERR_CRYPTO);
+    *ret_len = len;
+    return SR_OK;
+}
+
 enum sr_err sr_sha256(const void *data, size_t n, uint8_t out[32])
 {
     unsigned int len = 0;

@@ -26,6 +26,8 @@ SR_MUST_USE enum sr_err sr_crypto_init(void);
 SR_MUST_USE enum sr_err sr_rand_bytes(void *out, size_t n);
 SR_MUST_USE enum sr_err sr_sha256(const void *data, size_t n, uint8_t out[32]);
 /* SHA-256 of a file of any size, read in blocks (a backup's database, a toolset zip). */
+/* A digest by OpenSSL's name for it ("SHA256", "SHA384", "SHA512", "SHA1"); out holds EVP_MAX_MD_SIZE bytes. */
+SR_MUST_USE enum sr_err sr_digest(const char *md, const void *data, size_t n, uint8_t *out, size_t *ret_len);
 SR_MUST_USE enum sr_err sr_sha256_file(const char *path, uint8_t out[32]);
 SR_MUST_USE enum sr_err sr_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t n, uint8_t out[32]);
 /* HKDF-SHA256 with an empty salt: derives a sub-key of ikm for one purpose named by info. */

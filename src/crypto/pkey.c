@@ -582,6 +582,108 @@ enum sr_err sr_pkey_sign_prepared(EVP_PKEY_CTX *ctx, enum sr_sign_alg alg, const
 }
 
 
+enum sr_err sr_pkey_public_part(const EVP_PKEY *key, enum sr_pub_part part, struct sr_buf *out)
+{
+    if (part == SR_PUB_RSA_N || part == SR_PUB_RSA_E) {
+        SR_ENSURE(EVP_PKEY_is_a(key, "RSA"), SR_ERR_KEY_TYPE);
+        BIGNUM *bn = NULL;
+        SR_ENSURE(EVP_PKEY_get_bn_param(key, part == SR_PUB_RSA_N ? OSSL_PKEY_PARAM_RSA_N : OSSL_PKEY_PARAM_RSA_E,
+                                        &bn) == 1, SR_ERR_CRYPTO);
+        enum sr_err r = sr_buf_reserve(out, (size_t)BN_num_bytes(bn));
+        if (r == SR_OK) {
+            out->len += (size_t)BN_bn2bin(bn, out->data + out->len);
+        }
+        BN_free(bn);
+        return r;
+    }
+    SR_ENSURE(EVP_PKEY_is_a(key, "EC"), SR_ERR_KEY_TYPE);
+    if (part == SR_PUB_EC_PARAMS) {
+        char group[64];
+        SR_ENSURE(EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) == 1,
+                  SR_ERR_CRYPTO);
+        ASN1_OBJECT *oid = OBJ_nid2obj(OBJ_sn2nid(group));
+        int n = oid != NULL ? i2d_ASN1_OBJECT(oid, NULL) : -1;
+        SR_ENSURE(n > 0, SR_ERR_KEY_TYPE);
+        SR_TRY(sr_buf_reserve(out, (size_t)n));
+        unsigned char *p = out->data + out->len;
+        SR_ENSURE(i2d_ASN1_OBJECT(oid, &p) == n, SR_ERR_CRYPTO);
+        out->len += (size_t)n;
+        return SR_OK;
+    }
+    uint8_t point[1 + 2 * 66];
+    size_t plen = 0;
+    SR_ENSURE(EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point), &plen) == 1,
+              SR_ERR_CRYPTO);
+    /* OCTET STRING: tag, a length of one byte (up to 127) or 0x81 and one byte, the point. */
+    uint8_t head[3] = {0x04, 0, 0};
+    size_t hlen = 2;
+    if (plen < 128) {
+        head[1] = (uint8_t)plen;
+    } else {
+        head[1] = 0x81;
+        head[2] = (uint8_t)plen;
+        hlen = 3;
+    }
+    SR_TRY(sr_buf_append(out, head, hlen));
+    return sr_buf_append(out, point, plen);
+}
+
+enum sr_err sr_curve_from_oid_der(const uint8_t *der, size_t len, enum sr_curve *ret)
+{
+    const unsigned char *p = der;
+    ASN1_OBJECT *oid = d2i_ASN1_OBJECT(NULL, &p, (long)len);
+    int nid = oid != NULL && p == der + len ? OBJ_obj2nid(oid) : NID_undef;
+    ASN1_OBJECT_free(oid);
+    for (size_t i = 0; i < SR_ARRAY_LEN(sr_curves); i++) {
+        if (nid != NID_undef && sr_curves[i].nid == nid) {
+            *ret = sr_curves[i].curve;
+            return SR_OK;
+        }
+    }
+    return SR_ERR_KEY_TYPE;
+}
+
+/* A context for an unhashed operation: PKCS#1 v1.5 padding and no digest for RSA; ECDSA as it is. */
+static enum sr_err sr_unhashed_ctx(EVP_PKEY *key, bool sign, EVP_PKEY_CTX **ret)
+{
+    SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+    SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
+    SR_ENSURE((sign ? EVP_PKEY_sign_init(ctx) : EVP_PKEY_verify_init(ctx)) == 1, SR_ERR_CRYPTO);
+    SR_ENSURE(!EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1, SR_ERR_CRYPTO);
+    *ret = SR_TAKE(ctx);
+    return SR_OK;
+}
+
+enum sr_err sr_pkey_sign_unhashed(EVP_PKEY *key, const uint8_t *in, size_t n, struct sr_buf *out_sig)
+{
+    SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = NULL;
+    SR_TRY(sr_unhashed_ctx(key, true, &ctx));
+    uint8_t sig[SR_MAX_SIG];
+    size_t siglen = sizeof(sig);
+    /* Too long an input for the modulus (less 11 bytes of padding) is the caller's error. */
+    SR_ENSURE(n > 0 && EVP_PKEY_sign(ctx, sig, &siglen, in, n) == 1, SR_ERR_TOO_LARGE);
+    if (EVP_PKEY_is_a(key, "EC")) {
+        return sr_ecdsa_der_to_raw(sig, siglen, sr_ec_coord_len(key), out_sig);
+    }
+    return sr_buf_append(out_sig, sig, siglen);
+}
+
+enum sr_err sr_pkey_verify_unhashed(EVP_PKEY *key, const uint8_t *in, size_t n, const uint8_t *sig, size_t siglen)
+{
+    SR_AUTO_BUF struct sr_buf der = {0};
+    sr_buf_init(&der, SR_MAX_SIG, SR_BUF_PLAIN);
+    if (EVP_PKEY_is_a(key, "EC")) {
+        SR_ENSURE(sr_ecdsa_raw_to_der(sig, siglen, sr_ec_coord_len(key), &der) == SR_OK, SR_ERR_BAD_SIGNATURE);
+        sig = der.data;
+        siglen = der.len;
+    }
+    SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = NULL;
+    SR_TRY(sr_unhashed_ctx(key, false, &ctx));
+    int ok = EVP_PKEY_verify(ctx, sig, siglen, in, n);
+    ERR_clear_error();
+    return ok == 1 ? SR_OK : SR_ERR_BAD_SIGNATURE;
+}
+
 enum sr_err sr_pkey_verify_digest(EVP_PKEY *key, enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
                                   enum sr_sig_format fmt, const uint8_t *sig, size_t siglen)
 {

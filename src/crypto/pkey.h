@@ -75,6 +75,17 @@ SR_MUST_USE enum sr_err sr_pkey_sign_message(EVP_PKEY *key, enum sr_sign_alg alg
 SR_MUST_USE enum sr_err sr_pkey_verify_message(EVP_PKEY *key, enum sr_sign_alg alg, const void *msg, size_t len,
                                                enum sr_sig_format fmt, const uint8_t *sig, size_t siglen);
 
+/* PKCS#11's public key attributes: RSA's modulus and public exponent (unsigned big-endian), EC's parameters
+ * (the named curve's OID, DER) and point (DER OCTET STRING of the uncompressed point). Appended to out. */
+enum sr_pub_part { SR_PUB_RSA_N, SR_PUB_RSA_E, SR_PUB_EC_PARAMS, SR_PUB_EC_POINT };
+SR_MUST_USE enum sr_err sr_pkey_public_part(const EVP_PKEY *key, enum sr_pub_part part, struct sr_buf *out);
+/* The curve that EC parameters (a DER OID) name; SR_ERR_KEY_TYPE for any other. */
+SR_MUST_USE enum sr_err sr_curve_from_oid_der(const uint8_t *der, size_t len, enum sr_curve *ret);
+/* PKCS#11's unhashed mechanisms: CKM_RSA_PKCS (PKCS#1 v1.5 type 1 over the caller's DigestInfo, no hash
+ * added) and CKM_ECDSA (over a digest of any length, truncated as ECDSA does; r||s out). */
+SR_MUST_USE enum sr_err sr_pkey_sign_unhashed(EVP_PKEY *key, const uint8_t *in, size_t n, struct sr_buf *out_sig);
+SR_MUST_USE enum sr_err sr_pkey_verify_unhashed(EVP_PKEY *key, const uint8_t *in, size_t n, const uint8_t *sig,
+                                                size_t siglen);
 SR_MUST_USE enum sr_err sr_pkey_verify_digest(EVP_PKEY *key, enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
                                               enum sr_sig_format fmt, const uint8_t *sig, size_t siglen);
 /*

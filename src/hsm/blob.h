@@ -56,6 +56,26 @@ SR_MUST_USE enum sr_err sr_blob_sign_digest(const struct sr_module *m, const uin
 SR_MUST_USE enum sr_err sr_blob_decrypt(const struct sr_module *m, const uint8_t *blob, size_t len,
                                         enum sr_acl_action action, enum sr_enc_alg alg, const uint8_t *ct,
                                         size_t ctlen, struct sr_buf *out);
+/*
+ * The same operations on any module key's file bytes that the caller holds (a kmdata key file, as the
+ * PKCS#11 library keeps them): app is the app its authenticated header must name ("simple", "pkcs11" ...).
+ * The vault's sr_blob_* are these with app "vault".
+ */
+SR_MUST_USE enum sr_err sr_keyfile_info(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                                        struct sr_key_info *ret);
+SR_MUST_USE enum sr_err sr_keyfile_sign_digest(const struct sr_module *m, const char *app, const uint8_t *bytes,
+                                               size_t len, enum sr_sign_alg alg, const uint8_t *digest, size_t dlen,
+                                               struct sr_buf *out_sig);
+/* PKCS#11's unhashed signatures (CKM_RSA_PKCS over a DigestInfo, CKM_ECDSA over a digest of any length). */
+SR_MUST_USE enum sr_err sr_keyfile_sign_unhashed(const struct sr_module *m, const char *app, const uint8_t *bytes,
+                                                 size_t len, const uint8_t *in, size_t n, struct sr_buf *out_sig);
+SR_MUST_USE enum sr_err sr_keyfile_decrypt(const struct sr_module *m, const char *app, const uint8_t *bytes,
+                                           size_t len, enum sr_acl_action action, enum sr_enc_alg alg,
+                                           const uint8_t *ct, size_t ctlen, struct sr_buf *out);
+SR_MUST_USE enum sr_err sr_keyfile_symmetric(const struct sr_module *m, const char *app, const uint8_t *bytes,
+                                             size_t len, enum sr_acl_action action, const struct sr_sym_alg *alg,
+                                             const struct sr_sym_input *in, struct sr_buf *out,
+                                             struct sr_sym_extra *extra);
 /* Backups: sealed under the world key, so they restore only into a module of the same world (region). */
 SR_MUST_USE enum sr_err sr_module_seal_backup(const struct sr_module *m, const json_t *header, const uint8_t *pt,
                                               size_t len, struct sr_buf *out);

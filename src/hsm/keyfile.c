@@ -1,6 +1,8 @@
+#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "base/text.h"
@@ -236,6 +238,14 @@ enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *
     SR_TRY(sr_key_build_material(m, &info, &km, &file));
     SR_TRY(sr_file_write_atomic(path, file.data, file.len, SR_WRITE_CREATE));
     *ret = info;
+    return SR_OK;
+}
+
+enum sr_err sr_key_destroy(struct sr_module *m, const char *app, const char *ident)
+{
+    char path[SR_PATH_MAX];
+    SR_TRY(sr_key_path(m, app, ident, path, sizeof(path)));
+    SR_ENSURE(unlink(path) == 0, errno == ENOENT ? SR_ERR_NOT_FOUND : SR_ERR_IO);
     return SR_OK;
 }
 
@@ -497,11 +507,17 @@ enum sr_err sr_blob_import_jwk(const struct sr_module *m, const char *label, con
     return sr_vault_blob_seal(m, label, name, SR_ORIGIN_IMPORTED, acl, key, out_blob, ret_spec);
 }
 
-enum sr_err sr_blob_info(const struct sr_module *m, const uint8_t *blob, size_t len, struct sr_key_info *ret)
+enum sr_err sr_keyfile_info(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                            struct sr_key_info *ret)
 {
     SR_AUTO_CONTAINER struct sr_container c = {0};
-    SR_TRY(sr_blob_parse(blob, len, &c));
-    return sr_key_open_container(m, &c, "vault", NULL, ret, NULL, NULL);
+    SR_TRY(sr_blob_parse(bytes, len, &c));
+    return sr_key_open_container(m, &c, app, NULL, ret, NULL, NULL);
+}
+
+enum sr_err sr_blob_info(const struct sr_module *m, const uint8_t *blob, size_t len, struct sr_key_info *ret)
+{
+    return sr_keyfile_info(m, "vault", blob, len, ret);
 }
 
 /* Whether the blob's header declares a secret (AES) key: its type field alone, no key decoded. */
@@ -528,12 +544,19 @@ enum sr_err sr_blob_symmetric(const struct sr_module *m, const uint8_t *blob, si
                               const struct sr_sym_alg *alg, const struct sr_sym_input *in, struct sr_buf *out,
                               struct sr_sym_extra *extra)
 {
+    return sr_keyfile_symmetric(m, "vault", blob, len, action, alg, in, out, extra);
+}
+
+enum sr_err sr_keyfile_symmetric(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                                 enum sr_acl_action action, const struct sr_sym_alg *alg,
+                                 const struct sr_sym_input *in, struct sr_buf *out, struct sr_sym_extra *extra)
+{
     SR_AUTO_CONTAINER struct sr_container c = {0};
-    SR_TRY(sr_blob_parse(blob, len, &c));
+    SR_TRY(sr_blob_parse(bytes, len, &c));
     struct sr_key_info info;
     SR_AUTO_BUF struct sr_buf key = {0};
     sr_buf_init(&key, 64, SR_BUF_SECRET);
-    SR_TRY(sr_key_open_any(m, &c, "vault", NULL, &info, NULL, NULL, &key));
+    SR_TRY(sr_key_open_any(m, &c, app, NULL, &info, NULL, NULL, &key));
     SR_ENSURE(info.spec.type == SR_KEY_AES, SR_ERR_KEY_TYPE);
     SR_ENSURE(sr_acl_permits(&info.acl, action), SR_ERR_ACL_DENIED);
     bool encrypt = action == SR_ACL_ENCRYPT || action == SR_ACL_WRAP;
@@ -646,18 +669,18 @@ enum sr_err sr_key_read_cached(const struct sr_module *m, const char *app, const
     return sr_key_private_cached(m, app, ident, file.data, file.len, need, id, ret);
 }
 
-static enum sr_err sr_blob_private(const struct sr_module *m, const uint8_t *blob, size_t len,
-                                   enum sr_acl_action need, uint8_t id[SR_HASH_LEN], EVP_PKEY **ret)
-{
-    return sr_key_private_cached(m, "vault", NULL, blob, len, need, id, ret);
-}
-
 enum sr_err sr_blob_sign_digest(const struct sr_module *m, const uint8_t *blob, size_t len, enum sr_sign_alg alg,
                                 const uint8_t *digest, size_t dlen, struct sr_buf *out_sig)
 {
+    return sr_keyfile_sign_digest(m, "vault", blob, len, alg, digest, dlen, out_sig);
+}
+
+enum sr_err sr_keyfile_sign_digest(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                                   enum sr_sign_alg alg, const uint8_t *digest, size_t dlen, struct sr_buf *out_sig)
+{
     uint8_t id[SR_HASH_LEN];
     SR_AUTO_PKEY EVP_PKEY *key = NULL;
-    SR_TRY(sr_blob_private(m, blob, len, SR_ACL_SIGN, id, &key));
+    SR_TRY(sr_key_private_cached(m, app, NULL, bytes, len, SR_ACL_SIGN, id, &key));
     EVP_PKEY_CTX *ctx = sr_keycache_take_ctx(m->cache, id, (int)alg);
     if (ctx == NULL) {
         SR_TRY(sr_pkey_sign_ctx(key, alg, &ctx));
@@ -674,11 +697,27 @@ enum sr_err sr_blob_sign_digest(const struct sr_module *m, const uint8_t *blob, 
 enum sr_err sr_blob_decrypt(const struct sr_module *m, const uint8_t *blob, size_t len, enum sr_acl_action action,
                             enum sr_enc_alg alg, const uint8_t *ct, size_t ctlen, struct sr_buf *out)
 {
+    return sr_keyfile_decrypt(m, "vault", blob, len, action, alg, ct, ctlen, out);
+}
+
+enum sr_err sr_keyfile_decrypt(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                               enum sr_acl_action action, enum sr_enc_alg alg, const uint8_t *ct, size_t ctlen,
+                               struct sr_buf *out)
+{
     SR_ENSURE(action == SR_ACL_DECRYPT || action == SR_ACL_UNWRAP, SR_ERR_INTERNAL);
     uint8_t id[SR_HASH_LEN];
     SR_AUTO_PKEY EVP_PKEY *key = NULL;
-    SR_TRY(sr_blob_private(m, blob, len, action, id, &key));
+    SR_TRY(sr_key_private_cached(m, app, NULL, bytes, len, action, id, &key));
     return sr_pkey_decrypt(key, alg, ct, ctlen, out);
+}
+
+enum sr_err sr_keyfile_sign_unhashed(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                                     const uint8_t *in, size_t n, struct sr_buf *out_sig)
+{
+    uint8_t id[SR_HASH_LEN];
+    SR_AUTO_PKEY EVP_PKEY *key = NULL;
+    SR_TRY(sr_key_private_cached(m, app, NULL, bytes, len, SR_ACL_SIGN, id, &key));
+    return sr_pkey_sign_unhashed(key, in, n, out_sig);
 }
 
 enum sr_err sr_module_seal_backup(const struct sr_module *m, const json_t *header, const uint8_t *pt, size_t len,

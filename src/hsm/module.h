@@ -147,8 +147,18 @@ SR_MUST_USE enum sr_err sr_key_generate(struct sr_module *m, const struct sr_key
  * authentication is an error, never "unverified". */
 SR_MUST_USE enum sr_err sr_key_inspect(struct sr_module *m, const char *path, struct sr_key_info *ret,
                                        bool *ret_verified);
+/* Deletes a kmdata key file (PKCS#11's C_DestroyObject): SR_ERR_NOT_FOUND if there is none. */
+SR_MUST_USE enum sr_err sr_key_destroy(struct sr_module *m, const char *app, const char *ident);
 SR_MUST_USE enum sr_err sr_key_public(struct sr_module *m, const char *app, const char *ident, EVP_PKEY **ret);
 SR_MUST_USE enum sr_err sr_key_sign(struct sr_module *m, const char *app, const char *ident, enum sr_sign_alg alg,
                                     const void *msg, size_t len, enum sr_sig_format fmt, struct sr_buf *out_sig);
+
+/* --- the PKCS#11 user PIN (userpin.c): an scrypt hash in module/pkcs11-pin --- */
+#define SR_MIN_USER_PIN 4u
+#define SR_MAX_USER_PIN 64u
+bool sr_module_user_pin_set(const struct sr_module *m);
+SR_MUST_USE enum sr_err sr_module_set_user_pin(struct sr_module *m, const char *pin, size_t len);
+/* SR_OK, or SR_ERR_BAD_PIN. */
+SR_MUST_USE enum sr_err sr_module_check_user_pin(const struct sr_module *m, const char *pin, size_t len);
 
 #endif

@@ -1,0 +1,710 @@
+/*
+ * objects.c - the token's objects: the module's key files as PKCS#11 sees them, their attributes (read from
+ * the authenticated key header and the ACL, never a secret), searches, and the keys made or destroyed
+ * through the library (app "pkcs11": ident = hex of CKA_ID, plainname = CKA_LABEL).
+ *
+ * The ACL is the key's truth: CKA_SIGN, CKA_DECRYPT ... say what it permits, CKA_EXTRACTABLE is whether
+ * it may leave wrapped (ExportToKey), CKA_SENSITIVE is always true. No attribute of a key can be changed,
+ * so no change can make a key extractable, non-sensitive, or able to both wrap and decrypt.
+ */
+#include "pkcs11/p11.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "base/text.h"
+#include "crypto/crypto.h"
+#include "crypto/ossl.h"
+#include "hsm/blob.h"
+
+void sr_p11_object_release(struct sr_p11_object *o)
+{
+    sr_buf_release(&o->file);
+    EVP_PKEY_free(o->pub);
+    o->pub = NULL;
+}
+
+enum sr_err sr_p11_object_copy(const struct sr_p11_object *o, struct sr_p11_object *ret)
+{
+    *ret = *o;
+    sr_buf_init(&ret->file, SR_MAX_FILE, SR_BUF_PLAIN);
+    if (o->pub != NULL) {
+        EVP_PKEY_up_ref(o->pub);
+    }
+    enum sr_err r = sr_buf_append(&ret->file, o->file.data, o->file.len);
+    if (r != SR_OK) {
+        sr_p11_object_release(ret);
+    }
+    return r;
+}
+
+struct sr_p11_object *sr_p11_object(struct sr_p11 *p, CK_OBJECT_HANDLE h)
+{
+    return h >= 1 && h <= p->nobjects && p->objects[h - 1].live ? &p->objects[h - 1] : NULL;
+}
+
+/* Private and secret keys are private objects: seen only by a logged-in user. */
+bool sr_p11_object_visible(const struct sr_p11 *p, const struct sr_p11_object *o)
+{
+    return o->cls == CKO_PUBLIC_KEY || p->user;
+}
+
+/* --- the objects of kmdata/local --- */
+
+/* "key_<app>_<ident>": apps and idents share an alphabet without '_'. */
+static bool sr_p11_file_name(const char *name, char *app, size_t app_cap, char *ident, size_t ident_cap)
+{
+    if (strncmp(name, "key_", 4) != 0) {
+        return false;
+    }
+    const char *a = name + 4;
+    const char *sep = strchr(a, '_');
+    if (sep == NULL || sep == a || (size_t)(sep - a) >= app_cap || strlen(sep + 1) >= ident_cap) {
+        return false;
+    }
+    memcpy(app, a, (size_t)(sep - a));
+    app[sep - a] = 0;
+    strcpy(ident, sep + 1);
+    return sr_ident_check(ident) == SR_OK;
+}
+
+static struct sr_p11_object *sr_p11_find_file(struct sr_p11 *p, const char *app, const char *ident,
+                                              CK_OBJECT_CLASS cls)
+{
+    for (CK_ULONG i = 0; i < p->nobjects; i++) {
+        struct sr_p11_object *o = &p->objects[i];
+        if (o->live && o->cls == cls && strcmp(o->app, app) == 0 && strcmp(o->ident, ident) == 0) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static enum sr_err sr_p11_add(struct sr_p11 *p, const char *app, const char *ident, CK_OBJECT_CLASS cls,
+                              const struct sr_key_info *info, const struct sr_buf *file, EVP_PKEY *pub)
+{
+    SR_ENSURE(p->nobjects < SR_P11_MAX_OBJECTS, SR_ERR_TOO_LARGE);
+    struct sr_p11_object *o = &p->objects[p->nobjects];
+    memset(o, 0, sizeof(*o));
+    o->cls = cls;
+    snprintf(o->app, sizeof(o->app), "%s", app);
+    snprintf(o->ident, sizeof(o->ident), "%s", ident);
+    o->info = *info;
+    sr_buf_init(&o->file, SR_MAX_FILE, SR_BUF_PLAIN);
+    SR_TRY(sr_buf_append(&o->file, file->data, file->len));
+    if (pub != NULL) {
+        EVP_PKEY_up_ref(pub);
+        o->pub = pub;
+    }
+    o->live = true;
+    p->nobjects++;
+    return SR_OK;
+}
+
+/* One key file: its objects, unless they exist. Files of another world, or damaged, are not objects. */
+static void sr_p11_load_file(struct sr_p11 *p, const char *dir, const char *name)
+{
+    char app[32], ident[SR_MAX_IDENT + 1], path[SR_PATH_MAX];
+    if (!sr_p11_file_name(name, app, sizeof(app), ident, sizeof(ident)) ||
+        snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
+        return;
+    }
+    bool secret_seen = sr_p11_find_file(p, app, ident, CKO_SECRET_KEY) != NULL;
+    if (secret_seen || sr_p11_find_file(p, app, ident, CKO_PRIVATE_KEY) != NULL) {
+        return;
+    }
+    SR_AUTO_BUF struct sr_buf file = {0};
+    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
+    struct sr_key_info info;
+    if (sr_file_read(path, &file) != SR_OK || sr_keyfile_info(p->module, app, file.data, file.len, &info) != SR_OK) {
+        return;
+    }
+    if (info.spec.type == SR_KEY_AES) {
+        (void)!sr_p11_add(p, app, ident, CKO_SECRET_KEY, &info, &file, NULL);
+        return;
+    }
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    if (sr_blob_public(file.data, file.len, &pub) == SR_OK &&
+        sr_p11_add(p, app, ident, CKO_PRIVATE_KEY, &info, &file, pub) == SR_OK) {
+        (void)!sr_p11_add(p, app, ident, CKO_PUBLIC_KEY, &info, &file, pub);
+    }
+}
+
+CK_RV sr_p11_refresh(struct sr_p11 *p)
+{
+    char dir[SR_PATH_MAX];
+    if (snprintf(dir, sizeof(dir), "%s/local", sr_module_dir(p->module)) >= (int)sizeof(dir)) {
+        return CKR_GENERAL_ERROR;
+    }
+    for (CK_ULONG i = 0; i < p->nobjects; i++) {
+        struct sr_p11_object *o = &p->objects[i];
+        char path[SR_PATH_MAX];
+        if (o->live && (sr_key_path(p->module, o->app, o->ident, path, sizeof(path)) != SR_OK ||
+                        !sr_file_exists(path))) {
+            o->live = false; /* gone: its handle never names another object */
+            sr_p11_object_release(o);
+        }
+    }
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return CKR_OK; /* no keys yet */
+    }
+    for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
+        sr_p11_load_file(p, dir, e->d_name);
+    }
+    closedir(d);
+    return CKR_OK;
+}
+
+/* --- attributes --- */
+
+static CK_KEY_TYPE sr_p11_key_type(const struct sr_p11_object *o)
+{
+    return o->info.spec.type == SR_KEY_RSA ? CKK_RSA : o->info.spec.type == SR_KEY_EC ? CKK_EC : CKK_AES;
+}
+
+static bool sr_p11_acl(const struct sr_p11_object *o, enum sr_acl_action a)
+{
+    return sr_acl_permits(&o->info.acl, a);
+}
+
+/* CKA_ID: the bytes a key made here was given (its ident is their hex), else the ident itself. */
+static enum sr_err sr_p11_id(const struct sr_p11_object *o, struct sr_buf *out)
+{
+    size_t n = strlen(o->ident);
+    uint8_t raw[SR_P11_MAX_ID];
+    if (strcmp(o->app, SR_P11_APP) == 0 && n % 2 == 0 && n / 2 <= sizeof(raw) &&
+        sr_hex_decode(o->ident, raw, n / 2) == SR_OK) {
+        return sr_buf_append(out, raw, n / 2);
+    }
+    return sr_buf_append(out, o->ident, n);
+}
+
+/* CKA_LABEL: the plain name of a key made here, the ident of any other (what generatekey named it). */
+static const char *sr_p11_label(const struct sr_p11_object *o)
+{
+    return strcmp(o->app, SR_P11_APP) == 0 ? o->info.plainname : o->ident;
+}
+
+static CK_RV sr_p11_bool(CK_BBOOL v, struct sr_buf *out)
+{
+    return sr_buf_append(out, &v, sizeof(v)) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
+}
+
+static CK_RV sr_p11_ulong(CK_ULONG v, struct sr_buf *out)
+{
+    return sr_buf_append(out, &v, sizeof(v)) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
+}
+
+/* The value of attribute t of o into out; CKR_ATTRIBUTE_SENSITIVE or _TYPE_INVALID when there is none. */
+static CK_RV sr_p11_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, struct sr_buf *out)
+{
+    bool priv = o->cls != CKO_PUBLIC_KEY;
+    bool extractable = priv && sr_p11_acl(o, SR_ACL_EXPORT_TO_KEY);
+    switch (t) {
+    case CKA_CLASS: return sr_p11_ulong(o->cls, out);
+    case CKA_TOKEN: return sr_p11_bool(CK_TRUE, out);
+    case CKA_PRIVATE: return sr_p11_bool(priv, out);
+    case CKA_MODIFIABLE: return sr_p11_bool(CK_FALSE, out);
+    case CKA_COPYABLE: return sr_p11_bool(CK_FALSE, out);
+    case CKA_DESTROYABLE: return sr_p11_bool(CK_TRUE, out);
+    case CKA_LABEL: return sr_buf_append(out, sr_p11_label(o), strlen(sr_p11_label(o))) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
+    case CKA_ID: return sr_p11_id(o, out) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
+    case CKA_KEY_TYPE: return sr_p11_ulong(sr_p11_key_type(o), out);
+    case CKA_LOCAL: return sr_p11_bool(strcmp(o->info.origin, SR_ORIGIN_GENERATED) == 0, out);
+    case CKA_START_DATE: case CKA_END_DATE: case CKA_SUBJECT: return CKR_OK; /* empty */
+    case CKA_DERIVE: return sr_p11_bool(CK_FALSE, out);
+    case CKA_KEY_GEN_MECHANISM:
+        return sr_p11_ulong(o->info.spec.type == SR_KEY_RSA  ? CKM_RSA_PKCS_KEY_PAIR_GEN
+                            : o->info.spec.type == SR_KEY_EC ? CKM_EC_KEY_PAIR_GEN
+                                                             : CKM_AES_KEY_GEN, out);
+    case CKA_SIGN: return priv ? sr_p11_bool(sr_p11_acl(o, SR_ACL_SIGN), out) : CKR_ATTRIBUTE_TYPE_INVALID;
+    case CKA_DECRYPT: return priv ? sr_p11_bool(sr_p11_acl(o, SR_ACL_DECRYPT), out) : CKR_ATTRIBUTE_TYPE_INVALID;
+    case CKA_UNWRAP: return priv ? sr_p11_bool(sr_p11_acl(o, SR_ACL_UNWRAP) || sr_p11_acl(o, SR_ACL_IMPORT), out)
+                                 : CKR_ATTRIBUTE_TYPE_INVALID;
+    case CKA_VERIFY: return sr_p11_bool(sr_p11_acl(o, SR_ACL_VERIFY) || (!priv && sr_p11_acl(o, SR_ACL_SIGN)), out);
+    case CKA_ENCRYPT:
+        return sr_p11_bool(sr_p11_acl(o, SR_ACL_ENCRYPT) || (!priv && sr_p11_acl(o, SR_ACL_DECRYPT)), out);
+    case CKA_WRAP: return sr_p11_bool(sr_p11_acl(o, SR_ACL_WRAP), out);
+    case CKA_SIGN_RECOVER: case CKA_VERIFY_RECOVER: return sr_p11_bool(CK_FALSE, out);
+    case CKA_SENSITIVE: case CKA_ALWAYS_SENSITIVE:
+        return priv ? sr_p11_bool(CK_TRUE, out) : CKR_ATTRIBUTE_TYPE_INVALID;
+    case CKA_EXTRACTABLE: return priv ? sr_p11_bool(extractable, out) : CKR_ATTRIBUTE_TYPE_INVALID;
+    case CKA_NEVER_EXTRACTABLE: return priv ? sr_p11_bool(!extractable, out) : CKR_ATTRIBUTE_TYPE_INVALID;
+    case CKA_WRAP_WITH_TRUSTED: return priv ? sr_p11_bool(CK_TRUE, out) : CKR_ATTRIBUTE_TYPE_INVALID;
+    case CKA_ALWAYS_AUTHENTICATE: return priv ? sr_p11_bool(CK_FALSE, out) : CKR_ATTRIBUTE_TYPE_INVALID;
+    case CKA_TRUSTED: return !priv ? sr_p11_bool(CK_FALSE, out) : CKR_ATTRIBUTE_TYPE_INVALID;
+    case CKA_VALUE_LEN:
+        return o->cls == CKO_SECRET_KEY ? sr_p11_ulong(o->info.spec.bits / 8, out) : CKR_ATTRIBUTE_TYPE_INVALID;
+    case CKA_MODULUS_BITS:
+        return o->info.spec.type == SR_KEY_RSA ? sr_p11_ulong(o->info.spec.bits, out) : CKR_ATTRIBUTE_TYPE_INVALID;
+    case CKA_MODULUS: case CKA_PUBLIC_EXPONENT:
+        if (o->info.spec.type != SR_KEY_RSA) {
+            return CKR_ATTRIBUTE_TYPE_INVALID;
+        }
+        return sr_pkey_public_part(o->pub, t == CKA_MODULUS ? SR_PUB_RSA_N : SR_PUB_RSA_E, out) == SR_OK
+                   ? CKR_OK : CKR_DEVICE_ERROR;
+    case CKA_EC_PARAMS:
+        if (o->info.spec.type != SR_KEY_EC) {
+            return CKR_ATTRIBUTE_TYPE_INVALID;
+        }
+        return sr_pkey_public_part(o->pub, SR_PUB_EC_PARAMS, out) == SR_OK ? CKR_OK : CKR_DEVICE_ERROR;
+    case CKA_EC_POINT:
+        if (o->info.spec.type != SR_KEY_EC || priv) {
+            return CKR_ATTRIBUTE_TYPE_INVALID;
+        }
+        return sr_pkey_public_part(o->pub, SR_PUB_EC_POINT, out) == SR_OK ? CKR_OK : CKR_DEVICE_ERROR;
+    case CKA_PUBLIC_KEY_INFO:
+        if (o->pub == NULL) {
+            return CKR_ATTRIBUTE_TYPE_INVALID;
+        }
+        return sr_pkey_public_to_spki(o->pub, out) == SR_OK ? CKR_OK : CKR_DEVICE_ERROR;
+    /* What no PKCS#11 call may ever read: the key itself. */
+    case CKA_VALUE: case CKA_PRIVATE_EXPONENT: case CKA_PRIME_1: case CKA_PRIME_2: case CKA_EXPONENT_1:
+    case CKA_EXPONENT_2: case CKA_COEFFICIENT:
+        return priv ? CKR_ATTRIBUTE_SENSITIVE : CKR_ATTRIBUTE_TYPE_INVALID;
+    default: return CKR_ATTRIBUTE_TYPE_INVALID;
+    }
+}
+
+CK_RV sr_p11_attribute(struct sr_p11 *p, const struct sr_p11_object *o, CK_ATTRIBUTE *a)
+{
+    (void)p;
+    SR_AUTO_BUF struct sr_buf v = {0};
+    sr_buf_init(&v, 4096, SR_BUF_PLAIN);
+    CK_RV rv = sr_p11_value(o, a->type, &v);
+    if (rv != CKR_OK) {
+        a->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        return rv;
+    }
+    return sr_p11_out(v.data, v.len, a->pValue, &a->ulValueLen);
+}
+
+bool sr_p11_matches(struct sr_p11 *p, const struct sr_p11_object *o, const CK_ATTRIBUTE *tmpl, CK_ULONG n)
+{
+    (void)p;
+    for (CK_ULONG i = 0; i < n; i++) {
+        SR_AUTO_BUF struct sr_buf v = {0};
+        sr_buf_init(&v, 4096, SR_BUF_PLAIN);
+        if (sr_p11_value(o, tmpl[i].type, &v) != CKR_OK || v.len != tmpl[i].ulValueLen ||
+            (v.len > 0 && (tmpl[i].pValue == NULL || memcmp(v.data, tmpl[i].pValue, v.len) != 0))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* --- the object functions --- */
+
+/* Runs fn with the library lock held and the session checked. */
+#define SR_P11_SESSION_BEGIN(p, h, s)                                                                            \
+    struct sr_p11 *p = sr_p11_get();                                                                            \
+    if (p == NULL) {                                                                                             \
+        return CKR_CRYPTOKI_NOT_INITIALIZED;                                                                     \
+    }                                                                                                            \
+    pthread_mutex_lock(&p->lock);                                                                               \
+    struct sr_p11_session *s = h >= 1 && h <= SR_P11_MAX_SESSIONS && p->sessions[h - 1].open                    \
+                                   ? &p->sessions[h - 1] : NULL;                                                 \
+    CK_RV rv = s == NULL ? CKR_SESSION_HANDLE_INVALID : CKR_OK
+
+#define SR_P11_SESSION_END(p)                                                                                    \
+    pthread_mutex_unlock(&p->lock);                                                                             \
+    return rv
+
+CK_RV sr_C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
+{
+    SR_P11_SESSION_BEGIN(p, h, s);
+    struct sr_p11_object *o = rv == CKR_OK ? sr_p11_object(p, oh) : NULL;
+    if (rv == CKR_OK && (o == NULL || !sr_p11_object_visible(p, o))) {
+        rv = CKR_OBJECT_HANDLE_INVALID;
+    } else if (rv == CKR_OK && tmpl == NULL && n > 0) {
+        rv = CKR_ARGUMENTS_BAD;
+    }
+    /* Every attribute is answered; the call's value is the last refusal (PKCS#11 2.40 §5.7). */
+    CK_RV last = CKR_OK;
+    for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
+        CK_RV one = sr_p11_attribute(p, o, &tmpl[i]);
+        last = one != CKR_OK ? one : last;
+    }
+    rv = rv != CKR_OK ? rv : last;
+    SR_P11_SESSION_END(p);
+}
+
+CK_RV sr_C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
+{
+    (void)tmpl, (void)n;
+    SR_P11_SESSION_BEGIN(p, h, s);
+    struct sr_p11_object *o = rv == CKR_OK ? sr_p11_object(p, oh) : NULL;
+    if (rv == CKR_OK && (o == NULL || !sr_p11_object_visible(p, o))) {
+        rv = CKR_OBJECT_HANDLE_INVALID;
+    } else if (rv == CKR_OK) {
+        /* A key's attributes are its authenticated header and ACL: none changes after the key is made. */
+        rv = CKR_ATTRIBUTE_READ_ONLY;
+    }
+    SR_P11_SESSION_END(p);
+}
+
+CK_RV sr_C_GetObjectSize(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ULONG_PTR size)
+{
+    SR_P11_SESSION_BEGIN(p, h, s);
+    struct sr_p11_object *o = rv == CKR_OK ? sr_p11_object(p, oh) : NULL;
+    if (rv == CKR_OK && (o == NULL || !sr_p11_object_visible(p, o))) {
+        rv = CKR_OBJECT_HANDLE_INVALID;
+    } else if (rv == CKR_OK && size == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (rv == CKR_OK) {
+        *size = o->file.len;
+    }
+    SR_P11_SESSION_END(p);
+}
+
+CK_RV sr_C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
+{
+    SR_P11_SESSION_BEGIN(p, h, s);
+    if (rv == CKR_OK && s->active[SR_P11_OP_FIND]) {
+        rv = CKR_OPERATION_ACTIVE;
+    } else if (rv == CKR_OK && tmpl == NULL && n > 0) {
+        rv = CKR_ARGUMENTS_BAD;
+    }
+    if (rv == CKR_OK) {
+        pthread_rwlock_rdlock(&p->module_lock);
+        rv = sr_p11_refresh(p);
+        pthread_rwlock_unlock(&p->module_lock);
+    }
+    if (rv == CKR_OK) {
+        free(s->found);
+        s->found = calloc(p->nobjects + 1, sizeof(*s->found));
+        s->nfound = s->given = 0;
+        rv = s->found != NULL ? CKR_OK : CKR_HOST_MEMORY;
+    }
+    for (CK_ULONG i = 0; rv == CKR_OK && i < p->nobjects; i++) {
+        struct sr_p11_object *o = &p->objects[i];
+        if (o->live && sr_p11_object_visible(p, o) && sr_p11_matches(p, o, tmpl, n)) {
+            s->found[s->nfound++] = i + 1;
+        }
+    }
+    if (rv == CKR_OK) {
+        s->active[SR_P11_OP_FIND] = true;
+    }
+    SR_P11_SESSION_END(p);
+}
+
+CK_RV sr_C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out, CK_ULONG max, CK_ULONG_PTR count)
+{
+    SR_P11_SESSION_BEGIN(p, h, s);
+    if (rv == CKR_OK && (out == NULL || count == NULL)) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (rv == CKR_OK && !s->active[SR_P11_OP_FIND]) {
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    }
+    if (rv == CKR_OK) {
+        CK_ULONG k = 0;
+        while (k < max && s->given < s->nfound) {
+            out[k++] = s->found[s->given++];
+        }
+        *count = k;
+    }
+    SR_P11_SESSION_END(p);
+}
+
+CK_RV sr_C_FindObjectsFinal(CK_SESSION_HANDLE h)
+{
+    SR_P11_SESSION_BEGIN(p, h, s);
+    if (rv == CKR_OK && !s->active[SR_P11_OP_FIND]) {
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    }
+    if (rv == CKR_OK) {
+        s->active[SR_P11_OP_FIND] = false;
+        free(s->found);
+        s->found = NULL;
+        s->nfound = s->given = 0;
+    }
+    SR_P11_SESSION_END(p);
+}
+
+CK_RV sr_C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
+{
+    SR_P11_SESSION_BEGIN(p, h, s);
+    struct sr_p11_object *o = rv == CKR_OK ? sr_p11_object(p, oh) : NULL;
+    if (rv == CKR_OK && (o == NULL || !sr_p11_object_visible(p, o))) {
+        rv = CKR_OBJECT_HANDLE_INVALID;
+    } else if (rv == CKR_OK && !(s->flags & CKF_RW_SESSION)) {
+        rv = CKR_SESSION_READ_ONLY;
+    } else if (rv == CKR_OK && !p->user) {
+        rv = CKR_USER_NOT_LOGGED_IN;
+    }
+    if (rv == CKR_OK) {
+        pthread_rwlock_wrlock(&p->module_lock);
+        rv = sr_p11_rv(sr_key_destroy(p->module, o->app, o->ident));
+        if (rv == CKR_OK) {
+            rv = sr_p11_refresh(p); /* both halves of a pair go together */
+        }
+        pthread_rwlock_unlock(&p->module_lock);
+    }
+    SR_P11_SESSION_END(p);
+}
+
+CK_RV sr_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, CK_OBJECT_HANDLE_PTR ret)
+{
+    (void)tmpl, (void)n, (void)ret;
+    SR_P11_SESSION_BEGIN(p, h, s);
+    if (rv == CKR_OK) {
+        /* A key enters the module only generated in it or unwrapped into it: never as clear CKA_VALUE. */
+        rv = CKR_TEMPLATE_INCONSISTENT;
+    }
+    SR_P11_SESSION_END(p);
+}
+
+/* --- making keys --- */
+
+struct sr_p11_keygen {
+    CK_ULONG bits;             /* CKA_MODULUS_BITS; CKA_VALUE_LEN * 8 */
+    enum sr_curve curve;       /* CKA_EC_PARAMS */
+    unsigned long pubexp;
+    uint8_t id[SR_P11_MAX_ID];
+    CK_ULONG id_len;           /* 0: a random one */
+    char label[SR_MAX_PLAINNAME + 1];
+    unsigned acl;
+    unsigned acl_set;          /* the usage attributes the templates gave, true or false */
+};
+
+static bool sr_p11_template_bool(const CK_ATTRIBUTE *a, CK_BBOOL *ret)
+{
+    if (a->pValue == NULL || a->ulValueLen != sizeof(CK_BBOOL)) {
+        return false;
+    }
+    *ret = *(const CK_BBOOL *)a->pValue;
+    return true;
+}
+
+static bool sr_p11_template_ulong(const CK_ATTRIBUTE *a, CK_ULONG *ret)
+{
+    if (a->pValue == NULL || a->ulValueLen != sizeof(CK_ULONG)) {
+        return false;
+    }
+    *ret = *(const CK_ULONG *)a->pValue;
+    return true;
+}
+
+static const struct {
+    CK_ATTRIBUTE_TYPE type;
+    enum sr_acl_action action;
+} sr_p11_usages[] = {
+    {CKA_SIGN, SR_ACL_SIGN},       {CKA_VERIFY, SR_ACL_VERIFY}, {CKA_ENCRYPT, SR_ACL_ENCRYPT},
+    {CKA_DECRYPT, SR_ACL_DECRYPT}, {CKA_WRAP, SR_ACL_WRAP},     {CKA_UNWRAP, SR_ACL_UNWRAP},
+};
+
+/* One template's attributes into g; cls is the object it describes. */
+static CK_RV sr_p11_template(const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_CLASS cls, struct sr_p11_keygen *g)
+{
+    if (tmpl == NULL && n > 0) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    for (CK_ULONG i = 0; i < n; i++) {
+        const CK_ATTRIBUTE *a = &tmpl[i];
+        CK_BBOOL b = CK_FALSE;
+        CK_ULONG u = 0;
+        bool usage = false;
+        for (size_t k = 0; k < SR_ARRAY_LEN(sr_p11_usages); k++) {
+            if (a->type == sr_p11_usages[k].type) {
+                if (!sr_p11_template_bool(a, &b)) {
+                    return CKR_ATTRIBUTE_VALUE_INVALID;
+                }
+                g->acl = b ? g->acl | sr_p11_usages[k].action : g->acl & ~(unsigned)sr_p11_usages[k].action;
+                g->acl_set |= sr_p11_usages[k].action;
+                usage = true;
+            }
+        }
+        if (usage) {
+            continue;
+        }
+        switch (a->type) {
+        case CKA_CLASS:
+            if (!sr_p11_template_ulong(a, &u) || u != cls) {
+                return CKR_TEMPLATE_INCONSISTENT;
+            }
+            break;
+        case CKA_TOKEN: case CKA_PRIVATE: case CKA_MODIFIABLE: case CKA_DERIVE: case CKA_KEY_TYPE:
+        case CKA_START_DATE: case CKA_END_DATE: case CKA_SUBJECT: case CKA_VERIFY_RECOVER: case CKA_SIGN_RECOVER:
+            break; /* every key is a token object, private when it is secret; the type follows the mechanism */
+        case CKA_SENSITIVE: case CKA_ALWAYS_AUTHENTICATE: case CKA_WRAP_WITH_TRUSTED:
+            /* Every key is sensitive and leaves only to a trusted key: asking otherwise is refused. */
+            if (!sr_p11_template_bool(a, &b) || b != (a->type != CKA_ALWAYS_AUTHENTICATE)) {
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            }
+            break;
+        case CKA_EXTRACTABLE:
+            if (!sr_p11_template_bool(a, &b) || b) {
+                return CKR_ATTRIBUTE_VALUE_INVALID; /* extractable keys come from modify-acls' quorum, not here */
+            }
+            break;
+        case CKA_LABEL:
+            if (a->ulValueLen > SR_MAX_PLAINNAME || (a->pValue == NULL && a->ulValueLen > 0)) {
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            }
+            memcpy(g->label, a->pValue, a->ulValueLen);
+            g->label[a->ulValueLen] = 0;
+            break;
+        case CKA_ID:
+            if (a->ulValueLen == 0 || a->ulValueLen > SR_P11_MAX_ID || a->pValue == NULL) {
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            }
+            memcpy(g->id, a->pValue, a->ulValueLen);
+            g->id_len = a->ulValueLen;
+            break;
+        case CKA_MODULUS_BITS:
+            if (!sr_p11_template_ulong(a, &g->bits)) {
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            }
+            break;
+        case CKA_VALUE_LEN:
+            if (!sr_p11_template_ulong(a, &u)) {
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            }
+            g->bits = u * 8;
+            break;
+        case CKA_PUBLIC_EXPONENT: {
+            if (a->pValue == NULL || a->ulValueLen == 0 || a->ulValueLen > sizeof(unsigned long)) {
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            }
+            unsigned long e = 0;
+            for (CK_ULONG k = 0; k < a->ulValueLen; k++) {
+                e = e << 8 | ((const uint8_t *)a->pValue)[k];
+            }
+            g->pubexp = e;
+            break;
+        }
+        case CKA_EC_PARAMS:
+            if (a->pValue == NULL || sr_curve_from_oid_der(a->pValue, a->ulValueLen, &g->curve) != SR_OK) {
+                return CKR_CURVE_NOT_SUPPORTED;
+            }
+            break;
+        default:
+            return CKR_ATTRIBUTE_TYPE_INVALID;
+        }
+    }
+    return CKR_OK;
+}
+
+/* The Tookan/Clulow rule: a key that wraps or unwraps keys never also encrypts or decrypts data, or a
+ * wrapped key could be decrypted into the clear (or a known value unwrapped as a key). */
+static CK_RV sr_p11_usage_check(unsigned acl)
+{
+    bool wraps = acl & (SR_ACL_WRAP | SR_ACL_UNWRAP);
+    bool crypts = acl & (SR_ACL_ENCRYPT | SR_ACL_DECRYPT);
+    return wraps && crypts ? CKR_TEMPLATE_INCONSISTENT : CKR_OK;
+}
+
+/* Makes key_pkcs11_<hex id> and answers with its objects. */
+static CK_RV sr_p11_make(struct sr_p11 *p, struct sr_p11_session *s, const struct sr_key_spec *spec,
+                         struct sr_p11_keygen *g, CK_OBJECT_HANDLE_PTR ret_pub, CK_OBJECT_HANDLE_PTR ret_priv)
+{
+    if (!(s->flags & CKF_RW_SESSION)) {
+        return CKR_SESSION_READ_ONLY;
+    }
+    if (!p->user) {
+        return CKR_USER_NOT_LOGGED_IN;
+    }
+    CK_RV rv = sr_p11_usage_check(g->acl);
+    if (rv != CKR_OK) {
+        return rv;
+    }
+    if (g->id_len == 0) {
+        g->id_len = 8;
+        if (sr_rand_bytes(g->id, g->id_len) != SR_OK) {
+            return CKR_DEVICE_ERROR;
+        }
+    }
+    char ident[2 * SR_P11_MAX_ID + 1];
+    sr_hex_encode(g->id, g->id_len, ident);
+    struct sr_keygen_params params = {.app = SR_P11_APP, .ident = ident, .plainname = g->label[0] ? g->label : ident,
+                                      .spec = *spec, .acl = g->acl};
+    struct sr_key_info info;
+    pthread_rwlock_wrlock(&p->module_lock);
+    enum sr_err r = sr_key_generate(p->module, &params, &info);
+    rv = r == SR_ERR_EXISTS ? CKR_ATTRIBUTE_VALUE_INVALID : sr_p11_rv(r); /* that CKA_ID is taken */
+    if (rv == CKR_OK) {
+        rv = sr_p11_refresh(p);
+    }
+    pthread_rwlock_unlock(&p->module_lock);
+    if (rv != CKR_OK) {
+        return rv;
+    }
+    struct sr_p11_object *priv = sr_p11_find_file(p, SR_P11_APP, ident,
+                                                  spec->type == SR_KEY_AES ? CKO_SECRET_KEY : CKO_PRIVATE_KEY);
+    struct sr_p11_object *pub = sr_p11_find_file(p, SR_P11_APP, ident, CKO_PUBLIC_KEY);
+    if (priv == NULL || (ret_pub != NULL && pub == NULL)) {
+        return CKR_DEVICE_ERROR;
+    }
+    *ret_priv = (CK_OBJECT_HANDLE)(priv - p->objects) + 1;
+    if (ret_pub != NULL) {
+        *ret_pub = (CK_OBJECT_HANDLE)(pub - p->objects) + 1;
+    }
+    return CKR_OK;
+}
+
+CK_RV sr_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub_tmpl, CK_ULONG npub,
+                           CK_ATTRIBUTE_PTR priv_tmpl, CK_ULONG npriv, CK_OBJECT_HANDLE_PTR ret_pub,
+                           CK_OBJECT_HANDLE_PTR ret_priv)
+{
+    SR_P11_SESSION_BEGIN(p, h, s);
+    if (rv == CKR_OK && (mech == NULL || ret_pub == NULL || ret_priv == NULL)) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (rv == CKR_OK && mech->mechanism != CKM_RSA_PKCS_KEY_PAIR_GEN && mech->mechanism != CKM_EC_KEY_PAIR_GEN) {
+        rv = CKR_MECHANISM_INVALID;
+    }
+    bool rsa = rv == CKR_OK && mech->mechanism == CKM_RSA_PKCS_KEY_PAIR_GEN;
+    /* Default use: an RSA pair signs and decrypts, an EC pair signs. */
+    struct sr_p11_keygen g = {.pubexp = 65537, .acl = SR_ACL_SIGN | SR_ACL_VERIFY | (rsa ? SR_ACL_DECRYPT | SR_ACL_ENCRYPT : 0)};
+    if (rv == CKR_OK) {
+        rv = sr_p11_template(pub_tmpl, npub, CKO_PUBLIC_KEY, &g);
+    }
+    if (rv == CKR_OK) {
+        rv = sr_p11_template(priv_tmpl, npriv, CKO_PRIVATE_KEY, &g);
+    }
+    struct sr_key_spec spec = {.type = rsa ? SR_KEY_RSA : SR_KEY_EC, .bits = (unsigned)g.bits, .pubexp = g.pubexp,
+                               .curve = g.curve};
+    if (rv == CKR_OK && rsa && g.bits != 2048 && g.bits != 3072 && g.bits != 4096) {
+        rv = g.bits == 0 ? CKR_TEMPLATE_INCOMPLETE : CKR_KEY_SIZE_RANGE;
+    } else if (rv == CKR_OK && !rsa && g.curve == SR_CURVE_NONE) {
+        rv = CKR_TEMPLATE_INCOMPLETE;
+    } else if (rv == CKR_OK && !rsa && (g.acl & ~(unsigned)(SR_ACL_SIGN | SR_ACL_VERIFY))) {
+        rv = CKR_TEMPLATE_INCONSISTENT; /* ECDSA keys sign, nothing else */
+    }
+    if (rv == CKR_OK) {
+        rv = sr_p11_make(p, s, &spec, &g, ret_pub, ret_priv);
+    }
+    SR_P11_SESSION_END(p);
+}
+
+CK_RV sr_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n,
+                       CK_OBJECT_HANDLE_PTR ret)
+{
+    SR_P11_SESSION_BEGIN(p, h, s);
+    if (rv == CKR_OK && (mech == NULL || ret == NULL)) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (rv == CKR_OK && mech->mechanism != CKM_AES_KEY_GEN) {
+        rv = CKR_MECHANISM_INVALID;
+    }
+    struct sr_p11_keygen g = {.acl = SR_ACL_ENCRYPT | SR_ACL_DECRYPT};
+    if (rv == CKR_OK) {
+        rv = sr_p11_template(tmpl, n, CKO_SECRET_KEY, &g);
+    }
+    /* A key asked to wrap or unwrap does only that, unless the template also asks for data use. */
+    if (rv == CKR_OK && (g.acl & (SR_ACL_WRAP | SR_ACL_UNWRAP)) && !(g.acl_set & (SR_ACL_ENCRYPT | SR_ACL_DECRYPT))) {
+        g.acl &= ~(unsigned)(SR_ACL_ENCRYPT | SR_ACL_DECRYPT);
+    }
+    struct sr_key_spec spec = {.type = SR_KEY_AES, .bits = (unsigned)g.bits};
+    if (rv == CKR_OK && g.bits != 128 && g.bits != 192 && g.bits != 256) {
+        rv = g.bits == 0 ? CKR_TEMPLATE_INCOMPLETE : CKR_KEY_SIZE_RANGE;
+    } else if (rv == CKR_OK && (g.acl & (SR_ACL_SIGN | SR_ACL_VERIFY))) {
+        rv = CKR_TEMPLATE_INCONSISTENT;
+    }
+    if (rv == CKR_OK) {
+        rv = sr_p11_make(p, s, &spec, &g, NULL, ret);
+    }
+    SR_P11_SESSION_END(p);
+}

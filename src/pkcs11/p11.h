@@ -1,0 +1,135 @@
+/*
+ * p11.h - what the files of the PKCS#11 library share (pkcs11/ sits beside cli/ on top of hsm/): the one
+ * library instance, its objects and its sessions.
+ *
+ * Objects are the module's key files: a key pair's file is two objects (private and public), an AES key's
+ * one (secret). They are read from kmdata/local when a search starts, and keep their handle for the life
+ * of the library. Every key operation goes through hsm/ with the file's bytes: no clear key exists here.
+ *
+ * Include <p11-kit/pkcs11.h> (through this header) before any other: in its compatible mode it renames
+ * lower-case names (value, count, iv_len ...) by macro, so every header must see the same renaming.
+ */
+#ifndef SR_PKCS11_P11_H
+#define SR_PKCS11_P11_H
+
+#include <p11-kit/pkcs11.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "base/buf.h"
+#include "hsm/module.h"
+
+#define SR_P11_SLOT 0
+#define SR_P11_MAX_SESSIONS 256
+#define SR_P11_MAX_OBJECTS 4096
+#define SR_P11_MAX_ID 32 /* CKA_ID bytes of a key made here: its ident is their hex */
+#define SR_P11_APP "pkcs11"
+
+struct sr_p11_object {
+    bool live;
+    CK_OBJECT_CLASS cls;    /* CKO_PRIVATE_KEY, CKO_PUBLIC_KEY or CKO_SECRET_KEY */
+    char app[32];
+    char ident[SR_MAX_IDENT + 1];
+    struct sr_key_info info; /* the key file's header, authenticated under the loaded world */
+    struct sr_buf file;      /* the key file's bytes (sealed: no secret in clear) */
+    EVP_PKEY *pub;           /* RSA and EC: the public half */
+};
+
+enum sr_p11_op { SR_P11_OP_NONE, SR_P11_OP_SIGN, SR_P11_OP_VERIFY, SR_P11_OP_ENCRYPT, SR_P11_OP_DECRYPT,
+                 SR_P11_OP_DIGEST, SR_P11_OP_FIND, SR_P11_OP_COUNT_ };
+
+/* One operation in progress per kind, as PKCS#11 allows: its mechanism, its key (copied at *Init, so that
+ * the operation runs without the library's lock), and the data of a multi-part call. */
+struct sr_p11_active {
+    CK_MECHANISM_TYPE mech;
+    CK_ULONG hash;          /* PSS and OAEP: the hash mechanism of the parameters */
+    struct sr_p11_object key; /* a copy: file bytes, info and a reference to pub */
+    struct sr_buf data;
+    struct sr_buf iv, aad;  /* AES: the mechanism's parameters */
+    CK_ULONG tag_bits;
+};
+
+struct sr_p11_session {
+    bool open;
+    CK_FLAGS flags;
+    bool active[SR_P11_OP_COUNT_];
+    struct sr_p11_active op[SR_P11_OP_COUNT_];
+    CK_OBJECT_HANDLE *found; /* C_FindObjects: the matches, and how many were handed out */
+    CK_ULONG nfound, given;
+};
+
+struct sr_p11 {
+    pthread_mutex_t lock; /* the tables below, and who is logged in */
+    pthread_rwlock_t module_lock; /* key operations share the module; generating or destroying takes it whole */
+    struct sr_module *module;
+    bool user, so;        /* logged in as the user (PIN) or the security officer (card quorum) */
+    struct sr_p11_object objects[SR_P11_MAX_OBJECTS]; /* handle h is objects[h - 1] */
+    CK_ULONG nobjects;
+    struct sr_p11_session sessions[SR_P11_MAX_SESSIONS]; /* handle h is sessions[h - 1] */
+};
+
+/* The library instance C_Initialize made, or NULL: PKCS#11 gives its functions no context argument, so
+ * this is the one piece of global state, set and cleared under a lock by C_Initialize and C_Finalize. */
+struct sr_p11 *sr_p11_get(void);
+
+/* The flags of a mechanism the token offers (p11.c's table), or false. */
+bool sr_p11_mechanism_flags(CK_MECHANISM_TYPE type, CK_FLAGS *ret);
+/* sr_err → the PKCS#11 return value that names the same refusal. */
+CK_RV sr_p11_rv(enum sr_err r);
+/* Copies n bytes into a caller's attribute or output buffer under PKCS#11's length rules. */
+CK_RV sr_p11_out(const void *src, CK_ULONG n, CK_BYTE_PTR dst, CK_ULONG_PTR dst_len);
+
+/* objects.c (with p->lock held unless said otherwise) */
+/* Reads kmdata/local again: new key files become objects, removed ones die. */
+CK_RV sr_p11_refresh(struct sr_p11 *p);
+struct sr_p11_object *sr_p11_object(struct sr_p11 *p, CK_OBJECT_HANDLE h);
+bool sr_p11_object_visible(const struct sr_p11 *p, const struct sr_p11_object *o);
+/* Whether the object has every attribute of the template with that value. */
+bool sr_p11_matches(struct sr_p11 *p, const struct sr_p11_object *o, const CK_ATTRIBUTE *tmpl, CK_ULONG n);
+CK_RV sr_p11_attribute(struct sr_p11 *p, const struct sr_p11_object *o, CK_ATTRIBUTE *a);
+/* A copy that owns its bytes and a reference to pub (for an operation), and its release. */
+enum sr_err sr_p11_object_copy(const struct sr_p11_object *o, struct sr_p11_object *ret);
+void sr_p11_object_release(struct sr_p11_object *o);
+
+/* ops.c */
+void sr_p11_active_release(struct sr_p11_active *a);
+
+/* The functions objects.c and ops.c give the function list. */
+CK_RV sr_C_CreateObject(CK_SESSION_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR);
+CK_RV sr_C_DestroyObject(CK_SESSION_HANDLE, CK_OBJECT_HANDLE);
+CK_RV sr_C_GetObjectSize(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, CK_ULONG_PTR);
+CK_RV sr_C_GetAttributeValue(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG);
+CK_RV sr_C_SetAttributeValue(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG);
+CK_RV sr_C_FindObjectsInit(CK_SESSION_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG);
+CK_RV sr_C_FindObjects(CK_SESSION_HANDLE, CK_OBJECT_HANDLE_PTR, CK_ULONG, CK_ULONG_PTR);
+CK_RV sr_C_FindObjectsFinal(CK_SESSION_HANDLE);
+CK_RV sr_C_GenerateKey(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR);
+CK_RV sr_C_GenerateKeyPair(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_ATTRIBUTE_PTR, CK_ULONG, CK_ATTRIBUTE_PTR,
+                           CK_ULONG, CK_OBJECT_HANDLE_PTR, CK_OBJECT_HANDLE_PTR);
+CK_RV sr_C_WrapKey(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV sr_C_UnwrapKey(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_ATTRIBUTE_PTR,
+                     CK_ULONG, CK_OBJECT_HANDLE_PTR);
+CK_RV sr_C_EncryptInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
+CK_RV sr_C_Encrypt(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV sr_C_EncryptUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV sr_C_EncryptFinal(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV sr_C_DecryptInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
+CK_RV sr_C_Decrypt(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV sr_C_DecryptUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV sr_C_DecryptFinal(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV sr_C_DigestInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR);
+CK_RV sr_C_Digest(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV sr_C_DigestUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG);
+CK_RV sr_C_DigestFinal(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV sr_C_SignInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
+CK_RV sr_C_Sign(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV sr_C_SignUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG);
+CK_RV sr_C_SignFinal(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV sr_C_VerifyInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
+CK_RV sr_C_Verify(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG);
+CK_RV sr_C_VerifyUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG);
+CK_RV sr_C_VerifyFinal(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG);
+
+
+#endif
