@@ -1,5 +1,5 @@
 # Two set-up commands on a fresh Debian 12 machine: `make run` and `make test`.
-# Plain `make` builds build/strongroom.
+# Plain `make` builds build/strongroom and build/libstrongroom-pkcs11.so (the PKCS#11 library).
 BUILD      ?= build
 TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -8,7 +8,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 
 MAN_GROUPS = module root new-world world generatekey kmfile-dump aclprint pubkey sign verifykeypackage toolset \
-	keytransfer serve region vault token audit backup restore key
+	keytransfer serve region vault token audit backup restore key pkcs11
 
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
@@ -44,12 +44,13 @@ fuzz: deps
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
 	@./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
-# The binary, its man page and a systemd unit with a hardened sandbox (dist/strongroom.service.in).
+# The binary, the PKCS#11 library, its man page and a systemd unit with a hardened sandbox (dist/strongroom.service.in).
 install: build install-files
 
 install-files:
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 $(BUILD)/strongroom $(DESTDIR)$(PREFIX)/bin/strongroom
+	install -m 0755 $(BUILD)/libstrongroom-pkcs11.so $(DESTDIR)$(PREFIX)/lib/libstrongroom-pkcs11.so
 	install -m 0644 dist/strongroom.1 $(DESTDIR)$(PREFIX)/share/man/man1/strongroom.1
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' dist/strongroom.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/system/strongroom.service
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/strongroom.service

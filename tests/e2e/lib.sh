@@ -140,6 +140,35 @@ owner_world() {
     $SR new-world --initialize --cipher-suite=DLf3072s256mRijndael --module=1 --acs-quorum=2/3 --pin-file "$T/owner-pins" >/dev/null
     $SR module mode O >/dev/null
 }
+# p11_module_setup: a module in $STRONGROOM_KMDATA with a world (2 of 3 cards, their PINs in $T/card-pins)
+# and the PKCS#11 user PIN $USER_PIN; $P11LIB is the library under test, $ESN the module's serial, and
+# `p11 CMD...` runs a foreign tool (pkcs11-tool, p11tool, openssl) on it: a sanitized library needs the
+# sanitizer runtimes preloaded into a tool that is not (leaks are test_pkcs11's to find, not the tools').
+# $P11TOOL is `p11 pkcs11-tool --module $P11LIB`.
+p11_module_setup() {
+    P11LIB="${SR_BUILD_DIR:?}/libstrongroom-pkcs11.so"
+    [ -f "$P11LIB" ] || fail "no $P11LIB"
+    P11_PRELOAD=""
+    if [[ $(nm -D --undefined-only "$P11LIB") == *__asan_init* ]]; then
+        P11_PRELOAD="$(cc -print-file-name=libasan.so):$(cc -print-file-name=libubsan.so)"
+    fi
+    printf 'card-1\ncard-2\ncard-3\n' > "$T/card-pins"
+    USER_PIN=user-pin-1
+    printf '%s\n' "$USER_PIN" > "$T/user-pin"
+    $SR module mode I >/dev/null
+    $SR new-world --initialize --cipher-suite=DLf3072s256mRijndael --module=1 --acs-quorum=2/3 --pin-file "$T/card-pins" >/dev/null
+    $SR module mode O >/dev/null
+    $SR pkcs11 set-pin --pin-file "$T/user-pin" >/dev/null
+    ESN=$($SR module show | awk '$1 == "ESN" {print $2}')
+    P11TOOL="p11 pkcs11-tool --module $P11LIB"
+}
+p11() {
+    if [ -n "$P11_PRELOAD" ]; then
+        env LD_PRELOAD="$P11_PRELOAD" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 "$@"
+    else
+        "$@"
+    fi
+}
 # b64u: stdin as base64url without padding; b64u_decode: back. rsa_jwk_n PEM: an RSA key's modulus as JWK's n.
 b64u() { basenc --base64url -w0 | tr -d '='; }
 b64u_decode() { local s; s=$(tr '_-' '/+'); while [ $(( ${#s} % 4 )) != 0 ]; do s="$s="; done; printf '%s' "$s" | base64 -d; }

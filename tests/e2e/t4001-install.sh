@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# make install (PREFIX, DESTDIR): the binary, its man page and a systemd unit whose sandbox is hardened
+# make install (PREFIX, DESTDIR): the binary, the PKCS#11 library, its man page and a systemd unit whose sandbox is hardened
 # (a dedicated user, ProtectSystem=strict, NoNewPrivileges, a StateDirectory) and whose ExecStart runs.
 . "$(dirname "$0")/lib.sh"
 make -s -C "$SR_SOURCE_DIR" install-files BUILD="$(dirname "$SR")" DESTDIR="$T/root" PREFIX=/usr >/dev/null
 [ -x "$T/root/usr/bin/strongroom" ] || fail "no binary"
 "$T/root/usr/bin/strongroom" --help | grep -q 'run the key vault' || fail "the installed binary does not run"
+lib="$T/root/usr/lib/libstrongroom-pkcs11.so"
+[ -x "$lib" ] || fail "no PKCS#11 library"
+[ "$(nm -D --defined-only "$lib" | awk '{print $3}')" = C_GetFunctionList ] ||
+    fail "the PKCS#11 library exports more than C_GetFunctionList: $(nm -D --defined-only "$lib" | head -3)"
 grep -q '^\.TH STRONGROOM 1' "$T/root/usr/share/man/man1/strongroom.1" || fail "no man page"
 man1="$T/root/usr/share/man/man1"
-for group in key token audit region vault serve backup keytransfer; do
+for group in key token audit region vault serve backup keytransfer pkcs11; do
     grep -q "^\.TH STRONGROOM\\\\-" "$man1/strongroom-$group.1" || fail "no man page for $group"
 done
 grep -q 'signature\\-format' "$man1/strongroom-key.1" || fail "the key page lacks key sign's options"
