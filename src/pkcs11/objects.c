@@ -598,16 +598,16 @@ static CK_RV sr_p11_usage_check(unsigned acl)
     return wraps && crypts ? CKR_TEMPLATE_INCONSISTENT : CKR_OK;
 }
 
-/* Makes key_pkcs11_<hex id> and answers with its objects. */
-static CK_RV sr_p11_make(struct sr_p11 *p, struct sr_p11_session *s, const struct sr_key_spec *spec,
-                         struct sr_p11_keygen *g, CK_OBJECT_HANDLE_PTR ret_pub, CK_OBJECT_HANDLE_PTR ret_priv)
+/* Making a key needs the user, in a read-write session. */
+static CK_RV sr_p11_may_make(const struct sr_p11 *p, const struct sr_p11_session *s)
 {
-    if (!(s->flags & CKF_RW_SESSION)) {
-        return CKR_SESSION_READ_ONLY;
-    }
-    if (!p->user) {
-        return CKR_USER_NOT_LOGGED_IN;
-    }
+    return !(s->flags & CKF_RW_SESSION) ? CKR_SESSION_READ_ONLY : !p->user ? CKR_USER_NOT_LOGGED_IN : CKR_OK;
+}
+
+/* Makes key_pkcs11_<hex id> and answers with its objects. */
+static CK_RV sr_p11_make(struct sr_p11 *p, const struct sr_key_spec *spec, struct sr_p11_keygen *g,
+                         CK_OBJECT_HANDLE_PTR ret_pub, CK_OBJECT_HANDLE_PTR ret_priv)
+{
     CK_RV rv = sr_p11_usage_check(g->acl);
     if (rv != CKR_OK) {
         return rv;
@@ -651,6 +651,7 @@ CK_RV sr_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIB
                            CK_OBJECT_HANDLE_PTR ret_priv)
 {
     SR_P11_SESSION_BEGIN(p, h, s);
+    rv = rv == CKR_OK ? sr_p11_may_make(p, s) : rv;
     if (rv == CKR_OK && (mech == NULL || ret_pub == NULL || ret_priv == NULL)) {
         rv = CKR_ARGUMENTS_BAD;
     } else if (rv == CKR_OK && mech->mechanism != CKM_RSA_PKCS_KEY_PAIR_GEN && mech->mechanism != CKM_EC_KEY_PAIR_GEN) {
@@ -675,7 +676,7 @@ CK_RV sr_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIB
         rv = CKR_TEMPLATE_INCONSISTENT; /* ECDSA keys sign, nothing else */
     }
     if (rv == CKR_OK) {
-        rv = sr_p11_make(p, s, &spec, &g, ret_pub, ret_priv);
+        rv = sr_p11_make(p, &spec, &g, ret_pub, ret_priv);
     }
     SR_P11_SESSION_END(p);
 }
@@ -684,6 +685,7 @@ CK_RV sr_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_
                        CK_OBJECT_HANDLE_PTR ret)
 {
     SR_P11_SESSION_BEGIN(p, h, s);
+    rv = rv == CKR_OK ? sr_p11_may_make(p, s) : rv;
     if (rv == CKR_OK && (mech == NULL || ret == NULL)) {
         rv = CKR_ARGUMENTS_BAD;
     } else if (rv == CKR_OK && mech->mechanism != CKM_AES_KEY_GEN) {
@@ -704,7 +706,7 @@ CK_RV sr_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_
         rv = CKR_TEMPLATE_INCONSISTENT;
     }
     if (rv == CKR_OK) {
-        rv = sr_p11_make(p, s, &spec, &g, NULL, ret);
+        rv = sr_p11_make(p, &spec, &g, NULL, ret);
     }
     SR_P11_SESSION_END(p);
 }
