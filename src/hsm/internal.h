@@ -69,6 +69,7 @@ struct sr_module {
 #define SR_PURPOSE_WORLD_MAC "strongroom world mac v1"
 #define SR_PURPOSE_WORLD_HASH "strongroom world hash v1"
 #define SR_PURPOSE_BACKUP "strongroom backup v1"
+#define SR_PURPOSE_TRUST "strongroom trusted key v1"
 
 #define SR_MAGIC_WORLD "SRWORLD1"
 #define SR_MAGIC_CARD "SRCARD01"
@@ -76,6 +77,7 @@ struct sr_module {
 #define SR_MAGIC_NVRAM "SRNVRAM1"
 #define SR_MAGIC_SEALED "SRSEALD1"
 #define SR_MAGIC_BACKUP "SRBACKUP"
+#define SR_MAGIC_TRUST "SRTRUST1"
 
 void sr_module_diagf(struct sr_module *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 SR_MUST_USE enum sr_err sr_module_path(const struct sr_module *m, const char *rel, char *out, size_t cap);
@@ -129,9 +131,9 @@ void sr_key_material_release(struct sr_key_material *km);
 /* Loads a kmdata key of any type with its material; writes m->diag. */
 SR_MUST_USE enum sr_err sr_key_load_material(struct sr_module *m, const char *app, const char *ident,
                                              struct sr_key_info *ret, struct sr_key_material *km);
-/* The same for a vault blob (app "vault"), on a shared module: no diagnostics. */
-SR_MUST_USE enum sr_err sr_blob_load_material(const struct sr_module *m, const uint8_t *blob, size_t len,
-                                              struct sr_key_info *ret, struct sr_key_material *km);
+/* The same for a key file's bytes of app (a vault blob: "vault"), on a shared module: no diagnostics. */
+SR_MUST_USE enum sr_err sr_keyfile_load_material(const struct sr_module *m, const char *app, const uint8_t *bytes,
+                                                 size_t len, struct sr_key_info *ret, struct sr_key_material *km);
 /* sr_key_build for either kind of material. */
 SR_MUST_USE enum sr_err sr_key_build_material(const struct sr_module *m, struct sr_key_info *info,
                                               const struct sr_key_material *km, struct sr_buf *out);

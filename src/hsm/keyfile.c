@@ -564,12 +564,12 @@ enum sr_err sr_keyfile_symmetric(const struct sr_module *m, const char *app, con
                    : sr_sym_decrypt(alg, key.data, key.len, in, out);
 }
 
-enum sr_err sr_blob_load_material(const struct sr_module *m, const uint8_t *blob, size_t len, struct sr_key_info *ret,
-                                  struct sr_key_material *km)
+enum sr_err sr_keyfile_load_material(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                                     struct sr_key_info *ret, struct sr_key_material *km)
 {
     SR_AUTO_CONTAINER struct sr_container c = {0};
-    SR_TRY(sr_blob_parse(blob, len, &c));
-    return sr_key_open_any(m, &c, "vault", NULL, ret, NULL, &km->priv, &km->secret);
+    SR_TRY(sr_blob_parse(bytes, len, &c));
+    return sr_key_open_any(m, &c, app, NULL, ret, NULL, &km->priv, &km->secret);
 }
 
 enum sr_err sr_blob_public(const uint8_t *blob, size_t len, EVP_PKEY **ret)

@@ -92,10 +92,32 @@ enum sr_err sr_blob_release_wrapped(const struct sr_module *m, const uint8_t *bl
     struct sr_key_info info;
     SR_AUTO(sr_key_material_release) struct sr_key_material km = {0};
     sr_buf_init(&km.secret, 64, SR_BUF_SECRET);
-    SR_TRY(sr_blob_load_material(m, blob, len, &info, &km));
+    SR_TRY(sr_keyfile_load_material(m, "vault", blob, len, &info, &km));
     /* The module's word, whatever the vault's rows say: only a key made exportable ever leaves. */
     SR_ENSURE(sr_acl_permits(&info.acl, SR_ACL_RELEASE), SR_ERR_ACL_DENIED);
     return sr_rsa_aes_wrap(target, oaep, NULL, 0, &km, out);
+}
+
+enum sr_err sr_keyfile_export_trusted(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                                      const uint8_t *trust, size_t trust_len, const uint8_t *label, size_t label_len,
+                                      struct sr_buf *out)
+{
+    char name[SR_MAX_PLAINNAME + 1];
+    SR_AUTO_PKEY EVP_PKEY *kek = NULL;
+    SR_TRY(sr_trusted_key_open(m, trust, trust_len, name, sizeof(name), &kek));
+    uint8_t kek_hash[SR_HASH_LEN];
+    SR_TRY(sr_pkey_public_hash(kek, kek_hash));
+    struct sr_key_info info;
+    SR_AUTO(sr_key_material_release) struct sr_key_material km = {0};
+    sr_buf_init(&km.secret, 64, SR_BUF_SECRET);
+    SR_TRY(sr_keyfile_load_material(m, app, bytes, len, &info, &km));
+    /* Out only under a key the quorum trusted, and only if the key was made to leave so (or names that KEK). */
+    bool to_trusted = sr_acl_permits(&info.acl, SR_ACL_EXPORT_TO_TRUSTED);
+    bool to_this = sr_acl_permits(&info.acl, SR_ACL_EXPORT_TO_KEY) &&
+                   sr_ct_equal(kek_hash, info.acl.export_kek_hash, SR_HASH_LEN);
+    SR_ENSURE(to_trusted || to_this, SR_ERR_ACL_DENIED);
+    static const uint8_t none[1] = {0};
+    return sr_rsa_aes_wrap(kek, SR_ENC_RSA_OAEP, label_len ? label : none, label_len, &km, out);
 }
 
 enum sr_err sr_kek_generate(struct sr_module *m, const char *ident, unsigned bits, EVP_PKEY **ret_pub)

@@ -32,6 +32,19 @@ SR_MUST_USE enum sr_err sr_key_export_wrapped(struct sr_module *m, const char *i
 SR_MUST_USE enum sr_err sr_blob_release_wrapped(const struct sr_module *m, const uint8_t *blob, size_t len,
                                                 EVP_PKEY *target, enum sr_enc_alg oaep, struct sr_buf *out);
 
+/* PKCS#11's trusted wrapping keys (trusted.c): local/trust_<ident>, written after the caller checked the
+ * administrator quorum; RSA 2048 bits or more. open authenticates one and gives its public key. */
+SR_MUST_USE enum sr_err sr_trusted_key_path(const struct sr_module *m, const char *ident, char *out, size_t cap);
+SR_MUST_USE enum sr_err sr_trusted_key_write(struct sr_module *m, const char *ident, const char *plainname,
+                                             EVP_PKEY *pub);
+SR_MUST_USE enum sr_err sr_trusted_key_open(const struct sr_module *m, const uint8_t *bytes, size_t len,
+                                            char *plainname, size_t cap, EVP_PKEY **ret_pub);
+/* C_WrapKey with CKM_RSA_AES_KEY_WRAP: a key file's key (app) out under a trusted key (its file's bytes), if
+ * its ACL has ExportToTrusted, or ExportToKey naming that very key. OAEP-SHA-1 with label (may be empty). */
+SR_MUST_USE enum sr_err sr_keyfile_export_trusted(const struct sr_module *m, const char *app, const uint8_t *bytes,
+                                                  size_t len, const uint8_t *trust, size_t trust_len,
+                                                  const uint8_t *label, size_t label_len, struct sr_buf *out);
+
 /* Creates the region's KEK as local/key_byok_<ident>: RSA 2048/3072/4096, ACL Import only. */
 SR_MUST_USE enum sr_err sr_kek_generate(struct sr_module *m, const char *ident, unsigned bits, EVP_PKEY **ret_pub);
 /* The public half and key hash of a module KEK. */

@@ -13,12 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/fileio.h"
+#include "base/json.h"
 #include "base/text.h"
 #include "crypto/crypto.h"
 #include "crypto/ossl.h"
+#include "crypto/jwk.h"
 #include "hsm/blob.h"
+#include "hsm/transfer.h"
 
 void sr_p11_object_release(struct sr_p11_object *o)
 {
@@ -54,9 +58,14 @@ bool sr_p11_object_visible(const struct sr_p11 *p, const struct sr_p11_object *o
 
 /* --- the objects of kmdata/local --- */
 
-/* "key_<app>_<ident>": apps and idents share an alphabet without '_'. */
+/* "key_<app>_<ident>": apps and idents share an alphabet without '_'; "trust_<ident>" is a trusted key. */
 static bool sr_p11_file_name(const char *name, char *app, size_t app_cap, char *ident, size_t ident_cap)
 {
+    if (strncmp(name, "trust_", 6) == 0 && strlen(name + 6) < ident_cap) {
+        snprintf(app, app_cap, "%s", SR_P11_TRUST_APP);
+        strcpy(ident, name + 6);
+        return sr_ident_check(ident) == SR_OK;
+    }
     if (strncmp(name, "key_", 4) != 0) {
         return false;
     }
@@ -112,14 +121,29 @@ static void sr_p11_load_file(struct sr_p11 *p, const char *dir, const char *name
         snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
         return;
     }
-    bool secret_seen = sr_p11_find_file(p, app, ident, CKO_SECRET_KEY) != NULL;
-    if (secret_seen || sr_p11_find_file(p, app, ident, CKO_PRIVATE_KEY) != NULL) {
+    bool trusted = strcmp(app, SR_P11_TRUST_APP) == 0;
+    bool seen = sr_p11_find_file(p, app, ident, trusted ? CKO_PUBLIC_KEY : CKO_PRIVATE_KEY) != NULL;
+    if (seen || sr_p11_find_file(p, app, ident, CKO_SECRET_KEY) != NULL) {
         return;
     }
     SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
-    struct sr_key_info info;
-    if (sr_file_read(path, &file) != SR_OK || sr_keyfile_info(p->module, app, file.data, file.len, &info) != SR_OK) {
+    struct sr_key_info info = {0};
+    if (sr_file_read(path, &file) != SR_OK) {
+        return;
+    }
+    if (trusted) {
+        SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+        if (sr_trusted_key_open(p->module, file.data, file.len, info.plainname, sizeof(info.plainname), &pub) == SR_OK &&
+            sr_pkey_describe(pub, &info.spec) == SR_OK) {
+            info.acl.actions = SR_ACL_WRAP;
+            if (sr_p11_add(p, app, ident, CKO_PUBLIC_KEY, &info, &file, pub) == SR_OK) {
+                p->objects[p->nobjects - 1].trusted = true;
+            }
+        }
+        return;
+    }
+    if (sr_keyfile_info(p->module, app, file.data, file.len, &info) != SR_OK) {
         return;
     }
     if (info.spec.type == SR_KEY_AES) {
@@ -142,8 +166,9 @@ CK_RV sr_p11_refresh(struct sr_p11 *p)
     for (CK_ULONG i = 0; i < p->nobjects; i++) {
         struct sr_p11_object *o = &p->objects[i];
         char path[SR_PATH_MAX];
-        if (o->live && (sr_key_path(p->module, o->app, o->ident, path, sizeof(path)) != SR_OK ||
-                        !sr_file_exists(path))) {
+        enum sr_err r = o->trusted ? sr_trusted_key_path(p->module, o->ident, path, sizeof(path))
+                                   : sr_key_path(p->module, o->app, o->ident, path, sizeof(path));
+        if (o->live && (r != SR_OK || !sr_file_exists(path))) {
             o->live = false; /* gone: its handle never names another object */
             sr_p11_object_release(o);
         }
@@ -171,22 +196,27 @@ static bool sr_p11_acl(const struct sr_p11_object *o, enum sr_acl_action a)
     return sr_acl_permits(&o->info.acl, a);
 }
 
-/* CKA_ID: the bytes a key made here was given (its ident is their hex), else the ident itself. */
+/* Objects made through the library (keys, trusted keys) keep their CKA_ID as their ident's hex, and their
+ * CKA_LABEL as their plain name; a key generatekey made shows its ident as both. */
+static bool sr_p11_made_here(const struct sr_p11_object *o)
+{
+    return strcmp(o->app, SR_P11_APP) == 0 || o->trusted;
+}
+
 static enum sr_err sr_p11_id(const struct sr_p11_object *o, struct sr_buf *out)
 {
     size_t n = strlen(o->ident);
     uint8_t raw[SR_P11_MAX_ID];
-    if (strcmp(o->app, SR_P11_APP) == 0 && n % 2 == 0 && n / 2 <= sizeof(raw) &&
+    if (sr_p11_made_here(o) && n % 2 == 0 && n / 2 <= sizeof(raw) &&
         sr_hex_decode(o->ident, raw, n / 2) == SR_OK) {
         return sr_buf_append(out, raw, n / 2);
     }
     return sr_buf_append(out, o->ident, n);
 }
 
-/* CKA_LABEL: the plain name of a key made here, the ident of any other (what generatekey named it). */
 static const char *sr_p11_label(const struct sr_p11_object *o)
 {
-    return strcmp(o->app, SR_P11_APP) == 0 ? o->info.plainname : o->ident;
+    return sr_p11_made_here(o) ? o->info.plainname : o->ident;
 }
 
 static CK_RV sr_p11_bool(CK_BBOOL v, struct sr_buf *out)
@@ -203,7 +233,7 @@ static CK_RV sr_p11_ulong(CK_ULONG v, struct sr_buf *out)
 static CK_RV sr_p11_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, struct sr_buf *out)
 {
     bool priv = o->cls != CKO_PUBLIC_KEY;
-    bool extractable = priv && sr_p11_acl(o, SR_ACL_EXPORT_TO_KEY);
+    bool extractable = priv && (sr_p11_acl(o, SR_ACL_EXPORT_TO_KEY) || sr_p11_acl(o, SR_ACL_EXPORT_TO_TRUSTED));
     switch (t) {
     case CKA_CLASS: return sr_p11_ulong(o->cls, out);
     case CKA_TOKEN: return sr_p11_bool(CK_TRUE, out);
@@ -214,7 +244,7 @@ static CK_RV sr_p11_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, st
     case CKA_LABEL: return sr_buf_append(out, sr_p11_label(o), strlen(sr_p11_label(o))) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
     case CKA_ID: return sr_p11_id(o, out) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
     case CKA_KEY_TYPE: return sr_p11_ulong(sr_p11_key_type(o), out);
-    case CKA_LOCAL: return sr_p11_bool(strcmp(o->info.origin, SR_ORIGIN_GENERATED) == 0, out);
+    case CKA_LOCAL: return sr_p11_bool(!o->trusted && strcmp(o->info.origin, SR_ORIGIN_GENERATED) == 0, out);
     case CKA_START_DATE: case CKA_END_DATE: case CKA_SUBJECT: return CKR_OK; /* empty */
     case CKA_DERIVE: return sr_p11_bool(CK_FALSE, out);
     case CKA_KEY_GEN_MECHANISM:
@@ -236,7 +266,7 @@ static CK_RV sr_p11_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, st
     case CKA_NEVER_EXTRACTABLE: return priv ? sr_p11_bool(!extractable, out) : CKR_ATTRIBUTE_TYPE_INVALID;
     case CKA_WRAP_WITH_TRUSTED: return priv ? sr_p11_bool(CK_TRUE, out) : CKR_ATTRIBUTE_TYPE_INVALID;
     case CKA_ALWAYS_AUTHENTICATE: return priv ? sr_p11_bool(CK_FALSE, out) : CKR_ATTRIBUTE_TYPE_INVALID;
-    case CKA_TRUSTED: return !priv ? sr_p11_bool(CK_FALSE, out) : CKR_ATTRIBUTE_TYPE_INVALID;
+    case CKA_TRUSTED: return !priv ? sr_p11_bool(o->trusted, out) : CKR_ATTRIBUTE_TYPE_INVALID;
     case CKA_VALUE_LEN:
         return o->cls == CKO_SECRET_KEY ? sr_p11_ulong(o->info.spec.bits / 8, out) : CKR_ATTRIBUTE_TYPE_INVALID;
     case CKA_MODULUS_BITS:
@@ -433,27 +463,23 @@ CK_RV sr_C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
         rv = CKR_OBJECT_HANDLE_INVALID;
     } else if (rv == CKR_OK && !(s->flags & CKF_RW_SESSION)) {
         rv = CKR_SESSION_READ_ONLY;
-    } else if (rv == CKR_OK && !p->user) {
+    } else if (rv == CKR_OK && !p->user && !p->so) {
         rv = CKR_USER_NOT_LOGGED_IN;
     }
     if (rv == CKR_OK) {
         pthread_rwlock_wrlock(&p->module_lock);
-        rv = sr_p11_rv(sr_key_destroy(p->module, o->app, o->ident));
+        rv = o->trusted && !p->so ? CKR_USER_NOT_LOGGED_IN : CKR_OK; /* what the quorum trusted, it removes */
+        char path[SR_PATH_MAX];
+        if (rv == CKR_OK && o->trusted) {
+            rv = sr_trusted_key_path(p->module, o->ident, path, sizeof(path)) == SR_OK && unlink(path) == 0
+                     ? CKR_OK : CKR_DEVICE_ERROR;
+        } else if (rv == CKR_OK) {
+            rv = sr_p11_rv(sr_key_destroy(p->module, o->app, o->ident));
+        }
         if (rv == CKR_OK) {
             rv = sr_p11_refresh(p); /* both halves of a pair go together */
         }
         pthread_rwlock_unlock(&p->module_lock);
-    }
-    SR_P11_SESSION_END(p);
-}
-
-CK_RV sr_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, CK_OBJECT_HANDLE_PTR ret)
-{
-    (void)tmpl, (void)n, (void)ret;
-    SR_P11_SESSION_BEGIN(p, h, s);
-    if (rv == CKR_OK) {
-        /* A key enters the module only generated in it or unwrapped into it: never as clear CKA_VALUE. */
-        rv = CKR_TEMPLATE_INCONSISTENT;
     }
     SR_P11_SESSION_END(p);
 }
@@ -537,9 +563,11 @@ static CK_RV sr_p11_template(const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_CLA
             }
             break;
         case CKA_EXTRACTABLE:
-            if (!sr_p11_template_bool(a, &b) || b) {
-                return CKR_ATTRIBUTE_VALUE_INVALID; /* extractable keys come from modify-acls' quorum, not here */
+            /* Extractable means: may leave wrapped, under a key the card quorum trusted (and nothing else). */
+            if (!sr_p11_template_bool(a, &b)) {
+                return CKR_ATTRIBUTE_VALUE_INVALID;
             }
+            g->acl = b ? g->acl | SR_ACL_EXPORT_TO_TRUSTED : g->acl & ~(unsigned)SR_ACL_EXPORT_TO_TRUSTED;
             break;
         case CKA_LABEL:
             if (a->ulValueLen > SR_MAX_PLAINNAME || (a->pValue == NULL && a->ulValueLen > 0)) {
@@ -672,7 +700,7 @@ CK_RV sr_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIB
         rv = g.bits == 0 ? CKR_TEMPLATE_INCOMPLETE : CKR_KEY_SIZE_RANGE;
     } else if (rv == CKR_OK && !rsa && g.curve == SR_CURVE_NONE) {
         rv = CKR_TEMPLATE_INCOMPLETE;
-    } else if (rv == CKR_OK && !rsa && (g.acl & ~(unsigned)(SR_ACL_SIGN | SR_ACL_VERIFY))) {
+    } else if (rv == CKR_OK && !rsa && (g.acl & ~(unsigned)(SR_ACL_SIGN | SR_ACL_VERIFY | SR_ACL_EXPORT_TO_TRUSTED))) {
         rv = CKR_TEMPLATE_INCONSISTENT; /* ECDSA keys sign, nothing else */
     }
     if (rv == CKR_OK) {
@@ -707,6 +735,118 @@ CK_RV sr_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_
     }
     if (rv == CKR_OK) {
         rv = sr_p11_make(p, &spec, &g, NULL, ret);
+    }
+    SR_P11_SESSION_END(p);
+}
+
+/* --- trusted wrapping keys --- */
+
+/* A trusted wrapping key's template: an RSA public key (modulus, exponent) with CKA_TRUSTED true. Anything
+ * else is refused: a key enters the module only generated in it, never as clear CKA_VALUE. */
+struct sr_p11_public_template {
+    const CK_ATTRIBUTE *modulus, *exponent;
+    bool trusted;
+    uint8_t id[SR_P11_MAX_ID];
+    CK_ULONG id_len;
+    char label[SR_MAX_PLAINNAME + 1];
+};
+
+static CK_RV sr_p11_public_template(const CK_ATTRIBUTE *tmpl, CK_ULONG n, struct sr_p11_public_template *t)
+{
+    CK_OBJECT_CLASS cls = CK_UNAVAILABLE_INFORMATION;
+    CK_KEY_TYPE type = CKK_RSA;
+    for (CK_ULONG i = 0; i < n; i++) {
+        const CK_ATTRIBUTE *a = &tmpl[i];
+        CK_BBOOL b = CK_FALSE;
+        switch (a->type) {
+        case CKA_CLASS: if (!sr_p11_template_ulong(a, &cls)) return CKR_ATTRIBUTE_VALUE_INVALID; break;
+        case CKA_KEY_TYPE: if (!sr_p11_template_ulong(a, &type)) return CKR_ATTRIBUTE_VALUE_INVALID; break;
+        case CKA_MODULUS: t->modulus = a; break;
+        case CKA_PUBLIC_EXPONENT: t->exponent = a; break;
+        /* CKA_TRUSTED, or a wrapping key the security officer stores: trusted (tools that cannot set the
+         * attribute, as pkcs11-tool --write-object --usage-wrap, still say what they mean). */
+        case CKA_TRUSTED: if (!sr_p11_template_bool(a, &b)) return CKR_ATTRIBUTE_VALUE_INVALID; t->trusted |= b; break;
+        case CKA_WRAP: if (!sr_p11_template_bool(a, &b)) return CKR_ATTRIBUTE_VALUE_INVALID; t->trusted |= b; break;
+        case CKA_TOKEN: case CKA_PRIVATE: case CKA_MODIFIABLE: case CKA_START_DATE: case CKA_END_DATE:
+        case CKA_SUBJECT: case CKA_DERIVE: case CKA_VERIFY: case CKA_ENCRYPT: case CKA_VERIFY_RECOVER:
+            break;
+        case CKA_LABEL:
+            if (a->ulValueLen > SR_MAX_PLAINNAME || (a->pValue == NULL && a->ulValueLen > 0)) {
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            }
+            memcpy(t->label, a->pValue, a->ulValueLen);
+            t->label[a->ulValueLen] = 0;
+            break;
+        case CKA_ID:
+            if (a->ulValueLen == 0 || a->ulValueLen > SR_P11_MAX_ID || a->pValue == NULL) {
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            }
+            memcpy(t->id, a->pValue, a->ulValueLen);
+            t->id_len = a->ulValueLen;
+            break;
+        default: return CKR_TEMPLATE_INCONSISTENT; /* CKA_VALUE and every other attribute of a secret */
+        }
+    }
+    if (cls != CKO_PUBLIC_KEY || type != CKK_RSA) {
+        return CKR_TEMPLATE_INCONSISTENT;
+    }
+    return t->modulus != NULL && t->exponent != NULL ? CKR_OK : CKR_TEMPLATE_INCOMPLETE;
+}
+
+/* The RSA public key of a modulus and an exponent, through their JWK. */
+static CK_RV sr_p11_rsa_public(const CK_ATTRIBUTE *n, const CK_ATTRIBUTE *e, EVP_PKEY **ret)
+{
+    if (n->pValue == NULL || e->pValue == NULL || n->ulValueLen > 1024 || e->ulValueLen > 16) {
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    SR_AUTO_BUF struct sr_buf nb = {0};
+    SR_AUTO_BUF struct sr_buf eb = {0};
+    sr_buf_init(&nb, 2048, SR_BUF_PLAIN);
+    sr_buf_init(&eb, 64, SR_BUF_PLAIN);
+    if (sr_b64url_encode(n->pValue, n->ulValueLen, &nb) != SR_OK || sr_b64url_encode(e->pValue, e->ulValueLen, &eb) != SR_OK) {
+        return CKR_HOST_MEMORY;
+    }
+    SR_AUTO_JSON json_t *jwk = json_pack("{s:s,s:s,s:s}", "kty", "RSA", "n", (const char *)nb.data, "e", (const char *)eb.data);
+    return jwk != NULL && sr_jwk_public_to_pkey(jwk, ret) == SR_OK ? CKR_OK : CKR_ATTRIBUTE_VALUE_INVALID;
+}
+
+CK_RV sr_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, CK_OBJECT_HANDLE_PTR ret)
+{
+    SR_P11_SESSION_BEGIN(p, h, s);
+    struct sr_p11_public_template t = {0};
+    if (rv == CKR_OK && (ret == NULL || (tmpl == NULL && n > 0))) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (rv == CKR_OK && !(s->flags & CKF_RW_SESSION)) {
+        rv = CKR_SESSION_READ_ONLY;
+    }
+    rv = rv == CKR_OK ? sr_p11_public_template(tmpl, n, &t) : rv;
+    /* Only the security officer (the card quorum) trusts a key; the token stores no other public key. */
+    if (rv == CKR_OK && !t.trusted) {
+        rv = CKR_TEMPLATE_INCONSISTENT;
+    } else if (rv == CKR_OK && !p->so) {
+        rv = CKR_ATTRIBUTE_READ_ONLY;
+    }
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    rv = rv == CKR_OK ? sr_p11_rsa_public(t.modulus, t.exponent, &pub) : rv;
+    if (rv == CKR_OK && t.id_len == 0) {
+        t.id_len = 8;
+        rv = sr_rand_bytes(t.id, t.id_len) == SR_OK ? CKR_OK : CKR_DEVICE_ERROR;
+    }
+    char ident[2 * SR_P11_MAX_ID + 1];
+    if (rv == CKR_OK) {
+        sr_hex_encode(t.id, t.id_len, ident);
+        pthread_rwlock_wrlock(&p->module_lock);
+        enum sr_err r = sr_trusted_key_write(p->module, ident, t.label[0] ? t.label : ident, pub);
+        rv = r == SR_ERR_EXISTS || r == SR_ERR_KEY_TYPE ? CKR_ATTRIBUTE_VALUE_INVALID : sr_p11_rv(r);
+        rv = rv == CKR_OK ? sr_p11_refresh(p) : rv;
+        pthread_rwlock_unlock(&p->module_lock);
+    }
+    struct sr_p11_object *o = rv == CKR_OK ? sr_p11_find_file(p, SR_P11_TRUST_APP, ident, CKO_PUBLIC_KEY) : NULL;
+    if (rv == CKR_OK) {
+        rv = o != NULL ? CKR_OK : CKR_DEVICE_ERROR;
+    }
+    if (rv == CKR_OK) {
+        *ret = (CK_OBJECT_HANDLE)(o - p->objects) + 1;
     }
     SR_P11_SESSION_END(p);
 }

@@ -16,6 +16,7 @@
 #include "crypto/crypto.h"
 #include "crypto/sym.h"
 #include "hsm/blob.h"
+#include "hsm/transfer.h"
 
 #define SR_P11_MAX_DATA (16u * 1024 * 1024) /* what a multi-part operation gathers */
 
@@ -591,23 +592,72 @@ CK_RV sr_C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG siglen)
 
 /* --- key wrapping --- */
 
-/* No key leaves through C_WrapKey yet: a key is extractable only by the administrator quorum's modify-acls
- * (ExportToKey of one KEK), and the BYOK toolset packages those. */
+/* PKCS#11 2.40's CK_RSA_AES_KEY_WRAP_PARAMS, which p11-kit's header lacks. */
+struct sr_ck_rsa_aes_key_wrap_params {
+    CK_ULONG ulAESKeyBits;
+    CK_RSA_PKCS_OAEP_PARAMS_PTR pOAEPParams;
+};
+
+/* CKM_RSA_AES_KEY_WRAP as the Azure BYOK specification uses it: a 256-bit AES key, OAEP with SHA-1 (and
+ * MGF1-SHA-1), and a label if the caller gives one. */
+static CK_RV sr_p11_rsa_aes_params(const CK_MECHANISM *mech, const uint8_t **label, size_t *label_len)
+{
+    const struct sr_ck_rsa_aes_key_wrap_params *wp = mech->pParameter;
+    if (wp == NULL || mech->ulParameterLen != sizeof(*wp) || wp->ulAESKeyBits != 256 || wp->pOAEPParams == NULL) {
+        return CKR_MECHANISM_PARAM_INVALID;
+    }
+    const CK_RSA_PKCS_OAEP_PARAMS *op = wp->pOAEPParams;
+    if (op->hashAlg != CKM_SHA_1 || op->mgf != CKG_MGF1_SHA1 || (op->pSourceData == NULL && op->ulSourceDataLen > 0) ||
+        op->ulSourceDataLen > 1024) {
+        return CKR_MECHANISM_PARAM_INVALID;
+    }
+    *label = op->pSourceData;
+    *label_len = op->ulSourceDataLen;
+    return CKR_OK;
+}
+
+/* A key leaves only wrapped, and only if it was made extractable (ExportToTrusted, or modify-acls'
+ * ExportToKey of one KEK), under a wrapping key the security officer's card quorum marked trusted. */
 CK_RV sr_C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key,
                    CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-    (void)mech, (void)wrapping, (void)out, (void)out_len;
     struct sr_p11 *p = sr_p11_get();
     if (p == NULL) {
         return CKR_CRYPTOKI_NOT_INITIALIZED;
     }
+    struct sr_p11_object target = {0}, kek = {0};
     pthread_mutex_lock(&p->lock);
     struct sr_p11_session *s = h >= 1 && h <= SR_P11_MAX_SESSIONS && p->sessions[h - 1].open ? &p->sessions[h - 1] : NULL;
-    struct sr_p11_object *o = sr_p11_object(p, key);
-    CK_RV rv = s == NULL ? CKR_SESSION_HANDLE_INVALID
-               : o == NULL || !sr_p11_object_visible(p, o) ? CKR_KEY_HANDLE_INVALID
-                                                            : CKR_KEY_UNEXTRACTABLE;
+    struct sr_p11_object *o = sr_p11_object(p, key), *w = sr_p11_object(p, wrapping);
+    bool extractable = o != NULL && (sr_acl_permits(&o->info.acl, SR_ACL_EXPORT_TO_TRUSTED) ||
+                                     sr_acl_permits(&o->info.acl, SR_ACL_EXPORT_TO_KEY));
+    CK_RV rv = s == NULL                                                   ? CKR_SESSION_HANDLE_INVALID
+               : mech == NULL || out_len == NULL                            ? CKR_ARGUMENTS_BAD
+               : o == NULL || !sr_p11_object_visible(p, o) || o->cls == CKO_PUBLIC_KEY ? CKR_KEY_HANDLE_INVALID
+               : !extractable                                               ? CKR_KEY_UNEXTRACTABLE
+               : mech->mechanism != CKM_RSA_AES_KEY_WRAP                    ? CKR_MECHANISM_INVALID
+               : w == NULL                                                  ? CKR_WRAPPING_KEY_HANDLE_INVALID
+               : !w->trusted                                                ? CKR_KEY_NOT_WRAPPABLE
+                                                                            : CKR_OK;
+    if (rv == CKR_OK) {
+        rv = sr_p11_object_copy(o, &target) == SR_OK && sr_p11_object_copy(w, &kek) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
+    }
     pthread_mutex_unlock(&p->lock);
+    const uint8_t *label = NULL;
+    size_t label_len = 0;
+    rv = rv == CKR_OK ? sr_p11_rsa_aes_params(mech, &label, &label_len) : rv;
+    if (rv == CKR_OK) {
+        SR_AUTO_BUF struct sr_buf wrapped = {0};
+        sr_buf_init(&wrapped, SR_MAX_FILE, SR_BUF_PLAIN);
+        pthread_rwlock_rdlock(&p->module_lock);
+        enum sr_err r = sr_keyfile_export_trusted(p->module, target.app, target.file.data, target.file.len,
+                                                  kek.file.data, kek.file.len, label, label_len, &wrapped);
+        pthread_rwlock_unlock(&p->module_lock);
+        rv = r == SR_ERR_ACL_DENIED ? CKR_KEY_UNEXTRACTABLE : sr_p11_rv(r);
+        rv = rv == CKR_OK ? sr_p11_out(wrapped.data, wrapped.len, out, out_len) : rv;
+    }
+    sr_p11_object_release(&target);
+    sr_p11_object_release(&kek);
     return rv;
 }
 

@@ -25,6 +25,7 @@
 #define SR_P11_MAX_OBJECTS 4096
 #define SR_P11_MAX_ID 32 /* CKA_ID bytes of a key made here: its ident is their hex */
 #define SR_P11_APP "pkcs11"
+#define SR_P11_TRUST_APP "trust" /* the objects of local/trust_<ident>: not key files */
 
 struct sr_p11_object {
     bool live;
@@ -34,6 +35,7 @@ struct sr_p11_object {
     struct sr_key_info info; /* the key file's header, authenticated under the loaded world */
     struct sr_buf file;      /* the key file's bytes (sealed: no secret in clear) */
     EVP_PKEY *pub;           /* RSA and EC: the public half */
+    bool trusted;            /* a wrapping key the security officer trusts (local/trust_<ident>) */
 };
 
 enum sr_p11_op { SR_P11_OP_NONE, SR_P11_OP_SIGN, SR_P11_OP_VERIFY, SR_P11_OP_ENCRYPT, SR_P11_OP_DECRYPT,

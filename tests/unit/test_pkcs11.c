@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -324,13 +325,32 @@ static void test_key_extraction_attacks(void **state)
     CK_ATTRIBUTE unsens = {CKA_SENSITIVE, &sr_false, 1}, extract = {CKA_EXTRACTABLE, &sr_true, 1};
     assert_int_equal(t->f->C_SetAttributeValue(t->s, secret, &unsens, 1), CKR_ATTRIBUTE_READ_ONLY);
     assert_int_equal(t->f->C_SetAttributeValue(t->s, priv, &extract, 1), CKR_ATTRIBUTE_READ_ONLY);
-    /* Nor can a key be made that way. */
+    /* Nor can a key be made that way: never non-sensitive, and extractable only to trusted keys. */
     CK_ULONG len = 16;
     CK_ATTRIBUTE weak[] = {{CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_SENSITIVE, &sr_false, 1}};
     CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
     assert_int_equal(t->f->C_GenerateKey(t->s, &gen, weak, 2, &none), CKR_ATTRIBUTE_VALUE_INVALID);
-    weak[1] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &sr_true, 1};
+    weak[1] = (CK_ATTRIBUTE){CKA_WRAP_WITH_TRUSTED, &sr_false, 1};
     assert_int_equal(t->f->C_GenerateKey(t->s, &gen, weak, 2, &none), CKR_ATTRIBUTE_VALUE_INVALID);
+    CK_OBJECT_HANDLE extractable;
+    weak[1] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &sr_true, 1};
+    assert_int_equal(t->f->C_GenerateKey(t->s, &gen, weak, 2, &extractable), CKR_OK);
+    /* ... and under an untrusted key (the attacker's own pair's public half), or as plain AES key wrap: no. */
+    CK_RSA_PKCS_OAEP_PARAMS sha1 = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0};
+    struct { CK_ULONG bits; CK_RSA_PKCS_OAEP_PARAMS_PTR oaep; } rsa_aes = {256, &sha1};
+    CK_MECHANISM rsa_aes_mech = {CKM_RSA_AES_KEY_WRAP, &rsa_aes, sizeof(rsa_aes)};
+    CK_BYTE blob[4096];
+    CK_ULONG bloblen = sizeof(blob);
+    assert_int_equal(t->f->C_WrapKey(t->s, &rsa_aes_mech, pub, extractable, blob, &bloblen), CKR_KEY_NOT_WRAPPABLE);
+    CK_MECHANISM aeskw = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+    assert_int_equal(t->f->C_WrapKey(t->s, &aeskw, wrap, extractable, blob, &bloblen), CKR_MECHANISM_INVALID);
+    /* A user cannot declare a key trusted: that takes the card quorum (SO). */
+    CK_OBJECT_CLASS pubcls = CKO_PUBLIC_KEY;
+    CK_BYTE n[256], e[3] = {1, 0, 1};
+    memset(n, 0xc5, sizeof(n));
+    CK_ATTRIBUTE trust[] = {{CKA_CLASS, &pubcls, sizeof(pubcls)}, {CKA_MODULUS, n, sizeof(n)},
+                            {CKA_PUBLIC_EXPONENT, e, sizeof(e)}, {CKA_TRUSTED, &sr_true, 1}};
+    assert_int_equal(t->f->C_CreateObject(t->s, trust, 4, &none), CKR_ATTRIBUTE_READ_ONLY);
     /* Reading the key: never. */
     CK_BYTE value[64];
     CK_ATTRIBUTE get = {CKA_VALUE, value, sizeof(value)};
@@ -433,6 +453,84 @@ static void test_concurrent_sign(void **state)
     EVP_PKEY_free(ek);
 }
 
+/* The one way out: an extractable key, wrapped CKM_RSA_AES_KEY_WRAP under a key the card quorum trusted,
+ * opens with OpenSSL and the KEK's private half to the token's own public key. */
+static void test_wrap_to_trusted(void **state)
+{
+    struct sr_p11_fixture *t = *state;
+    EVP_PKEY *kek = EVP_RSA_gen(2048);
+    assert_non_null(kek);
+    BIGNUM *bn_n = NULL, *bn_e = NULL;
+    assert_int_equal(EVP_PKEY_get_bn_param(kek, "n", &bn_n), 1);
+    assert_int_equal(EVP_PKEY_get_bn_param(kek, "e", &bn_e), 1);
+    CK_BYTE n[512], e[8];
+    int nlen = BN_bn2bin(bn_n, n), elen = BN_bn2bin(bn_e, e);
+    BN_free(bn_n);
+    BN_free(bn_e);
+    CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+    CK_KEY_TYPE rsa = CKK_RSA;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &rsa, sizeof(rsa)}, {CKA_MODULUS, n, (CK_ULONG)nlen},
+                           {CKA_PUBLIC_EXPONENT, e, (CK_ULONG)elen}, {CKA_TRUSTED, &sr_true, 1}, {CKA_WRAP, &sr_true, 1},
+                           {CKA_LABEL, "vault-kek", 9}};
+    const char *so = "2:pin-2,3:pin-3";
+    CK_OBJECT_HANDLE trusted, none;
+    assert_int_equal(t->f->C_Login(t->s, CKU_SO, (CK_UTF8CHAR_PTR)so, strlen(so)), CKR_OK);
+    assert_int_equal(t->f->C_CreateObject(t->s, tmpl, 4, &none), CKR_TEMPLATE_INCONSISTENT); /* no key type */
+    assert_int_equal(t->f->C_CreateObject(t->s, tmpl, 7, &trusted), CKR_OK);
+    tmpl[4].pValue = &sr_false;
+    tmpl[5].pValue = &sr_false;
+    assert_int_equal(t->f->C_CreateObject(t->s, tmpl, 7, &none), CKR_TEMPLATE_INCONSISTENT); /* untrusted: no */
+    assert_int_equal(t->f->C_Logout(t->s), CKR_OK);
+    sr_login(t);
+    CK_BBOOL is_trusted = CK_FALSE;
+    CK_ATTRIBUTE q = {CKA_TRUSTED, &is_trusted, 1};
+    assert_int_equal(t->f->C_GetAttributeValue(t->s, trusted, &q, 1), CKR_OK);
+    assert_true(is_trusted);
+
+    static const CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    CK_ATTRIBUTE pt[] = {{CKA_EC_PARAMS, (void *)p256, sizeof(p256)}};
+    CK_ATTRIBUTE kt[] = {{CKA_SIGN, &sr_true, 1}, {CKA_EXTRACTABLE, &sr_true, 1}, {CKA_ID, "byok", 4}};
+    CK_MECHANISM gen = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    CK_OBJECT_HANDLE pub, priv, stay_pub, stay_priv;
+    assert_int_equal(t->f->C_GenerateKeyPair(t->s, &gen, pt, 1, kt, 3, &pub, &priv), CKR_OK);
+    kt[1].pValue = &sr_false;
+    kt[2].pValue = "stay";
+    assert_int_equal(t->f->C_GenerateKeyPair(t->s, &gen, pt, 1, kt, 3, &stay_pub, &stay_priv), CKR_OK);
+    CK_RSA_PKCS_OAEP_PARAMS sha1 = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0};
+    struct { CK_ULONG bits; CK_RSA_PKCS_OAEP_PARAMS_PTR oaep; } params = {256, &sha1};
+    CK_MECHANISM mech = {CKM_RSA_AES_KEY_WRAP, &params, sizeof(params)};
+    CK_BYTE blob[4096];
+    CK_ULONG bloblen = sizeof(blob);
+    assert_int_equal(t->f->C_WrapKey(t->s, &mech, trusted, stay_priv, blob, &bloblen), CKR_KEY_UNEXTRACTABLE);
+    assert_int_equal(t->f->C_WrapKey(t->s, &mech, trusted, priv, blob, &bloblen), CKR_OK);
+
+    /* OpenSSL opens it: OAEP-SHA-1 of the AES key, then AES key wrap with padding of the PKCS#8. */
+    EVP_PKEY_CTX *dctx = EVP_PKEY_CTX_new(kek, NULL);
+    uint8_t aes[512]; /* OpenSSL wants room for a whole modulus */
+    size_t aeslen = sizeof(aes);
+    assert_int_equal(EVP_PKEY_decrypt_init(dctx), 1);
+    assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(dctx, RSA_PKCS1_OAEP_PADDING), 1);
+    assert_int_equal(EVP_PKEY_decrypt(dctx, aes, &aeslen, blob, 256), 1);
+    EVP_PKEY_CTX_free(dctx);
+    assert_int_equal(aeslen, 32);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+    uint8_t p8[4096];
+    int l1 = 0, l2 = 0;
+    assert_int_equal(EVP_DecryptInit_ex(c, EVP_aes_256_wrap_pad(), NULL, aes, NULL), 1);
+    assert_int_equal(EVP_DecryptUpdate(c, p8, &l1, blob + 256, (int)bloblen - 256), 1);
+    assert_int_equal(EVP_DecryptFinal_ex(c, p8 + l1, &l2), 1);
+    EVP_CIPHER_CTX_free(c);
+    const unsigned char *pp = p8;
+    EVP_PKEY *opened = d2i_AutoPrivateKey(NULL, &pp, l1 + l2);
+    assert_non_null(opened);
+    EVP_PKEY *token_pub = sr_public(t, pub);
+    assert_int_equal(EVP_PKEY_eq(opened, token_pub), 1);
+    EVP_PKEY_free(opened);
+    EVP_PKEY_free(token_pub);
+    EVP_PKEY_free(kek);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +539,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_encryption, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_key_extraction_attacks, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_sign, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_wrap_to_trusted, sr_setup, sr_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
