@@ -143,34 +143,6 @@ static enum sr_err sr_cmd_root_trust(struct sr_cli *cli, const struct sr_args *a
     return SR_OK;
 }
 
-static const struct sr_opt sr_opts_pkcs11_pin[] = {
-    {"pin-file", NULL, true, "a file whose first line is the new user PIN (default: typed twice at the terminal)"},
-    {NULL, NULL, false, NULL},
-};
-
-/* The PKCS#11 token's user PIN: the operator's gate in front of the module's keys (docs/pkcs11.md). */
-static enum sr_err sr_cmd_pkcs11_set_pin(struct sr_cli *cli, const struct sr_args *args)
-{
-    static const unsigned first[] = {1};
-    SR_AUTO_PINS struct sr_pins pins = {0};
-    SR_TRY(sr_collect_pins(cli, sr_arg(args, sr_opts_pkcs11_pin, "pin-file"), first, 1, true, &pins));
-    const char *pin = pins.pin[0] ? pins.pin[0] : "";
-    enum sr_err r = sr_module_set_user_pin(cli->module, pin, strlen(pin));
-    if (r == SR_ERR_PIN_INPUT) {
-        sr_cli_detail(cli, "the user PIN is %u to %u characters", SR_MIN_USER_PIN, SR_MAX_USER_PIN);
-    }
-    SR_TRY(r);
-    fprintf(cli->out, "PKCS#11 user PIN set for module %s (libstrongroom-pkcs11.so, C_Login as CKU_USER)\n",
-            sr_module_esn(cli->module));
-    return SR_OK;
-}
-
-const struct sr_cmd sr_cmds_pkcs11[] = {
-    {"set-pin", sr_cmd_pkcs11_set_pin, SR_CMD_MODULE | SR_CMD_EXISTING, 0, 0, sr_opts_pkcs11_pin, NULL,
-     "pkcs11 set-pin [--pin-file FILE]", "set the PKCS#11 token's user PIN"},
-    {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
-};
-
 const struct sr_cmd sr_cmds_module[] = {
     {"mode", sr_cmd_module_mode, SR_CMD_MODULE, 0, 1, NULL, NULL, "module mode [I|O]",
      "show or set the module mode: I (initialisation) or O (operational)"},

@@ -45,6 +45,13 @@ static void sr_sha256_fetch(void)
     sr_sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
+void sr_crypto_cleanup(void)
+{
+    (void)pthread_once(&sr_sha256_once, sr_sha256_fetch); /* so that no fetch can follow the free */
+    EVP_MD_free(sr_sha256_md);
+    sr_sha256_md = NULL;
+}
+
 enum sr_err sr_digest(const char *md, const void *data, size_t n, uint8_t *out, size_t *ret_len)
 {
     SR_AUTO(sr_EVP_MD_freep) EVP_MD *m = EVP_MD_fetch(NULL, md, NULL);

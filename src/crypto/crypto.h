@@ -22,6 +22,9 @@
 
 /* Initialises the secure heap once per process; call before any secret is made. */
 SR_MUST_USE enum sr_err sr_crypto_init(void);
+/* Frees what the crypto layer fetched once per process: for a library about to be unloaded (C_Finalize),
+ * whose statics would otherwise hold the last references. SHA-256 then falls back to EVP_sha256(). */
+void sr_crypto_cleanup(void);
 
 SR_MUST_USE enum sr_err sr_rand_bytes(void *out, size_t n);
 SR_MUST_USE enum sr_err sr_sha256(const void *data, size_t n, uint8_t out[32]);

@@ -1,5 +1,6 @@
 #include "crypto/pkey.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -626,6 +627,35 @@ enum sr_err sr_pkey_public_part(const EVP_PKEY *key, enum sr_pub_part part, stru
     }
     SR_TRY(sr_buf_append(out, head, hlen));
     return sr_buf_append(out, point, plen);
+}
+
+enum sr_err sr_pkey_public_from_pem(const uint8_t *pem, size_t len, EVP_PKEY **ret)
+{
+    SR_ENSURE(len < INT_MAX, SR_ERR_TOO_LARGE);
+    SR_AUTO_BIO BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    SR_ENSURE(bio != NULL, SR_ERR_NOMEM);
+    *ret = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+    ERR_clear_error();
+    SR_ENSURE(*ret != NULL, SR_ERR_MALFORMED);
+    return SR_OK;
+}
+
+enum sr_err sr_curve_oid_der(enum sr_curve c, struct sr_buf *out)
+{
+    for (size_t i = 0; i < SR_ARRAY_LEN(sr_curves); i++) {
+        if (sr_curves[i].curve != c) {
+            continue;
+        }
+        ASN1_OBJECT *oid = OBJ_nid2obj(sr_curves[i].nid);
+        int n = oid != NULL ? i2d_ASN1_OBJECT(oid, NULL) : -1;
+        SR_ENSURE(n > 0, SR_ERR_KEY_TYPE);
+        SR_TRY(sr_buf_reserve(out, (size_t)n));
+        unsigned char *p = out->data + out->len;
+        SR_ENSURE(i2d_ASN1_OBJECT(oid, &p) == n, SR_ERR_CRYPTO);
+        out->len += (size_t)n;
+        return SR_OK;
+    }
+    return SR_ERR_KEY_TYPE;
 }
 
 enum sr_err sr_curve_from_oid_der(const uint8_t *der, size_t len, enum sr_curve *ret)

@@ -65,6 +65,10 @@ SR_MUST_USE enum sr_err sr_pkey_private_from_pkcs8(const uint8_t *der, size_t le
 SR_MUST_USE enum sr_err sr_pkey_public_to_spki(const EVP_PKEY *key, struct sr_buf *out);
 SR_MUST_USE enum sr_err sr_pkey_public_from_spki(const uint8_t *der, size_t len, EVP_PKEY **ret);
 SR_MUST_USE enum sr_err sr_pkey_public_to_pem(const EVP_PKEY *key, struct sr_buf *out_text);
+/* A public key from PEM ("BEGIN PUBLIC KEY"); SR_ERR_MALFORMED if it is none. */
+SR_MUST_USE enum sr_err sr_pkey_public_from_pem(const uint8_t *pem, size_t len, EVP_PKEY **ret);
+/* The named curve's OID, DER (PKCS#11's CKA_EC_PARAMS). Appended to out. */
+SR_MUST_USE enum sr_err sr_curve_oid_der(enum sr_curve c, struct sr_buf *out);
 /* SHA-256 over the DER SubjectPublicKeyInfo: the key hash and the root fingerprint. */
 SR_MUST_USE enum sr_err sr_pkey_public_hash(const EVP_PKEY *key, uint8_t out[32]);
 

@@ -154,6 +154,7 @@ static CK_RV sr_C_Finalize(CK_VOID_PTR reserved)
         sr_p11_object_release(&p->objects[i]);
     }
     sr_module_free(p->module);
+    sr_crypto_cleanup(); /* the library may be unloaded next: nothing of it may stay referenced */
     pthread_rwlock_destroy(&p->module_lock);
     pthread_mutex_destroy(&p->lock);
     free(p);

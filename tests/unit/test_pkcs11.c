@@ -475,7 +475,7 @@ static void test_wrap_to_trusted(void **state)
     const char *so = "2:pin-2,3:pin-3";
     CK_OBJECT_HANDLE trusted, none;
     assert_int_equal(t->f->C_Login(t->s, CKU_SO, (CK_UTF8CHAR_PTR)so, strlen(so)), CKR_OK);
-    assert_int_equal(t->f->C_CreateObject(t->s, tmpl, 4, &none), CKR_TEMPLATE_INCONSISTENT); /* no key type */
+    assert_int_equal(t->f->C_CreateObject(t->s, tmpl, 4, &none), CKR_TEMPLATE_INCONSISTENT); /* neither trusted nor wrapping */
     assert_int_equal(t->f->C_CreateObject(t->s, tmpl, 7, &trusted), CKR_OK);
     tmpl[4].pValue = &sr_false;
     tmpl[5].pValue = &sr_false;
