@@ -583,6 +583,19 @@ enum sr_err sr_pkey_sign_prepared(EVP_PKEY_CTX *ctx, enum sr_sign_alg alg, const
 }
 
 
+/* An object identifier's DER, appended to out. */
+static enum sr_err sr_oid_der(int nid, struct sr_buf *out)
+{
+    ASN1_OBJECT *oid = OBJ_nid2obj(nid);
+    int n = oid != NULL ? i2d_ASN1_OBJECT(oid, NULL) : -1;
+    SR_ENSURE(n > 0, SR_ERR_KEY_TYPE);
+    SR_TRY(sr_buf_reserve(out, (size_t)n));
+    unsigned char *p = out->data + out->len;
+    SR_ENSURE(i2d_ASN1_OBJECT(oid, &p) == n, SR_ERR_CRYPTO);
+    out->len += (size_t)n;
+    return SR_OK;
+}
+
 enum sr_err sr_pkey_public_part(const EVP_PKEY *key, enum sr_pub_part part, struct sr_buf *out)
 {
     if (part == SR_PUB_RSA_N || part == SR_PUB_RSA_E) {
@@ -602,14 +615,7 @@ enum sr_err sr_pkey_public_part(const EVP_PKEY *key, enum sr_pub_part part, stru
         char group[64];
         SR_ENSURE(EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) == 1,
                   SR_ERR_CRYPTO);
-        ASN1_OBJECT *oid = OBJ_nid2obj(OBJ_sn2nid(group));
-        int n = oid != NULL ? i2d_ASN1_OBJECT(oid, NULL) : -1;
-        SR_ENSURE(n > 0, SR_ERR_KEY_TYPE);
-        SR_TRY(sr_buf_reserve(out, (size_t)n));
-        unsigned char *p = out->data + out->len;
-        SR_ENSURE(i2d_ASN1_OBJECT(oid, &p) == n, SR_ERR_CRYPTO);
-        out->len += (size_t)n;
-        return SR_OK;
+        return sr_oid_der(OBJ_sn2nid(group), out);
     }
     uint8_t point[1 + 2 * 66];
     size_t plen = 0;
@@ -646,14 +652,7 @@ enum sr_err sr_curve_oid_der(enum sr_curve c, struct sr_buf *out)
         if (sr_curves[i].curve != c) {
             continue;
         }
-        ASN1_OBJECT *oid = OBJ_nid2obj(sr_curves[i].nid);
-        int n = oid != NULL ? i2d_ASN1_OBJECT(oid, NULL) : -1;
-        SR_ENSURE(n > 0, SR_ERR_KEY_TYPE);
-        SR_TRY(sr_buf_reserve(out, (size_t)n));
-        unsigned char *p = out->data + out->len;
-        SR_ENSURE(i2d_ASN1_OBJECT(oid, &p) == n, SR_ERR_CRYPTO);
-        out->len += (size_t)n;
-        return SR_OK;
+        return sr_oid_der(sr_curves[i].nid, out);
     }
     return SR_ERR_KEY_TYPE;
 }

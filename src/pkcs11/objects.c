@@ -329,21 +329,6 @@ bool sr_p11_matches(struct sr_p11 *p, const struct sr_p11_object *o, const CK_AT
 
 /* --- the object functions --- */
 
-/* Runs fn with the library lock held and the session checked. */
-#define SR_P11_SESSION_BEGIN(p, h, s)                                                                            \
-    struct sr_p11 *p = sr_p11_get();                                                                            \
-    if (p == NULL) {                                                                                             \
-        return CKR_CRYPTOKI_NOT_INITIALIZED;                                                                     \
-    }                                                                                                            \
-    pthread_mutex_lock(&p->lock);                                                                               \
-    struct sr_p11_session *s = h >= 1 && h <= SR_P11_MAX_SESSIONS && p->sessions[h - 1].open                    \
-                                   ? &p->sessions[h - 1] : NULL;                                                 \
-    CK_RV rv = s == NULL ? CKR_SESSION_HANDLE_INVALID : CKR_OK
-
-#define SR_P11_SESSION_END(p)                                                                                    \
-    pthread_mutex_unlock(&p->lock);                                                                             \
-    return rv
-
 CK_RV sr_C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
 {
     SR_P11_SESSION_BEGIN(p, h, s);

@@ -184,7 +184,7 @@ static CK_RV sr_p11_init(CK_SESSION_HANDLE h, enum sr_p11_op kind, CK_FLAGS need
     const struct sr_p11_mech_row *row = mech != NULL ? sr_p11_mech_row(mech->mechanism) : NULL;
     CK_FLAGS flags = 0;
     pthread_mutex_lock(&p->lock);
-    struct sr_p11_session *s = h >= 1 && h <= SR_P11_MAX_SESSIONS && p->sessions[h - 1].open ? &p->sessions[h - 1] : NULL;
+    struct sr_p11_session *s = sr_p11_session(p, h);
     struct sr_p11_object *o = kind != SR_P11_OP_DIGEST ? sr_p11_object(p, key) : NULL;
     CK_RV rv = s == NULL                                        ? CKR_SESSION_HANDLE_INVALID
                : mech == NULL                                    ? CKR_ARGUMENTS_BAD
@@ -250,7 +250,7 @@ static CK_RV sr_p11_take(CK_SESSION_HANDLE h, enum sr_p11_op kind, struct sr_p11
         return CKR_CRYPTOKI_NOT_INITIALIZED;
     }
     pthread_mutex_lock(&p->lock);
-    struct sr_p11_session *s = h >= 1 && h <= SR_P11_MAX_SESSIONS && p->sessions[h - 1].open ? &p->sessions[h - 1] : NULL;
+    struct sr_p11_session *s = sr_p11_session(p, h);
     CK_RV rv = s == NULL ? CKR_SESSION_HANDLE_INVALID : !s->active[kind] ? CKR_OPERATION_NOT_INITIALIZED : CKR_OK;
     if (rv == CKR_OK) {
         *ret = s->op[kind];
@@ -267,7 +267,7 @@ static void sr_p11_give_back(struct sr_p11 *p, CK_SESSION_HANDLE h, enum sr_p11_
                              bool keep)
 {
     pthread_mutex_lock(&p->lock);
-    struct sr_p11_session *s = h >= 1 && h <= SR_P11_MAX_SESSIONS && p->sessions[h - 1].open ? &p->sessions[h - 1] : NULL;
+    struct sr_p11_session *s = sr_p11_session(p, h);
     if (keep && s != NULL && !s->active[kind]) {
         s->op[kind] = *a;
         s->active[kind] = true;
@@ -627,7 +627,7 @@ CK_RV sr_C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE 
     }
     struct sr_p11_object target = {0}, kek = {0};
     pthread_mutex_lock(&p->lock);
-    struct sr_p11_session *s = h >= 1 && h <= SR_P11_MAX_SESSIONS && p->sessions[h - 1].open ? &p->sessions[h - 1] : NULL;
+    struct sr_p11_session *s = sr_p11_session(p, h);
     struct sr_p11_object *o = sr_p11_object(p, key), *w = sr_p11_object(p, wrapping);
     bool extractable = o != NULL && (sr_acl_permits(&o->info.acl, SR_ACL_EXPORT_TO_TRUSTED) ||
                                      sr_acl_permits(&o->info.acl, SR_ACL_EXPORT_TO_KEY));

@@ -78,8 +78,14 @@ static CK_RV sr_p11_lib_or_fail(struct sr_p11 **ret)
     return *ret != NULL ? CKR_OK : CKR_CRYPTOKI_NOT_INITIALIZED;
 }
 
-/* The session h, with p->lock held; NULL if there is no such open session. */
-static struct sr_p11_session *sr_p11_session_locked(struct sr_p11 *p, CK_SESSION_HANDLE h)
+/* The library, for a call about the slot that answers into out. */
+static CK_RV sr_p11_slot_call(CK_SLOT_ID slot, const void *out, struct sr_p11 **ret)
+{
+    CK_RV rv = sr_p11_lib_or_fail(ret);
+    return rv != CKR_OK ? rv : out == NULL ? CKR_ARGUMENTS_BAD : slot != SR_P11_SLOT ? CKR_SLOT_ID_INVALID : CKR_OK;
+}
+
+struct sr_p11_session *sr_p11_session(struct sr_p11 *p, CK_SESSION_HANDLE h)
 {
     return h >= 1 && h <= SR_P11_MAX_SESSIONS && p->sessions[h - 1].open ? &p->sessions[h - 1] : NULL;
 }
@@ -204,9 +210,9 @@ static CK_RV sr_C_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID_PTR list, CK_UL
 static CK_RV sr_C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 {
     struct sr_p11 *p = NULL;
-    CK_RV rv = sr_p11_lib_or_fail(&p);
-    if (rv != CKR_OK || info == NULL || slot != SR_P11_SLOT) {
-        return rv != CKR_OK ? rv : info == NULL ? CKR_ARGUMENTS_BAD : CKR_SLOT_ID_INVALID;
+    CK_RV rv = sr_p11_slot_call(slot, info, &p);
+    if (rv != CKR_OK) {
+        return rv;
     }
     memset(info, 0, sizeof(*info));
     char desc[128];
@@ -224,9 +230,9 @@ static CK_RV sr_C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 static CK_RV sr_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
     struct sr_p11 *p = NULL;
-    CK_RV rv = sr_p11_lib_or_fail(&p);
-    if (rv != CKR_OK || info == NULL || slot != SR_P11_SLOT) {
-        return rv != CKR_OK ? rv : info == NULL ? CKR_ARGUMENTS_BAD : CKR_SLOT_ID_INVALID;
+    CK_RV rv = sr_p11_slot_call(slot, info, &p);
+    if (rv != CKR_OK) {
+        return rv;
     }
     struct sr_world_info world;
     pthread_rwlock_rdlock(&p->module_lock);
@@ -306,9 +312,9 @@ bool sr_p11_mechanism_flags(CK_MECHANISM_TYPE type, CK_FLAGS *ret)
 static CK_RV sr_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
 {
     struct sr_p11 *p = NULL;
-    CK_RV rv = sr_p11_lib_or_fail(&p);
-    if (rv != CKR_OK || count == NULL || slot != SR_P11_SLOT) {
-        return rv != CKR_OK ? rv : count == NULL ? CKR_ARGUMENTS_BAD : CKR_SLOT_ID_INVALID;
+    CK_RV rv = sr_p11_slot_call(slot, count, &p);
+    if (rv != CKR_OK) {
+        return rv;
     }
     CK_ULONG n = SR_ARRAY_LEN(sr_p11_mechs);
     if (list != NULL && *count < n) {
@@ -325,9 +331,9 @@ static CK_RV sr_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, 
 static CK_RV sr_C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
 {
     struct sr_p11 *p = NULL;
-    CK_RV rv = sr_p11_lib_or_fail(&p);
-    if (rv != CKR_OK || info == NULL || slot != SR_P11_SLOT) {
-        return rv != CKR_OK ? rv : info == NULL ? CKR_ARGUMENTS_BAD : CKR_SLOT_ID_INVALID;
+    CK_RV rv = sr_p11_slot_call(slot, info, &p);
+    if (rv != CKR_OK) {
+        return rv;
     }
     for (size_t i = 0; i < SR_ARRAY_LEN(sr_p11_mechs); i++) {
         if (sr_p11_mechs[i].type == type) {
@@ -409,21 +415,14 @@ static bool sr_p11_any_session(const struct sr_p11 *p)
 
 static CK_RV sr_C_CloseSession(CK_SESSION_HANDLE h)
 {
-    struct sr_p11 *p = NULL;
-    CK_RV rv = sr_p11_lib_or_fail(&p);
-    if (rv != CKR_OK) {
-        return rv;
-    }
-    pthread_mutex_lock(&p->lock);
-    struct sr_p11_session *s = sr_p11_session_locked(p, h);
+    SR_P11_SESSION_BEGIN(p, h, s);
     if (s != NULL) {
         sr_p11_session_close(s);
         if (!sr_p11_any_session(p)) {
             p->user = p->so = false; /* PKCS#11: the login ends with the last session */
         }
     }
-    pthread_mutex_unlock(&p->lock);
-    return s != NULL ? CKR_OK : CKR_SESSION_HANDLE_INVALID;
+    SR_P11_SESSION_END(p);
 }
 
 static CK_RV sr_C_CloseAllSessions(CK_SLOT_ID slot)
@@ -446,14 +445,9 @@ static CK_RV sr_C_CloseAllSessions(CK_SLOT_ID slot)
 
 static CK_RV sr_C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
 {
-    struct sr_p11 *p = NULL;
-    CK_RV rv = sr_p11_lib_or_fail(&p);
-    if (rv != CKR_OK || info == NULL) {
-        return rv != CKR_OK ? rv : CKR_ARGUMENTS_BAD;
-    }
-    pthread_mutex_lock(&p->lock);
-    struct sr_p11_session *s = sr_p11_session_locked(p, h);
-    if (s != NULL) {
+    SR_P11_SESSION_BEGIN(p, h, s);
+    rv = rv == CKR_OK && info == NULL ? CKR_ARGUMENTS_BAD : rv;
+    if (rv == CKR_OK) {
         bool rw = (s->flags & CKF_RW_SESSION) != 0;
         info->slotID = SR_P11_SLOT;
         info->flags = s->flags;
@@ -462,8 +456,7 @@ static CK_RV sr_C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
                       : p->user ? (rw ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS)
                                 : (rw ? CKS_RW_PUBLIC_SESSION : CKS_RO_PUBLIC_SESSION);
     }
-    pthread_mutex_unlock(&p->lock);
-    return s != NULL ? CKR_OK : CKR_SESSION_HANDLE_INVALID;
+    SR_P11_SESSION_END(p);
 }
 
 /* "CARD:PIN,CARD:PIN": the administrator cards of the world and their PINs, a quorum of them. */
@@ -513,7 +506,7 @@ static CK_RV sr_C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE who, CK_UTF8CHAR_PTR p
         return CKR_ARGUMENTS_BAD;
     }
     pthread_mutex_lock(&p->lock);
-    struct sr_p11_session *s = sr_p11_session_locked(p, h);
+    struct sr_p11_session *s = sr_p11_session(p, h);
     rv = s == NULL ? CKR_SESSION_HANDLE_INVALID
          : p->user || p->so ? ((who == CKU_USER) == p->user ? CKR_USER_ALREADY_LOGGED_IN
                                                               : CKR_USER_ANOTHER_ALREADY_LOGGED_IN)
@@ -553,20 +546,12 @@ static CK_RV sr_C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE who, CK_UTF8CHAR_PTR p
 
 static CK_RV sr_C_Logout(CK_SESSION_HANDLE h)
 {
-    struct sr_p11 *p = NULL;
-    CK_RV rv = sr_p11_lib_or_fail(&p);
-    if (rv != CKR_OK) {
-        return rv;
-    }
-    pthread_mutex_lock(&p->lock);
-    rv = sr_p11_session_locked(p, h) == NULL ? CKR_SESSION_HANDLE_INVALID
-         : !p->user && !p->so                 ? CKR_USER_NOT_LOGGED_IN
-                                              : CKR_OK;
+    SR_P11_SESSION_BEGIN(p, h, s);
+    rv = rv == CKR_OK && !p->user && !p->so ? CKR_USER_NOT_LOGGED_IN : rv;
     if (rv == CKR_OK) {
         p->user = p->so = false;
     }
-    pthread_mutex_unlock(&p->lock);
-    return rv;
+    SR_P11_SESSION_END(p);
 }
 
 /* C_InitPIN (by the security officer) sets the user PIN; C_SetPIN changes it (by the user). */
@@ -578,7 +563,7 @@ static CK_RV sr_p11_set_pin(CK_SESSION_HANDLE h, bool need_so, CK_UTF8CHAR_PTR p
         return rv;
     }
     pthread_mutex_lock(&p->lock);
-    struct sr_p11_session *s = sr_p11_session_locked(p, h);
+    struct sr_p11_session *s = sr_p11_session(p, h);
     rv = s == NULL                                ? CKR_SESSION_HANDLE_INVALID
          : !(s->flags & CKF_RW_SESSION)           ? CKR_SESSION_READ_ONLY
          : need_so ? (p->so ? CKR_OK : CKR_USER_NOT_LOGGED_IN)
@@ -625,21 +610,12 @@ static CK_RV sr_C_SetPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR old, CK_ULONG old_
 
 static CK_RV sr_C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
 {
-    struct sr_p11 *p = NULL;
-    CK_RV rv = sr_p11_lib_or_fail(&p);
-    if (rv != CKR_OK) {
-        return rv;
+    SR_P11_SESSION_BEGIN(p, h, s);
+    rv = rv == CKR_OK && out == NULL && len > 0 ? CKR_ARGUMENTS_BAD : rv;
+    if (rv == CKR_OK && len > 0) {
+        rv = sr_p11_rv(sr_rand_bytes(out, len));
     }
-    pthread_mutex_lock(&p->lock);
-    bool ok = sr_p11_session_locked(p, h) != NULL;
-    pthread_mutex_unlock(&p->lock);
-    if (!ok) {
-        return CKR_SESSION_HANDLE_INVALID;
-    }
-    if (out == NULL && len > 0) {
-        return CKR_ARGUMENTS_BAD;
-    }
-    return len == 0 ? CKR_OK : sr_p11_rv(sr_rand_bytes(out, len));
+    SR_P11_SESSION_END(p);
 }
 
 static CK_RV sr_C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)

@@ -77,6 +77,24 @@ struct sr_p11 *sr_p11_get(void);
 
 /* The flags of a mechanism the token offers (p11.c's table), or false. */
 bool sr_p11_mechanism_flags(CK_MECHANISM_TYPE type, CK_FLAGS *ret);
+/* The open session h (p->lock held), or NULL. */
+struct sr_p11_session *sr_p11_session(struct sr_p11 *p, CK_SESSION_HANDLE h);
+
+/* The one shape of a function on a session: the library, its lock taken, the session h (NULL and rv
+ * CKR_SESSION_HANDLE_INVALID if there is no such open session); SR_P11_SESSION_END unlocks and returns rv. */
+#define SR_P11_SESSION_BEGIN(p, h, s)                                                                            \
+    struct sr_p11 *p = sr_p11_get();                                                                            \
+    if (p == NULL) {                                                                                             \
+        return CKR_CRYPTOKI_NOT_INITIALIZED;                                                                     \
+    }                                                                                                            \
+    pthread_mutex_lock(&p->lock);                                                                               \
+    struct sr_p11_session *s = sr_p11_session(p, h);                                                           \
+    CK_RV rv = s == NULL ? CKR_SESSION_HANDLE_INVALID : CKR_OK
+
+#define SR_P11_SESSION_END(p)                                                                                    \
+    pthread_mutex_unlock(&p->lock);                                                                             \
+    return rv
+
 /* sr_err → the PKCS#11 return value that names the same refusal. */
 CK_RV sr_p11_rv(enum sr_err r);
 /* Copies n bytes into a caller's attribute or output buffer under PKCS#11's length rules. */
