@@ -19,7 +19,7 @@
 #include "base/buf.h"
 
 /* AES keys (Key Vault's oct) live only in the module layer: no EVP_PKEY, no public half. */
-enum sr_key_type { SR_KEY_RSA = 1, SR_KEY_EC = 2, SR_KEY_AES = 3 };
+enum sr_key_type { SR_KEY_NONE = 0, SR_KEY_RSA = 1, SR_KEY_EC = 2, SR_KEY_AES = 3 };
 
 enum sr_curve { SR_CURVE_NONE = 0, SR_CURVE_P256, SR_CURVE_P384, SR_CURVE_P521, SR_CURVE_P256K };
 

@@ -212,6 +212,47 @@ enum sr_err sr_import_wrapped_secret(const struct sr_module *m, const char *kek_
     return sr_blob_import_secret(m, blob_label, name, SR_ORIGIN_TRANSFERRED, key.data, key.len, acl, out_blob);
 }
 
+enum sr_err sr_keyfile_import_wrapped(struct sr_module *m, const char *kek_app, const uint8_t *kek_bytes,
+                                      size_t kek_len, const uint8_t *label, size_t label_len, const uint8_t *ct,
+                                      size_t ctlen, enum sr_key_type expect, const struct sr_keygen_params *params,
+                                      struct sr_key_info *ret)
+{
+    SR_TRY(sr_ident_check(params->ident));
+    char path[SR_PATH_MAX];
+    SR_TRY(sr_key_path(m, params->app, params->ident, path, sizeof(path)));
+    SR_ENSURE(!sr_file_exists(path), SR_ERR_EXISTS);
+    uint8_t id[SR_HASH_LEN];
+    SR_AUTO_PKEY EVP_PKEY *kek = NULL;
+    enum sr_err r = sr_key_private_cached(m, kek_app, NULL, kek_bytes, kek_len, SR_ACL_UNWRAP, id, &kek);
+    if (r == SR_ERR_ACL_DENIED) {
+        r = sr_key_private_cached(m, kek_app, NULL, kek_bytes, kek_len, SR_ACL_IMPORT, id, &kek);
+    }
+    SR_TRY(r);
+    SR_AUTO(sr_key_material_release) struct sr_key_material km = {0};
+    sr_buf_init(&km.secret, SR_MAX_PKCS8, SR_BUF_SECRET);
+    SR_TRY(sr_unwrap_bytes(kek, label, label_len, ct, ctlen, &km.secret));
+    struct sr_key_info info = {.acl.actions = params->acl};
+    if (expect == SR_KEY_AES) {
+        SR_ENSURE(km.secret.len == 16 || km.secret.len == 24 || km.secret.len == 32, SR_ERR_KEY_TYPE);
+        info.spec = (struct sr_key_spec){.type = SR_KEY_AES, .bits = (unsigned)km.secret.len * 8};
+    } else {
+        SR_ENSURE(sr_pkey_private_from_pkcs8(km.secret.data, km.secret.len, &km.priv) == SR_OK, SR_ERR_BYOK_UNWRAP);
+        sr_buf_release(&km.secret);
+        SR_ENSURE(sr_pkey_describe(km.priv, &info.spec) == SR_OK && (expect == SR_KEY_NONE || info.spec.type == expect),
+                  SR_ERR_KEY_TYPE);
+        SR_ENSURE(info.spec.type == SR_KEY_EC || info.spec.bits == 2048 || info.spec.bits == 3072 ||
+                      info.spec.bits == 4096, SR_ERR_KEY_TYPE);
+    }
+    sr_key_info_names(&info, params->app, params->ident, params->plainname ? params->plainname : params->ident);
+    snprintf(info.origin, sizeof(info.origin), "%s", SR_ORIGIN_TRANSFERRED);
+    SR_AUTO_BUF struct sr_buf file = {0};
+    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
+    SR_TRY(sr_key_build_material(m, &info, &km, &file));
+    SR_TRY(sr_file_write_atomic(path, file.data, file.len, SR_WRITE_CREATE));
+    *ret = info;
+    return SR_OK;
+}
+
 enum sr_err sr_module_attest(const struct sr_module *m, const uint8_t *data, size_t len, struct sr_buf *out_sig)
 {
     char path[SR_PATH_MAX];

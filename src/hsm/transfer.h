@@ -45,6 +45,15 @@ SR_MUST_USE enum sr_err sr_keyfile_export_trusted(const struct sr_module *m, con
                                                   size_t len, const uint8_t *trust, size_t trust_len,
                                                   const uint8_t *label, size_t label_len, struct sr_buf *out);
 
+/* C_UnwrapKey with CKM_RSA_AES_KEY_WRAP: ct, opened by a key file's private key (kek_app, its bytes; ACL
+ * UnwrapKey or Import), becomes the module key file params names (params->acl; never overwriting). expect:
+ * SR_KEY_AES for a secret key's bytes, SR_KEY_RSA or SR_KEY_EC (or SR_KEY_NONE: either) for PKCS#8. Every
+ * failure to open is SR_ERR_BYOK_UNWRAP; a key of another type SR_ERR_KEY_TYPE. */
+SR_MUST_USE enum sr_err sr_keyfile_import_wrapped(struct sr_module *m, const char *kek_app, const uint8_t *kek_bytes,
+                                                  size_t kek_len, const uint8_t *label, size_t label_len,
+                                                  const uint8_t *ct, size_t ctlen, enum sr_key_type expect,
+                                                  const struct sr_keygen_params *params, struct sr_key_info *ret);
+
 /* Creates the region's KEK as local/key_byok_<ident>: RSA 2048/3072/4096, ACL Import only. */
 SR_MUST_USE enum sr_err sr_kek_generate(struct sr_module *m, const char *ident, unsigned bits, EVP_PKEY **ret_pub);
 /* The public half and key hash of a module KEK. */

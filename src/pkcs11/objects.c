@@ -611,6 +611,15 @@ static CK_RV sr_p11_usage_check(unsigned acl)
     return wraps && crypts ? CKR_TEMPLATE_INCONSISTENT : CKR_OK;
 }
 
+/* A key asked to wrap or unwrap does only that, unless the template also asks for data use (which the
+ * usage check then refuses). */
+static void sr_p11_wrap_only(struct sr_p11_keygen *g)
+{
+    if ((g->acl & (SR_ACL_WRAP | SR_ACL_UNWRAP)) && !(g->acl_set & (SR_ACL_ENCRYPT | SR_ACL_DECRYPT))) {
+        g->acl &= ~(unsigned)(SR_ACL_ENCRYPT | SR_ACL_DECRYPT);
+    }
+}
+
 /* Making a key needs the user, in a read-write session. */
 static CK_RV sr_p11_may_make(const struct sr_p11 *p, const struct sr_p11_session *s)
 {
@@ -679,6 +688,7 @@ CK_RV sr_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIB
     if (rv == CKR_OK) {
         rv = sr_p11_template(priv_tmpl, npriv, CKO_PRIVATE_KEY, &g);
     }
+    sr_p11_wrap_only(&g);
     struct sr_key_spec spec = {.type = rsa ? SR_KEY_RSA : SR_KEY_EC, .bits = (unsigned)g.bits, .pubexp = g.pubexp,
                                .curve = g.curve};
     if (rv == CKR_OK && rsa && g.bits != 2048 && g.bits != 3072 && g.bits != 4096) {
@@ -708,10 +718,7 @@ CK_RV sr_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_
     if (rv == CKR_OK) {
         rv = sr_p11_template(tmpl, n, CKO_SECRET_KEY, &g);
     }
-    /* A key asked to wrap or unwrap does only that, unless the template also asks for data use. */
-    if (rv == CKR_OK && (g.acl & (SR_ACL_WRAP | SR_ACL_UNWRAP)) && !(g.acl_set & (SR_ACL_ENCRYPT | SR_ACL_DECRYPT))) {
-        g.acl &= ~(unsigned)(SR_ACL_ENCRYPT | SR_ACL_DECRYPT);
-    }
+    sr_p11_wrap_only(&g);
     struct sr_key_spec spec = {.type = SR_KEY_AES, .bits = (unsigned)g.bits};
     if (rv == CKR_OK && g.bits != 128 && g.bits != 192 && g.bits != 256) {
         rv = g.bits == 0 ? CKR_TEMPLATE_INCOMPLETE : CKR_KEY_SIZE_RANGE;
@@ -720,6 +727,81 @@ CK_RV sr_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_
     }
     if (rv == CKR_OK) {
         rv = sr_p11_make(p, &spec, &g, NULL, ret);
+    }
+    SR_P11_SESSION_END(p);
+}
+
+/* C_UnwrapKey with CKM_RSA_AES_KEY_WRAP: a .byok-style blob, opened by a private RSA key of the token whose
+ * ACL has UnwrapKey (or Import), becomes a new key file key_pkcs11_<hex id> with the template's uses. */
+CK_RV sr_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrapping, CK_BYTE_PTR in,
+                     CK_ULONG n, CK_ATTRIBUTE_PTR tmpl, CK_ULONG ntmpl, CK_OBJECT_HANDLE_PTR ret)
+{
+    SR_P11_SESSION_BEGIN(p, h, s);
+    rv = rv == CKR_OK ? sr_p11_may_make(p, s) : rv;
+    struct sr_p11_object *k = rv == CKR_OK ? sr_p11_object(p, unwrapping) : NULL;
+    if (rv == CKR_OK && (mech == NULL || ret == NULL || in == NULL)) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (rv == CKR_OK && mech->mechanism != CKM_RSA_AES_KEY_WRAP) {
+        rv = CKR_MECHANISM_INVALID;
+    } else if (rv == CKR_OK && (k == NULL || k->cls != CKO_PRIVATE_KEY || k->info.spec.type != SR_KEY_RSA)) {
+        rv = CKR_UNWRAPPING_KEY_HANDLE_INVALID;
+    } else if (rv == CKR_OK && !sr_acl_permits(&k->info.acl, SR_ACL_UNWRAP) && !sr_acl_permits(&k->info.acl, SR_ACL_IMPORT)) {
+        rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
+    }
+    const uint8_t *label = NULL;
+    size_t label_len = 0;
+    rv = rv == CKR_OK ? sr_p11_rsa_aes_params(mech, &label, &label_len) : rv;
+    /* The new key's class and type say what the blob must hold; its uses default as for a made key. */
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE type = CK_UNAVAILABLE_INFORMATION;
+    for (CK_ULONG i = 0; rv == CKR_OK && tmpl != NULL && i < ntmpl; i++) {
+        if (tmpl[i].type == CKA_CLASS && !sr_p11_template_ulong(&tmpl[i], &cls)) {
+            rv = CKR_ATTRIBUTE_VALUE_INVALID;
+        } else if (tmpl[i].type == CKA_KEY_TYPE && !sr_p11_template_ulong(&tmpl[i], &type)) {
+            rv = CKR_ATTRIBUTE_VALUE_INVALID;
+        }
+    }
+    bool secret = cls == CKO_SECRET_KEY;
+    struct sr_p11_keygen g = {.acl = secret ? SR_ACL_ENCRYPT | SR_ACL_DECRYPT : SR_ACL_SIGN};
+    if (rv == CKR_OK && cls != CKO_PRIVATE_KEY && cls != CKO_SECRET_KEY) {
+        rv = CKR_TEMPLATE_INCONSISTENT;
+    }
+    rv = rv == CKR_OK ? sr_p11_template(tmpl, ntmpl, cls, &g) : rv;
+    rv = rv == CKR_OK ? sr_p11_usage_check(g.acl) : rv;
+    enum sr_key_type expect = secret ? SR_KEY_AES : type == CKK_RSA ? SR_KEY_RSA : type == CKK_EC ? SR_KEY_EC : SR_KEY_NONE;
+    if (rv == CKR_OK && g.id_len == 0) {
+        g.id_len = 8;
+        rv = sr_rand_bytes(g.id, g.id_len) == SR_OK ? CKR_OK : CKR_DEVICE_ERROR;
+    }
+    char ident[2 * SR_P11_MAX_ID + 1];
+    if (rv == CKR_OK) {
+        sr_hex_encode(g.id, g.id_len, ident);
+        struct sr_keygen_params params = {.app = SR_P11_APP, .ident = ident,
+                                          .plainname = g.label[0] ? g.label : ident, .acl = g.acl};
+        struct sr_key_info info;
+        SR_AUTO_BUF struct sr_buf kek = {0};
+        sr_buf_init(&kek, SR_MAX_FILE, SR_BUF_PLAIN);
+        char kek_app[sizeof(k->app)];
+        snprintf(kek_app, sizeof(kek_app), "%s", k->app);
+        rv = sr_buf_append(&kek, k->file.data, k->file.len) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
+        pthread_rwlock_wrlock(&p->module_lock);
+        enum sr_err r = rv == CKR_OK ? sr_keyfile_import_wrapped(p->module, kek_app, kek.data, kek.len, label, label_len,
+                                                                 in, n, expect, &params, &info)
+                                     : SR_ERR_NOMEM;
+        rv = r == SR_ERR_BYOK_UNWRAP ? CKR_WRAPPED_KEY_INVALID
+             : r == SR_ERR_KEY_TYPE  ? CKR_TEMPLATE_INCONSISTENT
+             : r == SR_ERR_EXISTS    ? CKR_ATTRIBUTE_VALUE_INVALID
+                                     : sr_p11_rv(r);
+        rv = rv == CKR_OK ? sr_p11_refresh(p) : rv;
+        pthread_rwlock_unlock(&p->module_lock);
+    }
+    struct sr_p11_object *made = rv == CKR_OK ? sr_p11_find_file(p, SR_P11_APP, ident, secret ? CKO_SECRET_KEY : CKO_PRIVATE_KEY)
+                                              : NULL;
+    if (rv == CKR_OK) {
+        rv = made != NULL ? CKR_OK : CKR_DEVICE_ERROR;
+    }
+    if (rv == CKR_OK) {
+        *ret = (CK_OBJECT_HANDLE)(made - p->objects) + 1;
     }
     SR_P11_SESSION_END(p);
 }

@@ -592,15 +592,7 @@ CK_RV sr_C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG siglen)
 
 /* --- key wrapping --- */
 
-/* PKCS#11 2.40's CK_RSA_AES_KEY_WRAP_PARAMS, which p11-kit's header lacks. */
-struct sr_ck_rsa_aes_key_wrap_params {
-    CK_ULONG ulAESKeyBits;
-    CK_RSA_PKCS_OAEP_PARAMS_PTR pOAEPParams;
-};
-
-/* CKM_RSA_AES_KEY_WRAP as the Azure BYOK specification uses it: a 256-bit AES key, OAEP with SHA-1 (and
- * MGF1-SHA-1), and a label if the caller gives one. */
-static CK_RV sr_p11_rsa_aes_params(const CK_MECHANISM *mech, const uint8_t **label, size_t *label_len)
+CK_RV sr_p11_rsa_aes_params(const CK_MECHANISM *mech, const uint8_t **label, size_t *label_len)
 {
     const struct sr_ck_rsa_aes_key_wrap_params *wp = mech->pParameter;
     if (wp == NULL || mech->ulParameterLen != sizeof(*wp) || wp->ulAESKeyBits != 256 || wp->pOAEPParams == NULL) {
@@ -659,11 +651,4 @@ CK_RV sr_C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE 
     sr_p11_object_release(&target);
     sr_p11_object_release(&kek);
     return rv;
-}
-
-CK_RV sr_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrapping, CK_BYTE_PTR in,
-                     CK_ULONG n, CK_ATTRIBUTE_PTR tmpl, CK_ULONG ntmpl, CK_OBJECT_HANDLE_PTR ret)
-{
-    (void)h, (void)mech, (void)unwrapping, (void)in, (void)n, (void)tmpl, (void)ntmpl, (void)ret;
-    return sr_p11_get() == NULL ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_FUNCTION_NOT_SUPPORTED;
 }

@@ -531,6 +531,69 @@ static void test_wrap_to_trusted(void **state)
     EVP_PKEY_free(kek);
 }
 
+/* C_UnwrapKey: a key wrapped CKM_RSA_AES_KEY_WRAP by OpenSSL under an unwrap-only key of the token comes in
+ * as a new key that signs as the original; a changed blob, a decrypting key and a wrong type do not. */
+static void test_unwrap(void **state)
+{
+    struct sr_p11_fixture *t = *state;
+    sr_login(t);
+    CK_ULONG bits = 2048;
+    CK_ATTRIBUTE pt[] = {{CKA_MODULUS_BITS, &bits, sizeof(bits)}};
+    CK_ATTRIBUTE kt[] = {{CKA_UNWRAP, &sr_true, 1}, {CKA_SIGN, &sr_false, 1}, {CKA_ID, "kek", 3}};
+    CK_MECHANISM gen = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+    CK_OBJECT_HANDLE kpub, kpriv, dpub, dpriv, key, none;
+    assert_int_equal(t->f->C_GenerateKeyPair(t->s, &gen, pt, 1, kt, 3, &kpub, &kpriv), CKR_OK);
+    sr_pair(t, false, "dec", true, &dpub, &dpriv);
+    EVP_PKEY *kek = sr_public(t, kpub);
+    /* the owner's side, with OpenSSL: OAEP-SHA-1 of a fresh AES-256 key, then AES-KWP of the PKCS#8 */
+    EVP_PKEY *ec = EVP_EC_gen("P-256");
+    uint8_t p8[512], *w = p8, aes[32], blob[2048];
+    PKCS8_PRIV_KEY_INFO *info = EVP_PKEY2PKCS8(ec);
+    int p8len = i2d_PKCS8_PRIV_KEY_INFO(info, &w);
+    PKCS8_PRIV_KEY_INFO_free(info);
+    assert_true(p8len > 0);
+    SR_ASSERT_OK(sr_rand_bytes(aes, sizeof(aes)));
+    EVP_PKEY_CTX *ectx = EVP_PKEY_CTX_new(kek, NULL);
+    size_t rsalen = sizeof(blob);
+    assert_int_equal(EVP_PKEY_encrypt_init(ectx), 1);
+    assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(ectx, RSA_PKCS1_OAEP_PADDING), 1);
+    assert_int_equal(EVP_PKEY_encrypt(ectx, blob, &rsalen, aes, sizeof(aes)), 1);
+    EVP_PKEY_CTX_free(ectx);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+    int l1 = 0, l2 = 0;
+    assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_256_wrap_pad(), NULL, aes, NULL), 1);
+    assert_int_equal(EVP_EncryptUpdate(c, blob + rsalen, &l1, p8, p8len), 1);
+    assert_int_equal(EVP_EncryptFinal_ex(c, blob + rsalen + l1, &l2), 1);
+    EVP_CIPHER_CTX_free(c);
+    CK_ULONG bloblen = rsalen + (size_t)l1 + (size_t)l2;
+
+    CK_RSA_PKCS_OAEP_PARAMS sha1 = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0};
+    struct { CK_ULONG bits; CK_RSA_PKCS_OAEP_PARAMS_PTR oaep; } params = {256, &sha1};
+    CK_MECHANISM mech = {CKM_RSA_AES_KEY_WRAP, &params, sizeof(params)};
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE ktype = CKK_EC, wrong = CKK_RSA;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &ktype, sizeof(ktype)},
+                           {CKA_SIGN, &sr_true, 1}, {CKA_ID, "unwrapped", 9}};
+    assert_int_equal(t->f->C_UnwrapKey(t->s, &mech, dpriv, blob, bloblen, tmpl, 4, &none), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    tmpl[1].pValue = &wrong;
+    assert_int_equal(t->f->C_UnwrapKey(t->s, &mech, kpriv, blob, bloblen, tmpl, 4, &none), CKR_TEMPLATE_INCONSISTENT);
+    tmpl[1].pValue = &ktype;
+    blob[bloblen - 1] ^= 1;
+    assert_int_equal(t->f->C_UnwrapKey(t->s, &mech, kpriv, blob, bloblen, tmpl, 4, &none), CKR_WRAPPED_KEY_INVALID);
+    blob[bloblen - 1] ^= 1;
+    assert_int_equal(t->f->C_UnwrapKey(t->s, &mech, kpriv, blob, bloblen, tmpl, 4, &key), CKR_OK);
+    static const uint8_t msg[] = "signed by an unwrapped key";
+    CK_MECHANISM sign = {CKM_ECDSA_SHA256, NULL, 0};
+    CK_BYTE sig[128];
+    CK_ULONG siglen = sizeof(sig);
+    assert_int_equal(t->f->C_SignInit(t->s, &sign, key), CKR_OK);
+    assert_int_equal(t->f->C_Sign(t->s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &siglen), CKR_OK);
+    assert_true(sr_openssl_verifies(ec, CKM_ECDSA_SHA256, msg, sizeof(msg), sig, siglen));
+    EVP_PKEY_free(ec);
+    EVP_PKEY_free(kek);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +603,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_extraction_attacks, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_sign, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_wrap_to_trusted, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_unwrap, sr_setup, sr_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
