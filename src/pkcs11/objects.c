@@ -500,6 +500,29 @@ static bool sr_p11_template_ulong(const CK_ATTRIBUTE *a, CK_ULONG *ret)
     return true;
 }
 
+/* CKA_LABEL, NUL-terminated; CKA_ID, 1 to SR_P11_MAX_ID bytes. */
+static CK_RV sr_p11_template_label(const CK_ATTRIBUTE *a, char out[SR_MAX_PLAINNAME + 1])
+{
+    if (a->ulValueLen > SR_MAX_PLAINNAME || (a->pValue == NULL && a->ulValueLen > 0)) {
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    if (a->ulValueLen > 0) {
+        memcpy(out, a->pValue, a->ulValueLen);
+    }
+    out[a->ulValueLen] = 0;
+    return CKR_OK;
+}
+
+static CK_RV sr_p11_template_id(const CK_ATTRIBUTE *a, uint8_t out[SR_P11_MAX_ID], CK_ULONG *len)
+{
+    if (a->ulValueLen == 0 || a->ulValueLen > SR_P11_MAX_ID || a->pValue == NULL) {
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    memcpy(out, a->pValue, a->ulValueLen);
+    *len = a->ulValueLen;
+    return CKR_OK;
+}
+
 static const struct {
     CK_ATTRIBUTE_TYPE type;
     enum sr_acl_action action;
@@ -555,18 +578,14 @@ static CK_RV sr_p11_template(const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_CLA
             g->acl = b ? g->acl | SR_ACL_EXPORT_TO_TRUSTED : g->acl & ~(unsigned)SR_ACL_EXPORT_TO_TRUSTED;
             break;
         case CKA_LABEL:
-            if (a->ulValueLen > SR_MAX_PLAINNAME || (a->pValue == NULL && a->ulValueLen > 0)) {
+            if (sr_p11_template_label(a, g->label) != CKR_OK) {
                 return CKR_ATTRIBUTE_VALUE_INVALID;
             }
-            memcpy(g->label, a->pValue, a->ulValueLen);
-            g->label[a->ulValueLen] = 0;
             break;
         case CKA_ID:
-            if (a->ulValueLen == 0 || a->ulValueLen > SR_P11_MAX_ID || a->pValue == NULL) {
+            if (sr_p11_template_id(a, g->id, &g->id_len) != CKR_OK) {
                 return CKR_ATTRIBUTE_VALUE_INVALID;
             }
-            memcpy(g->id, a->pValue, a->ulValueLen);
-            g->id_len = a->ulValueLen;
             break;
         case CKA_MODULUS_BITS:
             if (!sr_p11_template_ulong(a, &g->bits)) {
@@ -838,18 +857,14 @@ static CK_RV sr_p11_public_template(const CK_ATTRIBUTE *tmpl, CK_ULONG n, struct
         case CKA_SUBJECT: case CKA_DERIVE: case CKA_VERIFY: case CKA_ENCRYPT: case CKA_VERIFY_RECOVER:
             break;
         case CKA_LABEL:
-            if (a->ulValueLen > SR_MAX_PLAINNAME || (a->pValue == NULL && a->ulValueLen > 0)) {
+            if (sr_p11_template_label(a, t->label) != CKR_OK) {
                 return CKR_ATTRIBUTE_VALUE_INVALID;
             }
-            memcpy(t->label, a->pValue, a->ulValueLen);
-            t->label[a->ulValueLen] = 0;
             break;
         case CKA_ID:
-            if (a->ulValueLen == 0 || a->ulValueLen > SR_P11_MAX_ID || a->pValue == NULL) {
+            if (sr_p11_template_id(a, t->id, &t->id_len) != CKR_OK) {
                 return CKR_ATTRIBUTE_VALUE_INVALID;
             }
-            memcpy(t->id, a->pValue, a->ulValueLen);
-            t->id_len = a->ulValueLen;
             break;
         default: return CKR_TEMPLATE_INCONSISTENT; /* CKA_VALUE and every other attribute of a secret */
         }

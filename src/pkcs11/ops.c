@@ -291,7 +291,9 @@ static enum sr_err sr_p11_prehash(const struct sr_p11_active *a, const uint8_t *
     int hi = sr_p11_hash(a->hash);
     if (!hashing) {
         SR_ENSURE(n <= EVP_MAX_MD_SIZE, SR_ERR_TOO_LARGE);
-        memcpy(digest, in, n);
+        if (n > 0) {
+            memcpy(digest, in, n);
+        }
         *dlen = n;
         return SR_OK;
     }

@@ -59,7 +59,9 @@ CK_RV sr_p11_out(const void *src, CK_ULONG n, CK_BYTE_PTR dst, CK_ULONG_PTR dst_
         *dst_len = n;
         return CKR_BUFFER_TOO_SMALL;
     }
-    memcpy(dst, src, n);
+    if (n > 0) {
+        memcpy(dst, src, n);
+    }
     *dst_len = n;
     return CKR_OK;
 }
