@@ -24,6 +24,7 @@
 #include "base/json.h"
 #include "base/text.h"
 #include "crypto/crypto.h"
+#include "http/console.h"
 #include "http/http.h"
 #include "http/workq.h"
 
@@ -382,6 +383,35 @@ static enum MHD_Result sr_send_toolsets(struct sr_http_server *s, struct MHD_Con
     return q;
 }
 
+/* The web console's files: public (the page asks for the token itself), GET only, each answer with the
+ * console's security headers, errors included. "/console" goes to "/console/". */
+static enum MHD_Result sr_send_console(struct MHD_Connection *c, const char *url, const char *method)
+{
+    const struct sr_console_file *f = sr_console_find(url);
+    bool redirect = strcmp(url, "/console") == 0;
+    unsigned status = redirect ? 301 : strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 ? 405 : f ? 200 : 404;
+    static const char missing[] = "Not found: the console's pages are under /console/\n";
+    struct MHD_Response *resp = status == 200
+                                    ? MHD_create_response_from_buffer(f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT)
+                                    : MHD_create_response_from_buffer(sizeof(missing) - 1, (void *)missing,
+                                                                      MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) {
+        return MHD_NO;
+    }
+    for (size_t i = 0; sr_console_headers[i][0] != NULL; i++) {
+        MHD_add_response_header(resp, sr_console_headers[i][0], sr_console_headers[i][1]);
+    }
+    MHD_add_response_header(resp, "Content-Type", status == 200 ? sr_console_type(f) : "text/plain; charset=utf-8");
+    if (redirect) {
+        MHD_add_response_header(resp, "Location", "/console/");
+    } else if (status == 405) {
+        MHD_add_response_header(resp, "Allow", "GET, HEAD");
+    }
+    enum MHD_Result q = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return q;
+}
+
 /* Public, for load balancers: 200 when the store answers, 503 (Key Vault's error JSON) when it does not.
  * Counts only: no vault, key or region name. */
 static enum MHD_Result sr_send_health(struct sr_http_server *s, struct MHD_Connection *c)
@@ -411,6 +441,9 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
     }
     if (conn == NULL && strcmp(url, "/healthz") == 0) {
         return strcmp(method, "GET") == 0 ? sr_send_health(s, c) : sr_send_error(s, c, SR_ERR_METHOD, url, NULL);
+    }
+    if (conn == NULL && (strcmp(url, "/console") == 0 || strncmp(url, "/console/", 9) == 0)) {
+        return sr_send_console(c, url, method);
     }
     if (conn == NULL && strncasecmp(url, "/byok/toolsets", 14) == 0) {
         if (strcmp(method, "GET") != 0) {

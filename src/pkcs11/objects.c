@@ -496,7 +496,7 @@ static bool sr_p11_template_ulong(const CK_ATTRIBUTE *a, CK_ULONG *ret)
     if (a->pValue == NULL || a->ulValueLen != sizeof(CK_ULONG)) {
         return false;
     }
-    *ret = *(const CK_ULONG *)a->pValue;
+    memcpy(ret, a->pValue, sizeof(*ret)); /* the caller's buffer need not be aligned (fuzz_pkcs11 found it) */
     return true;
 }
 

@@ -99,13 +99,24 @@ void sr_p11_active_release(struct sr_p11_active *a)
 
 /* --- *Init --- */
 
+/* The mechanism's parameter structure of that size, copied (the caller's need not be aligned), or NULL. */
+static const void *sr_p11_param(const CK_MECHANISM *mech, void *copy, size_t size)
+{
+    if (mech->pParameter == NULL || mech->ulParameterLen != size) {
+        return NULL;
+    }
+    memcpy(copy, mech->pParameter, size);
+    return copy;
+}
+
 /* The mechanism's parameters, checked and kept: PSS and OAEP name their hash, AES its IV (and AAD, tag). */
 static CK_RV sr_p11_params(const struct sr_p11_mech_row *row, const CK_MECHANISM *mech, struct sr_p11_active *a)
 {
     a->hash = row->hash;
     if (row->kind == SR_MK_RSA_PSS) {
-        const CK_RSA_PKCS_PSS_PARAMS *pp = mech->pParameter;
-        if (pp == NULL || mech->ulParameterLen != sizeof(*pp)) {
+        CK_RSA_PKCS_PSS_PARAMS copy;
+        const CK_RSA_PKCS_PSS_PARAMS *pp = sr_p11_param(mech, &copy, sizeof(copy));
+        if (pp == NULL) {
             return CKR_MECHANISM_PARAM_INVALID;
         }
         int h = sr_p11_hash(pp->hashAlg);
@@ -116,8 +127,9 @@ static CK_RV sr_p11_params(const struct sr_p11_mech_row *row, const CK_MECHANISM
         }
         a->hash = pp->hashAlg;
     } else if (row->kind == SR_MK_OAEP) {
-        const CK_RSA_PKCS_OAEP_PARAMS *op = mech->pParameter;
-        if (op == NULL || mech->ulParameterLen != sizeof(*op)) {
+        CK_RSA_PKCS_OAEP_PARAMS copy;
+        const CK_RSA_PKCS_OAEP_PARAMS *op = sr_p11_param(mech, &copy, sizeof(copy));
+        if (op == NULL) {
             return CKR_MECHANISM_PARAM_INVALID;
         }
         int h = sr_p11_hash(op->hashAlg);
@@ -127,8 +139,9 @@ static CK_RV sr_p11_params(const struct sr_p11_mech_row *row, const CK_MECHANISM
         }
         a->hash = op->hashAlg;
     } else if (mech->mechanism == CKM_AES_GCM) {
-        const CK_GCM_PARAMS *gp = mech->pParameter;
-        if (gp == NULL || mech->ulParameterLen != sizeof(*gp) || gp->pIv == NULL || gp->ulIvLen == 0 ||
+        CK_GCM_PARAMS copy;
+        const CK_GCM_PARAMS *gp = sr_p11_param(mech, &copy, sizeof(copy));
+        if (gp == NULL || gp->pIv == NULL || gp->ulIvLen == 0 ||
             gp->ulIvLen > 256 || gp->ulTagBits != 128 || (gp->pAAD == NULL && gp->ulAADLen > 0)) {
             return CKR_MECHANISM_PARAM_INVALID; /* the caller's IV; 128-bit tags */
         }
@@ -596,11 +609,14 @@ CK_RV sr_C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG siglen)
 
 CK_RV sr_p11_rsa_aes_params(const CK_MECHANISM *mech, const uint8_t **label, size_t *label_len)
 {
-    const struct sr_ck_rsa_aes_key_wrap_params *wp = mech->pParameter;
-    if (wp == NULL || mech->ulParameterLen != sizeof(*wp) || wp->ulAESKeyBits != 256 || wp->pOAEPParams == NULL) {
+    struct sr_ck_rsa_aes_key_wrap_params wcopy;
+    const struct sr_ck_rsa_aes_key_wrap_params *wp = sr_p11_param(mech, &wcopy, sizeof(wcopy));
+    if (wp == NULL || wp->ulAESKeyBits != 256 || wp->pOAEPParams == NULL) {
         return CKR_MECHANISM_PARAM_INVALID;
     }
-    const CK_RSA_PKCS_OAEP_PARAMS *op = wp->pOAEPParams;
+    CK_RSA_PKCS_OAEP_PARAMS ocopy;
+    memcpy(&ocopy, wp->pOAEPParams, sizeof(ocopy));
+    const CK_RSA_PKCS_OAEP_PARAMS *op = &ocopy;
     if (op->hashAlg != CKM_SHA_1 || op->mgf != CKG_MGF1_SHA1 || (op->pSourceData == NULL && op->ulSourceDataLen > 0) ||
         op->ulSourceDataLen > 1024) {
         return CKR_MECHANISM_PARAM_INVALID;

@@ -4,6 +4,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base/json.h"
 #include "base/text.h"
 #include "crypto/crypto.h"
 #include "crypto/jwk.h"
@@ -24,6 +25,30 @@ static const struct sr_role sr_roles[] = {
     {"Crypto Service Release User", SR_PERM_GET | SR_PERM_RELEASE},
     {"Reader", SR_PERM_GET | SR_PERM_LIST},
 };
+
+static const struct {
+    enum sr_perm perm;
+    const char *name;
+} sr_perm_names[] = {
+    {SR_PERM_GET, "get"},         {SR_PERM_LIST, "list"},       {SR_PERM_CREATE, "create"},   {SR_PERM_IMPORT, "import"},
+    {SR_PERM_UPDATE, "update"},   {SR_PERM_DELETE, "delete"},   {SR_PERM_RECOVER, "recover"}, {SR_PERM_PURGE, "purge"},
+    {SR_PERM_BACKUP, "backup"},   {SR_PERM_RESTORE, "restore"}, {SR_PERM_ROTATE, "rotate"},   {SR_PERM_SIGN, "sign"},
+    {SR_PERM_VERIFY, "verify"},   {SR_PERM_ENCRYPT, "encrypt"}, {SR_PERM_DECRYPT, "decrypt"}, {SR_PERM_WRAP, "wrapKey"},
+    {SR_PERM_UNWRAP, "unwrapKey"}, {SR_PERM_RNG, "rng"},        {SR_PERM_RELEASE, "release"},
+};
+
+enum sr_err sr_perms_json(unsigned perms, json_t **ret)
+{
+    SR_AUTO_JSON json_t *arr = json_array();
+    SR_ENSURE(arr != NULL, SR_ERR_NOMEM);
+    for (size_t i = 0; i < SR_ARRAY_LEN(sr_perm_names); i++) {
+        if (perms & sr_perm_names[i].perm) {
+            SR_ENSURE(json_array_append_new(arr, json_string(sr_perm_names[i].name)) == 0, SR_ERR_NOMEM);
+        }
+    }
+    *ret = SR_TAKE(arr);
+    return SR_OK;
+}
 
 /* "crypto-officer", "Crypto Officer" and "Key Vault Crypto Officer" all name the same role. */
 static bool sr_role_matches(const char *given, const char *name)

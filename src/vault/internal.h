@@ -83,6 +83,9 @@ void sr_refusals_init(struct sr_vault_svc *svc);
 /* Stops the housekeeper, writes every count still open and waits until the store has them. */
 void sr_refusals_finish(struct sr_vault_svc *svc);
 
+/* auth.c: a permission set as the role table names it (["get", "list", "create", ...]). */
+SR_MUST_USE enum sr_err sr_perms_json(unsigned perms, json_t **ret);
+
 /* The region's module, opened once and checked (mode O, world loaded and intact). Shared, read-only. */
 SR_MUST_USE enum sr_err sr_svc_region_module(struct sr_vault_svc *svc, const char *region,
                                              const struct sr_module **ret);

@@ -734,8 +734,12 @@ enum sr_err sr_op_policy_put(struct sr_vault_svc *svc, struct sr_request *req, j
 enum sr_err sr_op_vault_show(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     (void)svc;
-    *ret = json_pack("{s:s,s:s,s:s,s:s}", "name", req->vault.name, "region", req->vault.region, "subscriptionId",
-                     req->vault.subscription, "url", req->base_url);
+    json_t *perms = NULL;
+    SR_TRY(sr_perms_json(req->who.perms, &perms));
+    /* The caller's own role and permissions: what a client (the console) may offer, never more. */
+    *ret = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "name", req->vault.name, "region", req->vault.region,
+                     "subscriptionId", req->vault.subscription, "url", req->base_url, "role", req->who.role,
+                     "permissions", perms);
     SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
     return SR_OK;
 }

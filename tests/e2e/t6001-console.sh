@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The web console (https://<vault>:PORT/console/) in headless Chromium (Debian's, driven by playwright-core
+# from npm): sign in, create an EC key and see it, rotate it to two versions, a tag of <script> and quotes
+# shown as text, delete and recover; a Reader sees no controls and a forced request is refused (403 shown
+# plainly); the CSP on every console response; axe-core finds nothing serious or critical. Screenshots of
+# the views go to $SR_BUILD_DIR/console-shots for review.
+. "$(dirname "$0")/lib.sh"
+command -v chromium >/dev/null || fail "no chromium (Debian package chromium; scripts/bootstrap.sh installs it)"
+sdk_install
+start_server "$T/data" --dev --quiet
+TOKEN=$(cat "$T/data/dev-token")
+READER=$($SR token create --role Reader --vault dev --name console-reader --data "$T/data")
+api POST "/keys/tagged/create?api-version=7.5" \
+    '{"kty":"EC","tags":{"note":"<script>alert(\"x\")</script>'"'"'\""}}' >/dev/null
+[ "$(cat "$T/status")" = 200 ] || fail "the tagged key"
+step "the console in headless Chromium"
+timeout 300 node --require "$SDK/localhost-dns.cjs" "$SDK/console-test.mjs" "https://dev.localhost:$PORT" "$TOKEN" "$READER" "${SR_BUILD_DIR:-$T}/console-shots"
+stop_server
+echo PASS
