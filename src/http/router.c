@@ -38,6 +38,7 @@ static const struct sr_route sr_routes[] = {
     {"DELETE", "deletedkeys/{name}", SR_OP_DELETED_PURGE},
     {"POST", "rng", SR_OP_RNG},
     {"GET", "byok/vault", SR_OP_VAULT_SHOW},
+    {"GET", "audit", SR_OP_AUDIT_LIST},
 };
 
 #define SR_MAX_SEGMENTS 8

@@ -181,3 +181,42 @@ void sr_checkpoint_tick(struct sr_vault_svc *svc)
         fprintf(stderr, "strongroom: audit checkpoint not written: %s\n", sr_err_message(r));
     }
 }
+
+#define SR_AUDIT_PAGE 1000
+
+struct sr_audit_page {
+    const char *vault;
+    json_t *entries; /* the vault's latest SR_AUDIT_PAGE, oldest first */
+};
+
+static enum sr_err sr_audit_add(void *ctx, const struct sr_audit_row *a)
+{
+    struct sr_audit_page *pg = ctx;
+    if (strcasecmp(a->vault, pg->vault) != 0) {
+        return SR_OK;
+    }
+    json_t *e = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:I}", "seq", (json_int_t)a->seq, "time", (json_int_t)a->time,
+                          "actor", a->actor, "client", a->client, "op", a->op, "target", a->target, "status",
+                          a->status, "reason", a->reason, "count", (json_int_t)(a->count > 1 ? a->count : 1));
+    SR_ENSURE(e != NULL && json_array_append_new(pg->entries, e) == 0, SR_ERR_NOMEM);
+    if (json_array_size(pg->entries) > SR_AUDIT_PAGE) {
+        json_array_remove(pg->entries, 0);
+    }
+    return SR_OK;
+}
+
+/* GET /audit: this vault's latest entries and the whole chain's verdict (the console's audit view). */
+enum sr_err sr_op_audit_list(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
+{
+    struct sr_store *store = sr_vault_svc_store(svc);
+    long long count = 0, bad = -1;
+    SR_TRY(sr_audit_verify(store, &count, &bad));
+    SR_AUTO_JSON json_t *entries = json_array();
+    SR_ENSURE(entries != NULL, SR_ERR_NOMEM);
+    struct sr_audit_page pg = {.vault = req->vault.name, .entries = entries};
+    SR_TRY(store->ops->audit_each(store, sr_audit_add, &pg));
+    *ret = json_pack("{s:O,s:{s:b,s:I,s:o}}", "value", entries, "chain", "verified", bad == 0, "entries",
+                     (json_int_t)count, "brokenAt", bad > 0 ? json_integer(bad) : json_null());
+    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}

@@ -35,6 +35,7 @@ static const struct {
     {SR_PERM_BACKUP, "backup"},   {SR_PERM_RESTORE, "restore"}, {SR_PERM_ROTATE, "rotate"},   {SR_PERM_SIGN, "sign"},
     {SR_PERM_VERIFY, "verify"},   {SR_PERM_ENCRYPT, "encrypt"}, {SR_PERM_DECRYPT, "decrypt"}, {SR_PERM_WRAP, "wrapKey"},
     {SR_PERM_UNWRAP, "unwrapKey"}, {SR_PERM_RNG, "rng"},        {SR_PERM_RELEASE, "release"},
+    {SR_PERM_AUDIT, "audit"},
 };
 
 enum sr_err sr_perms_json(unsigned perms, json_t **ret)

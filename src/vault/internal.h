@@ -13,9 +13,9 @@ enum sr_perm {
     SR_PERM_UPDATE = 1u << 4, SR_PERM_DELETE = 1u << 5, SR_PERM_RECOVER = 1u << 6, SR_PERM_PURGE = 1u << 7,
     SR_PERM_BACKUP = 1u << 8, SR_PERM_RESTORE = 1u << 9, SR_PERM_ROTATE = 1u << 10, SR_PERM_SIGN = 1u << 11,
     SR_PERM_VERIFY = 1u << 12, SR_PERM_ENCRYPT = 1u << 13, SR_PERM_DECRYPT = 1u << 14, SR_PERM_WRAP = 1u << 15,
-    SR_PERM_UNWRAP = 1u << 16, SR_PERM_RNG = 1u << 17, SR_PERM_RELEASE = 1u << 18,
+    SR_PERM_UNWRAP = 1u << 16, SR_PERM_RNG = 1u << 17, SR_PERM_RELEASE = 1u << 18, SR_PERM_AUDIT = 1u << 19,
 };
-#define SR_PERM_ALL ((1u << 19) - 1)
+#define SR_PERM_ALL ((1u << 20) - 1)
 
 /* Key Vault key_ops, as bits of struct sr_key_row.key_ops. */
 enum sr_key_op {
@@ -156,6 +156,7 @@ enum sr_err sr_op_rng(struct sr_vault_svc *, struct sr_request *, json_t **);
 enum sr_err sr_op_vault_show(struct sr_vault_svc *, struct sr_request *, json_t **);
 enum sr_err sr_op_key_attestation(struct sr_vault_svc *, struct sr_request *, json_t **); /* attest.c */
 enum sr_err sr_op_key_release(struct sr_vault_svc *, struct sr_request *, json_t **);     /* release.c */
+enum sr_err sr_op_audit_list(struct sr_vault_svc *, struct sr_request *, json_t **);      /* audit.c */
 
 /* --- secure key release (release.c) --- */
 /* A release policy's grammar (the decoded data of release_policy); why says what is wrong. */

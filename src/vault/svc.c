@@ -48,6 +48,7 @@ static const struct sr_op_row sr_ops[SR_OP_COUNT_] = {
     [SR_OP_KEY_ATTESTATION] = {SR_OP_KEY_ATTESTATION, "GetKeyAttestation", SR_PERM_GET, false, sr_op_key_attestation,
                                true},
     [SR_OP_KEY_RELEASE] = {SR_OP_KEY_RELEASE, "ReleaseKey", SR_PERM_RELEASE, true, sr_op_key_release, true},
+    [SR_OP_AUDIT_LIST] = {SR_OP_AUDIT_LIST, "GetAuditLog", SR_PERM_AUDIT, false, sr_op_audit_list},
 };
 
 bool sr_op_has_body(enum sr_op op)

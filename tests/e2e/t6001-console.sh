@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The web console (https://<vault>:PORT/console/) in headless Chromium (Debian's, driven by playwright-core
-# from npm): sign in, create an EC key and see it, rotate it to two versions, a tag of <script> and quotes
-# shown as text, delete and recover; a Reader sees no controls and a forced request is refused (403 shown
-# plainly); the CSP on every console response; axe-core finds nothing serious or critical. Screenshots of
+# from npm; tests/e2e/node/console-test.mjs says each step): sign in, the vault and its toolsets, create
+# an EC key and see it, rotate it to two versions, tags, expiry and a rotation policy, backup and restore,
+# a tag of <script> and quotes shown as text, delete and recover, BYOK import of an uploaded .byok made for
+# a KEK created and downloaded in the console (the key then signs through the API), the audit trail with
+# its chain verified; a Reader sees no controls and a forced request is refused (403 shown plainly); the
+# CSP on every console response; axe-core finds nothing serious or critical in any view. Screenshots of
 # the views go to $SR_BUILD_DIR/console-shots for review.
 . "$(dirname "$0")/lib.sh"
 command -v chromium >/dev/null || fail "no chromium (Debian package chromium; scripts/bootstrap.sh installs it)"
@@ -14,6 +17,6 @@ api POST "/keys/tagged/create?api-version=7.5" \
     '{"kty":"EC","tags":{"note":"<script>alert(\"x\")</script>'"'"'\""}}' >/dev/null
 [ "$(cat "$T/status")" = 200 ] || fail "the tagged key"
 step "the console in headless Chromium"
-timeout 300 node --require "$SDK/localhost-dns.cjs" "$SDK/console-test.mjs" "https://dev.localhost:$PORT" "$TOKEN" "$READER" "${SR_BUILD_DIR:-$T}/console-shots"
+NODE_EXTRA_CA_CERTS="$CA" timeout 300 node --require "$SDK/localhost-dns.cjs" "$SDK/console-test.mjs" "https://dev.localhost:$PORT" "$TOKEN" "$READER" "${SR_BUILD_DIR:-$T}/console-shots"
 stop_server
 echo PASS

@@ -295,6 +295,29 @@ static void test_router(void **state)
     SR_ASSERT_ERR(SR_ERR_VAULT_NOT_FOUND, sr_host_parse(NULL, "d", vault, sizeof(vault), resource, sizeof(resource)));
 }
 
+/* GET /audit: the vault's own entries (not another vault's), the chain's verdict, Administrators only. */
+static void test_audit_list(void **state)
+{
+    struct sr_fixture *f = *state;
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Crypto Officer", SR_OP_KEY_CREATE, "audited", "{\"kty\":\"EC\"}", NULL));
+    SR_ASSERT_OK(sr_run(f, "eu-other", "Crypto Officer", SR_OP_KEY_CREATE, "elsewhere", "{\"kty\":\"EC\"}", NULL));
+    SR_ASSERT_ERR(SR_ERR_FORBIDDEN, sr_run(f, "eu-vault", "Reader", SR_OP_AUDIT_LIST, NULL, NULL, NULL));
+    json_t *log = NULL;
+    SR_ASSERT_OK(sr_run(f, "eu-vault", "Administrator", SR_OP_AUDIT_LIST, NULL, NULL, &log));
+    assert_true(json_is_true(json_object_get(json_object_get(log, "chain"), "verified")));
+    bool created = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(log, "value"), i, e) {
+        const char *target = json_string_value(json_object_get(e, "target"));
+        assert_string_not_equal(target, "elsewhere");
+        created = created || (strcmp(target, "audited") == 0 &&
+                              strcmp(json_string_value(json_object_get(e, "op")), "CreateKey") == 0);
+    }
+    assert_true(created);
+    json_decref(log);
+}
+
 static bool sr_policy_ok(const char *text)
 {
     json_t *p = json_loads(text, 0, NULL);
@@ -394,6 +417,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_chain, sr_setup, sr_teardown),
         cmocka_unit_test(test_router),
         cmocka_unit_test(test_release_policy_grammar),
+        cmocka_unit_test_setup_teardown(test_audit_list, sr_setup, sr_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,8 @@
 const API = 'api-version=7.5';
 let token = null;
 let canWrite = false;
-let current = null; // the key shown in detail
+let current = null; // the key shown in detail: { name, enabled, bundle }
+let auditEntries = [];
 
 const $ = (id) => document.getElementById(id);
 
@@ -132,7 +133,7 @@ async function loadKeys() {
 
 async function showKey(name) {
   const bundle = await api('GET', `/keys/${encodeURIComponent(name)}`);
-  current = { name, enabled: bundle.attributes.enabled };
+  current = { name, enabled: bundle.attributes.enabled, bundle };
   $('detail-h').textContent = `Key ${name}`;
   const props = $('detail-props');
   props.textContent = '';
@@ -152,6 +153,14 @@ async function showKey(name) {
   add('Exportable', bundle.attributes.exportable ? 'yes (release policy)' : 'no');
   add('Tags', tagsText(bundle.tags) || '—');
   $('toggle').textContent = bundle.attributes.enabled ? 'Disable' : 'Enable';
+  $('edit-tags').value = Object.entries(bundle.tags || {}).map(([k, v]) => `${k}=${v}`).join('\n');
+  $('edit-exp').value = bundle.attributes.exp ? localInput(bundle.attributes.exp) : '';
+  const policy = await api('GET', `/keys/${encodeURIComponent(name)}/rotationpolicy`);
+  const rotate = (policy.lifetimeActions || []).find((a) => a.action && a.action.type === 'Rotate');
+  $('policy-now').textContent = rotate
+    ? `Rotation policy: rotate ${Object.entries(rotate.trigger).map(([k, v]) => `${k} ${v}`).join(', ')}`
+    : 'Rotation policy: no automatic rotation';
+  $('download').hidden = !['RSA', 'RSA-HSM', 'EC', 'EC-HSM'].includes(bundle.key.kty);
   const versions = $('version-table').tBodies[0];
   versions.textContent = '';
   for (const item of await listAll(`/keys/${encodeURIComponent(name)}/versions`)) {
@@ -161,19 +170,128 @@ async function showKey(name) {
     when(row.insertCell(), item.attributes.created);
     cell(row, item.attributes.exportable ? 'yes' : 'no');
   }
-  $('keys').hidden = true;
-  $('deleted').hidden = true;
-  $('detail').hidden = false;
+  showView('detail');
   $('detail-h').tabIndex = -1;
   $('detail-h').focus();
 }
 
+const VIEWS = ['vault', 'keys', 'deleted', 'detail', 'byok', 'audit'];
+
+function showView(view) {
+  for (const id of VIEWS) {
+    $(id).hidden = !(id === view || (view === 'keys' && id === 'deleted'));
+  }
+  document.querySelectorAll('.needs-write').forEach((el) => { if (!canWrite) el.hidden = true; });
+}
+
 async function backToKeys() {
   current = null;
-  $('detail').hidden = true;
-  $('keys').hidden = false;
-  $('deleted').hidden = false;
+  showView('keys');
   await loadKeys();
+}
+
+// A Unix time as a datetime-local input's value, in the reader's time zone.
+function localInput(seconds) {
+  const d = new Date(seconds * 1000);
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
+function saveBlob(text, name, type) {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([text], { type }));
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  URL.revokeObjectURL(a.href);
+}
+
+async function loadVault() {
+  const vault = await api('GET', '/byok/vault');
+  const props = $('vault-props');
+  props.textContent = '';
+  for (const [term, value] of [['Name', vault.name], ['Region', vault.region], ['Subscription', vault.subscriptionId],
+                               ['URL', vault.url], ['Your role', vault.role]]) {
+    const dt = document.createElement('dt');
+    dt.textContent = term;
+    const dd = document.createElement('dd');
+    dd.textContent = value;
+    props.append(dt, dd);
+  }
+  const res = await fetch('/byok/toolsets');
+  const toolsets = res.ok ? await res.json() : { value: [] };
+  const body = $('toolset-table').tBodies[0];
+  body.textContent = '';
+  for (const t of toolsets.value || []) {
+    const row = body.insertRow();
+    cell(row, t.region);
+    const a = document.createElement('a');
+    a.href = `/byok/toolsets/${encodeURIComponent(t.name)}`;
+    a.textContent = t.name;
+    row.insertCell().append(a);
+    cell(row, t.sha256);
+  }
+}
+
+function base64url(bytes) {
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+// The key's public half as PEM (SubjectPublicKeyInfo), made from its JWK by the browser's WebCrypto.
+async function downloadPublicKey() {
+  const k = current.bundle.key;
+  const rsa = k.kty.startsWith('RSA');
+  const jwk = rsa ? { kty: 'RSA', n: k.n, e: k.e } : { kty: 'EC', crv: k.crv, x: k.x, y: k.y };
+  const alg = rsa ? { name: 'RSA-OAEP', hash: 'SHA-256' } : { name: 'ECDSA', namedCurve: k.crv };
+  const key = await crypto.subtle.importKey('jwk', jwk, alg, true, rsa ? ['encrypt'] : ['verify']);
+  const der = new Uint8Array(await crypto.subtle.exportKey('spki', key));
+  const b64 = btoa(String.fromCharCode(...der)).match(/.{1,64}/g).join('\n');
+  saveBlob(`-----BEGIN PUBLIC KEY-----\n${b64}\n-----END PUBLIC KEY-----\n`, `${current.name}.pem`, 'application/x-pem-file');
+}
+
+async function loadAudit() {
+  const log = await api('GET', '/audit');
+  auditEntries = log.value.reverse();
+  const chain = $('chain');
+  chain.textContent = log.chain.verified
+    ? `Audit chain verified: ${log.chain.entries} entries, every link intact.`
+    : `Audit chain BROKEN at entry ${log.chain.brokenAt}: run 'strongroom audit verify' on the server.`;
+  chain.classList.toggle('error', !log.chain.verified);
+  const ops = $('f-op');
+  const chosen = ops.value;
+  ops.length = 1;
+  for (const op of [...new Set(auditEntries.map((e) => e.op))].sort()) {
+    ops.add(new Option(op, op));
+  }
+  ops.value = chosen;
+  renderAudit();
+}
+
+function renderAudit() {
+  const since = $('f-since').value ? new Date($('f-since').value).getTime() / 1000 : 0;
+  const op = $('f-op').value;
+  const actor = $('f-actor').value.trim();
+  const outcome = $('f-outcome').value;
+  const body = $('audit-table').tBodies[0];
+  body.textContent = '';
+  for (const e of auditEntries) {
+    if (e.time < since || (op && e.op !== op) || (actor && e.actor !== actor) ||
+        (outcome === 'ok' && e.status >= 400) || (outcome === 'refused' && e.status < 400)) {
+      continue;
+    }
+    const row = body.insertRow();
+    cell(row, String(e.seq));
+    when(row.insertCell(), e.time);
+    cell(row, e.actor);
+    cell(row, e.op);
+    cell(row, e.target);
+    cell(row, String(e.status));
+    cell(row, e.count > 1 ? `${e.reason} (×${e.count})` : e.reason);
+  }
 }
 
 function createBody(kty) {
@@ -189,12 +307,14 @@ async function signIn(value) {
   token = value;
   const vault = await api('GET', '/byok/vault');
   canWrite = (vault.permissions || []).includes('create');
+  const canAudit = (vault.permissions || []).includes('audit');
   $('who').textContent = `Vault ${vault.name} (region ${vault.region}) — role ${vault.role || 'unknown'}`;
   document.querySelectorAll('.needs-write').forEach((el) => { el.hidden = !canWrite; });
+  document.querySelectorAll('.needs-audit').forEach((el) => { el.hidden = !canAudit; });
   $('signin').hidden = true;
   $('signout').hidden = false;
-  $('keys').hidden = false;
-  $('deleted').hidden = false;
+  $('nav').hidden = false;
+  showView('keys');
   await loadKeys();
 }
 
@@ -203,9 +323,10 @@ function signOut() {
   canWrite = false;
   $('token').value = '';
   $('who').textContent = '';
-  ['keys', 'deleted', 'detail'].forEach((id) => { $(id).hidden = true; });
+  VIEWS.forEach((id) => { $(id).hidden = true; });
   $('signin').hidden = false;
   $('signout').hidden = true;
+  $('nav').hidden = true;
   status('Signed out: the token is forgotten.');
 }
 
@@ -245,3 +366,80 @@ $('delete').addEventListener('click', () => busy(`Delete ${current.name}`, async
   await backToKeys();
 }));
 $('back').addEventListener('click', () => busy('Keys', backToKeys));
+$('download').addEventListener('click', () => busy(`Download ${current.name}.pem`, downloadPublicKey));
+$('kek-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const name = $('kek-name').value.trim();
+  busy(`Create import KEK ${name}`, async () => {
+    await api('POST', `/keys/${encodeURIComponent(name)}/create`, { kty: 'RSA-HSM', key_size: 3072, key_ops: ['import'] });
+    $('kek-name').value = '';
+    await showKey(name);
+  });
+});
+$('byok-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const file = $('byok-file').files[0];
+  const name = $('byok-name').value.trim();
+  busy(`Import ${name} from ${file ? file.name : 'nothing'}`, async () => {
+    if (!file) throw new Error('choose a .byok file');
+    const keyHsm = base64url(new Uint8Array(await file.arrayBuffer()));
+    await api('PUT', `/keys/${encodeURIComponent(name)}`, { key: { kty: $('byok-kty').value, key_hsm: keyHsm } });
+    $('byok-form').reset();
+    await showKey(name);
+  });
+});
+$('audit-filter').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  renderAudit();
+});
+document.querySelectorAll('#nav button').forEach((b) => b.addEventListener('click', () => {
+  const view = b.dataset.view;
+  busy(b.textContent, async () => {
+    showView(view);
+    if (view === 'keys') await loadKeys();
+    if (view === 'audit') await loadAudit();
+    if (view === 'vault') await loadVault();
+  });
+}));
+$('backup').addEventListener('click', () => busy(`Back up ${current.name}`, async () => {
+  const backup = await api('POST', `/keys/${encodeURIComponent(current.name)}/backup`);
+  saveBlob(backup.value, `${current.name}.keybackup`, 'application/octet-stream');
+}));
+$('restore-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const file = $('restore-file').files[0];
+  busy(`Restore ${file ? file.name : 'nothing'}`, async () => {
+    if (!file) throw new Error('choose a backup file');
+    const restored = await api('POST', '/keys/restore', { value: (await file.text()).trim() });
+    $('restore-form').reset();
+    await showKey(keyName(restored.key.kid));
+  });
+});
+$('edit-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const tags = {};
+  for (const line of $('edit-tags').value.split('\n').map((l) => l.trim()).filter(Boolean)) {
+    const at = line.indexOf('=');
+    if (at < 1) {
+      status(`A tag is name=value: '${line}'`, true);
+      return;
+    }
+    tags[line.slice(0, at)] = line.slice(at + 1);
+  }
+  const exp = $('edit-exp').value ? Math.floor(new Date($('edit-exp').value).getTime() / 1000) : null;
+  busy(`Save ${current.name}`, async () => {
+    await api('PATCH', `/keys/${encodeURIComponent(current.name)}/`, { tags, attributes: { exp } });
+    await showKey(current.name);
+  });
+});
+$('policy-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const days = Number($('policy-days').value);
+  busy(`Rotation policy of ${current.name}`, async () => {
+    await api('PUT', `/keys/${encodeURIComponent(current.name)}/rotationpolicy`, {
+      lifetimeActions: [{ trigger: { timeAfterCreate: `P${days}D` }, action: { type: 'Rotate' } }],
+      attributes: { expiryTime: `P${days * 2}D` },
+    });
+    await showKey(current.name);
+  });
+});

@@ -1,6 +1,7 @@
 // The web console in headless Chromium (Debian's, driven by playwright-core; no browser download).
 // Usage: node console-test.mjs URL ADMIN_TOKEN READER_TOKEN SHOTS_DIR
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
@@ -62,6 +63,17 @@ try {
     const stored = await page.evaluate(() => localStorage.length + sessionStorage.length);
     assert.equal(stored, 0);
   });
+  await check('the vault: its region, and the toolsets with their SHA-256', async () => {
+    await page.click('#nav button[data-view="vault"]');
+    await page.locator('#toolset-table tbody tr').first().waitFor();
+    assert.match(await page.textContent('#vault-props'), /dev.*DEV/s);
+    const row = await page.locator('#toolset-table tbody tr').first().locator('td').allTextContents();
+    assert.equal(row[0], 'DEV');
+    assert.match(row[1], /^KeyVault-BYOK-Tools-DEV\.zip$/);
+    assert.match(row[2], /^[0-9A-Fa-f]{64}$/);
+    await page.screenshot({ path: `${shots}/vault.png`, fullPage: true });
+    await page.click('#nav button[data-view="keys"]');
+  });
   await check('create an EC key and see it listed', async () => {
     await page.fill('#new-name', 'console-ec');
     await page.selectOption('#new-kty', 'EC');
@@ -76,6 +88,29 @@ try {
     await page.click('#rotate');
     await page.waitForFunction(() => document.querySelectorAll('#version-table tbody tr').length === 2);
     await page.screenshot({ path: `${shots}/key-detail.png`, fullPage: true });
+  });
+  await check('tags, expiry and a rotation policy set from the detail view', async () => {
+    await page.fill('#edit-tags', 'team=payments\nenv=<test>');
+    await page.fill('#edit-exp', '2030-01-02T03:04');
+    await page.click('#edit-form button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('detail-props').textContent.includes('team=payments'));
+    assert.match(await page.textContent('#detail-props'), /env=<test>/);
+    assert.match(await page.textContent('#detail-props'), /2030-01-0[12]T/);
+    await page.fill('#policy-days', '30');
+    await page.click('#policy-form button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('policy-now').textContent.includes('P30D'));
+  });
+  await check('a backup downloaded, the key purged, the backup uploaded: the key is back with both versions', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#backup')]);
+    const backup = await download.path();
+    await page.click('#delete');
+    await page.locator('#deleted-table tbody tr', { hasText: 'console-ec' }).waitFor();
+    const purge = await fetch(`${url}/deletedkeys/console-ec?api-version=7.5`, { method: 'DELETE', headers: { Authorization: `Bearer ${admin}` } });
+    assert.equal(purge.status, 204);
+    await page.setInputFiles('#restore-file', backup);
+    await page.click('#restore-form button[type=submit]');
+    await page.locator('#detail-h', { hasText: 'console-ec' }).waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('#version-table tbody tr').length === 2);
   });
   await check('a key tag holding <script> and quotes renders as text', async () => {
     await page.click('#back');
@@ -94,6 +129,54 @@ try {
     await page.getByRole('button', { name: 'Recover console-ec' }).click();
     await keyRow(page, 'console-ec').waitFor();
   });
+  await check('BYOK: an import KEK made here, its public key downloaded, a .byok for it uploaded, the key signing as itself', async () => {
+    await page.click('#nav button[data-view="byok"]');
+    await page.fill('#kek-name', 'console-kek');
+    await page.click('#kek-form button[type=submit]');
+    await page.locator('#detail-h', { hasText: 'console-kek' }).waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    const kekPem = fs.readFileSync(await download.path(), 'utf8');
+    const kid = await page.locator('#detail-props dd').first().textContent();
+    // The key owner's side, as the BYOK e2e flow does with openssl: CKM_RSA_AES_KEY_WRAP of a PKCS#8 EC key.
+    const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const transport = crypto.randomBytes(32);
+    const head = crypto.publicEncrypt({ key: kekPem, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, transport);
+    const kwp = crypto.createCipheriv('id-aes256-wrap-pad', transport, Buffer.from('A65959A6', 'hex'));
+    const body = Buffer.concat([kwp.update(privateKey.export({ type: 'pkcs8', format: 'der' })), kwp.final()]);
+    const byok = JSON.stringify({ schema_version: '1.0.0', header: { kid, alg: 'dir', enc: 'CKM_RSA_AES_KEY_WRAP' },
+                                  ciphertext: Buffer.concat([head, body]).toString('base64url'), generator: 'console-test' });
+    await page.click('#nav button[data-view="byok"]');
+    await page.setInputFiles('#byok-file', { name: 'owner-key.byok', mimeType: 'application/json', buffer: Buffer.from(byok) });
+    await page.fill('#byok-name', 'console-byok');
+    await page.selectOption('#byok-kty', 'EC-HSM');
+    await page.screenshot({ path: `${shots}/byok.png`, fullPage: true });
+    await page.click('#byok-form button[type=submit]');
+    await page.locator('#detail-h', { hasText: 'console-byok' }).waitFor();
+    const digest = crypto.createHash('sha256').update('signed after a console upload').digest();
+    const res = await fetch(`${url}/keys/console-byok/sign?api-version=7.5`, {
+      method: 'POST', headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ alg: 'ES256', value: digest.toString('base64url') }) });
+    assert.equal(res.status, 200);
+    const sig = Buffer.from((await res.json()).value, 'base64url');
+    assert.ok(crypto.verify('sha256', Buffer.from('signed after a console upload'), { key: publicKey, dsaEncoding: 'ieee-p1363' }, sig));
+  });
+  await check('the audit trail shows each action, the chain shown as verified, and filters', async () => {
+    await page.click('#nav button[data-view="audit"]');
+    await page.waitForFunction(() => document.getElementById('chain').textContent.includes('verified'));
+    assert.match(await page.textContent('#chain'), /Audit chain verified: \d+ entries/);
+    for (const [op, target] of [['CreateKey', 'console-ec'], ['RotateKey', 'console-ec'], ['DeleteKey', 'console-ec'],
+                                ['RecoverDeletedKey', 'console-ec'], ['ImportKey', 'console-byok'], ['CreateKey', 'console-kek']]) {
+      const rows = page.locator('#audit-table tbody tr', { hasText: op }).filter({ hasText: target });
+      assert.ok(await rows.count() >= 1, `no ${op} of ${target} in the audit view`);
+    }
+    await page.selectOption('#f-op', 'RotateKey');
+    await page.click('#audit-filter button[type=submit]');
+    const ops = await page.locator('#audit-table tbody tr td:nth-child(4)').allTextContents();
+    assert.ok(ops.length >= 1 && ops.every((o) => o === 'RotateKey'), `filtered: ${ops}`);
+    await page.screenshot({ path: `${shots}/audit.png`, fullPage: true });
+    await page.click('#nav button[data-view="keys"]');
+    await keyRow(page, 'console-ec').waitFor();
+  });
   await check('readable on a narrow window', async () => {
     await page.setViewportSize({ width: 400, height: 800 });
     await page.screenshot({ path: `${shots}/keys-narrow.png`, fullPage: true });
@@ -107,6 +190,8 @@ try {
     await signIn(r.page, reader, 'Reader');
     await keyRow(r.page, 'console-ec').waitFor();
     assert.equal(await r.page.locator('#create-form').isVisible(), false);
+    assert.equal(await r.page.locator('#nav button[data-view="byok"]').isVisible(), false);
+    assert.equal(await r.page.locator('#nav button[data-view="audit"]').isVisible(), false);
     await r.page.getByRole('button', { name: 'console-ec', exact: true }).click();
     await r.page.locator('#detail').waitFor();
     assert.equal(await r.page.locator('#rotate').isVisible(), false);
@@ -137,6 +222,14 @@ try {
     await a.page.getByRole('button', { name: 'console-ec', exact: true }).click();
     await a.page.locator('#detail').waitFor();
     await audit('key detail');
+    await a.page.click('#nav button[data-view="byok"]');
+    await audit('BYOK');
+    await a.page.click('#nav button[data-view="vault"]');
+    await a.page.locator('#toolset-table tbody tr').first().waitFor();
+    await audit('vault');
+    await a.page.click('#nav button[data-view="audit"]');
+    await a.page.waitForFunction(() => document.getElementById('chain').textContent.includes('verified'));
+    await audit('audit');
   });
   console.log('PASS');
 } catch (e) {
