@@ -5,6 +5,7 @@
 const API = 'api-version=7.5';
 let token = null;
 let canWrite = false;
+let canPurge = false;
 let current = null; // the key shown in detail: { name, enabled, bundle }
 let auditEntries = [];
 
@@ -127,6 +128,26 @@ async function loadKeys() {
         await loadKeys();
       }));
       td.append(recover);
+    }
+    if (canPurge) {
+      const purge = document.createElement('button');
+      purge.type = 'button';
+      purge.className = 'danger';
+      purge.textContent = `Purge ${name}`;
+      purge.addEventListener('click', () => {
+        // A purge cannot be undone: the page asks for the name, typed, before it sends it.
+        const typed = $('purge-confirm').value.trim();
+        if (typed !== name) {
+          status(`To purge ${name} for good, type its name in "Name to purge" first.`, true);
+          return;
+        }
+        busy(`Purge ${name}`, async () => {
+          await api('DELETE', `/deletedkeys/${encodeURIComponent(name)}`);
+          $('purge-confirm').value = '';
+          await loadKeys();
+        });
+      });
+      td.append(purge);
     }
   }
 }
@@ -307,6 +328,7 @@ async function signIn(value) {
   token = value;
   const vault = await api('GET', '/byok/vault');
   canWrite = (vault.permissions || []).includes('create');
+  canPurge = (vault.permissions || []).includes('purge');
   const canAudit = (vault.permissions || []).includes('audit');
   $('who').textContent = `Vault ${vault.name} (region ${vault.region}) — role ${vault.role || 'unknown'}`;
   document.querySelectorAll('.needs-write').forEach((el) => { el.hidden = !canWrite; });

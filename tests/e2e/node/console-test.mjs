@@ -129,6 +129,21 @@ try {
     await page.getByRole('button', { name: 'Recover console-ec' }).click();
     await keyRow(page, 'console-ec').waitFor();
   });
+  await check('purge, only once the name is typed', async () => {
+    await page.fill('#new-name', 'console-doomed');
+    await page.click('#create-form button[type=submit]');
+    await page.getByRole('button', { name: 'console-doomed', exact: true }).click();
+    await page.locator('#detail').waitFor();
+    await page.click('#delete');
+    await page.getByRole('button', { name: 'Purge console-doomed' }).click();
+    assert.match(await page.textContent('#status'), /type its name/);
+    assert.equal(await page.locator('#deleted-table tbody tr', { hasText: 'console-doomed' }).count(), 1);
+    await page.fill('#purge-confirm', 'console-doomed');
+    await page.getByRole('button', { name: 'Purge console-doomed' }).click();
+    await page.waitForFunction(() => !document.getElementById('deleted-table').textContent.includes('console-doomed'));
+    const gone = await fetch(`${url}/deletedkeys/console-doomed?api-version=7.5`, { headers: { Authorization: `Bearer ${admin}` } });
+    assert.equal(gone.status, 404);
+  });
   await check('BYOK: an import KEK made here, its public key downloaded, a .byok for it uploaded, the key signing as itself', async () => {
     await page.click('#nav button[data-view="byok"]');
     await page.fill('#kek-name', 'console-kek');
