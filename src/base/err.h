@@ -104,6 +104,7 @@ enum sr_err_family {
     X(SR_ERR_ATTESTATION, SR_FAM_INTEGRITY, "BadParameter",                                                  \
       "the key attestation failed verification: do not rely on what it says")                              \
     X(SR_ERR_RELEASE_DENIED, SR_FAM_DENIED, "Forbidden", "The key was not released")                     \
+    X(SR_ERR_P11_MECHANISM, SR_FAM_INPUT, "BadParameter", "the PKCS#11 library does not offer a mechanism this needs") \
     X(SR_ERR_PACKAGE, SR_FAM_INTEGRITY, "BadParameter", "the package failed verification")                  \
     X(SR_ERR_NOT_XFER_COPY, SR_FAM_USAGE, "BadParameter",                                                    \
       "keytransfer package works only on the key_xferacld_<ident> copy made by 'keytransfer modify-acls'")   \

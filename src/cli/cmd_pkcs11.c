@@ -62,6 +62,7 @@ struct sr_p11_client {
     void *lib;
     CK_FUNCTION_LIST_PTR f;
     CK_SESSION_HANDLE s;
+    CK_SLOT_ID slot;
     bool initialized;
 };
 
@@ -76,15 +77,16 @@ static void sr_p11_client_close(struct sr_p11_client *c)
     }
 }
 
-/* A failed PKCS#11 call: its name and return value in the error message. */
+/* A failed PKCS#11 call: its name and return value in the error message; a missing mechanism is said so. */
 static enum sr_err sr_p11_failed(struct sr_p11_client *c, const char *call, CK_RV rv, enum sr_err r)
 {
     sr_cli_detail(c->cli, "%s returned 0x%lx%s", call, (unsigned long)rv,
                   rv == CKR_KEY_UNEXTRACTABLE ? " (CKR_KEY_UNEXTRACTABLE: the key was not made extractable)"
                   : rv == CKR_PIN_INCORRECT   ? " (CKR_PIN_INCORRECT)"
                   : rv == CKR_KEY_NOT_WRAPPABLE ? " (CKR_KEY_NOT_WRAPPABLE: the KEK is not a trusted wrapping key)"
+                  : rv == CKR_MECHANISM_INVALID ? " (CKR_MECHANISM_INVALID)"
                                               : "");
-    return r;
+    return rv == CKR_MECHANISM_INVALID ? SR_ERR_P11_MECHANISM : r;
 }
 
 #define SR_P11_CALL(c, call, args, err)                                                                          \
@@ -117,7 +119,8 @@ static enum sr_err sr_p11_client_open(struct sr_p11_client *c, const char *path)
         sr_cli_detail(c->cli, "no token in %s (Strongroom: a world must be loaded in STRONGROOM_KMDATA)", path);
         return SR_ERR_NO_WORLD;
     }
-    SR_P11_CALL(c, C_OpenSession, (slots[0], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &c->s), SR_ERR_UNAVAILABLE);
+    c->slot = slots[0];
+    SR_P11_CALL(c, C_OpenSession, (c->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &c->s), SR_ERR_UNAVAILABLE);
     return SR_OK;
 }
 
@@ -248,6 +251,13 @@ static enum sr_err sr_cmd_pkcs11_byok(struct sr_cli *cli, const struct sr_args *
     }
     SR_AUTO(sr_p11_client_close) struct sr_p11_client c = {.cli = cli};
     SR_TRY(sr_p11_client_open(&c, module));
+    /* Before anything is stored or made: the token must wrap with Azure's BYOK mechanism at all. */
+    CK_MECHANISM_INFO info;
+    if (c.f->C_GetMechanismInfo(c.slot, CKM_RSA_AES_KEY_WRAP, &info) != CKR_OK || !(info.flags & CKF_WRAP)) {
+        sr_cli_detail(cli, "%s does not offer CKM_RSA_AES_KEY_WRAP for wrapping, which Azure's BYOK format needs "
+                           "(SoftHSMv2 2.6, for one, does not)", module);
+        return SR_ERR_P11_MECHANISM;
+    }
     CK_OBJECT_HANDLE wrapping = CK_INVALID_HANDLE, key = CK_INVALID_HANDLE;
     SR_TRY(sr_p11_trusted_kek(&c, kek, sr_arg(args, o, "so-pin-file"), &wrapping));
     SR_TRY(sr_p11_login(&c, CKU_USER, sr_arg(args, o, "pin-file")));

@@ -50,5 +50,18 @@ expect 2 'not a trusted wrapping key' $SR pkcs11 byok --module "$P11LIB" --pin-f
 printf '1:card-1\n' > "$T/one-card"
 expect 1 'CKR_PIN_INCORRECT' $SR pkcs11 byok --module "$P11LIB" --pin-file "$T/user-pin" --so-pin-file "$T/one-card" \
     --kek-file other.pem --kid "$KID" --key-label byok-ec-P-256 --out other.byok
+step "another vendor's library without CKM_RSA_AES_KEY_WRAP (SoftHSMv2 2.6): refused before anything is stored"
+softhsm=$(dpkg -L libsofthsm2 2>/dev/null | grep 'libsofthsm2\.so$' | head -1)
+if [ -n "$softhsm" ]; then
+    mkdir softhsm
+    printf 'directories.tokendir = %s/softhsm\nobjectstore.backend = file\nlog.level = ERROR\n' "$T" > softhsm2.conf
+    export SOFTHSM2_CONF=$T/softhsm2.conf
+    softhsm2-util --init-token --free --label byok --so-pin 12345678 --pin 123456 >/dev/null
+    echo 123456 > softhsm-pin
+    echo 12345678 > softhsm-so-pin
+    expect 1 'does not offer CKM_RSA_AES_KEY_WRAP' $SR pkcs11 byok --module "$softhsm" --pin-file softhsm-pin \
+        --so-pin-file softhsm-so-pin --kek-file kek.pem --kid "$KID" --key-label k --generate ec:P-256 --out soft.byok
+    [ ! -e soft.byok ] || fail "a .byok from a library without the mechanism"
+fi
 stop_server
 echo PASS
