@@ -277,12 +277,20 @@ static enum sr_err sr_cmd_pkcs11_byok(struct sr_cli *cli, const struct sr_args *
     CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0};
     struct sr_rsa_aes_params params = {256, &oaep};
     CK_MECHANISM mech = {CKM_RSA_AES_KEY_WRAP, &params, sizeof(params)};
-    CK_ULONG len = 0;
-    SR_P11_CALL(&c, C_WrapKey, (c.s, &mech, wrapping, key, NULL, &len), SR_ERR_ACL_DENIED);
+    /* One call with room to spare: a length query would make the HSM wrap twice (an RSA operation and a
+     * fresh AES key each time). Only a library that still wants more room is asked again. */
     SR_AUTO_BUF struct sr_buf ct = {0};
-    sr_buf_init(&ct, len, SR_BUF_PLAIN);
+    sr_buf_init(&ct, SR_MAX_FILE, SR_BUF_PLAIN);
+    CK_ULONG len = 16384;
     SR_TRY(sr_buf_reserve(&ct, len));
-    SR_P11_CALL(&c, C_WrapKey, (c.s, &mech, wrapping, key, ct.data, &len), SR_ERR_ACL_DENIED);
+    CK_RV rv = c.f->C_WrapKey(c.s, &mech, wrapping, key, ct.data, &len);
+    if (rv == CKR_BUFFER_TOO_SMALL) {
+        SR_TRY(sr_buf_reserve(&ct, len));
+        rv = c.f->C_WrapKey(c.s, &mech, wrapping, key, ct.data, &len);
+    }
+    if (rv != CKR_OK) {
+        return sr_p11_failed(&c, "C_WrapKey", rv, SR_ERR_ACL_DENIED);
+    }
     ct.len = len;
     SR_AUTO_BUF struct sr_buf json = {0};
     sr_buf_init(&json, 4 * len + 4096, SR_BUF_PLAIN);

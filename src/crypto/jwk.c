@@ -82,12 +82,12 @@ enum sr_err sr_b64url_decode(const char *text, struct sr_buf *out)
     return SR_OK;
 }
 
-static enum sr_err sr_jwk_set_bytes(json_t *jwk, const char *name, const uint8_t *p, size_t n)
+enum sr_err sr_json_set_b64url(json_t *obj, const char *name, const uint8_t *p, size_t n)
 {
     SR_AUTO_BUF struct sr_buf t = {0};
-    sr_buf_init(&t, 2048, SR_BUF_PLAIN);
+    sr_buf_init(&t, 4 * n / 3 + 8, SR_BUF_PLAIN);
     SR_TRY(sr_b64url_encode(p, n, &t));
-    SR_ENSURE(json_object_set_new(jwk, name, json_string((const char *)t.data)) == 0, SR_ERR_NOMEM);
+    SR_ENSURE(json_object_set_new(obj, name, json_string((const char *)t.data)) == 0, SR_ERR_NOMEM);
     return SR_OK;
 }
 
@@ -99,7 +99,7 @@ static enum sr_err sr_jwk_set_bn(json_t *jwk, const char *name, const EVP_PKEY *
     int n = pad ? BN_bn2binpad(bn, buf, (int)pad) : BN_bn2bin(bn, buf);
     BN_free(bn);
     SR_ENSURE(n > 0, SR_ERR_CRYPTO);
-    return sr_jwk_set_bytes(jwk, name, buf, (size_t)n);
+    return sr_json_set_b64url(jwk, name, buf, (size_t)n);
 }
 
 enum sr_err sr_jwk_set_public(json_t *jwk, const EVP_PKEY *key)
@@ -118,8 +118,8 @@ enum sr_err sr_jwk_set_public(json_t *jwk, const EVP_PKEY *key)
     SR_ENSURE(EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point), &plen) == 1,
               SR_ERR_CRYPTO);
     SR_ENSURE(plen == 1 + 2 * coord && point[0] == 0x04, SR_ERR_CRYPTO);
-    SR_TRY(sr_jwk_set_bytes(jwk, "x", point + 1, coord));
-    return sr_jwk_set_bytes(jwk, "y", point + 1 + coord, coord);
+    SR_TRY(sr_json_set_b64url(jwk, "x", point + 1, coord));
+    return sr_json_set_b64url(jwk, "y", point + 1 + coord, coord);
 }
 
 SR_DEFINE_CLEANUP(sr_PARAM_BLD_freep, OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)

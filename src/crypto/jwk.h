@@ -15,6 +15,8 @@
 SR_MUST_USE enum sr_err sr_b64url_encode(const uint8_t *in, size_t n, struct sr_buf *out_text);
 /* Strict: alphabet A-Z a-z 0-9 - _, no padding, no whitespace (padding '=' is tolerated at the end). */
 SR_MUST_USE enum sr_err sr_b64url_decode(const char *text, struct sr_buf *out);
+/* Sets obj[name] to the base64url text of p[0..n). */
+SR_MUST_USE enum sr_err sr_json_set_b64url(json_t *obj, const char *name, const uint8_t *p, size_t n);
 /* Sets kty-dependent public members (n, e or crv, x, y) on jwk. */
 SR_MUST_USE enum sr_err sr_jwk_set_public(json_t *jwk, const EVP_PKEY *key);
 /* Public key from a JWK's public members. */

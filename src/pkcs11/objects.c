@@ -92,6 +92,18 @@ static struct sr_p11_object *sr_p11_find_file(struct sr_p11 *p, const char *app,
     return NULL;
 }
 
+/* The handle of the object just written as app/ident: it is in the table once the module lock's refresh ran. */
+static CK_RV sr_p11_handle_of(struct sr_p11 *p, const char *app, const char *ident, CK_OBJECT_CLASS cls,
+                              CK_OBJECT_HANDLE_PTR ret)
+{
+    const struct sr_p11_object *o = sr_p11_find_file(p, app, ident, cls);
+    if (o == NULL) {
+        return CKR_DEVICE_ERROR;
+    }
+    *ret = (CK_OBJECT_HANDLE)(o - p->objects) + 1;
+    return CKR_OK;
+}
+
 static enum sr_err sr_p11_add(struct sr_p11 *p, const char *app, const char *ident, CK_OBJECT_CLASS cls,
                               const struct sr_key_info *info, const struct sr_buf *file, EVP_PKEY *pub)
 {
@@ -639,6 +651,19 @@ static void sr_p11_wrap_only(struct sr_p11_keygen *g)
     }
 }
 
+/* A key's ident is its CKA_ID in hex; a template without CKA_ID gets 8 random bytes. */
+static CK_RV sr_p11_ident_of(uint8_t id[SR_P11_MAX_ID], CK_ULONG *id_len, char ident[2 * SR_P11_MAX_ID + 1])
+{
+    if (*id_len == 0) {
+        *id_len = 8;
+        if (sr_rand_bytes(id, *id_len) != SR_OK) {
+            return CKR_DEVICE_ERROR;
+        }
+    }
+    sr_hex_encode(id, *id_len, ident);
+    return CKR_OK;
+}
+
 /* Making a key needs the user, in a read-write session. */
 static CK_RV sr_p11_may_make(const struct sr_p11 *p, const struct sr_p11_session *s)
 {
@@ -653,14 +678,11 @@ static CK_RV sr_p11_make(struct sr_p11 *p, const struct sr_key_spec *spec, struc
     if (rv != CKR_OK) {
         return rv;
     }
-    if (g->id_len == 0) {
-        g->id_len = 8;
-        if (sr_rand_bytes(g->id, g->id_len) != SR_OK) {
-            return CKR_DEVICE_ERROR;
-        }
-    }
     char ident[2 * SR_P11_MAX_ID + 1];
-    sr_hex_encode(g->id, g->id_len, ident);
+    rv = sr_p11_ident_of(g->id, &g->id_len, ident);
+    if (rv != CKR_OK) {
+        return rv;
+    }
     struct sr_keygen_params params = {.app = SR_P11_APP, .ident = ident, .plainname = g->label[0] ? g->label : ident,
                                       .spec = *spec, .acl = g->acl};
     struct sr_key_info info;
@@ -674,17 +696,8 @@ static CK_RV sr_p11_make(struct sr_p11 *p, const struct sr_key_spec *spec, struc
     if (rv != CKR_OK) {
         return rv;
     }
-    struct sr_p11_object *priv = sr_p11_find_file(p, SR_P11_APP, ident,
-                                                  spec->type == SR_KEY_AES ? CKO_SECRET_KEY : CKO_PRIVATE_KEY);
-    struct sr_p11_object *pub = sr_p11_find_file(p, SR_P11_APP, ident, CKO_PUBLIC_KEY);
-    if (priv == NULL || (ret_pub != NULL && pub == NULL)) {
-        return CKR_DEVICE_ERROR;
-    }
-    *ret_priv = (CK_OBJECT_HANDLE)(priv - p->objects) + 1;
-    if (ret_pub != NULL) {
-        *ret_pub = (CK_OBJECT_HANDLE)(pub - p->objects) + 1;
-    }
-    return CKR_OK;
+    rv = sr_p11_handle_of(p, SR_P11_APP, ident, spec->type == SR_KEY_AES ? CKO_SECRET_KEY : CKO_PRIVATE_KEY, ret_priv);
+    return rv == CKR_OK && ret_pub != NULL ? sr_p11_handle_of(p, SR_P11_APP, ident, CKO_PUBLIC_KEY, ret_pub) : rv;
 }
 
 CK_RV sr_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub_tmpl, CK_ULONG npub,
@@ -788,13 +801,9 @@ CK_RV sr_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDL
     rv = rv == CKR_OK ? sr_p11_template(tmpl, ntmpl, cls, &g) : rv;
     rv = rv == CKR_OK ? sr_p11_usage_check(g.acl) : rv;
     enum sr_key_type expect = secret ? SR_KEY_AES : type == CKK_RSA ? SR_KEY_RSA : type == CKK_EC ? SR_KEY_EC : SR_KEY_NONE;
-    if (rv == CKR_OK && g.id_len == 0) {
-        g.id_len = 8;
-        rv = sr_rand_bytes(g.id, g.id_len) == SR_OK ? CKR_OK : CKR_DEVICE_ERROR;
-    }
     char ident[2 * SR_P11_MAX_ID + 1];
+    rv = rv == CKR_OK ? sr_p11_ident_of(g.id, &g.id_len, ident) : rv;
     if (rv == CKR_OK) {
-        sr_hex_encode(g.id, g.id_len, ident);
         struct sr_keygen_params params = {.app = SR_P11_APP, .ident = ident,
                                           .plainname = g.label[0] ? g.label : ident, .acl = g.acl};
         struct sr_key_info info;
@@ -814,14 +823,7 @@ CK_RV sr_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDL
         rv = rv == CKR_OK ? sr_p11_refresh(p) : rv;
         pthread_rwlock_unlock(&p->module_lock);
     }
-    struct sr_p11_object *made = rv == CKR_OK ? sr_p11_find_file(p, SR_P11_APP, ident, secret ? CKO_SECRET_KEY : CKO_PRIVATE_KEY)
-                                              : NULL;
-    if (rv == CKR_OK) {
-        rv = made != NULL ? CKR_OK : CKR_DEVICE_ERROR;
-    }
-    if (rv == CKR_OK) {
-        *ret = (CK_OBJECT_HANDLE)(made - p->objects) + 1;
-    }
+    rv = rv == CKR_OK ? sr_p11_handle_of(p, SR_P11_APP, ident, secret ? CKO_SECRET_KEY : CKO_PRIVATE_KEY, ret) : rv;
     SR_P11_SESSION_END(p);
 }
 
@@ -910,25 +912,15 @@ CK_RV sr_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, 
     }
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
     rv = rv == CKR_OK ? sr_p11_rsa_public(t.modulus, t.exponent, &pub) : rv;
-    if (rv == CKR_OK && t.id_len == 0) {
-        t.id_len = 8;
-        rv = sr_rand_bytes(t.id, t.id_len) == SR_OK ? CKR_OK : CKR_DEVICE_ERROR;
-    }
     char ident[2 * SR_P11_MAX_ID + 1];
+    rv = rv == CKR_OK ? sr_p11_ident_of(t.id, &t.id_len, ident) : rv;
     if (rv == CKR_OK) {
-        sr_hex_encode(t.id, t.id_len, ident);
         pthread_rwlock_wrlock(&p->module_lock);
         enum sr_err r = sr_trusted_key_write(p->module, ident, t.label[0] ? t.label : ident, pub);
         rv = r == SR_ERR_EXISTS || r == SR_ERR_KEY_TYPE ? CKR_ATTRIBUTE_VALUE_INVALID : sr_p11_rv(r);
         rv = rv == CKR_OK ? sr_p11_refresh(p) : rv;
         pthread_rwlock_unlock(&p->module_lock);
     }
-    struct sr_p11_object *o = rv == CKR_OK ? sr_p11_find_file(p, SR_P11_TRUST_APP, ident, CKO_PUBLIC_KEY) : NULL;
-    if (rv == CKR_OK) {
-        rv = o != NULL ? CKR_OK : CKR_DEVICE_ERROR;
-    }
-    if (rv == CKR_OK) {
-        *ret = (CK_OBJECT_HANDLE)(o - p->objects) + 1;
-    }
+    rv = rv == CKR_OK ? sr_p11_handle_of(p, SR_P11_TRUST_APP, ident, CKO_PUBLIC_KEY, ret) : rv;
     SR_P11_SESSION_END(p);
 }

@@ -36,11 +36,11 @@ static bool sr_attestation_api(const char *v)
     return atoi(v + 2) >= 6;
 }
 
-static enum sr_err sr_set_b64(json_t *obj, const char *key, const uint8_t *p, size_t n, bool url)
+static enum sr_err sr_set_base64(json_t *obj, const char *key, const uint8_t *p, size_t n)
 {
     SR_AUTO_BUF struct sr_buf t = {0};
     sr_buf_init(&t, 2 * SR_MAX_ATTESTATION, SR_BUF_PLAIN);
-    SR_TRY(url ? sr_b64url_encode(p, n, &t) : sr_base64_encode(p, n, &t));
+    SR_TRY(sr_base64_encode(p, n, &t));
     SR_ENSURE(json_object_set_new(obj, key, json_string((const char *)t.data)) == 0, SR_ERR_NOMEM);
     return SR_OK;
 }
@@ -61,7 +61,7 @@ static enum sr_err sr_key_json(const struct sr_module *m, const struct sr_key_ro
     SR_TRY(sr_pkey_public_to_spki(pub, &spki));
     SR_AUTO_JSON json_t *key = json_pack("{s:s}", "kty", k->kty);
     SR_ENSURE(key != NULL, SR_ERR_NOMEM);
-    SR_TRY(sr_set_b64(key, "public_key", spki.data, spki.len, false));
+    SR_TRY(sr_set_base64(key, "public_key", spki.data, spki.len));
     SR_TRY(sr_json_set_hex(key, "key_hash", info->key_hash, SR_HASH_LEN));
     json_t *size = info->spec.type == SR_KEY_RSA ? json_integer(info->spec.bits)
                                                   : json_string(sr_curve_name(info->spec.curve));
@@ -111,7 +111,7 @@ static enum sr_err sr_set_signed(const struct sr_module *m, json_t *obj, const c
     SR_AUTO_BUF struct sr_buf env = {0};
     sr_buf_init(&env, SR_MAX_ATTESTATION, SR_BUF_PLAIN);
     SR_TRY(sr_signed_bytes(m, payload, &env));
-    return sr_set_b64(obj, name, env.data, env.len, true);
+    return sr_json_set_b64url(obj, name, env.data, env.len);
 }
 
 enum sr_err sr_op_key_attestation(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
@@ -143,7 +143,7 @@ enum sr_err sr_op_key_attestation(struct sr_vault_svc *svc, struct sr_request *r
     SR_TRY(sr_buf_append(&warrant, root.data, root.len));
     SR_AUTO_JSON json_t *att = json_pack("{s:s}", "version", "1.0");
     SR_ENSURE(att != NULL, SR_ERR_NOMEM);
-    SR_TRY(sr_set_b64(att, "certificatePemFile", warrant.data, warrant.len, true));
+    SR_TRY(sr_json_set_b64url(att, "certificatePemFile", warrant.data, warrant.len));
     SR_TRY(sr_set_signed(m, att, "privateKeyAttestation", priv_stmt));
     SR_TRY(sr_set_signed(m, att, "publicKeyAttestation", pub_stmt));
     /* Key Vault puts it among the attributes (KeyAttributes.attestation), where the SDKs read it. */

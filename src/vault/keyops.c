@@ -146,11 +146,7 @@ static enum sr_err sr_result_member(json_t *res, const char *name, const uint8_t
     if (n == 0) {
         return SR_OK;
     }
-    SR_AUTO_BUF struct sr_buf text = {0};
-    sr_buf_init(&text, SR_MAX_OP_INPUT * 2, SR_BUF_PLAIN);
-    SR_TRY(sr_b64url_encode(p, n, &text));
-    SR_ENSURE(json_object_set_new(res, name, json_string((const char *)text.data)) == 0, SR_ERR_NOMEM);
-    return SR_OK;
+    return sr_json_set_b64url(res, name, p, n);
 }
 
 /* What each mode needs of a request, for the 400 that refuses one. */

@@ -543,15 +543,6 @@ static enum sr_err sr_runtime_key(struct sr_request *req, const json_t *claims, 
     return sr_release_refused(req, "the token names no RSA key to wrap the key for (x-ms-runtime.keys)");
 }
 
-static enum sr_err sr_set_b64url(json_t *obj, const char *name, const uint8_t *p, size_t n)
-{
-    SR_AUTO_BUF struct sr_buf t = {0};
-    sr_buf_init(&t, 4 * n / 3 + 8, SR_BUF_PLAIN);
-    SR_TRY(sr_b64url_encode(p, n, &t));
-    SR_ENSURE(json_object_set_new(obj, name, json_string((const char *)t.data)) == 0, SR_ERR_NOMEM);
-    return SR_OK;
-}
-
 /* base64url(JSON), appended to out with a trailing '.' when dot. */
 static enum sr_err sr_b64url_json_append(const json_t *obj, struct sr_buf *out, bool dot)
 {
@@ -648,7 +639,7 @@ static enum sr_err sr_released_key(struct sr_vault_svc *svc, const struct sr_req
     SR_AUTO_JSON json_t *envelope = json_pack("{s:s,s:{s:s,s:s,s:s}}", "schema_version", "1.0.0", "header", "kid",
                                               target_kid ? target_kid : "", "alg", "dir", "enc", enc);
     SR_ENSURE(envelope != NULL, SR_ERR_NOMEM);
-    SR_TRY(sr_set_b64url(envelope, "ciphertext", wrapped->data, wrapped->len));
+    SR_TRY(sr_json_set_b64url(envelope, "ciphertext", wrapped->data, wrapped->len));
     SR_AUTO_BUF struct sr_buf hsm = {0};
     sr_buf_init(&hsm, 4 * SR_MAX_FILE, SR_BUF_PLAIN);
     SR_TRY(sr_b64url_json_append(envelope, &hsm, false));
