@@ -406,6 +406,66 @@ static void test_release_policy_grammar(void **state)
     }
 }
 
+/* sr_run in eu-vault on key "rel" that also checks the error's detail names what is wrong. */
+static enum sr_err sr_run_detail(struct sr_fixture *f, const char *role, enum sr_op op, const char *body,
+                                 const char *detail)
+{
+    struct sr_request req = sr_req(f, "eu-vault", role, "rel");
+    json_t *b = json_loads(body, 0, NULL);
+    assert_non_null(b);
+    req.body = b;
+    json_t *resp = NULL;
+    enum sr_err r = sr_vault_execute(f->svc, op, &req, &resp);
+    json_decref(b);
+    json_decref(resp);
+    if (strstr(req.detail, detail) == NULL) {
+        fail_msg("detail '%s' lacks '%s'", req.detail, detail);
+    }
+    return r;
+}
+
+/* Each refusal of a release policy or a release request: a 400 that names the member, and no key made. */
+static void test_release_refusals(void **state)
+{
+    struct sr_fixture *f = *state;
+    static const char policy[] = "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"https://a.test/\","
+                                 "\"allOf\":[{\"claim\":\"c\",\"exists\":true}]}]}";
+    SR_AUTO_BUF struct sr_buf data = {0};
+    sr_buf_init(&data, 1024, SR_BUF_PLAIN);
+    SR_ASSERT_OK(sr_b64url_encode((const uint8_t *)policy, strlen(policy), &data));
+    const char *d = (const char *)data.data;
+    static const char exportable[] = "{\"kty\":\"RSA\",\"attributes\":{\"exportable\":true},\"release_policy\":";
+    struct {
+        const char *head, *tail; /* the body is head, the policy's base64url, tail */
+        const char *detail;
+    } cases[] = {
+        {"[\"", "\"]}", "must be an object"},
+        {"{\"contentType\":\"text/plain\",\"data\":\"", "\"}}", "contentType must be application/json"},
+        {"{\"immutable\":\"yes\",\"data\":\"", "\"}}", "immutable must be true or false"},
+        {"{\"x\":\"", "\"}}", "data (the policy's"},
+        {"{\"data\":\"", "!\"}}", "must be the base64url"},
+    };
+    char body[1024];
+    for (size_t i = 0; i < SR_ARRAY_LEN(cases); i++) {
+        snprintf(body, sizeof(body), "%s%s%s%s", exportable, cases[i].head, d, cases[i].tail);
+        SR_ASSERT_ERR(SR_ERR_BAD_PARAM, sr_run_detail(f, "Crypto Officer", SR_OP_KEY_CREATE, body, cases[i].detail));
+    }
+    snprintf(body, sizeof(body),
+             "{\"kty\":\"RSA\",\"attributes\":{\"exportable\":\"yes\"},\"release_policy\":{\"data\":\"%s\"}}", d);
+    SR_ASSERT_ERR(SR_ERR_BAD_PARAM,
+                  sr_run_detail(f, "Crypto Officer", SR_OP_KEY_CREATE, body, "exportable must be true or false"));
+    snprintf(body, sizeof(body), "{\"kty\":\"RSA\",\"key_ops\":[\"import\"],\"attributes\":{\"exportable\":true},"
+             "\"release_policy\":{\"data\":\"%s\"}}", d);
+    SR_ASSERT_ERR(SR_ERR_BAD_PARAM, sr_run_detail(f, "Crypto Officer", SR_OP_KEY_CREATE, body, "cannot be exportable"));
+    /* valid base64url of a text that is not JSON ("not json") */
+    snprintf(body, sizeof(body), "%s{\"data\":\"bm90IGpzb24\"}}", exportable);
+    SR_ASSERT_ERR(SR_ERR_BAD_PARAM, sr_run_detail(f, "Crypto Officer", SR_OP_KEY_CREATE, body, "is not JSON"));
+    SR_ASSERT_ERR(SR_ERR_KEY_NOT_FOUND, sr_run(f, "eu-vault", "Reader", SR_OP_KEY_GET, "rel", NULL, NULL));
+    /* a release whose nonce is not a string is refused before any key is looked up */
+    SR_ASSERT_ERR(SR_ERR_BAD_PARAM, sr_run_detail(f, "Crypto Service Release User", SR_OP_KEY_RELEASE,
+                                                  "{\"target\":\"x.y.z\",\"nonce\":5}", "nonce must be a string"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_router),
         cmocka_unit_test(test_release_policy_grammar),
         cmocka_unit_test_setup_teardown(test_audit_list, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_release_refusals, sr_setup, sr_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
