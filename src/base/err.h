@@ -188,7 +188,9 @@ enum sr_err_family {
     X(SR_ERR_STORE_URL, SR_FAM_USAGE, "BadParameter",                                                        \
       "--store takes a postgresql:// URL (libpq's syntax); without it the store is SQLite in the data directory") \
     X(SR_ERR_STORE_NEWER, SR_FAM_IO, "InternalError",                                                        \
-      "the database's schema is newer than this strongroom: run the newer version")
+      "the database's schema is newer than this strongroom: run the newer version")                         \
+    X(SR_ERR_BODY_BUDGET, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                          \
+      "the server holds as many request bodies as it may at once; retry in a moment")
 
 enum sr_err {
 #define SR_X_ENUM(name, fam, kv, msg) name,

@@ -25,6 +25,13 @@ enum sr_err sr_crypto_init(void)
     return SR_OK;
 }
 
+void sr_secure_heap_usage(size_t *ret_size, size_t *ret_used)
+{
+    bool on = CRYPTO_secure_malloc_initialized();
+    *ret_size = on ? SR_SECURE_HEAP_SIZE : 0;
+    *ret_used = on ? CRYPTO_secure_used() : 0;
+}
+
 enum sr_err sr_rand_bytes(void *out, size_t n)
 {
     SR_ENSURE(n <= 1u << 20, SR_ERR_TOO_LARGE);

@@ -21,6 +21,8 @@
 #define SR_AEAD_OVERHEAD (SR_AEAD_NONCE_LEN + SR_AEAD_TAG_LEN)
 
 /* Initialises the secure heap once per process; call before any secret is made. */
+/* The secure heap's size and the bytes in use now (both 0 before sr_crypto_init). */
+void sr_secure_heap_usage(size_t *ret_size, size_t *ret_used);
 SR_MUST_USE enum sr_err sr_crypto_init(void);
 /* Frees what the crypto layer fetched once per process: for a library about to be unloaded (C_Finalize),
  * whose statics would otherwise hold the last references. SHA-256 then falls back to EVP_sha256(). */

@@ -5,6 +5,7 @@
  * worker thread never waits for a disk flush, and a few threads (one per core) keep every core on crypto.
  */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
@@ -25,17 +27,26 @@
 #include "base/text.h"
 #include "crypto/crypto.h"
 #include "http/console.h"
+#include "http/guard.h"
 #include "http/http.h"
 #include "http/workq.h"
 
 /* libmicrohttpd's per-connection pool (headers, read buffer, response headers; bodies are streamed to us).
  * Its default, 32 KiB, is cleared between the requests of a keep-alive connection: a cost per request. */
 #define SR_HTTP_CONN_MEMORY (16u * 1024)
-/* Whatever one address does, others keep being served: it may hold this many connections of the 1,000;
- * a connection that sends nothing (no handshake, no request, an idle keep-alive) is closed after the timeout. */
+/* Whatever a few addresses do, others keep being served: one may hold this many connections of the server's
+ * SR_HTTP_CONN_LIMIT (fewer when the process may not open that many files). */
 #define SR_HTTP_CONNS_PER_ADDRESS 128u
-#define SR_HTTP_CONN_LIMIT 1000u
+#define SR_HTTP_CONN_LIMIT 4096u
+/* Silence closes a connection after this, in any phase after the handshake (libmicrohttpd's timeout). */
 #define SR_HTTP_IDLE_SECONDS 10u
+/* Each phase's total deadline (guard.h), however slowly its bytes trickle in. */
+static const struct sr_guard_limits sr_http_limits = {
+    .ms = {[SR_PHASE_HANDSHAKE] = 10000, [SR_PHASE_HEADERS] = 10000, [SR_PHASE_BODY] = 30000,
+           [SR_PHASE_WORKING] = 0, [SR_PHASE_ANSWER] = 60000},
+    /* Twice what one address may hold (its connections, each with a whole body): no one address spends it. */
+    .body_budget = 2u * SR_HTTP_CONNS_PER_ADDRESS * SR_MAX_BODY,
+};
 
 /* A certificate chain and key as GnuTLS takes them from the handshake callback. */
 struct sr_tls_cert {
@@ -64,6 +75,7 @@ struct sr_http_server {
     struct sr_http_config cfg;
     unsigned port;
     struct sr_workq *workers; /* run the operations: one thread per core */
+    struct sr_guard *guard;   /* every connection's deadlines; the body budget */
     atomic_uint suspended;    /* requests waiting for their operation or commit */
     uint8_t id_prefix[8];     /* random at start: x-ms-request-id is this and a count */
     atomic_uint_fast64_t requests;
@@ -76,7 +88,9 @@ struct sr_conn {
     struct sr_http_server *server;
     struct MHD_Connection *connection;
     struct sr_buf body;
+    size_t body_held;       /* of the server's body budget */
     bool too_large;
+    bool over_budget;
     bool authenticated;
     enum sr_err refused; /* a bodiless request's failed authentication, answered on its last call */
     _Atomic enum sr_conn_state state;
@@ -113,6 +127,24 @@ static void sr_request_id(struct sr_http_server *s, char out[37])
         h += groups[g];
     }
     *o = 0;
+}
+
+static struct sr_watch *sr_watch_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* Queues an answer and lets go of it: the connection's answer phase, and its deadline, begin. */
+static enum MHD_Result sr_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp)
+{
+    struct sr_watch *w = sr_watch_of(c);
+    if (w != NULL) {
+        sr_watch_enter(w, SR_PHASE_ANSWER);
+    }
+    enum MHD_Result r = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return r;
 }
 
 static enum MHD_Result sr_send(struct sr_http_server *s, struct MHD_Connection *c, unsigned status, const json_t *body,
@@ -156,9 +188,7 @@ static enum MHD_Result sr_send(struct sr_http_server *s, struct MHD_Connection *
     if (status == 503) {
         MHD_add_response_header(resp, "Retry-After", "1"); /* a database failover takes seconds */
     }
-    enum MHD_Result r = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return sr_queue(c, status, resp);
 }
 
 static enum MHD_Result sr_send_error(struct sr_http_server *s, struct MHD_Connection *c, enum sr_err e, const char *detail,
@@ -245,6 +275,11 @@ static enum MHD_Result sr_first_call(struct sr_http_server *s, struct MHD_Connec
     }
     if (r != SR_OK && sr_has_body(c)) {
         return sr_send_refusal(s, c, r, resource);
+    }
+    const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    unsigned long announced = 0;
+    if (r == SR_OK && len != NULL && sr_parse_uint(len, 0, ULONG_MAX, &announced) == SR_OK && announced > SR_MAX_BODY) {
+        return sr_send_error(s, c, SR_ERR_BODY_TOO_LARGE, NULL, NULL); /* before a byte of it is read */
     }
     conn->refused = r;
     conn->authenticated = r == SR_OK;
@@ -378,9 +413,7 @@ static enum MHD_Result sr_send_toolsets(struct sr_http_server *s, struct MHD_Con
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", "application/zip");
-    enum MHD_Result q = MHD_queue_response(c, 200, resp);
-    MHD_destroy_response(resp);
-    return q;
+    return sr_queue(c, 200, resp);
 }
 
 /* The web console's files: public (the page asks for the token itself), GET only, each answer with the
@@ -407,9 +440,7 @@ static enum MHD_Result sr_send_console(struct MHD_Connection *c, const char *url
     } else if (status == 405) {
         MHD_add_response_header(resp, "Allow", "GET, HEAD");
     }
-    enum MHD_Result q = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
-    return q;
+    return sr_queue(c, status, resp);
 }
 
 /* Public, for load balancers: 200 when the store answers, 503 (Key Vault's error JSON) when it does not.
@@ -421,9 +452,64 @@ static enum MHD_Result sr_send_health(struct sr_http_server *s, struct MHD_Conne
     if (r != SR_OK) {
         return sr_send_error(s, c, r, "health", NULL);
     }
-    SR_AUTO_JSON json_t *body = json_pack("{s:s,s:I,s:I}", "status", "ok", "regions", (json_int_t)regions,
-                                          "regionsServed", (json_int_t)held);
+    size_t heap = 0, heap_used = 0;
+    sr_secure_heap_usage(&heap, &heap_used);
+    struct sr_guard_stats g;
+    sr_guard_stats(s->guard, &g);
+    SR_AUTO_JSON json_t *reaped = json_object();
+    for (enum sr_phase p = 0; p < SR_PHASE_COUNT && reaped != NULL; p++) {
+        if (p != SR_PHASE_WORKING) {
+            json_object_set_new(reaped, sr_phase_name(p), json_integer((json_int_t)g.reaped[p]));
+        }
+    }
+    SR_AUTO_JSON json_t *body = json_pack(
+        "{s:s,s:I,s:I,s:{s:I,s:I},s:{s:I,s:O,s:I,s:I,s:I}}", "status", "ok", "regions", (json_int_t)regions,
+        "regionsServed", (json_int_t)held, "secureHeap", "size", (json_int_t)heap, "used", (json_int_t)heap_used,
+        "connections", "open", (json_int_t)g.open, "closedAtDeadline", reaped, "bodyBytes", (json_int_t)g.body_bytes,
+        "bodyBudget", (json_int_t)g.body_budget, "bodiesRefused", (json_int_t)g.body_refused);
     return body ? sr_send(s, c, 200, body, NULL) : MHD_NO;
+}
+
+/* A request's headers are in: its body's deadline starts, and after the handshake silence is timed again. */
+static void sr_request_begins(struct MHD_Connection *c)
+{
+    struct sr_watch *w = sr_watch_of(c);
+    if (w == NULL) {
+        return;
+    }
+    if (!w->timeout_set) {
+        (void)MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, SR_HTTP_IDLE_SECONDS);
+        w->timeout_set = true;
+    }
+    sr_watch_enter(w, SR_PHASE_BODY);
+}
+
+static void sr_conn_drop_body(struct sr_conn *conn)
+{
+    sr_buf_release(&conn->body);
+    sr_guard_give(conn->server->guard, conn->body_held);
+    conn->body_held = 0;
+}
+
+/* A piece of the body, kept within its 1 MiB and the server's budget; past either, the rest is read and
+ * dropped and the request answered 413 or 503 at its end (libmicrohttpd answers only a whole request). */
+static void sr_conn_take_body(struct sr_conn *conn, const char *data, size_t n)
+{
+    if (conn->too_large || conn->over_budget) {
+        return;
+    }
+    if (n > SR_MAX_BODY - conn->body.len) {
+        conn->too_large = true;
+    } else if (!sr_guard_take(conn->server->guard, n)) {
+        conn->over_budget = true;
+        sr_guard_refused(conn->server->guard);
+    } else {
+        conn->body_held += n;
+        conn->too_large = sr_buf_append(&conn->body, data, n) != SR_OK;
+    }
+    if (conn->too_large || conn->over_budget) {
+        sr_conn_drop_body(conn);
+    }
 }
 
 static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -438,6 +524,9 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (sr_host_parse(host, s->cfg.default_vault, vault, sizeof(vault), resource, sizeof(resource)) != SR_OK) {
         return sr_send_error(s, c, SR_ERR_VAULT_NOT_FOUND, NULL, NULL);
+    }
+    if (conn == NULL) {
+        sr_request_begins(c);
     }
     if (conn == NULL && strcmp(url, "/healthz") == 0) {
         return strcmp(method, "GET") == 0 ? sr_send_health(s, c) : sr_send_error(s, c, SR_ERR_METHOD, url, NULL);
@@ -459,7 +548,8 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
         conn->server = s;
         conn->connection = c;
         snprintf(conn->method, sizeof(conn->method), "%s", method);
-        sr_buf_init(&conn->body, SR_MAX_BODY, SR_BUF_SECRET);
+        /* The ordinary heap, wiped when freed (imports carry keys): the secure heap is for the module's keys. */
+        sr_buf_init(&conn->body, SR_MAX_BODY, SR_BUF_PLAIN);
         *con_cls = conn;
         return sr_first_call(s, c, conn, vault, resource);
     }
@@ -478,15 +568,12 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES; /* still suspended: nothing to do until the commit resumes it */
     }
     if (*upload_data_size > 0) {
-        if (!conn->too_large && sr_buf_append(&conn->body, upload_data, *upload_data_size) != SR_OK) {
-            conn->too_large = true;
-            sr_buf_release(&conn->body);
-        }
+        sr_conn_take_body(conn, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (conn->too_large) {
-        return sr_send_error(s, c, SR_ERR_BODY_TOO_LARGE, NULL, NULL);
+    if (conn->too_large || conn->over_budget) {
+        return sr_send_error(s, c, conn->too_large ? SR_ERR_BODY_TOO_LARGE : SR_ERR_BODY_BUDGET, NULL, NULL);
     }
     return sr_final_call(s, c, conn, method, url, vault);
 }
@@ -515,8 +602,12 @@ static void sr_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         sr_log_request(c, *con_cls);
     }
     struct sr_conn *conn = *con_cls;
+    struct sr_watch *w = sr_watch_of(c);
+    if (w != NULL) {
+        sr_watch_enter(w, SR_PHASE_HEADERS); /* keep-alive: the next request's headers, or the close */
+    }
     if (conn != NULL) {
-        sr_buf_release(&conn->body); /* wipes: bodies can carry keys (import) and plaintexts */
+        sr_conn_drop_body(conn); /* wipes: bodies can carry keys (import) and plaintexts */
         sr_request_release(&conn->req);
         json_decref(conn->body_json);
         free(conn);
@@ -631,8 +722,8 @@ static int sr_tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_c
 {
     (void)req_ca_dn, (void)nreqs, (void)pk_algos, (void)pk_algos_length;
     struct MHD_Connection *c = gnutls_session_get_ptr(session);
-    const union MHD_ConnectionInfo *ci = c ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
-    struct sr_http_server *s = ci ? ci->socket_context : NULL;
+    struct sr_watch *w = c != NULL ? sr_watch_of(c) : NULL;
+    struct sr_http_server *s = w != NULL ? w->owner : NULL;
     if (s == NULL) {
         return -1;
     }
@@ -650,13 +741,54 @@ static int sr_tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_c
     return 0;
 }
 
+/* The client's Finished message: the handshake is over, the first request's headers are awaited. */
+static int sr_tls_finished(gnutls_session_t session, unsigned int htype, unsigned when, unsigned int incoming,
+                           const gnutls_datum_t *msg)
+{
+    (void)htype, (void)when, (void)msg;
+    struct MHD_Connection *c = gnutls_session_get_ptr(session);
+    struct sr_watch *w = c != NULL ? sr_watch_of(c) : NULL;
+    if (incoming && w != NULL && sr_watch_phase(w) == SR_PHASE_HANDSHAKE) {
+        sr_watch_enter(w, SR_PHASE_HEADERS);
+    }
+    return 0;
+}
+
+/* Every TCP connection is watched from accept to close (guard.h); one that cannot be is refused its handshake
+ * (sr_tls_retrieve finds no server), so none escapes its deadlines. */
 static void sr_notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                                  enum MHD_ConnectionNotificationCode toe)
 {
-    (void)c;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        *socket_context = cls;
+    struct sr_http_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        sr_guard_remove(*socket_context);
+        *socket_context = NULL;
+        return;
     }
+    const union MHD_ConnectionInfo *fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *tls = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (fd == NULL || tls == NULL || tls->tls_session == NULL) {
+        return;
+    }
+    *socket_context = sr_guard_add(s->guard, fd->connect_fd, s);
+    gnutls_handshake_set_hook_function(tls->tls_session, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST, sr_tls_finished);
+}
+
+/* SR_HTTP_CONN_LIMIT, or what the process may open: its soft file limit is raised to the hard one first. */
+static unsigned sr_http_conn_limit(void)
+{
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) != 0) {
+        return 1000;
+    }
+    if (nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &nofile);
+        (void)getrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    rlim_t spare = 128; /* the store, modules, logs */
+    rlim_t room = nofile.rlim_cur > spare * 2 ? nofile.rlim_cur - spare : nofile.rlim_cur / 2;
+    return room < SR_HTTP_CONN_LIMIT ? (unsigned)room : SR_HTTP_CONN_LIMIT;
 }
 
 /* Frees what sr_http_start made, whichever step it reached. */
@@ -665,6 +797,7 @@ static void sr_http_free(struct sr_http_server *s)
     if (s->workers != NULL) {
         sr_workq_stop(s->workers);
     }
+    sr_guard_stop(s->guard);
     sr_tls_certs_release(&s->certs);
     free(s);
 }
@@ -686,6 +819,9 @@ enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config 
     if (r == SR_OK) {
         r = sr_workq_start(cfg->threads, &s->workers);
     }
+    if (r == SR_OK) {
+        r = sr_guard_start(&sr_http_limits, &s->guard);
+    }
     if (r != SR_OK) {
         sr_http_free(s);
         return r;
@@ -700,8 +836,8 @@ enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config 
         0, NULL, NULL, sr_handler, s, MHD_OPTION_EXTERNAL_LOGGER, sr_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
         MHD_OPTION_HTTPS_CERT_CALLBACK, sr_tls_retrieve, MHD_OPTION_NOTIFY_CONNECTION, sr_notify_connection, s,
-        MHD_OPTION_NOTIFY_COMPLETED, sr_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, SR_HTTP_IDLE_SECONDS,
-        MHD_OPTION_CONNECTION_LIMIT, SR_HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        MHD_OPTION_NOTIFY_COMPLETED, sr_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
+        MHD_OPTION_CONNECTION_LIMIT, sr_http_conn_limit(), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         cfg->conns_per_address ? cfg->conns_per_address : SR_HTTP_CONNS_PER_ADDRESS,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SR_HTTP_CONN_MEMORY, MHD_OPTION_END);
     if (s->daemon == NULL) {

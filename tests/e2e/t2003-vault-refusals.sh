@@ -14,7 +14,13 @@ before=$(store_digest)
 
 step "GET /healthz needs no token and says nothing of vaults or keys"
 health=$(curl -s --cacert "$CA" "https://localhost:$PORT/healthz")
-[ "$(printf '%s' "$health" | jq -c .)" = '{"status":"ok","regions":1,"regionsServed":1}' ] || fail "healthz: $health"
+[ "$(printf '%s' "$health" | jq -c '{status,regions,regionsServed}')" = '{"status":"ok","regions":1,"regionsServed":1}' ] ||
+    fail "healthz: $health"
+# Counts only: the secure heap's use and the connections', nothing named.
+[ "$(printf '%s' "$health" | jq -c 'keys')" = '["connections","regions","regionsServed","secureHeap","status"]' ] ||
+    fail "healthz says more than counts: $health"
+[ "$(printf '%s' "$health" | jq '.secureHeap.used > 0 and .secureHeap.used < .secureHeap.size')" = true ] ||
+    fail "healthz: secure heap: $health"
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" -X POST "https://localhost:$PORT/healthz")
 [ "$code" = 405 ] || fail "POST /healthz answered $code"
 
