@@ -190,7 +190,13 @@ enum sr_err_family {
     X(SR_ERR_STORE_NEWER, SR_FAM_IO, "InternalError",                                                        \
       "the database's schema is newer than this strongroom: run the newer version")                         \
     X(SR_ERR_BODY_BUDGET, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                          \
-      "the server holds as many request bodies as it may at once; retry in a moment")
+      "the server holds as many request bodies as it may at once; retry in a moment")                        \
+    X(SR_ERR_BACKUP_SUBSCRIPTION, SR_FAM_INPUT, "BadParameter",                                              \
+      "the backup was made in another subscription: a key backup restores only into a vault of the same "     \
+      "subscription and region")                                                                              \
+    X(SR_ERR_BACKUP_UNBOUND, SR_FAM_INPUT, "BadParameter",                                                   \
+      "the backup names no subscription (made before backups were bound to one): back the key up again "      \
+      "from its own vault")
 
 enum sr_err {
 #define SR_X_ENUM(name, fam, kv, msg) name,

@@ -862,6 +862,9 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
     SR_TRY(sr_tls_issuer_open(tls_dir, &issuer));
     struct sr_vault_svc *svc = NULL;
     SR_TRY(sr_vault_svc_open(data, store, &svc));
+    if (sr_arg_set(args, o, "dev")) {
+        sr_vault_allow_short_policies(svc);
+    }
     struct sr_http_config cfg = {.address = addr, .port = port, .threads = (unsigned)threads,
                                  .conns_per_address = (unsigned)per_address,
                                  .default_vault = sr_arg(args, o, "default-vault") ? sr_arg(args, o, "default-vault")

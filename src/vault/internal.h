@@ -63,6 +63,7 @@ struct sr_vault_svc {
     long long rotation_next;    /* the housekeeper's alone */
     unsigned checkpoint_interval; /* seconds between audit checkpoints in DATA/checkpoints; 0: none */
     long long checkpoint_next, checkpoint_last_seq; /* the housekeeper's alone */
+    bool short_policies; /* --dev: rotation policies below Key Vault's minimums are taken (tests, demos) */
 };
 
 /* audit.c: writes DATA/checkpoints/checkpoint-SEQ.json when the log grew since the last one (at most once
@@ -72,8 +73,10 @@ void sr_checkpoint_tick(struct sr_vault_svc *svc);
 /* rotation.c */
 /* An ISO-8601 duration (P90D, PT12H, P1Y2M) in seconds; SR_ERR_BAD_PARAM if it is not one. */
 SR_MUST_USE enum sr_err sr_duration_parse(const char *text, long long *ret);
-/* A rotation policy's lifetimeActions and attributes as Key Vault takes them; why says what is wrong. */
-SR_MUST_USE enum sr_err sr_policy_check(const json_t *actions, const json_t *attrs, char *why, size_t cap);
+/* A rotation policy's lifetimeActions and attributes as Key Vault takes them, its minimums held (7 days for a
+ * trigger, 28 for expiryTime) unless short is set; why says what is wrong. */
+SR_MUST_USE enum sr_err sr_policy_check(const json_t *actions, const json_t *attrs, bool short_ok, char *why,
+                                        size_t cap);
 /* The exp a version made now gets under policy's attributes.expiryTime; 0 when it sets none. */
 long long sr_policy_expiry(const json_t *policy, long long now);
 /* Rotates every key whose policy says it is due (at most once per rotation_interval). */

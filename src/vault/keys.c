@@ -587,7 +587,9 @@ enum sr_err sr_op_key_backup(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_AUTO_JSON json_t *versions = json_array();
     SR_ENSURE(versions != NULL, SR_ERR_NOMEM);
     SR_TRY(svc->store->ops->key_all_versions(svc->store, req->vault.name, k.name, sr_backup_add, versions));
-    SR_AUTO_JSON json_t *content = json_pack("{s:s,s:O}", "name", k.name, "versions", versions);
+    /* Sealed with the key's versions, so authenticated as they are: the subscription the backup restores into. */
+    SR_AUTO_JSON json_t *content = json_pack("{s:s,s:s,s:O}", "name", k.name, "subscription",
+                                             req->vault.subscription, "versions", versions);
     SR_ENSURE(content != NULL, SR_ERR_NOMEM);
     SR_AUTO_FREE char *text = json_dumps(content, JSON_COMPACT);
     SR_ENSURE(text != NULL, SR_ERR_NOMEM);
@@ -652,6 +654,10 @@ enum sr_err sr_op_key_restore(struct sr_vault_svc *svc, struct sr_request *req, 
     SR_ENSURE(sr_b64url_decode(value, &sealed) == SR_OK, SR_ERR_BACKUP);
     SR_TRY(sr_module_open_backup(m, sealed.data, sealed.len, &plain));
     SR_AUTO_JSON json_t *content = json_loadb((const char *)plain.data, plain.len, 0, NULL);
+    /* As Key Vault: a backup restores only into a vault of its own subscription (and region, by its seal). */
+    const char *subscription = json_string_value(json_object_get(content, "subscription"));
+    SR_ENSURE(subscription != NULL, SR_ERR_BACKUP_UNBOUND);
+    SR_ENSURE(strcmp(subscription, req->vault.subscription) == 0, SR_ERR_BACKUP_SUBSCRIPTION);
     const char *name = json_string_value(json_object_get(content, "name"));
     const json_t *versions = json_object_get(content, "versions");
     SR_ENSURE(name != NULL && json_is_array(versions) && json_array_size(versions) > 0, SR_ERR_BACKUP);
@@ -715,7 +721,8 @@ enum sr_err sr_op_policy_put(struct sr_vault_svc *svc, struct sr_request *req, j
     const json_t *attrs = json_object_get(req->body, "attributes");
     SR_ENSURE(attrs == NULL || json_is_object(attrs), sr_req_bad(req, "attributes must be an object"));
     char why[200];
-    SR_ENSURE(sr_policy_check(actions, attrs, why, sizeof(why)) == SR_OK, sr_req_bad(req, "%s", why));
+    SR_ENSURE(sr_policy_check(actions, attrs, svc->short_policies, why, sizeof(why)) == SR_OK,
+              sr_req_bad(req, "%s", why));
     SR_AUTO_ROW struct sr_key_row k = {0};
     req->version = NULL;
     SR_TRY(sr_req_key(svc, req, false, &k, NULL));

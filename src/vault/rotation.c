@@ -53,7 +53,12 @@ enum sr_err sr_duration_parse(const char *text, long long *ret)
     return SR_OK;
 }
 
-enum sr_err sr_policy_check(const json_t *actions, const json_t *attrs, char *why, size_t cap)
+/* Key Vault's floors: a key rotates (or notifies) at least 7 days after creation or before expiry, and a
+ * rotated version lives at least 28 days. Below them a scheduler pass would mint a version every minute. */
+#define SR_POLICY_MIN_TRIGGER (7 * 86400LL)
+#define SR_POLICY_MIN_EXPIRY (28 * 86400LL)
+
+enum sr_err sr_policy_check(const json_t *actions, const json_t *attrs, bool short_ok, char *why, size_t cap)
 {
     long long d = 0;
     size_t i;
@@ -72,10 +77,18 @@ enum sr_err sr_policy_check(const json_t *actions, const json_t *attrs, char *wh
                                "ISO-8601 duration such as P90D or PT12H", i);
             return SR_ERR_BAD_PARAM;
         }
+        if (!short_ok && d < SR_POLICY_MIN_TRIGGER) {
+            snprintf(why, cap, "lifetimeActions[%zu].trigger is under Key Vault's minimum of 7 days (P7D)", i);
+            return SR_ERR_BAD_PARAM;
+        }
     }
     const json_t *expiry = json_object_get(attrs, "expiryTime");
     if (expiry != NULL && !json_is_null(expiry) && sr_duration_parse(json_string_value(expiry), &d) != SR_OK) {
         snprintf(why, cap, "attributes.expiryTime must be an ISO-8601 duration such as P90D, or null");
+        return SR_ERR_BAD_PARAM;
+    }
+    if (expiry != NULL && !json_is_null(expiry) && !short_ok && d < SR_POLICY_MIN_EXPIRY) {
+        snprintf(why, cap, "attributes.expiryTime is under Key Vault's minimum of 28 days (P28D)");
         return SR_ERR_BAD_PARAM;
     }
     return SR_OK;

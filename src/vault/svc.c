@@ -36,7 +36,7 @@ static const struct sr_op_row sr_ops[SR_OP_COUNT_] = {
     [SR_OP_KEY_RESTORE] = {SR_OP_KEY_RESTORE, "RestoreKey", SR_PERM_RESTORE, true, sr_op_key_restore},
     [SR_OP_KEY_ROTATE] = {SR_OP_KEY_ROTATE, "RotateKey", SR_PERM_ROTATE, false, sr_op_key_rotate, true},
     [SR_OP_POLICY_GET] = {SR_OP_POLICY_GET, "GetKeyRotationPolicy", SR_PERM_GET, false, sr_op_policy_get},
-    [SR_OP_POLICY_PUT] = {SR_OP_POLICY_PUT, "UpdateKeyRotationPolicy", SR_PERM_UPDATE, true, sr_op_policy_put},
+    [SR_OP_POLICY_PUT] = {SR_OP_POLICY_PUT, "UpdateKeyRotationPolicy", SR_PERM_ROTATE, true, sr_op_policy_put},
     [SR_OP_SIGN] = {SR_OP_SIGN, "Sign", SR_PERM_SIGN, true, sr_op_sign, true},
     [SR_OP_VERIFY] = {SR_OP_VERIFY, "Verify", SR_PERM_VERIFY, true, sr_op_verify},
     [SR_OP_ENCRYPT] = {SR_OP_ENCRYPT, "Encrypt", SR_PERM_ENCRYPT, true, sr_op_encrypt},
@@ -50,6 +50,11 @@ static const struct sr_op_row sr_ops[SR_OP_COUNT_] = {
     [SR_OP_KEY_RELEASE] = {SR_OP_KEY_RELEASE, "ReleaseKey", SR_PERM_RELEASE, true, sr_op_key_release, true},
     [SR_OP_AUDIT_LIST] = {SR_OP_AUDIT_LIST, "GetAuditLog", SR_PERM_AUDIT, false, sr_op_audit_list},
 };
+
+void sr_vault_allow_short_policies(struct sr_vault_svc *svc)
+{
+    svc->short_policies = true;
+}
 
 bool sr_op_has_body(enum sr_op op)
 {
