@@ -610,6 +610,9 @@ static enum sr_err sr_audit_listed(void *ctx, const struct sr_audit_row *a)
     }
     char when[32];
     sr_cli_iso_time(a->time, when);
+    struct sr_audit_row clean = *a;
+    sr_audit_row_clean(&clean);
+    a = &clean;
     json_t *e = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:s}", "seq", (json_int_t)a->seq, "time", when, "vault",
                           a->vault, "actor", a->actor[0] ? a->actor : "-", "client", a->client[0] ? a->client : "-",
                           "op", a->op, "target", a->target[0] ? a->target : "-", "status", a->status, "count",

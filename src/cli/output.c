@@ -43,12 +43,22 @@ static void sr_cell(const json_t *v, char *out, size_t cap)
     }
 }
 
+/* Columns are as wide as their text in characters, not bytes: a U+FFFD in a name is one column. */
+static int sr_text_columns(const char *text)
+{
+    int n = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        n += (*p & 0xc0) != 0x80;
+    }
+    return n;
+}
+
 static void sr_table_cell(FILE *f, const char *text, int width, bool last)
 {
     if (last) {
         fprintf(f, "%s\n", text);
     } else {
-        fprintf(f, "%-*s  ", width, text);
+        fprintf(f, "%s%*s  ", text, width - sr_text_columns(text), "");
     }
 }
 
@@ -77,10 +87,10 @@ enum sr_err sr_output_rows(struct sr_cli *cli, enum sr_output format, const json
     size_t i;
     const json_t *row;
     for (size_t c = 0; c < ncols && format == SR_OUT_TABLE; c++) {
-        width[c] = (int)strlen(columns[c].header);
+        width[c] = sr_text_columns(columns[c].header);
         json_array_foreach(rows, i, row) {
             sr_cell(json_object_get(row, columns[c].key), cell, sizeof(cell));
-            width[c] = (int)strlen(cell) > width[c] ? (int)strlen(cell) : width[c];
+            width[c] = sr_text_columns(cell) > width[c] ? sr_text_columns(cell) : width[c];
         }
     }
     if (format == SR_OUT_TABLE) {

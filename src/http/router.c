@@ -171,6 +171,9 @@ enum sr_err sr_host_parse(const char *host, const char *default_vault, char *vau
 {
     char name[256];
     SR_ENSURE(host != NULL && *host != 0 && strlen(host) < sizeof(name), SR_ERR_VAULT_NOT_FOUND);
+    /* It becomes the challenge's resource and every kid's base: a host name, a port, an IPv6 literal. */
+    SR_ENSURE(strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == strlen(host),
+              SR_ERR_VAULT_NOT_FOUND);
     if (host[0] == '[') { /* [::1]:port */
         snprintf(vault, vcap, "%s", default_vault);
         snprintf(resource, rcap, "https://localhost");

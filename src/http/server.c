@@ -173,7 +173,7 @@ static enum MHD_Result sr_send(struct sr_http_server *s, struct MHD_Connection *
     sr_request_id(s, rid);
     MHD_add_response_header(resp, "x-ms-request-id", rid);
     const char *client_rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-ms-client-request-id");
-    if (client_rid != NULL && strlen(client_rid) < 128) {
+    if (sr_text_printable(client_rid) && strlen(client_rid) < 128) {
         MHD_add_response_header(resp, "x-ms-client-request-id", client_rid);
     }
     if (body != NULL) {
@@ -194,9 +194,10 @@ static enum MHD_Result sr_send(struct sr_http_server *s, struct MHD_Connection *
 static enum MHD_Result sr_send_error(struct sr_http_server *s, struct MHD_Connection *c, enum sr_err e, const char *detail,
                                      const char *challenge)
 {
-    char message[512];
-    snprintf(message, sizeof(message), "%s%s%s%s", sr_err_message(e), detail && *detail ? " (" : "",
-             detail ? detail : "", detail && *detail ? ")" : "");
+    char raw[512], message[512];
+    snprintf(raw, sizeof(raw), "%s%s%s%s", sr_err_message(e), detail && *detail ? " (" : "", detail ? detail : "",
+             detail && *detail ? ")" : "");
+    sr_text_clean(message, sizeof(message), raw); /* details echo paths and names a client sent */
     SR_AUTO_JSON json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", sr_err_kv_code(e), "message", message);
     return sr_send(s, c, (unsigned)sr_err_http_status(e), body, challenge);
 }
@@ -391,6 +392,26 @@ static enum MHD_Result sr_final_call(struct sr_http_server *s, struct MHD_Connec
         sr_vault_start(s->svc, m->op, req); /* cheap: not worth a hand-off to another thread */
     }
     return MHD_YES;
+}
+
+/* libmicrohttpd's unescaping of the path and the query, except that %00 stays as it is: a NUL would cut a key
+ * name short, while "%00" is refused as the malformed name it is. */
+static size_t sr_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls, (void)c;
+    char *out = s;
+    for (const char *in = s; *in != 0;) {
+        int hi = in[0] == '%' ? sr_hex_value(in[1]) : -1;
+        int lo = hi >= 0 ? sr_hex_value(in[2]) : -1;
+        if (lo >= 0 && (hi | lo) != 0) {
+            *out++ = (char)(hi * 16 + lo);
+            in += 3;
+        } else {
+            *out++ = *in++;
+        }
+    }
+    *out = 0;
+    return (size_t)(out - s);
 }
 
 /* The published toolsets are public downloads, as in the guide: no token, GET only. */
@@ -836,7 +857,7 @@ enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config 
         0, NULL, NULL, sr_handler, s, MHD_OPTION_EXTERNAL_LOGGER, sr_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
         MHD_OPTION_HTTPS_CERT_CALLBACK, sr_tls_retrieve, MHD_OPTION_NOTIFY_CONNECTION, sr_notify_connection, s,
-        MHD_OPTION_NOTIFY_COMPLETED, sr_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
+        MHD_OPTION_NOTIFY_COMPLETED, sr_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, sr_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
         MHD_OPTION_CONNECTION_LIMIT, sr_http_conn_limit(), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         cfg->conns_per_address ? cfg->conns_per_address : SR_HTTP_CONNS_PER_ADDRESS,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SR_HTTP_CONN_MEMORY, MHD_OPTION_END);

@@ -195,6 +195,9 @@ static enum sr_err sr_audit_add(void *ctx, const struct sr_audit_row *a)
     if (strcasecmp(a->vault, pg->vault) != 0) {
         return SR_OK;
     }
+    struct sr_audit_row clean = *a;
+    sr_audit_row_clean(&clean);
+    a = &clean;
     json_t *e = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:I}", "seq", (json_int_t)a->seq, "time", (json_int_t)a->time,
                           "actor", a->actor, "client", a->client, "op", a->op, "target", a->target, "status",
                           a->status, "reason", a->reason, "count", (json_int_t)(a->count > 1 ? a->count : 1));

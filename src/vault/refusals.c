@@ -14,17 +14,32 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/text.h"
 #include "vault/internal.h"
 
-/* An audit text field holds no control byte: the hash chain separates fields with '\n'. */
+/* An audit text field is well-formed UTF-8 without control bytes: the hash chain separates fields with '\n',
+ * and every reader (GET /audit, 'audit show', the console) turns it into JSON. */
 static void sr_audit_text(char *dst, size_t cap, const char *src)
 {
-    size_t i = 0;
-    for (; src != NULL && src[i] != 0 && i + 1 < cap; i++) {
-        unsigned char ch = (unsigned char)src[i];
-        dst[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-    }
-    dst[i] = 0;
+    sr_text_clean(dst, cap, src);
+}
+
+/* In place, through a copy: the field may be the source. */
+static void sr_audit_field(char *field, size_t cap)
+{
+    char raw[256];
+    snprintf(raw, sizeof(raw), "%s", field);
+    sr_audit_text(field, cap, raw);
+}
+
+void sr_audit_row_clean(struct sr_audit_row *a)
+{
+    sr_audit_field(a->vault, sizeof(a->vault));
+    sr_audit_field(a->actor, sizeof(a->actor));
+    sr_audit_field(a->op, sizeof(a->op));
+    sr_audit_field(a->target, sizeof(a->target));
+    sr_audit_field(a->client, sizeof(a->client));
+    sr_audit_field(a->reason, sizeof(a->reason));
 }
 
 void sr_audit_set_client(struct sr_audit_row *a, const char *client, const char *reason)

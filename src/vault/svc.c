@@ -213,6 +213,7 @@ static void sr_vault_prepare(struct sr_vault_svc *svc, enum sr_op op, struct sr_
     snprintf(a->op, sizeof(a->op), "%s", sr_op_name(op));
     sr_audit_target(req, a->target, sizeof(a->target));
     sr_audit_set_client(a, req->client, r == SR_OK ? "" : req->detail[0] ? req->detail : sr_err_message(r));
+    sr_audit_row_clean(a); /* the target and the detail may carry any byte a client sent */
     req->commit.audited = true;
 }
 

@@ -77,6 +77,9 @@ void sr_vault_refused(struct sr_vault_svc *svc, const char *client, const char *
                       const char *reason, enum sr_err why);
 /* Sets an audit entry's client and reason, control bytes replaced. */
 void sr_audit_set_client(struct sr_audit_row *a, const char *client, const char *reason);
+/* Makes every text field of an entry well-formed UTF-8 without control bytes (text.h's sr_text_clean): done
+ * before an entry is written, and again when one is read, for entries written before it was. */
+void sr_audit_row_clean(struct sr_audit_row *a);
 /* Vault by name (case-insensitive). */
 SR_MUST_USE enum sr_err sr_vault_lookup(struct sr_vault_svc *svc, const char *name, struct sr_vault_row *ret);
 /* The vault's row, whether or not this server can serve it (SR_ERR_VAULT_NOT_FOUND if none). */

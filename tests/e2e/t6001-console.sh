@@ -16,6 +16,9 @@ READER=$($SR token create --role Reader --vault dev --name console-reader --data
 api POST "/keys/tagged/create?api-version=7.5" \
     '{"kty":"EC","tags":{"note":"<script>alert(\"x\")</script>'"'"'\""}}' >/dev/null
 [ "$(cat "$T/status")" = 200 ] || fail "the tagged key"
+# A refusal whose target is invalid UTF-8: the audit view still loads, and shows it as U+FFFD (issue 29).
+api GET "/keys/%FF%FE?api-version=7.5" "" --path-as-is >/dev/null
+[ "$(cat "$T/status")" = 400 ] || fail "GET /keys/%FF%FE answered $(cat "$T/status")"
 step "the console in headless Chromium"
 NODE_EXTRA_CA_CERTS="$CA" timeout 300 node --require "$SDK/localhost-dns.cjs" "$SDK/console-test.mjs" "https://dev.localhost:$PORT" "$TOKEN" "$READER" "${SR_BUILD_DIR:-$T}/console-shots"
 stop_server

@@ -180,7 +180,8 @@ try {
     await page.waitForFunction(() => document.getElementById('chain').textContent.includes('verified'));
     assert.match(await page.textContent('#chain'), /Audit chain verified: \d+ entries/);
     for (const [op, target] of [['CreateKey', 'console-ec'], ['RotateKey', 'console-ec'], ['DeleteKey', 'console-ec'],
-                                ['RecoverDeletedKey', 'console-ec'], ['ImportKey', 'console-byok'], ['CreateKey', 'console-kek']]) {
+                                ['RecoverDeletedKey', 'console-ec'], ['ImportKey', 'console-byok'], ['CreateKey', 'console-kek'],
+                                ['GetKey', '\uFFFD\uFFFD']]) {
       const rows = page.locator('#audit-table tbody tr', { hasText: op }).filter({ hasText: target });
       assert.ok(await rows.count() >= 1, `no ${op} of ${target} in the audit view`);
     }
