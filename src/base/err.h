@@ -196,7 +196,13 @@ enum sr_err_family {
       "subscription and region")                                                                              \
     X(SR_ERR_BACKUP_UNBOUND, SR_FAM_INPUT, "BadParameter",                                                   \
       "the backup names no subscription (made before backups were bound to one): back the key up again "      \
-      "from its own vault")
+      "from its own vault")                                                                                  \
+    X(SR_ERR_USER_PIN, SR_FAM_DENIED, "Forbidden",                                                           \
+      "wrong PKCS#11 user PIN: keys made through the PKCS#11 library are used with the token's user PIN "     \
+      "(--pin-file, or typed), here as through the library")                                                  \
+    X(SR_ERR_USER_PIN_UNSET, SR_FAM_STATE, "Conflict",                                                       \
+      "this module has no PKCS#11 user PIN, so its PKCS#11 keys cannot be used: set one with 'strongroom "    \
+      "pkcs11 set-pin'")
 
 enum sr_err {
 #define SR_X_ENUM(name, fam, kv, msg) name,

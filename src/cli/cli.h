@@ -79,6 +79,9 @@ void sr_cli_detail(struct sr_cli *cli, const char *fmt, ...) __attribute__((form
 SR_MUST_USE enum sr_err sr_pins_read_file(struct sr_cli *cli, const char *path, struct sr_pins *ret);
 SR_MUST_USE enum sr_err sr_pins_prompt(struct sr_cli *cli, const unsigned *cards, unsigned ncards, bool confirm,
                                        struct sr_pins *ret);
+/* A key made through the PKCS#11 library (app "pkcs11") is used from the command line as through the library:
+ * after its user PIN (first line of pin_file, or typed at the terminal). Other apps need nothing. */
+SR_MUST_USE enum sr_err sr_cli_app_login(struct sr_cli *cli, const char *app, const char *pin_file);
 /* Parses --acs-quorum K/N (1 <= K <= N <= 64); text NULL gives 1/1. */
 SR_MUST_USE enum sr_err sr_quorum_parse(const char *text, unsigned *k, unsigned *n);
 /* A Unix time as ISO-8601 UTC ("2026-11-27T00:00:00Z"), the form every table prints; "-" for 0. */

@@ -193,6 +193,7 @@ const struct sr_cmd sr_cmds_toolset[] = {
 static const struct sr_opt sr_opts_keytransfer[] = {
     {"key-app-name", "-KeyAppName", true, "the key's application (simple)"},
     {"key-identifier", "-KeyIdentifier", true, "the key's ident"},
+    {"pin-file", NULL, true, "-KeyAppName pkcs11: a file whose first line is the PKCS#11 user PIN (default: typed)"},
     {"exchange-key-package", "-ExchangeKeyPackage", true, "the vault's KEK package"},
     {"new-security-world-package", "-NewSecurityWorldPackage", true, "the vault's Security World package"},
     {"subscription-id", "-SubscriptionId", true, "package: the subscription the key is for"},
@@ -260,6 +261,7 @@ static enum sr_err sr_cmd_modify_acls(struct sr_cli *cli, const struct sr_args *
         sr_cli_detail(cli, "--key-identifier is required");
         return SR_ERR_USAGE;
     }
+    SR_TRY(sr_cli_app_login(cli, app, sr_kt(a, "pin-file")));
     SR_TRY(sr_ident_check(ident));
     SR_AUTO_KEKPKG struct sr_kek_package pkg = {0};
     struct sr_export_target target;

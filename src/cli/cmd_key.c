@@ -243,6 +243,7 @@ const struct sr_opt sr_opts_sign[] = {
     {"alg", NULL, true, "RS256 RS384 RS512 PS256 PS384 PS512 (RSA); ES256 ES384 ES512 ES256K (EC)"},
     {"in", NULL, true, "file to sign"},
     {"out", NULL, true, "where the signature goes"},
+    {"pin-file", NULL, true, "--app pkcs11: a file whose first line is the PKCS#11 user PIN (default: typed)"},
     {NULL, NULL, false, NULL},
 };
 
@@ -269,6 +270,7 @@ enum sr_err sr_cmd_sign(struct sr_cli *cli, const struct sr_args *args)
     }
     SR_AUTO_BUF struct sr_buf sig = {0};
     sr_buf_init(&sig, 4096, SR_BUF_PLAIN);
+    SR_TRY(sr_cli_app_login(cli, app, sr_arg(args, sr_opts_sign, "pin-file")));
     SR_TRY(sr_key_sign(cli->module, app, ident, alg, data.data, data.len, SR_SIG_DER, &sig));
     r = sr_file_write_atomic(out, sig.data, sig.len, SR_WRITE_REPLACE);
     if (r != SR_OK) {

@@ -275,3 +275,17 @@ enum sr_err sr_cards_parse(struct sr_cli *cli, const char *list, unsigned *cards
     *ncards = n;
     return SR_OK;
 }
+
+enum sr_err sr_cli_app_login(struct sr_cli *cli, const char *app, const char *pin_file)
+{
+    if (strcmp(app, "pkcs11") != 0) {
+        return SR_OK;
+    }
+    SR_ENSURE(sr_module_user_pin_set(cli->module), SR_ERR_USER_PIN_UNSET);
+    static const unsigned first[] = {1};
+    SR_AUTO_PINS struct sr_pins pins = {0};
+    SR_TRY(sr_collect_pins(cli, pin_file, first, 1, false, &pins));
+    const char *pin = pins.pin[0] ? pins.pin[0] : "";
+    enum sr_err r = sr_module_check_user_pin(cli->module, pin, strlen(pin));
+    return r == SR_ERR_BAD_PIN ? SR_ERR_USER_PIN : r;
+}

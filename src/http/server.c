@@ -384,6 +384,10 @@ static enum MHD_Result sr_final_call(struct sr_http_server *s, struct MHD_Connec
     req->ctx = conn;
     atomic_store(&conn->state, SR_CONN_COMMITTING);
     atomic_fetch_add(&s->suspended, 1);
+    struct sr_watch *w = sr_watch_of(c);
+    if (w != NULL) {
+        sr_watch_enter(w, SR_PHASE_WORKING); /* the server's own work: no deadline until it is answered */
+    }
     MHD_suspend_connection(c);
     if (sr_op_uses_private_key(m->op)) {
         conn->job.run = sr_conn_run;

@@ -44,6 +44,14 @@ $P11TOOL --login --pin "$USER_PIN" --sign --id 02 -m ECDSA-SHA256 --signature-fo
 GNUTLS_PIN=$USER_PIN p11 p11tool --provider "$P11LIB" --login --export-pubkey "pkcs11:manufacturer=Strongroom;id=%02;type=public" \
     --outfile ec.pem 2>/dev/null
 openssl dgst -sha256 -verify ec.pem -signature ec.sig data | grep -q 'Verified OK' || fail "openssl rejects the ECDSA signature"
+# The command line uses a key made through the library only after the same user PIN (issue 29, item 6).
+echo wrong-pin > "$T/wrong-pin"
+expect 2 'pin-file' $SR sign --app pkcs11 --ident 01 --alg RS256 --in data --out cli.sig </dev/null
+expect 1 'wrong PKCS#11 user PIN' $SR sign --app pkcs11 --ident 01 --alg RS256 --in data --out cli.sig --pin-file "$T/wrong-pin"
+[ ! -e cli.sig ] || fail "a signature was written without the user PIN"
+$SR sign --app pkcs11 --ident 01 --alg RS256 --in data --out cli.sig --pin-file "$T/user-pin" >/dev/null ||
+    fail "strongroom sign with the user PIN"
+openssl dgst -sha256 -verify rsa.pem -signature cli.sig data | grep -q 'Verified OK' || fail "openssl rejects strongroom sign's signature"
 $SR pubkey --ident gen-one > gen-one.pem
 $P11TOOL --login --pin "$USER_PIN" --sign --label gen-one -m SHA384-RSA-PKCS -i data -o gen.sig >/dev/null
 openssl dgst -sha384 -verify gen-one.pem -signature gen.sig data | grep -q 'Verified OK' || fail "generatekey's key through PKCS#11"

@@ -144,6 +144,39 @@ static void test_parse_uint(void **state)
     SR_ASSERT_ERR(SR_ERR_USAGE, sr_parse_uint("99999999999999999999999", 0, 64, &v));
 }
 
+/* Invalid UTF-8 becomes U+FFFD byte by byte, controls '?', valid text passes, nothing is cut mid-sequence. */
+static void test_text_clean(void **state)
+{
+    (void)state;
+    char out[64];
+    sr_text_clean(out, sizeof(out), "key-1 \xc3\xa9\xe2\x82\xac\xf0\x9f\x94\x91");
+    assert_string_equal(out, "key-1 \xc3\xa9\xe2\x82\xac\xf0\x9f\x94\x91");
+    sr_text_clean(out, sizeof(out), "\xff\xfe");
+    assert_string_equal(out, "\xef\xbf\xbd\xef\xbf\xbd");
+    /* overlong '/', a UTF-16 surrogate, past U+10FFFF, a lone continuation, a truncated sequence */
+    static const char *const bad[] = {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\x80", "\xe2\x82"};
+    for (size_t i = 0; i < SR_ARRAY_LEN(bad); i++) {
+        sr_text_clean(out, sizeof(out), bad[i]);
+        assert_non_null(strstr(out, "\xef\xbf\xbd"));
+        for (const unsigned char *p = (const unsigned char *)out; *p; p += 3) {
+            assert_memory_equal(p, "\xef\xbf\xbd", 3);
+        }
+    }
+    sr_text_clean(out, sizeof(out), "a\nb\x7f\tc");
+    assert_string_equal(out, "a?b??c");
+    /* a 3-byte sequence that does not fit is dropped whole */
+    char small[5];
+    sr_text_clean(small, sizeof(small), "ab\xe2\x82\xac");
+    assert_string_equal(small, "ab");
+    sr_text_clean(small, sizeof(small), NULL);
+    assert_string_equal(small, "");
+    assert_int_equal(sr_utf8_sequence((const unsigned char *)"\xf0\x9f\x94\x91", 4), 4);
+    assert_int_equal(sr_utf8_sequence((const unsigned char *)"\xf0\x9f\x94", 3), 0);
+    assert_true(sr_text_printable("id-1 ok"));
+    assert_false(sr_text_printable("id-\xc3\xa9"));
+    assert_false(sr_text_printable(""));
+}
+
 static void test_error_table(void **state)
 {
     (void)state;
@@ -165,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_reader_never_overreads), cmocka_unit_test(test_atomic_write),
         cmocka_unit_test(test_file_read_bounded), cmocka_unit_test(test_hex_and_fingerprint),
         cmocka_unit_test(test_parse_uint),        cmocka_unit_test(test_error_table),
+        cmocka_unit_test(test_text_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

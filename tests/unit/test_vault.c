@@ -29,6 +29,7 @@ static int sr_setup(void **state)
     SR_ASSERT_OK(sr_vault_create(f->store, "eu-vault", "EU", "sub-1"));
     SR_ASSERT_OK(sr_vault_create(f->store, "eu-other", "EU", "sub-2"));
     SR_ASSERT_OK(sr_vault_create(f->store, "na-vault", "NA", "sub-1"));
+    SR_ASSERT_OK(sr_vault_create(f->store, "eu-same", "EU", "sub-1"));
     SR_ASSERT_OK(sr_vault_svc_open(f->dir, f->store, &f->svc));
     *state = f;
     return 0;
@@ -120,7 +121,7 @@ static void test_roles_and_scope(void **state)
     SR_ASSERT_OK(sr_role_perms("Key Vault Crypto Officer", &perms));
 }
 
-static void test_backup_restores_only_in_its_region(void **state)
+static void test_backup_restores_only_in_its_region_and_subscription(void **state)
 {
     struct sr_fixture *f = *state;
     SR_ASSERT_OK(sr_run(f, "eu-vault", "Administrator", SR_OP_KEY_CREATE, "b", "{\"kty\":\"RSA\"}", NULL));
@@ -131,12 +132,15 @@ static void test_backup_restores_only_in_its_region(void **state)
     /* Another region's world cannot open it; nothing is stored. */
     SR_ASSERT_ERR(SR_ERR_BACKUP, sr_run(f, "na-vault", "Administrator", SR_OP_KEY_RESTORE, NULL, body, NULL));
     SR_ASSERT_ERR(SR_ERR_KEY_NOT_FOUND, sr_run(f, "na-vault", "Administrator", SR_OP_KEY_GET, "b", NULL, NULL));
-    /* The same region restores it, with both versions. */
-    SR_ASSERT_OK(sr_run(f, "eu-other", "Administrator", SR_OP_KEY_RESTORE, NULL, body, NULL));
+    /* The same region, another subscription: refused, nothing stored. */
+    SR_ASSERT_ERR(SR_ERR_BACKUP_SUBSCRIPTION, sr_run(f, "eu-other", "Administrator", SR_OP_KEY_RESTORE, NULL, body, NULL));
+    SR_ASSERT_ERR(SR_ERR_KEY_NOT_FOUND, sr_run(f, "eu-other", "Administrator", SR_OP_KEY_GET, "b", NULL, NULL));
+    /* The same region and subscription restores it, with both versions. */
+    SR_ASSERT_OK(sr_run(f, "eu-same", "Administrator", SR_OP_KEY_RESTORE, NULL, body, NULL));
     json_t *versions = NULL;
-    SR_ASSERT_OK(sr_run(f, "eu-other", "Administrator", SR_OP_KEY_VERSIONS, "b", NULL, &versions));
+    SR_ASSERT_OK(sr_run(f, "eu-same", "Administrator", SR_OP_KEY_VERSIONS, "b", NULL, &versions));
     assert_int_equal(json_array_size(json_object_get(versions, "value")), 2);
-    SR_ASSERT_ERR(SR_ERR_KEY_CONFLICT, sr_run(f, "eu-other", "Administrator", SR_OP_KEY_RESTORE, NULL, body, NULL));
+    SR_ASSERT_ERR(SR_ERR_KEY_CONFLICT, sr_run(f, "eu-same", "Administrator", SR_OP_KEY_RESTORE, NULL, body, NULL));
     /* A flipped character in the blob is refused too. */
     const char *v = json_string_value(json_object_get(backup, "value"));
     char *bad = strdup(v);
@@ -471,7 +475,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_create_get_list_paging, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_roles_and_scope, sr_setup, sr_teardown),
-        cmocka_unit_test_setup_teardown(test_backup_restores_only_in_its_region, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_backup_restores_only_in_its_region_and_subscription, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_soft_delete_lifecycle, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_every_change_seen_at_once, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_audit_chain, sr_setup, sr_teardown),
