@@ -42,10 +42,11 @@ static void sr_guard_sweep(struct sr_guard *g, int64_t now)
         if (w->reaped || deadline == 0 || now < deadline) {
             continue;
         }
+        /* Counted first: once the socket is shut, libmicrohttpd may end the request and move the phase on. */
+        g->reaped[atomic_load(&w->phase) % SR_PHASE_COUNT]++;
+        w->reaped = true;
         /* libmicrohttpd reads the end of the stream and closes the connection in whatever state it is. */
         (void)shutdown(w->fd, SHUT_RDWR);
-        w->reaped = true;
-        g->reaped[atomic_load(&w->phase) % SR_PHASE_COUNT]++;
     }
 }
 
