@@ -202,7 +202,29 @@ enum sr_err_family {
       "(--pin-file, or typed), here as through the library")                                                  \
     X(SR_ERR_USER_PIN_UNSET, SR_FAM_STATE, "Conflict",                                                       \
       "this module has no PKCS#11 user PIN, so its PKCS#11 keys cannot be used: set one with 'strongroom "    \
-      "pkcs11 set-pin'")
+      "pkcs11 set-pin'")                                                                                     \
+    X(SR_ERR_SEAL_BACKEND, SR_FAM_USAGE, "BadParameter",                                                     \
+      "--backend is file or tpm2 (the pkcs11 and cards seals are not built yet)")                             \
+    X(SR_ERR_SEAL_PCRS, SR_FAM_USAGE, "BadParameter", "--pcrs is a list of PCR numbers from 0 to 23, such as 7 or 0,2,7") \
+    X(SR_ERR_SEAL_CONFIG, SR_FAM_INTEGRITY, "BadParameter",                                                  \
+      "DATA/seal is damaged: it names the backend that keeps this directory's module keys")                  \
+    X(SR_ERR_SEAL_EXISTS, SR_FAM_CONFLICT, "Conflict",                                                       \
+      "this data directory already has a seal or module keys: 'seal init' is for a new directory")            \
+    X(SR_ERR_SEAL_MISMATCH, SR_FAM_STATE, "Conflict",                                                        \
+      "a module key is kept by another backend than the directory's seal (DATA/seal): nothing was made")     \
+    X(SR_ERR_TPM_UNREACHABLE, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                      \
+      "cannot reach the TPM: check the TCTI (--tpm, STRONGROOM_TPM_TCTI); a device needs read-write access "  \
+      "to /dev/tpmrm0 (group tss)")                                                                           \
+    X(SR_ERR_TPM_LOCKOUT, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                          \
+      "the TPM is in dictionary-attack lockout: wait for its recovery time, or clear it with the lockout "    \
+      "authorization (tpm2_dictionarylockout --clear-lockout)")                                              \
+    X(SR_ERR_TPM_FOREIGN, SR_FAM_INTEGRITY, "Forbidden",                                                     \
+      "this module key was sealed by another TPM: a copied data directory opens nothing here; on new "       \
+      "hardware, restore from a 'strongroom backup' with the region's cards")                                 \
+    X(SR_ERR_TPM_PCR, SR_FAM_DENIED, "Forbidden",                                                            \
+      "the TPM's PCRs differ from those the module key was sealed to (the boot chain changed: a firmware or " \
+      "boot loader update?): boot the old chain and 'seal migrate', or restore from backup and cards")        \
+    X(SR_ERR_TPM, SR_FAM_IO, "InternalError", "the TPM refused the operation")
 
 enum sr_err {
 #define SR_X_ENUM(name, fam, kv, msg) name,

@@ -82,6 +82,14 @@ SR_MUST_USE enum sr_err sr_pins_prompt(struct sr_cli *cli, const unsigned *cards
 /* A key made through the PKCS#11 library (app "pkcs11") is used from the command line as through the library:
  * after its user PIN (first line of pin_file, or typed at the terminal). Other apps need nothing. */
 SR_MUST_USE enum sr_err sr_cli_app_login(struct sr_cli *cli, const char *app, const char *pin_file);
+#define SR_DEFAULT_DATA "strongroom-data"
+/* --data, else ./strongroom-data. */
+const char *sr_data_dir(const struct sr_args *args, const struct sr_opt *opts);
+/* cmd_seal.c: a seal from the options of `seal init` and `serve --seal` (backend, --tpm, --pcrs). */
+struct sr_seal_config;
+SR_MUST_USE enum sr_err sr_seal_options(struct sr_cli *cli, const char *backend, const char *tpm, const char *pcrs,
+                                        struct sr_seal_config *ret);
+extern const struct sr_cmd sr_cmds_seal[];
 /* Parses --acs-quorum K/N (1 <= K <= N <= 64); text NULL gives 1/1. */
 SR_MUST_USE enum sr_err sr_quorum_parse(const char *text, unsigned *k, unsigned *n);
 /* A Unix time as ISO-8601 UTC ("2026-11-27T00:00:00Z"), the form every table prints; "-" for 0. */

@@ -56,6 +56,8 @@ static const struct sr_cmd sr_cmds[] = {
      "prepare a key for transfer to a vault (the guide's KeyTransferRemote)"},
     {"serve", sr_cmd_serve, 0, 0, 0, sr_opts_serve, NULL,
      "serve [--data DIR] [--listen ADDR:PORT] [--dev]", "run the key vault (HTTPS, Key Vault keys API)"},
+    {"seal", NULL, 0, 0, 0, NULL, sr_cmds_seal, "seal init|status",
+     "where a data directory's module keys live: a file, or sealed by a TPM"},
     {"region", NULL, 0, 0, 0, NULL, sr_cmds_region, "region list|create|join", "regions: a module and world each"},
     {"vault", NULL, 0, 0, 0, NULL, sr_cmds_vault, "vault list|create|show", "vaults in regions"},
     {"token", NULL, 0, 0, 0, NULL, sr_cmds_token, "token create|list|revoke", "bearer tokens for the API"},
@@ -369,6 +371,8 @@ int sr_cli_main(int argc, char **argv)
      * process of the same user may attach to read them (ptrace). OpenSSL's secure heap is also marked
      * MADV_DONTDUMP, should a dump be forced by other means. */
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* tpm2-tss logs every TPM refusal to stderr; each one we meet is reported once, in our words (seal). */
+    (void)setenv("TSS2_LOG", "all+NONE", 0);
     if (sr_crypto_init() != SR_OK) {
         fprintf(stderr, "strongroom: cannot initialise OpenSSL's secure heap\n");
         return 1;

@@ -100,14 +100,14 @@ static enum sr_err sr_cmd_root_init(struct sr_cli *cli, const struct sr_args *ar
     char dir[SR_PATH_MAX];
     uint8_t fp[SR_HASH_LEN];
     SR_TRY(sr_root_dir(cli, args, dir, sizeof(dir)));
-    enum sr_err r = sr_root_init(dir, fp);
+    enum sr_err r = sr_root_init(dir, NULL, fp); /* the manufacturer's own root: a file KM0 */
     if (r != SR_OK) {
         sr_cli_detail(cli, "%s", dir);
         return r;
     }
     fprintf(cli->out, "Root of trust created in %s\n", dir);
     sr_print_fingerprint(cli->out, "Fingerprint (SHA-256 of the public key): ", fp);
-    SR_TRY(sr_root_warrant_module(dir, cli->module));
+    SR_TRY(sr_root_warrant_module(dir, NULL, cli->module));
     fprintf(cli->out, "Module 1 (ESN %s) warranted by this root.\n", sr_module_esn(cli->module));
     return SR_OK;
 }

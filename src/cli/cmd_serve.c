@@ -18,11 +18,11 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "crypto/crypto.h"
+#include "hsm/km0.h"
 #include "hsm/tls.h"
 #include "http/http.h"
 #include "vault/vault.h"
 
-#define SR_DEFAULT_DATA "strongroom-data"
 #define SR_DEV_VAULT "dev"
 #define SR_DEV_REGION "DEV"
 
@@ -31,7 +31,7 @@ static void sr_tls_issuerp(struct sr_tls_issuer **is)
     sr_tls_issuer_free(*is);
 }
 
-static const char *sr_data_dir(const struct sr_args *args, const struct sr_opt *opts)
+const char *sr_data_dir(const struct sr_args *args, const struct sr_opt *opts)
 {
     const char *d = sr_arg(args, opts, "data");
     return d ? d : SR_DEFAULT_DATA;
@@ -569,8 +569,10 @@ static enum sr_err sr_cmd_audit_checkpoint(struct sr_cli *cli, const struct sr_a
         sr_cli_detail(cli, "no region's module on this server to sign with");
         return SR_ERR_NO_MODULE;
     }
+    struct sr_seal_config seal;
+    SR_TRY(sr_seal_config_read(data_copy, &seal));
     SR_AUTO_MODULE struct sr_module *m = NULL;
-    SR_TRY(sr_module_open(kmdata, &m));
+    SR_TRY(sr_module_open_sealed(kmdata, &seal, &m));
     long long count = 0;
     enum sr_err r = sr_audit_checkpoint_write(store, m, region, out, &count);
     if (r == SR_ERR_AUDIT_BROKEN) {
@@ -675,8 +677,37 @@ const struct sr_opt sr_opts_serve[] = {
     {"checkpoint-interval", NULL, true, "seconds between signed audit checkpoints in DATA/checkpoints (default 3600; 0: none)"},
     {"port-file", NULL, true, "write the port actually bound to this file (for tests)"},
     {"quiet", NULL, false, "do not log requests"},
+    {"seal", NULL, true, "a new directory's seal: file or tpm2 (as 'seal init --backend'; default file)"},
+    {"tpm", NULL, true, "tpm2 seal: the TCTI (default STRONGROOM_TPM_TCTI, else the one given at 'seal init')"},
+    {"pcrs", NULL, true, "with --seal tpm2: SHA-256 PCRs to bind the module keys to (7, or 0,2,7)"},
     {NULL, NULL, false, NULL},
 };
+
+/* The directory's seal. --seal makes it on a new directory (and is checked against an existing one); --tpm
+ * overrides the TCTI. The `file` seal says what it means at every start. */
+static enum sr_err sr_serve_seal(struct sr_cli *cli, const struct sr_args *args, const char *data,
+                                 struct sr_seal_config *ret)
+{
+    const struct sr_opt *o = sr_opts_serve;
+    const char *want = sr_arg(args, o, "seal");
+    if (want != NULL) {
+        struct sr_seal_config cfg;
+        SR_TRY(sr_seal_options(cli, want, sr_arg(args, o, "tpm"), sr_arg(args, o, "pcrs"), &cfg));
+        enum sr_err r = sr_seal_config_init(data, &cfg);
+        SR_ENSURE(r == SR_OK || r == SR_ERR_SEAL_EXISTS, r);
+    }
+    SR_TRY(sr_seal_config_read(data, ret));
+    sr_seal_config_tcti(ret, sr_arg(args, o, "tpm"));
+    if (want != NULL && strcmp(want, sr_seal_backend_name(ret->backend)) != 0) {
+        sr_cli_detail(cli, "%s is sealed by %s, not %s ('seal status')", data, sr_seal_backend_name(ret->backend), want);
+        return SR_ERR_SEAL_EXISTS;
+    }
+    if (ret->backend == SR_SEAL_FILE) {
+        fprintf(stderr, "strongroom: warning: seal 'file': the module keys are plain files in %s, so a copy of the "
+                        "directory is a copy of every key ('seal init --backend tpm2' for a new one)\n", data);
+    }
+    return SR_OK;
+}
 
 static enum sr_err sr_dev_setup(struct sr_cli *cli, const char *data, struct sr_store *store)
 {
@@ -841,6 +872,8 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
     SR_TRY(sr_serve_lock(cli, data, &lock));
     SR_AUTO_STORE struct sr_store *store = NULL;
     SR_TRY(sr_open_store(cli, args, o, &store));
+    struct sr_seal_config seal;
+    SR_TRY(sr_serve_seal(cli, args, data, &seal));
     if (sr_arg_set(args, o, "dev")) {
         SR_TRY(sr_dev_setup(cli, data, store));
     }
@@ -856,17 +889,28 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
         r = sr_path_join(tls_dir, sizeof(tls_dir), data, "tls");
     }
     if (r == SR_OK) {
-        r = sr_tls_credentials(tls_dir, names->ptrs, names->n, &cert, &key);
+        r = sr_tls_credentials(tls_dir, &seal, names->ptrs, names->n, &cert, &key);
+        if (r != SR_OK) {
+            sr_cli_detail(cli, "%s", seal.diag);
+        }
     }
     free(names);
     SR_TRY(r);
     SR_TRY(sr_buf_terminate(&key));
     SR_AUTO(sr_tls_issuerp) struct sr_tls_issuer *issuer = NULL;
-    SR_TRY(sr_tls_issuer_open(tls_dir, &issuer));
+    SR_TRY(sr_tls_issuer_open(tls_dir, &seal, &issuer));
     struct sr_vault_svc *svc = NULL;
     SR_TRY(sr_vault_svc_open(data, store, &svc));
+    sr_vault_use_seal(svc, &seal);
     if (sr_arg_set(args, o, "dev")) {
         sr_vault_allow_short_policies(svc);
+    }
+    char why[600] = "";
+    r = sr_vault_unseal_regions(svc, why, sizeof(why));
+    if (r != SR_OK) {
+        sr_cli_detail(cli, "%s", why);
+        sr_vault_svc_free(svc);
+        return r;
     }
     struct sr_http_config cfg = {.address = addr, .port = port, .threads = (unsigned)threads,
                                  .conns_per_address = (unsigned)per_address,

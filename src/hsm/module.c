@@ -9,6 +9,7 @@
 #include "crypto/crypto.h"
 #include "crypto/ossl.h"
 #include "hsm/internal.h"
+#include "hsm/km0.h"
 
 void sr_module_diagf(struct sr_module *m, const char *fmt, ...)
 {
@@ -155,7 +156,7 @@ static enum sr_err sr_module_load_nvram(struct sr_module *m)
     return SR_OK;
 }
 
-static enum sr_err sr_module_load(struct sr_module *m)
+static enum sr_err sr_module_load(struct sr_module *m, struct sr_seal_config *seal)
 {
     char path[SR_PATH_MAX];
     SR_TRY(sr_dir_make(m->dir));
@@ -164,7 +165,11 @@ static enum sr_err sr_module_load(struct sr_module *m)
     SR_TRY(sr_module_path(m, "local", path, sizeof(path)));
     SR_TRY(sr_dir_make(path));
     SR_TRY(sr_module_path(m, "module/km0", path, sizeof(path)));
-    SR_TRY(sr_keyfile_raw_load(path, true, &m->km0));
+    enum sr_err r = sr_km0_load(seal, path, true, &m->km0);
+    if (r != SR_OK && seal != NULL) {
+        sr_module_diagf(m, "%s", seal->diag);
+    }
+    SR_TRY(r);
     SR_TRY(sr_module_load_esn(m));
     SR_TRY(sr_module_load_identity(m));
     SR_TRY(sr_module_load_mode(m));
@@ -172,6 +177,11 @@ static enum sr_err sr_module_load(struct sr_module *m)
 }
 
 enum sr_err sr_module_open(const char *kmdata, struct sr_module **ret)
+{
+    return sr_module_open_sealed(kmdata, NULL, ret);
+}
+
+enum sr_err sr_module_open_sealed(const char *kmdata, struct sr_seal_config *seal, struct sr_module **ret)
 {
     SR_ENSURE(kmdata != NULL && *kmdata != 0, SR_ERR_USAGE);
     struct sr_module *m = OPENSSL_zalloc(sizeof(*m));
@@ -188,7 +198,7 @@ enum sr_err sr_module_open(const char *kmdata, struct sr_module **ret)
     enum sr_err r = len < sizeof(m->dir) ? SR_OK : SR_ERR_TOO_LARGE;
     if (r == SR_OK) {
         memcpy(m->dir, kmdata, len + 1);
-        r = sr_module_load(m);
+        r = sr_module_load(m, seal);
     }
     if (r != SR_OK) {
         sr_module_free(m);

@@ -53,7 +53,11 @@ struct sr_pins {
 };
 void sr_pins_release(struct sr_pins *pins);
 
+struct sr_seal_config;
+/* A module whose KM0 is a plain file (the key owner's workstation, tests). */
 SR_MUST_USE enum sr_err sr_module_open(const char *kmdata, struct sr_module **ret);
+/* A module of a data directory: its KM0 kept by the directory's seal (km0.h); NULL is `file`. */
+SR_MUST_USE enum sr_err sr_module_open_sealed(const char *kmdata, struct sr_seal_config *seal, struct sr_module **ret);
 void sr_module_free(struct sr_module *m);
 SR_DEFINE_CLEANUP(sr_module_freep, struct sr_module, sr_module_free)
 #define SR_AUTO_MODULE SR_AUTO(sr_module_freep)
@@ -72,11 +76,12 @@ SR_MUST_USE enum sr_err sr_module_require_world(struct sr_module *m, struct sr_w
 SR_MUST_USE enum sr_err sr_module_world_info(struct sr_module *m, struct sr_world_info *ret);
 
 /* --- root and warrant (root.c) --- */
-/* Creates a root in root_dir (never overwriting) and returns its fingerprint. */
-SR_MUST_USE enum sr_err sr_root_init(const char *root_dir, uint8_t ret_fingerprint[SR_HASH_LEN]);
+/* Creates a root in root_dir (never overwriting) and returns its fingerprint; its KM0 kept by seal. */
+SR_MUST_USE enum sr_err sr_root_init(const char *root_dir, struct sr_seal_config *seal,
+                                     uint8_t ret_fingerprint[SR_HASH_LEN]);
 SR_MUST_USE enum sr_err sr_root_fingerprint(const char *root_dir, uint8_t ret_fingerprint[SR_HASH_LEN]);
 /* The root in root_dir signs module m's identity: module/warrant.pem and module/root.pem. */
-SR_MUST_USE enum sr_err sr_root_warrant_module(const char *root_dir, struct sr_module *m);
+SR_MUST_USE enum sr_err sr_root_warrant_module(const char *root_dir, struct sr_seal_config *seal, struct sr_module *m);
 SR_MUST_USE enum sr_err sr_module_trust_root(struct sr_module *m, const uint8_t fingerprint[SR_HASH_LEN]);
 /* SR_OK with the trusted fingerprint, SR_ERR_NOT_FOUND if none is pinned. */
 SR_MUST_USE enum sr_err sr_module_trusted_root(struct sr_module *m, uint8_t ret_fingerprint[SR_HASH_LEN]);

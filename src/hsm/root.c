@@ -12,6 +12,7 @@
 #include "crypto/crypto.h"
 #include "crypto/ossl.h"
 #include "hsm/internal.h"
+#include "hsm/km0.h"
 
 #define SR_ROOT_DAYS (20u * 365u)
 #define SR_WARRANT_DAYS (10u * 365u)
@@ -41,7 +42,7 @@ static enum sr_err sr_cert_fingerprint(X509 *cert, uint8_t out[SR_HASH_LEN])
     return sr_pkey_public_hash(pub, out);
 }
 
-enum sr_err sr_root_init(const char *root_dir, uint8_t ret_fingerprint[SR_HASH_LEN])
+enum sr_err sr_root_init(const char *root_dir, struct sr_seal_config *seal, uint8_t ret_fingerprint[SR_HASH_LEN])
 {
     char key_path[SR_PATH_MAX];
     char cert_path[SR_PATH_MAX];
@@ -52,7 +53,7 @@ enum sr_err sr_root_init(const char *root_dir, uint8_t ret_fingerprint[SR_HASH_L
     SR_TRY(sr_path_join(km0_path, sizeof(km0_path), root_dir, "km0"));
     SR_ENSURE(!sr_file_exists(key_path) && !sr_file_exists(cert_path), SR_ERR_ROOT_EXISTS);
     SR_AUTO(sr_km0_freep) uint8_t *km0 = NULL;
-    SR_TRY(sr_keyfile_raw_load(km0_path, true, &km0));
+    SR_TRY(sr_km0_load(seal, km0_path, true, &km0));
     struct sr_key_spec spec = {.type = SR_KEY_EC, .curve = SR_CURVE_P384};
     SR_AUTO_PKEY EVP_PKEY *key = NULL;
     SR_TRY(sr_pkey_generate(&spec, &key));
@@ -83,7 +84,7 @@ static enum sr_err sr_module_identity_public(struct sr_module *m, EVP_PKEY **ret
     return sr_header_public_key(c.header, SR_ERR_NVRAM_TAMPERED, ret);
 }
 
-enum sr_err sr_root_warrant_module(const char *root_dir, struct sr_module *m)
+enum sr_err sr_root_warrant_module(const char *root_dir, struct sr_seal_config *seal, struct sr_module *m)
 {
     char key_path[SR_PATH_MAX];
     char cert_path[SR_PATH_MAX];
@@ -94,7 +95,7 @@ enum sr_err sr_root_warrant_module(const char *root_dir, struct sr_module *m)
     SR_AUTO_X509 X509 *root_cert = NULL;
     SR_TRY(sr_read_cert(cert_path, SR_ERR_NO_ROOT, &root_cert));
     SR_AUTO(sr_km0_freep) uint8_t *km0 = NULL;
-    enum sr_err r = sr_keyfile_raw_load(km0_path, false, &km0);
+    enum sr_err r = sr_km0_load(seal, km0_path, false, &km0);
     SR_ENSURE(r != SR_ERR_NOT_FOUND, SR_ERR_NO_ROOT);
     SR_TRY(r);
     SR_AUTO_PKEY EVP_PKEY *root_key = NULL;

@@ -7,6 +7,7 @@
 
 #include "crypto/ossl.h"
 #include "hsm/internal.h"
+#include "hsm/km0.h"
 
 #define SR_TLS_CA_DAYS 3650u
 #define SR_TLS_CERT_DAYS 397u
@@ -87,13 +88,13 @@ static void sr_tls_issuerp(struct sr_tls_issuer **is)
     sr_tls_issuer_free(*is);
 }
 
-enum sr_err sr_tls_issuer_open(const char *tls_dir, struct sr_tls_issuer **ret)
+enum sr_err sr_tls_issuer_open(const char *tls_dir, struct sr_seal_config *seal, struct sr_tls_issuer **ret)
 {
     char path[SR_PATH_MAX];
     SR_TRY(sr_dir_make(tls_dir));
     SR_TRY(sr_path_join(path, sizeof(path), tls_dir, "km0"));
     SR_AUTO(sr_km0_freep) uint8_t *km0 = NULL;
-    SR_TRY(sr_keyfile_raw_load(path, true, &km0));
+    SR_TRY(sr_km0_load(seal, path, true, &km0));
     SR_AUTO(sr_tls_issuerp) struct sr_tls_issuer *is = calloc(1, sizeof(*is));
     SR_ENSURE(is != NULL, SR_ERR_NOMEM);
     pthread_mutex_init(&is->lock, NULL);
@@ -123,11 +124,11 @@ enum sr_err sr_tls_issue(struct sr_tls_issuer *is, const char *host, struct sr_b
     return sr_tls_issue_san(is, san, cert_pem);
 }
 
-enum sr_err sr_tls_credentials(const char *tls_dir, const char *const *vault_names, size_t nvaults,
-                               struct sr_buf *cert_pem, struct sr_buf *key_pem)
+enum sr_err sr_tls_credentials(const char *tls_dir, struct sr_seal_config *seal, const char *const *vault_names,
+                               size_t nvaults, struct sr_buf *cert_pem, struct sr_buf *key_pem)
 {
     SR_AUTO(sr_tls_issuerp) struct sr_tls_issuer *is = NULL;
-    SR_TRY(sr_tls_issuer_open(tls_dir, &is));
+    SR_TRY(sr_tls_issuer_open(tls_dir, seal, &is));
     char san[8192];
     SR_TRY(sr_tls_san(vault_names, nvaults, san, sizeof(san)));
     SR_TRY(sr_tls_issue_san(is, san, cert_pem));

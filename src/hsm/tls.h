@@ -13,13 +13,16 @@
 #include "base/buf.h"
 
 /* cert_pem: the server certificate then the CA; key_pem: a SR_BUF_SECRET buffer. */
-SR_MUST_USE enum sr_err sr_tls_credentials(const char *tls_dir, const char *const *vault_names, size_t nvaults,
-                                           struct sr_buf *cert_pem, struct sr_buf *key_pem);
+struct sr_seal_config;
+SR_MUST_USE enum sr_err sr_tls_credentials(const char *tls_dir, struct sr_seal_config *seal,
+                                           const char *const *vault_names, size_t nvaults, struct sr_buf *cert_pem,
+                                           struct sr_buf *key_pem);
 
 /* The local CA and the server key, held open for a running server, so that it can issue a certificate
  * for a vault made after it started the first time a client names that vault (SNI). */
 struct sr_tls_issuer;
-SR_MUST_USE enum sr_err sr_tls_issuer_open(const char *tls_dir, struct sr_tls_issuer **ret);
+SR_MUST_USE enum sr_err sr_tls_issuer_open(const char *tls_dir, struct sr_seal_config *seal,
+                                           struct sr_tls_issuer **ret);
 /* A certificate for host alone, then the CA, as PEM; signed by the CA for the server key. Thread-safe. */
 SR_MUST_USE enum sr_err sr_tls_issue(struct sr_tls_issuer *is, const char *host, struct sr_buf *cert_pem);
 void sr_tls_issuer_free(struct sr_tls_issuer *is);

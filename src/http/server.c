@@ -488,8 +488,8 @@ static enum MHD_Result sr_send_health(struct sr_http_server *s, struct MHD_Conne
         }
     }
     SR_AUTO_JSON json_t *body = json_pack(
-        "{s:s,s:I,s:I,s:{s:I,s:I},s:{s:I,s:O,s:I,s:I,s:I}}", "status", "ok", "regions", (json_int_t)regions,
-        "regionsServed", (json_int_t)held, "secureHeap", "size", (json_int_t)heap, "used", (json_int_t)heap_used,
+        "{s:s,s:I,s:I,s:s,s:{s:I,s:I},s:{s:I,s:O,s:I,s:I,s:I}}", "status", "ok", "regions", (json_int_t)regions,
+        "regionsServed", (json_int_t)held, "seal", sr_vault_seal_name(s->svc), "secureHeap", "size", (json_int_t)heap, "used", (json_int_t)heap_used,
         "connections", "open", (json_int_t)g.open, "closedAtDeadline", reaped, "bodyBytes", (json_int_t)g.body_bytes,
         "bodyBudget", (json_int_t)g.body_budget, "bodiesRefused", (json_int_t)g.body_refused);
     return body ? sr_send(s, c, 200, body, NULL) : MHD_NO;

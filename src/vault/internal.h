@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "hsm/km0.h"
 #include "hsm/module.h"
 #include "vault/vault.h"
 
@@ -64,6 +65,7 @@ struct sr_vault_svc {
     unsigned checkpoint_interval; /* seconds between audit checkpoints in DATA/checkpoints; 0: none */
     long long checkpoint_next, checkpoint_last_seq; /* the housekeeper's alone */
     bool short_policies; /* --dev: rotation policies below Key Vault's minimums are taken (tests, demos) */
+    struct sr_seal_config seal; /* where the region modules' KM0s live; opening a region unseals (under lock) */
 };
 
 /* audit.c: writes DATA/checkpoints/checkpoint-SEQ.json when the log grew since the last one (at most once

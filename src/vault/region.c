@@ -8,6 +8,7 @@
 #include "base/fileio.h"
 #include "byok/byok.h"
 #include "crypto/ossl.h"
+#include "hsm/km0.h"
 #include "hsm/transfer.h"
 #include "vault/internal.h"
 
@@ -41,13 +42,13 @@ enum sr_err sr_region_kmdata(const char *data_dir, const char *region, char *out
     return SR_OK;
 }
 
-static enum sr_err sr_region_root(const char *data_dir, char *out, size_t cap)
+static enum sr_err sr_region_root(const char *data_dir, struct sr_seal_config *seal, char *out, size_t cap)
 {
     SR_TRY(sr_path_join(out, cap, data_dir, "root"));
     uint8_t fp[SR_HASH_LEN];
     enum sr_err r = sr_root_fingerprint(out, fp);
     if (r == SR_ERR_NO_ROOT) {
-        return sr_root_init(out, fp); /* the operator's first region makes the root */
+        return sr_root_init(out, seal, fp); /* the operator's first region makes the root */
     }
     return r;
 }
@@ -163,10 +164,12 @@ enum sr_err sr_region_create(const char *data_dir, struct sr_store *store, const
     int n = params->card_dir ? snprintf(cards, sizeof(cards), "%s", params->card_dir)
                              : snprintf(cards, sizeof(cards), "%s/regions/%s/cards", data_dir, params->name);
     SR_ENSURE(n > 0 && (size_t)n < sizeof(cards), SR_ERR_TOO_LARGE);
-    SR_TRY(sr_region_root(data_dir, root, sizeof(root)));
+    struct sr_seal_config seal;
+    SR_TRY(sr_seal_config_read(data_dir, &seal));
+    SR_TRY(sr_region_root(data_dir, &seal, root, sizeof(root)));
     SR_AUTO_MODULE struct sr_module *m = NULL;
-    SR_TRY(sr_module_open(kmdata, &m));
-    SR_TRY(sr_root_warrant_module(root, m));
+    SR_TRY(sr_module_open_sealed(kmdata, &seal, &m));
+    SR_TRY(sr_root_warrant_module(root, &seal, m));
     SR_TRY(sr_module_set_mode(m, 'I'));
     struct sr_world_params wp = {.suite = "DLf3072s256mAEScSP800131Ar1", .quorum_k = params->quorum_k,
                                  .quorum_n = params->quorum_n, .card_dir = cards};
@@ -240,8 +243,12 @@ enum sr_err sr_region_join(const char *data_dir, struct sr_store *store, const s
     }
     sr_region_bundle_release(&b);
     struct sr_module *m = NULL;
+    struct sr_seal_config seal;
     if (r == SR_OK) {
-        r = sr_module_open(kmdata, &m);
+        r = sr_seal_config_read(data_dir, &seal);
+    }
+    if (r == SR_OK) {
+        r = sr_module_open_sealed(kmdata, &seal, &m);
     }
     if (r == SR_OK) {
         r = sr_module_set_mode(m, 'I');
@@ -255,10 +262,10 @@ enum sr_err sr_region_join(const char *data_dir, struct sr_store *store, const s
     /* The cards proved the world: only now is the manufacturer root made (if this is the server's
      * first region) and the module warranted. */
     if (r == SR_OK) {
-        r = sr_region_root(data_dir, root, sizeof(root));
+        r = sr_region_root(data_dir, &seal, root, sizeof(root));
     }
     if (r == SR_OK) {
-        r = sr_root_warrant_module(root, m);
+        r = sr_root_warrant_module(root, &seal, m);
     }
     if (r == SR_OK) {
         r = sr_module_require_world(m, NULL);
@@ -344,6 +351,32 @@ enum sr_err sr_vault_toolsets(struct sr_vault_svc *svc, json_t **ret)
     *ret = json_pack("{s:o}", "value", l.value);
     SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
     return SR_OK;
+}
+
+struct sr_unseal_walk {
+    struct sr_vault_svc *svc;
+    enum sr_err first;
+    char *detail;
+    size_t cap;
+};
+
+static enum sr_err sr_unseal_region(void *ctx, const char *region)
+{
+    struct sr_unseal_walk *w = ctx;
+    const struct sr_module *m = NULL;
+    enum sr_err r = sr_svc_region_module(w->svc, region, &m);
+    if (r != SR_OK && r != SR_ERR_REGION_NOT_JOINED && w->first == SR_OK) {
+        w->first = r;
+        snprintf(w->detail, w->cap, "region %s: %s", region, w->svc->seal.diag);
+    }
+    return SR_OK;
+}
+
+enum sr_err sr_vault_unseal_regions(struct sr_vault_svc *svc, char *detail, size_t cap)
+{
+    struct sr_unseal_walk w = {.svc = svc, .detail = detail, .cap = cap};
+    SR_TRY(svc->store->ops->region_each(svc->store, sr_unseal_region, &w));
+    return w.first;
 }
 
 struct sr_health {

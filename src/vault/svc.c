@@ -51,6 +51,16 @@ static const struct sr_op_row sr_ops[SR_OP_COUNT_] = {
     [SR_OP_AUDIT_LIST] = {SR_OP_AUDIT_LIST, "GetAuditLog", SR_PERM_AUDIT, false, sr_op_audit_list},
 };
 
+void sr_vault_use_seal(struct sr_vault_svc *svc, const struct sr_seal_config *seal)
+{
+    svc->seal = *seal;
+}
+
+const char *sr_vault_seal_name(const struct sr_vault_svc *svc)
+{
+    return sr_seal_backend_name(svc->seal.backend);
+}
+
 void sr_vault_allow_short_policies(struct sr_vault_svc *svc)
 {
     svc->short_policies = true;
@@ -81,6 +91,11 @@ enum sr_err sr_vault_svc_open(const char *data_dir, struct sr_store *store, stru
     }
     strcpy(svc->data_dir, data_dir);
     svc->store = store;
+    enum sr_err r = sr_seal_config_read(data_dir, &svc->seal);
+    if (r != SR_OK) {
+        free(svc);
+        return r;
+    }
     pthread_mutex_init(&svc->lock, NULL);
     sr_refusals_init(svc);
     *ret = svc;
@@ -112,7 +127,7 @@ static enum sr_err sr_svc_open_region(struct sr_vault_svc *svc, const char *regi
     /* Another server made the region and this one has not joined it: never another region's module. */
     SR_ENSURE(sr_file_exists(kmdata), SR_ERR_REGION_NOT_JOINED);
     SR_AUTO_MODULE struct sr_module *m = NULL;
-    SR_TRY(sr_module_open(kmdata, &m));
+    SR_TRY(sr_module_open_sealed(kmdata, &svc->seal, &m));
     SR_TRY(sr_module_require_world(m, NULL));
     *ret = SR_TAKE(m);
     return SR_OK;

@@ -58,6 +58,13 @@ SR_MUST_USE enum sr_err sr_vault_svc_open(const char *data_dir, struct sr_store 
 /* A server's background work: refusal counts at the end of each minute, keys rotated as their policies
  * say (checked every rotation_seconds), and a signed audit checkpoint every checkpoint_seconds (0: none).
  * sr_vault_svc_free stops it. */
+/* The seal the server was started with (serve --tpm overrides DATA/seal's TCTI); its backend's name. */
+struct sr_seal_config;
+void sr_vault_use_seal(struct sr_vault_svc *svc, const struct sr_seal_config *seal);
+const char *sr_vault_seal_name(const struct sr_vault_svc *svc);
+/* Opens (unseals) the module of every region this server holds, once per start: a module whose KM0 will not
+ * unseal (another TPM, changed PCRs) stops the start with its error; detail names the region and why. */
+SR_MUST_USE enum sr_err sr_vault_unseal_regions(struct sr_vault_svc *svc, char *detail, size_t cap);
 /* --dev: rotation policies under Key Vault's minimums (7 days, 28 for expiry) are taken, for tests and demos. */
 void sr_vault_allow_short_policies(struct sr_vault_svc *svc);
 SR_MUST_USE enum sr_err sr_vault_background_start(struct sr_vault_svc *svc, unsigned rotation_seconds,

@@ -49,7 +49,32 @@ start_server() {
     [ -s "$T/port" ] || fail "server did not report its port"
     PORT=$(cat "$T/port")
     CA="$data/tls/ca.pem"
-    trap 'kill $SERVER_PID 2>/dev/null; rm -rf "$T"' EXIT
+    trap 'kill $SERVER_PID ${SWTPM_PIDS[*]:-} 2>/dev/null || true; rm -rf "$T"' EXIT
+}
+# swtpm_start NAME: a TPM 2.0 of its own (Debian's swtpm, state in $T/NAME, two free ports), manufactured
+# and started; sets $TCTI to reach it ("swtpm:host=127.0.0.1,port=N"). Killed when the test exits (and
+# within 10 minutes whatever happens).
+SWTPM_PIDS=()
+swtpm_start() {
+    command -v swtpm >/dev/null || fail "no swtpm (Debian package swtpm; scripts/bootstrap.sh installs it)"
+    local port
+    port=$(python3 -c 'import socket
+for p in range(20000, 60000, 2):
+    try:
+        a = socket.socket(); a.bind(("127.0.0.1", p)); b = socket.socket(); b.bind(("127.0.0.1", p + 1))
+        a.close(); b.close(); print(p); break
+    except OSError: pass')
+    mkdir -p "$T/$1"
+    timeout 600 swtpm socket --tpm2 --tpmstate dir="$T/$1" --server type=tcp,port="$port" \
+        --ctrl type=tcp,port=$((port + 1)) --flags not-need-init,startup-clear >"$T/$1.log" 2>&1 &
+    SWTPM_PIDS+=($!)
+    trap 'kill ${SERVER_PID:-} ${SWTPM_PIDS[*]} 2>/dev/null || true; rm -rf "$T"' EXIT
+    TCTI="swtpm:host=127.0.0.1,port=$port"
+    for _ in $(seq 1 50); do
+        (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "swtpm $1 did not start: $(cat "$T/$1.log")"
 }
 stop_server() {
     kill -TERM "$SERVER_PID"
@@ -57,7 +82,7 @@ stop_server() {
     wait "$SERVER_PID" || rc=$?
     if grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error' "$SERVER_LOG"; then cat "$SERVER_LOG"; fail "sanitizer report from the server"; fi
     [ "$rc" = 0 ] || { tail "$SERVER_LOG"; fail "server exited $rc"; }
-    trap 'rm -rf "$T"' EXIT
+    trap '[ -z "${SWTPM_PIDS[*]:-}" ] || kill ${SWTPM_PIDS[*]} 2>/dev/null || true; rm -rf "$T"' EXIT
 }
 # api METHOD PATH [BODY] [curl options...]: calls the vault at https://$VHOST:$PORT with $TOKEN;
 # prints the body, leaves the status in $STATUS.

@@ -1,0 +1,62 @@
+/*
+ * km0.h - where each module's KM0 lives: the seal of a data directory.
+ *
+ * Every module key (KM0) of a data directory — each region's module, the root, tls/ — is kept by one
+ * backend, chosen per data directory in DATA/seal and per node:
+ *
+ *   file    KM0 is the file itself (32 bytes, mode 0600): a copy of the directory is a copy of every key.
+ *           For --dev and tests; every start says so.
+ *   tpm2    KM0 is a keyed-hash object sealed by a TPM 2.0 under a primary key of its storage hierarchy
+ *           (KM0.tpm2 holds the TPM's public and private blobs, useless to another TPM), optionally
+ *           under a PCR policy; it crosses the bus only inside a salted session (parameter encryption).
+ *
+ * The rest of the module derives from KM0 exactly as before: nothing above hsm/ knows which backend
+ * holds it. A backend is a row of operations (struct sr_seal_ops); KM0 is unsealed once per start, onto
+ * OpenSSL's secure heap.
+ */
+#ifndef SR_HSM_KM0_H
+#define SR_HSM_KM0_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "base/safety.h"
+
+enum sr_seal_backend { SR_SEAL_FILE, SR_SEAL_TPM2 };
+
+struct sr_seal_config {
+    enum sr_seal_backend backend;
+    char tcti[256];  /* tpm2: the TCTI (--tpm, else STRONGROOM_TPM_TCTI, else the one given at init) */
+    uint32_t pcrs;   /* tpm2: the SHA-256 PCRs KM0 is bound to, one bit each (bit 7: PCR 7); 0: none */
+    char diag[512];  /* what the last failure was about: the TCTI tried, the PCRs that changed */
+};
+
+#define SR_TPM_TCTI_DEFAULT "device:/dev/tpmrm0"
+
+/* DATA/seal; without it the directory is sealed by `file`, as every directory was before seals. */
+SR_MUST_USE enum sr_err sr_seal_config_read(const char *data_dir, struct sr_seal_config *ret);
+/* `seal init`: DATA/seal for a directory that has no module key yet (SR_ERR_EXISTS otherwise). */
+SR_MUST_USE enum sr_err sr_seal_config_init(const char *data_dir, const struct sr_seal_config *cfg);
+/* An explicit TCTI (serve --tpm) or STRONGROOM_TPM_TCTI overrides the one written at init. */
+void sr_seal_config_tcti(struct sr_seal_config *cfg, const char *tcti);
+SR_MUST_USE enum sr_err sr_seal_backend_parse(const char *name, enum sr_seal_backend *ret);
+const char *sr_seal_backend_name(enum sr_seal_backend b);
+/* "7" or "0,2,7" into a bit mask (PCRs 0 to 23). */
+SR_MUST_USE enum sr_err sr_seal_pcrs_parse(const char *list, uint32_t *ret);
+
+/*
+ * The KM0 kept at path (a module's module/km0, root/km0, tls/km0) by the seal's backend, onto the secure
+ * heap; when there is none and create is set, a new random one is made and sealed. seal NULL: `file`.
+ * On failure cfg->diag says what was tried.
+ */
+SR_MUST_USE enum sr_err sr_km0_load(struct sr_seal_config *seal, const char *path, bool create, uint8_t **ret_secure);
+/* Wipes and frees a KM0 sr_km0_load gave. */
+void sr_km0_free(uint8_t *km0);
+/* Seals a throwaway KM0 and unseals it: the backend works here, before anything is made with it. */
+SR_MUST_USE enum sr_err sr_seal_probe(struct sr_seal_config *seal);
+/* One KM0's state for `seal status`: {"path", "backend", "present", ...what it is bound to}. */
+SR_MUST_USE enum sr_err sr_km0_describe(const struct sr_seal_config *seal, const char *path, json_t **ret);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * km0_internal.h - a seal backend as km0.c drives it: one row of operations per backend. A backend keeps
+ * KM0 as bytes in one file beside the module (its suffix), made by seal and read back by unseal.
+ */
+#ifndef SR_HSM_KM0_INTERNAL_H
+#define SR_HSM_KM0_INTERNAL_H
+
+#include "base/buf.h"
+#include "hsm/km0.h"
+
+#define SR_KM0_LEN 32u
+
+struct sr_seal_ops {
+    const char *name;
+    const char *suffix; /* appended to the KM0 path: the file the backend keeps */
+    /* km0 into the bytes kept on disk (out is SR_BUF_SECRET). */
+    enum sr_err (*seal)(struct sr_seal_config *cfg, const uint8_t km0[SR_KM0_LEN], struct sr_buf *out);
+    /* Those bytes back into km0 (secure memory). */
+    enum sr_err (*unseal)(struct sr_seal_config *cfg, const uint8_t *kept, size_t len, uint8_t km0[SR_KM0_LEN]);
+    /* What the kept bytes are bound to, added to a `seal status` entry. */
+    enum sr_err (*describe)(const struct sr_seal_config *cfg, const uint8_t *kept, size_t len, json_t *into);
+};
+
+extern const struct sr_seal_ops sr_seal_tpm2;
+
+#endif
