@@ -204,7 +204,7 @@ enum sr_err_family {
       "this module has no PKCS#11 user PIN, so its PKCS#11 keys cannot be used: set one with 'strongroom "    \
       "pkcs11 set-pin'")                                                                                     \
     X(SR_ERR_SEAL_BACKEND, SR_FAM_USAGE, "BadParameter",                                                     \
-      "--backend is file or tpm2 (the pkcs11 and cards seals are not built yet)")                             \
+      "--backend is file, tpm2 or pkcs11 (the cards seal is not built yet)")                             \
     X(SR_ERR_SEAL_PCRS, SR_FAM_USAGE, "BadParameter", "--pcrs is a list of PCR numbers from 0 to 23, such as 7 or 0,2,7") \
     X(SR_ERR_SEAL_CONFIG, SR_FAM_INTEGRITY, "BadParameter",                                                  \
       "DATA/seal is damaged: it names the backend that keeps this directory's module keys")                  \
@@ -224,7 +224,20 @@ enum sr_err_family {
     X(SR_ERR_TPM_PCR, SR_FAM_DENIED, "Forbidden",                                                            \
       "the TPM's PCRs differ from those the module key was sealed to (the boot chain changed: a firmware or " \
       "boot loader update?): boot the old chain and 'seal migrate', or restore from backup and cards")        \
-    X(SR_ERR_TPM, SR_FAM_IO, "InternalError", "the TPM refused the operation")
+    X(SR_ERR_TPM, SR_FAM_IO, "InternalError", "the TPM refused the operation")                             \
+    X(SR_ERR_P11_SEAL_URI, SR_FAM_USAGE, "BadParameter",                                                     \
+      "--pkcs11 takes an RFC 7512 URI with module-path= and pin-source=file:PATH, such as "                    \
+      "'pkcs11:token=vault;object=strongroom-km0?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/strongroom/pin'") \
+    X(SR_ERR_P11_SEAL_TOKEN, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                       \
+      "the PKCS#11 token that keeps the module keys is absent or refused: check the HSM, its library "        \
+      "(module-path) and the token named in the URI")                                                          \
+    X(SR_ERR_P11_SEAL_PIN, SR_FAM_DENIED, "Forbidden",                                                       \
+      "the PKCS#11 token refused the PIN of the seal's pin-source (wrong, locked or unreadable)")              \
+    X(SR_ERR_P11_SEAL_KEY, SR_FAM_STATE, "Conflict",                                                         \
+      "the token no longer holds the AES key that sealed the module keys (deleted?): without it they cannot " \
+      "be opened; restore from a 'strongroom backup' with the region's cards")                               \
+    X(SR_ERR_P11_SEAL_FOREIGN, SR_FAM_INTEGRITY, "Forbidden",                                                \
+      "this module key was sealed by another token's key: a copied data directory opens nothing here")
 
 enum sr_err {
 #define SR_X_ENUM(name, fam, kv, msg) name,

@@ -87,7 +87,10 @@ SR_MUST_USE enum sr_err sr_cli_app_login(struct sr_cli *cli, const char *app, co
 const char *sr_data_dir(const struct sr_args *args, const struct sr_opt *opts);
 /* cmd_seal.c: a seal from the options of `seal init` and `serve --seal` (backend, --tpm, --pcrs). */
 struct sr_seal_config;
-SR_MUST_USE enum sr_err sr_seal_options(struct sr_cli *cli, const char *backend, const char *tpm, const char *pcrs,
+struct sr_seal_choice {
+    const char *backend, *tpm, *pcrs, *pkcs11;
+};
+SR_MUST_USE enum sr_err sr_seal_options(struct sr_cli *cli, const struct sr_seal_choice *choice,
                                         struct sr_seal_config *ret);
 extern const struct sr_cmd sr_cmds_seal[];
 /* Parses --acs-quorum K/N (1 <= K <= N <= 64); text NULL gives 1/1. */

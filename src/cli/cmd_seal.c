@@ -10,23 +10,34 @@
 #include "cli/output.h"
 #include "hsm/km0.h"
 
-enum sr_err sr_seal_options(struct sr_cli *cli, const char *backend, const char *tpm, const char *pcrs,
-                            struct sr_seal_config *ret)
+enum sr_err sr_seal_options(struct sr_cli *cli, const struct sr_seal_choice *choice, struct sr_seal_config *ret)
 {
     *ret = (struct sr_seal_config){0};
-    if (backend == NULL || sr_seal_backend_parse(backend, &ret->backend) != SR_OK) {
-        sr_cli_detail(cli, "%s", backend ? backend : "no --backend");
+    if (choice->backend == NULL || sr_seal_backend_parse(choice->backend, &ret->backend) != SR_OK) {
+        sr_cli_detail(cli, "%s", choice->backend ? choice->backend : "no --backend");
         return SR_ERR_SEAL_BACKEND;
     }
-    if ((tpm != NULL || pcrs != NULL) && ret->backend != SR_SEAL_TPM2) {
+    if ((choice->tpm != NULL || choice->pcrs != NULL) && ret->backend != SR_SEAL_TPM2) {
         sr_cli_detail(cli, "--tpm and --pcrs belong to --backend tpm2");
         return SR_ERR_USAGE;
     }
-    if (pcrs != NULL) {
-        SR_TRY(sr_seal_pcrs_parse(pcrs, &ret->pcrs));
+    if ((choice->pkcs11 != NULL) != (ret->backend == SR_SEAL_PKCS11)) {
+        sr_cli_detail(cli, "--backend pkcs11 takes --pkcs11 URI, and only it does");
+        return SR_ERR_USAGE;
+    }
+    if (choice->pkcs11 != NULL) {
+        /* DATA/seal keeps the URI: a PIN in it would sit beside the keys it guards. */
+        if (strlen(choice->pkcs11) >= sizeof(ret->pkcs11) || strstr(choice->pkcs11, "pin-value=") != NULL) {
+            sr_cli_detail(cli, "give the PIN as pin-source=file:PATH, never pin-value= (DATA/seal keeps the URI)");
+            return SR_ERR_P11_SEAL_URI;
+        }
+        snprintf(ret->pkcs11, sizeof(ret->pkcs11), "%s", choice->pkcs11);
+    }
+    if (choice->pcrs != NULL) {
+        SR_TRY(sr_seal_pcrs_parse(choice->pcrs, &ret->pcrs));
     }
     if (ret->backend == SR_SEAL_TPM2) {
-        sr_seal_config_tcti(ret, tpm);
+        sr_seal_config_tcti(ret, choice->tpm);
         if (ret->tcti[0] == 0) {
             snprintf(ret->tcti, sizeof(ret->tcti), "%s", SR_TPM_TCTI_DEFAULT);
         }
@@ -38,6 +49,9 @@ enum sr_err sr_seal_options(struct sr_cli *cli, const char *backend, const char 
 static void sr_seal_summary(const struct sr_seal_config *cfg, char *out, size_t cap)
 {
     int n = snprintf(out, cap, "%s", sr_seal_backend_name(cfg->backend));
+    if (cfg->backend == SR_SEAL_PKCS11 && n > 0 && (size_t)n < cap) {
+        snprintf(out + n, cap - (size_t)n, " (%.300s)", cfg->pkcs11);
+    }
     if (cfg->backend == SR_SEAL_TPM2 && n > 0 && (size_t)n < cap) {
         n += snprintf(out + n, cap - (size_t)n, " (TCTI %s, %s", cfg->tcti, cfg->pcrs ? "PCRs " : "no PCR policy");
         for (unsigned i = 0, first = 1; i < 24 && n > 0 && (size_t)n < cap; i++) {
@@ -57,6 +71,7 @@ static const struct sr_opt sr_opts_seal_init[] = {
     {"backend", NULL, true, "file or tpm2: where each module key (KM0) of the directory lives"},
     {"tpm", NULL, true, "tpm2: the TCTI (default STRONGROOM_TPM_TCTI, else device:/dev/tpmrm0; swtpm:host=H,port=P)"},
     {"pcrs", NULL, true, "tpm2: SHA-256 PCRs to bind the keys to, such as 7 or 0,2,7 (default none)"},
+    {"pkcs11", NULL, true, "pkcs11: the token's RFC 7512 URI, with module-path= and pin-source=file:PATH"},
     {NULL, NULL, false, NULL},
 };
 
@@ -65,7 +80,9 @@ static enum sr_err sr_cmd_seal_init(struct sr_cli *cli, const struct sr_args *ar
     const struct sr_opt *o = sr_opts_seal_init;
     const char *data = sr_data_dir(args, o);
     struct sr_seal_config cfg;
-    SR_TRY(sr_seal_options(cli, sr_arg(args, o, "backend"), sr_arg(args, o, "tpm"), sr_arg(args, o, "pcrs"), &cfg));
+    struct sr_seal_choice choice = {sr_arg(args, o, "backend"), sr_arg(args, o, "tpm"), sr_arg(args, o, "pcrs"),
+                                    sr_arg(args, o, "pkcs11")};
+    SR_TRY(sr_seal_options(cli, &choice, &cfg));
     /* The backend must work here before the directory is bound to it. */
     enum sr_err r = sr_seal_probe(&cfg);
     if (r != SR_OK) {
@@ -80,8 +97,9 @@ static enum sr_err sr_cmd_seal_init(struct sr_cli *cli, const struct sr_args *ar
     char summary[400];
     sr_seal_summary(&cfg, summary, sizeof(summary));
     fprintf(cli->out, "Data directory %s sealed by %s: every module key made in it is kept there%s\n", data, summary,
-            cfg.backend == SR_SEAL_FILE ? " as a plain file (a copy of the directory is a copy of every key)"
-                                        : "; a copy of the directory opens nothing without this TPM");
+            cfg.backend == SR_SEAL_FILE    ? " as a plain file (a copy of the directory is a copy of every key)"
+            : cfg.backend == SR_SEAL_TPM2 ? "; a copy of the directory opens nothing without this TPM"
+                                          : "; a copy of the directory opens nothing without this token's key");
     return SR_OK;
 }
 
@@ -166,8 +184,8 @@ static enum sr_err sr_cmd_seal_status(struct sr_cli *cli, const struct sr_args *
 
 const struct sr_cmd sr_cmds_seal[] = {
     {"init", sr_cmd_seal_init, 0, 0, 0, sr_opts_seal_init, NULL,
-     "seal init --backend file|tpm2 [--tpm TCTI] [--pcrs LIST] --data DIR",
-     "choose where a new data directory's module keys live (a TPM: a copy of the directory opens nothing)"},
+     "seal init --backend file|tpm2|pkcs11 [--tpm TCTI] [--pcrs LIST] [--pkcs11 URI] --data DIR",
+     "choose where a new data directory's module keys live (a TPM or an HSM: a copy of the directory opens nothing)"},
     {"status", sr_cmd_seal_status, 0, 0, 0, sr_opts_seal_status, NULL,
      "seal status [--tpm TCTI] [--output table|tsv|json] --data DIR",
      "each module key of a data directory: its backend, what it is bound to, whether it unseals here"},

@@ -677,9 +677,10 @@ const struct sr_opt sr_opts_serve[] = {
     {"checkpoint-interval", NULL, true, "seconds between signed audit checkpoints in DATA/checkpoints (default 3600; 0: none)"},
     {"port-file", NULL, true, "write the port actually bound to this file (for tests)"},
     {"quiet", NULL, false, "do not log requests"},
-    {"seal", NULL, true, "a new directory's seal: file or tpm2 (as 'seal init --backend'; default file)"},
+    {"seal", NULL, true, "a new directory's seal: file, tpm2 or pkcs11 (as 'seal init --backend'; default file)"},
     {"tpm", NULL, true, "tpm2 seal: the TCTI (default STRONGROOM_TPM_TCTI, else the one given at 'seal init')"},
     {"pcrs", NULL, true, "with --seal tpm2: SHA-256 PCRs to bind the module keys to (7, or 0,2,7)"},
+    {"pkcs11", NULL, true, "with --seal pkcs11: the token's RFC 7512 URI (module-path=, pin-source=file:PATH)"},
     {NULL, NULL, false, NULL},
 };
 
@@ -692,7 +693,8 @@ static enum sr_err sr_serve_seal(struct sr_cli *cli, const struct sr_args *args,
     const char *want = sr_arg(args, o, "seal");
     if (want != NULL) {
         struct sr_seal_config cfg;
-        SR_TRY(sr_seal_options(cli, want, sr_arg(args, o, "tpm"), sr_arg(args, o, "pcrs"), &cfg));
+        struct sr_seal_choice choice = {want, sr_arg(args, o, "tpm"), sr_arg(args, o, "pcrs"), sr_arg(args, o, "pkcs11")};
+        SR_TRY(sr_seal_options(cli, &choice, &cfg));
         enum sr_err r = sr_seal_config_init(data, &cfg);
         SR_ENSURE(r == SR_OK || r == SR_ERR_SEAL_EXISTS, r);
     }

@@ -43,6 +43,7 @@ static const struct sr_seal_ops sr_seal_file = {
 static const struct sr_seal_ops *const sr_seal_backends[] = {
     [SR_SEAL_FILE] = &sr_seal_file,
     [SR_SEAL_TPM2] = &sr_seal_tpm2,
+    [SR_SEAL_PKCS11] = &sr_seal_pkcs11,
 };
 
 static const struct sr_seal_ops *sr_seal_ops_of(const struct sr_seal_config *cfg)
@@ -113,6 +114,12 @@ enum sr_err sr_seal_config_read(const char *data_dir, struct sr_seal_config *ret
     SR_AUTO_JSON json_t *doc = json_loadb((const char *)text.data, text.len, 0, NULL);
     const char *backend = json_string_value(json_object_get(doc, "backend"));
     SR_ENSURE(backend != NULL && sr_seal_backend_parse(backend, &ret->backend) == SR_OK, SR_ERR_SEAL_CONFIG);
+    const char *uri = json_string_value(json_object_get(doc, "pkcs11"));
+    if (uri != NULL) {
+        SR_ENSURE(strlen(uri) < sizeof(ret->pkcs11), SR_ERR_SEAL_CONFIG);
+        snprintf(ret->pkcs11, sizeof(ret->pkcs11), "%s", uri);
+    }
+    SR_ENSURE(ret->backend != SR_SEAL_PKCS11 || ret->pkcs11[0] != 0, SR_ERR_SEAL_CONFIG);
     const char *tcti = json_string_value(json_object_get(doc, "tcti"));
     if (tcti != NULL) {
         SR_ENSURE(strlen(tcti) < sizeof(ret->tcti), SR_ERR_SEAL_CONFIG);
@@ -162,6 +169,9 @@ enum sr_err sr_seal_config_init(const char *data_dir, const struct sr_seal_confi
     SR_ENSURE(doc != NULL, SR_ERR_NOMEM);
     if (cfg->backend == SR_SEAL_TPM2) {
         SR_ENSURE(json_object_set_new(doc, "tcti", json_string(cfg->tcti)) == 0, SR_ERR_NOMEM);
+    }
+    if (cfg->backend == SR_SEAL_PKCS11) {
+        SR_ENSURE(json_object_set_new(doc, "pkcs11", json_string(cfg->pkcs11)) == 0, SR_ERR_NOMEM);
     }
     SR_AUTO_FREE char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
     SR_ENSURE(text != NULL, SR_ERR_NOMEM);

@@ -9,6 +9,8 @@
  *   tpm2    KM0 is a keyed-hash object sealed by a TPM 2.0 under a primary key of its storage hierarchy
  *           (KM0.tpm2 holds the TPM's public and private blobs, useless to another TPM), optionally
  *           under a PCR policy; it crosses the bus only inside a salted session (parameter encryption).
+ *   pkcs11  KM0 is encrypted (CKM_AES_GCM) by a non-extractable AES key inside a PKCS#11 HSM named by an
+ *           RFC 7512 URI; KM0.p11 holds the IV, ciphertext and tag, useless without that token's key.
  *
  * The rest of the module derives from KM0 exactly as before: nothing above hsm/ knows which backend
  * holds it. A backend is a row of operations (struct sr_seal_ops); KM0 is unsealed once per start, onto
@@ -24,12 +26,13 @@
 
 #include "base/safety.h"
 
-enum sr_seal_backend { SR_SEAL_FILE, SR_SEAL_TPM2 };
+enum sr_seal_backend { SR_SEAL_FILE, SR_SEAL_TPM2, SR_SEAL_PKCS11 };
 
 struct sr_seal_config {
     enum sr_seal_backend backend;
     char tcti[256];  /* tpm2: the TCTI (--tpm, else STRONGROOM_TPM_TCTI, else the one given at init) */
     uint32_t pcrs;   /* tpm2: the SHA-256 PCRs KM0 is bound to, one bit each (bit 7: PCR 7); 0: none */
+    char pkcs11[1024]; /* pkcs11: the token's RFC 7512 URI (module-path=, pin-source=file:PATH, object=) */
     char diag[512];  /* what the last failure was about: the TCTI tried, the PCRs that changed */
 };
 

@@ -22,5 +22,6 @@ struct sr_seal_ops {
 };
 
 extern const struct sr_seal_ops sr_seal_tpm2;
+extern const struct sr_seal_ops sr_seal_pkcs11;
 
 #endif

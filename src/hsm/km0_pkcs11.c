@@ -1,0 +1,303 @@
+/*
+ * km0_pkcs11.c - the `pkcs11` seal: KM0 encrypted by an AES-256 key that never leaves a PKCS#11 HSM.
+ *
+ * The token is named by an RFC 7512 URI (p11-kit parses it): module-path= (the vendor's library),
+ * token=/serial= (which token), object= (the wrapping key's label, default "strongroom-km0"), and
+ * pin-source=file:PATH (the user PIN, first line). The key is made in the token the first time, as Vault's
+ * HSM auto-unseal and MinIO KES make theirs: CKK_AES of 32 bytes, CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE,
+ * not CKA_EXTRACTABLE, for encrypt and decrypt only. KM0 is encrypted with CKM_AES_GCM by the token
+ * (C_Encrypt; a 12-byte random IV, a 128-bit tag, the module key's purpose as AAD), which every HSM in
+ * the field and SoftHSMv2 offer; C_WrapKey would need KM0 as a token object first. Another token (a
+ * copied directory), a deleted key or the wrong PIN each fail with their own error.
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
+
+#include "base/fileio.h"
+#include "base/json.h"
+#include "crypto/crypto.h"
+#include "hsm/container.h"
+#include "hsm/km0_internal.h"
+
+#define SR_MAGIC_P11_KM0 "SRP11KM0"
+#define SR_P11_DEFAULT_LABEL "strongroom-km0"
+#define SR_P11_AAD "strongroom km0 v1"
+#define SR_P11_IV 12u
+#define SR_P11_TAG 16u
+
+struct sr_p11 {
+    struct sr_seal_config *cfg;
+    P11KitUri *uri;
+    void *lib;
+    CK_FUNCTION_LIST_PTR f;
+    bool initialized;
+    CK_SESSION_HANDLE s;
+    char label[128];
+    char token[33];
+};
+
+static void sr_p11_close(struct sr_p11 *p)
+{
+    if (p->initialized) {
+        if (p->s != CK_INVALID_HANDLE) {
+            (void)p->f->C_CloseSession(p->s);
+        }
+        (void)p->f->C_Finalize(NULL);
+    }
+    if (p->lib != NULL) {
+        dlclose(p->lib);
+    }
+    if (p->uri != NULL) {
+        p11_kit_uri_free(p->uri);
+    }
+}
+
+static enum sr_err sr_p11_fail(struct sr_p11 *p, const char *call, CK_RV rv, enum sr_err r)
+{
+    snprintf(p->cfg->diag, sizeof(p->cfg->diag), "%s returned 0x%lx (token %s, key '%s')", call, (unsigned long)rv,
+             p->token[0] ? p->token : "?", p->label);
+    return r;
+}
+
+/* The PIN of pin-source=file:PATH (its first line), or pin-value. */
+static enum sr_err sr_p11_pin(struct sr_p11 *p, struct sr_buf *pin)
+{
+    const char *value = p11_kit_uri_get_pin_value(p->uri);
+    if (value != NULL) {
+        return sr_buf_append_str(pin, value);
+    }
+    const char *source = p11_kit_uri_get_pin_source(p->uri);
+    if (source == NULL) {
+        snprintf(p->cfg->diag, sizeof(p->cfg->diag), "the URI has no pin-source=file:PATH");
+        return SR_ERR_P11_SEAL_URI;
+    }
+    const char *path = strncmp(source, "file:", 5) == 0 ? source + 5 : source;
+    SR_AUTO_BUF struct sr_buf file = {0};
+    sr_buf_init(&file, 4096, SR_BUF_SECRET);
+    if (sr_file_read(path, &file) != SR_OK) {
+        snprintf(p->cfg->diag, sizeof(p->cfg->diag), "cannot read the PIN file %s", path);
+        return SR_ERR_P11_SEAL_PIN;
+    }
+    size_t len = 0;
+    while (len < file.len && file.data[len] != '\n' && file.data[len] != '\r') {
+        len++;
+    }
+    return sr_buf_append(pin, file.data, len);
+}
+
+/* The library loaded, the URI's token found, a session open and logged in as the user. */
+static enum sr_err sr_p11_open(struct sr_p11 *p, struct sr_seal_config *cfg)
+{
+    *p = (struct sr_p11){.cfg = cfg, .s = CK_INVALID_HANDLE};
+    p->uri = p11_kit_uri_new();
+    SR_ENSURE(p->uri != NULL, SR_ERR_NOMEM);
+    int pr = p11_kit_uri_parse(cfg->pkcs11, P11_KIT_URI_FOR_ANY, p->uri);
+    if (pr != P11_KIT_URI_OK) {
+        snprintf(cfg->diag, sizeof(cfg->diag), "%s", p11_kit_uri_message(pr));
+        return SR_ERR_P11_SEAL_URI;
+    }
+    CK_ATTRIBUTE *label = p11_kit_uri_get_attribute(p->uri, CKA_LABEL);
+    snprintf(p->label, sizeof(p->label), "%.*s", label ? (int)label->ulValueLen : (int)strlen(SR_P11_DEFAULT_LABEL),
+             label ? (const char *)label->pValue : SR_P11_DEFAULT_LABEL);
+    const char *module = p11_kit_uri_get_module_path(p->uri);
+    if (module == NULL) {
+        snprintf(cfg->diag, sizeof(cfg->diag), "the URI has no module-path= (the HSM's PKCS#11 library)");
+        return SR_ERR_P11_SEAL_URI;
+    }
+    p->lib = dlopen(module, RTLD_NOW | RTLD_LOCAL);
+    CK_C_GetFunctionList get = p->lib ? (CK_C_GetFunctionList)dlsym(p->lib, "C_GetFunctionList") : NULL;
+    if (get == NULL || get(&p->f) != CKR_OK) {
+        snprintf(cfg->diag, sizeof(cfg->diag), "cannot load the PKCS#11 library %s", module);
+        return SR_ERR_P11_SEAL_TOKEN;
+    }
+    CK_C_INITIALIZE_ARGS init = {.flags = CKF_OS_LOCKING_OK};
+    CK_RV rv = p->f->C_Initialize(&init);
+    if (rv != CKR_OK) {
+        return sr_p11_fail(p, "C_Initialize", rv, SR_ERR_P11_SEAL_TOKEN);
+    }
+    p->initialized = true;
+    CK_SLOT_ID slots[64];
+    CK_ULONG n = SR_ARRAY_LEN(slots);
+    rv = p->f->C_GetSlotList(CK_TRUE, slots, &n);
+    if (rv != CKR_OK) {
+        return sr_p11_fail(p, "C_GetSlotList", rv, SR_ERR_P11_SEAL_TOKEN);
+    }
+    CK_SLOT_ID slot = 0;
+    bool found = false;
+    for (CK_ULONG i = 0; i < n && !found; i++) {
+        CK_TOKEN_INFO info;
+        if (p->f->C_GetTokenInfo(slots[i], &info) == CKR_OK && p11_kit_uri_match_token_info(p->uri, &info)) {
+            slot = slots[i];
+            found = true;
+            snprintf(p->token, sizeof(p->token), "%.32s", (const char *)info.label);
+            for (size_t e = strlen(p->token); e > 0 && p->token[e - 1] == ' '; e--) {
+                p->token[e - 1] = 0;
+            }
+        }
+    }
+    if (!found) {
+        snprintf(cfg->diag, sizeof(cfg->diag), "no token present matches %.400s", cfg->pkcs11);
+        return SR_ERR_P11_SEAL_TOKEN;
+    }
+    rv = p->f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &p->s);
+    if (rv != CKR_OK) {
+        return sr_p11_fail(p, "C_OpenSession", rv, SR_ERR_P11_SEAL_TOKEN);
+    }
+    SR_AUTO_BUF struct sr_buf pin = {0};
+    sr_buf_init(&pin, 4096, SR_BUF_SECRET);
+    SR_TRY(sr_p11_pin(p, &pin));
+    rv = p->f->C_Login(p->s, CKU_USER, pin.data, pin.len);
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+        return sr_p11_fail(p, "C_Login", rv,
+                           rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ? SR_ERR_P11_SEAL_PIN : SR_ERR_P11_SEAL_TOKEN);
+    }
+    return SR_OK;
+}
+
+static CK_BBOOL sr_p11_true = CK_TRUE, sr_p11_false = CK_FALSE;
+
+/* The wrapping key by its label; made (non-extractable, sensitive) when create is set and there is none. */
+static enum sr_err sr_p11_key(struct sr_p11 *p, bool create, CK_OBJECT_HANDLE *ret)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE type = CKK_AES;
+    CK_ATTRIBUTE find[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &type, sizeof(type)},
+                           {CKA_LABEL, p->label, strlen(p->label)}};
+    CK_OBJECT_HANDLE found[2];
+    CK_ULONG count = 0;
+    CK_RV rv = p->f->C_FindObjectsInit(p->s, find, SR_ARRAY_LEN(find));
+    if (rv == CKR_OK) {
+        rv = p->f->C_FindObjects(p->s, found, 2, &count);
+        (void)p->f->C_FindObjectsFinal(p->s);
+    }
+    if (rv != CKR_OK) {
+        return sr_p11_fail(p, "C_FindObjects", rv, SR_ERR_P11_SEAL_TOKEN);
+    }
+    if (count > 1) {
+        snprintf(p->cfg->diag, sizeof(p->cfg->diag), "two AES keys labelled '%s' in token %s", p->label, p->token);
+        return SR_ERR_P11_SEAL_KEY;
+    }
+    if (count == 1) {
+        *ret = found[0];
+        return SR_OK;
+    }
+    if (!create) {
+        snprintf(p->cfg->diag, sizeof(p->cfg->diag), "no AES key labelled '%s' in token %s", p->label, p->token);
+        return SR_ERR_P11_SEAL_KEY;
+    }
+    CK_ULONG len = 32;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},         {CKA_KEY_TYPE, &type, sizeof(type)},
+        {CKA_LABEL, p->label, strlen(p->label)}, {CKA_VALUE_LEN, &len, sizeof(len)},
+        {CKA_TOKEN, &sr_p11_true, 1},            {CKA_PRIVATE, &sr_p11_true, 1},
+        {CKA_SENSITIVE, &sr_p11_true, 1},        {CKA_EXTRACTABLE, &sr_p11_false, 1},
+        {CKA_ENCRYPT, &sr_p11_true, 1},          {CKA_DECRYPT, &sr_p11_true, 1},
+        {CKA_WRAP, &sr_p11_false, 1},            {CKA_UNWRAP, &sr_p11_false, 1},
+    };
+    CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
+    rv = p->f->C_GenerateKey(p->s, &gen, tmpl, SR_ARRAY_LEN(tmpl), ret);
+    return rv == CKR_OK ? SR_OK : sr_p11_fail(p, "C_GenerateKey", rv, SR_ERR_P11_SEAL_TOKEN);
+}
+
+static enum sr_err sr_p11_header(const struct sr_p11 *p, json_t **ret)
+{
+    *ret = json_pack("{s:s,s:s,s:s}", "token", p->token, "key", p->label, "mechanism", "CKM_AES_GCM");
+    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+static enum sr_err sr_p11_seal_with(struct sr_p11 *p, const uint8_t km0[SR_KM0_LEN], struct sr_buf *out)
+{
+    CK_OBJECT_HANDLE key;
+    SR_TRY(sr_p11_key(p, true, &key));
+    uint8_t sealed[SR_P11_IV + SR_KM0_LEN + SR_P11_TAG];
+    SR_TRY(sr_rand_bytes(sealed, SR_P11_IV));
+    CK_GCM_PARAMS gcm = {.pIv = sealed, .ulIvLen = SR_P11_IV, .ulIvBits = SR_P11_IV * 8,
+                         .pAAD = (CK_BYTE_PTR)SR_P11_AAD, .ulAADLen = strlen(SR_P11_AAD), .ulTagBits = SR_P11_TAG * 8};
+    CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof(gcm)};
+    CK_ULONG len = SR_KM0_LEN + SR_P11_TAG;
+    CK_RV rv = p->f->C_EncryptInit(p->s, &mech, key);
+    if (rv == CKR_OK) {
+        rv = p->f->C_Encrypt(p->s, (CK_BYTE_PTR)km0, SR_KM0_LEN, sealed + SR_P11_IV, &len);
+    }
+    if (rv != CKR_OK || len != SR_KM0_LEN + SR_P11_TAG) {
+        return sr_p11_fail(p, "C_Encrypt (CKM_AES_GCM)", rv, rv == CKR_MECHANISM_INVALID ? SR_ERR_P11_MECHANISM : SR_ERR_P11_SEAL_TOKEN);
+    }
+    SR_AUTO_JSON json_t *header = NULL;
+    SR_TRY(sr_p11_header(p, &header));
+    SR_TRY(sr_container_prefix(SR_MAGIC_P11_KM0, header, out));
+    return sr_container_finish(out, sealed, sizeof(sealed));
+}
+
+static enum sr_err sr_p11_unseal_with(struct sr_p11 *p, const uint8_t *sealed, size_t len, uint8_t km0[SR_KM0_LEN])
+{
+    SR_ENSURE(len == SR_P11_IV + SR_KM0_LEN + SR_P11_TAG, SR_ERR_NVRAM_TAMPERED);
+    CK_OBJECT_HANDLE key;
+    SR_TRY(sr_p11_key(p, false, &key));
+    CK_GCM_PARAMS gcm = {.pIv = (CK_BYTE_PTR)sealed, .ulIvLen = SR_P11_IV, .ulIvBits = SR_P11_IV * 8,
+                         .pAAD = (CK_BYTE_PTR)SR_P11_AAD, .ulAADLen = strlen(SR_P11_AAD), .ulTagBits = SR_P11_TAG * 8};
+    CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof(gcm)};
+    uint8_t plain[SR_KM0_LEN + SR_P11_TAG];
+    CK_ULONG plen = sizeof(plain);
+    CK_RV rv = p->f->C_DecryptInit(p->s, &mech, key);
+    if (rv == CKR_OK) {
+        rv = p->f->C_Decrypt(p->s, (CK_BYTE_PTR)sealed + SR_P11_IV, SR_KM0_LEN + SR_P11_TAG, plain, &plen);
+    }
+    enum sr_err r = SR_OK;
+    if (rv != CKR_OK || plen != SR_KM0_LEN) {
+        /* A key of the same label in another token does not open it: its tag fails, which tokens report as
+         * CKR_ENCRYPTED_DATA_INVALID, CKR_FUNCTION_FAILED or (SoftHSMv2 2.6) CKR_GENERAL_ERROR. */
+        bool tag = rv == CKR_OK || rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_FUNCTION_FAILED ||
+                   rv == CKR_GENERAL_ERROR;
+        r = sr_p11_fail(p, "C_Decrypt (CKM_AES_GCM)", rv, tag ? SR_ERR_P11_SEAL_FOREIGN : SR_ERR_P11_SEAL_TOKEN);
+    } else {
+        memcpy(km0, plain, SR_KM0_LEN);
+    }
+    sr_wipe(plain, sizeof(plain));
+    return r;
+}
+
+static enum sr_err sr_p11_seal(struct sr_seal_config *cfg, const uint8_t km0[SR_KM0_LEN], struct sr_buf *out)
+{
+    struct sr_p11 p;
+    enum sr_err r = sr_p11_open(&p, cfg);
+    if (r == SR_OK) {
+        r = sr_p11_seal_with(&p, km0, out);
+    }
+    sr_p11_close(&p);
+    return r;
+}
+
+static enum sr_err sr_p11_unseal(struct sr_seal_config *cfg, const uint8_t *kept, size_t len, uint8_t km0[SR_KM0_LEN])
+{
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    SR_TRY(sr_container_parse(kept, len, SR_MAGIC_P11_KM0, SR_ERR_NVRAM_TAMPERED, &c));
+    struct sr_p11 p;
+    enum sr_err r = sr_p11_open(&p, cfg);
+    if (r == SR_OK) {
+        r = sr_p11_unseal_with(&p, c.payload, c.payload_len, km0);
+    }
+    sr_p11_close(&p);
+    return r;
+}
+
+static enum sr_err sr_p11_describe(const struct sr_seal_config *cfg, const uint8_t *kept, size_t len, json_t *into)
+{
+    (void)cfg;
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    SR_TRY(sr_container_parse(kept, len, SR_MAGIC_P11_KM0, SR_ERR_NVRAM_TAMPERED, &c));
+    const char *token = json_string_value(json_object_get(c.header, "token"));
+    const char *key = json_string_value(json_object_get(c.header, "key"));
+    char bound[256];
+    snprintf(bound, sizeof(bound), "AES key '%s' in token '%s' (CKM_AES_GCM)", key ? key : "?", token ? token : "?");
+    SR_ENSURE(json_object_set_new(into, "boundTo", json_string(bound)) == 0, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+const struct sr_seal_ops sr_seal_pkcs11 = {
+    .name = "pkcs11", .suffix = ".p11", .seal = sr_p11_seal, .unseal = sr_p11_unseal, .describe = sr_p11_describe,
+};
