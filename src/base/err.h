@@ -237,7 +237,14 @@ enum sr_err_family {
       "the token no longer holds the AES key that sealed the module keys (deleted?): without it they cannot " \
       "be opened; restore from a 'strongroom backup' with the region's cards")                               \
     X(SR_ERR_P11_SEAL_FOREIGN, SR_FAM_INTEGRITY, "Forbidden",                                                \
-      "this module key was sealed by another token's key: a copied data directory opens nothing here")
+      "this module key was sealed by another token's key: a copied data directory opens nothing here")         \
+    X(SR_ERR_NVRAM_ROLLBACK, SR_FAM_INTEGRITY, "Forbidden",                                                  \
+      "rollback refused: module/nvram is not the one the seal last recorded (an older copy of the directory, " \
+      "restored after a module reset or a world change?); load the world again from a quorum of its cards "    \
+      "('world load', or 'region join')")                                                                      \
+    X(SR_ERR_SEAL_ANCHOR, SR_FAM_INTEGRITY, "Forbidden",                                                     \
+      "the seal's rollback anchor for this module is gone (the TPM cleared, the token's object deleted): the " \
+      "module's NVRAM cannot be trusted; load the world again from a quorum of its cards")
 
 enum sr_err {
 #define SR_X_ENUM(name, fam, kv, msg) name,

@@ -11,6 +11,7 @@
 #include "crypto/crypto.h"
 #include "base/fileio.h"
 #include "cli/cli.h"
+#include "hsm/km0.h"
 
 static enum sr_err sr_cmd_help(struct sr_cli *cli, const struct sr_args *args);
 static enum sr_err sr_cmd_completion(struct sr_cli *cli, const struct sr_args *args);
@@ -282,9 +283,14 @@ static enum sr_err sr_cmd_check_policy(struct sr_cli *cli, const struct sr_cmd *
         sr_cli_detail(cli, "%s (STRONGROOM_KMDATA); 'strongroom module mode I' makes one there", cli->kmdata);
         return SR_ERR_NO_MODULE;
     }
-    enum sr_err r = sr_module_open(cli->kmdata, &cli->module);
+    /* A region module of a data directory opens with that directory's seal (module reset, world load on it). */
+    struct sr_seal_config seal;
+    enum sr_err r = sr_seal_config_of_kmdata(cli->kmdata, &seal);
+    if (r == SR_OK) {
+        r = sr_module_open_sealed(cli->kmdata, &seal, &cli->module);
+    }
     if (r != SR_OK) {
-        sr_cli_detail(cli, "module directory %s", cli->kmdata);
+        sr_cli_detail(cli, "module directory %s%s%s", cli->kmdata, seal.diag[0] ? ": " : "", seal.diag);
         return r;
     }
     if (c->flags & SR_CMD_MODE_I) {

@@ -12,6 +12,7 @@
 
 #include "base/fileio.h"
 #include "hsm/container.h"
+#include "hsm/km0.h"
 #include "hsm/module.h"
 
 #define SR_KEYCACHE_SLOTS 64
@@ -59,7 +60,12 @@ struct sr_module {
     uint8_t *km;                             /* secure heap, NULL when NVRAM is empty */
     char km_world_id[2 * SR_WORLD_ID_LEN + 1];
     char diag[256];
+    struct sr_seal_config seal; /* where KM0 lives, and the NVRAM's rollback anchor */
+    enum sr_err nvram_refused;  /* SR_OK, or why module/nvram was not loaded (rollback, anchor gone) */
 };
+
+/* Records module/nvram as it is now (its SHA-256, or zeros when absent) in the seal's rollback anchor. */
+SR_MUST_USE enum sr_err sr_module_anchor_nvram(struct sr_module *m);
 
 /* Sub-key purposes: one HKDF label per use, so no key ever serves two roles. */
 #define SR_PURPOSE_NVRAM "strongroom nvram v1"

@@ -136,6 +136,30 @@ enum sr_err sr_seal_config_read(const char *data_dir, struct sr_seal_config *ret
     return SR_OK;
 }
 
+enum sr_err sr_seal_config_of_kmdata(const char *kmdata, struct sr_seal_config *ret)
+{
+    *ret = (struct sr_seal_config){.backend = SR_SEAL_FILE};
+    char dir[SR_PATH_MAX];
+    int n = snprintf(dir, sizeof(dir), "%s", kmdata);
+    SR_ENSURE(n > 0 && (size_t)n < sizeof(dir), SR_ERR_TOO_LARGE);
+    while (n > 1 && dir[n - 1] == '/') {
+        dir[--n] = 0;
+    }
+    /* .../regions/<R>/kmdata: three names up is the data directory */
+    char *cut[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++) {
+        cut[i] = strrchr(dir, '/');
+        if (cut[i] == NULL) {
+            return SR_OK;
+        }
+        *cut[i] = 0;
+    }
+    if (strcmp(cut[0] + 1, "kmdata") != 0 || strcmp(cut[2] + 1, "regions") != 0) {
+        return SR_OK;
+    }
+    return sr_seal_config_read(dir[0] ? dir : "/", ret);
+}
+
 /* Whether the directory holds a module key already, kept by any backend: then its seal is chosen. */
 static bool sr_seal_has_keys(const char *data_dir)
 {
@@ -257,7 +281,12 @@ enum sr_err sr_seal_probe(struct sr_seal_config *seal)
     sr_buf_init(&kept, 16384, SR_BUF_SECRET);
     SR_TRY(sr_rand_bytes(km0, SR_KM0_LEN));
     SR_TRY(ops->seal(seal, km0, &kept));
-    SR_TRY(ops->unseal(seal, kept.data, kept.len, back));
+    enum sr_err r = ops->unseal(seal, kept.data, kept.len, back);
+    if (ops->forget != NULL) {
+        enum sr_err f = ops->forget(seal, kept.data, kept.len);
+        r = r != SR_OK ? r : f;
+    }
+    SR_TRY(r);
     SR_ENSURE(sr_ct_equal(km0, back, SR_KM0_LEN), SR_ERR_INTERNAL);
     return SR_OK;
 }
@@ -265,4 +294,53 @@ enum sr_err sr_seal_probe(struct sr_seal_config *seal)
 void sr_km0_free(uint8_t *km0)
 {
     sr_secure_key_free(km0);
+}
+
+/* The kept bytes of the KM0 at path, and its backend, for the anchor's operations. */
+static enum sr_err sr_km0_kept(const struct sr_seal_config *cfg, const char *path, const struct sr_seal_ops **ops,
+                               struct sr_buf *kept)
+{
+    *ops = sr_seal_ops_of(cfg);
+    if ((*ops)->anchor_read == NULL) {
+        return SR_OK; /* nothing to read: the backend keeps no anchor */
+    }
+    char kept_path[SR_PATH_MAX];
+    SR_TRY(sr_km0_kept_path(*ops, path, kept_path, sizeof(kept_path)));
+    return sr_file_read(kept_path, kept);
+}
+
+enum sr_err sr_km0_anchor_check(struct sr_seal_config *seal, const char *path, const uint8_t digest[32])
+{
+    const struct sr_seal_ops *ops = NULL;
+    SR_AUTO_BUF struct sr_buf kept = {0};
+    sr_buf_init(&kept, 16384, SR_BUF_SECRET);
+    SR_TRY(sr_km0_kept(seal, path, &ops, &kept));
+    if (ops->anchor_read == NULL) {
+        return SR_OK;
+    }
+    uint8_t anchored[SR_KM0_LEN];
+    enum sr_err r = ops->anchor_read(seal, kept.data, kept.len, anchored);
+    if (r == SR_ERR_NOT_FOUND) {
+        return SR_OK; /* a KM0 sealed before anchors were made names none */
+    }
+    SR_TRY(r);
+    if (!sr_ct_equal(anchored, digest, SR_KM0_LEN)) {
+        snprintf(seal->diag, sizeof(seal->diag), "%s: the NVRAM beside it is not the one the %s last recorded", path,
+                 ops->name);
+        return SR_ERR_NVRAM_ROLLBACK;
+    }
+    return SR_OK;
+}
+
+enum sr_err sr_km0_anchor_set(struct sr_seal_config *seal, const char *path, const uint8_t digest[32])
+{
+    const struct sr_seal_ops *ops = NULL;
+    SR_AUTO_BUF struct sr_buf kept = {0};
+    sr_buf_init(&kept, 16384, SR_BUF_SECRET);
+    SR_TRY(sr_km0_kept(seal, path, &ops, &kept));
+    if (ops->anchor_write == NULL) {
+        return SR_OK;
+    }
+    enum sr_err r = ops->anchor_write(seal, kept.data, kept.len, digest);
+    return r == SR_ERR_NOT_FOUND ? SR_OK : r;
 }

@@ -40,6 +40,9 @@ struct sr_seal_config {
 
 /* DATA/seal; without it the directory is sealed by `file`, as every directory was before seals. */
 SR_MUST_USE enum sr_err sr_seal_config_read(const char *data_dir, struct sr_seal_config *ret);
+/* The seal of the data directory a region module belongs to (kmdata = DATA/regions/R/kmdata), or `file` for
+ * a module of its own (the key owner's STRONGROOM_KMDATA): what commands on a module directory open it with. */
+SR_MUST_USE enum sr_err sr_seal_config_of_kmdata(const char *kmdata, struct sr_seal_config *ret);
 /* `seal init`: DATA/seal for a directory that has no module key yet (SR_ERR_EXISTS otherwise). */
 SR_MUST_USE enum sr_err sr_seal_config_init(const char *data_dir, const struct sr_seal_config *cfg);
 /* An explicit TCTI (serve --tpm) or STRONGROOM_TPM_TCTI overrides the one written at init. */
@@ -55,6 +58,15 @@ SR_MUST_USE enum sr_err sr_seal_pcrs_parse(const char *list, uint32_t *ret);
  * On failure cfg->diag says what was tried.
  */
 SR_MUST_USE enum sr_err sr_km0_load(struct sr_seal_config *seal, const char *path, bool create, uint8_t **ret_secure);
+/*
+ * Rollback: the module's anchor, kept off the disk by the backend (tpm2: an NV index; pkcs11: a data object
+ * in the token; made with the KM0), holds the digest of its NVRAM as last written (SHA-256 of module/nvram,
+ * 32 zero bytes when there is none). check compares it on every open (SR_ERR_NVRAM_ROLLBACK when the disk
+ * holds another: an older copy restored after a reset or a world change); set records every change. A
+ * backend without anchors (file) checks and records nothing.
+ */
+SR_MUST_USE enum sr_err sr_km0_anchor_check(struct sr_seal_config *seal, const char *path, const uint8_t digest[32]);
+SR_MUST_USE enum sr_err sr_km0_anchor_set(struct sr_seal_config *seal, const char *path, const uint8_t digest[32]);
 /* Wipes and frees a KM0 sr_km0_load gave. */
 void sr_km0_free(uint8_t *km0);
 /* Seals a throwaway KM0 and unseals it: the backend works here, before anything is made with it. */

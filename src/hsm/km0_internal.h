@@ -19,6 +19,14 @@ struct sr_seal_ops {
     enum sr_err (*unseal)(struct sr_seal_config *cfg, const uint8_t *kept, size_t len, uint8_t km0[SR_KM0_LEN]);
     /* What the kept bytes are bound to, added to a `seal status` entry. */
     enum sr_err (*describe)(const struct sr_seal_config *cfg, const uint8_t *kept, size_t len, json_t *into);
+    /* The rollback anchor the kept bytes name: 32 bytes the backend keeps off the disk (a TPM NV index, a
+     * token's data object), made with KM0. NULL for a backend with none (file). A kept KM0 that names no
+     * anchor reads SR_ERR_NOT_FOUND. */
+    enum sr_err (*anchor_read)(struct sr_seal_config *cfg, const uint8_t *kept, size_t len, uint8_t out[SR_KM0_LEN]);
+    enum sr_err (*anchor_write)(struct sr_seal_config *cfg, const uint8_t *kept, size_t len,
+                                const uint8_t in[SR_KM0_LEN]);
+    /* Frees what the backend holds for these kept bytes besides the disk (the anchor); NULL: nothing. */
+    enum sr_err (*forget)(struct sr_seal_config *cfg, const uint8_t *kept, size_t len);
 };
 
 extern const struct sr_seal_ops sr_seal_tpm2;

@@ -19,6 +19,7 @@
 
 #include "base/fileio.h"
 #include "base/json.h"
+#include "base/text.h"
 #include "crypto/crypto.h"
 #include "hsm/container.h"
 #include "hsm/km0_internal.h"
@@ -203,11 +204,57 @@ static enum sr_err sr_p11_key(struct sr_p11 *p, bool create, CK_OBJECT_HANDLE *r
     return rv == CKR_OK ? SR_OK : sr_p11_fail(p, "C_GenerateKey", rv, SR_ERR_P11_SEAL_TOKEN);
 }
 
-static enum sr_err sr_p11_header(const struct sr_p11 *p, json_t **ret)
+static enum sr_err sr_p11_header(const struct sr_p11 *p, const char *anchor, json_t **ret)
 {
-    *ret = json_pack("{s:s,s:s,s:s}", "token", p->token, "key", p->label, "mechanism", "CKM_AES_GCM");
+    *ret = json_pack("{s:s,s:s,s:s,s:s}", "token", p->token, "key", p->label, "mechanism", "CKM_AES_GCM", "anchor",
+                     anchor);
     SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
     return SR_OK;
+}
+
+/* The rollback anchor: a private data object of the token, found by its label. */
+static enum sr_err sr_p11_anchor_find(struct sr_p11 *p, const char *label, CK_OBJECT_HANDLE *ret)
+{
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_ATTRIBUTE find[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_LABEL, (void *)label, strlen(label)}};
+    CK_OBJECT_HANDLE found[2];
+    CK_ULONG count = 0;
+    CK_RV rv = p->f->C_FindObjectsInit(p->s, find, SR_ARRAY_LEN(find));
+    if (rv == CKR_OK) {
+        rv = p->f->C_FindObjects(p->s, found, 2, &count);
+        (void)p->f->C_FindObjectsFinal(p->s);
+    }
+    if (rv != CKR_OK) {
+        return sr_p11_fail(p, "C_FindObjects", rv, SR_ERR_P11_SEAL_TOKEN);
+    }
+    if (count != 1) {
+        snprintf(p->cfg->diag, sizeof(p->cfg->diag), "data object '%s' is gone from token %s", label, p->token);
+        return SR_ERR_SEAL_ANCHOR;
+    }
+    *ret = found[0];
+    return SR_OK;
+}
+
+static enum sr_err sr_p11_anchor_make(struct sr_p11 *p, const char *label, const uint8_t value[SR_KM0_LEN])
+{
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},         {CKA_LABEL, (void *)label, strlen(label)},
+                           {CKA_TOKEN, &sr_p11_true, 1},           {CKA_PRIVATE, &sr_p11_true, 1},
+                           {CKA_VALUE, (void *)value, SR_KM0_LEN}};
+    CK_OBJECT_HANDLE h;
+    CK_RV rv = p->f->C_CreateObject(p->s, tmpl, SR_ARRAY_LEN(tmpl), &h);
+    return rv == CKR_OK ? SR_OK : sr_p11_fail(p, "C_CreateObject (rollback anchor)", rv, SR_ERR_P11_SEAL_TOKEN);
+}
+
+static enum sr_err sr_p11_anchor_create(struct sr_p11 *p, char *label, size_t cap)
+{
+    uint8_t rnd[8];
+    char hex[17];
+    SR_TRY(sr_rand_bytes(rnd, sizeof(rnd)));
+    sr_hex_encode(rnd, sizeof(rnd), hex);
+    snprintf(label, cap, "strongroom-km0-anchor-%s", hex);
+    static const uint8_t zeros[SR_KM0_LEN] = {0};
+    return sr_p11_anchor_make(p, label, zeros);
 }
 
 static enum sr_err sr_p11_seal_with(struct sr_p11 *p, const uint8_t km0[SR_KM0_LEN], struct sr_buf *out)
@@ -227,8 +274,10 @@ static enum sr_err sr_p11_seal_with(struct sr_p11 *p, const uint8_t km0[SR_KM0_L
     if (rv != CKR_OK || len != SR_KM0_LEN + SR_P11_TAG) {
         return sr_p11_fail(p, "C_Encrypt (CKM_AES_GCM)", rv, rv == CKR_MECHANISM_INVALID ? SR_ERR_P11_MECHANISM : SR_ERR_P11_SEAL_TOKEN);
     }
+    char anchor[64];
+    SR_TRY(sr_p11_anchor_create(p, anchor, sizeof(anchor)));
     SR_AUTO_JSON json_t *header = NULL;
-    SR_TRY(sr_p11_header(p, &header));
+    SR_TRY(sr_p11_header(p, anchor, &header));
     SR_TRY(sr_container_prefix(SR_MAGIC_P11_KM0, header, out));
     return sr_container_finish(out, sealed, sizeof(sealed));
 }
@@ -298,6 +347,63 @@ static enum sr_err sr_p11_describe(const struct sr_seal_config *cfg, const uint8
     return SR_OK;
 }
 
+/* Reads (in == NULL) or writes, or destroys (forget), the anchor the kept KM0 names. */
+enum sr_p11_anchor_op { SR_ANCHOR_READ, SR_ANCHOR_WRITE, SR_ANCHOR_FORGET };
+
+static enum sr_err sr_p11_anchor(struct sr_seal_config *cfg, const uint8_t *kept, size_t len,
+                                 enum sr_p11_anchor_op op, const uint8_t *in, uint8_t *out)
+{
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    SR_TRY(sr_container_parse(kept, len, SR_MAGIC_P11_KM0, SR_ERR_NVRAM_TAMPERED, &c));
+    const char *label = json_string_value(json_object_get(c.header, "anchor"));
+    if (label == NULL) {
+        return op == SR_ANCHOR_FORGET ? SR_OK : SR_ERR_NOT_FOUND;
+    }
+    struct sr_p11 p;
+    enum sr_err r = sr_p11_open(&p, cfg);
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    if (r == SR_OK) {
+        r = sr_p11_anchor_find(&p, label, &h);
+    }
+    if (r == SR_OK && op == SR_ANCHOR_WRITE) {
+        /* A data object's value cannot be changed in place on every token (SoftHSMv2: CKR_ATTRIBUTE_READ_ONLY):
+         * the new one is made, then the old destroyed. Interrupted between the two, two anchors remain and the
+         * module refuses its NVRAM until the cards load the world again: it fails closed. */
+        r = sr_p11_anchor_make(&p, label, in);
+        CK_RV rv = r == SR_OK ? p.f->C_DestroyObject(p.s, h) : CKR_OK;
+        r = r != SR_OK || rv == CKR_OK ? r : sr_p11_fail(&p, "C_DestroyObject (old anchor)", rv, SR_ERR_P11_SEAL_TOKEN);
+    } else if (r == SR_OK && op == SR_ANCHOR_READ) {
+        CK_ATTRIBUTE v = {CKA_VALUE, out, SR_KM0_LEN};
+        CK_RV rv = p.f->C_GetAttributeValue(p.s, h, &v, 1);
+        r = rv == CKR_OK && v.ulValueLen == SR_KM0_LEN
+                ? SR_OK
+                : sr_p11_fail(&p, "C_GetAttributeValue (rollback anchor)", rv, SR_ERR_SEAL_ANCHOR);
+    } else if (r == SR_OK) {
+        CK_RV rv = p.f->C_DestroyObject(p.s, h);
+        r = rv == CKR_OK ? SR_OK : sr_p11_fail(&p, "C_DestroyObject (rollback anchor)", rv, SR_ERR_P11_SEAL_TOKEN);
+    }
+    sr_p11_close(&p);
+    return r;
+}
+
+static enum sr_err sr_p11_anchor_read(struct sr_seal_config *cfg, const uint8_t *kept, size_t len,
+                                      uint8_t out[SR_KM0_LEN])
+{
+    return sr_p11_anchor(cfg, kept, len, SR_ANCHOR_READ, NULL, out);
+}
+
+static enum sr_err sr_p11_anchor_write(struct sr_seal_config *cfg, const uint8_t *kept, size_t len,
+                                       const uint8_t in[SR_KM0_LEN])
+{
+    return sr_p11_anchor(cfg, kept, len, SR_ANCHOR_WRITE, in, NULL);
+}
+
+static enum sr_err sr_p11_forget(struct sr_seal_config *cfg, const uint8_t *kept, size_t len)
+{
+    return sr_p11_anchor(cfg, kept, len, SR_ANCHOR_FORGET, NULL, NULL);
+}
+
 const struct sr_seal_ops sr_seal_pkcs11 = {
     .name = "pkcs11", .suffix = ".p11", .seal = sr_p11_seal, .unseal = sr_p11_unseal, .describe = sr_p11_describe,
+    .anchor_read = sr_p11_anchor_read, .anchor_write = sr_p11_anchor_write, .forget = sr_p11_forget,
 };

@@ -24,6 +24,9 @@
 #include "hsm/km0_internal.h"
 
 #define SR_MAGIC_TPM_KM0 "SRTPMKM0"
+/* The owner's NV index range (TCG handle registry): each module key's rollback anchor is one of these. */
+#define SR_TPM_NV_FIRST 0x01800000u
+#define SR_TPM_NV_SPAN 0x00400000u
 
 /* An ESAPI connection and the handles made on it, all released by sr_tpm_close. */
 struct sr_tpm {
@@ -166,7 +169,42 @@ static enum sr_err sr_tpm_policy_digest(struct sr_tpm *t, uint32_t pcrs, TPM2B_D
     return r;
 }
 
-static enum sr_err sr_tpm_header(uint32_t pcrs, json_t **ret)
+/* A new NV index of 32 bytes, zeros (no NVRAM yet), readable and writable with the owner's authorization. */
+static enum sr_err sr_tpm_anchor_define(struct sr_tpm *t, uint32_t *ret)
+{
+    for (int attempt = 0; attempt < 16; attempt++) {
+        uint32_t r32 = 0;
+        SR_TRY(sr_rand_bytes(&r32, sizeof(r32)));
+        TPM2B_NV_PUBLIC pub = {.nvPublic = {.nvIndex = SR_TPM_NV_FIRST + r32 % SR_TPM_NV_SPAN,
+                                            .nameAlg = TPM2_ALG_SHA256,
+                                            .attributes = (TPM2_NT_ORDINARY << TPMA_NV_TPM2_NT_SHIFT) |
+                                                          TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD,
+                                            .dataSize = SR_KM0_LEN}};
+        TPM2B_AUTH none = {0};
+        ESYS_TR nv = ESYS_TR_NONE;
+        TSS2_RC rc = Esys_NV_DefineSpace(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                         &none, &pub, &nv);
+        if ((rc & (TPM2_RC_FMT1 | 0xfff)) == TPM2_RC_NV_DEFINED) {
+            continue; /* taken: another directory's, or anything else's */
+        }
+        if (rc != TSS2_RC_SUCCESS) {
+            return sr_tpm_fail(t, "defining the rollback anchor (NV index)", rc);
+        }
+        TPM2B_MAX_NV_BUFFER zeros = {.size = SR_KM0_LEN};
+        rc = Esys_NV_Write(t->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &zeros, 0);
+        (void)Esys_TR_Close(t->esys, &nv);
+        if (rc != TSS2_RC_SUCCESS) {
+            return sr_tpm_fail(t, "initialising the rollback anchor", rc);
+        }
+        *ret = pub.nvPublic.nvIndex;
+        return SR_OK;
+    }
+    snprintf(t->cfg->diag, sizeof(t->cfg->diag), "no free NV index in 0x%x..0x%x", SR_TPM_NV_FIRST,
+             SR_TPM_NV_FIRST + SR_TPM_NV_SPAN - 1);
+    return SR_ERR_TPM;
+}
+
+static enum sr_err sr_tpm_header(uint32_t pcrs, uint32_t nv, json_t **ret)
 {
     SR_AUTO_JSON json_t *list = json_array();
     SR_ENSURE(list != NULL, SR_ERR_NOMEM);
@@ -175,8 +213,8 @@ static enum sr_err sr_tpm_header(uint32_t pcrs, json_t **ret)
             SR_ENSURE(json_array_append_new(list, json_integer(i)) == 0, SR_ERR_NOMEM);
         }
     }
-    *ret = json_pack("{s:s,s:s,s:O}", "parent", "owner hierarchy, ECC P-256 storage primary (TCG SRK template)",
-                     "pcrBank", "sha256", "pcrs", list);
+    *ret = json_pack("{s:s,s:s,s:O,s:I}", "parent", "owner hierarchy, ECC P-256 storage primary (TCG SRK template)",
+                     "pcrBank", "sha256", "pcrs", list, "nvIndex", (json_int_t)nv);
     SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
     return SR_OK;
 }
@@ -217,8 +255,10 @@ static enum sr_err sr_tpm2_seal_with(struct sr_tpm *t, const uint8_t km0[SR_KM0_
     Esys_Free(priv);
     Esys_Free(pub);
     SR_TRY(r);
+    uint32_t nv = 0;
+    SR_TRY(sr_tpm_anchor_define(t, &nv));
     SR_AUTO_JSON json_t *header = NULL;
-    SR_TRY(sr_tpm_header(cfg->pcrs, &header));
+    SR_TRY(sr_tpm_header(cfg->pcrs, nv, &header));
     SR_TRY(sr_container_prefix(SR_MAGIC_TPM_KM0, header, out));
     return sr_container_finish(out, blobs, off);
 }
@@ -238,6 +278,7 @@ struct sr_tpm_kept {
     TPM2B_PUBLIC pub;
     TPM2B_PRIVATE priv;
     uint32_t pcrs;
+    uint32_t nv; /* the rollback anchor's NV index; 0: none */
 };
 
 static enum sr_err sr_tpm_kept_parse(const uint8_t *kept, size_t len, struct sr_tpm_kept *ret)
@@ -256,6 +297,13 @@ static enum sr_err sr_tpm_kept_parse(const uint8_t *kept, size_t len, struct sr_
         SR_ENSURE(json_is_integer(pcr) && json_integer_value(pcr) >= 0 && json_integer_value(pcr) <= 23,
                   SR_ERR_NVRAM_TAMPERED);
         ret->pcrs |= 1u << json_integer_value(pcr);
+    }
+    const json_t *nv = json_object_get(c.header, "nvIndex");
+    if (nv != NULL) {
+        SR_ENSURE(json_is_integer(nv) && json_integer_value(nv) >= SR_TPM_NV_FIRST &&
+                      json_integer_value(nv) < SR_TPM_NV_FIRST + SR_TPM_NV_SPAN,
+                  SR_ERR_NVRAM_TAMPERED);
+        ret->nv = (uint32_t)json_integer_value(nv);
     }
     return SR_OK;
 }
@@ -331,6 +379,76 @@ static enum sr_err sr_tpm2_describe(const struct sr_seal_config *cfg, const uint
     return SR_OK;
 }
 
+/* Reads (in == NULL) or writes the anchor the kept KM0 names. */
+static enum sr_err sr_tpm2_anchor(struct sr_seal_config *cfg, const uint8_t *kept, size_t len, const uint8_t *in,
+                                  uint8_t *out)
+{
+    struct sr_tpm_kept k;
+    SR_TRY(sr_tpm_kept_parse(kept, len, &k));
+    SR_ENSURE(k.nv != 0, SR_ERR_NOT_FOUND);
+    struct sr_tpm t;
+    enum sr_err r = sr_tpm_open(&t, cfg);
+    ESYS_TR nv = ESYS_TR_NONE;
+    if (r == SR_OK) {
+        TSS2_RC rc = Esys_TR_FromTPMPublic(t.esys, k.nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
+        if (rc != TSS2_RC_SUCCESS) {
+            snprintf(cfg->diag, sizeof(cfg->diag), "NV index 0x%08x is gone from the TPM on TCTI %s", k.nv, cfg->tcti);
+            r = SR_ERR_SEAL_ANCHOR;
+        }
+    }
+    if (r == SR_OK && in != NULL) {
+        TPM2B_MAX_NV_BUFFER data = {.size = SR_KM0_LEN};
+        memcpy(data.buffer, in, SR_KM0_LEN);
+        TSS2_RC rc = Esys_NV_Write(t.esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data, 0);
+        r = rc == TSS2_RC_SUCCESS ? SR_OK : sr_tpm_fail(&t, "writing the rollback anchor", rc);
+    } else if (r == SR_OK) {
+        TPM2B_MAX_NV_BUFFER *data = NULL;
+        TSS2_RC rc = Esys_NV_Read(t.esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                  SR_KM0_LEN, 0, &data);
+        r = rc == TSS2_RC_SUCCESS && data->size == SR_KM0_LEN ? SR_OK : sr_tpm_fail(&t, "reading the rollback anchor", rc);
+        if (r == SR_OK) {
+            memcpy(out, data->buffer, SR_KM0_LEN);
+        }
+        Esys_Free(data);
+    }
+    if (nv != ESYS_TR_NONE) {
+        (void)Esys_TR_Close(t.esys, &nv);
+    }
+    sr_tpm_close(&t);
+    return r;
+}
+
+static enum sr_err sr_tpm2_forget(struct sr_seal_config *cfg, const uint8_t *kept, size_t len)
+{
+    struct sr_tpm_kept k;
+    SR_TRY(sr_tpm_kept_parse(kept, len, &k));
+    if (k.nv == 0) {
+        return SR_OK;
+    }
+    struct sr_tpm t;
+    enum sr_err r = sr_tpm_open(&t, cfg);
+    ESYS_TR nv = ESYS_TR_NONE;
+    if (r == SR_OK && Esys_TR_FromTPMPublic(t.esys, k.nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv) == TSS2_RC_SUCCESS) {
+        TSS2_RC rc = Esys_NV_UndefineSpace(t.esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+        r = rc == TSS2_RC_SUCCESS ? SR_OK : sr_tpm_fail(&t, "freeing the rollback anchor", rc);
+    }
+    sr_tpm_close(&t);
+    return r;
+}
+
+static enum sr_err sr_tpm2_anchor_read(struct sr_seal_config *cfg, const uint8_t *kept, size_t len,
+                                       uint8_t out[SR_KM0_LEN])
+{
+    return sr_tpm2_anchor(cfg, kept, len, NULL, out);
+}
+
+static enum sr_err sr_tpm2_anchor_write(struct sr_seal_config *cfg, const uint8_t *kept, size_t len,
+                                        const uint8_t in[SR_KM0_LEN])
+{
+    return sr_tpm2_anchor(cfg, kept, len, in, NULL);
+}
+
 const struct sr_seal_ops sr_seal_tpm2 = {
     .name = "tpm2", .suffix = ".tpm2", .seal = sr_tpm2_seal, .unseal = sr_tpm2_unseal, .describe = sr_tpm2_describe,
+    .anchor_read = sr_tpm2_anchor_read, .anchor_write = sr_tpm2_anchor_write, .forget = sr_tpm2_forget,
 };

@@ -133,10 +133,53 @@ static enum sr_err sr_module_load_mode(struct sr_module *m)
     return SR_OK;
 }
 
-static enum sr_err sr_module_load_nvram(struct sr_module *m)
+/* SHA-256 of module/nvram as it is on disk, or 32 zero bytes when there is none. */
+static enum sr_err sr_module_nvram_digest(struct sr_module *m, uint8_t out[SR_HASH_LEN])
 {
     char path[SR_PATH_MAX];
     SR_TRY(sr_module_path(m, "module/nvram", path, sizeof(path)));
+    SR_AUTO_BUF struct sr_buf file = {0};
+    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
+    enum sr_err r = sr_file_read(path, &file);
+    if (r == SR_ERR_NOT_FOUND) {
+        memset(out, 0, SR_HASH_LEN);
+        return SR_OK;
+    }
+    SR_TRY(r);
+    return sr_sha256(file.data, file.len, out);
+}
+
+enum sr_err sr_module_anchor_nvram(struct sr_module *m)
+{
+    char km0[SR_PATH_MAX];
+    uint8_t digest[SR_HASH_LEN];
+    SR_TRY(sr_module_path(m, "module/km0", km0, sizeof(km0)));
+    SR_TRY(sr_module_nvram_digest(m, digest));
+    enum sr_err r = sr_km0_anchor_set(&m->seal, km0, digest);
+    if (r != SR_OK) {
+        sr_module_diagf(m, "%s", m->seal.diag);
+        return r;
+    }
+    m->nvram_refused = SR_OK;
+    return SR_OK;
+}
+
+static enum sr_err sr_module_load_nvram(struct sr_module *m)
+{
+    char path[SR_PATH_MAX], km0[SR_PATH_MAX];
+    uint8_t digest[SR_HASH_LEN];
+    SR_TRY(sr_module_path(m, "module/nvram", path, sizeof(path)));
+    SR_TRY(sr_module_path(m, "module/km0", km0, sizeof(km0)));
+    SR_TRY(sr_module_nvram_digest(m, digest));
+    /* An NVRAM the seal did not record last is an older copy: its world key is not loaded, and only a quorum of
+     * cards (world load) brings one back. The module still opens, so that they can. */
+    enum sr_err r = sr_km0_anchor_check(&m->seal, km0, digest);
+    if (r == SR_ERR_NVRAM_ROLLBACK || r == SR_ERR_SEAL_ANCHOR) {
+        m->nvram_refused = r;
+        sr_module_diagf(m, "%s", m->seal.diag);
+        return SR_OK;
+    }
+    SR_TRY(r);
     if (!sr_file_exists(path)) {
         return SR_OK;
     }
@@ -183,6 +226,7 @@ enum sr_err sr_module_open(const char *kmdata, struct sr_module **ret)
 
 enum sr_err sr_module_open_sealed(const char *kmdata, struct sr_seal_config *seal, struct sr_module **ret)
 {
+    struct sr_seal_config file = {.backend = SR_SEAL_FILE};
     SR_ENSURE(kmdata != NULL && *kmdata != 0, SR_ERR_USAGE);
     struct sr_module *m = OPENSSL_zalloc(sizeof(*m));
     SR_ENSURE(m != NULL, SR_ERR_NOMEM);
@@ -198,9 +242,13 @@ enum sr_err sr_module_open_sealed(const char *kmdata, struct sr_seal_config *sea
     enum sr_err r = len < sizeof(m->dir) ? SR_OK : SR_ERR_TOO_LARGE;
     if (r == SR_OK) {
         memcpy(m->dir, kmdata, len + 1);
-        r = sr_module_load(m, seal);
+        m->seal = seal != NULL ? *seal : file;
+        r = sr_module_load(m, &m->seal);
     }
     if (r != SR_OK) {
+        if (seal != NULL) {
+            memcpy(seal->diag, m->seal.diag, sizeof(seal->diag)); /* what the backend said, for the caller */
+        }
         sr_module_free(m);
         return r;
     }
@@ -224,6 +272,7 @@ enum sr_err sr_module_reset(struct sr_module *m)
     char path[SR_PATH_MAX];
     SR_TRY(sr_module_path(m, "module/nvram", path, sizeof(path)));
     SR_TRY(sr_file_remove(path));
+    SR_TRY(sr_module_anchor_nvram(m)); /* a copy made before the reset is refused from now on */
     sr_secure_key_free(m->km);
     m->km = NULL;
     m->km_world_id[0] = 0;

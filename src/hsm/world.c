@@ -92,6 +92,7 @@ static enum sr_err sr_world_authenticate(struct sr_module *m, const uint8_t km[S
 enum sr_err sr_module_require_world(struct sr_module *m, struct sr_world_info *ret)
 {
     SR_ENSURE(m->mode == 'O', SR_ERR_MODE_O_NEEDED);
+    SR_ENSURE(m->nvram_refused == SR_OK, m->nvram_refused);
     SR_ENSURE(m->km != NULL, SR_ERR_NO_WORLD);
     struct sr_world_info info;
     enum sr_err r = sr_world_authenticate(m, m->km, &info);
@@ -114,6 +115,7 @@ static enum sr_err sr_world_store_nvram(struct sr_module *m, const uint8_t km[SR
     SR_ENSURE(h != NULL, SR_ERR_NOMEM);
     SR_TRY(sr_seal_write(m->km0, SR_PURPOSE_NVRAM, SR_MAGIC_NVRAM, h, km, SR_WORLD_KEY_LEN, path,
                          SR_WRITE_REPLACE));
+    SR_TRY(sr_module_anchor_nvram(m)); /* from now on only this NVRAM opens (rollback) */
     if (m->km == NULL) {
         m->km = OPENSSL_secure_zalloc(SR_WORLD_KEY_LEN);
         SR_ENSURE(m->km != NULL, SR_ERR_NOMEM);

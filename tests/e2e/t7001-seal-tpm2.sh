@@ -79,7 +79,7 @@ expect 1 "cannot reach the TPM.*swtpm:host=127.0.0.1,port=1" $SR serve --data "$
 expect 1 "cannot reach the TPM" $SR seal init --backend tpm2 --tpm swtpm:host=127.0.0.1,port=1 --data "$T/never"
 [ ! -e "$T/never" ] || fail "a failed seal init made the directory"
 expect 1 "already has a seal" $SR seal init --backend tpm2 --tpm "$TPM_A" --data "$T/d1"
-expect 2 "backend is file or tpm2" $SR seal init --backend floppy --data "$T/never"
+expect 2 "backend is file, tpm2 or pkcs11" $SR seal init --backend floppy --data "$T/never"
 expect 2 "PCR numbers" $SR seal init --backend tpm2 --pcrs 24 --data "$T/never"
 expect 1 "sealed by tpm2, not file" $SR serve --data "$T/d1" --seal file --listen 127.0.0.1:0
 
