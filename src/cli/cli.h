@@ -93,6 +93,8 @@ struct sr_seal_choice {
 SR_MUST_USE enum sr_err sr_seal_options(struct sr_cli *cli, const struct sr_seal_choice *choice,
                                         struct sr_seal_config *ret);
 extern const struct sr_cmd sr_cmds_seal[];
+/* The data directory's serve.lock, taken (its fd, with this PID in it): SR_ERR_EXISTS while a server holds it. */
+SR_MUST_USE enum sr_err sr_serve_lock(struct sr_cli *cli, const char *data, int *ret_fd);
 /* Parses --acs-quorum K/N (1 <= K <= N <= 64); text NULL gives 1/1. */
 SR_MUST_USE enum sr_err sr_quorum_parse(const char *text, unsigned *k, unsigned *n);
 /* A Unix time as ISO-8601 UTC ("2026-11-27T00:00:00Z"), the form every table prints; "-" for 0. */

@@ -57,7 +57,7 @@ static const struct sr_cmd sr_cmds[] = {
      "prepare a key for transfer to a vault (the guide's KeyTransferRemote)"},
     {"serve", sr_cmd_serve, 0, 0, 0, sr_opts_serve, NULL,
      "serve [--data DIR] [--listen ADDR:PORT] [--dev]", "run the key vault (HTTPS, Key Vault keys API)"},
-    {"seal", NULL, 0, 0, 0, NULL, sr_cmds_seal, "seal init|status",
+    {"seal", NULL, 0, 0, 0, NULL, sr_cmds_seal, "seal init|migrate|status",
      "where a data directory's module keys live: a file, or sealed by a TPM"},
     {"region", NULL, 0, 0, 0, NULL, sr_cmds_region, "region list|create|join", "regions: a module and world each"},
     {"vault", NULL, 0, 0, 0, NULL, sr_cmds_vault, "vault list|create|show", "vaults in regions"},

@@ -1,11 +1,14 @@
 /* cmd_seal.c - `seal init|status`: which backend keeps a data directory's module keys (hsm/km0.h). */
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/fileio.h"
 #include "base/json.h"
 #include "base/safety.h"
+#include "base/text.h"
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "hsm/km0.h"
@@ -182,10 +185,69 @@ static enum sr_err sr_cmd_seal_status(struct sr_cli *cli, const struct sr_args *
     return sr_output_rows(cli, format, rows, columns);
 }
 
+static const struct sr_opt sr_opts_seal_migrate[] = {
+    {"data", NULL, true, "the data directory, its server stopped (default ./strongroom-data)"},
+    {"to", NULL, true, "file, tpm2 or pkcs11: the backend that keeps the module keys from now on"},
+    {"tpm", NULL, true, "--to tpm2: the TCTI (default STRONGROOM_TPM_TCTI, else device:/dev/tpmrm0)"},
+    {"pcrs", NULL, true, "--to tpm2: SHA-256 PCRs to bind the keys to (7, or 0,2,7)"},
+    {"pkcs11", NULL, true, "--to pkcs11: the token's RFC 7512 URI, with module-path= and pin-source=file:PATH"},
+    {NULL, NULL, false, NULL},
+};
+
+static void sr_fdclose(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+    }
+}
+
+static enum sr_err sr_cmd_seal_migrate(struct sr_cli *cli, const struct sr_args *args)
+{
+    const struct sr_opt *o = sr_opts_seal_migrate;
+    const char *data = sr_data_dir(args, o);
+    struct sr_seal_choice choice = {sr_arg(args, o, "to"), sr_arg(args, o, "tpm"), sr_arg(args, o, "pcrs"),
+                                    sr_arg(args, o, "pkcs11")};
+    struct sr_seal_config to, from;
+    SR_TRY(sr_seal_options(cli, &choice, &to));
+    SR_AUTO(sr_fdclose) int lock = -1;
+    SR_TRY(sr_serve_lock(cli, data, &lock)); /* the server is stopped, and stays so while this runs */
+    SR_TRY(sr_seal_config_read(data, &from));
+    enum sr_err r = sr_seal_probe(&to);
+    if (r != SR_OK) {
+        sr_cli_detail(cli, "%s", to.diag);
+        return r;
+    }
+    /* STRONGROOM_TEST_SEAL_FAULT=N (tests only): stop after step N, as a crash would. */
+    const char *fault = getenv("STRONGROOM_TEST_SEAL_FAULT");
+    unsigned long fault_after = 0;
+    if (fault != NULL && sr_parse_uint(fault, 1, 1000, &fault_after) != SR_OK) {
+        fault_after = 0;
+    }
+    unsigned moved = 0;
+    r = sr_seal_migrate(data, &from, &to, (unsigned)fault_after, &moved);
+    if (r != SR_OK) {
+        sr_cli_detail(cli, "%s%s%s", from.diag, from.diag[0] && to.diag[0] ? "; " : "", to.diag);
+        return r;
+    }
+    char summary[400];
+    sr_seal_summary(&to, summary, sizeof(summary));
+    if (from.backend == to.backend) {
+        fprintf(cli->out, "Data directory %s is sealed by %s already; nothing of another seal is left in it\n", data,
+                summary);
+    } else {
+        fprintf(cli->out, "Data directory %s: %u module keys moved from %s to %s; the old seal's files are removed\n",
+                data, moved, sr_seal_backend_name(from.backend), summary);
+    }
+    return SR_OK;
+}
+
 const struct sr_cmd sr_cmds_seal[] = {
     {"init", sr_cmd_seal_init, 0, 0, 0, sr_opts_seal_init, NULL,
      "seal init --backend file|tpm2|pkcs11 [--tpm TCTI] [--pcrs LIST] [--pkcs11 URI] --data DIR",
      "choose where a new data directory's module keys live (a TPM or an HSM: a copy of the directory opens nothing)"},
+    {"migrate", sr_cmd_seal_migrate, 0, 0, 0, sr_opts_seal_migrate, NULL,
+     "seal migrate --to file|tpm2|pkcs11 [--tpm TCTI] [--pcrs LIST] [--pkcs11 URI] --data DIR",
+     "move every module key of a stopped server's data directory to another seal (a crash leaves one working)"},
     {"status", sr_cmd_seal_status, 0, 0, 0, sr_opts_seal_status, NULL,
      "seal status [--tpm TCTI] [--output table|tsv|json] --data DIR",
      "each module key of a data directory: its backend, what it is bound to, whether it unseals here"},

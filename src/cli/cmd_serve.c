@@ -804,7 +804,7 @@ static void sr_print_dev_help(FILE *f, const char *data, unsigned port)
  * the server caches key rows because its writer is the only writer of keys (store/rowcache.c). Operator
  * commands (token, vault, region, audit) need no lock and work beside it.
  */
-static enum sr_err sr_serve_lock(struct sr_cli *cli, const char *data, int *ret_fd)
+enum sr_err sr_serve_lock(struct sr_cli *cli, const char *data, int *ret_fd)
 {
     char path[SR_PATH_MAX];
     SR_TRY(sr_dir_make(data));

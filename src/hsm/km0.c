@@ -46,7 +46,7 @@ static const struct sr_seal_ops *const sr_seal_backends[] = {
     [SR_SEAL_PKCS11] = &sr_seal_pkcs11,
 };
 
-static const struct sr_seal_ops *sr_seal_ops_of(const struct sr_seal_config *cfg)
+const struct sr_seal_ops *sr_seal_ops_of(const struct sr_seal_config *cfg)
 {
     return cfg != NULL && (unsigned)cfg->backend < SR_ARRAY_LEN(sr_seal_backends) ? sr_seal_backends[cfg->backend]
                                                                                    : &sr_seal_file;
@@ -182,6 +182,14 @@ enum sr_err sr_seal_config_init(const char *data_dir, const struct sr_seal_confi
     char path[SR_PATH_MAX];
     SR_TRY(sr_seal_path(data_dir, path, sizeof(path)));
     SR_ENSURE(!sr_file_exists(path) && !sr_seal_has_keys(data_dir), SR_ERR_SEAL_EXISTS);
+    SR_TRY(sr_dir_make(data_dir));
+    return sr_seal_config_write(data_dir, cfg, SR_WRITE_CREATE);
+}
+
+enum sr_err sr_seal_config_write(const char *data_dir, const struct sr_seal_config *cfg, enum sr_write_mode mode)
+{
+    char path[SR_PATH_MAX];
+    SR_TRY(sr_seal_path(data_dir, path, sizeof(path)));
     SR_AUTO_JSON json_t *pcrs = json_array();
     SR_ENSURE(pcrs != NULL, SR_ERR_NOMEM);
     for (unsigned i = 0; i < 24; i++) {
@@ -199,11 +207,10 @@ enum sr_err sr_seal_config_init(const char *data_dir, const struct sr_seal_confi
     }
     SR_AUTO_FREE char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
     SR_ENSURE(text != NULL, SR_ERR_NOMEM);
-    SR_TRY(sr_dir_make(data_dir));
-    return sr_file_write_atomic(path, text, strlen(text), SR_WRITE_CREATE);
+    return sr_file_write_atomic(path, text, strlen(text), mode);
 }
 
-static enum sr_err sr_km0_kept_path(const struct sr_seal_ops *ops, const char *path, char *out, size_t cap)
+enum sr_err sr_km0_kept_path(const struct sr_seal_ops *ops, const char *path, char *out, size_t cap)
 {
     int n = snprintf(out, cap, "%s%s", path, ops->suffix);
     SR_ENSURE(n > 0 && (size_t)n < cap, SR_ERR_TOO_LARGE);

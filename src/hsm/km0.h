@@ -69,6 +69,14 @@ SR_MUST_USE enum sr_err sr_km0_anchor_check(struct sr_seal_config *seal, const c
 SR_MUST_USE enum sr_err sr_km0_anchor_set(struct sr_seal_config *seal, const char *path, const uint8_t digest[32]);
 /* Wipes and frees a KM0 sr_km0_load gave. */
 void sr_km0_free(uint8_t *km0);
+/*
+ * `seal migrate` on a stopped server: every module key of data_dir unsealed by from and sealed by to, then
+ * DATA/seal replaced (the commit), then the old backend's files and anchors removed. A crash at any point
+ * leaves the old seal or the new one able to open everything; with from and to the same backend (after a
+ * crash in the clean-up) only the clean-up runs. fault_after (tests): stop after that many steps.
+ */
+SR_MUST_USE enum sr_err sr_seal_migrate(const char *data_dir, struct sr_seal_config *from, struct sr_seal_config *to,
+                                        unsigned fault_after, unsigned *ret_moved);
 /* Seals a throwaway KM0 and unseals it: the backend works here, before anything is made with it. */
 SR_MUST_USE enum sr_err sr_seal_probe(struct sr_seal_config *seal);
 /* One KM0's state for `seal status`: {"path", "backend", "present", ...what it is bound to}. */

@@ -6,6 +6,7 @@
 #define SR_HSM_KM0_INTERNAL_H
 
 #include "base/buf.h"
+#include "base/fileio.h"
 #include "hsm/km0.h"
 
 #define SR_KM0_LEN 32u
@@ -28,6 +29,13 @@ struct sr_seal_ops {
     /* Frees what the backend holds for these kept bytes besides the disk (the anchor); NULL: nothing. */
     enum sr_err (*forget)(struct sr_seal_config *cfg, const uint8_t *kept, size_t len);
 };
+
+const struct sr_seal_ops *sr_seal_ops_of(const struct sr_seal_config *cfg);
+/* path (a KM0's) with the backend's suffix: the file it keeps. */
+SR_MUST_USE enum sr_err sr_km0_kept_path(const struct sr_seal_ops *ops, const char *path, char *out, size_t cap);
+/* DATA/seal written atomically: create it, or replace it (the commit of a migration). */
+SR_MUST_USE enum sr_err sr_seal_config_write(const char *data_dir, const struct sr_seal_config *cfg,
+                                             enum sr_write_mode mode);
 
 extern const struct sr_seal_ops sr_seal_tpm2;
 extern const struct sr_seal_ops sr_seal_pkcs11;
