@@ -64,6 +64,8 @@ struct sr_module {
     enum sr_err nvram_refused;  /* SR_OK, or why module/nvram was not loaded (rollback, anchor gone) */
 };
 
+/* SHA-256 of an NVRAM file as it is on disk, or 32 zero bytes when there is none: what anchors record. */
+SR_MUST_USE enum sr_err sr_nvram_digest(const char *path, uint8_t out[SR_HASH_LEN]);
 /* Records module/nvram as it is now (its SHA-256, or zeros when absent) in the seal's rollback anchor. */
 SR_MUST_USE enum sr_err sr_module_anchor_nvram(struct sr_module *m);
 

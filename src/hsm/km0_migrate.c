@@ -86,15 +86,7 @@ static enum sr_err sr_migration_nvram_digest(const char *km0_path, uint8_t out[S
     char nvram[SR_PATH_MAX];
     int n = snprintf(nvram, sizeof(nvram), "%.*snvram", (int)(strlen(km0_path) - 3), km0_path);
     SR_ENSURE(n > 0 && (size_t)n < sizeof(nvram), SR_ERR_TOO_LARGE);
-    SR_AUTO_BUF struct sr_buf file = {0};
-    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
-    enum sr_err r = sr_file_read(nvram, &file);
-    if (r == SR_ERR_NOT_FOUND) {
-        memset(out, 0, SR_HASH_LEN);
-        return SR_OK;
-    }
-    SR_TRY(r);
-    return sr_sha256(file.data, file.len, out);
+    return sr_nvram_digest(nvram, out);
 }
 
 /* Step 1 for one KM0: the old backend opens it, the new one seals it beside, its anchor records the NVRAM. */

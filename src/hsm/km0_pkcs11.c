@@ -162,6 +162,18 @@ static enum sr_err sr_p11_open(struct sr_p11 *p, struct sr_seal_config *cfg)
 static CK_BBOOL sr_p11_true = CK_TRUE, sr_p11_false = CK_FALSE;
 
 /* The wrapping key by its label; made (non-extractable, sensitive) when create is set and there is none. */
+/* Up to two objects matching the template (two: the label is not unique). */
+static enum sr_err sr_p11_find(struct sr_p11 *p, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE found[2],
+                               CK_ULONG *ret_count)
+{
+    CK_RV rv = p->f->C_FindObjectsInit(p->s, tmpl, n);
+    if (rv == CKR_OK) {
+        rv = p->f->C_FindObjects(p->s, found, 2, ret_count);
+        (void)p->f->C_FindObjectsFinal(p->s);
+    }
+    return rv == CKR_OK ? SR_OK : sr_p11_fail(p, "C_FindObjects", rv, SR_ERR_P11_SEAL_TOKEN);
+}
+
 static enum sr_err sr_p11_key(struct sr_p11 *p, bool create, CK_OBJECT_HANDLE *ret)
 {
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
@@ -170,14 +182,7 @@ static enum sr_err sr_p11_key(struct sr_p11 *p, bool create, CK_OBJECT_HANDLE *r
                            {CKA_LABEL, p->label, strlen(p->label)}};
     CK_OBJECT_HANDLE found[2];
     CK_ULONG count = 0;
-    CK_RV rv = p->f->C_FindObjectsInit(p->s, find, SR_ARRAY_LEN(find));
-    if (rv == CKR_OK) {
-        rv = p->f->C_FindObjects(p->s, found, 2, &count);
-        (void)p->f->C_FindObjectsFinal(p->s);
-    }
-    if (rv != CKR_OK) {
-        return sr_p11_fail(p, "C_FindObjects", rv, SR_ERR_P11_SEAL_TOKEN);
-    }
+    SR_TRY(sr_p11_find(p, find, SR_ARRAY_LEN(find), found, &count));
     if (count > 1) {
         snprintf(p->cfg->diag, sizeof(p->cfg->diag), "two AES keys labelled '%s' in token %s", p->label, p->token);
         return SR_ERR_P11_SEAL_KEY;
@@ -200,7 +205,7 @@ static enum sr_err sr_p11_key(struct sr_p11 *p, bool create, CK_OBJECT_HANDLE *r
         {CKA_WRAP, &sr_p11_false, 1},            {CKA_UNWRAP, &sr_p11_false, 1},
     };
     CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
-    rv = p->f->C_GenerateKey(p->s, &gen, tmpl, SR_ARRAY_LEN(tmpl), ret);
+    CK_RV rv = p->f->C_GenerateKey(p->s, &gen, tmpl, SR_ARRAY_LEN(tmpl), ret);
     return rv == CKR_OK ? SR_OK : sr_p11_fail(p, "C_GenerateKey", rv, SR_ERR_P11_SEAL_TOKEN);
 }
 
@@ -219,14 +224,7 @@ static enum sr_err sr_p11_anchor_find(struct sr_p11 *p, const char *label, CK_OB
     CK_ATTRIBUTE find[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_LABEL, (void *)label, strlen(label)}};
     CK_OBJECT_HANDLE found[2];
     CK_ULONG count = 0;
-    CK_RV rv = p->f->C_FindObjectsInit(p->s, find, SR_ARRAY_LEN(find));
-    if (rv == CKR_OK) {
-        rv = p->f->C_FindObjects(p->s, found, 2, &count);
-        (void)p->f->C_FindObjectsFinal(p->s);
-    }
-    if (rv != CKR_OK) {
-        return sr_p11_fail(p, "C_FindObjects", rv, SR_ERR_P11_SEAL_TOKEN);
-    }
+    SR_TRY(sr_p11_find(p, find, SR_ARRAY_LEN(find), found, &count));
     if (count != 1) {
         snprintf(p->cfg->diag, sizeof(p->cfg->diag), "data object '%s' is gone from token %s", label, p->token);
         return SR_ERR_SEAL_ANCHOR;

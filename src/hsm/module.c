@@ -133,11 +133,8 @@ static enum sr_err sr_module_load_mode(struct sr_module *m)
     return SR_OK;
 }
 
-/* SHA-256 of module/nvram as it is on disk, or 32 zero bytes when there is none. */
-static enum sr_err sr_module_nvram_digest(struct sr_module *m, uint8_t out[SR_HASH_LEN])
+enum sr_err sr_nvram_digest(const char *path, uint8_t out[SR_HASH_LEN])
 {
-    char path[SR_PATH_MAX];
-    SR_TRY(sr_module_path(m, "module/nvram", path, sizeof(path)));
     SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
     enum sr_err r = sr_file_read(path, &file);
@@ -153,8 +150,10 @@ enum sr_err sr_module_anchor_nvram(struct sr_module *m)
 {
     char km0[SR_PATH_MAX];
     uint8_t digest[SR_HASH_LEN];
+    char nvram[SR_PATH_MAX];
     SR_TRY(sr_module_path(m, "module/km0", km0, sizeof(km0)));
-    SR_TRY(sr_module_nvram_digest(m, digest));
+    SR_TRY(sr_module_path(m, "module/nvram", nvram, sizeof(nvram)));
+    SR_TRY(sr_nvram_digest(nvram, digest));
     enum sr_err r = sr_km0_anchor_set(&m->seal, km0, digest);
     if (r != SR_OK) {
         sr_module_diagf(m, "%s", m->seal.diag);
@@ -170,7 +169,7 @@ static enum sr_err sr_module_load_nvram(struct sr_module *m)
     uint8_t digest[SR_HASH_LEN];
     SR_TRY(sr_module_path(m, "module/nvram", path, sizeof(path)));
     SR_TRY(sr_module_path(m, "module/km0", km0, sizeof(km0)));
-    SR_TRY(sr_module_nvram_digest(m, digest));
+    SR_TRY(sr_nvram_digest(path, digest));
     /* An NVRAM the seal did not record last is an older copy: its world key is not loaded, and only a quorum of
      * cards (world load) brings one back. The module still opens, so that they can. */
     enum sr_err r = sr_km0_anchor_check(&m->seal, km0, digest);

@@ -194,6 +194,36 @@ p11() {
         "$@"
     fi
 }
+# softhsm_token NAME: a SoftHSMv2 token store of its own in $T/NAME (token "vault", user PIN 1234, SO PIN
+# 5678); exports SOFTHSM2_CONF for it and sets $SOFTHSM (the library), $P11_PIN_FILE ($T/pin) and $P11_URI
+# (the token as a pkcs11 seal names it).
+softhsm_token() {
+    SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
+    [ -f "$SOFTHSM" ] || fail "no $SOFTHSM (Debian package softhsm2; scripts/bootstrap.sh installs it)"
+    mkdir -p "$T/$1/tokens"
+    echo "directories.tokendir = $T/$1/tokens" > "$T/$1/softhsm2.conf"
+    export SOFTHSM2_CONF="$T/$1/softhsm2.conf"
+    softhsm2-util --init-token --free --label vault --pin 1234 --so-pin 5678 >/dev/null
+    P11_PIN_FILE="$T/pin"
+    echo 1234 > "$P11_PIN_FILE"
+    P11_URI="pkcs11:token=vault?module-path=$SOFTHSM&pin-source=file:$P11_PIN_FILE"
+}
+# keys_and_byok: through the vault in STRONGROOM_VAULT_URL, an EC key k1 made and an EC key 'imported' by
+# BYOK (a .byok made by openssl for an import KEK of the vault); both sign d.txt.
+keys_and_byok() {
+    $SR key create --name k1 --kty EC-HSM --curve P-256 >/dev/null
+    $SR key create --name ImportKek --kty RSA-HSM --size 3072 --ops import >/dev/null
+    $SR key download --name ImportKek --file kek.pem >/dev/null
+    local kid; kid=$($SR key show --name ImportKek --output json | jq -r .key.kid)
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out own.pem 2>/dev/null
+    openssl pkcs8 -topk8 -nocrypt -in own.pem -outform DER -out own.p8
+    openssl_byok kek.pem "$kid" own.p8 own.byok
+    $SR key import --name imported --byok-file own.byok --destination HSM --kty EC-HSM --curve P-256 >/dev/null
+    echo "signed under a sealed module" > d.txt
+    for k in k1 imported; do
+        $SR key sign --name $k --alg ES256 --in d.txt --out $k.sig >/dev/null || fail "sign with $k"
+    done
+}
 # b64u: stdin as base64url without padding; b64u_decode: back. rsa_jwk_n PEM: an RSA key's modulus as JWK's n.
 b64u() { basenc --base64url -w0 | tr -d '='; }
 b64u_decode() { local s; s=$(tr '_-' '/+'); while [ $(( ${#s} % 4 )) != 0 ]; do s="$s="; done; printf '%s' "$s" | base64 -d; }

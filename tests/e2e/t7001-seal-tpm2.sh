@@ -24,18 +24,7 @@ for f in root/km0 tls/km0 regions/DEV/kmdata/module/km0; do
     [ -e "$T/d1/$f" ] && fail "$f is a plain file under the tpm2 seal"
     [ -s "$T/d1/$f.tpm2" ] || fail "no $f.tpm2"
 done
-$SR key create --name k1 --kty EC-HSM --curve P-256 >/dev/null
-$SR key create --name ImportKek --kty RSA-HSM --size 3072 --ops import >/dev/null
-$SR key download --name ImportKek --file kek.pem >/dev/null
-KID=$($SR key show --name ImportKek --output json | jq -r .key.kid)
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out own.pem 2>/dev/null
-openssl pkcs8 -topk8 -nocrypt -in own.pem -outform DER -out own.p8
-openssl_byok kek.pem "$KID" own.p8 own.byok
-$SR key import --name imported --byok-file own.byok --destination HSM --kty EC-HSM --curve P-256 >/dev/null
-echo "signed under a sealed module" > d.txt
-for k in k1 imported; do
-    $SR key sign --name $k --alg ES256 --in d.txt --out $k.sig >/dev/null || fail "sign with $k"
-done
+keys_and_byok
 $SR seal status --data "$T/d1" -o json > status.json
 jq -e '.backend == "tpm2" and ([.modules[] | select(.state == "unseals")] | length) == 3' status.json >/dev/null ||
     fail "seal status: $(cat status.json)"

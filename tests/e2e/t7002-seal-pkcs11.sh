@@ -6,19 +6,9 @@
 # and say why, while the original keeps signing. Then each error says what to do: a wrong PIN, a token
 # absent, the wrapping key deleted, a PIN in the URI refused.
 . "$(dirname "$0")/lib.sh"
-SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
-[ -f "$SOFTHSM" ] || fail "no $SOFTHSM (Debian package softhsm2; scripts/bootstrap.sh installs it)"
-# token NAME: a SoftHSMv2 token store of its own, token label "vault", user PIN 1234 (in $T/pin).
-token() {
-    mkdir -p "$T/$1/tokens"
-    echo "directories.tokendir = $T/$1/tokens" > "$T/$1/softhsm2.conf"
-    SOFTHSM2_CONF="$T/$1/softhsm2.conf" softhsm2-util --init-token --free --label vault --pin 1234 --so-pin 5678 >/dev/null
-}
-token hsm-a
-token hsm-b
-echo 1234 > "$T/pin"
+softhsm_token hsm-b
+softhsm_token hsm-a
 URI="pkcs11:token=vault;object=strongroom-km0?module-path=$SOFTHSM&pin-source=file:$T/pin"
-export SOFTHSM2_CONF="$T/hsm-a/softhsm2.conf"
 
 step "seal init --backend pkcs11; the wrapping key is made in the token, sensitive and not extractable"
 $SR seal init --backend pkcs11 --pkcs11 "$URI" --data "$T/d1" | grep -q "sealed by pkcs11" || fail "seal init"
@@ -33,18 +23,7 @@ for f in root/km0 tls/km0 regions/DEV/kmdata/module/km0; do
     [ -e "$T/d1/$f" ] && fail "$f is a plain file under the pkcs11 seal"
     [ -s "$T/d1/$f.p11" ] || fail "no $f.p11"
 done
-$SR key create --name k1 --kty EC-HSM --curve P-256 >/dev/null
-$SR key create --name ImportKek --kty RSA-HSM --size 3072 --ops import >/dev/null
-$SR key download --name ImportKek --file kek.pem >/dev/null
-KID=$($SR key show --name ImportKek --output json | jq -r .key.kid)
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out own.pem 2>/dev/null
-openssl pkcs8 -topk8 -nocrypt -in own.pem -outform DER -out own.p8
-openssl_byok kek.pem "$KID" own.p8 own.byok
-$SR key import --name imported --byok-file own.byok --destination HSM --kty EC-HSM --curve P-256 >/dev/null
-echo "signed under a pkcs11-sealed module" > d.txt
-for k in k1 imported; do
-    $SR key sign --name $k --alg ES256 --in d.txt --out $k.sig >/dev/null || fail "sign with $k"
-done
+keys_and_byok
 $SR seal status --data "$T/d1" -o json | jq -e '[.modules[] | select(.state == "unseals")] | length == 3' >/dev/null ||
     fail "seal status: $($SR seal status --data "$T/d1")"
 

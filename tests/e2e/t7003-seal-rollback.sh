@@ -5,13 +5,8 @@
 # server refuses to start and says rollback — until a quorum of the region's cards loads the world again.
 # The same for the file seal shows what it does not protect (the copy serves again), as docs/design.md says.
 . "$(dirname "$0")/lib.sh"
-SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
 swtpm_start tpm
-mkdir -p "$T/hsm/tokens"
-echo "directories.tokendir = $T/hsm/tokens" > "$T/hsm/softhsm2.conf"
-export SOFTHSM2_CONF="$T/hsm/softhsm2.conf"
-softhsm2-util --init-token --free --label vault --pin 1234 --so-pin 5678 >/dev/null
-echo 1234 > "$T/pin"
+softhsm_token hsm
 
 # rollback BACKEND DIR [seal options...]: a dev vault signs; the directory is saved; the region module is
 # reset; the saved copy is put back.

@@ -5,13 +5,8 @@
 # moved, the commit, each old file removed): whatever step it stops after, the directory serves and signs
 # (the old seal before the commit, the new one after), and running the migration again finishes it.
 . "$(dirname "$0")/lib.sh"
-SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
 swtpm_start tpm
-mkdir -p "$T/hsm/tokens"
-echo "directories.tokendir = $T/hsm/tokens" > "$T/hsm/softhsm2.conf"
-export SOFTHSM2_CONF="$T/hsm/softhsm2.conf"
-softhsm2-util --init-token --free --label vault --pin 1234 --so-pin 5678 >/dev/null
-echo 1234 > "$T/pin"
+softhsm_token hsm
 URI="pkcs11:token=vault?module-path=$SOFTHSM&pin-source=file:$T/pin"
 D="$T/data"
 echo "the same message, whatever keeps the module keys" > msg.txt

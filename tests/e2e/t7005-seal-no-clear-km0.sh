@@ -4,13 +4,8 @@
 # of the data directory, the SQLite file, a dump of it, the server's log, nor the running server's
 # /proc/PID/environ. The KM0s are learnt afterwards, for the search, by migrating a copy to the file seal.
 . "$(dirname "$0")/lib.sh"
-SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
 swtpm_start tpm
-mkdir -p "$T/hsm/tokens"
-echo "directories.tokendir = $T/hsm/tokens" > "$T/hsm/softhsm2.conf"
-export SOFTHSM2_CONF="$T/hsm/softhsm2.conf"
-softhsm2-util --init-token --free --label vault --pin 1234 --so-pin 5678 >/dev/null
-echo 1234 > "$T/pin"
+softhsm_token hsm
 
 for backend in tpm2 pkcs11; do
     step "$backend: a run, then every trace it left searched for the module keys"
