@@ -26,7 +26,7 @@ sleep 0.5
 start_ms() {
     rm -f "$W/port"
     local t0; t0=$(date +%s%N)
-    "$SR" serve --data "$1" --listen 127.0.0.1:0 --port-file "$W/port" --quiet 2>/dev/null &
+    "$SR" serve --data "$1" --listen 127.0.0.1:0 --port-file "$W/port" --quiet >/dev/null 2>&1 &
     local pid=$!
     until [ -s "$W/port" ] && curl -sf --cacert "$1/tls/ca.pem" "https://localhost:$(cat "$W/port")/healthz" >/dev/null; do
         sleep 0.005

@@ -379,73 +379,82 @@ static enum sr_err sr_tpm2_describe(const struct sr_seal_config *cfg, const uint
     return SR_OK;
 }
 
-/* Reads (in == NULL) or writes the anchor the kept KM0 names. */
-static enum sr_err sr_tpm2_anchor(struct sr_seal_config *cfg, const uint8_t *kept, size_t len, const uint8_t *in,
-                                  uint8_t *out)
+/* The TPM opened and the anchor the kept KM0 names found in it (SR_ERR_NOT_FOUND: it names none). */
+static enum sr_err sr_tpm2_anchor_open(struct sr_tpm *t, struct sr_seal_config *cfg, const uint8_t *kept, size_t len,
+                                       ESYS_TR *ret)
 {
     struct sr_tpm_kept k;
+    *t = (struct sr_tpm){.primary = ESYS_TR_NONE, .session = ESYS_TR_NONE, .object = ESYS_TR_NONE, .cfg = cfg};
     SR_TRY(sr_tpm_kept_parse(kept, len, &k));
     SR_ENSURE(k.nv != 0, SR_ERR_NOT_FOUND);
-    struct sr_tpm t;
-    enum sr_err r = sr_tpm_open(&t, cfg);
-    ESYS_TR nv = ESYS_TR_NONE;
-    if (r == SR_OK) {
-        TSS2_RC rc = Esys_TR_FromTPMPublic(t.esys, k.nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
-        if (rc != TSS2_RC_SUCCESS) {
-            snprintf(cfg->diag, sizeof(cfg->diag), "NV index 0x%08x is gone from the TPM on TCTI %s", k.nv, cfg->tcti);
-            r = SR_ERR_SEAL_ANCHOR;
-        }
+    SR_TRY(sr_tpm_open(t, cfg));
+    if (Esys_TR_FromTPMPublic(t->esys, k.nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ret) != TSS2_RC_SUCCESS) {
+        snprintf(cfg->diag, sizeof(cfg->diag), "NV index 0x%08x is gone from the TPM on TCTI %s", k.nv, cfg->tcti);
+        return SR_ERR_SEAL_ANCHOR;
     }
-    if (r == SR_OK && in != NULL) {
-        TPM2B_MAX_NV_BUFFER data = {.size = SR_KM0_LEN};
-        memcpy(data.buffer, in, SR_KM0_LEN);
-        TSS2_RC rc = Esys_NV_Write(t.esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data, 0);
-        r = rc == TSS2_RC_SUCCESS ? SR_OK : sr_tpm_fail(&t, "writing the rollback anchor", rc);
-    } else if (r == SR_OK) {
-        TPM2B_MAX_NV_BUFFER *data = NULL;
-        TSS2_RC rc = Esys_NV_Read(t.esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                                  SR_KM0_LEN, 0, &data);
-        r = rc == TSS2_RC_SUCCESS && data->size == SR_KM0_LEN ? SR_OK : sr_tpm_fail(&t, "reading the rollback anchor", rc);
-        if (r == SR_OK) {
-            memcpy(out, data->buffer, SR_KM0_LEN);
-        }
-        Esys_Free(data);
-    }
-    if (nv != ESYS_TR_NONE) {
-        (void)Esys_TR_Close(t.esys, &nv);
-    }
-    sr_tpm_close(&t);
-    return r;
+    return SR_OK;
 }
 
-static enum sr_err sr_tpm2_forget(struct sr_seal_config *cfg, const uint8_t *kept, size_t len)
+static void sr_tpm2_anchor_close(struct sr_tpm *t, ESYS_TR *nv)
 {
-    struct sr_tpm_kept k;
-    SR_TRY(sr_tpm_kept_parse(kept, len, &k));
-    if (k.nv == 0) {
-        return SR_OK;
+    if (*nv != ESYS_TR_NONE && t->esys != NULL) {
+        (void)Esys_TR_Close(t->esys, nv);
     }
-    struct sr_tpm t;
-    enum sr_err r = sr_tpm_open(&t, cfg);
-    ESYS_TR nv = ESYS_TR_NONE;
-    if (r == SR_OK && Esys_TR_FromTPMPublic(t.esys, k.nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv) == TSS2_RC_SUCCESS) {
-        TSS2_RC rc = Esys_NV_UndefineSpace(t.esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
-        r = rc == TSS2_RC_SUCCESS ? SR_OK : sr_tpm_fail(&t, "freeing the rollback anchor", rc);
-    }
-    sr_tpm_close(&t);
-    return r;
+    sr_tpm_close(t);
 }
 
 static enum sr_err sr_tpm2_anchor_read(struct sr_seal_config *cfg, const uint8_t *kept, size_t len,
                                        uint8_t out[SR_KM0_LEN])
 {
-    return sr_tpm2_anchor(cfg, kept, len, NULL, out);
+    struct sr_tpm t;
+    ESYS_TR nv = ESYS_TR_NONE;
+    enum sr_err r = sr_tpm2_anchor_open(&t, cfg, kept, len, &nv);
+    TPM2B_MAX_NV_BUFFER *data = NULL;
+    if (r == SR_OK) {
+        TSS2_RC rc = Esys_NV_Read(t.esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                  SR_KM0_LEN, 0, &data);
+        r = rc == TSS2_RC_SUCCESS ? SR_OK : sr_tpm_fail(&t, "reading the rollback anchor", rc);
+    }
+    if (r == SR_OK && data != NULL && data->size == SR_KM0_LEN) {
+        memcpy(out, data->buffer, SR_KM0_LEN);
+    } else if (r == SR_OK) {
+        r = SR_ERR_SEAL_ANCHOR;
+    }
+    Esys_Free(data);
+    sr_tpm2_anchor_close(&t, &nv);
+    return r;
 }
 
 static enum sr_err sr_tpm2_anchor_write(struct sr_seal_config *cfg, const uint8_t *kept, size_t len,
                                         const uint8_t in[SR_KM0_LEN])
 {
-    return sr_tpm2_anchor(cfg, kept, len, in, NULL);
+    struct sr_tpm t;
+    ESYS_TR nv = ESYS_TR_NONE;
+    enum sr_err r = sr_tpm2_anchor_open(&t, cfg, kept, len, &nv);
+    if (r == SR_OK) {
+        TPM2B_MAX_NV_BUFFER data = {.size = SR_KM0_LEN};
+        memcpy(data.buffer, in, SR_KM0_LEN);
+        TSS2_RC rc = Esys_NV_Write(t.esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data, 0);
+        r = rc == TSS2_RC_SUCCESS ? SR_OK : sr_tpm_fail(&t, "writing the rollback anchor", rc);
+    }
+    sr_tpm2_anchor_close(&t, &nv);
+    return r;
+}
+
+static enum sr_err sr_tpm2_forget(struct sr_seal_config *cfg, const uint8_t *kept, size_t len)
+{
+    struct sr_tpm t;
+    ESYS_TR nv = ESYS_TR_NONE;
+    enum sr_err r = sr_tpm2_anchor_open(&t, cfg, kept, len, &nv);
+    if (r == SR_OK) {
+        TSS2_RC rc = Esys_NV_UndefineSpace(t.esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+        nv = ESYS_TR_NONE; /* undefining closes the handle too */
+        r = rc == TSS2_RC_SUCCESS ? SR_OK : sr_tpm_fail(&t, "freeing the rollback anchor", rc);
+    } else if (r == SR_ERR_NOT_FOUND || r == SR_ERR_SEAL_ANCHOR) {
+        r = SR_OK; /* nothing to free */
+    }
+    sr_tpm2_anchor_close(&t, &nv);
+    return r;
 }
 
 const struct sr_seal_ops sr_seal_tpm2 = {
