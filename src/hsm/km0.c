@@ -254,7 +254,13 @@ enum sr_err sr_km0_load(struct sr_seal_config *seal, const char *path, bool crea
             SR_TRY(sr_km0_other_backend(ops, path, cfg));
         }
         SR_TRY(r);
-        SR_TRY(ops->unseal(cfg, kept.data, kept.len, km0));
+        r = ops->unseal(cfg, kept.data, kept.len, km0);
+        if (r != SR_OK) {
+            char why[sizeof(cfg->diag)];
+            memcpy(why, cfg->diag, sizeof(why));
+            snprintf(cfg->diag, sizeof(cfg->diag), "%.200s: %.300s", kept_path, why); /* which module key */
+            return r;
+        }
     }
     *ret_secure = SR_TAKE(km0);
     return SR_OK;

@@ -123,7 +123,7 @@ start_nodes() {
         start_server "$T/n$i" --quiet --default-vault contoso --threads 2
         PORTS[$i]=$PORT CAS[$i]=$CA PIDS[$i]=$SERVER_PID
     done
-    trap 'kill ${PIDS[*]} 2>/dev/null; rm -rf "$T"' EXIT
+    trap 'kill ${PIDS[*]} ${SWTPM_PIDS[*]:-} 2>/dev/null || true; rm -rf "$T"' EXIT
 }
 # sdk_install: the official Azure SDK (@azure/keyvault-keys, pinned by package-lock.json) in $SDK, with the
 # test scripts of tests/e2e/node beside it; installed once per build directory.
