@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "hsm/km0.h"
 
 #define SR_P11_EXPORT __attribute__((visibility("default")))
 
@@ -125,9 +126,12 @@ static CK_RV sr_C_Initialize(CK_VOID_PTR args)
     } else {
         struct sr_p11 *p = calloc(1, sizeof(*p));
         const char *kmdata = getenv("STRONGROOM_KMDATA");
+        kmdata = kmdata && *kmdata ? kmdata : "kmdata";
+        struct sr_seal_config seal; /* a region module of a data directory opens with that directory's seal */
         if (p == NULL) {
             rv = CKR_HOST_MEMORY;
-        } else if (sr_module_open(kmdata && *kmdata ? kmdata : "kmdata", &p->module) != SR_OK) {
+        } else if (sr_seal_config_of_kmdata(kmdata, &seal) != SR_OK ||
+                   sr_module_open_sealed(kmdata, &seal, &p->module) != SR_OK) {
             free(p);
             rv = CKR_GENERAL_ERROR; /* no module there: nothing a slot could show */
         } else {
