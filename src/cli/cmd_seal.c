@@ -128,8 +128,9 @@ static enum sr_err sr_seal_status_row(struct sr_seal_config *cfg, const char *ow
             sr_km0_free(km0);
         }
         char state[1024];
-        snprintf(state, sizeof(state), "%s%s%s%s", r == SR_OK ? "unseals" : sr_err_message(r),
-                 cfg->diag[0] && r != SR_OK ? " (" : "", r != SR_OK ? cfg->diag : "", cfg->diag[0] && r != SR_OK ? ")" : "");
+        bool why = r != SR_OK && cfg->diag[0];
+        snprintf(state, sizeof(state), "%s%s%s%s", r == SR_OK ? "unseals" : sr_err_message(r), why ? " (" : "",
+                 why ? cfg->diag : "", why ? ")" : "");
         SR_ENSURE(json_object_set_new(e, "state", json_string(state)) == 0, SR_ERR_NOMEM);
     }
     return SR_OK;

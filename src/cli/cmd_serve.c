@@ -693,7 +693,8 @@ static enum sr_err sr_serve_seal(struct sr_cli *cli, const struct sr_args *args,
     const char *want = sr_arg(args, o, "seal");
     if (want != NULL) {
         struct sr_seal_config cfg;
-        struct sr_seal_choice choice = {want, sr_arg(args, o, "tpm"), sr_arg(args, o, "pcrs"), sr_arg(args, o, "pkcs11")};
+        struct sr_seal_choice choice = {want, sr_arg(args, o, "tpm"), sr_arg(args, o, "pcrs"),
+                                        sr_arg(args, o, "pkcs11")};
         SR_TRY(sr_seal_options(cli, &choice, &cfg));
         enum sr_err r = sr_seal_config_init(data, &cfg);
         SR_ENSURE(r == SR_OK || r == SR_ERR_SEAL_EXISTS, r);
@@ -701,7 +702,8 @@ static enum sr_err sr_serve_seal(struct sr_cli *cli, const struct sr_args *args,
     SR_TRY(sr_seal_config_read(data, ret));
     sr_seal_config_tcti(ret, sr_arg(args, o, "tpm"));
     if (want != NULL && strcmp(want, sr_seal_backend_name(ret->backend)) != 0) {
-        sr_cli_detail(cli, "%s is sealed by %s, not %s ('seal status')", data, sr_seal_backend_name(ret->backend), want);
+        sr_cli_detail(cli, "%s is sealed by %s, not %s ('seal status')", data, sr_seal_backend_name(ret->backend),
+                      want);
         return SR_ERR_SEAL_EXISTS;
     }
     if (ret->backend == SR_SEAL_FILE) {

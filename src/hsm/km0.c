@@ -163,18 +163,18 @@ enum sr_err sr_seal_config_of_kmdata(const char *kmdata, struct sr_seal_config *
 /* Whether the directory holds a module key already, kept by any backend: then its seal is chosen. */
 static bool sr_seal_has_keys(const char *data_dir)
 {
-    static const char *const places[] = {"root/km0", "tls/km0", "regions"};
+    static const char *const km0s[] = {"root/km0", "tls/km0"};
     char path[SR_PATH_MAX];
-    for (size_t i = 0; i < SR_ARRAY_LEN(places); i++) {
+    for (size_t i = 0; i < SR_ARRAY_LEN(km0s); i++) {
         for (size_t b = 0; b < SR_ARRAY_LEN(sr_seal_backends); b++) {
-            int n = snprintf(path, sizeof(path), "%s/%s%s", data_dir, places[i],
-                             i < 2 ? sr_seal_backends[b]->suffix : "");
+            int n = snprintf(path, sizeof(path), "%s/%s%s", data_dir, km0s[i], sr_seal_backends[b]->suffix);
             if (n > 0 && (size_t)n < sizeof(path) && sr_file_exists(path)) {
                 return true;
             }
         }
     }
-    return false;
+    /* a region's module is a module key whatever keeps it */
+    return sr_path_join(path, sizeof(path), data_dir, "regions") == SR_OK && sr_file_exists(path);
 }
 
 enum sr_err sr_seal_config_init(const char *data_dir, const struct sr_seal_config *cfg)

@@ -153,8 +153,8 @@ static enum sr_err sr_p11_open(struct sr_p11 *p, struct sr_seal_config *cfg)
     SR_TRY(sr_p11_pin(p, &pin));
     rv = p->f->C_Login(p->s, CKU_USER, pin.data, pin.len);
     if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-        return sr_p11_fail(p, "C_Login", rv,
-                           rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ? SR_ERR_P11_SEAL_PIN : SR_ERR_P11_SEAL_TOKEN);
+        bool refused = rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED;
+        return sr_p11_fail(p, "C_Login", rv, refused ? SR_ERR_P11_SEAL_PIN : SR_ERR_P11_SEAL_TOKEN);
     }
     return SR_OK;
 }
@@ -270,7 +270,8 @@ static enum sr_err sr_p11_seal_with(struct sr_p11 *p, const uint8_t km0[SR_KM0_L
         rv = p->f->C_Encrypt(p->s, (CK_BYTE_PTR)km0, SR_KM0_LEN, sealed + SR_P11_IV, &len);
     }
     if (rv != CKR_OK || len != SR_KM0_LEN + SR_P11_TAG) {
-        return sr_p11_fail(p, "C_Encrypt (CKM_AES_GCM)", rv, rv == CKR_MECHANISM_INVALID ? SR_ERR_P11_MECHANISM : SR_ERR_P11_SEAL_TOKEN);
+        return sr_p11_fail(p, "C_Encrypt (CKM_AES_GCM)", rv,
+                           rv == CKR_MECHANISM_INVALID ? SR_ERR_P11_MECHANISM : SR_ERR_P11_SEAL_TOKEN);
     }
     char anchor[64];
     SR_TRY(sr_p11_anchor_create(p, anchor, sizeof(anchor)));

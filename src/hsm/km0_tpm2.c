@@ -75,7 +75,8 @@ static enum sr_err sr_tpm_fail(struct sr_tpm *t, const char *doing, TSS2_RC rc)
     }
 }
 
-static enum sr_err sr_tpm_open(struct sr_tpm *t, struct sr_seal_config *cfg)
+/* An ESAPI connection on the TCTI: all the rollback anchor's NV commands need. */
+static enum sr_err sr_tpm_connect(struct sr_tpm *t, struct sr_seal_config *cfg)
 {
     *t = (struct sr_tpm){.primary = ESYS_TR_NONE, .session = ESYS_TR_NONE, .object = ESYS_TR_NONE, .cfg = cfg};
     if (cfg->tcti[0] == 0) {
@@ -86,9 +87,13 @@ static enum sr_err sr_tpm_open(struct sr_tpm *t, struct sr_seal_config *cfg)
         return SR_ERR_TPM_UNREACHABLE;
     }
     TSS2_RC rc = Esys_Initialize(&t->esys, t->tcti, NULL);
-    if (rc != TSS2_RC_SUCCESS) {
-        return sr_tpm_fail(t, "connecting", rc);
-    }
+    return rc == TSS2_RC_SUCCESS ? SR_OK : sr_tpm_fail(t, "connecting", rc);
+}
+
+/* A connection and the storage primary key: what sealing and unsealing KM0 need. */
+static enum sr_err sr_tpm_open(struct sr_tpm *t, struct sr_seal_config *cfg)
+{
+    SR_TRY(sr_tpm_connect(t, cfg));
     /* The TCG's storage root key template: deterministic, so the same TPM derives the same key each time. */
     TPM2B_PUBLIC tmpl = {
         .publicArea = {
@@ -107,7 +112,8 @@ static enum sr_err sr_tpm_open(struct sr_tpm *t, struct sr_seal_config *cfg)
     TPM2B_SENSITIVE_CREATE none = {0};
     TPM2B_DATA outside = {0};
     TPML_PCR_SELECTION creation = {0};
-    rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &none, &tmpl,
+    TSS2_RC rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &none,
+                                    &tmpl,
                             &outside, &creation, &t->primary, NULL, NULL, NULL, NULL);
     if (rc != TSS2_RC_SUCCESS) {
         /* The first command to reach the TPM: a connection refused shows here. */
@@ -379,7 +385,8 @@ static enum sr_err sr_tpm2_describe(const struct sr_seal_config *cfg, const uint
     return SR_OK;
 }
 
-/* The TPM opened and the anchor the kept KM0 names found in it (SR_ERR_NOT_FOUND: it names none). */
+/* The TPM reached and the anchor the kept KM0 names found in it (SR_ERR_NOT_FOUND: it names none). Its NV
+ * commands take the owner's authorization, not the primary key: none is derived. */
 static enum sr_err sr_tpm2_anchor_open(struct sr_tpm *t, struct sr_seal_config *cfg, const uint8_t *kept, size_t len,
                                        ESYS_TR *ret)
 {
@@ -387,8 +394,12 @@ static enum sr_err sr_tpm2_anchor_open(struct sr_tpm *t, struct sr_seal_config *
     *t = (struct sr_tpm){.primary = ESYS_TR_NONE, .session = ESYS_TR_NONE, .object = ESYS_TR_NONE, .cfg = cfg};
     SR_TRY(sr_tpm_kept_parse(kept, len, &k));
     SR_ENSURE(k.nv != 0, SR_ERR_NOT_FOUND);
-    SR_TRY(sr_tpm_open(t, cfg));
-    if (Esys_TR_FromTPMPublic(t->esys, k.nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ret) != TSS2_RC_SUCCESS) {
+    SR_TRY(sr_tpm_connect(t, cfg));
+    TSS2_RC rc = Esys_TR_FromTPMPublic(t->esys, k.nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ret);
+    if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER) {
+        return sr_tpm_fail(t, "reaching the rollback anchor", rc);
+    }
+    if (rc != TSS2_RC_SUCCESS) {
         snprintf(cfg->diag, sizeof(cfg->diag), "NV index 0x%08x is gone from the TPM on TCTI %s", k.nv, cfg->tcti);
         return SR_ERR_SEAL_ANCHOR;
     }
@@ -434,7 +445,8 @@ static enum sr_err sr_tpm2_anchor_write(struct sr_seal_config *cfg, const uint8_
     if (r == SR_OK) {
         TPM2B_MAX_NV_BUFFER data = {.size = SR_KM0_LEN};
         memcpy(data.buffer, in, SR_KM0_LEN);
-        TSS2_RC rc = Esys_NV_Write(t.esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data, 0);
+        TSS2_RC rc =
+            Esys_NV_Write(t.esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data, 0);
         r = rc == TSS2_RC_SUCCESS ? SR_OK : sr_tpm_fail(&t, "writing the rollback anchor", rc);
     }
     sr_tpm2_anchor_close(&t, &nv);

@@ -27,7 +27,14 @@
 
 #include "base/safety.h"
 
-enum sr_phase { SR_PHASE_HANDSHAKE, SR_PHASE_HEADERS, SR_PHASE_BODY, SR_PHASE_WORKING, SR_PHASE_ANSWER, SR_PHASE_COUNT };
+enum sr_phase {
+    SR_PHASE_HANDSHAKE,
+    SR_PHASE_HEADERS,
+    SR_PHASE_BODY,
+    SR_PHASE_WORKING,
+    SR_PHASE_ANSWER,
+    SR_PHASE_COUNT
+};
 
 struct sr_guard_limits {
     unsigned ms[SR_PHASE_COUNT]; /* each phase's total deadline; 0: none (working) */

@@ -88,9 +88,7 @@ struct sr_conn {
     struct sr_http_server *server;
     struct MHD_Connection *connection;
     struct sr_buf body;
-    size_t body_held;       /* of the server's body budget */
-    bool too_large;
-    bool over_budget;
+    enum sr_err body_refused; /* SR_ERR_BODY_TOO_LARGE or SR_ERR_BODY_BUDGET once the rest is to be dropped */
     bool authenticated;
     enum sr_err refused; /* a bodiless request's failed authentication, answered on its last call */
     _Atomic enum sr_conn_state state;
@@ -489,9 +487,10 @@ static enum MHD_Result sr_send_health(struct sr_http_server *s, struct MHD_Conne
     }
     SR_AUTO_JSON json_t *body = json_pack(
         "{s:s,s:I,s:I,s:s,s:{s:I,s:I},s:{s:I,s:O,s:I,s:I,s:I}}", "status", "ok", "regions", (json_int_t)regions,
-        "regionsServed", (json_int_t)held, "seal", sr_vault_seal_name(s->svc), "secureHeap", "size", (json_int_t)heap, "used", (json_int_t)heap_used,
-        "connections", "open", (json_int_t)g.open, "closedAtDeadline", reaped, "bodyBytes", (json_int_t)g.body_bytes,
-        "bodyBudget", (json_int_t)g.body_budget, "bodiesRefused", (json_int_t)g.body_refused);
+        "regionsServed", (json_int_t)held, "seal", sr_vault_seal_name(s->svc), "secureHeap", "size",
+        (json_int_t)heap, "used", (json_int_t)heap_used, "connections", "open", (json_int_t)g.open,
+        "closedAtDeadline", reaped, "bodyBytes", (json_int_t)g.body_bytes, "bodyBudget", (json_int_t)g.body_budget,
+        "bodiesRefused", (json_int_t)g.body_refused);
     return body ? sr_send(s, c, 200, body, NULL) : MHD_NO;
 }
 
@@ -509,30 +508,30 @@ static void sr_request_begins(struct MHD_Connection *c)
     sr_watch_enter(w, SR_PHASE_BODY);
 }
 
+/* The body's bytes are exactly what it holds of the server's budget. */
 static void sr_conn_drop_body(struct sr_conn *conn)
 {
+    sr_guard_give(conn->server->guard, conn->body.len);
     sr_buf_release(&conn->body);
-    sr_guard_give(conn->server->guard, conn->body_held);
-    conn->body_held = 0;
 }
 
 /* A piece of the body, kept within its 1 MiB and the server's budget; past either, the rest is read and
  * dropped and the request answered 413 or 503 at its end (libmicrohttpd answers only a whole request). */
 static void sr_conn_take_body(struct sr_conn *conn, const char *data, size_t n)
 {
-    if (conn->too_large || conn->over_budget) {
+    if (conn->body_refused != SR_OK) {
         return;
     }
     if (n > SR_MAX_BODY - conn->body.len) {
-        conn->too_large = true;
+        conn->body_refused = SR_ERR_BODY_TOO_LARGE;
     } else if (!sr_guard_take(conn->server->guard, n)) {
-        conn->over_budget = true;
+        conn->body_refused = SR_ERR_BODY_BUDGET;
         sr_guard_refused(conn->server->guard);
-    } else {
-        conn->body_held += n;
-        conn->too_large = sr_buf_append(&conn->body, data, n) != SR_OK;
+    } else if (sr_buf_append(&conn->body, data, n) != SR_OK) {
+        sr_guard_give(conn->server->guard, n);
+        conn->body_refused = SR_ERR_BODY_TOO_LARGE;
     }
-    if (conn->too_large || conn->over_budget) {
+    if (conn->body_refused != SR_OK) {
         sr_conn_drop_body(conn);
     }
 }
@@ -597,8 +596,8 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (conn->too_large || conn->over_budget) {
-        return sr_send_error(s, c, conn->too_large ? SR_ERR_BODY_TOO_LARGE : SR_ERR_BODY_BUDGET, NULL, NULL);
+    if (conn->body_refused != SR_OK) {
+        return sr_send_error(s, c, conn->body_refused, NULL, NULL);
     }
     return sr_final_call(s, c, conn, method, url, vault);
 }
