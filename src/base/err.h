@@ -243,8 +243,8 @@ enum sr_err_family {
       "restored after a module reset or a world change?); load the world again from a quorum of its cards "    \
       "('world load', or 'region join')")                                                                      \
     X(SR_ERR_SEAL_ANCHOR, SR_FAM_INTEGRITY, "Forbidden",                                                     \
-      "the seal's rollback anchor for this module is gone (the TPM cleared, the token's object deleted): the " \
-      "module's NVRAM cannot be trusted; load the world again from a quorum of its cards")
+      "the seal's rollback anchor for this module is gone (the TPM cleared, the token's object deleted), so " \
+      "its NVRAM cannot be trusted: 'seal migrate' to another seal (and back) makes new anchors")
 
 enum sr_err {
 #define SR_X_ENUM(name, fam, kv, msg) name,

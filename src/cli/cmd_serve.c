@@ -672,7 +672,8 @@ const struct sr_opt sr_opts_serve[] = {
     {"dev", NULL, false, "first start: make a root, region DEV (1-of-1 cards), vault 'dev' and an admin token"},
     {"default-vault", NULL, true, "the vault that answers on plain localhost (default dev)"},
     {"threads", NULL, true, "worker threads (default: one per CPU)"},
-    {"max-conns-per-address", NULL, true, "open connections one client address may hold (default 128, of 1,000)"},
+    {"max-conns-per-address", NULL, true, "open connections one client address may hold (default 128, of 4,096)"},
+    {"body-budget", NULL, true, "MiB of request bodies the server holds at once, past which it answers 503 (default 256)"},
     {"rotation-interval", NULL, true, "seconds between checks of the keys' rotation policies (default 60)"},
     {"checkpoint-interval", NULL, true, "seconds between signed audit checkpoints in DATA/checkpoints (default 3600; 0: none)"},
     {"port-file", NULL, true, "write the port actually bound to this file (for tests)"},
@@ -866,6 +867,11 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
         sr_cli_detail(cli, "--checkpoint-interval is a number of seconds from 0 (none) to 604800");
         return SR_ERR_USAGE;
     }
+    unsigned long body_mib = 0;
+    if (sr_arg(args, o, "body-budget") && sr_parse_uint(sr_arg(args, o, "body-budget"), 1, 65536, &body_mib) != SR_OK) {
+        sr_cli_detail(cli, "--body-budget is a number of MiB from 1 to 65536");
+        return SR_ERR_USAGE;
+    }
     unsigned long per_address = 0;
     if (sr_arg(args, o, "max-conns-per-address") &&
         sr_parse_uint(sr_arg(args, o, "max-conns-per-address"), 1, 1000, &per_address) != SR_OK) {
@@ -918,6 +924,7 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
     }
     struct sr_http_config cfg = {.address = addr, .port = port, .threads = (unsigned)threads,
                                  .conns_per_address = (unsigned)per_address,
+                                 .body_budget = (size_t)body_mib << 20,
                                  .default_vault = sr_arg(args, o, "default-vault") ? sr_arg(args, o, "default-vault")
                                                                                   : SR_DEV_VAULT,
                                  .cert_pem = (const char *)cert.data, .key_pem = (const char *)key.data,

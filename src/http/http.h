@@ -37,6 +37,7 @@ struct sr_http_config {
     unsigned port;
     unsigned threads;
     unsigned conns_per_address; /* open connections one client address may hold; 0: SR_HTTP_CONNS_PER_ADDRESS */
+    size_t body_budget;         /* request-body bytes the server holds at once; 0: twice one address's worth */
     const char *default_vault;
     const char *cert_pem;   /* borrowed for the server's life: localhost and the vaults known at start */
     const char *key_pem;

@@ -844,7 +844,9 @@ enum sr_err sr_http_start(struct sr_vault_svc *svc, const struct sr_http_config 
         r = sr_workq_start(cfg->threads, &s->workers);
     }
     if (r == SR_OK) {
-        r = sr_guard_start(&sr_http_limits, &s->guard);
+        struct sr_guard_limits limits = sr_http_limits;
+        limits.body_budget = cfg->body_budget ? cfg->body_budget : limits.body_budget;
+        r = sr_guard_start(&limits, &s->guard);
     }
     if (r != SR_OK) {
         sr_http_free(s);

@@ -91,4 +91,40 @@ api POST "/keys/k0/sign?api-version=7.5" "@$T/big" >/dev/null
 h=$(curl -s --cacert "$CA" "https://localhost:$PORT/healthz")
 [ "$(jq -r .connections.bodyBytes <<<"$h")" = 0 ] || fail "bodies still counted after their answers: $h"
 stop_server
+
+step "past the server's budget (serve --body-budget 1: 1 MiB) a body is answered 503, and served once room is back"
+start_server "$T/data" --quiet --body-budget 1
+python3 - "$PORT" "$CA" "$READER" "$T/holding" "$T/release" <<'PY' &
+import os, socket, ssl, sys, time
+port, ca, token, held, release = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+s = ssl.create_default_context(cafile=ca).wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                                                       server_hostname="dev.localhost")
+s.sendall(("POST /keys/x/sign?api-version=7.5 HTTP/1.1\r\nHost: dev.localhost\r\nAuthorization: Bearer %s\r\n"
+           "Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n" % token).encode() + b"a" * 900000)
+open(held, "w").close()
+deadline = time.monotonic() + 20
+while not os.path.exists(release) and time.monotonic() < deadline:
+    time.sleep(0.1)
+s.close()
+PY
+HOLDER=$!
+for _ in $(seq 1 200); do [ -e "$T/holding" ] && break; sleep 0.1; done
+for _ in $(seq 1 50); do
+    [ "$(curl -s --cacert "$CA" "https://localhost:$PORT/healthz" | jq -r .connections.bodyBytes)" -ge 800000 ] && break
+    sleep 0.1
+done
+body_of 200000 > "$T/mid"
+expect_api 503 ServiceUnavailable POST "/keys/k0/sign?api-version=7.5" "@$T/mid"
+grep -q "as many request bodies" "$T/resp" || fail "the 503 does not say why: $(cat "$T/resp")"
+[ "$(curl -s --cacert "$CA" "https://localhost:$PORT/healthz" | jq -r .connections.bodiesRefused)" -ge 1 ] ||
+    fail "the refusal is not counted"
+touch "$T/release"
+wait "$HOLDER"
+for _ in $(seq 1 50); do
+    [ "$(curl -s --cacert "$CA" "https://localhost:$PORT/healthz" | jq -r .connections.bodyBytes)" = 0 ] && break
+    sleep 0.1
+done
+api POST "/keys/k0/sign?api-version=7.5" "@$T/mid" >/dev/null
+[ "$STATUS" = 200 ] || fail "the same body once room is back answered $STATUS"
+stop_server
 echo PASS

@@ -71,6 +71,12 @@ expect 1 "already has a seal" $SR seal init --backend tpm2 --tpm "$TPM_A" --data
 expect 2 "backend is file, tpm2 or pkcs11" $SR seal init --backend floppy --data "$T/never"
 expect 2 "PCR numbers" $SR seal init --backend tpm2 --pcrs 24 --data "$T/never"
 expect 1 "sealed by tpm2, not file" $SR serve --data "$T/d1" --seal file --listen 127.0.0.1:0
+# DATA/seal edited to say file while the keys are the TPM's: nothing is made beside them.
+cp "$T/d1/seal" "$T/seal.tpm2"
+echo '{"backend": "file", "pcrs": []}' > "$T/d1/seal"
+expect 1 "kept by another backend" $SR serve --data "$T/d1" --listen 127.0.0.1:0
+[ ! -e "$T/d1/tls/km0" ] && [ ! -e "$T/d1/regions/DEV/kmdata/module/km0" ] || fail "a second module key was made"
+cp "$T/seal.tpm2" "$T/d1/seal"
 
 step "the file seal says what it is at every start"
 start_server "$T/plain" --dev --quiet

@@ -48,6 +48,18 @@ for backend in tpm2 pkcs11; do
     stop_server
 done
 
+step "tpm2: the anchor's NV index undefined: refused as untrustworthy; seal migrate makes new anchors"
+nv=$(grep -ao '"nvIndex":[0-9]*' "$T/tpm2/regions/DEV/kmdata/module/km0.tpm2" | cut -d: -f2)
+[ -n "$nv" ] || fail "no nvIndex in the region's km0.tpm2"
+tpm2_nvundefine -T "$TCTI" "$(printf '0x%08x' "$nv")" || fail "tpm2_nvundefine"
+expect 1 "rollback anchor for this module is gone" $SR serve --data "$T/tpm2" --listen 127.0.0.1:0
+$SR seal migrate --to file --data "$T/tpm2" >/dev/null || fail "migrate away from the lost anchor"
+$SR seal migrate --to tpm2 --tpm "$TCTI" --data "$T/tpm2" >/dev/null || fail "migrate back"
+start_server "$T/tpm2" --quiet
+export STRONGROOM_VAULT_URL="https://dev.localhost:$PORT" STRONGROOM_CA_FILE="$CA" STRONGROOM_TOKEN="$(cat "$T/tpm2/dev-token")"
+$SR key sign --name k1 --alg ES256 --in d.txt --out new-anchor.sig >/dev/null || fail "sign under new anchors"
+stop_server
+
 step "file: no anchor, so the restored copy serves again (what the file seal cannot stop)"
 rollback file "$T/plain"
 start_server "$T/plain" --quiet
