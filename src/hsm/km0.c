@@ -116,7 +116,8 @@ enum sr_err sr_seal_config_read(const char *data_dir, struct sr_seal_config *ret
     SR_ENSURE(backend != NULL && sr_seal_backend_parse(backend, &ret->backend) == SR_OK, SR_ERR_SEAL_CONFIG);
     const char *uri = json_string_value(json_object_get(doc, "pkcs11"));
     if (uri != NULL) {
-        SR_ENSURE(strlen(uri) < sizeof(ret->pkcs11), SR_ERR_SEAL_CONFIG);
+        /* A PIN written into the URI would be printed by every status and error: only pin-source is read. */
+        SR_ENSURE(strlen(uri) < sizeof(ret->pkcs11) && strstr(uri, "pin-value=") == NULL, SR_ERR_SEAL_CONFIG);
         snprintf(ret->pkcs11, sizeof(ret->pkcs11), "%s", uri);
     }
     SR_ENSURE(ret->backend != SR_SEAL_PKCS11 || ret->pkcs11[0] != 0, SR_ERR_SEAL_CONFIG);
