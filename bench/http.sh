@@ -272,6 +272,9 @@ one_rsa=$(printf '%s\n' $one_rsa_runs | best); one_ec=$(printf '%s\n' $one_ec_ru
     echo "| ECDSA P-256 sign | $mod_ec | $one_ec | $(ratio "$mod_ec" "$one_ec") |"
     echo
     if [ -f "$ROOT/docs/performance-notes.md" ]; then cat "$ROOT/docs/performance-notes.md"; fi
-    if [ -f "$ROOT/docs/performance-nodes.md" ]; then echo; cat "$ROOT/docs/performance-nodes.md"; fi
+    # The other benchmarks' sections (bench/nodes.sh, bench/pkcs11.sh, bench/seal.sh), kept across this rewrite.
+    for part in nodes pkcs11 seals; do
+        if [ -f "$ROOT/docs/performance-$part.md" ]; then echo; cat "$ROOT/docs/performance-$part.md"; fi
+    done
 } > docs/performance.md
 echo "bench: wrote docs/performance.md"

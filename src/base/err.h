@@ -244,7 +244,23 @@ enum sr_err_family {
       "('world load', or 'region join')")                                                                      \
     X(SR_ERR_SEAL_ANCHOR, SR_FAM_INTEGRITY, "Forbidden",                                                     \
       "the seal's rollback anchor for this module is gone (the TPM cleared, the token's object deleted), so " \
-      "its NVRAM cannot be trusted: 'seal migrate' to another seal (and back) makes new anchors")
+      "its NVRAM cannot be trusted: 'seal migrate' to another seal (and back) makes new anchors")            \
+    X(SR_ERR_SEALED, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                              \
+      "the region is sealed: its module keys open only with a quorum of its administrator cards; the "       \
+      "operator runs 'strongroom unseal --data DIR --cards LIST --pin-file F' on the server's machine")      \
+    X(SR_ERR_SEAL_CARDS_FOREIGN, SR_FAM_INTEGRITY, "Forbidden",                                              \
+      "this module key was sealed under another world's key: the cards given are not this region's")        \
+    X(SR_ERR_CARD_REPEATED, SR_FAM_INPUT, "BadParameter",                                                    \
+      "that card was given already: a quorum needs distinct cards")                                          \
+    X(SR_ERR_NO_SERVER, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                            \
+      "no server of this data directory answers on DIR/control.sock: start 'strongroom serve' first")        \
+    X(SR_ERR_UNSEAL_NOT_CARDS, SR_FAM_STATE, "Conflict",                                                     \
+      "this server's data directory is not sealed by cards: its modules opened at start, nothing to unseal")  \
+    X(SR_ERR_REBUILD_NOT_NEEDED, SR_FAM_CONFLICT, "Conflict",                                                \
+      "every region's module opens here: nothing to rebuild ('seal migrate' moves a working directory to "   \
+      "another seal)")                                                                                         \
+    X(SR_ERR_CONTROL, SR_FAM_USAGE, "BadParameter",                                                          \
+      "a control request is one JSON object on one line: {\"op\": \"status\"} or {\"op\": \"unseal\", ...}")
 
 enum sr_err {
 #define SR_X_ENUM(name, fam, kv, msg) name,

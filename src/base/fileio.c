@@ -173,3 +173,11 @@ enum sr_err sr_path_join(char *out, size_t cap, const char *dir, const char *nam
     SR_ENSURE(n > 0 && (size_t)n < cap, SR_ERR_TOO_LARGE);
     return SR_OK;
 }
+
+void sr_closep(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}

@@ -30,4 +30,7 @@ SR_MUST_USE enum sr_err sr_dir_remove_tree(const char *path);
 SR_MUST_USE enum sr_err sr_path_join(char *out, size_t cap, const char *dir, const char *name)
     __attribute__((nonnull));
 
+/* SR_AUTO(sr_closep) int fd = -1: closed on every path out. */
+void sr_closep(int *fd);
+
 #endif

@@ -138,6 +138,22 @@ extern const struct sr_opt sr_opts_vault_show[];
 SR_MUST_USE enum sr_err sr_collect_pins(struct sr_cli *cli, const char *pin_file, const unsigned *cards,
                                         unsigned ncards, bool confirm, struct sr_pins *pins);
 enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args);
+/* cmd_serve.c: the store of a command (--store URL, else STRONGROOM_STORE, else SQLite in the data directory). */
+struct sr_store;
+SR_MUST_USE enum sr_err sr_open_store(struct sr_cli *cli, const struct sr_args *args, const struct sr_opt *opts,
+                                      struct sr_store **ret);
+void sr_storep(struct sr_store **s);
+#define SR_AUTO_STORE SR_AUTO(sr_storep)
+/* The two options of every command that opens the store. */
+#define SR_OPTS_DATA_STORE                                                                                     \
+    {"data", NULL, true, "data directory (default ./strongroom-data)"},                                        \
+    {                                                                                                          \
+        "store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env "   \
+                             "STRONGROOM_STORE)"                                                               \
+    }
+/* cmd_seal.c: `unseal`, a top-level command as the spec names it. */
+enum sr_err sr_cmd_unseal(struct sr_cli *cli, const struct sr_args *args);
+extern const struct sr_opt sr_opts_unseal[];
 enum sr_err sr_cmd_backup(struct sr_cli *cli, const struct sr_args *args);
 extern const struct sr_opt sr_opts_backup[];
 enum sr_err sr_cmd_restore(struct sr_cli *cli, const struct sr_args *args);

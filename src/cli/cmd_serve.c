@@ -20,6 +20,7 @@
 #include "crypto/crypto.h"
 #include "hsm/km0.h"
 #include "hsm/tls.h"
+#include "http/control.h"
 #include "http/http.h"
 #include "vault/vault.h"
 
@@ -37,25 +38,16 @@ const char *sr_data_dir(const struct sr_args *args, const struct sr_opt *opts)
     return d ? d : SR_DEFAULT_DATA;
 }
 
-static void sr_storep(struct sr_store **s)
+/* --store URL, else STRONGROOM_STORE, else SQLite in the data directory. */
+void sr_storep(struct sr_store **s)
 {
     if (*s != NULL) {
         (*s)->ops->close(*s);
     }
 }
-#define SR_AUTO_STORE SR_AUTO(sr_storep)
 
-/* The two options of every command that opens the store. */
-#define SR_OPTS_DATA_STORE                                                                                     \
-    {"data", NULL, true, "data directory (default ./strongroom-data)"},                                        \
-    {                                                                                                          \
-        "store", NULL, true, "the database: a postgresql:// URL (default: SQLite in the data directory; env "   \
-                             "STRONGROOM_STORE)"                                                               \
-    }
-
-/* --store URL, else STRONGROOM_STORE, else SQLite in the data directory. */
-static enum sr_err sr_open_store(struct sr_cli *cli, const struct sr_args *args, const struct sr_opt *opts,
-                                 struct sr_store **ret)
+enum sr_err sr_open_store(struct sr_cli *cli, const struct sr_args *args, const struct sr_opt *opts,
+                          struct sr_store **ret)
 {
     const char *data = sr_data_dir(args, opts);
     const char *url = sr_arg(args, opts, "store");
@@ -176,12 +168,9 @@ static enum sr_err sr_cmd_region_join(struct sr_cli *cli, const struct sr_args *
     unsigned cards[SR_MAX_CARDS];
     struct sr_join_params p = {.name = args->pos[0], .card_dir = sr_arg(args, o, "card-dir"), .cards = cards};
     SR_TRY(sr_region_name_check(p.name));
-    char default_cards[SR_PATH_MAX];
-    if (p.card_dir == NULL) { /* where 'region create' puts a region's cards on a server */
-        int n = snprintf(default_cards, sizeof(default_cards), "%s/regions/%s/cards", data, p.name);
-        SR_ENSURE(n > 0 && (size_t)n < sizeof(default_cards), SR_ERR_TOO_LARGE);
-        p.card_dir = default_cards;
-    }
+    char cards_dir[SR_PATH_MAX];
+    SR_TRY(sr_region_cards(data, p.name, p.card_dir, cards_dir, sizeof(cards_dir)));
+    p.card_dir = cards_dir;
     SR_TRY(sr_cards_parse(cli, list, cards, &p.ncards));
     SR_AUTO_STORE struct sr_store *store = NULL;
     SR_TRY(sr_open_store(cli, args, o, &store));
@@ -678,7 +667,7 @@ const struct sr_opt sr_opts_serve[] = {
     {"checkpoint-interval", NULL, true, "seconds between signed audit checkpoints in DATA/checkpoints (default 3600; 0: none)"},
     {"port-file", NULL, true, "write the port actually bound to this file (for tests)"},
     {"quiet", NULL, false, "do not log requests"},
-    {"seal", NULL, true, "a new directory's seal: file, tpm2 or pkcs11 (as 'seal init --backend'; default file)"},
+    {"seal", NULL, true, "a new directory's seal: file, tpm2, pkcs11 or cards (as 'seal init --backend'; default file)"},
     {"tpm", NULL, true, "tpm2 seal: the TCTI (default STRONGROOM_TPM_TCTI, else the one given at 'seal init')"},
     {"pcrs", NULL, true, "with --seal tpm2: SHA-256 PCRs to bind the module keys to (7, or 0,2,7)"},
     {"pkcs11", NULL, true, "with --seal pkcs11: the token's RFC 7512 URI (module-path=, pin-source=file:PATH)"},
@@ -710,6 +699,10 @@ static enum sr_err sr_serve_seal(struct sr_cli *cli, const struct sr_args *args,
     if (ret->backend == SR_SEAL_FILE) {
         fprintf(stderr, "strongroom: warning: seal 'file': the module keys are plain files in %s, so a copy of the "
                         "directory is a copy of every key ('seal init --backend tpm2' for a new one)\n", data);
+    }
+    if (ret->backend == SR_SEAL_CARDS) {
+        fprintf(stderr, "strongroom: note: seal 'cards': the region modules open only with a quorum of their cards; "
+                        "root/ and tls/ in %s are plain files (docs/design.md, trust model)\n", data);
     }
     return SR_OK;
 }
@@ -835,11 +828,28 @@ enum sr_err sr_serve_lock(struct sr_cli *cli, const char *data, int *ret_fd)
     return SR_OK;
 }
 
-static void sr_closep(int *fd)
+/* DATA/control.sock, for 'strongroom unseal': without it a cards-sealed server could never serve. */
+static enum sr_err sr_serve_control(struct sr_cli *cli, struct sr_vault_svc *svc, const char *data,
+                                    const struct sr_seal_config *seal, struct sr_control **ret)
 {
-    if (*fd >= 0) {
-        close(*fd);
+    *ret = NULL;
+    enum sr_err r = sr_control_start(svc, data, ret);
+    if (r != SR_OK && seal->backend != SR_SEAL_CARDS) {
+        fprintf(stderr, "strongroom: warning: no control socket in %s (%s)\n", data, sr_err_message(r));
+        return SR_OK;
     }
+    if (r != SR_OK) {
+        sr_cli_detail(cli, "%s/control.sock (a Unix socket's path is at most 107 bytes)", data);
+        return r;
+    }
+    SR_AUTO_JSON json_t *state = NULL;
+    SR_TRY(sr_vault_seal_state(svc, &state));
+    if (json_is_true(json_object_get(state, "sealed"))) {
+        fprintf(cli->out, "strongroom: sealed: %zu region(s) wait for a quorum of their administrator cards: "
+                          "strongroom unseal --data %s --cards LIST --pin-file F\n",
+                json_array_size(json_object_get(state, "regions")), data);
+    }
+    return SR_OK;
 }
 
 enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
@@ -937,12 +947,19 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     struct sr_http_server *server = NULL;
-    r = sr_vault_background_start(svc, (unsigned)rotation, (unsigned)checkpoint);
+    struct sr_control *control = NULL;
+    r = sr_serve_control(cli, svc, data, &seal, &control);
+    if (r == SR_OK) {
+        r = sr_vault_background_start(svc, (unsigned)rotation, (unsigned)checkpoint);
+    }
     if (r == SR_OK) {
         r = sr_http_start(svc, &cfg, &server);
+        if (r != SR_OK) {
+            sr_cli_detail(cli, "cannot listen on %s:%u (in use, or not an address of this machine)", addr, port);
+        }
     }
     if (r != SR_OK) {
-        sr_cli_detail(cli, "cannot listen on %s:%u (in use, or not an address of this machine)", addr, port);
+        sr_control_stop(control);
         sr_vault_svc_free(svc);
         return r;
     }
@@ -966,6 +983,7 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
     sigwait(&set, &sig);
     fprintf(cli->out, "strongroom: signal %d: finishing requests in flight, then stopping\n", sig);
     sr_http_stop(server);
+    sr_control_stop(control);
     sr_vault_svc_free(svc);
     return SR_OK;
 }

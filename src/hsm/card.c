@@ -88,19 +88,18 @@ enum sr_err sr_card_peek(const char *path, struct sr_card *ret)
     return SR_OK;
 }
 
-enum sr_err sr_card_read(const char *path, const char *pin, struct sr_card *ret)
+/* The share of a parsed card, opened with its PIN. */
+static enum sr_err sr_card_open(const struct sr_container *c, const char *pin, struct sr_card *ret)
 {
-    SR_AUTO_CONTAINER struct sr_container c = {0};
-    SR_TRY(sr_container_read(path, SR_MAGIC_CARD, SR_ERR_CARD_TAMPERED, &c));
     struct sr_card card = {0};
     struct sr_scrypt_params kdf;
     uint8_t salt[SR_CARD_SALT_LEN];
-    SR_TRY(sr_card_parse_header(c.header, &card, &kdf, salt));
+    SR_TRY(sr_card_parse_header(c->header, &card, &kdf, salt));
     uint8_t key[32];
     SR_TRY(sr_scrypt(pin, strlen(pin), salt, sizeof(salt), kdf, key));
     SR_AUTO_BUF struct sr_buf share = {0};
     sr_buf_init(&share, 64, SR_BUF_SECRET);
-    enum sr_err r = sr_seal_open(key, "strongroom card v1", &c, &share);
+    enum sr_err r = sr_seal_open(key, "strongroom card v1", c, &share);
     sr_wipe(key, sizeof(key));
     SR_ENSURE(r != SR_ERR_AUTH_FAILED, SR_ERR_BAD_PIN);
     SR_TRY(r);
@@ -109,4 +108,18 @@ enum sr_err sr_card_read(const char *path, const char *pin, struct sr_card *ret)
     *ret = card;
     sr_wipe(&card, sizeof(card));
     return SR_OK;
+}
+
+enum sr_err sr_card_parse(const uint8_t *data, size_t len, const char *pin, struct sr_card *ret)
+{
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    SR_TRY(sr_container_parse(data, len, SR_MAGIC_CARD, SR_ERR_CARD_TAMPERED, &c));
+    return sr_card_open(&c, pin, ret);
+}
+
+enum sr_err sr_card_read(const char *path, const char *pin, struct sr_card *ret)
+{
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    SR_TRY(sr_container_read(path, SR_MAGIC_CARD, SR_ERR_CARD_TAMPERED, &c));
+    return sr_card_open(&c, pin, ret);
 }

@@ -27,6 +27,8 @@ SR_MUST_USE enum sr_err sr_card_path(const char *card_dir, const char *world_id,
 SR_MUST_USE enum sr_err sr_card_write(const char *path, const struct sr_card *card, const char *pin);
 /* SR_ERR_CARD_TAMPERED for a malformed file, SR_ERR_BAD_PIN when the share does not open. */
 SR_MUST_USE enum sr_err sr_card_read(const char *path, const char *pin, struct sr_card *ret);
+/* sr_card_read of a card file's bytes (handed to a running server by 'strongroom unseal'). */
+SR_MUST_USE enum sr_err sr_card_parse(const uint8_t *data, size_t len, const char *pin, struct sr_card *ret);
 /* Reads only the authenticated-later header: which world and which card this claims to be. */
 SR_MUST_USE enum sr_err sr_card_peek(const char *path, struct sr_card *ret);
 

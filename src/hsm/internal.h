@@ -62,7 +62,19 @@ struct sr_module {
     char diag[256];
     struct sr_seal_config seal; /* where KM0 lives, and the NVRAM's rollback anchor */
     enum sr_err nvram_refused;  /* SR_OK, or why module/nvram was not loaded (rollback, anchor gone) */
+    bool km0_pending;           /* cards: a new module's KM0, kept once its world key exists */
 };
+
+/* world.c, for what opens a world without a module (an unseal, a migration) */
+SR_MUST_USE enum sr_err sr_world_info_at(const char *kmdata, struct sr_world_info *ret);
+/* The world file of kmdata authenticated under km: SR_ERR_CARD_FOREIGN when km is another world's key. */
+SR_MUST_USE enum sr_err sr_world_authenticate_at(const char *kmdata, const uint8_t km[SR_WORLD_KEY_LEN],
+                                                 struct sr_world_info *ret);
+/* quorum.c: the world key of a complete quorum (secure heap, the quorum's), or NULL. */
+const uint8_t *sr_quorum_world_key(const struct sr_quorum *q);
+/* module/nvram at path: km, the world key, sealed under km0. */
+SR_MUST_USE enum sr_err sr_world_write_nvram(const uint8_t *km0, const uint8_t km[SR_WORLD_KEY_LEN],
+                                             const char *world_id, const char *path);
 
 /* SHA-256 of an NVRAM file as it is on disk, or 32 zero bytes when there is none: what anchors record. */
 SR_MUST_USE enum sr_err sr_nvram_digest(const char *path, uint8_t out[SR_HASH_LEN]);

@@ -1,4 +1,5 @@
-/* km0.c - the seal of a data directory (DATA/seal) and the `file` backend; km0_tpm2.c is `tpm2`. */
+/* km0.c - the seal of a data directory (DATA/seal) and the `file` backend; km0_tpm2.c is `tpm2`,
+ * km0_pkcs11.c `pkcs11`, km0_cards.c `cards`. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ static const struct sr_seal_ops *const sr_seal_backends[] = {
     [SR_SEAL_FILE] = &sr_seal_file,
     [SR_SEAL_TPM2] = &sr_seal_tpm2,
     [SR_SEAL_PKCS11] = &sr_seal_pkcs11,
+    [SR_SEAL_CARDS] = &sr_seal_cards,
 };
 
 const struct sr_seal_ops *sr_seal_ops_of(const struct sr_seal_config *cfg)
@@ -233,6 +235,43 @@ static enum sr_err sr_km0_other_backend(const struct sr_seal_ops *ops, const cha
     return SR_OK;
 }
 
+struct sr_seal_config *sr_seal_worldless(struct sr_seal_config *seal, struct sr_seal_config *file_out)
+{
+    if (seal != NULL && seal->backend != SR_SEAL_CARDS) {
+        return seal;
+    }
+    *file_out = (struct sr_seal_config){.backend = SR_SEAL_FILE};
+    return file_out;
+}
+
+bool sr_km0_present(const struct sr_seal_config *seal, const char *path)
+{
+    char kept_path[SR_PATH_MAX];
+    return sr_km0_kept_path(sr_seal_ops_of(seal), path, kept_path, sizeof(kept_path)) == SR_OK &&
+           sr_file_exists(kept_path);
+}
+
+enum sr_err sr_km0_new(struct sr_seal_config *seal, const char *path, uint8_t **ret_secure)
+{
+    SR_TRY(sr_km0_other_backend(sr_seal_ops_of(seal), path, seal));
+    SR_AUTO(sr_km0_freep) uint8_t *km0 = OPENSSL_secure_zalloc(SR_KM0_LEN);
+    SR_ENSURE(km0 != NULL, SR_ERR_NOMEM);
+    SR_TRY(sr_rand_bytes(km0, SR_KM0_LEN));
+    *ret_secure = SR_TAKE(km0);
+    return SR_OK;
+}
+
+enum sr_err sr_km0_keep(struct sr_seal_config *seal, const char *path, const uint8_t *km0)
+{
+    const struct sr_seal_ops *ops = sr_seal_ops_of(seal);
+    char kept_path[SR_PATH_MAX];
+    SR_TRY(sr_km0_kept_path(ops, path, kept_path, sizeof(kept_path)));
+    SR_AUTO_BUF struct sr_buf kept = {0};
+    sr_buf_init(&kept, 16384, SR_BUF_SECRET);
+    SR_TRY(ops->seal(seal, km0, &kept));
+    return sr_file_write_atomic(kept_path, kept.data, kept.len, SR_WRITE_CREATE);
+}
+
 enum sr_err sr_km0_load(struct sr_seal_config *seal, const char *path, bool create, uint8_t **ret_secure)
 {
     struct sr_seal_config file = {.backend = SR_SEAL_FILE};
@@ -240,28 +279,28 @@ enum sr_err sr_km0_load(struct sr_seal_config *seal, const char *path, bool crea
     const struct sr_seal_ops *ops = sr_seal_ops_of(cfg);
     char kept_path[SR_PATH_MAX];
     SR_TRY(sr_km0_kept_path(ops, path, kept_path, sizeof(kept_path)));
-    SR_AUTO(sr_km0_freep) uint8_t *km0 = OPENSSL_secure_zalloc(SR_KM0_LEN);
-    SR_ENSURE(km0 != NULL, SR_ERR_NOMEM);
     SR_AUTO_BUF struct sr_buf kept = {0};
     sr_buf_init(&kept, 16384, SR_BUF_SECRET);
     enum sr_err r = sr_file_read(kept_path, &kept);
     if (r == SR_ERR_NOT_FOUND && create) {
+        SR_AUTO(sr_km0_freep) uint8_t *km0 = NULL;
+        SR_TRY(sr_km0_new(cfg, path, &km0));
+        SR_TRY(sr_km0_keep(cfg, path, km0));
+        *ret_secure = SR_TAKE(km0);
+        return SR_OK;
+    }
+    if (r == SR_ERR_NOT_FOUND) {
         SR_TRY(sr_km0_other_backend(ops, path, cfg));
-        SR_TRY(sr_rand_bytes(km0, SR_KM0_LEN));
-        SR_TRY(ops->seal(cfg, km0, &kept));
-        SR_TRY(sr_file_write_atomic(kept_path, kept.data, kept.len, SR_WRITE_CREATE));
-    } else {
-        if (r == SR_ERR_NOT_FOUND) {
-            SR_TRY(sr_km0_other_backend(ops, path, cfg));
-        }
-        SR_TRY(r);
-        r = ops->unseal(cfg, kept.data, kept.len, km0);
-        if (r != SR_OK) {
-            char why[sizeof(cfg->diag)];
-            memcpy(why, cfg->diag, sizeof(why));
-            snprintf(cfg->diag, sizeof(cfg->diag), "%.200s: %.300s", kept_path, why); /* which module key */
-            return r;
-        }
+    }
+    SR_TRY(r);
+    SR_AUTO(sr_km0_freep) uint8_t *km0 = OPENSSL_secure_zalloc(SR_KM0_LEN);
+    SR_ENSURE(km0 != NULL, SR_ERR_NOMEM);
+    r = ops->unseal(cfg, kept.data, kept.len, km0);
+    if (r != SR_OK) {
+        char why[sizeof(cfg->diag)];
+        memcpy(why, cfg->diag, sizeof(why));
+        snprintf(cfg->diag, sizeof(cfg->diag), "%.200s: %.300s", kept_path, why); /* which module key */
+        return r;
     }
     *ret_secure = SR_TAKE(km0);
     return SR_OK;
@@ -287,6 +326,9 @@ enum sr_err sr_km0_describe(const struct sr_seal_config *seal, const char *path,
 
 enum sr_err sr_seal_probe(struct sr_seal_config *seal)
 {
+    if (seal->backend == SR_SEAL_CARDS) {
+        return SR_OK; /* nothing to reach: the cards are given at each start */
+    }
     const struct sr_seal_ops *ops = sr_seal_ops_of(seal);
     SR_AUTO(sr_km0_freep) uint8_t *km0 = OPENSSL_secure_zalloc(SR_KM0_LEN);
     SR_AUTO(sr_km0_freep) uint8_t *back = OPENSSL_secure_zalloc(SR_KM0_LEN);

@@ -33,11 +33,9 @@ struct sr_seal_ops {
 const struct sr_seal_ops *sr_seal_ops_of(const struct sr_seal_config *cfg);
 /* path (a KM0's) with the backend's suffix: the file it keeps. */
 SR_MUST_USE enum sr_err sr_km0_kept_path(const struct sr_seal_ops *ops, const char *path, char *out, size_t cap);
-/* DATA/seal written atomically: create it, or replace it (the commit of a migration). */
-SR_MUST_USE enum sr_err sr_seal_config_write(const char *data_dir, const struct sr_seal_config *cfg,
-                                             enum sr_write_mode mode);
 
 extern const struct sr_seal_ops sr_seal_tpm2;
 extern const struct sr_seal_ops sr_seal_pkcs11;
+extern const struct sr_seal_ops sr_seal_cards;
 
 #endif

@@ -3,10 +3,12 @@
  * on a stopped server, so that a crash at any point leaves the old seal or the new one working.
  *
  *   1. each KM0 is unsealed by the old backend and sealed by the new one beside it (the backends keep
- *      different files: km0, km0.tpm2, km0.p11), and the new anchor records the module's NVRAM as it is;
+ *      different files: km0, km0.tpm2, km0.p11, km0.cards), and the new anchor records the module's NVRAM
+ *      as it is; a region module leaving `cards` (which keeps no NVRAM) gets its NVRAM from the quorum
+ *      given, and one going to `cards` has its KM0 sealed under the world key its NVRAM holds;
  *   2. DATA/seal is replaced atomically: the commit — before it the old seal opens everything, after it
  *      the new one does;
- *   3. the old backend's files are removed and its anchors freed.
+ *   3. the old backend's files are removed and its anchors freed (going to `cards`, the NVRAM too).
  *
  * Run again after a crash in step 3, it finishes the clean-up.
  */
@@ -25,12 +27,19 @@
 
 #define SR_MIGRATE_SLOTS 64
 
+struct sr_migration_slot {
+    char path[SR_PATH_MAX]; /* the KM0's path: DATA/root/km0, DATA/tls/km0, DATA/regions/R/kmdata/module/km0 */
+    bool worldless;         /* root/ and tls/: files under `cards` */
+};
+
 struct sr_migration {
     const char *data_dir;
     struct sr_seal_config *from, *to;
+    struct sr_quorum *const *quorums; /* from `cards`: one complete quorum per region */
+    size_t nquorums;
     unsigned fault_after; /* tests: stop (exit 3) after this many steps; 0: never */
     unsigned steps;
-    char slots[SR_MIGRATE_SLOTS][SR_PATH_MAX]; /* every KM0 path of the directory */
+    struct sr_migration_slot slots[SR_MIGRATE_SLOTS]; /* every KM0 of the directory */
     size_t n;
 };
 
@@ -42,37 +51,59 @@ static void sr_migration_step(struct sr_migration *mg)
     }
 }
 
-static enum sr_err sr_migration_add(struct sr_migration *mg, const char *path)
+/* The seal that keeps a slot's KM0 under cfg. */
+static struct sr_seal_config *sr_slot_seal(const struct sr_migration_slot *slot, struct sr_seal_config *cfg,
+                                           struct sr_seal_config *file_out)
+{
+    return slot->worldless ? sr_seal_worldless(cfg, file_out) : cfg;
+}
+
+static bool sr_slot_kept_by(const struct sr_migration_slot *slot, const struct sr_seal_ops *ops)
+{
+    char kept[SR_PATH_MAX];
+    return sr_km0_kept_path(ops, slot->path, kept, sizeof(kept)) == SR_OK && sr_file_exists(kept);
+}
+
+/* Any backend keeps it: the slot exists. */
+static bool sr_slot_kept(const struct sr_migration_slot *slot)
+{
+    for (enum sr_seal_backend b = SR_SEAL_FILE; b <= SR_SEAL_CARDS; b++) {
+        struct sr_seal_config cfg = {.backend = b};
+        if (sr_slot_kept_by(slot, sr_seal_ops_of(&cfg))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static enum sr_err sr_migration_add(struct sr_migration *mg, const char *path, bool worldless)
 {
     SR_ENSURE(mg->n < SR_MIGRATE_SLOTS, SR_ERR_TOO_LARGE);
     SR_ENSURE(strlen(path) < SR_PATH_MAX, SR_ERR_TOO_LARGE);
-    snprintf(mg->slots[mg->n++], SR_PATH_MAX, "%s", path);
+    struct sr_migration_slot *slot = &mg->slots[mg->n];
+    snprintf(slot->path, sizeof(slot->path), "%s", path);
+    slot->worldless = worldless;
+    mg->n += sr_slot_kept(slot);
     return SR_OK;
 }
 
-/* The KM0s the old seal keeps: root, tls and each region's module. */
+/* Every KM0 of the directory, whatever keeps it: root, tls and each region's module. */
 static enum sr_err sr_migration_slots(struct sr_migration *mg)
 {
-    const struct sr_seal_ops *from = sr_seal_ops_of(mg->from);
-    char path[SR_PATH_MAX], kept[SR_PATH_MAX];
+    char path[SR_PATH_MAX];
     static const char *const fixed[] = {"root/km0", "tls/km0"};
     for (size_t i = 0; i < SR_ARRAY_LEN(fixed); i++) {
         SR_TRY(sr_path_join(path, sizeof(path), mg->data_dir, fixed[i]));
-        SR_TRY(sr_km0_kept_path(from, path, kept, sizeof(kept)));
-        if (sr_file_exists(kept)) {
-            SR_TRY(sr_migration_add(mg, path));
-        }
+        SR_TRY(sr_migration_add(mg, path, true));
     }
     SR_TRY(sr_path_join(path, sizeof(path), mg->data_dir, "regions"));
     DIR *d = opendir(path);
     enum sr_err r = SR_OK;
     for (struct dirent *de = d ? readdir(d) : NULL; de != NULL && r == SR_OK; de = readdir(d)) {
         int n = snprintf(path, sizeof(path), "%s/regions/%s/kmdata/module/km0", mg->data_dir, de->d_name);
-        if (de->d_name[0] == '.' || n <= 0 || (size_t)n >= sizeof(path) ||
-            sr_km0_kept_path(from, path, kept, sizeof(kept)) != SR_OK || !sr_file_exists(kept)) {
-            continue;
+        if (de->d_name[0] != '.' && n > 0 && (size_t)n < sizeof(path)) {
+            r = sr_migration_add(mg, path, false);
         }
-        r = sr_migration_add(mg, path);
     }
     if (d != NULL) {
         closedir(d);
@@ -80,41 +111,100 @@ static enum sr_err sr_migration_slots(struct sr_migration *mg)
     return r;
 }
 
-/* SHA-256 of the module/nvram beside a module's KM0 (zeros when none): what the new anchor records. */
-static enum sr_err sr_migration_nvram_digest(const char *km0_path, uint8_t out[SR_HASH_LEN])
+/* A module's files beside its KM0 (.../module/km0): name is "nvram" or "" (the kmdata directory). */
+static enum sr_err sr_slot_sibling(const struct sr_migration_slot *slot, const char *name, char *out, size_t cap)
 {
-    char nvram[SR_PATH_MAX];
-    int n = snprintf(nvram, sizeof(nvram), "%.*snvram", (int)(strlen(km0_path) - 3), km0_path);
-    SR_ENSURE(n > 0 && (size_t)n < sizeof(nvram), SR_ERR_TOO_LARGE);
-    return sr_nvram_digest(nvram, out);
+    size_t cut = strlen(slot->path) - (*name ? strlen("km0") : strlen("/module/km0"));
+    int n = snprintf(out, cap, "%.*s%s", (int)cut, slot->path, name);
+    SR_ENSURE(n > 0 && (size_t)n < cap, SR_ERR_TOO_LARGE);
+    return SR_OK;
 }
 
-/* Step 1 for one KM0: the old backend opens it, the new one seals it beside, its anchor records the NVRAM. */
-static enum sr_err sr_migration_move(struct sr_migration *mg, const char *path)
+/*
+ * A region module's world key, which `cards` seals its KM0 under: from the quorum the caller was given, or
+ * from the module's NVRAM under the old seal. Into km (secure) and world_id.
+ */
+static enum sr_err sr_slot_world_key(struct sr_migration *mg, const struct sr_migration_slot *slot, uint8_t *km,
+                                     char world_id[2 * SR_WORLD_ID_LEN + 1])
 {
-    const struct sr_seal_ops *to = sr_seal_ops_of(mg->to);
+    char kmdata[SR_PATH_MAX];
+    SR_TRY(sr_slot_sibling(slot, "", kmdata, sizeof(kmdata)));
+    if (mg->from->backend == SR_SEAL_CARDS) {
+        for (size_t i = 0; i < mg->nquorums; i++) {
+            struct sr_world_info info;
+            const uint8_t *key = sr_quorum_world_key(mg->quorums[i]);
+            if (key != NULL && sr_world_authenticate_at(kmdata, key, &info) == SR_OK) {
+                memcpy(km, key, SR_WORLD_KEY_LEN);
+                memcpy(world_id, info.id, 2 * SR_WORLD_ID_LEN + 1);
+                return SR_OK;
+            }
+        }
+        snprintf(mg->from->diag, sizeof(mg->from->diag), "%.400s: no quorum of its cards was given (--cards)",
+                 kmdata);
+        return SR_ERR_SEALED;
+    }
+    SR_AUTO_MODULE struct sr_module *m = NULL;
+    SR_TRY(sr_module_open_sealed(kmdata, mg->from, &m));
+    if (m->km == NULL) {
+        snprintf(mg->from->diag, sizeof(mg->from->diag), "%.400s has no world loaded ('world load' first)", kmdata);
+        return SR_ERR_NO_WORLD;
+    }
+    memcpy(km, m->km, SR_WORLD_KEY_LEN);
+    memcpy(world_id, m->km_world_id, 2 * SR_WORLD_ID_LEN + 1);
+    return SR_OK;
+}
+
+/* Step 1 for one KM0: the old backend opens it, the new one seals it beside (a region module leaving `cards`
+ * gets its NVRAM back first), its anchor records the NVRAM. */
+static enum sr_err sr_migration_move(struct sr_migration *mg, const struct sr_migration_slot *slot)
+{
+    struct sr_seal_config from_file, to_file;
+    struct sr_seal_config *from = sr_slot_seal(slot, mg->from, &from_file);
+    struct sr_seal_config *to = sr_slot_seal(slot, mg->to, &to_file);
+    if (from->backend == to->backend) {
+        return SR_OK; /* root/ and tls/ between `file` and `cards`: files either way */
+    }
+    const struct sr_seal_ops *ops = sr_seal_ops_of(to);
+    SR_AUTO(sr_km0_freep) uint8_t *km = NULL;
+    if (!slot->worldless && (from->backend == SR_SEAL_CARDS || to->backend == SR_SEAL_CARDS)) {
+        km = OPENSSL_secure_zalloc(SR_WORLD_KEY_LEN);
+        SR_ENSURE(km != NULL, SR_ERR_NOMEM);
+        SR_TRY(sr_slot_world_key(mg, slot, km, to->world_id));
+        memcpy(from->world_id, to->world_id, sizeof(from->world_id));
+        from->world_key = to->world_key = km;
+    }
     SR_AUTO(sr_km0_freep) uint8_t *km0 = NULL;
-    SR_TRY(sr_km0_load(mg->from, path, false, &km0));
+    enum sr_err r = sr_km0_load(from, slot->path, false, &km0);
+    char nvram[SR_PATH_MAX];
+    if (r == SR_OK) {
+        r = sr_slot_sibling(slot, "nvram", nvram, sizeof(nvram));
+    }
+    if (r == SR_OK && from->backend == SR_SEAL_CARDS && !slot->worldless) {
+        r = sr_world_write_nvram(km0, km, to->world_id, nvram); /* the old seal reads none: safe before the commit */
+    }
     SR_AUTO_BUF struct sr_buf kept = {0};
     sr_buf_init(&kept, 16384, SR_BUF_SECRET);
-    enum sr_err r = to->seal(mg->to, km0, &kept);
-    if (r == SR_OK && to->anchor_write != NULL) {
+    if (r == SR_OK) {
+        r = ops->seal(to, km0, &kept);
+    }
+    from->world_key = to->world_key = NULL;
+    if (r == SR_OK && ops->anchor_write != NULL) {
         uint8_t digest[SR_HASH_LEN];
-        r = sr_migration_nvram_digest(path, digest);
+        r = sr_nvram_digest(nvram, digest);
         if (r == SR_OK) {
-            r = to->anchor_write(mg->to, kept.data, kept.len, digest);
+            r = ops->anchor_write(to, kept.data, kept.len, digest);
         }
     }
     char kept_path[SR_PATH_MAX];
     if (r == SR_OK) {
-        r = sr_km0_kept_path(to, path, kept_path, sizeof(kept_path));
+        r = sr_km0_kept_path(ops, slot->path, kept_path, sizeof(kept_path));
     }
-    if (r == SR_OK && to->forget != NULL && sr_file_exists(kept_path)) {
+    if (r == SR_OK && ops->forget != NULL && sr_file_exists(kept_path)) {
         /* What a migration cut short before its commit left: its anchor is freed before the file is replaced. */
         SR_AUTO_BUF struct sr_buf stale = {0};
         sr_buf_init(&stale, 16384, SR_BUF_SECRET);
         if (sr_file_read(kept_path, &stale) == SR_OK) {
-            (void)to->forget(mg->to, stale.data, stale.len);
+            (void)ops->forget(to, stale.data, stale.len);
         }
     }
     if (r == SR_OK) {
@@ -124,25 +214,26 @@ static enum sr_err sr_migration_move(struct sr_migration *mg, const char *path)
     return r;
 }
 
-/* Step 3: the old backend's files removed, its anchors freed; for every backend but the current one. */
+/* Step 3: every other backend's files removed and anchors freed (and under `cards`, the NVRAM no seal reads). */
 static enum sr_err sr_migration_clean(struct sr_migration *mg)
 {
-    const struct sr_seal_ops *keep = sr_seal_ops_of(mg->to);
     for (size_t i = 0; i < mg->n; i++) {
-        char current[SR_PATH_MAX];
-        if (sr_km0_kept_path(keep, mg->slots[i], current, sizeof(current)) != SR_OK || !sr_file_exists(current)) {
+        const struct sr_migration_slot *slot = &mg->slots[i];
+        struct sr_seal_config to_file;
+        const struct sr_seal_ops *keep = sr_seal_ops_of(sr_slot_seal(slot, mg->to, &to_file));
+        if (!sr_slot_kept_by(slot, keep)) {
             continue; /* never remove a module key's only copy */
         }
-        for (enum sr_seal_backend b = SR_SEAL_FILE; b <= SR_SEAL_PKCS11; b++) {
+        for (enum sr_seal_backend b = SR_SEAL_FILE; b <= SR_SEAL_CARDS; b++) {
             struct sr_seal_config old = *mg->from;
             old.backend = b;
             const struct sr_seal_ops *ops = sr_seal_ops_of(&old);
             char kept_path[SR_PATH_MAX];
-            if (ops == keep || sr_km0_kept_path(ops, mg->slots[i], kept_path, sizeof(kept_path)) != SR_OK ||
+            if (ops == keep || sr_km0_kept_path(ops, slot->path, kept_path, sizeof(kept_path)) != SR_OK ||
                 !sr_file_exists(kept_path)) {
                 continue;
             }
-            if (ops->forget != NULL && b == mg->from->backend) {
+            if (ops->forget != NULL) {
                 SR_AUTO_BUF struct sr_buf kept = {0};
                 sr_buf_init(&kept, 16384, SR_BUF_SECRET);
                 if (sr_file_read(kept_path, &kept) == SR_OK) {
@@ -152,37 +243,35 @@ static enum sr_err sr_migration_clean(struct sr_migration *mg)
             SR_TRY(sr_file_remove(kept_path));
             sr_migration_step(mg);
         }
+        char nvram[SR_PATH_MAX];
+        if (keep == &sr_seal_cards && sr_slot_sibling(slot, "nvram", nvram, sizeof(nvram)) == SR_OK &&
+            sr_file_exists(nvram)) {
+            SR_TRY(sr_file_remove(nvram));
+            sr_migration_step(mg);
+        }
     }
     return SR_OK;
 }
 
 enum sr_err sr_seal_migrate(const char *data_dir, struct sr_seal_config *from, struct sr_seal_config *to,
-                            unsigned fault_after, unsigned *ret_moved)
+                            const struct sr_migrate_options *opts, unsigned *ret_moved)
 {
     struct sr_migration *mg = OPENSSL_zalloc(sizeof(*mg));
     SR_ENSURE(mg != NULL, SR_ERR_NOMEM);
-    *mg = (struct sr_migration){.data_dir = data_dir, .from = from, .to = to, .fault_after = fault_after};
-    enum sr_err r = SR_OK;
+    *mg = (struct sr_migration){.data_dir = data_dir, .from = from, .to = to, .fault_after = opts->fault_after,
+                                .quorums = opts->quorums, .nquorums = opts->nquorums};
+    enum sr_err r = sr_migration_slots(mg);
     if (from->backend == to->backend) {
         /* Already committed (a clean-up cut short, run again): only the clean-up is left. */
-        struct sr_seal_config none = *from;
-        mg->from = &none;
-        for (enum sr_seal_backend b = SR_SEAL_FILE; b <= SR_SEAL_PKCS11 && r == SR_OK; b++) {
-            none.backend = b;
-            mg->n = 0;
-            r = b == to->backend ? SR_OK : sr_migration_slots(mg);
-            if (r == SR_OK && mg->n > 0) {
-                mg->from = &none;
-                r = sr_migration_clean(mg);
-            }
+        if (r == SR_OK) {
+            r = sr_migration_clean(mg);
         }
         *ret_moved = 0;
         OPENSSL_free(mg);
         return r;
     }
-    r = sr_migration_slots(mg);
     for (size_t i = 0; i < mg->n && r == SR_OK; i++) {
-        r = sr_migration_move(mg, mg->slots[i]);
+        r = sr_migration_move(mg, &mg->slots[i]);
     }
     if (r == SR_OK) {
         r = sr_seal_config_write(data_dir, to, SR_WRITE_REPLACE); /* the commit */

@@ -198,6 +198,45 @@ static enum sr_err sr_module_load_nvram(struct sr_module *m)
     return SR_OK;
 }
 
+static enum sr_err sr_module_load_km0(struct sr_module *m, struct sr_seal_config *seal)
+{
+    char path[SR_PATH_MAX], identity[SR_PATH_MAX];
+    SR_TRY(sr_module_path(m, "module/km0", path, sizeof(path)));
+    SR_TRY(sr_module_path(m, "module/identity", identity, sizeof(identity)));
+    enum sr_err r = SR_OK;
+    if (seal->backend == SR_SEAL_CARDS && !sr_km0_present(seal, path)) {
+        /* A new module under `cards`: its KM0 is kept once its world key exists (world create or load). A
+         * module made before has lost its KM0, and a new one would open none of its files. */
+        r = sr_km0_new(seal, path, &m->km0);
+        if (r == SR_OK && sr_file_exists(identity)) {
+            sr_km0_freep(&m->km0);
+            snprintf(seal->diag, sizeof(seal->diag), "%.400s.cards is missing beside the module's files", path);
+            r = SR_ERR_SEAL_MISMATCH;
+        }
+        m->km0_pending = r == SR_OK;
+    } else {
+        r = sr_km0_load(seal, path, true, &m->km0);
+    }
+    if (r != SR_OK) {
+        sr_module_diagf(m, "%s", seal->diag);
+    }
+    return r;
+}
+
+/* Under `cards` no NVRAM is kept: the world key is the one the cards gave for this opening, if any. */
+static enum sr_err sr_module_load_carded_world(struct sr_module *m, struct sr_seal_config *seal)
+{
+    if (seal->world_key == NULL) {
+        return SR_OK;
+    }
+    m->km = OPENSSL_secure_zalloc(SR_WORLD_KEY_LEN);
+    SR_ENSURE(m->km != NULL, SR_ERR_NOMEM);
+    memcpy(m->km, seal->world_key, SR_WORLD_KEY_LEN);
+    memcpy(m->km_world_id, seal->world_id, sizeof(m->km_world_id));
+    seal->world_key = NULL; /* borrowed for the opening only */
+    return SR_OK;
+}
+
 static enum sr_err sr_module_load(struct sr_module *m, struct sr_seal_config *seal)
 {
     char path[SR_PATH_MAX];
@@ -206,16 +245,11 @@ static enum sr_err sr_module_load(struct sr_module *m, struct sr_seal_config *se
     SR_TRY(sr_dir_make(path));
     SR_TRY(sr_module_path(m, "local", path, sizeof(path)));
     SR_TRY(sr_dir_make(path));
-    SR_TRY(sr_module_path(m, "module/km0", path, sizeof(path)));
-    enum sr_err r = sr_km0_load(seal, path, true, &m->km0);
-    if (r != SR_OK && seal != NULL) {
-        sr_module_diagf(m, "%s", seal->diag);
-    }
-    SR_TRY(r);
+    SR_TRY(sr_module_load_km0(m, seal));
     SR_TRY(sr_module_load_esn(m));
     SR_TRY(sr_module_load_identity(m));
     SR_TRY(sr_module_load_mode(m));
-    return sr_module_load_nvram(m);
+    return seal->backend == SR_SEAL_CARDS ? sr_module_load_carded_world(m, seal) : sr_module_load_nvram(m);
 }
 
 enum sr_err sr_module_open(const char *kmdata, struct sr_module **ret)
@@ -243,6 +277,7 @@ enum sr_err sr_module_open_sealed(const char *kmdata, struct sr_seal_config *sea
         memcpy(m->dir, kmdata, len + 1);
         m->seal = seal != NULL ? *seal : file;
         r = sr_module_load(m, &m->seal);
+        m->seal.world_key = NULL;
     }
     if (r != SR_OK) {
         if (seal != NULL) {

@@ -105,6 +105,30 @@ SR_MUST_USE enum sr_err sr_world_load(struct sr_module *m, const char *card_dir,
 SR_MUST_USE enum sr_err sr_world_check_quorum(struct sr_module *m, const char *card_dir, const unsigned *cards,
                                               unsigned ncards, const struct sr_pins *pins);
 
+/* --- a world key given back one card at a time (quorum.c): how a `cards`-sealed module opens --- */
+struct sr_quorum;
+struct sr_quorum_progress {
+    unsigned have, need, of; /* distinct cards taken, the quorum K, the set's N */
+    unsigned refused;        /* cards refused so far: a wrong PIN, another world's card, a damaged file */
+    bool done;               /* the world key is back and authenticated the world file */
+    char world_id[2 * SR_WORLD_ID_LEN + 1];
+};
+/* A quorum toward the world of the module in kmdata (its local/world says which, and K). */
+SR_MUST_USE enum sr_err sr_quorum_new(const char *kmdata, struct sr_quorum **ret);
+/* One card (the bytes of its file) and its PIN. Refused, and counted: SR_ERR_BAD_PIN, SR_ERR_CARD_TAMPERED,
+ * SR_ERR_WORLD_MISMATCH (another world's card), SR_ERR_CARD_REPEATED. The K-th card combines the shares and
+ * authenticates the world file (SR_ERR_CARD_FOREIGN: the shares so far are forgotten). */
+SR_MUST_USE enum sr_err sr_quorum_add(struct sr_quorum *q, const uint8_t *card_file, size_t len, const char *pin);
+void sr_quorum_progress(const struct sr_quorum *q, struct sr_quorum_progress *ret);
+/* A complete quorum from card files (card_dir/acs_<world>_<n>.card), for a command given the cards. */
+SR_MUST_USE enum sr_err sr_quorum_from_cards(const char *kmdata, const char *card_dir, const unsigned *cards,
+                                             unsigned ncards, const struct sr_pins *pins, struct sr_quorum **ret);
+void sr_quorum_free(struct sr_quorum *q);
+/* The module of a `cards`-sealed directory, opened with the world key of a complete quorum (SR_ERR_SEALED
+ * before): its KM0 unsealed under it, the world loaded. */
+SR_MUST_USE enum sr_err sr_module_open_quorum(const char *kmdata, struct sr_seal_config *seal,
+                                              const struct sr_quorum *q, struct sr_module **ret);
+
 /* --- module-protected keys (keyfile.c) --- */
 struct sr_keygen_params {
     const char *app;       /* "simple" */

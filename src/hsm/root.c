@@ -53,7 +53,8 @@ enum sr_err sr_root_init(const char *root_dir, struct sr_seal_config *seal, uint
     SR_TRY(sr_path_join(km0_path, sizeof(km0_path), root_dir, "km0"));
     SR_ENSURE(!sr_file_exists(key_path) && !sr_file_exists(cert_path), SR_ERR_ROOT_EXISTS);
     SR_AUTO(sr_km0_freep) uint8_t *km0 = NULL;
-    SR_TRY(sr_km0_load(seal, km0_path, true, &km0));
+    struct sr_seal_config file;
+    SR_TRY(sr_km0_load(sr_seal_worldless(seal, &file), km0_path, true, &km0));
     struct sr_key_spec spec = {.type = SR_KEY_EC, .curve = SR_CURVE_P384};
     SR_AUTO_PKEY EVP_PKEY *key = NULL;
     SR_TRY(sr_pkey_generate(&spec, &key));
@@ -95,7 +96,8 @@ enum sr_err sr_root_warrant_module(const char *root_dir, struct sr_seal_config *
     SR_AUTO_X509 X509 *root_cert = NULL;
     SR_TRY(sr_read_cert(cert_path, SR_ERR_NO_ROOT, &root_cert));
     SR_AUTO(sr_km0_freep) uint8_t *km0 = NULL;
-    enum sr_err r = sr_km0_load(seal, km0_path, false, &km0);
+    struct sr_seal_config file;
+    enum sr_err r = sr_km0_load(sr_seal_worldless(seal, &file), km0_path, false, &km0);
     SR_ENSURE(r != SR_ERR_NOT_FOUND, SR_ERR_NO_ROOT);
     SR_TRY(r);
     SR_AUTO_PKEY EVP_PKEY *root_key = NULL;

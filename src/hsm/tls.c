@@ -94,7 +94,8 @@ enum sr_err sr_tls_issuer_open(const char *tls_dir, struct sr_seal_config *seal,
     SR_TRY(sr_dir_make(tls_dir));
     SR_TRY(sr_path_join(path, sizeof(path), tls_dir, "km0"));
     SR_AUTO(sr_km0_freep) uint8_t *km0 = NULL;
-    SR_TRY(sr_km0_load(seal, path, true, &km0));
+    struct sr_seal_config file;
+    SR_TRY(sr_km0_load(sr_seal_worldless(seal, &file), path, true, &km0));
     SR_AUTO(sr_tls_issuerp) struct sr_tls_issuer *is = calloc(1, sizeof(*is));
     SR_ENSURE(is != NULL, SR_ERR_NOMEM);
     pthread_mutex_init(&is->lock, NULL);

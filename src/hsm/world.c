@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,6 +14,11 @@
 static enum sr_err sr_world_path(const struct sr_module *m, char *out, size_t cap)
 {
     return sr_module_path(m, "local/world", out, cap);
+}
+
+static enum sr_err sr_world_path_at(const char *kmdata, char *out, size_t cap)
+{
+    return sr_path_join(out, cap, kmdata, "local/world");
 }
 
 static enum sr_err sr_world_default_card_dir(const struct sr_module *m, const char *card_dir, char *out,
@@ -54,8 +60,13 @@ static enum sr_err sr_world_parse_info(const json_t *h, struct sr_world_info *re
 
 enum sr_err sr_module_world_info(struct sr_module *m, struct sr_world_info *ret)
 {
+    return sr_world_info_at(m->dir, ret);
+}
+
+enum sr_err sr_world_info_at(const char *kmdata, struct sr_world_info *ret)
+{
     char path[SR_PATH_MAX];
-    SR_TRY(sr_world_path(m, path, sizeof(path)));
+    SR_TRY(sr_world_path_at(kmdata, path, sizeof(path)));
     SR_AUTO_CONTAINER struct sr_container c = {0};
     enum sr_err r = sr_container_read(path, SR_MAGIC_WORLD, SR_ERR_WORLD_TAMPERED, &c);
     SR_ENSURE(r != SR_ERR_NOT_FOUND, SR_ERR_NO_WORLD);
@@ -64,11 +75,11 @@ enum sr_err sr_module_world_info(struct sr_module *m, struct sr_world_info *ret)
 }
 
 /* Authenticates the world file under km: the MAC over the whole header, and the check value. */
-static enum sr_err sr_world_authenticate(struct sr_module *m, const uint8_t km[SR_WORLD_KEY_LEN],
-                                         struct sr_world_info *ret)
+enum sr_err sr_world_authenticate_at(const char *kmdata, const uint8_t km[SR_WORLD_KEY_LEN],
+                                     struct sr_world_info *ret)
 {
     char path[SR_PATH_MAX];
-    SR_TRY(sr_world_path(m, path, sizeof(path)));
+    SR_TRY(sr_world_path_at(kmdata, path, sizeof(path)));
     SR_AUTO_CONTAINER struct sr_container c = {0};
     enum sr_err r = sr_container_read(path, SR_MAGIC_WORLD, SR_ERR_WORLD_TAMPERED, &c);
     SR_ENSURE(r != SR_ERR_NOT_FOUND, SR_ERR_NO_WORLD);
@@ -95,7 +106,7 @@ enum sr_err sr_module_require_world(struct sr_module *m, struct sr_world_info *r
     SR_ENSURE(m->nvram_refused == SR_OK, m->nvram_refused);
     SR_ENSURE(m->km != NULL, SR_ERR_NO_WORLD);
     struct sr_world_info info;
-    enum sr_err r = sr_world_authenticate(m, m->km, &info);
+    enum sr_err r = sr_world_authenticate_at(m->dir, m->km, &info);
     /* The NVRAM key no longer matches local/world: the world file was replaced or edited. */
     SR_ENSURE(r != SR_ERR_CARD_FOREIGN, SR_ERR_WORLD_TAMPERED);
     SR_TRY(r);
@@ -106,16 +117,42 @@ enum sr_err sr_module_require_world(struct sr_module *m, struct sr_world_info *r
     return SR_OK;
 }
 
+enum sr_err sr_world_write_nvram(const uint8_t *km0, const uint8_t km[SR_WORLD_KEY_LEN], const char *world_id,
+                                 const char *path)
+{
+    SR_AUTO_JSON json_t *h = json_pack("{s:i,s:s}", "version", 1, "world_id", world_id);
+    SR_ENSURE(h != NULL, SR_ERR_NOMEM);
+    return sr_seal_write(km0, SR_PURPOSE_NVRAM, SR_MAGIC_NVRAM, h, km, SR_WORLD_KEY_LEN, path, SR_WRITE_REPLACE);
+}
+
+/* Under `cards` nothing on the disk holds the world key: the KM0 of a new module is kept now, sealed under it. */
+static enum sr_err sr_world_keep_carded(struct sr_module *m, const uint8_t km[SR_WORLD_KEY_LEN], const char *world_id)
+{
+    if (!m->km0_pending) {
+        return SR_OK;
+    }
+    char path[SR_PATH_MAX];
+    SR_TRY(sr_module_path(m, "module/km0", path, sizeof(path)));
+    m->seal.world_key = km;
+    snprintf(m->seal.world_id, sizeof(m->seal.world_id), "%s", world_id);
+    enum sr_err r = sr_km0_keep(&m->seal, path, m->km0);
+    m->seal.world_key = NULL;
+    SR_TRY(r);
+    m->km0_pending = false;
+    return SR_OK;
+}
+
 static enum sr_err sr_world_store_nvram(struct sr_module *m, const uint8_t km[SR_WORLD_KEY_LEN],
                                         const char *world_id)
 {
-    char path[SR_PATH_MAX];
-    SR_TRY(sr_module_path(m, "module/nvram", path, sizeof(path)));
-    SR_AUTO_JSON json_t *h = json_pack("{s:i,s:s}", "version", 1, "world_id", world_id);
-    SR_ENSURE(h != NULL, SR_ERR_NOMEM);
-    SR_TRY(sr_seal_write(m->km0, SR_PURPOSE_NVRAM, SR_MAGIC_NVRAM, h, km, SR_WORLD_KEY_LEN, path,
-                         SR_WRITE_REPLACE));
-    SR_TRY(sr_module_anchor_nvram(m)); /* from now on only this NVRAM opens (rollback) */
+    if (m->seal.backend == SR_SEAL_CARDS) {
+        SR_TRY(sr_world_keep_carded(m, km, world_id));
+    } else {
+        char path[SR_PATH_MAX];
+        SR_TRY(sr_module_path(m, "module/nvram", path, sizeof(path)));
+        SR_TRY(sr_world_write_nvram(m->km0, km, world_id, path));
+        SR_TRY(sr_module_anchor_nvram(m)); /* from now on only this NVRAM opens (rollback) */
+    }
     if (m->km == NULL) {
         m->km = OPENSSL_secure_zalloc(SR_WORLD_KEY_LEN);
         SR_ENSURE(m->km != NULL, SR_ERR_NOMEM);
@@ -260,7 +297,7 @@ static enum sr_err sr_world_reassemble(struct sr_module *m, const char *card_dir
     sr_module_diagf(m, "cards %u..: combined shares", cards[0]);
     SR_TRY(sr_shamir_combine(xs, (const uint8_t(*)[SR_SHARE_LEN])shares, ncards, km));
     struct sr_world_info checked;
-    SR_TRY(sr_world_authenticate(m, km, &checked));
+    SR_TRY(sr_world_authenticate_at(m->dir, km, &checked));
     m->diag[0] = 0;
     return SR_OK;
 }

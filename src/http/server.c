@@ -441,16 +441,25 @@ static enum MHD_Result sr_send_toolsets(struct sr_http_server *s, struct MHD_Con
 
 /* The web console's files: public (the page asks for the token itself), GET only, each answer with the
  * console's security headers, errors included. "/console" goes to "/console/". */
-static enum MHD_Result sr_send_console(struct MHD_Connection *c, const char *url, const char *method)
+static enum MHD_Result sr_send_console(struct sr_http_server *s, struct MHD_Connection *c, const char *url,
+                                       const char *method)
 {
     const struct sr_console_file *f = sr_console_find(url);
     bool redirect = strcmp(url, "/console") == 0;
     unsigned status = redirect ? 301 : strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 ? 405 : f ? 200 : 404;
+    /* A sealed server has nothing to show: the page says so instead of failing call by call. */
+    struct sr_vault_health h = {0};
+    if (status == 200 && (sr_vault_health(s->svc, &h) != SR_OK || h.sealed > 0)) {
+        status = 503;
+    }
     static const char missing[] = "Not found: the console's pages are under /console/\n";
+    static const char sealed[] = "Sealed: this server waits for a quorum of administrator cards "
+                                 "(strongroom unseal), or for its database\n";
+    const char *text = status == 503 ? sealed : missing;
+    size_t len = status == 503 ? sizeof(sealed) - 1 : sizeof(missing) - 1;
     struct MHD_Response *resp = status == 200
                                     ? MHD_create_response_from_buffer(f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT)
-                                    : MHD_create_response_from_buffer(sizeof(missing) - 1, (void *)missing,
-                                                                      MHD_RESPMEM_PERSISTENT);
+                                    : MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_PERSISTENT);
     if (resp == NULL) {
         return MHD_NO;
     }
@@ -462,6 +471,8 @@ static enum MHD_Result sr_send_console(struct MHD_Connection *c, const char *url
         MHD_add_response_header(resp, "Location", "/console/");
     } else if (status == 405) {
         MHD_add_response_header(resp, "Allow", "GET, HEAD");
+    } else if (status == 503) {
+        MHD_add_response_header(resp, "Retry-After", "5");
     }
     return sr_queue(c, status, resp);
 }
@@ -470,8 +481,8 @@ static enum MHD_Result sr_send_console(struct MHD_Connection *c, const char *url
  * Counts only: no vault, key or region name. */
 static enum MHD_Result sr_send_health(struct sr_http_server *s, struct MHD_Connection *c)
 {
-    unsigned regions = 0, held = 0;
-    enum sr_err r = sr_vault_health(s->svc, &regions, &held);
+    struct sr_vault_health h;
+    enum sr_err r = sr_vault_health(s->svc, &h);
     if (r != SR_OK) {
         return sr_send_error(s, c, r, "health", NULL);
     }
@@ -485,13 +496,15 @@ static enum MHD_Result sr_send_health(struct sr_http_server *s, struct MHD_Conne
             json_object_set_new(reaped, sr_phase_name(p), json_integer((json_int_t)g.reaped[p]));
         }
     }
+    /* A cards-sealed region answers nothing until 'strongroom unseal': the balancer must not send it requests. */
     SR_AUTO_JSON json_t *body = json_pack(
-        "{s:s,s:I,s:I,s:s,s:{s:I,s:I},s:{s:I,s:O,s:I,s:I,s:I}}", "status", "ok", "regions", (json_int_t)regions,
-        "regionsServed", (json_int_t)held, "seal", sr_vault_seal_name(s->svc), "secureHeap", "size",
+        "{s:s,s:I,s:I,s:s,s:b,s:{s:I,s:I},s:{s:I,s:O,s:I,s:I,s:I}}", "status", h.sealed ? "sealed" : "ok", "regions",
+        (json_int_t)h.regions, "regionsServed", (json_int_t)h.held, "seal", sr_vault_seal_name(s->svc), "sealed",
+        h.sealed > 0, "secureHeap", "size",
         (json_int_t)heap, "used", (json_int_t)heap_used, "connections", "open", (json_int_t)g.open,
         "closedAtDeadline", reaped, "bodyBytes", (json_int_t)g.body_bytes, "bodyBudget", (json_int_t)g.body_budget,
         "bodiesRefused", (json_int_t)g.body_refused);
-    return body ? sr_send(s, c, 200, body, NULL) : MHD_NO;
+    return body ? sr_send(s, c, h.sealed ? 503 : 200, body, NULL) : MHD_NO;
 }
 
 /* A request's headers are in: its body's deadline starts, and after the handshake silence is timed again. */
@@ -556,7 +569,7 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
         return strcmp(method, "GET") == 0 ? sr_send_health(s, c) : sr_send_error(s, c, SR_ERR_METHOD, url, NULL);
     }
     if (conn == NULL && (strcmp(url, "/console") == 0 || strncmp(url, "/console/", 9) == 0)) {
-        return sr_send_console(c, url, method);
+        return sr_send_console(s, c, url, method);
     }
     if (conn == NULL && strncasecmp(url, "/byok/toolsets", 14) == 0) {
         if (strcmp(method, "GET") != 0) {

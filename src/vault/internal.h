@@ -31,6 +31,12 @@ struct sr_region_slot {
     struct sr_module *module;
 };
 
+/* A `cards`-sealed region's unseal in progress (unseal.c): the cards given so far, until its module opens. */
+struct sr_unseal_slot {
+    char name[SR_MAX_REGION + 1];
+    struct sr_quorum *quorum;
+};
+
 /* Refusals before any operation, grouped per client and minute (refusals.c). */
 #define SR_REFUSAL_GROUPS 1024
 struct sr_refusal_group {
@@ -66,7 +72,13 @@ struct sr_vault_svc {
     long long checkpoint_next, checkpoint_last_seq; /* the housekeeper's alone */
     bool short_policies; /* --dev: rotation policies below Key Vault's minimums are taken (tests, demos) */
     struct sr_seal_config seal; /* where the region modules' KM0s live; opening a region unseals (under lock) */
+    struct sr_unseal_slot unseals[SR_MAX_REGIONS]; /* cards: partial quorums, under lock */
+    size_t nunseals;
 };
+
+/* unseal.c: the complete quorum of a cards-sealed region (lock held), or NULL while it is sealed. */
+const struct sr_quorum *sr_svc_quorum_of(struct sr_vault_svc *svc, const char *region);
+void sr_svc_unseals_free(struct sr_vault_svc *svc);
 
 /* audit.c: writes DATA/checkpoints/checkpoint-SEQ.json when the log grew since the last one (at most once
  * per checkpoint_interval), signed by the module of the first region this server holds. */

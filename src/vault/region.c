@@ -42,6 +42,13 @@ enum sr_err sr_region_kmdata(const char *data_dir, const char *region, char *out
     return SR_OK;
 }
 
+enum sr_err sr_region_cards(const char *data_dir, const char *region, const char *card_dir, char *out, size_t cap)
+{
+    int n = card_dir ? snprintf(out, cap, "%s", card_dir) : snprintf(out, cap, "%s/regions/%s/cards", data_dir, region);
+    SR_ENSURE(n > 0 && (size_t)n < cap, SR_ERR_TOO_LARGE);
+    return SR_OK;
+}
+
 static enum sr_err sr_region_root(const char *data_dir, struct sr_seal_config *seal, char *out, size_t cap)
 {
     SR_TRY(sr_path_join(out, cap, data_dir, "root"));
@@ -161,9 +168,7 @@ enum sr_err sr_region_create(const char *data_dir, struct sr_store *store, const
     char root[SR_PATH_MAX];
     char cards[SR_PATH_MAX];
     SR_TRY(sr_region_kmdata(data_dir, params->name, kmdata, sizeof(kmdata)));
-    int n = params->card_dir ? snprintf(cards, sizeof(cards), "%s", params->card_dir)
-                             : snprintf(cards, sizeof(cards), "%s/regions/%s/cards", data_dir, params->name);
-    SR_ENSURE(n > 0 && (size_t)n < sizeof(cards), SR_ERR_TOO_LARGE);
+    SR_TRY(sr_region_cards(data_dir, params->name, params->card_dir, cards, sizeof(cards)));
     struct sr_seal_config seal;
     SR_TRY(sr_seal_config_read(data_dir, &seal));
     SR_TRY(sr_region_root(data_dir, &seal, root, sizeof(root)));
@@ -365,7 +370,8 @@ static enum sr_err sr_unseal_region(void *ctx, const char *region)
     struct sr_unseal_walk *w = ctx;
     const struct sr_module *m = NULL;
     enum sr_err r = sr_svc_region_module(w->svc, region, &m);
-    if (r != SR_OK && r != SR_ERR_REGION_NOT_JOINED && w->first == SR_OK) {
+    /* Under `cards` a region opens later, when 'strongroom unseal' gives its quorum. */
+    if (r != SR_OK && r != SR_ERR_REGION_NOT_JOINED && r != SR_ERR_SEALED && w->first == SR_OK) {
         w->first = r;
         snprintf(w->detail, w->cap, "region %s: %s", region, w->svc->seal.diag);
     }
@@ -379,27 +385,28 @@ enum sr_err sr_vault_unseal_regions(struct sr_vault_svc *svc, char *detail, size
     return w.first;
 }
 
-struct sr_health {
+struct sr_health_walk {
     struct sr_vault_svc *svc;
-    unsigned regions, held;
+    struct sr_vault_health *health;
 };
 
 static enum sr_err sr_health_region(void *ctx, const char *region)
 {
-    struct sr_health *h = ctx;
+    struct sr_vault_health *h = ((struct sr_health_walk *)ctx)->health;
+    struct sr_vault_svc *svc = ((struct sr_health_walk *)ctx)->svc;
     const struct sr_module *m = NULL;
+    enum sr_err r = sr_svc_region_module(svc, region, &m);
     h->regions++;
-    h->held += sr_svc_region_module(h->svc, region, &m) == SR_OK;
+    h->held += r == SR_OK;
+    h->sealed += r == SR_ERR_SEALED;
     return SR_OK;
 }
 
-enum sr_err sr_vault_health(struct sr_vault_svc *svc, unsigned *ret_regions, unsigned *ret_held)
+enum sr_err sr_vault_health(struct sr_vault_svc *svc, struct sr_vault_health *ret)
 {
-    struct sr_health h = {.svc = svc};
-    SR_TRY(svc->store->ops->region_each(svc->store, sr_health_region, &h));
-    *ret_regions = h.regions;
-    *ret_held = h.held;
-    return SR_OK;
+    *ret = (struct sr_vault_health){0};
+    struct sr_health_walk w = {.svc = svc, .health = ret};
+    return svc->store->ops->region_each(svc->store, sr_health_region, &w);
 }
 
 enum sr_err sr_vault_toolset_bytes(struct sr_vault_svc *svc, const char *name, struct sr_buf *out)

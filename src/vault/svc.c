@@ -108,6 +108,7 @@ void sr_vault_svc_free(struct sr_vault_svc *svc)
         return;
     }
     sr_refusals_finish(svc);
+    sr_svc_unseals_free(svc);
     for (size_t i = 0; i < svc->nregions; i++) {
         sr_module_free(svc->regions[i].module);
     }
@@ -127,7 +128,13 @@ static enum sr_err sr_svc_open_region(struct sr_vault_svc *svc, const char *regi
     /* Another server made the region and this one has not joined it: never another region's module. */
     SR_ENSURE(sr_file_exists(kmdata), SR_ERR_REGION_NOT_JOINED);
     SR_AUTO_MODULE struct sr_module *m = NULL;
-    SR_TRY(sr_module_open_sealed(kmdata, &svc->seal, &m));
+    if (svc->seal.backend == SR_SEAL_CARDS) {
+        const struct sr_quorum *q = sr_svc_quorum_of(svc, region);
+        SR_ENSURE(q != NULL, SR_ERR_SEALED); /* until 'strongroom unseal' gave a quorum of its cards */
+        SR_TRY(sr_module_open_quorum(kmdata, &svc->seal, q, &m));
+    } else {
+        SR_TRY(sr_module_open_sealed(kmdata, &svc->seal, &m));
+    }
     SR_TRY(sr_module_require_world(m, NULL));
     *ret = SR_TAKE(m);
     return SR_OK;

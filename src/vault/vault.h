@@ -65,6 +65,22 @@ const char *sr_vault_seal_name(const struct sr_vault_svc *svc);
 /* Opens (unseals) the module of every region this server holds, once per start: a module whose KM0 will not
  * unseal (another TPM, changed PCRs) stops the start with its error; detail names the region and why. */
 SR_MUST_USE enum sr_err sr_vault_unseal_regions(struct sr_vault_svc *svc, char *detail, size_t cap);
+/*
+ * The `cards` unseal (strongroom unseal, over DATA/control.sock): one card file and its PIN toward the
+ * quorum of a region this server has joined. A refused card (wrong PIN, another world's, damaged, given
+ * twice) is counted in ret->refused and returned as its error; the K-th good one opens the region's
+ * module and the region serves. Progress lives in memory only: a restart forgets it.
+ */
+struct sr_unseal_state {
+    bool sealed;
+    unsigned have, need, of, refused;
+    char world[33];
+};
+SR_MUST_USE enum sr_err sr_vault_unseal_card(struct sr_vault_svc *svc, const char *region, const uint8_t *card,
+                                             size_t len, const char *pin, struct sr_unseal_state *ret);
+/* {"backend", "sealed", "regions": [{"name", "sealed", "have", "need", "of", "refused", "world"}]}: every
+ * region joined here. */
+SR_MUST_USE enum sr_err sr_vault_seal_state(struct sr_vault_svc *svc, json_t **ret);
 /* --dev: rotation policies under Key Vault's minimums (7 days, 28 for expiry) are taken, for tests and demos. */
 void sr_vault_allow_short_policies(struct sr_vault_svc *svc);
 SR_MUST_USE enum sr_err sr_vault_background_start(struct sr_vault_svc *svc, unsigned rotation_seconds,
@@ -138,6 +154,32 @@ struct sr_join_params {
 SR_MUST_USE enum sr_err sr_region_join(const char *data_dir, struct sr_store *store,
                                        const struct sr_join_params *params, const struct sr_pins *pins);
 SR_MUST_USE enum sr_err sr_region_kmdata(const char *data_dir, const char *region, char *out, size_t cap);
+/* Where a command finds a region's card files: card_dir when given, else DATA/regions/R/cards, where
+ * 'region create' writes them. */
+SR_MUST_USE enum sr_err sr_region_cards(const char *data_dir, const char *region, const char *card_dir, char *out,
+                                        size_t cap);
+/*
+ * `seal rebuild` (rebuild.c), on a stopped server: the way back on new hardware for a data directory whose
+ * module keys were sealed by a TPM or token it no longer has (a backup restored on a new machine). The
+ * directory is sealed by params->seal from now on; every module key that does not open under it is moved
+ * to DATA/unsealable/; each region is rebuilt as a join, from a quorum of its cards (card_dir NULL:
+ * DATA/regions/R/cards), warranted by a new root. SR_ERR_REBUILD_NOT_NEEDED when every region opens here.
+ */
+struct sr_seal_config;
+struct sr_rebuild_params {
+    const struct sr_seal_config *seal;
+    const char *card_dir;
+    const unsigned *cards;
+    unsigned ncards;
+};
+struct sr_rebuild_report {
+    unsigned set_aside; /* module directories moved to DATA/unsealable */
+    unsigned rebuilt;   /* regions joined again */
+    char failed_region[SR_MAX_REGION + 1];
+};
+SR_MUST_USE enum sr_err sr_vault_rebuild(const char *data_dir, struct sr_store *store,
+                                         const struct sr_rebuild_params *params, const struct sr_pins *pins,
+                                         struct sr_rebuild_report *ret);
 /* Lets vault trust an attestation authority for key release (release.c): issuer is its tokens' iss (an http(s)
  * URL), jwks its signing keys ({"keys": [JWK, ...]}, RSA or EC public keys). Trusting it again replaces its
  * keys. SR_ERR_BAD_PARAM with why for a bad issuer or key set, SR_ERR_VAULT_NOT_FOUND without the vault. */
@@ -152,7 +194,12 @@ SR_MUST_USE enum sr_err sr_region_toolset_dir(const char *data_dir, const char *
 SR_MUST_USE enum sr_err sr_vault_toolsets(struct sr_vault_svc *svc, json_t **ret);
 /* Liveness for a load balancer: the store answers a read, and how many of its regions this server holds
  * (has loaded or can load). SR_OK or the store's error (SR_ERR_UNAVAILABLE when it cannot be reached). */
-SR_MUST_USE enum sr_err sr_vault_health(struct sr_vault_svc *svc, unsigned *ret_regions, unsigned *ret_held);
+struct sr_vault_health {
+    unsigned regions; /* in the store */
+    unsigned held;    /* whose module this server has open or can open */
+    unsigned sealed;  /* joined here, sealed by `cards` until 'strongroom unseal' */
+};
+SR_MUST_USE enum sr_err sr_vault_health(struct sr_vault_svc *svc, struct sr_vault_health *ret);
 /* The zip of a toolset by file name (KeyVault-BYOK-Tools-R.zip), into out. */
 SR_MUST_USE enum sr_err sr_vault_toolset_bytes(struct sr_vault_svc *svc, const char *name, struct sr_buf *out);
 SR_MUST_USE enum sr_err sr_vault_name_check(const char *name);

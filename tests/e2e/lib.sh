@@ -57,22 +57,34 @@ start_server() {
 SWTPM_PIDS=()
 swtpm_start() {
     command -v swtpm >/dev/null || fail "no swtpm (Debian package swtpm; scripts/bootstrap.sh installs it)"
-    local port
-    port=$(python3 -c 'import socket
-for p in range(20000, 60000, 2):
+    local port pid attempt
+    mkdir -p "$T/$1"
+    # Tests run side by side (ctest -j): a port found free may be taken before swtpm binds it, and then the
+    # TCTI would reach another test's TPM. So the port is random, and only a swtpm of ours still alive once
+    # the port answers counts.
+    for attempt in 1 2 3 4 5; do
+        port=$(/usr/bin/python3 -c 'import random, socket
+while True:
+    p = random.randrange(20000, 60000, 2)
     try:
         a = socket.socket(); a.bind(("127.0.0.1", p)); b = socket.socket(); b.bind(("127.0.0.1", p + 1))
         a.close(); b.close(); print(p); break
     except OSError: pass')
-    mkdir -p "$T/$1"
-    timeout 600 swtpm socket --tpm2 --tpmstate dir="$T/$1" --server type=tcp,port="$port" \
-        --ctrl type=tcp,port=$((port + 1)) --flags not-need-init,startup-clear >"$T/$1.log" 2>&1 &
-    SWTPM_PIDS+=($!)
-    trap 'kill ${SERVER_PID:-} ${SWTPM_PIDS[*]} 2>/dev/null || true; rm -rf "$T"' EXIT
-    TCTI="swtpm:host=127.0.0.1,port=$port"
-    for _ in $(seq 1 50); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && return 0
-        sleep 0.1
+        timeout 600 swtpm socket --tpm2 --tpmstate dir="$T/$1" --server type=tcp,port="$port" \
+            --ctrl type=tcp,port=$((port + 1)) --flags not-need-init,startup-clear >"$T/$1.log" 2>&1 &
+        pid=$!
+        for _ in $(seq 1 50); do
+            (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
+            sleep 0.1
+        done
+        sleep 0.2
+        if kill -0 "$pid" 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
+            SWTPM_PIDS+=($pid)
+            trap 'kill ${SERVER_PID:-} ${SWTPM_PIDS[*]} 2>/dev/null || true; rm -rf "$T"' EXIT
+            TCTI="swtpm:host=127.0.0.1,port=$port"
+            return 0
+        fi
+        kill "$pid" 2>/dev/null || true
     done
     fail "swtpm $1 did not start: $(cat "$T/$1.log")"
 }

@@ -17,7 +17,7 @@ health=$(curl -s --cacert "$CA" "https://localhost:$PORT/healthz")
 [ "$(printf '%s' "$health" | jq -c '{status,regions,regionsServed}')" = '{"status":"ok","regions":1,"regionsServed":1}' ] ||
     fail "healthz: $health"
 # Counts only: the secure heap's use and the connections', nothing named.
-[ "$(printf '%s' "$health" | jq -c 'keys')" = '["connections","regions","regionsServed","seal","secureHeap","status"]' ] ||
+[ "$(printf '%s' "$health" | jq -c 'keys')" = '["connections","regions","regionsServed","seal","sealed","secureHeap","status"]' ] ||
     fail "healthz says more than counts: $health"
 [ "$(printf '%s' "$health" | jq '.secureHeap.used > 0 and .secureHeap.used < .secureHeap.size')" = true ] ||
     fail "healthz: secure heap: $health"

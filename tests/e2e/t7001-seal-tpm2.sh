@@ -43,6 +43,7 @@ step "the same with the backup file restored"
 $SR restore --in "$T/live.backup" --data "$T/restored" >/dev/null || fail "strongroom restore"
 expect 1 "sealed by another TPM" $SR serve --data "$T/restored" --listen 127.0.0.1:0 --tpm "$TPM_B"
 step "the original keeps signing"
+$SR key download --name k1 --file k1-original.pem >/dev/null
 $SR key sign --name k1 --alg ES256 --in d.txt --out again.sig >/dev/null || fail "the original stopped signing"
 $SR key verify --name k1 --alg ES256 --in d.txt --signature again.sig | grep -q 'Verified: true' || fail "verify"
 
@@ -51,6 +52,25 @@ step "no file of the sealed directory holds a module key in clear"
 # which --dev keeps beside it by design) would be one.
 clear=$(find "$T/d1" -type f \( -name km0 -o -size 32c \) ! -name dev-card-pin)
 [ -z "$clear" ] || fail "possible clear module keys in a tpm2-sealed directory: $clear"
+stop_server
+
+step "the way back on new hardware: the backup restored, its modules rebuilt from the cards under the new TPM"
+expect 1 "sealed by another TPM" $SR serve --data "$T/restored" --listen 127.0.0.1:0 --tpm "$TPM_B"
+$SR seal rebuild --backend tpm2 --tpm "$TPM_B" --cards 1 --pin-file "$T/d1/dev-card-pin" \
+    --card-dir "$T/d1/regions/DEV/cards" --data "$T/restored" > rebuild.txt || fail "seal rebuild: $(cat rebuild.txt)"
+grep -q "1 region(s) rebuilt from their cards; 3 module directories" rebuild.txt || fail "rebuild: $(cat rebuild.txt)"
+grep -q "manufacturer root is [0-9a-f]\{64\}" rebuild.txt || fail "the new root is not named: $(cat rebuild.txt)"
+[ -d "$T/restored/unsealable" ] || fail "the old modules were not kept aside"
+STRONGROOM_TPM_TCTI="$TPM_B" expect 1 "nothing to rebuild" $SR seal rebuild --backend tpm2 --tpm "$TPM_B" --cards 1 \
+    --pin-file "$T/d1/dev-card-pin" --card-dir "$T/d1/regions/DEV/cards" --data "$T/restored"
+start_server "$T/restored" --quiet --tpm "$TPM_B"
+export STRONGROOM_VAULT_URL="https://dev.localhost:$PORT" STRONGROOM_CA_FILE="$CA"
+for k in k1 imported; do
+    $SR key sign --name $k --alg ES256 --in d.txt --out rebuilt-$k.sig >/dev/null || fail "$k does not sign after the rebuild"
+    $SR key verify --name $k --alg ES256 --in d.txt --signature rebuilt-$k.sig | grep -q 'Verified: true' || fail "verify $k"
+done
+$SR key download --name k1 --file k1-rebuilt.pem >/dev/null
+cmp -s k1-original.pem k1-rebuilt.pem || fail "k1 after the rebuild is not the original key"
 stop_server
 
 step "PCR binding: sealed to PCR 16, refused once PCR 16 changes, naming it"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# seal migrate (issue 21): file -> tpm2 -> pkcs11 -> file on a stopped server, the keys signing identically
-# after each step (the same public key verifies, with openssl), no file of an old seal left behind; refused
-# while the server runs. Then a fault injected after every step of one migration (file -> tpm2: each key
+# seal migrate (issue 21): file -> tpm2 -> pkcs11 -> cards -> file on a stopped server, the keys signing
+# identically after each step (the same public key verifies, with openssl), no file of an old seal left
+# behind (under cards: no region NVRAM either, and leaving cards takes a quorum); refused while the server
+# runs. Then a fault injected after every step of one migration (file -> tpm2: each key
 # moved, the commit, each old file removed): whatever step it stops after, the directory serves and signs
 # (the old seal before the commit, the new one after), and running the migration again finishes it.
 . "$(dirname "$0")/lib.sh"
@@ -14,6 +15,9 @@ echo "the same message, whatever keeps the module keys" > msg.txt
 # signs DIR LABEL: a server on DIR signs msg.txt with k1; openssl verifies it with the key downloaded first.
 signs() {
     start_server "$1" --quiet
+    if [ "$(jq -r .backend "$1/seal" 2>/dev/null)" = cards ]; then
+        $SR unseal --data "$1" --cards 1 --pin-file "$1/dev-card-pin" >/dev/null || fail "$2: unseal"
+    fi
     export STRONGROOM_VAULT_URL="https://dev.localhost:$PORT" STRONGROOM_CA_FILE="$CA"
     $SR key sign --name k1 --alg ES256 --in msg.txt --out "$2.sig" >/dev/null || fail "$2: k1 does not sign"
     python3 -c 'import sys; s=open(sys.argv[1],"rb").read(); r,t=s[:32],s[32:]
@@ -26,12 +30,15 @@ body=der(r)+der(t); sys.stdout.buffer.write(b"\x30"+bytes([len(body)])+body)' "$
         fail "$2: the signature does not verify under the key downloaded before any migration"
     stop_server
 }
-# only FILESUFFIX: every module key file of DIR has this suffix ("" for file), and no other exists.
+# only SUFFIX [ROOT_SUFFIX]: every region module key file of DIR has SUFFIX ("" for file), root/ and tls/
+# ROOT_SUFFIX (default the same), and no other exists.
 only() {
-    local want=$1 f
+    local want=$1 f s w
     for f in root/km0 tls/km0 regions/DEV/kmdata/module/km0; do
-        for s in "" .tpm2 .p11; do
-            if [ "$s" = "$want" ]; then [ -s "$D/$f$s" ] || fail "no $f$s"; else [ ! -e "$D/$f$s" ] || fail "$f$s is left"; fi
+        w=$want
+        case $f in root/*|tls/*) w=${2-$want} ;; esac
+        for s in "" .tpm2 .p11 .cards; do
+            if [ "$s" = "$w" ]; then [ -s "$D/$f$s" ] || fail "no $f$s"; else [ ! -e "$D/$f$s" ] || fail "$f$s is left"; fi
         done
     done
 }
@@ -52,7 +59,16 @@ signs "$D" tpm2
 $SR seal migrate --to pkcs11 --pkcs11 "$URI" --data "$D" | grep -q "moved from tpm2 to pkcs11" || fail "to pkcs11"
 only .p11
 signs "$D" pkcs11
-$SR seal migrate --to file --data "$D" | grep -q "moved from pkcs11 to file" || fail "to file"
+$SR seal migrate --to cards --data "$D" | grep -q "moved from pkcs11 to cards" || fail "to cards"
+only .cards ""
+[ ! -e "$D/regions/DEV/kmdata/module/nvram" ] || fail "the region's NVRAM is left under the cards seal"
+signs "$D" cards
+expect 2 "give --cards" $SR seal migrate --to file --data "$D"
+printf 'wrong-pin\n' > wrong-pin
+expect 1 "wrong PIN" $SR seal migrate --to file --cards 1 --pin-file wrong-pin --data "$D"
+only .cards ""
+$SR seal migrate --to file --cards 1 --pin-file "$D/dev-card-pin" --data "$D" | grep -q "moved from cards to file" ||
+    fail "to file"
 only ""
 signs "$D" file-1
 cp -a "$D" "$T/pristine"

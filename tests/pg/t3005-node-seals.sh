@@ -2,7 +2,9 @@
 # Each node of a PostgreSQL store chooses its own seal (issue 21): node 1 keeps its module keys as files,
 # node 2 has them sealed by its TPM (a swtpm) before it joins region EU from the region's card. A key made
 # through node 1 signs through node 2. Node 2 started against another TPM serves nothing and says why,
-# while node 1 goes on signing; node 2 back on its own TPM serves again.
+# while node 1 goes on signing; node 2 back on its own TPM serves again. Node 3 is sealed by the cards: it
+# starts sealed (its /healthz 503, so a balancer sends it nothing, and its requests 503) while node 1 serves,
+# and serves once 'strongroom unseal' gives it the region's card.
 . "$(dirname "$0")/../e2e/lib.sh" || exit 1
 : "${STRONGROOM_STORE:?run through tests/pg/with-pg.sh with STRONGROOM_STORE set}"
 V="api-version=7.5"
@@ -46,6 +48,26 @@ step "node 2 on its own TPM serves again"
 start_server n2 --quiet --default-vault contoso
 api POST "/keys/shared/sign?$V" "{\"alg\":\"ES256\",\"value\":\"$DIGEST\"}" >/dev/null
 [ "$STATUS" = 200 ] || fail "node 2 back on its TPM: $STATUS"
+stop_server
+
+step "node 3, sealed by the cards, starts sealed while node 1 serves; unsealed, it signs"
+$SR seal init --backend cards --data n3 >/dev/null
+$SR region join EU --data n3 --cards 1 --card-dir n1/regions/EU/cards --pin-file "$T/pin" >/dev/null ||
+    fail "a cards-sealed node could not join"
+[ -s n3/regions/EU/kmdata/module/km0.cards ] && [ ! -e n3/regions/EU/kmdata/module/nvram ] || fail "node 3's seal"
+start_server n3 --quiet --default-vault contoso
+code=$(curl -s -o health.json -w '%{http_code}' --cacert "$CA" "https://localhost:$PORT/healthz")
+[ "$code" = 503 ] && jq -e '.sealed == true' health.json >/dev/null || fail "node 3 sealed: $code $(cat health.json)"
+api POST "/keys/shared/sign?$V" "{\"alg\":\"ES256\",\"value\":\"$DIGEST\"}" >/dev/null
+[ "$STATUS" = 503 ] || fail "sealed node 3 answered $STATUS"
+N3_PORT=$PORT N3_CA=$CA
+on n1; api POST "/keys/shared/sign?$V" "{\"alg\":\"ES256\",\"value\":\"$DIGEST\"}" >/dev/null
+[ "$STATUS" = 200 ] || fail "node 1 stopped signing while node 3 is sealed: $STATUS"
+$SR unseal --data n3 --cards 1 --card-dir n1/regions/EU/cards --pin-file "$T/pin" | grep -q "unsealed, serving" ||
+    fail "unseal node 3"
+PORT=$N3_PORT CA=$N3_CA
+api POST "/keys/shared/sign?$V" "{\"alg\":\"ES256\",\"value\":\"$DIGEST\"}" >/dev/null
+[ "$STATUS" = 200 ] || fail "node 3 unsealed: $STATUS"
 stop_server
 SERVER_PID=${PIDS[1]}; stop_server
 echo PASS

@@ -8,6 +8,7 @@
 #include "base/fileio.h"
 #include "crypto/crypto.h"
 #include "hsm/card.h"
+#include "hsm/km0.h"
 
 #include <openssl/crypto.h>
 
@@ -276,6 +277,122 @@ static void test_nvram_and_world_swap(void **state)
     sr_test_rmrf(other);
 }
 
+static void sr_card_bytes(const struct sr_fixture *f, unsigned i, struct sr_buf *out)
+{
+    char path[512];
+    sr_card_file(f, i, path, sizeof(path));
+    sr_buf_init(out, 8192, SR_BUF_PLAIN);
+    SR_ASSERT_OK(sr_file_read(path, out));
+}
+
+/* Cards one at a time: a wrong PIN, a repeated card and a damaged file refused and counted, the shares
+ * taken before kept; the K-th good card gives the world key. */
+static void test_quorum_one_card_at_a_time(void **state)
+{
+    struct sr_fixture *f = *state;
+    struct sr_quorum *q = NULL;
+    struct sr_quorum_progress p;
+    struct sr_buf c1 = {0}, c3 = {0};
+    sr_card_bytes(f, 1, &c1);
+    sr_card_bytes(f, 3, &c3);
+    SR_ASSERT_OK(sr_quorum_new(f->dir, &q));
+    assert_int_equal(sr_quorum_add(q, c1.data, c1.len, "pin-2"), SR_ERR_BAD_PIN);
+    SR_ASSERT_OK(sr_quorum_add(q, c1.data, c1.len, "pin-1"));
+    assert_int_equal(sr_quorum_add(q, c1.data, c1.len, "pin-1"), SR_ERR_CARD_REPEATED);
+    c3.data[c3.len / 2] ^= 1;
+    assert_int_equal(sr_quorum_add(q, c3.data, c3.len, "pin-3"), SR_ERR_CARD_TAMPERED);
+    c3.data[c3.len / 2] ^= 1;
+    sr_quorum_progress(q, &p);
+    assert_true(p.have == 1 && p.need == 2 && p.of == 3 && p.refused == 3 && !p.done);
+    assert_string_equal(p.world_id, f->world.id);
+    SR_ASSERT_OK(sr_quorum_add(q, c3.data, c3.len, "pin-3"));
+    sr_quorum_progress(q, &p);
+    assert_true(p.have == 2 && p.done);
+    sr_quorum_free(q);
+    sr_buf_release(&c1);
+    sr_buf_release(&c3);
+}
+
+/* Another world's card is refused by the quorum, and counted. */
+static void test_quorum_foreign_card(void **state)
+{
+    struct sr_fixture *f = *state;
+    char other[300];
+    snprintf(other, sizeof(other), "%s/other", f->dir);
+    struct sr_world_info w2;
+    struct sr_module *m2 = sr_test_module_with_world(other, 1, 1, &w2);
+    char path[512], cards[400];
+    snprintf(cards, sizeof(cards), "%s/cards", other);
+    SR_ASSERT_OK(sr_card_path(cards, w2.id, 1, path, sizeof(path)));
+    struct sr_buf card = {0};
+    sr_buf_init(&card, 8192, SR_BUF_PLAIN);
+    SR_ASSERT_OK(sr_file_read(path, &card));
+    struct sr_quorum *q = NULL;
+    SR_ASSERT_OK(sr_quorum_new(f->dir, &q));
+    assert_int_equal(sr_quorum_add(q, card.data, card.len, "pin-1"), SR_ERR_WORLD_MISMATCH);
+    struct sr_quorum_progress p;
+    sr_quorum_progress(q, &p);
+    assert_true(p.refused == 1 && p.have == 0);
+    sr_quorum_free(q);
+    sr_buf_release(&card);
+    sr_module_free(m2);
+}
+
+/* Under `cards` a new module keeps no KM0 and no NVRAM until its world exists, then KM0 only sealed under
+ * the world key: opening it again needs a complete quorum, and another world's quorum does not open it. */
+static void test_cards_sealed_module(void **state)
+{
+    (void)state;
+    char dir[256];
+    sr_test_tmpdir(dir, sizeof(dir));
+    struct sr_seal_config seal = {.backend = SR_SEAL_CARDS};
+    struct sr_module *m = NULL;
+    SR_ASSERT_OK(sr_module_open_sealed(dir, &seal, &m));
+    char path[400];
+    snprintf(path, sizeof(path), "%s/module/km0.cards", dir);
+    assert_false(sr_file_exists(path));
+    SR_ASSERT_OK(sr_module_set_mode(m, 'I'));
+    struct sr_pins pins = {0};
+    sr_test_pins(&pins, 2);
+    struct sr_world_params params = {.suite = "DLf3072s256mRijndael", .quorum_k = 2, .quorum_n = 2};
+    struct sr_world_info info;
+    SR_ASSERT_OK(sr_world_create(m, &params, &pins, &info));
+    SR_ASSERT_OK(sr_module_set_mode(m, 'O'));
+    SR_ASSERT_OK(sr_module_require_world(m, NULL));
+    sr_module_free(m);
+    assert_true(sr_file_exists(path));
+    snprintf(path, sizeof(path), "%s/module/nvram", dir);
+    assert_false(sr_file_exists(path));
+    snprintf(path, sizeof(path), "%s/module/km0", dir);
+    assert_false(sr_file_exists(path));
+
+    m = NULL;
+    assert_int_equal(sr_module_open_sealed(dir, &seal, &m), SR_ERR_SEALED);
+    char cards[400];
+    snprintf(cards, sizeof(cards), "%s/cards", dir);
+    unsigned one[] = {1}, both[] = {1, 2};
+    struct sr_quorum *q = NULL;
+    assert_int_equal(sr_quorum_from_cards(dir, cards, one, 1, &pins, &q), SR_ERR_QUORUM_NOT_MET);
+    SR_ASSERT_OK(sr_quorum_from_cards(dir, cards, both, 2, &pins, &q));
+    SR_ASSERT_OK(sr_module_open_quorum(dir, &seal, q, &m));
+    SR_ASSERT_OK(sr_module_require_world(m, NULL));
+    sr_module_free(m);
+    sr_quorum_free(q);
+
+    /* Another world's complete quorum: its world file differs, so the quorum is for another directory. */
+    char other[300];
+    snprintf(other, sizeof(other), "%s/other", dir);
+    struct sr_module *m2 = sr_test_module_with_world(other, 1, 1, NULL);
+    sr_module_free(m2);
+    snprintf(cards, sizeof(cards), "%s/cards", other);
+    SR_ASSERT_OK(sr_quorum_from_cards(other, cards, one, 1, &pins, &q));
+    m = NULL;
+    assert_int_equal(sr_module_open_quorum(dir, &seal, q, &m), SR_ERR_SEALED);
+    sr_quorum_free(q);
+    sr_pins_release(&pins);
+    sr_test_rmrf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +404,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flipped_card_file, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_foreign_card, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_nvram_and_world_swap, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_quorum_one_card_at_a_time, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_quorum_foreign_card, sr_setup, sr_teardown),
+        cmocka_unit_test(test_cards_sealed_module),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
