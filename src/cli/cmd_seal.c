@@ -458,7 +458,8 @@ enum sr_err sr_cmd_unseal(struct sr_cli *cli, const struct sr_args *args)
         return r;
     }
     SR_TRY(sr_control_error(status));
-    if (strcmp(json_string_value(json_object_get(status, "backend")) ?: "", "cards") != 0) {
+    const char *backend = json_string_value(json_object_get(status, "backend"));
+    if (backend == NULL || strcmp(backend, "cards") != 0) {
         return SR_ERR_UNSEAL_NOT_CARDS;
     }
     SR_AUTO_PINS struct sr_pins pins = {0};
@@ -481,14 +482,16 @@ enum sr_err sr_cmd_unseal(struct sr_cli *cli, const struct sr_args *args)
         }
         char dir[SR_PATH_MAX];
         SR_TRY(sr_region_cards(data, name, sr_arg(args, o, "card-dir"), dir, sizeof(dir)));
+        enum sr_err refused = SR_OK; /* a card refused on the way counts only if the region stays sealed */
         for (unsigned c = 0; c < ncards && !open; c++) {
             r = sr_unseal_give(cli, data, name, dir, world, cards[c], pins.pin[cards[c] - 1], &open);
-            first = first != SR_OK ? first : r;
+            refused = refused != SR_OK ? refused : r;
             if (r == SR_ERR_NO_SERVER || r == SR_ERR_NOT_FOUND) {
                 return r;
             }
         }
-        if (!open && first == SR_OK) {
+        first = first != SR_OK || open ? first : refused;
+        if (!open && refused == SR_OK) {
             /* Cards may come one holder at a time, as Vault's unseal keys do: taken ones count until a restart. */
             fprintf(cli->out, "Region %s: still sealed: its other card holders run 'strongroom unseal' with theirs\n",
                     name);

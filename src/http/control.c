@@ -198,6 +198,8 @@ static void *sr_control_loop(void *arg)
             if (fd >= 0) {
                 sr_control_serve_one(ctl, fd);
                 close(fd);
+            } else if (errno == EMFILE || errno == ENFILE) {
+                (void)poll(NULL, 0, 100); /* out of descriptors: the pending connection waits, no busy loop */
             }
         }
     }
