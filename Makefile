@@ -33,9 +33,11 @@ demo: build
 
 test: deps
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSR_SANITIZE=ON >/dev/null
+	@./scripts/tree-check.sh save $(TEST_BUILD)/tree-before
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
 	@./scripts/analyze.sh $(TEST_BUILD)-analyze
+	@./scripts/tree-check.sh compare $(TEST_BUILD)/tree-before
 
 # Coverage-guided fuzzing: every harness of fuzz/ under libFuzzer (clang, ASan+UBSan) for FUZZ_SECONDS each,
 # its corpus in $(FUZZ_BUILD)/corpus/NAME seeded by the harness itself; a crash stops with its reproducer.

@@ -4,8 +4,9 @@ set -euo pipefail
 umask 077 # PIN files and keys the tests write are private, as a user's would be
 SR=${STRONGROOM:?set STRONGROOM to the strongroom binary}
 T=$(mktemp -d "${TMPDIR:-/tmp}/sr-e2e.XXXXXX")
+: "${T:?no scratch directory: nothing may be written beside the sources}"
 trap 'rm -rf "$T"' EXIT
-cd "$T"
+cd "$T" || exit 1
 export STRONGROOM_KMDATA="$T/kmdata"
 step() { printf '== %s\n' "$*"; }
 fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
