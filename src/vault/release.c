@@ -11,8 +11,10 @@
  * greaterOrEquals|exists: value} or a nested {allOf|anyOf: [...]}. Member names compare without case, as
  * the grammar writes them in lower case and the examples in camel case.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -188,6 +190,28 @@ static const json_t *sr_claim_find(const json_t *claims, const char *name)
     return v;
 }
 
+/* A string that stands for a scalar of another type: "true"/"false" (any case) for a boolean, the whole
+ * string read as a number for a number. */
+static bool sr_string_is_value(const json_t *str, const json_t *other)
+{
+    const char *s = json_string_value(str);
+    if (json_is_boolean(other)) {
+        return strcasecmp(s, json_is_true(other) ? "true" : "false") == 0;
+    }
+    if (json_is_number(other) && *s != 0) {
+        char *end = NULL;
+        double d = strtod(s, &end);
+        return *end == 0 && d == json_number_value(other);
+    }
+    return false;
+}
+
+/*
+ * equals as Key Vault evaluates it. Its grammar (learn.microsoft.com, "secure key release policy grammar")
+ * lets a condition's value be a string, a number, true or false, and says nothing of types; Azure releases
+ * under {"equals": "true"} for a token claim true (the SDK's recorded tests), so a string compares with a
+ * boolean or a number by what it spells, both ways. Strings compare exactly.
+ */
 static bool sr_values_equal(const json_t *a, const json_t *b)
 {
     if (json_is_number(a) && json_is_number(b)) {
@@ -196,6 +220,9 @@ static bool sr_values_equal(const json_t *a, const json_t *b)
     if (json_is_string(a) && json_is_string(b)) {
         return json_string_length(a) == json_string_length(b) &&
                memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
+    }
+    if (json_is_string(a) || json_is_string(b)) {
+        return json_is_string(a) ? sr_string_is_value(a, b) : sr_string_is_value(b, a);
     }
     return json_is_boolean(a) && json_is_boolean(b) && json_is_true(a) == json_is_true(b);
 }
@@ -254,6 +281,20 @@ static bool sr_condition_holds(const json_t *cond, const json_t *claims, unsigne
     const json_t *any = sr_member(cond, "anyOf");
     return any != NULL ? sr_conditions_hold(any, false, claims, depth + 1)
                        : sr_conditions_hold(sr_member(cond, "allOf"), true, claims, depth + 1);
+}
+
+/* An authority's URL as the store keys it: lower case, no trailing slash — so a token's iss that differs
+ * from the trusted one by case or a trailing '/' (Azure's attestation tokens end theirs with one) finds it. */
+static void sr_authority_key(const char *url, char out[SR_MAX_ISSUER + 1])
+{
+    size_t n = strnlen(url, SR_MAX_ISSUER);
+    while (n > 0 && url[n - 1] == '/') {
+        n--;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (char)tolower((unsigned char)url[i]);
+    }
+    out[n] = 0;
 }
 
 /* URLs of one authority: the same but for case and trailing slashes. */
@@ -367,7 +408,7 @@ enum sr_err sr_key_release_update(struct sr_request *req, const json_t *body, st
     }
     SR_ENSURE(k->release_policy != NULL, sr_req_bad(req, "Non-exportable keys must not have release policy"));
     SR_ENSURE(!json_is_true(json_object_get(k->release_policy, "immutable")),
-              sr_req_bad(req, "the key's release policy is immutable: it can never be changed"));
+              sr_req_bad(req, "AKV.SKR.1020: Immutable Key Release Policy cannot be modified."));
     SR_AUTO_JSON json_t *policy = NULL;
     SR_TRY(sr_release_policy_parse(req, given, &policy));
     json_decref(k->release_policy);
@@ -407,7 +448,9 @@ enum sr_err sr_vault_trust_authority(struct sr_store *store, const char *vault, 
                   sr_policy_bad(&pc, "key %zu of the JWKS is not an RSA or EC public key (kty, n, e or crv, x, y)",
                                 i + 1));
     }
-    return sr_store_authority_put(store, v.name, issuer, set, (long long)time(NULL));
+    char key[SR_MAX_ISSUER + 1];
+    sr_authority_key(issuer, key);
+    return sr_store_authority_put(store, v.name, key, set, (long long)time(NULL));
 }
 
 /* --- the attestation token --- */
@@ -495,7 +538,12 @@ static enum sr_err sr_jwt_trusted(struct sr_vault_svc *svc, struct sr_request *r
     const char *iss = json_string_value(json_object_get(t->claims, "iss"));
     SR_ENSURE(iss != NULL && strlen(iss) <= SR_MAX_ISSUER, sr_release_refused(req, "the target token has no iss"));
     SR_AUTO_JSON json_t *jwks = NULL;
-    enum sr_err r = svc->store->ops->authority_get(svc->store, req->vault.name, iss, &jwks);
+    char trusted[SR_MAX_ISSUER + 1];
+    sr_authority_key(iss, trusted);
+    enum sr_err r = svc->store->ops->authority_get(svc->store, req->vault.name, trusted, &jwks);
+    if (r == SR_ERR_NOT_FOUND) {
+        r = svc->store->ops->authority_get(svc->store, req->vault.name, iss, &jwks); /* trusted before keys were */
+    }
     SR_ENSURE(r != SR_ERR_NOT_FOUND,
               sr_release_refused(req, "the token's issuer %.80s is not an authority this vault trusts", iss));
     SR_TRY(r);

@@ -398,6 +398,20 @@ static void test_release_policy_grammar(void **state)
     assert_true(sr_allows(q, "https://a.test", "{\"z\":null}"));
     assert_false(sr_allows(q, "https://a.test", "{\"a\":1}")); /* each authority its own conditions */
 
+    /* equals across types, as Azure releases {"equals":"true"} for a claim true: both directions, numbers too */
+    const char *t = "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"https://a.test\",\"allOf\":["
+                    "{\"claim\":\"sdk-test\",\"equals\":\"true\"},{\"claim\":\"flag\",\"equals\":false},"
+                    "{\"claim\":\"svn\",\"equals\":\"5\"},{\"claim\":\"ver\",\"equals\":2}]}]}";
+    assert_true(sr_allows(t, "https://a.test", "{\"sdk-test\":true,\"flag\":\"false\",\"svn\":5,\"ver\":\"2\"}"));
+    assert_true(sr_allows(t, "https://a.test", "{\"sdk-test\":\"true\",\"flag\":false,\"svn\":\"5\",\"ver\":2.0}"));
+    assert_true(sr_allows(t, "https://a.test", "{\"sdk-test\":true,\"flag\":\"False\",\"svn\":5.0,\"ver\":2}"));
+    assert_false(sr_allows(t, "https://a.test", "{\"sdk-test\":false,\"flag\":false,\"svn\":5,\"ver\":2}"));
+    assert_false(sr_allows(t, "https://a.test", "{\"sdk-test\":true,\"flag\":\"no\",\"svn\":5,\"ver\":2}"));
+    assert_false(sr_allows(t, "https://a.test", "{\"sdk-test\":true,\"flag\":false,\"svn\":\"5x\",\"ver\":2}"));
+    assert_false(sr_allows(t, "https://a.test", "{\"sdk-test\":true,\"flag\":false,\"svn\":6,\"ver\":2}"));
+    assert_false(sr_allows(t, "https://a.test", "{\"sdk-test\":1,\"flag\":false,\"svn\":5,\"ver\":2}"));
+    assert_false(sr_allows(t, "https://a.test", "{\"sdk-test\":true,\"flag\":false,\"svn\":5,\"ver\":\"\"}"));
+
     static const char *const bad[] = {
         "[]", "{\"anyOf\":[]}", "{\"version\":\"2\",\"anyOf\":[{\"authority\":\"https://a\",\"allOf\":[{\"claim\":\"c\",\"exists\":true}]}]}",
         "{\"version\":\"1.0.0\",\"anyOf\":[]}",
