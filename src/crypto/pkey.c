@@ -737,12 +737,14 @@ struct sr_enc_row {
     const char *name;
     int padding;
     const char *md; /* OAEP and MGF1 digest */
+    bool api;       /* an algorithm of Key Vault's encrypt, wrapKey and their inverses */
 };
 
 static const struct sr_enc_row sr_encs[] = {
-    {SR_ENC_RSA_OAEP, "RSA-OAEP", RSA_PKCS1_OAEP_PADDING, "SHA1"},
-    {SR_ENC_RSA_OAEP_256, "RSA-OAEP-256", RSA_PKCS1_OAEP_PADDING, "SHA256"},
-    {SR_ENC_RSA1_5, "RSA1_5", RSA_PKCS1_PADDING, NULL},
+    {SR_ENC_RSA_OAEP, "RSA-OAEP", RSA_PKCS1_OAEP_PADDING, "SHA1", true},
+    {SR_ENC_RSA_OAEP_256, "RSA-OAEP-256", RSA_PKCS1_OAEP_PADDING, "SHA256", true},
+    {SR_ENC_RSA1_5, "RSA1_5", RSA_PKCS1_PADDING, NULL, true},
+    {SR_ENC_RSA_OAEP_384, "RSA-OAEP-384", RSA_PKCS1_OAEP_PADDING, "SHA384", false},
 };
 
 static const struct sr_enc_row *sr_enc_row(enum sr_enc_alg a)
@@ -764,7 +766,7 @@ const char *sr_enc_alg_name(enum sr_enc_alg a)
 enum sr_err sr_enc_alg_parse(const char *name, enum sr_enc_alg *ret)
 {
     for (size_t i = 0; i < SR_ARRAY_LEN(sr_encs); i++) {
-        if (strcmp(sr_encs[i].name, name) == 0) {
+        if (sr_encs[i].api && strcmp(sr_encs[i].name, name) == 0) {
             *ret = sr_encs[i].alg;
             return SR_OK;
         }

@@ -101,7 +101,9 @@ SR_MUST_USE enum sr_err sr_pkey_sign_ctx(EVP_PKEY *key, enum sr_sign_alg alg, EV
 SR_MUST_USE enum sr_err sr_pkey_sign_prepared(EVP_PKEY_CTX *ctx, enum sr_sign_alg alg, const uint8_t *digest,
                                               size_t dlen, enum sr_sig_format fmt, struct sr_buf *out_sig);
 
-enum sr_enc_alg { SR_ENC_NONE = 0, SR_ENC_RSA_OAEP, SR_ENC_RSA_OAEP_256, SR_ENC_RSA1_5 };
+/* SR_ENC_RSA_OAEP_384 only wraps a released key (RSA_AES_KEY_WRAP_384): Key Vault's encrypt has no such
+ * algorithm, so sr_enc_alg_parse does not know its name. */
+enum sr_enc_alg { SR_ENC_NONE = 0, SR_ENC_RSA_OAEP, SR_ENC_RSA_OAEP_256, SR_ENC_RSA1_5, SR_ENC_RSA_OAEP_384 };
 const char *sr_enc_alg_name(enum sr_enc_alg a);
 SR_MUST_USE enum sr_err sr_enc_alg_parse(const char *name, enum sr_enc_alg *ret);
 /* RSA public-key encryption (any of the three paddings). */

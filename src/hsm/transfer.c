@@ -50,7 +50,7 @@ static void sr_aes_free(uint8_t **k)
 
 /* = azure-keyvault.md §1.4: CKM_RSA_AES_KEY_WRAP = RSA-OAEP(kek)(fresh AES-256 key) || AES-KWP(AES key)(PKCS#8,
  * or an AES target key's own bytes). With a label, OAEP is SHA-1 bound to it (the BYOK form); without, oaep says
- * which: SR_ENC_RSA_OAEP (SHA-1) or SR_ENC_RSA_OAEP_256 (RSA_AES_KEY_WRAP_256). Appends to out. */
+ * which: SR_ENC_RSA_OAEP (SHA-1), SR_ENC_RSA_OAEP_256 or _384 (RSA_AES_KEY_WRAP_256, _384). Appends to out. */
 static enum sr_err sr_rsa_aes_wrap(EVP_PKEY *kek, enum sr_enc_alg oaep, const uint8_t *label, size_t label_len,
                                    const struct sr_key_material *km, struct sr_buf *out)
 {
@@ -88,7 +88,7 @@ enum sr_err sr_key_export_wrapped(struct sr_module *m, const char *ident, EVP_PK
 enum sr_err sr_blob_release_wrapped(const struct sr_module *m, const uint8_t *blob, size_t len, EVP_PKEY *target,
                                     enum sr_enc_alg oaep, struct sr_buf *out)
 {
-    SR_ENSURE(oaep == SR_ENC_RSA_OAEP || oaep == SR_ENC_RSA_OAEP_256, SR_ERR_ENC_ALG);
+    SR_ENSURE(oaep == SR_ENC_RSA_OAEP || oaep == SR_ENC_RSA_OAEP_256 || oaep == SR_ENC_RSA_OAEP_384, SR_ERR_ENC_ALG);
     struct sr_key_info info;
     SR_AUTO(sr_key_material_release) struct sr_key_material km = {0};
     sr_buf_init(&km.secret, 64, SR_BUF_SECRET);

@@ -28,7 +28,8 @@ SR_MUST_USE enum sr_err sr_key_export_wrapped(struct sr_module *m, const char *i
 
 /* Secure key release of a vault blob: its ACL must have Release (the vault has checked the release policy).
  * The key leaves only as CKM_RSA_AES_KEY_WRAP ciphertext under target (RSA, 2048 bits or more): oaep
- * SR_ENC_RSA_OAEP for CKM_RSA_AES_KEY_WRAP (OAEP-SHA-1), SR_ENC_RSA_OAEP_256 for RSA_AES_KEY_WRAP_256. */
+ * SR_ENC_RSA_OAEP for CKM_RSA_AES_KEY_WRAP (OAEP-SHA-1), SR_ENC_RSA_OAEP_256 and _384 for RSA_AES_KEY_WRAP_256
+ * and _384 (OAEP and MGF1 with SHA-256, SHA-384). */
 SR_MUST_USE enum sr_err sr_blob_release_wrapped(const struct sr_module *m, const uint8_t *blob, size_t len,
                                                 EVP_PKEY *target, enum sr_enc_alg oaep, struct sr_buf *out);
 

@@ -662,18 +662,23 @@ static enum sr_err sr_module_jws(const struct sr_module *m, const json_t *payloa
 /* enc: Key Vault's KeyEncryptionAlgorithm; the OAEP the transport key is wrapped with. */
 static enum sr_err sr_release_enc(struct sr_request *req, const char **enc, enum sr_enc_alg *oaep)
 {
+    static const struct {
+        const char *name;
+        enum sr_enc_alg oaep;
+    } encs[] = {
+        {"CKM_RSA_AES_KEY_WRAP", SR_ENC_RSA_OAEP},
+        {"RSA_AES_KEY_WRAP_256", SR_ENC_RSA_OAEP_256},
+        {"RSA_AES_KEY_WRAP_384", SR_ENC_RSA_OAEP_384},
+    };
     const json_t *given = json_object_get(req->body, "enc");
     *enc = given == NULL || json_is_null(given) ? SR_RELEASE_DEFAULT_ENC : json_string_value(given);
-    if (*enc != NULL && strcmp(*enc, "CKM_RSA_AES_KEY_WRAP") == 0) {
-        *oaep = SR_ENC_RSA_OAEP;
-        return SR_OK;
+    for (size_t i = 0; *enc != NULL && i < SR_ARRAY_LEN(encs); i++) {
+        if (strcmp(*enc, encs[i].name) == 0) {
+            *oaep = encs[i].oaep;
+            return SR_OK;
+        }
     }
-    if (*enc != NULL && strcmp(*enc, "RSA_AES_KEY_WRAP_256") == 0) {
-        *oaep = SR_ENC_RSA_OAEP_256;
-        return SR_OK;
-    }
-    return sr_req_bad(req, "enc must be CKM_RSA_AES_KEY_WRAP or RSA_AES_KEY_WRAP_256 (RSA_AES_KEY_WRAP_384 is not "
-                           "supported)");
+    return sr_req_bad(req, "enc must be CKM_RSA_AES_KEY_WRAP, RSA_AES_KEY_WRAP_256 or RSA_AES_KEY_WRAP_384");
 }
 
 /* The released key as Key Vault puts it in the JWS: the bundle, its JWK carrying key_hsm (the .byok envelope,

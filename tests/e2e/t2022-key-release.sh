@@ -104,6 +104,14 @@ open_key jws-payload.json released.der
 $SR key download --name rel-rsa --file rel-rsa.pem >/dev/null
 openssl pkey -inform DER -in released.der -pubout | cmp - rel-rsa.pem || fail "the released key is not the vault's key"
 
+step "RSA_AES_KEY_WRAP_384 (OAEP and MGF1 with SHA-384): openssl opens it"
+api POST "/keys/rel-rsa/release?api-version=7.5" "$(release_body "$TOK" '.enc = "RSA_AES_KEY_WRAP_384"')" > released-384.json
+[ "$(cat "$T/status")" = 200 ] || fail "release with RSA_AES_KEY_WRAP_384: $(cat released-384.json)"
+jq -r .value released-384.json | cut -d. -f2 | b64u_decode > payload-384.json
+jq -e '.request.enc == "RSA_AES_KEY_WRAP_384"' payload-384.json >/dev/null || fail "enc in the JWS: $(cat payload-384.json)"
+open_key payload-384.json released-384.der sha384
+openssl pkey -inform DER -in released-384.der -pubout | cmp - rel-rsa.pem || fail "the key released under 384 is not the vault's"
+
 step "RSA_AES_KEY_WRAP_256, and an AES key: openssl decrypts with it what the vault encrypted"
 api POST "/keys/rel-aes/release?api-version=7.5" "$(release_body "$TOK" '.enc = "RSA_AES_KEY_WRAP_256"')" > released-aes.json
 [ "$(cat "$T/status")" = 200 ] || fail "release oct: $(cat released-aes.json)"
@@ -139,7 +147,8 @@ NONE=$(printf '{"alg":"none"}' | b64u).$(claims | b64u)
 refused rel-rsa "$(release_body "$NONE.")" 'alg must be'
 refused plain "$(release_body "$TOK")" 'not exportable'
 expect_api 400 BadParameter POST "/keys/rel-rsa/release?api-version=7.5" '{"nonce":"x"}'
-expect_api 400 BadParameter POST "/keys/rel-rsa/release?api-version=7.5" "$(release_body "$TOK" '.enc = "RSA_AES_KEY_WRAP_384"')"
+expect_api 400 BadParameter POST "/keys/rel-rsa/release?api-version=7.5" "$(release_body "$TOK" '.enc = "RSA_AES_KEY_WRAP_512"')"
+expect_api 400 BadParameter POST "/keys/rel-rsa/encrypt?api-version=7.5" "$(jq -cn '{alg: "RSA-OAEP-384", value: "AAAA"}')"
 n=$($SR audit show --op ReleaseKey --data "$T/data" --output json | jq '[.[] | select(.status == 403)] | length')
 [ "$n" = 12 ] || fail "$n refused releases audited, wanted 12"
 $SR audit show --op ReleaseKey --data "$T/data" --output json |
