@@ -299,6 +299,7 @@ static const struct sr_opt sr_opts_trust_authority[] = {
     {"vault", NULL, true, "the vault that is to trust the authority"},
     {"issuer", NULL, true, "the authority's URL: the iss of the tokens it signs"},
     {"jwks", NULL, true, "a file with the authority's signing keys, a JWKS: {\"keys\": [JWK, ...]}"},
+    {"remove", NULL, false, "trust the authority no more (instead of --jwks): its tokens release nothing"},
     {NULL, NULL, false, NULL},
 };
 
@@ -308,9 +309,22 @@ static enum sr_err sr_cmd_vault_trust_authority(struct sr_cli *cli, const struct
     const char *vault = sr_arg(args, o, "vault");
     const char *issuer = sr_arg(args, o, "issuer");
     const char *path = sr_arg(args, o, "jwks");
-    if (vault == NULL || issuer == NULL || path == NULL) {
-        sr_cli_detail(cli, "--vault, --issuer and --jwks are required");
+    bool remove = sr_arg_set(args, o, "remove");
+    if (vault == NULL || issuer == NULL || (path == NULL) == !remove) {
+        sr_cli_detail(cli, "--vault, --issuer and one of --jwks FILE or --remove are required");
         return SR_ERR_USAGE;
+    }
+    if (remove) {
+        SR_AUTO_STORE struct sr_store *store = NULL;
+        SR_TRY(sr_open_store(cli, args, o, &store));
+        enum sr_err r = sr_vault_distrust_authority(store, vault, issuer);
+        if (r == SR_ERR_VAULT_NOT_FOUND || r == SR_ERR_NOT_FOUND) {
+            sr_cli_detail(cli, r == SR_ERR_NOT_FOUND ? "vault %s does not trust %s" : "no vault %s%s", vault,
+                          r == SR_ERR_NOT_FOUND ? issuer : "");
+        }
+        SR_TRY(r);
+        fprintf(cli->out, "Vault %s trusts %s no more: its tokens release no key\n", vault, issuer);
+        return SR_OK;
     }
     SR_AUTO_BUF struct sr_buf jwks = {0};
     sr_buf_init(&jwks, 1024 * 1024, SR_BUF_PLAIN);
@@ -343,7 +357,7 @@ const struct sr_cmd sr_cmds_vault[] = {
     {"show", sr_cmd_vault_show, 0, 0, 0, sr_opts_vault_show, NULL, "vault show --vault-url URL",
      "print a vault's name, region and subscription id (the guide's first step)"},
     {"trust-authority", sr_cmd_vault_trust_authority, 0, 0, 0, sr_opts_trust_authority, NULL,
-     "vault trust-authority --vault V --issuer URL --jwks FILE --data DIR",
+     "vault trust-authority --vault V --issuer URL (--jwks FILE | --remove) --data DIR",
      "let a vault release exportable keys to tokens this attestation authority signs (POST .../release)"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

@@ -29,7 +29,7 @@ enum sr_pg_stmt {
     SR_PG_KEY_ALL_VERSIONS, SR_PG_AUDIT_EACH, SR_PG_POLICY_EACH, SR_PG_AUTHORITY_GET,
     SR_PG_HEAD_LOCK, SR_PG_HEAD_SET, SR_PG_REGION_PUT, SR_PG_REGION_FILE_PUT, SR_PG_VAULT_PUT, SR_PG_TOKEN_PUT, SR_PG_TOKEN_REVOKE, SR_PG_NAME_ENSURE,
     SR_PG_NAME_DELETED_OF, SR_PG_KEY_INSERT, SR_PG_KEY_UPDATE, SR_PG_NAME_SET_DELETED, SR_PG_KEYS_PURGE,
-    SR_PG_NAME_PURGE, SR_PG_NAME_POLICY, SR_PG_AUDIT_INSERT, SR_PG_AUTHORITY_PUT,
+    SR_PG_NAME_PURGE, SR_PG_NAME_POLICY, SR_PG_AUDIT_INSERT, SR_PG_AUTHORITY_PUT, SR_PG_AUTHORITY_DELETE,
     SR_PG_COUNT_
 };
 
@@ -86,6 +86,7 @@ static const char *const sr_pg_sql[SR_PG_COUNT_] = {
                            " reason, count) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     [SR_PG_AUTHORITY_PUT] = "INSERT INTO authorities(vault, issuer, jwks, created) VALUES($1, $2, $3, $4)"
                             " ON CONFLICT(vault, issuer) DO UPDATE SET jwks = $3",
+    [SR_PG_AUTHORITY_DELETE] = "DELETE FROM authorities WHERE vault = $1 AND issuer = $2",
 };
 
 /* Versioned schema: each server applies, in order and once, the migrations the database lacks. */
@@ -703,7 +704,11 @@ static enum sr_err sr_pg_operator_change(struct sr_pg *p, const struct sr_change
     struct sr_pg_params pp = {0};
     enum sr_pg_stmt id;
     SR_AUTO_FREE char *jwks = NULL;
-    if (ch->kind == SR_CHANGE_AUTHORITY) {
+    if (ch->kind == SR_CHANGE_AUTHORITY && ch->authority.jwks == NULL) { /* no keys: no longer trusted */
+        id = SR_PG_AUTHORITY_DELETE;
+        sr_pg_text(&pp, ch->authority.vault);
+        sr_pg_text(&pp, ch->authority.issuer);
+    } else if (ch->kind == SR_CHANGE_AUTHORITY) {
         jwks = json_dumps(ch->authority.jwks, JSON_COMPACT);
         SR_ENSURE(jwks != NULL, SR_ERR_NOMEM);
         id = SR_PG_AUTHORITY_PUT;

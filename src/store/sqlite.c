@@ -152,6 +152,7 @@ static const char *const sr_sql[SR_ST_COUNT_] = {
                            " reason, count) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [SR_ST_AUTHORITY_PUT] = "INSERT INTO authorities(vault, issuer, jwks, created) VALUES(?1, ?2, ?3, ?4)"
                             " ON CONFLICT(vault, issuer) DO UPDATE SET jwks = ?3",
+    [SR_ST_AUTHORITY_DELETE] = "DELETE FROM authorities WHERE vault = ?1 AND issuer = ?2",
 };
 
 static struct sr_sqlite *sr_lite(struct sr_store *s)

@@ -115,7 +115,11 @@ static enum sr_err sr_apply_operator(struct sr_lite_conn *w, const struct sr_cha
 {
     sqlite3_stmt *st = NULL;
     SR_AUTO_FREE char *jwks = NULL;
-    if (ch->kind == SR_CHANGE_AUTHORITY) {
+    if (ch->kind == SR_CHANGE_AUTHORITY && ch->authority.jwks == NULL) { /* no keys: no longer trusted */
+        SR_TRY(sr_lite_stmt(w, SR_ST_AUTHORITY_DELETE, &st));
+        sqlite3_bind_text(st, 1, ch->authority.vault, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, ch->authority.issuer, -1, SQLITE_STATIC);
+    } else if (ch->kind == SR_CHANGE_AUTHORITY) {
         jwks = json_dumps(ch->authority.jwks, JSON_COMPACT);
         SR_ENSURE(jwks != NULL, SR_ERR_NOMEM);
         SR_TRY(sr_lite_stmt(w, SR_ST_AUTHORITY_PUT, &st));

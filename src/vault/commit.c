@@ -207,8 +207,8 @@ enum sr_err sr_store_authority_put(struct sr_store *s, const char *vault, const 
     strcpy(ch->authority.vault, vault);
     strcpy(ch->authority.issuer, issuer);
     ch->authority.created = created;
-    ch->authority.jwks = json_deep_copy(jwks);
-    if (ch->authority.jwks == NULL) {
+    ch->authority.jwks = jwks != NULL ? json_deep_copy(jwks) : NULL;
+    if (jwks != NULL && ch->authority.jwks == NULL) {
         sr_commit_release(&c);
         return SR_ERR_NOMEM;
     }

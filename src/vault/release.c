@@ -453,6 +453,31 @@ enum sr_err sr_vault_trust_authority(struct sr_store *store, const char *vault, 
     return sr_store_authority_put(store, v.name, key, set, (long long)time(NULL));
 }
 
+enum sr_err sr_vault_distrust_authority(struct sr_store *store, const char *vault, const char *issuer)
+{
+    struct sr_vault_row v;
+    enum sr_err r = store->ops->vault_get(store, vault, &v);
+    SR_ENSURE(r != SR_ERR_NOT_FOUND, SR_ERR_VAULT_NOT_FOUND);
+    SR_TRY(r);
+    SR_ENSURE(strlen(issuer) <= SR_MAX_ISSUER, SR_ERR_NOT_FOUND);
+    char key[SR_MAX_ISSUER + 1];
+    sr_authority_key(issuer, key);
+    /* As trusted: under its key, or (trusted before keys were made) exactly as given then. */
+    const char *const names[] = {key, issuer};
+    bool found = false;
+    for (size_t i = 0; i < SR_ARRAY_LEN(names); i++) {
+        SR_AUTO_JSON json_t *jwks = NULL;
+        r = store->ops->authority_get(store, v.name, names[i], &jwks);
+        if (r == SR_ERR_NOT_FOUND) {
+            continue;
+        }
+        SR_TRY(r);
+        SR_TRY(sr_store_authority_put(store, v.name, names[i], NULL, (long long)time(NULL)));
+        found = true;
+    }
+    return found ? SR_OK : SR_ERR_NOT_FOUND;
+}
+
 /* --- the attestation token --- */
 
 struct sr_jwt {

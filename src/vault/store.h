@@ -141,7 +141,7 @@ struct sr_change {
     struct sr_name_row name;    /* NAME_DELETED: deleted, purge_at; NAME_POLICY: rotation_policy (owned) */
     struct sr_vault_row vault;  /* VAULT */
     struct sr_token_row token;  /* TOKEN; TOKEN_REVOKE: token.name (a label or the id), token.revoked */
-    struct sr_authority_row authority; /* AUTHORITY: added, or its keys replaced (jwks owned) */
+    struct sr_authority_row authority; /* AUTHORITY: added, its keys replaced (jwks owned), or removed (NULL) */
 };
 
 struct sr_commit {
@@ -225,7 +225,8 @@ SR_MUST_USE enum sr_err sr_store_region_put(struct sr_store *s, const char *name
 SR_MUST_USE enum sr_err sr_store_vault_put(struct sr_store *s, const struct sr_vault_row *v);
 SR_MUST_USE enum sr_err sr_store_token_put(struct sr_store *s, const struct sr_token_row *t);
 /* Lets vault trust issuer's tokens for key release, checked with the keys in jwks ({"keys": [...]}); trusting
- * an issuer again replaces its keys (an authority that rotated its signing keys). */
+ * an issuer again replaces its keys (an authority that rotated its signing keys); jwks NULL: it is trusted no
+ * more. */
 SR_MUST_USE enum sr_err sr_store_authority_put(struct sr_store *s, const char *vault, const char *issuer,
                                                const json_t *jwks, long long created);
 /* Revokes the token whose label or id (the first 16 hex digits of its hash) is name: SR_ERR_NOT_FOUND if

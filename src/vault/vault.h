@@ -185,6 +185,9 @@ SR_MUST_USE enum sr_err sr_vault_rebuild(const char *data_dir, struct sr_store *
  * keys. SR_ERR_BAD_PARAM with why for a bad issuer or key set, SR_ERR_VAULT_NOT_FOUND without the vault. */
 SR_MUST_USE enum sr_err sr_vault_trust_authority(struct sr_store *store, const char *vault, const char *issuer,
                                                  const uint8_t *jwks, size_t len, char *why, size_t cap);
+/* The vault trusts issuer no more (matched as tokens are: case and a trailing '/' aside): tokens it signs
+ * release nothing from now on. SR_ERR_NOT_FOUND when the vault does not trust it. */
+SR_MUST_USE enum sr_err sr_vault_distrust_authority(struct sr_store *store, const char *vault, const char *issuer);
 SR_MUST_USE enum sr_err sr_vault_create(struct sr_store *store, const char *name, const char *region,
                                         const char *subscription);
 SR_MUST_USE enum sr_err sr_region_name_check(const char *name);

@@ -185,5 +185,14 @@ step "a Reader may not release; a Crypto Service Release User may"
 TOKEN=$($SR token create --role Reader --data "$T/data") expect_api 403 Forbidden POST "/keys/rel-rsa/release?api-version=7.5" "$(release_body "$TOK")"
 TOKEN=$($SR token create --role "Crypto Service Release User" --data "$T/data") api POST "/keys/rel-rsa/release?api-version=7.5" "$(release_body "$TOK")" >/dev/null
 [ "$(cat "$T/status")" = 200 ] || fail "a Crypto Service Release User could not release"
+
+step "trust-authority --remove: the authority's tokens release nothing from then on (named in another case)"
+$SR vault trust-authority --vault dev --issuer "$(printf '%s' "$ISS" | tr a-z A-Z)" --remove --data "$T/data" |
+    grep -q 'no more' || fail "trust-authority --remove"
+api POST "/keys/rel-rsa/release?api-version=7.5" "$(release_body "$TOK")" > gone.json
+[ "$(cat "$T/status")" = 403 ] && jq -r .error.message gone.json | grep -q 'not an authority this vault trusts' ||
+    fail "a removed authority still releases: $(cat gone.json)"
+expect 1 'does not trust' $SR vault trust-authority --vault dev --issuer "$ISS" --remove --data "$T/data"
+expect 2 'one of --jwks FILE or --remove' $SR vault trust-authority --vault dev --issuer "$ISS" --jwks jwks.json --remove --data "$T/data"
 stop_server
 echo PASS
