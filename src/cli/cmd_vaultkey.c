@@ -521,6 +521,42 @@ static enum sr_err sr_cmd_key_random(struct sr_cli *cli, const struct sr_args *a
     return SR_OK;
 }
 
+/* key release: what an operator testing a release policy runs — the attestation token from a file, the
+ * release JWS (docs/formats.md, "Released keys") to --out. */
+static enum sr_err sr_cmd_key_release(struct sr_cli *cli, const struct sr_args *a)
+{
+    SR_TRY(sr_need(cli, a, "target"));
+    SR_TRY(sr_need(cli, a, "out"));
+    char path[512];
+    SR_TRY(sr_api_key_path(cli, a, "keys", true, "/release", path, sizeof(path)));
+    struct sr_client c;
+    SR_TRY(sr_client_for(cli, a, &c));
+    SR_AUTO_BUF struct sr_buf token = {0};
+    SR_TRY(sr_read_input(cli, sr_opt_val(a, "target"), &token));
+    while (token.len > 0 && (token.data[token.len - 1] == '\n' || token.data[token.len - 1] == '\r')) {
+        token.len--; /* a token file ends with a newline more often than not */
+    }
+    SR_TRY(sr_buf_terminate(&token));
+    SR_AUTO_JSON json_t *body = json_pack("{s:s}", "target", (const char *)token.data);
+    SR_ENSURE(body != NULL, SR_ERR_NOMEM);
+    static const char *const optional[] = {"nonce", "enc"};
+    for (size_t i = 0; i < SR_ARRAY_LEN(optional); i++) {
+        if (sr_opt_val(a, optional[i]) != NULL) {
+            SR_ENSURE(json_object_set_new(body, optional[i], json_string(sr_opt_val(a, optional[i]))) == 0,
+                      SR_ERR_NOMEM);
+        }
+    }
+    SR_AUTO_JSON json_t *resp = NULL;
+    SR_TRY(sr_client_call(cli, &c, "POST", path, body, &resp));
+    const char *jws = json_string_value(json_object_get(resp, "value"));
+    SR_ENSURE(jws != NULL, SR_ERR_REMOTE);
+    SR_TRY(sr_write_output(cli, sr_opt_val(a, "out"), (const uint8_t *)jws, strlen(jws)));
+    fprintf(cli->out, "release: %s released under %s -> %s (a JWS; docs/formats.md opens it)\n",
+            sr_opt_val(a, "name"), sr_opt_val(a, "enc") ? sr_opt_val(a, "enc") : "CKM_RSA_AES_KEY_WRAP",
+            sr_opt_val(a, "out"));
+    return SR_OK;
+}
+
 /* Key Vault signs and verifies digests: the input is hashed here with the algorithm's hash. */
 static enum sr_err sr_digest_for(const char *alg_name, const struct sr_buf *data, json_t **ret)
 {
@@ -552,6 +588,43 @@ static enum sr_err sr_sig_format(struct sr_cli *cli, const struct sr_args *a, si
     return SR_OK;
 }
 
+/* --iv, --aad and --tag (hex) into the request as Key Vault's iv, aad and tag (base64url). */
+static enum sr_err sr_sym_members(struct sr_cli *cli, const struct sr_args *a, json_t *body)
+{
+    static const char *const names[] = {"iv", "aad", "tag"};
+    for (size_t i = 0; i < SR_ARRAY_LEN(names); i++) {
+        const char *hex = sr_opt_val(a, names[i]);
+        if (hex == NULL) {
+            continue;
+        }
+        uint8_t bytes[256];
+        size_t n = strlen(hex) / 2;
+        if (strlen(hex) % 2 != 0 || n == 0 || n > sizeof(bytes) || sr_hex_decode(hex, bytes, n) != SR_OK) {
+            sr_cli_detail(cli, "--%s is hex, 1 to %zu bytes", names[i], sizeof(bytes));
+            return SR_ERR_USAGE;
+        }
+        json_t *v = NULL;
+        SR_TRY(sr_b64_of(bytes, n, &v));
+        SR_ENSURE(json_object_set_new(body, names[i], v) == 0, SR_ERR_NOMEM);
+    }
+    return SR_OK;
+}
+
+/* What an AES answer carries besides value: the IV the vault chose, GCM's tag, printed in hex for decrypt. */
+static void sr_sym_print(struct sr_cli *cli, const json_t *resp)
+{
+    static const char *const names[] = {"iv", "tag"};
+    for (size_t i = 0; i < SR_ARRAY_LEN(names); i++) {
+        SR_AUTO_BUF struct sr_buf b = {0};
+        if (json_object_get(resp, names[i]) == NULL || sr_value_bytes(resp, names[i], &b) != SR_OK || b.len > 64) {
+            continue;
+        }
+        char hex[129];
+        sr_hex_encode(b.data, b.len, hex);
+        fprintf(cli->out, "%s: %s\n", names[i], hex);
+    }
+}
+
 /* encrypt, decrypt, wrap, unwrap and sign: --in's bytes (or sign: their digest) in, the answer to --out. */
 static enum sr_err sr_cmd_key_op(struct sr_cli *cli, const struct sr_args *a, const char *op)
 {
@@ -574,6 +647,9 @@ static enum sr_err sr_cmd_key_op(struct sr_cli *cli, const struct sr_args *a, co
     SR_TRY(sign ? sr_digest_for(sr_opt_val(a, "alg"), &in, &value) : sr_b64_of(in.data, in.len, &value));
     SR_AUTO_JSON json_t *body = json_pack("{s:s,s:o}", "alg", sr_opt_val(a, "alg"), "value", value);
     SR_ENSURE(body != NULL, SR_ERR_NOMEM);
+    if (!sign) {
+        SR_TRY(sr_sym_members(cli, a, body));
+    }
     SR_AUTO_JSON json_t *resp = NULL;
     SR_TRY(sr_client_call(cli, &c, "POST", path, body, &resp));
     SR_AUTO_BUF struct sr_buf bytes = {0};
@@ -588,6 +664,7 @@ static enum sr_err sr_cmd_key_op(struct sr_cli *cli, const struct sr_args *a, co
     }
     fprintf(cli->out, "%s: %s -> %s (%s)\n", op, sr_opt_val(a, "in"), sr_opt_val(a, "out"),
             json_string_value(json_object_get(resp, "kid")));
+    sr_sym_print(cli, resp);
     return SR_OK;
 }
 
@@ -885,9 +962,12 @@ static const struct sr_opt sr_opts_key_download[] = {
 };
 static const struct sr_opt sr_opts_key_crypt[] = {
     SR_OPTS_CLIENT, SR_OPT_NAME, SR_OPT_VERSION,
-    {"alg", "-a", true, "RSA-OAEP, RSA-OAEP-256 or RSA1_5"},
+    {"alg", "-a", true, "RSA-OAEP, RSA-OAEP-256, RSA1_5; oct-HSM: A128GCM..A256GCM, A128CBC..A256CBC(PAD), A128KW..A256KW"},
     {"in", NULL, true, "input file"},
     {"out", NULL, true, "output file"},
+    {"iv", NULL, true, "AES-CBC: the IV in hex (16 bytes); AES-GCM decrypt: the IV encrypt printed"},
+    {"aad", NULL, true, "AES-GCM: additional authenticated data in hex"},
+    {"tag", NULL, true, "AES-GCM decrypt: the authentication tag encrypt printed, in hex"},
     SR_OPT_END,
 };
 static const struct sr_opt sr_opts_key_sign[] = {
@@ -910,6 +990,14 @@ static const struct sr_opt sr_opts_key_random[] = {
     SR_OPTS_CLIENT,
     {"count", NULL, true, "bytes, 1 to 128 (default 32)"},
     {"out", NULL, true, "write the bytes to this file (default: print them in hex)"},
+    SR_OPT_END,
+};
+static const struct sr_opt sr_opts_key_release[] = {
+    SR_OPTS_CLIENT, SR_OPT_NAME, SR_OPT_VERSION,
+    {"target", NULL, true, "a file with the attestation token (a JWT from an authority the vault trusts)"},
+    {"nonce", NULL, true, "a nonce the release JWS repeats"},
+    {"enc", NULL, true, "CKM_RSA_AES_KEY_WRAP (default), RSA_AES_KEY_WRAP_256 or RSA_AES_KEY_WRAP_384"},
+    {"out", NULL, true, "where the release JWS goes"},
     SR_OPT_END,
 };
 static const struct sr_opt sr_opts_policy_update[] = {
@@ -985,6 +1073,9 @@ const struct sr_cmd sr_cmds_key[] = {
     {"verify", sr_cmd_key_verify, 0, 0, 0, sr_opts_key_verify, NULL,
      "key verify --name N --alg ALG --in FILE --signature SIG [--signature-format raw|der]",
      "verify a signature (exit 1 if invalid)"},
+    {"release", sr_cmd_key_release, 0, 0, 0, sr_opts_key_release, NULL,
+     "key release --name N [--version V] --target TOKEN-FILE [--enc ENC] [--nonce X] --out JWS",
+     "release an exportable key to the runtime key an attestation token names (tests a release policy)"},
     {"random", sr_cmd_key_random, 0, 0, 0, sr_opts_key_random, NULL, "key random [--count 32] [--out F]",
      "random bytes from the vault's HSM"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},

@@ -57,6 +57,31 @@ cmp secret pt || fail "decrypt did not give back the plaintext"
 K wrap --name rsa1 --alg RSA-OAEP --in secret --out wrapped >/dev/null
 K unwrap --name rsa1 --alg RSA-OAEP --in wrapped --out unwrapped >/dev/null
 cmp secret unwrapped || fail "unwrap did not give back the key"
+step "every algorithm the API has, from the command line: EC curves, AES-GCM/CBC/KW with an imported key (openssl judges)"
+for c in "P-384 ES384" "P-521 ES512" "P-256K ES256K"; do
+    set -- $c
+    K create --name "ec-$1" --kty EC --curve "$1" >/dev/null
+    K sign --name "ec-$1" --alg "$2" --in msg --out "sig-$1" >/dev/null || fail "sign $2"
+    K verify --name "ec-$1" --alg "$2" --in msg --signature "sig-$1" | grep -q 'Verified: true' || fail "verify $2"
+done
+openssl rand 32 > aes.bin
+K import --name aes1 --jwk-file <(jq -cn --arg k "$(b64u < aes.bin)" '{kty: "oct-HSM", k: $k}') >/dev/null || fail "import oct"
+printf 'sixteen byte msg and more' > plain
+K encrypt --name aes1 --alg A256GCM --aad 0a0b0c --in plain --out gcm.ct > gcm.txt || fail "A256GCM encrypt"
+IV=$(sed -n 's/^iv: //p' gcm.txt) TAG=$(sed -n 's/^tag: //p' gcm.txt)
+[ ${#IV} = 24 ] && [ ${#TAG} = 32 ] || fail "encrypt does not print the GCM IV and tag: $(cat gcm.txt)"
+K decrypt --name aes1 --alg A256GCM --iv "$IV" --tag "$TAG" --aad 0a0b0c --in gcm.ct --out gcm.pt >/dev/null
+cmp plain gcm.pt || fail "A256GCM decrypt"
+expect 1 'BadParameter\|decrypt' $SR key decrypt --name aes1 --alg A256GCM --iv "$IV" --tag "$TAG" --aad 0a0b0d --in gcm.ct --out x
+CBC_IV=000102030405060708090a0b0c0d0e0f
+K encrypt --name aes1 --alg A256CBCPAD --iv $CBC_IV --in plain --out cbc.ct >/dev/null || fail "A256CBCPAD"
+openssl enc -d -aes-256-cbc -K "$(xxd -p -c 64 aes.bin)" -iv $CBC_IV -in cbc.ct | cmp - plain || fail "openssl: CBC"
+K decrypt --name aes1 --alg A256CBCPAD --iv $CBC_IV --in cbc.ct --out cbc.pt >/dev/null && cmp plain cbc.pt || fail "CBC decrypt"
+head -c 32 /dev/urandom > dek
+K wrap --name aes1 --alg A256KW --in dek --out dek.kw >/dev/null || fail "A256KW wrap"
+openssl enc -d -id-aes256-wrap -K "$(xxd -p -c 64 aes.bin)" -iv A6A6A6A6A6A6A6A6 -in dek.kw | cmp - dek || fail "openssl: KW"
+K unwrap --name aes1 --alg A256KW --in dek.kw --out dek.back >/dev/null && cmp dek dek.back || fail "A256KW unwrap"
+expect 2 'hex' $SR key encrypt --name aes1 --alg A256CBCPAD --iv xyz --in plain --out x
 K random --count 16 | grep -Eq '^[0-9a-f]{32}$' || fail "key random --count 16"
 K random --count 64 --out rnd && [ "$(stat -c %s rnd)" = 64 ] || fail "key random --out"
 

@@ -186,6 +186,20 @@ TOKEN=$($SR token create --role Reader --data "$T/data") expect_api 403 Forbidde
 TOKEN=$($SR token create --role "Crypto Service Release User" --data "$T/data") api POST "/keys/rel-rsa/release?api-version=7.5" "$(release_body "$TOK")" >/dev/null
 [ "$(cat "$T/status")" = 200 ] || fail "a Crypto Service Release User could not release"
 
+step "strongroom key release: an operator tests a policy from the command line"
+jwt "$(claims)" > token.jwt
+$SR key release --name rel-rsa --target token.jwt --enc RSA_AES_KEY_WRAP_256 --nonce cli-1 --out cli.jws |
+    grep -q 'released' || fail "key release"
+cut -d. -f2 cli.jws | b64u_decode > cli-payload.json
+jq -e '.request.nonce == "cli-1" and .request.enc == "RSA_AES_KEY_WRAP_256"' cli-payload.json >/dev/null ||
+    fail "the CLI's release JWS: $(cat cli-payload.json)"
+open_key cli-payload.json cli.der sha256
+$SR key download --name rel-rsa --file rel-rsa-now.pem >/dev/null
+openssl pkey -inform DER -in cli.der -pubout | cmp - rel-rsa-now.pem || fail "the CLI released another key"
+jwt "$(claims)" other-auth.pem > forged.jwt
+expect 1 'signature does not verify' $SR key release --name rel-rsa --target forged.jwt --out refused.jws
+[ ! -e refused.jws ] || fail "a refused release wrote a file"
+
 step "trust-authority --remove: the authority's tokens release nothing from then on (named in another case)"
 $SR vault trust-authority --vault dev --issuer "$(printf '%s' "$ISS" | tr a-z A-Z)" --remove --data "$T/data" |
     grep -q 'no more' || fail "trust-authority --remove"
