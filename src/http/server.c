@@ -193,8 +193,12 @@ static enum MHD_Result sr_send_error(struct sr_http_server *s, struct MHD_Connec
                                      const char *challenge)
 {
     char raw[512], message[512];
-    snprintf(raw, sizeof(raw), "%s%s%s%s", sr_err_message(e), detail && *detail ? " (" : "", detail ? detail : "",
-             detail && *detail ? ")" : "");
+    if (detail != NULL && strncmp(detail, "AKV.", 4) == 0) {
+        snprintf(raw, sizeof(raw), "%s", detail); /* Key Vault's own words, which clients match: alone */
+    } else {
+        snprintf(raw, sizeof(raw), "%s%s%s%s", sr_err_message(e), detail && *detail ? " (" : "",
+                 detail ? detail : "", detail && *detail ? ")" : "");
+    }
     sr_text_clean(message, sizeof(message), raw); /* details echo paths and names a client sent */
     SR_AUTO_JSON json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", sr_err_kv_code(e), "message", message);
     return sr_send(s, c, (unsigned)sr_err_http_status(e), body, challenge);

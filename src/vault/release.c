@@ -388,7 +388,7 @@ enum sr_err sr_key_release_parse(struct sr_request *req, const json_t *body, str
     SR_ENSURE(!json_is_true(exportable) || policy != NULL,
               sr_req_bad(req, "AKV.SKR.1004: Exportable keys must have release policy."));
     SR_ENSURE(json_is_true(exportable) || policy == NULL,
-              sr_req_bad(req, "Non-exportable keys must not have release policy (set attributes.exportable: true)"));
+              sr_req_bad(req, "AKV.SKR.1005: Non-exportable keys must not have release policy."));
     if (k->release_policy != NULL) {
         json_decref(k->release_policy);
     }
@@ -406,7 +406,7 @@ enum sr_err sr_key_release_update(struct sr_request *req, const json_t *body, st
     if (given == NULL || json_is_null(given)) {
         return SR_OK;
     }
-    SR_ENSURE(k->release_policy != NULL, sr_req_bad(req, "Non-exportable keys must not have release policy"));
+    SR_ENSURE(k->release_policy != NULL, sr_req_bad(req, "AKV.SKR.1005: Non-exportable keys must not have release policy."));
     SR_ENSURE(!json_is_true(json_object_get(k->release_policy, "immutable")),
               sr_req_bad(req, "AKV.SKR.1020: Immutable Key Release Policy cannot be modified."));
     SR_AUTO_JSON json_t *policy = NULL;

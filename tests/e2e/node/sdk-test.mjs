@@ -249,7 +249,13 @@ try {
     await assert.rejects(client.releaseKey(key.name, token(true)), (e) => e.statusCode === 403);
     await assert.rejects(client.releaseKey(rsa.name, token(false)), (e) => e.statusCode === 403);
     await assert.rejects(client.updateKeyProperties(key.name, { releasePolicy: { encodedPolicy: Buffer.from('{}') } }),
-      (e) => e.statusCode === 400 && e.message.includes('AKV.SKR.1020: Immutable Key Release Policy cannot be modified.'));
+      (e) => e.statusCode === 400 && e.message === 'AKV.SKR.1020: Immutable Key Release Policy cannot be modified.');
+    // Key Vault's own words for a policy on a key that is not exportable, as its recordings hold them.
+    await assert.rejects(client.createRsaKey(name('nopolicy'), { keySize: 2048,
+      releasePolicy: { encodedPolicy: Buffer.from(JSON.stringify(policy)) } }),
+      (e) => e.statusCode === 400 && e.message === 'AKV.SKR.1005: Non-exportable keys must not have release policy.');
+    await assert.rejects(client.createRsaKey(name('nopolicy'), { keySize: 2048, exportable: true }),
+      (e) => e.statusCode === 400 && e.message === 'AKV.SKR.1004: Exportable keys must have release policy.');
   });
   await check('getRandomBytes', async () => {
     const bytes = await client.getRandomBytes(32);
