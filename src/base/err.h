@@ -259,6 +259,9 @@ enum sr_err_family {
     X(SR_ERR_REBUILD_NOT_NEEDED, SR_FAM_CONFLICT, "Conflict",                                                \
       "every region's module opens here: nothing to rebuild ('seal migrate' moves a working directory to "   \
       "another seal)")                                                                                         \
+    X(SR_ERR_PIN_LOCKED, SR_FAM_DENIED, "Forbidden",                                                         \
+      "the user PIN is locked after too many wrong tries in a row: the security officer sets a new one "      \
+      "(C_InitPIN, or 'strongroom pkcs11 set-pin')")                                                          \
     X(SR_ERR_CONTROL, SR_FAM_USAGE, "BadParameter",                                                          \
       "a control request is one JSON object on one line: {\"op\": \"status\"} or {\"op\": \"unseal\", ...}")
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "base/text.h"
 #include "byok/byok.h"
 #include "cli/cli.h"
 #include "crypto/crypto.h"
@@ -22,6 +23,7 @@
 
 static const struct sr_opt sr_opts_pkcs11_pin[] = {
     {"pin-file", NULL, true, "a file whose first line is the new user PIN (default: typed twice at the terminal)"},
+    {"max-tries", NULL, true, "wrong PINs in a row that lock it, 1 to 100 (default: as before, else 10)"},
     {NULL, NULL, false, NULL},
 };
 
@@ -29,10 +31,17 @@ static const struct sr_opt sr_opts_pkcs11_pin[] = {
 static enum sr_err sr_cmd_pkcs11_set_pin(struct sr_cli *cli, const struct sr_args *args)
 {
     static const unsigned first[] = {1};
+    unsigned long tries = 0;
+    const char *max = sr_arg(args, sr_opts_pkcs11_pin, "max-tries");
+    if (max != NULL && sr_parse_uint(max, 1, SR_MAX_PIN_TRIES, &tries) != SR_OK) {
+        sr_cli_detail(cli, "--max-tries is a number from 1 to %u", SR_MAX_PIN_TRIES);
+        return SR_ERR_USAGE;
+    }
     SR_AUTO_PINS struct sr_pins pins = {0};
     SR_TRY(sr_collect_pins(cli, sr_arg(args, sr_opts_pkcs11_pin, "pin-file"), first, 1, true, &pins));
     const char *pin = pins.pin[0] ? pins.pin[0] : "";
-    enum sr_err r = sr_module_set_user_pin(cli->module, pin, strlen(pin));
+    /* Setting it is the security officer's unlock too: the wrong tries are forgotten. */
+    enum sr_err r = sr_module_set_user_pin_tries(cli->module, pin, strlen(pin), (unsigned)tries);
     if (r == SR_ERR_PIN_INPUT) {
         sr_cli_detail(cli, "the user PIN is %u to %u characters", SR_MIN_USER_PIN, SR_MAX_USER_PIN);
     }
@@ -302,7 +311,7 @@ static enum sr_err sr_cmd_pkcs11_byok(struct sr_cli *cli, const struct sr_args *
 
 const struct sr_cmd sr_cmds_pkcs11[] = {
     {"set-pin", sr_cmd_pkcs11_set_pin, SR_CMD_MODULE | SR_CMD_EXISTING, 0, 0, sr_opts_pkcs11_pin, NULL,
-     "pkcs11 set-pin [--pin-file FILE]", "set the PKCS#11 token's user PIN"},
+     "pkcs11 set-pin [--pin-file FILE] [--max-tries N]", "set (or unlock) the PKCS#11 token's user PIN"},
     {"byok", sr_cmd_pkcs11_byok, 0, 0, 0, sr_opts_pkcs11_byok, NULL,
      "pkcs11 byok --module LIB --pin-file F [--so-pin-file F] --kek-file KEK.pem --kid URL --key-label L "
      "[--generate ec:P-256] --out KEY.byok",

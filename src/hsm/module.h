@@ -185,9 +185,19 @@ SR_MUST_USE enum sr_err sr_key_sign(struct sr_module *m, const char *app, const 
 /* --- the PKCS#11 user PIN (userpin.c): an scrypt hash in module/pkcs11-pin --- */
 #define SR_MIN_USER_PIN 4u
 #define SR_MAX_USER_PIN 64u
+#define SR_DEFAULT_PIN_TRIES 10u
+#define SR_MAX_PIN_TRIES 100u
 bool sr_module_user_pin_set(const struct sr_module *m);
+/* A new user PIN (the wrong tries forgotten) locking after max_tries wrong ones in a row (0: the limit the
+ * token had, else SR_DEFAULT_PIN_TRIES). */
+SR_MUST_USE enum sr_err sr_module_set_user_pin_tries(struct sr_module *m, const char *pin, size_t len,
+                                                     unsigned max_tries);
 SR_MUST_USE enum sr_err sr_module_set_user_pin(struct sr_module *m, const char *pin, size_t len);
-/* SR_OK, or SR_ERR_BAD_PIN. */
+/* SR_OK (the count of wrong tries reset), SR_ERR_BAD_PIN (counted), or SR_ERR_PIN_LOCKED once max_tries
+ * wrong ones came in a row — then even the right PIN, until a new one is set. */
 SR_MUST_USE enum sr_err sr_module_check_user_pin(const struct sr_module *m, const char *pin, size_t len);
+/* Wrong tries since the last right one, and the limit: the token's PIN flags. */
+SR_MUST_USE enum sr_err sr_module_user_pin_state(const struct sr_module *m, unsigned *ret_failures,
+                                                 unsigned *ret_max);
 
 #endif

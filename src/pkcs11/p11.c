@@ -38,6 +38,7 @@ CK_RV sr_p11_rv(enum sr_err r)
     case SR_ERR_NO_WORLD: return CKR_TOKEN_NOT_PRESENT;
     case SR_ERR_MODE_O_NEEDED: return CKR_TOKEN_NOT_PRESENT;
     case SR_ERR_BAD_PIN: return CKR_PIN_INCORRECT;
+    case SR_ERR_PIN_LOCKED: return CKR_PIN_LOCKED;
     case SR_ERR_PIN_INPUT: return CKR_PIN_LEN_RANGE;
     case SR_ERR_QUORUM: return CKR_PIN_INCORRECT;
     case SR_ERR_QUORUM_NOT_MET: return CKR_PIN_INCORRECT;
@@ -244,6 +245,10 @@ static CK_RV sr_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
     pthread_rwlock_rdlock(&p->module_lock);
     enum sr_err r = sr_module_require_world(p->module, &world);
     bool pin = sr_module_user_pin_set(p->module);
+    unsigned failures = 0, max_tries = SR_DEFAULT_PIN_TRIES;
+    if (pin && sr_module_user_pin_state(p->module, &failures, &max_tries) != SR_OK) {
+        failures = 0;
+    }
     pthread_rwlock_unlock(&p->module_lock);
     if (r != SR_OK) {
         return CKR_TOKEN_NOT_PRESENT;
@@ -256,6 +261,10 @@ static CK_RV sr_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
     sr_p11_pad(info->model, sizeof(info->model), "software HSM");
     sr_p11_pad((CK_UTF8CHAR *)info->serialNumber, sizeof(info->serialNumber), sr_module_esn(p->module));
     info->flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_TOKEN_INITIALIZED | (pin ? CKF_USER_PIN_INITIALIZED : 0);
+    /* PKCS#11 2.40 §4.2 (CK_TOKEN_INFO): a wrong PIN since the last right one, the last try left, locked. */
+    info->flags |= (failures > 0 ? CKF_USER_PIN_COUNT_LOW : 0) |
+                   (failures + 1 == max_tries ? CKF_USER_PIN_FINAL_TRY : 0) |
+                   (failures >= max_tries ? CKF_USER_PIN_LOCKED : 0);
     info->ulMaxSessionCount = SR_P11_MAX_SESSIONS;
     info->ulMaxRwSessionCount = SR_P11_MAX_SESSIONS;
     info->ulSessionCount = CK_UNAVAILABLE_INFORMATION;
@@ -605,7 +614,7 @@ static CK_RV sr_C_SetPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR old, CK_ULONG old_
     char text[SR_MAX_USER_PIN + 1];
     memcpy(text, old, old_len);
     text[old_len] = 0;
-    pthread_rwlock_rdlock(&p->module_lock);
+    pthread_rwlock_wrlock(&p->module_lock); /* a wrong PIN is counted in the module's file */
     CK_RV rv = sr_p11_rv(sr_module_check_user_pin(p->module, text, old_len));
     pthread_rwlock_unlock(&p->module_lock);
     OPENSSL_cleanse(text, sizeof(text));
