@@ -435,6 +435,11 @@ static CK_RV sr_p11_finish(CK_SESSION_HANDLE h, enum sr_p11_op kind, const uint8
     if (rv != CKR_OK) {
         return rv;
     }
+    if (!final && a.multipart) {
+        /* PKCS#11 2.40 §5.10-5.12: a single-part call cannot end a multi-part operation; it goes on. */
+        sr_p11_give_back(p, h, kind, &a, true);
+        return CKR_OPERATION_ACTIVE;
+    }
     if (out_len == NULL || (in == NULL && n > 0)) {
         sr_p11_give_back(p, h, kind, &a, false);
         return CKR_ARGUMENTS_BAD;
@@ -487,6 +492,7 @@ static CK_RV sr_p11_update(CK_SESSION_HANDLE h, enum sr_p11_op kind, const uint8
         return rv;
     }
     bool ok = (in != NULL || n == 0) && sr_buf_append(&a.data, in, n) == SR_OK;
+    a.multipart = true;
     /* A failed step ends the operation, as PKCS#11 says. */
     sr_p11_give_back(p, h, kind, &a, ok);
     return ok ? CKR_OK : in == NULL ? CKR_ARGUMENTS_BAD : CKR_DATA_LEN_RANGE;

@@ -390,8 +390,9 @@ static CK_RV sr_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, 
         return CKR_TOKEN_NOT_PRESENT;
     }
     pthread_mutex_lock(&p->lock);
-    rv = CKR_SESSION_COUNT;
-    for (size_t i = 0; i < SR_P11_MAX_SESSIONS; i++) {
+    /* §5.6 (C_OpenSession): while the SO is logged in, every session is read/write. */
+    rv = p->so && !(flags & CKF_RW_SESSION) ? CKR_SESSION_READ_WRITE_SO_EXISTS : CKR_SESSION_COUNT;
+    for (size_t i = 0; rv == CKR_SESSION_COUNT && i < SR_P11_MAX_SESSIONS; i++) {
         if (!p->sessions[i].open) {
             struct sr_p11_session *s = &p->sessions[i];
             memset(s->active, 0, sizeof(s->active));
@@ -633,10 +634,13 @@ static CK_RV sr_C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG 
     SR_P11_SESSION_END(p);
 }
 
+/* PKCS#11 2.40 §5.1: the session is checked before what the function does. */
 static CK_RV sr_C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)
 {
-    (void)h, (void)seed, (void)len;
-    return sr_p11_get() == NULL ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_RANDOM_SEED_NOT_SUPPORTED;
+    SR_P11_SESSION_BEGIN(p, h, s);
+    rv = rv == CKR_OK && seed == NULL && len > 0 ? CKR_ARGUMENTS_BAD : rv;
+    rv = rv == CKR_OK ? CKR_RANDOM_SEED_NOT_SUPPORTED : rv; /* OpenSSL's generator seeds itself */
+    SR_P11_SESSION_END(p);
 }
 
 /* --- what this token does not do --- */
@@ -647,29 +651,32 @@ static CK_RV sr_C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len
         return sr_p11_get() == NULL ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_FUNCTION_NOT_SUPPORTED;                \
     }
 
+/* The same for a function of a session: a bad handle is CKR_SESSION_HANDLE_INVALID first (§5.1). */
+#define SR_P11_UNSUPPORTED_S(name, ...)                                                                        \
+    static CK_RV sr_##name(CK_SESSION_HANDLE h, __VA_ARGS__)                                                    \
+    {                                                                                                            \
+        SR_P11_SESSION_BEGIN(p, h, s);                                                                          \
+        rv = rv == CKR_OK ? CKR_FUNCTION_NOT_SUPPORTED : rv;                                                    \
+        SR_P11_SESSION_END(p);                                                                                  \
+    }
+
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* these take their arguments only to refuse them */
-SR_P11_UNSUPPORTED(C_GetOperationState, CK_SESSION_HANDLE h, CK_BYTE_PTR s, CK_ULONG_PTR n)
-SR_P11_UNSUPPORTED(C_SetOperationState, CK_SESSION_HANDLE h, CK_BYTE_PTR s, CK_ULONG n, CK_OBJECT_HANDLE e,
-                   CK_OBJECT_HANDLE a)
-SR_P11_UNSUPPORTED(C_CopyObject, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n,
-                   CK_OBJECT_HANDLE_PTR r)
-SR_P11_UNSUPPORTED(C_DigestKey, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k)
-SR_P11_UNSUPPORTED(C_SignRecoverInit, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
-SR_P11_UNSUPPORTED(C_SignRecover, CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG n, CK_BYTE_PTR s, CK_ULONG_PTR sn)
-SR_P11_UNSUPPORTED(C_VerifyRecoverInit, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
-SR_P11_UNSUPPORTED(C_VerifyRecover, CK_SESSION_HANDLE h, CK_BYTE_PTR s, CK_ULONG n, CK_BYTE_PTR d,
-                   CK_ULONG_PTR dn)
-SR_P11_UNSUPPORTED(C_DigestEncryptUpdate, CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG an, CK_BYTE_PTR b,
-                   CK_ULONG_PTR bn)
-SR_P11_UNSUPPORTED(C_DecryptDigestUpdate, CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG an, CK_BYTE_PTR b,
-                   CK_ULONG_PTR bn)
-SR_P11_UNSUPPORTED(C_SignEncryptUpdate, CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG an, CK_BYTE_PTR b,
-                   CK_ULONG_PTR bn)
-SR_P11_UNSUPPORTED(C_DecryptVerifyUpdate, CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG an, CK_BYTE_PTR b,
-                   CK_ULONG_PTR bn)
-SR_P11_UNSUPPORTED(C_DeriveKey, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k, CK_ATTRIBUTE_PTR t,
-                   CK_ULONG n, CK_OBJECT_HANDLE_PTR r)
+#pragma GCC diagnostic ignored "-Wunused-variable"
+SR_P11_UNSUPPORTED_S(C_GetOperationState, CK_BYTE_PTR st, CK_ULONG_PTR n)
+SR_P11_UNSUPPORTED_S(C_SetOperationState, CK_BYTE_PTR st, CK_ULONG n, CK_OBJECT_HANDLE e, CK_OBJECT_HANDLE a)
+SR_P11_UNSUPPORTED_S(C_CopyObject, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR r)
+SR_P11_UNSUPPORTED_S(C_DigestKey, CK_OBJECT_HANDLE k)
+SR_P11_UNSUPPORTED_S(C_SignRecoverInit, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+SR_P11_UNSUPPORTED_S(C_SignRecover, CK_BYTE_PTR d, CK_ULONG n, CK_BYTE_PTR sg, CK_ULONG_PTR sn)
+SR_P11_UNSUPPORTED_S(C_VerifyRecoverInit, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+SR_P11_UNSUPPORTED_S(C_VerifyRecover, CK_BYTE_PTR sg, CK_ULONG n, CK_BYTE_PTR d, CK_ULONG_PTR dn)
+SR_P11_UNSUPPORTED_S(C_DigestEncryptUpdate, CK_BYTE_PTR a, CK_ULONG an, CK_BYTE_PTR b, CK_ULONG_PTR bn)
+SR_P11_UNSUPPORTED_S(C_DecryptDigestUpdate, CK_BYTE_PTR a, CK_ULONG an, CK_BYTE_PTR b, CK_ULONG_PTR bn)
+SR_P11_UNSUPPORTED_S(C_SignEncryptUpdate, CK_BYTE_PTR a, CK_ULONG an, CK_BYTE_PTR b, CK_ULONG_PTR bn)
+SR_P11_UNSUPPORTED_S(C_DecryptVerifyUpdate, CK_BYTE_PTR a, CK_ULONG an, CK_BYTE_PTR b, CK_ULONG_PTR bn)
+SR_P11_UNSUPPORTED_S(C_DeriveKey, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+                     CK_OBJECT_HANDLE_PTR r)
 SR_P11_UNSUPPORTED(C_WaitForSlotEvent, CK_FLAGS f, CK_SLOT_ID_PTR s, CK_VOID_PTR r)
 #pragma GCC diagnostic pop
 

@@ -50,6 +50,7 @@ struct sr_p11_active {
     struct sr_buf data;
     struct sr_buf iv, aad;  /* AES: the mechanism's parameters */
     CK_ULONG tag_bits;
+    bool multipart;         /* an *Update came: only *Final ends it (C_Sign and the like: CKR_OPERATION_ACTIVE) */
 };
 
 struct sr_p11_session {
