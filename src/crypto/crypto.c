@@ -339,6 +339,35 @@ enum sr_err sr_aes_cbc(bool encrypt, bool padded, const uint8_t *key, size_t key
     return sr_buf_append(out, tmp.data, tmp.len);
 }
 
+enum sr_err sr_aes_stream(enum sr_aes_plain mode, bool encrypt, const uint8_t *key, size_t keylen,
+                          const uint8_t counter[16], const uint8_t *in, size_t inlen, struct sr_buf *out)
+{
+    const EVP_CIPHER *ecb = keylen == 16 ? EVP_aes_128_ecb() : keylen == 24 ? EVP_aes_192_ecb()
+                            : keylen == 32 ? EVP_aes_256_ecb() : NULL;
+    const EVP_CIPHER *ctr = keylen == 16 ? EVP_aes_128_ctr() : keylen == 24 ? EVP_aes_192_ctr()
+                            : keylen == 32 ? EVP_aes_256_ctr() : NULL;
+    const EVP_CIPHER *cipher = mode == SR_AES_ECB ? ecb : ctr;
+    SR_ENSURE(cipher != NULL, SR_ERR_MALFORMED);
+    SR_ENSURE(inlen <= SR_MAX_PAYLOAD, SR_ERR_TOO_LARGE);
+    SR_ENSURE(mode != SR_AES_ECB || inlen % 16 == 0, SR_ERR_MALFORMED); /* ECB: whole blocks, no padding */
+    SR_AUTO(sr_EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
+    SR_ENSURE(EVP_CipherInit_ex(ctx, cipher, NULL, key, mode == SR_AES_CTR ? counter : NULL, encrypt) == 1,
+              SR_ERR_CRYPTO);
+    SR_ENSURE(EVP_CIPHER_CTX_set_padding(ctx, 0) == 1, SR_ERR_CRYPTO);
+    SR_AUTO_BUF struct sr_buf tmp = {0};
+    sr_buf_init(&tmp, inlen + 32, SR_BUF_SECRET);
+    SR_TRY(sr_buf_reserve(&tmp, inlen + 32));
+    int n = 0, fin = 0;
+    if (EVP_CipherUpdate(ctx, tmp.data, &n, in, (int)inlen) != 1 || n < 0 ||
+        EVP_CipherFinal_ex(ctx, tmp.data + n, &fin) != 1) {
+        ERR_clear_error();
+        return SR_ERR_CRYPTO;
+    }
+    tmp.len = (size_t)n + (size_t)fin;
+    return sr_buf_append(out, tmp.data, tmp.len);
+}
+
 enum sr_err sr_base64_encode(const uint8_t *in, size_t n, struct sr_buf *out_text)
 {
     SR_ENSURE(n <= SR_MAX_B64_INPUT, SR_ERR_TOO_LARGE);

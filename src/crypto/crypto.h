@@ -82,6 +82,11 @@ SR_MUST_USE enum sr_err sr_aes_kw_unwrap(const uint8_t *key, size_t keylen, cons
  * decryption failure, bad padding included, is the one SR_ERR_AUTH_FAILED (no padding oracle). */
 SR_MUST_USE enum sr_err sr_aes_cbc(bool encrypt, bool padded, const uint8_t *key, size_t keylen, const uint8_t iv[16],
                                    const uint8_t *in, size_t inlen, struct sr_buf *out);
+/* AES without integrity, for PKCS#11's CKM_AES_ECB (whole blocks, no IV) and CKM_AES_CTR (any length; counter is
+ * the initial 16-byte counter block, incremented as one 128-bit number); appends to out. */
+enum sr_aes_plain { SR_AES_ECB, SR_AES_CTR };
+SR_MUST_USE enum sr_err sr_aes_stream(enum sr_aes_plain mode, bool encrypt, const uint8_t *key, size_t keylen,
+                                      const uint8_t counter[16], const uint8_t *in, size_t inlen, struct sr_buf *out);
 
 /* base64 (standard alphabet, padded), as used in file headers. */
 SR_MUST_USE enum sr_err sr_base64_encode(const uint8_t *in, size_t n, struct sr_buf *out_text);

@@ -11,9 +11,11 @@ static const struct sr_sym_alg sr_sym_algs[] = {
     {"A128CBCPAD", SR_SYM_CBCPAD, 16}, {"A192CBCPAD", SR_SYM_CBCPAD, 24}, {"A256CBCPAD", SR_SYM_CBCPAD, 32},
     {"A128KW", SR_SYM_KW, 16},         {"A192KW", SR_SYM_KW, 24},         {"A256KW", SR_SYM_KW, 32},
     {"CKM_AES_KEY_WRAP", SR_SYM_KW, 0}, {"CKM_AES_KEY_WRAP_PAD", SR_SYM_KWP, 0},
+    /* PKCS#11's alone (Key Vault has no such algorithm): its API never finds them by a JOSE name. */
+    {"CKM_AES_ECB", SR_SYM_ECB, 0},     {"CKM_AES_CTR", SR_SYM_CTR, 0},
 };
 
-const struct sr_sym_alg *sr_sym_alg_find(const char *name)
+const struct sr_sym_alg *sr_sym_alg_find_p11(const char *name)
 {
     for (size_t i = 0; name != NULL && i < SR_ARRAY_LEN(sr_sym_algs); i++) {
         if (strcmp(sr_sym_algs[i].name, name) == 0) {
@@ -23,11 +25,26 @@ const struct sr_sym_alg *sr_sym_alg_find(const char *name)
     return NULL;
 }
 
+const struct sr_sym_alg *sr_sym_alg_find(const char *name)
+{
+    const struct sr_sym_alg *alg = sr_sym_alg_find_p11(name);
+    return alg != NULL && alg->mode != SR_SYM_ECB && alg->mode != SR_SYM_CTR ? alg : NULL;
+}
+
 static enum sr_err sr_sym_key_ok(const struct sr_sym_alg *alg, size_t key_len)
 {
     SR_ENSURE(key_len == 16 || key_len == 24 || key_len == 32, SR_ERR_MALFORMED);
     SR_ENSURE(alg->key_len == 0 || alg->key_len == key_len, SR_ERR_MALFORMED);
     return SR_OK;
+}
+
+/* ECB (no IV) and CTR (iv: the 16-byte counter block). */
+static enum sr_err sr_sym_plain(const struct sr_sym_alg *alg, bool encrypt, const uint8_t *key, size_t key_len,
+                                const struct sr_sym_input *in, struct sr_buf *out)
+{
+    bool ctr = alg->mode == SR_SYM_CTR;
+    SR_ENSURE(ctr ? in->iv != NULL && in->iv_len == 16 : in->iv == NULL, SR_ERR_MALFORMED);
+    return sr_aes_stream(ctr ? SR_AES_CTR : SR_AES_ECB, encrypt, key, key_len, in->iv, in->data, in->len, out);
 }
 
 enum sr_err sr_sym_encrypt(const struct sr_sym_alg *alg, const uint8_t *key, size_t key_len,
@@ -57,6 +74,9 @@ enum sr_err sr_sym_encrypt(const struct sr_sym_alg *alg, const uint8_t *key, siz
         return sr_aes_kw_wrap(key, key_len, in->data, in->len, out);
     case SR_SYM_KWP:
         return sr_aes_kwp_wrap(key, key_len, in->data, in->len, out);
+    case SR_SYM_ECB:
+    case SR_SYM_CTR:
+        return sr_sym_plain(alg, true, key, key_len, in, out);
     }
     return SR_ERR_INTERNAL;
 }
@@ -78,6 +98,9 @@ static enum sr_err sr_sym_open(const struct sr_sym_alg *alg, const uint8_t *key,
         return sr_aes_kw_unwrap(key, key_len, in->data, in->len, out);
     case SR_SYM_KWP:
         return sr_aes_kwp_unwrap(key, key_len, in->data, in->len, out);
+    case SR_SYM_ECB:
+    case SR_SYM_CTR:
+        return sr_sym_plain(alg, false, key, key_len, in, out);
     }
     return SR_ERR_INTERNAL;
 }

@@ -14,7 +14,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 
-enum sr_sym_mode { SR_SYM_GCM = 1, SR_SYM_CBC, SR_SYM_CBCPAD, SR_SYM_KW, SR_SYM_KWP };
+enum sr_sym_mode { SR_SYM_GCM = 1, SR_SYM_CBC, SR_SYM_CBCPAD, SR_SYM_KW, SR_SYM_KWP, SR_SYM_ECB, SR_SYM_CTR };
 
 #define SR_GCM_IV_LEN 12
 #define SR_GCM_TAG_LEN 16
@@ -26,8 +26,10 @@ struct sr_sym_alg {
     size_t key_len;      /* the key size the name fixes; 0: any AES key (CKM_AES_KEY_WRAP[_PAD]) */
 };
 
-/* The algorithm named name, or NULL. */
+/* The algorithm named name, or NULL: Key Vault's and Managed HSM's (the API's). */
 const struct sr_sym_alg *sr_sym_alg_find(const char *name);
+/* The same, PKCS#11's modes without integrity included (CKM_AES_ECB, CKM_AES_CTR): the library's alone. */
+const struct sr_sym_alg *sr_sym_alg_find_p11(const char *name);
 
 /* One symmetric operation's inputs. iv: GCM (encrypt: NULL makes a 12-byte one) and CBC (16 bytes, required);
  * aad and tag: GCM only. */

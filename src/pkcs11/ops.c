@@ -46,8 +46,13 @@ static const struct sr_p11_mech_row sr_p11_mech_rows[] = {
     {CKM_RSA_PKCS_OAEP, SR_MK_OAEP, CKK_RSA, 0, NULL},
     {CKM_AES_GCM, SR_MK_AES, CKK_AES, 0, "GCM"},
     {CKM_AES_CBC_PAD, SR_MK_AES, CKK_AES, 0, "CBCPAD"},
+    {CKM_AES_CBC, SR_MK_AES, CKK_AES, 0, "CBC"},
+    {CKM_AES_ECB, SR_MK_AES, CKK_AES, 0, "CKM_AES_ECB"},
+    {CKM_AES_CTR, SR_MK_AES, CKK_AES, 0, "CKM_AES_CTR"},
     {CKM_AES_KEY_WRAP, SR_MK_AES, CKK_AES, 0, "CKM_AES_KEY_WRAP"},
     {CKM_AES_KEY_WRAP_PAD, SR_MK_AES, CKK_AES, 0, "CKM_AES_KEY_WRAP_PAD"},
+    {CKM_SHA_1, SR_MK_DIGEST, 0, CKM_SHA_1, NULL},
+    {CKM_SHA224, SR_MK_DIGEST, 0, CKM_SHA224, NULL},
     {CKM_SHA256, SR_MK_DIGEST, 0, CKM_SHA256, NULL},
     {CKM_SHA384, SR_MK_DIGEST, 0, CKM_SHA384, NULL},
     {CKM_SHA512, SR_MK_DIGEST, 0, CKM_SHA512, NULL},
@@ -73,6 +78,7 @@ static const struct {
     enum sr_enc_alg oaep;
 } sr_p11_hashes[] = {
     {CKM_SHA_1, CKG_MGF1_SHA1, "SHA1", 20, SR_ALG_NONE, SR_ALG_NONE, SR_ENC_RSA_OAEP},
+    {CKM_SHA224, CKG_MGF1_SHA224, "SHA224", 28, SR_ALG_NONE, SR_ALG_NONE, SR_ENC_NONE},
     {CKM_SHA256, CKG_MGF1_SHA256, "SHA256", 32, SR_ALG_RS256, SR_ALG_PS256, SR_ENC_RSA_OAEP_256},
     {CKM_SHA384, CKG_MGF1_SHA384, "SHA384", 48, SR_ALG_RS384, SR_ALG_PS384, SR_ENC_NONE},
     {CKM_SHA512, CKG_MGF1_SHA512, "SHA512", 64, SR_ALG_RS512, SR_ALG_PS512, SR_ENC_NONE},
@@ -150,7 +156,18 @@ static CK_RV sr_p11_params(const struct sr_p11_mech_row *row, const CK_MECHANISM
             (gp->ulAADLen > 0 && sr_buf_append(&a->aad, gp->pAAD, gp->ulAADLen) != SR_OK)) {
             return CKR_HOST_MEMORY;
         }
-    } else if (mech->mechanism == CKM_AES_CBC_PAD) {
+    } else if (mech->mechanism == CKM_AES_CTR) {
+        CK_AES_CTR_PARAMS copy;
+        const CK_AES_CTR_PARAMS *cp = sr_p11_param(mech, &copy, sizeof(copy));
+        /* PKCS#11 2.40 mechanisms §2.10.4: the counter is the low ulCounterBits of the block. */
+        if (cp == NULL || cp->ulCounterBits == 0 || cp->ulCounterBits > 128) {
+            return CKR_MECHANISM_PARAM_INVALID;
+        }
+        a->tag_bits = cp->ulCounterBits; /* CTR has no tag: the field keeps the counter's width */
+        if (sr_buf_append(&a->iv, cp->cb, sizeof(cp->cb)) != SR_OK) {
+            return CKR_HOST_MEMORY;
+        }
+    } else if (mech->mechanism == CKM_AES_CBC_PAD || mech->mechanism == CKM_AES_CBC) {
         if (mech->pParameter == NULL || mech->ulParameterLen != SR_CBC_IV_LEN) {
             return CKR_MECHANISM_PARAM_INVALID;
         }
@@ -376,11 +393,11 @@ static const struct sr_sym_alg *sr_p11_sym(const struct sr_p11_active *a)
 {
     const char *sym = sr_p11_mech_row(a->mech)->sym;
     char name[32];
-    if (a->mech == CKM_AES_GCM || a->mech == CKM_AES_CBC_PAD) {
+    if (a->mech == CKM_AES_GCM || a->mech == CKM_AES_CBC_PAD || a->mech == CKM_AES_CBC) {
         snprintf(name, sizeof(name), "A%u%s", a->key.info.spec.bits, sym);
         sym = name;
     }
-    return sr_sym_alg_find(sym);
+    return sr_sym_alg_find_p11(sym);
 }
 
 /* Encryption's output length for n bytes in. */
@@ -390,6 +407,9 @@ static size_t sr_p11_encrypted_len(const struct sr_p11_active *a, size_t n)
     case CKM_RSA_PKCS_OAEP: return a->key.info.spec.bits / 8;
     case CKM_AES_GCM: return n + a->tag_bits / 8;
     case CKM_AES_CBC_PAD: return (n / 16 + 1) * 16;
+    case CKM_AES_CBC:
+    case CKM_AES_ECB:
+    case CKM_AES_CTR: return n;
     case CKM_AES_KEY_WRAP: return n + 8;
     default: return (n + 7) / 8 * 8 + 8; /* CKM_AES_KEY_WRAP_PAD */
     }
@@ -407,6 +427,16 @@ static enum sr_err sr_p11_crypt(struct sr_p11 *p, const struct sr_p11_active *a,
     }
     const struct sr_sym_alg *alg = sr_p11_sym(a);
     SR_ENSURE(alg != NULL, SR_ERR_KEY_TYPE);
+    if (a->mech == CKM_AES_CTR && a->tag_bits <= 64) {
+        /* The counter is the block's low ulCounterBits and must not wrap within them; OpenSSL would carry
+         * past them into the nonce. (Wider counters cannot wrap within 16 MiB of data.) */
+        uint64_t low = 0, blocks = (n + 15) / 16;
+        for (size_t i = 8; i < 16; i++) {
+            low = low << 8 | a->iv.data[i];
+        }
+        uint64_t room = a->tag_bits == 64 ? UINT64_MAX - low : ((UINT64_C(1) << a->tag_bits) - 1) - (low & ((UINT64_C(1) << a->tag_bits) - 1));
+        SR_ENSURE(blocks == 0 || blocks - 1 <= room, SR_ERR_TOO_LARGE);
+    }
     struct sr_sym_input si = {.data = in, .len = n, .iv = a->iv.len ? a->iv.data : NULL, .iv_len = a->iv.len,
                               .aad = a->aad.len ? a->aad.data : NULL, .aad_len = a->aad.len};
     if (a->mech == CKM_AES_GCM && !encrypt) {

@@ -1,0 +1,28 @@
+/*
+ * fixture.h - the two tokens the PKCS#11 conformance programs run against: libstrongroom-pkcs11.so over a
+ * module with a 2-of-3 world (its SO is a quorum of the cards), and SoftHSMv2 with a token of its own
+ * (user PIN 1234, SO PIN 5678) under its own SOFTHSM2_CONF, skipped where it is not installed.
+ */
+#ifndef SR_TESTS_P11_FIXTURE_H
+#define SR_TESTS_P11_FIXTURE_H
+
+#include <p11-kit/pkcs11.h>
+
+#include <stdbool.h>
+
+struct sr_token {
+    const char *name;
+    char dir[256];
+    void *lib;
+    CK_FUNCTION_LIST_PTR f;
+    CK_SLOT_ID slot;
+    const char *so_pin;
+};
+
+void sr_token_strongroom(struct sr_token *t);
+/* false: SoftHSMv2 is not installed here (its column is skipped). */
+bool sr_token_softhsm(struct sr_token *t);
+void sr_token_close(struct sr_token *t);
+CK_SESSION_HANDLE sr_open(struct sr_token *t, CK_FLAGS rw);
+
+#endif
