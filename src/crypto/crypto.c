@@ -311,17 +311,12 @@ enum sr_err sr_aes_kw_unwrap(const uint8_t *key, size_t keylen, const uint8_t *i
     return sr_kw(0, false, key, keylen, in, inlen, out_secret);
 }
 
-enum sr_err sr_aes_cbc(bool encrypt, bool padded, const uint8_t *key, size_t keylen, const uint8_t iv[16],
-                       const uint8_t *in, size_t inlen, struct sr_buf *out)
+/* One whole AES encryption or decryption through EVP (a secret-heap buffer between), appended to out; failed:
+ * what a failure of the cipher itself is called. */
+static enum sr_err sr_aes_run(const EVP_CIPHER *cipher, bool encrypt, bool padded, const uint8_t *key,
+                              const uint8_t *iv, const uint8_t *in, size_t inlen, enum sr_err failed,
+                              struct sr_buf *out)
 {
-    const EVP_CIPHER *cipher = keylen == 16 ? EVP_aes_128_cbc() : keylen == 24 ? EVP_aes_192_cbc()
-                               : keylen == 32 ? EVP_aes_256_cbc() : NULL;
-    SR_ENSURE(cipher != NULL, SR_ERR_MALFORMED);
-    SR_ENSURE(inlen <= SR_MAX_PAYLOAD, SR_ERR_TOO_LARGE);
-    /* Without padding the input is whole blocks; with it, a ciphertext is at least one. The decrypt-side
-     * refusals are the padding failure's, so that no caller can tell them apart. */
-    SR_ENSURE(!encrypt || padded || inlen % 16 == 0, SR_ERR_MALFORMED);
-    SR_ENSURE(encrypt || (inlen % 16 == 0 && (inlen > 0 || !padded)), SR_ERR_AUTH_FAILED);
     SR_AUTO(sr_EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
     SR_ENSURE(EVP_CipherInit_ex(ctx, cipher, NULL, key, iv, encrypt) == 1, SR_ERR_CRYPTO);
@@ -333,10 +328,24 @@ enum sr_err sr_aes_cbc(bool encrypt, bool padded, const uint8_t *key, size_t key
     if (EVP_CipherUpdate(ctx, tmp.data, &n, in, (int)inlen) != 1 || n < 0 ||
         EVP_CipherFinal_ex(ctx, tmp.data + n, &fin) != 1) {
         ERR_clear_error();
-        return encrypt ? SR_ERR_CRYPTO : SR_ERR_AUTH_FAILED;
+        return failed;
     }
     tmp.len = (size_t)n + (size_t)fin;
     return sr_buf_append(out, tmp.data, tmp.len);
+}
+
+enum sr_err sr_aes_cbc(bool encrypt, bool padded, const uint8_t *key, size_t keylen, const uint8_t iv[16],
+                       const uint8_t *in, size_t inlen, struct sr_buf *out)
+{
+    const EVP_CIPHER *cipher = keylen == 16 ? EVP_aes_128_cbc() : keylen == 24 ? EVP_aes_192_cbc()
+                               : keylen == 32 ? EVP_aes_256_cbc() : NULL;
+    SR_ENSURE(cipher != NULL, SR_ERR_MALFORMED);
+    SR_ENSURE(inlen <= SR_MAX_PAYLOAD, SR_ERR_TOO_LARGE);
+    /* Without padding the input is whole blocks; with it, a ciphertext is at least one. The decrypt-side
+     * refusals are the padding failure's, so that no caller can tell them apart. */
+    SR_ENSURE(!encrypt || padded || inlen % 16 == 0, SR_ERR_MALFORMED);
+    SR_ENSURE(encrypt || (inlen % 16 == 0 && (inlen > 0 || !padded)), SR_ERR_AUTH_FAILED);
+    return sr_aes_run(cipher, encrypt, padded, key, iv, in, inlen, encrypt ? SR_ERR_CRYPTO : SR_ERR_AUTH_FAILED, out);
 }
 
 enum sr_err sr_aes_stream(enum sr_aes_plain mode, bool encrypt, const uint8_t *key, size_t keylen,
@@ -350,22 +359,8 @@ enum sr_err sr_aes_stream(enum sr_aes_plain mode, bool encrypt, const uint8_t *k
     SR_ENSURE(cipher != NULL, SR_ERR_MALFORMED);
     SR_ENSURE(inlen <= SR_MAX_PAYLOAD, SR_ERR_TOO_LARGE);
     SR_ENSURE(mode != SR_AES_ECB || inlen % 16 == 0, SR_ERR_MALFORMED); /* ECB: whole blocks, no padding */
-    SR_AUTO(sr_EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
-    SR_ENSURE(EVP_CipherInit_ex(ctx, cipher, NULL, key, mode == SR_AES_CTR ? counter : NULL, encrypt) == 1,
-              SR_ERR_CRYPTO);
-    SR_ENSURE(EVP_CIPHER_CTX_set_padding(ctx, 0) == 1, SR_ERR_CRYPTO);
-    SR_AUTO_BUF struct sr_buf tmp = {0};
-    sr_buf_init(&tmp, inlen + 32, SR_BUF_SECRET);
-    SR_TRY(sr_buf_reserve(&tmp, inlen + 32));
-    int n = 0, fin = 0;
-    if (EVP_CipherUpdate(ctx, tmp.data, &n, in, (int)inlen) != 1 || n < 0 ||
-        EVP_CipherFinal_ex(ctx, tmp.data + n, &fin) != 1) {
-        ERR_clear_error();
-        return SR_ERR_CRYPTO;
-    }
-    tmp.len = (size_t)n + (size_t)fin;
-    return sr_buf_append(out, tmp.data, tmp.len);
+    return sr_aes_run(cipher, encrypt, false, key, mode == SR_AES_CTR ? counter : NULL, in, inlen, SR_ERR_CRYPTO,
+                      out);
 }
 
 enum sr_err sr_base64_encode(const uint8_t *in, size_t n, struct sr_buf *out_text)

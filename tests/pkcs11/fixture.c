@@ -63,6 +63,13 @@ bool sr_token_softhsm(struct sr_token *t)
     return true;
 }
 
+void sr_token_restart(struct sr_token *t)
+{
+    assert_int_equal(t->f->C_Finalize(NULL), CKR_OK);
+    dlclose(t->lib);
+    sr_token_load(t, strcmp(t->name, "SoftHSMv2") == 0 ? SR_SOFTHSM : SR_PKCS11_LIB);
+}
+
 void sr_token_close(struct sr_token *t)
 {
     assert_int_equal(t->f->C_Finalize(NULL), CKR_OK);

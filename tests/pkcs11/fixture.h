@@ -23,6 +23,8 @@ void sr_token_strongroom(struct sr_token *t);
 /* false: SoftHSMv2 is not installed here (its column is skipped). */
 bool sr_token_softhsm(struct sr_token *t);
 void sr_token_close(struct sr_token *t);
+/* The library finalized and loaded again, as a new process would (the token's directory kept). */
+void sr_token_restart(struct sr_token *t);
 CK_SESSION_HANDLE sr_open(struct sr_token *t, CK_FLAGS rw);
 
 #endif

@@ -12,6 +12,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "testlib.h"
+#include "fixture.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -21,33 +22,25 @@
 #define SR_SO "1:pin-1,2:pin-2" /* the security officer: a quorum of the world's cards */
 
 struct sr_fixture {
-    char dir[256];
-    void *lib;
+    struct sr_token tok;
     CK_FUNCTION_LIST_PTR f;
     CK_SESSION_HANDLE s;
 };
 
-static void sr_open(struct sr_fixture *t)
+/* The token (re)loaded, a read/write session open. */
+static void sr_begin(struct sr_fixture *t, bool restart)
 {
-    t->lib = dlopen(SR_PKCS11_LIB, RTLD_NOW | RTLD_LOCAL);
-    assert_non_null(t->lib);
-    CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(t->lib, "C_GetFunctionList");
-    assert_non_null(get);
-    assert_int_equal(get(&t->f), CKR_OK);
-    assert_int_equal(t->f->C_Initialize(NULL), CKR_OK);
-    assert_int_equal(t->f->C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &t->s), CKR_OK);
-}
-
-static void sr_close(struct sr_fixture *t)
-{
-    assert_int_equal(t->f->C_Finalize(NULL), CKR_OK);
-    dlclose(t->lib);
+    if (restart) {
+        sr_token_restart(&t->tok);
+    }
+    t->f = t->tok.f;
+    t->s = sr_open(&t->tok, CKF_RW_SESSION);
 }
 
 static CK_FLAGS sr_pin_flags(struct sr_fixture *t)
 {
     CK_TOKEN_INFO info;
-    assert_int_equal(t->f->C_GetTokenInfo(0, &info), CKR_OK);
+    assert_int_equal(t->f->C_GetTokenInfo(t->tok.slot, &info), CKR_OK);
     return info.flags & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED);
 }
 
@@ -60,12 +53,12 @@ static void test_pin_counter(void **state)
 {
     (void)state;
     struct sr_fixture t = {0};
-    sr_test_tmpdir(t.dir, sizeof(t.dir));
-    struct sr_module *m = sr_test_module_with_world(t.dir, 2, 3, NULL);
+    sr_token_strongroom(&t.tok);
+    struct sr_module *m = NULL;
+    SR_ASSERT_OK(sr_module_open(t.tok.dir, &m));
     SR_ASSERT_OK(sr_module_set_user_pin_tries(m, SR_PIN, strlen(SR_PIN), 3));
     sr_module_free(m);
-    setenv("STRONGROOM_KMDATA", t.dir, 1);
-    sr_open(&t);
+    sr_begin(&t, false);
     assert_int_equal(sr_pin_flags(&t), 0);
 
     /* A wrong PIN: counted, COUNT_LOW; a second: the final try is next. A right one resets both. */
@@ -88,8 +81,7 @@ static void test_pin_counter(void **state)
                      CKR_PIN_LOCKED);
 
     /* A restart (C_Finalize, C_Initialize: a new process) does not forgive. */
-    sr_close(&t);
-    sr_open(&t);
+    sr_begin(&t, true);
     assert_int_equal(sr_pin_flags(&t) & CKF_USER_PIN_LOCKED, CKF_USER_PIN_LOCKED);
     assert_int_equal(sr_login(&t, CKU_USER, SR_PIN), CKR_PIN_LOCKED);
 
@@ -104,8 +96,7 @@ static void test_pin_counter(void **state)
     assert_int_equal(sr_login(&t, CKU_USER, "wrong-pin"), CKR_PIN_INCORRECT);
     assert_int_equal(sr_login(&t, CKU_USER, "wrong-pin"), CKR_PIN_INCORRECT);
     assert_int_equal(sr_login(&t, CKU_USER, "wrong-pin"), CKR_PIN_LOCKED); /* still 3 */
-    sr_close(&t);
-    sr_test_rmrf(t.dir);
+    sr_token_close(&t.tok);
 }
 
 /* A PIN file written before the counter (no failures, no maxTries) opens with the default limit of 10. */
