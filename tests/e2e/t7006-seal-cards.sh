@@ -125,6 +125,23 @@ import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read())
 print(s.makefile().readline().strip())' "$T/plain/control.sock" > bad.json
 jq -e '.error.code == "SR_ERR_CONTROL"' bad.json >/dev/null || fail "a malformed request: $(cat bad.json)"
+# A line past 64 KiB, and a client that says nothing: refused, and the socket still answers the next one.
+head -c 70000 /dev/zero | tr '\0' 'a' | timeout 20 /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+try:
+    s.sendall(sys.stdin.buffer.read() + b"\n")
+except BrokenPipeError:
+    pass
+print(s.makefile().readline().strip())' "$T/plain/control.sock" > big.json
+jq -e '.error.code == "SR_ERR_CONTROL"' big.json >/dev/null || fail "a 70,000-byte line: $(cat big.json)"
+timeout 20 /usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); t = time.time()
+line = s.makefile().readline().strip()
+assert 3 <= time.time() - t <= 15, "the silent client was held %.1f s" % (time.time() - t)
+print(line)' "$T/plain/control.sock" > silent.json || fail "a silent client: $(cat silent.json)"
+expect 1 "not sealed by cards" $SR unseal --data "$T/plain" --cards 1 --pin-file "$T/plain/dev-card-pin" # still answers
 if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
     chmod 755 "$T" "$T/plain"; chmod 666 "$T/plain/control.sock" # only the peer check stands in the way
     out=$(setpriv --reuid 65534 --regid 65534 --clear-groups /usr/bin/python3 -c '
