@@ -84,3 +84,12 @@ CK_SESSION_HANDLE sr_open(struct sr_token *t, CK_FLAGS rw)
     return s;
 }
 
+
+enum sr_err sr_module_set_user_pin_of(const char *dir, const char *pin)
+{
+    struct sr_module *m = NULL;
+    SR_TRY(sr_module_open(dir, &m));
+    enum sr_err r = sr_module_set_user_pin(m, pin, strlen(pin));
+    sr_module_free(m);
+    return r;
+}

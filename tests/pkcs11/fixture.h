@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 
+#include "base/safety.h"
+
 struct sr_token {
     const char *name;
     char dir[256];
@@ -26,5 +28,7 @@ void sr_token_close(struct sr_token *t);
 /* The library finalized and loaded again, as a new process would (the token's directory kept). */
 void sr_token_restart(struct sr_token *t);
 CK_SESSION_HANDLE sr_open(struct sr_token *t, CK_FLAGS rw);
+/* Strongroom: sets the token's user PIN (as 'strongroom pkcs11 set-pin' does) in the module at dir. */
+enum sr_err sr_module_set_user_pin_of(const char *dir, const char *pin);
 
 #endif

@@ -136,10 +136,7 @@ static void test_modes_strongroom(void **state)
     (void)state;
     struct sr_token t = {0};
     sr_token_strongroom(&t);
-    struct sr_module *m = NULL;
-    SR_ASSERT_OK(sr_module_open(t.dir, &m));
-    SR_ASSERT_OK(sr_module_set_user_pin(m, "1234", 4));
-    sr_module_free(m);
+    SR_ASSERT_OK(sr_module_set_user_pin_of(t.dir, "1234"));
     sr_modes(&t, "1234");
     /* Ours: a CTR counter narrower than the block must not wrap within the data (it would reuse keystream
      * past the nonce it was given): 8 counter bits at 0xff leave one block. */

@@ -81,6 +81,26 @@ static void test_return_codes_strongroom(void **state)
     CK_SESSION_HANDLE s = sr_open(&t, CKF_RW_SESSION);
     assert_int_equal(t.f->C_DigestKey(s + 1000, 1), CKR_SESSION_HANDLE_INVALID);
     assert_int_equal(t.f->C_DigestKey(s, 1), CKR_FUNCTION_NOT_SUPPORTED);
+    /* Ours, listed in docs/pkcs11.md: DES and 3DES are not mechanisms here (CKR_MECHANISM_INVALID), and RSA keys
+     * are 2048 bits or more (CKR_KEY_SIZE_RANGE) — SoftHSMv2 makes both. */
+    SR_ASSERT_OK(sr_module_set_user_pin_of(t.dir, "1234"));
+    assert_int_equal(t.f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR) "1234", 4), CKR_OK);
+    CK_ULONG bits = 1024;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE pt[] = {{CKA_MODULUS_BITS, &bits, sizeof(bits)}, {CKA_VERIFY, &yes, 1}};
+    CK_ATTRIBUTE kt[] = {{CKA_SIGN, &yes, 1}, {CKA_ID, "small", 5}};
+    CK_MECHANISM rsa = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+    CK_OBJECT_HANDLE pub = 0, priv = 0;
+    assert_int_equal(t.f->C_GenerateKeyPair(s, &rsa, pt, 2, kt, 2, &pub, &priv), CKR_KEY_SIZE_RANGE);
+    CK_ATTRIBUTE dt[] = {{CKA_ID, "des", 3}, {CKA_ENCRYPT, &yes, 1}};
+    CK_MECHANISM_TYPE des[] = {CKM_DES_KEY_GEN, CKM_DES3_KEY_GEN, CKM_DES2_KEY_GEN};
+    for (size_t i = 0; i < sizeof(des) / sizeof(des[0]); i++) {
+        CK_MECHANISM m = {des[i], NULL, 0};
+        assert_int_equal(t.f->C_GenerateKey(s, &m, dt, 2, &pub), CKR_MECHANISM_INVALID);
+    }
+    CK_MECHANISM_INFO info;
+    assert_int_equal(t.f->C_GetMechanismInfo(t.slot, CKM_DES3_CBC, &info), CKR_MECHANISM_INVALID);
+    assert_int_equal(t.f->C_Logout(s), CKR_OK);
     /* §5.10 (C_Digest): it "cannot be used to terminate a multi-part operation", so after C_DigestUpdate it
      * is CKR_OPERATION_ACTIVE and the operation goes on to C_DigestFinal; the same for C_Sign (§5.11).
      * SoftHSMv2 2.6 answers CKR_OK there instead — one of the conformance suite's findings against it. */
