@@ -667,7 +667,6 @@ static CK_RV sr_C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* these take their arguments only to refuse them */
-#pragma GCC diagnostic ignored "-Wunused-variable"
 SR_P11_UNSUPPORTED_S(C_GetOperationState, CK_BYTE_PTR st, CK_ULONG_PTR n)
 SR_P11_UNSUPPORTED_S(C_SetOperationState, CK_BYTE_PTR st, CK_ULONG n, CK_OBJECT_HANDLE e, CK_OBJECT_HANDLE a)
 SR_P11_UNSUPPORTED_S(C_CopyObject, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR r)

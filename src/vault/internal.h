@@ -76,6 +76,8 @@ struct sr_vault_svc {
     size_t nunseals;
 };
 
+/* The region's module when this server has it open (no lock, no opening), else NULL. */
+const struct sr_module *sr_svc_region_open(struct sr_vault_svc *svc, const char *region);
 /* unseal.c: the complete quorum of a cards-sealed region (lock held), or NULL while it is sealed. */
 const struct sr_quorum *sr_svc_quorum_of(struct sr_vault_svc *svc, const char *region);
 void sr_svc_unseals_free(struct sr_vault_svc *svc);

@@ -140,19 +140,27 @@ static enum sr_err sr_svc_open_region(struct sr_vault_svc *svc, const char *regi
     return SR_OK;
 }
 
-enum sr_err sr_svc_region_module(struct sr_vault_svc *svc, const char *region, const struct sr_module **ret)
+const struct sr_module *sr_svc_region_open(struct sr_vault_svc *svc, const char *region)
 {
     /* Slots are only ever added, each published by the release-store of nregions: readers take no lock. */
     size_t n = atomic_load_explicit(&svc->nregions, memory_order_acquire);
     for (size_t i = 0; i < n; i++) {
         if (strcmp(svc->regions[i].name, region) == 0) {
-            *ret = svc->regions[i].module;
-            return SR_OK;
+            return svc->regions[i].module;
         }
+    }
+    return NULL;
+}
+
+enum sr_err sr_svc_region_module(struct sr_vault_svc *svc, const char *region, const struct sr_module **ret)
+{
+    *ret = sr_svc_region_open(svc, region);
+    if (*ret != NULL) {
+        return SR_OK;
     }
     pthread_mutex_lock(&svc->lock);
     enum sr_err r = SR_ERR_NOT_FOUND;
-    n = atomic_load_explicit(&svc->nregions, memory_order_relaxed);
+    size_t n = atomic_load_explicit(&svc->nregions, memory_order_relaxed);
     for (size_t i = 0; i < n && r != SR_OK; i++) {
         if (strcmp(svc->regions[i].name, region) == 0) {
             *ret = svc->regions[i].module;

@@ -44,18 +44,6 @@ void sr_svc_unseals_free(struct sr_vault_svc *svc)
     svc->nunseals = 0;
 }
 
-/* Whether the region's module is open: lookups of open regions take no lock. */
-static bool sr_svc_region_open(struct sr_vault_svc *svc, const char *region)
-{
-    size_t n = atomic_load_explicit(&svc->nregions, memory_order_acquire);
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(svc->regions[i].name, region) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* The region's quorum in progress, made on first use (lock held). */
 static enum sr_err sr_unseal_slot_get(struct sr_vault_svc *svc, const char *region, struct sr_unseal_slot **ret)
 {
@@ -93,7 +81,7 @@ enum sr_err sr_vault_unseal_card(struct sr_vault_svc *svc, const char *region, c
     SR_TRY(sr_region_name_check(region));
     SR_ENSURE(svc->seal.backend == SR_SEAL_CARDS, SR_ERR_UNSEAL_NOT_CARDS);
     SR_ENSURE(svc->store->ops->region_exists(svc->store, region) == SR_OK, SR_ERR_NOT_FOUND);
-    if (sr_svc_region_open(svc, region)) {
+    if (sr_svc_region_open(svc, region) != NULL) {
         ret->sealed = false;
         return SR_OK;
     }
@@ -129,7 +117,7 @@ struct sr_seal_walk {
 static enum sr_err sr_seal_state_region(void *ctx, const char *region)
 {
     struct sr_seal_walk *w = ctx;
-    bool open = sr_svc_region_open(w->svc, region);
+    bool open = sr_svc_region_open(w->svc, region) != NULL;
     struct sr_unseal_slot *slot = NULL;
     struct sr_unseal_state st;
     pthread_mutex_lock(&w->svc->lock);
