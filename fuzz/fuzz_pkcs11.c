@@ -4,8 +4,9 @@
  * fields are the input's (pointers always valid, as PKCS#11 cannot check them); object handles in and out
  * of range; sign, verify, encrypt, decrypt, digest, wrap and unwrap with the input as data.
  * Target: the function list of src/pkcs11 (objects.c's templates and attributes, ops.c's operations).
- * The token holds an RSA, an EC, an AES key, an unwrap-only KEK and a trusted wrapping key; keys an input
- * makes are destroyed after it.
+ * The token holds an RSA key and a trusted wrapping key (token objects), and an EC, an AES key and an
+ * unwrap-only KEK (session objects); keys an input makes are destroyed after it, or end with the second
+ * session an input may open, use and close (session objects of either kind, in either session).
  */
 #include <p11-kit/pkcs11.h>
 
@@ -29,6 +30,7 @@ static CK_SESSION_HANDLE sr_s;
  * (extractable), KEK public, KEK private (unwrap only), AES key. */
 enum { SR_TRUSTED, SR_RSA_PUB, SR_RSA, SR_EC_PUB, SR_EC, SR_KEK_PUB, SR_KEK, SR_AES, SR_NOBJECTS };
 static CK_OBJECT_HANDLE sr_objects[SR_NOBJECTS];
+static CK_OBJECT_HANDLE sr_extra; /* the key a second session made, while it lives */
 
 struct sr_in {
     const uint8_t *p;
@@ -83,7 +85,8 @@ static CK_ULONG sr_template(struct sr_in *in, CK_ATTRIBUTE *t, uint8_t vals[SR_M
 static const CK_MECHANISM_TYPE sr_mechs[] = {
     CKM_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA512_RSA_PKCS, CKM_RSA_PKCS_PSS, CKM_SHA384_RSA_PKCS_PSS, CKM_ECDSA,
     CKM_ECDSA_SHA256, CKM_RSA_PKCS_OAEP, CKM_AES_GCM, CKM_AES_CBC_PAD, CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_PAD,
-    CKM_RSA_AES_KEY_WRAP, CKM_SHA256, CKM_SHA512, CKM_AES_KEY_GEN, 0x12345UL,
+    CKM_RSA_AES_KEY_WRAP, CKM_SHA256, CKM_SHA512, CKM_AES_KEY_GEN, CKM_AES_ECB, CKM_AES_CBC, CKM_AES_CTR,
+    CKM_SHA_1, CKM_SHA224, 0x12345UL,
 };
 static const CK_ULONG sr_hashes[] = {CKM_SHA_1, CKM_SHA256, CKM_SHA384, CKM_SHA512, 7};
 static const CK_ULONG sr_mgfs[] = {CKG_MGF1_SHA1, CKG_MGF1_SHA256, CKG_MGF1_SHA384, CKG_MGF1_SHA512, 9};
@@ -93,6 +96,7 @@ struct sr_params {
     CK_RSA_PKCS_PSS_PARAMS pss;
     CK_RSA_PKCS_OAEP_PARAMS oaep;
     CK_GCM_PARAMS gcm;
+    CK_AES_CTR_PARAMS ctr;
     struct { CK_ULONG bits; CK_RSA_PKCS_OAEP_PARAMS_PTR oaep; } rsa_aes;
     uint8_t iv[64], aad[64], label[64];
 };
@@ -122,7 +126,13 @@ static void sr_mechanism(struct sr_in *in, CK_MECHANISM *m, struct sr_params *pp
         m->pParameter = &pp->gcm;
         m->ulParameterLen = sizeof(pp->gcm);
         break;
-    case CKM_AES_CBC_PAD:
+    case CKM_AES_CTR:
+        pp->ctr.ulCounterBits = sr_byte(in);
+        memcpy(pp->ctr.cb, pp->iv, sizeof(pp->ctr.cb));
+        m->pParameter = &pp->ctr;
+        m->ulParameterLen = sr_byte(in) & 1 ? sizeof(pp->ctr) : len;
+        break;
+    case CKM_AES_CBC_PAD: case CKM_AES_CBC:
         m->pParameter = pp->iv;
         m->ulParameterLen = len;
         break;
@@ -137,11 +147,11 @@ static void sr_mechanism(struct sr_in *in, CK_MECHANISM *m, struct sr_params *pp
     }
 }
 
-/* A handle: mostly one of the set-up's objects, sometimes any number. */
+/* A handle: mostly one of the set-up's objects or a second session's key, sometimes any number. */
 static CK_OBJECT_HANDLE sr_handle(struct sr_in *in)
 {
     uint8_t b = sr_byte(in);
-    return b < 200 ? sr_objects[b % SR_NOBJECTS] : b < 240 ? b % 32 : (CK_OBJECT_HANDLE)b << 24;
+    return b < 180 ? sr_objects[b % SR_NOBJECTS] : b < 210 ? sr_extra : b < 240 ? b % 32 : (CK_OBJECT_HANDLE)b << 24;
 }
 
 static void sr_drop(CK_RV rv, CK_OBJECT_HANDLE h)
@@ -199,7 +209,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CK_OBJECT_HANDLE h = CK_INVALID_HANDLE, h2 = CK_INVALID_HANDLE, found[32];
         CK_ULONG n = 0, len = 0;
         uint8_t out[4096];
-        switch (sr_byte(&in) % 12) {
+        switch (sr_byte(&in) % 13) {
         case 0:
             n = sr_template(&in, t1, v1, false);
             if (sr_f->C_FindObjectsInit(sr_s, t1, n) == CKR_OK) {
@@ -249,6 +259,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const uint8_t *blob = sr_bytes(&in, 255, &len);
             n = sr_template(&in, t1, v1, false);
             sr_drop(sr_f->C_UnwrapKey(sr_s, &m, h, (CK_BYTE_PTR)blob, len, t1, n, &h2), h2);
+            break;
+        }
+        case 11: {
+            /* A second session (read-only or not) makes a key from the input's template, one step uses it
+             * from the first session, and the close must end it. */
+            CK_SESSION_HANDLE s2 = 0;
+            if (sr_f->C_OpenSession(0, CKF_SERIAL_SESSION | (sr_byte(&in) & 1 ? CKF_RW_SESSION : 0), NULL, NULL, &s2) != CKR_OK) {
+                abort();
+            }
+            n = sr_template(&in, t1, v1, false);
+            m = (CK_MECHANISM){sr_byte(&in) & 1 ? CKM_AES_KEY_GEN : CKM_EC_KEY_PAIR_GEN, NULL, 0};
+            CK_RV made = m.mechanism == CKM_AES_KEY_GEN ? sr_f->C_GenerateKey(s2, &m, t1, n, &h)
+                                                        : sr_f->C_GenerateKeyPair(s2, &m, NULL, 0, t1, n, &h2, &h);
+            CK_BBOOL token = CK_FALSE;
+            CK_ATTRIBUTE a = {CKA_TOKEN, &token, 1};
+            if (made == CKR_OK && sr_f->C_GetAttributeValue(sr_s, h, &a, 1) != CKR_OK) {
+                abort(); /* another session sees it */
+            }
+            if (made == CKR_OK) {
+                sr_extra = h;
+                sr_operation(&in, sr_byte(&in) % 4);
+                sr_extra = CK_INVALID_HANDLE;
+            }
+            if (made == CKR_OK && token) {
+                (void)sr_f->C_DestroyObject(sr_s, h);
+            }
+            if (sr_f->C_CloseSession(s2) != CKR_OK ||
+                (made == CKR_OK && !token && sr_f->C_GetAttributeValue(sr_s, h, &a, 1) != CKR_OBJECT_HANDLE_INVALID)) {
+                abort(); /* a session object outlived its session */
+            }
             break;
         }
         default: {
@@ -317,13 +357,14 @@ void sr_fuzz_setup(void)
     CK_ULONG bits = 2048, aes = 32;
     static const CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
     CK_ATTRIBUTE rsa_pub[] = {{CKA_MODULUS_BITS, &bits, sizeof(bits)}};
+    CK_ATTRIBUTE token[] = {{CKA_TOKEN, &yes, 1}};
     CK_ATTRIBUTE ec_pub[] = {{CKA_EC_PARAMS, (void *)p256, sizeof(p256)}};
     CK_ATTRIBUTE ext[] = {{CKA_EXTRACTABLE, &yes, 1}};
     CK_ATTRIBUTE unwrap[] = {{CKA_UNWRAP, &yes, 1}, {CKA_SIGN, &no, 1}};
     CK_ATTRIBUTE secret[] = {{CKA_VALUE_LEN, &aes, sizeof(aes)}};
     CK_MECHANISM rsa = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0}, ec = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
     CK_MECHANISM aesgen = {CKM_AES_KEY_GEN, NULL, 0};
-    sr_ok(sr_f->C_GenerateKeyPair(sr_s, &rsa, rsa_pub, 1, NULL, 0, &sr_objects[SR_RSA_PUB], &sr_objects[SR_RSA]));
+    sr_ok(sr_f->C_GenerateKeyPair(sr_s, &rsa, rsa_pub, 1, token, 1, &sr_objects[SR_RSA_PUB], &sr_objects[SR_RSA]));
     sr_ok(sr_f->C_GenerateKeyPair(sr_s, &ec, ec_pub, 1, ext, 1, &sr_objects[SR_EC_PUB], &sr_objects[SR_EC]));
     sr_ok(sr_f->C_GenerateKeyPair(sr_s, &rsa, rsa_pub, 1, unwrap, 2, &sr_objects[SR_KEK_PUB], &sr_objects[SR_KEK]));
     sr_ok(sr_f->C_GenerateKey(sr_s, &aesgen, secret, 1, &sr_objects[SR_AES]));

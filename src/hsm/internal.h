@@ -157,6 +157,9 @@ SR_MUST_USE enum sr_err sr_keyfile_load_material(const struct sr_module *m, cons
 /* sr_key_build for either kind of material. */
 SR_MUST_USE enum sr_err sr_key_build_material(const struct sr_module *m, struct sr_key_info *info,
                                               const struct sr_key_material *km, struct sr_buf *out);
+/* A made key file where params says: into params->out, or written (atomically, never overwriting) at path. */
+SR_MUST_USE enum sr_err sr_key_file_store(const struct sr_keygen_params *params, const char *path,
+                                          const struct sr_buf *file);
 /* What a transfer wraps: PKCS#8 of a private key, a secret key's bytes. Appends to out (SR_BUF_SECRET). */
 SR_MUST_USE enum sr_err sr_key_material_bytes(const struct sr_key_material *km, struct sr_buf *out_secret);
 /* Loads a kmdata key (mode O, world checked); writes m->diag. */

@@ -220,7 +220,7 @@ enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *
     SR_TRY(sr_key_path(m, params->app, params->ident, path, sizeof(path)));
     /* = reference/hsm-world.md §5 #11 */
     /*# the security world will let you overwrite the existing keys: refuse, and create atomically. */
-    SR_ENSURE(!sr_file_exists(path), SR_ERR_EXISTS);
+    SR_ENSURE(params->out != NULL || !sr_file_exists(path), SR_ERR_EXISTS);
 
     SR_AUTO(sr_key_material_release) struct sr_key_material km = {0};
     sr_buf_init(&km.secret, 32, SR_BUF_SECRET);
@@ -236,9 +236,17 @@ enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *
     SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
     SR_TRY(sr_key_build_material(m, &info, &km, &file));
-    SR_TRY(sr_file_write_atomic(path, file.data, file.len, SR_WRITE_CREATE));
+    SR_TRY(sr_key_file_store(params, path, &file));
     *ret = info;
     return SR_OK;
+}
+
+enum sr_err sr_key_file_store(const struct sr_keygen_params *params, const char *path, const struct sr_buf *file)
+{
+    if (params->out != NULL) {
+        return sr_buf_append(params->out, file->data, file->len);
+    }
+    return sr_file_write_atomic(path, file->data, file->len, SR_WRITE_CREATE);
 }
 
 enum sr_err sr_key_destroy(struct sr_module *m, const char *app, const char *ident)

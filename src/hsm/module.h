@@ -136,6 +136,8 @@ struct sr_keygen_params {
     const char *plainname;
     struct sr_key_spec spec;
     unsigned acl;          /* 0: the default for the key type */
+    struct sr_buf *out;    /* set: the key file's bytes go here and no file is written (a PKCS#11 session
+                            * object, which lives in the library's memory, sealed as a file would be) */
 };
 
 /* Where a transfer copy (key_xferacld_<ident>) may go: set by modify-acls, authenticated in its header. */

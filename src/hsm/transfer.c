@@ -220,7 +220,7 @@ enum sr_err sr_keyfile_import_wrapped(struct sr_module *m, const char *kek_app, 
     SR_TRY(sr_ident_check(params->ident));
     char path[SR_PATH_MAX];
     SR_TRY(sr_key_path(m, params->app, params->ident, path, sizeof(path)));
-    SR_ENSURE(!sr_file_exists(path), SR_ERR_EXISTS);
+    SR_ENSURE(params->out != NULL || !sr_file_exists(path), SR_ERR_EXISTS);
     uint8_t id[SR_HASH_LEN];
     SR_AUTO_PKEY EVP_PKEY *kek = NULL;
     enum sr_err r = sr_key_private_cached(m, kek_app, NULL, kek_bytes, kek_len, SR_ACL_UNWRAP, id, &kek);
@@ -248,7 +248,7 @@ enum sr_err sr_keyfile_import_wrapped(struct sr_module *m, const char *kek_app, 
     SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
     SR_TRY(sr_key_build_material(m, &info, &km, &file));
-    SR_TRY(sr_file_write_atomic(path, file.data, file.len, SR_WRITE_CREATE));
+    SR_TRY(sr_key_file_store(params, path, &file));
     *ret = info;
     return SR_OK;
 }

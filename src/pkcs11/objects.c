@@ -45,15 +45,60 @@ enum sr_err sr_p11_object_copy(const struct sr_p11_object *o, struct sr_p11_obje
     return r;
 }
 
-struct sr_p11_object *sr_p11_object(struct sr_p11 *p, CK_OBJECT_HANDLE h)
+/* A handle is 1 + (generation << SR_P11_SLOT_BITS | slot): slots are reused as session objects come and go,
+ * handles are not. */
+#define SR_P11_SLOT_BITS 12
+_Static_assert(SR_P11_MAX_OBJECTS <= (1 << SR_P11_SLOT_BITS), "a slot number fits its bits");
+
+CK_OBJECT_HANDLE sr_p11_handle(const struct sr_p11 *p, const struct sr_p11_object *o)
 {
-    return h >= 1 && h <= p->nobjects && p->objects[h - 1].live ? &p->objects[h - 1] : NULL;
+    return ((o->generation << SR_P11_SLOT_BITS) | (CK_ULONG)(o - p->objects)) + 1;
 }
 
-/* Private and secret keys are private objects: seen only by a logged-in user. */
+struct sr_p11_object *sr_p11_object(struct sr_p11 *p, CK_OBJECT_HANDLE h)
+{
+    if (h == CK_INVALID_HANDLE) {
+        return NULL;
+    }
+    CK_ULONG slot = (h - 1) & ((1u << SR_P11_SLOT_BITS) - 1);
+    struct sr_p11_object *o = slot < p->nobjects ? &p->objects[slot] : NULL;
+    return o != NULL && o->live && o->generation == (h - 1) >> SR_P11_SLOT_BITS ? o : NULL;
+}
+
+/* PKCS#11 2.40 §4.4 (CKA_PRIVATE): a private object is seen only by a logged-in user (and never by the SO). */
 bool sr_p11_object_visible(const struct sr_p11 *p, const struct sr_p11_object *o)
 {
-    return o->cls == CKO_PUBLIC_KEY || p->user;
+    return !o->priv || p->user;
+}
+
+static void sr_p11_object_end(struct sr_p11_object *o)
+{
+    o->live = false;
+    sr_p11_object_release(o);
+}
+
+void sr_p11_drop_session_objects(struct sr_p11 *p, CK_SESSION_HANDLE h)
+{
+    for (CK_ULONG i = 0; i < p->nobjects; i++) {
+        struct sr_p11_object *o = &p->objects[i];
+        if (o->live && o->session != 0 && (h == 0 || o->session == h)) {
+            sr_p11_object_end(o);
+        }
+    }
+}
+
+/* §5.6 (C_Logout): the private session objects end, and every handle to a private object becomes invalid
+ * "even if a user is later logged back in": a private token object gets a new one. */
+void sr_p11_logout_objects(struct sr_p11 *p)
+{
+    for (CK_ULONG i = 0; i < p->nobjects; i++) {
+        struct sr_p11_object *o = &p->objects[i];
+        if (o->live && o->priv && o->session != 0) {
+            sr_p11_object_end(o);
+        } else if (o->live && o->priv) {
+            o->generation++;
+        }
+    }
 }
 
 /* --- the objects of kmdata/local --- */
@@ -85,7 +130,7 @@ static struct sr_p11_object *sr_p11_find_file(struct sr_p11 *p, const char *app,
 {
     for (CK_ULONG i = 0; i < p->nobjects; i++) {
         struct sr_p11_object *o = &p->objects[i];
-        if (o->live && o->cls == cls && strcmp(o->app, app) == 0 && strcmp(o->ident, ident) == 0) {
+        if (o->live && o->session == 0 && o->cls == cls && strcmp(o->app, app) == 0 && strcmp(o->ident, ident) == 0) {
             return o;
         }
     }
@@ -100,29 +145,72 @@ static CK_RV sr_p11_handle_of(struct sr_p11 *p, const char *app, const char *ide
     if (o == NULL) {
         return CKR_DEVICE_ERROR;
     }
-    *ret = (CK_OBJECT_HANDLE)(o - p->objects) + 1;
+    *ret = sr_p11_handle(p, o);
     return CKR_OK;
 }
 
-static enum sr_err sr_p11_add(struct sr_p11 *p, const char *app, const char *ident, CK_OBJECT_CLASS cls,
-                              const struct sr_key_info *info, const struct sr_buf *file, EVP_PKEY *pub)
+/* A new object in a free slot of the table (a token object: session 0), or NULL when the table is full. */
+static struct sr_p11_object *sr_p11_add(struct sr_p11 *p, const char *app, const char *ident, CK_OBJECT_CLASS cls,
+                                        const struct sr_key_info *info, const struct sr_buf *file, EVP_PKEY *pub)
 {
-    SR_ENSURE(p->nobjects < SR_P11_MAX_OBJECTS, SR_ERR_TOO_LARGE);
-    struct sr_p11_object *o = &p->objects[p->nobjects];
+    CK_ULONG slot = 0;
+    while (slot < p->nobjects && p->objects[slot].live) {
+        slot++;
+    }
+    if (slot == SR_P11_MAX_OBJECTS) {
+        return NULL;
+    }
+    struct sr_p11_object *o = &p->objects[slot];
+    CK_ULONG generation = slot < p->nobjects ? o->generation + 1 : 0;
     memset(o, 0, sizeof(*o));
+    o->generation = generation;
     o->cls = cls;
+    o->priv = cls != CKO_PUBLIC_KEY;
     snprintf(o->app, sizeof(o->app), "%s", app);
     snprintf(o->ident, sizeof(o->ident), "%s", ident);
     o->info = *info;
     sr_buf_init(&o->file, SR_MAX_FILE, SR_BUF_PLAIN);
-    SR_TRY(sr_buf_append(&o->file, file->data, file->len));
+    if (sr_buf_append(&o->file, file->data, file->len) != SR_OK) {
+        sr_buf_release(&o->file);
+        return NULL;
+    }
     if (pub != NULL) {
         EVP_PKEY_up_ref(pub);
         o->pub = pub;
     }
     o->live = true;
-    p->nobjects++;
-    return SR_OK;
+    p->nobjects = slot == p->nobjects ? p->nobjects + 1 : p->nobjects;
+    return o;
+}
+
+/* A key file's objects: the secret key, or the private and the public key (into ret_priv and ret_pub). */
+static CK_RV sr_p11_add_key(struct sr_p11 *p, const char *app, const char *ident, const struct sr_key_info *info,
+                            const struct sr_buf *file, struct sr_p11_object **ret_priv, struct sr_p11_object **ret_pub)
+{
+    if (info->spec.type == SR_KEY_AES) {
+        struct sr_p11_object *o = sr_p11_add(p, app, ident, CKO_SECRET_KEY, info, file, NULL);
+        if (ret_priv != NULL) {
+            *ret_priv = o;
+        }
+        return o != NULL ? CKR_OK : CKR_DEVICE_MEMORY;
+    }
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    if (sr_blob_public(file->data, file->len, &pub) != SR_OK) {
+        return CKR_DEVICE_ERROR;
+    }
+    struct sr_p11_object *priv = sr_p11_add(p, app, ident, CKO_PRIVATE_KEY, info, file, pub);
+    struct sr_p11_object *pubo = priv != NULL ? sr_p11_add(p, app, ident, CKO_PUBLIC_KEY, info, file, pub) : NULL;
+    if (pubo == NULL) {
+        if (priv != NULL) {
+            sr_p11_object_end(priv);
+        }
+        return CKR_DEVICE_MEMORY;
+    }
+    if (ret_priv != NULL) {
+        *ret_priv = priv;
+        *ret_pub = pubo;
+    }
+    return CKR_OK;
 }
 
 /* One key file: its objects, unless they exist. Files of another world, or damaged, are not objects. */
@@ -149,8 +237,9 @@ static void sr_p11_load_file(struct sr_p11 *p, const char *dir, const char *name
         if (sr_trusted_key_open(p->module, file.data, file.len, info.plainname, sizeof(info.plainname), &pub) == SR_OK &&
             sr_pkey_describe(pub, &info.spec) == SR_OK) {
             info.acl.actions = SR_ACL_WRAP;
-            if (sr_p11_add(p, app, ident, CKO_PUBLIC_KEY, &info, &file, pub) == SR_OK) {
-                p->objects[p->nobjects - 1].trusted = true;
+            struct sr_p11_object *o = sr_p11_add(p, app, ident, CKO_PUBLIC_KEY, &info, &file, pub);
+            if (o != NULL) {
+                o->trusted = true;
             }
         }
         return;
@@ -158,15 +247,7 @@ static void sr_p11_load_file(struct sr_p11 *p, const char *dir, const char *name
     if (sr_keyfile_info(p->module, app, file.data, file.len, &info) != SR_OK) {
         return;
     }
-    if (info.spec.type == SR_KEY_AES) {
-        (void)!sr_p11_add(p, app, ident, CKO_SECRET_KEY, &info, &file, NULL);
-        return;
-    }
-    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    if (sr_blob_public(file.data, file.len, &pub) == SR_OK &&
-        sr_p11_add(p, app, ident, CKO_PRIVATE_KEY, &info, &file, pub) == SR_OK) {
-        (void)!sr_p11_add(p, app, ident, CKO_PUBLIC_KEY, &info, &file, pub);
-    }
+    (void)!sr_p11_add_key(p, app, ident, &info, &file, NULL, NULL);
 }
 
 CK_RV sr_p11_refresh(struct sr_p11 *p)
@@ -177,12 +258,14 @@ CK_RV sr_p11_refresh(struct sr_p11 *p)
     }
     for (CK_ULONG i = 0; i < p->nobjects; i++) {
         struct sr_p11_object *o = &p->objects[i];
+        if (!o->live || o->session != 0) {
+            continue;
+        }
         char path[SR_PATH_MAX];
         enum sr_err r = o->trusted ? sr_trusted_key_path(p->module, o->ident, path, sizeof(path))
                                    : sr_key_path(p->module, o->app, o->ident, path, sizeof(path));
-        if (o->live && (r != SR_OK || !sr_file_exists(path))) {
-            o->live = false; /* gone: its handle never names another object */
-            sr_p11_object_release(o);
+        if (r != SR_OK || !sr_file_exists(path)) {
+            sr_p11_object_end(o); /* gone: its handle never names another object */
         }
     }
     DIR *d = opendir(dir);
@@ -248,8 +331,8 @@ static CK_RV sr_p11_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, st
     bool extractable = priv && (sr_p11_acl(o, SR_ACL_EXPORT_TO_KEY) || sr_p11_acl(o, SR_ACL_EXPORT_TO_TRUSTED));
     switch (t) {
     case CKA_CLASS: return sr_p11_ulong(o->cls, out);
-    case CKA_TOKEN: return sr_p11_bool(CK_TRUE, out);
-    case CKA_PRIVATE: return sr_p11_bool(priv, out);
+    case CKA_TOKEN: return sr_p11_bool(o->session == 0, out);
+    case CKA_PRIVATE: return sr_p11_bool(o->priv, out);
     case CKA_MODIFIABLE: return sr_p11_bool(CK_FALSE, out);
     case CKA_COPYABLE: return sr_p11_bool(CK_FALSE, out);
     case CKA_DESTROYABLE: return sr_p11_bool(CK_TRUE, out);
@@ -410,7 +493,7 @@ CK_RV sr_C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG 
     for (CK_ULONG i = 0; rv == CKR_OK && i < p->nobjects; i++) {
         struct sr_p11_object *o = &p->objects[i];
         if (o->live && sr_p11_object_visible(p, o) && sr_p11_matches(p, o, tmpl, n)) {
-            s->found[s->nfound++] = i + 1;
+            s->found[s->nfound++] = sr_p11_handle(p, o);
         }
     }
     if (rv == CKR_OK) {
@@ -458,12 +541,17 @@ CK_RV sr_C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
     struct sr_p11_object *o = rv == CKR_OK ? sr_p11_object(p, oh) : NULL;
     if (rv == CKR_OK && (o == NULL || !sr_p11_object_visible(p, o))) {
         rv = CKR_OBJECT_HANDLE_INVALID;
+    } else if (rv == CKR_OK && o->session != 0) {
+        /* §4.4: every session that sees a session object may destroy it; nothing of it is on disk. The other
+         * half of a session pair stays: it holds its own copy of the key file. */
+        sr_p11_object_end(o);
+        o = NULL;
     } else if (rv == CKR_OK && !(s->flags & CKF_RW_SESSION)) {
         rv = CKR_SESSION_READ_ONLY;
     } else if (rv == CKR_OK && !p->user && !p->so) {
         rv = CKR_USER_NOT_LOGGED_IN;
     }
-    if (rv == CKR_OK) {
+    if (rv == CKR_OK && o != NULL) {
         pthread_rwlock_wrlock(&p->module_lock);
         rv = o->trusted && !p->so ? CKR_USER_NOT_LOGGED_IN : CKR_OK; /* what the quorum trusted, it removes */
         char path[SR_PATH_MAX];
@@ -492,7 +580,13 @@ struct sr_p11_keygen {
     char label[SR_MAX_PLAINNAME + 1];
     unsigned acl;
     unsigned acl_set;          /* the usage attributes the templates gave, true or false */
+    CK_BBOOL token;            /* CKA_TOKEN of the private or secret key (PKCS#11's default: false) */
+    int pub_token;             /* the public key template's CKA_TOKEN; -1: not given */
+    CK_BBOOL priv;             /* CKA_PRIVATE of the private or secret key (default: true) */
 };
+
+/* The defaults of every template: a private session object. */
+#define SR_P11_KEYGEN_DEFAULTS .pub_token = -1, .priv = CK_TRUE
 
 static bool sr_p11_template_bool(const CK_ATTRIBUTE *a, CK_BBOOL *ret)
 {
@@ -573,9 +667,22 @@ static CK_RV sr_p11_template(const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_CLA
                 return CKR_TEMPLATE_INCONSISTENT;
             }
             break;
-        case CKA_TOKEN: case CKA_PRIVATE: case CKA_MODIFIABLE: case CKA_DERIVE: case CKA_KEY_TYPE:
-        case CKA_START_DATE: case CKA_END_DATE: case CKA_SUBJECT: case CKA_VERIFY_RECOVER: case CKA_SIGN_RECOVER:
-            break; /* every key is a token object, private when it is secret; the type follows the mechanism */
+        case CKA_TOKEN:
+            if (!sr_p11_template_bool(a, &b)) {
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            }
+            g->pub_token = cls == CKO_PUBLIC_KEY ? b : g->pub_token;
+            g->token = cls == CKO_PUBLIC_KEY ? g->token : b;
+            break;
+        case CKA_PRIVATE:
+            if (!sr_p11_template_bool(a, &b)) {
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            }
+            g->priv = cls == CKO_PUBLIC_KEY ? g->priv : b; /* a public key is public, whatever it asks */
+            break;
+        case CKA_MODIFIABLE: case CKA_DERIVE: case CKA_KEY_TYPE: case CKA_START_DATE: case CKA_END_DATE:
+        case CKA_SUBJECT: case CKA_VERIFY_RECOVER: case CKA_SIGN_RECOVER:
+            break; /* no attribute changes after the key is made; the type follows the mechanism */
         case CKA_SENSITIVE: case CKA_ALWAYS_AUTHENTICATE: case CKA_WRAP_WITH_TRUSTED:
             /* Every key is sensitive and leaves only to a trusted key: asking otherwise is refused. */
             if (!sr_p11_template_bool(a, &b) || b != (a->type != CKA_ALWAYS_AUTHENTICATE)) {
@@ -664,15 +771,46 @@ static CK_RV sr_p11_ident_of(uint8_t id[SR_P11_MAX_ID], CK_ULONG *id_len, char i
     return CKR_OK;
 }
 
-/* Making a key needs the user, in a read-write session. */
-static CK_RV sr_p11_may_make(const struct sr_p11 *p, const struct sr_p11_session *s)
+/* PKCS#11 2.40 §4.4's table of sessions and objects: a token object needs a read/write session, a private
+ * object the user (the SO sees no private object). This token's token keys are all private: the user PIN
+ * is their gate, so a public one is refused. A public session key needs no login, in any session. */
+static CK_RV sr_p11_may_make(const struct sr_p11 *p, const struct sr_p11_session *s, const struct sr_p11_keygen *g)
 {
-    return !(s->flags & CKF_RW_SESSION) ? CKR_SESSION_READ_ONLY : !p->user ? CKR_USER_NOT_LOGGED_IN : CKR_OK;
+    if (g->token && !g->priv) {
+        return CKR_TEMPLATE_INCONSISTENT;
+    }
+    if (g->token && !(s->flags & CKF_RW_SESSION)) {
+        return CKR_SESSION_READ_ONLY;
+    }
+    return g->priv && !p->user ? CKR_USER_NOT_LOGGED_IN : CKR_OK;
 }
 
-/* Makes key_pkcs11_<hex id> and answers with its objects. */
-static CK_RV sr_p11_make(struct sr_p11 *p, const struct sr_key_spec *spec, struct sr_p11_keygen *g,
-                         CK_OBJECT_HANDLE_PTR ret_pub, CK_OBJECT_HANDLE_PTR ret_priv)
+/* The objects of a key file just made into file (a session key of session h): they live in the table only. */
+static CK_RV sr_p11_add_session_key(struct sr_p11 *p, CK_SESSION_HANDLE h, const struct sr_p11_keygen *g,
+                                    const struct sr_key_info *info, const struct sr_buf *file,
+                                    CK_OBJECT_HANDLE_PTR ret_pub, CK_OBJECT_HANDLE_PTR ret_priv)
+{
+    struct sr_p11_object *priv = NULL, *pub = NULL;
+    CK_RV rv = sr_p11_add_key(p, info->app, info->ident, info, file, &priv, &pub);
+    if (rv != CKR_OK) {
+        return rv;
+    }
+    priv->session = h;
+    priv->priv = g->priv;
+    *ret_priv = sr_p11_handle(p, priv);
+    if (pub != NULL) {
+        pub->session = h; /* an unwrapped pair's public half too, as a token file shows it */
+    }
+    if (pub != NULL && ret_pub != NULL) {
+        *ret_pub = sr_p11_handle(p, pub);
+    }
+    return CKR_OK;
+}
+
+/* Makes a key: key_pkcs11_<hex id> for a token key, a file in memory for a session key of session h. The
+ * module makes and seals both alike; only where the bytes go differs. */
+static CK_RV sr_p11_make(struct sr_p11 *p, CK_SESSION_HANDLE h, const struct sr_key_spec *spec,
+                         struct sr_p11_keygen *g, CK_OBJECT_HANDLE_PTR ret_pub, CK_OBJECT_HANDLE_PTR ret_priv)
 {
     CK_RV rv = sr_p11_usage_check(g->acl);
     if (rv != CKR_OK) {
@@ -683,18 +821,24 @@ static CK_RV sr_p11_make(struct sr_p11 *p, const struct sr_key_spec *spec, struc
     if (rv != CKR_OK) {
         return rv;
     }
+    SR_AUTO_BUF struct sr_buf file = {0};
+    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
     struct sr_keygen_params params = {.app = SR_P11_APP, .ident = ident, .plainname = g->label[0] ? g->label : ident,
-                                      .spec = *spec, .acl = g->acl};
+                                      .spec = *spec, .acl = g->acl, .out = g->token ? NULL : &file};
     struct sr_key_info info;
-    pthread_rwlock_wrlock(&p->module_lock);
+    if (g->token) {
+        pthread_rwlock_wrlock(&p->module_lock);
+    } else {
+        pthread_rwlock_rdlock(&p->module_lock); /* nothing of the module changes */
+    }
     enum sr_err r = sr_key_generate(p->module, &params, &info);
     rv = r == SR_ERR_EXISTS ? CKR_ATTRIBUTE_VALUE_INVALID : sr_p11_rv(r); /* that CKA_ID is taken */
-    if (rv == CKR_OK) {
+    if (rv == CKR_OK && g->token) {
         rv = sr_p11_refresh(p);
     }
     pthread_rwlock_unlock(&p->module_lock);
-    if (rv != CKR_OK) {
-        return rv;
+    if (rv != CKR_OK || !g->token) {
+        return rv == CKR_OK ? sr_p11_add_session_key(p, h, g, &info, &file, ret_pub, ret_priv) : rv;
     }
     rv = sr_p11_handle_of(p, SR_P11_APP, ident, spec->type == SR_KEY_AES ? CKO_SECRET_KEY : CKO_PRIVATE_KEY, ret_priv);
     return rv == CKR_OK && ret_pub != NULL ? sr_p11_handle_of(p, SR_P11_APP, ident, CKO_PUBLIC_KEY, ret_pub) : rv;
@@ -705,7 +849,6 @@ CK_RV sr_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIB
                            CK_OBJECT_HANDLE_PTR ret_priv)
 {
     SR_P11_SESSION_BEGIN(p, h, s);
-    rv = rv == CKR_OK ? sr_p11_may_make(p, s) : rv;
     if (rv == CKR_OK && (mech == NULL || ret_pub == NULL || ret_priv == NULL)) {
         rv = CKR_ARGUMENTS_BAD;
     } else if (rv == CKR_OK && mech->mechanism != CKM_RSA_PKCS_KEY_PAIR_GEN && mech->mechanism != CKM_EC_KEY_PAIR_GEN) {
@@ -713,13 +856,17 @@ CK_RV sr_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIB
     }
     bool rsa = rv == CKR_OK && mech->mechanism == CKM_RSA_PKCS_KEY_PAIR_GEN;
     /* Default use: an RSA pair signs and decrypts, an EC pair signs. */
-    struct sr_p11_keygen g = {.pubexp = 65537, .acl = SR_ACL_SIGN | SR_ACL_VERIFY | (rsa ? SR_ACL_DECRYPT | SR_ACL_ENCRYPT : 0)};
+    struct sr_p11_keygen g = {SR_P11_KEYGEN_DEFAULTS, .pubexp = 65537,
+                              .acl = SR_ACL_SIGN | SR_ACL_VERIFY | (rsa ? SR_ACL_DECRYPT | SR_ACL_ENCRYPT : 0)};
     if (rv == CKR_OK) {
         rv = sr_p11_template(pub_tmpl, npub, CKO_PUBLIC_KEY, &g);
     }
     if (rv == CKR_OK) {
         rv = sr_p11_template(priv_tmpl, npriv, CKO_PRIVATE_KEY, &g);
     }
+    /* A pair is one key file: both halves are token objects, or both session objects. */
+    rv = rv == CKR_OK && g.pub_token != -1 && g.pub_token != g.token ? CKR_TEMPLATE_INCONSISTENT : rv;
+    rv = rv == CKR_OK ? sr_p11_may_make(p, s, &g) : rv;
     sr_p11_wrap_only(&g);
     struct sr_key_spec spec = {.type = rsa ? SR_KEY_RSA : SR_KEY_EC, .bits = (unsigned)g.bits, .pubexp = g.pubexp,
                                .curve = g.curve};
@@ -731,7 +878,7 @@ CK_RV sr_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIB
         rv = CKR_TEMPLATE_INCONSISTENT; /* ECDSA keys sign, nothing else */
     }
     if (rv == CKR_OK) {
-        rv = sr_p11_make(p, &spec, &g, ret_pub, ret_priv);
+        rv = sr_p11_make(p, h, &spec, &g, ret_pub, ret_priv);
     }
     SR_P11_SESSION_END(p);
 }
@@ -740,16 +887,16 @@ CK_RV sr_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_
                        CK_OBJECT_HANDLE_PTR ret)
 {
     SR_P11_SESSION_BEGIN(p, h, s);
-    rv = rv == CKR_OK ? sr_p11_may_make(p, s) : rv;
     if (rv == CKR_OK && (mech == NULL || ret == NULL)) {
         rv = CKR_ARGUMENTS_BAD;
     } else if (rv == CKR_OK && mech->mechanism != CKM_AES_KEY_GEN) {
         rv = CKR_MECHANISM_INVALID;
     }
-    struct sr_p11_keygen g = {.acl = SR_ACL_ENCRYPT | SR_ACL_DECRYPT};
+    struct sr_p11_keygen g = {SR_P11_KEYGEN_DEFAULTS, .acl = SR_ACL_ENCRYPT | SR_ACL_DECRYPT};
     if (rv == CKR_OK) {
         rv = sr_p11_template(tmpl, n, CKO_SECRET_KEY, &g);
     }
+    rv = rv == CKR_OK ? sr_p11_may_make(p, s, &g) : rv;
     sr_p11_wrap_only(&g);
     struct sr_key_spec spec = {.type = SR_KEY_AES, .bits = (unsigned)g.bits};
     if (rv == CKR_OK && g.bits != 128 && g.bits != 192 && g.bits != 256) {
@@ -758,7 +905,7 @@ CK_RV sr_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_
         rv = CKR_TEMPLATE_INCONSISTENT;
     }
     if (rv == CKR_OK) {
-        rv = sr_p11_make(p, &spec, &g, NULL, ret);
+        rv = sr_p11_make(p, h, &spec, &g, NULL, ret);
     }
     SR_P11_SESSION_END(p);
 }
@@ -769,13 +916,13 @@ CK_RV sr_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDL
                      CK_ULONG n, CK_ATTRIBUTE_PTR tmpl, CK_ULONG ntmpl, CK_OBJECT_HANDLE_PTR ret)
 {
     SR_P11_SESSION_BEGIN(p, h, s);
-    rv = rv == CKR_OK ? sr_p11_may_make(p, s) : rv;
     struct sr_p11_object *k = rv == CKR_OK ? sr_p11_object(p, unwrapping) : NULL;
     if (rv == CKR_OK && (mech == NULL || ret == NULL || in == NULL)) {
         rv = CKR_ARGUMENTS_BAD;
     } else if (rv == CKR_OK && mech->mechanism != CKM_RSA_AES_KEY_WRAP) {
         rv = CKR_MECHANISM_INVALID;
-    } else if (rv == CKR_OK && (k == NULL || k->cls != CKO_PRIVATE_KEY || k->info.spec.type != SR_KEY_RSA)) {
+    } else if (rv == CKR_OK && (k == NULL || !sr_p11_object_visible(p, k) || k->cls != CKO_PRIVATE_KEY ||
+                                k->info.spec.type != SR_KEY_RSA)) {
         rv = CKR_UNWRAPPING_KEY_HANDLE_INVALID;
     } else if (rv == CKR_OK && !sr_acl_permits(&k->info.acl, SR_ACL_UNWRAP) && !sr_acl_permits(&k->info.acl, SR_ACL_IMPORT)) {
         rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
@@ -794,19 +941,22 @@ CK_RV sr_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDL
         }
     }
     bool secret = cls == CKO_SECRET_KEY;
-    struct sr_p11_keygen g = {.acl = secret ? SR_ACL_ENCRYPT | SR_ACL_DECRYPT : SR_ACL_SIGN};
+    struct sr_p11_keygen g = {SR_P11_KEYGEN_DEFAULTS, .acl = secret ? SR_ACL_ENCRYPT | SR_ACL_DECRYPT : SR_ACL_SIGN};
     if (rv == CKR_OK && cls != CKO_PRIVATE_KEY && cls != CKO_SECRET_KEY) {
         rv = CKR_TEMPLATE_INCONSISTENT;
     }
     rv = rv == CKR_OK ? sr_p11_template(tmpl, ntmpl, cls, &g) : rv;
+    rv = rv == CKR_OK ? sr_p11_may_make(p, s, &g) : rv;
     rv = rv == CKR_OK ? sr_p11_usage_check(g.acl) : rv;
     enum sr_key_type expect = secret ? SR_KEY_AES : type == CKK_RSA ? SR_KEY_RSA : type == CKK_EC ? SR_KEY_EC : SR_KEY_NONE;
     char ident[2 * SR_P11_MAX_ID + 1];
     rv = rv == CKR_OK ? sr_p11_ident_of(g.id, &g.id_len, ident) : rv;
+    SR_AUTO_BUF struct sr_buf file = {0};
+    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
+    struct sr_key_info info;
     if (rv == CKR_OK) {
-        struct sr_keygen_params params = {.app = SR_P11_APP, .ident = ident,
-                                          .plainname = g.label[0] ? g.label : ident, .acl = g.acl};
-        struct sr_key_info info;
+        struct sr_keygen_params params = {.app = SR_P11_APP, .ident = ident, .plainname = g.label[0] ? g.label : ident,
+                                          .acl = g.acl, .out = g.token ? NULL : &file};
         SR_AUTO_BUF struct sr_buf kek = {0};
         sr_buf_init(&kek, SR_MAX_FILE, SR_BUF_PLAIN);
         char kek_app[sizeof(k->app)];
@@ -820,10 +970,14 @@ CK_RV sr_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDL
              : r == SR_ERR_KEY_TYPE  ? CKR_TEMPLATE_INCONSISTENT
              : r == SR_ERR_EXISTS    ? CKR_ATTRIBUTE_VALUE_INVALID
                                      : sr_p11_rv(r);
-        rv = rv == CKR_OK ? sr_p11_refresh(p) : rv;
+        rv = rv == CKR_OK && g.token ? sr_p11_refresh(p) : rv;
         pthread_rwlock_unlock(&p->module_lock);
     }
-    rv = rv == CKR_OK ? sr_p11_handle_of(p, SR_P11_APP, ident, secret ? CKO_SECRET_KEY : CKO_PRIVATE_KEY, ret) : rv;
+    if (rv == CKR_OK && !g.token) {
+        rv = sr_p11_add_session_key(p, h, &g, &info, &file, NULL, ret);
+    } else if (rv == CKR_OK) {
+        rv = sr_p11_handle_of(p, SR_P11_APP, ident, secret ? CKO_SECRET_KEY : CKO_PRIVATE_KEY, ret);
+    }
     SR_P11_SESSION_END(p);
 }
 

@@ -439,6 +439,7 @@ static CK_RV sr_C_CloseSession(CK_SESSION_HANDLE h)
     SR_P11_SESSION_BEGIN(p, h, s);
     if (s != NULL) {
         sr_p11_session_close(s);
+        sr_p11_drop_session_objects(p, h); /* §4.4: a session object lives as long as its session */
         if (!sr_p11_any_session(p)) {
             p->user = p->so = false; /* PKCS#11: the login ends with the last session */
         }
@@ -459,6 +460,7 @@ static CK_RV sr_C_CloseAllSessions(CK_SLOT_ID slot)
             sr_p11_session_close(&p->sessions[i]);
         }
     }
+    sr_p11_drop_session_objects(p, 0);
     p->user = p->so = false;
     pthread_mutex_unlock(&p->lock);
     return CKR_OK;
@@ -571,6 +573,7 @@ static CK_RV sr_C_Logout(CK_SESSION_HANDLE h)
     rv = rv == CKR_OK && !p->user && !p->so ? CKR_USER_NOT_LOGGED_IN : rv;
     if (rv == CKR_OK) {
         p->user = p->so = false;
+        sr_p11_logout_objects(p);
     }
     SR_P11_SESSION_END(p);
 }

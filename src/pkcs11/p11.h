@@ -3,8 +3,9 @@
  * library instance, its objects and its sessions.
  *
  * Objects are the module's key files: a key pair's file is two objects (private and public), an AES key's
- * one (secret). They are read from kmdata/local when a search starts, and keep their handle for the life
- * of the library. Every key operation goes through hsm/ with the file's bytes: no clear key exists here.
+ * one (secret). Token objects are read from kmdata/local when a search starts; a session object's file is
+ * made by the module as any other but kept only here, in memory, until its session ends. Every key
+ * operation goes through hsm/ with the file's bytes: no clear key exists here.
  *
  * Include <p11-kit/pkcs11.h> (through this header) before any other: in its compatible mode it renames
  * lower-case names (value, count, iv_len ...) by macro, so every header must see the same renaming.
@@ -29,6 +30,10 @@
 
 struct sr_p11_object {
     bool live;
+    CK_ULONG generation;       /* how often this slot was reused: part of the handle, so that the handle of a
+                                * destroyed object never names the next one */
+    CK_SESSION_HANDLE session; /* a session object (CKA_TOKEN false): the session that made it; 0: a token object */
+    bool priv;                 /* CKA_PRIVATE: seen and used only while the user is logged in */
     CK_OBJECT_CLASS cls;    /* CKO_PRIVATE_KEY, CKO_PUBLIC_KEY or CKO_SECRET_KEY */
     char app[32];
     char ident[SR_MAX_IDENT + 1];
@@ -67,7 +72,7 @@ struct sr_p11 {
     pthread_rwlock_t module_lock; /* key operations share the module; generating or destroying takes it whole */
     struct sr_module *module;
     bool user, so;        /* logged in as the user (PIN) or the security officer (card quorum) */
-    struct sr_p11_object objects[SR_P11_MAX_OBJECTS]; /* handle h is objects[h - 1] */
+    struct sr_p11_object objects[SR_P11_MAX_OBJECTS]; /* see sr_p11_handle */
     CK_ULONG nobjects;
     struct sr_p11_session sessions[SR_P11_MAX_SESSIONS]; /* handle h is sessions[h - 1] */
 };
@@ -105,6 +110,12 @@ CK_RV sr_p11_out(const void *src, CK_ULONG n, CK_BYTE_PTR dst, CK_ULONG_PTR dst_
 /* Reads kmdata/local again: new key files become objects, removed ones die. */
 CK_RV sr_p11_refresh(struct sr_p11 *p);
 struct sr_p11_object *sr_p11_object(struct sr_p11 *p, CK_OBJECT_HANDLE h);
+/* An object's handle: its slot in the table and the slot's generation. */
+CK_OBJECT_HANDLE sr_p11_handle(const struct sr_p11 *p, const struct sr_p11_object *o);
+/* Ends the session objects of session h (0: of every session). */
+void sr_p11_drop_session_objects(struct sr_p11 *p, CK_SESSION_HANDLE h);
+/* What C_Logout does to objects: private session objects end, private token objects get new handles. */
+void sr_p11_logout_objects(struct sr_p11 *p);
 bool sr_p11_object_visible(const struct sr_p11 *p, const struct sr_p11_object *o);
 /* Whether the object has every attribute of the template with that value. */
 bool sr_p11_matches(struct sr_p11 *p, const struct sr_p11_object *o, const CK_ATTRIBUTE *tmpl, CK_ULONG n);
