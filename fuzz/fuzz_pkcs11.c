@@ -2,7 +2,8 @@
  * fuzz_pkcs11.c - libstrongroom-pkcs11.so's entry points as an application (or an attacker holding a
  * session) drives them: templates of any attributes, lengths and values; mechanisms with parameters whose
  * fields are the input's (pointers always valid, as PKCS#11 cannot check them); object handles in and out
- * of range; sign, verify, encrypt, decrypt, digest, wrap and unwrap with the input as data.
+ * of range; sign, verify, encrypt, decrypt, digest, wrap and unwrap with the input as data; data objects
+ * and public keys by C_CreateObject.
  * Target: the function list of src/pkcs11 (objects.c's templates and attributes, ops.c's operations).
  * The token holds an RSA key and a trusted wrapping key (token objects), and an EC, an AES key and an
  * unwrap-only KEK (session objects); keys an input makes are destroyed after it, or end with the second
@@ -62,7 +63,8 @@ static const CK_ATTRIBUTE_TYPE sr_types[] = {
     CKA_CLASS, CKA_TOKEN, CKA_PRIVATE, CKA_LABEL, CKA_ID, CKA_KEY_TYPE, CKA_SENSITIVE, CKA_EXTRACTABLE,
     CKA_WRAP_WITH_TRUSTED, CKA_SIGN, CKA_VERIFY, CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP, CKA_TRUSTED,
     CKA_VALUE, CKA_VALUE_LEN, CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_MODULUS_BITS, CKA_EC_PARAMS, CKA_EC_POINT,
-    CKA_PRIVATE_EXPONENT, CKA_PUBLIC_KEY_INFO, CKA_DERIVE, 0x80000001UL,
+    CKA_PRIVATE_EXPONENT, CKA_PUBLIC_KEY_INFO, CKA_DERIVE, CKA_APPLICATION, CKA_OBJECT_ID, CKA_LOCAL,
+    CKA_MODIFIABLE, 0x80000001UL,
 };
 
 #define SR_MAX_ATTRS 8
@@ -348,10 +350,12 @@ void sr_fuzz_setup(void)
     int modlen = BN_bn2bin(bn, mod);
     BN_free(bn);
     EVP_PKEY_free(kek);
+    CK_KEY_TYPE rsa_type = CKK_RSA;
     CK_ATTRIBUTE trust[] = {{CKA_CLASS, &pub, sizeof(pub)}, {CKA_MODULUS, mod, (CK_ULONG)modlen},
-                            {CKA_PUBLIC_EXPONENT, e, sizeof(e)}, {CKA_TRUSTED, &yes, 1}};
+                            {CKA_PUBLIC_EXPONENT, e, sizeof(e)}, {CKA_KEY_TYPE, &rsa_type, sizeof(rsa_type)},
+                            {CKA_TRUSTED, &yes, 1}};
     CK_OBJECT_HANDLE h;
-    sr_ok(sr_f->C_CreateObject(sr_s, trust, 4, &sr_objects[SR_TRUSTED]));
+    sr_ok(sr_f->C_CreateObject(sr_s, trust, 5, &sr_objects[SR_TRUSTED]));
     sr_ok(sr_f->C_Logout(sr_s));
     sr_ok(sr_f->C_Login(sr_s, CKU_USER, (CK_UTF8CHAR_PTR) "fuzz-pin", 8));
     CK_ULONG bits = 2048, aes = 32;

@@ -90,6 +90,7 @@ SR_MUST_USE enum sr_err sr_module_anchor_nvram(struct sr_module *m);
 #define SR_PURPOSE_WORLD_HASH "strongroom world hash v1"
 #define SR_PURPOSE_BACKUP "strongroom backup v1"
 #define SR_PURPOSE_TRUST "strongroom trusted key v1"
+#define SR_PURPOSE_APPOBJECT "strongroom application object v1"
 
 #define SR_MAGIC_WORLD "SRWORLD1"
 #define SR_MAGIC_CARD "SRCARD01"
@@ -98,6 +99,7 @@ SR_MUST_USE enum sr_err sr_module_anchor_nvram(struct sr_module *m);
 #define SR_MAGIC_SEALED "SRSEALD1"
 #define SR_MAGIC_BACKUP "SRBACKUP"
 #define SR_MAGIC_TRUST "SRTRUST1"
+#define SR_MAGIC_APPOBJECT "SROBJCT1"
 
 void sr_module_diagf(struct sr_module *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 SR_MUST_USE enum sr_err sr_module_path(const struct sr_module *m, const char *rel, char *out, size_t cap);

@@ -103,13 +103,19 @@ void sr_p11_logout_objects(struct sr_p11 *p)
 
 /* --- the objects of kmdata/local --- */
 
-/* "key_<app>_<ident>": apps and idents share an alphabet without '_'; "trust_<ident>" is a trusted key. */
+/* "key_<app>_<ident>": apps and idents share an alphabet without '_'; "trust_<ident>" is a trusted key,
+ * "object_<ident>" an application's object. */
 static bool sr_p11_file_name(const char *name, char *app, size_t app_cap, char *ident, size_t ident_cap)
 {
-    if (strncmp(name, "trust_", 6) == 0 && strlen(name + 6) < ident_cap) {
-        snprintf(app, app_cap, "%s", SR_P11_TRUST_APP);
-        strcpy(ident, name + 6);
-        return sr_ident_check(ident) == SR_OK;
+    static const struct { const char *prefix, *app; } others[] = {{"trust_", SR_P11_TRUST_APP},
+                                                                  {"object_", SR_P11_OBJECT_APP}};
+    for (size_t i = 0; i < SR_ARRAY_LEN(others); i++) {
+        size_t n = strlen(others[i].prefix);
+        if (strncmp(name, others[i].prefix, n) == 0 && strlen(name + n) < ident_cap) {
+            snprintf(app, app_cap, "%s", others[i].app);
+            strcpy(ident, name + n);
+            return sr_ident_check(ident) == SR_OK;
+        }
     }
     if (strncmp(name, "key_", 4) != 0) {
         return false;
@@ -137,8 +143,7 @@ static struct sr_p11_object *sr_p11_find_file(struct sr_p11 *p, const char *app,
     return NULL;
 }
 
-/* The handle of the object just written as app/ident: it is in the table once the module lock's refresh ran. */
-static CK_RV sr_p11_handle_of(struct sr_p11 *p, const char *app, const char *ident, CK_OBJECT_CLASS cls,
+CK_RV sr_p11_handle_of(struct sr_p11 *p, const char *app, const char *ident, CK_OBJECT_CLASS cls,
                               CK_OBJECT_HANDLE_PTR ret)
 {
     const struct sr_p11_object *o = sr_p11_find_file(p, app, ident, cls);
@@ -169,7 +174,7 @@ static struct sr_p11_object *sr_p11_add(struct sr_p11 *p, const char *app, const
     snprintf(o->app, sizeof(o->app), "%s", app);
     snprintf(o->ident, sizeof(o->ident), "%s", ident);
     o->info = *info;
-    sr_buf_init(&o->file, SR_MAX_FILE, SR_BUF_PLAIN);
+    sr_buf_init(&o->file, SR_MAX_FILE, cls == CKO_DATA ? SR_BUF_SECRET : SR_BUF_PLAIN);
     if (sr_buf_append(&o->file, file->data, file->len) != SR_OK) {
         sr_buf_release(&o->file);
         return NULL;
@@ -213,6 +218,33 @@ static CK_RV sr_p11_add_key(struct sr_p11 *p, const char *app, const char *ident
     return CKR_OK;
 }
 
+CK_RV sr_p11_add_appobject(struct sr_p11 *p, const uint8_t *bytes, size_t len, CK_SESSION_HANDLE h,
+                           struct sr_p11_object **ret)
+{
+    struct sr_appobject d;
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    SR_AUTO_BUF struct sr_buf value = {0};
+    sr_buf_init(&value, SR_APPOBJECT_MAX_VALUE, SR_BUF_SECRET);
+    struct sr_key_info info = {0};
+    if (sr_appobject_open(p->module, bytes, len, &d, &pub, &value) != SR_OK ||
+        (pub != NULL && sr_pkey_describe(pub, &info.spec) != SR_OK)) {
+        return CKR_DEVICE_ERROR;
+    }
+    snprintf(info.plainname, sizeof(info.plainname), "%s", d.label);
+    info.acl.actions = d.usage;
+    struct sr_p11_object *o = sr_p11_add(p, SR_P11_OBJECT_APP, d.ident, d.is_public_key ? CKO_PUBLIC_KEY : CKO_DATA,
+                                         &info, &value, pub);
+    if (o == NULL) {
+        return CKR_DEVICE_MEMORY;
+    }
+    o->created = true;
+    o->stored = d;
+    o->priv = d.private_;
+    o->session = h;
+    *ret = o;
+    return CKR_OK;
+}
+
 /* One key file: its objects, unless they exist. Files of another world, or damaged, are not objects. */
 static void sr_p11_load_file(struct sr_p11 *p, const char *dir, const char *name)
 {
@@ -222,14 +254,21 @@ static void sr_p11_load_file(struct sr_p11 *p, const char *dir, const char *name
         return;
     }
     bool trusted = strcmp(app, SR_P11_TRUST_APP) == 0;
+    bool created = strcmp(app, SR_P11_OBJECT_APP) == 0;
     bool seen = sr_p11_find_file(p, app, ident, trusted ? CKO_PUBLIC_KEY : CKO_PRIVATE_KEY) != NULL;
-    if (seen || sr_p11_find_file(p, app, ident, CKO_SECRET_KEY) != NULL) {
+    if (seen || sr_p11_find_file(p, app, ident, CKO_SECRET_KEY) != NULL ||
+        (created && (sr_p11_find_file(p, app, ident, CKO_DATA) != NULL || sr_p11_find_file(p, app, ident, CKO_PUBLIC_KEY)))) {
         return;
     }
     SR_AUTO_BUF struct sr_buf file = {0};
     sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
     struct sr_key_info info = {0};
     if (sr_file_read(path, &file) != SR_OK) {
+        return;
+    }
+    if (created) {
+        struct sr_p11_object *o = NULL;
+        (void)!sr_p11_add_appobject(p, file.data, file.len, 0, &o);
         return;
     }
     if (trusted) {
@@ -262,8 +301,9 @@ CK_RV sr_p11_refresh(struct sr_p11 *p)
             continue;
         }
         char path[SR_PATH_MAX];
-        enum sr_err r = o->trusted ? sr_trusted_key_path(p->module, o->ident, path, sizeof(path))
-                                   : sr_key_path(p->module, o->app, o->ident, path, sizeof(path));
+        enum sr_err r = o->trusted   ? sr_trusted_key_path(p->module, o->ident, path, sizeof(path))
+                        : o->created ? sr_appobject_path(p->module, o->ident, path, sizeof(path))
+                                     : sr_key_path(p->module, o->app, o->ident, path, sizeof(path));
         if (r != SR_OK || !sr_file_exists(path)) {
             sr_p11_object_end(o); /* gone: its handle never names another object */
         }
@@ -281,9 +321,14 @@ CK_RV sr_p11_refresh(struct sr_p11 *p)
 
 /* --- attributes --- */
 
-static CK_KEY_TYPE sr_p11_key_type(const struct sr_p11_object *o)
+CK_KEY_TYPE sr_p11_key_type(const struct sr_p11_object *o)
 {
-    return o->info.spec.type == SR_KEY_RSA ? CKK_RSA : o->info.spec.type == SR_KEY_EC ? CKK_EC : CKK_AES;
+    switch (o->info.spec.type) {
+    case SR_KEY_RSA: return CKK_RSA;
+    case SR_KEY_EC: return CKK_EC;
+    case SR_KEY_AES: return CKK_AES;
+    default: return CK_UNAVAILABLE_INFORMATION; /* a data object */
+    }
 }
 
 static bool sr_p11_acl(const struct sr_p11_object *o, enum sr_acl_action a)
@@ -295,11 +340,14 @@ static bool sr_p11_acl(const struct sr_p11_object *o, enum sr_acl_action a)
  * CKA_LABEL as their plain name; a key generatekey made shows its ident as both. */
 static bool sr_p11_made_here(const struct sr_p11_object *o)
 {
-    return strcmp(o->app, SR_P11_APP) == 0 || o->trusted;
+    return strcmp(o->app, SR_P11_APP) == 0 || o->trusted || o->created;
 }
 
 static enum sr_err sr_p11_id(const struct sr_p11_object *o, struct sr_buf *out)
 {
+    if (o->created) {
+        return sr_buf_append(out, o->stored.id, o->stored.id_len);
+    }
     size_t n = strlen(o->ident);
     uint8_t raw[SR_P11_MAX_ID];
     if (sr_p11_made_here(o) && n % 2 == 0 && n / 2 <= sizeof(raw) &&
@@ -314,6 +362,12 @@ static const char *sr_p11_label(const struct sr_p11_object *o)
     return sr_p11_made_here(o) ? o->info.plainname : o->ident;
 }
 
+/* CKA_LOCAL: made in a module (not unwrapped, stored or trusted). */
+static bool sr_p11_local(const struct sr_p11_object *o)
+{
+    return !o->trusted && !o->created && strcmp(o->info.origin, SR_ORIGIN_GENERATED) == 0;
+}
+
 static CK_RV sr_p11_bool(CK_BBOOL v, struct sr_buf *out)
 {
     return sr_buf_append(out, &v, sizeof(v)) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
@@ -324,9 +378,34 @@ static CK_RV sr_p11_ulong(CK_ULONG v, struct sr_buf *out)
     return sr_buf_append(out, &v, sizeof(v)) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
 }
 
+static CK_RV sr_p11_bytes(const void *v, size_t n, struct sr_buf *out)
+{
+    return sr_buf_append(out, v, n) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
+}
+
+/* A data object's attributes (PKCS#11 2.40 §4.5): storage, CKA_APPLICATION, CKA_OBJECT_ID, CKA_VALUE. */
+static CK_RV sr_p11_data_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, struct sr_buf *out)
+{
+    switch (t) {
+    case CKA_CLASS: return sr_p11_ulong(o->cls, out);
+    case CKA_TOKEN: return sr_p11_bool(o->session == 0, out);
+    case CKA_PRIVATE: return sr_p11_bool(o->priv, out);
+    case CKA_MODIFIABLE: case CKA_COPYABLE: return sr_p11_bool(CK_FALSE, out);
+    case CKA_DESTROYABLE: return sr_p11_bool(CK_TRUE, out);
+    case CKA_LABEL: return sr_p11_bytes(o->stored.label, strlen(o->stored.label), out);
+    case CKA_APPLICATION: return sr_p11_bytes(o->stored.application, strlen(o->stored.application), out);
+    case CKA_OBJECT_ID: return sr_p11_bytes(o->stored.object_id, o->stored.object_id_len, out);
+    case CKA_VALUE: return sr_p11_bytes(o->file.data, o->file.len, out);
+    default: return CKR_ATTRIBUTE_TYPE_INVALID;
+    }
+}
+
 /* The value of attribute t of o into out; CKR_ATTRIBUTE_SENSITIVE or _TYPE_INVALID when there is none. */
 static CK_RV sr_p11_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, struct sr_buf *out)
 {
+    if (o->cls == CKO_DATA) {
+        return sr_p11_data_value(o, t, out);
+    }
     bool priv = o->cls != CKO_PUBLIC_KEY;
     bool extractable = priv && (sr_p11_acl(o, SR_ACL_EXPORT_TO_KEY) || sr_p11_acl(o, SR_ACL_EXPORT_TO_TRUSTED));
     switch (t) {
@@ -336,16 +415,17 @@ static CK_RV sr_p11_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, st
     case CKA_MODIFIABLE: return sr_p11_bool(CK_FALSE, out);
     case CKA_COPYABLE: return sr_p11_bool(CK_FALSE, out);
     case CKA_DESTROYABLE: return sr_p11_bool(CK_TRUE, out);
-    case CKA_LABEL: return sr_buf_append(out, sr_p11_label(o), strlen(sr_p11_label(o))) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
+    case CKA_LABEL: return sr_p11_bytes(sr_p11_label(o), strlen(sr_p11_label(o)), out);
     case CKA_ID: return sr_p11_id(o, out) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
     case CKA_KEY_TYPE: return sr_p11_ulong(sr_p11_key_type(o), out);
-    case CKA_LOCAL: return sr_p11_bool(!o->trusted && strcmp(o->info.origin, SR_ORIGIN_GENERATED) == 0, out);
+    case CKA_LOCAL: return sr_p11_bool(sr_p11_local(o), out);
     case CKA_START_DATE: case CKA_END_DATE: case CKA_SUBJECT: return CKR_OK; /* empty */
     case CKA_DERIVE: return sr_p11_bool(CK_FALSE, out);
     case CKA_KEY_GEN_MECHANISM:
-        return sr_p11_ulong(o->info.spec.type == SR_KEY_RSA  ? CKM_RSA_PKCS_KEY_PAIR_GEN
-                            : o->info.spec.type == SR_KEY_EC ? CKM_EC_KEY_PAIR_GEN
-                                                             : CKM_AES_KEY_GEN, out);
+        return sr_p11_ulong(!sr_p11_local(o)                ? CK_UNAVAILABLE_INFORMATION
+                            : o->info.spec.type == SR_KEY_RSA ? CKM_RSA_PKCS_KEY_PAIR_GEN
+                            : o->info.spec.type == SR_KEY_EC  ? CKM_EC_KEY_PAIR_GEN
+                                                              : CKM_AES_KEY_GEN, out);
     case CKA_SIGN: return priv ? sr_p11_bool(sr_p11_acl(o, SR_ACL_SIGN), out) : CKR_ATTRIBUTE_TYPE_INVALID;
     case CKA_DECRYPT: return priv ? sr_p11_bool(sr_p11_acl(o, SR_ACL_DECRYPT), out) : CKR_ATTRIBUTE_TYPE_INVALID;
     case CKA_UNWRAP: return priv ? sr_p11_bool(sr_p11_acl(o, SR_ACL_UNWRAP) || sr_p11_acl(o, SR_ACL_IMPORT), out)
@@ -548,16 +628,17 @@ CK_RV sr_C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
         o = NULL;
     } else if (rv == CKR_OK && !(s->flags & CKF_RW_SESSION)) {
         rv = CKR_SESSION_READ_ONLY;
-    } else if (rv == CKR_OK && !p->user && !p->so) {
-        rv = CKR_USER_NOT_LOGGED_IN;
+    } else if (rv == CKR_OK && !p->user && !p->so && !(o->created && !o->priv)) {
+        rv = CKR_USER_NOT_LOGGED_IN; /* §4.4: a R/W public session may destroy only public token objects */
     }
     if (rv == CKR_OK && o != NULL) {
         pthread_rwlock_wrlock(&p->module_lock);
         rv = o->trusted && !p->so ? CKR_USER_NOT_LOGGED_IN : CKR_OK; /* what the quorum trusted, it removes */
         char path[SR_PATH_MAX];
-        if (rv == CKR_OK && o->trusted) {
-            rv = sr_trusted_key_path(p->module, o->ident, path, sizeof(path)) == SR_OK && unlink(path) == 0
-                     ? CKR_OK : CKR_DEVICE_ERROR;
+        if (rv == CKR_OK && (o->trusted || o->created)) {
+            enum sr_err r = o->trusted ? sr_trusted_key_path(p->module, o->ident, path, sizeof(path))
+                                       : sr_appobject_path(p->module, o->ident, path, sizeof(path));
+            rv = r == SR_OK && unlink(path) == 0 ? CKR_OK : CKR_DEVICE_ERROR;
         } else if (rv == CKR_OK) {
             rv = sr_p11_rv(sr_key_destroy(p->module, o->app, o->ident));
         }
@@ -588,7 +669,7 @@ struct sr_p11_keygen {
 /* The defaults of every template: a private session object. */
 #define SR_P11_KEYGEN_DEFAULTS .pub_token = -1, .priv = CK_TRUE
 
-static bool sr_p11_template_bool(const CK_ATTRIBUTE *a, CK_BBOOL *ret)
+bool sr_p11_template_bool(const CK_ATTRIBUTE *a, CK_BBOOL *ret)
 {
     if (a->pValue == NULL || a->ulValueLen != sizeof(CK_BBOOL)) {
         return false;
@@ -597,7 +678,7 @@ static bool sr_p11_template_bool(const CK_ATTRIBUTE *a, CK_BBOOL *ret)
     return true;
 }
 
-static bool sr_p11_template_ulong(const CK_ATTRIBUTE *a, CK_ULONG *ret)
+bool sr_p11_template_ulong(const CK_ATTRIBUTE *a, CK_ULONG *ret)
 {
     if (a->pValue == NULL || a->ulValueLen != sizeof(CK_ULONG)) {
         return false;
@@ -607,7 +688,7 @@ static bool sr_p11_template_ulong(const CK_ATTRIBUTE *a, CK_ULONG *ret)
 }
 
 /* CKA_LABEL, NUL-terminated; CKA_ID, 1 to SR_P11_MAX_ID bytes. */
-static CK_RV sr_p11_template_label(const CK_ATTRIBUTE *a, char out[SR_MAX_PLAINNAME + 1])
+CK_RV sr_p11_template_label(const CK_ATTRIBUTE *a, char out[SR_MAX_PLAINNAME + 1])
 {
     if (a->ulValueLen > SR_MAX_PLAINNAME || (a->pValue == NULL && a->ulValueLen > 0)) {
         return CKR_ATTRIBUTE_VALUE_INVALID;
@@ -619,7 +700,7 @@ static CK_RV sr_p11_template_label(const CK_ATTRIBUTE *a, char out[SR_MAX_PLAINN
     return CKR_OK;
 }
 
-static CK_RV sr_p11_template_id(const CK_ATTRIBUTE *a, uint8_t out[SR_P11_MAX_ID], CK_ULONG *len)
+CK_RV sr_p11_template_id(const CK_ATTRIBUTE *a, uint8_t out[SR_P11_MAX_ID], CK_ULONG *len)
 {
     if (a->ulValueLen == 0 || a->ulValueLen > SR_P11_MAX_ID || a->pValue == NULL) {
         return CKR_ATTRIBUTE_VALUE_INVALID;
@@ -759,7 +840,7 @@ static void sr_p11_wrap_only(struct sr_p11_keygen *g)
 }
 
 /* A key's ident is its CKA_ID in hex; a template without CKA_ID gets 8 random bytes. */
-static CK_RV sr_p11_ident_of(uint8_t id[SR_P11_MAX_ID], CK_ULONG *id_len, char ident[2 * SR_P11_MAX_ID + 1])
+CK_RV sr_p11_ident_of(uint8_t id[SR_P11_MAX_ID], CK_ULONG *id_len, char ident[2 * SR_P11_MAX_ID + 1])
 {
     if (*id_len == 0) {
         *id_len = 8;
@@ -978,103 +1059,5 @@ CK_RV sr_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDL
     } else if (rv == CKR_OK) {
         rv = sr_p11_handle_of(p, SR_P11_APP, ident, secret ? CKO_SECRET_KEY : CKO_PRIVATE_KEY, ret);
     }
-    SR_P11_SESSION_END(p);
-}
-
-/* --- trusted wrapping keys --- */
-
-/* A trusted wrapping key's template: an RSA public key (modulus, exponent) with CKA_TRUSTED true. Anything
- * else is refused: a key enters the module only generated in it, never as clear CKA_VALUE. */
-struct sr_p11_public_template {
-    const CK_ATTRIBUTE *modulus, *exponent;
-    bool trusted;
-    uint8_t id[SR_P11_MAX_ID];
-    CK_ULONG id_len;
-    char label[SR_MAX_PLAINNAME + 1];
-};
-
-static CK_RV sr_p11_public_template(const CK_ATTRIBUTE *tmpl, CK_ULONG n, struct sr_p11_public_template *t)
-{
-    CK_OBJECT_CLASS cls = CK_UNAVAILABLE_INFORMATION;
-    CK_KEY_TYPE type = CKK_RSA;
-    for (CK_ULONG i = 0; i < n; i++) {
-        const CK_ATTRIBUTE *a = &tmpl[i];
-        CK_BBOOL b = CK_FALSE;
-        switch (a->type) {
-        case CKA_CLASS: if (!sr_p11_template_ulong(a, &cls)) return CKR_ATTRIBUTE_VALUE_INVALID; break;
-        case CKA_KEY_TYPE: if (!sr_p11_template_ulong(a, &type)) return CKR_ATTRIBUTE_VALUE_INVALID; break;
-        case CKA_MODULUS: t->modulus = a; break;
-        case CKA_PUBLIC_EXPONENT: t->exponent = a; break;
-        /* CKA_TRUSTED, or a wrapping key the security officer stores: trusted (tools that cannot set the
-         * attribute, as pkcs11-tool --write-object --usage-wrap, still say what they mean). */
-        case CKA_TRUSTED: if (!sr_p11_template_bool(a, &b)) return CKR_ATTRIBUTE_VALUE_INVALID; t->trusted |= b; break;
-        case CKA_WRAP: if (!sr_p11_template_bool(a, &b)) return CKR_ATTRIBUTE_VALUE_INVALID; t->trusted |= b; break;
-        case CKA_TOKEN: case CKA_PRIVATE: case CKA_MODIFIABLE: case CKA_START_DATE: case CKA_END_DATE:
-        case CKA_SUBJECT: case CKA_DERIVE: case CKA_VERIFY: case CKA_ENCRYPT: case CKA_VERIFY_RECOVER:
-            break;
-        case CKA_LABEL:
-            if (sr_p11_template_label(a, t->label) != CKR_OK) {
-                return CKR_ATTRIBUTE_VALUE_INVALID;
-            }
-            break;
-        case CKA_ID:
-            if (sr_p11_template_id(a, t->id, &t->id_len) != CKR_OK) {
-                return CKR_ATTRIBUTE_VALUE_INVALID;
-            }
-            break;
-        default: return CKR_TEMPLATE_INCONSISTENT; /* CKA_VALUE and every other attribute of a secret */
-        }
-    }
-    if (cls != CKO_PUBLIC_KEY || type != CKK_RSA) {
-        return CKR_TEMPLATE_INCONSISTENT;
-    }
-    return t->modulus != NULL && t->exponent != NULL ? CKR_OK : CKR_TEMPLATE_INCOMPLETE;
-}
-
-/* The RSA public key of a modulus and an exponent, through their JWK. */
-static CK_RV sr_p11_rsa_public(const CK_ATTRIBUTE *n, const CK_ATTRIBUTE *e, EVP_PKEY **ret)
-{
-    if (n->pValue == NULL || e->pValue == NULL || n->ulValueLen > 1024 || e->ulValueLen > 16) {
-        return CKR_ATTRIBUTE_VALUE_INVALID;
-    }
-    SR_AUTO_BUF struct sr_buf nb = {0};
-    SR_AUTO_BUF struct sr_buf eb = {0};
-    sr_buf_init(&nb, 2048, SR_BUF_PLAIN);
-    sr_buf_init(&eb, 64, SR_BUF_PLAIN);
-    if (sr_b64url_encode(n->pValue, n->ulValueLen, &nb) != SR_OK || sr_b64url_encode(e->pValue, e->ulValueLen, &eb) != SR_OK) {
-        return CKR_HOST_MEMORY;
-    }
-    SR_AUTO_JSON json_t *jwk = json_pack("{s:s,s:s,s:s}", "kty", "RSA", "n", (const char *)nb.data, "e", (const char *)eb.data);
-    return jwk != NULL && sr_jwk_public_to_pkey(jwk, ret) == SR_OK ? CKR_OK : CKR_ATTRIBUTE_VALUE_INVALID;
-}
-
-CK_RV sr_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, CK_OBJECT_HANDLE_PTR ret)
-{
-    SR_P11_SESSION_BEGIN(p, h, s);
-    struct sr_p11_public_template t = {0};
-    if (rv == CKR_OK && (ret == NULL || (tmpl == NULL && n > 0))) {
-        rv = CKR_ARGUMENTS_BAD;
-    } else if (rv == CKR_OK && !(s->flags & CKF_RW_SESSION)) {
-        rv = CKR_SESSION_READ_ONLY;
-    }
-    rv = rv == CKR_OK ? sr_p11_public_template(tmpl, n, &t) : rv;
-    /* Only the security officer (the card quorum) trusts a key; the token stores no other public key. */
-    if (rv == CKR_OK && !t.trusted) {
-        rv = CKR_TEMPLATE_INCONSISTENT;
-    } else if (rv == CKR_OK && !p->so) {
-        rv = CKR_ATTRIBUTE_READ_ONLY;
-    }
-    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    rv = rv == CKR_OK ? sr_p11_rsa_public(t.modulus, t.exponent, &pub) : rv;
-    char ident[2 * SR_P11_MAX_ID + 1];
-    rv = rv == CKR_OK ? sr_p11_ident_of(t.id, &t.id_len, ident) : rv;
-    if (rv == CKR_OK) {
-        pthread_rwlock_wrlock(&p->module_lock);
-        enum sr_err r = sr_trusted_key_write(p->module, ident, t.label[0] ? t.label : ident, pub);
-        rv = r == SR_ERR_EXISTS || r == SR_ERR_KEY_TYPE ? CKR_ATTRIBUTE_VALUE_INVALID : sr_p11_rv(r);
-        rv = rv == CKR_OK ? sr_p11_refresh(p) : rv;
-        pthread_rwlock_unlock(&p->module_lock);
-    }
-    rv = rv == CKR_OK ? sr_p11_handle_of(p, SR_P11_TRUST_APP, ident, CKO_PUBLIC_KEY, ret) : rv;
     SR_P11_SESSION_END(p);
 }

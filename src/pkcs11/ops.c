@@ -199,11 +199,6 @@ static CK_RV sr_p11_key_allows(const struct sr_p11_object *o, enum sr_p11_op kin
     return ok ? CKR_OK : CKR_KEY_FUNCTION_NOT_PERMITTED;
 }
 
-static CK_KEY_TYPE sr_p11_type_of(const struct sr_p11_object *o)
-{
-    return o->info.spec.type == SR_KEY_RSA ? CKK_RSA : o->info.spec.type == SR_KEY_EC ? CKK_EC : CKK_AES;
-}
-
 static CK_RV sr_p11_init(CK_SESSION_HANDLE h, enum sr_p11_op kind, CK_FLAGS need, CK_MECHANISM_PTR mech,
                          CK_OBJECT_HANDLE key)
 {
@@ -221,8 +216,8 @@ static CK_RV sr_p11_init(CK_SESSION_HANDLE h, enum sr_p11_op kind, CK_FLAGS need
                : s->active[kind]                                 ? CKR_OPERATION_ACTIVE
                : row == NULL || !sr_p11_mechanism_flags(row->mech, &flags) || !(flags & need) ? CKR_MECHANISM_INVALID
                : kind == SR_P11_OP_DIGEST                        ? CKR_OK
-               : o == NULL || !sr_p11_object_visible(p, o)       ? CKR_KEY_HANDLE_INVALID
-               : sr_p11_type_of(o) != row->key                   ? CKR_KEY_TYPE_INCONSISTENT
+               : o == NULL || !sr_p11_object_visible(p, o) || o->cls == CKO_DATA ? CKR_KEY_HANDLE_INVALID
+               : sr_p11_key_type(o) != row->key                  ? CKR_KEY_TYPE_INCONSISTENT
                                                                  : sr_p11_key_allows(o, kind);
     struct sr_p11_active *a = s != NULL ? &s->op[kind] : NULL;
     if (rv == CKR_OK) {
@@ -679,7 +674,8 @@ CK_RV sr_C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE 
                                      sr_acl_permits(&o->info.acl, SR_ACL_EXPORT_TO_KEY));
     CK_RV rv = s == NULL                                                   ? CKR_SESSION_HANDLE_INVALID
                : mech == NULL || out_len == NULL                            ? CKR_ARGUMENTS_BAD
-               : o == NULL || !sr_p11_object_visible(p, o) || o->cls == CKO_PUBLIC_KEY ? CKR_KEY_HANDLE_INVALID
+               : o == NULL || !sr_p11_object_visible(p, o) || o->cls == CKO_PUBLIC_KEY || o->cls == CKO_DATA
+                                                                            ? CKR_KEY_HANDLE_INVALID
                : !extractable                                               ? CKR_KEY_UNEXTRACTABLE
                : mech->mechanism != CKM_RSA_AES_KEY_WRAP                    ? CKR_MECHANISM_INVALID
                : w == NULL                                                  ? CKR_WRAPPING_KEY_HANDLE_INVALID

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 
 #include "base/buf.h"
+#include "hsm/appobject.h"
 #include "hsm/module.h"
 
 #define SR_P11_SLOT 0
@@ -27,6 +28,7 @@
 #define SR_P11_MAX_ID 32 /* CKA_ID bytes of a key made here: its ident is their hex */
 #define SR_P11_APP "pkcs11"
 #define SR_P11_TRUST_APP "trust" /* the objects of local/trust_<ident>: not key files */
+#define SR_P11_OBJECT_APP "object" /* the objects of local/object_<ident> (hsm/appobject.h) */
 
 struct sr_p11_object {
     bool live;
@@ -34,13 +36,15 @@ struct sr_p11_object {
                                 * destroyed object never names the next one */
     CK_SESSION_HANDLE session; /* a session object (CKA_TOKEN false): the session that made it; 0: a token object */
     bool priv;                 /* CKA_PRIVATE: seen and used only while the user is logged in */
-    CK_OBJECT_CLASS cls;    /* CKO_PRIVATE_KEY, CKO_PUBLIC_KEY or CKO_SECRET_KEY */
+    CK_OBJECT_CLASS cls;    /* CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_SECRET_KEY or CKO_DATA */
     char app[32];
     char ident[SR_MAX_IDENT + 1];
     struct sr_key_info info; /* the key file's header, authenticated under the loaded world */
-    struct sr_buf file;      /* the key file's bytes (sealed: no secret in clear) */
+    struct sr_buf file;      /* the key file's bytes (sealed: no secret in clear); a data object's value */
     EVP_PKEY *pub;           /* RSA and EC: the public half */
     bool trusted;            /* a wrapping key the security officer trusts (local/trust_<ident>) */
+    bool created;            /* a data object or public key an application stored (C_CreateObject) */
+    struct sr_appobject stored; /* then: its attributes */
 };
 
 enum sr_p11_op { SR_P11_OP_NONE, SR_P11_OP_SIGN, SR_P11_OP_VERIFY, SR_P11_OP_ENCRYPT, SR_P11_OP_DECRYPT,
@@ -117,9 +121,26 @@ void sr_p11_drop_session_objects(struct sr_p11 *p, CK_SESSION_HANDLE h);
 /* What C_Logout does to objects: private session objects end, private token objects get new handles. */
 void sr_p11_logout_objects(struct sr_p11 *p);
 bool sr_p11_object_visible(const struct sr_p11 *p, const struct sr_p11_object *o);
+/* CKK_RSA, CKK_EC, CKK_AES; CK_UNAVAILABLE_INFORMATION for a data object. */
+CK_KEY_TYPE sr_p11_key_type(const struct sr_p11_object *o);
 /* Whether the object has every attribute of the template with that value. */
 bool sr_p11_matches(struct sr_p11 *p, const struct sr_p11_object *o, const CK_ATTRIBUTE *tmpl, CK_ULONG n);
 CK_RV sr_p11_attribute(struct sr_p11 *p, const struct sr_p11_object *o, CK_ATTRIBUTE *a);
+/* The objects of an application object's sealed bytes (hsm/appobject.h), of session h (0: a token
+ * object), into *ret. */
+CK_RV sr_p11_add_appobject(struct sr_p11 *p, const uint8_t *bytes, size_t len, CK_SESSION_HANDLE h,
+                           struct sr_p11_object **ret);
+/* The handle of the token object app/ident of class cls, just written: the refresh that follows finds it. */
+CK_RV sr_p11_handle_of(struct sr_p11 *p, const char *app, const char *ident, CK_OBJECT_CLASS cls,
+                       CK_OBJECT_HANDLE_PTR ret);
+/* Templates: a CK_BBOOL or CK_ULONG value (false: not one), CKA_LABEL (NUL-terminated) and CKA_ID (1 to
+ * SR_P11_MAX_ID bytes), each CKR_ATTRIBUTE_VALUE_INVALID when it does not fit. */
+bool sr_p11_template_bool(const CK_ATTRIBUTE *a, CK_BBOOL *ret);
+bool sr_p11_template_ulong(const CK_ATTRIBUTE *a, CK_ULONG *ret);
+CK_RV sr_p11_template_label(const CK_ATTRIBUTE *a, char out[SR_MAX_PLAINNAME + 1]);
+CK_RV sr_p11_template_id(const CK_ATTRIBUTE *a, uint8_t out[SR_P11_MAX_ID], CK_ULONG *len);
+/* A made object's ident: the hex of its CKA_ID, or of 8 random bytes (then also its CKA_ID) if it has none. */
+CK_RV sr_p11_ident_of(uint8_t id[SR_P11_MAX_ID], CK_ULONG *id_len, char ident[2 * SR_P11_MAX_ID + 1]);
 /* A copy that owns its bytes and a reference to pub (for an operation), and its release. */
 enum sr_err sr_p11_object_copy(const struct sr_p11_object *o, struct sr_p11_object *ret);
 void sr_p11_object_release(struct sr_p11_object *o);

@@ -347,10 +347,21 @@ static void test_key_extraction_attacks(void **state)
     /* A user cannot declare a key trusted: that takes the card quorum (SO). */
     CK_OBJECT_CLASS pubcls = CKO_PUBLIC_KEY;
     CK_BYTE n[256], e[3] = {1, 0, 1};
-    memset(n, 0xc5, sizeof(n));
+    EVP_PKEY *outsider = EVP_RSA_gen(2048);
+    BIGNUM *bn = NULL;
+    assert_true(outsider != NULL && EVP_PKEY_get_bn_param(outsider, "n", &bn) == 1 && BN_bn2bin(bn, n) == 256);
+    BN_free(bn);
+    EVP_PKEY_free(outsider);
+    CK_KEY_TYPE rsatype = CKK_RSA;
     CK_ATTRIBUTE trust[] = {{CKA_CLASS, &pubcls, sizeof(pubcls)}, {CKA_MODULUS, n, sizeof(n)},
-                            {CKA_PUBLIC_EXPONENT, e, sizeof(e)}, {CKA_TRUSTED, &sr_true, 1}};
-    assert_int_equal(t->f->C_CreateObject(t->s, trust, 4, &none), CKR_ATTRIBUTE_READ_ONLY);
+                            {CKA_PUBLIC_EXPONENT, e, sizeof(e)}, {CKA_KEY_TYPE, &rsatype, sizeof(rsatype)},
+                            {CKA_TRUSTED, &sr_true, 1}};
+    assert_int_equal(t->f->C_CreateObject(t->s, trust, 5, &none), CKR_ATTRIBUTE_READ_ONLY);
+    /* The same key as a plain public key, which any user may store: it wraps nothing. */
+    CK_OBJECT_HANDLE plain = CK_INVALID_HANDLE;
+    assert_int_equal(t->f->C_CreateObject(t->s, trust, 4, &plain), CKR_OK);
+    bloblen = sizeof(blob);
+    assert_int_equal(t->f->C_WrapKey(t->s, &rsa_aes_mech, plain, extractable, blob, &bloblen), CKR_KEY_NOT_WRAPPABLE);
     /* Reading the key: never. */
     CK_BYTE value[64];
     CK_ATTRIBUTE get = {CKA_VALUE, value, sizeof(value)};
@@ -473,13 +484,14 @@ static void test_wrap_to_trusted(void **state)
                            {CKA_PUBLIC_EXPONENT, e, (CK_ULONG)elen}, {CKA_TRUSTED, &sr_true, 1}, {CKA_WRAP, &sr_true, 1},
                            {CKA_LABEL, "vault-kek", 9}};
     const char *so = "2:pin-2,3:pin-3";
-    CK_OBJECT_HANDLE trusted, none;
+    CK_OBJECT_HANDLE trusted;
     assert_int_equal(t->f->C_Login(t->s, CKU_SO, (CK_UTF8CHAR_PTR)so, strlen(so)), CKR_OK);
-    assert_int_equal(t->f->C_CreateObject(t->s, tmpl, 4, &none), CKR_TEMPLATE_INCONSISTENT); /* neither trusted nor wrapping */
+    CK_OBJECT_HANDLE untrusted;
     assert_int_equal(t->f->C_CreateObject(t->s, tmpl, 7, &trusted), CKR_OK);
     tmpl[4].pValue = &sr_false;
     tmpl[5].pValue = &sr_false;
-    assert_int_equal(t->f->C_CreateObject(t->s, tmpl, 7, &none), CKR_TEMPLATE_INCONSISTENT); /* untrusted: no */
+    /* Neither trusted nor wrapping: a plain public key, which wraps nothing (below). */
+    assert_int_equal(t->f->C_CreateObject(t->s, tmpl, 7, &untrusted), CKR_OK);
     assert_int_equal(t->f->C_Logout(t->s), CKR_OK);
     sr_login(t);
     CK_BBOOL is_trusted = CK_FALSE;
@@ -502,6 +514,7 @@ static void test_wrap_to_trusted(void **state)
     CK_BYTE blob[4096];
     CK_ULONG bloblen = sizeof(blob);
     assert_int_equal(t->f->C_WrapKey(t->s, &mech, trusted, stay_priv, blob, &bloblen), CKR_KEY_UNEXTRACTABLE);
+    assert_int_equal(t->f->C_WrapKey(t->s, &mech, untrusted, priv, blob, &bloblen), CKR_KEY_NOT_WRAPPABLE);
     assert_int_equal(t->f->C_WrapKey(t->s, &mech, trusted, priv, blob, &bloblen), CKR_OK);
 
     /* OpenSSL opens it: OAEP-SHA-1 of the AES key, then AES key wrap with padding of the PKCS#8. */
