@@ -42,14 +42,25 @@ struct sr_alg_row {
     size_t digest_len;
     enum sr_key_type type;
     bool pss;
+    bool api;         /* one of Key Vault's (JOSE) algorithms */
+    bool verify_only; /* SHA-1: old signatures are checked, none is made */
 };
 
 static const struct sr_alg_row sr_algs[] = {
-    {SR_ALG_RS256, "RS256", "SHA256", 32, SR_KEY_RSA, false}, {SR_ALG_RS384, "RS384", "SHA384", 48, SR_KEY_RSA, false},
-    {SR_ALG_RS512, "RS512", "SHA512", 64, SR_KEY_RSA, false}, {SR_ALG_PS256, "PS256", "SHA256", 32, SR_KEY_RSA, true},
-    {SR_ALG_PS384, "PS384", "SHA384", 48, SR_KEY_RSA, true},  {SR_ALG_PS512, "PS512", "SHA512", 64, SR_KEY_RSA, true},
-    {SR_ALG_ES256, "ES256", "SHA256", 32, SR_KEY_EC, false},  {SR_ALG_ES384, "ES384", "SHA384", 48, SR_KEY_EC, false},
-    {SR_ALG_ES512, "ES512", "SHA512", 64, SR_KEY_EC, false}, {SR_ALG_ES256K, "ES256K", "SHA256", 32, SR_KEY_EC, false},
+    {SR_ALG_RS256, "RS256", "SHA256", 32, SR_KEY_RSA, false, true, false},
+    {SR_ALG_RS384, "RS384", "SHA384", 48, SR_KEY_RSA, false, true, false},
+    {SR_ALG_RS512, "RS512", "SHA512", 64, SR_KEY_RSA, false, true, false},
+    {SR_ALG_PS256, "PS256", "SHA256", 32, SR_KEY_RSA, true, true, false},
+    {SR_ALG_PS384, "PS384", "SHA384", 48, SR_KEY_RSA, true, true, false},
+    {SR_ALG_PS512, "PS512", "SHA512", 64, SR_KEY_RSA, true, true, false},
+    {SR_ALG_ES256, "ES256", "SHA256", 32, SR_KEY_EC, false, true, false},
+    {SR_ALG_ES384, "ES384", "SHA384", 48, SR_KEY_EC, false, true, false},
+    {SR_ALG_ES512, "ES512", "SHA512", 64, SR_KEY_EC, false, true, false},
+    {SR_ALG_ES256K, "ES256K", "SHA256", 32, SR_KEY_EC, false, true, false},
+    {SR_ALG_RS1, "RSA-SHA1", "SHA1", 20, SR_KEY_RSA, false, false, true},
+    {SR_ALG_RS224, "RSA-SHA224", "SHA224", 28, SR_KEY_RSA, false, false, false},
+    {SR_ALG_PS1, "RSA-PSS-SHA1", "SHA1", 20, SR_KEY_RSA, true, false, true},
+    {SR_ALG_PS224, "RSA-PSS-SHA224", "SHA224", 28, SR_KEY_RSA, true, false, false},
 };
 
 static const struct sr_curve_row *sr_curve_row(enum sr_curve c)
@@ -120,7 +131,7 @@ const char *sr_sign_alg_name(enum sr_sign_alg a)
 enum sr_err sr_sign_alg_parse(const char *name, enum sr_sign_alg *ret)
 {
     for (size_t i = 0; i < SR_ARRAY_LEN(sr_algs); i++) {
-        if (strcmp(sr_algs[i].name, name) == 0) {
+        if (sr_algs[i].api && strcmp(sr_algs[i].name, name) == 0) {
             *ret = sr_algs[i].alg;
             return SR_OK;
         }
@@ -406,6 +417,7 @@ enum sr_err sr_pkey_sign_message(EVP_PKEY *key, enum sr_sign_alg alg, const void
 {
     SR_TRY(sr_sign_alg_fits(alg, key));
     const struct sr_alg_row *row = sr_alg_row(alg);
+    SR_ENSURE(!row->verify_only, SR_ERR_ALG);
     SR_AUTO_MD_CTX EVP_MD_CTX *md = EVP_MD_CTX_new();
     SR_ENSURE(md != NULL, SR_ERR_NOMEM);
     SR_TRY(sr_md_ctx_init(md, key, row, true));
@@ -553,6 +565,7 @@ static enum sr_err sr_pkey_ctx_for_digest(EVP_PKEY *key, const struct sr_alg_row
 enum sr_err sr_pkey_sign_ctx(EVP_PKEY *key, enum sr_sign_alg alg, EVP_PKEY_CTX **ret)
 {
     SR_TRY(sr_sign_alg_fits(alg, key));
+    SR_ENSURE(!sr_alg_row(alg)->verify_only, SR_ERR_ALG);
     return sr_pkey_ctx_for_digest(key, sr_alg_row(alg), true, ret);
 }
 
@@ -571,7 +584,7 @@ enum sr_err sr_pkey_sign_prepared(EVP_PKEY_CTX *ctx, enum sr_sign_alg alg, const
                                   enum sr_sig_format fmt, struct sr_buf *out_sig)
 {
     const struct sr_alg_row *row = sr_alg_row(alg);
-    SR_ENSURE(row != NULL, SR_ERR_ALG);
+    SR_ENSURE(row != NULL && !row->verify_only, SR_ERR_ALG);
     SR_ENSURE(dlen == row->digest_len, SR_ERR_DIGEST_LEN);
     uint8_t sig[SR_MAX_SIG];
     size_t siglen = sizeof(sig);

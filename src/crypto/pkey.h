@@ -36,6 +36,9 @@ enum sr_sign_alg {
     SR_ALG_PS256, SR_ALG_PS384, SR_ALG_PS512,
     SR_ALG_ES256, SR_ALG_ES384, SR_ALG_ES512,
     SR_ALG_ES256K,
+    /* PKCS#11 only (Key Vault's API has no such algorithm: sr_sign_alg_parse does not know them). SHA-1 ones
+     * verify old signatures and never sign. */
+    SR_ALG_RS1, SR_ALG_RS224, SR_ALG_PS1, SR_ALG_PS224,
 };
 
 /* Signature encodings: DER is what `openssl dgst -verify` takes for ECDSA; JOSE wants raw r||s. */

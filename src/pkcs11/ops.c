@@ -32,10 +32,14 @@ struct sr_p11_mech_row {
 
 static const struct sr_p11_mech_row sr_p11_mech_rows[] = {
     {CKM_RSA_PKCS, SR_MK_RSA_RAW, CKK_RSA, 0, NULL},
+    {CKM_SHA1_RSA_PKCS, SR_MK_RSA_PKCS1, CKK_RSA, CKM_SHA_1, NULL},
+    {CKM_SHA224_RSA_PKCS, SR_MK_RSA_PKCS1, CKK_RSA, CKM_SHA224, NULL},
     {CKM_SHA256_RSA_PKCS, SR_MK_RSA_PKCS1, CKK_RSA, CKM_SHA256, NULL},
     {CKM_SHA384_RSA_PKCS, SR_MK_RSA_PKCS1, CKK_RSA, CKM_SHA384, NULL},
     {CKM_SHA512_RSA_PKCS, SR_MK_RSA_PKCS1, CKK_RSA, CKM_SHA512, NULL},
     {CKM_RSA_PKCS_PSS, SR_MK_RSA_PSS, CKK_RSA, 0, NULL},
+    {CKM_SHA1_RSA_PKCS_PSS, SR_MK_RSA_PSS, CKK_RSA, CKM_SHA_1, NULL},
+    {CKM_SHA224_RSA_PKCS_PSS, SR_MK_RSA_PSS, CKK_RSA, CKM_SHA224, NULL},
     {CKM_SHA256_RSA_PKCS_PSS, SR_MK_RSA_PSS, CKK_RSA, CKM_SHA256, NULL},
     {CKM_SHA384_RSA_PKCS_PSS, SR_MK_RSA_PSS, CKK_RSA, CKM_SHA384, NULL},
     {CKM_SHA512_RSA_PKCS_PSS, SR_MK_RSA_PSS, CKK_RSA, CKM_SHA512, NULL},
@@ -77,8 +81,8 @@ static const struct {
     enum sr_sign_alg pkcs1, pss;
     enum sr_enc_alg oaep;
 } sr_p11_hashes[] = {
-    {CKM_SHA_1, CKG_MGF1_SHA1, "SHA1", 20, SR_ALG_NONE, SR_ALG_NONE, SR_ENC_RSA_OAEP},
-    {CKM_SHA224, CKG_MGF1_SHA224, "SHA224", 28, SR_ALG_NONE, SR_ALG_NONE, SR_ENC_NONE},
+    {CKM_SHA_1, CKG_MGF1_SHA1, "SHA1", 20, SR_ALG_RS1, SR_ALG_PS1, SR_ENC_RSA_OAEP},
+    {CKM_SHA224, CKG_MGF1_SHA224, "SHA224", 28, SR_ALG_RS224, SR_ALG_PS224, SR_ENC_NONE},
     {CKM_SHA256, CKG_MGF1_SHA256, "SHA256", 32, SR_ALG_RS256, SR_ALG_PS256, SR_ENC_RSA_OAEP_256},
     {CKM_SHA384, CKG_MGF1_SHA384, "SHA384", 48, SR_ALG_RS384, SR_ALG_PS384, SR_ENC_NONE},
     {CKM_SHA512, CKG_MGF1_SHA512, "SHA512", 64, SR_ALG_RS512, SR_ALG_PS512, SR_ENC_NONE},
@@ -127,7 +131,7 @@ static CK_RV sr_p11_params(const struct sr_p11_mech_row *row, const CK_MECHANISM
         }
         int h = sr_p11_hash(pp->hashAlg);
         /* As Key Vault and most HSMs: MGF1 with the same hash, a salt as long as the digest. */
-        if (h < 1 || (row->hash != 0 && row->hash != pp->hashAlg) || pp->mgf != sr_p11_hashes[h].mgf ||
+        if (h < 0 || (row->hash != 0 && row->hash != pp->hashAlg) || pp->mgf != sr_p11_hashes[h].mgf ||
             pp->sLen != sr_p11_hashes[h].len) {
             return CKR_MECHANISM_PARAM_INVALID;
         }
@@ -227,6 +231,10 @@ static CK_RV sr_p11_init(CK_SESSION_HANDLE h, enum sr_p11_op kind, CK_FLAGS need
         sr_buf_init(&a->iv, 256, SR_BUF_PLAIN);
         sr_buf_init(&a->aad, 1u << 20, SR_BUF_PLAIN);
         rv = sr_p11_params(row, mech, a);
+    }
+    bool signs = kind == SR_P11_OP_SIGN && (row->kind == SR_MK_RSA_PKCS1 || row->kind == SR_MK_RSA_PSS);
+    if (rv == CKR_OK && signs && a->hash == CKM_SHA_1) {
+        rv = CKR_MECHANISM_PARAM_INVALID; /* SHA-1 signatures are verified, never made */
     }
     if (rv == CKR_OK && o != NULL) {
         rv = sr_p11_object_copy(o, &a->key) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
@@ -399,7 +407,7 @@ static const struct sr_sym_alg *sr_p11_sym(const struct sr_p11_active *a)
 static size_t sr_p11_encrypted_len(const struct sr_p11_active *a, size_t n)
 {
     switch (a->mech) {
-    case CKM_RSA_PKCS_OAEP: return a->key.info.spec.bits / 8;
+    case CKM_RSA_PKCS_OAEP: case CKM_RSA_PKCS: return a->key.info.spec.bits / 8;
     case CKM_AES_GCM: return n + a->tag_bits / 8;
     case CKM_AES_CBC_PAD: return (n / 16 + 1) * 16;
     case CKM_AES_CBC:
@@ -414,6 +422,10 @@ static enum sr_err sr_p11_crypt(struct sr_p11 *p, const struct sr_p11_active *a,
                                 size_t n, struct sr_buf *out)
 {
     const struct sr_p11_object *k = &a->key;
+    if (a->mech == CKM_RSA_PKCS) {
+        /* Encryption only (p11.c's table): the module decrypts no PKCS#1 v1.5, as Key Vault's RSA1_5. */
+        return encrypt ? sr_pkey_encrypt(k->pub, SR_ENC_RSA1_5, in, n, out) : SR_ERR_RSA15_DECRYPT;
+    }
     if (a->mech == CKM_RSA_PKCS_OAEP) {
         enum sr_enc_alg alg = sr_p11_hashes[sr_p11_hash(a->hash)].oaep;
         return encrypt ? sr_pkey_encrypt(k->pub, alg, in, n, out)
