@@ -28,8 +28,8 @@ static char sr_dir[256];
 static CK_FUNCTION_LIST_PTR sr_f;
 static CK_SESSION_HANDLE sr_s;
 /* The set-up's objects, in this order: trusted key, RSA public, RSA private, EC public, EC private
- * (extractable), KEK public, KEK private (unwrap only), AES key. */
-enum { SR_TRUSTED, SR_RSA_PUB, SR_RSA, SR_EC_PUB, SR_EC, SR_KEK_PUB, SR_KEK, SR_AES, SR_NOBJECTS };
+ * (extractable), KEK public, KEK private (unwrap only), AES key, HMAC key. */
+enum { SR_TRUSTED, SR_RSA_PUB, SR_RSA, SR_EC_PUB, SR_EC, SR_KEK_PUB, SR_KEK, SR_AES, SR_HMAC, SR_NOBJECTS };
 static CK_OBJECT_HANDLE sr_objects[SR_NOBJECTS];
 static CK_OBJECT_HANDLE sr_extra; /* the key a second session made, while it lives */
 
@@ -88,7 +88,8 @@ static const CK_MECHANISM_TYPE sr_mechs[] = {
     CKM_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA512_RSA_PKCS, CKM_RSA_PKCS_PSS, CKM_SHA384_RSA_PKCS_PSS, CKM_ECDSA,
     CKM_ECDSA_SHA256, CKM_RSA_PKCS_OAEP, CKM_AES_GCM, CKM_AES_CBC_PAD, CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_PAD,
     CKM_RSA_AES_KEY_WRAP, CKM_SHA256, CKM_SHA512, CKM_AES_KEY_GEN, CKM_AES_ECB, CKM_AES_CBC, CKM_AES_CTR,
-    CKM_SHA_1, CKM_SHA224, 0x12345UL,
+    CKM_SHA_1, CKM_SHA224, CKM_SHA1_RSA_PKCS, CKM_SHA224_RSA_PKCS_PSS, CKM_AES_CMAC, CKM_SHA_1_HMAC, CKM_SHA256_HMAC,
+    CKM_SHA512_HMAC, 0x12345UL,
 };
 static const CK_ULONG sr_hashes[] = {CKM_SHA_1, CKM_SHA256, CKM_SHA384, CKM_SHA512, 7};
 static const CK_ULONG sr_mgfs[] = {CKG_MGF1_SHA1, CKG_MGF1_SHA256, CKG_MGF1_SHA384, CKG_MGF1_SHA512, 9};
@@ -231,7 +232,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 3:
             n = sr_template(&in, t1, v1, false);
-            m = (CK_MECHANISM){sr_byte(&in) & 1 ? CKM_AES_KEY_GEN : CKM_EC_KEY_PAIR_GEN, NULL, 0};
+            m = (CK_MECHANISM){sr_byte(&in) & 1 ? CKM_AES_KEY_GEN : CKM_GENERIC_SECRET_KEY_GEN, NULL, 0};
             sr_drop(sr_f->C_GenerateKey(sr_s, &m, t1, n, &h), h);
             break;
         case 4: {
@@ -372,6 +373,8 @@ void sr_fuzz_setup(void)
     sr_ok(sr_f->C_GenerateKeyPair(sr_s, &ec, ec_pub, 1, ext, 1, &sr_objects[SR_EC_PUB], &sr_objects[SR_EC]));
     sr_ok(sr_f->C_GenerateKeyPair(sr_s, &rsa, rsa_pub, 1, unwrap, 2, &sr_objects[SR_KEK_PUB], &sr_objects[SR_KEK]));
     sr_ok(sr_f->C_GenerateKey(sr_s, &aesgen, secret, 1, &sr_objects[SR_AES]));
+    CK_MECHANISM hmacgen = {CKM_GENERIC_SECRET_KEY_GEN, NULL, 0};
+    sr_ok(sr_f->C_GenerateKey(sr_s, &hmacgen, secret, 1, &sr_objects[SR_HMAC]));
     (void)h;
 }
 

@@ -90,7 +90,7 @@ static void sr_print_genparams(FILE *f, const struct sr_keygen_params *p)
     fprintf(f, " %-12s %-26s %s\n", "application", "Application", p->app);
     fprintf(f, " %-12s %-26s %s\n", "protect", "Protected by", "module");
     fprintf(f, " %-12s %-26s %s\n", "type", "Key type",
-            p->spec.type == SR_KEY_RSA ? "RSA" : p->spec.type == SR_KEY_AES ? "AES" : "EC");
+            sr_key_type_name(p->spec.type));
     if (p->spec.type == SR_KEY_RSA) {
         fprintf(f, " %-12s %-26s %u\n", "size", "Key size", p->spec.bits);
         fprintf(f, " %-12s %-26s %lu\n", "pubexp", "Public exponent", p->spec.pubexp);
@@ -169,8 +169,8 @@ enum sr_err sr_cmd_kmfile_dump(struct sr_cli *cli, const struct sr_args *args)
             info.app, info.ident, info.plainname);
     if (info.spec.type == SR_KEY_RSA) {
         fprintf(f, "  type          RSA\n  size          %u\n  pubexp        %lu\n", info.spec.bits, info.spec.pubexp);
-    } else if (info.spec.type == SR_KEY_AES) {
-        fprintf(f, "  type          AES\n  size          %u\n", info.spec.bits);
+    } else if (sr_key_type_secret(info.spec.type)) {
+        fprintf(f, "  type          %s\n  size          %u\n", sr_key_type_name(info.spec.type), info.spec.bits);
     } else {
         fprintf(f, "  type          EC\n  curve         %s\n", sr_curve_name(info.spec.curve));
     }

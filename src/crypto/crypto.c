@@ -97,18 +97,60 @@ enum sr_err sr_sha256_file(const char *path, uint8_t out[32])
     return ok ? SR_OK : SR_ERR_IO;
 }
 
-enum sr_err sr_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t n, uint8_t out[32])
+static const struct {
+    enum sr_mac_alg alg;
+    const char *mac, *digest;
+    size_t len;
+} sr_macs[] = {
+    {SR_MAC_HMAC_SHA1, "HMAC", "SHA1", 20},     {SR_MAC_HMAC_SHA224, "HMAC", "SHA224", 28},
+    {SR_MAC_HMAC_SHA256, "HMAC", "SHA256", 32}, {SR_MAC_HMAC_SHA384, "HMAC", "SHA384", 48},
+    {SR_MAC_HMAC_SHA512, "HMAC", "SHA512", 64}, {SR_MAC_CMAC_AES, "CMAC", NULL, 16},
+};
+
+size_t sr_mac_len(enum sr_mac_alg alg)
 {
-    SR_AUTO(sr_EVP_MAC_freep) EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    for (size_t i = 0; i < SR_ARRAY_LEN(sr_macs); i++) {
+        if (sr_macs[i].alg == alg) {
+            return sr_macs[i].len;
+        }
+    }
+    return 0;
+}
+
+enum sr_err sr_mac(enum sr_mac_alg alg, const uint8_t *key, size_t klen, const void *data, size_t n, struct sr_buf *out)
+{
+    size_t i = 0;
+    while (i < SR_ARRAY_LEN(sr_macs) && sr_macs[i].alg != alg) {
+        i++;
+    }
+    SR_ENSURE(i < SR_ARRAY_LEN(sr_macs), SR_ERR_ALG);
+    const char *cipher = klen == 16 ? "AES-128-CBC" : klen == 24 ? "AES-192-CBC" : klen == 32 ? "AES-256-CBC" : NULL;
+    bool cmac = sr_macs[i].digest == NULL;
+    SR_ENSURE(!cmac || cipher != NULL, SR_ERR_KEY_TYPE);
+    SR_AUTO(sr_EVP_MAC_freep) EVP_MAC *mac = EVP_MAC_fetch(NULL, sr_macs[i].mac, NULL);
     SR_ENSURE(mac != NULL, SR_ERR_CRYPTO);
     SR_AUTO(sr_EVP_MAC_CTX_freep) EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
     SR_ENSURE(ctx != NULL, SR_ERR_CRYPTO);
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-                           OSSL_PARAM_construct_end()};
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(cmac ? OSSL_MAC_PARAM_CIPHER : OSSL_MAC_PARAM_DIGEST,
+                                         (char *)(cmac ? cipher : sr_macs[i].digest), 0),
+        OSSL_PARAM_construct_end()};
     size_t len = 0;
+    SR_TRY(sr_buf_reserve(out, sr_macs[i].len));
     SR_ENSURE(EVP_MAC_init(ctx, key, klen, params) == 1, SR_ERR_CRYPTO);
     SR_ENSURE(EVP_MAC_update(ctx, data, n) == 1, SR_ERR_CRYPTO);
-    SR_ENSURE(EVP_MAC_final(ctx, out, &len, 32) == 1 && len == 32, SR_ERR_CRYPTO);
+    SR_ENSURE(EVP_MAC_final(ctx, out->data + out->len, &len, sr_macs[i].len) == 1 && len == sr_macs[i].len,
+              SR_ERR_CRYPTO);
+    out->len += len;
+    return SR_OK;
+}
+
+enum sr_err sr_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t n, uint8_t out[32])
+{
+    SR_AUTO_BUF struct sr_buf mac = {0};
+    sr_buf_init(&mac, 32, SR_BUF_SECRET);
+    SR_TRY(sr_mac(SR_MAC_HMAC_SHA256, key, klen, data, n, &mac));
+    memcpy(out, mac.data, 32);
     return SR_OK;
 }
 

@@ -35,6 +35,14 @@ SR_MUST_USE enum sr_err sr_sha256(const void *data, size_t n, uint8_t out[32]);
 SR_MUST_USE enum sr_err sr_digest(const char *md, const void *data, size_t n, uint8_t *out, size_t *ret_len);
 SR_MUST_USE enum sr_err sr_sha256_file(const char *path, uint8_t out[32]);
 SR_MUST_USE enum sr_err sr_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t n, uint8_t out[32]);
+/* PKCS#11's MACs: HMAC over a generic secret key, CMAC over an AES key (its size picks the cipher). */
+enum sr_mac_alg { SR_MAC_NONE = 0, SR_MAC_HMAC_SHA1, SR_MAC_HMAC_SHA224, SR_MAC_HMAC_SHA256, SR_MAC_HMAC_SHA384,
+                  SR_MAC_HMAC_SHA512, SR_MAC_CMAC_AES };
+/* The MAC's full length: the digest's, 16 for CMAC. */
+size_t sr_mac_len(enum sr_mac_alg alg);
+/* The MAC of data under key, appended to out. */
+SR_MUST_USE enum sr_err sr_mac(enum sr_mac_alg alg, const uint8_t *key, size_t klen, const void *data, size_t n,
+                               struct sr_buf *out);
 /* HKDF-SHA256 with an empty salt: derives a sub-key of ikm for one purpose named by info. */
 SR_MUST_USE enum sr_err sr_hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const char *info, uint8_t *out,
                                        size_t outlen);

@@ -93,6 +93,26 @@ static const struct sr_curve_row *sr_ec_curve_of(const EVP_PKEY *key)
     return sr_curve_row(spec.curve);
 }
 
+const char *sr_key_type_name(enum sr_key_type t)
+{
+    switch (t) {
+    case SR_KEY_RSA: return "RSA";
+    case SR_KEY_EC: return "EC";
+    case SR_KEY_AES: return "AES";
+    case SR_KEY_GENERIC: return "GENERIC";
+    default: return "none";
+    }
+}
+
+bool sr_secret_size_ok(const struct sr_key_spec *spec)
+{
+    unsigned b = spec->bits;
+    if (spec->type == SR_KEY_AES) {
+        return b == 128 || b == 192 || b == 256;
+    }
+    return spec->type == SR_KEY_GENERIC && b % 8 == 0 && b >= SR_GENERIC_MIN_BITS && b <= SR_GENERIC_MAX_BITS;
+}
+
 const char *sr_curve_name(enum sr_curve c)
 {
     const struct sr_curve_row *row = sr_curve_row(c);

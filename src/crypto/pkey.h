@@ -19,7 +19,16 @@
 #include "base/buf.h"
 
 /* AES keys (Key Vault's oct) live only in the module layer: no EVP_PKEY, no public half. */
-enum sr_key_type { SR_KEY_NONE = 0, SR_KEY_RSA = 1, SR_KEY_EC = 2, SR_KEY_AES = 3 };
+/* SR_KEY_GENERIC: a generic secret (PKCS#11's CKK_GENERIC_SECRET), the key of an HMAC; made through the
+ * PKCS#11 library only. */
+enum sr_key_type { SR_KEY_NONE = 0, SR_KEY_RSA = 1, SR_KEY_EC = 2, SR_KEY_AES = 3, SR_KEY_GENERIC = 4 };
+/* A secret key (its bytes are the key file's payload): AES or generic. */
+static inline bool sr_key_type_secret(enum sr_key_type t)
+{
+    return t == SR_KEY_AES || t == SR_KEY_GENERIC;
+}
+#define SR_GENERIC_MIN_BITS 112  /* HMAC keys: 14 to 128 bytes */
+#define SR_GENERIC_MAX_BITS 1024
 
 enum sr_curve { SR_CURVE_NONE = 0, SR_CURVE_P256, SR_CURVE_P384, SR_CURVE_P521, SR_CURVE_P256K };
 
@@ -29,6 +38,10 @@ struct sr_key_spec {
     enum sr_curve curve;    /* EC */
     unsigned long pubexp;   /* RSA: 65537 unless given */
 };
+/* "RSA", "EC", "AES", "GENERIC" (a key file's type field). */
+const char *sr_key_type_name(enum sr_key_type t);
+/* Whether a secret key's size fits its type: AES 128, 192, 256 bits; generic 112 to 1024, whole bytes. */
+bool sr_secret_size_ok(const struct sr_key_spec *spec);
 
 enum sr_sign_alg {
     SR_ALG_NONE = 0,

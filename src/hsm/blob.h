@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "crypto/crypto.h"
 #include "crypto/sym.h"
 #include "hsm/module.h"
 
@@ -76,6 +77,11 @@ SR_MUST_USE enum sr_err sr_keyfile_symmetric(const struct sr_module *m, const ch
                                              size_t len, enum sr_acl_action action, const struct sr_sym_alg *alg,
                                              const struct sr_sym_input *in, struct sr_buf *out,
                                              struct sr_sym_extra *extra);
+/* PKCS#11's MACs: alg (HMAC over a generic secret key, CMAC over an AES key) of data under a key file's key,
+ * if its ACL has action (SR_ACL_SIGN, or SR_ACL_VERIFY: the caller compares). */
+SR_MUST_USE enum sr_err sr_keyfile_mac(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                                       enum sr_acl_action action, enum sr_mac_alg alg, const uint8_t *data, size_t n,
+                                       struct sr_buf *out);
 /* Backups: sealed under the world key, so they restore only into a module of the same world (region). */
 SR_MUST_USE enum sr_err sr_module_seal_backup(const struct sr_module *m, const json_t *header, const uint8_t *pt,
                                               size_t len, struct sr_buf *out);

@@ -48,6 +48,9 @@ static unsigned sr_default_acl(enum sr_key_type type)
     if (type == SR_KEY_AES) {
         return SR_ACL_ENCRYPT | SR_ACL_DECRYPT | SR_ACL_WRAP | SR_ACL_UNWRAP | SR_ACL_REDUCE;
     }
+    if (type == SR_KEY_GENERIC) {
+        return SR_ACL_SIGN | SR_ACL_VERIFY | SR_ACL_REDUCE;
+    }
     unsigned common = SR_ACL_SIGN | SR_ACL_VERIFY | SR_ACL_REDUCE;
     return type == SR_KEY_RSA ? common | SR_ACL_ENCRYPT | SR_ACL_DECRYPT : common;
 }
@@ -55,12 +58,12 @@ static unsigned sr_default_acl(enum sr_key_type type)
 static enum sr_err sr_key_header(const struct sr_key_info *info, const char *world_id, const struct sr_buf *spki,
                                  json_t **ret)
 {
-    const char *type = info->spec.type == SR_KEY_RSA ? "RSA" : info->spec.type == SR_KEY_AES ? "AES" : "EC";
+    const char *type = sr_key_type_name(info->spec.type);
     SR_AUTO_JSON json_t *h = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:I,s:s}", "version", 1, "app", info->app, "ident",
                                        info->ident, "plainname", info->plainname, "protection", "module",
                                        "world_id", world_id, "created", (json_int_t)info->created, "type", type);
     SR_ENSURE(h != NULL, SR_ERR_NOMEM);
-    if (info->spec.type == SR_KEY_AES) {
+    if (sr_key_type_secret(info->spec.type)) {
         SR_ENSURE(json_object_set_new(h, "size", json_integer(info->spec.bits)) == 0, SR_ERR_NOMEM);
     } else if (info->spec.type == SR_KEY_RSA) {
         SR_ENSURE(json_object_set_new(h, "size", json_integer(info->spec.bits)) == 0, SR_ERR_NOMEM);
@@ -132,10 +135,11 @@ static enum sr_err sr_key_parse_header(const json_t *h, struct sr_key_info *ret,
     }
     const char *type = NULL;
     SR_TRY(sr_json_str(h, "type", bad, &type));
-    if (strcmp(type, "AES") == 0) {
-        SR_TRY(sr_json_uint(h, "size", bad, 256, &v));
-        SR_ENSURE(v == 128 || v == 192 || v == 256, bad);
-        info.spec = (struct sr_key_spec){.type = SR_KEY_AES, .bits = (unsigned)v};
+    bool generic = strcmp(type, sr_key_type_name(SR_KEY_GENERIC)) == 0;
+    if (strcmp(type, "AES") == 0 || generic) {
+        SR_TRY(sr_json_uint(h, "size", bad, SR_GENERIC_MAX_BITS, &v));
+        info.spec = (struct sr_key_spec){.type = generic ? SR_KEY_GENERIC : SR_KEY_AES, .bits = (unsigned)v};
+        SR_ENSURE(sr_secret_size_ok(&info.spec), bad);
         *ret = info;
         if (ret_pub != NULL) {
             *ret_pub = NULL;
@@ -179,22 +183,22 @@ enum sr_err sr_key_build(const struct sr_module *m, struct sr_key_info *info, EV
     return sr_seal_build(m->km, SR_PURPOSE_KEYBLOB, SR_MAGIC_KEY, h, p8.data, p8.len, out);
 }
 
-/* A fresh AES key of bits (128, 192 or 256) into out (SR_BUF_SECRET). */
-static enum sr_err sr_secret_generate(unsigned bits, struct sr_buf *out)
+/* A fresh secret key of spec's size into out (SR_BUF_SECRET). */
+static enum sr_err sr_secret_generate(const struct sr_key_spec *spec, struct sr_buf *out)
 {
-    SR_ENSURE(bits == 128 || bits == 192 || bits == 256, SR_ERR_KEY_TYPE);
-    SR_TRY(sr_buf_reserve(out, bits / 8));
-    SR_TRY(sr_rand_bytes(out->data + out->len, bits / 8));
-    out->len += bits / 8;
+    SR_ENSURE(sr_secret_size_ok(spec), SR_ERR_KEY_TYPE);
+    SR_TRY(sr_buf_reserve(out, spec->bits / 8));
+    SR_TRY(sr_rand_bytes(out->data + out->len, spec->bits / 8));
+    out->len += spec->bits / 8;
     return SR_OK;
 }
 
-/* The same for a secret (AES) key: info->spec says its size; the payload is the key's bytes. */
+/* The same for a secret (AES or generic) key: info->spec says its size; the payload is the key's bytes. */
 static enum sr_err sr_key_build_secret(const struct sr_module *m, struct sr_key_info *info, const uint8_t *key,
                                        size_t len, struct sr_buf *out)
 {
     SR_ENSURE(m->km != NULL, SR_ERR_NO_WORLD);
-    SR_ENSURE(info->spec.type == SR_KEY_AES && len * 8 == info->spec.bits, SR_ERR_KEY_TYPE);
+    SR_ENSURE(sr_secret_size_ok(&info->spec) && len * 8 == info->spec.bits, SR_ERR_KEY_TYPE);
     SR_TRY(sr_world_hash(m->km, info->world_hkm));
     SR_AUTO_JSON json_t *h = NULL;
     SR_TRY(sr_key_header(info, m->km_world_id, NULL, &h));
@@ -223,9 +227,9 @@ enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *
     SR_ENSURE(params->out != NULL || !sr_file_exists(path), SR_ERR_EXISTS);
 
     SR_AUTO(sr_key_material_release) struct sr_key_material km = {0};
-    sr_buf_init(&km.secret, 32, SR_BUF_SECRET);
-    if (params->spec.type == SR_KEY_AES) {
-        SR_TRY(sr_secret_generate(params->spec.bits, &km.secret));
+    sr_buf_init(&km.secret, SR_GENERIC_MAX_BITS / 8, SR_BUF_SECRET);
+    if (sr_key_type_secret(params->spec.type)) {
+        SR_TRY(sr_secret_generate(&params->spec, &km.secret));
     } else {
         SR_TRY(sr_pkey_generate(&params->spec, &km.priv));
     }
@@ -321,10 +325,10 @@ static enum sr_err sr_key_open_any(const struct sr_module *m, const struct sr_co
     SR_ENSURE(memcmp(info.world_hkm, hkm, SR_HASH_LEN) == 0, SR_ERR_WORLD_MISMATCH);
     /* A secret key has no public half; its bytes go where the caller takes them (ret_secret), never into an
      * EVP_PKEY. A caller that takes either kind of key gives both ret_priv and ret_secret. */
-    if (info.spec.type == SR_KEY_AES) {
+    if (sr_key_type_secret(info.spec.type)) {
         SR_ENSURE(ret_pub == NULL && (ret_priv == NULL || ret_secret != NULL), SR_ERR_KEY_TYPE);
         SR_AUTO_BUF struct sr_buf secret = {0};
-        sr_buf_init(&secret, 64, SR_BUF_SECRET);
+        sr_buf_init(&secret, SR_GENERIC_MAX_BITS / 8, SR_BUF_SECRET);
         SR_TRY(sr_key_open_secret(m, c, &info, ret_secret != NULL ? ret_secret : &secret));
         *ret = info;
         return SR_OK;
@@ -405,9 +409,9 @@ enum sr_err sr_key_inspect(struct sr_module *m, const char *path, struct sr_key_
     bool verified = false;
     uint8_t hkm[SR_HASH_LEN];
     if (m->km != NULL && sr_world_hash(m->km, hkm) == SR_OK && memcmp(hkm, info.world_hkm, SR_HASH_LEN) == 0) {
-        if (info.spec.type == SR_KEY_AES) {
+        if (sr_key_type_secret(info.spec.type)) {
             SR_AUTO_BUF struct sr_buf secret = {0};
-            sr_buf_init(&secret, 64, SR_BUF_SECRET);
+            sr_buf_init(&secret, SR_GENERIC_MAX_BITS / 8, SR_BUF_SECRET);
             SR_TRY(sr_key_open_secret(m, &c, &info, &secret));
         } else {
             SR_TRY(sr_key_open_blob(m, &c, pub, NULL));
@@ -495,7 +499,7 @@ enum sr_err sr_blob_generate(const struct sr_module *m, const char *label, const
     if (spec->type == SR_KEY_AES) {
         SR_AUTO_BUF struct sr_buf key = {0};
         sr_buf_init(&key, 32, SR_BUF_SECRET);
-        SR_TRY(sr_secret_generate(spec->bits, &key));
+        SR_TRY(sr_secret_generate(spec, &key));
         return sr_blob_import_secret(m, label, name, SR_ORIGIN_GENERATED, key.data, key.len, acl, out_blob);
     }
     SR_AUTO_PKEY EVP_PKEY *key = NULL;
@@ -534,7 +538,7 @@ static bool sr_blob_is_secret(const uint8_t *blob, size_t len)
     SR_AUTO_CONTAINER struct sr_container c = {0};
     const char *type = NULL;
     return sr_blob_parse(blob, len, &c) == SR_OK && sr_json_str(c.header, "type", SR_ERR_KEYFILE_FORMAT, &type) == SR_OK &&
-           strcmp(type, "AES") == 0;
+           (strcmp(type, "AES") == 0 || strcmp(type, sr_key_type_name(SR_KEY_GENERIC)) == 0);
 }
 
 enum sr_err sr_blob_spec(const uint8_t *blob, size_t len, struct sr_key_spec *ret)
@@ -572,6 +576,21 @@ enum sr_err sr_keyfile_symmetric(const struct sr_module *m, const char *app, con
                    : sr_sym_decrypt(alg, key.data, key.len, in, out);
 }
 
+enum sr_err sr_keyfile_mac(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                           enum sr_acl_action action, enum sr_mac_alg alg, const uint8_t *data, size_t n,
+                           struct sr_buf *out)
+{
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    SR_TRY(sr_blob_parse(bytes, len, &c));
+    struct sr_key_info info;
+    SR_AUTO_BUF struct sr_buf key = {0};
+    sr_buf_init(&key, SR_GENERIC_MAX_BITS / 8, SR_BUF_SECRET);
+    SR_TRY(sr_key_open_any(m, &c, app, NULL, &info, NULL, NULL, &key));
+    SR_ENSURE(info.spec.type == (alg == SR_MAC_CMAC_AES ? SR_KEY_AES : SR_KEY_GENERIC), SR_ERR_KEY_TYPE);
+    SR_ENSURE(sr_acl_permits(&info.acl, action), SR_ERR_ACL_DENIED);
+    return sr_mac(alg, key.data, key.len, data, n, out);
+}
+
 enum sr_err sr_keyfile_load_material(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
                                      struct sr_key_info *ret, struct sr_key_material *km)
 {
@@ -586,7 +605,7 @@ enum sr_err sr_blob_public(const uint8_t *blob, size_t len, EVP_PKEY **ret)
     SR_TRY(sr_blob_parse(blob, len, &c));
     struct sr_key_info info;
     SR_TRY(sr_key_parse_header(c.header, &info, ret));
-    SR_ENSURE(info.spec.type != SR_KEY_AES, SR_ERR_KEY_TYPE);
+    SR_ENSURE(!sr_key_type_secret(info.spec.type), SR_ERR_KEY_TYPE);
     return SR_OK;
 }
 

@@ -232,9 +232,9 @@ enum sr_err sr_keyfile_import_wrapped(struct sr_module *m, const char *kek_app, 
     sr_buf_init(&km.secret, SR_MAX_PKCS8, SR_BUF_SECRET);
     SR_TRY(sr_unwrap_bytes(kek, label, label_len, ct, ctlen, &km.secret));
     struct sr_key_info info = {.acl.actions = params->acl};
-    if (expect == SR_KEY_AES) {
-        SR_ENSURE(km.secret.len == 16 || km.secret.len == 24 || km.secret.len == 32, SR_ERR_KEY_TYPE);
-        info.spec = (struct sr_key_spec){.type = SR_KEY_AES, .bits = (unsigned)km.secret.len * 8};
+    if (sr_key_type_secret(expect)) {
+        info.spec = (struct sr_key_spec){.type = expect, .bits = (unsigned)km.secret.len * 8};
+        SR_ENSURE(sr_secret_size_ok(&info.spec), SR_ERR_KEY_TYPE);
     } else {
         SR_ENSURE(sr_pkey_private_from_pkcs8(km.secret.data, km.secret.len, &km.priv) == SR_OK, SR_ERR_BYOK_UNWRAP);
         sr_buf_release(&km.secret);

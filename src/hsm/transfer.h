@@ -48,8 +48,8 @@ SR_MUST_USE enum sr_err sr_keyfile_export_trusted(const struct sr_module *m, con
 
 /* C_UnwrapKey with CKM_RSA_AES_KEY_WRAP: ct, opened by a key file's private key (kek_app, its bytes; ACL
  * UnwrapKey or Import), becomes the module key file params names (params->acl; never overwriting). expect:
- * SR_KEY_AES for a secret key's bytes, SR_KEY_RSA or SR_KEY_EC (or SR_KEY_NONE: either) for PKCS#8. Every
- * failure to open is SR_ERR_BYOK_UNWRAP; a key of another type SR_ERR_KEY_TYPE. */
+ * SR_KEY_AES or SR_KEY_GENERIC for a secret key's bytes, SR_KEY_RSA or SR_KEY_EC (or SR_KEY_NONE: either)
+ * for PKCS#8. Every failure to open is SR_ERR_BYOK_UNWRAP; a key of another type SR_ERR_KEY_TYPE. */
 SR_MUST_USE enum sr_err sr_keyfile_import_wrapped(struct sr_module *m, const char *kek_app, const uint8_t *kek_bytes,
                                                   size_t kek_len, const uint8_t *label, size_t label_len,
                                                   const uint8_t *ct, size_t ctlen, enum sr_key_type expect,

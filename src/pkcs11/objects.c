@@ -192,7 +192,7 @@ static struct sr_p11_object *sr_p11_add(struct sr_p11 *p, const char *app, const
 static CK_RV sr_p11_add_key(struct sr_p11 *p, const char *app, const char *ident, const struct sr_key_info *info,
                             const struct sr_buf *file, struct sr_p11_object **ret_priv, struct sr_p11_object **ret_pub)
 {
-    if (info->spec.type == SR_KEY_AES) {
+    if (sr_key_type_secret(info->spec.type)) {
         struct sr_p11_object *o = sr_p11_add(p, app, ident, CKO_SECRET_KEY, info, file, NULL);
         if (ret_priv != NULL) {
             *ret_priv = o;
@@ -327,6 +327,7 @@ CK_KEY_TYPE sr_p11_key_type(const struct sr_p11_object *o)
     case SR_KEY_RSA: return CKK_RSA;
     case SR_KEY_EC: return CKK_EC;
     case SR_KEY_AES: return CKK_AES;
+    case SR_KEY_GENERIC: return CKK_GENERIC_SECRET;
     default: return CK_UNAVAILABLE_INFORMATION; /* a data object */
     }
 }
@@ -422,10 +423,11 @@ static CK_RV sr_p11_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, st
     case CKA_START_DATE: case CKA_END_DATE: case CKA_SUBJECT: return CKR_OK; /* empty */
     case CKA_DERIVE: return sr_p11_bool(CK_FALSE, out);
     case CKA_KEY_GEN_MECHANISM:
-        return sr_p11_ulong(!sr_p11_local(o)                ? CK_UNAVAILABLE_INFORMATION
-                            : o->info.spec.type == SR_KEY_RSA ? CKM_RSA_PKCS_KEY_PAIR_GEN
-                            : o->info.spec.type == SR_KEY_EC  ? CKM_EC_KEY_PAIR_GEN
-                                                              : CKM_AES_KEY_GEN, out);
+        return sr_p11_ulong(!sr_p11_local(o)                     ? CK_UNAVAILABLE_INFORMATION
+                            : o->info.spec.type == SR_KEY_RSA     ? CKM_RSA_PKCS_KEY_PAIR_GEN
+                            : o->info.spec.type == SR_KEY_EC      ? CKM_EC_KEY_PAIR_GEN
+                            : o->info.spec.type == SR_KEY_GENERIC ? CKM_GENERIC_SECRET_KEY_GEN
+                                                                  : CKM_AES_KEY_GEN, out);
     case CKA_SIGN: return priv ? sr_p11_bool(sr_p11_acl(o, SR_ACL_SIGN), out) : CKR_ATTRIBUTE_TYPE_INVALID;
     case CKA_DECRYPT: return priv ? sr_p11_bool(sr_p11_acl(o, SR_ACL_DECRYPT), out) : CKR_ATTRIBUTE_TYPE_INVALID;
     case CKA_UNWRAP: return priv ? sr_p11_bool(sr_p11_acl(o, SR_ACL_UNWRAP) || sr_p11_acl(o, SR_ACL_IMPORT), out)
@@ -664,10 +666,11 @@ struct sr_p11_keygen {
     CK_BBOOL token;            /* CKA_TOKEN of the private or secret key (PKCS#11's default: false) */
     int pub_token;             /* the public key template's CKA_TOKEN; -1: not given */
     CK_BBOOL priv;             /* CKA_PRIVATE of the private or secret key (default: true) */
+    CK_KEY_TYPE key_type;      /* CKA_KEY_TYPE if given: it must be the mechanism's */
 };
 
 /* The defaults of every template: a private session object. */
-#define SR_P11_KEYGEN_DEFAULTS .pub_token = -1, .priv = CK_TRUE
+#define SR_P11_KEYGEN_DEFAULTS .pub_token = -1, .priv = CK_TRUE, .key_type = CK_UNAVAILABLE_INFORMATION
 
 bool sr_p11_template_bool(const CK_ATTRIBUTE *a, CK_BBOOL *ret)
 {
@@ -761,9 +764,14 @@ static CK_RV sr_p11_template(const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_CLA
             }
             g->priv = cls == CKO_PUBLIC_KEY ? g->priv : b; /* a public key is public, whatever it asks */
             break;
-        case CKA_MODIFIABLE: case CKA_DERIVE: case CKA_KEY_TYPE: case CKA_START_DATE: case CKA_END_DATE:
+        case CKA_KEY_TYPE:
+            if (!sr_p11_template_ulong(a, &g->key_type)) {
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            }
+            break;
+        case CKA_MODIFIABLE: case CKA_DERIVE: case CKA_START_DATE: case CKA_END_DATE:
         case CKA_SUBJECT: case CKA_VERIFY_RECOVER: case CKA_SIGN_RECOVER:
-            break; /* no attribute changes after the key is made; the type follows the mechanism */
+            break; /* no attribute changes after the key is made */
         case CKA_SENSITIVE: case CKA_ALWAYS_AUTHENTICATE: case CKA_WRAP_WITH_TRUSTED:
             /* Every key is sensitive and leaves only to a trusted key: asking otherwise is refused. */
             if (!sr_p11_template_bool(a, &b) || b != (a->type != CKA_ALWAYS_AUTHENTICATE)) {
@@ -921,7 +929,7 @@ static CK_RV sr_p11_make(struct sr_p11 *p, CK_SESSION_HANDLE h, const struct sr_
     if (rv != CKR_OK || !g->token) {
         return rv == CKR_OK ? sr_p11_add_session_key(p, h, g, &info, &file, ret_pub, ret_priv) : rv;
     }
-    rv = sr_p11_handle_of(p, SR_P11_APP, ident, spec->type == SR_KEY_AES ? CKO_SECRET_KEY : CKO_PRIVATE_KEY, ret_priv);
+    rv = sr_p11_handle_of(p, SR_P11_APP, ident, sr_key_type_secret(spec->type) ? CKO_SECRET_KEY : CKO_PRIVATE_KEY, ret_priv);
     return rv == CKR_OK && ret_pub != NULL ? sr_p11_handle_of(p, SR_P11_APP, ident, CKO_PUBLIC_KEY, ret_pub) : rv;
 }
 
@@ -947,6 +955,8 @@ CK_RV sr_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIB
     }
     /* A pair is one key file: both halves are token objects, or both session objects. */
     rv = rv == CKR_OK && g.pub_token != -1 && g.pub_token != g.token ? CKR_TEMPLATE_INCONSISTENT : rv;
+    CK_KEY_TYPE type = rsa ? CKK_RSA : CKK_EC;
+    rv = rv == CKR_OK && g.key_type != CK_UNAVAILABLE_INFORMATION && g.key_type != type ? CKR_TEMPLATE_INCONSISTENT : rv;
     rv = rv == CKR_OK ? sr_p11_may_make(p, s, &g) : rv;
     sr_p11_wrap_only(&g);
     struct sr_key_spec spec = {.type = rsa ? SR_KEY_RSA : SR_KEY_EC, .bits = (unsigned)g.bits, .pubexp = g.pubexp,
@@ -970,20 +980,27 @@ CK_RV sr_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_
     SR_P11_SESSION_BEGIN(p, h, s);
     if (rv == CKR_OK && (mech == NULL || ret == NULL)) {
         rv = CKR_ARGUMENTS_BAD;
-    } else if (rv == CKR_OK && mech->mechanism != CKM_AES_KEY_GEN) {
+    } else if (rv == CKR_OK && mech->mechanism != CKM_AES_KEY_GEN && mech->mechanism != CKM_GENERIC_SECRET_KEY_GEN) {
         rv = CKR_MECHANISM_INVALID;
     }
-    struct sr_p11_keygen g = {SR_P11_KEYGEN_DEFAULTS, .acl = SR_ACL_ENCRYPT | SR_ACL_DECRYPT};
+    /* An AES key encrypts and decrypts unless told otherwise (it may also MAC: CKM_AES_CMAC); a generic
+     * secret is an HMAC key, and does nothing else. */
+    bool generic = rv == CKR_OK && mech->mechanism == CKM_GENERIC_SECRET_KEY_GEN;
+    struct sr_p11_keygen g = {SR_P11_KEYGEN_DEFAULTS,
+                              .acl = generic ? SR_ACL_SIGN | SR_ACL_VERIFY : SR_ACL_ENCRYPT | SR_ACL_DECRYPT};
     if (rv == CKR_OK) {
         rv = sr_p11_template(tmpl, n, CKO_SECRET_KEY, &g);
     }
     rv = rv == CKR_OK ? sr_p11_may_make(p, s, &g) : rv;
     sr_p11_wrap_only(&g);
-    struct sr_key_spec spec = {.type = SR_KEY_AES, .bits = (unsigned)g.bits};
-    if (rv == CKR_OK && g.bits != 128 && g.bits != 192 && g.bits != 256) {
-        rv = g.bits == 0 ? CKR_TEMPLATE_INCOMPLETE : CKR_KEY_SIZE_RANGE;
-    } else if (rv == CKR_OK && (g.acl & (SR_ACL_SIGN | SR_ACL_VERIFY))) {
+    struct sr_key_spec spec = {.type = generic ? SR_KEY_GENERIC : SR_KEY_AES, .bits = (unsigned)g.bits};
+    CK_KEY_TYPE type = generic ? CKK_GENERIC_SECRET : CKK_AES;
+    if (rv == CKR_OK && g.key_type != CK_UNAVAILABLE_INFORMATION && g.key_type != type) {
         rv = CKR_TEMPLATE_INCONSISTENT;
+    } else if (rv == CKR_OK && !sr_secret_size_ok(&spec)) {
+        rv = g.bits == 0 ? CKR_TEMPLATE_INCOMPLETE : CKR_KEY_SIZE_RANGE;
+    } else if (rv == CKR_OK && generic && (g.acl & ~(unsigned)(SR_ACL_SIGN | SR_ACL_VERIFY | SR_ACL_EXPORT_TO_TRUSTED))) {
+        rv = CKR_TEMPLATE_INCONSISTENT; /* an HMAC key has no cipher */
     }
     if (rv == CKR_OK) {
         rv = sr_p11_make(p, h, &spec, &g, NULL, ret);
@@ -1021,15 +1038,24 @@ CK_RV sr_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDL
             rv = CKR_ATTRIBUTE_VALUE_INVALID;
         }
     }
-    bool secret = cls == CKO_SECRET_KEY;
-    struct sr_p11_keygen g = {SR_P11_KEYGEN_DEFAULTS, .acl = secret ? SR_ACL_ENCRYPT | SR_ACL_DECRYPT : SR_ACL_SIGN};
+    bool secret = cls == CKO_SECRET_KEY, generic = secret && type == CKK_GENERIC_SECRET;
+    struct sr_p11_keygen g = {SR_P11_KEYGEN_DEFAULTS, .acl = secret && !generic ? SR_ACL_ENCRYPT | SR_ACL_DECRYPT : SR_ACL_SIGN};
     if (rv == CKR_OK && cls != CKO_PRIVATE_KEY && cls != CKO_SECRET_KEY) {
         rv = CKR_TEMPLATE_INCONSISTENT;
+    } else if (rv == CKR_OK && secret && type != CK_UNAVAILABLE_INFORMATION && type != CKK_AES && !generic) {
+        rv = CKR_TEMPLATE_INCONSISTENT; /* a wrapped secret comes in as an AES key or an HMAC key */
     }
     rv = rv == CKR_OK ? sr_p11_template(tmpl, ntmpl, cls, &g) : rv;
     rv = rv == CKR_OK ? sr_p11_may_make(p, s, &g) : rv;
     rv = rv == CKR_OK ? sr_p11_usage_check(g.acl) : rv;
-    enum sr_key_type expect = secret ? SR_KEY_AES : type == CKK_RSA ? SR_KEY_RSA : type == CKK_EC ? SR_KEY_EC : SR_KEY_NONE;
+    enum sr_key_type expect = generic  ? SR_KEY_GENERIC
+                              : secret ? SR_KEY_AES
+                              : type == CKK_RSA ? SR_KEY_RSA
+                              : type == CKK_EC  ? SR_KEY_EC
+                                                : SR_KEY_NONE;
+    if (rv == CKR_OK && generic && (g.acl & ~(unsigned)(SR_ACL_SIGN | SR_ACL_VERIFY | SR_ACL_EXPORT_TO_TRUSTED))) {
+        rv = CKR_TEMPLATE_INCONSISTENT; /* an HMAC key has no cipher */
+    }
     char ident[2 * SR_P11_MAX_ID + 1];
     rv = rv == CKR_OK ? sr_p11_ident_of(g.id, &g.id_len, ident) : rv;
     SR_AUTO_BUF struct sr_buf file = {0};

@@ -20,7 +20,8 @@
 
 #define SR_P11_MAX_DATA (16u * 1024 * 1024) /* what a multi-part operation gathers */
 
-enum sr_p11_kind { SR_MK_RSA_RAW, SR_MK_RSA_PKCS1, SR_MK_RSA_PSS, SR_MK_ECDSA, SR_MK_OAEP, SR_MK_AES, SR_MK_DIGEST };
+enum sr_p11_kind { SR_MK_RSA_RAW, SR_MK_RSA_PKCS1, SR_MK_RSA_PSS, SR_MK_ECDSA, SR_MK_OAEP, SR_MK_AES, SR_MK_DIGEST,
+                   SR_MK_MAC };
 
 struct sr_p11_mech_row {
     CK_MECHANISM_TYPE mech;
@@ -28,6 +29,7 @@ struct sr_p11_mech_row {
     CK_KEY_TYPE key;
     CK_MECHANISM_TYPE hash; /* the hash it applies first (CKM_SHA256 ...), 0: none */
     const char *sym;        /* AES: the algorithm's name in crypto/sym.c (GCM and CBCPAD: after A<bits>) */
+    enum sr_mac_alg mac;    /* HMAC and CMAC */
 };
 
 static const struct sr_p11_mech_row sr_p11_mech_rows[] = {
@@ -55,6 +57,12 @@ static const struct sr_p11_mech_row sr_p11_mech_rows[] = {
     {CKM_AES_CTR, SR_MK_AES, CKK_AES, 0, "CKM_AES_CTR"},
     {CKM_AES_KEY_WRAP, SR_MK_AES, CKK_AES, 0, "CKM_AES_KEY_WRAP"},
     {CKM_AES_KEY_WRAP_PAD, SR_MK_AES, CKK_AES, 0, "CKM_AES_KEY_WRAP_PAD"},
+    {CKM_AES_CMAC, SR_MK_MAC, CKK_AES, 0, NULL, SR_MAC_CMAC_AES},
+    {CKM_SHA_1_HMAC, SR_MK_MAC, CKK_GENERIC_SECRET, 0, NULL, SR_MAC_HMAC_SHA1},
+    {CKM_SHA224_HMAC, SR_MK_MAC, CKK_GENERIC_SECRET, 0, NULL, SR_MAC_HMAC_SHA224},
+    {CKM_SHA256_HMAC, SR_MK_MAC, CKK_GENERIC_SECRET, 0, NULL, SR_MAC_HMAC_SHA256},
+    {CKM_SHA384_HMAC, SR_MK_MAC, CKK_GENERIC_SECRET, 0, NULL, SR_MAC_HMAC_SHA384},
+    {CKM_SHA512_HMAC, SR_MK_MAC, CKK_GENERIC_SECRET, 0, NULL, SR_MAC_HMAC_SHA512},
     {CKM_SHA_1, SR_MK_DIGEST, 0, CKM_SHA_1, NULL},
     {CKM_SHA224, SR_MK_DIGEST, 0, CKM_SHA224, NULL},
     {CKM_SHA256, SR_MK_DIGEST, 0, CKM_SHA256, NULL},
@@ -312,9 +320,13 @@ static void sr_p11_give_back(struct sr_p11 *p, CK_SESSION_HANDLE h, enum sr_p11_
 
 /* --- the computations --- */
 
-static size_t sr_p11_sig_len(const struct sr_p11_object *k)
+static size_t sr_p11_sig_len(const struct sr_p11_active *a)
 {
-    return k->info.spec.type == SR_KEY_RSA ? k->info.spec.bits / 8 : 2 * sr_curve_coord_len(k->info.spec.curve);
+    const struct sr_p11_object *k = &a->key;
+    const struct sr_p11_mech_row *row = sr_p11_mech_row(a->mech);
+    return row->kind == SR_MK_MAC              ? sr_mac_len(row->mac)
+           : k->info.spec.type == SR_KEY_RSA ? k->info.spec.bits / 8
+                                              : 2 * sr_curve_coord_len(k->info.spec.curve);
 }
 
 /* What a hashing mechanism signs: the digest of the data; an unhashed one, the data. */
@@ -356,6 +368,9 @@ static enum sr_err sr_p11_sign(struct sr_p11 *p, const struct sr_p11_active *a, 
     if (row->kind == SR_MK_RSA_RAW) {
         return sr_keyfile_sign_unhashed(p->module, k->app, k->file.data, k->file.len, in, n, out);
     }
+    if (row->kind == SR_MK_MAC) {
+        return sr_keyfile_mac(p->module, k->app, k->file.data, k->file.len, SR_ACL_SIGN, row->mac, in, n, out);
+    }
     SR_TRY(sr_p11_prehash(a, in, n, digest, &dlen, row->hash != 0));
     enum sr_sign_alg alg = SR_ALG_NONE;
     int hi = sr_p11_hash(a->hash);
@@ -371,12 +386,32 @@ static enum sr_err sr_p11_sign(struct sr_p11 *p, const struct sr_p11_active *a, 
     return sr_keyfile_sign_digest(p->module, k->app, k->file.data, k->file.len, alg, digest, dlen, out);
 }
 
-static enum sr_err sr_p11_verify(const struct sr_p11_active *a, const uint8_t *in, size_t n, const uint8_t *sig,
-                                 size_t siglen)
+/* A MAC is checked by computing it in the module (under the key's Verify permission) and comparing in
+ * constant time. */
+static enum sr_err sr_p11_verify_mac(struct sr_p11 *p, const struct sr_p11_active *a, const uint8_t *in, size_t n,
+                                     const uint8_t *sig, size_t siglen)
+{
+    const struct sr_p11_object *k = &a->key;
+    SR_AUTO_BUF struct sr_buf mac = {0};
+    sr_buf_init(&mac, EVP_MAX_MD_SIZE, SR_BUF_SECRET);
+    pthread_rwlock_rdlock(&p->module_lock);
+    enum sr_err r = sr_keyfile_mac(p->module, k->app, k->file.data, k->file.len, SR_ACL_VERIFY,
+                                   sr_p11_mech_row(a->mech)->mac, in, n, &mac);
+    pthread_rwlock_unlock(&p->module_lock);
+    SR_TRY(r);
+    SR_ENSURE(mac.len == siglen && CRYPTO_memcmp(mac.data, sig, siglen) == 0, SR_ERR_BAD_SIGNATURE);
+    return SR_OK;
+}
+
+static enum sr_err sr_p11_verify(struct sr_p11 *p, const struct sr_p11_active *a, const uint8_t *in, size_t n,
+                                 const uint8_t *sig, size_t siglen)
 {
     const struct sr_p11_mech_row *row = sr_p11_mech_row(a->mech);
     const struct sr_p11_object *k = &a->key;
-    SR_ENSURE(siglen == sr_p11_sig_len(k), SR_ERR_MALFORMED);
+    SR_ENSURE(siglen == sr_p11_sig_len(a), SR_ERR_MALFORMED);
+    if (row->kind == SR_MK_MAC) {
+        return sr_p11_verify_mac(p, a, in, n, sig, siglen);
+    }
     if (row->kind == SR_MK_RSA_RAW) {
         return sr_pkey_verify_unhashed(k->pub, in, n, sig, siglen);
     }
@@ -485,7 +520,7 @@ static CK_RV sr_p11_finish(CK_SESSION_HANDLE h, enum sr_p11_op kind, const uint8
         in = a.data.data;
         n = a.data.len;
     }
-    size_t want = kind == SR_P11_OP_SIGN      ? sr_p11_sig_len(&a.key)
+    size_t want = kind == SR_P11_OP_SIGN      ? sr_p11_sig_len(&a)
                   : kind == SR_P11_OP_ENCRYPT ? sr_p11_encrypted_len(&a, n)
                   : kind == SR_P11_OP_DIGEST  ? sr_p11_hashes[sr_p11_hash(a.hash)].len
                                               : n; /* decrypt: never more than went in */
@@ -623,8 +658,8 @@ static CK_RV sr_p11_verify_end(CK_SESSION_HANDLE h, const uint8_t *in, size_t n,
     if (sig == NULL || (in == NULL && n > 0 && !final)) {
         rv = CKR_ARGUMENTS_BAD;
     } else {
-        enum sr_err r = final ? sr_p11_verify(&a, a.data.data, a.data.len, sig, siglen)
-                              : sr_p11_verify(&a, in, n, sig, siglen);
+        enum sr_err r = final ? sr_p11_verify(p, &a, a.data.data, a.data.len, sig, siglen)
+                              : sr_p11_verify(p, &a, in, n, sig, siglen);
         rv = r == SR_ERR_MALFORMED ? CKR_SIGNATURE_LEN_RANGE
              : r == SR_ERR_DIGEST_LEN || r == SR_ERR_TOO_LARGE ? CKR_DATA_LEN_RANGE
                                                                 : sr_p11_rv(r);

@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 
+#include <openssl/evp.h>
+
 #include "base/safety.h"
 
 struct sr_token {
@@ -28,6 +30,13 @@ void sr_token_close(struct sr_token *t);
 /* The library finalized and loaded again, as a new process would (the token's directory kept). */
 void sr_token_restart(struct sr_token *t);
 CK_SESSION_HANDLE sr_open(struct sr_token *t, CK_FLAGS rw);
+/* The token's RSA public key (pub's CKA_MODULUS and CKA_PUBLIC_EXPONENT) as OpenSSL's. */
+EVP_PKEY *sr_token_rsa_public(struct sr_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub);
+/* A session secret key of type (CKK_AES, CKK_GENERIC_SECRET) whose value the test knows, with the
+ * attributes uses: Strongroom takes it only wrapped (C_UnwrapKey, CKM_RSA_AES_KEY_WRAP under a session RSA
+ * key made for it), SoftHSMv2 by C_CreateObject with CKA_VALUE. The user is logged in. */
+CK_OBJECT_HANDLE sr_token_known_secret(struct sr_token *t, CK_SESSION_HANDLE s, CK_KEY_TYPE type, const uint8_t *key,
+                                       size_t n, CK_ATTRIBUTE *uses, CK_ULONG nuses);
 /* Strongroom: sets the token's user PIN (as 'strongroom pkcs11 set-pin' does) in the module at dir. */
 enum sr_err sr_module_set_user_pin_of(const char *dir, const char *pin);
 

@@ -20,34 +20,10 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
 static CK_BBOOL sr_yes = CK_TRUE;
 static const uint8_t sr_msg[] = "an old signature, still checked";
-
-/* The token's RSA public key as OpenSSL's, from CKA_MODULUS and CKA_PUBLIC_EXPONENT. */
-static EVP_PKEY *sr_token_public(struct sr_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub)
-{
-    uint8_t n[512], e[16];
-    CK_ATTRIBUTE a[] = {{CKA_MODULUS, n, sizeof(n)}, {CKA_PUBLIC_EXPONENT, e, sizeof(e)}};
-    assert_int_equal(t->f->C_GetAttributeValue(s, pub, a, 2), CKR_OK);
-    BIGNUM *bn = BN_bin2bn(n, (int)a[0].ulValueLen, NULL), *be = BN_bin2bn(e, (int)a[1].ulValueLen, NULL);
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    assert_true(bn && be && bld && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) == 1 &&
-                OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) == 1);
-    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-    EVP_PKEY *key = NULL;
-    assert_true(params && ctx && EVP_PKEY_fromdata_init(ctx) == 1 &&
-                EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) == 1);
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    BN_free(bn);
-    BN_free(be);
-    return key;
-}
 
 /* OpenSSL's key as a token public key object that verifies and encrypts. */
 static CK_OBJECT_HANDLE sr_public_object(struct sr_token *t, CK_SESSION_HANDLE s, EVP_PKEY *key)
@@ -114,7 +90,7 @@ static void sr_cases(struct sr_token *t)
     CK_ATTRIBUTE kt[] = {{CKA_SIGN, &sr_yes, 1}};
     CK_OBJECT_HANDLE pub = 0, priv = 0;
     assert_int_equal(t->f->C_GenerateKeyPair(s, &gen, pt, 2, kt, 1, &pub, &priv), CKR_OK);
-    EVP_PKEY *tokenkey = sr_token_public(t, s, pub);
+    EVP_PKEY *tokenkey = sr_token_rsa_public(t, s, pub);
     CK_RSA_PKCS_PSS_PARAMS pss224 = {CKM_SHA224, CKG_MGF1_SHA224, 28};
     CK_MECHANISM sha224[] = {{CKM_SHA224_RSA_PKCS, NULL, 0}, {CKM_SHA224_RSA_PKCS_PSS, &pss224, sizeof(pss224)}};
     for (size_t i = 0; i < 2; i++) {
