@@ -5,6 +5,7 @@
  * officer with a quorum of the world's administrator cards, as "CARD:PIN,CARD:PIN" (docs/pkcs11.md).
  */
 #include "pkcs11/p11.h"
+#include "pkcs11/p11v3.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,6 @@
 #include "crypto/crypto.h"
 #include "hsm/km0.h"
 
-#define SR_P11_EXPORT __attribute__((visibility("default")))
 
 static pthread_mutex_t sr_p11_init_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sr_p11 *sr_p11_lib;
@@ -528,7 +528,7 @@ static CK_RV sr_p11_so_login(struct sr_p11 *p, const char *text)
     return rv == CKR_OK || rv == CKR_HOST_MEMORY ? rv : CKR_PIN_INCORRECT;
 }
 
-static CK_RV sr_C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE who, CK_UTF8CHAR_PTR pin, CK_ULONG len)
+CK_RV sr_C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE who, CK_UTF8CHAR_PTR pin, CK_ULONG len)
 {
     struct sr_p11 *p = NULL;
     CK_RV rv = sr_p11_lib_or_fail(&p);
@@ -673,14 +673,6 @@ static CK_RV sr_C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len
     }
 
 /* The same for a function of a session: a bad handle is CKR_SESSION_HANDLE_INVALID first (§5.1). */
-#define SR_P11_UNSUPPORTED_S(name, ...)                                                                        \
-    static CK_RV sr_##name(CK_SESSION_HANDLE h, __VA_ARGS__)                                                    \
-    {                                                                                                            \
-        SR_P11_SESSION_BEGIN(p, h, s);                                                                          \
-        rv = rv == CKR_OK ? CKR_FUNCTION_NOT_SUPPORTED : rv;                                                    \
-        SR_P11_SESSION_END(p);                                                                                  \
-    }
-
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* these take their arguments only to refuse them */
 SR_P11_UNSUPPORTED_S(C_GetOperationState, CK_BYTE_PTR st, CK_ULONG_PTR n)
@@ -714,37 +706,51 @@ static CK_RV sr_C_CancelFunction(CK_SESSION_HANDLE h)
 
 static CK_RV sr_C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ret);
 
-static CK_FUNCTION_LIST sr_p11_functions = {
-    .version = {2, 40},
 #define SR_P11_FN(name) .name = sr_##name
-    SR_P11_FN(C_Initialize), SR_P11_FN(C_Finalize), SR_P11_FN(C_GetInfo), SR_P11_FN(C_GetFunctionList),
-    SR_P11_FN(C_GetSlotList), SR_P11_FN(C_GetSlotInfo), SR_P11_FN(C_GetTokenInfo), SR_P11_FN(C_GetMechanismList),
-    SR_P11_FN(C_GetMechanismInfo), SR_P11_FN(C_InitToken), SR_P11_FN(C_InitPIN), SR_P11_FN(C_SetPIN),
-    SR_P11_FN(C_OpenSession), SR_P11_FN(C_CloseSession), SR_P11_FN(C_CloseAllSessions),
-    SR_P11_FN(C_GetSessionInfo), SR_P11_FN(C_GetOperationState), SR_P11_FN(C_SetOperationState),
-    SR_P11_FN(C_Login), SR_P11_FN(C_Logout), SR_P11_FN(C_CreateObject), SR_P11_FN(C_CopyObject),
-    SR_P11_FN(C_DestroyObject), SR_P11_FN(C_GetObjectSize), SR_P11_FN(C_GetAttributeValue),
-    SR_P11_FN(C_SetAttributeValue), SR_P11_FN(C_FindObjectsInit), SR_P11_FN(C_FindObjects),
-    SR_P11_FN(C_FindObjectsFinal), SR_P11_FN(C_EncryptInit), SR_P11_FN(C_Encrypt), SR_P11_FN(C_EncryptUpdate),
-    SR_P11_FN(C_EncryptFinal), SR_P11_FN(C_DecryptInit), SR_P11_FN(C_Decrypt), SR_P11_FN(C_DecryptUpdate),
-    SR_P11_FN(C_DecryptFinal), SR_P11_FN(C_DigestInit), SR_P11_FN(C_Digest), SR_P11_FN(C_DigestUpdate),
-    SR_P11_FN(C_DigestKey), SR_P11_FN(C_DigestFinal), SR_P11_FN(C_SignInit), SR_P11_FN(C_Sign),
-    SR_P11_FN(C_SignUpdate), SR_P11_FN(C_SignFinal), SR_P11_FN(C_SignRecoverInit), SR_P11_FN(C_SignRecover),
-    SR_P11_FN(C_VerifyInit), SR_P11_FN(C_Verify), SR_P11_FN(C_VerifyUpdate), SR_P11_FN(C_VerifyFinal),
-    SR_P11_FN(C_VerifyRecoverInit), SR_P11_FN(C_VerifyRecover), SR_P11_FN(C_DigestEncryptUpdate),
-    SR_P11_FN(C_DecryptDigestUpdate), SR_P11_FN(C_SignEncryptUpdate), SR_P11_FN(C_DecryptVerifyUpdate),
-    SR_P11_FN(C_GenerateKey), SR_P11_FN(C_GenerateKeyPair), SR_P11_FN(C_WrapKey), SR_P11_FN(C_UnwrapKey),
-    SR_P11_FN(C_DeriveKey), SR_P11_FN(C_SeedRandom), SR_P11_FN(C_GenerateRandom),
-    SR_P11_FN(C_GetFunctionStatus), SR_P11_FN(C_CancelFunction), SR_P11_FN(C_WaitForSlotEvent),
-#undef SR_P11_FN
+/* The 2.40 functions, in CK_FUNCTION_LIST's order: both lists begin with them. */
+#define SR_P11_FUNCTIONS_2_40 \
+    SR_P11_FN(C_Initialize), SR_P11_FN(C_Finalize), SR_P11_FN(C_GetInfo), SR_P11_FN(C_GetFunctionList), \
+    SR_P11_FN(C_GetSlotList), SR_P11_FN(C_GetSlotInfo), SR_P11_FN(C_GetTokenInfo), SR_P11_FN(C_GetMechanismList), \
+    SR_P11_FN(C_GetMechanismInfo), SR_P11_FN(C_InitToken), SR_P11_FN(C_InitPIN), SR_P11_FN(C_SetPIN), \
+    SR_P11_FN(C_OpenSession), SR_P11_FN(C_CloseSession), SR_P11_FN(C_CloseAllSessions), \
+    SR_P11_FN(C_GetSessionInfo), SR_P11_FN(C_GetOperationState), SR_P11_FN(C_SetOperationState), \
+    SR_P11_FN(C_Login), SR_P11_FN(C_Logout), SR_P11_FN(C_CreateObject), SR_P11_FN(C_CopyObject), \
+    SR_P11_FN(C_DestroyObject), SR_P11_FN(C_GetObjectSize), SR_P11_FN(C_GetAttributeValue), \
+    SR_P11_FN(C_SetAttributeValue), SR_P11_FN(C_FindObjectsInit), SR_P11_FN(C_FindObjects), \
+    SR_P11_FN(C_FindObjectsFinal), SR_P11_FN(C_EncryptInit), SR_P11_FN(C_Encrypt), SR_P11_FN(C_EncryptUpdate), \
+    SR_P11_FN(C_EncryptFinal), SR_P11_FN(C_DecryptInit), SR_P11_FN(C_Decrypt), SR_P11_FN(C_DecryptUpdate), \
+    SR_P11_FN(C_DecryptFinal), SR_P11_FN(C_DigestInit), SR_P11_FN(C_Digest), SR_P11_FN(C_DigestUpdate), \
+    SR_P11_FN(C_DigestKey), SR_P11_FN(C_DigestFinal), SR_P11_FN(C_SignInit), SR_P11_FN(C_Sign), \
+    SR_P11_FN(C_SignUpdate), SR_P11_FN(C_SignFinal), SR_P11_FN(C_SignRecoverInit), SR_P11_FN(C_SignRecover), \
+    SR_P11_FN(C_VerifyInit), SR_P11_FN(C_Verify), SR_P11_FN(C_VerifyUpdate), SR_P11_FN(C_VerifyFinal), \
+    SR_P11_FN(C_VerifyRecoverInit), SR_P11_FN(C_VerifyRecover), SR_P11_FN(C_DigestEncryptUpdate), \
+    SR_P11_FN(C_DecryptDigestUpdate), SR_P11_FN(C_SignEncryptUpdate), SR_P11_FN(C_DecryptVerifyUpdate), \
+    SR_P11_FN(C_GenerateKey), SR_P11_FN(C_GenerateKeyPair), SR_P11_FN(C_WrapKey), SR_P11_FN(C_UnwrapKey), \
+    SR_P11_FN(C_DeriveKey), SR_P11_FN(C_SeedRandom), SR_P11_FN(C_GenerateRandom), \
+    SR_P11_FN(C_GetFunctionStatus), SR_P11_FN(C_CancelFunction), SR_P11_FN(C_WaitForSlotEvent)
+
+CK_FUNCTION_LIST sr_p11_functions_2_40 = {.version = {2, 40}, SR_P11_FUNCTIONS_2_40};
+
+/* PKCS#11 3.0's list (p11v3.h): the same functions, then 3.0's (p11v3.c). */
+struct sr_ck_function_list_3_0 sr_p11_functions_3_0 = {
+    .v2 = {.version = {3, 0}, SR_P11_FUNCTIONS_2_40},
+    SR_P11_FN(C_GetInterfaceList), SR_P11_FN(C_GetInterface), SR_P11_FN(C_LoginUser), SR_P11_FN(C_SessionCancel),
+    SR_P11_FN(C_MessageEncryptInit), SR_P11_FN(C_EncryptMessage), SR_P11_FN(C_EncryptMessageBegin),
+    SR_P11_FN(C_EncryptMessageNext), SR_P11_FN(C_MessageEncryptFinal), SR_P11_FN(C_MessageDecryptInit),
+    SR_P11_FN(C_DecryptMessage), SR_P11_FN(C_DecryptMessageBegin), SR_P11_FN(C_DecryptMessageNext),
+    SR_P11_FN(C_MessageDecryptFinal), SR_P11_FN(C_MessageSignInit), SR_P11_FN(C_SignMessage),
+    SR_P11_FN(C_SignMessageBegin), SR_P11_FN(C_SignMessageNext), SR_P11_FN(C_MessageSignFinal),
+    SR_P11_FN(C_MessageVerifyInit), SR_P11_FN(C_VerifyMessage), SR_P11_FN(C_VerifyMessageBegin),
+    SR_P11_FN(C_VerifyMessageNext), SR_P11_FN(C_MessageVerifyFinal),
 };
+#undef SR_P11_FN
 
 static CK_RV sr_C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ret)
 {
     if (ret == NULL) {
         return CKR_ARGUMENTS_BAD;
     }
-    *ret = &sr_p11_functions;
+    *ret = &sr_p11_functions_2_40;
     return CKR_OK;
 }
 

@@ -105,6 +105,21 @@ struct sr_p11_session *sr_p11_session(struct sr_p11 *p, CK_SESSION_HANDLE h);
     pthread_mutex_unlock(&p->lock);                                                                             \
     return rv
 
+/* A function this token does not have: its session checked first (PKCS#11 2.40 §5.1), then
+ * CKR_FUNCTION_NOT_SUPPORTED. */
+#define SR_P11_UNSUPPORTED_BODY(storage, name, ...)                                                            \
+    storage CK_RV sr_##name(CK_SESSION_HANDLE h, __VA_ARGS__)                                                    \
+    {                                                                                                            \
+        SR_P11_SESSION_BEGIN(p, h, s);                                                                          \
+        rv = rv == CKR_OK ? CKR_FUNCTION_NOT_SUPPORTED : rv;                                                    \
+        SR_P11_SESSION_END(p);                                                                                  \
+    }
+#define SR_P11_UNSUPPORTED_S(name, ...) SR_P11_UNSUPPORTED_BODY(static, name, __VA_ARGS__)
+#define SR_P11_UNSUPPORTED_S_EXTERN(name, ...) SR_P11_UNSUPPORTED_BODY(, name, __VA_ARGS__)
+
+/* What the library exports; everything else is hidden. */
+#define SR_P11_EXPORT __attribute__((visibility("default")))
+
 /* sr_err → the PKCS#11 return value that names the same refusal. */
 CK_RV sr_p11_rv(enum sr_err r);
 /* Copies n bytes into a caller's attribute or output buffer under PKCS#11's length rules. */
@@ -156,7 +171,41 @@ struct sr_ck_rsa_aes_key_wrap_params {
  * SHA-1 (and MGF1-SHA-1), and the label if the caller gives one. */
 CK_RV sr_p11_rsa_aes_params(const CK_MECHANISM *mech, const uint8_t **label, size_t *label_len);
 
-/* The functions objects.c and ops.c give the function list. */
+/* The function lists (p11.c): 2.40's, and 3.0's (p11v3.h), which begins with the same functions. */
+extern CK_FUNCTION_LIST sr_p11_functions_2_40;
+extern struct sr_ck_function_list_3_0 sr_p11_functions_3_0;
+
+/* The functions objects.c, create.c, ops.c and p11v3.c give the function lists. */
+CK_RV sr_C_Login(CK_SESSION_HANDLE, CK_USER_TYPE, CK_UTF8CHAR_PTR, CK_ULONG);
+struct sr_ck_interface;
+CK_RV sr_C_GetInterfaceList(struct sr_ck_interface *, CK_ULONG_PTR);
+CK_RV sr_C_GetInterface(CK_UTF8CHAR_PTR, CK_VERSION_PTR, struct sr_ck_interface **, CK_FLAGS);
+CK_RV sr_C_LoginUser(CK_SESSION_HANDLE, CK_USER_TYPE, CK_UTF8CHAR_PTR, CK_ULONG, CK_UTF8CHAR_PTR, CK_ULONG);
+CK_RV sr_C_SessionCancel(CK_SESSION_HANDLE, CK_FLAGS);
+CK_RV sr_C_MessageEncryptInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
+CK_RV sr_C_EncryptMessage(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
+                          CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV sr_C_EncryptMessageBegin(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG);
+CK_RV sr_C_EncryptMessageNext(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR,
+                              CK_ULONG_PTR, CK_FLAGS);
+CK_RV sr_C_MessageEncryptFinal(CK_SESSION_HANDLE);
+CK_RV sr_C_MessageDecryptInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
+CK_RV sr_C_DecryptMessage(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
+                          CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV sr_C_DecryptMessageBegin(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG);
+CK_RV sr_C_DecryptMessageNext(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR,
+                              CK_ULONG_PTR, CK_FLAGS);
+CK_RV sr_C_MessageDecryptFinal(CK_SESSION_HANDLE);
+CK_RV sr_C_MessageSignInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
+CK_RV sr_C_SignMessage(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV sr_C_SignMessageBegin(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG);
+CK_RV sr_C_SignMessageNext(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV sr_C_MessageSignFinal(CK_SESSION_HANDLE);
+CK_RV sr_C_MessageVerifyInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
+CK_RV sr_C_VerifyMessage(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG);
+CK_RV sr_C_VerifyMessageBegin(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG);
+CK_RV sr_C_VerifyMessageNext(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG);
+CK_RV sr_C_MessageVerifyFinal(CK_SESSION_HANDLE);
 CK_RV sr_C_CreateObject(CK_SESSION_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR);
 CK_RV sr_C_DestroyObject(CK_SESSION_HANDLE, CK_OBJECT_HANDLE);
 CK_RV sr_C_GetObjectSize(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, CK_ULONG_PTR);
