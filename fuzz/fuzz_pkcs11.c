@@ -3,7 +3,7 @@
  * session) drives them: templates of any attributes, lengths and values; mechanisms with parameters whose
  * fields are the input's (pointers always valid, as PKCS#11 cannot check them); object handles in and out
  * of range; sign, verify, encrypt, decrypt, digest, wrap and unwrap with the input as data; data objects
- * and public keys by C_CreateObject.
+ * and public keys by C_CreateObject; C_CopyObject; C_DigestKey between digest steps.
  * Target: the function list of src/pkcs11 (objects.c's templates and attributes, ops.c's operations).
  * The token holds an RSA key and a trusted wrapping key (token objects), and an EC, an AES key and an
  * unwrap-only KEK (session objects); keys an input makes are destroyed after it, or end with the second
@@ -212,7 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CK_OBJECT_HANDLE h = CK_INVALID_HANDLE, h2 = CK_INVALID_HANDLE, found[32];
         CK_ULONG n = 0, len = 0;
         uint8_t out[4096];
-        switch (sr_byte(&in) % 13) {
+        switch (sr_byte(&in) % 15) {
         case 0:
             n = sr_template(&in, t1, v1, false);
             if (sr_f->C_FindObjectsInit(sr_s, t1, n) == CKR_OK) {
@@ -291,6 +291,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (sr_f->C_CloseSession(s2) != CKR_OK ||
                 (made == CKR_OK && !token && sr_f->C_GetAttributeValue(sr_s, h, &a, 1) != CKR_OBJECT_HANDLE_INVALID)) {
                 abort(); /* a session object outlived its session */
+            }
+            break;
+        }
+        case 12:
+            h = sr_handle(&in);
+            n = sr_template(&in, t1, v1, false);
+            sr_drop(sr_f->C_CopyObject(sr_s, h, t1, n, &h2), h2);
+            break;
+        case 13: {
+            sr_mechanism(&in, &m, &pp);
+            const uint8_t *d = sr_bytes(&in, 255, &len);
+            CK_ULONG outlen = sizeof(out);
+            if (sr_f->C_DigestInit(sr_s, &m) == CKR_OK) {
+                (void)sr_f->C_DigestUpdate(sr_s, (CK_BYTE_PTR)d, len);
+                (void)sr_f->C_DigestKey(sr_s, sr_handle(&in));
+                (void)sr_f->C_DigestFinal(sr_s, sr_byte(&in) & 1 ? NULL : out, &outlen);
+                (void)sr_f->C_DigestFinal(sr_s, out, &outlen);
             }
             break;
         }

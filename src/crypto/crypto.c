@@ -69,6 +69,41 @@ enum sr_err sr_digest(const char *md, const void *data, size_t n, uint8_t *out, 
     return SR_OK;
 }
 
+enum sr_err sr_digest_begin(const char *md, EVP_MD_CTX **ret)
+{
+    SR_AUTO(sr_EVP_MD_freep) EVP_MD *m = EVP_MD_fetch(NULL, md, NULL);
+    SR_ENSURE(m != NULL, SR_ERR_ALG);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
+    if (EVP_DigestInit_ex(ctx, m, NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return SR_ERR_CRYPTO;
+    }
+    *ret = ctx;
+    return SR_OK;
+}
+
+enum sr_err sr_digest_update(EVP_MD_CTX *ctx, const void *data, size_t n)
+{
+    SR_ENSURE(EVP_DigestUpdate(ctx, data, n) == 1, SR_ERR_CRYPTO);
+    return SR_OK;
+}
+
+enum sr_err sr_digest_end(EVP_MD_CTX *ctx, uint8_t *out, size_t *ret_len)
+{
+    unsigned int len = 0;
+    int ok = EVP_DigestFinal_ex(ctx, out, &len);
+    EVP_MD_CTX_free(ctx);
+    SR_ENSURE(ok == 1, SR_ERR_CRYPTO);
+    *ret_len = len;
+    return SR_OK;
+}
+
+void sr_digest_free(EVP_MD_CTX *ctx)
+{
+    EVP_MD_CTX_free(ctx); /* its state may hold what a key gave it: OpenSSL cleanses it on free */
+}
+
 enum sr_err sr_sha256(const void *data, size_t n, uint8_t out[32])
 {
     unsigned int len = 0;

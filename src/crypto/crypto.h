@@ -1,6 +1,6 @@
 /*
  * crypto.h - thin wrappers over OpenSSL 3 libcrypto: randomness, hashes,
- * HMAC, HKDF, the memory-hard PIN KDF (scrypt) and AEAD (AES-256-GCM).
+ * HMAC and CMAC, HKDF, the memory-hard PIN KDF (scrypt) and AEAD (AES-256-GCM).
  *
  * Nothing here invents a primitive; each function is a bounded, checked call
  * into EVP. Keys and outputs are caller-owned; outputs that hold secrets go
@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <openssl/evp.h>
 
 #include "base/buf.h"
 #include "base/limits.h"
@@ -33,6 +35,12 @@ SR_MUST_USE enum sr_err sr_sha256(const void *data, size_t n, uint8_t out[32]);
 /* SHA-256 of a file of any size, read in blocks (a backup's database, a toolset zip). */
 /* A digest by OpenSSL's name for it ("SHA256", "SHA384", "SHA512", "SHA1"); out holds EVP_MAX_MD_SIZE bytes. */
 SR_MUST_USE enum sr_err sr_digest(const char *md, const void *data, size_t n, uint8_t *out, size_t *ret_len);
+/* The same in steps (PKCS#11's C_DigestKey feeds a key into a running digest inside the module): begin, any
+ * number of updates, then end, which also frees it; sr_digest_free drops one that is not ended. */
+SR_MUST_USE enum sr_err sr_digest_begin(const char *md, EVP_MD_CTX **ret);
+SR_MUST_USE enum sr_err sr_digest_update(EVP_MD_CTX *ctx, const void *data, size_t n);
+SR_MUST_USE enum sr_err sr_digest_end(EVP_MD_CTX *ctx, uint8_t *out, size_t *ret_len);
+void sr_digest_free(EVP_MD_CTX *ctx);
 SR_MUST_USE enum sr_err sr_sha256_file(const char *path, uint8_t out[32]);
 SR_MUST_USE enum sr_err sr_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t n, uint8_t out[32]);
 /* PKCS#11's MACs: HMAC over a generic secret key, CMAC over an AES key (its size picks the cipher). */

@@ -15,6 +15,7 @@
 #include "base/safety.h"
 
 enum sr_acl_action {
+    SR_ACL_NONE = 0, /* no permission asked (a digest of a key: C_DigestKey) */
     SR_ACL_SIGN = 1u << 0,
     SR_ACL_VERIFY = 1u << 1,
     SR_ACL_ENCRYPT = 1u << 2,

@@ -82,6 +82,10 @@ SR_MUST_USE enum sr_err sr_keyfile_symmetric(const struct sr_module *m, const ch
 SR_MUST_USE enum sr_err sr_keyfile_mac(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
                                        enum sr_acl_action action, enum sr_mac_alg alg, const uint8_t *data, size_t n,
                                        struct sr_buf *out);
+/* PKCS#11's C_DigestKey: a secret key's bytes into a running digest (the key never leaves the module; the
+ * digest's state does, as a digest of anything would). Another kind of key is SR_ERR_KEY_TYPE. */
+SR_MUST_USE enum sr_err sr_keyfile_digest_key(const struct sr_module *m, const char *app, const uint8_t *bytes,
+                                              size_t len, EVP_MD_CTX *digest);
 /* Backups: sealed under the world key, so they restore only into a module of the same world (region). */
 SR_MUST_USE enum sr_err sr_module_seal_backup(const struct sr_module *m, const json_t *header, const uint8_t *pt,
                                               size_t len, struct sr_buf *out);

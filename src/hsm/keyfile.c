@@ -245,6 +245,34 @@ enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *
     return SR_OK;
 }
 
+enum sr_err sr_keyfile_copy(struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                            const struct sr_keygen_params *params, struct sr_key_info *ret)
+{
+    SR_TRY(sr_app_check(params->app));
+    SR_TRY(sr_ident_check(params->ident));
+    const char *plainname = params->plainname && *params->plainname ? params->plainname : params->ident;
+    SR_ENSURE(strlen(plainname) <= SR_MAX_PLAINNAME, SR_ERR_USAGE);
+    char path[SR_PATH_MAX];
+    SR_TRY(sr_key_path(m, params->app, params->ident, path, sizeof(path)));
+    SR_ENSURE(params->out != NULL || !sr_file_exists(path), SR_ERR_EXISTS);
+    SR_AUTO(sr_key_material_release) struct sr_key_material km = {0};
+    sr_buf_init(&km.secret, SR_GENERIC_MAX_BITS / 8, SR_BUF_SECRET);
+    struct sr_key_info old;
+    SR_TRY(sr_keyfile_load_material(m, app, bytes, len, &old, &km));
+    /* A copy can do less than its original, never more (PKCS#11: CKA_EXTRACTABLE may only turn false). */
+    SR_ENSURE((params->acl & ~old.acl.actions) == 0, SR_ERR_ACL_DENIED);
+    struct sr_key_info info = {.spec = old.spec, .acl = old.acl};
+    info.acl.actions = params->acl;
+    sr_key_info_names(&info, params->app, params->ident, plainname);
+    snprintf(info.origin, sizeof(info.origin), "%s", old.origin);
+    SR_AUTO_BUF struct sr_buf file = {0};
+    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
+    SR_TRY(sr_key_build_material(m, &info, &km, &file));
+    SR_TRY(sr_key_file_store(params, path, &file));
+    *ret = info;
+    return SR_OK;
+}
+
 enum sr_err sr_key_file_store(const struct sr_keygen_params *params, const char *path, const struct sr_buf *file)
 {
     if (params->out != NULL) {
@@ -559,18 +587,27 @@ enum sr_err sr_blob_symmetric(const struct sr_module *m, const uint8_t *blob, si
     return sr_keyfile_symmetric(m, "vault", blob, len, action, alg, in, out, extra);
 }
 
-enum sr_err sr_keyfile_symmetric(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
-                                 enum sr_acl_action action, const struct sr_sym_alg *alg,
-                                 const struct sr_sym_input *in, struct sr_buf *out, struct sr_sym_extra *extra)
+/* A key file's secret key (AES or generic) of type, into key (SR_BUF_SECRET), if its ACL has action
+ * (SR_ACL_NONE: no permission asked). */
+static enum sr_err sr_keyfile_secret(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                                     enum sr_key_type type, enum sr_acl_action action, struct sr_buf *key)
 {
     SR_AUTO_CONTAINER struct sr_container c = {0};
     SR_TRY(sr_blob_parse(bytes, len, &c));
     struct sr_key_info info;
+    SR_TRY(sr_key_open_any(m, &c, app, NULL, &info, NULL, NULL, key));
+    SR_ENSURE(type == SR_KEY_NONE ? sr_key_type_secret(info.spec.type) : info.spec.type == type, SR_ERR_KEY_TYPE);
+    SR_ENSURE(action == SR_ACL_NONE || sr_acl_permits(&info.acl, action), SR_ERR_ACL_DENIED);
+    return SR_OK;
+}
+
+enum sr_err sr_keyfile_symmetric(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                                 enum sr_acl_action action, const struct sr_sym_alg *alg,
+                                 const struct sr_sym_input *in, struct sr_buf *out, struct sr_sym_extra *extra)
+{
     SR_AUTO_BUF struct sr_buf key = {0};
-    sr_buf_init(&key, 64, SR_BUF_SECRET);
-    SR_TRY(sr_key_open_any(m, &c, app, NULL, &info, NULL, NULL, &key));
-    SR_ENSURE(info.spec.type == SR_KEY_AES, SR_ERR_KEY_TYPE);
-    SR_ENSURE(sr_acl_permits(&info.acl, action), SR_ERR_ACL_DENIED);
+    sr_buf_init(&key, SR_GENERIC_MAX_BITS / 8, SR_BUF_SECRET);
+    SR_TRY(sr_keyfile_secret(m, app, bytes, len, SR_KEY_AES, action, &key));
     bool encrypt = action == SR_ACL_ENCRYPT || action == SR_ACL_WRAP;
     return encrypt ? sr_sym_encrypt(alg, key.data, key.len, in, out, extra)
                    : sr_sym_decrypt(alg, key.data, key.len, in, out);
@@ -580,15 +617,19 @@ enum sr_err sr_keyfile_mac(const struct sr_module *m, const char *app, const uin
                            enum sr_acl_action action, enum sr_mac_alg alg, const uint8_t *data, size_t n,
                            struct sr_buf *out)
 {
-    SR_AUTO_CONTAINER struct sr_container c = {0};
-    SR_TRY(sr_blob_parse(bytes, len, &c));
-    struct sr_key_info info;
     SR_AUTO_BUF struct sr_buf key = {0};
     sr_buf_init(&key, SR_GENERIC_MAX_BITS / 8, SR_BUF_SECRET);
-    SR_TRY(sr_key_open_any(m, &c, app, NULL, &info, NULL, NULL, &key));
-    SR_ENSURE(info.spec.type == (alg == SR_MAC_CMAC_AES ? SR_KEY_AES : SR_KEY_GENERIC), SR_ERR_KEY_TYPE);
-    SR_ENSURE(sr_acl_permits(&info.acl, action), SR_ERR_ACL_DENIED);
+    SR_TRY(sr_keyfile_secret(m, app, bytes, len, alg == SR_MAC_CMAC_AES ? SR_KEY_AES : SR_KEY_GENERIC, action, &key));
     return sr_mac(alg, key.data, key.len, data, n, out);
+}
+
+enum sr_err sr_keyfile_digest_key(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                                  EVP_MD_CTX *digest)
+{
+    SR_AUTO_BUF struct sr_buf key = {0};
+    sr_buf_init(&key, SR_GENERIC_MAX_BITS / 8, SR_BUF_SECRET);
+    SR_TRY(sr_keyfile_secret(m, app, bytes, len, SR_KEY_NONE, SR_ACL_NONE, &key));
+    return sr_digest_update(digest, key.data, key.len);
 }
 
 enum sr_err sr_keyfile_load_material(const struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,

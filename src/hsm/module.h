@@ -178,6 +178,11 @@ SR_MUST_USE enum sr_err sr_key_generate(struct sr_module *m, const struct sr_key
  * authentication is an error, never "unverified". */
 SR_MUST_USE enum sr_err sr_key_inspect(struct sr_module *m, const char *path, struct sr_key_info *ret,
                                        bool *ret_verified);
+/* PKCS#11's C_CopyObject of a key: the key of a key file (app, its bytes) becomes the key file params names
+ * (into params->out, or written), with the same type, size and origin; params->acl may only narrow the
+ * original's (SR_ERR_ACL_DENIED). */
+SR_MUST_USE enum sr_err sr_keyfile_copy(struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                                        const struct sr_keygen_params *params, struct sr_key_info *ret);
 /* Deletes a kmdata key file (PKCS#11's C_DestroyObject): SR_ERR_NOT_FOUND if there is none. */
 SR_MUST_USE enum sr_err sr_key_destroy(struct sr_module *m, const char *app, const char *ident);
 SR_MUST_USE enum sr_err sr_key_public(struct sr_module *m, const char *app, const char *ident, EVP_PKEY **ret);

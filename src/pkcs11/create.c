@@ -16,6 +16,7 @@
 
 #include "base/fileio.h"
 #include "base/json.h"
+#include "base/text.h"
 #include "crypto/crypto.h"
 #include "crypto/jwk.h"
 #include "crypto/ossl.h"
@@ -283,6 +284,163 @@ CK_RV sr_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, 
     if (rv == CKR_OK) {
         c.token = c.token || c.trusted;
         rv = c.trusted ? sr_p11_create_trusted(p, &c, pub, ret) : sr_p11_create_stored(p, h, &c, pub, ret);
+    }
+    SR_P11_SESSION_END(p);
+}
+
+/* --- C_CopyObject --- */
+
+/* What a copy's template may change (PKCS#11 2.40 §5.7): where it lives (CKA_TOKEN, CKA_PRIVATE), its
+ * names, and the latching attributes one way only (CKA_EXTRACTABLE to false, CKA_SENSITIVE to true). */
+struct sr_p11_copy {
+    int token, priv, extractable; /* -1: as the original */
+    bool label_set, id_set, application_set;
+    char label[SR_MAX_PLAINNAME + 1];
+    uint8_t id[SR_P11_MAX_ID];
+    CK_ULONG id_len;
+    char application[SR_APPOBJECT_MAX_APP + 1];
+};
+
+static CK_RV sr_p11_copy_template(const CK_ATTRIBUTE *tmpl, CK_ULONG n, struct sr_p11_copy *c)
+{
+    for (CK_ULONG i = 0; i < n; i++) {
+        const CK_ATTRIBUTE *a = &tmpl[i];
+        CK_BBOOL b = CK_FALSE;
+        size_t len = 0;
+        bool is_bool = sr_p11_template_bool(a, &b);
+        CK_RV rv = CKR_OK;
+        switch (a->type) {
+        case CKA_TOKEN: c->token = b; break;
+        case CKA_PRIVATE: c->priv = b; break;
+        case CKA_EXTRACTABLE: c->extractable = b; break;
+        case CKA_SENSITIVE: rv = b ? CKR_OK : CKR_ATTRIBUTE_READ_ONLY; break;
+        case CKA_MODIFIABLE: case CKA_COPYABLE: case CKA_DESTROYABLE: break;
+        case CKA_LABEL: c->label_set = true; rv = sr_p11_template_label(a, c->label); is_bool = true; break;
+        case CKA_ID: c->id_set = true; rv = sr_p11_template_id(a, c->id, &c->id_len); is_bool = true; break;
+        case CKA_APPLICATION:
+            c->application_set = true;
+            rv = sr_p11_template_bytes(a, c->application, SR_APPOBJECT_MAX_APP, &len);
+            c->application[len] = 0;
+            is_bool = true;
+            break;
+        default: return CKR_ATTRIBUTE_READ_ONLY; /* no other attribute of an object changes */
+        }
+        if (rv != CKR_OK || !is_bool) {
+            return rv != CKR_OK ? rv : CKR_ATTRIBUTE_VALUE_INVALID;
+        }
+    }
+    return CKR_OK;
+}
+
+/* A key with a secret part: a new key file, made by the module from the original's key, with the same or
+ * fewer permissions. */
+static CK_RV sr_p11_copy_key(struct sr_p11 *p, CK_SESSION_HANDLE h, const struct sr_p11_session *s,
+                             const struct sr_p11_object *o, const struct sr_p11_copy *c, CK_OBJECT_HANDLE_PTR ret)
+{
+    struct sr_p11_keygen g = {.token = c->token == -1 ? o->session == 0 : c->token,
+                              .priv = c->priv == -1 ? o->priv : c->priv, .acl = o->info.acl.actions};
+    CK_RV rv = sr_p11_may_make(p, s, &g);
+    if (rv != CKR_OK) {
+        return rv;
+    }
+    if (c->extractable == CK_FALSE) {
+        g.acl &= ~(unsigned)SR_ACL_EXPORT_TO_TRUSTED;
+    } else if (c->extractable == CK_TRUE && !(g.acl & SR_ACL_EXPORT_TO_TRUSTED)) {
+        return CKR_ATTRIBUTE_READ_ONLY; /* an unextractable key stays so */
+    }
+    char ident[2 * SR_P11_MAX_ID + 1];
+    snprintf(ident, sizeof(ident), "%s", o->ident); /* the same CKA_ID, unless the template gives one */
+    if (c->id_set) {
+        sr_hex_encode(c->id, c->id_len, ident);
+    }
+    snprintf(g.label, sizeof(g.label), "%s", c->label_set ? c->label : o->info.plainname);
+    SR_AUTO_BUF struct sr_buf file = {0};
+    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
+    struct sr_keygen_params params = {.app = SR_P11_APP, .ident = ident, .plainname = g.label[0] ? g.label : ident,
+                                      .acl = g.acl, .out = g.token ? NULL : &file};
+    SR_AUTO_BUF struct sr_buf original = {0};
+    sr_buf_init(&original, SR_MAX_FILE, SR_BUF_PLAIN);
+    char app[sizeof(o->app)];
+    snprintf(app, sizeof(app), "%s", o->app);
+    CK_OBJECT_CLASS cls = o->cls;
+    if (sr_buf_append(&original, o->file.data, o->file.len) != SR_OK) {
+        return CKR_HOST_MEMORY;
+    }
+    struct sr_key_info info;
+    if (g.token) {
+        pthread_rwlock_wrlock(&p->module_lock);
+    } else {
+        pthread_rwlock_rdlock(&p->module_lock);
+    }
+    enum sr_err r = sr_keyfile_copy(p->module, app, original.data, original.len, &params, &info);
+    rv = r == SR_ERR_EXISTS ? CKR_ATTRIBUTE_VALUE_INVALID : sr_p11_rv(r); /* that CKA_ID is taken */
+    rv = rv == CKR_OK && g.token ? sr_p11_refresh(p) : rv;
+    pthread_rwlock_unlock(&p->module_lock);
+    if (rv != CKR_OK) {
+        return rv;
+    }
+    return g.token ? sr_p11_handle_of(p, SR_P11_APP, ident, cls, ret) : sr_p11_add_session_key(p, h, &g, &info, &file, NULL, ret);
+}
+
+/* A public key or a data object: a new application object with the original's key or value. */
+static CK_RV sr_p11_copy_stored(struct sr_p11 *p, CK_SESSION_HANDLE h, const struct sr_p11_session *s,
+                                const struct sr_p11_object *o, const struct sr_p11_copy *c, CK_OBJECT_HANDLE_PTR ret)
+{
+    struct sr_p11_create n = {.cls = o->cls, .type = CK_UNAVAILABLE_INFORMATION};
+    n.token = c->token == -1 ? o->session == 0 : c->token;
+    n.d = o->stored; /* a data object's or a stored public key's attributes; a key file's half has none */
+    n.d.private_ = c->priv == -1 ? o->priv : c->priv == CK_TRUE;
+    n.d.is_public_key = o->cls == CKO_PUBLIC_KEY;
+    snprintf(n.d.label, sizeof(n.d.label), "%s", c->label_set ? c->label : o->created ? o->stored.label : o->info.plainname);
+    if (c->application_set) {
+        snprintf(n.d.application, sizeof(n.d.application), "%s", c->application);
+    }
+    SR_AUTO_BUF struct sr_buf id = {0};
+    sr_buf_init(&id, SR_APPOBJECT_MAX_ID, SR_BUF_PLAIN);
+    if (c->id_set) {
+        memcpy(n.id, c->id, c->id_len);
+        n.id_len = c->id_len;
+    } else if (sr_p11_id(o, &id) == SR_OK && id.len <= sizeof(n.id)) {
+        memcpy(n.id, id.data, id.len);
+        n.id_len = id.len;
+    }
+    if (!o->created && o->cls == CKO_PUBLIC_KEY) { /* the public half of a key file: what its pair does */
+        n.d.usage = (sr_acl_permits(&o->info.acl, SR_ACL_SIGN) || sr_acl_permits(&o->info.acl, SR_ACL_VERIFY) ? SR_ACL_VERIFY : 0) |
+                    (sr_acl_permits(&o->info.acl, SR_ACL_DECRYPT) || sr_acl_permits(&o->info.acl, SR_ACL_ENCRYPT) ? SR_ACL_ENCRYPT : 0);
+    }
+    bool rw = (s->flags & CKF_RW_SESSION) != 0;
+    if (n.token && !rw) {
+        return CKR_SESSION_READ_ONLY;
+    }
+    if (n.d.private_ && !p->user) {
+        return CKR_USER_NOT_LOGGED_IN;
+    }
+    CK_ATTRIBUTE value = {CKA_VALUE, o->file.data, o->file.len};
+    n.value = o->cls == CKO_DATA ? &value : NULL;
+    EVP_PKEY *pub = o->pub; /* held by o, which the library lock keeps */
+    return sr_p11_create_stored(p, h, &n, pub, ret);
+}
+
+CK_RV sr_C_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n,
+                      CK_OBJECT_HANDLE_PTR ret)
+{
+    SR_P11_SESSION_BEGIN(p, h, s);
+    struct sr_p11_object *o = rv == CKR_OK ? sr_p11_object(p, oh) : NULL;
+    struct sr_p11_copy c = {.token = -1, .priv = -1, .extractable = -1};
+    if (rv == CKR_OK && (ret == NULL || (tmpl == NULL && n > 0))) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (rv == CKR_OK && (o == NULL || !sr_p11_object_visible(p, o))) {
+        rv = CKR_OBJECT_HANDLE_INVALID;
+    } else if (rv == CKR_OK && !sr_p11_copyable(o)) {
+        rv = CKR_ACTION_PROHIBITED; /* §5.7: CKA_COPYABLE is false */
+    }
+    rv = rv == CKR_OK ? sr_p11_copy_template(tmpl, n, &c) : rv;
+    if (rv == CKR_OK && c.application_set && o->cls != CKO_DATA) {
+        rv = CKR_ATTRIBUTE_TYPE_INVALID;
+    }
+    if (rv == CKR_OK) {
+        bool secret_part = o->cls == CKO_PRIVATE_KEY || o->cls == CKO_SECRET_KEY;
+        rv = secret_part ? sr_p11_copy_key(p, h, s, o, &c, ret) : sr_p11_copy_stored(p, h, s, o, &c, ret);
     }
     SR_P11_SESSION_END(p);
 }

@@ -339,12 +339,12 @@ static bool sr_p11_acl(const struct sr_p11_object *o, enum sr_acl_action a)
 
 /* Objects made through the library (keys, trusted keys) keep their CKA_ID as their ident's hex, and their
  * CKA_LABEL as their plain name; a key generatekey made shows its ident as both. */
-static bool sr_p11_made_here(const struct sr_p11_object *o)
+bool sr_p11_made_here(const struct sr_p11_object *o)
 {
     return strcmp(o->app, SR_P11_APP) == 0 || o->trusted || o->created;
 }
 
-static enum sr_err sr_p11_id(const struct sr_p11_object *o, struct sr_buf *out)
+enum sr_err sr_p11_id(const struct sr_p11_object *o, struct sr_buf *out)
 {
     if (o->created) {
         return sr_buf_append(out, o->stored.id, o->stored.id_len);
@@ -361,6 +361,11 @@ static enum sr_err sr_p11_id(const struct sr_p11_object *o, struct sr_buf *out)
 static const char *sr_p11_label(const struct sr_p11_object *o)
 {
     return sr_p11_made_here(o) ? o->info.plainname : o->ident;
+}
+
+bool sr_p11_copyable(const struct sr_p11_object *o)
+{
+    return !o->trusted && (o->cls == CKO_PUBLIC_KEY || o->created || strcmp(o->app, SR_P11_APP) == 0);
 }
 
 /* CKA_LOCAL: made in a module (not unwrapped, stored or trusted). */
@@ -391,7 +396,8 @@ static CK_RV sr_p11_data_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE 
     case CKA_CLASS: return sr_p11_ulong(o->cls, out);
     case CKA_TOKEN: return sr_p11_bool(o->session == 0, out);
     case CKA_PRIVATE: return sr_p11_bool(o->priv, out);
-    case CKA_MODIFIABLE: case CKA_COPYABLE: return sr_p11_bool(CK_FALSE, out);
+    case CKA_MODIFIABLE: return sr_p11_bool(CK_FALSE, out);
+    case CKA_COPYABLE: return sr_p11_bool(sr_p11_copyable(o), out);
     case CKA_DESTROYABLE: return sr_p11_bool(CK_TRUE, out);
     case CKA_LABEL: return sr_p11_bytes(o->stored.label, strlen(o->stored.label), out);
     case CKA_APPLICATION: return sr_p11_bytes(o->stored.application, strlen(o->stored.application), out);
@@ -414,7 +420,7 @@ static CK_RV sr_p11_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, st
     case CKA_TOKEN: return sr_p11_bool(o->session == 0, out);
     case CKA_PRIVATE: return sr_p11_bool(o->priv, out);
     case CKA_MODIFIABLE: return sr_p11_bool(CK_FALSE, out);
-    case CKA_COPYABLE: return sr_p11_bool(CK_FALSE, out);
+    case CKA_COPYABLE: return sr_p11_bool(sr_p11_copyable(o), out);
     case CKA_DESTROYABLE: return sr_p11_bool(CK_TRUE, out);
     case CKA_LABEL: return sr_p11_bytes(sr_p11_label(o), strlen(sr_p11_label(o)), out);
     case CKA_ID: return sr_p11_id(o, out) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
@@ -654,23 +660,6 @@ CK_RV sr_C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
 
 /* --- making keys --- */
 
-struct sr_p11_keygen {
-    CK_ULONG bits;             /* CKA_MODULUS_BITS; CKA_VALUE_LEN * 8 */
-    enum sr_curve curve;       /* CKA_EC_PARAMS */
-    unsigned long pubexp;
-    uint8_t id[SR_P11_MAX_ID];
-    CK_ULONG id_len;           /* 0: a random one */
-    char label[SR_MAX_PLAINNAME + 1];
-    unsigned acl;
-    unsigned acl_set;          /* the usage attributes the templates gave, true or false */
-    CK_BBOOL token;            /* CKA_TOKEN of the private or secret key (PKCS#11's default: false) */
-    int pub_token;             /* the public key template's CKA_TOKEN; -1: not given */
-    CK_BBOOL priv;             /* CKA_PRIVATE of the private or secret key (default: true) */
-    CK_KEY_TYPE key_type;      /* CKA_KEY_TYPE if given: it must be the mechanism's */
-};
-
-/* The defaults of every template: a private session object. */
-#define SR_P11_KEYGEN_DEFAULTS .pub_token = -1, .priv = CK_TRUE, .key_type = CK_UNAVAILABLE_INFORMATION
 
 bool sr_p11_template_bool(const CK_ATTRIBUTE *a, CK_BBOOL *ret)
 {
@@ -863,7 +852,7 @@ CK_RV sr_p11_ident_of(uint8_t id[SR_P11_MAX_ID], CK_ULONG *id_len, char ident[2 
 /* PKCS#11 2.40 §4.4's table of sessions and objects: a token object needs a read/write session, a private
  * object the user (the SO sees no private object). This token's token keys are all private: the user PIN
  * is their gate, so a public one is refused. A public session key needs no login, in any session. */
-static CK_RV sr_p11_may_make(const struct sr_p11 *p, const struct sr_p11_session *s, const struct sr_p11_keygen *g)
+CK_RV sr_p11_may_make(const struct sr_p11 *p, const struct sr_p11_session *s, const struct sr_p11_keygen *g)
 {
     if (g->token && !g->priv) {
         return CKR_TEMPLATE_INCONSISTENT;
@@ -875,7 +864,7 @@ static CK_RV sr_p11_may_make(const struct sr_p11 *p, const struct sr_p11_session
 }
 
 /* The objects of a key file just made into file (a session key of session h): they live in the table only. */
-static CK_RV sr_p11_add_session_key(struct sr_p11 *p, CK_SESSION_HANDLE h, const struct sr_p11_keygen *g,
+CK_RV sr_p11_add_session_key(struct sr_p11 *p, CK_SESSION_HANDLE h, const struct sr_p11_keygen *g,
                                     const struct sr_key_info *info, const struct sr_buf *file,
                                     CK_OBJECT_HANDLE_PTR ret_pub, CK_OBJECT_HANDLE_PTR ret_priv)
 {

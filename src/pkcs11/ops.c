@@ -112,6 +112,7 @@ void sr_p11_active_release(struct sr_p11_active *a)
     sr_buf_release(&a->data);
     sr_buf_release(&a->iv);
     sr_buf_release(&a->aad);
+    sr_digest_free(a->digest);
     memset(a, 0, sizeof(*a));
 }
 
@@ -539,7 +540,7 @@ static CK_RV sr_p11_finish(CK_SESSION_HANDLE h, enum sr_p11_op kind, const uint8
     } else if (kind == SR_P11_OP_DIGEST) {
         uint8_t d[EVP_MAX_MD_SIZE];
         size_t dlen = 0;
-        r = sr_p11_prehash(&a, in, n, d, &dlen, true);
+        r = a.digest != NULL ? sr_digest_end(SR_TAKE(a.digest), d, &dlen) : sr_p11_prehash(&a, in, n, d, &dlen, true);
         r = r == SR_OK ? sr_buf_append(&result, d, dlen) : r;
     } else {
         r = sr_p11_crypt(p, &a, kind == SR_P11_OP_ENCRYPT, in, n, &result);
@@ -563,11 +564,48 @@ static CK_RV sr_p11_update(CK_SESSION_HANDLE h, enum sr_p11_op kind, const uint8
     if (rv != CKR_OK) {
         return rv;
     }
-    bool ok = (in != NULL || n == 0) && sr_buf_append(&a.data, in, n) == SR_OK;
+    bool ok = (in != NULL || n == 0) &&
+              (a.digest != NULL ? sr_digest_update(a.digest, in, n) : sr_buf_append(&a.data, in, n)) == SR_OK;
     a.multipart = true;
     /* A failed step ends the operation, as PKCS#11 says. */
     sr_p11_give_back(p, h, kind, &a, ok);
     return ok ? CKR_OK : in == NULL ? CKR_ARGUMENTS_BAD : CKR_DATA_LEN_RANGE;
+}
+
+/* C_DigestKey (§5.10): a secret key's value into the digest in progress, inside the module; from then on the
+ * digest goes on in steps. Only secret keys: another key is CKR_KEY_INDIGESTIBLE. */
+CK_RV sr_C_DigestKey(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
+{
+    struct sr_p11 *p = NULL;
+    struct sr_p11_active a = {0};
+    CK_RV rv = sr_p11_take(h, SR_P11_OP_DIGEST, &p, &a);
+    if (rv != CKR_OK) {
+        return rv;
+    }
+    struct sr_p11_object k = {0};
+    pthread_mutex_lock(&p->lock);
+    struct sr_p11_object *o = sr_p11_object(p, key);
+    rv = o == NULL || !sr_p11_object_visible(p, o) || o->cls == CKO_DATA ? CKR_KEY_HANDLE_INVALID
+         : o->cls != CKO_SECRET_KEY                                         ? CKR_KEY_INDIGESTIBLE
+         : sr_p11_object_copy(o, &k) != SR_OK                               ? CKR_HOST_MEMORY
+                                                                            : CKR_OK;
+    pthread_mutex_unlock(&p->lock);
+    if (rv == CKR_OK && a.digest == NULL) { /* what came before the key, then the key */
+        enum sr_err r = sr_digest_begin(sr_p11_hashes[sr_p11_hash(a.hash)].md, &a.digest);
+        r = r == SR_OK ? sr_digest_update(a.digest, a.data.data, a.data.len) : r;
+        rv = sr_p11_rv(r);
+        sr_buf_release(&a.data);
+    }
+    if (rv == CKR_OK) {
+        pthread_rwlock_rdlock(&p->module_lock);
+        rv = sr_p11_rv(sr_keyfile_digest_key(p->module, k.app, k.file.data, k.file.len, a.digest));
+        pthread_rwlock_unlock(&p->module_lock);
+    }
+    sr_p11_object_release(&k);
+    a.multipart = a.multipart || rv == CKR_OK;
+    /* A failed step ends the operation, as PKCS#11 says, but a key of the wrong kind leaves it as it was. */
+    sr_p11_give_back(p, h, SR_P11_OP_DIGEST, &a, rv == CKR_OK || rv == CKR_KEY_INDIGESTIBLE || rv == CKR_KEY_HANDLE_INVALID);
+    return rv;
 }
 
 CK_RV sr_C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG n, CK_BYTE_PTR sig, CK_ULONG_PTR siglen)

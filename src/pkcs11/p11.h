@@ -60,6 +60,7 @@ struct sr_p11_active {
     struct sr_buf iv, aad;  /* AES: the mechanism's parameters */
     CK_ULONG tag_bits;
     bool multipart;         /* an *Update came: only *Final ends it (C_Sign and the like: CKR_OPERATION_ACTIVE) */
+    EVP_MD_CTX *digest;     /* a digest that took a key (C_DigestKey) goes on in steps, not from data */
 };
 
 struct sr_p11_session {
@@ -156,6 +157,37 @@ CK_RV sr_p11_template_label(const CK_ATTRIBUTE *a, char out[SR_MAX_PLAINNAME + 1
 CK_RV sr_p11_template_id(const CK_ATTRIBUTE *a, uint8_t out[SR_P11_MAX_ID], CK_ULONG *len);
 /* A made object's ident: the hex of its CKA_ID, or of 8 random bytes (then also its CKA_ID) if it has none. */
 CK_RV sr_p11_ident_of(uint8_t id[SR_P11_MAX_ID], CK_ULONG *id_len, char ident[2 * SR_P11_MAX_ID + 1]);
+/* What a template asks of a key to make (C_GenerateKey, C_GenerateKeyPair, C_UnwrapKey, C_CopyObject). */
+struct sr_p11_keygen {
+    CK_ULONG bits;             /* CKA_MODULUS_BITS; CKA_VALUE_LEN * 8 */
+    enum sr_curve curve;       /* CKA_EC_PARAMS */
+    unsigned long pubexp;
+    uint8_t id[SR_P11_MAX_ID];
+    CK_ULONG id_len;           /* 0: a random one */
+    char label[SR_MAX_PLAINNAME + 1];
+    unsigned acl;
+    unsigned acl_set;          /* the usage attributes the templates gave, true or false */
+    CK_BBOOL token;            /* CKA_TOKEN of the private or secret key (PKCS#11's default: false) */
+    int pub_token;             /* the public key template's CKA_TOKEN; -1: not given */
+    CK_BBOOL priv;             /* CKA_PRIVATE of the private or secret key (default: true) */
+    CK_KEY_TYPE key_type;      /* CKA_KEY_TYPE if given: it must be the mechanism's */
+};
+
+/* The defaults of every template: a private session object. */
+#define SR_P11_KEYGEN_DEFAULTS .pub_token = -1, .priv = CK_TRUE, .key_type = CK_UNAVAILABLE_INFORMATION
+/* §4.4's table of sessions and objects for a key to make: CKR_OK, or why not. */
+CK_RV sr_p11_may_make(const struct sr_p11 *p, const struct sr_p11_session *s, const struct sr_p11_keygen *g);
+/* The objects of a key file just made into file, as session objects of session h; their handles. */
+CK_RV sr_p11_add_session_key(struct sr_p11 *p, CK_SESSION_HANDLE h, const struct sr_p11_keygen *g,
+                             const struct sr_key_info *info, const struct sr_buf *file, CK_OBJECT_HANDLE_PTR ret_pub,
+                             CK_OBJECT_HANDLE_PTR ret_priv);
+/* An object's CKA_ID, appended to out; whether it was made through the library (its CKA_ID and CKA_LABEL
+ * are its own, not its key file's ident). */
+enum sr_err sr_p11_id(const struct sr_p11_object *o, struct sr_buf *out);
+bool sr_p11_made_here(const struct sr_p11_object *o);
+/* CKA_COPYABLE: keys made through the library, public keys, data objects; never a trusted key, nor a key
+ * another application of the module made. */
+bool sr_p11_copyable(const struct sr_p11_object *o);
 /* A copy that owns its bytes and a reference to pub (for an operation), and its release. */
 enum sr_err sr_p11_object_copy(const struct sr_p11_object *o, struct sr_p11_object *ret);
 void sr_p11_object_release(struct sr_p11_object *o);
@@ -207,6 +239,7 @@ CK_RV sr_C_VerifyMessageBegin(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG);
 CK_RV sr_C_VerifyMessageNext(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG);
 CK_RV sr_C_MessageVerifyFinal(CK_SESSION_HANDLE);
 CK_RV sr_C_CreateObject(CK_SESSION_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR);
+CK_RV sr_C_CopyObject(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR);
 CK_RV sr_C_DestroyObject(CK_SESSION_HANDLE, CK_OBJECT_HANDLE);
 CK_RV sr_C_GetObjectSize(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, CK_ULONG_PTR);
 CK_RV sr_C_GetAttributeValue(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG);
@@ -232,6 +265,7 @@ CK_RV sr_C_DigestInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR);
 CK_RV sr_C_Digest(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
 CK_RV sr_C_DigestUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG);
 CK_RV sr_C_DigestFinal(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV sr_C_DigestKey(CK_SESSION_HANDLE, CK_OBJECT_HANDLE);
 CK_RV sr_C_SignInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
 CK_RV sr_C_Sign(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
 CK_RV sr_C_SignUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG);
