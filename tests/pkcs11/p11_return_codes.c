@@ -79,8 +79,10 @@ static void test_return_codes_strongroom(void **state)
     sr_cases(&t);
     /* Ours: functions this token does not have still check their session first (§5.1). */
     CK_SESSION_HANDLE s = sr_open(&t, CKF_RW_SESSION);
-    assert_int_equal(t.f->C_DigestKey(s + 1000, 1), CKR_SESSION_HANDLE_INVALID);
-    assert_int_equal(t.f->C_DigestKey(s, 1), CKR_FUNCTION_NOT_SUPPORTED);
+    uint8_t part[16] = {0}, dual[32];
+    CK_ULONG dual_len = sizeof(dual);
+    assert_int_equal(t.f->C_DigestEncryptUpdate(s + 1000, part, 16, dual, &dual_len), CKR_SESSION_HANDLE_INVALID);
+    assert_int_equal(t.f->C_DigestEncryptUpdate(s, part, 16, dual, &dual_len), CKR_FUNCTION_NOT_SUPPORTED);
     /* Ours, listed in docs/pkcs11.md: DES and 3DES are not mechanisms here (CKR_MECHANISM_INVALID), and RSA keys
      * are 2048 bits or more (CKR_KEY_SIZE_RANGE) — SoftHSMv2 makes both. */
     SR_ASSERT_OK(sr_module_set_user_pin_of(t.dir, "1234"));
