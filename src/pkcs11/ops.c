@@ -241,7 +241,7 @@ static CK_RV sr_p11_init(CK_SESSION_HANDLE h, enum sr_p11_op kind, CK_FLAGS need
         sr_buf_init(&a->aad, 1u << 20, SR_BUF_PLAIN);
         rv = sr_p11_params(row, mech, a);
     }
-    bool signs = kind == SR_P11_OP_SIGN && (row->kind == SR_MK_RSA_PKCS1 || row->kind == SR_MK_RSA_PSS);
+    bool signs = rv == CKR_OK && kind == SR_P11_OP_SIGN && (row->kind == SR_MK_RSA_PKCS1 || row->kind == SR_MK_RSA_PSS);
     if (rv == CKR_OK && signs && a->hash == CKM_SHA_1) {
         rv = CKR_MECHANISM_PARAM_INVALID; /* SHA-1 signatures are verified, never made */
     }
