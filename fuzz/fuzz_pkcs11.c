@@ -3,7 +3,8 @@
  * session) drives them: templates of any attributes, lengths and values; mechanisms with parameters whose
  * fields are the input's (pointers always valid, as PKCS#11 cannot check them); object handles in and out
  * of range; sign, verify, encrypt, decrypt, digest, wrap and unwrap with the input as data; data objects
- * and public keys by C_CreateObject; C_CopyObject; C_DigestKey between digest steps.
+ * and public keys by C_CreateObject; C_CopyObject; C_DigestKey between digest steps; C_DeriveKey (ECDH)
+ * with the input's point.
  * Target: the function list of src/pkcs11 (objects.c's templates and attributes, ops.c's operations).
  * The token holds an RSA key and a trusted wrapping key (token objects), and an EC, an AES key and an
  * unwrap-only KEK (session objects); keys an input makes are destroyed after it, or end with the second
@@ -28,7 +29,7 @@ static char sr_dir[256];
 static CK_FUNCTION_LIST_PTR sr_f;
 static CK_SESSION_HANDLE sr_s;
 /* The set-up's objects, in this order: trusted key, RSA public, RSA private, EC public, EC private
- * (extractable), KEK public, KEK private (unwrap only), AES key, HMAC key. */
+ * (extractable, derives), KEK public, KEK private (unwrap only), AES key, HMAC key. */
 enum { SR_TRUSTED, SR_RSA_PUB, SR_RSA, SR_EC_PUB, SR_EC, SR_KEK_PUB, SR_KEK, SR_AES, SR_HMAC, SR_NOBJECTS };
 static CK_OBJECT_HANDLE sr_objects[SR_NOBJECTS];
 static CK_OBJECT_HANDLE sr_extra; /* the key a second session made, while it lives */
@@ -212,7 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CK_OBJECT_HANDLE h = CK_INVALID_HANDLE, h2 = CK_INVALID_HANDLE, found[32];
         CK_ULONG n = 0, len = 0;
         uint8_t out[4096];
-        switch (sr_byte(&in) % 15) {
+        switch (sr_byte(&in) % 16) {
         case 0:
             n = sr_template(&in, t1, v1, false);
             if (sr_f->C_FindObjectsInit(sr_s, t1, n) == CKR_OK) {
@@ -292,6 +293,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (made == CKR_OK && !token && sr_f->C_GetAttributeValue(sr_s, h, &a, 1) != CKR_OBJECT_HANDLE_INVALID)) {
                 abort(); /* a session object outlived its session */
             }
+            break;
+        }
+        case 14: {
+            CK_ULONG plen = 0;
+            const uint8_t *point = sr_bytes(&in, 70, &plen);
+            CK_ECDH1_DERIVE_PARAMS ecdh = {sr_byte(&in) & 1 ? CKD_NULL : CKD_SHA1_KDF, 0, NULL, plen, (CK_BYTE_PTR)point};
+            m = (CK_MECHANISM){sr_byte(&in) & 7 ? CKM_ECDH1_DERIVE : CKM_AES_ECB, &ecdh, sizeof(ecdh)};
+            h = sr_handle(&in);
+            n = sr_template(&in, t1, v1, false);
+            sr_drop(sr_f->C_DeriveKey(sr_s, &m, h, t1, n, &h2), h2);
             break;
         }
         case 12:
@@ -381,13 +392,13 @@ void sr_fuzz_setup(void)
     CK_ATTRIBUTE rsa_pub[] = {{CKA_MODULUS_BITS, &bits, sizeof(bits)}};
     CK_ATTRIBUTE token[] = {{CKA_TOKEN, &yes, 1}};
     CK_ATTRIBUTE ec_pub[] = {{CKA_EC_PARAMS, (void *)p256, sizeof(p256)}};
-    CK_ATTRIBUTE ext[] = {{CKA_EXTRACTABLE, &yes, 1}};
+    CK_ATTRIBUTE ext[] = {{CKA_EXTRACTABLE, &yes, 1}, {CKA_DERIVE, &yes, 1}};
     CK_ATTRIBUTE unwrap[] = {{CKA_UNWRAP, &yes, 1}, {CKA_SIGN, &no, 1}};
     CK_ATTRIBUTE secret[] = {{CKA_VALUE_LEN, &aes, sizeof(aes)}};
     CK_MECHANISM rsa = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0}, ec = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
     CK_MECHANISM aesgen = {CKM_AES_KEY_GEN, NULL, 0};
     sr_ok(sr_f->C_GenerateKeyPair(sr_s, &rsa, rsa_pub, 1, token, 1, &sr_objects[SR_RSA_PUB], &sr_objects[SR_RSA]));
-    sr_ok(sr_f->C_GenerateKeyPair(sr_s, &ec, ec_pub, 1, ext, 1, &sr_objects[SR_EC_PUB], &sr_objects[SR_EC]));
+    sr_ok(sr_f->C_GenerateKeyPair(sr_s, &ec, ec_pub, 1, ext, 2, &sr_objects[SR_EC_PUB], &sr_objects[SR_EC]));
     sr_ok(sr_f->C_GenerateKeyPair(sr_s, &rsa, rsa_pub, 1, unwrap, 2, &sr_objects[SR_KEK_PUB], &sr_objects[SR_KEK]));
     sr_ok(sr_f->C_GenerateKey(sr_s, &aesgen, secret, 1, &sr_objects[SR_AES]));
     CK_MECHANISM hmacgen = {CKM_GENERIC_SECRET_KEY_GEN, NULL, 0};

@@ -910,3 +910,17 @@ enum sr_err sr_pkey_oaep_sha1_decrypt(EVP_PKEY *key, const uint8_t *label, size_
     OPENSSL_cleanse(buf, sizeof(buf));
     return r;
 }
+
+enum sr_err sr_pkey_ecdh(EVP_PKEY *priv, EVP_PKEY *peer, struct sr_buf *out_secret)
+{
+    SR_AUTO_PKEY_CTX EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
+    SR_ENSURE(ctx != NULL, SR_ERR_NOMEM);
+    SR_ENSURE(EVP_PKEY_derive_init(ctx) == 1, SR_ERR_KEY_TYPE);
+    SR_ENSURE(EVP_PKEY_derive_set_peer(ctx, peer) == 1, SR_ERR_MALFORMED); /* another curve, or no EC key */
+    size_t len = 0;
+    SR_ENSURE(EVP_PKEY_derive(ctx, NULL, &len) == 1, SR_ERR_CRYPTO);
+    SR_TRY(sr_buf_reserve(out_secret, len));
+    SR_ENSURE(EVP_PKEY_derive(ctx, out_secret->data + out_secret->len, &len) == 1, SR_ERR_CRYPTO);
+    out_secret->len += len;
+    return SR_OK;
+}

@@ -101,6 +101,9 @@ enum sr_pub_part { SR_PUB_RSA_N, SR_PUB_RSA_E, SR_PUB_EC_PARAMS, SR_PUB_EC_POINT
 SR_MUST_USE enum sr_err sr_pkey_public_part(const EVP_PKEY *key, enum sr_pub_part part, struct sr_buf *out);
 /* The curve that EC parameters (a DER OID) name; SR_ERR_KEY_TYPE for any other. */
 SR_MUST_USE enum sr_err sr_curve_from_oid_der(const uint8_t *der, size_t len, enum sr_curve *ret);
+/* ECDH: the shared secret (the x-coordinate, as many bytes as the curve's) of priv and a peer's public key on
+ * the same curve, appended to out (SR_BUF_SECRET). */
+SR_MUST_USE enum sr_err sr_pkey_ecdh(EVP_PKEY *priv, EVP_PKEY *peer, struct sr_buf *out_secret);
 /* PKCS#11's unhashed mechanisms: CKM_RSA_PKCS (PKCS#1 v1.5 type 1 over the caller's DigestInfo, no hash
  * added) and CKM_ECDSA (over a digest of any length, truncated as ECDSA does; r||s out). */
 SR_MUST_USE enum sr_err sr_pkey_sign_unhashed(EVP_PKEY *key, const uint8_t *in, size_t n, struct sr_buf *out_sig);

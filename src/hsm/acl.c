@@ -15,7 +15,7 @@ static const struct sr_acl_name sr_acl_names[] = {
     {SR_ACL_SIGN, "Sign"},       {SR_ACL_VERIFY, "Verify"},       {SR_ACL_ENCRYPT, "Encrypt"},
     {SR_ACL_DECRYPT, "Decrypt"}, {SR_ACL_WRAP, "WrapKey"},        {SR_ACL_UNWRAP, "UnwrapKey"},
     {SR_ACL_REDUCE, "ReduceACL"}, {SR_ACL_EXPORT_TO_KEY, "ExportToKey"}, {SR_ACL_IMPORT, "Import"},
-    {SR_ACL_RELEASE, "Release"}, {SR_ACL_EXPORT_TO_TRUSTED, "ExportToTrusted"},
+    {SR_ACL_RELEASE, "Release"}, {SR_ACL_EXPORT_TO_TRUSTED, "ExportToTrusted"}, {SR_ACL_DERIVE, "Derive"},
 };
 
 #define SR_EXPORT_PREFIX "ExportToKey("

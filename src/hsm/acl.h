@@ -28,6 +28,7 @@ enum sr_acl_action {
     SR_ACL_RELEASE = 1u << 9, /* secure key release: out only wrapped (CKM_RSA_AES_KEY_WRAP) under a key that an
                                * attestation token names, once the vault has checked the key's release policy.
                                * Given when the key is made exportable, never added later. */
+    SR_ACL_DERIVE = 1u << 11, /* PKCS#11's CKA_DERIVE: an EC key's ECDH into a new secret key in the module */
     SR_ACL_EXPORT_TO_TRUSTED = 1u << 10, /* PKCS#11's CKA_EXTRACTABLE: out only wrapped, under a key the
                                           * administrator quorum marked trusted (CKA_WRAP_WITH_TRUSTED) */
 };

@@ -122,7 +122,7 @@ static enum sr_err sr_key_parse_header(const json_t *h, struct sr_key_info *ret,
     if (json_object_get(h, "origin") != NULL) {
         SR_TRY(sr_copy_field(h, "origin", info.origin, sizeof(info.origin)));
         SR_ENSURE(strcmp(info.origin, SR_ORIGIN_GENERATED) == 0 || strcmp(info.origin, SR_ORIGIN_IMPORTED) == 0 ||
-                      strcmp(info.origin, SR_ORIGIN_TRANSFERRED) == 0,
+                      strcmp(info.origin, SR_ORIGIN_TRANSFERRED) == 0 || strcmp(info.origin, SR_ORIGIN_DERIVED) == 0,
                   bad);
     }
     const json_t *target = json_object_get(h, "export_target");
@@ -213,18 +213,29 @@ void sr_key_info_names(struct sr_key_info *info, const char *app, const char *id
     info->created = (long long)time(NULL);
 }
 
-enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *params, struct sr_key_info *ret)
+/* Where a key to make goes (params): its names checked, its plain name (the ident if none), and its path,
+ * which must not exist when the key is to be written there. */
+/* = reference/hsm-world.md §5 #11 */
+/*# the security world will let you overwrite the existing keys: refuse, and create atomically. */
+static enum sr_err sr_key_target(const struct sr_module *m, const struct sr_keygen_params *params,
+                                 char path[SR_PATH_MAX], const char **ret_plainname)
 {
     SR_TRY(sr_app_check(params->app));
     SR_TRY(sr_ident_check(params->ident));
     const char *plainname = params->plainname && *params->plainname ? params->plainname : params->ident;
     SR_ENSURE(strlen(plainname) <= SR_MAX_PLAINNAME, SR_ERR_USAGE);
+    SR_TRY(sr_key_path(m, params->app, params->ident, path, SR_PATH_MAX));
+    SR_ENSURE(params->out != NULL || !sr_file_exists(path), SR_ERR_EXISTS);
+    *ret_plainname = plainname;
+    return SR_OK;
+}
+
+enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *params, struct sr_key_info *ret)
+{
     SR_TRY(sr_module_require_world(m, NULL));
     char path[SR_PATH_MAX];
-    SR_TRY(sr_key_path(m, params->app, params->ident, path, sizeof(path)));
-    /* = reference/hsm-world.md §5 #11 */
-    /*# the security world will let you overwrite the existing keys: refuse, and create atomically. */
-    SR_ENSURE(params->out != NULL || !sr_file_exists(path), SR_ERR_EXISTS);
+    const char *plainname = NULL;
+    SR_TRY(sr_key_target(m, params, path, &plainname));
 
     SR_AUTO(sr_key_material_release) struct sr_key_material km = {0};
     sr_buf_init(&km.secret, SR_GENERIC_MAX_BITS / 8, SR_BUF_SECRET);
@@ -248,13 +259,9 @@ enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *
 enum sr_err sr_keyfile_copy(struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
                             const struct sr_keygen_params *params, struct sr_key_info *ret)
 {
-    SR_TRY(sr_app_check(params->app));
-    SR_TRY(sr_ident_check(params->ident));
-    const char *plainname = params->plainname && *params->plainname ? params->plainname : params->ident;
-    SR_ENSURE(strlen(plainname) <= SR_MAX_PLAINNAME, SR_ERR_USAGE);
     char path[SR_PATH_MAX];
-    SR_TRY(sr_key_path(m, params->app, params->ident, path, sizeof(path)));
-    SR_ENSURE(params->out != NULL || !sr_file_exists(path), SR_ERR_EXISTS);
+    const char *plainname = NULL;
+    SR_TRY(sr_key_target(m, params, path, &plainname));
     SR_AUTO(sr_key_material_release) struct sr_key_material km = {0};
     sr_buf_init(&km.secret, SR_GENERIC_MAX_BITS / 8, SR_BUF_SECRET);
     struct sr_key_info old;
@@ -812,4 +819,31 @@ enum sr_err sr_key_read_const(const struct sr_module *m, const char *app, const 
     SR_AUTO_CONTAINER struct sr_container c = {0};
     SR_TRY(sr_container_read(path, SR_MAGIC_KEY, SR_ERR_KEYFILE_TAMPERED, &c));
     return sr_key_open_container(m, &c, app, ident, ret, NULL, ret_priv);
+}
+
+enum sr_err sr_keyfile_derive_ecdh(struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                                   EVP_PKEY *peer, const struct sr_keygen_params *params, struct sr_key_info *ret)
+{
+    char path[SR_PATH_MAX];
+    const char *plainname = NULL;
+    SR_TRY(sr_key_target(m, params, path, &plainname));
+    uint8_t id[SR_HASH_LEN];
+    SR_AUTO_PKEY EVP_PKEY *priv = NULL;
+    SR_TRY(sr_key_private_cached(m, app, NULL, bytes, len, SR_ACL_DERIVE, id, &priv));
+    SR_AUTO(sr_key_material_release) struct sr_key_material km = {0};
+    sr_buf_init(&km.secret, SR_GENERIC_MAX_BITS / 8, SR_BUF_SECRET);
+    SR_TRY(sr_pkey_ecdh(priv, peer, &km.secret));
+    /* CKD_NULL: the shared secret is the key, whole (no truncation: which end to keep is where tokens differ). */
+    struct sr_key_info info = {.spec = params->spec};
+    info.spec.bits = info.spec.bits != 0 ? info.spec.bits : (unsigned)km.secret.len * 8;
+    SR_ENSURE(info.spec.bits == km.secret.len * 8 && sr_secret_size_ok(&info.spec), SR_ERR_KEY_TYPE);
+    info.acl.actions = params->acl;
+    sr_key_info_names(&info, params->app, params->ident, plainname);
+    snprintf(info.origin, sizeof(info.origin), "%s", SR_ORIGIN_DERIVED);
+    SR_AUTO_BUF struct sr_buf file = {0};
+    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
+    SR_TRY(sr_key_build_material(m, &info, &km, &file));
+    SR_TRY(sr_key_file_store(params, path, &file));
+    *ret = info;
+    return SR_OK;
 }

@@ -151,6 +151,7 @@ struct sr_export_target {
 #define SR_ORIGIN_GENERATED "generated"
 #define SR_ORIGIN_IMPORTED "imported"
 #define SR_ORIGIN_TRANSFERRED "transferred"
+#define SR_ORIGIN_DERIVED "derived" /* by ECDH, from a key of the module */
 
 struct sr_key_info {
     char app[32];
@@ -183,6 +184,12 @@ SR_MUST_USE enum sr_err sr_key_inspect(struct sr_module *m, const char *path, st
  * original's (SR_ERR_ACL_DENIED). */
 SR_MUST_USE enum sr_err sr_keyfile_copy(struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
                                         const struct sr_keygen_params *params, struct sr_key_info *ret);
+/* PKCS#11's C_DeriveKey with CKM_ECDH1_DERIVE (CKD_NULL): ECDH of a key file's EC key (app, its bytes; ACL
+ * Derive) with peer becomes the secret key file params names (params->spec: AES or generic, bits 0 or the
+ * shared secret's whole length). */
+SR_MUST_USE enum sr_err sr_keyfile_derive_ecdh(struct sr_module *m, const char *app, const uint8_t *bytes, size_t len,
+                                               EVP_PKEY *peer, const struct sr_keygen_params *params,
+                                               struct sr_key_info *ret);
 /* Deletes a kmdata key file (PKCS#11's C_DestroyObject): SR_ERR_NOT_FOUND if there is none. */
 SR_MUST_USE enum sr_err sr_key_destroy(struct sr_module *m, const char *app, const char *ident);
 SR_MUST_USE enum sr_err sr_key_public(struct sr_module *m, const char *app, const char *ident, EVP_PKEY **ret);

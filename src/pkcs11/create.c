@@ -157,7 +157,7 @@ static CK_RV sr_p11_rsa_public(const CK_ATTRIBUTE *n, const CK_ATTRIBUTE *e, EVP
 
 /* The EC public key of CKA_EC_PARAMS (a named curve) and CKA_EC_POINT: the uncompressed point as a DER
  * OCTET STRING (§2.3.3 of the mechanisms), or bare as some applications give it. Off the curve: refused. */
-static CK_RV sr_p11_ec_public(const CK_ATTRIBUTE *params, const CK_ATTRIBUTE *point, EVP_PKEY **ret)
+CK_RV sr_p11_ec_public(const CK_ATTRIBUTE *params, const CK_ATTRIBUTE *point, EVP_PKEY **ret)
 {
     enum sr_curve curve = SR_CURVE_NONE;
     if (params->pValue == NULL || sr_curve_from_oid_der(params->pValue, params->ulValueLen, &curve) != SR_OK) {

@@ -427,7 +427,7 @@ static CK_RV sr_p11_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, st
     case CKA_KEY_TYPE: return sr_p11_ulong(sr_p11_key_type(o), out);
     case CKA_LOCAL: return sr_p11_bool(sr_p11_local(o), out);
     case CKA_START_DATE: case CKA_END_DATE: case CKA_SUBJECT: return CKR_OK; /* empty */
-    case CKA_DERIVE: return sr_p11_bool(CK_FALSE, out);
+    case CKA_DERIVE: return sr_p11_bool(priv && sr_p11_acl(o, SR_ACL_DERIVE), out);
     case CKA_KEY_GEN_MECHANISM:
         return sr_p11_ulong(!sr_p11_local(o)                     ? CK_UNAVAILABLE_INFORMATION
                             : o->info.spec.type == SR_KEY_RSA     ? CKM_RSA_PKCS_KEY_PAIR_GEN
@@ -708,6 +708,7 @@ static const struct {
 } sr_p11_usages[] = {
     {CKA_SIGN, SR_ACL_SIGN},       {CKA_VERIFY, SR_ACL_VERIFY}, {CKA_ENCRYPT, SR_ACL_ENCRYPT},
     {CKA_DECRYPT, SR_ACL_DECRYPT}, {CKA_WRAP, SR_ACL_WRAP},     {CKA_UNWRAP, SR_ACL_UNWRAP},
+    {CKA_DERIVE, SR_ACL_DERIVE},
 };
 
 /* One template's attributes into g; cls is the object it describes. */
@@ -758,7 +759,7 @@ static CK_RV sr_p11_template(const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_CLA
                 return CKR_ATTRIBUTE_VALUE_INVALID;
             }
             break;
-        case CKA_MODIFIABLE: case CKA_DERIVE: case CKA_START_DATE: case CKA_END_DATE:
+        case CKA_MODIFIABLE: case CKA_START_DATE: case CKA_END_DATE:
         case CKA_SUBJECT: case CKA_VERIFY_RECOVER: case CKA_SIGN_RECOVER:
             break; /* no attribute changes after the key is made */
         case CKA_SENSITIVE: case CKA_ALWAYS_AUTHENTICATE: case CKA_WRAP_WITH_TRUSTED:
@@ -954,8 +955,11 @@ CK_RV sr_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIB
         rv = g.bits == 0 ? CKR_TEMPLATE_INCOMPLETE : CKR_KEY_SIZE_RANGE;
     } else if (rv == CKR_OK && !rsa && g.curve == SR_CURVE_NONE) {
         rv = CKR_TEMPLATE_INCOMPLETE;
-    } else if (rv == CKR_OK && !rsa && (g.acl & ~(unsigned)(SR_ACL_SIGN | SR_ACL_VERIFY | SR_ACL_EXPORT_TO_TRUSTED))) {
-        rv = CKR_TEMPLATE_INCONSISTENT; /* ECDSA keys sign, nothing else */
+    } else if (rv == CKR_OK && !rsa &&
+               (g.acl & ~(unsigned)(SR_ACL_SIGN | SR_ACL_VERIFY | SR_ACL_DERIVE | SR_ACL_EXPORT_TO_TRUSTED))) {
+        rv = CKR_TEMPLATE_INCONSISTENT; /* EC keys sign and derive (ECDH), nothing else */
+    } else if (rv == CKR_OK && rsa && (g.acl & SR_ACL_DERIVE)) {
+        rv = CKR_TEMPLATE_INCONSISTENT; /* RSA derives nothing */
     }
     if (rv == CKR_OK) {
         rv = sr_p11_make(p, h, &spec, &g, ret_pub, ret_priv);
@@ -988,8 +992,9 @@ CK_RV sr_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_
         rv = CKR_TEMPLATE_INCONSISTENT;
     } else if (rv == CKR_OK && !sr_secret_size_ok(&spec)) {
         rv = g.bits == 0 ? CKR_TEMPLATE_INCOMPLETE : CKR_KEY_SIZE_RANGE;
-    } else if (rv == CKR_OK && generic && (g.acl & ~(unsigned)(SR_ACL_SIGN | SR_ACL_VERIFY | SR_ACL_EXPORT_TO_TRUSTED))) {
-        rv = CKR_TEMPLATE_INCONSISTENT; /* an HMAC key has no cipher */
+    } else if (rv == CKR_OK && ((generic && (g.acl & ~(unsigned)(SR_ACL_SIGN | SR_ACL_VERIFY | SR_ACL_EXPORT_TO_TRUSTED))) ||
+                                (g.acl & SR_ACL_DERIVE))) {
+        rv = CKR_TEMPLATE_INCONSISTENT; /* an HMAC key has no cipher; no secret key derives */
     }
     if (rv == CKR_OK) {
         rv = sr_p11_make(p, h, &spec, &g, NULL, ret);
@@ -1073,6 +1078,89 @@ CK_RV sr_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDL
         rv = sr_p11_add_session_key(p, h, &g, &info, &file, NULL, ret);
     } else if (rv == CKR_OK) {
         rv = sr_p11_handle_of(p, SR_P11_APP, ident, secret ? CKO_SECRET_KEY : CKO_PRIVATE_KEY, ret);
+    }
+    SR_P11_SESSION_END(p);
+}
+
+/* C_DeriveKey with CKM_ECDH1_DERIVE (PKCS#11 2.40 mechanisms §2.3.15): ECDH of a private EC key of the token
+ * (made with CKA_DERIVE) and the peer's public point, CKD_NULL, becomes a new secret key inside the module:
+ * an AES key, or a generic secret (the default), as long as the shared secret (CKA_VALUE_LEN, if given,
+ * must say so). */
+CK_RV sr_C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base, CK_ATTRIBUTE_PTR tmpl,
+                     CK_ULONG n, CK_OBJECT_HANDLE_PTR ret)
+{
+    SR_P11_SESSION_BEGIN(p, h, s);
+    struct sr_p11_object *k = rv == CKR_OK ? sr_p11_object(p, base) : NULL;
+    CK_ECDH1_DERIVE_PARAMS ecdh = {0};
+    if (rv == CKR_OK && (mech == NULL || ret == NULL || (tmpl == NULL && n > 0))) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (rv == CKR_OK && mech->mechanism != CKM_ECDH1_DERIVE) {
+        rv = CKR_MECHANISM_INVALID;
+    } else if (rv == CKR_OK && (k == NULL || !sr_p11_object_visible(p, k) || k->cls != CKO_PRIVATE_KEY ||
+                                k->info.spec.type != SR_KEY_EC)) {
+        rv = CKR_KEY_HANDLE_INVALID;
+    } else if (rv == CKR_OK && !sr_acl_permits(&k->info.acl, SR_ACL_DERIVE)) {
+        rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
+    } else if (rv == CKR_OK && (mech->pParameter == NULL || mech->ulParameterLen != sizeof(ecdh))) {
+        rv = CKR_MECHANISM_PARAM_INVALID;
+    }
+    if (rv == CKR_OK) {
+        memcpy(&ecdh, mech->pParameter, sizeof(ecdh)); /* the caller's need not be aligned */
+        bool plain = ecdh.kdf == CKD_NULL && ecdh.ulSharedDataLen == 0 && ecdh.pPublicData != NULL;
+        rv = plain ? CKR_OK : CKR_MECHANISM_PARAM_INVALID; /* CKD_NULL only, without shared data */
+    }
+    /* The peer's point, on the base key's curve. */
+    SR_AUTO_PKEY EVP_PKEY *peer = NULL;
+    SR_AUTO_BUF struct sr_buf oid = {0};
+    sr_buf_init(&oid, 64, SR_BUF_PLAIN);
+    if (rv == CKR_OK) {
+        rv = sr_pkey_public_part(k->pub, SR_PUB_EC_PARAMS, &oid) == SR_OK ? CKR_OK : CKR_DEVICE_ERROR;
+    }
+    if (rv == CKR_OK) {
+        CK_ATTRIBUTE params = {CKA_EC_PARAMS, oid.data, oid.len}, point = {CKA_EC_POINT, ecdh.pPublicData, ecdh.ulPublicDataLen};
+        rv = sr_p11_ec_public(&params, &point, &peer) == CKR_OK ? CKR_OK : CKR_MECHANISM_PARAM_INVALID;
+    }
+    /* The new key: a secret key, AES or generic (the default), with the template's uses. */
+    struct sr_p11_keygen g = {SR_P11_KEYGEN_DEFAULTS};
+    rv = rv == CKR_OK ? sr_p11_template(tmpl, n, CKO_SECRET_KEY, &g) : rv;
+    bool aes = g.key_type == CKK_AES;
+    if (rv == CKR_OK && !aes && g.key_type != CK_UNAVAILABLE_INFORMATION && g.key_type != CKK_GENERIC_SECRET) {
+        rv = CKR_TEMPLATE_INCONSISTENT;
+    }
+    unsigned defaults = aes ? SR_ACL_ENCRYPT | SR_ACL_DECRYPT : SR_ACL_SIGN | SR_ACL_VERIFY;
+    g.acl = (g.acl & (g.acl_set | SR_ACL_EXPORT_TO_TRUSTED)) | (defaults & ~g.acl_set); /* the type fixes the defaults */
+    sr_p11_wrap_only(&g);
+    rv = rv == CKR_OK ? sr_p11_may_make(p, s, &g) : rv;
+    rv = rv == CKR_OK ? sr_p11_usage_check(g.acl) : rv;
+    if (rv == CKR_OK && ((!aes && (g.acl & ~(unsigned)(SR_ACL_SIGN | SR_ACL_VERIFY | SR_ACL_EXPORT_TO_TRUSTED))) ||
+                         (g.acl & SR_ACL_DERIVE))) {
+        rv = CKR_TEMPLATE_INCONSISTENT; /* an HMAC key has no cipher; no secret key derives */
+    }
+    char ident[2 * SR_P11_MAX_ID + 1];
+    rv = rv == CKR_OK ? sr_p11_ident_of(g.id, &g.id_len, ident) : rv;
+    SR_AUTO_BUF struct sr_buf file = {0};
+    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
+    struct sr_key_info info;
+    if (rv == CKR_OK) {
+        struct sr_keygen_params params = {.app = SR_P11_APP, .ident = ident, .plainname = g.label[0] ? g.label : ident,
+                                          .spec = {.type = aes ? SR_KEY_AES : SR_KEY_GENERIC, .bits = (unsigned)g.bits},
+                                          .acl = g.acl, .out = g.token ? NULL : &file};
+        if (g.token) {
+            pthread_rwlock_wrlock(&p->module_lock);
+        } else {
+            pthread_rwlock_rdlock(&p->module_lock);
+        }
+        enum sr_err r = sr_keyfile_derive_ecdh(p->module, k->app, k->file.data, k->file.len, peer, &params, &info);
+        rv = r == SR_ERR_KEY_TYPE    ? CKR_TEMPLATE_INCONSISTENT   /* a length other than the shared secret's */
+             : r == SR_ERR_MALFORMED ? CKR_MECHANISM_PARAM_INVALID
+             : r == SR_ERR_EXISTS    ? CKR_ATTRIBUTE_VALUE_INVALID /* that CKA_ID is taken */
+                                     : sr_p11_rv(r);
+        rv = rv == CKR_OK && g.token ? sr_p11_refresh(p) : rv;
+        pthread_rwlock_unlock(&p->module_lock);
+    }
+    if (rv == CKR_OK) {
+        rv = g.token ? sr_p11_handle_of(p, SR_P11_APP, ident, CKO_SECRET_KEY, ret)
+                     : sr_p11_add_session_key(p, h, &g, &info, &file, NULL, ret);
     }
     SR_P11_SESSION_END(p);
 }

@@ -290,6 +290,7 @@ static const struct {
     {CKM_RSA_PKCS_KEY_PAIR_GEN, {SR_RSA_SIZES, CKF_HW | CKF_GENERATE_KEY_PAIR}},
     {CKM_EC_KEY_PAIR_GEN, {256, 521, CKF_HW | CKF_GENERATE_KEY_PAIR | SR_EC_FLAGS}},
     {CKM_AES_KEY_GEN, {16, 32, CKF_HW | CKF_GENERATE}},
+    {CKM_ECDH1_DERIVE, {256, 521, CKF_HW | CKF_DERIVE | SR_EC_FLAGS}},
     {CKM_GENERIC_SECRET_KEY_GEN, {SR_GENERIC_MIN_BITS / 8, SR_GENERIC_MAX_BITS / 8, CKF_HW | CKF_GENERATE}},
     /* Encryption, never decryption: OpenSSL 3.0 has no implicit rejection, so PKCS#1 v1.5 decryption would be
      * a padding oracle (Bleichenbacher, Marvin). */
@@ -685,8 +686,6 @@ SR_P11_UNSUPPORTED_S(C_DigestEncryptUpdate, CK_BYTE_PTR a, CK_ULONG an, CK_BYTE_
 SR_P11_UNSUPPORTED_S(C_DecryptDigestUpdate, CK_BYTE_PTR a, CK_ULONG an, CK_BYTE_PTR b, CK_ULONG_PTR bn)
 SR_P11_UNSUPPORTED_S(C_SignEncryptUpdate, CK_BYTE_PTR a, CK_ULONG an, CK_BYTE_PTR b, CK_ULONG_PTR bn)
 SR_P11_UNSUPPORTED_S(C_DecryptVerifyUpdate, CK_BYTE_PTR a, CK_ULONG an, CK_BYTE_PTR b, CK_ULONG_PTR bn)
-SR_P11_UNSUPPORTED_S(C_DeriveKey, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k, CK_ATTRIBUTE_PTR t, CK_ULONG n,
-                     CK_OBJECT_HANDLE_PTR r)
 SR_P11_UNSUPPORTED(C_WaitForSlotEvent, CK_FLAGS f, CK_SLOT_ID_PTR s, CK_VOID_PTR r)
 #pragma GCC diagnostic pop
 
