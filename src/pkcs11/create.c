@@ -400,7 +400,7 @@ static CK_RV sr_p11_copy_stored(struct sr_p11 *p, CK_SESSION_HANDLE h, const str
     if (c->id_set) {
         memcpy(n.id, c->id, c->id_len);
         n.id_len = c->id_len;
-    } else if (sr_p11_id(o, &id) == SR_OK && id.len <= sizeof(n.id)) {
+    } else if (sr_p11_id(o, &id) == SR_OK && id.len > 0 && id.len <= sizeof(n.id)) {
         memcpy(n.id, id.data, id.len);
         n.id_len = id.len;
     }

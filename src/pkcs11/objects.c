@@ -257,7 +257,8 @@ static void sr_p11_load_file(struct sr_p11 *p, const char *dir, const char *name
     bool created = strcmp(app, SR_P11_OBJECT_APP) == 0;
     bool seen = sr_p11_find_file(p, app, ident, trusted ? CKO_PUBLIC_KEY : CKO_PRIVATE_KEY) != NULL;
     if (seen || sr_p11_find_file(p, app, ident, CKO_SECRET_KEY) != NULL ||
-        (created && (sr_p11_find_file(p, app, ident, CKO_DATA) != NULL || sr_p11_find_file(p, app, ident, CKO_PUBLIC_KEY)))) {
+        (created && (sr_p11_find_file(p, app, ident, CKO_DATA) != NULL ||
+                     sr_p11_find_file(p, app, ident, CKO_PUBLIC_KEY) != NULL))) {
         return;
     }
     SR_AUTO_BUF struct sr_buf file = {0};
@@ -487,7 +488,7 @@ CK_RV sr_p11_attribute(struct sr_p11 *p, const struct sr_p11_object *o, CK_ATTRI
 {
     (void)p;
     SR_AUTO_BUF struct sr_buf v = {0};
-    sr_buf_init(&v, 4096, SR_BUF_PLAIN);
+    sr_buf_init(&v, SR_APPOBJECT_MAX_VALUE, SR_BUF_SECRET); /* a data object's value is its largest */
     CK_RV rv = sr_p11_value(o, a->type, &v);
     if (rv != CKR_OK) {
         a->ulValueLen = CK_UNAVAILABLE_INFORMATION;
@@ -501,7 +502,7 @@ bool sr_p11_matches(struct sr_p11 *p, const struct sr_p11_object *o, const CK_AT
     (void)p;
     for (CK_ULONG i = 0; i < n; i++) {
         SR_AUTO_BUF struct sr_buf v = {0};
-        sr_buf_init(&v, 4096, SR_BUF_PLAIN);
+        sr_buf_init(&v, SR_APPOBJECT_MAX_VALUE, SR_BUF_SECRET);
         if (sr_p11_value(o, tmpl[i].type, &v) != CKR_OK || v.len != tmpl[i].ulValueLen ||
             (v.len > 0 && (tmpl[i].pValue == NULL || memcmp(v.data, tmpl[i].pValue, v.len) != 0))) {
             return false;

@@ -275,6 +275,17 @@ static void test_create_object_strongroom(void **state)
     assert_int_equal(t.f->C_CreateObject(s, ec_off, 4, &o), CKR_ATTRIBUTE_VALUE_INVALID);
     assert_int_equal(t.f->C_CreateObject(s, ec_off, 5, &o), CKR_TEMPLATE_INCONSISTENT);
 
+    /* Ours: a data object's value is up to 64 KiB, and reads back whole. */
+    static uint8_t big[64 * 1024 + 1], back[64 * 1024];
+    memset(big, 0x5a, sizeof(big));
+    CK_ATTRIBUTE bigt[] = {{CKA_CLASS, &sr_data, sizeof(sr_data)}, {CKA_VALUE, big, sizeof(big)}};
+    assert_int_equal(t.f->C_CreateObject(s, bigt, 2, &o), CKR_ATTRIBUTE_VALUE_INVALID);
+    bigt[1].ulValueLen = sizeof(back);
+    assert_int_equal(t.f->C_CreateObject(s, bigt, 2, &o), CKR_OK);
+    CK_ATTRIBUTE getbig = {CKA_VALUE, back, sizeof(back)};
+    assert_int_equal(t.f->C_GetAttributeValue(s, o, &getbig, 1), CKR_OK);
+    assert_true(getbig.ulValueLen == sizeof(back) && memcmp(back, big, sizeof(back)) == 0);
+
     /* Ours: a token data object's file is sealed under the world key: its value is not in it in clear, and an
      * edited file is no object. */
     assert_int_equal(sr_make_data(&t, s, "sealed", "a private value in a file", CK_TRUE, CK_TRUE, &o), CKR_OK);
