@@ -484,11 +484,18 @@ static CK_RV sr_p11_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, st
     }
 }
 
+/* A buffer for one attribute's value: a data object's CKA_VALUE (up to 64 KiB, the user's data) is wiped. */
+static void sr_p11_value_buf(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, struct sr_buf *v)
+{
+    bool value = o->cls == CKO_DATA && t == CKA_VALUE;
+    sr_buf_init(v, value ? SR_APPOBJECT_MAX_VALUE : 4096, value ? SR_BUF_SECRET : SR_BUF_PLAIN);
+}
+
 CK_RV sr_p11_attribute(struct sr_p11 *p, const struct sr_p11_object *o, CK_ATTRIBUTE *a)
 {
     (void)p;
     SR_AUTO_BUF struct sr_buf v = {0};
-    sr_buf_init(&v, SR_APPOBJECT_MAX_VALUE, SR_BUF_SECRET); /* a data object's value is its largest */
+    sr_p11_value_buf(o, a->type, &v);
     CK_RV rv = sr_p11_value(o, a->type, &v);
     if (rv != CKR_OK) {
         a->ulValueLen = CK_UNAVAILABLE_INFORMATION;
@@ -502,7 +509,7 @@ bool sr_p11_matches(struct sr_p11 *p, const struct sr_p11_object *o, const CK_AT
     (void)p;
     for (CK_ULONG i = 0; i < n; i++) {
         SR_AUTO_BUF struct sr_buf v = {0};
-        sr_buf_init(&v, SR_APPOBJECT_MAX_VALUE, SR_BUF_SECRET);
+        sr_p11_value_buf(o, tmpl[i].type, &v);
         if (sr_p11_value(o, tmpl[i].type, &v) != CKR_OK || v.len != tmpl[i].ulValueLen ||
             (v.len > 0 && (tmpl[i].pValue == NULL || memcmp(v.data, tmpl[i].pValue, v.len) != 0))) {
             return false;
@@ -632,7 +639,11 @@ CK_RV sr_C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
         rv = CKR_OBJECT_HANDLE_INVALID;
     } else if (rv == CKR_OK && o->session != 0) {
         /* §4.4: every session that sees a session object may destroy it; nothing of it is on disk. The other
-         * half of a session pair stays: it holds its own copy of the key file. */
+         * half of a session pair goes with it, as a token pair's file takes both. */
+        struct sr_p11_object *pair = sr_p11_object(p, o->pair);
+        if (pair != NULL) {
+            sr_p11_object_end(pair);
+        }
         sr_p11_object_end(o);
         o = NULL;
     } else if (rv == CKR_OK && !(s->flags & CKF_RW_SESSION)) {
@@ -880,6 +891,8 @@ CK_RV sr_p11_add_session_key(struct sr_p11 *p, CK_SESSION_HANDLE h, const struct
     *ret_priv = sr_p11_handle(p, priv);
     if (pub != NULL) {
         pub->session = h; /* an unwrapped pair's public half too, as a token file shows it */
+        pub->pair = sr_p11_handle(p, priv);
+        priv->pair = sr_p11_handle(p, pub);
     }
     if (pub != NULL && ret_pub != NULL) {
         *ret_pub = sr_p11_handle(p, pub);

@@ -36,6 +36,7 @@ struct sr_p11_object {
                                 * destroyed object never names the next one */
     CK_SESSION_HANDLE session; /* a session object (CKA_TOKEN false): the session that made it; 0: a token object */
     bool priv;                 /* CKA_PRIVATE: seen and used only while the user is logged in */
+    CK_OBJECT_HANDLE pair;     /* a session key pair's other half, which goes with it (as a token pair's file) */
     CK_OBJECT_CLASS cls;    /* CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_SECRET_KEY or CKO_DATA */
     char app[32];
     char ident[SR_MAX_IDENT + 1];
