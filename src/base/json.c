@@ -31,6 +31,15 @@ enum sr_err sr_json_hex(const json_t *obj, const char *key, enum sr_err bad, uin
     return SR_OK;
 }
 
+enum sr_err sr_json_strcpy(const json_t *obj, const char *key, enum sr_err bad, char *out, size_t cap)
+{
+    const char *s = NULL;
+    SR_TRY(sr_json_str(obj, key, bad, &s));
+    SR_ENSURE(strlen(s) < cap, bad);
+    strcpy(out, s);
+    return SR_OK;
+}
+
 enum sr_err sr_json_set_hex(json_t *obj, const char *key, const uint8_t *in, size_t n)
 {
     SR_ENSURE(n <= 256, SR_ERR_INTERNAL);

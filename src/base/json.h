@@ -16,6 +16,8 @@ SR_DEFINE_CLEANUP(sr_json_decrefp, json_t, json_decref)
 SR_MUST_USE enum sr_err sr_json_str(const json_t *obj, const char *key, enum sr_err bad, const char **ret);
 SR_MUST_USE enum sr_err sr_json_uint(const json_t *obj, const char *key, enum sr_err bad, unsigned long max,
                                      unsigned long *ret);
+/* A string field of fewer than cap bytes, copied into out. */
+SR_MUST_USE enum sr_err sr_json_strcpy(const json_t *obj, const char *key, enum sr_err bad, char *out, size_t cap);
 /* Reads a field holding hex of exactly n bytes. */
 SR_MUST_USE enum sr_err sr_json_hex(const json_t *obj, const char *key, enum sr_err bad, uint8_t *out, size_t n);
 /* Sets a field to the hex of n bytes. */

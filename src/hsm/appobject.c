@@ -18,10 +18,7 @@
 
 enum sr_err sr_appobject_path(const struct sr_module *m, const char *ident, char *out, size_t cap)
 {
-    SR_TRY(sr_ident_check(ident));
-    char rel[SR_MAX_IDENT + 16];
-    snprintf(rel, sizeof(rel), "local/object_%s", ident);
-    return sr_module_path(m, rel, out, cap);
+    return sr_local_path(m, "object_", ident, out, cap);
 }
 
 enum sr_err sr_appobject_build(const struct sr_module *m, const struct sr_appobject *d, const EVP_PKEY *pub,
@@ -48,15 +45,6 @@ enum sr_err sr_appobject_build(const struct sr_module *m, const struct sr_appobj
                          len, out);
 }
 
-/* A string field of at most cap - 1 bytes into out. */
-static enum sr_err sr_appobject_str(const json_t *h, const char *key, char *out, size_t cap)
-{
-    const char *v = NULL;
-    SR_TRY(sr_json_str(h, key, SR_ERR_KEYFILE_TAMPERED, &v));
-    SR_ENSURE(strlen(v) < cap, SR_ERR_KEYFILE_TAMPERED);
-    strcpy(out, v);
-    return SR_OK;
-}
 
 /* A hex field of at most cap bytes into out. */
 static enum sr_err sr_appobject_hex(const json_t *h, const char *key, uint8_t *out, size_t cap, size_t *ret_len)
@@ -78,10 +66,10 @@ enum sr_err sr_appobject_open(const struct sr_module *m, const uint8_t *bytes, s
     SR_ENSURE(sr_seal_open(m->km, SR_PURPOSE_APPOBJECT, &c, value) == SR_OK, SR_ERR_KEYFILE_TAMPERED);
     struct sr_appobject d = {0};
     char type[16];
-    SR_TRY(sr_appobject_str(c.header, "type", type, sizeof(type)));
-    SR_TRY(sr_appobject_str(c.header, "ident", d.ident, sizeof(d.ident)));
-    SR_TRY(sr_appobject_str(c.header, "label", d.label, sizeof(d.label)));
-    SR_TRY(sr_appobject_str(c.header, "application", d.application, sizeof(d.application)));
+    SR_TRY(sr_json_strcpy(c.header, "type", SR_ERR_KEYFILE_TAMPERED, type, sizeof(type)));
+    SR_TRY(sr_json_strcpy(c.header, "ident", SR_ERR_KEYFILE_TAMPERED, d.ident, sizeof(d.ident)));
+    SR_TRY(sr_json_strcpy(c.header, "label", SR_ERR_KEYFILE_TAMPERED, d.label, sizeof(d.label)));
+    SR_TRY(sr_json_strcpy(c.header, "application", SR_ERR_KEYFILE_TAMPERED, d.application, sizeof(d.application)));
     const json_t *priv = json_object_get(c.header, "private");
     SR_ENSURE(json_is_boolean(priv), SR_ERR_KEYFILE_TAMPERED);
     d.private_ = json_is_true(priv);

@@ -159,9 +159,18 @@ SR_MUST_USE enum sr_err sr_keyfile_load_material(const struct sr_module *m, cons
 /* sr_key_build for either kind of material. */
 SR_MUST_USE enum sr_err sr_key_build_material(const struct sr_module *m, struct sr_key_info *info,
                                               const struct sr_key_material *km, struct sr_buf *out);
-/* A made key file where params says: into params->out, or written (atomically, never overwriting) at path. */
-SR_MUST_USE enum sr_err sr_key_file_store(const struct sr_keygen_params *params, const char *path,
-                                          const struct sr_buf *file);
+/* kmdata/local/<prefix><ident>: key files, trusted keys, application objects. */
+SR_MUST_USE enum sr_err sr_local_path(const struct sr_module *m, const char *prefix, const char *ident, char *out,
+                                      size_t cap);
+/* Where a key to make goes (params): its names checked, its plain name (the ident if none), and its path,
+ * which must not exist when the key is to be written there. */
+SR_MUST_USE enum sr_err sr_key_target(const struct sr_module *m, const struct sr_keygen_params *params,
+                                      char path[SR_PATH_MAX], const char **ret_plainname);
+/* The last step of making a key: info named as params says, with its origin, sealed with the material into a
+ * key file that goes where params says (into params->out, or written atomically, never overwriting, at path). */
+SR_MUST_USE enum sr_err sr_key_file_make(const struct sr_module *m, const struct sr_keygen_params *params,
+                                         const char *path, const char *plainname, const char *origin,
+                                         struct sr_key_info *info, const struct sr_key_material *km);
 /* What a transfer wraps: PKCS#8 of a private key, a secret key's bytes. Appends to out (SR_BUF_SECRET). */
 SR_MUST_USE enum sr_err sr_key_material_bytes(const struct sr_key_material *km, struct sr_buf *out_secret);
 /* Loads a kmdata key (mode O, world checked); writes m->diag. */

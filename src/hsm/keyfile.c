@@ -37,9 +37,16 @@ static enum sr_err sr_app_check(const char *app)
 enum sr_err sr_key_path(const struct sr_module *m, const char *app, const char *ident, char *out, size_t cap)
 {
     SR_TRY(sr_app_check(app));
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "key_%s_", app);
+    return sr_local_path(m, prefix, ident, out, cap);
+}
+
+enum sr_err sr_local_path(const struct sr_module *m, const char *prefix, const char *ident, char *out, size_t cap)
+{
     SR_TRY(sr_ident_check(ident));
-    char rel[128];
-    snprintf(rel, sizeof(rel), "local/key_%s_%s", app, ident);
+    char rel[SR_MAX_IDENT + 80];
+    SR_ENSURE(snprintf(rel, sizeof(rel), "local/%s%s", prefix, ident) < (int)sizeof(rel), SR_ERR_USAGE);
     return sr_module_path(m, rel, out, cap);
 }
 
@@ -94,11 +101,7 @@ static enum sr_err sr_key_header(const struct sr_key_info *info, const char *wor
 
 static enum sr_err sr_copy_field(const json_t *h, const char *key, char *out, size_t cap)
 {
-    const char *s = NULL;
-    SR_TRY(sr_json_str(h, key, SR_ERR_KEYFILE_FORMAT, &s));
-    SR_ENSURE(strlen(s) < cap, SR_ERR_KEYFILE_FORMAT);
-    strcpy(out, s);
-    return SR_OK;
+    return sr_json_strcpy(h, key, SR_ERR_KEYFILE_FORMAT, out, cap);
 }
 
 /* Parses the header and checks that it describes its own public key. */
@@ -213,12 +216,10 @@ void sr_key_info_names(struct sr_key_info *info, const char *app, const char *id
     info->created = (long long)time(NULL);
 }
 
-/* Where a key to make goes (params): its names checked, its plain name (the ident if none), and its path,
- * which must not exist when the key is to be written there. */
 /* = reference/hsm-world.md §5 #11 */
 /*# the security world will let you overwrite the existing keys: refuse, and create atomically. */
-static enum sr_err sr_key_target(const struct sr_module *m, const struct sr_keygen_params *params,
-                                 char path[SR_PATH_MAX], const char **ret_plainname)
+enum sr_err sr_key_target(const struct sr_module *m, const struct sr_keygen_params *params, char path[SR_PATH_MAX],
+                          const char **ret_plainname)
 {
     SR_TRY(sr_app_check(params->app));
     SR_TRY(sr_ident_check(params->ident));
@@ -245,13 +246,8 @@ enum sr_err sr_key_generate(struct sr_module *m, const struct sr_keygen_params *
         SR_TRY(sr_pkey_generate(&params->spec, &km.priv));
     }
     struct sr_key_info info = {.spec = params->spec};
-    sr_key_info_names(&info, params->app, params->ident, plainname);
-    snprintf(info.origin, sizeof(info.origin), "%s", SR_ORIGIN_GENERATED);
     info.acl.actions = params->acl ? params->acl : sr_default_acl(params->spec.type);
-    SR_AUTO_BUF struct sr_buf file = {0};
-    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
-    SR_TRY(sr_key_build_material(m, &info, &km, &file));
-    SR_TRY(sr_key_file_store(params, path, &file));
+    SR_TRY(sr_key_file_make(m, params, path, plainname, SR_ORIGIN_GENERATED, &info, &km));
     *ret = info;
     return SR_OK;
 }
@@ -270,22 +266,24 @@ enum sr_err sr_keyfile_copy(struct sr_module *m, const char *app, const uint8_t 
     SR_ENSURE((params->acl & ~old.acl.actions) == 0, SR_ERR_ACL_DENIED);
     struct sr_key_info info = {.spec = old.spec, .acl = old.acl};
     info.acl.actions = params->acl;
-    sr_key_info_names(&info, params->app, params->ident, plainname);
-    snprintf(info.origin, sizeof(info.origin), "%s", old.origin);
-    SR_AUTO_BUF struct sr_buf file = {0};
-    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
-    SR_TRY(sr_key_build_material(m, &info, &km, &file));
-    SR_TRY(sr_key_file_store(params, path, &file));
+    SR_TRY(sr_key_file_make(m, params, path, plainname, old.origin, &info, &km));
     *ret = info;
     return SR_OK;
 }
 
-enum sr_err sr_key_file_store(const struct sr_keygen_params *params, const char *path, const struct sr_buf *file)
+enum sr_err sr_key_file_make(const struct sr_module *m, const struct sr_keygen_params *params, const char *path,
+                             const char *plainname, const char *origin, struct sr_key_info *info,
+                             const struct sr_key_material *km)
 {
+    sr_key_info_names(info, params->app, params->ident, plainname);
+    snprintf(info->origin, sizeof(info->origin), "%s", origin);
+    SR_AUTO_BUF struct sr_buf file = {0};
+    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
+    SR_TRY(sr_key_build_material(m, info, km, &file));
     if (params->out != NULL) {
-        return sr_buf_append(params->out, file->data, file->len);
+        return sr_buf_append(params->out, file.data, file.len);
     }
-    return sr_file_write_atomic(path, file->data, file->len, SR_WRITE_CREATE);
+    return sr_file_write_atomic(path, file.data, file.len, SR_WRITE_CREATE);
 }
 
 enum sr_err sr_key_destroy(struct sr_module *m, const char *app, const char *ident)
@@ -838,12 +836,7 @@ enum sr_err sr_keyfile_derive_ecdh(struct sr_module *m, const char *app, const u
     info.spec.bits = info.spec.bits != 0 ? info.spec.bits : (unsigned)km.secret.len * 8;
     SR_ENSURE(info.spec.bits == km.secret.len * 8 && sr_secret_size_ok(&info.spec), SR_ERR_KEY_TYPE);
     info.acl.actions = params->acl;
-    sr_key_info_names(&info, params->app, params->ident, plainname);
-    snprintf(info.origin, sizeof(info.origin), "%s", SR_ORIGIN_DERIVED);
-    SR_AUTO_BUF struct sr_buf file = {0};
-    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
-    SR_TRY(sr_key_build_material(m, &info, &km, &file));
-    SR_TRY(sr_key_file_store(params, path, &file));
+    SR_TRY(sr_key_file_make(m, params, path, plainname, SR_ORIGIN_DERIVED, &info, &km));
     *ret = info;
     return SR_OK;
 }

@@ -217,10 +217,9 @@ enum sr_err sr_keyfile_import_wrapped(struct sr_module *m, const char *kek_app, 
                                       size_t ctlen, enum sr_key_type expect, const struct sr_keygen_params *params,
                                       struct sr_key_info *ret)
 {
-    SR_TRY(sr_ident_check(params->ident));
     char path[SR_PATH_MAX];
-    SR_TRY(sr_key_path(m, params->app, params->ident, path, sizeof(path)));
-    SR_ENSURE(params->out != NULL || !sr_file_exists(path), SR_ERR_EXISTS);
+    const char *plainname = NULL;
+    SR_TRY(sr_key_target(m, params, path, &plainname));
     uint8_t id[SR_HASH_LEN];
     SR_AUTO_PKEY EVP_PKEY *kek = NULL;
     enum sr_err r = sr_key_private_cached(m, kek_app, NULL, kek_bytes, kek_len, SR_ACL_UNWRAP, id, &kek);
@@ -243,12 +242,7 @@ enum sr_err sr_keyfile_import_wrapped(struct sr_module *m, const char *kek_app, 
         SR_ENSURE(info.spec.type == SR_KEY_EC || info.spec.bits == 2048 || info.spec.bits == 3072 ||
                       info.spec.bits == 4096, SR_ERR_KEY_TYPE);
     }
-    sr_key_info_names(&info, params->app, params->ident, params->plainname ? params->plainname : params->ident);
-    snprintf(info.origin, sizeof(info.origin), "%s", SR_ORIGIN_TRANSFERRED);
-    SR_AUTO_BUF struct sr_buf file = {0};
-    sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
-    SR_TRY(sr_key_build_material(m, &info, &km, &file));
-    SR_TRY(sr_key_file_store(params, path, &file));
+    SR_TRY(sr_key_file_make(m, params, path, plainname, SR_ORIGIN_TRANSFERRED, &info, &km));
     *ret = info;
     return SR_OK;
 }

@@ -18,10 +18,7 @@
 
 enum sr_err sr_trusted_key_path(const struct sr_module *m, const char *ident, char *out, size_t cap)
 {
-    SR_TRY(sr_ident_check(ident));
-    char rel[SR_MAX_IDENT + 16];
-    snprintf(rel, sizeof(rel), "local/trust_%s", ident);
-    return sr_module_path(m, rel, out, cap);
+    return sr_local_path(m, "trust_", ident, out, cap);
 }
 
 enum sr_err sr_trusted_key_write(struct sr_module *m, const char *ident, const char *plainname, EVP_PKEY *pub)

@@ -222,11 +222,7 @@ static CK_RV sr_p11_create_stored(struct sr_p11 *p, CK_SESSION_HANDLE h, struct 
     SR_AUTO_BUF struct sr_buf bytes = {0};
     sr_buf_init(&bytes, SR_MAX_FILE, SR_BUF_PLAIN);
     char path[SR_PATH_MAX];
-    if (c->token) {
-        pthread_rwlock_wrlock(&p->module_lock);
-    } else {
-        pthread_rwlock_rdlock(&p->module_lock);
-    }
+    sr_p11_module_lock_for(p, c->token);
     enum sr_err r = sr_appobject_build(p->module, &c->d, pub, v != NULL ? v->pValue : NULL, v != NULL ? v->ulValueLen : 0,
                                        &bytes);
     if (r == SR_OK && c->token) {
@@ -367,11 +363,7 @@ static CK_RV sr_p11_copy_key(struct sr_p11 *p, CK_SESSION_HANDLE h, const struct
         return CKR_HOST_MEMORY;
     }
     struct sr_key_info info;
-    if (g.token) {
-        pthread_rwlock_wrlock(&p->module_lock);
-    } else {
-        pthread_rwlock_rdlock(&p->module_lock);
-    }
+    sr_p11_module_lock_for(p, g.token);
     enum sr_err r = sr_keyfile_copy(p->module, app, original.data, original.len, &params, &info);
     rv = r == SR_ERR_EXISTS ? CKR_ATTRIBUTE_VALUE_INVALID : sr_p11_rv(r); /* that CKA_ID is taken */
     rv = rv == CKR_OK && g.token ? sr_p11_refresh(p) : rv;

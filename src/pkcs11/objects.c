@@ -390,8 +390,9 @@ static CK_RV sr_p11_bytes(const void *v, size_t n, struct sr_buf *out)
     return sr_buf_append(out, v, n) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
 }
 
-/* A data object's attributes (PKCS#11 2.40 §4.5): storage, CKA_APPLICATION, CKA_OBJECT_ID, CKA_VALUE. */
-static CK_RV sr_p11_data_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, struct sr_buf *out)
+/* Every object's attributes (PKCS#11 2.40 §4.2, §4.4): its class and storage; CKR_ATTRIBUTE_TYPE_INVALID for
+ * any other. No object is modifiable: its attributes are authenticated where it is kept. */
+static CK_RV sr_p11_storage_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, struct sr_buf *out)
 {
     switch (t) {
     case CKA_CLASS: return sr_p11_ulong(o->cls, out);
@@ -400,6 +401,14 @@ static CK_RV sr_p11_data_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE 
     case CKA_MODIFIABLE: return sr_p11_bool(CK_FALSE, out);
     case CKA_COPYABLE: return sr_p11_bool(sr_p11_copyable(o), out);
     case CKA_DESTROYABLE: return sr_p11_bool(CK_TRUE, out);
+    default: return CKR_ATTRIBUTE_TYPE_INVALID;
+    }
+}
+
+/* A data object's attributes (§4.5): CKA_LABEL, CKA_APPLICATION, CKA_OBJECT_ID, CKA_VALUE. */
+static CK_RV sr_p11_data_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, struct sr_buf *out)
+{
+    switch (t) {
     case CKA_LABEL: return sr_p11_bytes(o->stored.label, strlen(o->stored.label), out);
     case CKA_APPLICATION: return sr_p11_bytes(o->stored.application, strlen(o->stored.application), out);
     case CKA_OBJECT_ID: return sr_p11_bytes(o->stored.object_id, o->stored.object_id_len, out);
@@ -411,18 +420,16 @@ static CK_RV sr_p11_data_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE 
 /* The value of attribute t of o into out; CKR_ATTRIBUTE_SENSITIVE or _TYPE_INVALID when there is none. */
 static CK_RV sr_p11_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, struct sr_buf *out)
 {
+    CK_RV storage = sr_p11_storage_value(o, t, out);
+    if (storage != CKR_ATTRIBUTE_TYPE_INVALID) {
+        return storage;
+    }
     if (o->cls == CKO_DATA) {
         return sr_p11_data_value(o, t, out);
     }
     bool priv = o->cls != CKO_PUBLIC_KEY;
     bool extractable = priv && (sr_p11_acl(o, SR_ACL_EXPORT_TO_KEY) || sr_p11_acl(o, SR_ACL_EXPORT_TO_TRUSTED));
     switch (t) {
-    case CKA_CLASS: return sr_p11_ulong(o->cls, out);
-    case CKA_TOKEN: return sr_p11_bool(o->session == 0, out);
-    case CKA_PRIVATE: return sr_p11_bool(o->priv, out);
-    case CKA_MODIFIABLE: return sr_p11_bool(CK_FALSE, out);
-    case CKA_COPYABLE: return sr_p11_bool(sr_p11_copyable(o), out);
-    case CKA_DESTROYABLE: return sr_p11_bool(CK_TRUE, out);
     case CKA_LABEL: return sr_p11_bytes(sr_p11_label(o), strlen(sr_p11_label(o)), out);
     case CKA_ID: return sr_p11_id(o, out) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
     case CKA_KEY_TYPE: return sr_p11_ulong(sr_p11_key_type(o), out);
@@ -862,6 +869,15 @@ CK_RV sr_p11_ident_of(uint8_t id[SR_P11_MAX_ID], CK_ULONG *id_len, char ident[2 
     return CKR_OK;
 }
 
+void sr_p11_module_lock_for(struct sr_p11 *p, bool token)
+{
+    if (token) {
+        pthread_rwlock_wrlock(&p->module_lock);
+    } else {
+        pthread_rwlock_rdlock(&p->module_lock);
+    }
+}
+
 /* PKCS#11 2.40 §4.4's table of sessions and objects: a token object needs a read/write session, a private
  * object the user (the SO sees no private object). This token's token keys are all private: the user PIN
  * is their gate, so a public one is refused. A public session key needs no login, in any session. */
@@ -919,11 +935,7 @@ static CK_RV sr_p11_make(struct sr_p11 *p, CK_SESSION_HANDLE h, const struct sr_
     struct sr_keygen_params params = {.app = SR_P11_APP, .ident = ident, .plainname = g->label[0] ? g->label : ident,
                                       .spec = *spec, .acl = g->acl, .out = g->token ? NULL : &file};
     struct sr_key_info info;
-    if (g->token) {
-        pthread_rwlock_wrlock(&p->module_lock);
-    } else {
-        pthread_rwlock_rdlock(&p->module_lock); /* nothing of the module changes */
-    }
+    sr_p11_module_lock_for(p, g->token);
     enum sr_err r = sr_key_generate(p->module, &params, &info);
     rv = r == SR_ERR_EXISTS ? CKR_ATTRIBUTE_VALUE_INVALID : sr_p11_rv(r); /* that CKA_ID is taken */
     if (rv == CKR_OK && g->token) {
@@ -1077,7 +1089,7 @@ CK_RV sr_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDL
         char kek_app[sizeof(k->app)];
         snprintf(kek_app, sizeof(kek_app), "%s", k->app);
         rv = sr_buf_append(&kek, k->file.data, k->file.len) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
-        pthread_rwlock_wrlock(&p->module_lock);
+        sr_p11_module_lock_for(p, g.token);
         enum sr_err r = rv == CKR_OK ? sr_keyfile_import_wrapped(p->module, kek_app, kek.data, kek.len, label, label_len,
                                                                  in, n, expect, &params, &info)
                                      : SR_ERR_NOMEM;
@@ -1159,11 +1171,7 @@ CK_RV sr_C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDL
         struct sr_keygen_params params = {.app = SR_P11_APP, .ident = ident, .plainname = g.label[0] ? g.label : ident,
                                           .spec = {.type = aes ? SR_KEY_AES : SR_KEY_GENERIC, .bits = (unsigned)g.bits},
                                           .acl = g.acl, .out = g.token ? NULL : &file};
-        if (g.token) {
-            pthread_rwlock_wrlock(&p->module_lock);
-        } else {
-            pthread_rwlock_rdlock(&p->module_lock);
-        }
+        sr_p11_module_lock_for(p, g.token);
         enum sr_err r = sr_keyfile_derive_ecdh(p->module, k->app, k->file.data, k->file.len, peer, &params, &info);
         rv = r == SR_ERR_KEY_TYPE    ? CKR_TEMPLATE_INCONSISTENT   /* a length other than the shared secret's */
              : r == SR_ERR_MALFORMED ? CKR_MECHANISM_PARAM_INVALID

@@ -89,6 +89,9 @@ struct sr_p11 *sr_p11_get(void);
 
 /* The flags of a mechanism the token offers (p11.c's table), or false. */
 bool sr_p11_mechanism_flags(CK_MECHANISM_TYPE type, CK_FLAGS *ret);
+/* The module lock for making a key: whole for a token key (a file, then the table's refresh), shared for a
+ * session key (nothing of the module changes). */
+void sr_p11_module_lock_for(struct sr_p11 *p, bool token);
 /* The open session h (p->lock held), or NULL. */
 struct sr_p11_session *sr_p11_session(struct sr_p11 *p, CK_SESSION_HANDLE h);
 
