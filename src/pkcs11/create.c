@@ -354,24 +354,21 @@ static CK_RV sr_p11_copy_key(struct sr_p11 *p, CK_SESSION_HANDLE h, const struct
     sr_buf_init(&file, SR_MAX_FILE, SR_BUF_PLAIN);
     struct sr_keygen_params params = {.app = SR_P11_APP, .ident = ident, .plainname = g.label[0] ? g.label : ident,
                                       .acl = g.acl, .out = g.token ? NULL : &file};
-    SR_AUTO_BUF struct sr_buf original = {0};
-    sr_buf_init(&original, SR_MAX_FILE, SR_BUF_PLAIN);
-    char app[sizeof(o->app)];
-    snprintf(app, sizeof(app), "%s", o->app);
-    CK_OBJECT_CLASS cls = o->cls;
-    if (sr_buf_append(&original, o->file.data, o->file.len) != SR_OK) {
+    /* The original's own copy: the refresh after a token key is written may end the object. */
+    SR_AUTO(sr_p11_object_release) struct sr_p11_object original = {0};
+    if (sr_p11_object_copy(o, &original) != SR_OK) {
         return CKR_HOST_MEMORY;
     }
     struct sr_key_info info;
     sr_p11_module_lock_for(p, g.token);
-    enum sr_err r = sr_keyfile_copy(p->module, app, original.data, original.len, &params, &info);
+    enum sr_err r = sr_keyfile_copy(p->module, original.app, original.file.data, original.file.len, &params, &info);
     rv = r == SR_ERR_EXISTS ? CKR_ATTRIBUTE_VALUE_INVALID : sr_p11_rv(r); /* that CKA_ID is taken */
     rv = rv == CKR_OK && g.token ? sr_p11_refresh(p) : rv;
     pthread_rwlock_unlock(&p->module_lock);
     if (rv != CKR_OK) {
         return rv;
     }
-    return g.token ? sr_p11_handle_of(p, SR_P11_APP, ident, cls, ret) : sr_p11_add_session_key(p, h, &g, &info, &file, NULL, ret);
+    return g.token ? sr_p11_handle_of(p, SR_P11_APP, ident, original.cls, ret) : sr_p11_add_session_key(p, h, &g, &info, &file, NULL, ret);
 }
 
 /* A public key or a data object: a new application object with the original's key or value. */

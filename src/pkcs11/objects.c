@@ -1084,14 +1084,11 @@ CK_RV sr_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDL
     if (rv == CKR_OK) {
         struct sr_keygen_params params = {.app = SR_P11_APP, .ident = ident, .plainname = g.label[0] ? g.label : ident,
                                           .acl = g.acl, .out = g.token ? NULL : &file};
-        SR_AUTO_BUF struct sr_buf kek = {0};
-        sr_buf_init(&kek, SR_MAX_FILE, SR_BUF_PLAIN);
-        char kek_app[sizeof(k->app)];
-        snprintf(kek_app, sizeof(kek_app), "%s", k->app);
-        rv = sr_buf_append(&kek, k->file.data, k->file.len) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
+        SR_AUTO(sr_p11_object_release) struct sr_p11_object kek = {0}; /* the refresh below may end k */
+        rv = sr_p11_object_copy(k, &kek) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
         sr_p11_module_lock_for(p, g.token);
-        enum sr_err r = rv == CKR_OK ? sr_keyfile_import_wrapped(p->module, kek_app, kek.data, kek.len, label, label_len,
-                                                                 in, n, expect, &params, &info)
+        enum sr_err r = rv == CKR_OK ? sr_keyfile_import_wrapped(p->module, kek.app, kek.file.data, kek.file.len, label,
+                                                                 label_len, in, n, expect, &params, &info)
                                      : SR_ERR_NOMEM;
         rv = r == SR_ERR_BYOK_UNWRAP ? CKR_WRAPPED_KEY_INVALID
              : r == SR_ERR_KEY_TYPE  ? CKR_TEMPLATE_INCONSISTENT

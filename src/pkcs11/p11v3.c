@@ -119,27 +119,28 @@ CK_RV sr_C_SessionCancel(CK_SESSION_HANDLE h, CK_FLAGS flags)
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* these take their arguments only to refuse them */
-SR_P11_UNSUPPORTED_S_EXTERN(C_MessageEncryptInit, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
-SR_P11_UNSUPPORTED_S_EXTERN(C_EncryptMessage, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR a, CK_ULONG an, CK_BYTE_PTR pt, CK_ULONG ptn,
+#define SR_P11_NOT_HERE SR_P11_UNSUPPORTED_S_EXTERN
+SR_P11_NOT_HERE(C_MessageEncryptInit, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+SR_P11_NOT_HERE(C_EncryptMessage, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR a, CK_ULONG an, CK_BYTE_PTR pt, CK_ULONG ptn,
                 CK_BYTE_PTR ct, CK_ULONG_PTR ctn)
-SR_P11_UNSUPPORTED_S_EXTERN(C_EncryptMessageBegin, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR a, CK_ULONG an)
-SR_P11_UNSUPPORTED_S_EXTERN(C_EncryptMessageNext, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR pt, CK_ULONG ptn, CK_BYTE_PTR ct,
+SR_P11_NOT_HERE(C_EncryptMessageBegin, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR a, CK_ULONG an)
+SR_P11_NOT_HERE(C_EncryptMessageNext, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR pt, CK_ULONG ptn, CK_BYTE_PTR ct,
                 CK_ULONG_PTR ctn, CK_FLAGS f)
-SR_P11_UNSUPPORTED_S_EXTERN(C_MessageDecryptInit, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
-SR_P11_UNSUPPORTED_S_EXTERN(C_DecryptMessage, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR a, CK_ULONG an, CK_BYTE_PTR ct, CK_ULONG ctn,
+SR_P11_NOT_HERE(C_MessageDecryptInit, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+SR_P11_NOT_HERE(C_DecryptMessage, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR a, CK_ULONG an, CK_BYTE_PTR ct, CK_ULONG ctn,
                 CK_BYTE_PTR pt, CK_ULONG_PTR ptn)
-SR_P11_UNSUPPORTED_S_EXTERN(C_DecryptMessageBegin, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR a, CK_ULONG an)
-SR_P11_UNSUPPORTED_S_EXTERN(C_DecryptMessageNext, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR ct, CK_ULONG ctn, CK_BYTE_PTR pt,
+SR_P11_NOT_HERE(C_DecryptMessageBegin, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR a, CK_ULONG an)
+SR_P11_NOT_HERE(C_DecryptMessageNext, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR ct, CK_ULONG ctn, CK_BYTE_PTR pt,
                 CK_ULONG_PTR ptn, CK_FLAGS f)
-SR_P11_UNSUPPORTED_S_EXTERN(C_MessageSignInit, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
-SR_P11_UNSUPPORTED_S_EXTERN(C_SignMessage, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR d, CK_ULONG dn, CK_BYTE_PTR sg, CK_ULONG_PTR sn)
-SR_P11_UNSUPPORTED_S_EXTERN(C_SignMessageBegin, CK_VOID_PTR pa, CK_ULONG pn)
-SR_P11_UNSUPPORTED_S_EXTERN(C_SignMessageNext, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR d, CK_ULONG dn, CK_BYTE_PTR sg,
+SR_P11_NOT_HERE(C_MessageSignInit, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+SR_P11_NOT_HERE(C_SignMessage, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR d, CK_ULONG dn, CK_BYTE_PTR sg, CK_ULONG_PTR sn)
+SR_P11_NOT_HERE(C_SignMessageBegin, CK_VOID_PTR pa, CK_ULONG pn)
+SR_P11_NOT_HERE(C_SignMessageNext, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR d, CK_ULONG dn, CK_BYTE_PTR sg,
                 CK_ULONG_PTR sn)
-SR_P11_UNSUPPORTED_S_EXTERN(C_MessageVerifyInit, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
-SR_P11_UNSUPPORTED_S_EXTERN(C_VerifyMessage, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR d, CK_ULONG dn, CK_BYTE_PTR sg, CK_ULONG sn)
-SR_P11_UNSUPPORTED_S_EXTERN(C_VerifyMessageBegin, CK_VOID_PTR pa, CK_ULONG pn)
-SR_P11_UNSUPPORTED_S_EXTERN(C_VerifyMessageNext, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR d, CK_ULONG dn, CK_BYTE_PTR sg, CK_ULONG sn)
+SR_P11_NOT_HERE(C_MessageVerifyInit, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+SR_P11_NOT_HERE(C_VerifyMessage, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR d, CK_ULONG dn, CK_BYTE_PTR sg, CK_ULONG sn)
+SR_P11_NOT_HERE(C_VerifyMessageBegin, CK_VOID_PTR pa, CK_ULONG pn)
+SR_P11_NOT_HERE(C_VerifyMessageNext, CK_VOID_PTR pa, CK_ULONG pn, CK_BYTE_PTR d, CK_ULONG dn, CK_BYTE_PTR sg, CK_ULONG sn)
 #pragma GCC diagnostic pop
 
 #define SR_P11_NOT_HERE_0(name)                                                                                   \
