@@ -64,7 +64,7 @@ static CK_RV sr_p11_create_attribute(const CK_ATTRIBUTE *a, struct sr_p11_create
         return sr_p11_template_ulong(a, &c->type) ? CKR_OK : CKR_ATTRIBUTE_VALUE_INVALID;
     case CKA_TOKEN: c->token = b; c->token_given = true; break;
     case CKA_PRIVATE: c->priv = b; break;
-    /* No object changes or is copied once made; each may be destroyed. */
+    /* The token's to say: no object changes once made (CKA_COPYABLE and CKA_DESTROYABLE as it has them). */
     case CKA_MODIFIABLE: case CKA_COPYABLE: case CKA_DESTROYABLE: break;
     case CKA_LABEL: return sr_p11_template_label(a, c->d.label);
     case CKA_ID: c->key_only = true; return sr_p11_template_id(a, c->id, &c->id_len);
@@ -148,10 +148,12 @@ static CK_RV sr_p11_rsa_public(const CK_ATTRIBUTE *n, const CK_ATTRIBUTE *e, EVP
     SR_AUTO_BUF struct sr_buf eb = {0};
     sr_buf_init(&nb, 2048, SR_BUF_PLAIN);
     sr_buf_init(&eb, 64, SR_BUF_PLAIN);
-    if (sr_b64url_encode(n->pValue, n->ulValueLen, &nb) != SR_OK || sr_b64url_encode(e->pValue, e->ulValueLen, &eb) != SR_OK) {
+    if (sr_b64url_encode(n->pValue, n->ulValueLen, &nb) != SR_OK ||
+        sr_b64url_encode(e->pValue, e->ulValueLen, &eb) != SR_OK) {
         return CKR_HOST_MEMORY;
     }
-    SR_AUTO_JSON json_t *jwk = json_pack("{s:s,s:s,s:s}", "kty", "RSA", "n", (const char *)nb.data, "e", (const char *)eb.data);
+    SR_AUTO_JSON json_t *jwk =
+        json_pack("{s:s,s:s,s:s}", "kty", "RSA", "n", (const char *)nb.data, "e", (const char *)eb.data);
     return jwk != NULL && sr_jwk_public_to_pkey(jwk, ret) == SR_OK ? CKR_OK : CKR_ATTRIBUTE_VALUE_INVALID;
 }
 
@@ -275,7 +277,8 @@ CK_RV sr_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, 
     }
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
     if (rv == CKR_OK && c.cls == CKO_PUBLIC_KEY) {
-        rv = c.type == CKK_RSA ? sr_p11_rsa_public(c.modulus, c.exponent, &pub) : sr_p11_ec_public(c.ec_params, c.ec_point, &pub);
+        rv = c.type == CKK_RSA ? sr_p11_rsa_public(c.modulus, c.exponent, &pub)
+                               : sr_p11_ec_public(c.ec_params, c.ec_point, &pub);
     }
     if (rv == CKR_OK) {
         c.token = c.token || c.trusted;
@@ -368,7 +371,8 @@ static CK_RV sr_p11_copy_key(struct sr_p11 *p, CK_SESSION_HANDLE h, const struct
     if (rv != CKR_OK) {
         return rv;
     }
-    return g.token ? sr_p11_handle_of(p, SR_P11_APP, ident, original.cls, ret) : sr_p11_add_session_key(p, h, &g, &info, &file, NULL, ret);
+    return g.token ? sr_p11_handle_of(p, SR_P11_APP, ident, original.cls, ret)
+                   : sr_p11_add_session_key(p, h, &g, &info, &file, NULL, ret);
 }
 
 /* A public key or a data object: a new application object with the original's key or value. */
@@ -380,7 +384,8 @@ static CK_RV sr_p11_copy_stored(struct sr_p11 *p, CK_SESSION_HANDLE h, const str
     n.d = o->stored; /* a data object's or a stored public key's attributes; a key file's half has none */
     n.d.private_ = c->priv == -1 ? o->priv : c->priv == CK_TRUE;
     n.d.is_public_key = o->cls == CKO_PUBLIC_KEY;
-    snprintf(n.d.label, sizeof(n.d.label), "%s", c->label_set ? c->label : o->created ? o->stored.label : o->info.plainname);
+    const char *label = c->label_set ? c->label : o->created ? o->stored.label : o->info.plainname;
+    snprintf(n.d.label, sizeof(n.d.label), "%s", label);
     if (c->application_set) {
         snprintf(n.d.application, sizeof(n.d.application), "%s", c->application);
     }
@@ -394,8 +399,10 @@ static CK_RV sr_p11_copy_stored(struct sr_p11 *p, CK_SESSION_HANDLE h, const str
         n.id_len = id.len;
     }
     if (!o->created && o->cls == CKO_PUBLIC_KEY) { /* the public half of a key file: what its pair does */
-        n.d.usage = (sr_acl_permits(&o->info.acl, SR_ACL_SIGN) || sr_acl_permits(&o->info.acl, SR_ACL_VERIFY) ? SR_ACL_VERIFY : 0) |
-                    (sr_acl_permits(&o->info.acl, SR_ACL_DECRYPT) || sr_acl_permits(&o->info.acl, SR_ACL_ENCRYPT) ? SR_ACL_ENCRYPT : 0);
+        const struct sr_acl *acl = &o->info.acl;
+        bool verifies = sr_acl_permits(acl, SR_ACL_SIGN) || sr_acl_permits(acl, SR_ACL_VERIFY);
+        bool encrypts = sr_acl_permits(acl, SR_ACL_DECRYPT) || sr_acl_permits(acl, SR_ACL_ENCRYPT);
+        n.d.usage = (verifies ? SR_ACL_VERIFY : 0) | (encrypts ? SR_ACL_ENCRYPT : 0);
     }
     bool rw = (s->flags & CKF_RW_SESSION) != 0;
     if (n.token && !rw) {

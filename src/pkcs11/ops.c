@@ -604,7 +604,8 @@ CK_RV sr_C_DigestKey(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
     sr_p11_object_release(&k);
     a.multipart = a.multipart || rv == CKR_OK;
     /* A failed step ends the operation, as PKCS#11 says, but a key of the wrong kind leaves it as it was. */
-    sr_p11_give_back(p, h, SR_P11_OP_DIGEST, &a, rv == CKR_OK || rv == CKR_KEY_INDIGESTIBLE || rv == CKR_KEY_HANDLE_INVALID);
+    bool goes_on = rv == CKR_OK || rv == CKR_KEY_INDIGESTIBLE || rv == CKR_KEY_HANDLE_INVALID;
+    sr_p11_give_back(p, h, SR_P11_OP_DIGEST, &a, goes_on);
     return rv;
 }
 
