@@ -45,7 +45,6 @@ enum sr_err sr_appobject_build(const struct sr_module *m, const struct sr_appobj
                          len, out);
 }
 
-
 /* A hex field of at most cap bytes into out. */
 static enum sr_err sr_appobject_hex(const json_t *h, const char *key, uint8_t *out, size_t cap, size_t *ret_len)
 {

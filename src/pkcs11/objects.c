@@ -268,8 +268,11 @@ static void sr_p11_load_file(struct sr_p11 *p, const char *dir, const char *name
         return;
     }
     if (created) {
+        /* A file under another object's name (renamed, or copied beside it) is no object. */
         struct sr_p11_object *o = NULL;
-        (void)!sr_p11_add_appobject(p, file.data, file.len, 0, &o);
+        if (sr_p11_add_appobject(p, file.data, file.len, 0, &o) == CKR_OK && strcmp(o->stored.ident, ident) != 0) {
+            sr_p11_object_end(o);
+        }
         return;
     }
     if (trusted) {

@@ -293,6 +293,17 @@ static void test_create_object_strongroom(void **state)
     uint8_t file[8192];
     size_t n = sr_read_one(t.dir, "object_", path, sizeof(path), file, sizeof(file));
     assert_null(memmem(file, n, "a private value", 15));
+    /* A copy of the file under another object's name is no second object. */
+    char twin[640];
+    snprintf(twin, sizeof(twin), "%s00", path);
+    FILE *tw = fopen(twin, "wb");
+    assert_non_null(tw);
+    assert_int_equal(fwrite(file, 1, n, tw), n);
+    fclose(tw);
+    sr_token_restart(&t);
+    s = sr_open(&t, CKF_RW_SESSION);
+    sr_login(&t, s);
+    assert_int_equal(sr_count_data(&t, s, "sealed"), 1);
     file[n - 1] ^= 1;
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
