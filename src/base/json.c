@@ -35,7 +35,7 @@ enum sr_err sr_json_strcpy(const json_t *obj, const char *key, enum sr_err bad, 
 {
     const char *s = NULL;
     SR_TRY(sr_json_str(obj, key, bad, &s));
-    SR_ENSURE(strlen(s) < cap, bad);
+    SR_ENSURE(s != NULL && strlen(s) < cap, bad);
     strcpy(out, s);
     return SR_OK;
 }
