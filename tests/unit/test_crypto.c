@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "base/text.h"
 #include "crypto/crypto.h"
 #include "crypto/sym.h"
 #include "crypto/jwk.h"
@@ -730,6 +731,86 @@ static void test_jwk_missing_member_refused(void **state)
     }
 }
 
+static void sr_unhex(const char *hex, uint8_t *out, size_t n)
+{
+    assert_int_equal(sr_hex_decode(hex, out, n), SR_OK);
+}
+
+/* sr_mac: RFC 4231 test case 1 (HMAC-SHA-224/256/384/512), RFC 2202 (HMAC-SHA-1), RFC 4493 (AES-CMAC). */
+static void test_mac_known_answers(void **state)
+{
+    (void)state;
+    uint8_t key[20];
+    memset(key, 0x0b, sizeof(key));
+    static const struct {
+        enum sr_mac_alg alg;
+        const char *want;
+    } hmac[] = {
+        {SR_MAC_HMAC_SHA1, "b617318655057264e28bc0b6fb378c8ef146be00"},
+        {SR_MAC_HMAC_SHA224, "896fb1128abbdf196832107cd49df33f47b4b1169912ba4f53684b22"},
+        {SR_MAC_HMAC_SHA256, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+        {SR_MAC_HMAC_SHA384, "afd03944d84895626b0825f4ab46907f15f9dadbe4101ec682aa034c7cebc59cfaea9ea9076ede7f4af152e8b2fa9cb6"},
+        {SR_MAC_HMAC_SHA512, "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854"},
+    };
+    for (size_t i = 0; i < SR_ARRAY_LEN(hmac); i++) {
+        SR_AUTO_BUF struct sr_buf out = {0};
+        sr_buf_init(&out, 64, SR_BUF_SECRET);
+        SR_ASSERT_OK(sr_mac(hmac[i].alg, key, sizeof(key), "Hi There", 8, &out));
+        uint8_t want[64];
+        size_t n = strlen(hmac[i].want) / 2;
+        sr_unhex(hmac[i].want, want, n);
+        assert_true(out.len == n && n == sr_mac_len(hmac[i].alg) && memcmp(out.data, want, n) == 0);
+    }
+    uint8_t aes[16], msg[16], want[16];
+    sr_unhex("2b7e151628aed2a6abf7158809cf4f3c", aes, 16);
+    sr_unhex("6bc1bee22e409f96e93d7e117393172a", msg, 16);
+    sr_unhex("070a16b46b4d4144f79bdd9dd04a287c", want, 16);
+    SR_AUTO_BUF struct sr_buf out = {0};
+    sr_buf_init(&out, 64, SR_BUF_SECRET);
+    SR_ASSERT_OK(sr_mac(SR_MAC_CMAC_AES, aes, sizeof(aes), msg, sizeof(msg), &out));
+    assert_memory_equal(out.data, want, 16);
+    /* CMAC wants an AES key's length; an unknown MAC is refused. */
+    assert_int_equal(sr_mac(SR_MAC_CMAC_AES, aes, 15, msg, 16, &out), SR_ERR_KEY_TYPE);
+    assert_int_equal(sr_mac(SR_MAC_NONE, aes, 16, msg, 16, &out), SR_ERR_ALG);
+}
+
+/* sr_digest_begin/update/end in steps is sr_digest of the whole. */
+static void test_digest_in_steps(void **state)
+{
+    (void)state;
+    uint8_t whole[64], steps[64];
+    size_t n1 = 0, n2 = 0;
+    SR_ASSERT_OK(sr_digest("SHA384", "abcdef", 6, whole, &n1));
+    EVP_MD_CTX *ctx = NULL;
+    SR_ASSERT_OK(sr_digest_begin("SHA384", &ctx));
+    SR_ASSERT_OK(sr_digest_update(ctx, "abc", 3));
+    SR_ASSERT_OK(sr_digest_update(ctx, "def", 3));
+    SR_ASSERT_OK(sr_digest_end(ctx, steps, &n2));
+    assert_true(n1 == 48 && n2 == 48 && memcmp(whole, steps, 48) == 0);
+    assert_int_equal(sr_digest_begin("NO-SUCH-MD", &ctx), SR_ERR_ALG);
+}
+
+/* sr_pkey_ecdh: both sides agree; another curve is refused. */
+static void test_ecdh_agrees(void **state)
+{
+    (void)state;
+    struct sr_key_spec p256 = {.type = SR_KEY_EC, .curve = SR_CURVE_P256}, p384 = {.type = SR_KEY_EC, .curve = SR_CURVE_P384};
+    SR_AUTO_PKEY EVP_PKEY *a = NULL;
+    SR_AUTO_PKEY EVP_PKEY *b = NULL;
+    SR_AUTO_PKEY EVP_PKEY *c = NULL;
+    SR_ASSERT_OK(sr_pkey_generate(&p256, &a));
+    SR_ASSERT_OK(sr_pkey_generate(&p256, &b));
+    SR_ASSERT_OK(sr_pkey_generate(&p384, &c));
+    SR_AUTO_BUF struct sr_buf ab = {0};
+    SR_AUTO_BUF struct sr_buf ba = {0};
+    sr_buf_init(&ab, 128, SR_BUF_SECRET);
+    sr_buf_init(&ba, 128, SR_BUF_SECRET);
+    SR_ASSERT_OK(sr_pkey_ecdh(a, b, &ab));
+    SR_ASSERT_OK(sr_pkey_ecdh(b, a, &ba));
+    assert_true(ab.len == 32 && ba.len == 32 && memcmp(ab.data, ba.data, 32) == 0);
+    assert_int_equal(sr_pkey_ecdh(a, c, &ab), SR_ERR_MALFORMED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -742,6 +823,8 @@ int main(void)
         cmocka_unit_test(test_sym_algorithms),
         cmocka_unit_test(test_rsa_oaep_sha1_wycheproof), cmocka_unit_test(test_rsa_oaep_api_wycheproof),
         cmocka_unit_test(test_rsa_pkcs1_decrypt_refused_wycheproof), cmocka_unit_test(test_jwk_missing_member_refused),
+        cmocka_unit_test(test_mac_known_answers),    cmocka_unit_test(test_digest_in_steps),
+        cmocka_unit_test(test_ecdh_agrees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -362,6 +362,66 @@ static void test_blob_sign_contexts_pooled_per_alg(void **state)
     sr_buf_release(&eblob);
 }
 
+/* A key file's bytes as the PKCS#11 library holds them (session objects: params.out). */
+static void sr_make_in_memory(struct sr_module *m, struct sr_keygen_params *p, struct sr_buf *out)
+{
+    struct sr_key_info info;
+    sr_buf_init(out, SR_MAX_FILE, SR_BUF_PLAIN);
+    p->out = out;
+    SR_ASSERT_OK(sr_key_generate(m, p, &info));
+    char path[SR_PATH_MAX];
+    SR_ASSERT_OK(sr_key_path(m, p->app, p->ident, path, sizeof(path)));
+    assert_false(sr_file_exists(path)); /* made and sealed, never written */
+}
+
+/* sr_keyfile_copy: a copy does what the original does or less; never more. */
+static void test_copy_never_broadens(void **state)
+{
+    struct sr_fixture *f = *state;
+    SR_AUTO_BUF struct sr_buf orig = {0};
+    struct sr_keygen_params p = sr_ec("orig", SR_CURVE_P256);
+    p.app = "pkcs11";
+    p.acl = SR_ACL_SIGN | SR_ACL_VERIFY;
+    sr_make_in_memory(f->m, &p, &orig);
+    struct sr_keygen_params c = {.app = "pkcs11", .ident = "copy", .acl = SR_ACL_SIGN};
+    struct sr_key_info info;
+    SR_ASSERT_OK(sr_keyfile_copy(f->m, "pkcs11", orig.data, orig.len, &c, &info));
+    assert_int_equal(info.acl.actions, SR_ACL_SIGN);
+    c.ident = "wider";
+    c.acl = SR_ACL_SIGN | SR_ACL_EXPORT_TO_TRUSTED;
+    assert_int_equal(sr_keyfile_copy(f->m, "pkcs11", orig.data, orig.len, &c, &info), SR_ERR_ACL_DENIED);
+    char path[SR_PATH_MAX];
+    SR_ASSERT_OK(sr_key_path(f->m, "pkcs11", "wider", path, sizeof(path)));
+    assert_false(sr_file_exists(path));
+}
+
+/* sr_keyfile_derive_ecdh: only a key with Derive; the new key is the whole shared secret. */
+static void test_derive_needs_permission(void **state)
+{
+    struct sr_fixture *f = *state;
+    SR_AUTO_BUF struct sr_buf signer = {0};
+    SR_AUTO_BUF struct sr_buf deriver = {0};
+    struct sr_keygen_params p = sr_ec("signer", SR_CURVE_P256);
+    p.acl = SR_ACL_SIGN;
+    sr_make_in_memory(f->m, &p, &signer);
+    p = sr_ec("deriver", SR_CURVE_P256);
+    p.acl = SR_ACL_DERIVE;
+    sr_make_in_memory(f->m, &p, &deriver);
+    struct sr_key_spec spec = {.type = SR_KEY_EC, .curve = SR_CURVE_P256};
+    SR_AUTO_PKEY EVP_PKEY *peer = NULL;
+    SR_ASSERT_OK(sr_pkey_generate(&spec, &peer));
+    SR_AUTO_BUF struct sr_buf out = {0};
+    sr_buf_init(&out, SR_MAX_FILE, SR_BUF_PLAIN);
+    struct sr_keygen_params d = {.app = "pkcs11", .ident = "shared", .spec = {.type = SR_KEY_GENERIC},
+                                 .acl = SR_ACL_SIGN, .out = &out};
+    struct sr_key_info info;
+    assert_int_equal(sr_keyfile_derive_ecdh(f->m, "simple", signer.data, signer.len, peer, &d, &info), SR_ERR_ACL_DENIED);
+    SR_ASSERT_OK(sr_keyfile_derive_ecdh(f->m, "simple", deriver.data, deriver.len, peer, &d, &info));
+    assert_true(info.spec.type == SR_KEY_GENERIC && info.spec.bits == 256);
+    d.spec.bits = 128; /* a part of the secret: refused */
+    assert_int_equal(sr_keyfile_derive_ecdh(f->m, "simple", deriver.data, deriver.len, peer, &d, &info), SR_ERR_KEY_TYPE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +434,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keys_work_again_only_after_world_load, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_blob_cache_never_serves_a_changed_blob, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_blob_sign_contexts_pooled_per_alg, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_copy_never_broadens, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_derive_needs_permission, sr_setup, sr_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
