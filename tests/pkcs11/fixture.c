@@ -69,6 +69,22 @@ bool sr_token_softhsm(struct sr_token *t)
     return true;
 }
 
+void sr_softhsm_cases(void (*cases)(struct sr_token *t))
+{
+    struct sr_token t = {0};
+    if (!sr_token_softhsm(&t)) {
+        skip();
+    }
+    cases(&t);
+    sr_token_close(&t);
+}
+
+void sr_token_strongroom_pin(struct sr_token *t)
+{
+    sr_token_strongroom(t);
+    SR_ASSERT_OK(sr_module_set_user_pin_of(t->dir, "1234"));
+}
+
 void sr_token_restart(struct sr_token *t)
 {
     assert_int_equal(t->f->C_Finalize(NULL), CKR_OK);

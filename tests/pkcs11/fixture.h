@@ -27,6 +27,10 @@ void sr_token_strongroom(struct sr_token *t);
 /* false: SoftHSMv2 is not installed here (its column is skipped). */
 bool sr_token_softhsm(struct sr_token *t);
 void sr_token_close(struct sr_token *t);
+/* The shared cases of a conformance program on SoftHSMv2's column: skipped where it is not installed. */
+void sr_softhsm_cases(void (*cases)(struct sr_token *t));
+/* Strongroom's token with the user PIN "1234", SoftHSMv2's own. */
+void sr_token_strongroom_pin(struct sr_token *t);
 /* The library finalized and loaded again, as a new process would (the token's directory kept). */
 void sr_token_restart(struct sr_token *t);
 CK_SESSION_HANDLE sr_open(struct sr_token *t, CK_FLAGS rw);

@@ -141,20 +141,14 @@ static void sr_cases(struct sr_token *t)
 static void test_copy_digest_softhsm(void **state)
 {
     (void)state;
-    struct sr_token t = {0};
-    if (!sr_token_softhsm(&t)) {
-        skip();
-    }
-    sr_cases(&t);
-    sr_token_close(&t);
+    sr_softhsm_cases(sr_cases);
 }
 
 static void test_copy_digest_strongroom(void **state)
 {
     (void)state;
     struct sr_token t = {0};
-    sr_token_strongroom(&t);
-    SR_ASSERT_OK(sr_module_set_user_pin_of(t.dir, "1234"));
+    sr_token_strongroom_pin(&t);
     sr_cases(&t);
     /* The token copy above outlives the library. */
     sr_token_restart(&t);

@@ -205,12 +205,7 @@ static void sr_cases(struct sr_token *t)
 static void test_create_object_softhsm(void **state)
 {
     (void)state;
-    struct sr_token t = {0};
-    if (!sr_token_softhsm(&t)) {
-        skip();
-    }
-    sr_cases(&t);
-    sr_token_close(&t);
+    sr_softhsm_cases(sr_cases);
 }
 
 /* The one file of dir/local whose name starts with prefix, read into out (its length returned). */

@@ -140,8 +140,7 @@ static void test_macs_strongroom(void **state)
 {
     (void)state;
     struct sr_token t = {0};
-    sr_token_strongroom(&t);
-    SR_ASSERT_OK(sr_module_set_user_pin_of(t.dir, "1234"));
+    sr_token_strongroom_pin(&t);
     sr_cases(&t);
     /* RFC 4231 test case 1 (HMAC-SHA-256 with the 20-byte key: SoftHSMv2 refuses keys shorter than the
      * digest, CKR_KEY_SIZE_RANGE). */
@@ -174,12 +173,7 @@ static void test_macs_strongroom(void **state)
 static void test_macs_softhsm(void **state)
 {
     (void)state;
-    struct sr_token t = {0};
-    if (!sr_token_softhsm(&t)) {
-        skip();
-    }
-    sr_cases(&t);
-    sr_token_close(&t);
+    sr_softhsm_cases(sr_cases);
 }
 
 int main(void)

@@ -181,12 +181,7 @@ static void sr_cases(struct sr_token *t)
 static void test_session_objects_softhsm(void **state)
 {
     (void)state;
-    struct sr_token t = {0};
-    if (!sr_token_softhsm(&t)) {
-        skip();
-    }
-    sr_cases(&t);
-    sr_token_close(&t);
+    sr_softhsm_cases(sr_cases);
 }
 
 /* The files of dir/local. */

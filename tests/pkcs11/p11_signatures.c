@@ -148,8 +148,7 @@ static void test_signatures_strongroom(void **state)
 {
     (void)state;
     struct sr_token t = {0};
-    sr_token_strongroom(&t);
-    SR_ASSERT_OK(sr_module_set_user_pin_of(t.dir, "1234"));
+    sr_token_strongroom_pin(&t);
     sr_cases(&t);
     /* Ours (docs/pkcs11.md): SHA-1 verifies and never signs; PKCS#1 v1.5 encrypts and never decrypts (OpenSSL
      * 3.0 has no implicit rejection: its decryption would be a padding oracle). SoftHSMv2 does both. */
@@ -179,12 +178,7 @@ static void test_signatures_strongroom(void **state)
 static void test_signatures_softhsm(void **state)
 {
     (void)state;
-    struct sr_token t = {0};
-    if (!sr_token_softhsm(&t)) {
-        skip();
-    }
-    sr_cases(&t);
-    sr_token_close(&t);
+    sr_softhsm_cases(sr_cases);
 }
 
 int main(void)
