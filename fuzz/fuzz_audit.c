@@ -18,6 +18,7 @@
 
 #include "base/fileio.h"
 #include "fuzz.h"
+#include "hsm/backend.h"
 #include "hsm/module.h"
 #include "testlib.h"
 #include "vault/store.h"
@@ -72,14 +73,15 @@ void sr_fuzz_setup(void)
     sr_audited("Authenticate", 401);
     char kmdata[512], path[512], root[512];
     struct sr_module *m = NULL;
+    struct sr_hsm *h = NULL;
     snprintf(path, sizeof(path), "%s/checkpoint", sr_dir);
     snprintf(root, sizeof(root), "%s/root", sr_dir);
     if (sr_region_kmdata(sr_dir, "EU", kmdata, sizeof(kmdata)) != SR_OK || sr_module_open(kmdata, &m) != SR_OK ||
-        sr_audit_checkpoint_write(sr_store, m, "EU", path, &sr_checkpoint_seq) != SR_OK ||
+        sr_hsm_software(m, &h) != SR_OK || sr_audit_checkpoint_write(sr_store, h, "EU", path, &sr_checkpoint_seq) != SR_OK ||
         sr_root_fingerprint(root, sr_pinned) != SR_OK) {
         abort();
     }
-    sr_module_free(m);
+    sr_hsm_free(h);
     sr_test_read_file(path, &sr_checkpoint);
     snprintf(path, sizeof(path), "%s/vault.db", sr_dir);
     if (sqlite3_open(path, &sr_db) != SQLITE_OK) {

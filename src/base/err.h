@@ -236,6 +236,15 @@ enum sr_err_family {
     X(SR_ERR_P11_SEAL_KEY, SR_FAM_STATE, "Conflict",                                                         \
       "the token no longer holds the AES key that sealed the module keys (deleted?): without it they cannot " \
       "be opened; restore from a 'strongroom backup' with the region's cards")                               \
+    X(SR_ERR_HSM_UNAVAILABLE, SR_FAM_UNAVAILABLE, "ServiceUnavailable",                                     \
+      "the region's HSM token is unreachable (removed, its library or network down): nothing was changed; "   \
+      "retry once the token is back, which the server notices by itself")                                    \
+    X(SR_ERR_HSM_KEY_GONE, SR_FAM_STATE, "Conflict",                                                          \
+      "the region's HSM token no longer holds this key's object (deleted in the token?): the store's "        \
+      "reference finds nothing")                                                                              \
+    X(SR_ERR_HSM_BACKUP, SR_FAM_INPUT, "BadParameter",                                                        \
+      "this key lives in the region's HSM and never leaves it: back it up with the HSM vendor's own backup "   \
+      "(its security world or token backup), as Managed HSM does for keys that never leave")                  \
     X(SR_ERR_P11_SEAL_FOREIGN, SR_FAM_INTEGRITY, "Forbidden",                                                \
       "this module key was sealed by another token's key: a copied data directory opens nothing here")         \
     X(SR_ERR_NVRAM_ROLLBACK, SR_FAM_INTEGRITY, "Forbidden",                                                  \

@@ -16,11 +16,11 @@
 #include <openssl/evp.h>
 
 #include "base/buf.h"
-#include "hsm/module.h"
+#include "hsm/backend.h"
+#include "hsm/transfer.h"
 
 #define SR_PACKAGE_FORMAT "strongroom-package-v1"
 #define SR_KEK_KID_PREFIX "urn:strongroom:kek:"
-#define SR_KEK_IDENT "kek-1"
 
 /* What a verified pair of packages tells the key owner. */
 struct sr_kek_package {
@@ -46,7 +46,7 @@ struct sr_check_report {
 };
 
 /* Server side: writes both packages (as files in dir) for the region's module and KEK. */
-SR_MUST_USE enum sr_err sr_packages_make(const struct sr_module *m, const char *region, const char *dir);
+SR_MUST_USE enum sr_err sr_packages_make(const struct sr_hsm *m, const char *region, const char *dir);
 /* Package file names for a region: BYOK-KEK-pkg-<R>-1 and BYOK-SecurityWorld-pkg-<R>-1. */
 void sr_package_names(const char *region, char *kek_name, char *sw_name, size_t cap);
 
@@ -58,9 +58,9 @@ SR_MUST_USE enum sr_err sr_packages_verify(const uint8_t *kek_pkg, size_t kek_le
 
 /* Any payload signed by module m's warranted identity key, in the packages' envelope (payload, signature,
  * warrant, root): what an audit checkpoint is. */
-SR_MUST_USE enum sr_err sr_signed_write(const struct sr_module *m, const json_t *payload, const char *path);
+SR_MUST_USE enum sr_err sr_signed_write(const struct sr_hsm *m, const json_t *payload, const char *path);
 /* The same envelope, appended to out (a key attestation). */
-SR_MUST_USE enum sr_err sr_signed_bytes(const struct sr_module *m, const json_t *payload, struct sr_buf *out);
+SR_MUST_USE enum sr_err sr_signed_bytes(const struct sr_hsm *m, const json_t *payload, struct sr_buf *out);
 /* Checks such an envelope link by link (root pinned, when pinned is not NULL; root self-signed; warrant by
  * root; payload by the warrant's key) and hands out the payload; why names the first link that failed. */
 SR_MUST_USE enum sr_err sr_signed_read(const uint8_t *data, size_t len, const uint8_t pinned[SR_HASH_LEN],

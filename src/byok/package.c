@@ -36,7 +36,7 @@ static enum sr_err sr_b64_string(const uint8_t *p, size_t n, json_t **ret)
 }
 
 /* Envelope: the payload's exact bytes, the module's signature over them, its warrant and root. */
-enum sr_err sr_signed_bytes(const struct sr_module *m, const json_t *payload, struct sr_buf *out)
+enum sr_err sr_signed_bytes(const struct sr_hsm *m, const json_t *payload, struct sr_buf *out)
 {
     SR_AUTO_FREE char *text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
     SR_ENSURE(text != NULL, SR_ERR_NOMEM);
@@ -46,8 +46,8 @@ enum sr_err sr_signed_bytes(const struct sr_module *m, const json_t *payload, st
     sr_buf_init(&sig, 1024, SR_BUF_PLAIN);
     sr_buf_init(&warrant, 65536, SR_BUF_PLAIN);
     sr_buf_init(&root, 65536, SR_BUF_PLAIN);
-    SR_TRY(sr_module_attest(m, (const uint8_t *)text, strlen(text), &sig));
-    SR_TRY(sr_module_certificates(m, &warrant, &root));
+    SR_TRY(sr_hsm_attest(m, (const uint8_t *)text, strlen(text), &sig));
+    SR_TRY(sr_hsm_certificates(m, &warrant, &root));
     json_t *p64 = NULL;
     json_t *s64 = NULL;
     SR_TRY(sr_b64_string((const uint8_t *)text, strlen(text), &p64));
@@ -64,7 +64,7 @@ enum sr_err sr_signed_bytes(const struct sr_module *m, const json_t *payload, st
     return sr_buf_append(out, bytes, strlen(bytes));
 }
 
-static enum sr_err sr_package_seal(const struct sr_module *m, const json_t *payload, const char *path)
+static enum sr_err sr_package_seal(const struct sr_hsm *m, const json_t *payload, const char *path)
 {
     SR_AUTO_BUF struct sr_buf bytes = {0};
     sr_buf_init(&bytes, SR_MAX_PACKAGE, SR_BUF_PLAIN);
@@ -72,7 +72,7 @@ static enum sr_err sr_package_seal(const struct sr_module *m, const json_t *payl
     return sr_file_write_atomic(path, bytes.data, bytes.len, SR_WRITE_REPLACE);
 }
 
-enum sr_err sr_signed_write(const struct sr_module *m, const json_t *payload, const char *path)
+enum sr_err sr_signed_write(const struct sr_hsm *m, const json_t *payload, const char *path)
 {
     return sr_package_seal(m, payload, path);
 }
@@ -87,12 +87,12 @@ static enum sr_err sr_world_json(const struct sr_world_info *w, json_t **ret)
     return SR_OK;
 }
 
-enum sr_err sr_packages_make(const struct sr_module *m, const char *region, const char *dir)
+enum sr_err sr_packages_make(const struct sr_hsm *m, const char *region, const char *dir)
 {
     struct sr_world_info world;
-    SR_TRY(sr_module_world_info((struct sr_module *)m, &world));
+    SR_TRY(sr_hsm_world(m, &world));
     SR_AUTO_PKEY EVP_PKEY *kek = NULL;
-    SR_TRY(sr_kek_public(m, SR_KEK_IDENT, &kek));
+    SR_TRY(sr_hsm_kek_public(m, &kek));
     struct sr_key_spec spec;
     SR_TRY(sr_pkey_describe(kek, &spec));
     SR_AUTO_BUF struct sr_buf spki = {0};
@@ -111,9 +111,9 @@ enum sr_err sr_packages_make(const struct sr_module *m, const char *region, cons
     SR_AUTO_JSON json_t *kp = json_pack(
         "{s:s,s:s,s:s,s:{s:o,s:s,s:i},s:[s],s:b,s:b,s:{s:s},s:o,s:I}", "type", "kek", "region", region, "kid", kid,
         "key", "public_key", pub, "kty", "RSA", "size", (int)spec.bits, "acl", "Import", "exportable", 0,
-        "generated_in_module", 1, "module", "esn", sr_module_esn(m), "world", w1, "created", (json_int_t)now);
+        "generated_in_module", 1, "module", "esn", sr_hsm_esn(m), "world", w1, "created", (json_int_t)now);
     SR_AUTO_JSON json_t *sp = json_pack("{s:s,s:s,s:{s:s},s:o,s:I}", "type", "security-world", "region", region,
-                                        "module", "esn", sr_module_esn(m), "world", w2, "created", (json_int_t)now);
+                                        "module", "esn", sr_hsm_esn(m), "world", w2, "created", (json_int_t)now);
     SR_ENSURE(kp != NULL && sp != NULL, SR_ERR_NOMEM);
     SR_TRY(sr_json_set_hex(json_object_get(kp, "key"), "key_hash", hash, SR_HASH_LEN));
     char kek_name[128], sw_name[128], path[SR_PATH_MAX];

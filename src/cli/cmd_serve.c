@@ -112,6 +112,7 @@ static const struct sr_opt sr_opts_region[] = {
     {"pin-file", NULL, true, "one PIN a line, card 1 first (default: ask on the terminal)"},
     {"card-dir", NULL, true, "where the cards go (default DATA/regions/NAME/cards)"},
     {"kek-size", NULL, true, "the region KEK's RSA size: 2048, 3072 (default) or 4096"},
+    {"hsm", NULL, true, "keep the region's keys in this PKCS#11 token: 'pkcs11:token=T?module-path=LIB&pin-source=file:F'"},
     {NULL, NULL, false, NULL},
 };
 
@@ -119,7 +120,9 @@ static enum sr_err sr_cmd_region_create(struct sr_cli *cli, const struct sr_args
 {
     const struct sr_opt *o = sr_opts_region;
     const char *data = sr_data_dir(args, o);
-    struct sr_region_params p = {.name = args->pos[0], .card_dir = sr_arg(args, o, "card-dir")};
+    char diag[256] = "";
+    struct sr_region_params p = {.name = args->pos[0], .card_dir = sr_arg(args, o, "card-dir"),
+                                 .hsm = sr_arg(args, o, "hsm"), .diag = diag, .diag_cap = sizeof(diag)};
     SR_TRY(sr_region_name_check(p.name));
     SR_TRY(sr_quorum_parse(sr_arg(args, o, "acs-quorum"), &p.quorum_k, &p.quorum_n));
     unsigned long bits = 3072;
@@ -132,6 +135,18 @@ static enum sr_err sr_cmd_region_create(struct sr_cli *cli, const struct sr_args
     if (store->ops->region_exists(store, p.name) == SR_OK) {
         sr_cli_detail(cli, "region %s", p.name);
         return SR_ERR_EXISTS;
+    }
+    if (p.hsm != NULL) {
+        enum sr_err r = sr_region_create(data, store, &p, NULL);
+        if (r != SR_OK) {
+            sr_cli_detail(cli, "%s", diag);
+            return r;
+        }
+        fprintf(cli->out,
+                "Region %s created in the PKCS#11 token of its URI: identity key (ECDSA P-384) and KEK (RSA-%u, "
+                "import only) made there, never extractable\nToolset: %s/regions/%s/toolset/KeyVault-BYOK-Tools-%s.zip\n",
+                p.name, p.kek_bits, data, p.name, p.name);
+        return SR_OK;
     }
     unsigned cards[SR_MAX_CARDS];
     for (unsigned i = 0; i < p.quorum_n; i++) {
@@ -223,7 +238,7 @@ const struct sr_cmd sr_cmds_region[] = {
     {"list", sr_cmd_region_list, 0, 0, 0, sr_opts_listing, NULL, "region list [--output table|tsv|json] --data DIR",
      "every region of the store, and whether this server holds its module"},
     {"create", sr_cmd_region_create, 0, 1, 1, sr_opts_region, NULL,
-     "region create NAME --data DIR [--acs-quorum K/N --pin-file F --card-dir D]",
+     "region create NAME --data DIR [--acs-quorum K/N --pin-file F --card-dir D | --hsm URI]",
      "make a region: a module with its own security world"},
     {"join", sr_cmd_region_join, 0, 1, 1, sr_opts_region_join, NULL,
      "region join NAME --data DIR --store URL --cards 1,3 [--card-dir D] [--pin-file F]",
@@ -576,8 +591,10 @@ static enum sr_err sr_cmd_audit_checkpoint(struct sr_cli *cli, const struct sr_a
     SR_TRY(sr_seal_config_read(data_copy, &seal));
     SR_AUTO_MODULE struct sr_module *m = NULL;
     SR_TRY(sr_module_open_sealed(kmdata, &seal, &m));
+    SR_AUTO_HSM struct sr_hsm *h = NULL;
+    SR_TRY(sr_hsm_software(SR_TAKE(m), &h));
     long long count = 0;
-    enum sr_err r = sr_audit_checkpoint_write(store, m, region, out, &count);
+    enum sr_err r = sr_audit_checkpoint_write(store, h, region, out, &count);
     if (r == SR_ERR_AUDIT_BROKEN) {
         sr_cli_detail(cli, "the chain is broken ('audit verify' says where): nothing to vouch for");
     }

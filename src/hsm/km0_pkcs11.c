@@ -10,12 +10,8 @@
  * the field and SoftHSMv2 offer; C_WrapKey would need KM0 as a token object first. Another token (a
  * copied directory), a deleted key or the wrong PIN each fail with their own error.
  */
-#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <p11-kit/pkcs11.h>
-#include <p11-kit/uri.h>
 
 #include "base/fileio.h"
 #include "base/json.h"
@@ -23,6 +19,7 @@
 #include "crypto/crypto.h"
 #include "hsm/container.h"
 #include "hsm/km0_internal.h"
+#include "hsm/p11token.h"
 
 #define SR_MAGIC_P11_KM0 "SRP11KM0"
 #define SR_P11_DEFAULT_LABEL "strongroom-km0"
@@ -32,29 +29,19 @@
 
 struct sr_p11 {
     struct sr_seal_config *cfg;
-    P11KitUri *uri;
-    void *lib;
+    struct sr_p11_token t;
     CK_FUNCTION_LIST_PTR f;
-    bool initialized;
     CK_SESSION_HANDLE s;
     char label[128];
-    char token[33];
+    const char *token; /* t's label */
 };
 
 static void sr_p11_close(struct sr_p11 *p)
 {
-    if (p->initialized) {
-        if (p->s != CK_INVALID_HANDLE) {
-            (void)p->f->C_CloseSession(p->s);
-        }
-        (void)p->f->C_Finalize(NULL);
+    if (p->s != CK_INVALID_HANDLE) {
+        (void)p->f->C_CloseSession(p->s);
     }
-    if (p->lib != NULL) {
-        dlclose(p->lib);
-    }
-    if (p->uri != NULL) {
-        p11_kit_uri_free(p->uri);
-    }
+    sr_p11_token_close(&p->t);
 }
 
 static enum sr_err sr_p11_fail(struct sr_p11 *p, const char *call, CK_RV rv, enum sr_err r)
@@ -64,99 +51,24 @@ static enum sr_err sr_p11_fail(struct sr_p11 *p, const char *call, CK_RV rv, enu
     return r;
 }
 
-/* The PIN of pin-source=file:PATH (its first line), or pin-value. */
-static enum sr_err sr_p11_pin(struct sr_p11 *p, struct sr_buf *pin)
-{
-    const char *value = p11_kit_uri_get_pin_value(p->uri);
-    if (value != NULL) {
-        return sr_buf_append_str(pin, value);
-    }
-    const char *source = p11_kit_uri_get_pin_source(p->uri);
-    if (source == NULL) {
-        snprintf(p->cfg->diag, sizeof(p->cfg->diag), "the URI has no pin-source=file:PATH");
-        return SR_ERR_P11_SEAL_URI;
-    }
-    const char *path = strncmp(source, "file:", 5) == 0 ? source + 5 : source;
-    SR_AUTO_BUF struct sr_buf file = {0};
-    sr_buf_init(&file, 4096, SR_BUF_SECRET);
-    if (sr_file_read(path, &file) != SR_OK) {
-        snprintf(p->cfg->diag, sizeof(p->cfg->diag), "cannot read the PIN file %s", path);
-        return SR_ERR_P11_SEAL_PIN;
-    }
-    size_t len = 0;
-    while (len < file.len && file.data[len] != '\n' && file.data[len] != '\r') {
-        len++;
-    }
-    return sr_buf_append(pin, file.data, len);
-}
-
 /* The library loaded, the URI's token found, a session open and logged in as the user. */
 static enum sr_err sr_p11_open(struct sr_p11 *p, struct sr_seal_config *cfg)
 {
     *p = (struct sr_p11){.cfg = cfg, .s = CK_INVALID_HANDLE};
-    p->uri = p11_kit_uri_new();
-    SR_ENSURE(p->uri != NULL, SR_ERR_NOMEM);
-    int pr = p11_kit_uri_parse(cfg->pkcs11, P11_KIT_URI_FOR_ANY, p->uri);
-    if (pr != P11_KIT_URI_OK) {
-        snprintf(cfg->diag, sizeof(cfg->diag), "%s", p11_kit_uri_message(pr));
-        return SR_ERR_P11_SEAL_URI;
-    }
-    CK_ATTRIBUTE *label = p11_kit_uri_get_attribute(p->uri, CKA_LABEL);
+    p->token = p->t.label;
+    char *diag = cfg->diag;
+    size_t cap = sizeof(cfg->diag);
+    SR_TRY(sr_p11_token_load(&p->t, cfg->pkcs11, diag, cap));
+    p->f = p->t.f;
+    CK_ATTRIBUTE *label = p11_kit_uri_get_attribute(p->t.uri, CKA_LABEL);
     snprintf(p->label, sizeof(p->label), "%.*s", label ? (int)label->ulValueLen : (int)strlen(SR_P11_DEFAULT_LABEL),
              label ? (const char *)label->pValue : SR_P11_DEFAULT_LABEL);
-    const char *module = p11_kit_uri_get_module_path(p->uri);
-    if (module == NULL) {
-        snprintf(cfg->diag, sizeof(cfg->diag), "the URI has no module-path= (the HSM's PKCS#11 library)");
-        return SR_ERR_P11_SEAL_URI;
-    }
-    p->lib = dlopen(module, RTLD_NOW | RTLD_LOCAL);
-    CK_C_GetFunctionList get = p->lib ? (CK_C_GetFunctionList)dlsym(p->lib, "C_GetFunctionList") : NULL;
-    if (get == NULL || get(&p->f) != CKR_OK) {
-        snprintf(cfg->diag, sizeof(cfg->diag), "cannot load the PKCS#11 library %s", module);
-        return SR_ERR_P11_SEAL_TOKEN;
-    }
-    CK_C_INITIALIZE_ARGS init = {.flags = CKF_OS_LOCKING_OK};
-    CK_RV rv = p->f->C_Initialize(&init);
-    if (rv != CKR_OK) {
-        return sr_p11_fail(p, "C_Initialize", rv, SR_ERR_P11_SEAL_TOKEN);
-    }
-    p->initialized = true;
-    CK_SLOT_ID slots[64];
-    CK_ULONG n = SR_ARRAY_LEN(slots);
-    rv = p->f->C_GetSlotList(CK_TRUE, slots, &n);
-    if (rv != CKR_OK) {
-        return sr_p11_fail(p, "C_GetSlotList", rv, SR_ERR_P11_SEAL_TOKEN);
-    }
-    CK_SLOT_ID slot = 0;
-    bool found = false;
-    for (CK_ULONG i = 0; i < n && !found; i++) {
-        CK_TOKEN_INFO info;
-        if (p->f->C_GetTokenInfo(slots[i], &info) == CKR_OK && p11_kit_uri_match_token_info(p->uri, &info)) {
-            slot = slots[i];
-            found = true;
-            snprintf(p->token, sizeof(p->token), "%.32s", (const char *)info.label);
-            for (size_t e = strlen(p->token); e > 0 && p->token[e - 1] == ' '; e--) {
-                p->token[e - 1] = 0;
-            }
-        }
-    }
-    if (!found) {
-        snprintf(cfg->diag, sizeof(cfg->diag), "no token present matches %.400s", cfg->pkcs11);
-        return SR_ERR_P11_SEAL_TOKEN;
-    }
-    rv = p->f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &p->s);
+    SR_TRY(sr_p11_token_find(&p->t, diag, cap));
+    CK_RV rv = p->f->C_OpenSession(p->t.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &p->s);
     if (rv != CKR_OK) {
         return sr_p11_fail(p, "C_OpenSession", rv, SR_ERR_P11_SEAL_TOKEN);
     }
-    SR_AUTO_BUF struct sr_buf pin = {0};
-    sr_buf_init(&pin, 4096, SR_BUF_SECRET);
-    SR_TRY(sr_p11_pin(p, &pin));
-    rv = p->f->C_Login(p->s, CKU_USER, pin.data, pin.len);
-    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-        bool refused = rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED;
-        return sr_p11_fail(p, "C_Login", rv, refused ? SR_ERR_P11_SEAL_PIN : SR_ERR_P11_SEAL_TOKEN);
-    }
-    return SR_OK;
+    return sr_p11_token_login(&p->t, p->s, diag, cap);
 }
 
 static CK_BBOOL sr_p11_true = CK_TRUE, sr_p11_false = CK_FALSE;

@@ -82,6 +82,9 @@ SR_MUST_USE enum sr_err sr_root_init(const char *root_dir, struct sr_seal_config
 SR_MUST_USE enum sr_err sr_root_fingerprint(const char *root_dir, uint8_t ret_fingerprint[SR_HASH_LEN]);
 /* The root in root_dir signs module m's identity: module/warrant.pem and module/root.pem. */
 SR_MUST_USE enum sr_err sr_root_warrant_module(const char *root_dir, struct sr_seal_config *seal, struct sr_module *m);
+/* The same for any identity key (an HSM region's, inside its token): out_dir/warrant.pem, out_dir/root.pem. */
+SR_MUST_USE enum sr_err sr_root_warrant_key(const char *root_dir, struct sr_seal_config *seal, EVP_PKEY *identity,
+                                            const char *subject, const char *out_dir);
 SR_MUST_USE enum sr_err sr_module_trust_root(struct sr_module *m, const uint8_t fingerprint[SR_HASH_LEN]);
 /* SR_OK with the trusted fingerprint, SR_ERR_NOT_FOUND if none is pinned. */
 SR_MUST_USE enum sr_err sr_module_trusted_root(struct sr_module *m, uint8_t ret_fingerprint[SR_HASH_LEN]);

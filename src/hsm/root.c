@@ -85,7 +85,8 @@ static enum sr_err sr_module_identity_public(struct sr_module *m, EVP_PKEY **ret
     return sr_header_public_key(c.header, SR_ERR_NVRAM_TAMPERED, ret);
 }
 
-enum sr_err sr_root_warrant_module(const char *root_dir, struct sr_seal_config *seal, struct sr_module *m)
+enum sr_err sr_root_warrant_key(const char *root_dir, struct sr_seal_config *seal, EVP_PKEY *identity,
+                                const char *subject, const char *out_dir)
 {
     char key_path[SR_PATH_MAX];
     char cert_path[SR_PATH_MAX];
@@ -105,15 +106,22 @@ enum sr_err sr_root_warrant_module(const char *root_dir, struct sr_seal_config *
     SR_ENSURE(r != SR_ERR_NOT_FOUND, SR_ERR_NO_ROOT);
     SR_TRY(r);
     SR_ENSURE(X509_check_private_key(root_cert, root_key) == 1, SR_ERR_NVRAM_TAMPERED);
+    SR_AUTO_X509 X509 *warrant = NULL;
+    SR_TRY(sr_x509_issue(root_key, root_cert, identity, subject, NULL, SR_WARRANT_DAYS, &warrant));
+    char path[SR_PATH_MAX];
+    SR_TRY(sr_path_join(path, sizeof(path), out_dir, "root.pem"));
+    SR_TRY(sr_write_cert(path, root_cert, SR_WRITE_REPLACE));
+    SR_TRY(sr_path_join(path, sizeof(path), out_dir, "warrant.pem"));
+    return sr_write_cert(path, warrant, SR_WRITE_REPLACE);
+}
+
+enum sr_err sr_root_warrant_module(const char *root_dir, struct sr_seal_config *seal, struct sr_module *m)
+{
     SR_AUTO_PKEY EVP_PKEY *identity = NULL;
     SR_TRY(sr_module_identity_public(m, &identity));
-    SR_AUTO_X509 X509 *warrant = NULL;
-    SR_TRY(sr_x509_issue(root_key, root_cert, identity, m->esn, NULL, SR_WARRANT_DAYS, &warrant));
-    char path[SR_PATH_MAX];
-    SR_TRY(sr_module_path(m, "module/root.pem", path, sizeof(path)));
-    SR_TRY(sr_write_cert(path, root_cert, SR_WRITE_REPLACE));
-    SR_TRY(sr_module_path(m, "module/warrant.pem", path, sizeof(path)));
-    return sr_write_cert(path, warrant, SR_WRITE_REPLACE);
+    char dir[SR_PATH_MAX];
+    SR_TRY(sr_module_path(m, "module", dir, sizeof(dir)));
+    return sr_root_warrant_key(root_dir, seal, identity, m->esn, dir);
 }
 
 enum sr_err sr_module_trust_root(struct sr_module *m, const uint8_t fingerprint[SR_HASH_LEN])

@@ -14,6 +14,7 @@
 #include "hsm/module.h"
 
 #define SR_KEK_APP "byok"
+#define SR_KEK_IDENT "kek-1" /* a region's KEK: local/key_byok_kek-1 */
 
 /* modify-acls: writes local/key_xferacld_<ident> from local/key_<app>_<ident> (which must allow ReduceACL).
  * The caller has checked the administrator quorum. The original key file is untouched. */

@@ -46,7 +46,7 @@ static enum sr_err sr_set_base64(json_t *obj, const char *key, const uint8_t *p,
 }
 
 /* {public_key (base64 SPKI DER), key_hash, kty, size | curve}, as in the KEK package; {kty, size} for oct. */
-static enum sr_err sr_key_json(const struct sr_module *m, const struct sr_key_row *k, const struct sr_key_info *info,
+static enum sr_err sr_key_json(const struct sr_hsm *m, const struct sr_key_row *k, const struct sr_key_info *info,
                                json_t **ret)
 {
     if (info->spec.type == SR_KEY_AES) { /* a secret key: its kind and size, nothing derived from it */
@@ -55,7 +55,7 @@ static enum sr_err sr_key_json(const struct sr_module *m, const struct sr_key_ro
         return SR_OK;
     }
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    SR_TRY(sr_module_blob_public(m, k->blob.data, k->blob.len, &pub));
+    SR_TRY(sr_hsm_public(m, k->blob.data, k->blob.len, &pub));
     SR_AUTO_BUF struct sr_buf spki = {0};
     sr_buf_init(&spki, 16384, SR_BUF_PLAIN);
     SR_TRY(sr_pkey_public_to_spki(pub, &spki));
@@ -71,22 +71,22 @@ static enum sr_err sr_key_json(const struct sr_module *m, const struct sr_key_ro
 }
 
 /* The two statements' common members: what they are about, and who says so when. */
-static enum sr_err sr_statement(const struct sr_module *m, const struct sr_request *req, const char *kid,
+static enum sr_err sr_statement(const struct sr_hsm *m, const struct sr_request *req, const char *kid,
                                 const char *which, json_t *key, json_t **ret)
 {
     json_t *s = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:{s:s},s:I}", "format", SR_ATTESTATION_FORMAT, "statement",
                           which, "kid", kid, "vault", req->vault.name, "region", req->vault.region, "key", key,
-                          "module", "esn", sr_module_esn(m), "attested", (json_int_t)time(NULL));
+                          "module", "esn", sr_hsm_esn(m), "attested", (json_int_t)time(NULL));
     SR_ENSURE(s != NULL, SR_ERR_NOMEM);
     *ret = s;
     return SR_OK;
 }
 
-static enum sr_err sr_private_statement(const struct sr_module *m, const struct sr_request *req, const char *kid,
+static enum sr_err sr_private_statement(const struct sr_hsm *m, const struct sr_request *req, const char *kid,
                                         const struct sr_key_info *info, json_t *key, json_t **ret)
 {
     struct sr_world_info world;
-    SR_TRY(sr_module_world_info((struct sr_module *)m, &world));
+    SR_TRY(sr_hsm_world(m, &world));
     SR_AUTO_JSON json_t *s = NULL;
     SR_TRY(sr_statement(m, req, kid, "private-key", key, &s));
     json_t *acl = NULL;
@@ -106,7 +106,7 @@ static enum sr_err sr_private_statement(const struct sr_module *m, const struct 
 }
 
 /* Signs payload in the module's envelope and sets it, base64url, as obj[name]. */
-static enum sr_err sr_set_signed(const struct sr_module *m, json_t *obj, const char *name, const json_t *payload)
+static enum sr_err sr_set_signed(const struct sr_hsm *m, json_t *obj, const char *name, const json_t *payload)
 {
     SR_AUTO_BUF struct sr_buf env = {0};
     sr_buf_init(&env, SR_MAX_ATTESTATION, SR_BUF_PLAIN);
@@ -121,10 +121,10 @@ enum sr_err sr_op_key_attestation(struct sr_vault_svc *svc, struct sr_request *r
                          req->api_version ? req->api_version : "none"));
     SR_AUTO_ROW struct sr_key_row k = {0};
     SR_TRY(sr_req_key(svc, req, false, &k, NULL));
-    const struct sr_module *m = NULL;
-    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    const struct sr_hsm *m = NULL;
+    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &m));
     struct sr_key_info info;
-    SR_TRY(sr_blob_info(m, k.blob.data, k.blob.len, &info));
+    SR_TRY(sr_hsm_info(m, k.blob.data, k.blob.len, &info));
     char kid[1024];
     SR_TRY(sr_key_kid(req, k.name, k.version, kid, sizeof(kid)));
     SR_AUTO_JSON json_t *bundle = NULL;
@@ -139,7 +139,7 @@ enum sr_err sr_op_key_attestation(struct sr_vault_svc *svc, struct sr_request *r
     SR_AUTO_BUF struct sr_buf root = {0};
     sr_buf_init(&warrant, 65536, SR_BUF_PLAIN);
     sr_buf_init(&root, 65536, SR_BUF_PLAIN);
-    SR_TRY(sr_module_certificates(m, &warrant, &root));
+    SR_TRY(sr_hsm_certificates(m, &warrant, &root));
     SR_TRY(sr_buf_append(&warrant, root.data, root.len));
     SR_AUTO_JSON json_t *att = json_pack("{s:s}", "version", "1.0");
     SR_ENSURE(att != NULL, SR_ERR_NOMEM);

@@ -76,7 +76,7 @@ enum sr_err sr_audit_verify(struct sr_store *store, long long *ret_count, long l
 
 #define SR_CHECKPOINT_FORMAT "strongroom-audit-checkpoint-1"
 
-enum sr_err sr_audit_checkpoint_write(struct sr_store *store, const struct sr_module *m, const char *region,
+enum sr_err sr_audit_checkpoint_write(struct sr_store *store, const struct sr_hsm *m, const char *region,
                                       const char *path, long long *ret_seq)
 {
     long long count = 0, bad = 0;
@@ -137,14 +137,14 @@ enum sr_err sr_audit_checkpoint_check(struct sr_store *store, const uint8_t *dat
 
 struct sr_held_region {
     struct sr_vault_svc *svc;
-    const struct sr_module *m;
+    const struct sr_hsm *m;
     char name[SR_MAX_REGION + 1];
 };
 
 static enum sr_err sr_first_held(void *ctx, const char *name)
 {
     struct sr_held_region *h = ctx;
-    if (h->m == NULL && sr_svc_region_module(h->svc, name, &h->m) == SR_OK) {
+    if (h->m == NULL && sr_svc_region_hsm(h->svc, name, &h->m) == SR_OK) {
         snprintf(h->name, sizeof(h->name), "%s", name);
     }
     return SR_OK;

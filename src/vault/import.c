@@ -14,11 +14,11 @@
 
 /* The KEK a .byok names: the vault's region KEK (urn:strongroom:kek:<REGION>:1), or an import key of this
  * vault (its kid URL). Fills the expected binding label and, for a vault KEK, its blob. */
-static enum sr_err sr_byok_kek(struct sr_vault_svc *svc, struct sr_request *req, const struct sr_module *m,
+static enum sr_err sr_byok_kek(struct sr_vault_svc *svc, struct sr_request *req, const struct sr_hsm *m,
                                const struct sr_byok *b, struct sr_key_row *kek_row, char *binding, size_t cap)
 {
     struct sr_world_info world;
-    SR_TRY(sr_module_world_info((struct sr_module *)m, &world));
+    SR_TRY(sr_hsm_world(m, &world));
     SR_TRY(sr_binding_make(req->vault.subscription, req->vault.region, world.hkm, binding, cap));
     size_t plen = strlen(SR_KEK_KID_PREFIX);
     if (strncmp(b->kid, SR_KEK_KID_PREFIX, plen) == 0) {
@@ -77,7 +77,7 @@ static enum sr_err sr_import_byok(struct sr_vault_svc *svc, struct sr_request *r
     SR_ENSURE(sr_b64url_decode(hsm, &file) == SR_OK, sr_req_bad(req, "key_hsm is not base64url"));
     struct sr_byok b = {0};
     SR_TRY(sr_byok_parse(file.data, file.len, &b));
-    const struct sr_module *m = NULL;
+    const struct sr_hsm *m = NULL;
     SR_AUTO_ROW struct sr_key_row kek = {0};
     SR_AUTO_ROW struct sr_key_row k = {0};
     sr_key_row_init(req, &k);
@@ -85,7 +85,7 @@ static enum sr_err sr_import_byok(struct sr_vault_svc *svc, struct sr_request *r
     /* A BYOK key stays in the vault's modules unless its owner asked, here, for it to be exportable. */
     enum sr_err r = sr_key_release_parse(req, req->body, &k);
     if (r == SR_OK) {
-        r = sr_svc_region_module(svc, req->vault.region, &m);
+        r = sr_svc_region_hsm(svc, req->vault.region, &m);
     }
     if (r == SR_OK) {
         r = sr_byok_kek(svc, req, m, &b, &kek, binding, sizeof(binding));
@@ -95,9 +95,10 @@ static enum sr_err sr_import_byok(struct sr_vault_svc *svc, struct sr_request *r
     }
     struct sr_key_spec spec = {0};
     if (r == SR_OK) {
-        r = (secret ? sr_import_wrapped_secret : sr_import_wrapped)(
-            m, SR_KEK_IDENT, kek.blob.len ? kek.blob.data : NULL, kek.blob.len, (const uint8_t *)binding,
-            strlen(binding), b.ciphertext.data, b.ciphertext.len, k.version, req->name, sr_key_acl(&k), &k.blob, &spec);
+        struct sr_hsm_import in = {.kek = kek.blob.len ? kek.blob.data : NULL, .kek_len = kek.blob.len,
+                                   .label = (const uint8_t *)binding, .label_len = strlen(binding),
+                                   .ct = b.ciphertext.data, .ct_len = b.ciphertext.len, .secret = secret};
+        r = sr_hsm_import_wrapped(m, &in, k.version, req->name, sr_key_acl(&k), &k.blob, &spec);
     }
     sr_byok_release(&b);
     SR_TRY(sr_key_rest_words(req, r));
@@ -121,7 +122,7 @@ static enum sr_err sr_import_byok(struct sr_vault_svc *svc, struct sr_request *r
 }
 
 /* A plain oct JWK: its k (16, 24 or 32 bytes) becomes a module blob and is wiped here. */
-static enum sr_err sr_import_oct(const struct sr_module *m, struct sr_request *req, const json_t *jwk,
+static enum sr_err sr_import_oct(const struct sr_hsm *m, struct sr_request *req, const json_t *jwk,
                                  struct sr_key_row *k)
 {
     const char *text = json_string_value(json_object_get(jwk, "k"));
@@ -131,7 +132,7 @@ static enum sr_err sr_import_oct(const struct sr_module *m, struct sr_request *r
     SR_ENSURE(sr_b64url_decode(text, &key) == SR_OK && (key.len == 16 || key.len == 24 || key.len == 32),
               sr_req_bad(req, "k must be the base64url of 16, 24 or 32 bytes (AES-128, -192, -256)"));
     snprintf(k->kty, sizeof(k->kty), "oct-HSM");
-    return sr_blob_import_secret(m, k->version, req->name, SR_ORIGIN_IMPORTED, key.data, key.len, sr_key_acl(k),
+    return sr_hsm_import_secret(m, k->version, req->name, SR_ORIGIN_IMPORTED, key.data, key.len, sr_key_acl(k),
                                  &k->blob);
 }
 
@@ -143,8 +144,8 @@ enum sr_err sr_op_key_import(struct sr_vault_svc *svc, struct sr_request *req, j
     if (json_object_get(jwk, "key_hsm") != NULL) {
         return sr_import_byok(svc, req, jwk, ret);
     }
-    const struct sr_module *m = NULL;
-    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    const struct sr_hsm *m = NULL;
+    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &m));
     SR_AUTO_ROW struct sr_key_row k = {0};
     sr_key_row_init(req, &k);
     SR_TRY(sr_key_attrs_parse(req, json_object_get(req->body, "attributes"), &k));
@@ -156,7 +157,7 @@ enum sr_err sr_op_key_import(struct sr_vault_svc *svc, struct sr_request *req, j
     if (kty != NULL && (strcmp(kty, "oct") == 0 || strcmp(kty, "oct-HSM") == 0)) {
         SR_TRY(sr_import_oct(m, req, jwk, &k));
     } else {
-        SR_TRY(sr_key_rest_words(req, sr_blob_import_jwk(m, k.version, req->name, jwk, sr_key_acl(&k), &k.blob, &spec)));
+        SR_TRY(sr_key_rest_words(req, sr_hsm_import_jwk(m, k.version, req->name, jwk, sr_key_acl(&k), &k.blob, &spec)));
         snprintf(k.kty, sizeof(k.kty), "%s", spec.type == SR_KEY_RSA ? "RSA-HSM" : "EC-HSM");
     }
     k.key_ops = sr_key_default_ops(spec.type);

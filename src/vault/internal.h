@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "hsm/backend.h"
 #include "hsm/km0.h"
 #include "hsm/module.h"
 #include "vault/vault.h"
@@ -28,7 +29,7 @@ enum sr_key_op {
 
 struct sr_region_slot {
     char name[SR_MAX_REGION + 1];
-    struct sr_module *module;
+    struct sr_hsm *hsm;
 };
 
 /* A `cards`-sealed region's unseal in progress (unseal.c): the cards given so far, until its module opens. */
@@ -76,8 +77,8 @@ struct sr_vault_svc {
     size_t nunseals;
 };
 
-/* The region's module when this server has it open (no lock, no opening), else NULL. */
-const struct sr_module *sr_svc_region_open(struct sr_vault_svc *svc, const char *region);
+/* The region's HSM when this server has it open (no lock, no opening), else NULL. */
+const struct sr_hsm *sr_svc_region_open(struct sr_vault_svc *svc, const char *region);
 /* unseal.c: the complete quorum of a cards-sealed region (lock held), or NULL while it is sealed. */
 const struct sr_quorum *sr_svc_quorum_of(struct sr_vault_svc *svc, const char *region);
 void sr_svc_unseals_free(struct sr_vault_svc *svc);
@@ -105,9 +106,8 @@ void sr_refusals_finish(struct sr_vault_svc *svc);
 /* auth.c: a permission set as the role table names it (["get", "list", "create", ...]). */
 SR_MUST_USE enum sr_err sr_perms_json(unsigned perms, json_t **ret);
 
-/* The region's module, opened once and checked (mode O, world loaded and intact). Shared, read-only. */
-SR_MUST_USE enum sr_err sr_svc_region_module(struct sr_vault_svc *svc, const char *region,
-                                             const struct sr_module **ret);
+/* The region's HSM, opened once and checked (a software module: mode O, world loaded and intact). Shared. */
+SR_MUST_USE enum sr_err sr_svc_region_hsm(struct sr_vault_svc *svc, const char *region, const struct sr_hsm **ret);
 
 /* --- what the key files share (keys.c) --- */
 

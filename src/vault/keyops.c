@@ -61,9 +61,9 @@ enum sr_err sr_op_sign(struct sr_vault_svc *svc, struct sr_request *req, json_t 
     sr_buf_init(&sig, SR_MAX_OP_INPUT, SR_BUF_PLAIN);
     SR_AUTO_ROW struct sr_key_row k = {0};
     SR_TRY(sr_digest_request(svc, req, "value", SR_KOP_SIGN, &alg, &digest, &k));
-    const struct sr_module *m = NULL;
-    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
-    SR_TRY(sr_blob_sign_digest(m, k.blob.data, k.blob.len, alg, digest.data, digest.len, &sig));
+    const struct sr_hsm *m = NULL;
+    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &m));
+    SR_TRY(sr_hsm_sign_digest(m, k.blob.data, k.blob.len, alg, digest.data, digest.len, &sig));
     return sr_result(req, &k, &sig, ret);
 }
 
@@ -128,9 +128,9 @@ static enum sr_err sr_private_op(struct sr_vault_svc *svc, struct sr_request *re
     sr_buf_init(&out, SR_MAX_OP_INPUT, SR_BUF_SECRET);
     SR_AUTO_ROW struct sr_key_row k = {0};
     SR_TRY(sr_cipher_request(svc, req, kop, &alg, &in, &k));
-    const struct sr_module *m = NULL;
-    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
-    SR_TRY(sr_blob_decrypt(m, k.blob.data, k.blob.len, action, alg, in.data, in.len, &out));
+    const struct sr_hsm *m = NULL;
+    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &m));
+    SR_TRY(sr_hsm_decrypt(m, k.blob.data, k.blob.len, action, alg, in.data, in.len, &out));
     return sr_result(req, &k, &out, ret);
 }
 
@@ -198,15 +198,15 @@ static enum sr_err sr_symmetric_op(struct sr_vault_svc *svc, struct sr_request *
     SR_TRY(sr_req_key(svc, req, false, &k, NULL));
     SR_TRY(sr_key_usable(req, &k, kop));
     SR_ENSURE(strncmp(k.kty, "oct", 3) == 0, SR_ERR_ENC_ALG);
+    const struct sr_hsm *m = NULL;
+    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &m));
     struct sr_key_spec spec;
-    SR_TRY(sr_blob_spec(k.blob.data, k.blob.len, &spec));
+    SR_TRY(sr_hsm_spec(m, k.blob.data, k.blob.len, &spec));
     SR_ENSURE(alg->key_len == 0 || alg->key_len * 8 == spec.bits, SR_ERR_ENC_ALG); /* A128* takes AES-128 only */
-    const struct sr_module *m = NULL;
-    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
     struct sr_sym_input in = {value.data, value.len, iv.len ? iv.data : NULL, iv.len, aad.data, aad.len,
                               tag.len ? tag.data : NULL, tag.len};
     struct sr_sym_extra extra = {0};
-    enum sr_err r = sr_blob_symmetric(m, k.blob.data, k.blob.len, action, alg, &in, &out, &extra);
+    enum sr_err r = sr_hsm_symmetric(m, k.blob.data, k.blob.len, action, alg, &in, &out, &extra);
     SR_ENSURE(r != SR_ERR_MALFORMED, sr_req_bad(req, "%s takes %s", alg->name, sr_sym_needs(alg->mode)));
     SR_TRY(r);
     SR_TRY(sr_result(req, &k, &out, ret));

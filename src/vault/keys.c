@@ -194,19 +194,19 @@ static enum sr_err sr_deleted_fields(const struct sr_request *req, const struct 
 enum sr_err sr_key_row_public(struct sr_vault_svc *svc, const struct sr_request *req, const struct sr_key_row *k,
                               EVP_PKEY **ret)
 {
-    const struct sr_module *m = NULL;
-    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
-    return sr_module_blob_public(m, k->blob.data, k->blob.len, ret);
+    const struct sr_hsm *m = NULL;
+    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &m));
+    return sr_hsm_public(m, k->blob.data, k->blob.len, ret);
 }
 
 /* KeyBundle (and DeletedKeyBundle when n says deleted): public JWK, attributes, tags. */
 enum sr_err sr_key_bundle(struct sr_vault_svc *svc, const struct sr_request *req, const struct sr_key_row *k,
                           const struct sr_name_row *n, json_t **ret)
 {
-    const struct sr_module *m = NULL;
-    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    const struct sr_hsm *m = NULL;
+    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &m));
     SR_AUTO_JSON json_t *members = NULL;
-    SR_TRY(sr_module_blob_jwk(m, k->blob.data, k->blob.len, &members));
+    SR_TRY(sr_hsm_jwk(m, k->blob.data, k->blob.len, &members));
     char kid[1024];
     SR_TRY(sr_key_kid(req, k->name, k->version, kid, sizeof(kid)));
     json_t *ops = NULL;
@@ -326,8 +326,8 @@ static enum sr_err sr_make_key(struct sr_vault_svc *svc, struct sr_request *req,
                                const char *kty, unsigned ops, const json_t *attrs, const json_t *tags,
                                json_t *release_policy, json_t **ret)
 {
-    const struct sr_module *m = NULL;
-    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    const struct sr_hsm *m = NULL;
+    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &m));
     SR_AUTO_ROW struct sr_key_row k = {0};
     sr_key_row_init(req, &k);
     snprintf(k.kty, sizeof(k.kty), "%s", kty);
@@ -338,7 +338,7 @@ static enum sr_err sr_make_key(struct sr_vault_svc *svc, struct sr_request *req,
     k.release_policy = release_policy != NULL ? json_incref(release_policy) : NULL;
     /* An import key's module ACL is Import alone: it can never decrypt, whatever key_ops later say. */
     unsigned acl = ops == SR_KOP_IMPORT ? SR_ACL_IMPORT : sr_key_acl(&k);
-    SR_TRY(sr_blob_generate(m, k.version, req->name, spec, acl, &k.blob));
+    SR_TRY(sr_hsm_generate(m, k.version, req->name, spec, acl, &k.blob));
     return sr_key_insert_answer(svc, req, &k, ret);
 }
 
@@ -547,6 +547,16 @@ enum sr_err sr_op_deleted_recover(struct sr_vault_svc *svc, struct sr_request *r
     return sr_key_bundle(svc, req, &k, NULL, ret);
 }
 
+static enum sr_err sr_purged_add(void *ctx, const struct sr_key_row *k, const struct sr_name_row *n)
+{
+    (void)n;
+    SR_AUTO_BUF struct sr_buf b64 = {0};
+    sr_buf_init(&b64, SR_MAX_FILE * 2, SR_BUF_PLAIN);
+    SR_TRY(sr_b64url_encode(k->blob.data, k->blob.len, &b64));
+    SR_ENSURE(json_array_append_new(ctx, json_string((const char *)b64.data)) == 0, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
 enum sr_err sr_op_deleted_purge(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     SR_AUTO_ROW struct sr_key_row k = {0};
@@ -554,6 +564,14 @@ enum sr_err sr_op_deleted_purge(struct sr_vault_svc *svc, struct sr_request *req
     enum sr_err r = sr_load_deleted(svc, req, &k, &n);
     SR_ENSURE(r != SR_ERR_KEY_NOT_FOUND, SR_ERR_NOT_DELETED);
     SR_TRY(r);
+    const struct sr_hsm *h = NULL;
+    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &h));
+    if (sr_hsm_module(h) == NULL) { /* keys that are token objects: each version's, destroyed once durable */
+        req->purged = json_array();
+        SR_ENSURE(req->purged != NULL, SR_ERR_NOMEM);
+        req->purged_in = h;
+        SR_TRY(svc->store->ops->key_all_versions(svc->store, req->vault.name, k.name, sr_purged_add, req->purged));
+    }
     SR_TRY(sr_commit_name_purge(&req->commit, req->vault.name, k.name));
     *ret = NULL; /* 204 */
     return SR_OK;
@@ -582,8 +600,8 @@ enum sr_err sr_op_key_backup(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_AUTO_ROW struct sr_key_row k = {0};
     req->version = NULL;
     SR_TRY(sr_req_key(svc, req, false, &k, NULL));
-    const struct sr_module *m = NULL;
-    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    const struct sr_hsm *m = NULL;
+    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &m));
     SR_AUTO_JSON json_t *versions = json_array();
     SR_ENSURE(versions != NULL, SR_ERR_NOMEM);
     SR_TRY(svc->store->ops->key_all_versions(svc->store, req->vault.name, k.name, sr_backup_add, versions));
@@ -598,7 +616,7 @@ enum sr_err sr_op_key_backup(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_AUTO_BUF struct sr_buf b64 = {0};
     sr_buf_init(&sealed, SR_MAX_FILE, SR_BUF_PLAIN);
     sr_buf_init(&b64, SR_MAX_FILE * 2, SR_BUF_PLAIN);
-    SR_TRY(sr_module_seal_backup(m, header, (const uint8_t *)text, strlen(text), &sealed));
+    SR_TRY(sr_hsm_seal_backup(m, header, (const uint8_t *)text, strlen(text), &sealed));
     SR_TRY(sr_b64url_encode(sealed.data, sealed.len, &b64));
     *ret = json_pack("{s:s}", "value", (const char *)b64.data);
     SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
@@ -645,14 +663,14 @@ enum sr_err sr_op_key_restore(struct sr_vault_svc *svc, struct sr_request *req, 
 {
     const char *value = json_string_value(json_object_get(req->body, "value"));
     SR_ENSURE(value != NULL, sr_req_bad(req, "'value' (the backup blob) is required"));
-    const struct sr_module *m = NULL;
-    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    const struct sr_hsm *m = NULL;
+    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &m));
     SR_AUTO_BUF struct sr_buf sealed = {0};
     SR_AUTO_BUF struct sr_buf plain = {0};
     sr_buf_init(&sealed, SR_MAX_FILE, SR_BUF_PLAIN);
     sr_buf_init(&plain, SR_MAX_FILE, SR_BUF_PLAIN);
     SR_ENSURE(sr_b64url_decode(value, &sealed) == SR_OK, SR_ERR_BACKUP);
-    SR_TRY(sr_module_open_backup(m, sealed.data, sealed.len, &plain));
+    SR_TRY(sr_hsm_open_backup(m, sealed.data, sealed.len, &plain));
     SR_AUTO_JSON json_t *content = json_loadb((const char *)plain.data, plain.len, 0, NULL);
     /* As Key Vault: a backup restores only into a vault of its own subscription (and region, by its seal). */
     const char *subscription = json_string_value(json_object_get(content, "subscription"));
@@ -686,8 +704,10 @@ enum sr_err sr_op_key_rotate(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_AUTO_NAME struct sr_name_row n = {0};
     req->version = NULL;
     SR_TRY(sr_req_key(svc, req, false, &k, &n));
+    const struct sr_hsm *m = NULL;
+    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &m));
     struct sr_key_spec spec;
-    SR_TRY(sr_blob_spec(k.blob.data, k.blob.len, &spec));
+    SR_TRY(sr_hsm_spec(m, k.blob.data, k.blob.len, &spec));
     /* The new version expires as the policy's attributes.expiryTime says, counted from now. */
     long long exp = sr_policy_expiry(n.rotation_policy, (long long)time(NULL));
     SR_AUTO_JSON json_t *attrs = exp ? json_pack("{s:I}", "exp", (json_int_t)exp) : NULL;

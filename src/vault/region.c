@@ -8,6 +8,7 @@
 #include "base/fileio.h"
 #include "byok/byok.h"
 #include "crypto/ossl.h"
+#include "hsm/backend_p11.h"
 #include "hsm/km0.h"
 #include "hsm/transfer.h"
 #include "vault/internal.h"
@@ -38,6 +39,14 @@ enum sr_err sr_region_kmdata(const char *data_dir, const char *region, char *out
 {
     SR_TRY(sr_region_name_check(region));
     int n = snprintf(out, cap, "%s/regions/%s/kmdata", data_dir, region);
+    SR_ENSURE(n > 0 && (size_t)n < cap, SR_ERR_TOO_LARGE);
+    return SR_OK;
+}
+
+enum sr_err sr_region_hsm_dir(const char *data_dir, const char *region, char *out, size_t cap)
+{
+    SR_TRY(sr_region_name_check(region));
+    int n = snprintf(out, cap, "%s/regions/%s/hsm", data_dir, region);
     SR_ENSURE(n > 0 && (size_t)n < cap, SR_ERR_TOO_LARGE);
     return SR_OK;
 }
@@ -97,7 +106,9 @@ static enum sr_err sr_region_bundle_add(void *ctx, const char *name, const uint8
 static enum sr_err sr_region_file_path(const char *region_dir, const char *name, char *out, size_t cap)
 {
     int n;
-    if (strncmp(name, "toolset/", 8) == 0) {
+    if (strcmp(name, "hsm/region.json") == 0) {
+        n = snprintf(out, cap, "%s/%s", region_dir, name);
+    } else if (strncmp(name, "toolset/", 8) == 0) {
         SR_ENSURE(strchr(name + 8, '/') == NULL && name[8] != '.' && name[8] != 0, SR_ERR_IO);
         n = snprintf(out, cap, "%s/%s", region_dir, name);
     } else {
@@ -115,12 +126,17 @@ static enum sr_err sr_region_bundle_read(const char *data_dir, const char *regio
     int n = snprintf(region_dir, sizeof(region_dir), "%s/regions/%s", data_dir, region);
     SR_ENSURE(n > 0 && (size_t)n < sizeof(region_dir), SR_ERR_TOO_LARGE);
     static const char *const module_files[] = {"world", "key_byok_" SR_KEK_IDENT};
-    for (size_t i = 0; i < SR_ARRAY_LEN(module_files); i++) {
-        SR_TRY(sr_region_file_path(region_dir, module_files[i], path, sizeof(path)));
+    static const char *const hsm_files[] = {"hsm/region.json"};
+    char hsm_dir[SR_PATH_MAX];
+    SR_TRY(sr_region_hsm_dir(data_dir, region, hsm_dir, sizeof(hsm_dir)));
+    bool hsm = sr_file_exists(hsm_dir);
+    for (size_t i = 0; i < (hsm ? SR_ARRAY_LEN(hsm_files) : SR_ARRAY_LEN(module_files)); i++) {
+        const char *file = hsm ? hsm_files[i] : module_files[i];
+        SR_TRY(sr_region_file_path(region_dir, file, path, sizeof(path)));
         SR_AUTO_BUF struct sr_buf data = {0};
         sr_buf_init(&data, SR_MAX_FILE, SR_BUF_PLAIN);
         SR_TRY(sr_file_read(path, &data));
-        SR_TRY(sr_region_bundle_add(b, module_files[i], data.data, data.len));
+        SR_TRY(sr_region_bundle_add(b, file, data.data, data.len));
     }
     SR_TRY(sr_region_toolset_dir(data_dir, region, toolset, sizeof(toolset)));
     DIR *d = opendir(toolset);
@@ -159,6 +175,62 @@ static enum sr_err sr_region_bundle_write(const char *region_dir, const struct s
     return SR_OK;
 }
 
+/* What every new region publishes, whatever its HSM: both packages signed by it, the toolset zip and its
+ * hash, and the files another server needs to join, in the store. */
+static enum sr_err sr_region_publish(const char *data_dir, struct sr_store *store, const char *name,
+                                     const struct sr_hsm *h)
+{
+    char dir[SR_PATH_MAX];
+    char zip_name[128];
+    char zip_path[SR_PATH_MAX];
+    SR_TRY(sr_region_toolset_dir(data_dir, name, dir, sizeof(dir)));
+    SR_TRY(sr_packages_make(h, name, dir));
+    sr_toolset_name(name, zip_name, sizeof(zip_name));
+    SR_TRY(sr_path_join(zip_path, sizeof(zip_path), dir, zip_name));
+    SR_TRY(sr_toolset_make(dir, name, zip_path));
+    /* The published hash is fixed when the toolset is made, not recomputed from the file served:
+     * a zip changed afterwards no longer matches the list. */
+    char hash[65], sums[SR_PATH_MAX], line[256];
+    SR_TRY(sr_file_sha256(zip_path, hash));
+    SR_TRY(sr_path_join(sums, sizeof(sums), dir, "SHA256SUMS"));
+    int len = snprintf(line, sizeof(line), "%s  %s\n", hash, zip_name);
+    SR_ENSURE(len > 0 && (size_t)len < sizeof(line), SR_ERR_TOO_LARGE);
+    SR_TRY(sr_file_write_atomic(sums, line, (size_t)len, SR_WRITE_CREATE));
+    struct sr_region_bundle b = {0};
+    enum sr_err r = sr_region_bundle_read(data_dir, name, &b);
+    if (r == SR_OK) {
+        r = sr_store_region_put(store, name, (long long)time(NULL), b.files, b.n);
+    }
+    sr_region_bundle_release(&b);
+    return r;
+}
+
+/* A region on a PKCS#11 token: its identity key and KEK made in the token, the identity warranted by the root. */
+static enum sr_err sr_region_create_hsm(const char *data_dir, struct sr_store *store,
+                                        const struct sr_region_params *params, struct sr_seal_config *seal,
+                                        const char *root)
+{
+    char dir[SR_PATH_MAX];
+    SR_TRY(sr_region_hsm_dir(data_dir, params->name, dir, sizeof(dir)));
+    SR_ENSURE(!sr_file_exists(dir), SR_ERR_EXISTS);
+    SR_AUTO_HSM struct sr_hsm *h = NULL;
+    enum sr_err r = sr_hsm_pkcs11_create(dir, params->hsm, params->kek_bits, &h, seal->diag, sizeof(seal->diag));
+    SR_AUTO_PKEY EVP_PKEY *identity = NULL;
+    if (r == SR_OK) {
+        r = sr_hsm_pkcs11_identity(h, &identity);
+    }
+    if (r == SR_OK) {
+        r = sr_root_warrant_key(root, seal, identity, sr_hsm_esn(h), dir);
+    }
+    if (r == SR_OK) {
+        r = sr_region_publish(data_dir, store, params->name, h);
+    }
+    if (r != SR_OK && params->diag != NULL) {
+        snprintf(params->diag, params->diag_cap, "%s", seal->diag);
+    }
+    return r;
+}
+
 enum sr_err sr_region_create(const char *data_dir, struct sr_store *store, const struct sr_region_params *params,
                              const struct sr_pins *pins)
 {
@@ -172,6 +244,14 @@ enum sr_err sr_region_create(const char *data_dir, struct sr_store *store, const
     struct sr_seal_config seal;
     SR_TRY(sr_seal_config_read(data_dir, &seal));
     SR_TRY(sr_region_root(data_dir, &seal, root, sizeof(root)));
+    /* = SPEC §3: each region has its own KEK, generated inside the region's module, never exportable. */
+    unsigned bits = params->kek_bits ? params->kek_bits : 3072;
+    SR_ENSURE(bits == 2048 || bits == 3072 || bits == 4096, SR_ERR_KEY_TYPE);
+    if (params->hsm != NULL) {
+        struct sr_region_params p = *params;
+        p.kek_bits = bits;
+        return sr_region_create_hsm(data_dir, store, &p, &seal, root);
+    }
     SR_AUTO_MODULE struct sr_module *m = NULL;
     SR_TRY(sr_module_open_sealed(kmdata, &seal, &m));
     SR_TRY(sr_root_warrant_module(root, &seal, m));
@@ -181,34 +261,11 @@ enum sr_err sr_region_create(const char *data_dir, struct sr_store *store, const
     struct sr_world_info world;
     SR_TRY(sr_world_create(m, &wp, pins, &world));
     SR_TRY(sr_module_set_mode(m, 'O'));
-    /* = SPEC §3: each region has its own KEK, generated inside the region's module, never exportable. */
-    unsigned bits = params->kek_bits ? params->kek_bits : 3072;
-    SR_ENSURE(bits == 2048 || bits == 3072 || bits == 4096, SR_ERR_KEY_TYPE);
     SR_AUTO_PKEY EVP_PKEY *kek = NULL;
     SR_TRY(sr_kek_generate(m, SR_KEK_IDENT, bits, &kek));
-    char dir[SR_PATH_MAX];
-    char zip_name[128];
-    char zip_path[SR_PATH_MAX];
-    SR_TRY(sr_region_toolset_dir(data_dir, params->name, dir, sizeof(dir)));
-    SR_TRY(sr_packages_make(m, params->name, dir));
-    sr_toolset_name(params->name, zip_name, sizeof(zip_name));
-    SR_TRY(sr_path_join(zip_path, sizeof(zip_path), dir, zip_name));
-    SR_TRY(sr_toolset_make(dir, params->name, zip_path));
-    /* The published hash is fixed when the toolset is made, not recomputed from the file served:
-     * a zip changed afterwards no longer matches the list. */
-    char hash[65], sums[SR_PATH_MAX], line[256];
-    SR_TRY(sr_file_sha256(zip_path, hash));
-    SR_TRY(sr_path_join(sums, sizeof(sums), dir, "SHA256SUMS"));
-    int len = snprintf(line, sizeof(line), "%s  %s\n", hash, zip_name);
-    SR_ENSURE(len > 0 && (size_t)len < sizeof(line), SR_ERR_TOO_LARGE);
-    SR_TRY(sr_file_write_atomic(sums, line, (size_t)len, SR_WRITE_CREATE));
-    struct sr_region_bundle b = {0};
-    enum sr_err r = sr_region_bundle_read(data_dir, params->name, &b);
-    if (r == SR_OK) {
-        r = sr_store_region_put(store, params->name, (long long)time(NULL), b.files, b.n);
-    }
-    sr_region_bundle_release(&b);
-    return r;
+    SR_AUTO_HSM struct sr_hsm *h = NULL;
+    SR_TRY(sr_hsm_software(SR_TAKE(m), &h));
+    return sr_region_publish(data_dir, store, params->name, h);
 }
 
 /*
@@ -368,8 +425,8 @@ struct sr_unseal_walk {
 static enum sr_err sr_unseal_region(void *ctx, const char *region)
 {
     struct sr_unseal_walk *w = ctx;
-    const struct sr_module *m = NULL;
-    enum sr_err r = sr_svc_region_module(w->svc, region, &m);
+    const struct sr_hsm *h = NULL;
+    enum sr_err r = sr_svc_region_hsm(w->svc, region, &h);
     /* Under `cards` a region opens later, when 'strongroom unseal' gives its quorum. */
     if (r != SR_OK && r != SR_ERR_REGION_NOT_JOINED && r != SR_ERR_SEALED && w->first == SR_OK) {
         w->first = r;
@@ -394,8 +451,8 @@ static enum sr_err sr_health_region(void *ctx, const char *region)
 {
     struct sr_vault_health *h = ((struct sr_health_walk *)ctx)->health;
     struct sr_vault_svc *svc = ((struct sr_health_walk *)ctx)->svc;
-    const struct sr_module *m = NULL;
-    enum sr_err r = sr_svc_region_module(svc, region, &m);
+    const struct sr_hsm *hsm = NULL;
+    enum sr_err r = sr_svc_region_hsm(svc, region, &hsm);
     h->regions++;
     h->held += r == SR_OK;
     h->sealed += r == SR_ERR_SEALED;

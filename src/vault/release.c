@@ -651,13 +651,13 @@ static enum sr_err sr_x5c_entry(const struct sr_buf *pem, json_t *x5c)
 }
 
 /* A JWS (ES384) by the region module's identity key over payload, with the warrant and root as x5c. */
-static enum sr_err sr_module_jws(const struct sr_module *m, const json_t *payload, json_t **ret)
+static enum sr_err sr_module_jws(const struct sr_hsm *m, const json_t *payload, json_t **ret)
 {
     SR_AUTO_BUF struct sr_buf warrant = {0};
     SR_AUTO_BUF struct sr_buf root = {0};
     sr_buf_init(&warrant, 65536, SR_BUF_PLAIN);
     sr_buf_init(&root, 65536, SR_BUF_PLAIN);
-    SR_TRY(sr_module_certificates(m, &warrant, &root));
+    SR_TRY(sr_hsm_certificates(m, &warrant, &root));
     SR_AUTO_JSON json_t *x5c = json_array();
     SR_ENSURE(x5c != NULL, SR_ERR_NOMEM);
     SR_TRY(sr_x5c_entry(&warrant, x5c));
@@ -672,7 +672,7 @@ static enum sr_err sr_module_jws(const struct sr_module *m, const json_t *payloa
     SR_AUTO_BUF struct sr_buf raw = {0};
     sr_buf_init(&der, 256, SR_BUF_PLAIN);
     sr_buf_init(&raw, 256, SR_BUF_PLAIN);
-    SR_TRY(sr_module_attest(m, jws.data, jws.len, &der));
+    SR_TRY(sr_hsm_attest(m, jws.data, jws.len, &der));
     SR_TRY(sr_ecdsa_der_to_raw(der.data, der.len, sr_sign_alg_coord_len(SR_ALG_ES384), &raw));
     SR_AUTO_BUF struct sr_buf sig = {0};
     sr_buf_init(&sig, 512, SR_BUF_PLAIN);
@@ -753,11 +753,11 @@ enum sr_err sr_op_key_release(struct sr_vault_svc *svc, struct sr_request *req, 
     SR_AUTO_PKEY EVP_PKEY *target = NULL;
     const char *target_kid = NULL;
     SR_TRY(sr_runtime_key(req, t.claims, &target, &target_kid));
-    const struct sr_module *m = NULL;
-    SR_TRY(sr_svc_region_module(svc, req->vault.region, &m));
+    const struct sr_hsm *m = NULL;
+    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &m));
     SR_AUTO_BUF struct sr_buf wrapped = {0};
     sr_buf_init(&wrapped, SR_MAX_FILE, SR_BUF_PLAIN);
-    enum sr_err r = sr_blob_release_wrapped(m, k.blob.data, k.blob.len, target, oaep, &wrapped);
+    enum sr_err r = sr_hsm_release_wrapped(m, k.blob.data, k.blob.len, target, oaep, &wrapped);
     SR_ENSURE(r != SR_ERR_ACL_DENIED, sr_release_refused(req, "the module's ACL for this key does not permit release"));
     SR_ENSURE(r != SR_ERR_KEY_TYPE, sr_release_refused(req, "the token's RSA key must have 2048 bits or more"));
     SR_TRY(r);

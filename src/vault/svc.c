@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include "base/fileio.h"
+#include "crypto/jwk.h"
+#include "hsm/backend_p11.h"
 #include "vault/internal.h"
 
 struct sr_op_row {
@@ -110,7 +112,7 @@ void sr_vault_svc_free(struct sr_vault_svc *svc)
     sr_refusals_finish(svc);
     sr_svc_unseals_free(svc);
     for (size_t i = 0; i < svc->nregions; i++) {
-        sr_module_free(svc->regions[i].module);
+        sr_hsm_free(svc->regions[i].hsm);
     }
     pthread_mutex_destroy(&svc->lock);
     free(svc);
@@ -121,9 +123,13 @@ struct sr_store *sr_vault_svc_store(struct sr_vault_svc *svc)
     return svc->store;
 }
 
-static enum sr_err sr_svc_open_region(struct sr_vault_svc *svc, const char *region, struct sr_module **ret)
+static enum sr_err sr_svc_open_region(struct sr_vault_svc *svc, const char *region, struct sr_hsm **ret)
 {
-    char kmdata[SR_PATH_MAX];
+    char kmdata[SR_PATH_MAX], hsm[SR_PATH_MAX];
+    SR_TRY(sr_region_hsm_dir(svc->data_dir, region, hsm, sizeof(hsm)));
+    if (sr_file_exists(hsm)) {
+        return sr_hsm_pkcs11_open(hsm, ret, svc->seal.diag, sizeof(svc->seal.diag));
+    }
     SR_TRY(sr_region_kmdata(svc->data_dir, region, kmdata, sizeof(kmdata)));
     /* Another server made the region and this one has not joined it: never another region's module. */
     SR_ENSURE(sr_file_exists(kmdata), SR_ERR_REGION_NOT_JOINED);
@@ -136,23 +142,22 @@ static enum sr_err sr_svc_open_region(struct sr_vault_svc *svc, const char *regi
         SR_TRY(sr_module_open_sealed(kmdata, &svc->seal, &m));
     }
     SR_TRY(sr_module_require_world(m, NULL));
-    *ret = SR_TAKE(m);
-    return SR_OK;
+    return sr_hsm_software(SR_TAKE(m), ret);
 }
 
-const struct sr_module *sr_svc_region_open(struct sr_vault_svc *svc, const char *region)
+const struct sr_hsm *sr_svc_region_open(struct sr_vault_svc *svc, const char *region)
 {
     /* Slots are only ever added, each published by the release-store of nregions: readers take no lock. */
     size_t n = atomic_load_explicit(&svc->nregions, memory_order_acquire);
     for (size_t i = 0; i < n; i++) {
         if (strcmp(svc->regions[i].name, region) == 0) {
-            return svc->regions[i].module;
+            return svc->regions[i].hsm;
         }
     }
     return NULL;
 }
 
-enum sr_err sr_svc_region_module(struct sr_vault_svc *svc, const char *region, const struct sr_module **ret)
+enum sr_err sr_svc_region_hsm(struct sr_vault_svc *svc, const char *region, const struct sr_hsm **ret)
 {
     *ret = sr_svc_region_open(svc, region);
     if (*ret != NULL) {
@@ -163,17 +168,17 @@ enum sr_err sr_svc_region_module(struct sr_vault_svc *svc, const char *region, c
     size_t n = atomic_load_explicit(&svc->nregions, memory_order_relaxed);
     for (size_t i = 0; i < n && r != SR_OK; i++) {
         if (strcmp(svc->regions[i].name, region) == 0) {
-            *ret = svc->regions[i].module;
+            *ret = svc->regions[i].hsm;
             r = SR_OK;
         }
     }
     if (r != SR_OK && n < SR_MAX_REGIONS) {
-        struct sr_module *m = NULL;
+        struct sr_hsm *m = NULL;
         r = sr_svc_open_region(svc, region, &m);
         if (r == SR_OK) {
             struct sr_region_slot *slot = &svc->regions[n];
             snprintf(slot->name, sizeof(slot->name), "%s", region);
-            slot->module = m;
+            slot->hsm = m;
             atomic_store_explicit(&svc->nregions, n + 1, memory_order_release);
             *ret = m;
         }
@@ -194,14 +199,31 @@ enum sr_err sr_vault_exists(struct sr_vault_svc *svc, const char *name, struct s
 enum sr_err sr_vault_lookup(struct sr_vault_svc *svc, const char *name, struct sr_vault_row *ret)
 {
     SR_TRY(sr_vault_exists(svc, name, ret));
-    const struct sr_module *m = NULL;
-    return sr_svc_region_module(svc, ret->region, &m);
+    const struct sr_hsm *m = NULL;
+    return sr_svc_region_hsm(svc, ret->region, &m);
 }
 
 static void sr_audit_target(const struct sr_request *req, char *out, size_t cap)
 {
     snprintf(out, cap, "%s%s%s", req->name ? req->name : "", req->version && *req->version ? "/" : "",
              req->version ? req->version : "");
+}
+
+/* What a token's refusal names: the region and, for a missing mechanism, what the request asked for. */
+static void sr_hsm_refusal_detail(struct sr_vault_svc *svc, struct sr_request *req, enum sr_err r)
+{
+    const struct sr_hsm *h = sr_svc_region_open(svc, req->vault.region);
+    const char *esn = h != NULL ? sr_hsm_esn(h) : "?";
+    if (r == SR_ERR_HSM_UNAVAILABLE) {
+        snprintf(req->detail, sizeof(req->detail), "region %s's token %s", req->vault.region, esn);
+        return;
+    }
+    const json_t *b = req->body;
+    const char *alg = json_string_value(json_object_get(b, "alg"));
+    const char *crv = json_string_value(json_object_get(b, "crv"));
+    const char *kty = json_string_value(json_object_get(b, "kty"));
+    snprintf(req->detail, sizeof(req->detail), "region %s's token %s lacks the mechanism for %s%s", req->vault.region,
+             esn, alg ? alg : crv ? "the curve " : kty ? kty : "this operation", alg ? "" : crv ? crv : "");
 }
 
 /* Runs the operation and fills its audit entry; the commit is ready to submit. */
@@ -225,6 +247,9 @@ static void sr_vault_prepare(struct sr_vault_svc *svc, enum sr_op op, struct sr_
     } else {
         r = row->fn(svc, req, &req->response);
     }
+    if ((r == SR_ERR_P11_MECHANISM || r == SR_ERR_HSM_UNAVAILABLE) && req->detail[0] == 0) {
+        sr_hsm_refusal_detail(svc, req, r);
+    }
     if (r != SR_OK) {
         /* A refused operation changes nothing; its audit entry alone is written. */
         sr_commit_release(&req->commit);
@@ -247,10 +272,28 @@ static void sr_vault_prepare(struct sr_vault_svc *svc, enum sr_op op, struct sr_
     req->commit.audited = true;
 }
 
+/* The token objects of a durable purge. One that will not go (the token away meanwhile) stays in the token,
+ * unreachable: the name is purged, and an orphan object is safer than a key row without its object. */
+static void sr_purged_destroy(struct sr_request *req)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(req->purged, i, v) {
+        SR_AUTO_BUF struct sr_buf blob = {0};
+        sr_buf_init(&blob, SR_MAX_FILE, SR_BUF_PLAIN);
+        if (sr_b64url_decode(json_string_value(v), &blob) == SR_OK) {
+            (void)!sr_hsm_destroy(req->purged_in, blob.data, blob.len);
+        }
+    }
+}
+
 /* The commit's outcome decides the answer: an operation we cannot make durable is one we do not acknowledge. */
 static void sr_vault_finish(struct sr_request *req)
 {
     enum sr_err c = req->commit.result;
+    if (req->result == SR_OK && c == SR_OK && req->purged != NULL) {
+        sr_purged_destroy(req);
+    }
     if (req->result != SR_OK || c == SR_OK) {
         return;
     }
@@ -282,6 +325,8 @@ void sr_vault_start(struct sr_vault_svc *svc, enum sr_op op, struct sr_request *
 void sr_request_release(struct sr_request *req)
 {
     sr_commit_release(&req->commit);
+    json_decref(req->purged);
+    req->purged = NULL;
     if (req->response != NULL) {
         json_decref(req->response);
         req->response = NULL;

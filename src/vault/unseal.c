@@ -97,8 +97,8 @@ enum sr_err sr_vault_unseal_card(struct sr_vault_svc *svc, const char *region, c
     if (!complete) {
         return r;
     }
-    const struct sr_module *m = NULL;
-    r = sr_svc_region_module(svc, region, &m); /* opens it with the quorum's world key */
+    const struct sr_hsm *m = NULL;
+    r = sr_svc_region_hsm(svc, region, &m); /* opens it with the quorum's world key */
     pthread_mutex_lock(&svc->lock);
     /* Open or not, the quorum is done with: its world key is wiped (a failed opening starts over). */
     sr_quorum_free(slot->quorum);

@@ -48,6 +48,10 @@ struct sr_request {
     struct sr_commit commit;
     enum sr_err result;
     json_t *response;        /* owned; NULL for 204 or an error */
+    /* A purge of keys in a token: their references (base64url strings, owned), destroyed in purged_in once the
+     * purge is durable, never before (a purge that is not kept must leave its keys usable). */
+    json_t *purged;
+    const struct sr_hsm *purged_in;
     void (*done)(struct sr_request *req); /* sr_vault_start's completion; ctx is the caller's */
     void *ctx;
 };
@@ -139,6 +143,9 @@ struct sr_region_params {
     unsigned quorum_k, quorum_n;
     const char *card_dir; /* NULL: DATA/regions/NAME/cards */
     unsigned kek_bits;    /* 0: 3072 */
+    const char *hsm;      /* an RFC 7512 URI: the region's keys live in that PKCS#11 token (no world, no cards) */
+    char *diag;           /* set: why the token refused, for the operator */
+    size_t diag_cap;
 };
 struct sr_pins;
 SR_MUST_USE enum sr_err sr_region_create(const char *data_dir, struct sr_store *store,
@@ -153,6 +160,8 @@ struct sr_join_params {
 };
 SR_MUST_USE enum sr_err sr_region_join(const char *data_dir, struct sr_store *store,
                                        const struct sr_join_params *params, const struct sr_pins *pins);
+/* DATA/regions/R/hsm: an HSM region's region.json, warrant and root (absent for a software region). */
+SR_MUST_USE enum sr_err sr_region_hsm_dir(const char *data_dir, const char *region, char *out, size_t cap);
 SR_MUST_USE enum sr_err sr_region_kmdata(const char *data_dir, const char *region, char *out, size_t cap);
 /* Where a command finds a region's card files: card_dir when given, else DATA/regions/R/cards, where
  * 'region create' writes them. */
@@ -210,10 +219,10 @@ SR_MUST_USE enum sr_err sr_vault_name_check(const char *name);
 /* --- audit (audit.c) --- */
 /* Walks the chain; on a break, *ret_bad_seq is the first bad entry. */
 SR_MUST_USE enum sr_err sr_audit_verify(struct sr_store *store, long long *ret_count, long long *ret_bad_seq);
-struct sr_module;
-/* A checkpoint at path: the intact chain's head (entry count and hash) signed by module m of region, in
+struct sr_hsm;
+/* A checkpoint at path: the intact chain's head (entry count and hash) signed by the HSM m of region, in
  * the packages' envelope; *ret_seq is the count it signed. SR_ERR_AUDIT_BROKEN if the chain is not intact. */
-SR_MUST_USE enum sr_err sr_audit_checkpoint_write(struct sr_store *store, const struct sr_module *m,
+SR_MUST_USE enum sr_err sr_audit_checkpoint_write(struct sr_store *store, const struct sr_hsm *m,
                                                   const char *region, const char *path, long long *ret_seq);
 /* Checks a checkpoint up to the pinned root, then that the log is intact and still holds exactly the entry
  * it signed: SR_ERR_AUDIT_BROKEN with why otherwise (a forged checkpoint, a removed tail, a rewrite). */

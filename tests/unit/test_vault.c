@@ -144,15 +144,15 @@ static void test_backup_restores_only_in_its_region_and_subscription(void **stat
     SR_ASSERT_ERR(SR_ERR_KEY_CONFLICT, sr_run(f, "eu-same", "Administrator", SR_OP_KEY_RESTORE, NULL, body, NULL));
     /* A backup as made before backups named their subscription (the same content, sealed by the region, without
      * it) restores nowhere. */
-    const struct sr_module *m = NULL;
-    SR_ASSERT_OK(sr_svc_region_module(f->svc, "EU", &m));
+    const struct sr_hsm *m = NULL;
+    SR_ASSERT_OK(sr_svc_region_hsm(f->svc, "EU", &m));
     json_t *old = json_pack("{s:s,s:[{s:s}]}", "name", "legacy", "versions", "version", "0");
     char *old_text = json_dumps(old, JSON_COMPACT);
     json_t *header = json_pack("{s:i,s:s}", "version", 1, "region", "EU");
     struct sr_buf sealed, b64;
     sr_buf_init(&sealed, 65536, SR_BUF_PLAIN);
     sr_buf_init(&b64, 131072, SR_BUF_PLAIN);
-    SR_ASSERT_OK(sr_module_seal_backup(m, header, (const uint8_t *)old_text, strlen(old_text), &sealed));
+    SR_ASSERT_OK(sr_hsm_seal_backup(m, header, (const uint8_t *)old_text, strlen(old_text), &sealed));
     SR_ASSERT_OK(sr_b64url_encode(sealed.data, sealed.len, &b64));
     char legacy[140000];
     snprintf(legacy, sizeof(legacy), "{\"value\":\"%.*s\"}", (int)b64.len, (const char *)b64.data);

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# A region on a PKCS#11 token (issue 22, docs/hsm.md), run against SoftHSMv2: `region create --hsm URI` makes the region's identity key and KEK in the
+# token; RSA, EC and AES keys are made there and used there through the REST API (signatures verified by openssl,
+# RSA-OAEP and AES-GCM round trips); the token's objects are sensitive and never extractable, C_GetAttributeValue
+# (CKA_VALUE) is refused on each; the store holds references, never key bytes; a purge destroys the token's
+# object, a soft delete keeps it; backup is refused with the HSM vendor's way named; a mechanism the token lacks
+# is a 400 naming it.
+. "$(dirname "$0")/lib.sh"
+TOKEN_KIND=softhsm # our own libstrongroom-pkcs11.so as the token is issue 22's next step (docs/hsm.md)
+
+start_server "$T/data" --dev --quiet
+stop_server
+softhsm_token hsm
+LIB=$SOFTHSM
+URI="$P11_URI"
+LIST_PIN=1234
+
+step "region create --hsm: identity key and KEK made in the token, packages signed, toolset published"
+$SR region create HSM1 --data "$T/data" --hsm "$URI" > region.txt || fail "region create: $(cat region.txt)"
+grep -q 'PKCS#11 token' region.txt || fail "region create says: $(cat region.txt)"
+[ -f "$T/data/regions/HSM1/toolset/KeyVault-BYOK-Tools-HSM1.zip" ] || fail "no toolset"
+[ ! -e "$T/data/regions/HSM1/kmdata" ] || fail "an HSM region has no software module"
+expect 1 'exists' $SR region create HSM1 --data "$T/data" --hsm "$URI"
+expect 1 'token\|PKCS#11' $SR region create HSM2 --data "$T/data" --hsm "pkcs11:token=nosuchtoken?module-path=$LIB&pin-source=file:$P11_PIN_FILE"
+$SR vault create hsmv --region HSM1 --subscription-id 11111111-2222-3333-4444-555555555555 --data "$T/data" >/dev/null
+TOKEN=$($SR token create --role Administrator --data "$T/data")
+start_server "$T/data" --quiet
+VHOST=hsmv.localhost
+V='api-version=7.5'
+
+step "RSA, EC and AES keys made in the token"
+api POST "/keys/rsa1/create?$V" '{"kty":"RSA-HSM","key_size":2048}' > rsa.json
+[ "$STATUS" = 200 ] || fail "RSA create: $(cat rsa.json)"
+api POST "/keys/ec1/create?$V" '{"kty":"EC-HSM","crv":"P-256"}' > ec.json
+[ "$STATUS" = 200 ] || fail "EC create: $(cat ec.json)"
+api POST "/keys/ec3/create?$V" '{"kty":"EC-HSM","crv":"P-384"}' > ec3.json
+[ "$STATUS" = 200 ] || fail "EC P-384 create: $(cat ec3.json)"
+api POST "/keys/aes1/create?$V" '{"kty":"oct-HSM","key_size":256}' > aes.json
+[ "$STATUS" = 200 ] || fail "AES create: $(cat aes.json)"
+jq -e '.key.n and .key.e' rsa.json >/dev/null || fail "no public RSA key: $(cat rsa.json)"
+
+step "signatures by the token, verified by openssl with the public key the vault shows"
+printf 'signed inside the HSM' > msg
+DIGEST=$(openssl dgst -sha256 -binary msg | b64u)
+for spec in "rsa1 RS256" "rsa1 PS256" "ec1 ES256"; do
+    set -- $spec
+    api POST "/keys/$1/sign?$V" "{\"alg\":\"$2\",\"value\":\"$DIGEST\"}" > sig.json
+    [ "$STATUS" = 200 ] || fail "sign $1 $2: $(cat sig.json)"
+    api POST "/keys/$1/verify?$V" "{\"alg\":\"$2\",\"digest\":\"$DIGEST\",\"value\":\"$(jq -r .value sig.json)\"}" > ver.json
+    jq -e '.value == true' ver.json >/dev/null || fail "verify $1 $2: $(cat ver.json)"
+done
+$SR key download --name rsa1 --file rsa1.pem --vault-url "https://hsmv.localhost:$PORT" --ca-file "$CA" --token "$TOKEN" >/dev/null 2>&1 ||
+    STRONGROOM_VAULT_URL="https://hsmv.localhost:$PORT" STRONGROOM_CA_FILE="$CA" STRONGROOM_TOKEN="$TOKEN" \
+    $SR key download --name rsa1 --file rsa1.pem >/dev/null
+api POST "/keys/rsa1/sign?$V" "{\"alg\":\"RS256\",\"value\":\"$DIGEST\"}" > sig.json
+jq -r .value sig.json | b64u_decode > rs256.sig
+openssl dgst -sha256 -verify rsa1.pem -signature rs256.sig msg >/dev/null || fail "openssl does not verify the token's RS256"
+
+step "RSA-OAEP and RSA-OAEP-256 decrypt in the token; AES-GCM and CBC round trips; a bad tag is the one error"
+openssl rand 32 > secret.bin
+openssl pkeyutl -encrypt -pubin -inkey rsa1.pem -pkeyopt rsa_padding_mode:oaep -in secret.bin -out oaep.bin
+api POST "/keys/rsa1/decrypt?$V" "{\"alg\":\"RSA-OAEP\",\"value\":\"$(b64u < oaep.bin)\"}" > dec.json
+jq -r .value dec.json | b64u_decode | cmp - secret.bin || fail "RSA-OAEP: $(cat dec.json)"
+openssl pkeyutl -encrypt -pubin -inkey rsa1.pem -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 \
+    -pkeyopt rsa_mgf1_md:sha256 -in secret.bin -out oaep256.bin
+api POST "/keys/rsa1/unwrapkey?$V" "{\"alg\":\"RSA-OAEP-256\",\"value\":\"$(b64u < oaep256.bin)\"}" > unw.json
+if [ "$TOKEN_KIND" = softhsm ]; then
+    # SoftHSMv2 2.6 does OAEP with SHA-1 only: a 400 that names what the token lacks, never software instead.
+    [ "$STATUS" = 400 ] && grep -q 'lacks the mechanism for RSA-OAEP-256' unw.json || fail "OAEP-256 on SoftHSMv2: $STATUS $(cat unw.json)"
+else
+    jq -r .value unw.json | b64u_decode | cmp - secret.bin || fail "RSA-OAEP-256 unwrap: $(cat unw.json)"
+fi
+api POST "/keys/aes1/encrypt?$V" "{\"alg\":\"A256GCM\",\"value\":\"$(b64u < secret.bin)\",\"aad\":\"$(printf hdr | b64u)\"}" > gcm.json
+[ "$STATUS" = 200 ] || fail "GCM encrypt: $(cat gcm.json)"
+api POST "/keys/aes1/decrypt?$V" "{\"alg\":\"A256GCM\",\"value\":\"$(jq -r .value gcm.json)\",\"iv\":\"$(jq -r .iv gcm.json)\",\"tag\":\"$(jq -r .tag gcm.json)\",\"aad\":\"$(printf hdr | b64u)\"}" > gdec.json
+jq -r .value gdec.json | b64u_decode | cmp - secret.bin || fail "GCM decrypt: $(cat gdec.json)"
+badtag=$(jq -r .tag gcm.json | b64u_decode | xxd -p | sed 's/^./0/' | xxd -r -p | b64u)
+[ "$badtag" != "$(jq -r .tag gcm.json)" ] || badtag=$(printf '1%.0s' $(seq 16) | b64u)
+expect_api 400 BadParameter POST "/keys/aes1/decrypt?$V" "{\"alg\":\"A256GCM\",\"value\":\"$(jq -r .value gcm.json)\",\"iv\":\"$(jq -r .iv gcm.json)\",\"tag\":\"$badtag\",\"aad\":\"$(printf hdr | b64u)\"}"
+IV=$(openssl rand 16 | b64u)
+api POST "/keys/aes1/encrypt?$V" "{\"alg\":\"A256CBCPAD\",\"value\":\"$(b64u < msg)\",\"iv\":\"$IV\"}" > cbc.json
+[ "$STATUS" = 200 ] || fail "CBC encrypt: $(cat cbc.json)"
+api POST "/keys/aes1/decrypt?$V" "{\"alg\":\"A256CBCPAD\",\"value\":\"$(jq -r .value cbc.json)\",\"iv\":\"$IV\"}" > cdec.json
+jq -r .value cdec.json | b64u_decode | cmp - msg || fail "CBC decrypt: $(cat cdec.json)"
+
+step "refusals: a clear key never goes into the token; backup names the HSM's own backup; P-256K where the token lacks it"
+expect_api 400 BadParameter PUT "/keys/plain?$V" "{\"key\":{\"kty\":\"oct-HSM\",\"k\":\"$(b64u < secret.bin)\"}}"
+out=$(api POST "/keys/rsa1/backup?$V")
+[ "$STATUS" = 400 ] && echo "$out" | grep -q "vendor" || fail "backup of an HSM key: $STATUS $out"
+api POST "/keys/k256/create?$V" '{"kty":"EC-HSM","crv":"P-256K"}' > k256.json
+if [ "$STATUS" != 200 ]; then
+    [ "$STATUS" = 400 ] && grep -q 'mechanism\|PKCS#11' k256.json || fail "P-256K on a token without it: $STATUS $(cat k256.json)"
+fi
+
+step "the token's objects: sensitive, never extractable, CKA_VALUE refused on each"
+stop_server
+pkcs11-tool --module "$LIB" --token-label vault --login --pin "$LIST_PIN" --list-objects > objects.txt 2>&1 || fail "pkcs11-tool: $(cat objects.txt)"
+n_priv=$(grep -c '^Private Key Object' objects.txt || true)
+n_secret=$(grep -c '^Secret Key Object' objects.txt || true)
+[ "$n_priv" -ge 5 ] && [ "$n_secret" -ge 1 ] || fail "token objects ($n_priv private, $n_secret secret): $(cat objects.txt)"
+/usr/bin/python3 - "$LIB" "$LIST_PIN" <<'PY' || fail "an object of the token is not sensitive or gives its value"
+import ctypes, sys
+# C_GetAttributeValue(CKA_VALUE / CKA_PRIVATE_EXPONENT) on every private and secret key: CKR_ATTRIBUTE_SENSITIVE.
+lib = ctypes.CDLL(sys.argv[1]); pin = sys.argv[2].encode()
+CK_ULONG = ctypes.c_ulong
+class Attr(ctypes.Structure):
+    _fields_ = [("type", CK_ULONG), ("p", ctypes.c_void_p), ("len", CK_ULONG)]
+def ok(rv, what):
+    if rv != 0: raise SystemExit(f"{what}: 0x{rv:x}")
+ok(lib.C_Initialize(None), "C_Initialize")
+slots = (CK_ULONG * 16)(); n = CK_ULONG(16)
+ok(lib.C_GetSlotList(1, slots, ctypes.byref(n)), "C_GetSlotList")
+s = CK_ULONG()
+ok(lib.C_OpenSession(slots[0], 6, None, None, ctypes.byref(s)), "C_OpenSession")
+ok(lib.C_Login(s, 1, pin, len(pin)), "C_Login")
+checked = 0
+for cls in (3, 4):  # CKO_PRIVATE_KEY: CKA_PRIVATE_EXPONENT (RSA) or CKA_VALUE (EC); CKO_SECRET_KEY: CKA_VALUE
+    attr = 0x123 if cls == 3 else 0x11
+    c = CK_ULONG(cls)
+    t = Attr(0, ctypes.cast(ctypes.pointer(c), ctypes.c_void_p), ctypes.sizeof(c))
+    ok(lib.C_FindObjectsInit(s, ctypes.byref(t), 1), "C_FindObjectsInit")
+    hs = (CK_ULONG * 256)(); got = CK_ULONG()
+    ok(lib.C_FindObjects(s, hs, 256, ctypes.byref(got)), "C_FindObjects")
+    lib.C_FindObjectsFinal(s)
+    for h in hs[:got.value]:
+        flags = {}
+        for a in (0x103, 0x162, 0x164, 0x165):  # SENSITIVE, EXTRACTABLE, ALWAYS_SENSITIVE... NEVER_EXTRACTABLE, LOCAL
+            b = ctypes.c_ubyte(); at = Attr(a, ctypes.cast(ctypes.pointer(b), ctypes.c_void_p), 1)
+            lib.C_GetAttributeValue(s, h, ctypes.byref(at), 1); flags[a] = b.value
+        if flags[0x103] != 1 or flags[0x162] != 0:
+            raise SystemExit(f"object {h}: CKA_SENSITIVE={flags[0x103]} CKA_EXTRACTABLE={flags[0x162]}")
+        kt = CK_ULONG(); at = Attr(0x100, ctypes.cast(ctypes.pointer(kt), ctypes.c_void_p), ctypes.sizeof(kt))
+        ok(lib.C_GetAttributeValue(s, h, ctypes.byref(at), 1), "CKA_KEY_TYPE")
+        attr = 0x11 if cls == 4 or kt.value != 0 else 0x123  # an EC private key's secret is its CKA_VALUE
+        buf = (ctypes.c_ubyte * 1024)(); at = Attr(attr, ctypes.cast(buf, ctypes.c_void_p), 1024)
+        rv = lib.C_GetAttributeValue(s, h, ctypes.byref(at), 1)
+        if rv != 0x11:  # CKR_ATTRIBUTE_SENSITIVE
+            raise SystemExit(f"object {h}: its value answered 0x{rv:x}, not CKR_ATTRIBUTE_SENSITIVE")
+        checked += 1
+if checked < 6: raise SystemExit(f"only {checked} keys checked")
+print(f"{checked} keys: sensitive, not extractable, value refused")
+PY
+
+step "the store keeps references, never key bytes"
+start_server "$T/data" --quiet
+! grep -aq 'PRIVATE KEY' "$T/data/vault.db" || fail "a private key in the store"
+store_sql "$T/data" "SELECT $(store_hex blob) FROM keys WHERE name='rsa1'" | xxd -r -p | head -c 8 | grep -q SRP11REF ||
+    fail "the stored blob is not a token reference"
+
+step "soft delete keeps the token's object, purge destroys it"
+before=$(grep -c '^Private Key Object' objects.txt)
+api DELETE "/keys/ec1?$V" >/dev/null
+[ "$STATUS" = 200 ] || fail "delete: $STATUS"
+api POST "/deletedkeys/ec1/recover?$V" >/dev/null
+api POST "/keys/ec1/sign?$V" "{\"alg\":\"ES256\",\"value\":\"$DIGEST\"}" >/dev/null
+[ "$STATUS" = 200 ] || fail "a recovered key no longer signs: $STATUS"
+api DELETE "/keys/ec1?$V" >/dev/null
+api DELETE "/deletedkeys/ec1?$V" >/dev/null
+[ "$STATUS" = 204 ] || fail "purge: $STATUS"
+stop_server
+pkcs11-tool --module "$LIB" --token-label vault --login --pin "$LIST_PIN" --list-objects > objects2.txt 2>&1
+after=$(grep -c '^Private Key Object' objects2.txt || true)
+[ "$after" = $((before - 1)) ] || fail "purge left the token's object: $before before, $after after"
+echo "PASS"
