@@ -340,5 +340,7 @@ enum sr_err sr_vault_execute(struct sr_vault_svc *svc, enum sr_op op, struct sr_
     sr_vault_finish(req);
     *ret = SR_TAKE(req->response);
     sr_commit_release(&req->commit);
+    json_decref(req->purged);
+    req->purged = NULL;
     return req->result;
 }
