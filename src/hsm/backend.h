@@ -33,6 +33,7 @@ struct sr_hsm_import {
     const uint8_t *ct;    /* OAEP(KEK)(AES key) || AES-KWP(AES key, target) */
     size_t ct_len;
     bool secret;          /* oct-HSM: the wrapped bytes are an AES key itself */
+    enum sr_key_type type; /* what the request says it holds (RSA, EC, AES): a token's C_UnwrapKey must be told */
 };
 
 struct sr_hsm_ops {

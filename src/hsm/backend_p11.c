@@ -188,6 +188,18 @@ static void sr_p11_give(struct sr_p11_lease *l, bool lost)
     l->p = NULL;
 }
 
+/* Whether the token lists mechanism m (a token that lists none is asked anyway). */
+static bool sr_p11_has_mech(struct sr_hsm_p11 *p, CK_MECHANISM_TYPE m)
+{
+    pthread_mutex_lock(&p->lock);
+    bool found = p->nmechs == 0;
+    for (CK_ULONG i = 0; i < p->nmechs && !found; i++) {
+        found = p->mechs[i] == m;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return found;
+}
+
 /* --- a call's outcome --- */
 
 /* What a CK_RV means to the caller: lost tokens and logins are the retry loop's, the rest an error. */
@@ -822,6 +834,153 @@ static enum sr_err sr_p11_symmetric(const struct sr_hsm *h, const uint8_t *blob,
     return r;
 }
 
+/* --- BYOK: a .byok unwrapped inside the token --- */
+
+struct sr_p11_unwrap {
+    struct sr_hsm_p11 *p;
+    const struct sr_hsm_import *in;
+    const uint8_t *kek_id;
+    const char *kek_label; /* NULL: the region KEK */
+    CK_OBJECT_CLASS kek_cls;
+    const char *label;
+    unsigned acl;
+    uint8_t id[SR_P11_ID_LEN];
+    size_t kwp_len; /* the AES-KWP part's length */
+    struct sr_key_spec spec;
+    EVP_PKEY *pub;
+};
+
+/* The imported key's type and size, and its public key, read back from its object. */
+static enum sr_err sr_p11_unwrapped_describe(struct sr_p11_lease *l, CK_OBJECT_HANDLE o, struct sr_p11_unwrap *u)
+{
+    SR_AUTO_BUF struct sr_buf a = {0};
+    sr_buf_init(&a, 4096, SR_BUF_PLAIN);
+    u->spec = (struct sr_key_spec){.type = u->in->type};
+    if (u->in->type == SR_KEY_AES) {
+        CK_ULONG len = 0;
+        CK_ATTRIBUTE v = {CKA_VALUE_LEN, &len, sizeof(len)};
+        SR_TRY(sr_p11_rv(l, "C_GetAttributeValue (CKA_VALUE_LEN)", l->f->C_GetAttributeValue(l->s, o, &v, 1),
+                         SR_ERR_KEY_TYPE));
+        /* SoftHSMv2 leaves CKA_VALUE_LEN 0 on an unwrapped key: RFC 5649 of 16, 24 or 32 bytes is 8 bytes more. */
+        u->spec.bits = (unsigned)(len ? len : u->kwp_len - 8) * 8;
+        SR_ENSURE(sr_secret_size_ok(&u->spec), SR_ERR_KEY_TYPE);
+        return SR_OK;
+    }
+    if (u->in->type == SR_KEY_EC) {
+        SR_TRY(sr_p11_attr(l, o, CKA_EC_PARAMS, &a));
+        SR_ENSURE(sr_curve_from_oid_der(a.data, a.len, &u->spec.curve) == SR_OK, SR_ERR_KEY_TYPE);
+    }
+    /* RSA private keys carry their modulus and exponent; an EC private key carries its point only on tokens that
+     * give CKA_EC_POINT for it (SoftHSMv2 does not: such a token cannot take EC keys by BYOK, said as such). */
+    enum sr_err r = sr_p11_public_of(l, o, &u->spec, &u->pub);
+    if (r != SR_OK && u->in->type == SR_KEY_EC) {
+        snprintf(l->p->diag, sizeof(l->p->diag), "the token gives no public point of an unwrapped EC key");
+        return SR_ERR_P11_MECHANISM;
+    }
+    SR_TRY(r);
+    SR_TRY(sr_pkey_describe(u->pub, &u->spec));
+    SR_ENSURE(u->spec.type != SR_KEY_RSA || u->spec.bits >= 2048, SR_ERR_KEY_TYPE);
+    return SR_OK;
+}
+
+static enum sr_err sr_p11_unwrap_call(struct sr_p11_lease *l, void *ctx)
+{
+    struct sr_p11_unwrap *u = ctx;
+    const struct sr_hsm_import *in = u->in;
+    CK_OBJECT_HANDLE kek;
+    SR_TRY(sr_p11_find(l, u->kek_cls, u->kek_id, SR_P11_ID_LEN, u->kek_label, &kek));
+    SR_AUTO_BUF struct sr_buf modulus = {0};
+    sr_buf_init(&modulus, 1024, SR_BUF_PLAIN);
+    SR_TRY(sr_p11_attr(l, kek, CKA_MODULUS, &modulus));
+    size_t klen = modulus.len;
+    SR_ENSURE(in->ct_len > klen + 8, SR_ERR_BYOK_UNWRAP);
+    u->kwp_len = in->ct_len - klen;
+    bool secret = in->type == SR_KEY_AES;
+    CK_OBJECT_CLASS cls = secret ? CKO_SECRET_KEY : CKO_PRIVATE_KEY;
+    CK_KEY_TYPE kt = secret ? CKK_AES : in->type == SR_KEY_RSA ? CKK_RSA : CKK_EC;
+    CK_BBOOL use[5];
+    sr_p11_usage(u->acl, in->type, use);
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},  {CKA_KEY_TYPE, &kt, sizeof(kt)}, {CKA_TOKEN, &sr_true, 1},
+        {CKA_PRIVATE, &sr_true, 1},      {CKA_SENSITIVE, &sr_true, 1},    {CKA_EXTRACTABLE, &use[3], 1},
+        {CKA_ID, u->id, SR_P11_ID_LEN},  {CKA_LABEL, (void *)u->label, strlen(u->label)},
+        {CKA_DECRYPT, secret ? &use[4] : &use[1], 1},
+        secret ? (CK_ATTRIBUTE){CKA_ENCRYPT, &use[4], 1} : (CK_ATTRIBUTE){CKA_SIGN, &use[0], 1},
+    };
+    /* No label: pSourceData NULL, as SoftHSMv2 insists (it refuses any label: CKR_ARGUMENTS_BAD). */
+    CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED,
+                                    in->label_len ? (void *)in->label : NULL, in->label_len};
+    CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+    CK_RV rv;
+    const char *call;
+    if (sr_p11_has_mech(u->p, CKM_RSA_AES_KEY_WRAP)) {
+        /* One call: the token opens both layers (RFC 5649 under an OAEP-wrapped AES-256 key) by itself. */
+        struct sr_ck_rsa_aes_key_wrap_params wp = {256, &oaep};
+        CK_MECHANISM m = {CKM_RSA_AES_KEY_WRAP, &wp, sizeof(wp)};
+        call = "C_UnwrapKey (CKM_RSA_AES_KEY_WRAP)";
+        rv = l->f->C_UnwrapKey(l->s, &m, kek, (CK_BYTE_PTR)in->ct, in->ct_len, t, SR_ARRAY_LEN(t), &key);
+    } else {
+        /* The two steps the format allows: the AES key into the token as a session object (never extractable,
+         * for this unwrap only), the target under it; the transient key destroyed whatever happens. */
+        CK_OBJECT_CLASS scls = CKO_SECRET_KEY;
+        CK_KEY_TYPE skt = CKK_AES;
+        CK_ATTRIBUTE st[] = {{CKA_CLASS, &scls, sizeof(scls)}, {CKA_KEY_TYPE, &skt, sizeof(skt)},
+                             {CKA_TOKEN, &sr_false, 1},        {CKA_PRIVATE, &sr_true, 1},
+                             {CKA_SENSITIVE, &sr_true, 1},     {CKA_EXTRACTABLE, &sr_false, 1},
+                             {CKA_UNWRAP, &sr_true, 1},        {CKA_ENCRYPT, &sr_false, 1},
+                             {CKA_DECRYPT, &sr_false, 1}};
+        CK_MECHANISM m1 = {CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
+        CK_OBJECT_HANDLE transient = CK_INVALID_HANDLE;
+        call = "C_UnwrapKey (CKM_RSA_PKCS_OAEP)";
+        rv = l->f->C_UnwrapKey(l->s, &m1, kek, (CK_BYTE_PTR)in->ct, klen, st, SR_ARRAY_LEN(st), &transient);
+        if (rv == CKR_OK) {
+            CK_MECHANISM m2 = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+            call = "C_UnwrapKey (CKM_AES_KEY_WRAP_PAD)";
+            rv = l->f->C_UnwrapKey(l->s, &m2, transient, (CK_BYTE_PTR)in->ct + klen, in->ct_len - klen, t,
+                                   SR_ARRAY_LEN(t), &key);
+            (void)l->f->C_DestroyObject(l->s, transient);
+        } else if (rv == CKR_ARGUMENTS_BAD && in->label_len > 0) {
+            rv = CKR_MECHANISM_PARAM_INVALID; /* the token takes no OAEP label: a package bound to a region is not
+                                               * for it; a vault import key's (unbound) is */
+        }
+    }
+    /* Every failure to open is the one error (no oracle on which layer failed); a lost token is not one. */
+    enum sr_err r = sr_p11_rv(l, call, rv, SR_ERR_BYOK_UNWRAP);
+    SR_ENSURE(r == SR_OK || r == SR_ERR_HSM_UNAVAILABLE || r == SR_ERR_P11_MECHANISM, SR_ERR_BYOK_UNWRAP);
+    SR_TRY(r);
+    r = sr_p11_unwrapped_describe(l, key, u);
+    if (r != SR_OK) {
+        (void)l->f->C_DestroyObject(l->s, key); /* opened, but not a key this vault takes */
+        EVP_PKEY_free(u->pub);
+        u->pub = NULL;
+    }
+    return r;
+}
+
+static enum sr_err sr_p11_import_wrapped(const struct sr_hsm *h, const struct sr_hsm_import *in, const char *label,
+                                         const char *name, unsigned acl, struct sr_buf *out,
+                                         struct sr_key_spec *ret_spec)
+{
+    struct sr_hsm_p11 *p = sr_p11(h);
+    SR_ENSURE(in->type == SR_KEY_RSA || in->type == SR_KEY_EC || in->type == SR_KEY_AES, SR_ERR_KEY_TYPE);
+    SR_ENSURE(in->secret == (in->type == SR_KEY_AES), SR_ERR_KEY_TYPE);
+    struct sr_p11_unwrap u = {.p = p, .in = in, .kek_id = p->kek_id, .kek_cls = CKO_PRIVATE_KEY, .label = label,
+                              .acl = acl};
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    struct sr_p11_ref kek;
+    if (in->kek != NULL) { /* a vault's import key: a token key whose permissions say Import */
+        SR_TRY(sr_p11_ref_parse(in->kek, in->kek_len, &c, &kek));
+        SR_ENSURE((kek.info.acl.actions & SR_ACL_IMPORT) != 0 && kek.info.spec.type == SR_KEY_RSA, SR_ERR_BYOK_KEK);
+        u.kek_id = kek.id;
+        u.kek_label = kek.label;
+    }
+    SR_TRY(sr_rand_bytes(u.id, sizeof(u.id)));
+    SR_TRY(sr_p11_run(h, sr_p11_unwrap_call, &u));
+    SR_AUTO_PKEY EVP_PKEY *pub = u.pub;
+    *ret_spec = u.spec;
+    return sr_p11_ref_write(p, u.id, label, name, &u.spec, acl, SR_ORIGIN_TRANSFERRED, pub, out);
+}
+
 /* --- what never leaves, and the end of a key --- */
 
 static enum sr_err sr_p11_no_import(const struct sr_hsm *h, const char *label, const char *name, const json_t *jwk,
@@ -859,12 +1018,6 @@ static enum sr_err sr_p11_no_restore(const struct sr_hsm *h, const uint8_t *blob
     return SR_ERR_HSM_BACKUP;
 }
 
-static enum sr_err sr_p11_no_wrapped(const struct sr_hsm *h, const struct sr_hsm_import *in, const char *label,
-                                     const char *name, unsigned acl, struct sr_buf *out, struct sr_key_spec *ret_spec)
-{
-    (void)h, (void)in, (void)label, (void)name, (void)acl, (void)out, (void)ret_spec;
-    return SR_ERR_P11_MECHANISM;
-}
 
 struct sr_p11_destroy {
     struct sr_p11_ref *ref;
@@ -907,7 +1060,7 @@ static const struct sr_hsm_ops sr_hsm_p11_ops = {
     .name = "pkcs11", .free = sr_p11_free, .esn = sr_p11_esn, .world = sr_p11_world,
     .kek_public = sr_p11_kek_public, .attest = sr_p11_attest, .certificates = sr_p11_certificates,
     .generate = sr_p11_generate, .import_jwk = sr_p11_no_import, .import_secret = sr_p11_no_import_secret,
-    .import_wrapped = sr_p11_no_wrapped, .info = sr_p11_info, .spec = sr_p11_spec, .public_key = sr_p11_public,
+    .import_wrapped = sr_p11_import_wrapped, .info = sr_p11_info, .spec = sr_p11_spec, .public_key = sr_p11_public,
     .jwk = sr_p11_jwk, .sign_digest = sr_p11_sign_digest, .decrypt = sr_p11_decrypt, .symmetric = sr_p11_symmetric,
     .release_wrapped = sr_p11_no_release, .seal_backup = sr_p11_no_backup, .open_backup = sr_p11_no_restore,
     .destroy = sr_p11_destroy,

@@ -15,6 +15,12 @@
 #include "base/buf.h"
 #include "base/err.h"
 
+/* PKCS#11 2.40's CK_RSA_AES_KEY_WRAP_PARAMS, which p11-kit's header lacks. */
+struct sr_ck_rsa_aes_key_wrap_params {
+    CK_ULONG ulAESKeyBits;
+    CK_RSA_PKCS_OAEP_PARAMS_PTR pOAEPParams;
+};
+
 struct sr_p11_token {
     P11KitUri *uri;
     void *lib;

@@ -21,6 +21,7 @@
 #include "base/buf.h"
 #include "hsm/appobject.h"
 #include "hsm/module.h"
+#include "hsm/p11token.h"
 
 #define SR_P11_SLOT 0
 #define SR_P11_MAX_SESSIONS 256
@@ -198,11 +199,6 @@ void sr_p11_object_release(struct sr_p11_object *o);
 
 /* ops.c */
 void sr_p11_active_release(struct sr_p11_active *a);
-/* PKCS#11 2.40's CK_RSA_AES_KEY_WRAP_PARAMS, which p11-kit's header lacks. */
-struct sr_ck_rsa_aes_key_wrap_params {
-    CK_ULONG ulAESKeyBits;
-    CK_RSA_PKCS_OAEP_PARAMS_PTR pOAEPParams;
-};
 /* CKM_RSA_AES_KEY_WRAP's parameters as the Azure BYOK specification uses them: a 256-bit AES key, OAEP with
  * SHA-1 (and MGF1-SHA-1), and the label if the caller gives one. */
 CK_RV sr_p11_rsa_aes_params(const CK_MECHANISM *mech, const uint8_t **label, size_t *label_len);

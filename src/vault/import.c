@@ -97,7 +97,8 @@ static enum sr_err sr_import_byok(struct sr_vault_svc *svc, struct sr_request *r
     if (r == SR_OK) {
         struct sr_hsm_import in = {.kek = kek.blob.len ? kek.blob.data : NULL, .kek_len = kek.blob.len,
                                    .label = (const uint8_t *)binding, .label_len = strlen(binding),
-                                   .ct = b.ciphertext.data, .ct_len = b.ciphertext.len, .secret = secret};
+                                   .ct = b.ciphertext.data, .ct_len = b.ciphertext.len, .secret = secret,
+                                   .type = secret ? SR_KEY_AES : strcmp(kty, "RSA-HSM") == 0 ? SR_KEY_RSA : SR_KEY_EC};
         r = sr_hsm_import_wrapped(m, &in, k.version, req->name, sr_key_acl(&k), &k.blob, &spec);
     }
     sr_byok_release(&b);

@@ -92,6 +92,40 @@ if [ "$STATUS" != 200 ]; then
     [ "$STATUS" = 400 ] && grep -q 'mechanism\|PKCS#11' k256.json || fail "P-256K on a token without it: $STATUS $(cat k256.json)"
 fi
 
+step "BYOK into the token: .byok files for a vault import key, unwrapped inside the token (never in the server)"
+export STRONGROOM_VAULT_URL="https://hsmv.localhost:$PORT" STRONGROOM_CA_FILE="$CA" STRONGROOM_TOKEN="$TOKEN"
+$SR key create --name ImportKek --kty RSA-HSM --size 3072 --ops import >/dev/null || fail "import key"
+$SR key download --name ImportKek --file ikek.pem >/dev/null
+kid=$($SR key show --name ImportKek --output json | jq -r .key.kid)
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out own.pem 2>/dev/null
+openssl pkcs8 -topk8 -nocrypt -in own.pem -outform DER -out own.p8
+openssl_byok ikek.pem "$kid" own.p8 own.byok
+$SR key import --name byokrsa --byok-file own.byok --destination HSM --kty RSA-HSM >/dev/null || fail "BYOK RSA import"
+api POST "/keys/byokrsa/sign?$V" "{\"alg\":\"RS256\",\"value\":\"$DIGEST\"}" > bsig.json
+jq -r .value bsig.json | b64u_decode > byok.sig
+openssl dgst -sha256 -verify <(openssl pkey -in own.pem -pubout) -signature byok.sig msg >/dev/null ||
+    fail "the imported key's signature does not verify with the owner's public key"
+openssl rand 32 > own.aes
+openssl_byok ikek.pem "$kid" own.aes aes.byok
+$SR key import --name byokaes --byok-file aes.byok --destination HSM --kty oct-HSM >/dev/null || fail "BYOK AES import"
+IV=$(openssl rand -hex 16)
+api POST "/keys/byokaes/encrypt?$V" "{\"alg\":\"A256CBCPAD\",\"value\":\"$(b64u < msg)\",\"iv\":\"$(xxd -r -p <<<"$IV" | b64u)\"}" > bcbc.json
+jq -r .value bcbc.json | b64u_decode | openssl enc -d -aes-256-cbc -K "$(xxd -p -c 64 own.aes)" -iv "$IV" | cmp - msg ||
+    fail "openssl does not open what the imported AES key encrypted: $(cat bcbc.json)"
+# A damaged package: the one refusal, nothing made in the token.
+python3 -c "import json,sys; d=json.load(open('own.byok')); c=d['ciphertext']; d['ciphertext']=c[:40]+('A' if c[40]!='A' else 'B')+c[41:]; json.dump(d,open('bad.byok','w'))"
+expect 1 'cannot be opened\|BYOK\|unwrap' $SR key import --name badbyok --byok-file bad.byok --destination HSM --kty RSA-HSM
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ownec.pem 2>/dev/null
+openssl pkcs8 -topk8 -nocrypt -in ownec.pem -outform DER -out ownec.p8
+openssl_byok ikek.pem "$kid" ownec.p8 ec.byok
+if [ "$TOKEN_KIND" = softhsm ]; then
+    # SoftHSMv2 keeps no public point with an EC private key it unwrapped: said, and nothing is left behind.
+    expect 1 'mechanism' $SR key import --name byokec --byok-file ec.byok --destination HSM --kty EC-HSM --curve P-256
+else
+    $SR key import --name byokec --byok-file ec.byok --destination HSM --kty EC-HSM --curve P-256 >/dev/null ||
+        fail "BYOK EC import"
+fi
+
 step "the token's objects: sensitive, never extractable, CKA_VALUE refused on each"
 stop_server
 pkcs11-tool --module "$LIB" --token-label vault --login --pin "$LIST_PIN" --list-objects > objects.txt 2>&1 || fail "pkcs11-tool: $(cat objects.txt)"
