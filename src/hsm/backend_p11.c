@@ -531,21 +531,22 @@ enum sr_err sr_hsm_pkcs11_identity(const struct sr_hsm *h, EVP_PKEY **ret)
 struct sr_p11_make {
     const struct sr_key_spec *spec;
     unsigned acl;
-    bool keep_public; /* the region's own keys keep their public object in the token */
     uint8_t id[SR_P11_ID_LEN];
     const char *label;
     EVP_PKEY *pub;
 };
 
-/* The usage attributes of a private or secret key from its module ACL. */
+/* The usage attributes of a private or secret key from its module ACL: an EC key only signs, an RSA key signs,
+ * decrypts (Key Vault's unwrapKey is a decryption) or, as a KEK, unwraps keys, and never both of the last two. */
 static void sr_p11_usage(unsigned acl, enum sr_key_type type, CK_BBOOL use[5])
 {
-    bool secret = sr_key_type_secret(type);
-    use[0] = (acl & SR_ACL_SIGN) ? CK_TRUE : CK_FALSE;                                          /* CKA_SIGN */
-    use[1] = (acl & (SR_ACL_DECRYPT | (secret ? 0 : SR_ACL_UNWRAP))) ? CK_TRUE : CK_FALSE;     /* CKA_DECRYPT */
-    use[2] = (acl & SR_ACL_IMPORT) || (secret && (acl & SR_ACL_UNWRAP)) ? CK_TRUE : CK_FALSE;  /* CKA_UNWRAP */
-    use[3] = (acl & SR_ACL_RELEASE) ? CK_TRUE : CK_FALSE;                                       /* CKA_EXTRACTABLE */
-    use[4] = secret && (acl & (SR_ACL_ENCRYPT | SR_ACL_WRAP)) ? CK_TRUE : CK_FALSE;            /* CKA_ENCRYPT */
+    bool secret = sr_key_type_secret(type), rsa = type == SR_KEY_RSA;
+    use[0] = !secret && (acl & SR_ACL_SIGN) ? CK_TRUE : CK_FALSE;                              /* CKA_SIGN */
+    use[1] = rsa && (acl & (SR_ACL_DECRYPT | SR_ACL_UNWRAP)) ? CK_TRUE : CK_FALSE;             /* CKA_DECRYPT */
+    use[2] = rsa && (acl & SR_ACL_IMPORT) ? CK_TRUE : CK_FALSE;                                /* CKA_UNWRAP */
+    use[3] = (acl & SR_ACL_RELEASE) ? CK_TRUE : CK_FALSE;                                      /* CKA_EXTRACTABLE */
+    use[4] = secret && (acl & (SR_ACL_ENCRYPT | SR_ACL_DECRYPT | SR_ACL_WRAP | SR_ACL_UNWRAP)) /* CKA_ENCRYPT, */
+                 ? CK_TRUE : CK_FALSE;                                                         /* CKA_DECRYPT */
 }
 
 static enum sr_err sr_p11_make_call(struct sr_p11_lease *l, void *ctx)
@@ -582,11 +583,15 @@ static enum sr_err sr_p11_make_call(struct sr_p11_lease *l, void *ctx)
     if (!rsa) {
         SR_TRY(sr_curve_oid_der(spec->curve, &oid));
     }
-    CK_BBOOL keep = m->keep_public ? CK_TRUE : CK_FALSE;
+    /* The public half mirrors the private one's uses, so a key that unwraps keys never also decrypts data (the
+     * Tookan rule, which our own library enforces on the pair). */
+    CK_BBOOL encrypt = rsa ? use[1] : CK_FALSE, wrap = rsa ? use[2] : CK_FALSE;
     CK_ATTRIBUTE pt[] = {
-        {CKA_CLASS, &pub_cls, sizeof(pub_cls)}, {CKA_TOKEN, &keep, 1},
-        {CKA_VERIFY, &sr_true, 1},             {CKA_ID, m->id, SR_P11_ID_LEN},
+        {CKA_CLASS, &pub_cls, sizeof(pub_cls)}, {CKA_TOKEN, &sr_true, 1},
+        {CKA_VERIFY, &use[0], 1},              {CKA_ID, m->id, SR_P11_ID_LEN},
         {CKA_LABEL, (void *)m->label, label_len},
+        {CKA_PRIVATE, &sr_false, 1},           {CKA_ENCRYPT, &encrypt, 1},
+        {CKA_WRAP, &wrap, 1},
         rsa ? (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)} : (CK_ATTRIBUTE){CKA_EC_PARAMS, oid.data, oid.len},
         {CKA_PUBLIC_EXPONENT, f4, sizeof(f4)},
     };
@@ -598,20 +603,20 @@ static enum sr_err sr_p11_make_call(struct sr_p11_lease *l, void *ctx)
     };
     CK_MECHANISM gen = {rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, NULL, 0};
     CK_OBJECT_HANDLE pub, priv;
-    CK_RV rv = l->f->C_GenerateKeyPair(l->s, &gen, pt, rsa ? 7 : 6, kt, SR_ARRAY_LEN(kt), &pub, &priv);
+    CK_RV rv = l->f->C_GenerateKeyPair(l->s, &gen, pt, rsa ? 10 : 9, kt, SR_ARRAY_LEN(kt), &pub, &priv);
     enum sr_err r = sr_p11_rv(
         l, rsa ? "C_GenerateKeyPair (CKM_RSA_PKCS_KEY_PAIR_GEN)" : "C_GenerateKeyPair (CKM_EC_KEY_PAIR_GEN)", rv,
         SR_ERR_KEY_TYPE);
-    if (r == SR_ERR_KEY_TYPE && !rsa) {
+    if (!rsa && (rv == CKR_CURVE_NOT_SUPPORTED || rv == CKR_DOMAIN_PARAMS_INVALID || rv == CKR_ATTRIBUTE_VALUE_INVALID)) {
         r = SR_ERR_P11_MECHANISM; /* a token without the curve (P-256K on most): the curve is what it lacks */
     }
     SR_TRY(r);
+    /* The public half stays a token object beside the private one: a token may keep a pair as one thing (ours
+     * does: both halves token objects or both session objects), and the pair's CKA_ID finds both. */
     r = sr_p11_public_of(l, pub, spec, &m->pub);
-    if (!m->keep_public) {
-        (void)l->f->C_DestroyObject(l->s, pub); /* the store keeps the public key; the token the private one */
-    }
     if (r != SR_OK) {
         (void)l->f->C_DestroyObject(l->s, priv);
+        (void)l->f->C_DestroyObject(l->s, pub);
     }
     return r;
 }
@@ -870,9 +875,12 @@ static enum sr_err sr_p11_unwrapped_describe(struct sr_p11_lease *l, CK_OBJECT_H
         SR_TRY(sr_p11_attr(l, o, CKA_EC_PARAMS, &a));
         SR_ENSURE(sr_curve_from_oid_der(a.data, a.len, &u->spec.curve) == SR_OK, SR_ERR_KEY_TYPE);
     }
-    /* RSA private keys carry their modulus and exponent; an EC private key carries its point only on tokens that
-     * give CKA_EC_POINT for it (SoftHSMv2 does not: such a token cannot take EC keys by BYOK, said as such). */
-    enum sr_err r = sr_p11_public_of(l, o, &u->spec, &u->pub);
+    /* A private key's public half: CKA_PUBLIC_KEY_INFO (PKCS#11 2.40 §4.9, our library gives it), else RSA's
+     * modulus and exponent or, on tokens that give it, CKA_EC_POINT. SoftHSMv2 2.6 gives an unwrapped EC key
+     * neither, so it cannot take EC keys by BYOK: said as such. */
+    a.len = 0;
+    enum sr_err r = sr_p11_attr(l, o, CKA_PUBLIC_KEY_INFO, &a);
+    r = r == SR_OK && a.len > 0 ? sr_pkey_public_from_spki(a.data, a.len, &u->pub) : sr_p11_public_of(l, o, &u->spec, &u->pub);
     if (r != SR_OK && u->in->type == SR_KEY_EC) {
         snprintf(l->p->diag, sizeof(l->p->diag), "the token gives no public point of an unwrapped EC key");
         return SR_ERR_P11_MECHANISM;
@@ -1026,13 +1034,18 @@ struct sr_p11_destroy {
 static enum sr_err sr_p11_destroy_call(struct sr_p11_lease *l, void *ctx)
 {
     struct sr_p11_ref *ref = ((struct sr_p11_destroy *)ctx)->ref;
-    CK_OBJECT_HANDLE o;
-    enum sr_err r = sr_p11_find(l, sr_p11_class(ref->info.spec.type), ref->id, SR_P11_ID_LEN, ref->label, &o);
-    if (r == SR_ERR_HSM_KEY_GONE) {
-        return SR_OK; /* already gone: a purge retried after its answer was lost */
+    /* The private (or secret) object, then the public half of a pair, where the token still has one. */
+    CK_OBJECT_CLASS classes[] = {sr_p11_class(ref->info.spec.type), CKO_PUBLIC_KEY};
+    for (size_t i = 0; i < (sr_key_type_secret(ref->info.spec.type) ? 1u : 2u); i++) {
+        CK_OBJECT_HANDLE o;
+        enum sr_err r = sr_p11_find(l, classes[i], ref->id, SR_P11_ID_LEN, ref->label, &o);
+        if (r == SR_ERR_HSM_KEY_GONE) {
+            continue; /* already gone: a purge retried after its answer was lost, or the pair went as one */
+        }
+        SR_TRY(r);
+        SR_TRY(sr_p11_rv(l, "C_DestroyObject", l->f->C_DestroyObject(l->s, o), SR_ERR_HSM_UNAVAILABLE));
     }
-    SR_TRY(r);
-    return sr_p11_rv(l, "C_DestroyObject", l->f->C_DestroyObject(l->s, o), SR_ERR_HSM_UNAVAILABLE);
+    return SR_OK;
 }
 
 static enum sr_err sr_p11_destroy(const struct sr_hsm *h, const uint8_t *blob, size_t len)
@@ -1182,9 +1195,9 @@ enum sr_err sr_hsm_pkcs11_create(const char *dir, const char *uri, unsigned kek_
     }
     struct sr_key_spec identity = {.type = SR_KEY_EC, .curve = SR_CURVE_P384};
     struct sr_key_spec kek = {.type = SR_KEY_RSA, .bits = kek_bits};
-    struct sr_p11_make mi = {.spec = &identity, .acl = SR_ACL_SIGN, .keep_public = true,
+    struct sr_p11_make mi = {.spec = &identity, .acl = SR_ACL_SIGN,
                              .label = "strongroom-identity"};
-    struct sr_p11_make mk = {.spec = &kek, .acl = SR_ACL_IMPORT, .keep_public = true, .label = "strongroom-kek-1"};
+    struct sr_p11_make mk = {.spec = &kek, .acl = SR_ACL_IMPORT, .label = "strongroom-kek-1"};
     if (r == SR_OK) {
         r = sr_rand_bytes(mi.id, sizeof(mi.id));
     }

@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
-# A region on a PKCS#11 token (issue 22, docs/hsm.md), run against SoftHSMv2: `region create --hsm URI` makes the region's identity key and KEK in the
+# A region on a PKCS#11 token (issue 22, docs/hsm.md), run against SoftHSMv2 (and, as t8002, our own library): `region create --hsm URI` makes the region's identity key and KEK in the
 # token; RSA, EC and AES keys are made there and used there through the REST API (signatures verified by openssl,
 # RSA-OAEP and AES-GCM round trips); the token's objects are sensitive and never extractable, C_GetAttributeValue
 # (CKA_VALUE) is refused on each; the store holds references, never key bytes; a purge destroys the token's
 # object, a soft delete keeps it; backup is refused with the HSM vendor's way named; a mechanism the token lacks
 # is a 400 naming it.
 . "$(dirname "$0")/lib.sh"
-TOKEN_KIND=softhsm # our own libstrongroom-pkcs11.so as the token is issue 22's next step (docs/hsm.md)
+# SR_HSM_TOKEN=strongroom (t8002) runs the same against libstrongroom-pkcs11.so over a module of its own, the
+# second, independent implementation of the token: a difference between the two is a bug in one of them.
+TOKEN_KIND=${SR_HSM_TOKEN:-softhsm}
 
 start_server "$T/data" --dev --quiet
 stop_server
-softhsm_token hsm
-LIB=$SOFTHSM
-URI="$P11_URI"
-LIST_PIN=1234
+if [ "$TOKEN_KIND" = softhsm ]; then
+    softhsm_token hsm
+    LIB=$SOFTHSM
+    URI="$P11_URI"
+    LIST_PIN=1234
+    RUN=()
+else
+    p11_module_setup # a module in $STRONGROOM_KMDATA, which the server's copy of the library reads
+    LIB=$P11LIB
+    P11_PIN_FILE="$T/user-pin"
+    URI="pkcs11:manufacturer=Strongroom?module-path=$P11LIB&pin-source=file:$P11_PIN_FILE"
+    LIST_PIN=$USER_PIN
+    RUN=(p11)
+fi
 
 step "region create --hsm: identity key and KEK made in the token, packages signed, toolset published"
 $SR region create HSM1 --data "$T/data" --hsm "$URI" > region.txt || fail "region create: $(cat region.txt)"
@@ -128,17 +140,33 @@ fi
 
 step "the token's objects: sensitive, never extractable, CKA_VALUE refused on each"
 stop_server
-pkcs11-tool --module "$LIB" --token-label vault --login --pin "$LIST_PIN" --list-objects > objects.txt 2>&1 || fail "pkcs11-tool: $(cat objects.txt)"
+"${RUN[@]}" pkcs11-tool --module "$LIB" --login --pin "$LIST_PIN" --list-objects > objects.txt 2>&1 || fail "pkcs11-tool: $(cat objects.txt)"
 n_priv=$(grep -c '^Private Key Object' objects.txt || true)
 n_secret=$(grep -c '^Secret Key Object' objects.txt || true)
 [ "$n_priv" -ge 5 ] && [ "$n_secret" -ge 1 ] || fail "token objects ($n_priv private, $n_secret secret): $(cat objects.txt)"
-/usr/bin/python3 - "$LIB" "$LIST_PIN" <<'PY' || fail "an object of the token is not sensitive or gives its value"
+"${RUN[@]}" /usr/bin/python3 - "$LIB" "$LIST_PIN" <<'PY' || fail "an object of the token is not sensitive or gives its value"
 import ctypes, sys
 # C_GetAttributeValue(CKA_VALUE / CKA_PRIVATE_EXPONENT) on every private and secret key: CKR_ATTRIBUTE_SENSITIVE.
-lib = ctypes.CDLL(sys.argv[1]); pin = sys.argv[2].encode()
-CK_ULONG = ctypes.c_ulong
+# Through C_GetFunctionList, the one entry point every PKCS#11 library exports (ours exports no other C_*).
+CK_ULONG = ctypes.c_ulong; P = ctypes.c_void_p
 class Attr(ctypes.Structure):
     _fields_ = [("type", CK_ULONG), ("p", ctypes.c_void_p), ("len", CK_ULONG)]
+class FunctionList(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_ubyte), ("minor", ctypes.c_ubyte)] + [(f"f{i}", ctypes.c_void_p) for i in range(68)]
+dll = ctypes.CDLL(sys.argv[1]); pin = sys.argv[2].encode()
+fl = ctypes.POINTER(FunctionList)()
+if dll.C_GetFunctionList(ctypes.byref(fl)) != 0: raise SystemExit("C_GetFunctionList")
+def fn(i, *args): return ctypes.CFUNCTYPE(CK_ULONG, *args)(getattr(fl.contents, f"f{i}"))
+class Lib: pass
+lib = Lib()
+lib.C_Initialize = fn(0, P)
+lib.C_GetSlotList = fn(4, ctypes.c_ubyte, P, P)
+lib.C_OpenSession = fn(12, CK_ULONG, CK_ULONG, P, P, P)
+lib.C_Login = fn(18, CK_ULONG, CK_ULONG, ctypes.c_char_p, CK_ULONG)
+lib.C_GetAttributeValue = fn(24, CK_ULONG, CK_ULONG, P, CK_ULONG)
+lib.C_FindObjectsInit = fn(26, CK_ULONG, P, CK_ULONG)
+lib.C_FindObjects = fn(27, CK_ULONG, P, CK_ULONG, P)
+lib.C_FindObjectsFinal = fn(28, CK_ULONG)
 def ok(rv, what):
     if rv != 0: raise SystemExit(f"{what}: 0x{rv:x}")
 ok(lib.C_Initialize(None), "C_Initialize")
@@ -192,7 +220,7 @@ api DELETE "/keys/ec1?$V" >/dev/null
 api DELETE "/deletedkeys/ec1?$V" >/dev/null
 [ "$STATUS" = 204 ] || fail "purge: $STATUS"
 stop_server
-pkcs11-tool --module "$LIB" --token-label vault --login --pin "$LIST_PIN" --list-objects > objects2.txt 2>&1
+"${RUN[@]}" pkcs11-tool --module "$LIB" --login --pin "$LIST_PIN" --list-objects > objects2.txt 2>&1
 after=$(grep -c '^Private Key Object' objects2.txt || true)
 [ "$after" = $((before - 1)) ] || fail "purge left the token's object: $before before, $after after"
 echo "PASS"
