@@ -136,6 +136,12 @@ static enum sr_err sr_soft_destroy(const struct sr_hsm *h, const uint8_t *blob, 
     return SR_OK;
 }
 
+static enum sr_err sr_soft_check(const struct sr_hsm *h)
+{
+    (void)h; /* in this process: it answers whenever the server does */
+    return SR_OK;
+}
+
 static const struct sr_hsm_ops sr_hsm_soft_ops = {
     .name = "software", .free = sr_soft_free, .esn = sr_soft_esn, .world = sr_soft_world,
     .kek_public = sr_soft_kek_public, .attest = sr_soft_attest, .certificates = sr_soft_certificates,
@@ -144,6 +150,7 @@ static const struct sr_hsm_ops sr_hsm_soft_ops = {
     .public_key = sr_soft_public, .jwk = sr_soft_jwk, .sign_digest = sr_soft_sign_digest,
     .decrypt = sr_soft_decrypt, .symmetric = sr_soft_symmetric, .release_wrapped = sr_soft_release_wrapped,
     .seal_backup = sr_soft_seal_backup, .open_backup = sr_soft_open_backup, .destroy = sr_soft_destroy,
+    .check = sr_soft_check,
 };
 
 enum sr_err sr_hsm_software(struct sr_module *m, struct sr_hsm **ret)
@@ -281,4 +288,9 @@ enum sr_err sr_hsm_open_backup(const struct sr_hsm *h, const uint8_t *blob, size
 enum sr_err sr_hsm_destroy(const struct sr_hsm *h, const uint8_t *blob, size_t len)
 {
     return h->ops->destroy(h, blob, len);
+}
+
+enum sr_err sr_hsm_check(const struct sr_hsm *h)
+{
+    return h->ops->check(h);
 }

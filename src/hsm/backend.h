@@ -74,6 +74,8 @@ struct sr_hsm_ops {
                                struct sr_buf *out);
     enum sr_err (*open_backup)(const struct sr_hsm *h, const uint8_t *blob, size_t len, struct sr_buf *out);
     enum sr_err (*destroy)(const struct sr_hsm *h, const uint8_t *blob, size_t len);
+    /* Whether the HSM answers now (a token: it still shows the region's identity key). */
+    enum sr_err (*check)(const struct sr_hsm *h);
 };
 
 struct sr_hsm {
@@ -129,5 +131,7 @@ SR_MUST_USE enum sr_err sr_hsm_seal_backup(const struct sr_hsm *h, const json_t 
 SR_MUST_USE enum sr_err sr_hsm_open_backup(const struct sr_hsm *h, const uint8_t *blob, size_t len,
                                            struct sr_buf *out);
 SR_MUST_USE enum sr_err sr_hsm_destroy(const struct sr_hsm *h, const uint8_t *blob, size_t len);
+/* SR_OK while the HSM answers; SR_ERR_HSM_UNAVAILABLE when its token is away (for /healthz). */
+SR_MUST_USE enum sr_err sr_hsm_check(const struct sr_hsm *h);
 
 #endif

@@ -223,6 +223,23 @@ static enum sr_err sr_p11_rv(struct sr_p11_lease *l, const char *call, CK_RV rv,
 
 typedef enum sr_err (*sr_p11_call_fn)(struct sr_p11_lease *l, void *ctx);
 
+static enum sr_err sr_p11_find(struct sr_p11_lease *l, CK_OBJECT_CLASS cls, const uint8_t *id, size_t id_len,
+                               const char *label, CK_OBJECT_HANDLE *ret);
+
+/* A key not found, or a key the token would not make, may mean the token itself is gone (SoftHSMv2 whose token
+ * directory went away answers an empty search, not CKR_TOKEN_NOT_PRESENT). The region's identity key is the
+ * canary: if the token no longer shows it either, the token is unreachable, and the pool is reopened. */
+static enum sr_err sr_p11_canary(struct sr_p11_lease *l, enum sr_err r)
+{
+    CK_OBJECT_HANDLE o;
+    enum sr_err c = sr_p11_find(l, CKO_PRIVATE_KEY, l->p->identity_id, SR_P11_ID_LEN, NULL, &o);
+    if (c != SR_OK) {
+        snprintf(l->p->diag, sizeof(l->p->diag), "token %s no longer shows the region's identity key", l->p->t.label);
+        return SR_ERR_HSM_UNAVAILABLE;
+    }
+    return r;
+}
+
 /* Runs fn on a session; once more after a lost token (reopened) or a lost login (logged in again). */
 static enum sr_err sr_p11_run(const struct sr_hsm *h, sr_p11_call_fn fn, void *ctx)
 {
@@ -235,6 +252,9 @@ static enum sr_err sr_p11_run(const struct sr_hsm *h, sr_p11_call_fn fn, void *c
             continue;
         }
         r = fn(&l, ctx);
+        if (r == SR_ERR_HSM_KEY_GONE || r == SR_ERR_KEY_TYPE) {
+            r = sr_p11_canary(&l, r);
+        }
         if (r == SR_ERR_P11_SEAL_PIN) {
             r = sr_p11_token_login(&p->t, l.s, p->diag, sizeof(p->diag)) == SR_OK ? SR_ERR_HSM_UNAVAILABLE : r;
             sr_p11_give(&l, false);
@@ -549,6 +569,20 @@ static void sr_p11_usage(unsigned acl, enum sr_key_type type, CK_BBOOL use[5])
                  ? CK_TRUE : CK_FALSE;                                                         /* CKA_DECRYPT */
 }
 
+/* A generation the token refused: the template's fault (a key this token will not make), or the token's own
+ * (SoftHSMv2 whose token directory is going away fails the write with CKR_GENERAL_ERROR): a retry, not a 400. */
+static enum sr_err sr_p11_keygen_fail(CK_RV rv)
+{
+    switch (rv) {
+    case CKR_TEMPLATE_INCOMPLETE: case CKR_TEMPLATE_INCONSISTENT: case CKR_ATTRIBUTE_VALUE_INVALID:
+    case CKR_ATTRIBUTE_TYPE_INVALID: case CKR_KEY_SIZE_RANGE: case CKR_DOMAIN_PARAMS_INVALID:
+    case CKR_CURVE_NOT_SUPPORTED:
+        return SR_ERR_KEY_TYPE;
+    default:
+        return SR_ERR_HSM_UNAVAILABLE;
+    }
+}
+
 static enum sr_err sr_p11_make_call(struct sr_p11_lease *l, void *ctx)
 {
     struct sr_p11_make *m = ctx;
@@ -571,8 +605,8 @@ static enum sr_err sr_p11_make_call(struct sr_p11_lease *l, void *ctx)
         };
         CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
         CK_OBJECT_HANDLE o;
-        return sr_p11_rv(l, "C_GenerateKey (CKM_AES_KEY_GEN)", l->f->C_GenerateKey(l->s, &gen, t, SR_ARRAY_LEN(t), &o),
-                         SR_ERR_KEY_TYPE);
+        CK_RV rv = l->f->C_GenerateKey(l->s, &gen, t, SR_ARRAY_LEN(t), &o);
+        return sr_p11_rv(l, "C_GenerateKey (CKM_AES_KEY_GEN)", rv, sr_p11_keygen_fail(rv));
     }
     CK_OBJECT_CLASS pub_cls = CKO_PUBLIC_KEY, priv_cls = CKO_PRIVATE_KEY;
     CK_ULONG bits = spec->bits;
@@ -606,7 +640,7 @@ static enum sr_err sr_p11_make_call(struct sr_p11_lease *l, void *ctx)
     CK_RV rv = l->f->C_GenerateKeyPair(l->s, &gen, pt, rsa ? 10 : 9, kt, SR_ARRAY_LEN(kt), &pub, &priv);
     enum sr_err r = sr_p11_rv(
         l, rsa ? "C_GenerateKeyPair (CKM_RSA_PKCS_KEY_PAIR_GEN)" : "C_GenerateKeyPair (CKM_EC_KEY_PAIR_GEN)", rv,
-        SR_ERR_KEY_TYPE);
+        sr_p11_keygen_fail(rv));
     if (!rsa && (rv == CKR_CURVE_NOT_SUPPORTED || rv == CKR_DOMAIN_PARAMS_INVALID || rv == CKR_ATTRIBUTE_VALUE_INVALID)) {
         r = SR_ERR_P11_MECHANISM; /* a token without the curve (P-256K on most): the curve is what it lacks */
     }
@@ -1057,6 +1091,17 @@ static enum sr_err sr_p11_destroy(const struct sr_hsm *h, const uint8_t *blob, s
     return sr_p11_run(h, sr_p11_destroy_call, &d);
 }
 
+static enum sr_err sr_p11_check_call(struct sr_p11_lease *l, void *ctx)
+{
+    (void)ctx;
+    return sr_p11_canary(l, SR_OK);
+}
+
+static enum sr_err sr_p11_check(const struct sr_hsm *h)
+{
+    return sr_p11_run(h, sr_p11_check_call, NULL);
+}
+
 static void sr_p11_free(struct sr_hsm *h)
 {
     struct sr_hsm_p11 *p = sr_p11(h);
@@ -1076,7 +1121,7 @@ static const struct sr_hsm_ops sr_hsm_p11_ops = {
     .import_wrapped = sr_p11_import_wrapped, .info = sr_p11_info, .spec = sr_p11_spec, .public_key = sr_p11_public,
     .jwk = sr_p11_jwk, .sign_digest = sr_p11_sign_digest, .decrypt = sr_p11_decrypt, .symmetric = sr_p11_symmetric,
     .release_wrapped = sr_p11_no_release, .seal_backup = sr_p11_no_backup, .open_backup = sr_p11_no_restore,
-    .destroy = sr_p11_destroy,
+    .destroy = sr_p11_destroy, .check = sr_p11_check,
 };
 
 /* --- the region's file and opening --- */

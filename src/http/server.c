@@ -482,7 +482,7 @@ static enum MHD_Result sr_send_console(struct sr_http_server *s, struct MHD_Conn
 }
 
 /* Public, for load balancers: 200 when the store answers, 503 (Key Vault's error JSON) when it does not.
- * Counts only: no vault, key or region name. */
+ * Counts only (no vault or key name), and the names of regions whose HSM token is unreachable. */
 static enum MHD_Result sr_send_health(struct sr_http_server *s, struct MHD_Connection *c)
 {
     struct sr_vault_health h;
@@ -508,6 +508,15 @@ static enum MHD_Result sr_send_health(struct sr_http_server *s, struct MHD_Conne
         (json_int_t)heap, "used", (json_int_t)heap_used, "connections", "open", (json_int_t)g.open,
         "closedAtDeadline", reaped, "bodyBytes", (json_int_t)g.body_bytes, "bodyBudget", (json_int_t)g.body_budget,
         "bodiesRefused", (json_int_t)g.body_refused);
+    /* A region whose HSM token is away: named, so the operator knows which token to look at; the others serve. */
+    if (body != NULL && h.ndown > 0) {
+        json_t *down = json_array();
+        for (unsigned i = 0; down != NULL && i < h.ndown && i < SR_ARRAY_LEN(h.down); i++) {
+            json_array_append_new(down, json_string(h.down[i]));
+        }
+        json_object_set_new(body, "regionsDown", down);
+        json_object_set_new(body, "status", json_string(h.sealed ? "sealed" : "degraded"));
+    }
     return body ? sr_send(s, c, h.sealed ? 503 : 200, body, NULL) : MHD_NO;
 }
 

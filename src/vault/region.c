@@ -455,6 +455,12 @@ static enum sr_err sr_health_region(void *ctx, const char *region)
     enum sr_err r = sr_svc_region_hsm(svc, region, &hsm);
     h->regions++;
     h->held += r == SR_OK;
+    if (r == SR_OK && sr_hsm_check(hsm) != SR_OK) {
+        if (h->ndown < SR_ARRAY_LEN(h->down)) {
+            snprintf(h->down[h->ndown], sizeof(h->down[0]), "%s", region);
+        }
+        h->ndown++;
+    }
     h->sealed += r == SR_ERR_SEALED;
     return SR_OK;
 }

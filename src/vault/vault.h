@@ -210,6 +210,8 @@ struct sr_vault_health {
     unsigned regions; /* in the store */
     unsigned held;    /* whose module this server has open or can open */
     unsigned sealed;  /* joined here, sealed by `cards` until 'strongroom unseal' */
+    unsigned ndown;   /* regions whose HSM token is unreachable now, and (the first few) their names */
+    char down[8][SR_MAX_REGION + 1];
 };
 SR_MUST_USE enum sr_err sr_vault_health(struct sr_vault_svc *svc, struct sr_vault_health *ret);
 /* The zip of a toolset by file name (KeyVault-BYOK-Tools-R.zip), into out. */
