@@ -138,6 +138,34 @@ else
         fail "BYOK EC import"
 fi
 
+step "no private key bytes of the imported keys in the store, its WAL, the server's logs or any answer"
+sqlite3 "$T/data/vault.db" "PRAGMA wal_checkpoint(FULL);" >/dev/null
+node -e 'const c=require("crypto"),fs=require("fs");for(const [f,o] of [["own.pem","rsa"],["ownec.pem","ec"]]){const j=c.createPrivateKey(fs.readFileSync(f)).export({format:"jwk"});for(const m of ["d","p","q","dp","dq","qi"])if(j[m])fs.writeFileSync(`secret.${o}.${m}`,Buffer.from(j[m],"base64url"));fs.writeFileSync(`secret.${o}.d.b64`,j.d)}'
+cp own.aes secret.aes.k
+b64u < own.aes > secret.aes.k.b64
+found=$(/usr/bin/python3 - "$T" "$T"/data/vault.db* "$T"/server.*.log "$PWD"/*.json $(find "$T/data" -type f) <<'PY'
+import glob, os, sys
+t, hays = sys.argv[1], sys.argv[2:]
+needles = {}
+for f in glob.glob("secret.*"):
+    data = open(f, "rb").read()
+    if f.endswith(".b64"):
+        needles[f] = data[4:36]
+    else:
+        needles[f] = data[:32] if len(data) <= 40 else data[8:40]
+        needles[f + " (hex)"] = data[:24].hex().encode()
+for hay in set(hays):
+    if not os.path.isfile(hay): continue
+    data = open(hay, "rb").read()
+    low = data.lower()
+    for name, window in needles.items():
+        if window in data or (name.endswith("(hex)") and window in low):
+            print(f"{name} found in {hay}")
+print(f"checked {len(needles)} needles", file=sys.stderr)
+PY
+)
+[ -z "$found" ] || fail "private key bytes outside the token: $found"
+
 step "the token's objects: sensitive, never extractable, CKA_VALUE refused on each"
 stop_server
 "${RUN[@]}" pkcs11-tool --module "$LIB" --login --pin "$LIST_PIN" --list-objects > objects.txt 2>&1 || fail "pkcs11-tool: $(cat objects.txt)"
