@@ -136,6 +136,13 @@ static enum sr_err sr_soft_destroy(const struct sr_hsm *h, const uint8_t *blob, 
     return SR_OK;
 }
 
+static enum sr_err sr_soft_evidence(const struct sr_hsm *h, const uint8_t *blob, size_t len, json_t **ret)
+{
+    (void)h, (void)blob, (void)len; /* the blob's header, authenticated under the world key, is the evidence */
+    *ret = NULL;
+    return SR_OK;
+}
+
 static enum sr_err sr_soft_check(const struct sr_hsm *h)
 {
     (void)h; /* in this process: it answers whenever the server does */
@@ -150,7 +157,7 @@ static const struct sr_hsm_ops sr_hsm_soft_ops = {
     .public_key = sr_soft_public, .jwk = sr_soft_jwk, .sign_digest = sr_soft_sign_digest,
     .decrypt = sr_soft_decrypt, .symmetric = sr_soft_symmetric, .release_wrapped = sr_soft_release_wrapped,
     .seal_backup = sr_soft_seal_backup, .open_backup = sr_soft_open_backup, .destroy = sr_soft_destroy,
-    .check = sr_soft_check,
+    .evidence = sr_soft_evidence, .check = sr_soft_check,
 };
 
 enum sr_err sr_hsm_software(struct sr_module *m, struct sr_hsm **ret)
@@ -288,6 +295,11 @@ enum sr_err sr_hsm_open_backup(const struct sr_hsm *h, const uint8_t *blob, size
 enum sr_err sr_hsm_destroy(const struct sr_hsm *h, const uint8_t *blob, size_t len)
 {
     return h->ops->destroy(h, blob, len);
+}
+
+enum sr_err sr_hsm_evidence(const struct sr_hsm *h, const uint8_t *blob, size_t len, json_t **ret)
+{
+    return h->ops->evidence(h, blob, len, ret);
 }
 
 enum sr_err sr_hsm_check(const struct sr_hsm *h)

@@ -74,6 +74,10 @@ struct sr_hsm_ops {
                                struct sr_buf *out);
     enum sr_err (*open_backup)(const struct sr_hsm *h, const uint8_t *blob, size_t len, struct sr_buf *out);
     enum sr_err (*destroy)(const struct sr_hsm *h, const uint8_t *blob, size_t len);
+    /* What the HSM itself says of a key, for its attestation: a token's model and serial and the key object's
+     * attributes as the token reads them (CKA_SENSITIVE, CKA_EXTRACTABLE ...); NULL when there is nothing more
+     * than the blob's own authenticated header (the software module). */
+    enum sr_err (*evidence)(const struct sr_hsm *h, const uint8_t *blob, size_t len, json_t **ret);
     /* Whether the HSM answers now (a token: it still shows the region's identity key). */
     enum sr_err (*check)(const struct sr_hsm *h);
 };
@@ -131,6 +135,7 @@ SR_MUST_USE enum sr_err sr_hsm_seal_backup(const struct sr_hsm *h, const json_t 
 SR_MUST_USE enum sr_err sr_hsm_open_backup(const struct sr_hsm *h, const uint8_t *blob, size_t len,
                                            struct sr_buf *out);
 SR_MUST_USE enum sr_err sr_hsm_destroy(const struct sr_hsm *h, const uint8_t *blob, size_t len);
+SR_MUST_USE enum sr_err sr_hsm_evidence(const struct sr_hsm *h, const uint8_t *blob, size_t len, json_t **ret);
 /* SR_OK while the HSM answers; SR_ERR_HSM_UNAVAILABLE when its token is away (for /healthz). */
 SR_MUST_USE enum sr_err sr_hsm_check(const struct sr_hsm *h);
 

@@ -681,6 +681,11 @@ static enum sr_err sr_p11_info(const struct sr_hsm *h, const uint8_t *blob, size
     struct sr_p11_ref ref;
     SR_TRY(sr_p11_ref_parse(blob, len, &c, &ref));
     *ret = ref.info;
+    if (ref.spki_len > 0) { /* the key hash, as a module key file's header carries it */
+        SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+        SR_TRY(sr_pkey_public_from_spki(ref.spki, ref.spki_len, &pub));
+        SR_TRY(sr_pkey_public_hash(pub, ret->key_hash));
+    }
     return SR_OK;
 }
 
@@ -1091,6 +1096,55 @@ static enum sr_err sr_p11_destroy(const struct sr_hsm *h, const uint8_t *blob, s
     return sr_p11_run(h, sr_p11_destroy_call, &d);
 }
 
+struct sr_p11_evidence {
+    struct sr_p11_ref *ref;
+    json_t *attrs;
+};
+
+static enum sr_err sr_p11_evidence_call(struct sr_p11_lease *l, void *ctx)
+{
+    struct sr_p11_evidence *e = ctx;
+    CK_OBJECT_HANDLE o;
+    SR_TRY(sr_p11_find(l, sr_p11_class(e->ref->info.spec.type), e->ref->id, SR_P11_ID_LEN, e->ref->label, &o));
+    static const struct {
+        CK_ATTRIBUTE_TYPE type;
+        const char *name;
+    } flags[] = {{CKA_SENSITIVE, "CKA_SENSITIVE"}, {CKA_EXTRACTABLE, "CKA_EXTRACTABLE"},
+                 {CKA_ALWAYS_SENSITIVE, "CKA_ALWAYS_SENSITIVE"}, {CKA_NEVER_EXTRACTABLE, "CKA_NEVER_EXTRACTABLE"},
+                 {CKA_LOCAL, "CKA_LOCAL"}, {CKA_TOKEN, "CKA_TOKEN"}, {CKA_PRIVATE, "CKA_PRIVATE"}};
+    for (size_t i = 0; i < SR_ARRAY_LEN(flags); i++) {
+        CK_BBOOL v = CK_FALSE;
+        CK_ATTRIBUTE a = {flags[i].type, &v, sizeof(v)};
+        CK_RV rv = l->f->C_GetAttributeValue(l->s, o, &a, 1);
+        SR_TRY(sr_p11_rv(l, "C_GetAttributeValue", rv, SR_ERR_HSM_UNAVAILABLE));
+        SR_ENSURE(json_object_set_new(e->attrs, flags[i].name, json_boolean(v == CK_TRUE)) == 0, SR_ERR_NOMEM);
+    }
+    return SR_OK;
+}
+
+/* The token's word on a key: its model, serial and manufacturer, and the object's attributes as it reads them
+ * now (not as the reference says), so an attestation shows what the HSM enforces. */
+static enum sr_err sr_p11_evidence(const struct sr_hsm *h, const uint8_t *blob, size_t len, json_t **ret)
+{
+    struct sr_hsm_p11 *p = sr_p11(h);
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    struct sr_p11_ref ref;
+    SR_TRY(sr_p11_ref_parse(blob, len, &c, &ref));
+    SR_AUTO_JSON json_t *attrs = json_object();
+    SR_ENSURE(attrs != NULL, SR_ERR_NOMEM);
+    struct sr_p11_evidence e = {&ref, attrs};
+    SR_TRY(sr_p11_run(h, sr_p11_evidence_call, &e));
+    char id[2 * SR_P11_ID_LEN + 1];
+    sr_hex_encode(ref.id, SR_P11_ID_LEN, id);
+    pthread_mutex_lock(&p->lock);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O}", "manufacturer", p->t.manufacturer, "model", p->t.model,
+                          "serial", p->t.serial, "label", p->t.label, "CKA_ID", id, "attributes", attrs);
+    pthread_mutex_unlock(&p->lock);
+    SR_ENSURE(o != NULL, SR_ERR_NOMEM);
+    *ret = o;
+    return SR_OK;
+}
+
 static enum sr_err sr_p11_check_call(struct sr_p11_lease *l, void *ctx)
 {
     (void)ctx;
@@ -1121,7 +1175,7 @@ static const struct sr_hsm_ops sr_hsm_p11_ops = {
     .import_wrapped = sr_p11_import_wrapped, .info = sr_p11_info, .spec = sr_p11_spec, .public_key = sr_p11_public,
     .jwk = sr_p11_jwk, .sign_digest = sr_p11_sign_digest, .decrypt = sr_p11_decrypt, .symmetric = sr_p11_symmetric,
     .release_wrapped = sr_p11_no_release, .seal_backup = sr_p11_no_backup, .open_backup = sr_p11_no_restore,
-    .destroy = sr_p11_destroy, .check = sr_p11_check,
+    .destroy = sr_p11_destroy, .evidence = sr_p11_evidence, .check = sr_p11_check,
 };
 
 /* --- the region's file and opening --- */

@@ -378,6 +378,12 @@ static bool sr_p11_local(const struct sr_p11_object *o)
     return !o->trusted && !o->created && strcmp(o->info.origin, SR_ORIGIN_GENERATED) == 0;
 }
 
+/* Made (or derived) in a module: never outside one. */
+static bool sr_p11_born_here(const struct sr_p11_object *o)
+{
+    return sr_p11_local(o) || (!o->trusted && strcmp(o->info.origin, SR_ORIGIN_DERIVED) == 0);
+}
+
 static CK_RV sr_p11_bool(CK_BBOOL v, struct sr_buf *out)
 {
     return sr_buf_append(out, &v, sizeof(v)) == SR_OK ? CKR_OK : CKR_HOST_MEMORY;
@@ -454,10 +460,13 @@ static CK_RV sr_p11_value(const struct sr_p11_object *o, CK_ATTRIBUTE_TYPE t, st
         return sr_p11_bool(sr_p11_acl(o, SR_ACL_ENCRYPT) || (!priv && sr_p11_acl(o, SR_ACL_DECRYPT)), out);
     case CKA_WRAP: return sr_p11_bool(sr_p11_acl(o, SR_ACL_WRAP), out);
     case CKA_SIGN_RECOVER: case CKA_VERIFY_RECOVER: return sr_p11_bool(CK_FALSE, out);
-    case CKA_SENSITIVE: case CKA_ALWAYS_SENSITIVE:
-        return priv ? sr_p11_bool(CK_TRUE, out) : CKR_ATTRIBUTE_TYPE_INVALID;
+    case CKA_SENSITIVE: return priv ? sr_p11_bool(CK_TRUE, out) : CKR_ATTRIBUTE_TYPE_INVALID;
+    /* What the token can vouch for since the key's birth: a key made in a module (or derived there) was never
+     * outside it; one that came in (unwrapped, imported) was, once, as SoftHSMv2 also says of its unwrapped keys. */
+    case CKA_ALWAYS_SENSITIVE: return priv ? sr_p11_bool(sr_p11_born_here(o), out) : CKR_ATTRIBUTE_TYPE_INVALID;
     case CKA_EXTRACTABLE: return priv ? sr_p11_bool(extractable, out) : CKR_ATTRIBUTE_TYPE_INVALID;
-    case CKA_NEVER_EXTRACTABLE: return priv ? sr_p11_bool(!extractable, out) : CKR_ATTRIBUTE_TYPE_INVALID;
+    case CKA_NEVER_EXTRACTABLE:
+        return priv ? sr_p11_bool(!extractable && sr_p11_born_here(o), out) : CKR_ATTRIBUTE_TYPE_INVALID;
     case CKA_WRAP_WITH_TRUSTED: return priv ? sr_p11_bool(CK_TRUE, out) : CKR_ATTRIBUTE_TYPE_INVALID;
     case CKA_ALWAYS_AUTHENTICATE: return priv ? sr_p11_bool(CK_FALSE, out) : CKR_ATTRIBUTE_TYPE_INVALID;
     case CKA_TRUSTED: return !priv ? sr_p11_bool(o->trusted, out) : CKR_ATTRIBUTE_TYPE_INVALID;

@@ -83,7 +83,8 @@ static enum sr_err sr_statement(const struct sr_hsm *m, const struct sr_request 
 }
 
 static enum sr_err sr_private_statement(const struct sr_hsm *m, const struct sr_request *req, const char *kid,
-                                        const struct sr_key_info *info, json_t *key, json_t **ret)
+                                        const struct sr_key_info *info, const uint8_t *blob, size_t blob_len,
+                                        json_t *key, json_t **ret)
 {
     struct sr_world_info world;
     SR_TRY(sr_hsm_world(m, &world));
@@ -101,6 +102,11 @@ static enum sr_err sr_private_statement(const struct sr_hsm *m, const struct sr_
         return SR_ERR_NOMEM;
     }
     SR_TRY(sr_json_set_hex(w, "hkm", world.hkm, SR_HASH_LEN));
+    json_t *evidence = NULL; /* a token's model, serial and the key object's attributes, read from it now */
+    SR_TRY(sr_hsm_evidence(m, blob, blob_len, &evidence));
+    if (evidence != NULL) {
+        SR_ENSURE(json_object_set_new(s, "hsm", evidence) == 0, SR_ERR_NOMEM);
+    }
     *ret = SR_TAKE(s);
     return SR_OK;
 }
@@ -134,7 +140,7 @@ enum sr_err sr_op_key_attestation(struct sr_vault_svc *svc, struct sr_request *r
     SR_AUTO_JSON json_t *pub_stmt = NULL;
     SR_TRY(sr_statement(m, req, kid, "public-key", json_incref(key), &pub_stmt));
     SR_AUTO_JSON json_t *priv_stmt = NULL;
-    SR_TRY(sr_private_statement(m, req, kid, &info, key, &priv_stmt));
+    SR_TRY(sr_private_statement(m, req, kid, &info, k.blob.data, k.blob.len, key, &priv_stmt));
     SR_AUTO_BUF struct sr_buf warrant = {0};
     SR_AUTO_BUF struct sr_buf root = {0};
     sr_buf_init(&warrant, 65536, SR_BUF_PLAIN);

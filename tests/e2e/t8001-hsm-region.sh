@@ -138,6 +138,32 @@ else
         fail "BYOK EC import"
 fi
 
+step "key attestation: signed by the token's identity key (warranted by the root), the key's attributes as the token reads them"
+FP=$($SR root show --data "$T/data" 2>/dev/null | awk '/ingerprint/ {print $NF}' | head -1)
+for k in rsa1 byokrsa; do
+    api GET "/keys/$k/attestation?api-version=7.6" > att.json
+    [ "$STATUS" = 200 ] || fail "attestation of $k: $(cat att.json)"
+    jq -r .attributes.attestation.privateKeyAttestation att.json | b64u_decode > priv.env
+    jq -r .root priv.env > root.pem
+    jq -r .warrant priv.env > warrant.pem
+    jq -r .payload priv.env | base64 -d > payload.json
+    jq -r .signature priv.env | base64 -d > payload.sig
+    openssl verify -CAfile root.pem warrant.pem | grep -q OK || fail "the token's warrant does not chain to the root"
+    openssl x509 -in warrant.pem -pubkey -noout > module.pub.pem
+    openssl dgst -sha384 -verify module.pub.pem -signature payload.sig payload.json | grep -q 'Verified OK' ||
+        fail "openssl rejects the token identity's signature"
+    jq -e '.hsm.attributes.CKA_SENSITIVE == true and .hsm.attributes.CKA_EXTRACTABLE == false
+           and .hsm.attributes.CKA_TOKEN == true
+           and (.hsm.serial | length > 0) and (.hsm.model | length > 0) and .world.cipher_suite == "PKCS11"' payload.json >/dev/null ||
+        fail "the attestation of $k: $(cat payload.json)"
+    if [ "$k" = rsa1 ]; then want_local=true; want_origin=generated; else want_local=false; want_origin=transferred; fi
+    # Made in the token: CKA_LOCAL, CKA_NEVER_EXTRACTABLE. Brought in by BYOK: neither (PKCS#11 says so of any
+    # unwrapped key: it was outside once, in its owner's HSM), and the origin says "transferred".
+    jq -e --argjson l $want_local --arg o $want_origin '.hsm.attributes.CKA_LOCAL == $l and
+        .hsm.attributes.CKA_NEVER_EXTRACTABLE == $l and .origin == $o' payload.json >/dev/null ||
+        fail "CKA_LOCAL/origin of $k: $(jq -c '{origin, hsm}' payload.json)"
+done
+
 step "no private key bytes of the imported keys in the store, its WAL, the server's logs or any answer"
 sqlite3 "$T/data/vault.db" "PRAGMA wal_checkpoint(FULL);" >/dev/null
 node -e 'const c=require("crypto"),fs=require("fs");for(const [f,o] of [["own.pem","rsa"],["ownec.pem","ec"]]){const j=c.createPrivateKey(fs.readFileSync(f)).export({format:"jwk"});for(const m of ["d","p","q","dp","dq","qi"])if(j[m])fs.writeFileSync(`secret.${o}.${m}`,Buffer.from(j[m],"base64url"));fs.writeFileSync(`secret.${o}.d.b64`,j.d)}'
