@@ -95,6 +95,19 @@ api POST "/keys/aes1/encrypt?$V" "{\"alg\":\"A256CBCPAD\",\"value\":\"$(b64u < m
 api POST "/keys/aes1/decrypt?$V" "{\"alg\":\"A256CBCPAD\",\"value\":\"$(jq -r .value cbc.json)\",\"iv\":\"$IV\"}" > cdec.json
 jq -r .value cdec.json | b64u_decode | cmp - msg || fail "CBC decrypt: $(cat cdec.json)"
 
+step "wrapkey with the public half (in the server), unwrapkey in the token; rotation makes a new object that signs"
+api POST "/keys/rsa1/wrapkey?$V" "{\"alg\":\"RSA-OAEP\",\"value\":\"$(b64u < secret.bin)\"}" > wrap.json
+[ "$STATUS" = 200 ] || fail "wrapkey: $(cat wrap.json)"
+api POST "/keys/rsa1/unwrapkey?$V" "{\"alg\":\"RSA-OAEP\",\"value\":\"$(jq -r .value wrap.json)\"}" > unwrap.json
+jq -r .value unwrap.json | b64u_decode | cmp - secret.bin || fail "wrap/unwrap round trip: $(cat unwrap.json)"
+api POST "/keys/ec1/rotate?$V" > rot.json
+[ "$STATUS" = 200 ] || fail "rotate: $(cat rot.json)"
+[ "$(jq -r .key.kid rot.json)" != "$(jq -r .key.kid ec.json)" ] || fail "rotation kept the version"
+api POST "/keys/ec1/sign?$V" "{\"alg\":\"ES256\",\"value\":\"$DIGEST\"}" > rsig.json
+api POST "/keys/ec1/verify?$V" "{\"alg\":\"ES256\",\"digest\":\"$DIGEST\",\"value\":\"$(jq -r .value rsig.json)\"}" > rver.json
+jq -e '.value == true' rver.json >/dev/null || fail "the rotated key's signature: $(cat rsig.json) $(cat rver.json)"
+[ "$(jq -r .kid rsig.json)" = "$(jq -r .key.kid rot.json)" ] || fail "the latest version did not sign"
+
 step "refusals: a clear key never goes into the token; backup names the HSM's own backup; P-256K where the token lacks it"
 expect_api 400 BadParameter PUT "/keys/plain?$V" "{\"key\":{\"kty\":\"oct-HSM\",\"k\":\"$(b64u < secret.bin)\"}}"
 out=$(api POST "/keys/rsa1/backup?$V")
@@ -263,7 +276,7 @@ start_server "$T/data" --quiet
 store_sql "$T/data" "SELECT $(store_hex blob) FROM keys WHERE name='rsa1'" | xxd -r -p | head -c 8 | grep -q SRP11REF ||
     fail "the stored blob is not a token reference"
 
-step "soft delete keeps the token's object, purge destroys it"
+step "soft delete keeps the token's objects, purge destroys every version's (ec1 has two, after its rotation)"
 before=$(grep -c '^Private Key Object' objects.txt)
 api DELETE "/keys/ec1?$V" >/dev/null
 [ "$STATUS" = 200 ] || fail "delete: $STATUS"
@@ -276,5 +289,5 @@ api DELETE "/deletedkeys/ec1?$V" >/dev/null
 stop_server
 "${RUN[@]}" pkcs11-tool --module "$LIB" --login --pin "$LIST_PIN" --list-objects > objects2.txt 2>&1
 after=$(grep -c '^Private Key Object' objects2.txt || true)
-[ "$after" = $((before - 1)) ] || fail "purge left the token's object: $before before, $after after"
+[ "$after" = $((before - 2)) ] || fail "purge did not destroy both versions' objects: $before before, $after after"
 echo "PASS"
