@@ -9,6 +9,7 @@
 #include "byok/byok.h"
 #include "crypto/crypto.h"
 #include "crypto/ossl.h"
+#include "hsm/suite.h"
 #include "hsm/transfer.h"
 
 #define SR_MAX_PACKAGE (256u * 1024u)
@@ -357,9 +358,9 @@ static enum sr_err sr_verify_pair(struct sr_envelope *kek, struct sr_envelope *s
                        "the KEK package and the Security World package describe different worlds or regions"),
               SR_ERR_PACKAGE);
     const char *suite = json_string_value(json_object_get(sww, "cipher_suite"));
+    const struct sr_suite *known = NULL;
     SR_ENSURE(sr_check(rep, "world cipher suite has at least 128-bit strength",
-                       suite && (strcmp(suite, "DLf3072s256mRijndael") == 0 ||
-                                 strcmp(suite, "DLf3072s256mAEScSP800131Ar1") == 0),
+                       suite && sr_suite_lookup(suite, &known) == SR_OK && known->strength_bits >= 128,
                        "the world's cipher suite is weak or unknown"),
               SR_ERR_PACKAGE);
     memcpy(k->root_fingerprint, fp_kek, SR_HASH_LEN);

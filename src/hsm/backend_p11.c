@@ -36,6 +36,7 @@
 #include "hsm/backend_p11.h"
 #include "hsm/container.h"
 #include "hsm/p11token.h"
+#include "hsm/suite.h"
 
 /* p11-kit's pkcs11.h maps these GNU member names to the standard ones and forgets to #undef them. */
 #undef iv_len
@@ -65,6 +66,7 @@ struct sr_hsm_p11 {
     unsigned gen;      /* counts reopenings: a session of an older generation is not given back */
     CK_SESSION_HANDLE sessions[SR_P11_POOL];
     bool busy[SR_P11_POOL];
+    size_t nbusy;      /* leases out, of any generation: the pool is closed only at 0 */
     size_t nsessions;
     CK_MECHANISM_TYPE mechs[SR_P11_MAX_MECHS];
     CK_ULONG nmechs;
@@ -89,7 +91,7 @@ static struct sr_hsm_p11 *sr_p11(const struct sr_hsm *h)
 
 static void sr_p11_pool_close(struct sr_hsm_p11 *p)
 {
-    if (p->open) {
+    if (p->t.f != NULL && p->nsessions > 0) {
         (void)p->t.f->C_CloseAllSessions(p->t.slot);
     }
     sr_p11_token_close(&p->t);
@@ -144,6 +146,13 @@ static enum sr_err sr_p11_take(struct sr_hsm_p11 *p, struct sr_p11_lease *l)
     pthread_mutex_lock(&p->lock);
     enum sr_err r = SR_OK;
     if (!p->open) {
+        /* A lost pool is closed and reopened only once no call is inside the library: C_Finalize under a thread
+         * still in C_Sign is undefined (SoftHSMv2 frees what that thread uses). */
+        while (p->nbusy > 0) {
+            pthread_cond_wait(&p->freed, &p->lock);
+        }
+    }
+    if (!p->open) {
         sr_p11_pool_close(p);
         r = sr_p11_pool_open(p);
         if (r != SR_OK) {
@@ -155,6 +164,7 @@ static enum sr_err sr_p11_take(struct sr_hsm_p11 *p, struct sr_p11_lease *l)
         for (size_t i = 0; i < p->nsessions; i++) {
             if (!p->busy[i]) {
                 p->busy[i] = true;
+                p->nbusy++;
                 *l = (struct sr_p11_lease){.p = p, .f = p->t.f, .s = p->sessions[i], .slot = i, .gen = p->gen};
                 pthread_mutex_unlock(&p->lock);
                 return SR_OK;
@@ -169,7 +179,7 @@ static enum sr_err sr_p11_take(struct sr_hsm_p11 *p, struct sr_p11_lease *l)
     return r;
 }
 
-/* Gives the session back; lost: the call saw the token go, so the pool is closed for the next one to reopen. */
+/* Gives the session back; lost: the call saw the token go, so the next take reopens the pool. */
 static void sr_p11_give(struct sr_p11_lease *l, bool lost)
 {
     struct sr_hsm_p11 *p = l->p;
@@ -177,10 +187,11 @@ static void sr_p11_give(struct sr_p11_lease *l, bool lost)
         return;
     }
     pthread_mutex_lock(&p->lock);
+    p->nbusy--;
     if (l->gen == p->gen) {
         p->busy[l->slot] = false;
         if (lost) {
-            sr_p11_pool_close(p);
+            p->open = false; /* closed and reopened by the next take, once no call is inside the library */
         }
     }
     pthread_cond_broadcast(&p->freed);
@@ -1203,7 +1214,7 @@ static enum sr_err sr_p11_world_of(struct sr_hsm_p11 *p, EVP_PKEY *identity)
     SR_TRY(sr_pkey_public_to_spki(identity, &in));
     SR_TRY(sr_sha256(in.data, in.len, p->world.hkm));
     sr_hex_encode(p->world.hkm, SR_WORLD_ID_LEN, p->world.id);
-    snprintf(p->world.suite, sizeof(p->world.suite), "PKCS11");
+    snprintf(p->world.suite, sizeof(p->world.suite), "%s", SR_SUITE_TOKEN);
     return SR_OK;
 }
 
@@ -1227,7 +1238,7 @@ static enum sr_err sr_p11_region_read(struct sr_hsm_p11 *p)
     SR_TRY(sr_json_strcpy(o, "world", SR_ERR_KEYFILE_TAMPERED, p->world.id, sizeof(p->world.id)));
     const char *hkm = json_string_value(json_object_get(o, "hkm"));
     SR_ENSURE(hkm != NULL && sr_hex_decode(hkm, p->world.hkm, SR_HASH_LEN) == SR_OK, SR_ERR_KEYFILE_TAMPERED);
-    snprintf(p->world.suite, sizeof(p->world.suite), "PKCS11");
+    snprintf(p->world.suite, sizeof(p->world.suite), "%s", SR_SUITE_TOKEN);
     p->world.created = (long long)json_integer_value(json_object_get(o, "created"));
     return SR_OK;
 }

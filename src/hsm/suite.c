@@ -5,6 +5,7 @@
 static const struct sr_suite sr_suites[] = {
     {"DLf3072s256mRijndael", 128},
     {"DLf3072s256mAEScSP800131Ar1", 128},
+    {SR_SUITE_TOKEN, 128},
 };
 
 /* = reference/hsm-world.md §1.4 | SP 800-131A Rev 1 */

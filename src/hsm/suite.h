@@ -10,6 +10,10 @@
 
 #include "base/safety.h"
 
+/* The "world" of an HSM region (backend_p11.c): the token guards the keys, the region's identity key in it is
+ * ECDSA P-384 with SHA-384, and the KEK package states the KEK's own size. */
+#define SR_SUITE_TOKEN "PKCS11-ECDSAP384-SHA384"
+
 struct sr_suite {
     const char *name;
     unsigned strength_bits;

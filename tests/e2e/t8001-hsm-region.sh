@@ -151,6 +151,42 @@ else
         fail "BYOK EC import"
 fi
 
+step "the BYOK guide into the HSM region: toolset, verifykeypackage, modify-acls with 2 of 3 owner cards, package, import"
+TOKEN_KMDATA=${STRONGROOM_KMDATA:-}
+export STRONGROOM_KMDATA="$T/owner" # the key owner's own module, offline (owner_world's, for this data directory)
+printf 'owner-1\nowner-2\nowner-3\n' > "$T/owner-pins"
+printf 'owner-1\n\nowner-3\n' > "$T/owner-pins-13"
+$SR root trust $($SR root show --data "$T/data") >/dev/null
+$SR module mode I >/dev/null
+$SR new-world --initialize --cipher-suite=DLf3072s256mRijndael --module=1 --acs-quorum=2/3 --pin-file "$T/owner-pins" >/dev/null
+$SR module mode O >/dev/null
+$SR toolset download --region HSM1 --out tools | grep -q 'SHA-256 matches the published list' || fail "toolset download"
+(
+    cd tools
+    $SR verifykeypackage -k BYOK-KEK-pkg-HSM1-1 -w BYOK-SecurityWorld-pkg-HSM1-1 > verify.out || fail "verifykeypackage: $(cat verify.out)"
+    grep -q '^Result: SUCCESS$' verify.out || fail "verifykeypackage: $(cat verify.out)"
+    $SR generatekey --generate simple type=RSA size=2048 protect=module ident=guided plainname=guided nvram=no pubexp= >/dev/null
+    $SR pubkey --ident guided > guided.owner.pem
+    $SR keytransfer -ModifyAcls -KeyAppName simple -KeyIdentifier guided -ExchangeKeyPackage BYOK-KEK-pkg-HSM1-1 \
+        -NewSecurityWorldPackage BYOK-SecurityWorld-pkg-HSM1-1 --cards 1,3 --pin-file "$T/owner-pins-13" | grep -q '^Result: SUCCESS$' ||
+        fail "modify-acls for the HSM region's KEK"
+    $SR keytransfer package --key-identifier guided --exchange-key-package BYOK-KEK-pkg-HSM1-1 \
+        --new-security-world-package BYOK-SecurityWorld-pkg-HSM1-1 --subscription-id 11111111-2222-3333-4444-555555555555 \
+        --key-friendly-name guided | grep -q '^Result: SUCCESS$' || fail "package"
+    if [ "$TOKEN_KIND" = softhsm ]; then
+        # The region KEK's package carries the binding as its OAEP label, which SoftHSMv2 refuses (docs/hsm.md).
+        expect 1 'mechanism' $SR key import --name guided --byok-file KeyTransferPackage-guided.byok --destination HSM
+    else
+        $SR key import --name guided --byok-file KeyTransferPackage-guided.byok --destination HSM >/dev/null ||
+            fail "import of the guide's package into the HSM region"
+        head -c 1000 /dev/urandom > data
+        $SR key sign --name guided --alg RS256 --in data --out sig >/dev/null
+        openssl dgst -sha256 -verify guided.owner.pem -signature sig data >/dev/null ||
+            fail "the guided key's signature does not verify with the owner's public key"
+    fi
+) || exit 1
+export STRONGROOM_KMDATA="$TOKEN_KMDATA"
+
 step "key attestation: signed by the token's identity key (warranted by the root), the key's attributes as the token reads them"
 FP=$($SR root show --data "$T/data" 2>/dev/null | awk '/ingerprint/ {print $NF}' | head -1)
 for k in rsa1 byokrsa; do
@@ -167,7 +203,7 @@ for k in rsa1 byokrsa; do
         fail "openssl rejects the token identity's signature"
     jq -e '.hsm.attributes.CKA_SENSITIVE == true and .hsm.attributes.CKA_EXTRACTABLE == false
            and .hsm.attributes.CKA_TOKEN == true
-           and (.hsm.serial | length > 0) and (.hsm.model | length > 0) and .world.cipher_suite == "PKCS11"' payload.json >/dev/null ||
+           and (.hsm.serial | length > 0) and (.hsm.model | length > 0) and .world.cipher_suite == "PKCS11-ECDSAP384-SHA384"' payload.json >/dev/null ||
         fail "the attestation of $k: $(cat payload.json)"
     if [ "$k" = rsa1 ]; then want_local=true; want_origin=generated; else want_local=false; want_origin=transferred; fi
     # Made in the token: CKA_LOCAL, CKA_NEVER_EXTRACTABLE. Brought in by BYOK: neither (PKCS#11 says so of any
