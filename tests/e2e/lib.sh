@@ -168,12 +168,13 @@ byok_server() {
     export STRONGROOM_VAULT_URL="https://contoso.localhost:$PORT" STRONGROOM_CA_FILE="$CA"
     STRONGROOM_TOKEN=$($SR token create --role Administrator --data "$T/vault"); export STRONGROOM_TOKEN
 }
-# owner_world: the key owner's offline module in $T/owner with a 2-of-3 card set, the vault's root pinned.
+# owner_world [DATA]: the key owner's offline module in $T/owner with a 2-of-3 card set, the root of DATA (default
+# $T/vault) pinned.
 owner_world() {
     export STRONGROOM_KMDATA="$T/owner"
     printf 'owner-1\nowner-2\nowner-3\n' > "$T/owner-pins"
     printf 'owner-1\n\nowner-3\n' > "$T/owner-pins-13"
-    $SR root trust $($SR root show --data "$T/vault") >/dev/null
+    $SR root trust $($SR root show --data "${1:-$T/vault}") >/dev/null
     $SR module mode I >/dev/null
     $SR new-world --initialize --cipher-suite=DLf3072s256mRijndael --module=1 --acs-quorum=2/3 --pin-file "$T/owner-pins" >/dev/null
     $SR module mode O >/dev/null

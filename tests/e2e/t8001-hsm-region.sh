@@ -153,13 +153,7 @@ fi
 
 step "the BYOK guide into the HSM region: toolset, verifykeypackage, modify-acls with 2 of 3 owner cards, package, import"
 TOKEN_KMDATA=${STRONGROOM_KMDATA:-}
-export STRONGROOM_KMDATA="$T/owner" # the key owner's own module, offline (owner_world's, for this data directory)
-printf 'owner-1\nowner-2\nowner-3\n' > "$T/owner-pins"
-printf 'owner-1\n\nowner-3\n' > "$T/owner-pins-13"
-$SR root trust $($SR root show --data "$T/data") >/dev/null
-$SR module mode I >/dev/null
-$SR new-world --initialize --cipher-suite=DLf3072s256mRijndael --module=1 --acs-quorum=2/3 --pin-file "$T/owner-pins" >/dev/null
-$SR module mode O >/dev/null
+owner_world "$T/data" # the key owner's own module, offline, trusting this data directory's root
 $SR toolset download --region HSM1 --out tools | grep -q 'SHA-256 matches the published list' || fail "toolset download"
 (
     cd tools
