@@ -770,6 +770,11 @@ static const uint8_t sr_di_sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60,
 static enum sr_err sr_p11_sign_digest(const struct sr_hsm *h, const uint8_t *blob, size_t len, enum sr_sign_alg alg,
                                       const uint8_t *digest, size_t dlen, struct sr_buf *out)
 {
+    /* The algorithm must fit the key (ES256 with P-256 only ...): the token would sign a P-256K key under
+     * CKM_ECDSA whatever the JOSE name says. */
+    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
+    SR_TRY(sr_p11_public(h, blob, len, &pub));
+    SR_TRY(sr_sign_alg_fits(alg, pub));
     uint8_t in[128];
     size_t n = 0;
     CK_RSA_PKCS_PSS_PARAMS pss = {0};
@@ -1056,11 +1061,115 @@ static enum sr_err sr_p11_no_import_secret(const struct sr_hsm *h, const char *l
     return SR_ERR_P11_MECHANISM;
 }
 
-static enum sr_err sr_p11_no_release(const struct sr_hsm *h, const uint8_t *blob, size_t len, EVP_PKEY *target,
-                                     enum sr_enc_alg oaep, struct sr_buf *out)
+/* --- release: an exportable key wrapped by the token itself for the target's runtime key --- */
+
+struct sr_p11_release {
+    struct sr_hsm_p11 *p;
+    const struct sr_p11_ref *ref;
+    const struct sr_buf *n, *e; /* the target's RSA public key */
+    enum sr_enc_alg oaep;
+    struct sr_buf *out;
+};
+
+/* C_WrapKey's output appended to out: its length first, then the bytes. */
+static enum sr_err sr_p11_wrap_append(struct sr_p11_lease *l, const char *call, CK_MECHANISM *m, CK_OBJECT_HANDLE wrapping,
+                                      CK_OBJECT_HANDLE key, struct sr_buf *out)
 {
-    (void)h, (void)blob, (void)len, (void)target, (void)oaep, (void)out;
-    return SR_ERR_P11_MECHANISM;
+    CK_ULONG n = 0;
+    CK_RV rv = l->f->C_WrapKey(l->s, m, wrapping, key, NULL, &n);
+    if (rv == CKR_OK) {
+        SR_TRY(sr_buf_reserve(out, n));
+        rv = l->f->C_WrapKey(l->s, m, wrapping, key, out->data + out->len, &n);
+    }
+    /* The token's word that this key may not leave so (CKA_EXTRACTABLE false, or CKA_WRAP_WITH_TRUSTED and a
+     * target it does not trust) is a refused release, not a fault. */
+    bool refused = rv == CKR_KEY_UNEXTRACTABLE || rv == CKR_KEY_NOT_WRAPPABLE || rv == CKR_WRAPPING_KEY_TYPE_INCONSISTENT ||
+                   rv == CKR_KEY_FUNCTION_NOT_PERMITTED;
+    /* SoftHSMv2 answers an OAEP hash it does not do with CKR_ARGUMENTS_BAD. */
+    SR_TRY(sr_p11_rv(l, call, rv, refused ? SR_ERR_ACL_DENIED : rv == CKR_ARGUMENTS_BAD ? SR_ERR_P11_MECHANISM : SR_ERR_CRYPTO));
+    out->len += n;
+    return SR_OK;
+}
+
+static enum sr_err sr_p11_release_call(struct sr_p11_lease *l, void *ctx)
+{
+    struct sr_p11_release *u = ctx;
+    CK_OBJECT_HANDLE key;
+    SR_TRY(sr_p11_find(l, sr_p11_class(u->ref->info.spec.type), u->ref->id, SR_P11_ID_LEN, u->ref->label, &key));
+    /* The target's public key as a session object, for this release only. */
+    CK_OBJECT_CLASS pcls = CKO_PUBLIC_KEY;
+    CK_KEY_TYPE pkt = CKK_RSA;
+    CK_ATTRIBUTE pt[] = {{CKA_CLASS, &pcls, sizeof(pcls)},  {CKA_KEY_TYPE, &pkt, sizeof(pkt)},
+                         {CKA_TOKEN, &sr_false, 1},          {CKA_WRAP, &sr_true, 1},
+                         {CKA_ENCRYPT, &sr_false, 1},        {CKA_VERIFY, &sr_false, 1},
+                         {CKA_MODULUS, u->n->data, u->n->len}, {CKA_PUBLIC_EXPONENT, u->e->data, u->e->len}};
+    CK_OBJECT_HANDLE target = CK_INVALID_HANDLE;
+    CK_RV rv = l->f->C_CreateObject(l->s, pt, SR_ARRAY_LEN(pt), &target);
+    /* A token that lets only its security officer make wrapping keys (ours: a session key may not wrap, a token
+     * one must be CKA_TRUSTED) refuses here: its policy, not a fault. The vault checked the key itself. */
+    bool policy = rv == CKR_TEMPLATE_INCONSISTENT || rv == CKR_ATTRIBUTE_READ_ONLY || rv == CKR_ATTRIBUTE_VALUE_INVALID;
+    SR_TRY(sr_p11_rv(l, "C_CreateObject (the target's public key)", rv, policy ? SR_ERR_ACL_DENIED : SR_ERR_KEY_TYPE));
+    CK_MECHANISM_TYPE hash = u->oaep == SR_ENC_RSA_OAEP_384 ? CKM_SHA384 : u->oaep == SR_ENC_RSA_OAEP_256 ? CKM_SHA256 : CKM_SHA_1;
+    CK_RSA_PKCS_MGF_TYPE mgf = u->oaep == SR_ENC_RSA_OAEP_384 ? CKG_MGF1_SHA384
+                             : u->oaep == SR_ENC_RSA_OAEP_256 ? CKG_MGF1_SHA256 : CKG_MGF1_SHA1;
+    CK_RSA_PKCS_OAEP_PARAMS oaep = {hash, mgf, CKZ_DATA_SPECIFIED, NULL, 0};
+    size_t start = u->out->len;
+    enum sr_err r;
+    if (sr_p11_has_mech(u->p, CKM_RSA_AES_KEY_WRAP)) {
+        struct sr_ck_rsa_aes_key_wrap_params wp = {256, &oaep};
+        CK_MECHANISM m = {CKM_RSA_AES_KEY_WRAP, &wp, sizeof(wp)};
+        r = sr_p11_wrap_append(l, "C_WrapKey (CKM_RSA_AES_KEY_WRAP)", &m, target, key, u->out);
+    } else {
+        /* The same bytes in two steps: a transient AES-256 key made in the token wraps the key (RFC 5649), then
+         * leaves under the target's key (OAEP); the transient key is destroyed whatever happens. */
+        CK_OBJECT_CLASS scls = CKO_SECRET_KEY;
+        CK_KEY_TYPE skt = CKK_AES;
+        CK_ULONG vlen = 32;
+        CK_ATTRIBUTE st[] = {{CKA_CLASS, &scls, sizeof(scls)}, {CKA_KEY_TYPE, &skt, sizeof(skt)},
+                             {CKA_VALUE_LEN, &vlen, sizeof(vlen)}, {CKA_TOKEN, &sr_false, 1},
+                             {CKA_PRIVATE, &sr_true, 1},       {CKA_SENSITIVE, &sr_true, 1},
+                             {CKA_EXTRACTABLE, &sr_true, 1},   {CKA_WRAP, &sr_true, 1},
+                             {CKA_ENCRYPT, &sr_false, 1},      {CKA_DECRYPT, &sr_false, 1}};
+        CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
+        CK_OBJECT_HANDLE transient = CK_INVALID_HANDLE;
+        r = sr_p11_rv(l, "C_GenerateKey (the transient AES key)",
+                      l->f->C_GenerateKey(l->s, &gen, st, SR_ARRAY_LEN(st), &transient), SR_ERR_CRYPTO);
+        if (r == SR_OK) {
+            CK_MECHANISM m1 = {CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
+            CK_MECHANISM m2 = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+            r = sr_p11_wrap_append(l, "C_WrapKey (CKM_RSA_PKCS_OAEP)", &m1, target, transient, u->out);
+            if (r == SR_OK) {
+                r = sr_p11_wrap_append(l, "C_WrapKey (CKM_AES_KEY_WRAP_PAD)", &m2, transient, key, u->out);
+            }
+            (void)l->f->C_DestroyObject(l->s, transient);
+        }
+    }
+    (void)l->f->C_DestroyObject(l->s, target);
+    if (r != SR_OK) {
+        u->out->len = start; /* a retry starts from nothing */
+    }
+    return r;
+}
+
+static enum sr_err sr_p11_release_wrapped(const struct sr_hsm *h, const uint8_t *blob, size_t len, EVP_PKEY *target,
+                                          enum sr_enc_alg oaep, struct sr_buf *out)
+{
+    SR_ENSURE(oaep == SR_ENC_RSA_OAEP || oaep == SR_ENC_RSA_OAEP_256 || oaep == SR_ENC_RSA_OAEP_384, SR_ERR_ENC_ALG);
+    SR_AUTO_CONTAINER struct sr_container c = {0};
+    struct sr_p11_ref ref;
+    SR_TRY(sr_p11_ref_parse(blob, len, &c, &ref));
+    /* The vault's word first (only a key made exportable), then the token's (its CKA_EXTRACTABLE). */
+    SR_ENSURE((ref.info.acl.actions & SR_ACL_RELEASE) != 0, SR_ERR_ACL_DENIED);
+    struct sr_key_spec tspec;
+    SR_TRY(sr_pkey_describe(target, &tspec));
+    SR_ENSURE(tspec.type == SR_KEY_RSA && tspec.bits >= 2048, SR_ERR_KEY_TYPE);
+    SR_AUTO_BUF struct sr_buf n = {0}, e = {0};
+    sr_buf_init(&n, 1024, SR_BUF_PLAIN);
+    sr_buf_init(&e, 16, SR_BUF_PLAIN);
+    SR_TRY(sr_pkey_public_part(target, SR_PUB_RSA_N, &n));
+    SR_TRY(sr_pkey_public_part(target, SR_PUB_RSA_E, &e));
+    struct sr_p11_release u = {.p = sr_p11(h), .ref = &ref, .n = &n, .e = &e, .oaep = oaep, .out = out};
+    return sr_p11_run(h, sr_p11_release_call, &u);
 }
 
 static enum sr_err sr_p11_no_backup(const struct sr_hsm *h, const json_t *header, const uint8_t *pt, size_t len,
@@ -1185,7 +1294,7 @@ static const struct sr_hsm_ops sr_hsm_p11_ops = {
     .generate = sr_p11_generate, .import_jwk = sr_p11_no_import, .import_secret = sr_p11_no_import_secret,
     .import_wrapped = sr_p11_import_wrapped, .info = sr_p11_info, .spec = sr_p11_spec, .public_key = sr_p11_public,
     .jwk = sr_p11_jwk, .sign_digest = sr_p11_sign_digest, .decrypt = sr_p11_decrypt, .symmetric = sr_p11_symmetric,
-    .release_wrapped = sr_p11_no_release, .seal_backup = sr_p11_no_backup, .open_backup = sr_p11_no_restore,
+    .release_wrapped = sr_p11_release_wrapped, .seal_backup = sr_p11_no_backup, .open_backup = sr_p11_no_restore,
     .destroy = sr_p11_destroy, .evidence = sr_p11_evidence, .check = sr_p11_check,
 };
 

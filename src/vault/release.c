@@ -758,7 +758,8 @@ enum sr_err sr_op_key_release(struct sr_vault_svc *svc, struct sr_request *req, 
     SR_AUTO_BUF struct sr_buf wrapped = {0};
     sr_buf_init(&wrapped, SR_MAX_FILE, SR_BUF_PLAIN);
     enum sr_err r = sr_hsm_release_wrapped(m, k.blob.data, k.blob.len, target, oaep, &wrapped);
-    SR_ENSURE(r != SR_ERR_ACL_DENIED, sr_release_refused(req, "the module's ACL for this key does not permit release"));
+    SR_ENSURE(r != SR_ERR_ACL_DENIED, sr_release_refused(req, "the HSM does not let this key leave: the module's ACL, or the token's own policy "
+                                                          "(CKA_EXTRACTABLE, CKA_WRAP_WITH_TRUSTED), forbids it"));
     SR_ENSURE(r != SR_ERR_KEY_TYPE, sr_release_refused(req, "the token's RSA key must have 2048 bits or more"));
     SR_TRY(r);
     json_t *key = NULL;

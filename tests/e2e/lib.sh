@@ -222,6 +222,25 @@ softhsm_token() {
     echo 1234 > "$P11_PIN_FILE"
     P11_URI="pkcs11:token=vault?module-path=$SOFTHSM&pin-source=file:$P11_PIN_FILE"
 }
+# hsm_token softhsm|strongroom: a token for an HSM region (docs/hsm.md), SoftHSMv2's or our own library over a module
+# of its own (in $STRONGROOM_KMDATA, which the server's copy of the library reads); sets LIB (the library), URI (the
+# region's --hsm), P11_PIN_FILE, LIST_PIN (for pkcs11-tool) and RUN (the prefix our library's tools need).
+hsm_token() {
+    if [ "$1" = softhsm ]; then
+        softhsm_token hsm
+        LIB=$SOFTHSM
+        URI="$P11_URI"
+        LIST_PIN=1234
+        RUN=()
+    else
+        p11_module_setup
+        LIB=$P11LIB
+        P11_PIN_FILE="$T/user-pin"
+        URI="pkcs11:manufacturer=Strongroom?module-path=$P11LIB&pin-source=file:$P11_PIN_FILE"
+        LIST_PIN=$USER_PIN
+        RUN=(p11)
+    fi
+}
 # keys_and_byok: through the vault in STRONGROOM_VAULT_URL, an EC key k1 made and an EC key 'imported' by
 # BYOK (a .byok made by openssl for an import KEK of the vault); both sign d.txt.
 keys_and_byok() {

@@ -12,20 +12,7 @@ TOKEN_KIND=${SR_HSM_TOKEN:-softhsm}
 
 start_server "$T/data" --dev --quiet
 stop_server
-if [ "$TOKEN_KIND" = softhsm ]; then
-    softhsm_token hsm
-    LIB=$SOFTHSM
-    URI="$P11_URI"
-    LIST_PIN=1234
-    RUN=()
-else
-    p11_module_setup # a module in $STRONGROOM_KMDATA, which the server's copy of the library reads
-    LIB=$P11LIB
-    P11_PIN_FILE="$T/user-pin"
-    URI="pkcs11:manufacturer=Strongroom?module-path=$P11LIB&pin-source=file:$P11_PIN_FILE"
-    LIST_PIN=$USER_PIN
-    RUN=(p11)
-fi
+hsm_token "$TOKEN_KIND"
 
 step "region create --hsm: identity key and KEK made in the token, packages signed, toolset published"
 $SR region create HSM1 --data "$T/data" --hsm "$URI" > region.txt || fail "region create: $(cat region.txt)"
