@@ -46,6 +46,16 @@
 #define SR_P11_ID_LEN 16u
 #define SR_P11_POOL 16u
 #define SR_P11_MAX_MECHS 512u
+#define SR_P11_CACHE 1024u /* object handles remembered by CKA_ID, direct-mapped */
+
+/* A key's object handle as last found; good only for the pool generation that found it. */
+struct sr_p11_cached {
+    uint8_t id[SR_P11_ID_LEN];
+    CK_OBJECT_CLASS cls;
+    CK_OBJECT_HANDLE handle;
+    unsigned gen;
+    bool used;
+};
 
 static const struct sr_hsm_ops sr_hsm_p11_ops;
 
@@ -70,6 +80,7 @@ struct sr_hsm_p11 {
     size_t nsessions;
     CK_MECHANISM_TYPE mechs[SR_P11_MAX_MECHS];
     CK_ULONG nmechs;
+    struct sr_p11_cached cache[SR_P11_CACHE];
     char diag[256];
 };
 
@@ -306,6 +317,42 @@ static enum sr_err sr_p11_find(struct sr_p11_lease *l, CK_OBJECT_CLASS cls, cons
     return SR_OK;
 }
 
+/* The same object, its handle remembered by CKA_ID: one C_FindObjects (which SoftHSMv2 answers by walking every
+ * object of the token) becomes one C_GetAttributeValue that confirms the handle still names an object of this
+ * class and CKA_ID (a handle may be reused for another object once its own is destroyed, here or by another node). A
+ * handle that does not is found again. Not for the canary: it must ask the token afresh. */
+static enum sr_err sr_p11_find_cached(struct sr_p11_lease *l, CK_OBJECT_CLASS cls, const uint8_t id[SR_P11_ID_LEN],
+                                      const char *label, CK_OBJECT_HANDLE *ret)
+{
+    struct sr_hsm_p11 *p = l->p;
+    uint32_t hash = 2166136261u;
+    for (size_t i = 0; i < SR_P11_ID_LEN; i++) {
+        hash = (hash ^ id[i]) * 16777619u;
+    }
+    struct sr_p11_cached *c = &p->cache[hash % SR_P11_CACHE];
+    pthread_mutex_lock(&p->lock);
+    bool hit = c->used && c->gen == l->gen && c->cls == cls && memcmp(c->id, id, SR_P11_ID_LEN) == 0;
+    CK_OBJECT_HANDLE o = c->handle;
+    pthread_mutex_unlock(&p->lock);
+    if (hit) {
+        CK_OBJECT_CLASS got_cls = 0;
+        uint8_t got_id[SR_P11_ID_LEN];
+        CK_ATTRIBUTE a[] = {{CKA_CLASS, &got_cls, sizeof(got_cls)}, {CKA_ID, got_id, sizeof(got_id)}};
+        if (l->f->C_GetAttributeValue(l->s, o, a, SR_ARRAY_LEN(a)) == CKR_OK && got_cls == cls &&
+            a[1].ulValueLen == SR_P11_ID_LEN && memcmp(got_id, id, SR_P11_ID_LEN) == 0) {
+            *ret = o;
+            return SR_OK;
+        }
+    }
+    SR_TRY(sr_p11_find(l, cls, id, SR_P11_ID_LEN, label, &o));
+    pthread_mutex_lock(&p->lock);
+    *c = (struct sr_p11_cached){.cls = cls, .handle = o, .gen = l->gen, .used = true};
+    memcpy(c->id, id, SR_P11_ID_LEN);
+    pthread_mutex_unlock(&p->lock);
+    *ret = o;
+    return SR_OK;
+}
+
 /* An attribute's bytes into out (the public parts only: never CKA_VALUE of a private or secret key). */
 static enum sr_err sr_p11_attr(struct sr_p11_lease *l, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, struct sr_buf *out)
 {
@@ -438,7 +485,6 @@ static enum sr_err sr_p11_world(const struct sr_hsm *h, struct sr_world_info *re
 
 struct sr_p11_keyuse {
     const uint8_t *id;
-    size_t id_len;
     const char *label;
     CK_OBJECT_CLASS cls;
     CK_MECHANISM mech;
@@ -468,7 +514,7 @@ static enum sr_err sr_p11_use_call(struct sr_p11_lease *l, void *ctx)
 {
     struct sr_p11_keyuse *u = ctx;
     CK_OBJECT_HANDLE o;
-    SR_TRY(sr_p11_find(l, u->cls, u->id, u->id_len, u->label, &o));
+    SR_TRY(sr_p11_find_cached(l, u->cls, u->id, u->label, &o));
     CK_RV rv = u->decrypt   ? l->f->C_DecryptInit(l->s, &u->mech, o)
              : u->encrypt ? l->f->C_EncryptInit(l->s, &u->mech, o)
                           : l->f->C_SignInit(l->s, &u->mech, o);
@@ -505,7 +551,7 @@ static enum sr_err sr_p11_attest(const struct sr_hsm *h, const uint8_t *data, si
     SR_TRY(sr_digest("SHA384", data, len, digest, &dlen));
     SR_AUTO_BUF struct sr_buf raw = {0};
     sr_buf_init(&raw, 256, SR_BUF_PLAIN);
-    struct sr_p11_keyuse u = {.id = p->identity_id, .id_len = SR_P11_ID_LEN, .cls = CKO_PRIVATE_KEY,
+    struct sr_p11_keyuse u = {.id = p->identity_id, .cls = CKO_PRIVATE_KEY,
                               .mech = {CKM_ECDSA, NULL, 0}, .in = digest, .in_len = dlen, .out = &raw,
                               .fail = SR_ERR_HSM_UNAVAILABLE};
     SR_TRY(sr_p11_run(h, sr_p11_use_call, &u));
@@ -750,7 +796,6 @@ static enum sr_err sr_p11_use(const struct sr_hsm *h, const uint8_t *blob, size_
     SR_TRY(sr_p11_ref_parse(blob, len, &c, &ref));
     SR_ENSURE((ref.info.acl.actions & action) != 0, SR_ERR_ACL_DENIED);
     u->id = ref.id;
-    u->id_len = SR_P11_ID_LEN;
     u->label = ref.label;
     u->cls = sr_p11_class(ref.info.spec.type);
     enum sr_err r = sr_p11_run(h, sr_p11_use_call, u);
@@ -951,7 +996,7 @@ static enum sr_err sr_p11_unwrap_call(struct sr_p11_lease *l, void *ctx)
     struct sr_p11_unwrap *u = ctx;
     const struct sr_hsm_import *in = u->in;
     CK_OBJECT_HANDLE kek;
-    SR_TRY(sr_p11_find(l, u->kek_cls, u->kek_id, SR_P11_ID_LEN, u->kek_label, &kek));
+    SR_TRY(sr_p11_find_cached(l, u->kek_cls, u->kek_id, u->kek_label, &kek));
     SR_AUTO_BUF struct sr_buf modulus = {0};
     sr_buf_init(&modulus, 1024, SR_BUF_PLAIN);
     SR_TRY(sr_p11_attr(l, kek, CKA_MODULUS, &modulus));
@@ -1095,7 +1140,7 @@ static enum sr_err sr_p11_release_call(struct sr_p11_lease *l, void *ctx)
 {
     struct sr_p11_release *u = ctx;
     CK_OBJECT_HANDLE key;
-    SR_TRY(sr_p11_find(l, sr_p11_class(u->ref->info.spec.type), u->ref->id, SR_P11_ID_LEN, u->ref->label, &key));
+    SR_TRY(sr_p11_find_cached(l, sr_p11_class(u->ref->info.spec.type), u->ref->id, u->ref->label, &key));
     /* The target's public key as a session object, for this release only. */
     CK_OBJECT_CLASS pcls = CKO_PUBLIC_KEY;
     CK_KEY_TYPE pkt = CKK_RSA;

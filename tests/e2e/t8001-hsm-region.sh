@@ -293,6 +293,18 @@ start_server "$T/data" --quiet
 store_sql "$T/data" "SELECT $(store_hex blob) FROM keys WHERE name='rsa1'" | xxd -r -p | head -c 8 | grep -q SRP11REF ||
     fail "the stored blob is not a token reference"
 
+step "an object destroyed behind the vault's back: its remembered handle is checked, never trusted (409, not another key)"
+api POST "/keys/ec3/sign?$V" "{\"alg\":\"ES384\",\"value\":\"$(openssl dgst -sha384 -binary msg | b64u)\"}" >/dev/null
+[ "$STATUS" = 200 ] || fail "ec3 sign: $STATUS"
+api GET "/keys/ec3/attestation?api-version=7.6" > att3.json
+EC3_ID=$(jq -r .attributes.attestation.privateKeyAttestation att3.json | b64u_decode | jq -r .payload | base64 -d | jq -r .hsm.CKA_ID)
+[ ${#EC3_ID} = 32 ] || fail "no CKA_ID in ec3's attestation"
+"${RUN[@]}" pkcs11-tool --module "$LIB" --login --pin "$LIST_PIN" --delete-object --type privkey --id "$EC3_ID" >/dev/null 2>&1 ||
+    fail "pkcs11-tool could not delete ec3's object"
+api POST "/keys/ec2x/create?$V" '{"kty":"EC-HSM","crv":"P-384"}' >/dev/null # a new object, perhaps on the old handle
+api POST "/keys/ec3/sign?$V" "{\"alg\":\"ES384\",\"value\":\"$(openssl dgst -sha384 -binary msg | b64u)\"}" > gone.json
+[ "$STATUS" = 409 ] || fail "a sign with a destroyed object answered $STATUS: $(cat gone.json)"
+
 step "soft delete keeps the token's objects, purge destroys every version's (ec1 has two, after its rotation)"
 before=$(grep -c '^Private Key Object' objects.txt)
 api DELETE "/keys/ec1?$V" >/dev/null
