@@ -273,7 +273,7 @@ one_rsa=$(printf '%s\n' $one_rsa_runs | best); one_ec=$(printf '%s\n' $one_ec_ru
     echo
     if [ -f "$ROOT/docs/performance-notes.md" ]; then cat "$ROOT/docs/performance-notes.md"; fi
     # The other benchmarks' sections (bench/nodes.sh, bench/pkcs11.sh, bench/seal.sh), kept across this rewrite.
-    for part in nodes pkcs11 seals; do
+    for part in nodes pkcs11 seals hsm; do
         if [ -f "$ROOT/docs/performance-$part.md" ]; then echo; cat "$ROOT/docs/performance-$part.md"; fi
     done
 } > docs/performance.md

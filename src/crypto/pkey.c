@@ -196,17 +196,22 @@ enum sr_err sr_pkey_describe(const EVP_PKEY *key, struct sr_key_spec *ret)
     return SR_OK;
 }
 
-enum sr_err sr_sign_alg_fits(enum sr_sign_alg alg, const EVP_PKEY *key)
+enum sr_err sr_sign_alg_fits_spec(enum sr_sign_alg alg, const struct sr_key_spec *spec)
 {
     const struct sr_alg_row *row = sr_alg_row(alg);
-    struct sr_key_spec spec;
     SR_ENSURE(row != NULL, SR_ERR_ALG);
-    SR_TRY(sr_pkey_describe(key, &spec));
-    SR_ENSURE(row->type == spec.type, SR_ERR_ALG);
-    if (spec.type == SR_KEY_EC) {
-        SR_ENSURE(sr_curve_row(spec.curve)->alg == alg, SR_ERR_ALG);
+    SR_ENSURE(row->type == spec->type, SR_ERR_ALG);
+    if (spec->type == SR_KEY_EC) {
+        SR_ENSURE(sr_curve_row(spec->curve)->alg == alg, SR_ERR_ALG);
     }
     return SR_OK;
+}
+
+enum sr_err sr_sign_alg_fits(enum sr_sign_alg alg, const EVP_PKEY *key)
+{
+    struct sr_key_spec spec;
+    SR_TRY(sr_pkey_describe(key, &spec));
+    return sr_sign_alg_fits_spec(alg, &spec);
 }
 
 static bool sr_rsa_bits_ok(unsigned bits)

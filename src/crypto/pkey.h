@@ -67,6 +67,8 @@ const char *sr_sign_alg_name(enum sr_sign_alg a);
 SR_MUST_USE enum sr_err sr_sign_alg_parse(const char *name, enum sr_sign_alg *ret);
 /* SR_OK when alg can be used with key (RS/PS with RSA, ESxxx with its curve). */
 SR_MUST_USE enum sr_err sr_sign_alg_fits(enum sr_sign_alg alg, const EVP_PKEY *key);
+/* The same for a key known by its type and curve (a token's key, described by its reference). */
+SR_MUST_USE enum sr_err sr_sign_alg_fits_spec(enum sr_sign_alg alg, const struct sr_key_spec *spec);
 /* Digest length that alg signs over (32, 48, 64). */
 size_t sr_sign_alg_digest_len(enum sr_sign_alg alg);
 /* ECDSA signatures between JOSE's r||s (coord bytes each: 32, 48, 66) and DER, as openssl dgst takes them. */

@@ -492,6 +492,8 @@ struct sr_p11_keyuse {
     size_t in_len;
     struct sr_buf *out;
     enum sr_err fail; /* what a refusal of the input is */
+    bool sign;        /* a signature by alg: checked against the key's type and curve first */
+    enum sr_sign_alg alg;
     bool decrypt;     /* C_Decrypt, else C_Sign (or C_Encrypt when encrypt) */
     bool encrypt;
 };
@@ -795,6 +797,9 @@ static enum sr_err sr_p11_use(const struct sr_hsm *h, const uint8_t *blob, size_
     struct sr_p11_ref ref;
     SR_TRY(sr_p11_ref_parse(blob, len, &c, &ref));
     SR_ENSURE((ref.info.acl.actions & action) != 0, SR_ERR_ACL_DENIED);
+    /* A signature's algorithm must fit the key (ES256 with P-256 only ...): the token would sign a P-256K key
+     * under CKM_ECDSA whatever the JOSE name says. */
+    SR_ENSURE(!u->sign || sr_sign_alg_fits_spec(u->alg, &ref.info.spec) == SR_OK, SR_ERR_ALG);
     u->id = ref.id;
     u->label = ref.label;
     u->cls = sr_p11_class(ref.info.spec.type);
@@ -815,15 +820,10 @@ static const uint8_t sr_di_sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60,
 static enum sr_err sr_p11_sign_digest(const struct sr_hsm *h, const uint8_t *blob, size_t len, enum sr_sign_alg alg,
                                       const uint8_t *digest, size_t dlen, struct sr_buf *out)
 {
-    /* The algorithm must fit the key (ES256 with P-256 only ...): the token would sign a P-256K key under
-     * CKM_ECDSA whatever the JOSE name says. */
-    SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    SR_TRY(sr_p11_public(h, blob, len, &pub));
-    SR_TRY(sr_sign_alg_fits(alg, pub));
     uint8_t in[128];
     size_t n = 0;
     CK_RSA_PKCS_PSS_PARAMS pss = {0};
-    struct sr_p11_keyuse u = {.out = out, .fail = SR_ERR_KEY_TYPE};
+    struct sr_p11_keyuse u = {.out = out, .fail = SR_ERR_KEY_TYPE, .sign = true, .alg = alg};
     switch (alg) {
     case SR_ALG_RS256: case SR_ALG_RS384: case SR_ALG_RS512: {
         const uint8_t *di = alg == SR_ALG_RS256 ? sr_di_sha256 : alg == SR_ALG_RS384 ? sr_di_sha384 : sr_di_sha512;
