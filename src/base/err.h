@@ -245,6 +245,9 @@ enum sr_err_family {
     X(SR_ERR_HSM_BACKUP, SR_FAM_INPUT, "BadParameter",                                                        \
       "this key lives in the region's HSM and never leaves it: back it up with the HSM vendor's own backup "   \
       "(its security world or token backup), as Managed HSM does for keys that never leave")                  \
+    X(SR_ERR_HSM_FOREIGN_TOKEN, SR_FAM_INTEGRITY, "Forbidden",                                               \
+      "the token the URI names is not the region's: it does not hold the region's identity key; name the "     \
+      "region's token (token=, serial= or the slot) in --hsm")                                                 \
     X(SR_ERR_P11_SEAL_FOREIGN, SR_FAM_INTEGRITY, "Forbidden",                                                \
       "this module key was sealed by another token's key: a copied data directory opens nothing here")         \
     X(SR_ERR_NVRAM_ROLLBACK, SR_FAM_INTEGRITY, "Forbidden",                                                  \

@@ -168,6 +168,8 @@ static const struct sr_opt sr_opts_region_join[] = {
     {"cards", NULL, true, "the region's administrator cards inserted, e.g. 1,3 (a quorum)"},
     {"card-dir", NULL, true, "where the inserted card files are (default DATA/regions/NAME/cards)"},
     {"pin-file", NULL, true, "one PIN a line, card 1 first; lines of absent cards may be empty (default: ask)"},
+    {"hsm", NULL, true, "an HSM region: this server's PKCS#11 URI of the region's token (default: the one it was "
+                        "made with; its module path and PIN source may differ here)"},
     {NULL, NULL, false, NULL},
 };
 
@@ -176,28 +178,40 @@ static enum sr_err sr_cmd_region_join(struct sr_cli *cli, const struct sr_args *
     const struct sr_opt *o = sr_opts_region_join;
     const char *data = sr_data_dir(args, o);
     const char *list = sr_arg(args, o, "cards");
-    if (list == NULL) {
-        sr_cli_detail(cli, "give the inserted cards: --cards 1,3 [--card-dir DIR] (a quorum of the region's set)");
-        return SR_ERR_USAGE;
-    }
     unsigned cards[SR_MAX_CARDS];
-    struct sr_join_params p = {.name = args->pos[0], .card_dir = sr_arg(args, o, "card-dir"), .cards = cards};
+    char diag[256] = "";
+    struct sr_join_params p = {.name = args->pos[0], .card_dir = sr_arg(args, o, "card-dir"), .cards = cards,
+                               .hsm = sr_arg(args, o, "hsm"), .diag = diag, .diag_cap = sizeof(diag)};
     SR_TRY(sr_region_name_check(p.name));
     char cards_dir[SR_PATH_MAX];
     SR_TRY(sr_region_cards(data, p.name, p.card_dir, cards_dir, sizeof(cards_dir)));
     p.card_dir = cards_dir;
-    SR_TRY(sr_cards_parse(cli, list, cards, &p.ncards));
+    if (list != NULL) {
+        SR_TRY(sr_cards_parse(cli, list, cards, &p.ncards));
+    }
     SR_AUTO_STORE struct sr_store *store = NULL;
     SR_TRY(sr_open_store(cli, args, o, &store));
     SR_AUTO_PINS struct sr_pins pins = {0};
-    SR_TRY(sr_collect_pins(cli, sr_arg(args, o, "pin-file"), cards, p.ncards, false, &pins));
+    if (list != NULL) {
+        SR_TRY(sr_collect_pins(cli, sr_arg(args, o, "pin-file"), cards, p.ncards, false, &pins));
+    }
     enum sr_err r = sr_region_join(data, store, &p, &pins);
-    if (r != SR_OK) {
-        sr_cli_detail(cli, "region %s: nothing was written", p.name);
+    if (r == SR_ERR_USAGE) {
+        sr_cli_detail(cli, "give the inserted cards: --cards 1,3 [--card-dir DIR] (a quorum of the region's set)");
         return r;
     }
-    fprintf(cli->out, "Region %s joined: this server's own module loaded the region's world from %u cards; "
-                      "the server serves the region's vaults from its next request.\n", p.name, p.ncards);
+    if (r != SR_OK) {
+        sr_cli_detail(cli, "region %s: nothing was written%s%s", p.name, diag[0] ? "; " : "", diag);
+        return r;
+    }
+    if (p.ncards == 0) {
+        fprintf(cli->out, "Region %s joined: this server opened the region's token (its identity key found and "
+                          "warranted by this server's root); the server serves the region's vaults from its next "
+                          "request.\n", p.name);
+    } else {
+        fprintf(cli->out, "Region %s joined: this server's own module loaded the region's world from %u cards; "
+                          "the server serves the region's vaults from its next request.\n", p.name, p.ncards);
+    }
     return SR_OK;
 }
 
@@ -215,9 +229,11 @@ struct sr_region_listing {
 static enum sr_err sr_region_listed(void *ctx, const char *name)
 {
     struct sr_region_listing *l = ctx;
-    char kmdata[SR_PATH_MAX];
+    char kmdata[SR_PATH_MAX], hsm[SR_PATH_MAX];
     SR_TRY(sr_region_kmdata(l->data, name, kmdata, sizeof(kmdata)));
-    json_t *e = json_pack("{s:s,s:s}", "name", name, "here", sr_file_exists(kmdata) ? "yes" : "no (region join)");
+    SR_TRY(sr_region_hsm_dir(l->data, name, hsm, sizeof(hsm)));
+    bool here = sr_file_exists(kmdata) || sr_file_exists(hsm);
+    json_t *e = json_pack("{s:s,s:s}", "name", name, "here", here ? "yes" : "no (region join)");
     SR_ENSURE(e != NULL && json_array_append_new(l->rows, e) == 0, SR_ERR_NOMEM);
     return SR_OK;
 }
@@ -241,7 +257,7 @@ const struct sr_cmd sr_cmds_region[] = {
      "region create NAME --data DIR [--acs-quorum K/N --pin-file F --card-dir D | --hsm URI]",
      "make a region: a module with its own security world"},
     {"join", sr_cmd_region_join, 0, 1, 1, sr_opts_region_join, NULL,
-     "region join NAME --data DIR --store URL --cards 1,3 [--card-dir D] [--pin-file F]",
+     "region join NAME --data DIR --store URL (--cards 1,3 [--card-dir D] [--pin-file F] | [--hsm URI])",
      "load a region another server made into this server's own module, from a quorum of its cards"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

@@ -1372,15 +1372,10 @@ static enum sr_err sr_p11_world_of(struct sr_hsm_p11 *p, EVP_PKEY *identity)
     return SR_OK;
 }
 
-static enum sr_err sr_p11_region_read(struct sr_hsm_p11 *p)
+static enum sr_err sr_p11_region_parse(struct sr_hsm_p11 *p, const uint8_t *text, size_t len)
 {
-    char path[SR_PATH_MAX];
-    SR_TRY(sr_path_join(path, sizeof(path), p->dir, "region.json"));
-    SR_AUTO_BUF struct sr_buf text = {0};
-    sr_buf_init(&text, 65536, SR_BUF_PLAIN);
-    SR_TRY(sr_file_read(path, &text));
     json_error_t err;
-    SR_AUTO_JSON json_t *o = json_loadb((const char *)text.data, text.len, 0, &err);
+    SR_AUTO_JSON json_t *o = json_loadb((const char *)text, len, 0, &err);
     SR_ENSURE(o != NULL, SR_ERR_KEYFILE_TAMPERED);
     const char *identity = json_string_value(json_object_get(o, "identity"));
     const char *kek = json_string_value(json_object_get(o, "kek"));
@@ -1395,6 +1390,16 @@ static enum sr_err sr_p11_region_read(struct sr_hsm_p11 *p)
     snprintf(p->world.suite, sizeof(p->world.suite), "%s", SR_SUITE_TOKEN);
     p->world.created = (long long)json_integer_value(json_object_get(o, "created"));
     return SR_OK;
+}
+
+static enum sr_err sr_p11_region_read(struct sr_hsm_p11 *p)
+{
+    char path[SR_PATH_MAX];
+    SR_TRY(sr_path_join(path, sizeof(path), p->dir, "region.json"));
+    SR_AUTO_BUF struct sr_buf text = {0};
+    sr_buf_init(&text, 65536, SR_BUF_PLAIN);
+    SR_TRY(sr_file_read(path, &text));
+    return sr_p11_region_parse(p, text.data, text.len);
 }
 
 static enum sr_err sr_p11_region_write(struct sr_hsm_p11 *p)
@@ -1440,6 +1445,71 @@ enum sr_err sr_hsm_pkcs11_open(const char *dir, struct sr_hsm **ret, char *diag,
         pthread_mutex_lock(&p->lock);
         r = sr_p11_pool_open(p); /* the token must be there at the start; later losses are survived */
         pthread_mutex_unlock(&p->lock);
+    }
+    return sr_p11_opened(p, r, ret, diag, cap);
+}
+
+/* Whether the token p opened is the region's: it shows the identity key under the recorded CKA_ID, and that key's
+ * public half with the token's model and serial gives the recorded world (sr_p11_world_of). */
+static enum sr_err sr_p11_identity_here_call(struct sr_p11_lease *l, void *ctx)
+{
+    enum sr_err r = sr_p11_pubread_call(l, ctx);
+    if (r == SR_ERR_HSM_KEY_GONE || r == SR_ERR_KEY_TYPE) { /* not the canary's case: the token answers */
+        snprintf(l->p->diag, sizeof(l->p->diag), "token %s does not hold the region's identity key: it is not the "
+                 "region's token", l->p->t.label);
+        return SR_ERR_HSM_FOREIGN_TOKEN;
+    }
+    return r;
+}
+
+static enum sr_err sr_p11_same_token(struct sr_hsm_p11 *p)
+{
+    struct sr_p11_pubread read = {.id = p->identity_id, .cls = CKO_PUBLIC_KEY,
+                                  .spec = {.type = SR_KEY_EC, .curve = SR_CURVE_P384}};
+    SR_TRY(sr_p11_run(&p->base, sr_p11_identity_here_call, &read));
+    SR_AUTO_PKEY EVP_PKEY *identity = read.pub;
+    char esn[sizeof(p->esn)];
+    snprintf(esn, sizeof(esn), "%s", p->esn);
+    uint8_t hkm[SR_HASH_LEN];
+    memcpy(hkm, p->world.hkm, sizeof(hkm));
+    pthread_mutex_lock(&p->lock);
+    snprintf(p->esn, sizeof(p->esn), "%s-%s", p->t.model, p->t.serial);
+    pthread_mutex_unlock(&p->lock);
+    SR_TRY(sr_p11_world_of(p, identity));
+    if (strcmp(esn, p->esn) != 0 || memcmp(hkm, p->world.hkm, sizeof(hkm)) != 0) {
+        snprintf(p->diag, sizeof(p->diag), "token %s (%s) is not the region's token (%s)", p->t.label, p->esn, esn);
+        return SR_ERR_HSM_FOREIGN_TOKEN;
+    }
+    return SR_OK;
+}
+
+enum sr_err sr_hsm_pkcs11_join(const char *dir, const uint8_t *region_json, size_t len, const char *uri,
+                               struct sr_hsm **ret, char *diag, size_t cap)
+{
+    struct sr_hsm_p11 *p = NULL;
+    enum sr_err r = sr_p11_new(dir, "", &p);
+    if (r == SR_OK) {
+        r = sr_p11_region_parse(p, region_json, len);
+    }
+    if (r == SR_OK && uri != NULL) {
+        r = strlen(uri) < sizeof(p->uri) ? SR_OK : SR_ERR_TOO_LARGE;
+        if (r == SR_OK) {
+            snprintf(p->uri, sizeof(p->uri), "%s", uri);
+        }
+    }
+    if (r == SR_OK) {
+        pthread_mutex_lock(&p->lock);
+        r = sr_p11_pool_open(p);
+        pthread_mutex_unlock(&p->lock);
+    }
+    if (r == SR_OK) {
+        r = sr_p11_same_token(p);
+    }
+    if (r == SR_OK) {
+        r = sr_dir_make(dir);
+    }
+    if (r == SR_OK) {
+        r = sr_p11_region_write(p); /* with this node's URI: its own module path and PIN source */
     }
     return sr_p11_opened(p, r, ret, diag, cap);
 }

@@ -17,6 +17,11 @@ SR_MUST_USE enum sr_err sr_hsm_pkcs11_create(const char *dir, const char *uri, u
 /* The HSM of a region made by create (its URI from dir/region.json): the token must answer now (later losses
  * are survived). */
 SR_MUST_USE enum sr_err sr_hsm_pkcs11_open(const char *dir, struct sr_hsm **ret, char *diag, size_t cap);
+/* Another node of the region (region join): region_json as the store holds it, uri this node's way to the same
+ * token (NULL: the recorded one). The token must prove to be the region's (its identity key under the recorded
+ * CKA_ID, its model and serial, the world they give: else SR_ERR_HSM_FOREIGN_TOKEN); dir/region.json written. */
+SR_MUST_USE enum sr_err sr_hsm_pkcs11_join(const char *dir, const uint8_t *region_json, size_t len, const char *uri,
+                                           struct sr_hsm **ret, char *diag, size_t cap);
 /* The public half of the region's identity key, read from the token. */
 SR_MUST_USE enum sr_err sr_hsm_pkcs11_identity(const struct sr_hsm *h, EVP_PKEY **ret);
 

@@ -275,6 +275,78 @@ enum sr_err sr_region_create(const char *data_dir, struct sr_store *store, const
  * (which may already hold the inserted cards) only when the cards proved the world: a refused join (too
  * few cards, a wrong PIN, another world's cards) leaves nothing behind.
  */
+/* DATA/regions, if a refused join made it: rmdir leaves a directory with anything in it. */
+static void sr_region_join_undo(const char *data_dir)
+{
+    char regions[SR_PATH_MAX];
+    snprintf(regions, sizeof(regions), "%s/regions", data_dir);
+    (void)rmdir(regions);
+}
+
+/*
+ * Another node of an HSM region: no cards, the token's own login is the proof. This node opens the token by its own
+ * URI (params->hsm: its module path and PIN source; else the recorded one), which must prove to be the region's
+ * (sr_hsm_pkcs11_join), and warrants the token's identity key by this server's root, as a software join warrants
+ * its module. Staged in DATA/regions/.join-R as the software join is; hsm/ moved into place last.
+ */
+static enum sr_err sr_region_join_hsm(const char *data_dir, const struct sr_join_params *params,
+                                      const struct sr_region_bundle *b, const char *region_dir, const char *staging)
+{
+    const struct sr_region_file *json = NULL;
+    for (size_t i = 0; i < b->n; i++) {
+        json = strcmp(b->files[i].name, "hsm/region.json") == 0 ? &b->files[i] : json;
+    }
+    SR_ENSURE(json != NULL, SR_ERR_REGION_NO_FILES);
+    char placed[SR_PATH_MAX], staged[SR_PATH_MAX], root[SR_PATH_MAX];
+    char placed_toolset[SR_PATH_MAX], staged_toolset[SR_PATH_MAX];
+    SR_TRY(sr_path_join(placed, sizeof(placed), region_dir, "hsm"));
+    SR_ENSURE(!sr_file_exists(placed), SR_ERR_REGION_JOINED);
+    SR_TRY(sr_path_join(staged, sizeof(staged), staging, "hsm"));
+    SR_TRY(sr_path_join(placed_toolset, sizeof(placed_toolset), region_dir, "toolset"));
+    SR_TRY(sr_path_join(staged_toolset, sizeof(staged_toolset), staging, "toolset"));
+    SR_TRY(sr_dir_remove_tree(staging)); /* what a join killed half-way left */
+    /* The toolset as the store holds it; region.json is written by the join, with this node's URI. */
+    struct sr_region_bundle toolset = {0};
+    enum sr_err r = SR_OK;
+    for (size_t i = 0; i < b->n && r == SR_OK; i++) {
+        if (&b->files[i] != json) {
+            r = sr_region_bundle_add(&toolset, b->files[i].name, b->files[i].data, b->files[i].len);
+        }
+    }
+    if (r == SR_OK) {
+        r = sr_region_bundle_write(staging, &toolset);
+    }
+    sr_region_bundle_release(&toolset);
+    SR_TRY(r);
+    struct sr_seal_config seal;
+    SR_TRY(sr_seal_config_read(data_dir, &seal));
+    SR_AUTO_HSM struct sr_hsm *h = NULL;
+    r = sr_hsm_pkcs11_join(staged, json->data, json->len, params->hsm, &h, seal.diag, sizeof(seal.diag));
+    SR_AUTO_PKEY EVP_PKEY *identity = NULL;
+    if (r == SR_OK) {
+        r = sr_hsm_pkcs11_identity(h, &identity);
+    }
+    if (r == SR_OK) {
+        r = sr_region_root(data_dir, &seal, root, sizeof(root));
+    }
+    if (r == SR_OK) {
+        r = sr_root_warrant_key(root, &seal, identity, sr_hsm_esn(h), staged);
+    }
+    if (r == SR_OK) {
+        r = sr_dir_make(region_dir);
+    }
+    if (r == SR_OK) {
+        r = sr_dir_remove_tree(placed_toolset);
+    }
+    if (r == SR_OK && (rename(staged_toolset, placed_toolset) != 0 || rename(staged, placed) != 0)) {
+        r = SR_ERR_IO;
+    }
+    if (r != SR_OK && params->diag != NULL) {
+        snprintf(params->diag, params->diag_cap, "%s", seal.diag);
+    }
+    return r;
+}
+
 enum sr_err sr_region_join(const char *data_dir, struct sr_store *store, const struct sr_join_params *params,
                            const struct sr_pins *pins)
 {
@@ -296,6 +368,22 @@ enum sr_err sr_region_join(const char *data_dir, struct sr_store *store, const s
     enum sr_err r = store->ops->region_files(store, params->name, sr_region_bundle_add, &b);
     if (r == SR_OK && b.n == 0) {
         r = SR_ERR_REGION_NO_FILES;
+    }
+    bool hsm = false;
+    for (size_t i = 0; r == SR_OK && i < b.n; i++) {
+        hsm |= strcmp(b.files[i].name, "hsm/region.json") == 0;
+    }
+    if (r == SR_OK && hsm) {
+        r = sr_region_join_hsm(data_dir, params, &b, region_dir, staging);
+        sr_region_bundle_release(&b);
+        (void)!sr_dir_remove_tree(staging); /* best effort: a leftover is removed by the next join */
+        if (r != SR_OK) {
+            sr_region_join_undo(data_dir);
+        }
+        return r;
+    }
+    if (r == SR_OK && params->ncards == 0) {
+        r = SR_ERR_USAGE; /* a software region is joined with a quorum of its cards */
     }
     if (r == SR_OK) {
         r = sr_dir_remove_tree(staging); /* what a join killed half-way left */
@@ -348,9 +436,7 @@ enum sr_err sr_region_join(const char *data_dir, struct sr_store *store, const s
     }
     if (r != SR_OK) {
         (void)!sr_dir_remove_tree(staging); /* best effort: a leftover is removed by the next join */
-        char regions[SR_PATH_MAX];
-        snprintf(regions, sizeof(regions), "%s/regions", data_dir);
-        (void)rmdir(regions); /* only if the join made it: rmdir leaves a directory with anything in it */
+        sr_region_join_undo(data_dir);
     }
     return r;
 }

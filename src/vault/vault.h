@@ -155,8 +155,11 @@ SR_MUST_USE enum sr_err sr_region_create(const char *data_dir, struct sr_store *
 struct sr_join_params {
     const char *name;
     const char *card_dir; /* where the inserted cards are */
-    const unsigned *cards; /* 1-based card numbers */
+    const unsigned *cards; /* 1-based card numbers (a software region; none for an HSM region) */
     unsigned ncards;
+    const char *hsm;      /* an HSM region: this node's URI of the region's token (NULL: the recorded one) */
+    char *diag;           /* what the token said, when it refused */
+    size_t diag_cap;
 };
 SR_MUST_USE enum sr_err sr_region_join(const char *data_dir, struct sr_store *store,
                                        const struct sr_join_params *params, const struct sr_pins *pins);
