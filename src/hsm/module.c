@@ -252,6 +252,12 @@ static enum sr_err sr_module_load(struct sr_module *m, struct sr_seal_config *se
     return seal->backend == SR_SEAL_CARDS ? sr_module_load_carded_world(m, seal) : sr_module_load_nvram(m);
 }
 
+bool sr_module_present(const char *kmdata)
+{
+    char path[SR_PATH_MAX];
+    return sr_path_join(path, sizeof(path), kmdata, "module") == SR_OK && sr_file_exists(path);
+}
+
 enum sr_err sr_module_open(const char *kmdata, struct sr_module **ret)
 {
     return sr_module_open_sealed(kmdata, NULL, ret);

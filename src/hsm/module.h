@@ -56,6 +56,8 @@ void sr_pins_release(struct sr_pins *pins);
 struct sr_seal_config;
 /* A module whose KM0 is a plain file (the key owner's workstation, tests). */
 SR_MUST_USE enum sr_err sr_module_open(const char *kmdata, struct sr_module **ret);
+/* Whether kmdata holds a module already (opening one that does not makes a new module there). */
+bool sr_module_present(const char *kmdata);
 /* A module of a data directory: its KM0 kept by the directory's seal (km0.h); NULL is `file`. */
 SR_MUST_USE enum sr_err sr_module_open_sealed(const char *kmdata, struct sr_seal_config *seal, struct sr_module **ret);
 void sr_module_free(struct sr_module *m);

@@ -131,6 +131,9 @@ static CK_RV sr_C_Initialize(CK_VOID_PTR args)
         struct sr_seal_config seal; /* a region module of a data directory opens with that directory's seal */
         if (p == NULL) {
             rv = CKR_HOST_MEMORY;
+        } else if (!sr_module_present(kmdata)) {
+            free(p);
+            rv = CKR_GENERAL_ERROR; /* never a new, empty module where the token's went away (moved, unmounted) */
         } else if (sr_seal_config_of_kmdata(kmdata, &seal) != SR_OK ||
                    sr_module_open_sealed(kmdata, &seal, &p->module) != SR_OK) {
             free(p);

@@ -3,11 +3,14 @@
 # token directory is moved away while four clients sign and one creates keys. Every answer is 200 or 503 (never
 # another 5xx), a 503 names the region's token, /healthz names the region that is down, nothing is added to the
 # store while the token is away, and service resumes by itself, without a restart, once the directory is back.
+# SR_HSM_TOKEN=strongroom (t8006) does the same to libstrongroom-pkcs11.so: its module directory goes away.
 . "$(dirname "$0")/lib.sh"
+TOKEN_KIND=${SR_HSM_TOKEN:-softhsm}
 start_server "$T/data" --dev --quiet
 stop_server
-softhsm_token hsm
-$SR region create HSM1 --data "$T/data" --hsm "$P11_URI" >/dev/null || fail "region create"
+hsm_token "$TOKEN_KIND"
+TOKEN_DIR=$([ "$TOKEN_KIND" = softhsm ] && echo "$T/hsm/tokens" || echo "$STRONGROOM_KMDATA")
+$SR region create HSM1 --data "$T/data" --hsm "$URI" >/dev/null || fail "region create"
 $SR vault create hsmv --region HSM1 --subscription-id 11111111-2222-3333-4444-555555555555 --data "$T/data" >/dev/null
 TOKEN=$($SR token create --role Administrator --data "$T/data")
 start_server "$T/data" --quiet
@@ -43,19 +46,19 @@ LOOPS=()
 for n in 1 2 3 4; do loop $n sign & LOOPS+=($!); done
 loop 5 create & LOOPS+=($!)
 sleep 2
-mv "$T/hsm/tokens" "$T/hsm/tokens.away"
+mv "$TOKEN_DIR" "$TOKEN_DIR.away"
 sleep 1
 KEYS_AWAY=$(keys)
 health > health-away.json
 sleep 2
 [ "$(keys)" = "$KEYS_AWAY" ] || fail "the store changed while the token was away: $KEYS_AWAY then $(keys)"
-mv "$T/hsm/tokens.away" "$T/hsm/tokens"
+mv "$TOKEN_DIR.away" "$TOKEN_DIR"
 sleep 3
 touch "$T/stop"
 wait "${LOOPS[@]}" # not the server's
 
 step "the answers: 200 or 503 only, 503s while away naming the token, 200s again after"
-cat "$T"/codes.* | sort | uniq -c
+cat "$T"/codes.* | sort | uniq -c; cat "$T"/503.* | jq -r .error.message | sort | uniq -c
 bad=$(cat "$T"/codes.* | { grep -v -x -e 200 -e 503 || true; } | sort -u | tr '\n' ' ')
 [ -z "$bad" ] || fail "answers other than 200 and 503: $bad: $(cat "$T"/odd.* 2>/dev/null)"
 grep -q -x 503 "$T"/codes.* || fail "no 503 while the token was away"

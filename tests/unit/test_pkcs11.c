@@ -7,6 +7,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "testlib.h"
+#include "base/fileio.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -607,6 +608,25 @@ static void test_unwrap(void **state)
     EVP_PKEY_free(kek);
 }
 
+/* The module's directory goes away (moved, unmounted) and comes back: C_Initialize meanwhile fails and makes no
+ * new, empty module in its place, which would shadow the real one when it returns (t8006 found it). */
+static void test_module_gone_and_back(void **state)
+{
+    struct sr_p11_fixture *t = *state;
+    char away[300];
+    snprintf(away, sizeof(away), "%s.away", t->dir);
+    assert_int_equal(t->f->C_Finalize(NULL), CKR_OK);
+    assert_int_equal(rename(t->dir, away), 0);
+    assert_int_equal(t->f->C_Initialize(NULL), CKR_GENERAL_ERROR);
+    assert_false(sr_file_exists(t->dir));
+    assert_int_equal(rename(away, t->dir), 0);
+    assert_int_equal(t->f->C_Initialize(NULL), CKR_OK);
+    assert_int_equal(t->f->C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &t->s), CKR_OK);
+    sr_login(t);
+    CK_OBJECT_HANDLE pub, priv;
+    sr_pair(t, true, "back", false, &pub, &priv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -617,6 +637,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_sign, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_wrap_to_trusted, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_unwrap, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_module_gone_and_back, sr_setup, sr_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
