@@ -275,6 +275,21 @@ enum sr_err sr_region_create(const char *data_dir, struct sr_store *store, const
  * (which may already hold the inserted cards) only when the cards proved the world: a refused join (too
  * few cards, a wrong PIN, another world's cards) leaves nothing behind.
  */
+/* A join's staged toolset and HSM (kmdata, or hsm) moved into DATA/regions/R: the toolset first, the HSM last, as
+ * the HSM in place is what says the region is joined. */
+static enum sr_err sr_region_join_place(const char *region_dir, const char *staging, const char *hsm)
+{
+    char placed[SR_PATH_MAX], staged[SR_PATH_MAX], placed_toolset[SR_PATH_MAX], staged_toolset[SR_PATH_MAX];
+    SR_TRY(sr_path_join(placed, sizeof(placed), region_dir, hsm));
+    SR_TRY(sr_path_join(staged, sizeof(staged), staging, hsm));
+    SR_TRY(sr_path_join(placed_toolset, sizeof(placed_toolset), region_dir, "toolset"));
+    SR_TRY(sr_path_join(staged_toolset, sizeof(staged_toolset), staging, "toolset"));
+    SR_TRY(sr_dir_make(region_dir));
+    SR_TRY(sr_dir_remove_tree(placed_toolset));
+    SR_ENSURE(rename(staged_toolset, placed_toolset) == 0 && rename(staged, placed) == 0, SR_ERR_IO);
+    return SR_OK;
+}
+
 /* DATA/regions, if a refused join made it: rmdir leaves a directory with anything in it. */
 static void sr_region_join_undo(const char *data_dir)
 {
@@ -298,12 +313,9 @@ static enum sr_err sr_region_join_hsm(const char *data_dir, const struct sr_join
     }
     SR_ENSURE(json != NULL, SR_ERR_REGION_NO_FILES);
     char placed[SR_PATH_MAX], staged[SR_PATH_MAX], root[SR_PATH_MAX];
-    char placed_toolset[SR_PATH_MAX], staged_toolset[SR_PATH_MAX];
     SR_TRY(sr_path_join(placed, sizeof(placed), region_dir, "hsm"));
     SR_ENSURE(!sr_file_exists(placed), SR_ERR_REGION_JOINED);
     SR_TRY(sr_path_join(staged, sizeof(staged), staging, "hsm"));
-    SR_TRY(sr_path_join(placed_toolset, sizeof(placed_toolset), region_dir, "toolset"));
-    SR_TRY(sr_path_join(staged_toolset, sizeof(staged_toolset), staging, "toolset"));
     SR_TRY(sr_dir_remove_tree(staging)); /* what a join killed half-way left */
     /* The toolset as the store holds it; region.json is written by the join, with this node's URI. */
     struct sr_region_bundle toolset = {0};
@@ -333,13 +345,7 @@ static enum sr_err sr_region_join_hsm(const char *data_dir, const struct sr_join
         r = sr_root_warrant_key(root, &seal, identity, sr_hsm_esn(h), staged);
     }
     if (r == SR_OK) {
-        r = sr_dir_make(region_dir);
-    }
-    if (r == SR_OK) {
-        r = sr_dir_remove_tree(placed_toolset);
-    }
-    if (r == SR_OK && (rename(staged_toolset, placed_toolset) != 0 || rename(staged, placed) != 0)) {
-        r = SR_ERR_IO;
+        r = sr_region_join_place(region_dir, staging, "hsm");
     }
     if (r != SR_OK && params->diag != NULL) {
         snprintf(params->diag, params->diag_cap, "%s", seal.diag);
@@ -355,15 +361,13 @@ enum sr_err sr_region_join(const char *data_dir, struct sr_store *store, const s
     char region_dir[SR_PATH_MAX], staging[SR_PATH_MAX], kmdata[SR_PATH_MAX], root[SR_PATH_MAX];
     int n = snprintf(region_dir, sizeof(region_dir), "%s/regions/%s", data_dir, params->name);
     SR_ENSURE(n > 0 && (size_t)n < sizeof(region_dir), SR_ERR_TOO_LARGE);
-    char placed[SR_PATH_MAX], placed_toolset[SR_PATH_MAX], staged_toolset[SR_PATH_MAX];
+    char placed[SR_PATH_MAX];
     SR_TRY(sr_path_join(placed, sizeof(placed), region_dir, "kmdata"));
     /* DATA/regions/R may exist already, holding the inserted cards: only a module there means joined. */
     SR_ENSURE(!sr_file_exists(placed), SR_ERR_REGION_JOINED);
     n = snprintf(staging, sizeof(staging), "%s/regions/.join-%s", data_dir, params->name);
     SR_ENSURE(n > 0 && (size_t)n < sizeof(staging), SR_ERR_TOO_LARGE);
     SR_TRY(sr_path_join(kmdata, sizeof(kmdata), staging, "kmdata"));
-    SR_TRY(sr_path_join(placed_toolset, sizeof(placed_toolset), region_dir, "toolset"));
-    SR_TRY(sr_path_join(staged_toolset, sizeof(staged_toolset), staging, "toolset"));
     struct sr_region_bundle b = {0};
     enum sr_err r = store->ops->region_files(store, params->name, sr_region_bundle_add, &b);
     if (r == SR_OK && b.n == 0) {
@@ -421,15 +425,8 @@ enum sr_err sr_region_join(const char *data_dir, struct sr_store *store, const s
         r = sr_module_require_world(m, NULL);
     }
     sr_module_free(m);
-    /* The toolset first, the module last: a module in place is what says the region is joined. */
     if (r == SR_OK) {
-        r = sr_dir_make(region_dir);
-    }
-    if (r == SR_OK) {
-        r = sr_dir_remove_tree(placed_toolset);
-    }
-    if (r == SR_OK && (rename(staged_toolset, placed_toolset) != 0 || rename(kmdata, placed) != 0)) {
-        r = SR_ERR_IO;
+        r = sr_region_join_place(region_dir, staging, "kmdata");
     }
     if (r == SR_OK) {
         (void)!sr_dir_remove_tree(staging); /* empty by now; a leftover is removed by the next join */

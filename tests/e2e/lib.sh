@@ -128,12 +128,19 @@ region_nodes() {
         $SR region join EU --data "n$i" --cards 1 --card-dir n1/regions/EU/cards --pin-file "$T/pin" >/dev/null
     done
 }
-# start_nodes N: servers on n1..nN (vault contoso on plain names); their ports, CAs and pids in
-# PORTS[i], CAS[i] and PIDS[i], all killed on exit.
+# jwk_pem KEY_JSON: the public key of a key bundle ({key: JWK}, as the API answers) as PEM, for openssl.
+jwk_pem() {
+    node -e 'const k = JSON.parse(require("fs").readFileSync(0)).key;
+const jwk = Object.fromEntries(["kty", "n", "e", "crv", "x", "y"].filter((m) => k[m]).map((m) => [m, k[m].replace("-HSM", "")]));
+process.stdout.write(require("crypto").createPublicKey({ key: jwk, format: "jwk" }).export({ type: "spki", format: "pem" }))' < "$1"
+}
+# start_nodes N [VAULT]: servers on n1..nN (VAULT, default contoso, on plain names); their ports, CAs and pids in
+# PORTS[i], CAS[i] and PIDS[i], all killed on exit. `on nI` sends the api calls that follow to node I.
+on() { PORT=${PORTS[${1#n}]} CA=${CAS[${1#n}]}; }
 start_nodes() {
     PORTS=() CAS=() PIDS=()
     for i in $(seq 1 "$1"); do
-        start_server "$T/n$i" --quiet --default-vault contoso --threads 2
+        start_server "$T/n$i" --quiet --default-vault "${2:-contoso}" --threads 2
         PORTS[$i]=$PORT CAS[$i]=$CA PIDS[$i]=$SERVER_PID
     done
     trap 'kill ${PIDS[*]} ${SWTPM_PIDS[*]:-} 2>/dev/null || true; rm -rf "$T"' EXIT

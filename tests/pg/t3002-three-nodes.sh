@@ -41,13 +41,12 @@ expect 1 'already' $SR region join EU --data n3 --cards 2,3 --card-dir "$CARDS" 
 cmp n1/regions/EU/kmdata/module/km0 n2/regions/EU/kmdata/module/km0 >/dev/null 2>&1 && fail "node 2 shares node 1's module key"
 
 start_nodes 4
-on() { PORT=${PORTS[${1#n}]} CA=${CAS[${1#n}]}; } # on nI: the calls that follow go to node I
 VHOST=contoso.localhost
 
 step "create through node 1, sign through node 2, openssl verifies against node 1's public key"
 on n1; api POST "/keys/shared/create?$V" '{"kty":"RSA","key_size":2048}' > created.json
 [ "$STATUS" = 200 ] || fail "create on node 1: $STATUS $(cat created.json)"
-node -e 'const c=require("crypto");const j=JSON.parse(require("fs").readFileSync(0)).key;process.stdout.write(c.createPublicKey({key:{kty:"RSA",n:j.n,e:j.e},format:"jwk"}).export({type:"spki",format:"pem"}))' < created.json > shared.pem
+jwk_pem created.json > shared.pem
 printf 'signed on another node' > data
 DIGEST=$(openssl dgst -sha256 -binary data | base64 -w0 | tr '/+' '_-' | tr -d '=')
 on n2; api POST "/keys/shared/sign?$V" "{\"alg\":\"RS256\",\"value\":\"$DIGEST\"}" > sig.json

@@ -22,7 +22,6 @@ $SR region join EU --data n2 --cards 1 --card-dir n1/regions/EU/cards --pin-file
 [ -s n2/regions/EU/kmdata/module/km0.tpm2 ] && [ ! -e n2/regions/EU/kmdata/module/km0 ] || fail "node 2's module key is not sealed"
 [ -s n1/regions/EU/kmdata/module/km0 ] || fail "node 1's module key is not a file"
 start_nodes 2
-on() { PORT=${PORTS[${1#n}]} CA=${CAS[${1#n}]}; }
 VHOST=contoso.localhost
 for i in 1 2; do
     on "n$i"

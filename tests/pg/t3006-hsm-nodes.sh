@@ -34,38 +34,22 @@ grep -q "pin-source=file:$T/n2-pin" n2/regions/HSM1/hsm/region.json || fail "nod
 expect 1 'already' $SR region join HSM1 --data n2
 $SR region list --data n2 | grep -q 'HSM1 *yes' || fail "region list on node 2: $($SR region list --data n2)"
 
-PIDS=() PORTS=() CAS=()
-for i in 1 2; do
-    start_server "$T/n$i" --quiet --default-vault hsmv --threads 2
-    PORTS[$i]=$PORT CAS[$i]=$CA PIDS[$i]=$SERVER_PID
-done
-trap 'kill ${PIDS[*]} 2>/dev/null || true; rm -rf "$T"' EXIT
-on() { PORT=${PORTS[${1#n}]} CA=${CAS[${1#n}]}; }
+start_nodes 2 hsmv
 VHOST=hsmv.localhost
 
 step "made through node 1, found by its CKA_ID and signing through node 2; openssl verifies"
 on n1; api POST "/keys/shared/create?$V" '{"kty":"EC-HSM","crv":"P-256"}' > created.json
 [ "$STATUS" = 200 ] || fail "create on node 1: $STATUS $(cat created.json)"
-node -e 'const c=require("crypto");const j=JSON.parse(require("fs").readFileSync(0)).key;process.stdout.write(c.createPublicKey({key:{kty:"EC",crv:j.crv,x:j.x,y:j.y},format:"jwk"}).export({type:"spki",format:"pem"}))' < created.json > shared.pem
+jwk_pem created.json > shared.pem
 printf 'signed on another node' > data
-DIGEST=$(openssl dgst -sha256 -binary data | b64u)
-on n2; api POST "/keys/shared/sign?$V" "{\"alg\":\"ES256\",\"value\":\"$DIGEST\"}" > sig.json
-[ "$STATUS" = 200 ] || fail "sign on node 2: $STATUS $(cat sig.json)"
-jq -r .value sig.json | b64u_decode > sig.raw
-# JOSE's r||s as DER, for openssl dgst.
-python3 - sig.raw sig.der <<'PY'
-import sys
-raw = open(sys.argv[1], 'rb').read()
-def integer(b):
-    b = b.lstrip(b'\0') or b'\0'
-    if b[0] & 0x80: b = b'\0' + b
-    return b'\x02' + bytes([len(b)]) + b
-body = integer(raw[:32]) + integer(raw[32:])
-open(sys.argv[2], 'wb').write(b'\x30' + bytes([len(body)]) + body)
-PY
+STRONGROOM_VAULT_URL="https://hsmv.localhost:${PORTS[2]}" STRONGROOM_CA_FILE="${CAS[2]}" STRONGROOM_TOKEN="$TOKEN" \
+    $SR key sign --name shared --alg ES256 --in data --out sig.der --signature-format der > sign.txt 2>&1 ||
+    fail "sign on node 2: $(cat sign.txt)"
 openssl dgst -sha256 -verify shared.pem -signature sig.der data >/dev/null || fail "node 2's signature does not verify"
 
+
 step "rotated through node 2 (a new object in the token), the new version signs through node 1"
+DIGEST=$(openssl dgst -sha256 -binary data | b64u)
 on n2; api POST "/keys/shared/rotate?$V" > rotated.json
 [ "$STATUS" = 200 ] || fail "rotate on node 2: $STATUS $(cat rotated.json)"
 on n1; api POST "/keys/shared/sign?$V" "{\"alg\":\"ES256\",\"value\":\"$DIGEST\"}" > sig2.json
