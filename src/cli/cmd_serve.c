@@ -168,8 +168,8 @@ static const struct sr_opt sr_opts_region_join[] = {
     {"cards", NULL, true, "the region's administrator cards inserted, e.g. 1,3 (a quorum)"},
     {"card-dir", NULL, true, "where the inserted card files are (default DATA/regions/NAME/cards)"},
     {"pin-file", NULL, true, "one PIN a line, card 1 first; lines of absent cards may be empty (default: ask)"},
-    {"hsm", NULL, true, "an HSM region: this server's PKCS#11 URI of the region's token (default: the one it was "
-                        "made with; its module path and PIN source may differ here)"},
+    {"hsm", NULL, true, "an HSM region: this server's PKCS#11 URI of the region's token (its module path and PIN "
+                        "source may differ from the first node's)"},
     {NULL, NULL, false, NULL},
 };
 
@@ -178,6 +178,11 @@ static enum sr_err sr_cmd_region_join(struct sr_cli *cli, const struct sr_args *
     const struct sr_opt *o = sr_opts_region_join;
     const char *data = sr_data_dir(args, o);
     const char *list = sr_arg(args, o, "cards");
+    if (list == NULL && sr_arg(args, o, "hsm") == NULL) {
+        sr_cli_detail(cli, "give the inserted cards: --cards 1,3 [--card-dir DIR] (a quorum of the region's set); "
+                           "for a region on a PKCS#11 token, --hsm URI (this server's URI of the region's token)");
+        return SR_ERR_USAGE;
+    }
     unsigned cards[SR_MAX_CARDS];
     char diag[256] = "";
     struct sr_join_params p = {.name = args->pos[0], .card_dir = sr_arg(args, o, "card-dir"), .cards = cards,
@@ -257,7 +262,7 @@ const struct sr_cmd sr_cmds_region[] = {
      "region create NAME --data DIR [--acs-quorum K/N --pin-file F --card-dir D | --hsm URI]",
      "make a region: a module with its own security world"},
     {"join", sr_cmd_region_join, 0, 1, 1, sr_opts_region_join, NULL,
-     "region join NAME --data DIR --store URL (--cards 1,3 [--card-dir D] [--pin-file F] | [--hsm URI])",
+     "region join NAME --data DIR --store URL (--cards 1,3 [--card-dir D] [--pin-file F] | --hsm URI)",
      "load a region another server made into this server's own module, from a quorum of its cards"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

@@ -194,12 +194,21 @@ for k in rsa1 byokrsa; do
         fail "CKA_LOCAL/origin of $k: $(jq -c '{origin, hsm}' payload.json)"
 done
 
-step "no private key bytes of the imported keys in the store, its WAL, the server's logs or any answer"
-sqlite3 "$T/data/vault.db" "PRAGMA wal_checkpoint(FULL);" >/dev/null
+step "no private key bytes of the imported keys in the store (its WAL, or a pg_dump), the server's logs or any answer"
+store_files() { # STORE_FILES: the store as files to search (the checkpointed SQLite file and WAL, or a dump)
+    if [ -n "${STRONGROOM_STORE:-}" ]; then
+        "$SR_TEST_PG_BIN/pg_dump" -d "$STRONGROOM_STORE" > "$T/store-dump.sql" # bytea as hex: the hex needles
+        STORE_FILES=("$T/store-dump.sql")
+    else
+        sqlite3 "$T/data/vault.db" "PRAGMA wal_checkpoint(FULL);" >/dev/null
+        STORE_FILES=("$T"/data/vault.db*)
+    fi
+}
+store_files
 node -e 'const c=require("crypto"),fs=require("fs");for(const [f,o] of [["own.pem","rsa"],["ownec.pem","ec"]]){const j=c.createPrivateKey(fs.readFileSync(f)).export({format:"jwk"});for(const m of ["d","p","q","dp","dq","qi"])if(j[m])fs.writeFileSync(`secret.${o}.${m}`,Buffer.from(j[m],"base64url"));fs.writeFileSync(`secret.${o}.d.b64`,j.d)}'
 cp own.aes secret.aes.k
 b64u < own.aes > secret.aes.k.b64
-found=$(/usr/bin/python3 - "$T" "$T"/data/vault.db* "$T"/server.*.log "$PWD"/*.json $(find "$T/data" -type f) <<'PY'
+found=$(/usr/bin/python3 - "$T" "${STORE_FILES[@]}" "$T"/server.*.log "$PWD"/*.json $(find "$T/data" -type f) <<'PY'
 import glob, os, sys
 t, hays = sys.argv[1], sys.argv[2:]
 needles = {}
@@ -289,7 +298,8 @@ PY
 
 step "the store keeps references, never key bytes"
 start_server "$T/data" --quiet
-! grep -aq 'PRIVATE KEY' "$T/data/vault.db" || fail "a private key in the store"
+store_files
+! grep -aq 'PRIVATE KEY' "${STORE_FILES[@]}" || fail "a private key in the store"
 store_sql "$T/data" "SELECT $(store_hex blob) FROM keys WHERE name='rsa1'" | xxd -r -p | head -c 8 | grep -q SRP11REF ||
     fail "the stored blob is not a token reference"
 

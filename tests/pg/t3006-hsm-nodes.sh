@@ -31,7 +31,8 @@ $SR region join HSM1 --data n2 --hsm "pkcs11:token=vault?module-path=$SOFTHSM&pi
     fail "join: $(cat joined.txt)"
 grep -q 'Region HSM1 joined' joined.txt || fail "join says: $(cat joined.txt)"
 grep -q "pin-source=file:$T/n2-pin" n2/regions/HSM1/hsm/region.json || fail "node 2 does not keep its own URI"
-expect 1 'already' $SR region join HSM1 --data n2
+expect 1 'already' $SR region join HSM1 --data n2 --hsm "pkcs11:token=vault?module-path=$SOFTHSM&pin-source=file:$T/n2-pin"
+expect 2 'hsm URI' $SR region join HSM1 --data n3
 $SR region list --data n2 | grep -q 'HSM1 *yes' || fail "region list on node 2: $($SR region list --data n2)"
 
 start_nodes 2 hsmv
