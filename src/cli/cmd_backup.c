@@ -36,6 +36,7 @@ const struct sr_opt sr_opts_backup[] = {
     {"data", NULL, true, "the server's data directory (default ./strongroom-data)"},
     {"store", NULL, true, "a postgresql:// URL: the database is then PostgreSQL's to back up (env STRONGROOM_STORE)"},
     {"out", NULL, true, "the backup file to write (mode 0600; it holds the modules: keep it like the HSM)"},
+    {"force", NULL, false, "replace --out if it exists (else an existing file is never overwritten)"},
     {NULL, NULL, false, NULL},
 };
 
@@ -206,6 +207,11 @@ enum sr_err sr_cmd_backup(struct sr_cli *cli, const struct sr_args *args)
     if (out == NULL) {
         sr_cli_detail(cli, "--out FILE is required");
         return SR_ERR_USAGE;
+    }
+    /* As restore never writes over a directory: an earlier backup is not replaced by mistake. */
+    if (sr_file_exists(out) && !sr_arg_set(args, o, "force")) {
+        sr_cli_detail(cli, "%s exists: give another --out, or --force to replace it", out);
+        return SR_ERR_EXISTS;
     }
     const char *url = sr_arg(args, o, "store") ? sr_arg(args, o, "store") : secure_getenv("STRONGROOM_STORE");
     bool sqlite = url == NULL || *url == 0 || !sr_store_is_pg_url(url);

@@ -718,7 +718,7 @@ const struct sr_opt sr_opts_serve[] = {
     {"rotation-interval", NULL, true, "seconds between checks of the keys' rotation policies (default 60)"},
     {"checkpoint-interval", NULL, true, "seconds between signed audit checkpoints in DATA/checkpoints (default 3600; 0: none)"},
     {"port-file", NULL, true, "write the port actually bound to this file (for tests)"},
-    {"quiet", NULL, false, "do not log requests"},
+    {"quiet", NULL, false, "print nothing but warnings and errors: no serving line, no request log"},
     {"seal", NULL, true, "a new directory's seal: file, tpm2, pkcs11 or cards (as 'seal init --backend'; default file)"},
     {"tpm", NULL, true, "tpm2 seal: the TCTI (default STRONGROOM_TPM_TCTI, else the one given at 'seal init')"},
     {"pcrs", NULL, true, "with --seal tpm2: SHA-256 PCRs to bind the module keys to (7, or 0,2,7)"},
@@ -1019,9 +1019,12 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
     char lock_text[48];
     int lock_len = snprintf(lock_text, sizeof(lock_text), "%ld\n%u\n", (long)getpid(), bound);
     (void)!pwrite(lock, lock_text, (size_t)lock_len, 0); /* for 'vault create' to print the URL that works */
-    fprintf(cli->out, "strongroom: serving https://%s:%u (data %s, %lu threads); TLS CA: %s/ca.pem\n", addr, bound,
-            data, threads, tls_dir);
-    if (sr_arg_set(args, o, "dev")) {
+    bool quiet = sr_arg_set(args, o, "quiet");
+    if (!quiet) { /* --quiet: nothing but warnings and errors (readiness: --port-file, or the first answer) */
+        fprintf(cli->out, "strongroom: serving https://%s:%u (data %s, %lu threads); TLS CA: %s/ca.pem\n", addr,
+                bound, data, threads, tls_dir);
+    }
+    if (sr_arg_set(args, o, "dev") && !quiet) {
         sr_print_dev_help(cli->out, data, bound);
     }
     fflush(cli->out);

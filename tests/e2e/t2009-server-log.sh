@@ -16,4 +16,10 @@ grep -Eq "${line}dev GET GetKeys -> 200$" "$SERVER_LOG" || fail "no log line for
 grep -Eq "${line}- GET - -> 401$" "$SERVER_LOG" || fail "no log line for the refusal: $(cat "$SERVER_LOG")"
 noise=$(grep -Ei "handshake|gnutls|tls (connection|record|alert)|non-properly|reset by peer|libmicrohttpd: .*tls" "$SERVER_LOG" || true)
 [ -z "$noise" ] || fail "TLS noise in the log: $noise"
+grep -q 'strongroom: serving https://' "$SERVER_LOG" || fail "no serving line without --quiet"
+step "--quiet: no serving line and no request log, only warnings and errors"
+start_server "$T/data" --quiet
+api GET "/keys?$V" >/dev/null
+stop_server
+! grep -q 'serving\|GetKeys' "$SERVER_LOG" || fail "--quiet still prints: $(cat "$SERVER_LOG")"
 echo PASS

@@ -28,6 +28,11 @@ $SR backup --data "$T/data" --out "$T/backup.zip" > backup.out
 cat backup.out
 grep -q 'Kept elsewhere' backup.out || fail "backup does not say what it leaves out"
 [ "$(stat -c %a "$T/backup.zip")" = 600 ] || fail "the backup file is not mode 0600"
+sum=$(sha256sum < "$T/backup.zip")
+expect 1 'exists: give another --out, or --force' $SR backup --data "$T/data" --out "$T/backup.zip"
+[ "$(sha256sum < "$T/backup.zip")" = "$sum" ] || fail "a refused backup changed the existing file"
+$SR backup --data "$T/data" --out "$T/again.zip" >/dev/null && $SR backup --data "$T/data" --out "$T/again.zip" --force >/dev/null ||
+    fail "--force does not replace a backup"
 touch "$T/stop"; wait "$LOAD"
 [ "$(wc -l < "$T/acked")" -ge 1 ] || fail "the load acknowledged nothing"
 unzip -l "$T/backup.zip" > listing.txt
