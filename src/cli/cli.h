@@ -142,6 +142,9 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args);
 struct sr_store;
 SR_MUST_USE enum sr_err sr_open_store(struct sr_cli *cli, const struct sr_args *args, const struct sr_opt *opts,
                                       struct sr_store **ret);
+/* The same for the commands that may make a new data directory (serve --dev, region create): may_create. */
+SR_MUST_USE enum sr_err sr_open_store_new(struct sr_cli *cli, const struct sr_args *args, const struct sr_opt *opts,
+                                          bool may_create, struct sr_store **ret);
 void sr_storep(struct sr_store **s);
 #define SR_AUTO_STORE SR_AUTO(sr_storep)
 /* The two options of every command that opens the store. */

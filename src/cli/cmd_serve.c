@@ -46,14 +46,35 @@ void sr_storep(struct sr_store **s)
     }
 }
 
-enum sr_err sr_open_store(struct sr_cli *cli, const struct sr_args *args, const struct sr_opt *opts,
-                          struct sr_store **ret)
+static const char *sr_store_url(const struct sr_args *args, const struct sr_opt *opts)
+{
+    const char *url = sr_arg(args, opts, "store");
+    return url != NULL ? url : secure_getenv("STRONGROOM_STORE");
+}
+
+/* Any command but 'serve --dev' and 'region create' on a directory that is no server's would make an empty one (a
+ * token that works on no server, "0 entries, hash chain intact"): refused, and nothing is made. */
+static enum sr_err sr_data_dir_check(struct sr_cli *cli, const struct sr_args *args, const struct sr_opt *opts,
+                                     bool may_create)
 {
     const char *data = sr_data_dir(args, opts);
-    const char *url = sr_arg(args, opts, "store");
-    if (url == NULL) {
-        url = secure_getenv("STRONGROOM_STORE");
+    const char *url = sr_store_url(args, opts);
+    char db[SR_PATH_MAX];
+    SR_TRY(sr_path_join(db, sizeof(db), data, "vault.db"));
+    if (!may_create && (url == NULL || *url == 0) && !sr_file_exists(db)) {
+        sr_cli_detail(cli, "%s is not a Strongroom data directory (no vault.db): give --data with a server's data "
+                           "directory, or make one with 'serve --dev' or 'region create'", data);
+        return SR_ERR_NOT_FOUND;
     }
+    return SR_OK;
+}
+
+enum sr_err sr_open_store_new(struct sr_cli *cli, const struct sr_args *args, const struct sr_opt *opts, bool may_create,
+                              struct sr_store **ret)
+{
+    const char *data = sr_data_dir(args, opts);
+    const char *url = sr_store_url(args, opts);
+    SR_TRY(sr_data_dir_check(cli, args, opts, may_create));
     enum sr_err r = sr_store_open(url, data, ret);
     if (r == SR_ERR_UNAVAILABLE) {
         sr_cli_detail(cli, "cannot reach the database given by --store or STRONGROOM_STORE (is it running?)");
@@ -61,6 +82,12 @@ enum sr_err sr_open_store(struct sr_cli *cli, const struct sr_args *args, const 
         sr_cli_detail(cli, "cannot open the store %s", url && *url ? "given by --store or STRONGROOM_STORE" : data);
     }
     return r;
+}
+
+enum sr_err sr_open_store(struct sr_cli *cli, const struct sr_args *args, const struct sr_opt *opts,
+                          struct sr_store **ret)
+{
+    return sr_open_store_new(cli, args, opts, false, ret);
 }
 
 /* The port of the server running on data (serve.lock's second line, written once it listens); 0 if none. */
@@ -131,7 +158,7 @@ static enum sr_err sr_cmd_region_create(struct sr_cli *cli, const struct sr_args
     }
     p.kek_bits = (unsigned)bits;
     SR_AUTO_STORE struct sr_store *store = NULL;
-    SR_TRY(sr_open_store(cli, args, o, &store));
+    SR_TRY(sr_open_store_new(cli, args, o, true, &store));
     if (store->ops->region_exists(store, p.name) == SR_OK) {
         sr_cli_detail(cli, "region %s", p.name);
         return SR_ERR_EXISTS;
@@ -940,10 +967,11 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
         sr_cli_detail(cli, "--max-conns-per-address is a number from 1 to 1000");
         return SR_ERR_USAGE;
     }
+    SR_TRY(sr_data_dir_check(cli, args, o, sr_arg_set(args, o, "dev"))); /* before the lock makes the directory */
     SR_AUTO(sr_closep) int lock = -1;
     SR_TRY(sr_serve_lock(cli, data, &lock));
     SR_AUTO_STORE struct sr_store *store = NULL;
-    SR_TRY(sr_open_store(cli, args, o, &store));
+    SR_TRY(sr_open_store_new(cli, args, o, sr_arg_set(args, o, "dev"), &store));
     struct sr_seal_config seal;
     SR_TRY(sr_serve_seal(cli, args, data, &seal));
     if (sr_arg_set(args, o, "dev")) {

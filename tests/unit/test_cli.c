@@ -103,6 +103,22 @@ static void test_no_module_made_by_accident(void **state)
     sr_buf_release(&e);
 }
 
+/* Only 'serve --dev' and 'region create' make a data directory: any other command on a directory that is no
+ * server's is refused and makes nothing (a token that works on no server, an empty chain called intact). */
+static void test_no_data_directory_made_by_accident(void **state)
+{
+    struct sr_fixture *f = *state;
+    char data[600];
+    snprintf(data, sizeof(data), "%s/nowhere", f->dir);
+    SR_CLI(f, 1, "not a Strongroom data directory", "token", "create", "--role", "Administrator", "--data", data);
+    SR_CLI(f, 1, "not a Strongroom data directory", "audit", "verify", "--data", data);
+    SR_CLI(f, 1, "not a Strongroom data directory", "vault", "create", "v", "--region", "EU", "--subscription-id", "s",
+           "--data", data);
+    SR_CLI(f, 1, "not a Strongroom data directory", "region", "list", "--data", data);
+    SR_CLI(f, 1, "not a Strongroom data directory", "serve", "--data", data, "--listen", "127.0.0.1:0");
+    assert_false(sr_file_exists(data));
+}
+
 /* The refusals of the store and server options: usage errors (exit 2) that say what to give. */
 static void test_store_option_refusals(void **state)
 {
@@ -114,7 +130,7 @@ static void test_store_option_refusals(void **state)
     SR_CLI(f, 2, "--max-conns-per-address", "serve", "--data", data, "--max-conns-per-address", "0");
     SR_CLI(f, 2, "--output is table, tsv or json", "token", "list", "--data", data, "--output", "yaml");
     SR_CLI(f, 2, "--cards", "region", "join", "EU", "--data", data);
-    SR_CLI(f, 1, "no live token", "token", "revoke", "nobody", "--data", data);
+    SR_CLI(f, 1, "not a Strongroom data directory", "token", "revoke", "nobody", "--data", data);
     SR_CLI(f, 2, "--rotation-interval", "serve", "--data", data, "--rotation-interval", "0");
     SR_CLI(f, 2, "--checkpoint-interval", "serve", "--data", data, "--checkpoint-interval", "soon");
     SR_CLI(f, 2, "--out FILE", "backup", "--data", data);
@@ -326,6 +342,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_help_and_usage, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_no_module_made_by_accident, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_store_option_refusals, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_no_data_directory_made_by_accident, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_new_world_refusals, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_generatekey_refusals, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_world_load_refusals, sr_setup, sr_teardown),
