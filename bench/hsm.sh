@@ -5,11 +5,8 @@
 # docs/performance-hsm.md (bench/http.sh includes it in docs/performance.md). Release build in build-bench; all it
 # makes lives in a temporary directory; everything listens on 127.0.0.1 and stops by itself.
 set -euo pipefail
-case "${1:-5}" in
-    -h | --help) echo "usage: bench/hsm.sh [SECONDS-PER-RUN]   (default 5 s a run; writes docs/performance-hsm.md)"; exit 0 ;;
-    *[!0-9]* | 0) echo "usage: bench/hsm.sh [SECONDS-PER-RUN]   (default 5 s a run; writes docs/performance-hsm.md)" >&2; exit 2 ;;
-esac
-SECS=${1:-5}
+. "$(dirname "$0")/args.sh"
+bench_seconds "usage: bench/hsm.sh [SECONDS-PER-RUN]   (default 5 s a run; writes docs/performance-hsm.md)" "$@"
 CPUS=$(nproc)
 CONNS=16
 SRC=$(cd "$(dirname "$0")/.." && pwd)

@@ -5,11 +5,8 @@
 # rewrites docs/performance.md. Usage (from the repository top): bench/http.sh [SECONDS-PER-RUN]
 # Needs wrk, nginx-light and sqlite3 (Debian); everything listens on 127.0.0.1 and stops by itself.
 set -euo pipefail
-case "${1:-5}" in
-    -h | --help) echo "usage: bench/http.sh [SECONDS-PER-RUN]   (from the repository top; default 5 s a run; rewrites docs/performance.md)"; exit 0 ;;
-    *[!0-9]* | 0) echo "usage: bench/http.sh [SECONDS-PER-RUN]   (from the repository top; default 5 s a run; rewrites docs/performance.md)" >&2; exit 2 ;;
-esac
-SECS=${1:-5}
+. "$(dirname "$0")/args.sh"
+bench_seconds "usage: bench/http.sh [SECONDS-PER-RUN]   (from the repository top; default 5 s a run; rewrites docs/performance.md)" "$@"
 CPUS=$(nproc)
 CONNS=16
 ROOT=$(pwd)
