@@ -3,6 +3,7 @@
  * cmd.c - the subcommand table, option parsing, dispatch and help.
  * Every precondition a row's flags name is checked here, once.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -210,6 +211,67 @@ static enum sr_err sr_cmd_completion(struct sr_cli *cli, const struct sr_args *a
     return SR_OK;
 }
 
+/* --- did you mean --- */
+
+/* Levenshtein distance of two short words (longer ones: far apart). */
+static size_t sr_edit_distance(const char *a, const char *b)
+{
+    enum { MAX = 48 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > MAX || lb > MAX) {
+        return SIZE_MAX;
+    }
+    size_t row[MAX + 1];
+    for (size_t j = 0; j <= lb; j++) {
+        row[j] = j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            best = up + 1 < best ? up + 1 : best;
+            best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* Whether typed is close enough to known to suggest it (at most 2 edits, and fewer than its length). */
+static bool sr_near(const char *typed, const char *known, size_t *best)
+{
+    size_t d = sr_edit_distance(typed, known);
+    if (d <= 2 && d < strlen(typed) && d < *best) {
+        *best = d;
+        return true;
+    }
+    return false;
+}
+
+static const char *sr_cmd_suggest(const struct sr_cmd *table, const char *typed)
+{
+    const char *found = NULL;
+    size_t best = SIZE_MAX;
+    for (const struct sr_cmd *c = table; c->name != NULL; c++) {
+        found = sr_near(typed, c->name, &best) ? c->name : found;
+    }
+    return found;
+}
+
+static const char *sr_opt_suggest(const struct sr_opt *opts, const char *typed)
+{
+    const char *found = NULL;
+    size_t best = SIZE_MAX;
+    typed += strspn(typed, "-");
+    for (int i = 0; opts != NULL && opts[i].name != NULL; i++) {
+        found = sr_near(typed, opts[i].name, &best) ? opts[i].name : found;
+    }
+    return found;
+}
+
 static const struct sr_opt *sr_opt_match(const struct sr_opt *opts, const char *arg, const char **ret_value, int *ret_i)
 {
     *ret_value = NULL;
@@ -248,7 +310,9 @@ static enum sr_err sr_args_parse(struct sr_cli *cli, const struct sr_cmd *c, int
         int idx = -1;
         const struct sr_opt *o = sr_opt_match(c->opts, a, &value, &idx);
         if (o == NULL) {
-            sr_cli_detail(cli, "unknown option '%s'; see 'strongroom %s --help'", a, cli->cmd_name);
+            const char *near = sr_opt_suggest(c->opts, a);
+            sr_cli_detail(cli, "unknown option '%s'%s%s%s; see 'strongroom %s --help'", a, near ? " (did you mean '--" : "",
+                          near ? near : "", near ? "'?)" : "", cli->cmd_name);
             return SR_ERR_USAGE;
         }
         if (o->has_arg && value == NULL) {
@@ -268,7 +332,11 @@ static enum sr_err sr_args_parse(struct sr_cli *cli, const struct sr_cmd *c, int
         args->set[idx] = true;
         args->val[idx] = value;
     }
-    if (args->npos < c->min_pos || args->npos > c->max_pos) {
+    if (args->npos > c->max_pos) {
+        sr_cli_detail(cli, "unexpected argument '%s'; usage: strongroom %s", args->pos[c->max_pos], c->usage);
+        return SR_ERR_USAGE;
+    }
+    if (args->npos < c->min_pos) {
         sr_cli_detail(cli, "usage: strongroom %s", c->usage);
         return SR_ERR_USAGE;
     }
@@ -343,7 +411,9 @@ static int sr_dispatch(struct sr_cli *cli, const struct sr_cmd *table, int argc,
     snprintf(name_buf + used, name_cap - used, "%s%s", used ? " " : "", argv[0]);
     cli->cmd_name = name_buf;
     if (c == NULL) {
-        sr_cli_detail(cli, "unknown command '%s'; 'strongroom help' lists the commands", argv[0]);
+        const char *near = sr_cmd_suggest(table, argv[0]);
+        sr_cli_detail(cli, "unknown command '%s'%s%s%s; 'strongroom help' lists the commands", argv[0],
+                      near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
         return sr_report(cli, SR_ERR_USAGE);
     }
     if (c->sub != NULL) {

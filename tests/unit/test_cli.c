@@ -77,8 +77,15 @@ static void test_help_and_usage(void **state)
     assert_non_null(strstr((char *)o.data, "usage: strongroom generatekey"));
     sr_buf_release(&o);
     sr_buf_release(&e);
-    SR_CLI(f, 2, "unknown command 'frobnicate'", "frobnicate");
-    SR_CLI(f, 2, "unknown option '--bogus'", "module", "show", "--bogus");
+    SR_CLI(f, 2, "unknown command 'frobnicate'; 'strongroom help'", "frobnicate"); /* nothing near it */
+    SR_CLI(f, 2, "unknown option '--bogus'; see", "module", "show", "--bogus");
+    /* Typos get the nearest name, at every level; an argument too many is named. */
+    SR_CLI(f, 2, "unknown command 'lst' (did you mean 'list'?)", "key", "lst");
+    SR_CLI(f, 2, "unknown command 'tokn' (did you mean 'token'?)", "tokn", "list");
+    SR_CLI(f, 2, "unknown command 'verfy' (did you mean 'verify'?)", "audit", "verfy");
+    SR_CLI(f, 2, "unknown option '--dat' (did you mean '--data'?)", "token", "list", "--dat", "x");
+    SR_CLI(f, 2, "unexpected argument 'extra'; usage: strongroom token list", "token", "list", "extra");
+    SR_CLI(f, 2, "unexpected argument 'B'; usage: strongroom region create", "region", "create", "A", "B");
     SR_CLI(f, 2, "mode is I (initialisation) or O", "module", "mode", "X");
     SR_CLI(f, 2, NULL, "module");
     SR_CLI(f, 1, "strongroom: new-world: the module is in operational mode", "new-world");
