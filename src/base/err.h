@@ -245,6 +245,9 @@ enum sr_err_family {
     X(SR_ERR_HSM_BACKUP, SR_FAM_INPUT, "BadParameter",                                                        \
       "this key lives in the region's HSM and never leaves it: back it up with the HSM vendor's own backup "   \
       "(its security world or token backup), as Managed HSM does for keys that never leave")                  \
+    X(SR_ERR_HSM_CLEAR_KEY, SR_FAM_INPUT, "BadParameter",                                                      \
+      "the region's HSM token takes keys only by BYOK (key_hsm, wrapped under a key of the token): a key in "   \
+      "clear never enters it")                                                                                 \
     X(SR_ERR_HSM_FOREIGN_TOKEN, SR_FAM_INTEGRITY, "Forbidden",                                               \
       "the token the URI names is not the region's: it does not hold the region's identity key; name the "     \
       "region's token (token=, serial= or the slot) in --hsm")                                                 \

@@ -325,11 +325,9 @@ static enum sr_err sr_p11_find_cached(struct sr_p11_lease *l, CK_OBJECT_CLASS cl
                                       const char *label, CK_OBJECT_HANDLE *ret)
 {
     struct sr_hsm_p11 *p = l->p;
-    uint32_t hash = 2166136261u;
-    for (size_t i = 0; i < SR_P11_ID_LEN; i++) {
-        hash = (hash ^ id[i]) * 16777619u;
-    }
-    struct sr_p11_cached *c = &p->cache[hash % SR_P11_CACHE];
+    uint32_t slot; /* CKA_IDs are random: their first bytes index the cache */
+    memcpy(&slot, id, sizeof(slot));
+    struct sr_p11_cached *c = &p->cache[slot % SR_P11_CACHE];
     pthread_mutex_lock(&p->lock);
     bool hit = c->used && c->gen == l->gen && c->cls == cls && memcmp(c->id, id, SR_P11_ID_LEN) == 0;
     CK_OBJECT_HANDLE o = c->handle;
@@ -595,14 +593,20 @@ static enum sr_err sr_p11_kek_public(const struct sr_hsm *h, EVP_PKEY **ret)
     return SR_OK;
 }
 
+/* The identity key's public half, read by fn (sr_p11_pubread_call, or a variant that says more of a miss). */
+static enum sr_err sr_p11_identity_read(const struct sr_hsm *h, sr_p11_call_fn fn, EVP_PKEY **ret)
+{
+    struct sr_p11_pubread r = {.id = sr_p11(h)->identity_id, .cls = CKO_PUBLIC_KEY,
+                               .spec = {.type = SR_KEY_EC, .curve = SR_CURVE_P384}};
+    SR_TRY(sr_p11_run(h, fn, &r));
+    *ret = r.pub;
+    return SR_OK;
+}
+
 enum sr_err sr_hsm_pkcs11_identity(const struct sr_hsm *h, EVP_PKEY **ret)
 {
     SR_ENSURE(h->ops == &sr_hsm_p11_ops, SR_ERR_KEY_TYPE);
-    struct sr_p11_pubread r = {.id = sr_p11(h)->identity_id, .cls = CKO_PUBLIC_KEY,
-                               .spec = {.type = SR_KEY_EC, .curve = SR_CURVE_P384}};
-    SR_TRY(sr_p11_run(h, sr_p11_pubread_call, &r));
-    *ret = r.pub;
-    return SR_OK;
+    return sr_p11_identity_read(h, sr_p11_pubread_call, ret);
 }
 
 /* --- making keys --- */
@@ -1095,7 +1099,7 @@ static enum sr_err sr_p11_no_import(const struct sr_hsm *h, const char *label, c
                                     unsigned acl, struct sr_buf *out, struct sr_key_spec *ret_spec)
 {
     (void)h, (void)label, (void)name, (void)jwk, (void)acl, (void)out, (void)ret_spec;
-    return SR_ERR_P11_MECHANISM; /* a clear key comes into a token only by BYOK, wrapped */
+    return SR_ERR_HSM_CLEAR_KEY;
 }
 
 static enum sr_err sr_p11_no_import_secret(const struct sr_hsm *h, const char *label, const char *name,
@@ -1103,7 +1107,7 @@ static enum sr_err sr_p11_no_import_secret(const struct sr_hsm *h, const char *l
                                            struct sr_buf *out)
 {
     (void)h, (void)label, (void)name, (void)origin, (void)key, (void)len, (void)acl, (void)out;
-    return SR_ERR_P11_MECHANISM;
+    return SR_ERR_HSM_CLEAR_KEY;
 }
 
 /* --- release: an exportable key wrapped by the token itself for the target's runtime key --- */
@@ -1464,10 +1468,8 @@ static enum sr_err sr_p11_identity_here_call(struct sr_p11_lease *l, void *ctx)
 
 static enum sr_err sr_p11_same_token(struct sr_hsm_p11 *p)
 {
-    struct sr_p11_pubread read = {.id = p->identity_id, .cls = CKO_PUBLIC_KEY,
-                                  .spec = {.type = SR_KEY_EC, .curve = SR_CURVE_P384}};
-    SR_TRY(sr_p11_run(&p->base, sr_p11_identity_here_call, &read));
-    SR_AUTO_PKEY EVP_PKEY *identity = read.pub;
+    SR_AUTO_PKEY EVP_PKEY *identity = NULL;
+    SR_TRY(sr_p11_identity_read(&p->base, sr_p11_identity_here_call, &identity));
     char esn[sizeof(p->esn)];
     snprintf(esn, sizeof(esn), "%s", p->esn);
     uint8_t hkm[SR_HASH_LEN];

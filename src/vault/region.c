@@ -102,6 +102,17 @@ static enum sr_err sr_region_bundle_add(void *ctx, const char *name, const uint8
     return SR_OK;
 }
 
+/* An HSM region's region.json in a bundle; NULL for a software region's. */
+static const struct sr_region_file *sr_region_bundle_hsm(const struct sr_region_bundle *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (strcmp(b->files[i].name, "hsm/region.json") == 0) {
+            return &b->files[i];
+        }
+    }
+    return NULL;
+}
+
 /* Where a bundle file lives under DATA/regions/R: the world and KEK in the module, the rest in toolset/. */
 static enum sr_err sr_region_file_path(const char *region_dir, const char *name, char *out, size_t cap)
 {
@@ -307,10 +318,7 @@ static void sr_region_join_undo(const char *data_dir)
 static enum sr_err sr_region_join_hsm(const char *data_dir, const struct sr_join_params *params,
                                       const struct sr_region_bundle *b, const char *region_dir, const char *staging)
 {
-    const struct sr_region_file *json = NULL;
-    for (size_t i = 0; i < b->n; i++) {
-        json = strcmp(b->files[i].name, "hsm/region.json") == 0 ? &b->files[i] : json;
-    }
+    const struct sr_region_file *json = sr_region_bundle_hsm(b);
     SR_ENSURE(json != NULL, SR_ERR_REGION_NO_FILES);
     char placed[SR_PATH_MAX], staged[SR_PATH_MAX], root[SR_PATH_MAX];
     SR_TRY(sr_path_join(placed, sizeof(placed), region_dir, "hsm"));
@@ -373,11 +381,7 @@ enum sr_err sr_region_join(const char *data_dir, struct sr_store *store, const s
     if (r == SR_OK && b.n == 0) {
         r = SR_ERR_REGION_NO_FILES;
     }
-    bool hsm = false;
-    for (size_t i = 0; r == SR_OK && i < b.n; i++) {
-        hsm |= strcmp(b.files[i].name, "hsm/region.json") == 0;
-    }
-    if (r == SR_OK && hsm) {
+    if (r == SR_OK && sr_region_bundle_hsm(&b) != NULL) {
         r = sr_region_join_hsm(data_dir, params, &b, region_dir, staging);
         sr_region_bundle_release(&b);
         (void)!sr_dir_remove_tree(staging); /* best effort: a leftover is removed by the next join */

@@ -219,12 +219,6 @@ static void sr_hsm_refusal_detail(struct sr_vault_svc *svc, struct sr_request *r
         return;
     }
     const json_t *b = req->body;
-    const json_t *jwk = json_object_get(b, "key");
-    if (json_is_object(jwk) && json_object_get(jwk, "key_hsm") == NULL) {
-        snprintf(req->detail, sizeof(req->detail), "region %s's token %s takes keys only by BYOK (key_hsm, wrapped "
-                 "under a key of the token): a key in clear never enters it", req->vault.region, esn);
-        return;
-    }
     const char *alg = json_string_value(json_object_get(b, "alg"));
     alg = alg != NULL ? alg : json_string_value(json_object_get(b, "enc")); /* a release's wrapping */
     const char *crv = json_string_value(json_object_get(b, "crv"));
