@@ -75,6 +75,8 @@ int sr_err_http_status(enum sr_err e)
         return 409;
     case SR_FAM_TOO_LARGE:
         return 413;
+    case SR_FAM_TOO_MANY:
+        return 429;
     case SR_FAM_UNAVAILABLE:
         return 503;
     default:

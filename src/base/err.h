@@ -24,6 +24,7 @@ enum sr_err_family {
     SR_FAM_METHOD,    /* exit 1, HTTP 405 */
     SR_FAM_IO,        /* exit 1, HTTP 500 */
     SR_FAM_UNAVAILABLE, /* try again later: exit 1, HTTP 503 */
+    SR_FAM_TOO_MANY,  /* too many attempts: exit 1, HTTP 429 */
     SR_FAM_INTERNAL,  /* exit 1, HTTP 500 */
 };
 
@@ -57,6 +58,12 @@ enum sr_err_family {
     X(SR_ERR_TOKEN_REVOKED, SR_FAM_UNAUTH, "Unauthorized", "The token was revoked; ask for a new one ('strongroom token create')") \
     X(SR_ERR_TOKEN_NAME, SR_FAM_USAGE, "BadParameter", "a token's --name is 1 to 31 letters, digits, '.', '_' or '-'") \
     X(SR_ERR_TOKEN_EXPIRED, SR_FAM_UNAUTH, "Unauthorized", "The token has expired; make a new one with 'strongroom token create'") \
+    X(SR_ERR_JWT_ALG, SR_FAM_UNAUTH, "Unauthorized", "The token's alg is not one its key signs with (RS, PS or ES 256/384/512; none and HMAC are refused)") \
+    X(SR_ERR_JWT_SIGNATURE, SR_FAM_UNAUTH, "Unauthorized", "The token's signature does not verify with its issuer's keys") \
+    X(SR_ERR_JWT_NOT_YET, SR_FAM_UNAUTH, "Unauthorized", "The token is not valid yet (nbf); check the clocks") \
+    X(SR_ERR_JWT_AUDIENCE, SR_FAM_UNAUTH, "Unauthorized", "The token is for another audience (aud); ask the authority for a token for this vault") \
+    X(SR_ERR_JWT_ISSUER, SR_FAM_UNAUTH, "Unauthorized", "The token is not from this server's authority (iss, kid); ask it for a token at /{tenant}/oauth2/v2.0/token") \
+    X(SR_ERR_PRINCIPAL_GONE, SR_FAM_UNAUTH, "Unauthorized", "The application this token was issued to no longer exists") \
     X(SR_ERR_FORBIDDEN, SR_FAM_DENIED, "Forbidden", "Caller is not authorized to perform this action on this vault") \
     X(SR_ERR_KEY_DISABLED, SR_FAM_DENIED, "Forbidden", "Operation is not allowed on a disabled key")         \
     X(SR_ERR_KEY_NOT_YET_VALID, SR_FAM_DENIED, "Forbidden", "Operation is not allowed: the key is not yet valid (nbf)") \
@@ -75,6 +82,29 @@ enum sr_err_family {
     X(SR_ERR_KEY_CONFLICT, SR_FAM_CONFLICT, "Conflict",                                                      \
       "A key with this name exists, or is deleted but not purged; recover or purge it first")              \
     X(SR_ERR_NOT_DELETED, SR_FAM_NOT_FOUND, "KeyNotFound", "Deleted key not found")                          \
+    X(SR_ERR_APP_NAME, SR_FAM_USAGE, "BadParameter", "an application's name is 1 to 31 letters, digits, '.', '_' or '-' (and not a GUID)") \
+    X(SR_ERR_APP_EXISTS, SR_FAM_CONFLICT, "Conflict", "an application or token label of that name exists; choose another name") \
+    X(SR_ERR_APP_NOT_FOUND, SR_FAM_NOT_FOUND, "NotFound", "no such application (see 'strongroom app list')") \
+    X(SR_ERR_APP_CERTIFICATE, SR_FAM_USAGE, "BadParameter", "the certificate is not a PEM X.509 certificate with an RSA or EC key") \
+    X(SR_ERR_APP_CERTIFICATE_EXPIRED, SR_FAM_INPUT, "BadParameter", "the certificate has expired; give a current one") \
+    X(SR_ERR_CREDENTIAL_NOT_FOUND, SR_FAM_NOT_FOUND, "NotFound", "the application has no credential with that id (see 'strongroom app show')") \
+    X(SR_ERR_IDP_ISSUER, SR_FAM_USAGE, "BadParameter", "an issuer is an https:// (or http://) URL of at most 255 bytes") \
+    X(SR_ERR_IDP_JWKS, SR_FAM_INPUT, "BadParameter", "the issuer's keys must be a JWKS ({\"keys\": [...]}) of RSA or EC public keys") \
+    X(SR_ERR_IDP_UNTRUSTED, SR_FAM_INPUT, "BadParameter", "that issuer is not trusted; trust it first with 'strongroom idp trust'") \
+    X(SR_ERR_ROLE_SCOPE, SR_FAM_USAGE, "BadParameter", "a scope is /, /vaults/VAULT or /vaults/VAULT/keys/KEY (the API also takes /keys and /keys/KEY)") \
+    X(SR_ERR_ROLE_ASSIGNMENT_NAME, SR_FAM_USAGE, "BadParameter", "a role assignment's name is a GUID") \
+    X(SR_ERR_ROLE_ASSIGNMENT_EXISTS, SR_FAM_CONFLICT, "RoleAssignmentExists", "a role assignment of that name exists") \
+    X(SR_ERR_ROLE_ASSIGNMENT_NOT_FOUND, SR_FAM_NOT_FOUND, "RoleAssignmentNotFound", "no such role assignment") \
+    X(SR_ERR_ROLE_DEFINITION_NOT_FOUND, SR_FAM_NOT_FOUND, "RoleDefinitionNotFound", "no such role definition") \
+    X(SR_ERR_SECRET_WRONG, SR_FAM_UNAUTH, "invalid_client", "the client secret is wrong") \
+    X(SR_ERR_SECRET_EXPIRED, SR_FAM_UNAUTH, "invalid_client", "the client secret has expired; add a new one with 'strongroom app credential add'") \
+    X(SR_ERR_OAUTH_CLIENT, SR_FAM_UNAUTH, "invalid_client", "client authentication failed") \
+    X(SR_ERR_OAUTH_GRANT, SR_FAM_USAGE, "invalid_grant", "the assertion is not valid now") \
+    X(SR_ERR_OAUTH_UNAUTHORIZED_CLIENT, SR_FAM_USAGE, "unauthorized_client", "the application does not accept this workload") \
+    X(SR_ERR_OAUTH_REQUEST, SR_FAM_USAGE, "invalid_request", "the token request is malformed") \
+    X(SR_ERR_OAUTH_SCOPE, SR_FAM_USAGE, "invalid_scope", "scope must be one resource's .default: https://vault.azure.net/.default or https://<vault host>/.default") \
+    X(SR_ERR_OAUTH_GRANT_TYPE, SR_FAM_USAGE, "unsupported_grant_type", "only grant_type=client_credentials is supported") \
+    X(SR_ERR_OAUTH_LOCKED, SR_FAM_TOO_MANY, "temporarily_unavailable", "too many failed client authentications from this address; wait a minute") \
     X(SR_ERR_ROLE, SR_FAM_USAGE, "BadParameter",                                                             \
       "unknown role: Administrator, \"Crypto Officer\", \"Crypto User\", \"Crypto Service Encryption User\", "      \
       "\"Crypto Service Release User\" or Reader")                                                              \

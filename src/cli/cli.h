@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "hsm/module.h"
 
 #define SR_MAX_OPTS 24
@@ -126,6 +128,10 @@ extern const struct sr_cmd sr_cmds_world[];
 extern const struct sr_cmd sr_cmds_region[];
 extern const struct sr_cmd sr_cmds_vault[];
 extern const struct sr_cmd sr_cmds_token[];
+extern const struct sr_cmd sr_cmds_app[];  /* cmd_identity.c */
+extern const struct sr_cmd sr_cmds_idp[];
+extern const struct sr_cmd sr_cmds_role[];
+extern const struct sr_cmd sr_cmds_authority[];
 extern const struct sr_cmd sr_cmds_audit[];
 extern const struct sr_cmd sr_cmds_key[];
 extern const struct sr_cmd sr_cmds_toolset[];
@@ -146,6 +152,11 @@ SR_MUST_USE enum sr_err sr_open_store(struct sr_cli *cli, const struct sr_args *
 SR_MUST_USE enum sr_err sr_open_store_new(struct sr_cli *cli, const struct sr_args *args, const struct sr_opt *opts,
                                           bool may_create, struct sr_store **ret);
 void sr_storep(struct sr_store **s);
+/* Rows a fill function reads from the store, printed as --output says: the frame of every listing command. */
+struct sr_column;
+typedef enum sr_err (*sr_rows_fill)(struct sr_store *store, const struct sr_args *args, json_t *rows);
+SR_MUST_USE enum sr_err sr_list_rows(struct sr_cli *cli, const struct sr_args *args, sr_rows_fill fill,
+                                     const struct sr_column *cols);
 #define SR_AUTO_STORE SR_AUTO(sr_storep)
 /* The two options of every command that opens the store. */
 #define SR_OPTS_DATA_STORE                                                                                     \

@@ -116,9 +116,7 @@ static unsigned sr_running_port(const char *data)
 }
 
 /* Rows from the store, printed as --output says: the frame of every listing command. */
-typedef enum sr_err (*sr_rows_fill)(struct sr_store *store, const struct sr_args *args, json_t *rows);
-
-static enum sr_err sr_list_rows(struct sr_cli *cli, const struct sr_args *args, sr_rows_fill fill,
+enum sr_err sr_list_rows(struct sr_cli *cli, const struct sr_args *args, sr_rows_fill fill,
                                 const struct sr_column *cols)
 {
     enum sr_output format;
@@ -743,6 +741,7 @@ const struct sr_opt sr_opts_serve[] = {
     {"max-conns-per-address", NULL, true, "open connections one client address may hold (default 128, of 4,096)"},
     {"body-budget", NULL, true, "MiB of request bodies the server holds at once, past which it answers 503 (default 256)"},
     {"rotation-interval", NULL, true, "seconds between checks of the keys' rotation policies (default 60)"},
+    {"token-lifetime", NULL, true, "seconds an access token of the authority lives (default 3600)"},
     {"checkpoint-interval", NULL, true, "seconds between signed audit checkpoints in DATA/checkpoints (default 3600; 0: none)"},
     {"port-file", NULL, true, "write the port actually bound to this file (for tests)"},
     {"quiet", NULL, false, "print nothing but warnings and errors: no serving line, no request log"},
@@ -950,6 +949,12 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
         sr_cli_detail(cli, "--rotation-interval is a number of seconds from 1 to 86400");
         return SR_ERR_USAGE;
     }
+    unsigned long lifetime = 3600;
+    if (sr_arg(args, o, "token-lifetime") &&
+        sr_parse_uint(sr_arg(args, o, "token-lifetime"), 1, 86400, &lifetime) != SR_OK) {
+        sr_cli_detail(cli, "--token-lifetime is a number of seconds from 1 to 86400");
+        return SR_ERR_USAGE;
+    }
     unsigned long checkpoint = 3600;
     if (sr_arg(args, o, "checkpoint-interval") &&
         sr_parse_uint(sr_arg(args, o, "checkpoint-interval"), 0, 7 * 86400, &checkpoint) != SR_OK) {
@@ -1002,6 +1007,7 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
     struct sr_vault_svc *svc = NULL;
     SR_TRY(sr_vault_svc_open(data, store, &svc));
     sr_vault_use_seal(svc, &seal);
+    sr_vault_token_lifetime(svc, (long long)lifetime);
     if (sr_arg_set(args, o, "dev")) {
         sr_vault_allow_short_policies(svc);
     }

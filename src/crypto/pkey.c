@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -564,6 +565,23 @@ enum sr_err sr_x509_from_pem(const uint8_t *pem, size_t len, X509 **ret)
 enum sr_err sr_x509_check_signed_by(X509 *cert, EVP_PKEY *issuer_pub)
 {
     SR_ENSURE(X509_verify(cert, issuer_pub) == 1, SR_ERR_BAD_SIGNATURE);
+    return SR_OK;
+}
+
+enum sr_err sr_x509_describe(X509 *cert, uint8_t sha1[20], uint8_t sha256[32], long long *not_after,
+                             char *subject, size_t cap)
+{
+    unsigned n = 0;
+    SR_ENSURE(X509_digest(cert, EVP_sha1(), sha1, &n) == 1 && n == 20, SR_ERR_CRYPTO);
+    SR_ENSURE(X509_digest(cert, EVP_sha256(), sha256, &n) == 1 && n == 32, SR_ERR_CRYPTO);
+    struct tm tm;
+    SR_ENSURE(ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1, SR_ERR_MALFORMED);
+    *not_after = (long long)timegm(&tm);
+    SR_AUTO_BIO BIO *bio = BIO_new(BIO_s_mem());
+    SR_ENSURE(bio != NULL, SR_ERR_NOMEM);
+    SR_ENSURE(X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0, SR_ERR_CRYPTO);
+    int len = BIO_read(bio, subject, (int)cap - 1);
+    subject[len > 0 ? len : 0] = 0;
     return SR_OK;
 }
 

@@ -153,5 +153,9 @@ SR_MUST_USE enum sr_err sr_x509_to_pem(X509 *cert, struct sr_buf *out_text);
 SR_MUST_USE enum sr_err sr_x509_from_pem(const uint8_t *pem, size_t len, X509 **ret);
 /* Checks cert's signature by issuer_pub (SR_ERR_BAD_SIGNATURE on mismatch). */
 SR_MUST_USE enum sr_err sr_x509_check_signed_by(X509 *cert, EVP_PKEY *issuer_pub);
+/* A certificate's thumbprints as JOSE names them (x5t: SHA-1 of the DER, x5t#S256: SHA-256), its notAfter
+ * (Unix time) and its subject (one line, RFC 2253). */
+SR_MUST_USE enum sr_err sr_x509_describe(X509 *cert, uint8_t sha1[20], uint8_t sha256[32], long long *not_after,
+                                         char *subject, size_t cap);
 
 #endif

@@ -17,17 +17,30 @@
 #include "vault/vault.h"
 
 #define SR_MAX_BODY (1024u * 1024u)
-#define SR_TENANT_ID "00000000-0000-0000-0000-000000000000"
 
 struct sr_route_match {
     enum sr_op op;
     char name[SR_MAX_NAME + 2];     /* +1 so an overlong name is caught by the name check */
     char version[SR_VERSION_LEN + 2];
+    char scope[SR_MAX_NAME + 8];    /* role assignments: the path before /providers/ ("/", "/keys/K") */
 };
 
 /* SR_OK and ret; SR_ERR_ROUTE for an unknown path; SR_ERR_METHOD for a known path with another method. */
 SR_MUST_USE enum sr_err sr_route_match(const char *method, const char *path, struct sr_route_match *ret);
 bool sr_api_version_ok(const char *version);
+
+/* --- the token authority's paths (authority.c) --- */
+enum sr_authority_route { SR_AUTH_METADATA, SR_AUTH_JWKS, SR_AUTH_TOKEN };
+/* Whether path is one of the authority's (/{tenant}/v2.0/.well-known/openid-configuration,
+ * /{tenant}/discovery/v2.0/keys, /{tenant}/oauth2/v2.0/token, and /adfs/... as ADFS has them); tenant gets
+ * the path's tenant, which must be this server's or "adfs" (SR_ERR_OAUTH_REQUEST otherwise). */
+bool sr_authority_route(const char *path, enum sr_authority_route *ret, char *tenant, size_t cap);
+SR_MUST_USE enum sr_err sr_authority_tenant_ok(const char *tenant);
+/* An application/x-www-form-urlencoded body as a JSON object of strings: percent-decoded, '+' a space; a name
+ * given twice, a NUL, bad escapes or more than 32 fields are SR_ERR_OAUTH_REQUEST (RFC 6749 §3.2). */
+SR_MUST_USE enum sr_err sr_form_parse(const uint8_t *data, size_t len, json_t **ret);
+/* OAuth's error body ({error, error_description, error_codes, timestamp, trace_id}) for e. */
+json_t *sr_oauth_error_body(enum sr_err e, const char *detail, const char *trace_id);
 /* From a Host header: the vault name it addresses and the challenge resource ("https://localhost"). */
 SR_MUST_USE enum sr_err sr_host_parse(const char *host, const char *default_vault, char *vault, size_t vcap,
                                       char *resource, size_t rcap);

@@ -1,4 +1,5 @@
 /* router.c - the route table: Key Vault's keys API paths, matched case-insensitively per segment. */
+#define _GNU_SOURCE /* strcasestr */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -123,8 +124,49 @@ static bool sr_pattern_matches(const char *pattern, char segs[SR_MAX_SEGMENTS][S
     return true;
 }
 
+/* {scope}/providers/Microsoft.Authorization/roleDefinitions[/{id}] and .../roleAssignments[/{name}]. */
+static bool sr_route_rbac(const char *method, const char *path, struct sr_route_match *ret, enum sr_err *err)
+{
+    static const char marker[] = "/providers/Microsoft.Authorization/";
+    const char *at = strcasestr(path, marker);
+    if (at == NULL || (size_t)(at - path) >= sizeof(ret->scope)) {
+        return false;
+    }
+    memset(ret, 0, sizeof(*ret));
+    snprintf(ret->scope, sizeof(ret->scope), "%.*s", (int)(at - path), path);
+    const char *what = at + sizeof(marker) - 1;
+    size_t wlen = strcspn(what, "/");
+    const char *name = what[wlen] == '/' ? what + wlen + 1 : NULL;
+    if (name != NULL && (strlen(name) > SR_MAX_NAME || strchr(name, '/') != NULL || *name == 0)) {
+        *err = SR_ERR_ROUTE;
+        return true;
+    }
+    snprintf(ret->name, sizeof(ret->name), "%s", name ? name : "");
+    bool defs = wlen == 15 && strncasecmp(what, "roleDefinitions", 15) == 0;
+    bool assigns = wlen == 15 && strncasecmp(what, "roleAssignments", 15) == 0;
+    *err = SR_OK;
+    if (defs && strcmp(method, "GET") == 0) {
+        ret->op = name ? SR_OP_ROLE_DEFINITION_GET : SR_OP_ROLE_DEFINITIONS;
+    } else if (assigns && name == NULL && strcmp(method, "GET") == 0) {
+        ret->op = SR_OP_ROLE_ASSIGNMENTS;
+    } else if (assigns && name != NULL && strcmp(method, "GET") == 0) {
+        ret->op = SR_OP_ROLE_ASSIGNMENT_GET;
+    } else if (assigns && name != NULL && strcmp(method, "PUT") == 0) {
+        ret->op = SR_OP_ROLE_ASSIGNMENT_PUT;
+    } else if (assigns && name != NULL && strcmp(method, "DELETE") == 0) {
+        ret->op = SR_OP_ROLE_ASSIGNMENT_DELETE;
+    } else {
+        *err = defs || assigns ? SR_ERR_METHOD : SR_ERR_ROUTE;
+    }
+    return true;
+}
+
 enum sr_err sr_route_match(const char *method, const char *path, struct sr_route_match *ret)
 {
+    enum sr_err rbac = SR_OK;
+    if (sr_route_rbac(method, path, ret, &rbac)) {
+        return rbac;
+    }
     char segs[SR_MAX_SEGMENTS][SR_MAX_NAME + 2];
     bool overflow = false, too_long = false;
     size_t n = sr_split(path, segs, &overflow, &too_long);

@@ -100,6 +100,7 @@ struct sr_conn {
     struct sr_workq_job job;
     char method[12]; /* for the request's log line */
     bool routed;     /* route and req.vault are known */
+    bool authority;  /* the token endpoint: no bearer token, a form body, OAuth's errors */
 };
 
 /* Unique, not secret: the server's random prefix and a count, so no request pays for the RNG. */
@@ -204,11 +205,14 @@ static enum MHD_Result sr_send_error(struct sr_http_server *s, struct MHD_Connec
     return sr_send(s, c, (unsigned)sr_err_http_status(e), body, challenge);
 }
 
+/* The challenge names this server's authority (where the SDK's credential may get a token: the tenant is what it
+ * reads of it) and the resource the token must be for. */
 static enum MHD_Result sr_send_challenge(struct sr_http_server *s, struct MHD_Connection *c, enum sr_err e, const char *resource)
 {
     char challenge[512];
-    snprintf(challenge, sizeof(challenge), "Bearer authorization=\"%s/%s\", resource=\"%s\"", resource, SR_TENANT_ID,
-             resource);
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    snprintf(challenge, sizeof(challenge), "Bearer authorization=\"https://%s/%s\", resource=\"%s\"",
+             host ? host : "localhost", SR_TENANT_ID, resource);
     return sr_send_error(s, c, e, NULL, challenge);
 }
 
@@ -270,7 +274,8 @@ static bool sr_has_body(struct MHD_Connection *c)
 static enum MHD_Result sr_first_call(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn,
                                      const char *vault, const char *resource)
 {
-    enum sr_err r = sr_vault_authenticate(s->svc, sr_bearer(c), &conn->who);
+    enum sr_err r = sr_vault_authenticate(s->svc, sr_bearer(c), resource,
+                                          MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"), &conn->who);
     if (sr_err_family(r) == SR_FAM_UNAUTH) {
         char client[48];
         sr_client_address(c, client, sizeof(client));
@@ -338,13 +343,74 @@ static void sr_conn_run(struct sr_workq_job *job)
     sr_vault_start(conn->server->svc, conn->route.op, &conn->req);
 }
 
+/* The token endpoint's refusal, in OAuth's words (RFC 6749 §5.2) as Entra writes them. */
+static enum MHD_Result sr_send_oauth_error(struct sr_http_server *s, struct MHD_Connection *c, enum sr_err e,
+                                           const char *detail)
+{
+    char rid[37];
+    sr_request_id(s, rid);
+    SR_AUTO_JSON json_t *body = sr_oauth_error_body(e, detail, rid);
+    return body ? sr_send(s, c, (unsigned)sr_err_http_status(e), body, NULL) : MHD_NO;
+}
+
 static enum MHD_Result sr_answer(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn)
 {
     struct sr_request *req = &conn->req;
     if (req->result != SR_OK) {
-        return sr_send_error(s, c, req->result, req->detail, NULL);
+        return conn->authority ? sr_send_oauth_error(s, c, req->result, req->detail)
+                               : sr_send_error(s, c, req->result, req->detail, NULL);
     }
-    return sr_send(s, c, req->response ? 200 : 204, req->response, NULL);
+    return sr_send(s, c, req->response ? (req->status ? req->status : 200) : 204, req->response, NULL);
+}
+
+/* The token endpoint's last call: the form, then the grant on a worker (it signs with the module). */
+static enum MHD_Result sr_authority_final(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn)
+{
+    const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (type == NULL || strncasecmp(type, "application/x-www-form-urlencoded", 33) != 0) {
+        return sr_send_oauth_error(s, c, SR_ERR_OAUTH_REQUEST, "the body must be application/x-www-form-urlencoded");
+    }
+    if (sr_form_parse(conn->body.data, conn->body.len, &conn->body_json) != SR_OK) {
+        return sr_send_oauth_error(s, c, SR_ERR_OAUTH_REQUEST, "the body is not a well-formed form (each field once)");
+    }
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    snprintf(conn->base_url, sizeof(conn->base_url), "https://%s", host ? host : "localhost");
+    struct sr_request *req = &conn->req;
+    *req = (struct sr_request){.base_url = conn->base_url, .body = conn->body_json};
+    sr_client_address(c, req->client, sizeof(req->client));
+    conn->route.op = SR_OP_TOKEN_ISSUE;
+    conn->routed = true;
+    req->done = sr_conn_committed;
+    req->ctx = conn;
+    atomic_store(&conn->state, SR_CONN_COMMITTING);
+    atomic_fetch_add(&s->suspended, 1);
+    struct sr_watch *w = sr_watch_of(c);
+    if (w != NULL) {
+        sr_watch_enter(w, SR_PHASE_WORKING);
+    }
+    MHD_suspend_connection(c);
+    conn->job.run = sr_conn_run;
+    sr_workq_push(s->workers, &conn->job);
+    return MHD_YES;
+}
+
+/* The discovery document and the keys: public, GET only, never audited (MSAL reads them at every start). */
+static enum MHD_Result sr_send_authority_doc(struct sr_http_server *s, struct MHD_Connection *c,
+                                             enum sr_authority_route route, const char *tenant, const char *method)
+{
+    if (strcmp(method, "GET") != 0) {
+        return sr_send_oauth_error(s, c, SR_ERR_OAUTH_REQUEST, "only GET");
+    }
+    if (sr_authority_tenant_ok(tenant) != SR_OK) {
+        return sr_send_oauth_error(s, c, SR_ERR_OAUTH_REQUEST, "no such tenant: this server's is " SR_TENANT_ID);
+    }
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    char base[300];
+    snprintf(base, sizeof(base), "https://%s", host ? host : "localhost");
+    SR_AUTO_JSON json_t *doc = NULL;
+    enum sr_err r = route == SR_AUTH_METADATA ? sr_authority_metadata(base, tenant, &doc)
+                                              : sr_authority_jwks(s->svc, &doc);
+    return r == SR_OK ? sr_send(s, c, 200, doc, NULL) : sr_send_oauth_error(s, c, r, NULL);
 }
 
 static enum MHD_Result sr_final_call(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn,
@@ -364,7 +430,7 @@ static enum MHD_Result sr_final_call(struct sr_http_server *s, struct MHD_Connec
     /* Everything the request points at lives in conn (or in libmicrohttpd's request) until it is answered. */
     struct sr_request *req = &conn->req;
     *req = (struct sr_request){.who = conn->who, .base_url = conn->base_url, .api_version = api, .name = m->name,
-                               .version = m->version};
+                               .version = m->version, .scope = m->scope[0] ? m->scope : NULL};
     sr_client_address(c, req->client, sizeof(req->client));
     r = sr_vault_lookup(s->svc, vault_name, &req->vault);
     if (r != SR_OK) {
@@ -590,6 +656,18 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
         }
         return sr_send_toolsets(s, c, url);
     }
+    enum sr_authority_route aroute;
+    char tenant[64];
+    bool authority = conn == NULL && sr_authority_route(url, &aroute, tenant, sizeof(tenant));
+    if (authority && aroute != SR_AUTH_TOKEN) {
+        return sr_send_authority_doc(s, c, aroute, tenant, method);
+    }
+    if (authority && (strcmp(method, "POST") != 0 || sr_authority_tenant_ok(tenant) != SR_OK)) {
+        *upload_data_size = 0;
+        return sr_send_oauth_error(s, c, SR_ERR_OAUTH_REQUEST, strcmp(method, "POST") != 0
+                                                                   ? "the token endpoint takes POST"
+                                                                   : "no such tenant: this server's is " SR_TENANT_ID);
+    }
     if (conn == NULL) {
         conn = calloc(1, sizeof(*conn));
         if (conn == NULL) {
@@ -601,6 +679,10 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
         /* The ordinary heap, wiped when freed (imports carry keys): the secure heap is for the module's keys. */
         sr_buf_init(&conn->body, SR_MAX_BODY, SR_BUF_PLAIN);
         *con_cls = conn;
+        if (authority) { /* the client authenticates in its body */
+            conn->authority = conn->authenticated = true;
+            return MHD_YES;
+        }
         return sr_first_call(s, c, conn, vault, resource);
     }
     if (conn->refused != SR_OK) {
@@ -624,6 +706,9 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
     }
     if (conn->body_refused != SR_OK) {
         return sr_send_error(s, c, conn->body_refused, NULL, NULL);
+    }
+    if (conn->authority) {
+        return sr_authority_final(s, c, conn);
     }
     return sr_final_call(s, c, conn, method, url, vault);
 }

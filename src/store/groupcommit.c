@@ -34,7 +34,7 @@ bool sr_gc_batch_changes_conf(const struct sr_commit *batch)
         for (size_t i = 0; i < c->nchanges; i++) {
             enum sr_change_kind k = c->changes[i].kind;
             if (k == SR_CHANGE_REGION || k == SR_CHANGE_REGION_FILE || k == SR_CHANGE_VAULT || k == SR_CHANGE_TOKEN ||
-                k == SR_CHANGE_TOKEN_REVOKE) {
+                k == SR_CHANGE_TOKEN_REVOKE || k == SR_CHANGE_IDENT) {
                 return true;
             }
         }

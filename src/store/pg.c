@@ -26,10 +26,11 @@
 enum sr_pg_stmt {
     SR_PG_REGION_EXISTS, SR_PG_REGION_EACH, SR_PG_REGION_FILES, SR_PG_VAULT_GET, SR_PG_VAULT_EACH, SR_PG_TOKEN_GET, SR_PG_TOKEN_EACH,
     SR_PG_KEY_LATEST, SR_PG_KEY_VERSION, SR_PG_KEY_LIST_LIVE, SR_PG_KEY_LIST_DELETED, SR_PG_KEY_VERSIONS,
-    SR_PG_KEY_ALL_VERSIONS, SR_PG_AUDIT_EACH, SR_PG_POLICY_EACH, SR_PG_AUTHORITY_GET,
+    SR_PG_KEY_ALL_VERSIONS, SR_PG_AUDIT_EACH, SR_PG_POLICY_EACH, SR_PG_AUTHORITY_GET, SR_PG_IDENT_GET, SR_PG_IDENT_EACH,
     SR_PG_HEAD_LOCK, SR_PG_HEAD_SET, SR_PG_REGION_PUT, SR_PG_REGION_FILE_PUT, SR_PG_VAULT_PUT, SR_PG_TOKEN_PUT, SR_PG_TOKEN_REVOKE, SR_PG_NAME_ENSURE,
     SR_PG_NAME_DELETED_OF, SR_PG_KEY_INSERT, SR_PG_KEY_UPDATE, SR_PG_NAME_SET_DELETED, SR_PG_KEYS_PURGE,
     SR_PG_NAME_PURGE, SR_PG_NAME_POLICY, SR_PG_AUDIT_INSERT, SR_PG_AUTHORITY_PUT, SR_PG_AUTHORITY_DELETE,
+    SR_PG_IDENT_PUT, SR_PG_IDENT_DELETE,
     SR_PG_COUNT_
 };
 
@@ -62,6 +63,8 @@ static const char *const sr_pg_sql[SR_PG_COUNT_] = {
     [SR_PG_POLICY_EACH] = "SELECT vault, name, policy FROM names WHERE policy IS NOT NULL AND deleted = 0"
                           " ORDER BY lower(vault), lower(name)",
     [SR_PG_AUTHORITY_GET] = "SELECT jwks FROM authorities WHERE vault = $1 AND issuer = $2",
+    [SR_PG_IDENT_GET] = "SELECT doc FROM idents WHERE kind = $1 AND name = $2",
+    [SR_PG_IDENT_EACH] = "SELECT name, doc FROM idents WHERE kind = $1 ORDER BY lower(name)",
     [SR_PG_AUDIT_EACH] = "SELECT seq, time, vault, actor, op, target, status, prev, hash, client, reason, count FROM audit ORDER BY seq",
     /* The writer's. The head row's lock is held to the batch's commit: other servers' batches wait. */
     [SR_PG_HEAD_LOCK] = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
@@ -87,6 +90,8 @@ static const char *const sr_pg_sql[SR_PG_COUNT_] = {
     [SR_PG_AUTHORITY_PUT] = "INSERT INTO authorities(vault, issuer, jwks, created) VALUES($1, $2, $3, $4)"
                             " ON CONFLICT(vault, issuer) DO UPDATE SET jwks = $3",
     [SR_PG_AUTHORITY_DELETE] = "DELETE FROM authorities WHERE vault = $1 AND issuer = $2",
+    [SR_PG_IDENT_PUT] = "INSERT INTO idents(kind, name, doc) VALUES($1, $2, $3) ON CONFLICT(kind, name) DO UPDATE SET doc = $3",
+    [SR_PG_IDENT_DELETE] = "DELETE FROM idents WHERE kind = $1 AND name = $2",
 };
 
 /* Versioned schema: each server applies, in order and once, the migrations the database lacks. */
@@ -125,6 +130,8 @@ static const char *const sr_pg_migrations[] = {
     "ALTER TABLE keys ADD COLUMN release_policy TEXT;"
     "CREATE TABLE authorities(vault citext NOT NULL, issuer TEXT NOT NULL, jwks TEXT NOT NULL,"
     " created BIGINT NOT NULL, PRIMARY KEY(vault, issuer));",
+    /* 6: identity: applications, trusted issuers, role assignments, the token authority's signing keys. */
+    "CREATE TABLE idents(kind TEXT NOT NULL, name citext NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(kind, name));",
 };
 
 #define SR_PG_READERS 16
@@ -534,6 +541,41 @@ static enum sr_err sr_pg_authority_get(struct sr_store *s, const char *vault, co
     return SR_OK;
 }
 
+static enum sr_err sr_pg_ident_get(struct sr_store *s, const char *kind, const char *name, json_t **ret)
+{
+    struct sr_pg_params pp = {0};
+    sr_pg_text(&pp, kind);
+    sr_pg_text(&pp, name);
+    SR_AUTO_PG_READ struct sr_pg_read rd = {0};
+    SR_TRY(sr_pg_read(s, SR_PG_IDENT_GET, &pp, &rd));
+    SR_ENSURE(PQntuples(rd.res) > 0, SR_ERR_NOT_FOUND);
+    *ret = json_loads(PQgetvalue(rd.res, 0, 0), 0, NULL);
+    SR_ENSURE(*ret != NULL, SR_ERR_IO);
+    return SR_OK;
+}
+
+static enum sr_err sr_pg_ident_each(struct sr_store *s, const char *kind, sr_ident_fn fn, void *ctx)
+{
+    struct sr_pg_params pp = {0};
+    sr_pg_text(&pp, kind);
+    SR_AUTO_PG_READ struct sr_pg_read rd = {0};
+    SR_TRY(sr_pg_read(s, SR_PG_IDENT_EACH, &pp, &rd));
+    for (int i = 0; i < PQntuples(rd.res); i++) {
+        SR_AUTO_JSON json_t *doc = json_loads(PQgetvalue(rd.res, i, 1), 0, NULL);
+        SR_ENSURE(doc != NULL, SR_ERR_IO);
+        SR_TRY(fn(ctx, PQgetvalue(rd.res, i, 0), doc));
+    }
+    return SR_OK;
+}
+
+/* Other servers write the same rows unseen: nothing read is served again. */
+static bool sr_pg_conf_generation(struct sr_store *s, unsigned long long *ret)
+{
+    (void)s;
+    *ret = 0;
+    return false;
+}
+
 static enum sr_err sr_pg_policy_each(struct sr_store *s, sr_policy_row_fn fn, void *ctx)
 {
     struct sr_pg_params pp = {0};
@@ -704,7 +746,17 @@ static enum sr_err sr_pg_operator_change(struct sr_pg *p, const struct sr_change
     struct sr_pg_params pp = {0};
     enum sr_pg_stmt id;
     SR_AUTO_FREE char *jwks = NULL;
-    if (ch->kind == SR_CHANGE_AUTHORITY && ch->authority.jwks == NULL) { /* no keys: no longer trusted */
+    SR_AUTO_FREE char *doc = NULL;
+    if (ch->kind == SR_CHANGE_IDENT) {
+        doc = ch->ident.doc != NULL ? json_dumps(ch->ident.doc, JSON_COMPACT) : NULL;
+        SR_ENSURE(doc != NULL || ch->ident.doc == NULL, SR_ERR_NOMEM);
+        id = doc != NULL ? SR_PG_IDENT_PUT : SR_PG_IDENT_DELETE;
+        sr_pg_text(&pp, ch->ident.kind);
+        sr_pg_text(&pp, ch->ident.name);
+        if (doc != NULL) {
+            sr_pg_text(&pp, doc);
+        }
+    } else if (ch->kind == SR_CHANGE_AUTHORITY && ch->authority.jwks == NULL) { /* no keys: no longer trusted */
         id = SR_PG_AUTHORITY_DELETE;
         sr_pg_text(&pp, ch->authority.vault);
         sr_pg_text(&pp, ch->authority.issuer);
@@ -868,6 +920,9 @@ static const struct sr_store_ops sr_pg_ops = {
     .key_all_versions = sr_pg_key_all_versions,
     .audit_each = sr_pg_audit_each,
     .authority_get = sr_pg_authority_get,
+    .ident_get = sr_pg_ident_get,
+    .ident_each = sr_pg_ident_each,
+    .conf_generation = sr_pg_conf_generation,
     .policy_each = sr_pg_policy_each,
     .fail_commits = sr_pg_fail_commits,
 };

@@ -58,6 +58,9 @@ static const char *const sr_migrations[] = {
     "ALTER TABLE keys ADD COLUMN release_policy TEXT;"
     "CREATE TABLE authorities(vault TEXT NOT NULL COLLATE NOCASE, issuer TEXT NOT NULL, jwks TEXT NOT NULL,"
     " created INTEGER NOT NULL, PRIMARY KEY(vault, issuer));",
+    /* 6: identity: applications, trusted issuers, role assignments, the token authority's signing keys. */
+    "CREATE TABLE idents(kind TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE, doc TEXT NOT NULL,"
+    " PRIMARY KEY(kind, name));",
 };
 
 static int sr_lite_version(void *ctx, int ncols, char **values, char **names)
@@ -126,6 +129,8 @@ static const char *const sr_sql[SR_ST_COUNT_] = {
     [SR_ST_POLICY_EACH] = "SELECT vault, name, policy FROM names WHERE policy IS NOT NULL AND deleted = 0"
                           " ORDER BY vault, name",
     [SR_ST_AUTHORITY_GET] = "SELECT jwks FROM authorities WHERE vault = ? AND issuer = ?",
+    [SR_ST_IDENT_GET] = "SELECT doc FROM idents WHERE kind = ? AND name = ?",
+    [SR_ST_IDENT_EACH] = "SELECT name, doc FROM idents WHERE kind = ? ORDER BY name",
     [SR_ST_BEGIN] = "BEGIN IMMEDIATE",
     [SR_ST_COMMIT] = "COMMIT",
     [SR_ST_ROLLBACK] = "ROLLBACK",
@@ -153,6 +158,8 @@ static const char *const sr_sql[SR_ST_COUNT_] = {
     [SR_ST_AUTHORITY_PUT] = "INSERT INTO authorities(vault, issuer, jwks, created) VALUES(?1, ?2, ?3, ?4)"
                             " ON CONFLICT(vault, issuer) DO UPDATE SET jwks = ?3",
     [SR_ST_AUTHORITY_DELETE] = "DELETE FROM authorities WHERE vault = ?1 AND issuer = ?2",
+    [SR_ST_IDENT_PUT] = "INSERT INTO idents(kind, name, doc) VALUES(?1, ?2, ?3) ON CONFLICT(kind, name) DO UPDATE SET doc = ?3",
+    [SR_ST_IDENT_DELETE] = "DELETE FROM idents WHERE kind = ?1 AND name = ?2",
 };
 
 static struct sr_sqlite *sr_lite(struct sr_store *s)
@@ -543,6 +550,38 @@ static enum sr_err sr_lite_authority_get(struct sr_store *s, const char *vault, 
     return SR_OK;
 }
 
+static enum sr_err sr_lite_ident_get(struct sr_store *s, const char *kind, const char *name, json_t **ret)
+{
+    SR_AUTO_READ struct sr_read rd = {0};
+    SR_TRY(sr_read_begin(s, SR_ST_IDENT_GET, &rd));
+    sqlite3_bind_text(rd.st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(rd.st, 2, name, -1, SQLITE_STATIC);
+    SR_TRY(sr_read_one(&rd));
+    *ret = json_loads((const char *)sqlite3_column_text(rd.st, 0), 0, NULL);
+    SR_ENSURE(*ret != NULL, SR_ERR_IO);
+    return SR_OK;
+}
+
+static enum sr_err sr_lite_ident_each(struct sr_store *s, const char *kind, sr_ident_fn fn, void *ctx)
+{
+    SR_AUTO_READ struct sr_read rd = {0};
+    SR_TRY(sr_read_begin(s, SR_ST_IDENT_EACH, &rd));
+    sqlite3_bind_text(rd.st, 1, kind, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(rd.st)) == SQLITE_ROW) {
+        SR_AUTO_JSON json_t *doc = json_loads((const char *)sqlite3_column_text(rd.st, 1), 0, NULL);
+        SR_ENSURE(doc != NULL, SR_ERR_IO);
+        SR_TRY(fn(ctx, (const char *)sqlite3_column_text(rd.st, 0), doc));
+    }
+    SR_ENSURE(rc == SQLITE_DONE, SR_ERR_IO);
+    return SR_OK;
+}
+
+static bool sr_lite_conf_generation(struct sr_store *s, unsigned long long *ret)
+{
+    return sr_changes_settled(&sr_lite(s)->changes, ret);
+}
+
 static enum sr_err sr_lite_policy_each(struct sr_store *s, sr_policy_row_fn fn, void *ctx)
 {
     SR_AUTO_READ struct sr_read rd = {0};
@@ -604,6 +643,9 @@ static const struct sr_store_ops sr_sqlite_ops = {
     .key_all_versions = sr_lite_key_all_versions,
     .audit_each = sr_lite_audit_each,
     .authority_get = sr_lite_authority_get,
+    .ident_get = sr_lite_ident_get,
+    .ident_each = sr_lite_ident_each,
+    .conf_generation = sr_lite_conf_generation,
     .policy_each = sr_lite_policy_each,
     .fail_commits = sr_lite_fail_commits,
 };

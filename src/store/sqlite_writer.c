@@ -115,7 +115,17 @@ static enum sr_err sr_apply_operator(struct sr_lite_conn *w, const struct sr_cha
 {
     sqlite3_stmt *st = NULL;
     SR_AUTO_FREE char *jwks = NULL;
-    if (ch->kind == SR_CHANGE_AUTHORITY && ch->authority.jwks == NULL) { /* no keys: no longer trusted */
+    SR_AUTO_FREE char *doc = NULL;
+    if (ch->kind == SR_CHANGE_IDENT) {
+        doc = ch->ident.doc != NULL ? json_dumps(ch->ident.doc, JSON_COMPACT) : NULL;
+        SR_ENSURE(doc != NULL || ch->ident.doc == NULL, SR_ERR_NOMEM);
+        SR_TRY(sr_lite_stmt(w, doc != NULL ? SR_ST_IDENT_PUT : SR_ST_IDENT_DELETE, &st));
+        sqlite3_bind_text(st, 1, ch->ident.kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, ch->ident.name, -1, SQLITE_STATIC);
+        if (doc != NULL) {
+            sqlite3_bind_text(st, 3, doc, -1, SQLITE_STATIC);
+        }
+    } else if (ch->kind == SR_CHANGE_AUTHORITY && ch->authority.jwks == NULL) { /* no keys: no longer trusted */
         SR_TRY(sr_lite_stmt(w, SR_ST_AUTHORITY_DELETE, &st));
         sqlite3_bind_text(st, 1, ch->authority.vault, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, ch->authority.issuer, -1, SQLITE_STATIC);

@@ -150,6 +150,16 @@ static enum sr_err sr_first_held(void *ctx, const char *name)
     return SR_OK;
 }
 
+enum sr_err sr_svc_first_region(struct sr_vault_svc *svc, const struct sr_hsm **ret, char name[SR_MAX_REGION + 1])
+{
+    struct sr_held_region h = {.svc = svc};
+    SR_TRY(svc->store->ops->region_each(svc->store, sr_first_held, &h));
+    SR_ENSURE(h.m != NULL, SR_ERR_NO_MODULE);
+    *ret = h.m;
+    memcpy(name, h.name, sizeof(h.name));
+    return SR_OK;
+}
+
 void sr_checkpoint_tick(struct sr_vault_svc *svc)
 {
     long long now = (long long)time(NULL), count = 0, bad = 0;
@@ -161,19 +171,20 @@ void sr_checkpoint_tick(struct sr_vault_svc *svc)
     if (sr_audit_verify_to(svc->store, &count, &bad, 0, head) != SR_OK || count == svc->checkpoint_last_seq) {
         return; /* nothing new, or a broken chain, which 'audit verify' reports and no checkpoint may vouch for */
     }
-    struct sr_held_region h = {.svc = svc};
+    const struct sr_hsm *m = NULL;
+    char region[SR_MAX_REGION + 1];
     char dir[SR_PATH_MAX], path[SR_PATH_MAX + 48];
     long long seq = 0;
-    enum sr_err r = svc->store->ops->region_each(svc->store, sr_first_held, &h);
+    enum sr_err r = sr_svc_first_region(svc, &m, region);
     if (r == SR_OK) {
-        r = h.m != NULL ? sr_path_join(dir, sizeof(dir), svc->data_dir, "checkpoints") : SR_ERR_NO_MODULE;
+        r = sr_path_join(dir, sizeof(dir), svc->data_dir, "checkpoints");
     }
     if (r == SR_OK) {
         r = sr_dir_make(dir);
     }
     if (r == SR_OK) {
         snprintf(path, sizeof(path), "%s/checkpoint-%012lld.json", dir, count);
-        r = sr_audit_checkpoint_write(svc->store, h.m, h.name, path, &seq);
+        r = sr_audit_checkpoint_write(svc->store, m, region, path, &seq);
     }
     if (r == SR_OK) {
         svc->checkpoint_last_seq = seq;

@@ -10,21 +10,40 @@
 #include "crypto/jwk.h"
 #include "vault/internal.h"
 
-struct sr_role {
-    const char *name;
-    unsigned perms;
+/* = Azure built-in roles for Key Vault data plane (Key Vault Administrator, Crypto Officer, ...), with their
+ * role definition ids, so that an assignment made for Azure names the same role here. */
+static const struct sr_role sr_roles[] = {
+    {"Administrator", "00482a5a-887f-4fb3-b363-3b7fe8e74483", SR_PERM_ALL},
+    {"Crypto Officer", "14b46e9e-c2b7-41b4-b07b-48a6ebf60603", SR_PERM_ALL & ~SR_PERM_ROLES},
+    {"Crypto User", "12338af0-0e69-4776-bea7-57ae8d297424",
+     SR_PERM_GET | SR_PERM_LIST | SR_PERM_UPDATE | SR_PERM_BACKUP | SR_PERM_SIGN | SR_PERM_VERIFY | SR_PERM_ENCRYPT |
+         SR_PERM_DECRYPT | SR_PERM_WRAP | SR_PERM_UNWRAP | SR_PERM_RNG},
+    {"Crypto Service Encryption User", "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+     SR_PERM_GET | SR_PERM_LIST | SR_PERM_WRAP | SR_PERM_UNWRAP},
+    {"Crypto Service Release User", "08bbd89e-9f13-488c-ac41-acfcb10c90ab", SR_PERM_GET | SR_PERM_RELEASE},
+    {"Reader", "21090545-7ca7-4776-b22c-e363652d74d2", SR_PERM_GET | SR_PERM_LIST},
 };
 
-/* = Azure built-in roles for Key Vault data plane (Key Vault Administrator, Crypto Officer, ...) */
-static const struct sr_role sr_roles[] = {
-    {"Administrator", SR_PERM_ALL},
-    {"Crypto Officer", SR_PERM_ALL},
-    {"Crypto User", SR_PERM_GET | SR_PERM_LIST | SR_PERM_UPDATE | SR_PERM_BACKUP | SR_PERM_SIGN | SR_PERM_VERIFY |
-                        SR_PERM_ENCRYPT | SR_PERM_DECRYPT | SR_PERM_WRAP | SR_PERM_UNWRAP | SR_PERM_RNG},
-    {"Crypto Service Encryption User", SR_PERM_GET | SR_PERM_LIST | SR_PERM_WRAP | SR_PERM_UNWRAP},
-    {"Crypto Service Release User", SR_PERM_GET | SR_PERM_RELEASE},
-    {"Reader", SR_PERM_GET | SR_PERM_LIST},
-};
+const struct sr_role *sr_role_at(size_t i)
+{
+    return i < SR_ARRAY_LEN(sr_roles) ? &sr_roles[i] : NULL;
+}
+
+/* By id, or by the id at the end of a full definition id (".../roleDefinitions/<id>"). */
+const struct sr_role *sr_role_by_id(const char *id)
+{
+    if (id == NULL) {
+        return NULL;
+    }
+    const char *slash = strrchr(id, '/');
+    id = slash != NULL ? slash + 1 : id;
+    for (size_t i = 0; i < SR_ARRAY_LEN(sr_roles); i++) {
+        if (strcasecmp(id, sr_roles[i].id) == 0) {
+            return &sr_roles[i];
+        }
+    }
+    return NULL;
+}
 
 static const struct {
     enum sr_perm perm;
@@ -35,7 +54,7 @@ static const struct {
     {SR_PERM_BACKUP, "backup"},   {SR_PERM_RESTORE, "restore"}, {SR_PERM_ROTATE, "rotate"},   {SR_PERM_SIGN, "sign"},
     {SR_PERM_VERIFY, "verify"},   {SR_PERM_ENCRYPT, "encrypt"}, {SR_PERM_DECRYPT, "decrypt"}, {SR_PERM_WRAP, "wrapKey"},
     {SR_PERM_UNWRAP, "unwrapKey"}, {SR_PERM_RNG, "rng"},        {SR_PERM_RELEASE, "release"},
-    {SR_PERM_AUDIT, "audit"},
+    {SR_PERM_AUDIT, "audit"},     {SR_PERM_ROLES, "roleAssignments"},
 };
 
 enum sr_err sr_perms_json(unsigned perms, json_t **ret)
@@ -66,8 +85,12 @@ static bool sr_role_matches(const char *given, const char *name)
     return *given == 0 && *name == 0;
 }
 
-static const struct sr_role *sr_role_find(const char *role)
+const struct sr_role *sr_role_find(const char *role)
 {
+    const struct sr_role *by_id = sr_role_by_id(role);
+    if (by_id != NULL) {
+        return by_id;
+    }
     for (size_t i = 0; i < SR_ARRAY_LEN(sr_roles); i++) {
         if (sr_role_matches(role, sr_roles[i].name)) {
             return &sr_roles[i];
@@ -130,9 +153,14 @@ enum sr_err sr_token_create(struct sr_store *store, const char *name, const char
     return SR_OK;
 }
 
-enum sr_err sr_vault_authenticate(struct sr_vault_svc *svc, const char *token, struct sr_principal *ret)
+enum sr_err sr_vault_authenticate(struct sr_vault_svc *svc, const char *token, const char *resource,
+                                  const char *host, struct sr_principal *ret)
 {
-    SR_ENSURE(token != NULL && *token != 0 && strlen(token) < 256, SR_ERR_UNAUTHORIZED);
+    SR_ENSURE(token != NULL && *token != 0, SR_ERR_UNAUTHORIZED);
+    if (strchr(token, '.') != NULL) { /* a JWT: the authority's access token; ours never have a dot */
+        return sr_authenticate_jwt(svc, token, resource, host, ret);
+    }
+    SR_ENSURE(strlen(token) < 256, SR_ERR_UNAUTHORIZED);
     char hash[SR_TOKEN_HASH_HEX + 1];
     SR_TRY(sr_token_hash_hex(token, hash));
     /* The lookup is by hash, so timing reveals nothing about valid tokens. */
@@ -151,5 +179,7 @@ enum sr_err sr_vault_authenticate(struct sr_vault_svc *svc, const char *token, s
     SR_TRY(sr_role_perms(row.role, &ret->perms));
     snprintf(ret->role, sizeof(ret->role), "%s", row.role);
     snprintf(ret->scope, sizeof(ret->scope), "%s", row.vault);
+    ret->oid[0] = 0;
+    ret->assignable = row.name[0] != 0;
     return SR_OK;
 }

@@ -39,6 +39,9 @@ void sr_commit_release(struct sr_commit *c)
         if (c->changes[i].authority.jwks != NULL) {
             json_decref(c->changes[i].authority.jwks);
         }
+        if (c->changes[i].ident.doc != NULL) {
+            json_decref(c->changes[i].ident.doc);
+        }
     }
     free(c->changes);
     c->changes = NULL;
@@ -211,6 +214,32 @@ enum sr_err sr_store_authority_put(struct sr_store *s, const char *vault, const 
     if (jwks != NULL && ch->authority.jwks == NULL) {
         sr_commit_release(&c);
         return SR_ERR_NOMEM;
+    }
+    return sr_store_put(s, &c);
+}
+
+enum sr_err sr_commit_ident(struct sr_commit *c, const char *kind, const char *name, const json_t *doc)
+{
+    SR_ENSURE(strlen(kind) <= SR_MAX_IDENT_KIND && strlen(name) <= SR_MAX_IDENT_NAME, SR_ERR_TOO_LARGE);
+    struct sr_change *ch = NULL;
+    SR_TRY(sr_commit_push(c, SR_CHANGE_IDENT, &ch));
+    strcpy(ch->ident.kind, kind);
+    strcpy(ch->ident.name, name);
+    if (doc != NULL) {
+        ch->ident.doc = json_deep_copy(doc);
+        SR_ENSURE(ch->ident.doc != NULL, SR_ERR_NOMEM);
+    }
+    return SR_OK;
+}
+
+enum sr_err sr_store_ident_put(struct sr_store *s, const char *kind, const char *name, const json_t *doc)
+{
+    struct sr_commit c;
+    sr_commit_init(&c);
+    enum sr_err r = sr_commit_ident(&c, kind, name, doc);
+    if (r != SR_OK) {
+        sr_commit_release(&c);
+        return r;
     }
     return sr_store_put(s, &c);
 }

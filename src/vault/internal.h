@@ -16,8 +16,61 @@ enum sr_perm {
     SR_PERM_BACKUP = 1u << 8, SR_PERM_RESTORE = 1u << 9, SR_PERM_ROTATE = 1u << 10, SR_PERM_SIGN = 1u << 11,
     SR_PERM_VERIFY = 1u << 12, SR_PERM_ENCRYPT = 1u << 13, SR_PERM_DECRYPT = 1u << 14, SR_PERM_WRAP = 1u << 15,
     SR_PERM_UNWRAP = 1u << 16, SR_PERM_RNG = 1u << 17, SR_PERM_RELEASE = 1u << 18, SR_PERM_AUDIT = 1u << 19,
+    SR_PERM_ROLES = 1u << 20, /* role assignments: Administrator alone, as Managed HSM's */
 };
-#define SR_PERM_ALL ((1u << 20) - 1)
+#define SR_PERM_ALL ((1u << 21) - 1)
+
+struct sr_role {
+    const char *name;
+    const char *id; /* Azure's role definition id */
+    unsigned perms;
+};
+/* A role by any of its spellings ("crypto-user", "Key Vault Crypto User") or its definition id; NULL if none. */
+const struct sr_role *sr_role_find(const char *role);
+const struct sr_role *sr_role_by_id(const char *id);
+const struct sr_role *sr_role_at(size_t i); /* the built-in roles in order; NULL past the last */
+
+/* identity.c: the documents every request needs, kept while the store's change count stands still. */
+#define SR_SEEN_TOKENS 512
+#define SR_SEEN_JTIS 1024
+struct sr_seen_token {
+    uint8_t hash[32];              /* SHA-256 of the access token */
+    long long exp;
+    char oid[SR_UUID_LEN + 1];
+    char kid[48];
+    char aud[160];
+    char actor[SR_MAX_TOKEN_NAME + 1];
+};
+struct sr_seen_jti {
+    uint8_t hash[32]; /* SHA-256 of iss, a NUL and jti */
+    long long exp;
+};
+struct sr_ident_cache {
+    pthread_mutex_t lock;
+    bool valid;
+    unsigned long long gen;
+    json_t *assignments; /* [assignment doc] */
+    json_t *apps;        /* {objectId: {name, clientId}} */
+    json_t *signers;     /* {kid: signer doc} */
+    struct sr_seen_token tokens[SR_SEEN_TOKENS]; /* verified access tokens, replaced in turn */
+    size_t tokens_next;
+    struct sr_seen_jti jtis[SR_SEEN_JTIS];       /* client assertions' jti, each until its exp */
+    pthread_mutex_t signer_lock;                 /* one new signing key made at a time */
+};
+struct sr_ident_snapshot {
+    json_t *assignments, *apps, *signers; /* references, released with sr_ident_snapshot_release */
+};
+void sr_ident_cache_init(struct sr_ident_cache *c);
+void sr_ident_cache_free(struct sr_ident_cache *c);
+SR_MUST_USE enum sr_err sr_ident_snapshot(struct sr_vault_svc *svc, struct sr_ident_snapshot *ret);
+void sr_ident_snapshot_release(struct sr_ident_snapshot *s);
+/* The permissions assignments give principal at vault (and key, when the request names one). */
+unsigned sr_assignments_perms(const json_t *assignments, const char *principal, const char *vault, const char *key);
+/* The role assignment document for principal (an application or a token label), role and scope. */
+SR_MUST_USE enum sr_err sr_role_assignment_make(struct sr_store *store, const char *principal, const char *role,
+                                                const char *scope, const char *name, json_t **ret_doc);
+/* SR_OK if secret is one of app's, in date; SR_ERR_SECRET_WRONG or SR_ERR_SECRET_EXPIRED otherwise. */
+SR_MUST_USE enum sr_err sr_app_secret_check(const json_t *app, const char *secret);
 
 /* Key Vault key_ops, as bits of struct sr_key_row.key_ops. */
 enum sr_key_op {
@@ -75,6 +128,8 @@ struct sr_vault_svc {
     struct sr_seal_config seal; /* where the region modules' KM0s live; opening a region unseals (under lock) */
     struct sr_unseal_slot unseals[SR_MAX_REGIONS]; /* cards: partial quorums, under lock */
     size_t nunseals;
+    struct sr_ident_cache idc; /* identity.c, authority.c */
+    long long token_lifetime;  /* seconds an access token of the authority lives */
 };
 
 /* The region's HSM when this server has it open (no lock, no opening), else NULL. */
@@ -83,6 +138,9 @@ const struct sr_hsm *sr_svc_region_open(struct sr_vault_svc *svc, const char *re
 const struct sr_quorum *sr_svc_quorum_of(struct sr_vault_svc *svc, const char *region);
 void sr_svc_unseals_free(struct sr_vault_svc *svc);
 
+/* audit.c: the first region (by name) whose module this server holds, opening it if need be. */
+SR_MUST_USE enum sr_err sr_svc_first_region(struct sr_vault_svc *svc, const struct sr_hsm **ret,
+                                            char name[SR_MAX_REGION + 1]);
 /* audit.c: writes DATA/checkpoints/checkpoint-SEQ.json when the log grew since the last one (at most once
  * per checkpoint_interval), signed by the module of the first region this server holds. */
 void sr_checkpoint_tick(struct sr_vault_svc *svc);
@@ -176,6 +234,20 @@ enum sr_err sr_op_vault_show(struct sr_vault_svc *, struct sr_request *, json_t 
 enum sr_err sr_op_key_attestation(struct sr_vault_svc *, struct sr_request *, json_t **); /* attest.c */
 enum sr_err sr_op_key_release(struct sr_vault_svc *, struct sr_request *, json_t **);     /* release.c */
 enum sr_err sr_op_audit_list(struct sr_vault_svc *, struct sr_request *, json_t **);      /* audit.c */
+enum sr_err sr_op_token_issue(struct sr_vault_svc *, struct sr_request *, json_t **);     /* authority.c */
+enum sr_err sr_op_role_definitions(struct sr_vault_svc *, struct sr_request *, json_t **); /* roles.c */
+enum sr_err sr_op_role_definition_get(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_role_assignments(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_role_assignment_get(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_role_assignment_put(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_role_assignment_delete(struct sr_vault_svc *, struct sr_request *, json_t **);
+
+/* authority.c: an access token of this server's authority → principal (auth.c calls it for a JWT). */
+SR_MUST_USE enum sr_err sr_authenticate_jwt(struct sr_vault_svc *svc, const char *token, const char *resource,
+                                            const char *host, struct sr_principal *ret);
+/* refusals.c: failed client authentications counted this minute from client (and, when actor is not NULL, for
+ * that client id or application). */
+long long sr_refusals_recent(struct sr_vault_svc *svc, const char *client, const char *actor);
 
 /* --- secure key release (release.c) --- */
 /* A release policy's grammar (the decoded data of release_policy); why says what is wrong. */

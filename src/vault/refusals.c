@@ -140,6 +140,26 @@ void sr_vault_refused(struct sr_vault_svc *svc, const char *client, const char *
     pthread_mutex_unlock(&rf->lock);
 }
 
+long long sr_refusals_recent(struct sr_vault_svc *svc, const char *client, const char *actor)
+{
+    static const char prefix[] = "client authentication";
+    char want_client[48], want_actor[SR_MAX_TOKEN_NAME + 1];
+    sr_audit_text(want_client, sizeof(want_client), client);
+    sr_audit_text(want_actor, sizeof(want_actor), actor ? actor : "");
+    long long minute = (long long)time(NULL) / 60, n = 0;
+    struct sr_refusals *rf = &svc->refusals;
+    pthread_mutex_lock(&rf->lock);
+    for (size_t i = 0; i < rf->ngroups; i++) {
+        const struct sr_refusal_group *g = &rf->groups[i];
+        if (g->minute == minute && strcmp(g->client, want_client) == 0 &&
+            strncmp(g->reason, prefix, sizeof(prefix) - 1) == 0 && (actor == NULL || strcmp(g->actor, want_actor) == 0)) {
+            n += g->repeats + 1;
+        }
+    }
+    pthread_mutex_unlock(&rf->lock);
+    return n;
+}
+
 static void *sr_housekeeper(void *arg)
 {
     struct sr_vault_svc *svc = arg;

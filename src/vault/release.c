@@ -22,6 +22,7 @@
 #include "base/json.h"
 #include "crypto/crypto.h"
 #include "crypto/jwk.h"
+#include "crypto/jwt.h"
 #include "crypto/ossl.h"
 #include "hsm/transfer.h"
 #include "vault/internal.h"
@@ -29,8 +30,6 @@
 #define SR_POLICY_MAX_DEPTH 8
 #define SR_POLICY_MAX_CONDITIONS 256
 #define SR_POLICY_MAX_TEXT 16384
-#define SR_TOKEN_MAX 65536
-#define SR_CLOCK_SKEW 60 /* seconds of tolerance on a token's exp and nbf */
 #define SR_RELEASE_CONTENT_TYPE "application/json; charset=utf-8"
 #define SR_RELEASE_DEFAULT_ENC "CKM_RSA_AES_KEY_WRAP"
 
@@ -480,71 +479,6 @@ enum sr_err sr_vault_distrust_authority(struct sr_store *store, const char *vaul
 
 /* --- the attestation token --- */
 
-struct sr_jwt {
-    json_t *header;
-    json_t *claims;
-    struct sr_buf sig;
-    size_t signed_len; /* "header.payload": the signed bytes, at the token's start */
-};
-
-static void sr_jwt_release(struct sr_jwt *t)
-{
-    json_decref(t->header);
-    json_decref(t->claims);
-    sr_buf_release(&t->sig);
-}
-
-/* Decodes len bytes of base64url at text into out. */
-static enum sr_err sr_b64url_part(const char *text, size_t len, struct sr_buf *out)
-{
-    SR_AUTO_FREE char *part = strndup(text, len);
-    SR_ENSURE(part != NULL, SR_ERR_NOMEM);
-    return sr_b64url_decode(part, out);
-}
-
-static enum sr_err sr_json_part(const char *text, size_t len, json_t **ret)
-{
-    SR_AUTO_BUF struct sr_buf raw = {0};
-    sr_buf_init(&raw, SR_TOKEN_MAX, SR_BUF_PLAIN);
-    SR_TRY(sr_b64url_part(text, len, &raw));
-    *ret = json_loadb((const char *)raw.data, raw.len, JSON_REJECT_DUPLICATES, NULL);
-    SR_ENSURE(json_is_object(*ret), SR_ERR_MALFORMED);
-    return SR_OK;
-}
-
-/* A compact JWS (header.payload.signature), decoded but not yet trusted. */
-static enum sr_err sr_jwt_parse(const char *token, struct sr_jwt *t)
-{
-    size_t len = strlen(token);
-    SR_ENSURE(len <= SR_TOKEN_MAX, SR_ERR_MALFORMED);
-    const char *dot1 = strchr(token, '.');
-    const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
-    SR_ENSURE(dot2 != NULL && strchr(dot2 + 1, '.') == NULL, SR_ERR_MALFORMED);
-    SR_TRY(sr_json_part(token, (size_t)(dot1 - token), &t->header));
-    SR_TRY(sr_json_part(dot1 + 1, (size_t)(dot2 - dot1 - 1), &t->claims));
-    sr_buf_init(&t->sig, 1024, SR_BUF_PLAIN);
-    SR_TRY(sr_b64url_decode(dot2 + 1, &t->sig));
-    t->signed_len = (size_t)(dot2 - token);
-    return SR_OK;
-}
-
-/* The key of jwks that signed: the one with the header's kid, or the only one when the header has none. */
-static enum sr_err sr_jwks_key(const json_t *jwks, const char *kid, EVP_PKEY **ret)
-{
-    const json_t *chosen = NULL;
-    size_t matches = 0, i;
-    const json_t *k;
-    json_array_foreach(json_object_get(jwks, "keys"), i, k) {
-        const char *id = json_string_value(json_object_get(k, "kid"));
-        if (kid == NULL || (id != NULL && strcmp(id, kid) == 0)) {
-            chosen = k;
-            matches++;
-        }
-    }
-    SR_ENSURE(matches == 1, SR_ERR_NOT_FOUND);
-    return sr_jwk_public_to_pkey(chosen, ret);
-}
-
 /* Sets the refusal's reason and returns the one error of a refused release (403). */
 __attribute__((format(printf, 2, 3))) static enum sr_err sr_release_refused(struct sr_request *req, const char *fmt,
                                                                              ...)
@@ -572,26 +506,18 @@ static enum sr_err sr_jwt_trusted(struct sr_vault_svc *svc, struct sr_request *r
     SR_ENSURE(r != SR_ERR_NOT_FOUND,
               sr_release_refused(req, "the token's issuer %.80s is not an authority this vault trusts", iss));
     SR_TRY(r);
-    /* RFC 7515 §4.1.11: extensions the token says must be understood are ones this vault does not know. */
     SR_ENSURE(json_object_get(t->header, "crit") == NULL,
               sr_release_refused(req, "the token's header names critical extensions (crit) this vault does not know"));
-    enum sr_sign_alg alg;
-    const char *alg_name = json_string_value(json_object_get(t->header, "alg"));
-    SR_ENSURE(alg_name != NULL && sr_sign_alg_parse(alg_name, &alg) == SR_OK,
-              sr_release_refused(req, "the token's alg must be RS256/384/512, PS256/384/512 or ES256/384/512"));
     SR_AUTO_PKEY EVP_PKEY *key = NULL;
-    SR_ENSURE(sr_jwks_key(jwks, json_string_value(json_object_get(t->header, "kid")), &key) == SR_OK &&
-                  sr_sign_alg_fits(alg, key) == SR_OK,
+    SR_ENSURE(sr_jwks_key(jwks, json_string_value(json_object_get(t->header, "kid")), &key) == SR_OK,
               sr_release_refused(req, "no key of %.80s matches the token's kid and alg", iss));
-    SR_ENSURE(sr_pkey_verify_message(key, alg, token, t->signed_len, SR_SIG_RAW, t->sig.data, t->sig.len) == SR_OK,
-              sr_release_refused(req, "the token's signature does not verify with the keys of %.80s", iss));
-    long long now = (long long)time(NULL);
-    const json_t *exp = json_object_get(t->claims, "exp");
-    const json_t *nbf = json_object_get(t->claims, "nbf");
-    SR_ENSURE(json_is_number(exp), sr_release_refused(req, "the token has no exp"));
-    SR_ENSURE(json_number_value(exp) + SR_CLOCK_SKEW > (double)now, sr_release_refused(req, "the token has expired"));
-    SR_ENSURE(nbf == NULL || (json_is_number(nbf) && json_number_value(nbf) - SR_CLOCK_SKEW <= (double)now),
-              sr_release_refused(req, "the token is not valid yet (nbf)"));
+    enum sr_err r2 = sr_jwt_verify(t, token, key);
+    SR_ENSURE(r2 != SR_ERR_JWT_ALG, sr_release_refused(req, "the token's alg must be RS256/384/512, PS256/384/512 or "
+                                                            "ES256/384/512, and fit the key of %.80s", iss));
+    SR_ENSURE(r2 == SR_OK, sr_release_refused(req, "the token's signature does not verify with the keys of %.80s", iss));
+    r2 = sr_jwt_times(t->claims, (long long)time(NULL));
+    SR_ENSURE(r2 != SR_ERR_TOKEN_EXPIRED, sr_release_refused(req, "the token has expired (or has no exp)"));
+    SR_ENSURE(r2 == SR_OK, sr_release_refused(req, "the token is not valid yet (nbf)"));
     *ret_issuer = iss;
     return SR_OK;
 }
@@ -614,18 +540,6 @@ static enum sr_err sr_runtime_key(struct sr_request *req, const json_t *claims, 
         }
     }
     return sr_release_refused(req, "the token names no RSA key to wrap the key for (x-ms-runtime.keys)");
-}
-
-/* base64url(JSON), appended to out with a trailing '.' when dot. */
-static enum sr_err sr_b64url_json_append(const json_t *obj, struct sr_buf *out, bool dot)
-{
-    SR_AUTO_FREE char *text = json_dumps(obj, JSON_COMPACT);
-    SR_ENSURE(text != NULL, SR_ERR_NOMEM);
-    SR_AUTO_BUF struct sr_buf t = {0};
-    sr_buf_init(&t, 4 * strlen(text) / 3 + 8, SR_BUF_PLAIN);
-    SR_TRY(sr_b64url_encode((const uint8_t *)text, strlen(text), &t));
-    SR_TRY(sr_buf_append(out, t.data, strlen((const char *)t.data)));
-    return dot ? sr_buf_append(out, ".", 1) : SR_OK;
 }
 
 /* A certificate's DER in base64 (x5c): the PEM's body without its lines. */

@@ -76,6 +76,17 @@ struct sr_authority_row {
     long long created;
 };
 
+/* An identity document (vault/identity.c), by kind and name: an application ("app", by client id), an OIDC
+ * issuer trusted for federation ("idp", by issuer URL), a role assignment ("assignment", by its name) or one
+ * of the token authority's signing keys ("signer", by kid). doc is owned; in a change, NULL removes it. */
+#define SR_MAX_IDENT_KIND 15
+#define SR_MAX_IDENT_NAME 255
+struct sr_ident_row {
+    char kind[SR_MAX_IDENT_KIND + 1];
+    char name[SR_MAX_IDENT_NAME + 1];
+    json_t *doc;
+};
+
 struct sr_audit_row {
     long long seq;
     long long time;
@@ -109,6 +120,7 @@ typedef enum sr_err (*sr_vault_row_fn)(void *ctx, const struct sr_vault_row *v);
 typedef enum sr_err (*sr_audit_row_fn)(void *ctx, const struct sr_audit_row *a);
 typedef enum sr_err (*sr_policy_row_fn)(void *ctx, const char *vault, const char *name, const json_t *policy);
 typedef enum sr_err (*sr_region_file_fn)(void *ctx, const char *name, const uint8_t *data, size_t len);
+typedef enum sr_err (*sr_ident_fn)(void *ctx, const char *name, const json_t *doc);
 
 /* What a server needs of a region besides cards to serve it: its world file, its KEK's module-protected
  * key file and its published toolset, by name ("world", "key_byok_kek-1", "toolset/..."). */
@@ -131,7 +143,7 @@ struct sr_region_file {
  */
 enum sr_change_kind {
     SR_CHANGE_REGION, SR_CHANGE_REGION_FILE, SR_CHANGE_VAULT, SR_CHANGE_TOKEN, SR_CHANGE_TOKEN_REVOKE, SR_CHANGE_KEY_INSERT, SR_CHANGE_KEY_UPDATE,
-    SR_CHANGE_NAME_DELETED, SR_CHANGE_NAME_PURGE, SR_CHANGE_NAME_POLICY, SR_CHANGE_AUTHORITY,
+    SR_CHANGE_NAME_DELETED, SR_CHANGE_NAME_PURGE, SR_CHANGE_NAME_POLICY, SR_CHANGE_AUTHORITY, SR_CHANGE_IDENT,
 };
 
 struct sr_change {
@@ -142,6 +154,7 @@ struct sr_change {
     struct sr_vault_row vault;  /* VAULT */
     struct sr_token_row token;  /* TOKEN; TOKEN_REVOKE: token.name (a label or the id), token.revoked */
     struct sr_authority_row authority; /* AUTHORITY: added, its keys replaced (jwks owned), or removed (NULL) */
+    struct sr_ident_row ident;  /* IDENT: written (doc owned), or removed (doc NULL) */
 };
 
 struct sr_commit {
@@ -183,6 +196,14 @@ struct sr_store_ops {
     enum sr_err (*audit_each)(struct sr_store *s, sr_audit_row_fn fn, void *ctx);
     /* The keys (JWKS) of the authority issuer that vault trusts; SR_ERR_NOT_FOUND if it trusts none such. */
     enum sr_err (*authority_get)(struct sr_store *s, const char *vault, const char *issuer, json_t **ret_jwks);
+    /* One identity document (a new reference in *ret); SR_ERR_NOT_FOUND if there is none. */
+    enum sr_err (*ident_get)(struct sr_store *s, const char *kind, const char *name, json_t **ret);
+    /* Every document of a kind, by name. */
+    enum sr_err (*ident_each)(struct sr_store *s, const char *kind, sr_ident_fn fn, void *ctx);
+    /* The count of changes to regions, vaults, tokens and identity documents by any process, when it is
+     * settled (no writer in the middle of one): what was read at an equal count may be served again.
+     * false: read again (always, on a store whose other writers cannot be followed, as PostgreSQL's). */
+    bool (*conf_generation)(struct sr_store *s, unsigned long long *ret);
     /* Every live name that has a rotation policy: (vault, name, policy), for the rotation scheduler. */
     enum sr_err (*policy_each)(struct sr_store *s, sr_policy_row_fn fn, void *ctx);
     /* For tests: the next n transactions fail at COMMIT (and are rolled back). */
@@ -229,6 +250,10 @@ SR_MUST_USE enum sr_err sr_store_token_put(struct sr_store *s, const struct sr_t
  * more. */
 SR_MUST_USE enum sr_err sr_store_authority_put(struct sr_store *s, const char *vault, const char *issuer,
                                                const json_t *jwks, long long created);
+/* Writes identity document kind/name (doc NULL: removes it), unaudited, as the operator's commands do. */
+SR_MUST_USE enum sr_err sr_store_ident_put(struct sr_store *s, const char *kind, const char *name, const json_t *doc);
+/* The same change inside a request's commit (audited with it). */
+SR_MUST_USE enum sr_err sr_commit_ident(struct sr_commit *c, const char *kind, const char *name, const json_t *doc);
 /* Revokes the token whose label or id (the first 16 hex digits of its hash) is name: SR_ERR_NOT_FOUND if
  * none is live. */
 SR_MUST_USE enum sr_err sr_store_token_revoke(struct sr_store *s, const char *name, long long when);

@@ -51,6 +51,20 @@ static const struct sr_op_row sr_ops[SR_OP_COUNT_] = {
                                true},
     [SR_OP_KEY_RELEASE] = {SR_OP_KEY_RELEASE, "ReleaseKey", SR_PERM_RELEASE, true, sr_op_key_release, true},
     [SR_OP_AUDIT_LIST] = {SR_OP_AUDIT_LIST, "GetAuditLog", SR_PERM_AUDIT, false, sr_op_audit_list},
+    /* The token endpoint: no vault and no bearer token; the client authenticates inside (authority.c). */
+    [SR_OP_TOKEN_ISSUE] = {SR_OP_TOKEN_ISSUE, "IssueToken", 0, true, sr_op_token_issue, true},
+    [SR_OP_ROLE_DEFINITIONS] = {SR_OP_ROLE_DEFINITIONS, "GetRoleDefinitions", SR_PERM_GET, false,
+                                sr_op_role_definitions},
+    [SR_OP_ROLE_DEFINITION_GET] = {SR_OP_ROLE_DEFINITION_GET, "GetRoleDefinition", SR_PERM_GET, false,
+                                   sr_op_role_definition_get},
+    [SR_OP_ROLE_ASSIGNMENTS] = {SR_OP_ROLE_ASSIGNMENTS, "GetRoleAssignments", SR_PERM_GET, false,
+                                sr_op_role_assignments},
+    [SR_OP_ROLE_ASSIGNMENT_GET] = {SR_OP_ROLE_ASSIGNMENT_GET, "GetRoleAssignment", SR_PERM_GET, false,
+                                   sr_op_role_assignment_get},
+    [SR_OP_ROLE_ASSIGNMENT_PUT] = {SR_OP_ROLE_ASSIGNMENT_PUT, "CreateRoleAssignment", SR_PERM_ROLES, true,
+                                   sr_op_role_assignment_put},
+    [SR_OP_ROLE_ASSIGNMENT_DELETE] = {SR_OP_ROLE_ASSIGNMENT_DELETE, "DeleteRoleAssignment", SR_PERM_ROLES, false,
+                                      sr_op_role_assignment_delete},
 };
 
 void sr_vault_use_seal(struct sr_vault_svc *svc, const struct sr_seal_config *seal)
@@ -100,6 +114,7 @@ enum sr_err sr_vault_svc_open(const char *data_dir, struct sr_store *store, stru
     }
     pthread_mutex_init(&svc->lock, NULL);
     sr_refusals_init(svc);
+    sr_ident_cache_init(&svc->idc);
     *ret = svc;
     return SR_OK;
 }
@@ -114,6 +129,7 @@ void sr_vault_svc_free(struct sr_vault_svc *svc)
     for (size_t i = 0; i < svc->nregions; i++) {
         sr_hsm_free(svc->regions[i].hsm);
     }
+    sr_ident_cache_free(&svc->idc);
     pthread_mutex_destroy(&svc->lock);
     free(svc);
 }
@@ -227,6 +243,32 @@ static void sr_hsm_refusal_detail(struct sr_vault_svc *svc, struct sr_request *r
              esn, alg ? alg : crv ? "the curve " : kty ? kty : "this operation", alg ? "" : crv ? crv : "");
 }
 
+/* Whether the caller may run row's operation on the request's vault (and key): a token's role within its
+ * vault, widened by role assignments to its label; an application's role assignments alone. */
+static enum sr_err sr_principal_allows(struct sr_vault_svc *svc, struct sr_request *req, const struct sr_op_row *row)
+{
+    struct sr_principal *who = &req->who;
+    bool in_scope = who->scope[0] == 0 || strcasecmp(who->scope, req->vault.name) == 0;
+    if (who->oid[0] == 0 && !in_scope) {
+        who->perms = 0;
+    }
+    bool key_op = row->op < SR_OP_TOKEN_ISSUE && row->op != SR_OP_KEY_LIST && row->op != SR_OP_DELETED_LIST;
+    const char *key = key_op ? req->name : NULL;
+    SR_TRY(sr_principal_authorize(svc, who, req->vault.name, key));
+    if (who->perms & row->perm) {
+        return SR_OK;
+    }
+    if (who->oid[0] != 0) {
+        snprintf(req->detail, sizeof(req->detail), "application '%s' has no role assignment that allows %s here",
+                 who->actor, row->name);
+    } else if (!in_scope) {
+        snprintf(req->detail, sizeof(req->detail), "the token is for vault '%s'", who->scope);
+    } else {
+        snprintf(req->detail, sizeof(req->detail), "role '%s' may not %s", who->role, row->name);
+    }
+    return SR_ERR_FORBIDDEN;
+}
+
 /* Runs the operation and fills its audit entry; the commit is ready to submit. */
 static void sr_vault_prepare(struct sr_vault_svc *svc, enum sr_op op, struct sr_request *req)
 {
@@ -236,12 +278,8 @@ static void sr_vault_prepare(struct sr_vault_svc *svc, enum sr_op op, struct sr_
     const struct sr_op_row *row = (unsigned)op < SR_OP_COUNT_ ? &sr_ops[op] : NULL;
     if (row == NULL) {
         r = SR_ERR_INTERNAL;
-    } else if (req->who.scope[0] != 0 && strcasecmp(req->who.scope, req->vault.name) != 0) {
-        snprintf(req->detail, sizeof(req->detail), "the token is for vault '%s'", req->who.scope);
-        r = SR_ERR_FORBIDDEN;
-    } else if (!(req->who.perms & row->perm)) {
-        snprintf(req->detail, sizeof(req->detail), "role '%s' may not %s", req->who.role, row->name);
-        r = SR_ERR_FORBIDDEN;
+    } else if (row->perm != 0 && (r = sr_principal_allows(svc, req, row)) != SR_OK) {
+        /* refused: r and req->detail say why */
     } else if (row->body && !json_is_object(req->body)) {
         snprintf(req->detail, sizeof(req->detail), "the body must be a JSON object");
         r = SR_ERR_BAD_PARAM;
@@ -271,6 +309,14 @@ static void sr_vault_prepare(struct sr_vault_svc *svc, enum sr_op op, struct sr_
     sr_audit_set_client(a, req->client, r == SR_OK ? "" : req->detail[0] ? req->detail : sr_err_message(r));
     sr_audit_row_clean(a); /* the target and the detail may carry any byte a client sent */
     req->commit.audited = true;
+    if (r != SR_OK && req->audit_refusal_by_count) {
+        /* A failed client authentication is counted as other refusals are (a flood adds two entries a
+         * minute), and those counts are what locks a guessing client out. */
+        char reason[sizeof(a->reason)];
+        snprintf(reason, sizeof(reason), "client authentication: %.120s", req->detail[0] ? req->detail : sr_err_message(r));
+        sr_vault_refused(svc, req->client, "", a->actor, reason, r);
+        req->commit.audited = false;
+    }
 }
 
 /* The token objects of a durable purge. One that will not go (the token away meanwhile) stays in the token,

@@ -20,15 +20,24 @@ enum sr_op {
     SR_OP_KEY_DELETE, SR_OP_DELETED_LIST, SR_OP_DELETED_GET, SR_OP_DELETED_RECOVER, SR_OP_DELETED_PURGE,
     SR_OP_KEY_BACKUP, SR_OP_KEY_RESTORE, SR_OP_KEY_ROTATE, SR_OP_POLICY_GET, SR_OP_POLICY_PUT,
     SR_OP_SIGN, SR_OP_VERIFY, SR_OP_ENCRYPT, SR_OP_DECRYPT, SR_OP_WRAP, SR_OP_UNWRAP, SR_OP_RNG, SR_OP_VAULT_SHOW,
-    SR_OP_KEY_ATTESTATION, SR_OP_KEY_RELEASE, SR_OP_AUDIT_LIST, SR_OP_COUNT_
+    SR_OP_KEY_ATTESTATION, SR_OP_KEY_RELEASE, SR_OP_AUDIT_LIST, SR_OP_TOKEN_ISSUE, SR_OP_ROLE_DEFINITIONS,
+    SR_OP_ROLE_DEFINITION_GET, SR_OP_ROLE_ASSIGNMENTS, SR_OP_ROLE_ASSIGNMENT_GET, SR_OP_ROLE_ASSIGNMENT_PUT,
+    SR_OP_ROLE_ASSIGNMENT_DELETE, SR_OP_COUNT_
 };
+
+/* The tenant of every token this server's authority issues (tid), named in the 401 challenge. */
+#define SR_TENANT_ID "00000000-0000-0000-0000-000000000000"
+#define SR_UUID_LEN 36
 
 /* Who is calling: the token's role and scope, never the token itself. */
 struct sr_principal {
     char role[48];
     char scope[SR_MAX_VAULT + 1]; /* "" = every vault */
-    char actor[SR_MAX_TOKEN_NAME + 1]; /* the token's label, or "tok:" and its id: never secret */
+    char actor[SR_MAX_TOKEN_NAME + 1]; /* the token's label (or "tok:" and its id), or the application's name */
     unsigned perms;
+    char oid[SR_UUID_LEN + 1];    /* an application (an access token of the authority): its object id, and its
+                                   * permissions are its role assignments' at the request's vault and key */
+    bool assignable;              /* a labelled token: role assignments to its label add to its role */
 };
 
 struct sr_request {
@@ -38,12 +47,15 @@ struct sr_request {
     const char *api_version;
     const char *name;        /* path {key-name} or NULL */
     const char *version;     /* path {key-version}, "" or NULL = latest */
+    const char *scope;       /* role assignments' path scope ("/", "/keys", "/keys/K"), NULL otherwise */
     unsigned maxresults;     /* list paging, 1..25 */
     unsigned skip;           /* list paging offset */
     const json_t *body;      /* NULL when the operation takes none */
     char detail[256];        /* extra words for the error message */
     char client[48];         /* the client's address, for the audit entry */
     char name_buf[SR_MAX_NAME + 2]; /* owns the name when the operation finds it in the body (restore) */
+    bool audit_refusal_by_count; /* set by the operation: its refusal is counted with the 401s, not queued */
+    unsigned status;             /* set by the operation when its success is not 200 (201: made) */
     /* Filled by the operation: its changes and audit entry, then the outcome once they are durable. */
     struct sr_commit commit;
     enum sr_err result;
@@ -93,8 +105,72 @@ void sr_vault_svc_free(struct sr_vault_svc *svc);
 struct sr_store *sr_vault_svc_store(struct sr_vault_svc *svc);
 
 /* Token → principal; SR_ERR_UNAUTHORIZED for an unknown token, SR_ERR_TOKEN_EXPIRED when past its time,
- * SR_ERR_TOKEN_REVOKED once revoked (for these two, ret->actor still names the token, for the audit). */
-SR_MUST_USE enum sr_err sr_vault_authenticate(struct sr_vault_svc *svc, const char *token, struct sr_principal *ret);
+ * SR_ERR_TOKEN_REVOKED once revoked (for these two, ret->actor still names the token, for the audit). An
+ * access token of this server's authority (a JWT) must also be for resource (the challenge's, "https://localhost"
+ * for "kv.localhost:8443"), for this vault's own host ("https://" host, with or without its port) or for Key
+ * Vault at large ("https://vault.azure.net"): SR_ERR_JWT_AUDIENCE otherwise. */
+SR_MUST_USE enum sr_err sr_vault_authenticate(struct sr_vault_svc *svc, const char *token, const char *resource,
+                                              const char *host, struct sr_principal *ret);
+/* A principal's permissions at vault (and key, "" or NULL for the vault as a whole): an application's come
+ * from its role assignments, a labelled token's role is widened by its own. SR_ERR_PRINCIPAL_GONE for an
+ * application deleted since its token was issued. */
+SR_MUST_USE enum sr_err sr_principal_authorize(struct sr_vault_svc *svc, struct sr_principal *who, const char *vault,
+                                               const char *key);
+
+/* --- the token authority (authority.c): OpenID Connect's shapes, as Entra's --- */
+/* Seconds an access token lives (default 3600; at least 1). */
+void sr_vault_token_lifetime(struct sr_vault_svc *svc, long long seconds);
+/* The discovery document of the authority at base ("https://host[:port]") for tenant (SR_TENANT_ID, or
+ * "adfs": MSAL's shape for an authority it must not look up at login.microsoftonline.com). */
+SR_MUST_USE enum sr_err sr_authority_metadata(const char *base, const char *tenant, json_t **ret);
+/* The public keys access tokens are signed with (JWKS): the current one and those retired recently. */
+SR_MUST_USE enum sr_err sr_authority_jwks(struct sr_vault_svc *svc, json_t **ret);
+/* Retires the current signing key: the next token is signed by a new one; tokens signed by the old one stay
+ * good until they expire (the old key stays in the JWKS for a token's lifetime). */
+SR_MUST_USE enum sr_err sr_authority_rotate(struct sr_store *store);
+
+/* --- applications, trusted issuers, role assignments (identity.c): the operator's side --- */
+#define SR_SECRET_TEXT 64
+void sr_uuid(char out[SR_UUID_LEN + 1]);
+bool sr_is_uuid(const char *s);
+#define SR_IDENT_APP "app"
+#define SR_IDENT_IDP "idp"
+#define SR_IDENT_ASSIGNMENT "assignment"
+#define SR_IDENT_SIGNER "signer"
+SR_MUST_USE enum sr_err sr_app_name_check(const char *name);
+/* A new application (name unique among applications and token labels): its document, with clientId. */
+SR_MUST_USE enum sr_err sr_app_create(struct sr_store *store, const char *name, json_t **ret);
+/* By name (case-insensitive) or client id: SR_ERR_APP_NOT_FOUND otherwise. */
+SR_MUST_USE enum sr_err sr_app_find(struct sr_store *store, const char *name_or_id, json_t **ret);
+/* Every application as an operator may see it (sr_app_view). */
+SR_MUST_USE enum sr_err sr_app_list(struct sr_store *store, json_t **ret);
+json_t *sr_app_view(const json_t *doc);
+/* Deletes the application and its role assignments. */
+SR_MUST_USE enum sr_err sr_app_delete(struct sr_store *store, const char *app);
+/* A new client secret, valid for days (0: a year): written to out, the only time it is ever shown. */
+SR_MUST_USE enum sr_err sr_app_secret_add(struct sr_store *store, const char *app, unsigned days,
+                                          char out[SR_SECRET_TEXT], char ret_id[9]);
+/* A certificate (PEM) whose key signs the application's client assertions; it expires with the certificate. */
+SR_MUST_USE enum sr_err sr_app_certificate_add(struct sr_store *store, const char *app, const uint8_t *pem,
+                                               size_t len, char ret_id[9]);
+/* A federated credential: tokens of issuer (trusted with sr_idp_trust) whose sub is subject and whose aud holds
+ * audience sign the application in. */
+SR_MUST_USE enum sr_err sr_app_federate(struct sr_store *store, const char *app, const char *issuer,
+                                        const char *subject, const char *audience, char ret_id[9]);
+SR_MUST_USE enum sr_err sr_app_credential_remove(struct sr_store *store, const char *app, const char *id);
+/* Trusts issuer's tokens for federation, checked with jwks; discovery (or NULL) is where its keys were read. */
+SR_MUST_USE enum sr_err sr_idp_trust(struct sr_store *store, const char *issuer, const json_t *jwks,
+                                     const char *discovery);
+SR_MUST_USE enum sr_err sr_idp_distrust(struct sr_store *store, const char *issuer);
+/* Every document of a kind, each with its "name". */
+SR_MUST_USE enum sr_err sr_ident_list(struct sr_store *store, const char *kind, json_t **ret);
+/* Grants role to principal (application name, client id, object id, or a token label) at scope ("/",
+ * "/vaults/V", "/vaults/V/keys/K"). */
+SR_MUST_USE enum sr_err sr_role_assignment_create(struct sr_store *store, const char *principal, const char *role,
+                                                  const char *scope, json_t **ret);
+SR_MUST_USE enum sr_err sr_role_assignment_delete(struct sr_store *store, const char *name);
+/* The built-in roles: [{name, id, permissions: "get,list,..."}]. */
+SR_MUST_USE enum sr_err sr_role_definitions_json(json_t **ret);
 /*
  * Audits a request refused before any operation (why: SR_ERR_UNAUTHORIZED, _TOKEN_EXPIRED, _TOKEN_REVOKED)
  * without waiting for the store. Identical refusals (client, vault, actor, reason) within a minute make
