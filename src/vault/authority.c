@@ -267,10 +267,10 @@ static enum sr_err sr_scope_resource(struct sr_request *req, char *out, size_t c
 }
 
 /* The client's failures this minute: past the bound, even a right secret is refused until the minute ends. */
-static enum sr_err sr_client_not_locked(struct sr_vault_svc *svc, struct sr_request *req, const char *client_id)
+static enum sr_err sr_client_not_locked(struct sr_vault_svc *svc, struct sr_request *req, const char *actor)
 {
     if (sr_refusals_recent(svc, req->client, NULL) >= SR_FAILURES_PER_ADDRESS ||
-        sr_refusals_recent(svc, req->client, client_id) >= SR_FAILURES_PER_CLIENT) {
+        sr_refusals_recent(svc, req->client, actor) >= SR_FAILURES_PER_CLIENT) {
         return sr_oauth_refuse(req, SR_ERR_OAUTH_LOCKED, "too many failed client authentications from %s this minute",
                                req->client);
     }
@@ -473,16 +473,18 @@ enum sr_err sr_op_token_issue(struct sr_vault_svc *svc, struct sr_request *req, 
     SR_ENSURE(client_id != NULL && sr_is_uuid(client_id),
               sr_oauth_refuse(req, SR_ERR_OAUTH_CLIENT, "client_id must be an application's client id (a GUID)"));
     snprintf(req->who.actor, sizeof(req->who.actor), "%.31s", client_id);
-    SR_TRY(sr_client_not_locked(svc, req, client_id));
     char resource[160];
     SR_TRY(sr_scope_resource(req, resource, sizeof(resource)));
     SR_AUTO_JSON json_t *app = NULL;
     enum sr_err r = svc->store->ops->ident_get(svc->store, SR_IDENT_APP, client_id, &app);
-    SR_ENSURE(r != SR_ERR_NOT_FOUND, sr_oauth_refuse(req, SR_ERR_OAUTH_CLIENT, "no application has client id %s",
-                                                     client_id));
+    if (r == SR_ERR_NOT_FOUND) {
+        SR_TRY(sr_client_not_locked(svc, req, req->who.actor));
+        return sr_oauth_refuse(req, SR_ERR_OAUTH_CLIENT, "no application has client id %s", client_id);
+    }
     SR_TRY(r);
     const char *name = json_string_value(json_object_get(app, "name"));
-    snprintf(req->who.actor, sizeof(req->who.actor), "%s", name ? name : client_id);
+    snprintf(req->who.actor, sizeof(req->who.actor), "%.31s", name ? name : client_id);
+    SR_TRY(sr_client_not_locked(svc, req, req->who.actor)); /* counted under the actor its refusals are audited as */
     const char *secret = sr_form(req, "client_secret");
     if (secret != NULL) {
         r = sr_app_secret_check(app, secret);
