@@ -8,7 +8,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 
 MAN_GROUPS = module root new-world world generatekey kmfile-dump aclprint pubkey sign verifykeypackage toolset \
-	keytransfer serve seal region vault token audit backup restore key pkcs11
+	keytransfer serve seal region vault token app idp role authority audit backup restore key pkcs11
 
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))

@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential cmake pkg-config openssl libssl-dev libgfshare-dev libcmocka-dev \
 libmicrohttpd-dev libgnutls28-dev libjansson-dev libcurl4-openssl-dev libzip-dev jq libsqlite3-dev sqlite3 libpq-dev postgresql xxd curl ca-certificates nodejs npm zip unzip clang clang-tools libclang-rt-14-dev \
 libp11-kit-dev opensc gnutls-bin libengine-pkcs11-openssl softhsm2 chromium \
-libtss2-dev swtpm swtpm-tools tpm2-tools"
+libtss2-dev swtpm swtpm-tools tpm2-tools python3-azure"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -216,9 +216,13 @@ enum sr_err sr_host_parse(const char *host, const char *default_vault, char *vau
     /* It becomes the challenge's resource and every kid's base: a host name, a port, an IPv6 literal. */
     SR_ENSURE(strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == strlen(host),
               SR_ERR_VAULT_NOT_FOUND);
+    /* The port stays in the resource: Python's SDK checks that the request's host:port ends with "." and the
+     * resource's host:port (Node's compares host names only). */
+    const char *port = host[0] == '[' ? strstr(host, "]:") : strchr(host, ':');
+    port = port == NULL ? "" : port + (host[0] == '[');
     if (host[0] == '[') { /* [::1]:port */
         snprintf(vault, vcap, "%s", default_vault);
-        snprintf(resource, rcap, "https://localhost");
+        snprintf(resource, rcap, "https://localhost%s", port);
         return SR_OK;
     }
     size_t len = strcspn(host, ":");
@@ -227,13 +231,13 @@ enum sr_err sr_host_parse(const char *host, const char *default_vault, char *vau
     const char *dot = strchr(name, '.');
     if (dot == NULL || strcmp(name, "127.0.0.1") == 0) {
         snprintf(vault, vcap, "%s", default_vault);
-        snprintf(resource, rcap, "https://%s", strcmp(name, "127.0.0.1") == 0 ? "localhost" : name);
+        snprintf(resource, rcap, "https://%s%s", strcmp(name, "127.0.0.1") == 0 ? "localhost" : name, port);
         return SR_OK;
     }
     /* <vault>.<domain>: the SDK checks that the host ends with "." + the resource's host. */
     SR_ENSURE((size_t)(dot - name) < vcap, SR_ERR_VAULT_NOT_FOUND);
     memcpy(vault, name, (size_t)(dot - name));
     vault[dot - name] = 0;
-    snprintf(resource, rcap, "https://%s", dot + 1);
+    snprintf(resource, rcap, "https://%s%s", dot + 1, port);
     return SR_OK;
 }

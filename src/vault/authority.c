@@ -534,18 +534,28 @@ static struct sr_seen_token *sr_seen_find(struct sr_ident_cache *c, const uint8_
     return NULL;
 }
 
-/* aud is the challenge's resource, this vault's own host (with or without its port), or Key Vault at large. */
-static bool sr_aud_fits(const char *aud, const char *resource, const char *host)
+/* aud names url ("https://host[:port]"), with or without url's port. */
+static bool sr_aud_names(const char *aud, const char *url)
 {
-    if (strcasecmp(aud, SR_GENERIC_RESOURCE) == 0 || (resource != NULL && strcasecmp(aud, resource) == 0)) {
-        return true;
-    }
-    if (host == NULL || strncasecmp(aud, "https://", 8) != 0) {
+    if (url == NULL) {
         return false;
     }
-    const char *a = aud + 8;
+    if (strcasecmp(aud, url) == 0) {
+        return true;
+    }
+    const char *host = strncasecmp(url, "https://", 8) == 0 ? url + 8 : url;
     size_t name = strcspn(host, ":");
-    return strcasecmp(a, host) == 0 || (strlen(a) == name && strncasecmp(a, host, name) == 0);
+    size_t prefix = (size_t)(host - url) + name;
+    return strlen(aud) == prefix && strncasecmp(aud, url, prefix) == 0;
+}
+
+/* aud is the challenge's resource, this vault's own host, or Key Vault at large (each with or without the port). */
+static bool sr_aud_fits(const char *aud, const char *resource, const char *host)
+{
+    char own[300];
+    snprintf(own, sizeof(own), "https://%s", host ? host : "");
+    return strcasecmp(aud, SR_GENERIC_RESOURCE) == 0 || sr_aud_names(aud, resource) ||
+           (host != NULL && sr_aud_names(aud, own));
 }
 
 static enum sr_err sr_jwt_check(const char *token, const json_t *signers,

@@ -32,7 +32,7 @@ step "authentication: missing, invalid and expired tokens get 401 and the challe
 SAVED=$TOKEN; TOKEN=
 expect_api 401 Unauthorized GET "/keys?$V"
 curl -s -D "$T/h" -o /dev/null --cacert "$CA" "https://localhost:$PORT/keys?$V"
-grep -qi '^WWW-Authenticate: Bearer authorization="https://localhost/[0-9a-f-]*", resource="https://localhost"' "$T/h" || fail "challenge header: $(cat "$T/h")"
+grep -qi "^WWW-Authenticate: Bearer authorization=\"https://localhost:$PORT/[0-9a-f-]*\", resource=\"https://localhost:$PORT\"" "$T/h" || fail "challenge header: $(cat "$T/h")"
 rid() { awk 'tolower($1) == "x-ms-request-id:" {print $2}' "$1" | tr -d '\r'; }
 rid1=$(rid "$T/h")
 echo "$rid1" | grep -Eq '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' || fail "x-ms-request-id: '$rid1'"

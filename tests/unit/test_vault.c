@@ -315,9 +315,14 @@ static void test_router(void **state)
     char vault[64], resource[300];
     SR_ASSERT_OK(sr_host_parse("dev.localhost:8443", "default", vault, sizeof(vault), resource, sizeof(resource)));
     assert_string_equal(vault, "dev");
+    assert_string_equal(resource, "https://localhost:8443"); /* Python's SDK compares host:port */
+    SR_ASSERT_OK(sr_host_parse("dev.localhost", "default", vault, sizeof(vault), resource, sizeof(resource)));
     assert_string_equal(resource, "https://localhost");
     SR_ASSERT_OK(sr_host_parse("localhost:8443", "default", vault, sizeof(vault), resource, sizeof(resource)));
     assert_string_equal(vault, "default");
+    assert_string_equal(resource, "https://localhost:8443");
+    SR_ASSERT_OK(sr_host_parse("[::1]:8443", "default", vault, sizeof(vault), resource, sizeof(resource)));
+    assert_string_equal(resource, "https://localhost:8443");
     SR_ASSERT_ERR(SR_ERR_VAULT_NOT_FOUND, sr_host_parse(NULL, "d", vault, sizeof(vault), resource, sizeof(resource)));
 }
 
