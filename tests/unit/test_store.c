@@ -426,7 +426,7 @@ static void test_schema_versions(void **state)
                                   "DROP INDEX audit_actor; ALTER TABLE tokens DROP COLUMN name;"
                                   "ALTER TABLE tokens DROP COLUMN revoked; ALTER TABLE audit DROP COLUMN client;"
                                   "ALTER TABLE audit DROP COLUMN reason; ALTER TABLE audit DROP COLUMN count;"
-                                  "DROP TABLE authorities; ALTER TABLE keys DROP COLUMN release_policy");
+                                  "DROP TABLE authorities; ALTER TABLE keys DROP COLUMN release_policy; DROP TABLE idents");
         sr_test_store_reopen(f->dir, &f->store);
         assert_true(sr_key_exists(f->store, "kept"));
         f->store->ops->close(f->store);
@@ -490,6 +490,55 @@ static void test_release_policy_and_authorities(void **state)
     json_decref(second);
 }
 
+static enum sr_err sr_count_doc(void *ctx, const char *name, const json_t *doc)
+{
+    (void)doc;
+    assert_non_null(name);
+    (*(int *)ctx)++;
+    return SR_OK;
+}
+
+/* Identity documents: by kind and name (names without case), replaced by a second put, gone with NULL; every
+ * change moves the count a server's caches follow (SQLite; PostgreSQL's servers never serve from memory). */
+static void test_identity_documents(void **state)
+{
+    struct sr_store_fixture *f = *state;
+    struct sr_store *s = f->store;
+    unsigned long long before = 0, after = 0;
+    bool settled = s->ops->conf_generation(s, &before);
+    assert_true(settled == !sr_test_on_pg());
+    json_t *one = json_pack("{s:s}", "name", "one"), *two = json_pack("{s:s}", "name", "two"), *got = NULL;
+    SR_ASSERT_OK(sr_store_ident_put(s, "app", "Client-1", one));
+    SR_ASSERT_OK(sr_store_ident_put(s, "idp", "client-1", two)); /* another kind, the same name */
+    SR_ASSERT_OK(s->ops->ident_get(s, "app", "client-1", &got));
+    assert_true(json_equal(got, one));
+    json_decref(got);
+    SR_ASSERT_OK(sr_store_ident_put(s, "app", "client-1", two));
+    SR_ASSERT_OK(s->ops->ident_get(s, "app", "CLIENT-1", &got));
+    assert_true(json_equal(got, two));
+    json_decref(got);
+    int n = 0;
+    SR_ASSERT_OK(s->ops->ident_each(s, "app", sr_count_doc, &n));
+    assert_int_equal(n, 1);
+    if (settled) {
+        assert_true(s->ops->conf_generation(s, &after));
+        assert_true(after > before);
+    }
+    SR_ASSERT_OK(sr_store_ident_put(s, "app", "client-1", NULL));
+    SR_ASSERT_ERR(SR_ERR_NOT_FOUND, s->ops->ident_get(s, "app", "client-1", &got));
+    SR_ASSERT_OK(s->ops->ident_get(s, "idp", "client-1", &got));
+    json_decref(got);
+    n = 0;
+    SR_ASSERT_OK(s->ops->ident_each(s, "app", sr_count_doc, &n));
+    assert_int_equal(n, 0);
+    char big[SR_MAX_IDENT_NAME + 2];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    SR_ASSERT_ERR(SR_ERR_TOO_LARGE, sr_store_ident_put(s, "app", big, one));
+    json_decref(one);
+    json_decref(two);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -501,6 +550,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shutdown_commits_pending, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_schema_versions, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_release_policy_and_authorities, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_documents, sr_setup, sr_teardown),
         cmocka_unit_test(test_rowcache_keeps_nothing_older_than_a_change),
         cmocka_unit_test_setup_teardown(test_token_changes_from_another_process_seen_at_once, sr_setup, sr_teardown),
     };

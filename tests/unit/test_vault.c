@@ -5,6 +5,8 @@
 
 #include "base/json.h"
 #include "crypto/jwk.h"
+#include "crypto/jwt.h"
+#include "crypto/ossl.h"
 #include "hsm/blob.h"
 #include "http/http.h"
 #include "vault/internal.h"
@@ -511,6 +513,128 @@ static void test_release_refusals(void **state)
                                                   "{\"target\":\"x.y.z\",\"nonce\":5}", "nonce must be a string"));
 }
 
+/* The token endpoint's form: each field once, percent-decoding and '+', and nothing malformed taken. */
+static void test_form_parse(void **state)
+{
+    (void)state;
+    json_t *f = NULL;
+    static const char good[] = "grant_type=client_credentials&scope=https%3A%2F%2Fvault.azure.net%2F.default+openid&x=";
+    SR_ASSERT_OK(sr_form_parse((const uint8_t *)good, strlen(good), &f));
+    assert_string_equal(json_string_value(json_object_get(f, "scope")), "https://vault.azure.net/.default openid");
+    assert_string_equal(json_string_value(json_object_get(f, "x")), "");
+    json_decref(f);
+    static const char *const bad[] = {"a=1&a=2", "a=%zz", "a=%4", "a=%00", "novalue", "=v", "a=%ff%fe"};
+    for (size_t i = 0; i < SR_ARRAY_LEN(bad); i++) {
+        SR_ASSERT_ERR(SR_ERR_OAUTH_REQUEST, sr_form_parse((const uint8_t *)bad[i], strlen(bad[i]), &f));
+    }
+    enum sr_authority_route route;
+    char tenant[64];
+    assert_true(sr_authority_route("/adfs/oauth2/token", &route, tenant, sizeof(tenant)));
+    assert_int_equal(route, SR_AUTH_TOKEN);
+    assert_string_equal(tenant, "adfs");
+    assert_true(sr_authority_route("/" SR_TENANT_ID "/v2.0/.well-known/openid-configuration", &route, tenant,
+                                   sizeof(tenant)));
+    assert_int_equal(route, SR_AUTH_METADATA);
+    SR_ASSERT_ERR(SR_ERR_OAUTH_REQUEST, sr_authority_tenant_ok("contoso.onmicrosoft.com"));
+    assert_false(sr_authority_route("/keys/k/sign", &route, tenant, sizeof(tenant)));
+}
+
+/* "alg" is the key's: none, HMAC with the public key as its secret, and an RSA alg on an EC key all fail. */
+static void test_jwt_alg_confusion(void **state)
+{
+    (void)state;
+    struct sr_key_spec spec = {.type = SR_KEY_EC, .curve = SR_CURVE_P256};
+    SR_AUTO_PKEY EVP_PKEY *key = NULL;
+    SR_ASSERT_OK(sr_pkey_generate(&spec, &key));
+    static const char *const algs[] = {"ES256", "none", "HS256", "RS256", "ES384"};
+    for (size_t i = 0; i < SR_ARRAY_LEN(algs); i++) {
+        SR_AUTO_BUF struct sr_buf t = {0}, sig = {0}, s64 = {0};
+        sr_buf_init(&t, 4096, SR_BUF_PLAIN);
+        sr_buf_init(&sig, 256, SR_BUF_PLAIN);
+        sr_buf_init(&s64, 512, SR_BUF_PLAIN);
+        SR_AUTO_JSON json_t *h = json_pack("{s:s}", "alg", algs[i]);
+        SR_AUTO_JSON json_t *c = json_pack("{s:I}", "exp", (json_int_t)4102444800LL);
+        SR_ASSERT_OK(sr_b64url_json_append(h, &t, true));
+        SR_ASSERT_OK(sr_b64url_json_append(c, &t, false));
+        SR_ASSERT_OK(sr_pkey_sign_message(key, SR_ALG_ES256, t.data, t.len, SR_SIG_RAW, &sig));
+        SR_ASSERT_OK(sr_b64url_encode(sig.data, sig.len, &s64));
+        SR_ASSERT_OK(sr_buf_append(&t, ".", 1));
+        SR_ASSERT_OK(sr_buf_append(&t, s64.data, strlen((const char *)s64.data) + 1));
+        SR_AUTO(sr_jwt_release) struct sr_jwt jwt = {0};
+        SR_ASSERT_OK(sr_jwt_parse((const char *)t.data, &jwt));
+        enum sr_err r = sr_jwt_verify(&jwt, (const char *)t.data, key);
+        if (i == 0) {
+            SR_ASSERT_OK(r);
+            SR_ASSERT_OK(sr_jwt_times(jwt.claims, 1700000000));
+            SR_ASSERT_ERR(SR_ERR_TOKEN_EXPIRED, sr_jwt_times(jwt.claims, 4102444800LL + SR_JWT_SKEW));
+        } else {
+            SR_ASSERT_ERR(SR_ERR_JWT_ALG, r);
+        }
+    }
+}
+
+/* Role assignments: a scope covers its vault (or its one key), a role adds its permissions, others nothing. */
+static void test_assignment_scopes(void **state)
+{
+    struct sr_fixture *f = *state;
+    json_t *app = NULL, *a = NULL;
+    SR_ASSERT_OK(sr_app_create(f->store, "web", &app));
+    const char *oid = json_string_value(json_object_get(app, "objectId"));
+    SR_ASSERT_ERR(SR_ERR_APP_EXISTS, sr_app_create(f->store, "WEB", &a));
+    SR_ASSERT_ERR(SR_ERR_APP_NAME, sr_app_create(f->store, "no spaces", &a));
+    SR_ASSERT_ERR(SR_ERR_VAULT_NOT_FOUND, sr_role_assignment_create(f->store, "web", "Reader", "/vaults/none", &a));
+    SR_ASSERT_ERR(SR_ERR_ROLE_SCOPE, sr_role_assignment_create(f->store, "web", "Reader", "/vaults/eu-vault/x", &a));
+    SR_ASSERT_ERR(SR_ERR_ROLE, sr_role_assignment_create(f->store, "web", "Owner", "/", &a));
+    SR_ASSERT_OK(sr_role_assignment_create(f->store, "web", "Crypto User", "/vaults/eu-vault/keys/k1", &a));
+    json_decref(a);
+    SR_ASSERT_OK(sr_role_assignment_create(f->store, "web", "Reader", "/vaults/na-vault", &a));
+    json_decref(a);
+    json_t *all = NULL;
+    SR_ASSERT_OK(sr_ident_list(f->store, SR_IDENT_ASSIGNMENT, &all));
+    unsigned user = 0, reader = 0;
+    SR_ASSERT_OK(sr_role_perms("Crypto User", &user));
+    SR_ASSERT_OK(sr_role_perms("Reader", &reader));
+    assert_int_equal(sr_assignments_perms(all, oid, "eu-vault", "k1"), user);
+    assert_int_equal(sr_assignments_perms(all, oid, "EU-VAULT", "K1"), user);
+    assert_int_equal(sr_assignments_perms(all, oid, "eu-vault", "k2"), 0);
+    assert_int_equal(sr_assignments_perms(all, oid, "eu-vault", NULL), 0);
+    assert_int_equal(sr_assignments_perms(all, oid, "na-vault", "k1"), reader);
+    assert_int_equal(sr_assignments_perms(all, "someone-else", "na-vault", NULL), 0);
+    json_decref(all);
+    /* A deleted application takes its assignments with it. */
+    SR_ASSERT_OK(sr_app_delete(f->store, "web"));
+    SR_ASSERT_OK(sr_ident_list(f->store, SR_IDENT_ASSIGNMENT, &all));
+    assert_int_equal(json_array_size(all), 0);
+    json_decref(all);
+    json_decref(app);
+}
+
+/* Client secrets: the right one passes, a wrong one and an expired one do not, and none is kept in clear. */
+static void test_app_secrets(void **state)
+{
+    struct sr_fixture *f = *state;
+    json_t *app = NULL;
+    SR_ASSERT_OK(sr_app_create(f->store, "web", &app));
+    char secret[SR_SECRET_TEXT], id[9];
+    SR_ASSERT_OK(sr_app_secret_add(f->store, "web", 1, secret, id));
+    json_decref(app);
+    SR_ASSERT_OK(sr_app_find(f->store, "web", &app));
+    char *text = json_dumps(app, 0);
+    assert_null(strstr(text, secret + 9));
+    free(text);
+    SR_ASSERT_OK(sr_app_secret_check(app, secret));
+    char wrong[SR_SECRET_TEXT];
+    snprintf(wrong, sizeof(wrong), "%s", secret);
+    wrong[20] = wrong[20] == 'A' ? 'B' : 'A';
+    SR_ASSERT_ERR(SR_ERR_SECRET_WRONG, sr_app_secret_check(app, wrong));
+    SR_ASSERT_ERR(SR_ERR_SECRET_WRONG, sr_app_secret_check(app, "short"));
+    json_object_set_new(json_array_get(json_object_get(app, "secrets"), 0), "expires", json_integer(1000));
+    SR_ASSERT_ERR(SR_ERR_SECRET_EXPIRED, sr_app_secret_check(app, secret));
+    SR_ASSERT_OK(sr_app_credential_remove(f->store, "web", id));
+    SR_ASSERT_ERR(SR_ERR_CREDENTIAL_NOT_FOUND, sr_app_credential_remove(f->store, "web", id));
+    json_decref(app);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +648,10 @@ int main(void)
         cmocka_unit_test(test_release_policy_grammar),
         cmocka_unit_test_setup_teardown(test_audit_list, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_release_refusals, sr_setup, sr_teardown),
+        cmocka_unit_test(test_form_parse),
+        cmocka_unit_test(test_jwt_alg_confusion),
+        cmocka_unit_test_setup_teardown(test_assignment_scopes, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_app_secrets, sr_setup, sr_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
