@@ -55,7 +55,7 @@ wrk_run() {
     {
         echo "wrk.method = \"$method\""
         [ "$auth" = auth ] && echo "wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\""
-        echo 'wrk.headers["Content-Type"] = "application/json"'
+        echo "wrk.headers[\"Content-Type\"] = \"${CTYPE:-application/json}\""
         [ -n "$body" ] && printf 'wrk.body = [[%s]]\n' "$body"
     } > "$W/$name.lua"
     local cpu0 steal0 cpu1 steal1
@@ -170,6 +170,38 @@ CONNS=16
 wrk_run create POST "/keys/bench-created/create?$V" '{"kty":"EC","crv":"P-256"}'; row "create EC P-256 (durable, new version each)" "$RATE" "$ec256" "ecdsap256 sign"
 wrk_run import PUT "/keys/imported?$V" "$IMPORT_BODY"; row "BYOK import, RSA-3072 KEK, EC P-256 target" "$RATE" "$rsa3072" "rsa3072 private op"
 wrk_run unauth GET "/keys/ec256?$V" "" noauth; row "unauthenticated GET (401 + challenge)" "$RATE" "$nginx_rate" "nginx static reply"
+# The token authority (docs/identity.md): the client credentials grant with a client secret (a scrypt each) and
+# with a federated assertion (an RS256 token of a trusted issuer, reusable as a Kubernetes token is), each answer
+# an ES256 JWT signed in the module; then the vault's requests with that JWT instead of an opaque token.
+"$SR" app create bench --secret --data "$W/data" -o json > "$W/app.json"
+"$SR" role assignment create --role "Crypto Officer" --assignee bench --scope /vaults/dev --data "$W/data" >/dev/null
+CLIENT_ID=$(jq -r .clientId "$W/app.json")
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$W/issuer.pem" 2>/dev/null
+jq -n --arg n "$(openssl rsa -in "$W/issuer.pem" -noout -modulus | cut -d= -f2 | xxd -r -p | b64url)" \
+    '{keys: [{kty: "RSA", kid: "bench", n: $n, e: "AQAB"}]}' > "$W/issuer.jwks"
+"$SR" idp trust --issuer https://issuer.bench.test --jwks "$W/issuer.jwks" --data "$W/data" >/dev/null
+"$SR" app federate bench --issuer https://issuer.bench.test --subject system:serviceaccount:bench:app --data "$W/data" >/dev/null
+FED_H=$(printf '{"alg":"RS256","kid":"bench"}' | b64url)
+FED_P=$(jq -cn --argjson now "$(date +%s)" '{iss: "https://issuer.bench.test", sub: "system:serviceaccount:bench:app",
+    aud: "api://AzureADTokenExchange", iat: $now, exp: ($now + 3600)}' | b64url)
+FED="$FED_H.$FED_P.$(printf '%s.%s' "$FED_H" "$FED_P" | openssl dgst -sha256 -sign "$W/issuer.pem" -binary | b64url)"
+GRANT="grant_type=client_credentials&client_id=$CLIENT_ID&scope=https%3A%2F%2Flocalhost%3A$PORT%2F.default"
+SECRET_FORM="$GRANT&client_secret=$(jq -r .secret "$W/app.json")"
+ASSERTION_FORM="$GRANT&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=$FED"
+CTYPE=application/x-www-form-urlencoded
+wrk_run token-secret POST /adfs/oauth2/token "$SECRET_FORM" noauth; row "token: client secret (scrypt 2^14)" "$RATE" "$ec256" "ecdsap256 sign"
+wrk_run token-assertion POST /adfs/oauth2/token "$ASSERTION_FORM" noauth; row "token: federated assertion (RS256)" "$RATE" "$ec256" "ecdsap256 sign"
+CTYPE=
+grep -q 'Non-2xx' "$W/token-secret.wrk" "$W/token-assertion.wrk" && { echo "bench: the token endpoint refused" >&2; exit 1; }
+# Each beside the same request with the opaque token, run just before it.
+OPAQUE=$TOKEN
+JWT=$(curl -s --cacert "$W/data/tls/ca.pem" -d "$SECRET_FORM" "https://localhost:$PORT/adfs/oauth2/token" | jq -r .access_token)
+wrk_run get-opaque GET "/keys/ec256?$V"; opaque_rate=$RATE
+TOKEN=$JWT; wrk_run get-jwt GET "/keys/ec256?$V"; TOKEN=$OPAQUE
+row "GET /keys/{name}, JWT access token" "$RATE" "$opaque_rate" "the same, opaque token"
+wrk_run es256-opaque POST "/keys/ec256/sign?$V" "{\"alg\":\"ES256\",\"value\":\"$D32\"}"; opaque_rate=$RATE
+TOKEN=$JWT; wrk_run es256-jwt POST "/keys/ec256/sign?$V" "{\"alg\":\"ES256\",\"value\":\"$D32\"}"; TOKEN=$OPAQUE
+row "ES256 sign, JWT access token" "$RATE" "$opaque_rate" "the same, opaque token"
 loaded_rss=$(rss_kb)
 "$SR" audit verify --data "$W/data" | grep -q 'hash chain intact' || { echo "bench: audit chain broken" >&2; exit 1; }
 stop_server

@@ -139,7 +139,7 @@ void sr_fuzz_setup(void)
     json_t *jwk = json_pack("{s:s,s:s}", "kty", "RSA", "kid", "k1");
     sr_check(jwk != NULL && sr_jwk_set_public(jwk, sr_issuer_key) == SR_OK);
     json_t *jwks = json_pack("{s:[o]}", "keys", jwk);
-    sr_check(sr_idp_trust(sr_store, SR_FUZZ_ISSUER, jwks, NULL) == SR_OK &&
+    sr_check(sr_idp_trust(sr_store, SR_FUZZ_ISSUER, jwks, false) == SR_OK &&
              sr_app_federate(sr_store, "fuzz", SR_FUZZ_ISSUER, SR_FUZZ_SUBJECT, "api://AzureADTokenExchange", id) == SR_OK);
     json_decref(jwks);
     json_t *ignored = NULL;

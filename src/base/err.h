@@ -90,6 +90,7 @@ enum sr_err_family {
     X(SR_ERR_CREDENTIAL_NOT_FOUND, SR_FAM_NOT_FOUND, "NotFound", "the application has no credential with that id (see 'strongroom app show')") \
     X(SR_ERR_IDP_ISSUER, SR_FAM_USAGE, "BadParameter", "an issuer is an https:// (or http://) URL of at most 255 bytes") \
     X(SR_ERR_IDP_JWKS, SR_FAM_INPUT, "BadParameter", "the issuer's keys must be a JWKS ({\"keys\": [...]}) of RSA or EC public keys") \
+    X(SR_ERR_IDP_UNREACHABLE, SR_FAM_UNAVAILABLE, "ServiceUnavailable", "cannot read the issuer's discovery document and keys (is it reachable, and an OIDC issuer?)") \
     X(SR_ERR_IDP_UNTRUSTED, SR_FAM_INPUT, "BadParameter", "that issuer is not trusted; trust it first with 'strongroom idp trust'") \
     X(SR_ERR_ROLE_SCOPE, SR_FAM_USAGE, "BadParameter", "a scope is /, /vaults/VAULT or /vaults/VAULT/keys/KEY (the API also takes /keys and /keys/KEY)") \
     X(SR_ERR_ROLE_ASSIGNMENT_NAME, SR_FAM_USAGE, "BadParameter", "a role assignment's name is a GUID") \

@@ -96,6 +96,44 @@ static enum sr_err sr_client_failure(struct sr_cli *cli, const struct sr_client 
     }
 }
 
+enum sr_err sr_fetch_json(const char *url, json_t **ret)
+{
+    SR_ENSURE(strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0, SR_ERR_IDP_ISSUER);
+    SR_AUTO(sr_curl_cleanup) CURL *curl = curl_easy_init();
+    SR_ENSURE(curl != NULL, SR_ERR_NOMEM);
+    SR_AUTO_BUF struct sr_buf body = {0};
+    sr_buf_init(&body, 1024 * 1024, SR_BUF_PLAIN);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sr_collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    SR_ENSURE(curl_easy_perform(curl) == CURLE_OK, SR_ERR_IDP_UNREACHABLE);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    SR_ENSURE(status == 200, SR_ERR_IDP_UNREACHABLE);
+    *ret = json_loadb((const char *)body.data, body.len, JSON_REJECT_DUPLICATES, NULL);
+    SR_ENSURE(json_is_object(*ret), SR_ERR_IDP_JWKS);
+    return SR_OK;
+}
+
+enum sr_err sr_fetch_jwks(void *ctx, const char *issuer, json_t **ret_jwks)
+{
+    (void)ctx;
+    char url[SR_PATH_MAX];
+    size_t len = strlen(issuer);
+    snprintf(url, sizeof(url), "%.*s/.well-known/openid-configuration", (int)(len && issuer[len - 1] == '/' ? len - 1 : len),
+             issuer);
+    SR_AUTO_JSON json_t *meta = NULL;
+    SR_TRY(sr_fetch_json(url, &meta));
+    /* OpenID Connect Discovery §4.3: the document must name the issuer it was fetched for. */
+    const char *said = json_string_value(json_object_get(meta, "issuer"));
+    const char *jwks_uri = json_string_value(json_object_get(meta, "jwks_uri"));
+    SR_ENSURE(said != NULL && strcmp(said, issuer) == 0 && jwks_uri != NULL, SR_ERR_IDP_JWKS);
+    return sr_fetch_json(jwks_uri, ret_jwks);
+}
+
 /* One HTTPS exchange: the answer's status and body bytes. */
 static enum sr_err sr_client_fetch(struct sr_cli *cli, const struct sr_client *c, const char *method,
                                    const char *url, const char *body, const char *host, long *ret_status,

@@ -25,6 +25,11 @@ struct sr_client {
     const char *api_version; /* NULL: SR_CLIENT_API_VERSION; operations of later versions set theirs */
 };
 
+/* GET of a JSON object over http(s) with the system's CAs, 10 s at most, 1 MiB at most, no redirect. */
+SR_MUST_USE enum sr_err sr_fetch_json(const char *url, json_t **ret);
+/* An OIDC issuer's keys by discovery: its /.well-known/openid-configuration (which must name it as issuer), then
+ * its jwks_uri. The shape of struct sr_vault_svc's fetcher (vault.h), so a server can refresh them. */
+SR_MUST_USE enum sr_err sr_fetch_jwks(void *ctx, const char *issuer, json_t **ret_jwks);
 /* Each of url, ca and token from its option, else from its environment variable. */
 SR_MUST_USE enum sr_err sr_client_init(struct sr_cli *cli, const char *url_opt, const char *ca_opt,
                                        const char *token_opt, struct sr_client *ret);

@@ -9,6 +9,7 @@
 #include "base/json.h"
 #include "base/text.h"
 #include "cli/cli.h"
+#include "cli/client.h"
 #include "cli/output.h"
 #include "vault/vault.h"
 
@@ -251,27 +252,38 @@ static const struct sr_opt sr_opts_idp_trust[] = {
     SR_OPTS_DATA_STORE,
     {"issuer", NULL, true, "the issuer (its tokens' iss)"},
     {"jwks", NULL, true, "a file with the issuer's public keys (JWKS): the server makes no outbound call"},
+    {"discovery", NULL, false, "read the keys from the issuer (OIDC discovery), and again when a token names a new one"},
     {NULL, NULL, false, NULL},
 };
 
 static enum sr_err sr_cmd_idp_trust(struct sr_cli *cli, const struct sr_args *args)
 {
     const char *issuer = sr_arg(args, args->opts, "issuer"), *path = sr_arg(args, args->opts, "jwks");
-    if (issuer == NULL || path == NULL) {
-        sr_cli_detail(cli, "--issuer and --jwks FILE are required");
+    bool discovery = sr_arg_set(args, args->opts, "discovery");
+    if (issuer == NULL || (path == NULL) == !discovery) {
+        sr_cli_detail(cli, "give --issuer URL and one of --jwks FILE or --discovery");
         return SR_ERR_USAGE;
     }
-    SR_AUTO_BUF struct sr_buf text = {0};
-    sr_buf_init(&text, 1024 * 1024, SR_BUF_PLAIN);
-    if (sr_file_read(path, &text) != SR_OK) {
-        sr_cli_detail(cli, "cannot read %s", path);
-        return SR_ERR_IO;
+    SR_AUTO_JSON json_t *jwks = NULL;
+    if (discovery) {
+        enum sr_err r = sr_fetch_jwks(NULL, issuer, &jwks);
+        if (r != SR_OK) {
+            sr_cli_detail(cli, "%s/.well-known/openid-configuration, then its jwks_uri", issuer);
+            return r;
+        }
+    } else {
+        SR_AUTO_BUF struct sr_buf text = {0};
+        sr_buf_init(&text, 1024 * 1024, SR_BUF_PLAIN);
+        if (sr_file_read(path, &text) != SR_OK) {
+            sr_cli_detail(cli, "cannot read %s", path);
+            return SR_ERR_IO;
+        }
+        jwks = json_loadb((const char *)text.data, text.len, JSON_REJECT_DUPLICATES, NULL);
+        SR_ENSURE(jwks != NULL, SR_ERR_IDP_JWKS);
     }
-    SR_AUTO_JSON json_t *jwks = json_loadb((const char *)text.data, text.len, JSON_REJECT_DUPLICATES, NULL);
-    SR_ENSURE(jwks != NULL, SR_ERR_IDP_JWKS);
     SR_AUTO_STORE struct sr_store *store = NULL;
     SR_TRY(sr_open_store(cli, args, args->opts, &store));
-    SR_TRY(sr_idp_trust(store, issuer, jwks, NULL));
+    SR_TRY(sr_idp_trust(store, issuer, jwks, discovery));
     fprintf(cli->out, "Issuer %s trusted for federation (%zu keys); an application accepts its tokens once "
                       "'strongroom app federate' names their subject.\n",
             issuer, json_array_size(json_object_get(jwks, "keys")));
@@ -309,7 +321,7 @@ static enum sr_err sr_cmd_idp_distrust(struct sr_cli *cli, const struct sr_args 
 }
 
 const struct sr_cmd sr_cmds_idp[] = {
-    {"trust", sr_cmd_idp_trust, 0, 0, 0, sr_opts_idp_trust, NULL, "idp trust --issuer URL --jwks FILE --data DIR",
+    {"trust", sr_cmd_idp_trust, 0, 0, 0, sr_opts_idp_trust, NULL, "idp trust --issuer URL (--jwks FILE | --discovery) --data DIR",
      "trust an OIDC issuer's tokens for federated credentials"},
     {"list", sr_cmd_idp_list, 0, 0, 0, sr_opts_ident, NULL, "idp list [--output table|tsv|json] --data DIR",
      "the trusted issuers"},

@@ -16,6 +16,7 @@
 #include "base/text.h"
 #include "byok/byok.h"
 #include "cli/cli.h"
+#include "cli/client.h"
 #include "cli/output.h"
 #include "crypto/crypto.h"
 #include "hsm/km0.h"
@@ -1008,6 +1009,7 @@ enum sr_err sr_cmd_serve(struct sr_cli *cli, const struct sr_args *args)
     SR_TRY(sr_vault_svc_open(data, store, &svc));
     sr_vault_use_seal(svc, &seal);
     sr_vault_token_lifetime(svc, (long long)lifetime);
+    sr_vault_jwks_fetcher(svc, sr_fetch_jwks, NULL); /* only issuers trusted with --discovery are ever fetched */
     if (sr_arg_set(args, o, "dev")) {
         sr_vault_allow_short_policies(svc);
     }

@@ -29,6 +29,12 @@
 #define SR_FAILURES_PER_CLIENT 10  /* failed client authentications per minute, per (address, client id) */
 #define SR_FAILURES_PER_ADDRESS 50 /* and per address */
 
+void sr_vault_jwks_fetcher(struct sr_vault_svc *svc, sr_jwks_fetch_fn fn, void *ctx)
+{
+    svc->jwks_fetch = fn;
+    svc->jwks_fetch_ctx = ctx;
+}
+
 void sr_vault_token_lifetime(struct sr_vault_svc *svc, long long seconds)
 {
     svc->token_lifetime = seconds > 0 ? seconds : 3600;
@@ -377,6 +383,27 @@ static enum sr_err sr_assertion_certificate(struct sr_vault_svc *svc, struct sr_
     return sr_jti_first_use(svc, req, client_id, jti, exp);
 }
 
+/* An issuer trusted by discovery rotated its keys: read them again, at most once a minute (the time of the last
+ * read is kept with them, so every server of a store shares the bound). */
+static enum sr_err sr_idp_refresh(struct sr_vault_svc *svc, const char *issuer, json_t **idp)
+{
+    long long fetched = (long long)json_integer_value(json_object_get(*idp, "fetched"));
+    SR_ENSURE(svc->jwks_fetch != NULL && json_is_true(json_object_get(*idp, "discovery")) &&
+                  fetched + 60 <= (long long)time(NULL),
+              SR_ERR_NOT_FOUND);
+    SR_AUTO_JSON json_t *jwks = NULL;
+    enum sr_err r = svc->jwks_fetch(svc->jwks_fetch_ctx, issuer, &jwks);
+    if (r != SR_OK) { /* unreachable: try again in a minute, not at every token */
+        json_object_set_new(*idp, "fetched", json_integer((json_int_t)time(NULL)));
+        (void)!sr_store_ident_put(svc->store, SR_IDENT_IDP, issuer, *idp);
+        return r;
+    }
+    SR_TRY(sr_idp_trust(svc->store, issuer, jwks, true));
+    json_decref(*idp);
+    *idp = NULL;
+    return svc->store->ops->ident_get(svc->store, SR_IDENT_IDP, issuer, idp);
+}
+
 /* A federated token: from an issuer this server trusts, for a subject and audience the application accepts. */
 static enum sr_err sr_assertion_federated(struct sr_vault_svc *svc, struct sr_request *req, const json_t *app,
                                           const char *token, const struct sr_jwt *t)
@@ -390,8 +417,11 @@ static enum sr_err sr_assertion_federated(struct sr_vault_svc *svc, struct sr_re
               sr_oauth_refuse(req, SR_ERR_OAUTH_CLIENT, "the assertion's issuer %.100s is not trusted", iss));
     SR_TRY(r);
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    SR_ENSURE(sr_jwks_key(json_object_get(idp, "jwks"), sr_jwt_claim(t->header, "kid"), &pub) == SR_OK,
-              sr_oauth_refuse(req, SR_ERR_OAUTH_CLIENT, "no key of %.100s has the assertion's kid", iss));
+    if (sr_jwks_key(json_object_get(idp, "jwks"), sr_jwt_claim(t->header, "kid"), &pub) != SR_OK &&
+        sr_idp_refresh(svc, iss, &idp) == SR_OK) {
+        (void)!sr_jwks_key(json_object_get(idp, "jwks"), sr_jwt_claim(t->header, "kid"), &pub);
+    }
+    SR_ENSURE(pub != NULL, sr_oauth_refuse(req, SR_ERR_OAUTH_CLIENT, "no key of %.100s has the assertion's kid", iss));
     r = sr_jwt_verify(t, token, pub);
     SR_ENSURE(r != SR_ERR_JWT_ALG, sr_oauth_refuse(req, SR_ERR_OAUTH_CLIENT, "the assertion's alg is not one its "
                                                                             "issuer's key signs with"));

@@ -375,7 +375,7 @@ enum sr_err sr_app_secret_check(const json_t *app, const char *secret)
 
 /* --- issuers trusted for federation --- */
 
-enum sr_err sr_idp_trust(struct sr_store *store, const char *issuer, const json_t *jwks, const char *discovery)
+enum sr_err sr_idp_trust(struct sr_store *store, const char *issuer, const json_t *jwks, bool discovery)
 {
     SR_ENSURE(strlen(issuer) <= SR_MAX_ISSUER && (strncmp(issuer, "https://", 8) == 0 ||
                                                   strncmp(issuer, "http://", 7) == 0),
@@ -391,12 +391,9 @@ enum sr_err sr_idp_trust(struct sr_store *store, const char *issuer, const json_
         /* Every key must be one we can check a signature with: an HMAC ("oct") key is never taken. */
         SR_ENSURE(sr_jwk_public_to_pkey(k, &pub) == SR_OK, SR_ERR_IDP_JWKS);
     }
-    SR_AUTO_JSON json_t *doc = json_pack("{s:s,s:O,s:I}", "issuer", issuer, "jwks", jwks, "fetched",
-                                         (json_int_t)time(NULL));
+    SR_AUTO_JSON json_t *doc = json_pack("{s:s,s:O,s:I,s:b}", "issuer", issuer, "jwks", jwks, "fetched",
+                                         (json_int_t)time(NULL), "discovery", discovery);
     SR_ENSURE(doc != NULL, SR_ERR_NOMEM);
-    if (discovery != NULL) {
-        SR_ENSURE(json_object_set_new(doc, "discovery", json_string(discovery)) == 0, SR_ERR_NOMEM);
-    }
     return sr_store_ident_put(store, SR_IDENT_IDP, issuer, doc);
 }
 

@@ -129,6 +129,8 @@ struct sr_vault_svc {
     struct sr_unseal_slot unseals[SR_MAX_REGIONS]; /* cards: partial quorums, under lock */
     size_t nunseals;
     struct sr_ident_cache idc; /* identity.c, authority.c */
+    sr_jwks_fetch_fn jwks_fetch; /* NULL: no outbound call, ever */
+    void *jwks_fetch_ctx;
     long long token_lifetime;  /* seconds an access token of the authority lives */
 };
 

@@ -129,6 +129,12 @@ SR_MUST_USE enum sr_err sr_authority_jwks(struct sr_vault_svc *svc, json_t **ret
  * good until they expire (the old key stays in the JWKS for a token's lifetime). */
 SR_MUST_USE enum sr_err sr_authority_rotate(struct sr_store *store);
 
+/* How a server reads an issuer's keys again (trusted with discovery) when a token names a kid it lacks: the
+ * command line's libcurl (cli/client.c's sr_fetch_jwks). At most once a minute per issuer; without it (or for an
+ * issuer trusted with a JWKS file) the server makes no outbound call. */
+typedef enum sr_err (*sr_jwks_fetch_fn)(void *ctx, const char *issuer, json_t **ret_jwks);
+void sr_vault_jwks_fetcher(struct sr_vault_svc *svc, sr_jwks_fetch_fn fn, void *ctx);
+
 /* --- applications, trusted issuers, role assignments (identity.c): the operator's side --- */
 #define SR_SECRET_TEXT 64
 void sr_uuid(char out[SR_UUID_LEN + 1]);
@@ -158,9 +164,9 @@ SR_MUST_USE enum sr_err sr_app_certificate_add(struct sr_store *store, const cha
 SR_MUST_USE enum sr_err sr_app_federate(struct sr_store *store, const char *app, const char *issuer,
                                         const char *subject, const char *audience, char ret_id[9]);
 SR_MUST_USE enum sr_err sr_app_credential_remove(struct sr_store *store, const char *app, const char *id);
-/* Trusts issuer's tokens for federation, checked with jwks; discovery (or NULL) is where its keys were read. */
-SR_MUST_USE enum sr_err sr_idp_trust(struct sr_store *store, const char *issuer, const json_t *jwks,
-                                     const char *discovery);
+/* Trusts issuer's tokens for federation, checked with jwks; discovery: its keys were read by OIDC discovery,
+ * and a server may read them again (sr_vault_jwks_fetcher). */
+SR_MUST_USE enum sr_err sr_idp_trust(struct sr_store *store, const char *issuer, const json_t *jwks, bool discovery);
 SR_MUST_USE enum sr_err sr_idp_distrust(struct sr_store *store, const char *issuer);
 /* Every document of a kind, each with its "name". */
 SR_MUST_USE enum sr_err sr_ident_list(struct sr_store *store, const char *kind, json_t **ret);

@@ -61,6 +61,24 @@ $SR app federate pay --issuer "$ISS" --subject system:serviceaccount:pay:api --d
 $SR role assignment create --role "Crypto Officer" --assignee pay --scope /vaults/dev --data "$D" >/dev/null
 AZURE_CLIENT_ID=$PAY AZURE_FEDERATED_TOKEN_FILE=$T/idp/token.0 run_app pay-ec
 
+step "an issuer trusted by OIDC discovery; its keys read again when a token names a kid the vault lacks"
+mkdir -p live-idp
+SR_OIDC_SERVE=1 timeout 300 node "$SDK/oidc-issuer.mjs" live-idp system:serviceaccount:pay:live 2>/dev/null &
+IDP_PID=$!
+for _ in $(seq 1 100); do [ -s live-idp/token.0 ] && break; sleep 0.1; done
+LIVE=$(cat live-idp/issuer)
+$SR idp trust --issuer "$LIVE" --discovery --data "$D" >/dev/null
+$SR app federate pay --issuer "$LIVE" --subject system:serviceaccount:pay:live --data "$D" >/dev/null
+# As if the issuer had rotated its keys since: the kid the vault holds is not the token's, read a minute ago.
+DOC=$(store_sql "$D" "SELECT doc FROM idents WHERE kind = 'idp' AND name = '$LIVE'")
+store_sql "$D" "UPDATE idents SET doc = '$(jq -c '.jwks.keys[0].kid = "old" | .fetched = 0' <<<"$DOC")' WHERE kind = 'idp' AND name = '$LIVE'"
+token_post grant_type=client_credentials client_id="$PAY" \
+    client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer "client_assertion=$(cat live-idp/token.0)" "$SCOPE"
+[ "$TSTATUS" = 200 ] || fail "the issuer's keys were not read again: $(cat "$T/tok")"
+kill $IDP_PID; wait $IDP_PID 2>/dev/null || true
+expect_fail $SR idp trust --issuer "$LIVE" --discovery --data "$D"
+grep -q "issuer's discovery document" "$T/out" || fail "an unreachable issuer's refusal: $(cat "$T/out")"
+
 step "refusals: OAuth's errors, nothing issued"
 oauth_refused 401 invalid_client grant_type=client_credentials client_id="$CID" client_secret="${SECRET%?}x" "$SCOPE"
 oauth_refused 401 invalid_client grant_type=client_credentials client_id="$(cat /proc/sys/kernel/random/uuid)" client_secret="$SECRET" "$SCOPE"

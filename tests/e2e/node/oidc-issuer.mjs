@@ -3,7 +3,8 @@
 // exchange audience, as a projected service-account token is. Usage: node oidc-issuer.mjs OUT_DIR SUBJECT...:
 // starts the issuer on 127.0.0.1, gets each workload (subject) its token by the client credentials grant, and
 // writes OUT_DIR/issuer (its URL), OUT_DIR/jwks.json (its public keys, from its jwks_uri) and OUT_DIR/token.N
-// (N = 0, 1, ... in the subjects' order); exits.
+// (N = 0, 1, ... in the subjects' order); exits, or with SR_OIDC_SERVE=1 goes on serving its discovery document
+// and keys (until killed), for a vault that reads them itself.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -50,5 +51,7 @@ for (const [i, subject] of subjects.entries()) {
   fs.writeFileSync(path.join(out, `token.${i}`), answer.access_token);
   console.log(`issuer ${discovery.issuer}: token for ${subject} written`);
 }
-listener.close();
-process.exit(0);
+if (!process.env.SR_OIDC_SERVE) {
+  listener.close();
+  process.exit(0);
+}
