@@ -156,25 +156,9 @@ static char *sr_policy_data(void)
 /* A token the vault accepts: signed by the authority, in date until 2100, satisfying the policy. */
 static char *sr_good_token(void)
 {
-    char *header = sr_b64url_json(json_pack("{s:s,s:s}", "alg", "RS256", "kid", "fuzz"));
-    char *claims = sr_b64url_json(json_pack("{s:s,s:I,s:s,s:{s:[o]}}", "iss", SR_FUZZ_ISSUER, "exp",
-                                            (json_int_t)4102444800LL, "x-ms-attestation-type", "sevsnpvm",
-                                            "x-ms-runtime", "keys", sr_authority_jwk()));
-    char signed_part[8192];
-    snprintf(signed_part, sizeof(signed_part), "%s.%s", header, claims);
-    struct sr_buf sig = {0};
-    sr_buf_init(&sig, 1024, SR_BUF_PLAIN);
-    if (sr_pkey_sign_message(sr_authority, SR_ALG_RS256, signed_part, strlen(signed_part), SR_SIG_RAW, &sig) != SR_OK) {
-        abort();
-    }
-    char *s64 = sr_b64url_text(sig.data, sig.len);
-    char *token = malloc(strlen(signed_part) + strlen(s64) + 2);
-    sprintf(token, "%s.%s", signed_part, s64);
-    free(header);
-    free(claims);
-    free(s64);
-    sr_buf_release(&sig);
-    return token;
+    return sr_test_jws(sr_authority, SR_ALG_RS256, json_pack("{s:s,s:s}", "alg", "RS256", "kid", "fuzz"),
+                       json_pack("{s:s,s:I,s:s,s:{s:[o]}}", "iss", SR_FUZZ_ISSUER, "exp", (json_int_t)4102444800LL,
+                                 "x-ms-attestation-type", "sevsnpvm", "x-ms-runtime", "keys", sr_authority_jwk()));
 }
 
 void sr_fuzz_setup(void)

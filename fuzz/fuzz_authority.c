@@ -85,24 +85,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-/* header.payload signed with key (RS256), as the caller frees. */
-static char *sr_jwt_make(EVP_PKEY *key, json_t *header, json_t *claims)
-{
-    struct sr_buf t = {0};
-    sr_buf_init(&t, 16384, SR_BUF_PLAIN);
-    sr_check(sr_b64url_json_append(header, &t, true) == SR_OK && sr_b64url_json_append(claims, &t, false) == SR_OK);
-    struct sr_buf sig = {0}, sig64 = {0};
-    sr_buf_init(&sig, 1024, SR_BUF_PLAIN);
-    sr_buf_init(&sig64, 2048, SR_BUF_PLAIN);
-    sr_check(sr_pkey_sign_message(key, SR_ALG_RS256, t.data, t.len, SR_SIG_RAW, &sig) == SR_OK &&
-             sr_b64url_encode(sig.data, sig.len, &sig64) == SR_OK && sr_buf_append(&t, ".", 1) == SR_OK &&
-             sr_buf_append(&t, sig64.data, strlen((const char *)sig64.data) + 1) == SR_OK);
-    char *s = strdup((const char *)t.data);
-    sr_buf_release(&t), sr_buf_release(&sig), sr_buf_release(&sig64);
-    json_decref(header), json_decref(claims);
-    return s;
-}
-
 void sr_fuzz_setup(void)
 {
     if (sr_svc != NULL) {
@@ -166,12 +148,12 @@ void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
     /* Each replay makes its seeds anew: a fresh jti, so the certificate's assertion is accepted once more. */
     char jti[SR_UUID_LEN + 1];
     sr_uuid(jti);
-    char *cert = sr_jwt_make(sr_cert_key, json_pack("{s:s,s:s}", "alg", "RS256", "x5t#S256", sr_x5t),
+    char *cert = sr_test_jws(sr_cert_key, SR_ALG_RS256, json_pack("{s:s,s:s}", "alg", "RS256", "x5t#S256", sr_x5t),
                              json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "iss", sr_client_id, "sub", sr_client_id, "aud",
                                        SR_FUZZ_BASE "/adfs/oauth2/token", "jti", jti, "nbf", now, "exp", now + 600));
     snprintf(body, sizeof(body), "%s%s%s%s", SR_GRANT, sr_client_id, SR_ASSERTION, cert);
     sr_seed(&seeds[k++], body);
-    char *fed = sr_jwt_make(sr_issuer_key, json_pack("{s:s,s:s}", "alg", "RS256", "kid", "k1"),
+    char *fed = sr_test_jws(sr_issuer_key, SR_ALG_RS256, json_pack("{s:s,s:s}", "alg", "RS256", "kid", "k1"),
                             json_pack("{s:s,s:s,s:s,s:I,s:I}", "iss", SR_FUZZ_ISSUER, "sub", SR_FUZZ_SUBJECT, "aud",
                                       "api://AzureADTokenExchange", "iat", now, "exp", now + 600));
     snprintf(body, sizeof(body), "%s%s%s%s", SR_GRANT, sr_client_id, SR_ASSERTION, fed);

@@ -353,6 +353,29 @@ static enum MHD_Result sr_send_oauth_error(struct sr_http_server *s, struct MHD_
     return body ? sr_send(s, c, (unsigned)sr_err_http_status(e), body, NULL) : MHD_NO;
 }
 
+/* The request is whole: the connection waits (suspended) while its operation runs and its commit becomes
+ * durable; an operation that uses a private key runs on the worker pool, a cheap one at once. */
+static enum MHD_Result sr_conn_dispatch(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn)
+{
+    struct sr_request *req = &conn->req;
+    req->done = sr_conn_committed;
+    req->ctx = conn;
+    atomic_store(&conn->state, SR_CONN_COMMITTING);
+    atomic_fetch_add(&s->suspended, 1);
+    struct sr_watch *w = sr_watch_of(c);
+    if (w != NULL) {
+        sr_watch_enter(w, SR_PHASE_WORKING); /* the server's own work: no deadline until it is answered */
+    }
+    MHD_suspend_connection(c);
+    if (sr_op_uses_private_key(conn->route.op)) {
+        conn->job.run = sr_conn_run;
+        sr_workq_push(s->workers, &conn->job);
+    } else {
+        sr_vault_start(s->svc, conn->route.op, req); /* cheap: not worth a hand-off to another thread */
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result sr_answer(struct sr_http_server *s, struct MHD_Connection *c, struct sr_conn *conn)
 {
     struct sr_request *req = &conn->req;
@@ -380,18 +403,7 @@ static enum MHD_Result sr_authority_final(struct sr_http_server *s, struct MHD_C
     sr_client_address(c, req->client, sizeof(req->client));
     conn->route.op = SR_OP_TOKEN_ISSUE;
     conn->routed = true;
-    req->done = sr_conn_committed;
-    req->ctx = conn;
-    atomic_store(&conn->state, SR_CONN_COMMITTING);
-    atomic_fetch_add(&s->suspended, 1);
-    struct sr_watch *w = sr_watch_of(c);
-    if (w != NULL) {
-        sr_watch_enter(w, SR_PHASE_WORKING);
-    }
-    MHD_suspend_connection(c);
-    conn->job.run = sr_conn_run;
-    sr_workq_push(s->workers, &conn->job);
-    return MHD_YES;
+    return sr_conn_dispatch(s, c, conn);
 }
 
 /* The discovery document and the keys: public, GET only, never audited (MSAL reads them at every start). */
@@ -448,22 +460,7 @@ static enum MHD_Result sr_final_call(struct sr_http_server *s, struct MHD_Connec
         }
         req->body = conn->body_json;
     }
-    req->done = sr_conn_committed;
-    req->ctx = conn;
-    atomic_store(&conn->state, SR_CONN_COMMITTING);
-    atomic_fetch_add(&s->suspended, 1);
-    struct sr_watch *w = sr_watch_of(c);
-    if (w != NULL) {
-        sr_watch_enter(w, SR_PHASE_WORKING); /* the server's own work: no deadline until it is answered */
-    }
-    MHD_suspend_connection(c);
-    if (sr_op_uses_private_key(m->op)) {
-        conn->job.run = sr_conn_run;
-        sr_workq_push(s->workers, &conn->job);
-    } else {
-        sr_vault_start(s->svc, m->op, req); /* cheap: not worth a hand-off to another thread */
-    }
-    return MHD_YES;
+    return sr_conn_dispatch(s, c, conn);
 }
 
 /* libmicrohttpd's unescaping of the path and the query, except that %00 stays as it is: a NUL would cut a key

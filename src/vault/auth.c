@@ -115,6 +115,16 @@ enum sr_err sr_token_hash_hex(const char *token, char out[SR_TOKEN_HASH_HEX + 1]
     return SR_OK;
 }
 
+enum sr_err sr_random_text(struct sr_buf *out)
+{
+    uint8_t raw[32];
+    SR_TRY(sr_rand_bytes(raw, sizeof(raw)));
+    sr_buf_init(out, 64, SR_BUF_SECRET);
+    enum sr_err r = sr_b64url_encode(raw, sizeof(raw), out);
+    sr_wipe(raw, sizeof(raw));
+    return r;
+}
+
 enum sr_err sr_token_name_check(const char *name)
 {
     size_t len = strlen(name);
@@ -131,13 +141,8 @@ enum sr_err sr_token_create(struct sr_store *store, const char *name, const char
     SR_TRY(name == NULL || *name == 0 ? SR_OK : sr_token_name_check(name));
     const struct sr_role *r = sr_role_find(role);
     SR_ENSURE(r != NULL, SR_ERR_ROLE);
-    uint8_t raw[32];
-    SR_TRY(sr_rand_bytes(raw, sizeof(raw)));
     SR_AUTO_BUF struct sr_buf text = {0};
-    sr_buf_init(&text, 64, SR_BUF_SECRET);
-    enum sr_err e = sr_b64url_encode(raw, sizeof(raw), &text);
-    sr_wipe(raw, sizeof(raw));
-    SR_TRY(e);
+    SR_TRY(sr_random_text(&text));
     struct sr_token_row row = {.created = (long long)time(NULL)};
     row.expires = ttl_seconds > 0 ? row.created + ttl_seconds : 0;
     snprintf(row.role, sizeof(row.role), "%s", r->name);

@@ -161,14 +161,11 @@ enum sr_err sr_app_secret_add(struct sr_store *store, const char *app, unsigned 
     SR_ENSURE(sr_app_credentials(doc) < SR_MAX_CREDENTIALS, SR_ERR_TOO_LARGE);
     char id[9];
     sr_credential_id(id);
-    uint8_t raw[32], salt[16], hash[32];
-    SR_TRY(sr_rand_bytes(raw, sizeof(raw)));
+    uint8_t salt[16], hash[32];
     SR_TRY(sr_rand_bytes(salt, sizeof(salt)));
     SR_AUTO_BUF struct sr_buf text = {0};
-    sr_buf_init(&text, 64, SR_BUF_SECRET);
-    enum sr_err r = sr_b64url_encode(raw, sizeof(raw), &text);
-    sr_wipe(raw, sizeof(raw));
-    SR_TRY(r);
+    SR_TRY(sr_random_text(&text));
+    enum sr_err r;
     /* "<id>~<random>": the id says which credential to check, so a request costs one scrypt, not one per secret. */
     snprintf(out, SR_SECRET_TEXT, "%s~%s", id, (const char *)text.data);
     r = sr_secret_hash(out, salt, sizeof(salt), hash);
@@ -468,8 +465,6 @@ static enum sr_err sr_principal_resolve(struct sr_store *store, const char *who,
     }
     SR_ENSURE(r == SR_ERR_APP_NOT_FOUND, r);
     if (sr_is_uuid(who)) { /* an object id */
-        struct sr_app_search s = {0};
-        (void)s;
         SR_AUTO_JSON json_t *apps = NULL;
         SR_TRY(sr_ident_list(store, SR_IDENT_APP, &apps));
         size_t i;

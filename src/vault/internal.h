@@ -163,6 +163,8 @@ void sr_refusals_init(struct sr_vault_svc *svc);
 /* Stops the housekeeper, writes every count still open and waits until the store has them. */
 void sr_refusals_finish(struct sr_vault_svc *svc);
 
+/* auth.c: 256 random bits as 43 base64url characters (a token, a client secret), in a secret buffer. */
+SR_MUST_USE enum sr_err sr_random_text(struct sr_buf *out);
 /* auth.c: a permission set as the role table names it (["get", "list", "create", ...]). */
 SR_MUST_USE enum sr_err sr_perms_json(unsigned perms, json_t **ret);
 

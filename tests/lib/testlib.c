@@ -1,6 +1,9 @@
 #define _GNU_SOURCE
 #include "testlib.h"
 
+#include "crypto/jwk.h"
+#include "crypto/jwt.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -343,4 +346,23 @@ void sr_test_store_sql(const char *dir, const char *sql)
     assert_true(PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK);
     PQclear(res);
     PQfinish(c);
+}
+
+char *sr_test_jws(EVP_PKEY *key, enum sr_sign_alg alg, json_t *header, json_t *claims)
+{
+    struct sr_buf t = {0}, sig = {0}, s64 = {0};
+    sr_buf_init(&t, 65536, SR_BUF_PLAIN);
+    sr_buf_init(&sig, 1024, SR_BUF_PLAIN);
+    sr_buf_init(&s64, 2048, SR_BUF_PLAIN);
+    if (header == NULL || claims == NULL || sr_b64url_json_append(header, &t, true) != SR_OK ||
+        sr_b64url_json_append(claims, &t, false) != SR_OK ||
+        sr_pkey_sign_message(key, alg, t.data, t.len, SR_SIG_RAW, &sig) != SR_OK ||
+        sr_b64url_encode(sig.data, sig.len, &s64) != SR_OK || sr_buf_append(&t, ".", 1) != SR_OK ||
+        sr_buf_append(&t, s64.data, strlen((const char *)s64.data) + 1) != SR_OK) {
+        abort();
+    }
+    char *s = strdup((const char *)t.data);
+    sr_buf_release(&t), sr_buf_release(&sig), sr_buf_release(&s64);
+    json_decref(header), json_decref(claims);
+    return s;
 }

@@ -57,6 +57,9 @@ enum sr_err sr_test_store_try_reopen(const char *dir, struct sr_store **ret);
 /* Runs SQL on the test's store behind its back (to age a schema, or to damage a row). */
 void sr_test_store_sql(const char *dir, const char *sql);
 /* True when needle occurs in hay. */
+/* A compact JWS of header and claims (both taken) signed by key with alg, as a string the caller frees; aborts on
+ * failure. */
+char *sr_test_jws(EVP_PKEY *key, enum sr_sign_alg alg, json_t *header, json_t *claims);
 int sr_test_contains(const uint8_t *hay, size_t haylen, const uint8_t *needle, size_t nlen);
 
 #endif
