@@ -125,7 +125,7 @@ void sr_fuzz_setup(void)
              sr_app_federate(sr_store, "fuzz", SR_FUZZ_ISSUER, SR_FUZZ_SUBJECT, "api://AzureADTokenExchange", id) == SR_OK);
     json_decref(jwks);
     json_t *ignored = NULL;
-    sr_check(sr_role_assignment_create(sr_store, "fuzz", "Crypto User", "/vaults/dev", &ignored) == SR_OK);
+    sr_check(sr_role_assignment_create(sr_store, "fuzz", "Crypto User", "/vaults/dev", "fuzz", &ignored) == SR_OK);
     json_decref(ignored);
 }
 

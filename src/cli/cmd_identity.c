@@ -1,9 +1,11 @@
 /* cmd_identity.c - `app`, `idp`, `role` and `authority`: the identities the token authority signs in and what
  * role assignments let them do (docs/identity.md). Each writes the store, as `token` does: a running server
  * sees the change at its next request. */
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/fileio.h"
 #include "base/json.h"
@@ -346,6 +348,13 @@ static const struct sr_column sr_assignment_cols[] = {
     {"scope", "SCOPE"}, {NULL, NULL},
 };
 
+/* The operator, as the audit log names a grant's maker: "cli:" and the user running the command. */
+static void sr_operator(char out[SR_MAX_TOKEN_NAME + 1])
+{
+    const struct passwd *pw = getpwuid(geteuid());
+    snprintf(out, SR_MAX_TOKEN_NAME + 1, "cli:%s", pw != NULL ? pw->pw_name : "?");
+}
+
 static enum sr_err sr_cmd_assignment_create(struct sr_cli *cli, const struct sr_args *args)
 {
     const char *role = sr_arg(args, args->opts, "role"), *who = sr_arg(args, args->opts, "assignee");
@@ -361,7 +370,9 @@ static enum sr_err sr_cmd_assignment_create(struct sr_cli *cli, const struct sr_
     SR_AUTO_JSON json_t *doc = NULL;
     char what[300];
     snprintf(what, sizeof(what), "no application or token label %s, or no such vault in the scope", who);
-    SR_TRY(sr_ident_said(cli, sr_role_assignment_create(store, who, role, scope ? scope : "/", &doc), what));
+    char operator[SR_MAX_TOKEN_NAME + 1];
+    sr_operator(operator);
+    SR_TRY(sr_ident_said(cli, sr_role_assignment_create(store, who, role, scope ? scope : "/", operator, &doc), what));
     return sr_output_object(cli, format, doc, sr_assignment_cols);
 }
 
@@ -382,7 +393,9 @@ static enum sr_err sr_cmd_assignment_delete(struct sr_cli *cli, const struct sr_
 {
     SR_AUTO_STORE struct sr_store *store = NULL;
     SR_TRY(sr_open_store(cli, args, args->opts, &store));
-    SR_TRY(sr_ident_said(cli, sr_role_assignment_delete(store, args->pos[0]), args->pos[0]));
+    char operator[SR_MAX_TOKEN_NAME + 1];
+    sr_operator(operator);
+    SR_TRY(sr_ident_said(cli, sr_role_assignment_delete(store, args->pos[0], operator), args->pos[0]));
     fprintf(cli->out, "Role assignment %s deleted: it allows nothing from the next request on.\n", args->pos[0]);
     return SR_OK;
 }

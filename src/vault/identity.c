@@ -509,23 +509,46 @@ enum sr_err sr_role_assignment_make(struct sr_store *store, const char *principa
     return SR_OK;
 }
 
+/* An operator's grant (doc) or revocation (NULL), in the audit chain as the API's are: the operator as actor,
+ * the assignment as target, the client "cli". */
+static enum sr_err sr_assignment_write(struct sr_store *store, const char *name, const json_t *doc, const char *who)
+{
+    struct sr_commit c;
+    sr_commit_init(&c);
+    enum sr_err r = sr_commit_ident(&c, SR_IDENT_ASSIGNMENT, name, doc);
+    c.audited = true;
+    struct sr_audit_row *a = &c.audit;
+    a->time = (long long)time(NULL);
+    a->status = 200;
+    snprintf(a->actor, sizeof(a->actor), "%s", who);
+    snprintf(a->op, sizeof(a->op), "%s", doc != NULL ? "CreateRoleAssignment" : "DeleteRoleAssignment");
+    snprintf(a->target, sizeof(a->target), "%s", name);
+    sr_audit_set_client(a, "cli", "");
+    sr_audit_row_clean(a);
+    if (r == SR_OK) {
+        r = sr_store_commit_wait(store, &c);
+    }
+    sr_commit_release(&c);
+    return r;
+}
+
 enum sr_err sr_role_assignment_create(struct sr_store *store, const char *principal, const char *role,
-                                      const char *scope, json_t **ret)
+                                      const char *scope, const char *who, json_t **ret)
 {
     SR_AUTO_JSON json_t *doc = NULL;
     SR_TRY(sr_role_assignment_make(store, principal, role, scope, NULL, &doc));
-    SR_TRY(sr_store_ident_put(store, SR_IDENT_ASSIGNMENT, json_string_value(json_object_get(doc, "name")), doc));
+    SR_TRY(sr_assignment_write(store, json_string_value(json_object_get(doc, "name")), doc, who));
     *ret = SR_TAKE(doc);
     return SR_OK;
 }
 
-enum sr_err sr_role_assignment_delete(struct sr_store *store, const char *name)
+enum sr_err sr_role_assignment_delete(struct sr_store *store, const char *name, const char *who)
 {
     SR_AUTO_JSON json_t *doc = NULL;
     enum sr_err r = sr_is_uuid(name) ? store->ops->ident_get(store, SR_IDENT_ASSIGNMENT, name, &doc) : SR_ERR_NOT_FOUND;
     SR_ENSURE(r != SR_ERR_NOT_FOUND, SR_ERR_ROLE_ASSIGNMENT_NOT_FOUND);
     SR_TRY(r);
-    return sr_store_ident_put(store, SR_IDENT_ASSIGNMENT, name, NULL);
+    return sr_assignment_write(store, name, NULL, who);
 }
 
 /* Whether an assignment's scope covers the request's vault and key ("" key: the vault as a whole). */

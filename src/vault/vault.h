@@ -171,10 +171,10 @@ SR_MUST_USE enum sr_err sr_idp_distrust(struct sr_store *store, const char *issu
 /* Every document of a kind, each with its "name". */
 SR_MUST_USE enum sr_err sr_ident_list(struct sr_store *store, const char *kind, json_t **ret);
 /* Grants role to principal (application name, client id, object id, or a token label) at scope ("/",
- * "/vaults/V", "/vaults/V/keys/K"). */
+ * "/vaults/V", "/vaults/V/keys/K"), audited with who (the operator) as actor; and takes a grant back. */
 SR_MUST_USE enum sr_err sr_role_assignment_create(struct sr_store *store, const char *principal, const char *role,
-                                                  const char *scope, json_t **ret);
-SR_MUST_USE enum sr_err sr_role_assignment_delete(struct sr_store *store, const char *name);
+                                                  const char *scope, const char *who, json_t **ret);
+SR_MUST_USE enum sr_err sr_role_assignment_delete(struct sr_store *store, const char *name, const char *who);
 /* The built-in roles: [{name, id, permissions: "get,list,..."}]. */
 SR_MUST_USE enum sr_err sr_role_definitions_json(json_t **ret);
 /*

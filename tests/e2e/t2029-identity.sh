@@ -169,6 +169,7 @@ $SR audit show --data "$D" > audit.txt
 grep -E "signer .*Sign +k2 .* 403" audit.txt >/dev/null || fail "the refusal on k2 is not audited with the application"
 grep -E "IssueToken +$SOID" audit.txt >/dev/null || fail "the token issue is not audited with the principal's id"
 grep -E "DeleteRoleAssignment +$NAME .* 200" audit.txt >/dev/null || fail "the revocation is not audited"
+grep -E "cli:[a-z]+ +cli +CreateRoleAssignment " audit.txt >/dev/null || fail "an operator's grant is not audited: $(grep RoleAssignment audit.txt)"
 
 step "an application deleted: its token is refused at the next request"
 TOKEN=$AT api GET /keys/web-ec?api-version=7.4 >/dev/null; [ "$STATUS" = 200 ] || fail "before the delete: $STATUS"

@@ -582,12 +582,12 @@ static void test_assignment_scopes(void **state)
     const char *oid = json_string_value(json_object_get(app, "objectId"));
     SR_ASSERT_ERR(SR_ERR_APP_EXISTS, sr_app_create(f->store, "WEB", &a));
     SR_ASSERT_ERR(SR_ERR_APP_NAME, sr_app_create(f->store, "no spaces", &a));
-    SR_ASSERT_ERR(SR_ERR_VAULT_NOT_FOUND, sr_role_assignment_create(f->store, "web", "Reader", "/vaults/none", &a));
-    SR_ASSERT_ERR(SR_ERR_ROLE_SCOPE, sr_role_assignment_create(f->store, "web", "Reader", "/vaults/eu-vault/x", &a));
-    SR_ASSERT_ERR(SR_ERR_ROLE, sr_role_assignment_create(f->store, "web", "Owner", "/", &a));
-    SR_ASSERT_OK(sr_role_assignment_create(f->store, "web", "Crypto User", "/vaults/eu-vault/keys/k1", &a));
+    SR_ASSERT_ERR(SR_ERR_VAULT_NOT_FOUND, sr_role_assignment_create(f->store, "web", "Reader", "/vaults/none", "t", &a));
+    SR_ASSERT_ERR(SR_ERR_ROLE_SCOPE, sr_role_assignment_create(f->store, "web", "Reader", "/vaults/eu-vault/x", "t", &a));
+    SR_ASSERT_ERR(SR_ERR_ROLE, sr_role_assignment_create(f->store, "web", "Owner", "/", "t", &a));
+    SR_ASSERT_OK(sr_role_assignment_create(f->store, "web", "Crypto User", "/vaults/eu-vault/keys/k1", "t", &a));
     json_decref(a);
-    SR_ASSERT_OK(sr_role_assignment_create(f->store, "web", "Reader", "/vaults/na-vault", &a));
+    SR_ASSERT_OK(sr_role_assignment_create(f->store, "web", "Reader", "/vaults/na-vault", "t", &a));
     json_decref(a);
     json_t *all = NULL;
     SR_ASSERT_OK(sr_ident_list(f->store, SR_IDENT_ASSIGNMENT, &all));
