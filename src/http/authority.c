@@ -97,6 +97,17 @@ enum sr_err sr_form_parse(const uint8_t *data, size_t len, json_t **ret)
     return SR_OK;
 }
 
+void sr_form_wipe(json_t *form)
+{
+    const char *name;
+    json_t *v;
+    json_object_foreach(form, name, v) {
+        if (json_is_string(v)) {
+            sr_wipe((char *)json_string_value(v), json_string_length(v));
+        }
+    }
+}
+
 json_t *sr_oauth_error_body(enum sr_err e, const char *detail, const char *trace_id)
 {
     const char *code = sr_err_kv_code(e);

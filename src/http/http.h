@@ -39,6 +39,8 @@ SR_MUST_USE enum sr_err sr_authority_tenant_ok(const char *tenant);
 /* An application/x-www-form-urlencoded body as a JSON object of strings: percent-decoded, '+' a space; a name
  * given twice, a NUL, bad escapes or more than 32 fields are SR_ERR_OAUTH_REQUEST (RFC 6749 §3.2). */
 SR_MUST_USE enum sr_err sr_form_parse(const uint8_t *data, size_t len, json_t **ret);
+/* Wipes the form's values (a client secret, an assertion) before it is freed. */
+void sr_form_wipe(json_t *form);
 /* OAuth's error body ({error, error_description, error_codes, timestamp, trace_id}) for e. */
 json_t *sr_oauth_error_body(enum sr_err e, const char *detail, const char *trace_id);
 /* From a Host header: the vault name it addresses and the challenge resource ("https://localhost"). */

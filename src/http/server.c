@@ -741,6 +741,9 @@ static void sr_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (conn != NULL) {
         sr_conn_drop_body(conn); /* wipes: bodies can carry keys (import) and plaintexts */
         sr_request_release(&conn->req);
+        if (conn->authority) {
+            sr_form_wipe(conn->body_json); /* client secrets and assertions */
+        }
         json_decref(conn->body_json);
         free(conn);
         *con_cls = NULL;

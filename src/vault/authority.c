@@ -73,7 +73,7 @@ static bool sr_signer_published(const json_t *doc, long long now, long long life
 enum sr_err sr_authority_jwks(struct sr_vault_svc *svc, json_t **ret)
 {
     SR_AUTO(sr_ident_snapshot_release) struct sr_ident_snapshot snap = {0};
-    SR_TRY(sr_ident_snapshot(svc, &snap));
+    SR_TRY(sr_ident_snapshot(svc, SR_ID_SIGNERS, &snap));
     SR_AUTO_JSON json_t *keys = json_array();
     SR_ENSURE(keys != NULL, SR_ERR_NOMEM);
     long long now = (long long)time(NULL);
@@ -181,7 +181,7 @@ static enum sr_err sr_signer_current(struct sr_vault_svc *svc, struct sr_signer 
 {
     {
         SR_AUTO(sr_ident_snapshot_release) struct sr_ident_snapshot snap = {0};
-        SR_TRY(sr_ident_snapshot(svc, &snap));
+        SR_TRY(sr_ident_snapshot(svc, SR_ID_SIGNERS, &snap));
         enum sr_err r = sr_signer_pick(svc, snap.signers, ret);
         if (r != SR_ERR_NOT_FOUND) {
             return r;
@@ -189,7 +189,7 @@ static enum sr_err sr_signer_current(struct sr_vault_svc *svc, struct sr_signer 
     }
     pthread_mutex_lock(&svc->idc.signer_lock);
     SR_AUTO(sr_ident_snapshot_release) struct sr_ident_snapshot snap = {0};
-    enum sr_err r = sr_ident_snapshot(svc, &snap);
+    enum sr_err r = sr_ident_snapshot(svc, SR_ID_SIGNERS, &snap);
     if (r == SR_OK) {
         r = sr_signer_pick(svc, snap.signers, ret); /* another request may have made one meanwhile */
     }
@@ -197,7 +197,7 @@ static enum sr_err sr_signer_current(struct sr_vault_svc *svc, struct sr_signer 
         sr_ident_snapshot_release(&snap);
         r = sr_signer_make(svc);
         if (r == SR_OK) {
-            r = sr_ident_snapshot(svc, &snap);
+            r = sr_ident_snapshot(svc, SR_ID_SIGNERS, &snap);
         }
         if (r == SR_OK) {
             r = sr_signer_pick(svc, snap.signers, ret);
@@ -530,7 +530,7 @@ enum sr_err sr_op_token_issue(struct sr_vault_svc *svc, struct sr_request *req, 
     SR_AUTO(sr_signer_release) struct sr_signer signer = {0};
     SR_TRY(sr_signer_current(svc, &signer));
     SR_AUTO(sr_ident_snapshot_release) struct sr_ident_snapshot snap = {0};
-    SR_TRY(sr_ident_snapshot(svc, &snap));
+    SR_TRY(sr_ident_snapshot(svc, SR_ID_ASSIGNMENTS, &snap));
     long long now = (long long)time(NULL), life = sr_lifetime(svc);
     char issuer[512], jti[SR_UUID_LEN + 1];
     snprintf(issuer, sizeof(issuer), "%s/%s/v2.0", req->base_url, SR_TENANT_ID);
@@ -620,7 +620,7 @@ enum sr_err sr_authenticate_jwt(struct sr_vault_svc *svc, const char *token, con
     uint8_t h[32];
     SR_TRY(sr_sha256(token, strlen(token), h));
     SR_AUTO(sr_ident_snapshot_release) struct sr_ident_snapshot snap = {0};
-    SR_TRY(sr_ident_snapshot(svc, &snap));
+    SR_TRY(sr_ident_snapshot(svc, SR_ID_SIGNERS | SR_ID_APPS, &snap));
     struct sr_ident_cache *c = &svc->idc;
     struct sr_seen_token seen = {0};
     pthread_mutex_lock(&c->lock);

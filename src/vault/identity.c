@@ -596,9 +596,9 @@ void sr_ident_cache_init(struct sr_ident_cache *c)
 
 void sr_ident_cache_free(struct sr_ident_cache *c)
 {
-    json_decref(c->assignments);
-    json_decref(c->apps);
-    json_decref(c->signers);
+    for (size_t i = 0; i < SR_ID_PARTS; i++) {
+        json_decref(c->part[i]);
+    }
     sr_wipe(c->tokens, sizeof(c->tokens));
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->signer_lock);
@@ -620,40 +620,56 @@ static enum sr_err sr_doc_by_name(void *ctx, const char *name, const json_t *doc
     return SR_OK;
 }
 
-enum sr_err sr_ident_snapshot(struct sr_vault_svc *svc, struct sr_ident_snapshot *ret)
+static enum sr_err sr_ident_part_read(struct sr_store *store, size_t part, json_t **ret)
+{
+    static const struct {
+        const char *kind;
+        sr_ident_fn fn;
+        bool array;
+    } parts[SR_ID_PARTS] = {
+        {SR_IDENT_ASSIGNMENT, sr_doc_collect, true},
+        {SR_IDENT_APP, sr_app_name_by_oid, false},
+        {SR_IDENT_SIGNER, sr_doc_by_name, false},
+    };
+    SR_AUTO_JSON json_t *docs = parts[part].array ? json_array() : json_object();
+    SR_ENSURE(docs != NULL, SR_ERR_NOMEM);
+    SR_TRY(store->ops->ident_each(store, parts[part].kind, parts[part].fn, docs));
+    *ret = SR_TAKE(docs);
+    return SR_OK;
+}
+
+enum sr_err sr_ident_snapshot(struct sr_vault_svc *svc, unsigned parts, struct sr_ident_snapshot *ret)
 {
     struct sr_ident_cache *c = &svc->idc;
     struct sr_store *store = svc->store;
-    unsigned long long gen = 0, after = 0;
-    bool settled = store->ops->conf_generation(store, &gen);
-    pthread_mutex_lock(&c->lock);
-    if (!(settled && c->valid && c->gen == gen)) {
-        json_t *assignments = json_array(), *apps = json_object(), *signers = json_object();
-        enum sr_err r = assignments && apps && signers ? SR_OK : SR_ERR_NOMEM;
-        if (r == SR_OK) {
-            r = store->ops->ident_each(store, SR_IDENT_ASSIGNMENT, sr_doc_collect, assignments);
+    json_t **out[SR_ID_PARTS] = {&ret->assignments, &ret->apps, &ret->signers};
+    for (size_t i = 0; i < SR_ID_PARTS; i++) {
+        if (!(parts & (1u << i))) {
+            continue;
         }
-        if (r == SR_OK) {
-            r = store->ops->ident_each(store, SR_IDENT_APP, sr_app_name_by_oid, apps);
+        unsigned long long gen = 0, after = 0;
+        bool settled = store->ops->conf_generation(store, &gen);
+        pthread_mutex_lock(&c->lock);
+        if (settled && c->valid[i] && c->gen[i] == gen) {
+            *out[i] = json_incref(c->part[i]);
         }
-        if (r == SR_OK) {
-            r = store->ops->ident_each(store, SR_IDENT_SIGNER, sr_doc_by_name, signers);
+        pthread_mutex_unlock(&c->lock);
+        if (*out[i] != NULL) {
+            continue;
         }
-        if (r != SR_OK) {
-            pthread_mutex_unlock(&c->lock);
-            json_decref(assignments), json_decref(apps), json_decref(signers);
-            return r;
-        }
-        json_decref(c->assignments), json_decref(c->apps), json_decref(c->signers);
-        c->assignments = assignments, c->apps = apps, c->signers = signers;
+        json_t *docs = NULL;
+        SR_TRY(sr_ident_part_read(store, i, &docs));
+        *out[i] = docs;
         /* Kept only if nothing changed while it was read. */
-        c->valid = settled && store->ops->conf_generation(store, &after) && after == gen;
-        c->gen = gen;
+        if (settled && store->ops->conf_generation(store, &after) && after == gen) {
+            pthread_mutex_lock(&c->lock);
+            json_decref(c->part[i]);
+            c->part[i] = json_incref(docs);
+            c->valid[i] = true;
+            c->gen[i] = gen;
+            pthread_mutex_unlock(&c->lock);
+        }
     }
-    ret->assignments = json_incref(c->assignments);
-    ret->apps = json_incref(c->apps);
-    ret->signers = json_incref(c->signers);
-    pthread_mutex_unlock(&c->lock);
     return SR_OK;
 }
 
@@ -670,7 +686,7 @@ enum sr_err sr_principal_authorize(struct sr_vault_svc *svc, struct sr_principal
         return SR_OK; /* a token from before role assignments: its role alone */
     }
     SR_AUTO(sr_ident_snapshot_release) struct sr_ident_snapshot snap = {0};
-    SR_TRY(sr_ident_snapshot(svc, &snap));
+    SR_TRY(sr_ident_snapshot(svc, SR_ID_ASSIGNMENTS | (who->oid[0] != 0 ? SR_ID_APPS : 0), &snap));
     if (who->oid[0] != 0) {
         SR_ENSURE(json_object_get(snap.apps, who->oid) != NULL, SR_ERR_PRINCIPAL_GONE);
         who->perms = sr_assignments_perms(snap.assignments, who->oid, vault, key);

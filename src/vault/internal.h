@@ -45,24 +45,26 @@ struct sr_seen_jti {
     uint8_t hash[32]; /* SHA-256 of iss, a NUL and jti */
     long long exp;
 };
+/* What a snapshot holds: each kind is read only when asked for (on PostgreSQL, every time it is asked for). */
+enum sr_ident_part { SR_ID_ASSIGNMENTS = 1u << 0, SR_ID_APPS = 1u << 1, SR_ID_SIGNERS = 1u << 2 };
+#define SR_ID_PARTS 3
 struct sr_ident_cache {
     pthread_mutex_t lock;
-    bool valid;
-    unsigned long long gen;
-    json_t *assignments; /* [assignment doc] */
-    json_t *apps;        /* {objectId: {name, clientId}} */
-    json_t *signers;     /* {kid: signer doc} */
+    json_t *part[SR_ID_PARTS];              /* [assignment doc], {objectId: {name, clientId}}, {kid: signer doc} */
+    bool valid[SR_ID_PARTS];
+    unsigned long long gen[SR_ID_PARTS];    /* the store's change count each was read at */
     struct sr_seen_token tokens[SR_SEEN_TOKENS]; /* verified access tokens, replaced in turn */
     size_t tokens_next;
     struct sr_seen_jti jtis[SR_SEEN_JTIS];       /* client assertions' jti, each until its exp */
     pthread_mutex_t signer_lock;                 /* one new signing key made at a time */
 };
 struct sr_ident_snapshot {
-    json_t *assignments, *apps, *signers; /* references, released with sr_ident_snapshot_release */
+    json_t *assignments, *apps, *signers; /* references (NULL: not asked for), released with sr_ident_snapshot_release */
 };
 void sr_ident_cache_init(struct sr_ident_cache *c);
 void sr_ident_cache_free(struct sr_ident_cache *c);
-SR_MUST_USE enum sr_err sr_ident_snapshot(struct sr_vault_svc *svc, struct sr_ident_snapshot *ret);
+/* The parts asked for (enum sr_ident_part bits), as the store has them now; read outside the cache's lock. */
+SR_MUST_USE enum sr_err sr_ident_snapshot(struct sr_vault_svc *svc, unsigned parts, struct sr_ident_snapshot *ret);
 void sr_ident_snapshot_release(struct sr_ident_snapshot *s);
 /* The permissions assignments give principal at vault (and key, when the request names one). */
 unsigned sr_assignments_perms(const json_t *assignments, const char *principal, const char *vault, const char *key);

@@ -116,7 +116,7 @@ static enum sr_err sr_scope_absolute(struct sr_request *req, char *out, size_t c
 enum sr_err sr_op_role_assignments(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     SR_AUTO(sr_ident_snapshot_release) struct sr_ident_snapshot snap = {0};
-    SR_TRY(sr_ident_snapshot(svc, &snap));
+    SR_TRY(sr_ident_snapshot(svc, SR_ID_ASSIGNMENTS, &snap));
     SR_AUTO_JSON json_t *list = json_array();
     SR_ENSURE(list != NULL, SR_ERR_NOMEM);
     size_t i;
