@@ -870,8 +870,12 @@ static void sr_print_dev_help(FILE *f, const char *data, unsigned port)
             "  export STRONGROOM_TOKEN=$(cat %s/dev-token)\n"
             "  strongroom key create --name first --kty RSA --size 2048\n"
             "  curl --cacert %s/tls/ca.pem -H \"Authorization: Bearer $STRONGROOM_TOKEN\" \\\n"
-            "       'https://localhost:%u/keys?api-version=7.5'\n\n",
-            port, port, data, data, port, data, data, data, port);
+            "       'https://localhost:%u/keys?api-version=7.5'\n"
+            "An application with DefaultAzureCredential, unchanged (docs/identity.md):\n"
+            "  strongroom app create myapp --secret --data %s    (then 'role assignment create')\n"
+            "  AZURE_AUTHORITY_HOST=https://dev.localhost:%u AZURE_TENANT_ID=adfs AZURE_CLIENT_ID=... "
+            "AZURE_CLIENT_SECRET=...\n\n",
+            port, port, data, data, port, data, data, data, port, data, port);
 }
 
 /*
