@@ -233,10 +233,27 @@ static const char *sr_refusal_reason(struct MHD_Connection *c, enum sr_err r)
     if (auth == NULL) {
         return "no token";
     }
-    if (token == NULL || *token == 0 || strlen(token) >= 256) {
+    if (token == NULL || *token == 0 || (strlen(token) >= 256 && strchr(token, '.') == NULL)) {
         return "malformed Authorization header";
     }
-    return r == SR_ERR_TOKEN_REVOKED ? "revoked token" : r == SR_ERR_TOKEN_EXPIRED ? "expired token" : "unknown token";
+    switch (r) {
+    case SR_ERR_TOKEN_REVOKED:
+        return "revoked token";
+    case SR_ERR_TOKEN_EXPIRED:
+        return "expired token";
+    case SR_ERR_JWT_AUDIENCE:
+        return "access token for another audience";
+    case SR_ERR_JWT_ALG:
+    case SR_ERR_JWT_SIGNATURE:
+    case SR_ERR_JWT_ISSUER:
+        return "access token not signed by this authority";
+    case SR_ERR_JWT_NOT_YET:
+        return "access token not valid yet";
+    case SR_ERR_PRINCIPAL_GONE:
+        return "access token of a deleted application";
+    default:
+        return "unknown token";
+    }
 }
 
 static void sr_client_address(struct MHD_Connection *c, char *out, size_t cap)

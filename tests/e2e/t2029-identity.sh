@@ -141,6 +141,10 @@ FOR_DEV=$(jq -r .access_token "$T/tok")
 VHOST=other.localhost TOKEN=$FOR_DEV expect_api 401 Unauthorized GET /keys?api-version=7.4
 grep -q "another audience" "$T/resp" || fail "a token for vault dev at vault other: $(cat "$T/resp")"
 TOKEN=$FOR_DEV api GET /keys?api-version=7.4 >/dev/null; [ "$STATUS" = 200 ] || fail "a token for vault dev at dev: $STATUS"
+sleep 1 # the refusals' first entries are written at once, but not before the answer
+$SR audit show --data "$D" --refused > refused.txt
+grep -q "access token for another audience" refused.txt || fail "the wrong audience is not the audited reason: $(tail -3 refused.txt)"
+grep -q "access token not signed by this authority" refused.txt || fail "a forged token's refusal: $(tail -3 refused.txt)"
 
 step "role assignments through Managed HSM's API: Crypto User on one key, effective at once, audited"
 TOKEN=$ADMIN api POST "/keys/k1/create?api-version=7.4" '{"kty":"EC","crv":"P-256"}' >/dev/null
