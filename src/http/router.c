@@ -42,6 +42,16 @@ static const struct sr_route sr_routes[] = {
     {"GET", "audit", SR_OP_AUDIT_LIST},
 };
 
+/* Managed HSM's access control, after a scope ("", "/keys", "/keys/K": sr_route_rbac splits it off). */
+static const struct sr_route sr_rbac_routes[] = {
+    {"GET", "providers/Microsoft.Authorization/roleDefinitions", SR_OP_ROLE_DEFINITIONS},
+    {"GET", "providers/Microsoft.Authorization/roleDefinitions/{name}", SR_OP_ROLE_DEFINITION_GET},
+    {"GET", "providers/Microsoft.Authorization/roleAssignments", SR_OP_ROLE_ASSIGNMENTS},
+    {"GET", "providers/Microsoft.Authorization/roleAssignments/{name}", SR_OP_ROLE_ASSIGNMENT_GET},
+    {"PUT", "providers/Microsoft.Authorization/roleAssignments/{name}", SR_OP_ROLE_ASSIGNMENT_PUT},
+    {"DELETE", "providers/Microsoft.Authorization/roleAssignments/{name}", SR_OP_ROLE_ASSIGNMENT_DELETE},
+};
+
 #define SR_MAX_SEGMENTS 8
 
 /* Splits "/keys/a/b/" into segments; a trailing slash yields a final empty segment ("latest" version).
@@ -124,69 +134,47 @@ static bool sr_pattern_matches(const char *pattern, char segs[SR_MAX_SEGMENTS][S
     return true;
 }
 
-/* {scope}/providers/Microsoft.Authorization/roleDefinitions[/{id}] and .../roleAssignments[/{name}]. */
-static bool sr_route_rbac(const char *method, const char *path, struct sr_route_match *ret, enum sr_err *err)
+/* The first route of table that path matches, with method: SR_ERR_METHOD if only with another method. */
+static enum sr_err sr_route_find(const struct sr_route *table, size_t n, const char *method,
+                                 char segs[SR_MAX_SEGMENTS][SR_MAX_NAME + 2], size_t nseg, struct sr_route_match *ret)
 {
-    static const char marker[] = "/providers/Microsoft.Authorization/";
-    const char *at = strcasestr(path, marker);
-    if (at == NULL || (size_t)(at - path) >= sizeof(ret->scope)) {
-        return false;
-    }
-    memset(ret, 0, sizeof(*ret));
-    snprintf(ret->scope, sizeof(ret->scope), "%.*s", (int)(at - path), path);
-    const char *what = at + sizeof(marker) - 1;
-    size_t wlen = strcspn(what, "/");
-    const char *name = what[wlen] == '/' ? what + wlen + 1 : NULL;
-    if (name != NULL && (strlen(name) > SR_MAX_NAME || strchr(name, '/') != NULL || *name == 0)) {
-        *err = SR_ERR_ROUTE;
-        return true;
-    }
-    snprintf(ret->name, sizeof(ret->name), "%s", name ? name : "");
-    bool defs = wlen == 15 && strncasecmp(what, "roleDefinitions", 15) == 0;
-    bool assigns = wlen == 15 && strncasecmp(what, "roleAssignments", 15) == 0;
-    *err = SR_OK;
-    if (defs && strcmp(method, "GET") == 0) {
-        ret->op = name ? SR_OP_ROLE_DEFINITION_GET : SR_OP_ROLE_DEFINITIONS;
-    } else if (assigns && name == NULL && strcmp(method, "GET") == 0) {
-        ret->op = SR_OP_ROLE_ASSIGNMENTS;
-    } else if (assigns && name != NULL && strcmp(method, "GET") == 0) {
-        ret->op = SR_OP_ROLE_ASSIGNMENT_GET;
-    } else if (assigns && name != NULL && strcmp(method, "PUT") == 0) {
-        ret->op = SR_OP_ROLE_ASSIGNMENT_PUT;
-    } else if (assigns && name != NULL && strcmp(method, "DELETE") == 0) {
-        ret->op = SR_OP_ROLE_ASSIGNMENT_DELETE;
-    } else {
-        *err = defs || assigns ? SR_ERR_METHOD : SR_ERR_ROUTE;
-    }
-    return true;
-}
-
-enum sr_err sr_route_match(const char *method, const char *path, struct sr_route_match *ret)
-{
-    enum sr_err rbac = SR_OK;
-    if (sr_route_rbac(method, path, ret, &rbac)) {
-        return rbac;
-    }
-    char segs[SR_MAX_SEGMENTS][SR_MAX_NAME + 2];
-    bool overflow = false, too_long = false;
-    size_t n = sr_split(path, segs, &overflow, &too_long);
-    /* A key name longer than Key Vault allows is the caller's mistake (400), not a path we lack (404). */
-    SR_ENSURE(!(too_long && n == 1 && strcmp(segs[0], "keys") == 0), SR_ERR_KEY_NAME);
-    SR_ENSURE(!overflow && n > 0, SR_ERR_ROUTE);
     bool path_known = false;
-    for (size_t i = 0; i < SR_ARRAY_LEN(sr_routes); i++) {
-        struct sr_route_match m;
-        if (!sr_pattern_matches(sr_routes[i].pattern, segs, n, &m)) {
+    for (size_t i = 0; i < n; i++) {
+        struct sr_route_match m = {0};
+        if (!sr_pattern_matches(table[i].pattern, segs, nseg, &m)) {
             continue;
         }
         path_known = true;
-        if (strcmp(method, sr_routes[i].method) == 0) {
-            m.op = sr_routes[i].op;
+        if (strcmp(method, table[i].method) == 0) {
+            m.op = table[i].op;
+            memcpy(m.scope, ret->scope, sizeof(m.scope));
             *ret = m;
             return SR_OK;
         }
     }
     return path_known ? SR_ERR_METHOD : SR_ERR_ROUTE;
+}
+
+enum sr_err sr_route_match(const char *method, const char *path, struct sr_route_match *ret)
+{
+    char segs[SR_MAX_SEGMENTS][SR_MAX_NAME + 2];
+    bool overflow = false, too_long = false;
+    memset(ret->scope, 0, sizeof(ret->scope));
+    /* {scope}/providers/...: the scope (any number of segments) is the operation's argument, not the route. */
+    static const char marker[] = "/providers/Microsoft.Authorization/";
+    const char *rbac = strcasestr(path, marker);
+    if (rbac != NULL) {
+        SR_ENSURE((size_t)(rbac - path) < sizeof(ret->scope), SR_ERR_ROUTE);
+        memcpy(ret->scope, path, (size_t)(rbac - path));
+        size_t n = sr_split(rbac + 1, segs, &overflow, &too_long);
+        SR_ENSURE(!overflow && n > 0, SR_ERR_ROUTE);
+        return sr_route_find(sr_rbac_routes, SR_ARRAY_LEN(sr_rbac_routes), method, segs, n, ret);
+    }
+    size_t n = sr_split(path, segs, &overflow, &too_long);
+    /* A key name longer than Key Vault allows is the caller's mistake (400), not a path we lack (404). */
+    SR_ENSURE(!(too_long && n == 1 && strcmp(segs[0], "keys") == 0), SR_ERR_KEY_NAME);
+    SR_ENSURE(!overflow && n > 0, SR_ERR_ROUTE);
+    return sr_route_find(sr_routes, SR_ARRAY_LEN(sr_routes), method, segs, n, ret);
 }
 
 bool sr_api_version_ok(const char *v)
