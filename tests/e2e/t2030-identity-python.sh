@@ -11,7 +11,7 @@ start_server "$T/data" --dev --quiet
 D="$T/data"
 URL="https://dev.localhost:$PORT"
 py() { # py SCRIPT ARGS... with an application's AZURE_* in the environment
-    PYTHONPATH="$SR_SOURCE_DIR/tests/e2e/py/localhost_dns" REQUESTS_CA_BUNDLE="$CA" AZURE_TENANT_ID=adfs \
+    PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$SR_SOURCE_DIR/tests/e2e/py/localhost_dns" REQUESTS_CA_BUNDLE="$CA" AZURE_TENANT_ID=adfs \
         AZURE_AUTHORITY_HOST="$URL" timeout 180 "$PY" "$SR_SOURCE_DIR/tests/e2e/py/$@"
 }
 app() { $SR app create "$1" --secret --data "$D" -o json > "$1.json"; }
