@@ -35,7 +35,8 @@ test: deps
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSR_SANITIZE=ON >/dev/null
 	@./scripts/tree-check.sh save $(TEST_BUILD)/tree-before
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
-	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+	@# one test more than cores: several tests spend most of their time waiting (deadlines, PostgreSQL, node)
+	@cd $(TEST_BUILD) && ctest --output-on-failure -j $$(( $(JOBS) + 1 ))
 	@./scripts/analyze.sh $(TEST_BUILD)-analyze
 	@./scripts/tree-check.sh compare $(TEST_BUILD)/tree-before
 

@@ -36,13 +36,17 @@ expect 2 "subscription-id" $SR keytransfer package --key-identifier k1 --exchang
 $SR keytransfer package --key-identifier k1 --exchange-key-package $K --new-security-world-package $W --subscription-id "$SUB" --key-friendly-name K1 >/dev/null
 mkdir other && (cd other && $SR keytransfer package --key-identifier k1 --exchange-key-package ../$K --new-security-world-package ../$W --subscription-id someone-else --key-friendly-name K1 >/dev/null)
 
+# On PostgreSQL (STRONGROOM_STORE) the same refusals run, but the byte-by-byte sweeps are sampled: what they
+# check apart from the store is the same code the SQLite run sweeps fully, and the store's part (nothing kept)
+# is the same for every offset.
+PG=${STRONGROOM_STORE:+1}
 step "verifykeypackage: another root, and a flipped byte anywhere in either package"
 expect 1 "" $SR verifykeypackage -k $K -w $W --root-fingerprint 0000000000000000000000000000000000000000000000000000000000000000
 grep -q 'Result: FAILED: the packages chain to a root other than the pinned one' "$T/out" || fail "$(cat "$T/out")"
 expect 1 "" $SR verifykeypackage -k $W -w $K
 for pkg in $K $W; do
     size=$(stat -c %s $pkg); cp $pkg $pkg.orig
-    for off in $(seq 0 97 $((size - 1))) $((size - 1)); do
+    for off in $(seq 0 $((PG ? 389 : 97)) $((size - 1))) $((size - 1)); do
         flip $pkg $off
         expect 1 "" $SR verifykeypackage -k $K -w $W
         grep -q '^Result: FAILED: ' "$T/out" || fail "flipped byte $off of $pkg: $(tail -1 "$T/out")"
@@ -73,7 +77,7 @@ gen_start=${gen%%:*}; gen_rest=${gen#*:}; gen_end=$((gen_start + ${#gen_rest}))
 ct=$(grep -bo '"ciphertext":"[A-Za-z0-9_-]*"' $byok) || fail "no ciphertext in the .byok"
 ct_start=$(( ${ct%%:*} + 14 )); ct_rest=${ct#*:}; ct_end=$(( ${ct%%:*} + ${#ct_rest} - 1 ))
 [ "$ct_end" -gt $((ct_start + 400)) ] || fail "ciphertext span $ct_start..$ct_end"
-offsets="$(seq 0 3 $((ct_start - 1))) $(seq $ct_start 37 $((ct_end - 1))) $((ct_end - 1)) $ct_end"
+offsets="$(seq 0 $((PG ? 13 : 3)) $((ct_start - 1))) $(seq $ct_start $((PG ? 149 : 37)) $((ct_end - 1))) $((ct_end - 1)) $ct_end"
 offsets="$offsets $(seq $ct_end $((size - 1)))"
 tried=0
 for off in $offsets; do
@@ -85,7 +89,7 @@ for off in $offsets; do
     expect 1 "vault refused" $SR key import --name K1 --byok-file flipped.byok --destination HSM
     tried=$((tried + 1))
 done
-[ "$tried" -gt 100 ] || fail "only $tried offsets tried"
+[ "$tried" -gt $((PG ? 25 : 100)) ] || fail "only $tried offsets tried"
 step "import: a key type the vault refuses (RSA-1024), built with openssl against an import KEK"
 $SR key create --name Kek --kty RSA-HSM --size 2048 --ops import >/dev/null
 $SR key download --name Kek --file kek.pem >/dev/null
