@@ -189,7 +189,7 @@ GRANT="grant_type=client_credentials&client_id=$CLIENT_ID&scope=https%3A%2F%2Flo
 SECRET_FORM="$GRANT&client_secret=$(jq -r .secret "$W/app.json")"
 ASSERTION_FORM="$GRANT&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=$FED"
 CTYPE=application/x-www-form-urlencoded
-wrk_run token-secret POST /adfs/oauth2/token "$SECRET_FORM" noauth; row "token: client secret (scrypt 2^14)" "$RATE" "$ec256" "ecdsap256 sign"
+wrk_run token-secret POST /adfs/oauth2/token "$SECRET_FORM" noauth; row "token: client secret (scrypt 2^12)" "$RATE" "$ec256" "ecdsap256 sign"
 wrk_run token-assertion POST /adfs/oauth2/token "$ASSERTION_FORM" noauth; row "token: federated assertion (RS256)" "$RATE" "$ec256" "ecdsap256 sign"
 CTYPE=
 grep -q 'Non-2xx' "$W/token-secret.wrk" "$W/token-assertion.wrk" && { echo "bench: the token endpoint refused" >&2; exit 1; }

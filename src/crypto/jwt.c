@@ -71,7 +71,7 @@ enum sr_err sr_jwt_times(const json_t *claims, long long now)
     return SR_OK;
 }
 
-enum sr_err sr_jwks_key(const json_t *jwks, const char *kid, EVP_PKEY **ret)
+const json_t *sr_jwks_find(const json_t *jwks, const char *kid)
 {
     const json_t *chosen = NULL;
     size_t matches = 0, i;
@@ -83,7 +83,13 @@ enum sr_err sr_jwks_key(const json_t *jwks, const char *kid, EVP_PKEY **ret)
             matches++;
         }
     }
-    SR_ENSURE(matches == 1, SR_ERR_NOT_FOUND);
+    return matches == 1 ? chosen : NULL;
+}
+
+enum sr_err sr_jwks_key(const json_t *jwks, const char *kid, EVP_PKEY **ret)
+{
+    const json_t *chosen = sr_jwks_find(jwks, kid);
+    SR_ENSURE(chosen != NULL, SR_ERR_NOT_FOUND);
     return sr_jwk_public_to_pkey(chosen, ret);
 }
 

@@ -36,6 +36,8 @@ SR_MUST_USE enum sr_err sr_jwt_verify(const struct sr_jwt *t, const char *token,
 SR_MUST_USE enum sr_err sr_jwt_times(const json_t *claims, long long now);
 /* The key of jwks ({"keys": [...]}) with kid, or its only key when kid is NULL: SR_ERR_NOT_FOUND otherwise. */
 SR_MUST_USE enum sr_err sr_jwks_key(const json_t *jwks, const char *kid, EVP_PKEY **ret);
+/* The same key's JWK, not yet a key (NULL when none, or more than one, matches). */
+const json_t *sr_jwks_find(const json_t *jwks, const char *kid);
 /* base64url(compact JSON of obj), appended to out, then a '.' when dot. */
 SR_MUST_USE enum sr_err sr_b64url_json_append(const json_t *obj, struct sr_buf *out, bool dot);
 /* A claim as a string, or NULL when absent or not a string. */

@@ -357,7 +357,7 @@ static enum sr_err sr_assertion_certificate(struct sr_vault_svc *svc, struct sr_
                                             "the assertion's certificate (x5t) is not one of the application's"));
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
     const char *pem = json_string_value(json_object_get(cert, "publicKey"));
-    SR_ENSURE(pem != NULL && sr_pkey_public_from_pem((const uint8_t *)pem, strlen(pem), &pub) == SR_OK, SR_ERR_IO);
+    SR_ENSURE(pem != NULL && sr_ident_public_key(svc, NULL, pem, &pub) == SR_OK, SR_ERR_IO);
     enum sr_err r = sr_jwt_verify(t, token, pub);
     SR_ENSURE(r != SR_ERR_JWT_ALG, sr_oauth_refuse(req, SR_ERR_OAUTH_CLIENT, "the assertion's alg is not one the "
                                                                             "certificate's key signs with"));
@@ -417,11 +417,12 @@ static enum sr_err sr_assertion_federated(struct sr_vault_svc *svc, struct sr_re
               sr_oauth_refuse(req, SR_ERR_OAUTH_CLIENT, "the assertion's issuer %.100s is not trusted", iss));
     SR_TRY(r);
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    if (sr_jwks_key(json_object_get(idp, "jwks"), sr_jwt_claim(t->header, "kid"), &pub) != SR_OK &&
-        sr_idp_refresh(svc, iss, &idp) == SR_OK) {
-        (void)!sr_jwks_key(json_object_get(idp, "jwks"), sr_jwt_claim(t->header, "kid"), &pub);
+    const json_t *jwk = sr_jwks_find(json_object_get(idp, "jwks"), sr_jwt_claim(t->header, "kid"));
+    if (jwk == NULL && sr_idp_refresh(svc, iss, &idp) == SR_OK) {
+        jwk = sr_jwks_find(json_object_get(idp, "jwks"), sr_jwt_claim(t->header, "kid"));
     }
-    SR_ENSURE(pub != NULL, sr_oauth_refuse(req, SR_ERR_OAUTH_CLIENT, "no key of %.100s has the assertion's kid", iss));
+    SR_ENSURE(jwk != NULL && sr_ident_public_key(svc, jwk, NULL, &pub) == SR_OK,
+              sr_oauth_refuse(req, SR_ERR_OAUTH_CLIENT, "no key of %.100s has the assertion's kid", iss));
     r = sr_jwt_verify(t, token, pub);
     SR_ENSURE(r != SR_ERR_JWT_ALG, sr_oauth_refuse(req, SR_ERR_OAUTH_CLIENT, "the assertion's alg is not one its "
                                                                             "issuer's key signs with"));
@@ -588,7 +589,7 @@ static bool sr_aud_fits(const char *aud, const char *resource, const char *host)
            (host != NULL && sr_aud_names(aud, own));
 }
 
-static enum sr_err sr_jwt_check(const char *token, const json_t *signers,
+static enum sr_err sr_jwt_check(struct sr_vault_svc *svc, const char *token, const json_t *signers,
                                 struct sr_seen_token *ret)
 {
     SR_AUTO(sr_jwt_release) struct sr_jwt t = {0};
@@ -597,7 +598,7 @@ static enum sr_err sr_jwt_check(const char *token, const json_t *signers,
     const json_t *doc = kid != NULL ? json_object_get(signers, kid) : NULL;
     SR_ENSURE(doc != NULL, SR_ERR_JWT_ISSUER);
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
-    SR_ENSURE(sr_jwk_public_to_pkey(json_object_get(doc, "jwk"), &pub) == SR_OK, SR_ERR_JWT_ISSUER);
+    SR_ENSURE(sr_ident_public_key(svc, json_object_get(doc, "jwk"), NULL, &pub) == SR_OK, SR_ERR_JWT_ISSUER);
     SR_TRY(sr_jwt_verify(&t, token, pub));
     const char *tid = sr_jwt_claim(t.claims, "tid"), *oid = sr_jwt_claim(t.claims, "oid");
     const char *aud = sr_jwt_claim(t.claims, "aud");
@@ -630,7 +631,7 @@ enum sr_err sr_authenticate_jwt(struct sr_vault_svc *svc, const char *token, con
     }
     pthread_mutex_unlock(&c->lock);
     if (seen.exp == 0) {
-        SR_TRY(sr_jwt_check(token, snap.signers, &seen));
+        SR_TRY(sr_jwt_check(svc, token, snap.signers, &seen));
         memcpy(seen.hash, h, sizeof(h));
         pthread_mutex_lock(&c->lock);
         c->tokens[c->tokens_next] = seen;

@@ -48,8 +48,15 @@ struct sr_seen_jti {
 /* What a snapshot holds: each kind is read only when asked for (on PostgreSQL, every time it is asked for). */
 enum sr_ident_part { SR_ID_ASSIGNMENTS = 1u << 0, SR_ID_APPS = 1u << 1, SR_ID_SIGNERS = 1u << 2 };
 #define SR_ID_PARTS 3
+#define SR_SEEN_KEYS 64
+struct sr_seen_key {
+    uint8_t hash[32]; /* SHA-256 of the key's text (a JWK's compact JSON, or a PEM) */
+    EVP_PKEY *key;
+};
 struct sr_ident_cache {
     pthread_mutex_t lock;
+    struct sr_seen_key keys[SR_SEEN_KEYS]; /* public keys that checked tokens: decoded (and checked) once */
+    size_t keys_next;
     json_t *part[SR_ID_PARTS];              /* [assignment doc], {objectId: {name, clientId}}, {kid: signer doc} */
     bool valid[SR_ID_PARTS];
     unsigned long long gen[SR_ID_PARTS];    /* the store's change count each was read at */
@@ -66,6 +73,10 @@ void sr_ident_cache_free(struct sr_ident_cache *c);
 /* The parts asked for (enum sr_ident_part bits), as the store has them now; read outside the cache's lock. */
 SR_MUST_USE enum sr_err sr_ident_snapshot(struct sr_vault_svc *svc, unsigned parts, struct sr_ident_snapshot *ret);
 void sr_ident_snapshot_release(struct sr_ident_snapshot *s);
+/* A public key from a JWK (pem NULL) or a PEM, decoded and checked once (an RSA key's check costs a
+ * millisecond), then shared: *ret is a new reference. */
+SR_MUST_USE enum sr_err sr_ident_public_key(struct sr_vault_svc *svc, const json_t *jwk, const char *pem,
+                                            EVP_PKEY **ret);
 /* The permissions assignments give principal at vault (and key, when the request names one). */
 unsigned sr_assignments_perms(const json_t *assignments, const char *principal, const char *vault, const char *key);
 /* The role assignment document for principal (an application or a token label), role and scope. */
