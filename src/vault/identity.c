@@ -721,9 +721,8 @@ enum sr_err sr_principal_authorize(struct sr_vault_svc *svc, struct sr_principal
         return SR_OK; /* a token from before role assignments: its role alone */
     }
     SR_AUTO(sr_ident_snapshot_release) struct sr_ident_snapshot snap = {0};
-    SR_TRY(sr_ident_snapshot(svc, SR_ID_ASSIGNMENTS | (who->oid[0] != 0 ? SR_ID_APPS : 0), &snap));
-    if (who->oid[0] != 0) {
-        SR_ENSURE(json_object_get(snap.apps, who->oid) != NULL, SR_ERR_PRINCIPAL_GONE);
+    SR_TRY(sr_ident_snapshot(svc, SR_ID_ASSIGNMENTS, &snap));
+    if (who->oid[0] != 0) { /* that the application still exists, its authentication checked */
         who->perms = sr_assignments_perms(snap.assignments, who->oid, vault, key);
     } else {
         who->perms |= sr_assignments_perms(snap.assignments, who->actor, vault, key);

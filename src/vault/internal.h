@@ -39,7 +39,6 @@ struct sr_seen_token {
     char oid[SR_UUID_LEN + 1];
     char kid[48];
     char aud[160];
-    char actor[SR_MAX_TOKEN_NAME + 1];
 };
 struct sr_seen_jti {
     uint8_t hash[32]; /* SHA-256 of iss, a NUL and jti */

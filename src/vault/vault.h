@@ -112,8 +112,8 @@ struct sr_store *sr_vault_svc_store(struct sr_vault_svc *svc);
 SR_MUST_USE enum sr_err sr_vault_authenticate(struct sr_vault_svc *svc, const char *token, const char *resource,
                                               const char *host, struct sr_principal *ret);
 /* A principal's permissions at vault (and key, "" or NULL for the vault as a whole): an application's come
- * from its role assignments, a labelled token's role is widened by its own. SR_ERR_PRINCIPAL_GONE for an
- * application deleted since its token was issued. */
+ * from its role assignments, a labelled token's role is widened by its own. (An application deleted since its
+ * token was issued is refused by sr_vault_authenticate, SR_ERR_PRINCIPAL_GONE.) */
 SR_MUST_USE enum sr_err sr_principal_authorize(struct sr_vault_svc *svc, struct sr_principal *who, const char *vault,
                                                const char *key);
 
