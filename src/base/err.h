@@ -82,6 +82,18 @@ enum sr_err_family {
     X(SR_ERR_KEY_CONFLICT, SR_FAM_CONFLICT, "Conflict",                                                      \
       "A key with this name exists, or is deleted but not purged; recover or purge it first")              \
     X(SR_ERR_NOT_DELETED, SR_FAM_NOT_FOUND, "KeyNotFound", "Deleted key not found")                          \
+    X(SR_ERR_KV_SECRET_NOT_FOUND, SR_FAM_NOT_FOUND, "SecretNotFound", "A secret with this name (and version) was not found in this key vault") \
+    X(SR_ERR_KV_SECRET_NOT_DELETED, SR_FAM_NOT_FOUND, "SecretNotFound", "Deleted secret not found")        \
+    X(SR_ERR_KV_SECRET_NAME, SR_FAM_USAGE, "BadParameter", "Secret names are 1 to 127 characters of 0-9, a-z, A-Z and '-'") \
+    X(SR_ERR_KV_SECRET_DISABLED, SR_FAM_DENIED, "Forbidden", "Operation get is not allowed on a disabled secret") \
+    X(SR_ERR_KV_SECRET_NOT_YET_VALID, SR_FAM_DENIED, "Forbidden", "Operation get is not allowed: the secret is not yet valid (nbf)") \
+    X(SR_ERR_KV_SECRET_EXPIRED, SR_FAM_DENIED, "Forbidden", "Operation get is not allowed: the secret has expired (exp)") \
+    X(SR_ERR_KV_SECRET_TOO_LARGE, SR_FAM_USAGE, "BadParameter", "The secret value is larger than Key Vault's limit of 25 KB (25,600 bytes)") \
+    X(SR_ERR_KV_SECRET_TAMPERED, SR_FAM_INTEGRITY, "BadParameter",                                          \
+      "The stored secret failed authentication (changed, or moved from another name or vault): it is not "   \
+      "served; set it again or restore it from a backup")                                                    \
+    X(SR_ERR_KV_SECRET_CONFLICT, SR_FAM_CONFLICT, "Conflict",                                                 \
+      "A secret with this name exists, or is deleted but not purged; recover or purge it first")           \
     X(SR_ERR_APP_NAME, SR_FAM_USAGE, "BadParameter", "an application's name is 1 to 31 letters, digits, '.', '_' or '-' (and not a GUID)") \
     X(SR_ERR_APP_EXISTS, SR_FAM_CONFLICT, "Conflict", "an application or token label of that name exists; choose another name") \
     X(SR_ERR_APP_NOT_FOUND, SR_FAM_NOT_FOUND, "NotFound", "no such application (see 'strongroom app list')") \
@@ -276,6 +288,9 @@ enum sr_err_family {
     X(SR_ERR_HSM_BACKUP, SR_FAM_INPUT, "BadParameter",                                                        \
       "this key lives in the region's HSM and never leaves it: back it up with the HSM vendor's own backup "   \
       "(its security world or token backup), as Managed HSM does for keys that never leave")                  \
+    X(SR_ERR_HSM_NO_SECRETS, SR_FAM_INPUT, "BadParameter",                                                     \
+      "this vault's region keeps its keys in a PKCS#11 token, and secrets are not yet sealed by a token: keep "  \
+      "secrets in a vault of a software region")                                                              \
     X(SR_ERR_HSM_CLEAR_KEY, SR_FAM_INPUT, "BadParameter",                                                      \
       "the region's HSM token takes keys only by BYOK (key_hsm, wrapped under a key of the token): a key in "   \
       "clear never enters it")                                                                                 \

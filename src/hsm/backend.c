@@ -130,6 +130,18 @@ static enum sr_err sr_soft_open_backup(const struct sr_hsm *h, const uint8_t *bl
     return sr_module_open_backup(sr_soft(h), blob, len, out);
 }
 
+static enum sr_err sr_soft_seal_value(const struct sr_hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *pt,
+                                      size_t len, struct sr_buf *out)
+{
+    return sr_module_seal_value(sr_soft(h), aad, aadlen, pt, len, out);
+}
+
+static enum sr_err sr_soft_open_value(const struct sr_hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *blob,
+                                      size_t len, struct sr_buf *out)
+{
+    return sr_module_open_value(sr_soft(h), aad, aadlen, blob, len, out);
+}
+
 static enum sr_err sr_soft_destroy(const struct sr_hsm *h, const uint8_t *blob, size_t len)
 {
     (void)h, (void)blob, (void)len; /* the blob was the key: the store's row going is its end */
@@ -157,6 +169,7 @@ static const struct sr_hsm_ops sr_hsm_soft_ops = {
     .public_key = sr_soft_public, .jwk = sr_soft_jwk, .sign_digest = sr_soft_sign_digest,
     .decrypt = sr_soft_decrypt, .symmetric = sr_soft_symmetric, .release_wrapped = sr_soft_release_wrapped,
     .seal_backup = sr_soft_seal_backup, .open_backup = sr_soft_open_backup, .destroy = sr_soft_destroy,
+    .seal_value = sr_soft_seal_value, .open_value = sr_soft_open_value,
     .evidence = sr_soft_evidence, .check = sr_soft_check,
 };
 
@@ -279,6 +292,18 @@ enum sr_err sr_hsm_release_wrapped(const struct sr_hsm *h, const uint8_t *blob, 
                                    enum sr_enc_alg oaep, struct sr_buf *out)
 {
     return h->ops->release_wrapped(h, blob, len, target, oaep, out);
+}
+
+enum sr_err sr_hsm_seal_value(const struct sr_hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *pt,
+                              size_t len, struct sr_buf *out)
+{
+    return h->ops->seal_value(h, aad, aadlen, pt, len, out);
+}
+
+enum sr_err sr_hsm_open_value(const struct sr_hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *blob,
+                              size_t len, struct sr_buf *out)
+{
+    return h->ops->open_value(h, aad, aadlen, blob, len, out);
 }
 
 enum sr_err sr_hsm_seal_backup(const struct sr_hsm *h, const json_t *header, const uint8_t *pt, size_t len,

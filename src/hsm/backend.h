@@ -74,6 +74,11 @@ struct sr_hsm_ops {
                                struct sr_buf *out);
     enum sr_err (*open_backup)(const struct sr_hsm *h, const uint8_t *blob, size_t len, struct sr_buf *out);
     enum sr_err (*destroy)(const struct sr_hsm *h, const uint8_t *blob, size_t len);
+    /* A vault's secret values: sealed (AEAD) by the region's HSM, bound to aad, which is not stored. */
+    enum sr_err (*seal_value)(const struct sr_hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *pt,
+                              size_t len, struct sr_buf *out);
+    enum sr_err (*open_value)(const struct sr_hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *blob,
+                              size_t len, struct sr_buf *out);
     /* What the HSM itself says of a key, for its attestation: a token's model and serial and the key object's
      * attributes as the token reads them (CKA_SENSITIVE, CKA_EXTRACTABLE ...); NULL when there is nothing more
      * than the blob's own authenticated header (the software module). */
@@ -135,6 +140,12 @@ SR_MUST_USE enum sr_err sr_hsm_seal_backup(const struct sr_hsm *h, const json_t 
 SR_MUST_USE enum sr_err sr_hsm_open_backup(const struct sr_hsm *h, const uint8_t *blob, size_t len,
                                            struct sr_buf *out);
 SR_MUST_USE enum sr_err sr_hsm_destroy(const struct sr_hsm *h, const uint8_t *blob, size_t len);
+/* out: a value's sealed bytes (seal) or the value itself (open: make out SR_BUF_SECRET). Another aad, a
+ * changed byte or another region: SR_ERR_AUTH_FAILED. */
+SR_MUST_USE enum sr_err sr_hsm_seal_value(const struct sr_hsm *h, const uint8_t *aad, size_t aadlen,
+                                          const uint8_t *pt, size_t len, struct sr_buf *out);
+SR_MUST_USE enum sr_err sr_hsm_open_value(const struct sr_hsm *h, const uint8_t *aad, size_t aadlen,
+                                          const uint8_t *blob, size_t len, struct sr_buf *out);
 SR_MUST_USE enum sr_err sr_hsm_evidence(const struct sr_hsm *h, const uint8_t *blob, size_t len, json_t **ret);
 /* SR_OK while the HSM answers; SR_ERR_HSM_UNAVAILABLE when its token is away (for /healthz). */
 SR_MUST_USE enum sr_err sr_hsm_check(const struct sr_hsm *h);

@@ -1228,6 +1228,13 @@ static enum sr_err sr_p11_no_backup(const struct sr_hsm *h, const json_t *header
     return SR_ERR_HSM_BACKUP;
 }
 
+static enum sr_err sr_p11_no_value(const struct sr_hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *in,
+                                   size_t len, struct sr_buf *out)
+{
+    (void)h, (void)aad, (void)aadlen, (void)in, (void)len, (void)out;
+    return SR_ERR_HSM_NO_SECRETS;
+}
+
 static enum sr_err sr_p11_no_restore(const struct sr_hsm *h, const uint8_t *blob, size_t len, struct sr_buf *out)
 {
     (void)h, (void)blob, (void)len, (void)out;
@@ -1344,7 +1351,8 @@ static const struct sr_hsm_ops sr_hsm_p11_ops = {
     .import_wrapped = sr_p11_import_wrapped, .info = sr_p11_info, .spec = sr_p11_spec, .public_key = sr_p11_public,
     .jwk = sr_p11_jwk, .sign_digest = sr_p11_sign_digest, .decrypt = sr_p11_decrypt, .symmetric = sr_p11_symmetric,
     .release_wrapped = sr_p11_release_wrapped, .seal_backup = sr_p11_no_backup, .open_backup = sr_p11_no_restore,
-    .destroy = sr_p11_destroy, .evidence = sr_p11_evidence, .check = sr_p11_check,
+    .destroy = sr_p11_destroy, .seal_value = sr_p11_no_value, .open_value = sr_p11_no_value,
+    .evidence = sr_p11_evidence, .check = sr_p11_check,
 };
 
 /* --- the region's file and opening --- */

@@ -91,5 +91,11 @@ SR_MUST_USE enum sr_err sr_module_seal_backup(const struct sr_module *m, const j
                                               size_t len, struct sr_buf *out);
 SR_MUST_USE enum sr_err sr_module_open_backup(const struct sr_module *m, const uint8_t *blob, size_t len,
                                               struct sr_buf *out);
+/* A vault's secret value: SRVALUE1 | AES-256-GCM under the world key's own HKDF label, with aad (what the value
+ * belongs to) authenticated and not stored. Opening with any other aad, or another world, is SR_ERR_AUTH_FAILED. */
+SR_MUST_USE enum sr_err sr_module_seal_value(const struct sr_module *m, const uint8_t *aad, size_t aadlen,
+                                             const uint8_t *pt, size_t len, struct sr_buf *out);
+SR_MUST_USE enum sr_err sr_module_open_value(const struct sr_module *m, const uint8_t *aad, size_t aadlen,
+                                             const uint8_t *blob, size_t len, struct sr_buf *out);
 
 #endif

@@ -809,6 +809,37 @@ enum sr_err sr_module_open_backup(const struct sr_module *m, const uint8_t *blob
     return r == SR_ERR_AUTH_FAILED ? SR_ERR_BACKUP : r;
 }
 
+static enum sr_err sr_value_key(const struct sr_module *m, uint8_t key[32])
+{
+    SR_ENSURE(m->km != NULL, SR_ERR_NO_WORLD);
+    return sr_hkdf_sha256(m->km, 32, SR_PURPOSE_VALUE, key, 32);
+}
+
+enum sr_err sr_module_seal_value(const struct sr_module *m, const uint8_t *aad, size_t aadlen, const uint8_t *pt,
+                                 size_t len, struct sr_buf *out)
+{
+    uint8_t key[32];
+    SR_TRY(sr_value_key(m, key));
+    enum sr_err r = sr_buf_append(out, SR_MAGIC_VALUE, strlen(SR_MAGIC_VALUE));
+    if (r == SR_OK) {
+        r = sr_aead_seal(key, aad, aadlen, pt, len, out);
+    }
+    OPENSSL_cleanse(key, sizeof(key));
+    return r;
+}
+
+enum sr_err sr_module_open_value(const struct sr_module *m, const uint8_t *aad, size_t aadlen, const uint8_t *blob,
+                                 size_t len, struct sr_buf *out)
+{
+    size_t magic = strlen(SR_MAGIC_VALUE);
+    SR_ENSURE(len > magic && memcmp(blob, SR_MAGIC_VALUE, magic) == 0, SR_ERR_AUTH_FAILED);
+    uint8_t key[32];
+    SR_TRY(sr_value_key(m, key));
+    enum sr_err r = sr_aead_open(key, aad, aadlen, blob + magic, len - magic, out);
+    OPENSSL_cleanse(key, sizeof(key));
+    return r;
+}
+
 enum sr_err sr_key_read_const(const struct sr_module *m, const char *app, const char *ident, struct sr_key_info *ret,
                               EVP_PKEY **ret_priv)
 {

@@ -38,6 +38,18 @@ static const struct sr_route sr_routes[] = {
     {"POST", "deletedkeys/{name}/recover", SR_OP_DELETED_RECOVER},
     {"DELETE", "deletedkeys/{name}", SR_OP_DELETED_PURGE},
     {"POST", "rng", SR_OP_RNG},
+    {"POST", "secrets/restore", SR_OP_SECRET_RESTORE},
+    {"GET", "secrets", SR_OP_SECRET_LIST},
+    {"GET", "secrets/{name}/versions", SR_OP_SECRET_VERSIONS},
+    {"POST", "secrets/{name}/backup", SR_OP_SECRET_BACKUP},
+    {"PUT", "secrets/{name}", SR_OP_SECRET_SET},
+    {"GET", "secrets/{name}/{version?}", SR_OP_SECRET_GET},
+    {"PATCH", "secrets/{name}/{version?}", SR_OP_SECRET_UPDATE},
+    {"DELETE", "secrets/{name}", SR_OP_SECRET_DELETE},
+    {"GET", "deletedsecrets", SR_OP_SECRET_DELETED_LIST},
+    {"GET", "deletedsecrets/{name}", SR_OP_SECRET_DELETED_GET},
+    {"POST", "deletedsecrets/{name}/recover", SR_OP_SECRET_RECOVER},
+    {"DELETE", "deletedsecrets/{name}", SR_OP_SECRET_PURGE},
     {"GET", "byok/vault", SR_OP_VAULT_SHOW},
     {"GET", "audit", SR_OP_AUDIT_LIST},
 };
@@ -173,6 +185,7 @@ enum sr_err sr_route_match(const char *method, const char *path, struct sr_route
     size_t n = sr_split(path, segs, &overflow, &too_long);
     /* A key name longer than Key Vault allows is the caller's mistake (400), not a path we lack (404). */
     SR_ENSURE(!(too_long && n == 1 && strcmp(segs[0], "keys") == 0), SR_ERR_KEY_NAME);
+    SR_ENSURE(!(too_long && n == 1 && strcmp(segs[0], "secrets") == 0), SR_ERR_KV_SECRET_NAME);
     SR_ENSURE(!overflow && n > 0, SR_ERR_ROUTE);
     return sr_route_find(sr_routes, SR_ARRAY_LEN(sr_routes), method, segs, n, ret);
 }

@@ -35,7 +35,7 @@ enum sr_pg_stmt {
 };
 
 #define SR_PG_KEY_COLS "k.vault, k.name, k.version, k.kty, k.key_ops, k.enabled, k.nbf, k.exp, k.created," \
-                       " k.updated, k.tags, k.blob, n.deleted, n.purge_at, n.policy, k.release_policy"
+                       " k.updated, k.tags, k.blob, n.deleted, n.purge_at, n.policy, k.release_policy, k.meta"
 #define SR_PG_KEY_FROM " FROM keys k JOIN names n ON n.vault = k.vault AND n.name = k.name"
 #define SR_PG_IS_LATEST " AND k.seq = (SELECT MAX(seq) FROM keys WHERE vault = k.vault AND name = k.name)"
 
@@ -78,9 +78,9 @@ static const char *const sr_pg_sql[SR_PG_COUNT_] = {
     /* Locked: a delete on another server waits for this version's insert, or this insert sees it. */
     [SR_PG_NAME_DELETED_OF] = "SELECT deleted FROM names WHERE vault = $1 AND name = $2 FOR UPDATE",
     [SR_PG_KEY_INSERT] = "INSERT INTO keys(vault, name, version, kty, key_ops, enabled, nbf, exp, created, updated,"
-                         " tags, blob, release_policy) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                         " tags, blob, release_policy, meta) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     [SR_PG_KEY_UPDATE] = "UPDATE keys SET key_ops = $4, enabled = $5, nbf = $6, exp = $7, updated = $8, tags = $9,"
-                         " release_policy = $10 WHERE vault = $1 AND name = $2 AND version = $3",
+                         " release_policy = $10, meta = $11 WHERE vault = $1 AND name = $2 AND version = $3",
     [SR_PG_NAME_SET_DELETED] = "UPDATE names SET deleted = $3, purge_at = $4 WHERE vault = $1 AND name = $2",
     [SR_PG_KEYS_PURGE] = "DELETE FROM keys WHERE vault = $1 AND name = $2",
     [SR_PG_NAME_PURGE] = "DELETE FROM names WHERE vault = $1 AND name = $2",
@@ -132,6 +132,8 @@ static const char *const sr_pg_migrations[] = {
     " created BIGINT NOT NULL, PRIMARY KEY(vault, issuer));",
     /* 6: identity: applications, trusted issuers, role assignments, the token authority's signing keys. */
     "CREATE TABLE idents(kind TEXT NOT NULL, name citext NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(kind, name));",
+    /* 7: secrets: a row's own document (a secret's contentType) beside its sealed value. */
+    "ALTER TABLE keys ADD COLUMN meta TEXT;",
 };
 
 #define SR_PG_READERS 16
@@ -218,7 +220,7 @@ static enum sr_err sr_pg_failure(struct sr_pg_conn *c, const PGresult *res)
     return SR_ERR_IO;
 }
 
-#define SR_PG_MAX_PARAMS 13
+#define SR_PG_MAX_PARAMS 14
 
 struct sr_pg_params {
     int n;
@@ -458,7 +460,8 @@ static enum sr_err sr_pg_key_row(const PGresult *res, int i, struct sr_key_row *
     unsigned char *blob = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 11), &blob_len);
     SR_ENSURE(blob != NULL, SR_ERR_NOMEM);
     enum sr_err r = sr_rows_decode(k, n, PQgetvalue(res, i, 10), PQgetisnull(res, i, 14) ? NULL : PQgetvalue(res, i, 14),
-                                   PQgetisnull(res, i, 15) ? NULL : PQgetvalue(res, i, 15), blob, blob_len);
+                                   PQgetisnull(res, i, 15) ? NULL : PQgetvalue(res, i, 15),
+                                   PQgetisnull(res, i, 16) ? NULL : PQgetvalue(res, i, 16), blob, blob_len);
     PQfreemem(blob);
     return r;
 }
@@ -701,8 +704,11 @@ static enum sr_err sr_pg_key_insert(struct sr_pg *p, const struct sr_key_row *k)
     sr_pg_text(&pp, tags);
     sr_pg_bytes(&pp, k->blob.data, k->blob.len);
     SR_AUTO_FREE char *release = NULL;
-    SR_TRY(sr_rows_release_text(k, &release));
+    SR_AUTO_FREE char *meta = NULL;
+    SR_TRY(sr_rows_json_text(k->release_policy, &release));
+    SR_TRY(sr_rows_json_text(k->meta, &meta));
     sr_pg_text(&pp, release);
+    sr_pg_text(&pp, meta);
     return sr_pg_write(p, SR_PG_KEY_INSERT, &pp, true);
 }
 
@@ -720,8 +726,11 @@ static enum sr_err sr_pg_key_update(struct sr_pg *p, const struct sr_key_row *k)
     sr_pg_int(&pp, k->updated);
     sr_pg_text(&pp, tags);
     SR_AUTO_FREE char *release = NULL;
-    SR_TRY(sr_rows_release_text(k, &release));
+    SR_AUTO_FREE char *meta = NULL;
+    SR_TRY(sr_rows_json_text(k->release_policy, &release));
+    SR_TRY(sr_rows_json_text(k->meta, &meta));
     sr_pg_text(&pp, release);
+    sr_pg_text(&pp, meta);
     return sr_pg_write(p, SR_PG_KEY_UPDATE, &pp, true);
 }
 

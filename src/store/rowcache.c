@@ -52,7 +52,7 @@ static void sr_fold(char *s, size_t n)
  * compare exactly. Version "" is the latest. False if the names are too long to cache (never served then). */
 static bool sr_rowcache_id(const char *vault, const char *name, const char *version, char out[SR_ROWCACHE_ID])
 {
-    int n = snprintf(out, SR_ROWCACHE_ID, "k%s/%s/%s", vault, name, version ? version : "");
+    int n = snprintf(out, SR_ROWCACHE_ID, "k%s|%s|%s", vault, name, version ? version : "");
     if (n < 0 || n >= SR_ROWCACHE_ID) {
         return false;
     }
@@ -92,9 +92,11 @@ static enum sr_err sr_rows_copy(const struct sr_key_row *k, const struct sr_name
     sr_buf_init(&ret->blob, k->blob.max, SR_BUF_PLAIN);
     ret->tags = k->tags ? json_deep_copy(k->tags) : NULL;
     ret->release_policy = k->release_policy ? json_deep_copy(k->release_policy) : NULL;
+    ret->meta = k->meta ? json_deep_copy(k->meta) : NULL;
     ret_name->rotation_policy = n->rotation_policy ? json_deep_copy(n->rotation_policy) : NULL;
     enum sr_err r = (k->tags == NULL || ret->tags != NULL) && (n->rotation_policy == NULL || ret_name->rotation_policy) &&
-                            (k->release_policy == NULL || ret->release_policy != NULL)
+                            (k->release_policy == NULL || ret->release_policy != NULL) &&
+                            (k->meta == NULL || ret->meta != NULL)
                         ? sr_buf_append(&ret->blob, k->blob.data, k->blob.len)
                         : SR_ERR_NOMEM;
     if (r != SR_OK) {

@@ -61,6 +61,8 @@ static const char *const sr_migrations[] = {
     /* 6: identity: applications, trusted issuers, role assignments, the token authority's signing keys. */
     "CREATE TABLE idents(kind TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE, doc TEXT NOT NULL,"
     " PRIMARY KEY(kind, name));",
+    /* 7: secrets: a row's own document (a secret's contentType) beside its sealed value. */
+    "ALTER TABLE keys ADD COLUMN meta TEXT;",
 };
 
 static int sr_lite_version(void *ctx, int ncols, char **values, char **names)
@@ -101,7 +103,7 @@ static enum sr_err sr_lite_migrate(sqlite3 *db)
 }
 
 #define SR_KEY_COLS "k.vault, k.name, k.version, k.kty, k.key_ops, k.enabled, k.nbf, k.exp, k.created, k.updated," \
-                    " k.tags, k.blob, n.deleted, n.purge_at, n.policy, k.release_policy"
+                    " k.tags, k.blob, n.deleted, n.purge_at, n.policy, k.release_policy, k.meta"
 #define SR_KEY_FROM " FROM keys k JOIN names n ON n.vault = k.vault AND n.name = k.name"
 #define SR_KEY_LATEST " AND k.seq = (SELECT MAX(seq) FROM keys WHERE vault = k.vault AND name = k.name)"
 
@@ -145,9 +147,9 @@ static const char *const sr_sql[SR_ST_COUNT_] = {
     [SR_ST_NAME_ENSURE] = "INSERT INTO names(vault, name) VALUES(?, ?) ON CONFLICT DO NOTHING",
     [SR_ST_NAME_DELETED_OF] = "SELECT deleted FROM names WHERE vault = ? AND name = ?",
     [SR_ST_KEY_INSERT] = "INSERT INTO keys(vault, name, version, kty, key_ops, enabled, nbf, exp, created, updated,"
-                         " tags, blob, release_policy) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         " tags, blob, release_policy, meta) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [SR_ST_KEY_UPDATE] = "UPDATE keys SET key_ops = ?, enabled = ?, nbf = ?, exp = ?, updated = ?, tags = ?,"
-                         " release_policy = ? WHERE vault = ? AND name = ? AND version = ?",
+                         " release_policy = ?, meta = ? WHERE vault = ? AND name = ? AND version = ?",
     [SR_ST_NAME_SET_DELETED] = "UPDATE names SET deleted = ?3, purge_at = ?4 WHERE vault = ?1 AND name = ?2",
     [SR_ST_KEYS_PURGE] = "DELETE FROM keys WHERE vault = ?1 AND name = ?2",
     [SR_ST_NAME_PURGE] = "DELETE FROM names WHERE vault = ?1 AND name = ?2",
@@ -431,7 +433,8 @@ static enum sr_err sr_read_key(sqlite3_stmt *st, struct sr_key_row *k, struct sr
     n->deleted = sqlite3_column_int64(st, 12);
     n->purge_at = sqlite3_column_int64(st, 13);
     return sr_rows_decode(k, n, (const char *)sqlite3_column_text(st, 10), (const char *)sqlite3_column_text(st, 14),
-                          (const char *)sqlite3_column_text(st, 15), sqlite3_column_blob(st, 11),
+                          (const char *)sqlite3_column_text(st, 15), (const char *)sqlite3_column_text(st, 16),
+                          sqlite3_column_blob(st, 11),
                           (size_t)sqlite3_column_bytes(st, 11));
 }
 

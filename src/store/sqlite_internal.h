@@ -38,7 +38,7 @@ struct sr_lite_conn {
 /* rowcache.c: rows kept after a read. Key rows are emptied by this process's writer at every change;
  * vault and token rows are kept while the change counter shared with other processes stands still. */
 #define SR_ROWCACHE_SLOTS 256
-#define SR_ROWCACHE_ID (SR_MAX_VAULT + SR_MAX_NAME + SR_VERSION_LEN + 4)
+#define SR_ROWCACHE_ID (SR_MAX_SPACE + SR_MAX_NAME + SR_VERSION_LEN + 4)
 
 enum sr_cached { SR_CACHED_KEY, SR_CACHED_VAULT, SR_CACHED_TOKEN };
 

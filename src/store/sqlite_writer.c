@@ -62,7 +62,9 @@ static enum sr_err sr_apply_key_insert(struct sr_lite_conn *w, const struct sr_k
     SR_AUTO_FREE char *tags = k->tags ? json_dumps(k->tags, JSON_COMPACT) : strdup("{}");
     SR_ENSURE(tags != NULL, SR_ERR_NOMEM);
     SR_AUTO_FREE char *release = NULL;
-    SR_TRY(sr_rows_release_text(k, &release));
+    SR_AUTO_FREE char *meta = NULL;
+    SR_TRY(sr_rows_json_text(k->release_policy, &release));
+    SR_TRY(sr_rows_json_text(k->meta, &meta));
     SR_TRY(sr_lite_stmt(w, SR_ST_KEY_INSERT, &st));
     sr_bind_name(st, k);
     sqlite3_bind_text(st, 3, k->version, -1, SQLITE_STATIC);
@@ -73,6 +75,7 @@ static enum sr_err sr_apply_key_insert(struct sr_lite_conn *w, const struct sr_k
     sqlite3_bind_text(st, 11, tags, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 12, k->blob.data, (int)k->blob.len, SQLITE_STATIC);
     sqlite3_bind_text(st, 13, release, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 14, meta, -1, SQLITE_STATIC);
     return sr_write(w, st, true);
 }
 
@@ -81,16 +84,19 @@ static enum sr_err sr_apply_key_update(struct sr_lite_conn *w, const struct sr_k
     SR_AUTO_FREE char *tags = k->tags ? json_dumps(k->tags, JSON_COMPACT) : strdup("{}");
     SR_ENSURE(tags != NULL, SR_ERR_NOMEM);
     SR_AUTO_FREE char *release = NULL;
-    SR_TRY(sr_rows_release_text(k, &release));
+    SR_AUTO_FREE char *meta = NULL;
+    SR_TRY(sr_rows_json_text(k->release_policy, &release));
+    SR_TRY(sr_rows_json_text(k->meta, &meta));
     sqlite3_stmt *st = NULL;
     SR_TRY(sr_lite_stmt(w, SR_ST_KEY_UPDATE, &st));
     sr_bind_attributes(st, 1, k);
     sqlite3_bind_int64(st, 5, k->updated);
     sqlite3_bind_text(st, 6, tags, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, release, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, k->vault, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, k->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 10, k->version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, meta, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, k->vault, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, k->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, k->version, -1, SQLITE_STATIC);
     return sr_write(w, st, true);
 }
 

@@ -14,14 +14,16 @@
  * role definition ids, so that an assignment made for Azure names the same role here. */
 static const struct sr_role sr_roles[] = {
     {"Administrator", "00482a5a-887f-4fb3-b363-3b7fe8e74483", SR_PERM_ALL},
-    {"Crypto Officer", "14b46e9e-c2b7-41b4-b07b-48a6ebf60603", SR_PERM_ALL & ~SR_PERM_ROLES},
+    {"Crypto Officer", "14b46e9e-c2b7-41b4-b07b-48a6ebf60603", SR_PERM_KEYS_ALL & ~SR_PERM_ROLES},
     {"Crypto User", "12338af0-0e69-4776-bea7-57ae8d297424",
      SR_PERM_GET | SR_PERM_LIST | SR_PERM_UPDATE | SR_PERM_BACKUP | SR_PERM_SIGN | SR_PERM_VERIFY | SR_PERM_ENCRYPT |
          SR_PERM_DECRYPT | SR_PERM_WRAP | SR_PERM_UNWRAP | SR_PERM_RNG},
     {"Crypto Service Encryption User", "e147488a-f6f5-4113-8e2d-b22465e65bf6",
      SR_PERM_GET | SR_PERM_LIST | SR_PERM_WRAP | SR_PERM_UNWRAP},
     {"Crypto Service Release User", "08bbd89e-9f13-488c-ac41-acfcb10c90ab", SR_PERM_GET | SR_PERM_RELEASE},
-    {"Reader", "21090545-7ca7-4776-b22c-e363652d74d2", SR_PERM_GET | SR_PERM_LIST},
+    {"Reader", "21090545-7ca7-4776-b22c-e363652d74d2", SR_PERM_GET | SR_PERM_LIST | SR_PERM_SECRET_META},
+    {"Secrets Officer", "b86a8fe4-44ce-4948-aee5-eccb2c155cd7", SR_PERM_SECRETS_ALL},
+    {"Secrets User", "4633458b-17de-408a-b874-0445c86b69e6", SR_PERM_SECRET_GET | SR_PERM_SECRET_META},
 };
 
 const struct sr_role *sr_role_at(size_t i)
@@ -54,7 +56,9 @@ static const struct {
     {SR_PERM_BACKUP, "backup"},   {SR_PERM_RESTORE, "restore"}, {SR_PERM_ROTATE, "rotate"},   {SR_PERM_SIGN, "sign"},
     {SR_PERM_VERIFY, "verify"},   {SR_PERM_ENCRYPT, "encrypt"}, {SR_PERM_DECRYPT, "decrypt"}, {SR_PERM_WRAP, "wrapKey"},
     {SR_PERM_UNWRAP, "unwrapKey"}, {SR_PERM_RNG, "rng"},        {SR_PERM_RELEASE, "release"},
-    {SR_PERM_AUDIT, "audit"},     {SR_PERM_ROLES, "roleAssignments"},
+    {SR_PERM_AUDIT, "audit"},     {SR_PERM_ROLES, "roleAssignments"}, {SR_PERM_SECRET_GET, "secrets/get"},
+    {SR_PERM_SECRET_META, "secrets/readMetadata"}, {SR_PERM_SECRET_WRITE, "secrets/write"},
+    {SR_PERM_SECRET_PURGE, "secrets/purge"},
 };
 
 enum sr_err sr_perms_json(unsigned perms, json_t **ret)

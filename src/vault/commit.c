@@ -15,6 +15,10 @@ void sr_key_row_release(struct sr_key_row *k)
         json_decref(k->release_policy);
         k->release_policy = NULL;
     }
+    if (k->meta != NULL) {
+        json_decref(k->meta);
+        k->meta = NULL;
+    }
     sr_buf_release(&k->blob);
 }
 
@@ -72,6 +76,7 @@ static enum sr_err sr_commit_key(struct sr_commit *c, enum sr_change_kind kind, 
     ch->key.blob = blob;
     ch->key.tags = k->tags != NULL ? json_incref(k->tags) : NULL;
     ch->key.release_policy = k->release_policy != NULL ? json_incref(k->release_policy) : NULL;
+    ch->key.meta = k->meta != NULL ? json_incref(k->meta) : NULL;
     return kind == SR_CHANGE_KEY_INSERT ? sr_buf_append(&ch->key.blob, k->blob.data, k->blob.len) : SR_OK;
 }
 
@@ -88,7 +93,7 @@ enum sr_err sr_commit_key_update(struct sr_commit *c, const struct sr_key_row *k
 static enum sr_err sr_commit_name(struct sr_commit *c, enum sr_change_kind kind, const char *vault, const char *name,
                                   struct sr_change **ret)
 {
-    SR_ENSURE(strlen(vault) <= SR_MAX_VAULT && strlen(name) <= SR_MAX_NAME, SR_ERR_TOO_LARGE);
+    SR_ENSURE(strlen(vault) <= SR_MAX_SPACE && strlen(name) <= SR_MAX_NAME, SR_ERR_TOO_LARGE);
     SR_TRY(sr_commit_push(c, kind, ret));
     strcpy((*ret)->key.vault, vault);
     strcpy((*ret)->key.name, name);

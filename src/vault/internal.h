@@ -17,8 +17,14 @@ enum sr_perm {
     SR_PERM_VERIFY = 1u << 12, SR_PERM_ENCRYPT = 1u << 13, SR_PERM_DECRYPT = 1u << 14, SR_PERM_WRAP = 1u << 15,
     SR_PERM_UNWRAP = 1u << 16, SR_PERM_RNG = 1u << 17, SR_PERM_RELEASE = 1u << 18, SR_PERM_AUDIT = 1u << 19,
     SR_PERM_ROLES = 1u << 20, /* role assignments: Administrator alone, as Managed HSM's */
+    /* Secrets, as Key Vault's data actions group them: a value read (getSecret), its metadata (readMetadata:
+     * lists, versions, deleted ones), the changes (set, update, delete, recover, backup, restore), and purge. */
+    SR_PERM_SECRET_GET = 1u << 21, SR_PERM_SECRET_META = 1u << 22, SR_PERM_SECRET_WRITE = 1u << 23,
+    SR_PERM_SECRET_PURGE = 1u << 24,
 };
-#define SR_PERM_ALL ((1u << 21) - 1)
+#define SR_PERM_KEYS_ALL ((1u << 21) - 1) /* everything before secrets: keys, audit, role assignments */
+#define SR_PERM_SECRETS_ALL (SR_PERM_SECRET_GET | SR_PERM_SECRET_META | SR_PERM_SECRET_WRITE | SR_PERM_SECRET_PURGE)
+#define SR_PERM_ALL ((1u << 25) - 1)
 
 struct sr_role {
     const char *name;
@@ -189,6 +195,21 @@ SR_MUST_USE enum sr_err sr_svc_region_hsm(struct sr_vault_svc *svc, const char *
 /* The module ACL of vault keys: every use; key_ops, which the owner may change, narrows it per request. */
 #define SR_VAULT_ACL (SR_ACL_SIGN | SR_ACL_VERIFY | SR_ACL_ENCRYPT | SR_ACL_DECRYPT | SR_ACL_WRAP | SR_ACL_UNWRAP)
 
+/* What keys and secrets share (keys.c): a row's attributes (a key's with "exportable"), a deleted one's
+ * recoveryId ("{base}/{collection}/{name}") and dates, and lists of a namespace's rows, paged. */
+SR_MUST_USE enum sr_err sr_row_attrs_json(const struct sr_key_row *k, bool key, json_t **ret);
+SR_MUST_USE enum sr_err sr_row_deleted_fields(const struct sr_request *req, const char *collection,
+                                              const struct sr_key_row *k, const struct sr_name_row *n, json_t *obj);
+typedef enum sr_err (*sr_row_item_fn)(const struct sr_request *req, const struct sr_key_row *k,
+                                      const struct sr_name_row *n, bool with_version, json_t **ret);
+/* The latest version of each live (deleted) name of space, as items, with Key Vault's nextLink to path. */
+SR_MUST_USE enum sr_err sr_rows_list(struct sr_vault_svc *svc, struct sr_request *req, const char *space,
+                                     bool deleted, const char *path, sr_row_item_fn item, json_t **ret);
+/* The versions of req->name in space, linked as /{collection}/{name}/versions. */
+SR_MUST_USE enum sr_err sr_rows_versions(struct sr_vault_svc *svc, struct sr_request *req, const char *space,
+                                         const char *collection, sr_row_item_fn item, json_t **ret);
+/* A soft-deleted name's retention, and the retention's end from now. */
+#define SR_RETENTION_DAYS 90
 /* Sets req->detail and returns SR_ERR_BAD_PARAM (a 400 that says what is wrong). */
 __attribute__((format(printf, 2, 3))) enum sr_err sr_req_bad(struct sr_request *req, const char *fmt, ...);
 /* The request's key name is one Key Vault accepts. */
@@ -250,6 +271,19 @@ enum sr_err sr_op_vault_show(struct sr_vault_svc *, struct sr_request *, json_t 
 enum sr_err sr_op_key_attestation(struct sr_vault_svc *, struct sr_request *, json_t **); /* attest.c */
 enum sr_err sr_op_key_release(struct sr_vault_svc *, struct sr_request *, json_t **);     /* release.c */
 enum sr_err sr_op_audit_list(struct sr_vault_svc *, struct sr_request *, json_t **);      /* audit.c */
+/* secrets.c */
+enum sr_err sr_op_secret_set(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_secret_get(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_secret_list(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_secret_versions(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_secret_update(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_secret_delete(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_secret_deleted_list(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_secret_deleted_get(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_secret_recover(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_secret_purge(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_secret_backup(struct sr_vault_svc *, struct sr_request *, json_t **);
+enum sr_err sr_op_secret_restore(struct sr_vault_svc *, struct sr_request *, json_t **);
 enum sr_err sr_op_token_issue(struct sr_vault_svc *, struct sr_request *, json_t **);     /* authority.c */
 enum sr_err sr_op_role_definitions(struct sr_vault_svc *, struct sr_request *, json_t **); /* roles.c */
 enum sr_err sr_op_role_definition_get(struct sr_vault_svc *, struct sr_request *, json_t **);

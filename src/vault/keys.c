@@ -17,7 +17,6 @@
 #include "hsm/blob.h"
 #include "vault/internal.h"
 
-#define SR_RETENTION_DAYS 90
 #define SR_RECOVERY_LEVEL "Recoverable+Purgeable"
 #define SR_MAX_TAGS 15
 
@@ -159,12 +158,15 @@ enum sr_err sr_key_kid(const struct sr_request *req, const char *name, const cha
     return SR_OK;
 }
 
-static enum sr_err sr_attrs_json(const struct sr_key_row *k, json_t **ret)
+enum sr_err sr_row_attrs_json(const struct sr_key_row *k, bool key, json_t **ret)
 {
-    json_t *a = json_pack("{s:b,s:I,s:I,s:s,s:i,s:b}", "enabled", k->enabled, "created", (json_int_t)k->created,
+    json_t *a = json_pack("{s:b,s:I,s:I,s:s,s:i}", "enabled", k->enabled, "created", (json_int_t)k->created,
                           "updated", (json_int_t)k->updated, "recoveryLevel", SR_RECOVERY_LEVEL, "recoverableDays",
-                          SR_RETENTION_DAYS, "exportable", k->release_policy != NULL);
+                          SR_RETENTION_DAYS);
     SR_ENSURE(a != NULL, SR_ERR_NOMEM);
+    if (key) {
+        json_object_set_new(a, "exportable", json_boolean(k->release_policy != NULL));
+    }
     if (k->nbf) {
         json_object_set_new(a, "nbf", json_integer(k->nbf));
     }
@@ -175,14 +177,14 @@ static enum sr_err sr_attrs_json(const struct sr_key_row *k, json_t **ret)
     return SR_OK;
 }
 
-static enum sr_err sr_deleted_fields(const struct sr_request *req, const struct sr_key_row *k,
-                                     const struct sr_name_row *n, json_t *obj)
+enum sr_err sr_row_deleted_fields(const struct sr_request *req, const char *collection, const struct sr_key_row *k,
+                                  const struct sr_name_row *n, json_t *obj)
 {
     if (n == NULL || n->deleted == 0) {
         return SR_OK;
     }
     char rid[1024];
-    int len = snprintf(rid, sizeof(rid), "%s/deletedkeys/%s", req->base_url, k->name);
+    int len = snprintf(rid, sizeof(rid), "%s/%s/%s", req->base_url, collection, k->name);
     SR_ENSURE(len > 0 && (size_t)len < sizeof(rid), SR_ERR_TOO_LARGE);
     json_object_set_new(obj, "recoveryId", json_string(rid));
     json_object_set_new(obj, "deletedDate", json_integer(n->deleted));
@@ -214,28 +216,28 @@ enum sr_err sr_key_bundle(struct sr_vault_svc *svc, const struct sr_request *req
     SR_AUTO_JSON json_t *jwk = json_pack("{s:s,s:s,s:o}", "kid", kid, "kty", k->kty, "key_ops", ops);
     SR_ENSURE(jwk != NULL && json_object_update(jwk, members) == 0, SR_ERR_NOMEM);
     json_t *attrs = NULL;
-    SR_TRY(sr_attrs_json(k, &attrs));
+    SR_TRY(sr_row_attrs_json(k, true, &attrs));
     SR_AUTO_JSON json_t *b = json_pack("{s:O,s:o,s:o}", "key", jwk, "attributes", attrs, "tags", sr_tags_ref(k));
     SR_ENSURE(b != NULL, SR_ERR_NOMEM);
     if (k->release_policy != NULL) {
         SR_ENSURE(json_object_set(b, "release_policy", k->release_policy) == 0, SR_ERR_NOMEM);
     }
-    SR_TRY(sr_deleted_fields(req, k, n, b));
+    SR_TRY(sr_row_deleted_fields(req, "deletedkeys", k, n, b));
     *ret = SR_TAKE(b);
     return SR_OK;
 }
 
 /* KeyItem for lists: kid (with version only when listing versions), attributes, tags. */
-static enum sr_err sr_item(const struct sr_request *req, const struct sr_key_row *k, const struct sr_name_row *n,
-                           bool with_version, json_t **ret)
+static enum sr_err sr_key_item(const struct sr_request *req, const struct sr_key_row *k, const struct sr_name_row *n,
+                               bool with_version, json_t **ret)
 {
     char kid[1024];
     SR_TRY(sr_key_kid(req, k->name, with_version ? k->version : NULL, kid, sizeof(kid)));
     json_t *attrs = NULL;
-    SR_TRY(sr_attrs_json(k, &attrs));
+    SR_TRY(sr_row_attrs_json(k, true, &attrs));
     SR_AUTO_JSON json_t *item = json_pack("{s:s,s:o,s:o}", "kid", kid, "attributes", attrs, "tags", sr_tags_ref(k));
     SR_ENSURE(item != NULL, SR_ERR_NOMEM);
-    SR_TRY(sr_deleted_fields(req, k, n, item));
+    SR_TRY(sr_row_deleted_fields(req, "deletedkeys", k, n, item));
     *ret = SR_TAKE(item);
     return SR_OK;
 }
@@ -407,6 +409,7 @@ enum sr_err sr_op_key_get(struct sr_vault_svc *svc, struct sr_request *req, json
 
 struct sr_list_ctx {
     const struct sr_request *req;
+    sr_row_item_fn item;
     json_t *value;
     bool with_version;
     unsigned count;
@@ -416,7 +419,7 @@ static enum sr_err sr_list_add(void *ctx, const struct sr_key_row *k, const stru
 {
     struct sr_list_ctx *l = ctx;
     json_t *item = NULL;
-    SR_TRY(sr_item(l->req, k, n, l->with_version, &item));
+    SR_TRY(l->item(l->req, k, n, l->with_version, &item));
     SR_ENSURE(json_array_append_new(l->value, item) == 0, SR_ERR_NOMEM);
     l->count++;
     return SR_OK;
@@ -441,14 +444,31 @@ static enum sr_err sr_page(struct sr_request *req, const char *path, struct sr_l
     return SR_OK;
 }
 
-static enum sr_err sr_list(struct sr_vault_svc *svc, struct sr_request *req, bool deleted, json_t **ret)
+enum sr_err sr_rows_list(struct sr_vault_svc *svc, struct sr_request *req, const char *space, bool deleted,
+                         const char *path, sr_row_item_fn item, json_t **ret)
 {
-    struct sr_list_ctx l = {.req = req, .value = json_array()};
+    struct sr_list_ctx l = {.req = req, .item = item, .value = json_array()};
     SR_ENSURE(l.value != NULL, SR_ERR_NOMEM);
-    enum sr_err r = svc->store->ops->key_list(svc->store, req->vault.name, deleted, req->skip, req->maxresults + 1,
-                                              sr_list_add, &l);
+    enum sr_err r = svc->store->ops->key_list(svc->store, space, deleted, req->skip, req->maxresults + 1, sr_list_add,
+                                              &l);
     if (r == SR_OK) {
-        r = sr_page(req, deleted ? "/deletedkeys" : "/keys", &l, ret);
+        r = sr_page(req, path, &l, ret);
+    }
+    json_decref(l.value);
+    return r;
+}
+
+enum sr_err sr_rows_versions(struct sr_vault_svc *svc, struct sr_request *req, const char *space,
+                             const char *collection, sr_row_item_fn item, json_t **ret)
+{
+    struct sr_list_ctx l = {.req = req, .item = item, .value = json_array(), .with_version = true};
+    SR_ENSURE(l.value != NULL, SR_ERR_NOMEM);
+    char path[512];
+    snprintf(path, sizeof(path), "/%s/%s/versions", collection, req->name);
+    enum sr_err r = svc->store->ops->key_versions(svc->store, space, req->name, req->skip, req->maxresults + 1,
+                                                  sr_list_add, &l);
+    if (r == SR_OK) {
+        r = sr_page(req, path, &l, ret);
     }
     json_decref(l.value);
     return r;
@@ -456,29 +476,19 @@ static enum sr_err sr_list(struct sr_vault_svc *svc, struct sr_request *req, boo
 
 enum sr_err sr_op_key_list(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
-    return sr_list(svc, req, false, ret);
+    return sr_rows_list(svc, req, req->vault.name, false, "/keys", sr_key_item, ret);
 }
 
 enum sr_err sr_op_deleted_list(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
-    return sr_list(svc, req, true, ret);
+    return sr_rows_list(svc, req, req->vault.name, true, "/deletedkeys", sr_key_item, ret);
 }
 
 enum sr_err sr_op_key_versions(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     SR_AUTO_ROW struct sr_key_row k = {0};
     SR_TRY(sr_req_key(svc, req, false, &k, NULL));
-    struct sr_list_ctx l = {.req = req, .value = json_array(), .with_version = true};
-    SR_ENSURE(l.value != NULL, SR_ERR_NOMEM);
-    char path[512];
-    snprintf(path, sizeof(path), "/keys/%s/versions", req->name);
-    enum sr_err r = svc->store->ops->key_versions(svc->store, req->vault.name, req->name, req->skip,
-                                                  req->maxresults + 1, sr_list_add, &l);
-    if (r == SR_OK) {
-        r = sr_page(req, path, &l, ret);
-    }
-    json_decref(l.value);
-    return r;
+    return sr_rows_versions(svc, req, req->vault.name, "keys", sr_key_item, ret);
 }
 
 enum sr_err sr_op_key_update(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
@@ -678,7 +688,10 @@ enum sr_err sr_op_key_restore(struct sr_vault_svc *svc, struct sr_request *req, 
     SR_ENSURE(strcmp(subscription, req->vault.subscription) == 0, SR_ERR_BACKUP_SUBSCRIPTION);
     const char *name = json_string_value(json_object_get(content, "name"));
     const json_t *versions = json_object_get(content, "versions");
-    SR_ENSURE(name != NULL && json_is_array(versions) && json_array_size(versions) > 0, SR_ERR_BACKUP);
+    /* A secret's backup ("kind": "secret") is sealed by the same region key; it restores as a secret only. */
+    SR_ENSURE(name != NULL && json_is_array(versions) && json_array_size(versions) > 0 &&
+                  json_object_get(content, "kind") == NULL,
+              SR_ERR_BACKUP);
     snprintf(req->name_buf, sizeof(req->name_buf), "%s", name);
     req->name = req->name_buf; /* outlives content: the audit entry names it */
     SR_TRY(sr_key_name_check(req));

@@ -22,6 +22,10 @@
 #define SR_MAX_NAME 127
 #define SR_MAX_VAULT 63
 #define SR_MAX_REGION 31
+/* A key row's vault column is a namespace: the vault's name for its keys, "V/secrets" for its secrets (vault
+ * names hold no "/"), so secrets and keys of one name never meet and every query stays an exact match. */
+#define SR_MAX_SPACE (SR_MAX_VAULT + 16)
+#define SR_SPACE_SECRETS "/secrets"
 #define SR_TOKEN_HASH_HEX 64
 
 struct sr_vault_row {
@@ -45,7 +49,7 @@ struct sr_token_row {
 };
 
 struct sr_key_row {
-    char vault[SR_MAX_VAULT + 1];
+    char vault[SR_MAX_SPACE + 1]; /* the namespace: a vault name (its keys) or "V/secrets" */
     char name[SR_MAX_NAME + 1];
     char version[SR_VERSION_LEN + 1];
     char kty[16];
@@ -57,6 +61,7 @@ struct sr_key_row {
     struct sr_buf blob; /* module-protected key */
     json_t *release_policy; /* owned {contentType, immutable, data}; NULL: not exportable (Key Vault's rule:
                              * a key is exportable exactly when it has a release policy) */
+    json_t *meta;       /* owned; NULL for a key. A secret's {contentType} */
 };
 
 /* The per-name state: soft-deletion and the rotation policy. */

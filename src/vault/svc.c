@@ -65,6 +65,24 @@ static const struct sr_op_row sr_ops[SR_OP_COUNT_] = {
                                    sr_op_role_assignment_put},
     [SR_OP_ROLE_ASSIGNMENT_DELETE] = {SR_OP_ROLE_ASSIGNMENT_DELETE, "DeleteRoleAssignment", SR_PERM_ROLES, false,
                                       sr_op_role_assignment_delete},
+    /* Secrets: sealed and opened by the region's module (AES-GCM): no private-key work. */
+    [SR_OP_SECRET_SET] = {SR_OP_SECRET_SET, "SetSecret", SR_PERM_SECRET_WRITE, true, sr_op_secret_set},
+    [SR_OP_SECRET_GET] = {SR_OP_SECRET_GET, "GetSecret", SR_PERM_SECRET_GET, false, sr_op_secret_get},
+    [SR_OP_SECRET_LIST] = {SR_OP_SECRET_LIST, "GetSecrets", SR_PERM_SECRET_META, false, sr_op_secret_list},
+    [SR_OP_SECRET_VERSIONS] = {SR_OP_SECRET_VERSIONS, "GetSecretVersions", SR_PERM_SECRET_META, false,
+                               sr_op_secret_versions},
+    [SR_OP_SECRET_UPDATE] = {SR_OP_SECRET_UPDATE, "UpdateSecret", SR_PERM_SECRET_WRITE, true, sr_op_secret_update},
+    [SR_OP_SECRET_DELETE] = {SR_OP_SECRET_DELETE, "DeleteSecret", SR_PERM_SECRET_WRITE, false, sr_op_secret_delete},
+    [SR_OP_SECRET_DELETED_LIST] = {SR_OP_SECRET_DELETED_LIST, "GetDeletedSecrets", SR_PERM_SECRET_META, false,
+                                   sr_op_secret_deleted_list},
+    [SR_OP_SECRET_DELETED_GET] = {SR_OP_SECRET_DELETED_GET, "GetDeletedSecret", SR_PERM_SECRET_META, false,
+                                  sr_op_secret_deleted_get},
+    [SR_OP_SECRET_RECOVER] = {SR_OP_SECRET_RECOVER, "RecoverDeletedSecret", SR_PERM_SECRET_WRITE, false,
+                              sr_op_secret_recover},
+    [SR_OP_SECRET_PURGE] = {SR_OP_SECRET_PURGE, "PurgeDeletedSecret", SR_PERM_SECRET_PURGE, false, sr_op_secret_purge},
+    [SR_OP_SECRET_BACKUP] = {SR_OP_SECRET_BACKUP, "BackupSecret", SR_PERM_SECRET_WRITE, false, sr_op_secret_backup},
+    [SR_OP_SECRET_RESTORE] = {SR_OP_SECRET_RESTORE, "RestoreSecret", SR_PERM_SECRET_WRITE, true,
+                              sr_op_secret_restore},
 };
 
 void sr_vault_use_seal(struct sr_vault_svc *svc, const struct sr_seal_config *seal)
