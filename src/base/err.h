@@ -74,7 +74,7 @@ enum sr_err_family {
     X(SR_ERR_ROUTE, SR_FAM_NOT_FOUND, "NotFound", "No such operation; see docs/api.md")                      \
     X(SR_ERR_METHOD, SR_FAM_METHOD, "MethodNotAllowed", "This method is not allowed on this path")          \
     X(SR_ERR_API_VERSION, SR_FAM_USAGE, "BadParameter",                                                      \
-      "The api-version query parameter is missing or unsupported; accepted: 7.0 to 7.6 (and -preview), 2025-07-01") \
+      "The api-version query parameter is missing or unsupported; accepted: 7.0 to 7.6 (and -preview), 2025-07-01, 2026-04-01") \
     X(SR_ERR_BODY_TOO_LARGE, SR_FAM_TOO_LARGE, "BadParameter", "The request body is larger than 1 MiB")      \
     X(SR_ERR_BAD_JSON, SR_FAM_USAGE, "BadParameter", "The request body is not valid JSON")                    \
     X(SR_ERR_BAD_PARAM, SR_FAM_USAGE, "BadParameter", "A parameter of the request is invalid")                \

@@ -192,7 +192,7 @@ enum sr_err sr_route_match(const char *method, const char *path, struct sr_route
 
 bool sr_api_version_ok(const char *v)
 {
-    static const char *const versions[] = {"7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "2025-07-01"};
+    static const char *const versions[] = {"7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "2025-07-01", "2026-04-01"};
     if (v == NULL) {
         return false;
     }
