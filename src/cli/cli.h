@@ -134,6 +134,7 @@ extern const struct sr_cmd sr_cmds_role[];
 extern const struct sr_cmd sr_cmds_authority[];
 extern const struct sr_cmd sr_cmds_audit[];
 extern const struct sr_cmd sr_cmds_key[];
+extern const struct sr_cmd sr_cmds_secret[];
 extern const struct sr_cmd sr_cmds_toolset[];
 extern const struct sr_cmd sr_cmds_keytransfer[];
 extern const struct sr_opt sr_opts_verifykeypackage[];

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "cli/output.h"
 
 #define SR_CLIENT_API_VERSION "7.5"
 #define SR_CLIENT_MAX_RESPONSE (4u * 1024u * 1024u)
@@ -43,5 +44,30 @@ SR_MUST_USE enum sr_err sr_client_download(struct sr_cli *cli, const struct sr_c
  * A 4xx/5xx answer is reported into cli->detail and returned as an error. */
 SR_MUST_USE enum sr_err sr_client_call(struct sr_cli *cli, const struct sr_client *c, const char *method,
                                        const char *path, const json_t *body, json_t **ret);
+
+/* --- what the vault object subcommands share (cmd_vaultkey.c; used by `key` and `secret`) --- */
+#define SR_OPT_OUTPUT {"output", "-o", true, SR_OUTPUT_HELP}
+#define SR_OPT_END {NULL, NULL, false, NULL}
+/* Options by name: a's own table (NULL when not given). */
+const char *sr_cli_opt(const struct sr_args *a, const char *name);
+SR_MUST_USE enum sr_err sr_cli_need(struct sr_cli *cli, const struct sr_args *a, const char *name);
+/* The client of --vault-url, --ca-file, --token (or their environment). */
+SR_MUST_USE enum sr_err sr_cli_client(struct sr_cli *cli, const struct sr_args *a, struct sr_client *c);
+/* A Unix time member as ISO-8601 UTC ("-" when absent); tags (pairs) or an array joined with commas. */
+void sr_cli_row_time(json_t *row, const char *key, const json_t *unix_time);
+json_t *sr_cli_joined(const json_t *v, bool pairs);
+/* An answer flattened into one row for table and tsv output. */
+typedef json_t *(*sr_cli_row_fn)(const json_t *item);
+/* One answer: as the server sent it (-o json) or as a row. */
+SR_MUST_USE enum sr_err sr_cli_print_item(struct sr_cli *cli, const struct sr_args *a, const json_t *bundle,
+                                          sr_cli_row_fn row_of, const struct sr_column *columns);
+/* Every page of a list (following nextLink), printed as rows. */
+SR_MUST_USE enum sr_err sr_cli_call_list(struct sr_cli *cli, const struct sr_args *a, const char *path,
+                                         sr_cli_row_fn row_of, const struct sr_column *columns);
+/* --tags, --expires, --not-before, --enabled, --disabled (and a key's --ops) into body's members. */
+SR_MUST_USE enum sr_err sr_cli_attrs_body(struct sr_cli *cli, const struct sr_args *a, json_t *body);
+/* A file's bytes (secret buffer, 1 MiB at most) and an atomic 0600 write, with the path in the error. */
+SR_MUST_USE enum sr_err sr_cli_read_input(struct sr_cli *cli, const char *path, struct sr_buf *out);
+SR_MUST_USE enum sr_err sr_cli_write_output(struct sr_cli *cli, const char *path, const uint8_t *data, size_t len);
 
 #endif

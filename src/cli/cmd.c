@@ -81,6 +81,8 @@ static const struct sr_cmd sr_cmds[] = {
     {"audit", NULL, 0, 0, 0, NULL, sr_cmds_audit, "audit verify|show|checkpoint", "the tamper-evident audit log"},
     {"key", NULL, 0, 0, 0, NULL, sr_cmds_key, "key SUBCOMMAND (as az keyvault key)",
      "use a vault's keys over the API"},
+    {"secret", NULL, 0, 0, 0, NULL, sr_cmds_secret, "secret SUBCOMMAND (as az keyvault secret)",
+     "use a vault's secrets over the API"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
 

@@ -22,7 +22,6 @@
 
 #define SR_MAX_CLI_INPUT (1024u * 1024u)
 
-#define SR_OPT_OUTPUT {"output", "-o", true, SR_OUTPUT_HELP}
 #define SR_OPT_NAME {"name", "-n", true, "key name"}
 #define SR_OPT_VERSION {"version", NULL, true, "key version (default: the latest)"}
 #define SR_OPT_ATTRS                                                                                          \
@@ -30,48 +29,47 @@
     {"tags", NULL, true, "tags as k=v pairs, comma separated (\"\" removes them all)"},                       \
     {"expires", NULL, true, "expiry (exp), ISO-8601 UTC such as 2027-01-01T00:00:00Z; 'none' clears it"},      \
     {"not-before", NULL, true, "not valid before (nbf), ISO-8601 UTC; 'none' clears it"}
-#define SR_OPT_END {NULL, NULL, false, NULL}
 
-static const char *sr_opt_val(const struct sr_args *a, const char *name)
+const char *sr_cli_opt(const struct sr_args *a, const char *name)
 {
     return sr_arg(a, a->opts, name);
 }
 
-static enum sr_err sr_need(struct sr_cli *cli, const struct sr_args *a, const char *name)
+enum sr_err sr_cli_need(struct sr_cli *cli, const struct sr_args *a, const char *name)
 {
-    if (sr_opt_val(a, name) == NULL) {
+    if (sr_cli_opt(a, name) == NULL) {
         sr_cli_detail(cli, "--%s is required", name);
         return SR_ERR_USAGE;
     }
     return SR_OK;
 }
 
-static enum sr_err sr_client_for(struct sr_cli *cli, const struct sr_args *a, struct sr_client *c)
+enum sr_err sr_cli_client(struct sr_cli *cli, const struct sr_args *a, struct sr_client *c)
 {
-    return sr_client_init(cli, sr_opt_val(a, "vault-url"), sr_opt_val(a, "ca-file"), sr_opt_val(a, "token"), c);
+    return sr_client_init(cli, sr_cli_opt(a, "vault-url"), sr_cli_opt(a, "ca-file"), sr_cli_opt(a, "token"), c);
 }
 
 /* "/keys/NAME" + "/VERSION" (when given) + suffix. */
 static enum sr_err sr_api_key_path(struct sr_cli *cli, const struct sr_args *a, const char *prefix, bool versioned,
                                const char *suffix, char *out, size_t cap)
 {
-    SR_TRY(sr_need(cli, a, "name"));
-    const char *v = versioned ? sr_opt_val(a, "version") : NULL;
-    int n = snprintf(out, cap, "/%s/%s%s%s%s", prefix, sr_opt_val(a, "name"), v ? "/" : "", v ? v : "", suffix);
+    SR_TRY(sr_cli_need(cli, a, "name"));
+    const char *v = versioned ? sr_cli_opt(a, "version") : NULL;
+    int n = snprintf(out, cap, "/%s/%s%s%s%s", prefix, sr_cli_opt(a, "name"), v ? "/" : "", v ? v : "", suffix);
     SR_ENSURE(n > 0 && (size_t)n < cap, SR_ERR_TOO_LARGE);
     return SR_OK;
 }
 
 /* --- output: a key bundle or list item flattened into one row --- */
 
-static void sr_row_time(json_t *row, const char *key, const json_t *unix_time)
+void sr_cli_row_time(json_t *row, const char *key, const json_t *unix_time)
 {
     char when[32];
     sr_cli_iso_time(json_is_integer(unix_time) ? (long long)json_integer_value(unix_time) : 0, when);
     json_object_set_new(row, key, json_string(when));
 }
 
-static json_t *sr_joined(const json_t *v, bool pairs)
+json_t *sr_cli_joined(const json_t *v, bool pairs)
 {
     char text[2048] = "";
     size_t used = 0;
@@ -128,16 +126,16 @@ static json_t *sr_key_row(const json_t *item)
         snprintf(size, sizeof(size), "%zu", n ? strlen(n) * 6 / 8 * 8 : 0); /* base64url of the modulus */
         json_object_set_new(row, "kty", json_string(json_string_value(json_object_get(key, "kty"))));
         json_object_set_new(row, "size", json_string(crv ? crv : size));
-        json_object_set_new(row, "keyOps", sr_joined(json_object_get(key, "key_ops"), false));
+        json_object_set_new(row, "keyOps", sr_cli_joined(json_object_get(key, "key_ops"), false));
     }
-    sr_row_time(row, "created", json_object_get(attrs, "created"));
-    sr_row_time(row, "updated", json_object_get(attrs, "updated"));
-    sr_row_time(row, "notBefore", json_object_get(attrs, "nbf"));
-    sr_row_time(row, "expires", json_object_get(attrs, "exp"));
-    json_object_set_new(row, "tags", sr_joined(json_object_get(item, "tags"), true));
+    sr_cli_row_time(row, "created", json_object_get(attrs, "created"));
+    sr_cli_row_time(row, "updated", json_object_get(attrs, "updated"));
+    sr_cli_row_time(row, "notBefore", json_object_get(attrs, "nbf"));
+    sr_cli_row_time(row, "expires", json_object_get(attrs, "exp"));
+    json_object_set_new(row, "tags", sr_cli_joined(json_object_get(item, "tags"), true));
     if (json_object_get(item, "recoveryId") != NULL) {
-        sr_row_time(row, "deleted", json_object_get(item, "deletedDate"));
-        sr_row_time(row, "purgeAfter", json_object_get(item, "scheduledPurgeDate"));
+        sr_cli_row_time(row, "deleted", json_object_get(item, "deletedDate"));
+        sr_cli_row_time(row, "purgeAfter", json_object_get(item, "scheduledPurgeDate"));
         json_object_set_new(row, "recoveryId", json_string(json_string_value(json_object_get(item, "recoveryId"))));
     }
     return row;
@@ -165,17 +163,23 @@ static const struct sr_column sr_deleted_columns[] = {
     {NULL, NULL},
 };
 
-/* A bundle as the server sent it (json) or flattened (table, tsv). */
-static enum sr_err sr_print_bundle(struct sr_cli *cli, const struct sr_args *a, const json_t *bundle)
+enum sr_err sr_cli_print_item(struct sr_cli *cli, const struct sr_args *a, const json_t *bundle, sr_cli_row_fn row_of,
+                              const struct sr_column *columns)
 {
     enum sr_output format;
-    SR_TRY(sr_output_parse(cli, sr_opt_val(a, "output"), &format));
+    SR_TRY(sr_output_parse(cli, sr_cli_opt(a, "output"), &format));
     if (format == SR_OUT_JSON) {
         return sr_output_object(cli, format, bundle, NULL);
     }
-    SR_AUTO_JSON json_t *row = sr_key_row(bundle);
+    SR_AUTO_JSON json_t *row = row_of(bundle);
     SR_ENSURE(row != NULL, SR_ERR_NOMEM);
-    return sr_output_object(cli, format, row, sr_key_columns);
+    return sr_output_object(cli, format, row, columns);
+}
+
+/* A key bundle as the server sent it (json) or flattened (table, tsv). */
+static enum sr_err sr_print_bundle(struct sr_cli *cli, const struct sr_args *a, const json_t *bundle)
+{
+    return sr_cli_print_item(cli, a, bundle, sr_key_row, sr_key_columns);
 }
 
 /* Calls path and prints the key bundle it answers. */
@@ -183,22 +187,22 @@ static enum sr_err sr_call_bundle(struct sr_cli *cli, const struct sr_args *a, c
                                   const json_t *body)
 {
     struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
+    SR_TRY(sr_cli_client(cli, a, &c));
     enum sr_output format;
-    SR_TRY(sr_output_parse(cli, sr_opt_val(a, "output"), &format));
+    SR_TRY(sr_output_parse(cli, sr_cli_opt(a, "output"), &format));
     SR_AUTO_JSON json_t *resp = NULL;
     SR_TRY(sr_client_call(cli, &c, method, path, body, &resp));
     return resp != NULL ? sr_print_bundle(cli, a, resp) : SR_OK;
 }
 
 /* Every page of a list (following nextLink), printed as rows. */
-static enum sr_err sr_call_list(struct sr_cli *cli, const struct sr_args *a, const char *path,
-                                const struct sr_column *columns)
+enum sr_err sr_cli_call_list(struct sr_cli *cli, const struct sr_args *a, const char *path, sr_cli_row_fn row_of,
+                             const struct sr_column *columns)
 {
     struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
+    SR_TRY(sr_cli_client(cli, a, &c));
     enum sr_output format;
-    SR_TRY(sr_output_parse(cli, sr_opt_val(a, "output"), &format));
+    SR_TRY(sr_output_parse(cli, sr_cli_opt(a, "output"), &format));
     SR_AUTO_JSON json_t *items = json_array();
     SR_AUTO_JSON json_t *rows = json_array();
     SR_ENSURE(items != NULL && rows != NULL, SR_ERR_NOMEM);
@@ -210,7 +214,7 @@ static enum sr_err sr_call_list(struct sr_cli *cli, const struct sr_args *a, con
         size_t i;
         json_t *item;
         json_array_foreach(json_object_get(resp, "value"), i, item) {
-            json_t *row = sr_key_row(item);
+            json_t *row = row_of(item);
             SR_ENSURE(row != NULL && json_array_append_new(rows, row) == 0, SR_ERR_NOMEM);
             SR_ENSURE(json_array_append(items, item) == 0, SR_ERR_NOMEM);
         }
@@ -278,27 +282,27 @@ static enum sr_err sr_time_json(struct sr_cli *cli, const char *opt, const char 
 }
 
 /* key_ops, tags, attributes (enabled, nbf, exp) into body: the options common to create and set-attributes. */
-static enum sr_err sr_attrs_body(struct sr_cli *cli, const struct sr_args *a, json_t *body)
+enum sr_err sr_cli_attrs_body(struct sr_cli *cli, const struct sr_args *a, json_t *body)
 {
     json_t *attrs = json_object();
     SR_ENSURE(attrs != NULL && json_object_set_new(body, "attributes", attrs) == 0, SR_ERR_NOMEM);
     json_t *v = NULL;
-    if (sr_opt_val(a, "ops")) {
-        SR_TRY(sr_list_json(cli, "ops", sr_opt_val(a, "ops"), false, &v));
+    if (sr_cli_opt(a, "ops")) {
+        SR_TRY(sr_list_json(cli, "ops", sr_cli_opt(a, "ops"), false, &v));
         json_object_set_new(body, "key_ops", v);
     }
-    if (sr_opt_val(a, "tags")) {
-        SR_TRY(sr_list_json(cli, "tags", sr_opt_val(a, "tags"), true, &v));
+    if (sr_cli_opt(a, "tags")) {
+        SR_TRY(sr_list_json(cli, "tags", sr_cli_opt(a, "tags"), true, &v));
         json_object_set_new(body, "tags", v);
     }
     static const char *const times[][2] = {{"expires", "exp"}, {"not-before", "nbf"}};
     for (size_t i = 0; i < SR_ARRAY_LEN(times); i++) {
-        if (sr_opt_val(a, times[i][0])) {
-            SR_TRY(sr_time_json(cli, times[i][0], sr_opt_val(a, times[i][0]), &v));
+        if (sr_cli_opt(a, times[i][0])) {
+            SR_TRY(sr_time_json(cli, times[i][0], sr_cli_opt(a, times[i][0]), &v));
             json_object_set_new(attrs, times[i][1], v);
         }
     }
-    const char *enabled = sr_opt_val(a, "enabled");
+    const char *enabled = sr_cli_opt(a, "enabled");
     if (enabled != NULL) {
         if (strcmp(enabled, "true") != 0 && strcmp(enabled, "false") != 0) {
             sr_cli_detail(cli, "--enabled is true or false");
@@ -312,7 +316,7 @@ static enum sr_err sr_attrs_body(struct sr_cli *cli, const struct sr_args *a, js
     return SR_OK;
 }
 
-static enum sr_err sr_read_input(struct sr_cli *cli, const char *path, struct sr_buf *out)
+enum sr_err sr_cli_read_input(struct sr_cli *cli, const char *path, struct sr_buf *out)
 {
     sr_buf_init(out, SR_MAX_CLI_INPUT, SR_BUF_SECRET);
     enum sr_err r = sr_file_read(path, out);
@@ -322,7 +326,7 @@ static enum sr_err sr_read_input(struct sr_cli *cli, const char *path, struct sr
     return r;
 }
 
-static enum sr_err sr_write_output(struct sr_cli *cli, const char *path, const uint8_t *data, size_t len)
+enum sr_err sr_cli_write_output(struct sr_cli *cli, const char *path, const uint8_t *data, size_t len)
 {
     enum sr_err r = sr_file_write_atomic(path, data, len, SR_WRITE_REPLACE);
     if (r != SR_OK) {
@@ -356,21 +360,21 @@ static enum sr_err sr_cmd_key_create(struct sr_cli *cli, const struct sr_args *a
 {
     char path[512];
     SR_TRY(sr_api_key_path(cli, a, "keys", false, "/create", path, sizeof(path)));
-    const char *kty = sr_opt_val(a, "kty") ? sr_opt_val(a, "kty") : "RSA";
+    const char *kty = sr_cli_opt(a, "kty") ? sr_cli_opt(a, "kty") : "RSA";
     SR_AUTO_JSON json_t *body = json_pack("{s:s}", "kty", kty);
     SR_ENSURE(body != NULL, SR_ERR_NOMEM);
-    if (sr_opt_val(a, "size")) {
+    if (sr_cli_opt(a, "size")) {
         unsigned long size = 0;
-        if (sr_parse_uint(sr_opt_val(a, "size"), 1, 65536, &size) != SR_OK) {
+        if (sr_parse_uint(sr_cli_opt(a, "size"), 1, 65536, &size) != SR_OK) {
             sr_cli_detail(cli, "--size is 2048, 3072 or 4096 (RSA), or 128, 192 or 256 (oct)");
             return SR_ERR_USAGE;
         }
         json_object_set_new(body, "key_size", json_integer((json_int_t)size));
     }
-    if (sr_opt_val(a, "curve")) {
-        json_object_set_new(body, "crv", json_string(sr_opt_val(a, "curve")));
+    if (sr_cli_opt(a, "curve")) {
+        json_object_set_new(body, "crv", json_string(sr_cli_opt(a, "curve")));
     }
-    SR_TRY(sr_attrs_body(cli, a, body));
+    SR_TRY(sr_cli_attrs_body(cli, a, body));
     return sr_call_bundle(cli, a, "POST", path, body);
 }
 
@@ -380,7 +384,7 @@ static enum sr_err sr_cmd_key_set_attributes(struct sr_cli *cli, const struct sr
     SR_TRY(sr_api_key_path(cli, a, "keys", true, "", path, sizeof(path)));
     SR_AUTO_JSON json_t *body = json_object();
     SR_ENSURE(body != NULL, SR_ERR_NOMEM);
-    SR_TRY(sr_attrs_body(cli, a, body));
+    SR_TRY(sr_cli_attrs_body(cli, a, body));
     if (json_object_size(body) == 1 && json_object_size(json_object_get(body, "attributes")) == 0) {
         sr_cli_detail(cli, "nothing to set: give --enabled, --expires, --not-before, --tags or --ops");
         return SR_ERR_USAGE;
@@ -413,52 +417,52 @@ static enum sr_err sr_cmd_key_purge(struct sr_cli *cli, const struct sr_args *a)
     char path[512];
     SR_TRY(sr_api_key_path(cli, a, "deletedkeys", false, "", path, sizeof(path)));
     struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
+    SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_JSON json_t *resp = NULL;
     SR_TRY(sr_client_call(cli, &c, "DELETE", path, NULL, &resp));
-    fprintf(cli->out, "Purged %s: it cannot be recovered.\n", sr_opt_val(a, "name"));
+    fprintf(cli->out, "Purged %s: it cannot be recovered.\n", sr_cli_opt(a, "name"));
     return SR_OK;
 }
 
 static enum sr_err sr_cmd_key_list(struct sr_cli *cli, const struct sr_args *a)
 {
-    return sr_call_list(cli, a, "/keys?maxresults=25", sr_list_columns);
+    return sr_cli_call_list(cli, a, "/keys?maxresults=25", sr_key_row, sr_list_columns);
 }
 
 static enum sr_err sr_cmd_key_list_deleted(struct sr_cli *cli, const struct sr_args *a)
 {
-    return sr_call_list(cli, a, "/deletedkeys?maxresults=25", sr_deleted_columns);
+    return sr_cli_call_list(cli, a, "/deletedkeys?maxresults=25", sr_key_row, sr_deleted_columns);
 }
 
 static enum sr_err sr_cmd_key_list_versions(struct sr_cli *cli, const struct sr_args *a)
 {
     char path[512];
     SR_TRY(sr_api_key_path(cli, a, "keys", false, "/versions?maxresults=25", path, sizeof(path)));
-    return sr_call_list(cli, a, path, sr_version_columns);
+    return sr_cli_call_list(cli, a, path, sr_key_row, sr_version_columns);
 }
 
 static enum sr_err sr_cmd_key_backup(struct sr_cli *cli, const struct sr_args *a)
 {
-    SR_TRY(sr_need(cli, a, "file"));
+    SR_TRY(sr_cli_need(cli, a, "file"));
     char path[512];
     SR_TRY(sr_api_key_path(cli, a, "keys", false, "/backup", path, sizeof(path)));
     struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
+    SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_JSON json_t *resp = NULL;
     SR_TRY(sr_client_call(cli, &c, "POST", path, NULL, &resp));
     SR_AUTO_BUF struct sr_buf blob = {0};
     SR_TRY(sr_value_bytes(resp, "value", &blob));
-    SR_TRY(sr_write_output(cli, sr_opt_val(a, "file"), blob.data, blob.len));
+    SR_TRY(sr_cli_write_output(cli, sr_cli_opt(a, "file"), blob.data, blob.len));
     fprintf(cli->out, "%s: backup of %s, every version (usable only by a vault of the same region's world)\n",
-            sr_opt_val(a, "file"), sr_opt_val(a, "name"));
+            sr_cli_opt(a, "file"), sr_cli_opt(a, "name"));
     return SR_OK;
 }
 
 static enum sr_err sr_cmd_key_restore(struct sr_cli *cli, const struct sr_args *a)
 {
-    SR_TRY(sr_need(cli, a, "file"));
+    SR_TRY(sr_cli_need(cli, a, "file"));
     SR_AUTO_BUF struct sr_buf blob = {0};
-    SR_TRY(sr_read_input(cli, sr_opt_val(a, "file"), &blob));
+    SR_TRY(sr_cli_read_input(cli, sr_cli_opt(a, "file"), &blob));
     json_t *value = NULL;
     SR_TRY(sr_b64_of(blob.data, blob.len, &value));
     SR_AUTO_JSON json_t *body = json_pack("{s:o}", "value", value);
@@ -471,7 +475,7 @@ static enum sr_err sr_cmd_policy_show(struct sr_cli *cli, const struct sr_args *
     char path[512];
     SR_TRY(sr_api_key_path(cli, a, "keys", false, "/rotationpolicy", path, sizeof(path)));
     struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
+    SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_JSON json_t *resp = NULL;
     SR_TRY(sr_client_call(cli, &c, "GET", path, NULL, &resp));
     return sr_output_object(cli, SR_OUT_JSON, resp, NULL); /* a policy is a document: JSON, as az prints it */
@@ -479,20 +483,20 @@ static enum sr_err sr_cmd_policy_show(struct sr_cli *cli, const struct sr_args *
 
 static enum sr_err sr_cmd_policy_update(struct sr_cli *cli, const struct sr_args *a)
 {
-    SR_TRY(sr_need(cli, a, "value"));
+    SR_TRY(sr_cli_need(cli, a, "value"));
     char path[512];
     SR_TRY(sr_api_key_path(cli, a, "keys", false, "/rotationpolicy", path, sizeof(path)));
     SR_AUTO_BUF struct sr_buf text = {0};
-    SR_TRY(sr_read_input(cli, sr_opt_val(a, "value"), &text));
+    SR_TRY(sr_cli_read_input(cli, sr_cli_opt(a, "value"), &text));
     json_error_t jerr;
     SR_AUTO_JSON json_t *policy = json_loadb((const char *)text.data, text.len, 0, &jerr);
     if (!json_is_object(policy)) {
-        sr_cli_detail(cli, "%s is not a JSON rotation policy (line %d: %s)", sr_opt_val(a, "value"), jerr.line,
+        sr_cli_detail(cli, "%s is not a JSON rotation policy (line %d: %s)", sr_cli_opt(a, "value"), jerr.line,
                       jerr.text);
         return SR_ERR_USAGE;
     }
     struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
+    SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_JSON json_t *resp = NULL;
     SR_TRY(sr_client_call(cli, &c, "PUT", path, policy, &resp));
     return sr_output_object(cli, SR_OUT_JSON, resp, NULL);
@@ -501,19 +505,19 @@ static enum sr_err sr_cmd_policy_update(struct sr_cli *cli, const struct sr_args
 static enum sr_err sr_cmd_key_random(struct sr_cli *cli, const struct sr_args *a)
 {
     unsigned long count = 32;
-    if (sr_opt_val(a, "count") && sr_parse_uint(sr_opt_val(a, "count"), 1, 128, &count) != SR_OK) {
+    if (sr_cli_opt(a, "count") && sr_parse_uint(sr_cli_opt(a, "count"), 1, 128, &count) != SR_OK) {
         sr_cli_detail(cli, "--count is a number of bytes from 1 to 128");
         return SR_ERR_USAGE;
     }
     struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
+    SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_JSON json_t *body = json_pack("{s:I}", "count", (json_int_t)count);
     SR_AUTO_JSON json_t *resp = NULL;
     SR_TRY(sr_client_call(cli, &c, "POST", "/rng", body, &resp));
     SR_AUTO_BUF struct sr_buf bytes = {0};
     SR_TRY(sr_value_bytes(resp, "value", &bytes));
-    if (sr_opt_val(a, "out") != NULL) {
-        return sr_write_output(cli, sr_opt_val(a, "out"), bytes.data, bytes.len);
+    if (sr_cli_opt(a, "out") != NULL) {
+        return sr_cli_write_output(cli, sr_cli_opt(a, "out"), bytes.data, bytes.len);
     }
     char hex[2 * 128 + 1];
     sr_hex_encode(bytes.data, bytes.len, hex);
@@ -525,14 +529,14 @@ static enum sr_err sr_cmd_key_random(struct sr_cli *cli, const struct sr_args *a
  * release JWS (docs/formats.md, "Released keys") to --out. */
 static enum sr_err sr_cmd_key_release(struct sr_cli *cli, const struct sr_args *a)
 {
-    SR_TRY(sr_need(cli, a, "target"));
-    SR_TRY(sr_need(cli, a, "out"));
+    SR_TRY(sr_cli_need(cli, a, "target"));
+    SR_TRY(sr_cli_need(cli, a, "out"));
     char path[512];
     SR_TRY(sr_api_key_path(cli, a, "keys", true, "/release", path, sizeof(path)));
     struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
+    SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_BUF struct sr_buf token = {0};
-    SR_TRY(sr_read_input(cli, sr_opt_val(a, "target"), &token));
+    SR_TRY(sr_cli_read_input(cli, sr_cli_opt(a, "target"), &token));
     while (token.len > 0 && (token.data[token.len - 1] == '\n' || token.data[token.len - 1] == '\r')) {
         token.len--; /* a token file ends with a newline more often than not */
     }
@@ -541,8 +545,8 @@ static enum sr_err sr_cmd_key_release(struct sr_cli *cli, const struct sr_args *
     SR_ENSURE(body != NULL, SR_ERR_NOMEM);
     static const char *const optional[] = {"nonce", "enc"};
     for (size_t i = 0; i < SR_ARRAY_LEN(optional); i++) {
-        if (sr_opt_val(a, optional[i]) != NULL) {
-            SR_ENSURE(json_object_set_new(body, optional[i], json_string(sr_opt_val(a, optional[i]))) == 0,
+        if (sr_cli_opt(a, optional[i]) != NULL) {
+            SR_ENSURE(json_object_set_new(body, optional[i], json_string(sr_cli_opt(a, optional[i]))) == 0,
                       SR_ERR_NOMEM);
         }
     }
@@ -550,10 +554,10 @@ static enum sr_err sr_cmd_key_release(struct sr_cli *cli, const struct sr_args *
     SR_TRY(sr_client_call(cli, &c, "POST", path, body, &resp));
     const char *jws = json_string_value(json_object_get(resp, "value"));
     SR_ENSURE(jws != NULL, SR_ERR_REMOTE);
-    SR_TRY(sr_write_output(cli, sr_opt_val(a, "out"), (const uint8_t *)jws, strlen(jws)));
+    SR_TRY(sr_cli_write_output(cli, sr_cli_opt(a, "out"), (const uint8_t *)jws, strlen(jws)));
     fprintf(cli->out, "release: %s released under %s -> %s (a JWS; docs/formats.md opens it)\n",
-            sr_opt_val(a, "name"), sr_opt_val(a, "enc") ? sr_opt_val(a, "enc") : "CKM_RSA_AES_KEY_WRAP",
-            sr_opt_val(a, "out"));
+            sr_cli_opt(a, "name"), sr_cli_opt(a, "enc") ? sr_cli_opt(a, "enc") : "CKM_RSA_AES_KEY_WRAP",
+            sr_cli_opt(a, "out"));
     return SR_OK;
 }
 
@@ -573,9 +577,9 @@ static enum sr_err sr_digest_for(const char *alg_name, const struct sr_buf *data
 /* ECDSA's coordinate length for --signature-format der, 0 for RSA (whose signatures have one form). */
 static enum sr_err sr_sig_format(struct sr_cli *cli, const struct sr_args *a, size_t *ret_coord)
 {
-    const char *fmt = sr_opt_val(a, "signature-format");
+    const char *fmt = sr_cli_opt(a, "signature-format");
     enum sr_sign_alg alg;
-    SR_TRY(sr_sign_alg_parse(sr_opt_val(a, "alg"), &alg));
+    SR_TRY(sr_sign_alg_parse(sr_cli_opt(a, "alg"), &alg));
     *ret_coord = 0;
     if (fmt == NULL || strcmp(fmt, "raw") == 0) {
         return SR_OK;
@@ -593,7 +597,7 @@ static enum sr_err sr_sym_members(struct sr_cli *cli, const struct sr_args *a, j
 {
     static const char *const names[] = {"iv", "aad", "tag"};
     for (size_t i = 0; i < SR_ARRAY_LEN(names); i++) {
-        const char *hex = sr_opt_val(a, names[i]);
+        const char *hex = sr_cli_opt(a, names[i]);
         if (hex == NULL) {
             continue;
         }
@@ -629,9 +633,9 @@ static void sr_sym_print(struct sr_cli *cli, const json_t *resp)
 static enum sr_err sr_cmd_key_op(struct sr_cli *cli, const struct sr_args *a, const char *op)
 {
     bool sign = strcmp(op, "sign") == 0;
-    SR_TRY(sr_need(cli, a, "alg"));
-    SR_TRY(sr_need(cli, a, "in"));
-    SR_TRY(sr_need(cli, a, "out"));
+    SR_TRY(sr_cli_need(cli, a, "alg"));
+    SR_TRY(sr_cli_need(cli, a, "in"));
+    SR_TRY(sr_cli_need(cli, a, "out"));
     size_t coord = 0;
     if (sign) {
         SR_TRY(sr_sig_format(cli, a, &coord));
@@ -640,12 +644,12 @@ static enum sr_err sr_cmd_key_op(struct sr_cli *cli, const struct sr_args *a, co
     snprintf(suffix, sizeof(suffix), "/%s", op);
     SR_TRY(sr_api_key_path(cli, a, "keys", true, suffix, path, sizeof(path)));
     struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
+    SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_BUF struct sr_buf in = {0};
-    SR_TRY(sr_read_input(cli, sr_opt_val(a, "in"), &in));
+    SR_TRY(sr_cli_read_input(cli, sr_cli_opt(a, "in"), &in));
     json_t *value = NULL;
-    SR_TRY(sign ? sr_digest_for(sr_opt_val(a, "alg"), &in, &value) : sr_b64_of(in.data, in.len, &value));
-    SR_AUTO_JSON json_t *body = json_pack("{s:s,s:o}", "alg", sr_opt_val(a, "alg"), "value", value);
+    SR_TRY(sign ? sr_digest_for(sr_cli_opt(a, "alg"), &in, &value) : sr_b64_of(in.data, in.len, &value));
+    SR_AUTO_JSON json_t *body = json_pack("{s:s,s:o}", "alg", sr_cli_opt(a, "alg"), "value", value);
     SR_ENSURE(body != NULL, SR_ERR_NOMEM);
     if (!sign) {
         SR_TRY(sr_sym_members(cli, a, body));
@@ -658,11 +662,11 @@ static enum sr_err sr_cmd_key_op(struct sr_cli *cli, const struct sr_args *a, co
         SR_AUTO_BUF struct sr_buf der = {0};
         sr_buf_init(&der, 256, SR_BUF_PLAIN);
         SR_TRY(sr_ecdsa_raw_to_der(bytes.data, bytes.len, coord, &der));
-        SR_TRY(sr_write_output(cli, sr_opt_val(a, "out"), der.data, der.len));
+        SR_TRY(sr_cli_write_output(cli, sr_cli_opt(a, "out"), der.data, der.len));
     } else {
-        SR_TRY(sr_write_output(cli, sr_opt_val(a, "out"), bytes.data, bytes.len));
+        SR_TRY(sr_cli_write_output(cli, sr_cli_opt(a, "out"), bytes.data, bytes.len));
     }
-    fprintf(cli->out, "%s: %s -> %s (%s)\n", op, sr_opt_val(a, "in"), sr_opt_val(a, "out"),
+    fprintf(cli->out, "%s: %s -> %s (%s)\n", op, sr_cli_opt(a, "in"), sr_cli_opt(a, "out"),
             json_string_value(json_object_get(resp, "kid")));
     sr_sym_print(cli, resp);
     return SR_OK;
@@ -695,34 +699,34 @@ static enum sr_err sr_cmd_key_unwrap(struct sr_cli *cli, const struct sr_args *a
 
 static enum sr_err sr_cmd_key_verify(struct sr_cli *cli, const struct sr_args *a)
 {
-    SR_TRY(sr_need(cli, a, "alg"));
-    SR_TRY(sr_need(cli, a, "in"));
-    SR_TRY(sr_need(cli, a, "signature"));
+    SR_TRY(sr_cli_need(cli, a, "alg"));
+    SR_TRY(sr_cli_need(cli, a, "in"));
+    SR_TRY(sr_cli_need(cli, a, "signature"));
     size_t coord = 0;
     SR_TRY(sr_sig_format(cli, a, &coord));
     char path[512];
     SR_TRY(sr_api_key_path(cli, a, "keys", true, "/verify", path, sizeof(path)));
     struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
+    SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_BUF struct sr_buf in = {0};
     SR_AUTO_BUF struct sr_buf sig = {0};
     SR_AUTO_BUF struct sr_buf raw = {0};
     sr_buf_init(&raw, 256, SR_BUF_PLAIN);
-    SR_TRY(sr_read_input(cli, sr_opt_val(a, "in"), &in));
-    SR_TRY(sr_read_input(cli, sr_opt_val(a, "signature"), &sig));
+    SR_TRY(sr_cli_read_input(cli, sr_cli_opt(a, "in"), &in));
+    SR_TRY(sr_cli_read_input(cli, sr_cli_opt(a, "signature"), &sig));
     if (coord > 0 && sr_ecdsa_der_to_raw(sig.data, sig.len, coord, &raw) != SR_OK) {
-        sr_cli_detail(cli, "%s is not a DER ECDSA signature", sr_opt_val(a, "signature"));
+        sr_cli_detail(cli, "%s is not a DER ECDSA signature", sr_cli_opt(a, "signature"));
         return SR_ERR_BAD_SIGNATURE;
     }
     const struct sr_buf *s = coord > 0 ? &raw : &sig;
     json_t *digest = NULL;
     json_t *value = NULL;
-    SR_TRY(sr_digest_for(sr_opt_val(a, "alg"), &in, &digest));
+    SR_TRY(sr_digest_for(sr_cli_opt(a, "alg"), &in, &digest));
     if (sr_b64_of(s->data, s->len, &value) != SR_OK) {
         json_decref(digest);
         return SR_ERR_NOMEM;
     }
-    SR_AUTO_JSON json_t *body = json_pack("{s:s,s:o,s:o}", "alg", sr_opt_val(a, "alg"), "digest", digest, "value",
+    SR_AUTO_JSON json_t *body = json_pack("{s:s,s:o,s:o}", "alg", sr_cli_opt(a, "alg"), "digest", digest, "value",
                                           value);
     SR_ENSURE(body != NULL, SR_ERR_NOMEM);
     SR_AUTO_JSON json_t *resp = NULL;
@@ -734,20 +738,20 @@ static enum sr_err sr_cmd_key_verify(struct sr_cli *cli, const struct sr_args *a
 
 static enum sr_err sr_byok_body(struct sr_cli *cli, const struct sr_args *a, json_t **ret)
 {
-    const char *dest = sr_opt_val(a, "destination");
+    const char *dest = sr_cli_opt(a, "destination");
     if (dest != NULL && strcmp(dest, "HSM") != 0) {
         sr_cli_detail(cli, "--destination is HSM: Strongroom keeps every key in its region's module");
         return SR_ERR_USAGE;
     }
     SR_AUTO_BUF struct sr_buf file = {0};
-    SR_TRY(sr_read_input(cli, sr_opt_val(a, "byok-file"), &file));
+    SR_TRY(sr_cli_read_input(cli, sr_cli_opt(a, "byok-file"), &file));
     json_t *hsm = NULL;
     SR_TRY(sr_b64_of(file.data, file.len, &hsm));
-    const char *kty = sr_opt_val(a, "kty") ? sr_opt_val(a, "kty") : "RSA-HSM";
+    const char *kty = sr_cli_opt(a, "kty") ? sr_cli_opt(a, "kty") : "RSA-HSM";
     json_t *key = json_pack("{s:s,s:o}", "kty", kty, "key_hsm", hsm);
     SR_ENSURE(key != NULL, SR_ERR_NOMEM);
-    if (sr_opt_val(a, "curve")) {
-        json_object_set_new(key, "crv", json_string(sr_opt_val(a, "curve")));
+    if (sr_cli_opt(a, "curve")) {
+        json_object_set_new(key, "crv", json_string(sr_cli_opt(a, "curve")));
     }
     *ret = json_pack("{s:o}", "key", key);
     SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
@@ -756,16 +760,16 @@ static enum sr_err sr_byok_body(struct sr_cli *cli, const struct sr_args *a, jso
 
 static enum sr_err sr_jwk_body(struct sr_cli *cli, const struct sr_args *a, json_t **ret)
 {
-    if (sr_opt_val(a, "jwk-file") == NULL) {
+    if (sr_cli_opt(a, "jwk-file") == NULL) {
         sr_cli_detail(cli, "give --jwk-file (a JSON web key) or --byok-file (a BYOK package)");
         return SR_ERR_USAGE;
     }
     SR_AUTO_BUF struct sr_buf text = {0};
-    SR_TRY(sr_read_input(cli, sr_opt_val(a, "jwk-file"), &text));
+    SR_TRY(sr_cli_read_input(cli, sr_cli_opt(a, "jwk-file"), &text));
     json_t *jwk = json_loadb((const char *)text.data, text.len, 0, NULL);
     if (!json_is_object(jwk)) {
         json_decref(jwk);
-        sr_cli_detail(cli, "%s is not a JSON web key", sr_opt_val(a, "jwk-file"));
+        sr_cli_detail(cli, "%s is not a JSON web key", sr_cli_opt(a, "jwk-file"));
         return SR_ERR_JWK;
     }
     *ret = json_pack("{s:o}", "key", jwk);
@@ -778,15 +782,15 @@ static enum sr_err sr_cmd_key_import(struct sr_cli *cli, const struct sr_args *a
     char path[512];
     SR_TRY(sr_api_key_path(cli, a, "keys", false, "", path, sizeof(path)));
     SR_AUTO_JSON json_t *body = NULL;
-    SR_TRY(sr_opt_val(a, "byok-file") != NULL ? sr_byok_body(cli, a, &body) : sr_jwk_body(cli, a, &body));
-    SR_TRY(sr_attrs_body(cli, a, body));
+    SR_TRY(sr_cli_opt(a, "byok-file") != NULL ? sr_byok_body(cli, a, &body) : sr_jwk_body(cli, a, &body));
+    SR_TRY(sr_cli_attrs_body(cli, a, body));
     return sr_call_bundle(cli, a, "PUT", path, body);
 }
 
 static enum sr_err sr_cmd_key_download(struct sr_cli *cli, const struct sr_args *a)
 {
-    SR_TRY(sr_need(cli, a, "file"));
-    const char *enc = sr_opt_val(a, "encoding") ? sr_opt_val(a, "encoding") : "PEM";
+    SR_TRY(sr_cli_need(cli, a, "file"));
+    const char *enc = sr_cli_opt(a, "encoding") ? sr_cli_opt(a, "encoding") : "PEM";
     if (strcmp(enc, "PEM") != 0 && strcmp(enc, "DER") != 0) {
         sr_cli_detail(cli, "--encoding is PEM or DER");
         return SR_ERR_USAGE;
@@ -794,7 +798,7 @@ static enum sr_err sr_cmd_key_download(struct sr_cli *cli, const struct sr_args 
     char path[512];
     SR_TRY(sr_api_key_path(cli, a, "keys", true, "", path, sizeof(path)));
     struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
+    SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_JSON json_t *resp = NULL;
     SR_TRY(sr_client_call(cli, &c, "GET", path, NULL, &resp));
     SR_AUTO_PKEY EVP_PKEY *pub = NULL;
@@ -806,8 +810,8 @@ static enum sr_err sr_cmd_key_download(struct sr_cli *cli, const struct sr_args 
     } else {
         SR_TRY(sr_pkey_public_to_spki(pub, &out));
     }
-    SR_TRY(sr_write_output(cli, sr_opt_val(a, "file"), out.data, out.len));
-    fprintf(cli->out, "%s: public key of %s (%s)\n", sr_opt_val(a, "file"),
+    SR_TRY(sr_cli_write_output(cli, sr_cli_opt(a, "file"), out.data, out.len));
+    fprintf(cli->out, "%s: public key of %s (%s)\n", sr_cli_opt(a, "file"),
             json_string_value(json_object_get(json_object_get(resp, "key"), "kid")), enc);
     return SR_OK;
 }
@@ -817,7 +821,7 @@ static enum sr_err sr_cmd_key_download(struct sr_cli *cli, const struct sr_args 
 /* The root an attestation must chain to: --root-fingerprint, else the one pinned in $STRONGROOM_KMDATA. */
 static enum sr_err sr_attestation_root(struct sr_cli *cli, const struct sr_args *a, uint8_t pinned[SR_HASH_LEN])
 {
-    const char *hex = sr_opt_val(a, "root-fingerprint");
+    const char *hex = sr_cli_opt(a, "root-fingerprint");
     const char *kmdata = secure_getenv("STRONGROOM_KMDATA");
     SR_AUTO_MODULE struct sr_module *m = NULL;
     if (hex == NULL && kmdata != NULL && sr_module_open(kmdata, &m) != SR_OK) {
@@ -867,7 +871,7 @@ static enum sr_err sr_attestation_statement(struct sr_cli *cli, const json_t *at
         char path[SR_PATH_MAX];
         int n = snprintf(path, sizeof(path), "%s/%s.json", out_dir, member);
         SR_ENSURE(n > 0 && (size_t)n < sizeof(path), SR_ERR_TOO_LARGE);
-        SR_TRY(sr_write_output(cli, path, env.data, env.len));
+        SR_TRY(sr_cli_write_output(cli, path, env.data, env.len));
     }
     *ret = SR_TAKE(payload);
     return SR_OK;
@@ -880,7 +884,7 @@ static enum sr_err sr_cmd_key_attestation(struct sr_cli *cli, const struct sr_ar
     uint8_t pinned[SR_HASH_LEN];
     SR_TRY(sr_attestation_root(cli, a, pinned));
     struct sr_client c;
-    SR_TRY(sr_client_for(cli, a, &c));
+    SR_TRY(sr_cli_client(cli, a, &c));
     c.api_version = "7.6";
     SR_AUTO_JSON json_t *resp = NULL;
     SR_TRY(sr_client_call(cli, &c, "GET", path, NULL, &resp));
@@ -896,7 +900,7 @@ static enum sr_err sr_cmd_key_attestation(struct sr_cli *cli, const struct sr_ar
         SR_TRY(sr_pkey_public_to_spki(pub, &spki));
     }
     const json_t *att = json_object_get(json_object_get(resp, "attributes"), "attestation");
-    const char *out_dir = sr_opt_val(a, "out-dir");
+    const char *out_dir = sr_cli_opt(a, "out-dir");
     if (out_dir != NULL && sr_dir_make(out_dir) != SR_OK) {
         sr_cli_detail(cli, "cannot make the directory %s", out_dir);
         return SR_ERR_IO;

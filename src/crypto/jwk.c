@@ -82,6 +82,35 @@ enum sr_err sr_b64url_decode(const char *text, struct sr_buf *out)
     return SR_OK;
 }
 
+enum sr_err sr_b64_encode(const uint8_t *in, size_t n, struct sr_buf *out_text)
+{
+    size_t start = out_text->len;
+    SR_TRY(sr_b64url_encode(in, n, out_text));
+    for (size_t i = start; i < out_text->len; i++) {
+        char *c = (char *)&out_text->data[i];
+        *c = *c == '-' ? '+' : *c == '_' ? '/' : *c;
+    }
+    while ((out_text->len - start) % 4 != 0) {
+        SR_TRY(sr_buf_append(out_text, "=", 1));
+    }
+    return sr_buf_terminate(out_text);
+}
+
+enum sr_err sr_b64_decode(const char *text, struct sr_buf *out)
+{
+    size_t len = strlen(text);
+    SR_ENSURE(len <= SR_MAX_B64_INPUT && strcspn(text, "-_") == len, SR_ERR_MALFORMED);
+    SR_AUTO_BUF struct sr_buf url = {0};
+    sr_buf_init(&url, SR_MAX_B64_INPUT + 1, SR_BUF_SECRET);
+    SR_TRY(sr_buf_append(&url, text, len));
+    SR_TRY(sr_buf_terminate(&url));
+    for (size_t i = 0; i < len; i++) {
+        char *c = (char *)&url.data[i];
+        *c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+    }
+    return sr_b64url_decode((const char *)url.data, out);
+}
+
 enum sr_err sr_json_set_b64url(json_t *obj, const char *name, const uint8_t *p, size_t n)
 {
     SR_AUTO_BUF struct sr_buf t = {0};

@@ -15,6 +15,9 @@
 SR_MUST_USE enum sr_err sr_b64url_encode(const uint8_t *in, size_t n, struct sr_buf *out_text);
 /* Strict: alphabet A-Z a-z 0-9 - _, no padding, no whitespace (padding '=' is tolerated at the end). */
 SR_MUST_USE enum sr_err sr_b64url_decode(const char *text, struct sr_buf *out);
+/* Standard base64 (RFC 4648 section 4: '+', '/', padded), as az writes a file's bytes into a secret. */
+SR_MUST_USE enum sr_err sr_b64_encode(const uint8_t *in, size_t n, struct sr_buf *out_text);
+SR_MUST_USE enum sr_err sr_b64_decode(const char *text, struct sr_buf *out);
 /* Sets obj[name] to the base64url text of p[0..n). */
 SR_MUST_USE enum sr_err sr_json_set_b64url(json_t *obj, const char *name, const uint8_t *p, size_t n);
 /* Sets kty-dependent public members (n, e or crv, x, y) on jwk. */

@@ -399,7 +399,8 @@ static enum sr_err sr_secret_restore_version(struct sr_vault_svc *svc, struct sr
     SR_ENSURE(json_unpack((json_t *)v, "{s:s,s:b,s:I,s:I,s:I,s:I,s:o,s?o,s:s}", "version", &version, "enabled",
                           &enabled, "nbf", &nbf, "exp", &exp, "created", &created, "updated", &updated, "tags", &tags,
                           "meta", &meta, "value", &value) == 0 &&
-                  strlen(version) == SR_VERSION_LEN && json_is_object(tags) && (meta == NULL || json_is_object(meta)),
+                  strlen(version) == SR_VERSION_LEN && json_is_object(tags) &&
+                  (meta == NULL || json_is_null(meta) || json_is_object(meta)),
               SR_ERR_BACKUP);
     struct sr_key_row *k = ret_row;
     SR_TRY(sr_secret_row_init(req, k));
@@ -410,7 +411,7 @@ static enum sr_err sr_secret_restore_version(struct sr_vault_svc *svc, struct sr
     k->created = created;
     k->updated = updated;
     k->tags = json_incref(tags);
-    k->meta = meta != NULL ? json_incref(meta) : NULL;
+    k->meta = json_is_object(meta) ? json_incref(meta) : NULL;
     SR_AUTO_BUF struct sr_buf plain = {0};
     sr_buf_init(&plain, SR_SECRET_MAX_VALUE, SR_BUF_SECRET);
     SR_ENSURE(sr_b64url_decode(value, &plain) == SR_OK, SR_ERR_BACKUP);

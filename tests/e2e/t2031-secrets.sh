@@ -149,6 +149,34 @@ TOKEN=$CRYPTO expect_api 403 Forbidden GET "/secrets/db-password?$V"
 TOKEN=$OFFICER api PUT "/secrets/x?$V" '{"value":"officer"}' >/dev/null; [ "$STATUS" = 200 ] || fail "Secrets Officer cannot set"
 TOKEN=$OFFICER expect_api 403 Forbidden GET "/keys?$V"
 
+step "the command line, as az keyvault secret: set from a file (base64 kept in a tag), show, download, list, delete"
+export STRONGROOM_VAULT_URL="https://localhost:$PORT" STRONGROOM_CA_FILE="$CA" STRONGROOM_TOKEN="$TOKEN"
+head -c 300 /dev/urandom > blob.bin
+$SR secret set --name cert-pfx --file blob.bin --encoding base64 --content-type application/x-pkcs12 -o json > cs.json
+jq -e '.tags["file-encoding"] == "base64" and .contentType == "application/x-pkcs12"' cs.json >/dev/null || fail "cli set: $(cat cs.json)"
+$SR secret download --name cert-pfx --file back.bin >/dev/null
+cmp blob.bin back.bin || fail "download did not give the file's bytes back"
+[ "$(stat -c %a back.bin)" = 600 ] || fail "download wrote a file others can read"
+$SR secret set --name cli-text --value "$MARK-cli" --tags team=a --expires 2099-01-01T00:00:00Z >/dev/null
+$SR secret show --name cli-text -o tsv | grep -q "$MARK-cli" || fail "cli show"
+$SR secret show --name cli-text | grep -Eq '^expires +2099-01-01T00:00:00Z' || fail "cli show table"
+$SR secret list | grep -q '^cli-text ' || fail "cli list"
+! $SR secret list -o json | grep -q "$MARK" || fail "cli list shows a value"
+$SR secret set-attributes --name cli-text --enabled false >/dev/null
+expect 1 "disabled secret" $SR secret show --name cli-text
+$SR secret list-versions --name cli-text | grep -Eq '^[0-9a-f]{32} ' || fail "cli list-versions"
+$SR secret backup --name cli-text --file cli.bak >/dev/null
+$SR secret delete --name cli-text >/dev/null
+$SR secret list-deleted | grep -q '^cli-text ' || fail "cli list-deleted"
+$SR secret purge --name cli-text | grep -q "cannot be recovered" || fail "cli purge"
+$SR secret restore --file cli.bak >/dev/null
+$SR secret set-attributes --name cli-text --enabled true >/dev/null
+[ "$($SR secret show --name cli-text -o json | jq -r .value)" = "$MARK-cli" ] || fail "cli restore"
+expect 2 "--value TEXT or --file" $SR secret set --name x
+expect 2 "not UTF-8" $SR secret set --name x --file blob.bin
+expect 1 "SecretNotFound\|not found" $SR secret show --name nothing-here
+unset STRONGROOM_VAULT_URL STRONGROOM_CA_FILE STRONGROOM_TOKEN
+
 step "the audit names secrets and outcomes, never values; the server's log has none"
 $SR audit show --data "$T/data" > audit.txt
 grep -q "SetSecret" audit.txt && grep -q "GetSecret" audit.txt && grep -q "PurgeDeletedSecret" audit.txt || fail "audit lacks secret operations"
