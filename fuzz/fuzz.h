@@ -17,7 +17,7 @@
 
 #include "base/buf.h"
 
-#define SR_FUZZ_MAX_SEEDS 16
+#define SR_FUZZ_MAX_SEEDS 32
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 void sr_fuzz_setup(void);

@@ -3,7 +3,8 @@
  * parsed one JSON object): every operation that reads a body, on real keys.
  * Target: sr_op_key_create (EC only), sr_op_key_import, sr_op_key_update, sr_op_sign, sr_op_verify,
  *         sr_op_encrypt, sr_op_decrypt, sr_op_wrap, sr_op_unwrap (RSA and oct keys), sr_op_rng, sr_op_key_restore,
- *         sr_op_policy_put, sr_op_key_release (its token, release policies on create and update).
+ *         sr_op_policy_put, sr_op_key_release (its token, release policies on create and update), and the secrets'
+ *         bodies: sr_op_secret_set, sr_op_secret_update, sr_op_secret_restore (a real backup among the seeds).
  * The operation functions are called directly (no audit entry); the changes an input makes are committed,
  * so the store's writer sees every shape of change too.
  */
@@ -66,6 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {sr_op_key_restore, NULL}, {sr_op_key_import, "imported"},
         {sr_op_encrypt, "oct"},   {sr_op_decrypt, "oct"},   {sr_op_wrap, "oct"},     {sr_op_unwrap, "oct"},
         {sr_op_key_release, "exportable"}, {sr_op_key_release, "ec"}, {sr_op_key_update, "exportable"},
+        {sr_op_secret_set, "fsecret"}, {sr_op_secret_update, "fsecret"}, {sr_op_secret_restore, NULL},
+        {sr_op_secret_get, "fsecret"},
     };
     for (size_t i = 0; i < SR_ARRAY_LEN(ops); i++) {
         struct sr_request req = sr_req(ops[i].name);
@@ -101,17 +104,22 @@ static void sr_seed(struct sr_buf *b, const char *text)
     }
 }
 
-static void sr_make(const char *name, const char *body)
+static void sr_make_with(sr_op_fn fn, const char *name, const char *body)
 {
     struct sr_request req = sr_req(name);
-    json_t *b = json_loads(body, 0, NULL);
+    json_t *b = body != NULL ? json_loads(body, 0, NULL) : NULL;
     req.body = b;
     json_t *resp = NULL;
-    if (sr_op_key_create(sr_svc, &req, &resp) != SR_OK || sr_commit_changes(&req) != SR_OK) {
+    if (fn(sr_svc, &req, &resp) != SR_OK || sr_commit_changes(&req) != SR_OK) {
         abort();
     }
     json_decref(resp);
     json_decref(b);
+}
+
+static void sr_make(const char *name, const char *body)
+{
+    sr_make_with(sr_op_key_create, name, body);
 }
 
 /* base64url of n bytes, as a string the caller frees. */
@@ -197,6 +205,21 @@ void sr_fuzz_setup(void)
              data);
     sr_make("exportable", body);
     free(data);
+    sr_make_with(sr_op_secret_set, "fsecret", "{\"value\":\"fuzz value\",\"contentType\":\"text/plain\"}");
+}
+
+/* A real backup of the secret fsecret, as restore's body. */
+static char *sr_secret_backup_body(void)
+{
+    struct sr_request req = sr_req("fsecret");
+    json_t *resp = NULL;
+    if (sr_op_secret_backup(sr_svc, &req, &resp) != SR_OK) {
+        abort();
+    }
+    char *text = json_dumps(resp, JSON_COMPACT);
+    json_decref(resp);
+    sr_commit_release(&req.commit);
+    return text;
 }
 
 void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
@@ -226,5 +249,10 @@ void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
     sr_seed(&seeds[k++], body);
     free(token);
     free(data);
+    sr_seed(&seeds[k++], "{\"value\":\"s3cr3t\",\"contentType\":\"text/plain\",\"attributes\":{\"enabled\":true,\"exp\":4102444800},\"tags\":{\"a\":\"b\"}}");
+    sr_seed(&seeds[k++], "{\"contentType\":null,\"attributes\":{\"nbf\":null},\"tags\":{}}");
+    char *backup = sr_secret_backup_body();
+    sr_seed(&seeds[k++], backup);
+    free(backup);
     *n = k;
 }

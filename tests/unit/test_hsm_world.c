@@ -1,4 +1,5 @@
 /* Unit tests of the security world: creation, modes, quorum loading and every refusal (src/hsm/world.c, card.c). */
+#define _GNU_SOURCE /* memmem */
 #include "testlib.h"
 
 #include <stdio.h>
@@ -7,6 +8,7 @@
 
 #include "base/fileio.h"
 #include "crypto/crypto.h"
+#include "hsm/blob.h"
 #include "hsm/card.h"
 #include "hsm/km0.h"
 
@@ -50,6 +52,40 @@ static enum sr_err sr_load(struct sr_fixture *f, const unsigned *cards, unsigned
     enum sr_err r = sr_world_load(f->m, NULL, cards, n, &pins);
     sr_pins_release(&pins);
     return r;
+}
+
+/* A secret value sealed by the world: it opens with its own aad only, never once a byte changed, and never
+ * under another world; the sealed bytes do not hold the value. */
+static void test_value_seal_binds_aad_and_world(void **state)
+{
+    struct sr_fixture *f = *state;
+    static const char value[] = "connection-string-of-the-test";
+    static const uint8_t aad[] = "strongroom secret\0v\0name\0version";
+    struct sr_buf sealed = {0}, out = {0};
+    sr_buf_init(&sealed, 4096, SR_BUF_PLAIN);
+    sr_buf_init(&out, 4096, SR_BUF_SECRET);
+    SR_ASSERT_OK(sr_module_seal_value(f->m, aad, sizeof(aad), (const uint8_t *)value, strlen(value), &sealed));
+    assert_null(memmem(sealed.data, sealed.len, value, strlen(value)));
+    SR_ASSERT_OK(sr_module_open_value(f->m, aad, sizeof(aad), sealed.data, sealed.len, &out));
+    assert_int_equal(out.len, strlen(value));
+    assert_memory_equal(out.data, value, out.len);
+    sr_buf_release(&out);
+    sr_buf_init(&out, 4096, SR_BUF_SECRET);
+    static const uint8_t other[] = "strongroom secret\0v\0other\0version";
+    SR_ASSERT_ERR(SR_ERR_AUTH_FAILED, sr_module_open_value(f->m, other, sizeof(other), sealed.data, sealed.len, &out));
+    assert_int_equal(out.len, 0);
+    sealed.data[sealed.len - 1] ^= 1;
+    SR_ASSERT_ERR(SR_ERR_AUTH_FAILED, sr_module_open_value(f->m, aad, sizeof(aad), sealed.data, sealed.len, &out));
+    sealed.data[sealed.len - 1] ^= 1;
+    SR_ASSERT_ERR(SR_ERR_AUTH_FAILED, sr_module_open_value(f->m, aad, sizeof(aad), sealed.data, 8, &out));
+    char other_dir[256];
+    sr_test_tmpdir(other_dir, sizeof(other_dir));
+    struct sr_module *m2 = sr_test_module_with_world(other_dir, 1, 1, NULL);
+    SR_ASSERT_ERR(SR_ERR_AUTH_FAILED, sr_module_open_value(m2, aad, sizeof(aad), sealed.data, sealed.len, &out));
+    sr_module_free(m2);
+    sr_test_rmrf(other_dir);
+    sr_buf_release(&sealed);
+    sr_buf_release(&out);
 }
 
 static void test_world_files_and_modes(void **state)
@@ -407,6 +443,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_quorum_one_card_at_a_time, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_quorum_foreign_card, sr_setup, sr_teardown),
         cmocka_unit_test(test_cards_sealed_module),
+        cmocka_unit_test_setup_teardown(test_value_seal_binds_aad_and_world, sr_setup, sr_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -426,7 +426,8 @@ static void test_schema_versions(void **state)
                                   "DROP INDEX audit_actor; ALTER TABLE tokens DROP COLUMN name;"
                                   "ALTER TABLE tokens DROP COLUMN revoked; ALTER TABLE audit DROP COLUMN client;"
                                   "ALTER TABLE audit DROP COLUMN reason; ALTER TABLE audit DROP COLUMN count;"
-                                  "DROP TABLE authorities; ALTER TABLE keys DROP COLUMN release_policy; DROP TABLE idents");
+                                  "DROP TABLE authorities; ALTER TABLE keys DROP COLUMN release_policy; DROP TABLE idents;"
+                                  "ALTER TABLE keys DROP COLUMN meta");
         sr_test_store_reopen(f->dir, &f->store);
         assert_true(sr_key_exists(f->store, "kept"));
         f->store->ops->close(f->store);
@@ -439,6 +440,57 @@ static void test_schema_versions(void **state)
     sr_test_store_sql(f->dir, "DELETE FROM schema_migrations WHERE version = 999");
     sr_test_store_reopen(f->dir, &f->store);
     assert_true(sr_key_exists(f->store, "kept"));
+}
+
+static enum sr_err sr_count_row(void *ctx, const struct sr_key_row *k, const struct sr_name_row *n)
+{
+    (void)k, (void)n;
+    (*(int *)ctx)++;
+    return SR_OK;
+}
+
+/* The live names a namespace lists. */
+static int sr_count_keys(struct sr_store *s, const char *space)
+{
+    int n = 0;
+    SR_ASSERT_OK(s->ops->key_list(s, space, false, 0, 100, sr_count_row, &n));
+    return n;
+}
+
+/* A secret's rows live in the namespace "v/secrets": beside a key of the same name, never in the vault's key
+ * list, with their meta (contentType) kept through insert and update. */
+static void test_secret_namespace_and_meta(void **state)
+{
+    struct sr_store_fixture *f = *state;
+    struct sr_commit c;
+    sr_create_commit(&c, "shared", "00000000000000000000000000000001");
+    SR_ASSERT_OK(sr_store_commit_wait(f->store, &c));
+    sr_commit_release(&c);
+    sr_create_commit(&c, "shared", "00000000000000000000000000000002");
+    snprintf(c.changes[0].key.vault, sizeof(c.changes[0].key.vault), "v" SR_SPACE_SECRETS);
+    snprintf(c.changes[0].key.kty, sizeof(c.changes[0].key.kty), "secret");
+    c.changes[0].key.meta = json_pack("{s:s}", "contentType", "text/plain");
+    SR_ASSERT_OK(sr_store_commit_wait(f->store, &c));
+    sr_commit_release(&c);
+    struct sr_key_row k = {0};
+    SR_ASSERT_OK(f->store->ops->key_get(f->store, "v", "shared", NULL, false, &k, NULL));
+    assert_string_equal(k.version, "00000000000000000000000000000001");
+    assert_null(k.meta);
+    sr_key_row_release(&k);
+    SR_ASSERT_OK(f->store->ops->key_get(f->store, "V/Secrets", "SHARED", NULL, false, &k, NULL));
+    assert_string_equal(k.kty, "secret");
+    assert_string_equal(json_string_value(json_object_get(k.meta, "contentType")), "text/plain");
+    json_object_set_new(k.meta, "contentType", json_string("application/json"));
+    sr_commit_init(&c);
+    SR_ASSERT_OK(sr_commit_key_update(&c, &k));
+    SR_ASSERT_OK(sr_store_commit_wait(f->store, &c));
+    sr_commit_release(&c);
+    sr_key_row_release(&k);
+    SR_ASSERT_OK(f->store->ops->key_get(f->store, "v/secrets", "shared", NULL, false, &k, NULL));
+    assert_string_equal(json_string_value(json_object_get(k.meta, "contentType")), "application/json");
+    sr_key_row_release(&k);
+    assert_int_equal(sr_count_keys(f->store, "v"), 1);
+    assert_int_equal(sr_count_keys(f->store, "v/secrets"), 1);
 }
 
 /* A version's release policy goes in with it, changes with an update and comes back the same; a vault's
@@ -550,6 +602,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shutdown_commits_pending, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_schema_versions, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_release_policy_and_authorities, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_secret_namespace_and_meta, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_identity_documents, sr_setup, sr_teardown),
         cmocka_unit_test(test_rowcache_keeps_nothing_older_than_a_change),
         cmocka_unit_test_setup_teardown(test_token_changes_from_another_process_seen_at_once, sr_setup, sr_teardown),
