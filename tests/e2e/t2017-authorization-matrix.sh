@@ -13,7 +13,11 @@ $SR vault create other --region DEV --subscription-id 00000000-0000-0000-0000-00
 
 # route: METHOD PATH OP; op -> permission; role -> permitted words (docs/api.md).
 routes=$(sed -n 's/^ *{"\([A-Z]*\)", "\([^"]*\)", \(SR_OP_[A-Z_]*\)},$/\1 \2 \3/p' "$SR_SOURCE_DIR/src/http/router.c")
-perm_of() { sed -n "s/^ *\[$1\] = {$1, \"[A-Za-z]*\", SR_PERM_\([A-Z]*\),.*/\1/p" "$SR_SOURCE_DIR/src/vault/svc.c"; }
+# SR_PERM_SIGN -> sign; SR_PERM_SECRET_META -> secrets/readmetadata (Key Vault's data action), SECRET_X -> secrets/x.
+perm_of() {
+    sed -n "s/^ *\[$1\] = {$1, \"[A-Za-z]*\", SR_PERM_\([A-Z_]*\),.*/\1/p" "$SR_SOURCE_DIR/src/vault/svc.c" |
+        sed 's/^SECRET_META$/SECRETS\/READMETADATA/; s/^SECRET_/SECRETS\//'
+}
 role_words() { # the "may" column of docs/api.md's role table, as lower-case words without "key"
     awk -F'|' -v role="$1" '$2 ~ "(^|[ ,])" role "( |,|$)" { print $3 }' "$SR_SOURCE_DIR/docs/api.md" |
         tr 'A-Z,' 'a-z ' | sed 's/key\b//g'
@@ -24,7 +28,8 @@ nops=$(grep '^ *\[SR_OP_[A-Z_]*\] = {' "$SR_SOURCE_DIR/src/vault/svc.c" | grep -
 [ "$nroutes" -ge "$nops" ] || fail "$nroutes routes parsed for $nops operations: the route table's shape changed"
 
 declare -A tok
-for role in Administrator "Crypto Officer" "Crypto User" "Crypto Service Encryption User" "Crypto Service Release User" Reader; do
+for role in Administrator "Crypto Officer" "Crypto User" "Crypto Service Encryption User" "Crypto Service Release User" Reader \
+    "Secrets Officer" "Secrets User"; do
     tok[$role]=$($SR token create --role "$role" --vault dev --data "$T/data")
 done
 unscoped=$($SR token create --role Administrator --data "$T/data")
