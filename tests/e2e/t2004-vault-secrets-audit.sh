@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# No private key material in the database, responses, audit log or server log; the audit
+# No private key material, and no secret's value, in the database, responses, audit log or server log; the audit
 # chain detects an edited entry; keys survive a restart (nothing acknowledged is lost).
 . "$(dirname "$0")/lib.sh"
 start_server "$T/data" --dev
@@ -19,6 +19,16 @@ DIGEST=$(printf 'x' | openssl dgst -sha256 -binary | basenc --base64url | tr -d 
 api POST "/keys/known/sign?$V" "{\"alg\":\"PS256\",\"value\":\"$DIGEST\"}" > "$T/r4.json"
 api POST "/keys/gen/create?$V" '{"kty":"EC","crv":"P-521"}' > "$T/r5.json"
 jq -e '.key.d == null and .key.p == null' "$T/r1.json" >/dev/null || fail "private members in a response"
+
+step "secrets: one set, read, updated and kept; another set, deleted and purged"
+SECRET_VALUE="kv-secret-$(openssl rand -hex 16)"
+api PUT "/secrets/kept?$V" "{\"value\":\"$SECRET_VALUE\"}" > "$T/s1.json"
+[ "$(api GET "/secrets/kept?$V" | jq -r .value)" = "$SECRET_VALUE" ] || fail "the secret does not read back"
+api PATCH "/secrets/kept?$V" '{"contentType":"text/plain"}' > "$T/s2.json"
+api PUT "/secrets/gone?$V" "{\"value\":\"$SECRET_VALUE-2\"}" > /dev/null
+api DELETE "/secrets/gone?$V" > /dev/null
+api DELETE "/deletedsecrets/gone?$V" > /dev/null; [ "$STATUS" = 204 ] || fail "purge"
+printf '%s' "$SECRET_VALUE" | xxd -p | tr -d '\n' > "$T/secret-value.hex"
 
 step "the checkpointed database, its WAL (or a dump of the PostgreSQL store), responses, audit and server log hold none of it"
 if [ -n "${STRONGROOM_STORE:-}" ]; then
@@ -48,6 +58,8 @@ PY
 for hay in "${HAYS[@]}"; do
     ! grep -qF "$(cat "$T/secret.d.b64" | cut -c 10-60)" "$hay" || fail "d (base64url) found in $hay"
     ! grep -qiF "$(cat "$T/secret.d.hex")" "$hay" || fail "d (hex) found in $hay"
+    ! grep -qF "$SECRET_VALUE" "$hay" || fail "a secret's value found in $hay"
+    ! grep -qiF "$(cat "$T/secret-value.hex")" "$hay" || fail "a secret's value (hex) found in $hay"
     [ "$hay" = "$T/data/dev-token" ] || ! grep -qF "$TOKEN" "$hay" || fail "the bearer token found in $hay"
 done
 
