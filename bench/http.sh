@@ -125,6 +125,8 @@ api POST "/keys/rsa3072/create?$V" '{"kty":"RSA","key_size":3072}' >/dev/null
 api POST "/keys/ec256/create?$V" '{"kty":"EC","crv":"P-256"}' >/dev/null
 api POST "/keys/ec384/create?$V" '{"kty":"EC","crv":"P-384"}' >/dev/null
 api POST "/keys/kek3072/create?$V" '{"kty":"RSA","key_size":3072,"key_ops":["import"]}' >/dev/null
+SECRET_BODY='{"value":"Server=db.example;Database=app;User Id=app;Password=bench-c0nnect!0n","contentType":"text/plain"}'
+api PUT "/secrets/conn?$V" "$SECRET_BODY" >/dev/null
 D32=$(printf 'bench' | openssl dgst -sha256 -binary | b64url)
 D48=$(printf 'bench' | openssl dgst -sha384 -binary | b64url)
 ES256_SIG=$(api POST "/keys/ec256/sign?$V" "{\"alg\":\"ES256\",\"value\":\"$D32\"}" | jq -r .value)
@@ -167,7 +169,9 @@ CONNS=64
 wrk_run es256-64 POST "/keys/ec256/sign?$V" "{\"alg\":\"ES256\",\"value\":\"$D32\"}"; row "ES256 sign, P-256, 64 connections" "$RATE" "$ec256" "ecdsap256 sign"
 wrk_run get-64 GET "/keys/ec256?$V"; row "GET /keys/{name}, 64 connections" "$RATE" "$nginx_rate" "nginx static reply"
 CONNS=16
-wrk_run create POST "/keys/bench-created/create?$V" '{"kty":"EC","crv":"P-256"}'; row "create EC P-256 (durable, new version each)" "$RATE" "$ec256" "ecdsap256 sign"
+wrk_run create POST "/keys/bench-created/create?$V" '{"kty":"EC","crv":"P-256"}'; create_rate=$RATE; row "create EC P-256 (durable, new version each)" "$RATE" "$ec256" "ecdsap256 sign"
+wrk_run secret-get GET "/secrets/conn?$V"; row "GET /secrets/{name} (a 72-byte value, opened by the module)" "$RATE" "$nginx_rate" "nginx static reply"
+wrk_run secret-set PUT "/secrets/bench-set?$V" "$SECRET_BODY"; row "PUT /secrets/{name} (set: durable, new version each)" "$RATE" "$create_rate" "create EC P-256 (durable)"
 wrk_run import PUT "/keys/imported?$V" "$IMPORT_BODY"; row "BYOK import, RSA-3072 KEK, EC P-256 target" "$RATE" "$rsa3072" "rsa3072 private op"
 wrk_run unauth GET "/keys/ec256?$V" "" noauth; row "unauthenticated GET (401 + challenge)" "$RATE" "$nginx_rate" "nginx static reply"
 # The token authority (docs/identity.md): the client credentials grant with a client secret (a scrypt each) and

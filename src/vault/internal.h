@@ -25,6 +25,8 @@ enum sr_perm {
 #define SR_PERM_KEYS_ALL ((1u << 21) - 1) /* everything before secrets: keys, audit, role assignments */
 #define SR_PERM_SECRETS_ALL (SR_PERM_SECRET_GET | SR_PERM_SECRET_META | SR_PERM_SECRET_WRITE | SR_PERM_SECRET_PURGE)
 #define SR_PERM_ALL ((1u << 25) - 1)
+/* An operation row's permission is "any of its bits": the vault's own description is for any role that reads. */
+#define SR_PERM_ANY_READ (SR_PERM_GET | SR_PERM_SECRET_META)
 
 struct sr_role {
     const char *name;

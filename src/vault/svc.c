@@ -46,7 +46,7 @@ static const struct sr_op_row sr_ops[SR_OP_COUNT_] = {
     [SR_OP_WRAP] = {SR_OP_WRAP, "WrapKey", SR_PERM_WRAP, true, sr_op_wrap},
     [SR_OP_UNWRAP] = {SR_OP_UNWRAP, "UnwrapKey", SR_PERM_UNWRAP, true, sr_op_unwrap, true},
     [SR_OP_RNG] = {SR_OP_RNG, "GetRandomBytes", SR_PERM_RNG, true, sr_op_rng},
-    [SR_OP_VAULT_SHOW] = {SR_OP_VAULT_SHOW, "GetVault", SR_PERM_GET, false, sr_op_vault_show},
+    [SR_OP_VAULT_SHOW] = {SR_OP_VAULT_SHOW, "GetVault", SR_PERM_ANY_READ, false, sr_op_vault_show},
     [SR_OP_KEY_ATTESTATION] = {SR_OP_KEY_ATTESTATION, "GetKeyAttestation", SR_PERM_GET, false, sr_op_key_attestation,
                                true},
     [SR_OP_KEY_RELEASE] = {SR_OP_KEY_RELEASE, "ReleaseKey", SR_PERM_RELEASE, true, sr_op_key_release, true},

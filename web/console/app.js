@@ -6,6 +6,7 @@ const API = 'api-version=7.5';
 let token = null;
 let canWrite = false;
 let canPurge = false;
+let perms = []; // the caller's permissions, as GET /byok/vault names them
 let current = null; // the key shown in detail: { name, enabled, bundle }
 let auditEntries = [];
 
@@ -196,13 +197,58 @@ async function showKey(name) {
   $('detail-h').focus();
 }
 
-const VIEWS = ['vault', 'keys', 'deleted', 'detail', 'byok', 'audit'];
+const VIEWS = ['vault', 'keys', 'deleted', 'detail', 'byok', 'audit', 'secrets'];
+
+function secretName(id) {
+  const parts = new URL(id).pathname.split('/');
+  return decodeURIComponent(parts[2] || '');
+}
+
+// The secrets' names and attributes; a value only when asked for, row by row, by a role that may read it.
+async function loadSecrets() {
+  const body = $('secret-table').tBodies[0];
+  body.textContent = '';
+  for (const item of await listAll('/secrets')) {
+    const name = secretName(item.id);
+    const row = body.insertRow();
+    cell(row, name);
+    cell(row, item.contentType || '—');
+    cell(row, item.attributes.enabled ? 'yes' : 'no');
+    when(row.insertCell(), item.attributes.updated);
+    when(row.insertCell(), item.attributes.exp);
+    cell(row, tagsText(item.tags));
+    const valueCell = cell(row, '••••••');
+    const actions = row.insertCell();
+    if (perms.includes('secrets/get')) {
+      const show = document.createElement('button');
+      show.type = 'button';
+      show.textContent = `Show ${name}`;
+      show.addEventListener('click', () => busy(`Show ${name}`, async () => {
+        const secret = await api('GET', `/secrets/${encodeURIComponent(name)}`);
+        valueCell.textContent = secret.value;
+      }));
+      actions.append(show);
+    }
+    if (perms.includes('secrets/write')) {
+      const del = document.createElement('button');
+      del.type = 'button';
+      del.className = 'danger';
+      del.textContent = `Delete ${name}`;
+      del.addEventListener('click', () => busy(`Delete ${name}`, async () => {
+        await api('DELETE', `/secrets/${encodeURIComponent(name)}`);
+        await loadSecrets();
+      }));
+      actions.append(del);
+    }
+  }
+}
 
 function showView(view) {
   for (const id of VIEWS) {
     $(id).hidden = !(id === view || (view === 'keys' && id === 'deleted'));
   }
   document.querySelectorAll('.needs-write').forEach((el) => { if (!canWrite) el.hidden = true; });
+  document.querySelectorAll('.needs-secret-write').forEach((el) => { if (!perms.includes('secrets/write')) el.hidden = true; });
 }
 
 async function backToKeys() {
@@ -327,22 +373,33 @@ function createBody(kty) {
 async function signIn(value) {
   token = value;
   const vault = await api('GET', '/byok/vault');
-  canWrite = (vault.permissions || []).includes('create');
-  canPurge = (vault.permissions || []).includes('purge');
-  const canAudit = (vault.permissions || []).includes('audit');
+  perms = vault.permissions || [];
+  canWrite = perms.includes('create');
+  canPurge = perms.includes('purge');
+  const canAudit = perms.includes('audit');
+  const canKeys = perms.includes('list');
+  const canSecrets = perms.includes('secrets/readMetadata');
   $('who').textContent = `Vault ${vault.name} (region ${vault.region}) — role ${vault.role || 'unknown'}`;
   document.querySelectorAll('.needs-write').forEach((el) => { el.hidden = !canWrite; });
   document.querySelectorAll('.needs-audit').forEach((el) => { el.hidden = !canAudit; });
+  document.querySelectorAll('.needs-keys').forEach((el) => { el.hidden = !canKeys; });
+  document.querySelectorAll('.needs-secrets').forEach((el) => { el.hidden = !canSecrets; });
   $('signin').hidden = true;
   $('signout').hidden = false;
   $('nav').hidden = false;
-  showView('keys');
-  await loadKeys();
+  if (canKeys || !canSecrets) {
+    showView('keys');
+    await loadKeys();
+  } else {
+    showView('secrets');
+    await loadSecrets();
+  }
 }
 
 function signOut() {
   token = null;
   canWrite = false;
+  perms = [];
   $('token').value = '';
   $('who').textContent = '';
   VIEWS.forEach((id) => { $(id).hidden = true; });
@@ -366,6 +423,17 @@ $('signin-form').addEventListener('submit', (ev) => {
   });
 });
 $('signout').addEventListener('click', signOut);
+$('secret-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const name = $('secret-name').value.trim();
+  const body = { value: $('secret-value').value };
+  if ($('secret-type').value.trim()) body.contentType = $('secret-type').value.trim();
+  busy(`Set ${name}`, async () => {
+    await api('PUT', `/secrets/${encodeURIComponent(name)}`, body);
+    $('secret-form').reset();
+    await loadSecrets();
+  });
+});
 $('create-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const name = $('new-name').value.trim();
@@ -419,6 +487,7 @@ document.querySelectorAll('#nav button').forEach((b) => b.addEventListener('clic
   busy(b.textContent, async () => {
     showView(view);
     if (view === 'keys') await loadKeys();
+    if (view === 'secrets') await loadSecrets();
     if (view === 'audit') await loadAudit();
     if (view === 'vault') await loadVault();
   });

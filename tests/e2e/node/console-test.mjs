@@ -1,12 +1,12 @@
 // The web console in headless Chromium (Debian's, driven by playwright-core; no browser download).
-// Usage: node console-test.mjs URL ADMIN_TOKEN READER_TOKEN SHOTS_DIR
+// Usage: node console-test.mjs URL ADMIN_TOKEN READER_TOKEN SHOTS_DIR SECRETS_USER_TOKEN
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
-const [url, admin, reader, shots] = process.argv.slice(2);
+const [url, admin, reader, shots, secretsUser] = process.argv.slice(2);
 const require = createRequire(import.meta.url);
 const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 fs.mkdirSync(shots, { recursive: true });
@@ -193,6 +193,26 @@ try {
     await page.click('#nav button[data-view="keys"]');
     await keyRow(page, 'console-ec').waitFor();
   });
+  await check('secrets: listed without values, one shown only when asked, one set and deleted', async () => {
+    await page.click('#nav button[data-view="secrets"]');
+    const row = page.locator('#secret-table tbody tr', { hasText: 'console-secret' });
+    await row.waitFor();
+    assert.equal(await page.locator('body').textContent().then((t) => t.includes('console-value-7f3a')), false);
+    await page.getByRole('button', { name: 'Show console-secret', exact: true }).click();
+    await page.waitForFunction(() => document.getElementById('secret-table').textContent.includes('console-value-7f3a'));
+    await page.fill('#secret-name', 'set-in-console');
+    await page.fill('#secret-value', 'typed <b>value</b>');
+    await page.click('#secret-form button[type="submit"]');
+    await page.locator('#secret-table tbody tr', { hasText: 'set-in-console' }).waitFor();
+    await page.getByRole('button', { name: 'Show set-in-console', exact: true }).click();
+    await page.waitForFunction(() => document.getElementById('secret-table').textContent.includes('typed <b>value</b>'));
+    assert.equal(await page.locator('#secret-table b').count(), 0); // text, never markup
+    await page.screenshot({ path: `${shots}/secrets.png`, fullPage: true });
+    await page.getByRole('button', { name: 'Delete set-in-console', exact: true }).click();
+    await page.waitForFunction(() => !document.getElementById('secret-table').textContent.includes('set-in-console'));
+    await page.click('#nav button[data-view="keys"]');
+    await keyRow(page, 'console-ec').waitFor();
+  });
   await check('readable on a narrow window', async () => {
     await page.setViewportSize({ width: 400, height: 800 });
     await page.screenshot({ path: `${shots}/keys-narrow.png`, fullPage: true });
@@ -220,7 +240,24 @@ try {
     assert.equal(await r.page.locator('#version-table tbody tr').count(), 2);
     await r.page.screenshot({ path: `${shots}/reader-refused.png`, fullPage: true });
   });
+  await check('a Reader lists secrets but has no control that shows a value', async () => {
+    await r.page.click('#nav button[data-view="secrets"]');
+    await r.page.locator('#secret-table tbody tr', { hasText: 'console-secret' }).waitFor();
+    assert.equal(await r.page.getByRole('button', { name: 'Show console-secret' }).count(), 0);
+    assert.equal(await r.page.locator('#secret-form').isVisible(), false);
+  });
   assert.deepEqual(r.problems.filter((p) => !/403/.test(p)), []);
+
+  const s = await open();
+  await check('a Secrets User lands on the secrets, reads a value, and has no keys view', async () => {
+    await signIn(s.page, secretsUser, 'Secrets User');
+    await s.page.locator('#secret-table tbody tr', { hasText: 'console-secret' }).waitFor();
+    assert.equal(await s.page.locator('#nav button[data-view="keys"]').isVisible(), false);
+    assert.equal(await s.page.locator('#secret-form').isVisible(), false);
+    await s.page.getByRole('button', { name: 'Show console-secret', exact: true }).click();
+    await s.page.waitForFunction(() => document.getElementById('secret-table').textContent.includes('console-value-7f3a'));
+  });
+  assert.deepEqual(s.problems, []);
 
   // axe-core runs inside the page; only this context lets a test inject it past the page's own CSP.
   const a = await open({ bypassCSP: true });
@@ -240,6 +277,9 @@ try {
     await audit('key detail');
     await a.page.click('#nav button[data-view="byok"]');
     await audit('BYOK');
+    await a.page.click('#nav button[data-view="secrets"]');
+    await a.page.locator('#secret-table tbody tr').first().waitFor();
+    await audit('secrets');
     await a.page.click('#nav button[data-view="vault"]');
     await a.page.locator('#toolset-table tbody tr').first().waitFor();
     await audit('vault');
