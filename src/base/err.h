@@ -289,8 +289,8 @@ enum sr_err_family {
       "this key lives in the region's HSM and never leaves it: back it up with the HSM vendor's own backup "   \
       "(its security world or token backup), as Managed HSM does for keys that never leave")                  \
     X(SR_ERR_HSM_NO_SECRETS, SR_FAM_INPUT, "BadParameter",                                                     \
-      "this vault's region keeps its keys in a PKCS#11 token, and secrets are not yet sealed by a token: keep "  \
-      "secrets in a vault of a software region")                                                              \
+      "this HSM region was made before its token held a key for secrets' values (strongroom-values): keep "   \
+      "secrets in a vault of a region made since, or of a software region")                                 \
     X(SR_ERR_HSM_CLEAR_KEY, SR_FAM_INPUT, "BadParameter",                                                      \
       "the region's HSM token takes keys only by BYOK (key_hsm, wrapped under a key of the token): a key in "   \
       "clear never enters it")                                                                                 \

@@ -24,6 +24,9 @@
 
 struct sr_hsm;
 
+/* What a sealed secret value starts with, in either backend (then its nonce, ciphertext and tag). */
+#define SR_MAGIC_VALUE "SRVALUE1"
+
 /* What a BYOK import unwraps: the vault's region KEK (kek NULL) or a vault import key's blob. */
 struct sr_hsm_import {
     const uint8_t *kek;

@@ -66,6 +66,8 @@ struct sr_hsm_p11 {
     char esn[64];
     struct sr_world_info world;
     uint8_t identity_id[SR_P11_ID_LEN], kek_id[SR_P11_ID_LEN];
+    uint8_t values_id[SR_P11_ID_LEN]; /* the AES-256 key that seals secrets' values (CKM_AES_GCM) */
+    bool has_values;                  /* false: a region made before secrets, whose token has no such key */
 
     pthread_mutex_t lock; /* the pool, the token and the mechanism list */
     pthread_cond_t freed;
@@ -1228,11 +1230,50 @@ static enum sr_err sr_p11_no_backup(const struct sr_hsm *h, const json_t *header
     return SR_ERR_HSM_BACKUP;
 }
 
-static enum sr_err sr_p11_no_value(const struct sr_hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *in,
-                                   size_t len, struct sr_buf *out)
+/* A secret's value: SRVALUE1 | IV (12) | CKM_AES_GCM ciphertext and tag under the region's values key, aad
+ * authenticated and not stored (the software module's layout, another key). */
+static enum sr_err sr_p11_value(const struct sr_hsm *h, bool seal, const uint8_t *aad, size_t aadlen,
+                                const uint8_t *in, size_t len, struct sr_buf *out)
 {
-    (void)h, (void)aad, (void)aadlen, (void)in, (void)len, (void)out;
-    return SR_ERR_HSM_NO_SECRETS;
+    struct sr_hsm_p11 *p = sr_p11(h);
+    SR_ENSURE(p->has_values, SR_ERR_HSM_NO_SECRETS);
+    size_t magic = strlen(SR_MAGIC_VALUE);
+    uint8_t iv[SR_GCM_IV_LEN];
+    if (seal) {
+        SR_TRY(sr_rand_bytes(iv, sizeof(iv)));
+        SR_TRY(sr_buf_append(out, SR_MAGIC_VALUE, magic));
+        SR_TRY(sr_buf_append(out, iv, sizeof(iv)));
+    } else {
+        SR_ENSURE(len >= magic + sizeof(iv) + SR_GCM_TAG_LEN && memcmp(in, SR_MAGIC_VALUE, magic) == 0,
+                  SR_ERR_AUTH_FAILED);
+        memcpy(iv, in + magic, sizeof(iv));
+        in += magic + sizeof(iv);
+        len -= magic + sizeof(iv);
+    }
+    CK_GCM_PARAMS gcm = {.pIv = iv, .ulIvLen = sizeof(iv), .ulIvBits = sizeof(iv) * 8, .pAAD = (CK_BYTE_PTR)aad,
+                         .ulAADLen = aadlen, .ulTagBits = SR_GCM_TAG_LEN * 8};
+    struct sr_p11_keyuse u = {.id = p->values_id, .cls = CKO_SECRET_KEY, .mech = {CKM_AES_GCM, &gcm, sizeof(gcm)},
+                              .in = in, .in_len = len, .out = out, .fail = seal ? SR_ERR_MALFORMED : SR_ERR_AUTH_FAILED,
+                              .decrypt = !seal, .encrypt = seal};
+    size_t before = out->len;
+    enum sr_err r = sr_p11_run(h, sr_p11_use_call, &u);
+    if (r != SR_OK && !seal) {
+        sr_wipe(out->data + before, out->len - before);
+        out->len = before;
+    }
+    return r;
+}
+
+static enum sr_err sr_p11_seal_value(const struct sr_hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *pt,
+                                     size_t len, struct sr_buf *out)
+{
+    return sr_p11_value(h, true, aad, aadlen, pt, len, out);
+}
+
+static enum sr_err sr_p11_open_value(const struct sr_hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *blob,
+                                     size_t len, struct sr_buf *out)
+{
+    return sr_p11_value(h, false, aad, aadlen, blob, len, out);
 }
 
 static enum sr_err sr_p11_no_restore(const struct sr_hsm *h, const uint8_t *blob, size_t len, struct sr_buf *out)
@@ -1351,7 +1392,7 @@ static const struct sr_hsm_ops sr_hsm_p11_ops = {
     .import_wrapped = sr_p11_import_wrapped, .info = sr_p11_info, .spec = sr_p11_spec, .public_key = sr_p11_public,
     .jwk = sr_p11_jwk, .sign_digest = sr_p11_sign_digest, .decrypt = sr_p11_decrypt, .symmetric = sr_p11_symmetric,
     .release_wrapped = sr_p11_release_wrapped, .seal_backup = sr_p11_no_backup, .open_backup = sr_p11_no_restore,
-    .destroy = sr_p11_destroy, .seal_value = sr_p11_no_value, .open_value = sr_p11_no_value,
+    .destroy = sr_p11_destroy, .seal_value = sr_p11_seal_value, .open_value = sr_p11_open_value,
     .evidence = sr_p11_evidence, .check = sr_p11_check,
 };
 
@@ -1394,6 +1435,9 @@ static enum sr_err sr_p11_region_parse(struct sr_hsm_p11 *p, const uint8_t *text
     SR_ENSURE(identity != NULL && kek != NULL, SR_ERR_KEYFILE_TAMPERED);
     SR_ENSURE(sr_hex_decode(identity, p->identity_id, SR_P11_ID_LEN) == SR_OK, SR_ERR_KEYFILE_TAMPERED);
     SR_ENSURE(sr_hex_decode(kek, p->kek_id, SR_P11_ID_LEN) == SR_OK, SR_ERR_KEYFILE_TAMPERED);
+    const char *values = json_string_value(json_object_get(o, "values"));
+    p->has_values = values != NULL;
+    SR_ENSURE(values == NULL || sr_hex_decode(values, p->values_id, SR_P11_ID_LEN) == SR_OK, SR_ERR_KEYFILE_TAMPERED);
     SR_TRY(sr_json_strcpy(o, "uri", SR_ERR_KEYFILE_TAMPERED, p->uri, sizeof(p->uri)));
     SR_TRY(sr_json_strcpy(o, "esn", SR_ERR_KEYFILE_TAMPERED, p->esn, sizeof(p->esn)));
     SR_TRY(sr_json_strcpy(o, "world", SR_ERR_KEYFILE_TAMPERED, p->world.id, sizeof(p->world.id)));
@@ -1417,13 +1461,18 @@ static enum sr_err sr_p11_region_read(struct sr_hsm_p11 *p)
 static enum sr_err sr_p11_region_write(struct sr_hsm_p11 *p)
 {
     char path[SR_PATH_MAX], id[2 * SR_P11_ID_LEN + 1], kek[2 * SR_P11_ID_LEN + 1], hkm[2 * SR_HASH_LEN + 1];
+    char values[2 * SR_P11_ID_LEN + 1];
     sr_hex_encode(p->identity_id, SR_P11_ID_LEN, id);
     sr_hex_encode(p->kek_id, SR_P11_ID_LEN, kek);
+    sr_hex_encode(p->values_id, SR_P11_ID_LEN, values);
     sr_hex_encode(p->world.hkm, SR_HASH_LEN, hkm);
     SR_AUTO_JSON json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I}", "uri", p->uri, "identity", id, "kek", kek,
                                        "esn", p->esn, "world", p->world.id, "hkm", hkm, "created",
                                        (json_int_t)p->world.created);
     SR_ENSURE(o != NULL, SR_ERR_NOMEM);
+    if (p->has_values) {
+        SR_ENSURE(json_object_set_new(o, "values", json_string(values)) == 0, SR_ERR_NOMEM);
+    }
     SR_AUTO_FREE char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
     SR_ENSURE(text != NULL, SR_ERR_NOMEM);
     SR_TRY(sr_path_join(path, sizeof(path), p->dir, "region.json"));
@@ -1542,11 +1591,16 @@ enum sr_err sr_hsm_pkcs11_create(const char *dir, const char *uri, unsigned kek_
     struct sr_p11_make mi = {.spec = &identity, .acl = SR_ACL_SIGN,
                              .label = "strongroom-identity"};
     struct sr_p11_make mk = {.spec = &kek, .acl = SR_ACL_IMPORT, .label = "strongroom-kek-1"};
+    struct sr_key_spec values = {.type = SR_KEY_AES, .bits = 256};
+    struct sr_p11_make mv = {.spec = &values, .acl = SR_ACL_ENCRYPT | SR_ACL_DECRYPT, .label = "strongroom-values"};
     if (r == SR_OK) {
         r = sr_rand_bytes(mi.id, sizeof(mi.id));
     }
     if (r == SR_OK) {
         r = sr_rand_bytes(mk.id, sizeof(mk.id));
+    }
+    if (r == SR_OK) {
+        r = sr_rand_bytes(mv.id, sizeof(mv.id));
     }
     if (r == SR_OK) {
         r = sr_p11_run(&p->base, sr_p11_make_call, &mi);
@@ -1555,8 +1609,13 @@ enum sr_err sr_hsm_pkcs11_create(const char *dir, const char *uri, unsigned kek_
         r = sr_p11_run(&p->base, sr_p11_make_call, &mk);
     }
     if (r == SR_OK) {
+        r = sr_p11_run(&p->base, sr_p11_make_call, &mv);
+    }
+    if (r == SR_OK) {
         memcpy(p->identity_id, mi.id, SR_P11_ID_LEN);
         memcpy(p->kek_id, mk.id, SR_P11_ID_LEN);
+        memcpy(p->values_id, mv.id, SR_P11_ID_LEN);
+        p->has_values = true;
         p->world.created = (long long)time(NULL);
         r = sr_p11_world_of(p, mi.pub);
     }

@@ -101,7 +101,6 @@ SR_MUST_USE enum sr_err sr_module_anchor_nvram(struct sr_module *m);
 #define SR_MAGIC_BACKUP "SRBACKUP"
 #define SR_MAGIC_TRUST "SRTRUST1"
 #define SR_MAGIC_APPOBJECT "SROBJCT1"
-#define SR_MAGIC_VALUE "SRVALUE1"
 
 void sr_module_diagf(struct sr_module *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 SR_MUST_USE enum sr_err sr_module_path(const struct sr_module *m, const char *rel, char *out, size_t cap);

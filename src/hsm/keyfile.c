@@ -9,6 +9,7 @@
 #include "base/json.h"
 #include "crypto/crypto.h"
 #include "crypto/ossl.h"
+#include "hsm/backend.h"
 #include "crypto/jwk.h"
 #include "hsm/blob.h"
 #include "hsm/internal.h"

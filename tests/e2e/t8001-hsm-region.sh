@@ -231,8 +231,28 @@ PY
 )
 [ -z "$found" ] || fail "private key bytes outside the token: $found"
 
-step "the token's objects: sensitive, never extractable, CKA_VALUE refused on each"
+step "secrets: each value sealed by the token (CKM_AES_GCM under the region's values key), bound to its name"
+HSM_SECRET="hsm-secret-$(openssl rand -hex 12)"
+api PUT "/secrets/db?$V" "{\"value\":\"$HSM_SECRET\",\"contentType\":\"text/plain\"}" > sec.json
+[ "$STATUS" = 200 ] || fail "secret set in an HSM region: $(cat sec.json)"
+[ "$(api GET "/secrets/db?$V" | jq -r .value)" = "$HSM_SECRET" ] || fail "the token does not open the value"
+api PUT "/secrets/other?$V" '{"value":"another"}' >/dev/null
+store_sql "$T/data" "SELECT $(store_hex blob) FROM keys WHERE vault = 'hsmv/secrets' AND name = 'db'" | xxd -r -p > sec.blob
+[ "$(head -c 8 sec.blob)" = SRVALUE1 ] || fail "the stored value is not sealed"
+! grep -qa "$HSM_SECRET" sec.blob || fail "the value is in the store"
+SECVER=$(jq -r .id sec.json); SECVER=${SECVER##*/}
 stop_server
+store_sql "$T/data" "UPDATE keys SET name = 'other' WHERE vault = 'hsmv/secrets' AND version = '$SECVER'"
+start_server "$T/data" --quiet
+out=$(api GET "/secrets/other/$SECVER?$V")
+[ "$(cat "$T/status")" = 400 ] && ! printf '%s' "$out" | grep -q "$HSM_SECRET" || fail "a moved row opened: $out"
+stop_server
+store_sql "$T/data" "UPDATE keys SET name = 'db' WHERE vault = 'hsmv/secrets' AND version = '$SECVER'"
+grep -q '"values"' "$T/data/regions/HSM1/hsm/region.json" || fail "region.json names no values key"
+grep -q 'strongroom-values' <("${RUN[@]}" pkcs11-tool --module "$LIB" --login --pin "$LIST_PIN" --list-objects 2>&1) ||
+    fail "the token holds no values key"
+
+step "the token's objects: sensitive, never extractable, CKA_VALUE refused on each"
 "${RUN[@]}" pkcs11-tool --module "$LIB" --login --pin "$LIST_PIN" --list-objects > objects.txt 2>&1 || fail "pkcs11-tool: $(cat objects.txt)"
 n_priv=$(grep -c '^Private Key Object' objects.txt || true)
 n_secret=$(grep -c '^Secret Key Object' objects.txt || true)
