@@ -92,6 +92,18 @@ enum sr_err_family {
     X(SR_ERR_KV_SECRET_TAMPERED, SR_FAM_INTEGRITY, "BadParameter",                                          \
       "The stored secret failed authentication (changed, or moved from another name or vault): it is not "   \
       "served; set it again or restore it from a backup")                                                    \
+    X(SR_ERR_CERT_KEY_MISMATCH, SR_FAM_INPUT, "BadParameter",                                                 \
+      "No certificate given is for the key (a certificate must carry the public half of its private key)")   \
+    X(SR_ERR_CERT_PASSWORD, SR_FAM_INPUT, "BadParameter",                                                     \
+      "The password of the PKCS#12 or the encrypted private key is wrong (or missing)")                      \
+    X(SR_ERR_CERT_NO_KEY, SR_FAM_INPUT, "BadParameter",                                                       \
+      "The certificate comes without its private key: give a PKCS#12 or PEM that holds both")                \
+    X(SR_ERR_CERT_FORMAT, SR_FAM_USAGE, "BadParameter",                                                       \
+      "Not a PKCS#12 (DER) or a PEM with a private key and its certificate")                                 \
+    X(SR_ERR_PKCS12_LEGACY, SR_FAM_INPUT, "BadParameter",                                                     \
+      "The PKCS#12 is encrypted with a legacy algorithm (RC2, as openssl pkcs12 -legacy and old Windows "     \
+      "make them), which is not read: export it again with AES-256 (openssl pkcs12 -export, OpenSSL 3's "     \
+      "default, or -keypbe AES-256-CBC -certpbe AES-256-CBC)")                                               \
     X(SR_ERR_KV_SECRET_CONFLICT, SR_FAM_CONFLICT, "Conflict",                                                 \
       "A secret with this name exists, or is deleted but not purged; recover or purge it first")           \
     X(SR_ERR_APP_NAME, SR_FAM_USAGE, "BadParameter", "an application's name is 1 to 31 letters, digits, '.', '_' or '-' (and not a GUID)") \
@@ -291,6 +303,9 @@ enum sr_err_family {
     X(SR_ERR_HSM_NO_SECRETS, SR_FAM_INPUT, "BadParameter",                                                     \
       "this HSM region was made before its token held a key for secrets' values (strongroom-values): keep "   \
       "secrets in a vault of a region made since, or of a software region")                                 \
+    X(SR_ERR_HSM_CERT, SR_FAM_INPUT, "BadParameter",                                                          \
+      "this region's keys live in a PKCS#11 token, which does not sign certificates here yet: make "           \
+      "certificates in a vault of a software region")                                                        \
     X(SR_ERR_HSM_CLEAR_KEY, SR_FAM_INPUT, "BadParameter",                                                      \
       "the region's HSM token takes keys only by BYOK (key_hsm, wrapped under a key of the token): a key in "   \
       "clear never enters it")                                                                                 \

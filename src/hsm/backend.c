@@ -155,6 +155,19 @@ static enum sr_err sr_soft_evidence(const struct sr_hsm *h, const uint8_t *blob,
     return SR_OK;
 }
 
+static enum sr_err sr_soft_sign_cert(const struct sr_hsm *h, const uint8_t *blob, size_t len, X509 *cert,
+                                     X509_REQ *req)
+{
+    return sr_blob_sign_cert(sr_soft(h), blob, len, cert, req);
+}
+
+static enum sr_err sr_soft_import_cert(const struct sr_hsm *h, const char *label, const char *name,
+                                       const struct sr_cert_import *in, unsigned acl, struct sr_buf *out_blob,
+                                       struct sr_key_spec *ret_spec, X509 **ret_leaf, STACK_OF(X509) **ret_chain)
+{
+    return sr_blob_import_cert(sr_soft(h), label, name, in, acl, out_blob, ret_spec, ret_leaf, ret_chain);
+}
+
 static enum sr_err sr_soft_check(const struct sr_hsm *h)
 {
     (void)h; /* in this process: it answers whenever the server does */
@@ -170,7 +183,8 @@ static const struct sr_hsm_ops sr_hsm_soft_ops = {
     .decrypt = sr_soft_decrypt, .symmetric = sr_soft_symmetric, .release_wrapped = sr_soft_release_wrapped,
     .seal_backup = sr_soft_seal_backup, .open_backup = sr_soft_open_backup, .destroy = sr_soft_destroy,
     .seal_value = sr_soft_seal_value, .open_value = sr_soft_open_value,
-    .evidence = sr_soft_evidence, .check = sr_soft_check,
+    .evidence = sr_soft_evidence, .check = sr_soft_check, .sign_cert = sr_soft_sign_cert,
+    .import_cert = sr_soft_import_cert,
 };
 
 enum sr_err sr_hsm_software(struct sr_module *m, struct sr_hsm **ret)
@@ -292,6 +306,18 @@ enum sr_err sr_hsm_release_wrapped(const struct sr_hsm *h, const uint8_t *blob, 
                                    enum sr_enc_alg oaep, struct sr_buf *out)
 {
     return h->ops->release_wrapped(h, blob, len, target, oaep, out);
+}
+
+enum sr_err sr_hsm_sign_cert(const struct sr_hsm *h, const uint8_t *blob, size_t len, X509 *cert, X509_REQ *req)
+{
+    return h->ops->sign_cert(h, blob, len, cert, req);
+}
+
+enum sr_err sr_hsm_import_cert(const struct sr_hsm *h, const char *label, const char *name,
+                               const struct sr_cert_import *in, unsigned acl, struct sr_buf *out_blob,
+                               struct sr_key_spec *ret_spec, X509 **ret_leaf, STACK_OF(X509) **ret_chain)
+{
+    return h->ops->import_cert(h, label, name, in, acl, out_blob, ret_spec, ret_leaf, ret_chain);
 }
 
 enum sr_err sr_hsm_seal_value(const struct sr_hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *pt,

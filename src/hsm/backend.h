@@ -20,6 +20,7 @@
 
 #include "crypto/crypto.h"
 #include "crypto/sym.h"
+#include "hsm/blob.h"
 #include "hsm/module.h"
 
 struct sr_hsm;
@@ -86,6 +87,11 @@ struct sr_hsm_ops {
      * attributes as the token reads them (CKA_SENSITIVE, CKA_EXTRACTABLE ...); NULL when there is nothing more
      * than the blob's own authenticated header (the software module). */
     enum sr_err (*evidence)(const struct sr_hsm *h, const uint8_t *blob, size_t len, json_t **ret);
+    /* Certificates: a certificate or request signed by a key; a certificate's private key taken in. */
+    enum sr_err (*sign_cert)(const struct sr_hsm *h, const uint8_t *blob, size_t len, X509 *cert, X509_REQ *req);
+    enum sr_err (*import_cert)(const struct sr_hsm *h, const char *label, const char *name,
+                               const struct sr_cert_import *in, unsigned acl, struct sr_buf *out_blob,
+                               struct sr_key_spec *ret_spec, X509 **ret_leaf, STACK_OF(X509) **ret_chain);
     /* Whether the HSM answers now (a token: it still shows the region's identity key). */
     enum sr_err (*check)(const struct sr_hsm *h);
 };
@@ -150,6 +156,14 @@ SR_MUST_USE enum sr_err sr_hsm_seal_value(const struct sr_hsm *h, const uint8_t 
 SR_MUST_USE enum sr_err sr_hsm_open_value(const struct sr_hsm *h, const uint8_t *aad, size_t aadlen,
                                           const uint8_t *blob, size_t len, struct sr_buf *out);
 SR_MUST_USE enum sr_err sr_hsm_evidence(const struct sr_hsm *h, const uint8_t *blob, size_t len, json_t **ret);
+/* blob.h's sr_blob_sign_cert and sr_blob_import_cert, in the region's HSM. A token region signs no certificate
+ * yet (SR_ERR_HSM_CERT) and takes no key in clear (SR_ERR_HSM_CLEAR_KEY), as for a JWK. */
+SR_MUST_USE enum sr_err sr_hsm_sign_cert(const struct sr_hsm *h, const uint8_t *blob, size_t len, X509 *cert,
+                                         X509_REQ *req);
+SR_MUST_USE enum sr_err sr_hsm_import_cert(const struct sr_hsm *h, const char *label, const char *name,
+                                           const struct sr_cert_import *in, unsigned acl, struct sr_buf *out_blob,
+                                           struct sr_key_spec *ret_spec, X509 **ret_leaf,
+                                           STACK_OF(X509) **ret_chain);
 /* SR_OK while the HSM answers; SR_ERR_HSM_UNAVAILABLE when its token is away (for /healthz). */
 SR_MUST_USE enum sr_err sr_hsm_check(const struct sr_hsm *h);
 

@@ -1276,6 +1276,23 @@ static enum sr_err sr_p11_open_value(const struct sr_hsm *h, const uint8_t *aad,
     return sr_p11_value(h, false, aad, aadlen, blob, len, out);
 }
 
+static enum sr_err sr_p11_no_cert_sign(const struct sr_hsm *h, const uint8_t *blob, size_t len, X509 *cert,
+                                       X509_REQ *req)
+{
+    (void)h, (void)blob, (void)len, (void)cert, (void)req;
+    return SR_ERR_HSM_CERT;
+}
+
+static enum sr_err sr_p11_no_cert_import(const struct sr_hsm *h, const char *label, const char *name,
+                                         const struct sr_cert_import *in, unsigned acl, struct sr_buf *out_blob,
+                                         struct sr_key_spec *ret_spec, X509 **ret_leaf, STACK_OF(X509) **ret_chain)
+{
+    (void)h, (void)label, (void)name, (void)in, (void)acl, (void)out_blob, (void)ret_spec;
+    *ret_leaf = NULL;
+    *ret_chain = NULL;
+    return SR_ERR_HSM_CLEAR_KEY;
+}
+
 static enum sr_err sr_p11_no_restore(const struct sr_hsm *h, const uint8_t *blob, size_t len, struct sr_buf *out)
 {
     (void)h, (void)blob, (void)len, (void)out;
@@ -1393,7 +1410,8 @@ static const struct sr_hsm_ops sr_hsm_p11_ops = {
     .jwk = sr_p11_jwk, .sign_digest = sr_p11_sign_digest, .decrypt = sr_p11_decrypt, .symmetric = sr_p11_symmetric,
     .release_wrapped = sr_p11_release_wrapped, .seal_backup = sr_p11_no_backup, .open_backup = sr_p11_no_restore,
     .destroy = sr_p11_destroy, .seal_value = sr_p11_seal_value, .open_value = sr_p11_open_value,
-    .evidence = sr_p11_evidence, .check = sr_p11_check,
+    .evidence = sr_p11_evidence, .check = sr_p11_check, .sign_cert = sr_p11_no_cert_sign,
+    .import_cert = sr_p11_no_cert_import,
 };
 
 /* --- the region's file and opening --- */

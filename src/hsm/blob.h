@@ -12,6 +12,7 @@
 #define SR_HSM_BLOB_H
 
 #include <jansson.h>
+#include <openssl/x509.h>
 
 #include "crypto/crypto.h"
 #include "crypto/sym.h"
@@ -86,6 +87,27 @@ SR_MUST_USE enum sr_err sr_keyfile_mac(const struct sr_module *m, const char *ap
  * digest's state does, as a digest of anything would). Another kind of key is SR_ERR_KEY_TYPE. */
 SR_MUST_USE enum sr_err sr_keyfile_digest_key(const struct sr_module *m, const char *app, const uint8_t *bytes,
                                               size_t len, EVP_MD_CTX *digest);
+/* --- certificates' keys (certkey.c) --- */
+/* Signs cert (a certificate to be, its public key and fields set) or req (a request for the blob's own key: another
+ * key's is SR_ERR_CERT_KEY_MISMATCH) with the blob's key, whose ACL must permit Sign: SHA-256 for RSA and P-256,
+ * SHA-384 for P-384, SHA-512 for P-521. Exactly one of cert and req. */
+SR_MUST_USE enum sr_err sr_blob_sign_cert(const struct sr_module *m, const uint8_t *blob, size_t len, X509 *cert,
+                                          X509_REQ *req);
+/* A certificate with its private key, as a user brings one: PKCS#12 (DER) or PEM, with a password or none. */
+struct sr_cert_import {
+    const uint8_t *data;
+    size_t len;
+    bool pem;
+    const char *password; /* NULL or "": none */
+};
+/* Takes the private key into the module as a blob (RSA 2048-4096, EC); the caller gets the certificate whose key
+ * it is (*ret_leaf) and the others (*ret_chain, possibly empty), both to free. A wrong password is
+ * SR_ERR_CERT_PASSWORD; a PKCS#12 encrypted with RC2 (the legacy format) SR_ERR_PKCS12_LEGACY; no key
+ * SR_ERR_CERT_NO_KEY; no certificate of that key SR_ERR_CERT_KEY_MISMATCH. */
+SR_MUST_USE enum sr_err sr_blob_import_cert(const struct sr_module *m, const char *label, const char *name,
+                                            const struct sr_cert_import *in, unsigned acl, struct sr_buf *out_blob,
+                                            struct sr_key_spec *ret_spec, X509 **ret_leaf,
+                                            STACK_OF(X509) **ret_chain);
 /* Backups: sealed under the world key, so they restore only into a module of the same world (region). */
 SR_MUST_USE enum sr_err sr_module_seal_backup(const struct sr_module *m, const json_t *header, const uint8_t *pt,
                                               size_t len, struct sr_buf *out);

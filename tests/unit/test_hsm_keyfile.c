@@ -10,6 +10,11 @@
 #include "crypto/ossl.h"
 #include "hsm/blob.h"
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509v3.h>
+
 struct sr_fixture {
     char dir[256];
     struct sr_module *m;
@@ -312,6 +317,189 @@ static void *sr_signer_main(void *arg)
     return NULL;
 }
 
+/* A certificate to be for pub, subject and issuer CN=name, a day long. */
+static X509 *sr_cert_for(EVP_PKEY *pub, const char *name)
+{
+    X509 *c = X509_new();
+    X509_NAME *n = X509_NAME_new();
+    assert_non_null(c);
+    assert_true(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)name, -1, -1, 0) == 1);
+    assert_true(X509_set_version(c, 2) == 1 && X509_set_subject_name(c, n) == 1 && X509_set_issuer_name(c, n) == 1);
+    assert_true(ASN1_INTEGER_set(X509_get_serialNumber(c), 7) == 1);
+    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(c), 0));
+    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(c), 86400));
+    assert_true(X509_set_pubkey(c, pub) == 1);
+    X509_NAME_free(n);
+    return c;
+}
+
+/* A certificate and a request signed by module keys: each verifies with the key's public half, under the digest
+ * its curve pairs with; a request for another key, or a key without Sign, is refused and signs nothing. */
+static void test_certificates_signed_by_the_module(void **state)
+{
+    struct sr_fixture *f = *state;
+    struct sr_key_spec specs[] = {{.type = SR_KEY_EC, .curve = SR_CURVE_P384}, {.type = SR_KEY_RSA, .bits = 2048, .pubexp = 65537}};
+    const int mds[] = {NID_sha384, NID_sha256};
+    for (size_t i = 0; i < SR_ARRAY_LEN(specs); i++) {
+        struct sr_buf blob;
+        sr_buf_init(&blob, 1 << 16, SR_BUF_PLAIN);
+        SR_ASSERT_OK(sr_blob_generate(f->m, "0123456789abcdef0123456789abcdef", "c", &specs[i], SR_ACL_SIGN, &blob));
+        EVP_PKEY *pub = NULL;
+        SR_ASSERT_OK(sr_blob_public(blob.data, blob.len, &pub));
+        X509 *cert = sr_cert_for(pub, "self.example");
+        SR_ASSERT_OK(sr_blob_sign_cert(f->m, blob.data, blob.len, cert, NULL));
+        assert_int_equal(X509_verify(cert, pub), 1);
+        int md = 0, pk = 0;
+        assert_true(OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md, &pk) == 1);
+        assert_int_equal(md, mds[i]);
+        X509_REQ *req = X509_REQ_new();
+        assert_true(X509_REQ_set_pubkey(req, pub) == 1 && X509_REQ_set_subject_name(req, X509_get_subject_name(cert)) == 1);
+        SR_ASSERT_OK(sr_blob_sign_cert(f->m, blob.data, blob.len, NULL, req));
+        assert_int_equal(X509_REQ_verify(req, pub), 1);
+        SR_ASSERT_ERR(SR_ERR_USAGE, sr_blob_sign_cert(f->m, blob.data, blob.len, cert, req));
+        X509_REQ_free(req);
+        X509_free(cert);
+        EVP_PKEY_free(pub);
+        sr_buf_release(&blob);
+    }
+    /* A request for another key (a key of the test's, not the module's) is refused. */
+    struct sr_buf blob, verify_only;
+    sr_buf_init(&blob, 1 << 16, SR_BUF_PLAIN);
+    sr_buf_init(&verify_only, 1 << 16, SR_BUF_PLAIN);
+    SR_ASSERT_OK(sr_blob_generate(f->m, "0123456789abcdef0123456789abcdef", "c", &specs[0], SR_ACL_SIGN, &blob));
+    SR_ASSERT_OK(sr_blob_generate(f->m, "fedcba9876543210fedcba9876543210", "v", &specs[0], SR_ACL_VERIFY, &verify_only));
+    EVP_PKEY *other = NULL;
+    SR_ASSERT_OK(sr_pkey_generate(&specs[0], &other));
+    X509_REQ *req = X509_REQ_new();
+    assert_true(X509_REQ_set_pubkey(req, other) == 1);
+    SR_ASSERT_ERR(SR_ERR_CERT_KEY_MISMATCH, sr_blob_sign_cert(f->m, blob.data, blob.len, NULL, req));
+    assert_true(X509_REQ_verify(req, other) <= 0); /* still unsigned */
+    X509 *cert = sr_cert_for(other, "no.sign");
+    SR_ASSERT_ERR(SR_ERR_ACL_DENIED, sr_blob_sign_cert(f->m, verify_only.data, verify_only.len, cert, NULL));
+    X509_free(cert);
+    X509_REQ_free(req);
+    EVP_PKEY_free(other);
+    sr_buf_release(&blob);
+    sr_buf_release(&verify_only);
+    ERR_clear_error();
+}
+
+/* DER of a PKCS#12 of key and cert (and ca), under pass with OpenSSL's PBE nid (0: OpenSSL 3's AES-256 default). */
+static uint8_t *sr_p12(EVP_PKEY *key, X509 *cert, X509 *ca, const char *pass, int nid, int *len)
+{
+    STACK_OF(X509) *cas = sk_X509_new_null();
+    if (ca != NULL) {
+        assert_true(sk_X509_push(cas, ca) > 0);
+    }
+    PKCS12 *p12 = PKCS12_create(pass, "friendly", key, cert, cas, nid, nid, 0, 0, 0);
+    assert_non_null(p12);
+    uint8_t *der = NULL;
+    *len = i2d_PKCS12(p12, &der);
+    assert_true(*len > 0);
+    PKCS12_free(p12);
+    sk_X509_free(cas);
+    return der;
+}
+
+/* A certificate's key taken into the module from a PKCS#12 (AES-256, 3DES, no password) or a PEM (plain or an
+ * encrypted PKCS#8): the key then signs as itself; a wrong password, a certificate without its key, a key
+ * without its certificate and bytes that are neither are each refused by name. */
+static void test_certificate_imports(void **state)
+{
+    struct sr_fixture *f = *state;
+    struct sr_key_spec spec = {.type = SR_KEY_EC, .curve = SR_CURVE_P256};
+    EVP_PKEY *key = NULL, *other = NULL;
+    SR_ASSERT_OK(sr_pkey_generate(&spec, &key));
+    SR_ASSERT_OK(sr_pkey_generate(&spec, &other));
+    X509 *cert = sr_cert_for(key, "imported.example");
+    X509 *ca = sr_cert_for(other, "ca.example");
+    assert_true(X509_sign(cert, other, EVP_sha256()) > 0 && X509_sign(ca, other, EVP_sha256()) > 0);
+    const struct {
+        const char *pass;
+        int nid;
+    } kinds[] = {{"pw", 0}, {"pw", NID_pbe_WithSHA1And3_Key_TripleDES_CBC}, {NULL, 0}};
+    for (size_t i = 0; i < SR_ARRAY_LEN(kinds); i++) {
+        int len = 0;
+        uint8_t *der = sr_p12(key, cert, ca, kinds[i].pass, kinds[i].nid, &len);
+        struct sr_cert_import in = {.data = der, .len = (size_t)len, .password = kinds[i].pass};
+        struct sr_buf blob;
+        sr_buf_init(&blob, 1 << 16, SR_BUF_PLAIN);
+        struct sr_key_spec got;
+        X509 *leaf = NULL;
+        STACK_OF(X509) *chain = NULL;
+        SR_ASSERT_OK(sr_blob_import_cert(f->m, "0123456789abcdef0123456789abcdef", "p12", &in, SR_ACL_SIGN, &blob, &got,
+                                         &leaf, &chain));
+        assert_int_equal(X509_cmp(leaf, cert), 0);
+        assert_int_equal(sk_X509_num(chain), 1);
+        assert_int_equal(X509_cmp(sk_X509_value(chain, 0), ca), 0);
+        assert_int_equal(got.type, SR_KEY_EC);
+        EVP_PKEY *pub = NULL;
+        SR_ASSERT_OK(sr_blob_public(blob.data, blob.len, &pub));
+        assert_int_equal(EVP_PKEY_eq(pub, key), 1);
+        if (kinds[i].pass != NULL) {
+            struct sr_cert_import wrong = in;
+            wrong.password = "not-pw";
+            X509 *l2 = NULL;
+            STACK_OF(X509) *c2 = NULL;
+            SR_ASSERT_ERR(SR_ERR_CERT_PASSWORD, sr_blob_import_cert(f->m, "0123456789abcdef0123456789abcdef", "p12",
+                                                                    &wrong, SR_ACL_SIGN, &blob, &got, &l2, &c2));
+            assert_null(l2);
+            assert_null(c2);
+        }
+        EVP_PKEY_free(pub);
+        X509_free(leaf);
+        sk_X509_pop_free(chain, X509_free);
+        sr_buf_release(&blob);
+        OPENSSL_free(der);
+    }
+    /* PEM: the chain first and an encrypted PKCS#8 key last, in one text; then each refusal. */
+    BIO *bio = BIO_new(BIO_s_mem());
+    assert_true(PEM_write_bio_X509(bio, ca) == 1 && PEM_write_bio_X509(bio, cert) == 1);
+    assert_true(PEM_write_bio_PKCS8PrivateKey(bio, key, EVP_aes_256_cbc(), NULL, 0, NULL, (void *)"pem-pass") == 1);
+    char *pem = NULL;
+    long pem_len = BIO_get_mem_data(bio, &pem);
+    struct sr_cert_import in = {.data = (const uint8_t *)pem, .len = (size_t)pem_len, .pem = true, .password = "pem-pass"};
+    struct sr_buf blob;
+    sr_buf_init(&blob, 1 << 16, SR_BUF_PLAIN);
+    struct sr_key_spec got;
+    X509 *leaf = NULL;
+    STACK_OF(X509) *chain = NULL;
+    SR_ASSERT_OK(sr_blob_import_cert(f->m, "0123456789abcdef0123456789abcdef", "pem", &in, SR_ACL_SIGN, &blob, &got,
+                                     &leaf, &chain));
+    assert_int_equal(X509_cmp(leaf, cert), 0);
+    assert_int_equal(sk_X509_num(chain), 1);
+    X509_free(leaf);
+    sk_X509_pop_free(chain, X509_free);
+    sr_buf_release(&blob);
+    sr_buf_init(&blob, 1 << 16, SR_BUF_PLAIN); /* every refusal below leaves it empty */
+    in.password = "wrong";
+    SR_ASSERT_ERR(SR_ERR_CERT_PASSWORD, sr_blob_import_cert(f->m, "l", "pem", &in, SR_ACL_SIGN, &blob, &got, &leaf, &chain));
+    BIO *certs_only = BIO_new(BIO_s_mem());
+    assert_true(PEM_write_bio_X509(certs_only, cert) == 1);
+    pem_len = BIO_get_mem_data(certs_only, &pem);
+    in = (struct sr_cert_import){.data = (const uint8_t *)pem, .len = (size_t)pem_len, .pem = true};
+    SR_ASSERT_ERR(SR_ERR_CERT_NO_KEY, sr_blob_import_cert(f->m, "l", "pem", &in, SR_ACL_SIGN, &blob, &got, &leaf, &chain));
+    BIO *key_other_cert = BIO_new(BIO_s_mem());
+    assert_true(PEM_write_bio_X509(key_other_cert, ca) == 1 &&
+                PEM_write_bio_PrivateKey(key_other_cert, key, NULL, NULL, 0, NULL, NULL) == 1);
+    pem_len = BIO_get_mem_data(key_other_cert, &pem);
+    in = (struct sr_cert_import){.data = (const uint8_t *)pem, .len = (size_t)pem_len, .pem = true};
+    SR_ASSERT_ERR(SR_ERR_CERT_KEY_MISMATCH, sr_blob_import_cert(f->m, "l", "pem", &in, SR_ACL_SIGN, &blob, &got, &leaf, &chain));
+    in = (struct sr_cert_import){.data = (const uint8_t *)"not a certificate", .len = 17};
+    SR_ASSERT_ERR(SR_ERR_CERT_FORMAT, sr_blob_import_cert(f->m, "l", "x", &in, SR_ACL_SIGN, &blob, &got, &leaf, &chain));
+    assert_null(leaf);
+    assert_null(chain);
+    assert_int_equal(blob.len, 0);
+    BIO_free(bio);
+    BIO_free(certs_only);
+    BIO_free(key_other_cert);
+    sr_buf_release(&blob);
+    X509_free(cert);
+    X509_free(ca);
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(other);
+}
+
 static void test_blob_sign_contexts_pooled_per_alg(void **state)
 {
     struct sr_fixture *f = *state;
@@ -436,6 +624,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blob_sign_contexts_pooled_per_alg, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_copy_never_broadens, sr_setup, sr_teardown),
         cmocka_unit_test_setup_teardown(test_derive_needs_permission, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_certificates_signed_by_the_module, sr_setup, sr_teardown),
+        cmocka_unit_test_setup_teardown(test_certificate_imports, sr_setup, sr_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
