@@ -61,11 +61,23 @@ typedef json_t *(*sr_cli_row_fn)(const json_t *item);
 /* One answer: as the server sent it (-o json) or as a row. */
 SR_MUST_USE enum sr_err sr_cli_print_item(struct sr_cli *cli, const struct sr_args *a, const json_t *bundle,
                                           sr_cli_row_fn row_of, const struct sr_column *columns);
+/* Calls path (method, body or NULL) and prints the object it answers (nothing for 204). */
+SR_MUST_USE enum sr_err sr_cli_call_item(struct sr_cli *cli, const struct sr_args *a, const char *method,
+                                         const char *path, const json_t *body, sr_cli_row_fn row_of,
+                                         const struct sr_column *columns);
 /* Every page of a list (following nextLink), printed as rows. */
 SR_MUST_USE enum sr_err sr_cli_call_list(struct sr_cli *cli, const struct sr_args *a, const char *path,
                                          sr_cli_row_fn row_of, const struct sr_column *columns);
 /* --tags, --expires, --not-before, --enabled, --disabled (and a key's --ops) into body's members. */
 SR_MUST_USE enum sr_err sr_cli_attrs_body(struct sr_cli *cli, const struct sr_args *a, json_t *body);
+/* "/COLLECTION/NAME" (--name) + "/VERSION" (when versioned and --version is given) + suffix. */
+SR_MUST_USE enum sr_err sr_cli_object_path(struct sr_cli *cli, const struct sr_args *a, const char *collection,
+                                           bool versioned, const char *suffix, char *out, size_t cap);
+/* backup --name N --file F of a collection's object (its blob into F, 0600), and restore --file F (the
+ * object it answers printed as row_of and columns say). */
+SR_MUST_USE enum sr_err sr_cli_backup(struct sr_cli *cli, const struct sr_args *a, const char *collection);
+SR_MUST_USE enum sr_err sr_cli_restore(struct sr_cli *cli, const struct sr_args *a, const char *collection,
+                                       sr_cli_row_fn row_of, const struct sr_column *columns);
 /* A file's bytes (secret buffer, 1 MiB at most) and an atomic 0600 write, with the path in the error. */
 SR_MUST_USE enum sr_err sr_cli_read_input(struct sr_cli *cli, const char *path, struct sr_buf *out);
 SR_MUST_USE enum sr_err sr_cli_write_output(struct sr_cli *cli, const char *path, const uint8_t *data, size_t len);

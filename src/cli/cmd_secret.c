@@ -22,17 +22,6 @@
     {"expires", NULL, true, "expiry (exp), ISO-8601 UTC such as 2027-01-01T00:00:00Z; 'none' clears it"},      \
     {"not-before", NULL, true, "not valid before (nbf), ISO-8601 UTC; 'none' clears it"}
 
-/* "/secrets/NAME[/VERSION]" + suffix. */
-static enum sr_err sr_secret_path(struct sr_cli *cli, const struct sr_args *a, const char *collection, bool versioned,
-                                  const char *suffix, char *out, size_t cap)
-{
-    SR_TRY(sr_cli_need(cli, a, "name"));
-    const char *v = versioned ? sr_cli_opt(a, "version") : NULL;
-    int n = snprintf(out, cap, "/%s/%s%s%s%s", collection, sr_cli_opt(a, "name"), v ? "/" : "", v ? v : "", suffix);
-    SR_ENSURE(n > 0 && (size_t)n < cap, SR_ERR_TOO_LARGE);
-    return SR_OK;
-}
-
 /* A SecretBundle or SecretItem as one row: name and version from its id. */
 static json_t *sr_secret_row(const json_t *item)
 {
@@ -94,13 +83,7 @@ static const struct sr_column sr_secret_deleted_columns[] = {
 static enum sr_err sr_secret_call(struct sr_cli *cli, const struct sr_args *a, const char *method, const char *path,
                                   const json_t *body)
 {
-    struct sr_client c;
-    SR_TRY(sr_cli_client(cli, a, &c));
-    enum sr_output format;
-    SR_TRY(sr_output_parse(cli, sr_cli_opt(a, "output"), &format));
-    SR_AUTO_JSON json_t *resp = NULL;
-    SR_TRY(sr_client_call(cli, &c, method, path, body, &resp));
-    return resp != NULL ? sr_cli_print_item(cli, a, resp, sr_secret_row, sr_secret_columns) : SR_OK;
+    return sr_cli_call_item(cli, a, method, path, body, sr_secret_row, sr_secret_columns);
 }
 
 static bool sr_is(const char *a, const char *b)
@@ -161,7 +144,7 @@ static enum sr_err sr_secret_value(struct sr_cli *cli, const struct sr_args *a, 
 static enum sr_err sr_cmd_secret_set(struct sr_cli *cli, const struct sr_args *a)
 {
     char path[512];
-    SR_TRY(sr_secret_path(cli, a, "secrets", false, "", path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, "secrets", false, "", path, sizeof(path)));
     const char *encoding = NULL;
     SR_TRY(sr_encoding(cli, sr_cli_opt(a, "encoding"), &encoding));
     json_t *value = NULL;
@@ -186,7 +169,7 @@ static enum sr_err sr_cmd_secret_set(struct sr_cli *cli, const struct sr_args *a
 static enum sr_err sr_cmd_secret_set_attributes(struct sr_cli *cli, const struct sr_args *a)
 {
     char path[512];
-    SR_TRY(sr_secret_path(cli, a, "secrets", true, "", path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, "secrets", true, "", path, sizeof(path)));
     SR_AUTO_JSON json_t *body = json_object();
     SR_ENSURE(body != NULL, SR_ERR_NOMEM);
     SR_TRY(sr_cli_attrs_body(cli, a, body));
@@ -204,7 +187,7 @@ static enum sr_err sr_secret_simple(struct sr_cli *cli, const struct sr_args *a,
                                     bool versioned, const char *suffix, const char *method)
 {
     char path[512];
-    SR_TRY(sr_secret_path(cli, a, collection, versioned, suffix, path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, collection, versioned, suffix, path, sizeof(path)));
     return sr_secret_call(cli, a, method, path, NULL);
 }
 
@@ -238,7 +221,7 @@ static enum sr_err sr_cmd_secret_list_deleted(struct sr_cli *cli, const struct s
 static enum sr_err sr_cmd_secret_list_versions(struct sr_cli *cli, const struct sr_args *a)
 {
     char path[512];
-    SR_TRY(sr_secret_path(cli, a, "secrets", false, "/versions?maxresults=25", path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, "secrets", false, "/versions?maxresults=25", path, sizeof(path)));
     return sr_cli_call_list(cli, a, path, sr_secret_row, sr_secret_version_columns);
 }
 
@@ -246,7 +229,7 @@ static enum sr_err sr_cmd_secret_download(struct sr_cli *cli, const struct sr_ar
 {
     SR_TRY(sr_cli_need(cli, a, "file"));
     char path[512];
-    SR_TRY(sr_secret_path(cli, a, "secrets", true, "", path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, "secrets", true, "", path, sizeof(path)));
     struct sr_client c;
     SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_JSON json_t *resp = NULL;
@@ -283,35 +266,12 @@ static enum sr_err sr_cmd_secret_download(struct sr_cli *cli, const struct sr_ar
 
 static enum sr_err sr_cmd_secret_backup(struct sr_cli *cli, const struct sr_args *a)
 {
-    SR_TRY(sr_cli_need(cli, a, "file"));
-    char path[512];
-    SR_TRY(sr_secret_path(cli, a, "secrets", false, "/backup", path, sizeof(path)));
-    struct sr_client c;
-    SR_TRY(sr_cli_client(cli, a, &c));
-    SR_AUTO_JSON json_t *resp = NULL;
-    SR_TRY(sr_client_call(cli, &c, "POST", path, NULL, &resp));
-    const char *v = json_string_value(json_object_get(resp, "value"));
-    SR_ENSURE(v != NULL, SR_ERR_REMOTE);
-    SR_AUTO_BUF struct sr_buf blob = {0};
-    sr_buf_init(&blob, SR_MAX_FILE, SR_BUF_PLAIN);
-    SR_ENSURE(sr_b64url_decode(v, &blob) == SR_OK, SR_ERR_REMOTE);
-    SR_TRY(sr_cli_write_output(cli, sr_cli_opt(a, "file"), blob.data, blob.len));
-    fprintf(cli->out, "%s: backup of %s, every version (it restores only in a vault of the same region's world)\n",
-            sr_cli_opt(a, "file"), sr_cli_opt(a, "name"));
-    return SR_OK;
+    return sr_cli_backup(cli, a, "secrets");
 }
 
 static enum sr_err sr_cmd_secret_restore(struct sr_cli *cli, const struct sr_args *a)
 {
-    SR_TRY(sr_cli_need(cli, a, "file"));
-    SR_AUTO_BUF struct sr_buf blob = {0};
-    SR_TRY(sr_cli_read_input(cli, sr_cli_opt(a, "file"), &blob));
-    SR_AUTO_BUF struct sr_buf text = {0};
-    sr_buf_init(&text, SR_MAX_FILE * 2, SR_BUF_PLAIN);
-    SR_TRY(sr_b64url_encode(blob.data, blob.len, &text));
-    SR_AUTO_JSON json_t *body = json_pack("{s:s}", "value", (const char *)text.data);
-    SR_ENSURE(body != NULL, SR_ERR_NOMEM);
-    return sr_secret_call(cli, a, "POST", "/secrets/restore", body);
+    return sr_cli_restore(cli, a, "secrets", sr_secret_row, sr_secret_columns);
 }
 
 static const struct sr_opt sr_opts_secret_set[] = {

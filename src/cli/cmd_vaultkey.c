@@ -49,8 +49,7 @@ enum sr_err sr_cli_client(struct sr_cli *cli, const struct sr_args *a, struct sr
     return sr_client_init(cli, sr_cli_opt(a, "vault-url"), sr_cli_opt(a, "ca-file"), sr_cli_opt(a, "token"), c);
 }
 
-/* "/keys/NAME" + "/VERSION" (when given) + suffix. */
-static enum sr_err sr_api_key_path(struct sr_cli *cli, const struct sr_args *a, const char *prefix, bool versioned,
+enum sr_err sr_cli_object_path(struct sr_cli *cli, const struct sr_args *a, const char *prefix, bool versioned,
                                const char *suffix, char *out, size_t cap)
 {
     SR_TRY(sr_cli_need(cli, a, "name"));
@@ -176,15 +175,8 @@ enum sr_err sr_cli_print_item(struct sr_cli *cli, const struct sr_args *a, const
     return sr_output_object(cli, format, row, columns);
 }
 
-/* A key bundle as the server sent it (json) or flattened (table, tsv). */
-static enum sr_err sr_print_bundle(struct sr_cli *cli, const struct sr_args *a, const json_t *bundle)
-{
-    return sr_cli_print_item(cli, a, bundle, sr_key_row, sr_key_columns);
-}
-
-/* Calls path and prints the key bundle it answers. */
-static enum sr_err sr_call_bundle(struct sr_cli *cli, const struct sr_args *a, const char *method, const char *path,
-                                  const json_t *body)
+enum sr_err sr_cli_call_item(struct sr_cli *cli, const struct sr_args *a, const char *method, const char *path,
+                             const json_t *body, sr_cli_row_fn row_of, const struct sr_column *columns)
 {
     struct sr_client c;
     SR_TRY(sr_cli_client(cli, a, &c));
@@ -192,7 +184,14 @@ static enum sr_err sr_call_bundle(struct sr_cli *cli, const struct sr_args *a, c
     SR_TRY(sr_output_parse(cli, sr_cli_opt(a, "output"), &format));
     SR_AUTO_JSON json_t *resp = NULL;
     SR_TRY(sr_client_call(cli, &c, method, path, body, &resp));
-    return resp != NULL ? sr_print_bundle(cli, a, resp) : SR_OK;
+    return resp != NULL ? sr_cli_print_item(cli, a, resp, row_of, columns) : SR_OK;
+}
+
+/* Calls path and prints the key bundle it answers. */
+static enum sr_err sr_call_bundle(struct sr_cli *cli, const struct sr_args *a, const char *method, const char *path,
+                                  const json_t *body)
+{
+    return sr_cli_call_item(cli, a, method, path, body, sr_key_row, sr_key_columns);
 }
 
 /* Every page of a list (following nextLink), printed as rows. */
@@ -359,7 +358,7 @@ static enum sr_err sr_value_bytes(const json_t *resp, const char *member, struct
 static enum sr_err sr_cmd_key_create(struct sr_cli *cli, const struct sr_args *a)
 {
     char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "keys", false, "/create", path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, "keys", false, "/create", path, sizeof(path)));
     const char *kty = sr_cli_opt(a, "kty") ? sr_cli_opt(a, "kty") : "RSA";
     SR_AUTO_JSON json_t *body = json_pack("{s:s}", "kty", kty);
     SR_ENSURE(body != NULL, SR_ERR_NOMEM);
@@ -381,7 +380,7 @@ static enum sr_err sr_cmd_key_create(struct sr_cli *cli, const struct sr_args *a
 static enum sr_err sr_cmd_key_set_attributes(struct sr_cli *cli, const struct sr_args *a)
 {
     char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "keys", true, "", path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, "keys", true, "", path, sizeof(path)));
     SR_AUTO_JSON json_t *body = json_object();
     SR_ENSURE(body != NULL, SR_ERR_NOMEM);
     SR_TRY(sr_cli_attrs_body(cli, a, body));
@@ -397,7 +396,7 @@ static enum sr_err sr_bundle_cmd(struct sr_cli *cli, const struct sr_args *a, co
                                  const char *suffix, const char *method)
 {
     char path[512];
-    SR_TRY(sr_api_key_path(cli, a, collection, versioned, suffix, path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, collection, versioned, suffix, path, sizeof(path)));
     return sr_call_bundle(cli, a, method, path, NULL);
 }
 
@@ -415,7 +414,7 @@ SR_BUNDLE_CMD(sr_cmd_key_rotate, "keys", false, "/rotate", "POST")
 static enum sr_err sr_cmd_key_purge(struct sr_cli *cli, const struct sr_args *a)
 {
     char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "deletedkeys", false, "", path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, "deletedkeys", false, "", path, sizeof(path)));
     struct sr_client c;
     SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_JSON json_t *resp = NULL;
@@ -437,15 +436,15 @@ static enum sr_err sr_cmd_key_list_deleted(struct sr_cli *cli, const struct sr_a
 static enum sr_err sr_cmd_key_list_versions(struct sr_cli *cli, const struct sr_args *a)
 {
     char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "keys", false, "/versions?maxresults=25", path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, "keys", false, "/versions?maxresults=25", path, sizeof(path)));
     return sr_cli_call_list(cli, a, path, sr_key_row, sr_version_columns);
 }
 
-static enum sr_err sr_cmd_key_backup(struct sr_cli *cli, const struct sr_args *a)
+enum sr_err sr_cli_backup(struct sr_cli *cli, const struct sr_args *a, const char *collection)
 {
     SR_TRY(sr_cli_need(cli, a, "file"));
     char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "keys", false, "/backup", path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, collection, false, "/backup", path, sizeof(path)));
     struct sr_client c;
     SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_JSON json_t *resp = NULL;
@@ -453,12 +452,13 @@ static enum sr_err sr_cmd_key_backup(struct sr_cli *cli, const struct sr_args *a
     SR_AUTO_BUF struct sr_buf blob = {0};
     SR_TRY(sr_value_bytes(resp, "value", &blob));
     SR_TRY(sr_cli_write_output(cli, sr_cli_opt(a, "file"), blob.data, blob.len));
-    fprintf(cli->out, "%s: backup of %s, every version (usable only by a vault of the same region's world)\n",
+    fprintf(cli->out, "%s: backup of %s, every version (it restores only in a vault of the same region's world)\n",
             sr_cli_opt(a, "file"), sr_cli_opt(a, "name"));
     return SR_OK;
 }
 
-static enum sr_err sr_cmd_key_restore(struct sr_cli *cli, const struct sr_args *a)
+enum sr_err sr_cli_restore(struct sr_cli *cli, const struct sr_args *a, const char *collection, sr_cli_row_fn row_of,
+                           const struct sr_column *columns)
 {
     SR_TRY(sr_cli_need(cli, a, "file"));
     SR_AUTO_BUF struct sr_buf blob = {0};
@@ -467,13 +467,25 @@ static enum sr_err sr_cmd_key_restore(struct sr_cli *cli, const struct sr_args *
     SR_TRY(sr_b64_of(blob.data, blob.len, &value));
     SR_AUTO_JSON json_t *body = json_pack("{s:o}", "value", value);
     SR_ENSURE(body != NULL, SR_ERR_NOMEM);
-    return sr_call_bundle(cli, a, "POST", "/keys/restore", body);
+    char path[64];
+    snprintf(path, sizeof(path), "/%s/restore", collection);
+    return sr_cli_call_item(cli, a, "POST", path, body, row_of, columns);
+}
+
+static enum sr_err sr_cmd_key_backup(struct sr_cli *cli, const struct sr_args *a)
+{
+    return sr_cli_backup(cli, a, "keys");
+}
+
+static enum sr_err sr_cmd_key_restore(struct sr_cli *cli, const struct sr_args *a)
+{
+    return sr_cli_restore(cli, a, "keys", sr_key_row, sr_key_columns);
 }
 
 static enum sr_err sr_cmd_policy_show(struct sr_cli *cli, const struct sr_args *a)
 {
     char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "keys", false, "/rotationpolicy", path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, "keys", false, "/rotationpolicy", path, sizeof(path)));
     struct sr_client c;
     SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_JSON json_t *resp = NULL;
@@ -485,7 +497,7 @@ static enum sr_err sr_cmd_policy_update(struct sr_cli *cli, const struct sr_args
 {
     SR_TRY(sr_cli_need(cli, a, "value"));
     char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "keys", false, "/rotationpolicy", path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, "keys", false, "/rotationpolicy", path, sizeof(path)));
     SR_AUTO_BUF struct sr_buf text = {0};
     SR_TRY(sr_cli_read_input(cli, sr_cli_opt(a, "value"), &text));
     json_error_t jerr;
@@ -532,7 +544,7 @@ static enum sr_err sr_cmd_key_release(struct sr_cli *cli, const struct sr_args *
     SR_TRY(sr_cli_need(cli, a, "target"));
     SR_TRY(sr_cli_need(cli, a, "out"));
     char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "keys", true, "/release", path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, "keys", true, "/release", path, sizeof(path)));
     struct sr_client c;
     SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_BUF struct sr_buf token = {0};
@@ -642,7 +654,7 @@ static enum sr_err sr_cmd_key_op(struct sr_cli *cli, const struct sr_args *a, co
     }
     char path[512], suffix[32];
     snprintf(suffix, sizeof(suffix), "/%s", op);
-    SR_TRY(sr_api_key_path(cli, a, "keys", true, suffix, path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, "keys", true, suffix, path, sizeof(path)));
     struct sr_client c;
     SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_BUF struct sr_buf in = {0};
@@ -705,7 +717,7 @@ static enum sr_err sr_cmd_key_verify(struct sr_cli *cli, const struct sr_args *a
     size_t coord = 0;
     SR_TRY(sr_sig_format(cli, a, &coord));
     char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "keys", true, "/verify", path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, "keys", true, "/verify", path, sizeof(path)));
     struct sr_client c;
     SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_BUF struct sr_buf in = {0};
@@ -780,7 +792,7 @@ static enum sr_err sr_jwk_body(struct sr_cli *cli, const struct sr_args *a, json
 static enum sr_err sr_cmd_key_import(struct sr_cli *cli, const struct sr_args *a)
 {
     char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "keys", false, "", path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, "keys", false, "", path, sizeof(path)));
     SR_AUTO_JSON json_t *body = NULL;
     SR_TRY(sr_cli_opt(a, "byok-file") != NULL ? sr_byok_body(cli, a, &body) : sr_jwk_body(cli, a, &body));
     SR_TRY(sr_cli_attrs_body(cli, a, body));
@@ -796,7 +808,7 @@ static enum sr_err sr_cmd_key_download(struct sr_cli *cli, const struct sr_args 
         return SR_ERR_USAGE;
     }
     char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "keys", true, "", path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, "keys", true, "", path, sizeof(path)));
     struct sr_client c;
     SR_TRY(sr_cli_client(cli, a, &c));
     SR_AUTO_JSON json_t *resp = NULL;
@@ -880,7 +892,7 @@ static enum sr_err sr_attestation_statement(struct sr_cli *cli, const json_t *at
 static enum sr_err sr_cmd_key_attestation(struct sr_cli *cli, const struct sr_args *a)
 {
     char path[512];
-    SR_TRY(sr_api_key_path(cli, a, "keys", true, "/attestation", path, sizeof(path)));
+    SR_TRY(sr_cli_object_path(cli, a, "keys", true, "/attestation", path, sizeof(path)));
     uint8_t pinned[SR_HASH_LEN];
     SR_TRY(sr_attestation_root(cli, a, pinned));
     struct sr_client c;

@@ -210,6 +210,13 @@ SR_MUST_USE enum sr_err sr_rows_list(struct sr_vault_svc *svc, struct sr_request
 /* The versions of req->name in space, linked as /{collection}/{name}/versions. */
 SR_MUST_USE enum sr_err sr_rows_versions(struct sr_vault_svc *svc, struct sr_request *req, const char *space,
                                          const char *collection, sr_row_item_fn item, json_t **ret);
+/* A backup: content (name, subscription, versions; kind "secret" for a secret's, none for a key's) sealed by the
+ * region's HSM as {"value": base64url}; and the content of a restore's body opened, bound to this vault's
+ * subscription and of the kind asked, with req->name set to its name (*ret_content to free; *ret_versions its). */
+SR_MUST_USE enum sr_err sr_backup_seal(struct sr_vault_svc *svc, const struct sr_request *req, const json_t *content,
+                                       const char *kind, json_t **ret);
+SR_MUST_USE enum sr_err sr_backup_open(struct sr_vault_svc *svc, struct sr_request *req, const char *kind,
+                                       json_t **ret_content, const json_t **ret_versions);
 /* A soft-deleted name's retention, and the retention's end from now. */
 #define SR_RETENTION_DAYS 90
 /* Sets req->detail and returns SR_ERR_BAD_PARAM (a 400 that says what is wrong). */

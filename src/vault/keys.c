@@ -605,13 +605,76 @@ static enum sr_err sr_backup_add(void *ctx, const struct sr_key_row *k, const st
     return SR_OK;
 }
 
+/* Frees a JSON text that may hold secret values, wiped first. */
+static void sr_text_wipe_free(char *text)
+{
+    if (text != NULL) {
+        OPENSSL_cleanse(text, strlen(text));
+        free(text);
+    }
+}
+
+enum sr_err sr_backup_seal(struct sr_vault_svc *svc, const struct sr_request *req, const json_t *content,
+                           const char *kind, json_t **ret)
+{
+    const struct sr_hsm *m = NULL;
+    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &m));
+    SR_AUTO_JSON json_t *header = json_pack("{s:i,s:s}", "version", 1, "region", req->vault.region);
+    SR_ENSURE(header != NULL && (kind == NULL || json_object_set_new(header, "kind", json_string(kind)) == 0),
+              SR_ERR_NOMEM);
+    char *text = json_dumps(content, JSON_COMPACT);
+    SR_ENSURE(text != NULL, SR_ERR_NOMEM);
+    SR_AUTO_BUF struct sr_buf sealed = {0};
+    SR_AUTO_BUF struct sr_buf b64 = {0};
+    sr_buf_init(&sealed, SR_MAX_FILE, SR_BUF_PLAIN);
+    sr_buf_init(&b64, SR_MAX_FILE * 2, SR_BUF_PLAIN);
+    enum sr_err r = sr_hsm_seal_backup(m, header, (const uint8_t *)text, strlen(text), &sealed);
+    sr_text_wipe_free(text);
+    SR_TRY(r);
+    SR_TRY(sr_b64url_encode(sealed.data, sealed.len, &b64));
+    *ret = json_pack("{s:s}", "value", (const char *)b64.data);
+    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
+    return SR_OK;
+}
+
+enum sr_err sr_backup_open(struct sr_vault_svc *svc, struct sr_request *req, const char *kind, json_t **ret_content,
+                           const json_t **ret_versions)
+{
+    const char *value = json_string_value(json_object_get(req->body, "value"));
+    SR_ENSURE(value != NULL, sr_req_bad(req, "'value' (the backup blob) is required"));
+    const struct sr_hsm *m = NULL;
+    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &m));
+    SR_AUTO_BUF struct sr_buf sealed = {0};
+    SR_AUTO_BUF struct sr_buf plain = {0};
+    sr_buf_init(&sealed, SR_MAX_FILE, SR_BUF_PLAIN);
+    sr_buf_init(&plain, SR_MAX_FILE, SR_BUF_SECRET);
+    SR_ENSURE(sr_b64url_decode(value, &sealed) == SR_OK, SR_ERR_BACKUP);
+    SR_TRY(sr_hsm_open_backup(m, sealed.data, sealed.len, &plain));
+    SR_AUTO_JSON json_t *content = json_loadb((const char *)plain.data, plain.len, 0, NULL);
+    /* As Key Vault: a backup restores only into a vault of its own subscription (and region, by its seal). */
+    const char *subscription = json_string_value(json_object_get(content, "subscription"));
+    SR_ENSURE(subscription != NULL, SR_ERR_BACKUP_UNBOUND);
+    SR_ENSURE(strcmp(subscription, req->vault.subscription) == 0, SR_ERR_BACKUP_SUBSCRIPTION);
+    /* Keys' and secrets' backups are sealed by the same region key: each restores only as what it was. */
+    const char *got = json_string_value(json_object_get(content, "kind"));
+    const char *name = json_string_value(json_object_get(content, "name"));
+    const json_t *versions = json_object_get(content, "versions");
+    SR_ENSURE((kind == NULL ? json_object_get(content, "kind") == NULL : got != NULL && strcmp(got, kind) == 0) &&
+                  name != NULL && json_is_array(versions) && json_array_size(versions) > 0,
+              SR_ERR_BACKUP);
+    snprintf(req->name_buf, sizeof(req->name_buf), "%s", name);
+    req->name = req->name_buf; /* outlives content: the audit entry names it */
+    req->version = NULL;
+    *ret_versions = versions;
+    *ret_content = SR_TAKE(content);
+    return SR_OK;
+}
+
 enum sr_err sr_op_key_backup(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     SR_AUTO_ROW struct sr_key_row k = {0};
     req->version = NULL;
     SR_TRY(sr_req_key(svc, req, false, &k, NULL));
-    const struct sr_hsm *m = NULL;
-    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &m));
     SR_AUTO_JSON json_t *versions = json_array();
     SR_ENSURE(versions != NULL, SR_ERR_NOMEM);
     SR_TRY(svc->store->ops->key_all_versions(svc->store, req->vault.name, k.name, sr_backup_add, versions));
@@ -619,18 +682,7 @@ enum sr_err sr_op_key_backup(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_AUTO_JSON json_t *content = json_pack("{s:s,s:s,s:O}", "name", k.name, "subscription",
                                              req->vault.subscription, "versions", versions);
     SR_ENSURE(content != NULL, SR_ERR_NOMEM);
-    SR_AUTO_FREE char *text = json_dumps(content, JSON_COMPACT);
-    SR_ENSURE(text != NULL, SR_ERR_NOMEM);
-    SR_AUTO_JSON json_t *header = json_pack("{s:i,s:s}", "version", 1, "region", req->vault.region);
-    SR_AUTO_BUF struct sr_buf sealed = {0};
-    SR_AUTO_BUF struct sr_buf b64 = {0};
-    sr_buf_init(&sealed, SR_MAX_FILE, SR_BUF_PLAIN);
-    sr_buf_init(&b64, SR_MAX_FILE * 2, SR_BUF_PLAIN);
-    SR_TRY(sr_hsm_seal_backup(m, header, (const uint8_t *)text, strlen(text), &sealed));
-    SR_TRY(sr_b64url_encode(sealed.data, sealed.len, &b64));
-    *ret = json_pack("{s:s}", "value", (const char *)b64.data);
-    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
-    return SR_OK;
+    return sr_backup_seal(svc, req, content, NULL, ret);
 }
 
 static enum sr_err sr_restore_version(struct sr_vault_svc *svc, struct sr_request *req, const json_t *v,
@@ -671,29 +723,10 @@ static enum sr_err sr_restore_version(struct sr_vault_svc *svc, struct sr_reques
 
 enum sr_err sr_op_key_restore(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
-    const char *value = json_string_value(json_object_get(req->body, "value"));
-    SR_ENSURE(value != NULL, sr_req_bad(req, "'value' (the backup blob) is required"));
-    const struct sr_hsm *m = NULL;
-    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &m));
-    SR_AUTO_BUF struct sr_buf sealed = {0};
-    SR_AUTO_BUF struct sr_buf plain = {0};
-    sr_buf_init(&sealed, SR_MAX_FILE, SR_BUF_PLAIN);
-    sr_buf_init(&plain, SR_MAX_FILE, SR_BUF_PLAIN);
-    SR_ENSURE(sr_b64url_decode(value, &sealed) == SR_OK, SR_ERR_BACKUP);
-    SR_TRY(sr_hsm_open_backup(m, sealed.data, sealed.len, &plain));
-    SR_AUTO_JSON json_t *content = json_loadb((const char *)plain.data, plain.len, 0, NULL);
-    /* As Key Vault: a backup restores only into a vault of its own subscription (and region, by its seal). */
-    const char *subscription = json_string_value(json_object_get(content, "subscription"));
-    SR_ENSURE(subscription != NULL, SR_ERR_BACKUP_UNBOUND);
-    SR_ENSURE(strcmp(subscription, req->vault.subscription) == 0, SR_ERR_BACKUP_SUBSCRIPTION);
-    const char *name = json_string_value(json_object_get(content, "name"));
-    const json_t *versions = json_object_get(content, "versions");
-    /* A secret's backup ("kind": "secret") is sealed by the same region key; it restores as a secret only. */
-    SR_ENSURE(name != NULL && json_is_array(versions) && json_array_size(versions) > 0 &&
-                  json_object_get(content, "kind") == NULL,
-              SR_ERR_BACKUP);
-    snprintf(req->name_buf, sizeof(req->name_buf), "%s", name);
-    req->name = req->name_buf; /* outlives content: the audit entry names it */
+    SR_AUTO_JSON json_t *content = NULL;
+    const json_t *versions = NULL;
+    SR_TRY(sr_backup_open(svc, req, NULL, &content, &versions));
+    const char *name = req->name;
     SR_TRY(sr_key_name_check(req));
     SR_AUTO_ROW struct sr_key_row existing = {0};
     SR_AUTO_NAME struct sr_name_row en = {0};

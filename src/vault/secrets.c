@@ -344,49 +344,22 @@ static enum sr_err sr_secret_backup_add(void *ctx, const struct sr_key_row *k, c
     return SR_OK;
 }
 
-/* Frees a JSON text that held secret values, wiped first. */
-static void sr_text_wipe_free(char *text)
-{
-    if (text != NULL) {
-        OPENSSL_cleanse(text, strlen(text));
-        free(text);
-    }
-}
-
 enum sr_err sr_op_secret_backup(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
     SR_AUTO_ROW struct sr_key_row k = {0};
     req->version = NULL;
     SR_TRY(sr_req_secret(svc, req, false, &k, NULL));
-    const struct sr_hsm *h = NULL;
-    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &h));
     struct sr_secret_backup b = {.svc = svc, .req = req, .versions = json_array()};
     SR_ENSURE(b.versions != NULL, SR_ERR_NOMEM);
     enum sr_err r = svc->store->ops->key_all_versions(svc->store, k.vault, k.name, sr_secret_backup_add, &b);
-    SR_AUTO_JSON json_t *content = r == SR_OK ? json_pack("{s:s,s:s,s:s,s:o}", "kind", SR_SECRET_KTY, "name", k.name,
-                                                          "subscription", req->vault.subscription, "versions",
-                                                          b.versions)
-                                              : NULL;
     if (r != SR_OK) {
         json_decref(b.versions);
         return r;
     }
+    SR_AUTO_JSON json_t *content = json_pack("{s:s,s:s,s:s,s:o}", "kind", SR_SECRET_KTY, "name", k.name,
+                                             "subscription", req->vault.subscription, "versions", b.versions);
     SR_ENSURE(content != NULL, SR_ERR_NOMEM);
-    char *text = json_dumps(content, JSON_COMPACT);
-    SR_ENSURE(text != NULL, SR_ERR_NOMEM);
-    SR_AUTO_JSON json_t *header = json_pack("{s:i,s:s,s:s}", "version", 1, "region", req->vault.region, "kind",
-                                            SR_SECRET_KTY);
-    SR_AUTO_BUF struct sr_buf sealed = {0};
-    SR_AUTO_BUF struct sr_buf b64 = {0};
-    sr_buf_init(&sealed, SR_MAX_FILE, SR_BUF_PLAIN);
-    sr_buf_init(&b64, SR_MAX_FILE * 2, SR_BUF_PLAIN);
-    r = header != NULL ? sr_hsm_seal_backup(h, header, (const uint8_t *)text, strlen(text), &sealed) : SR_ERR_NOMEM;
-    sr_text_wipe_free(text);
-    SR_TRY(r);
-    SR_TRY(sr_b64url_encode(sealed.data, sealed.len, &b64));
-    *ret = json_pack("{s:s}", "value", (const char *)b64.data);
-    SR_ENSURE(*ret != NULL, SR_ERR_NOMEM);
-    return SR_OK;
+    return sr_backup_seal(svc, req, content, SR_SECRET_KTY, ret);
 }
 
 static enum sr_err sr_secret_restore_version(struct sr_vault_svc *svc, struct sr_request *req, const json_t *v,
@@ -422,30 +395,10 @@ static enum sr_err sr_secret_restore_version(struct sr_vault_svc *svc, struct sr
 
 enum sr_err sr_op_secret_restore(struct sr_vault_svc *svc, struct sr_request *req, json_t **ret)
 {
-    const char *value = json_string_value(json_object_get(req->body, "value"));
-    SR_ENSURE(value != NULL, sr_req_bad(req, "'value' (the backup blob) is required"));
-    const struct sr_hsm *h = NULL;
-    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &h));
-    SR_AUTO_BUF struct sr_buf sealed = {0};
-    SR_AUTO_BUF struct sr_buf plain = {0};
-    sr_buf_init(&sealed, SR_MAX_FILE, SR_BUF_PLAIN);
-    sr_buf_init(&plain, SR_MAX_FILE, SR_BUF_SECRET);
-    SR_ENSURE(sr_b64url_decode(value, &sealed) == SR_OK, SR_ERR_BACKUP);
-    SR_TRY(sr_hsm_open_backup(h, sealed.data, sealed.len, &plain));
-    SR_AUTO_JSON json_t *content = json_loadb((const char *)plain.data, plain.len, 0, NULL);
-    const char *subscription = json_string_value(json_object_get(content, "subscription"));
-    SR_ENSURE(subscription != NULL, SR_ERR_BACKUP_UNBOUND);
-    SR_ENSURE(strcmp(subscription, req->vault.subscription) == 0, SR_ERR_BACKUP_SUBSCRIPTION);
-    const char *kind = json_string_value(json_object_get(content, "kind"));
-    const char *name = json_string_value(json_object_get(content, "name"));
-    const json_t *versions = json_object_get(content, "versions");
-    /* A key's backup (no kind) is sealed by the same region key; it restores as a key only. */
-    SR_ENSURE(kind != NULL && strcmp(kind, SR_SECRET_KTY) == 0 && name != NULL && json_is_array(versions) &&
-                  json_array_size(versions) > 0,
-              SR_ERR_BACKUP);
-    snprintf(req->name_buf, sizeof(req->name_buf), "%s", name);
-    req->name = req->name_buf; /* outlives content: the audit entry names it */
-    req->version = NULL;
+    SR_AUTO_JSON json_t *content = NULL;
+    const json_t *versions = NULL;
+    SR_TRY(sr_backup_open(svc, req, SR_SECRET_KTY, &content, &versions));
+    const char *name = req->name;
     SR_TRY(sr_secret_name_check(req));
     SR_AUTO_ROW struct sr_key_row existing = {0};
     enum sr_err r = sr_req_secret(svc, req, true, &existing, NULL);
