@@ -222,7 +222,7 @@ SR_MUST_USE enum sr_err sr_backup_open(struct sr_vault_svc *svc, struct sr_reque
 /* Sets req->detail and returns SR_ERR_BAD_PARAM (a 400 that says what is wrong). */
 __attribute__((format(printf, 2, 3))) enum sr_err sr_req_bad(struct sr_request *req, const char *fmt, ...);
 /* The request's key name is one Key Vault accepts. */
-SR_MUST_USE enum sr_err sr_key_name_check(struct sr_request *req);
+SR_MUST_USE enum sr_err sr_key_name_check(const struct sr_request *req);
 /* The key (version) the request names, SR_ERR_KEY_NOT_FOUND with its name otherwise. */
 SR_MUST_USE enum sr_err sr_req_key(struct sr_vault_svc *svc, struct sr_request *req, bool deleted_ok,
                                    struct sr_key_row *k, struct sr_name_row *n);

@@ -45,7 +45,7 @@ enum sr_err sr_req_bad(struct sr_request *req, const char *fmt, ...)
     return SR_ERR_BAD_PARAM;
 }
 
-enum sr_err sr_key_name_check(struct sr_request *req)
+enum sr_err sr_key_name_check(const struct sr_request *req)
 {
     const char *n = req->name;
     size_t len = n ? strlen(n) : 0;

@@ -42,38 +42,27 @@ static enum sr_err sr_secret_aad(const char *vault, const char *name, const char
     return sr_buf_append(out, text, (size_t)n);
 }
 
-static enum sr_err sr_secret_seal(struct sr_vault_svc *svc, const struct sr_request *req, struct sr_key_row *k,
-                                  const char *value, size_t len)
+/* Seals value into out (k's blob to be) or opens k's blob into out (SR_BUF_SECRET), by the vault's region HSM,
+ * bound to k's vault, name and version. A row that does not open here (moved, changed, another region's) is
+ * reported as tampered, never served. */
+static enum sr_err sr_secret_value(struct sr_vault_svc *svc, const struct sr_request *req, const struct sr_key_row *k,
+                                   bool seal, const char *value, size_t len, struct sr_buf *out)
 {
     const struct sr_hsm *h = NULL;
     SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &h));
     SR_AUTO_BUF struct sr_buf aad = {0};
     sr_buf_init(&aad, 512, SR_BUF_PLAIN);
     SR_TRY(sr_secret_aad(req->vault.name, k->name, k->version, &aad));
-    return sr_hsm_seal_value(h, aad.data, aad.len, (const uint8_t *)value, len, &k->blob);
-}
-
-/* The value of version k into out (SR_BUF_SECRET). A row that does not open here (moved, changed, another
- * region's) is reported as tampered, never served. */
-static enum sr_err sr_secret_open(struct sr_vault_svc *svc, const struct sr_request *req, const struct sr_key_row *k,
-                                  struct sr_buf *out)
-{
-    const struct sr_hsm *h = NULL;
-    SR_TRY(sr_svc_region_hsm(svc, req->vault.region, &h));
-    SR_AUTO_BUF struct sr_buf aad = {0};
-    sr_buf_init(&aad, 512, SR_BUF_PLAIN);
-    SR_TRY(sr_secret_aad(req->vault.name, k->name, k->version, &aad));
+    if (seal) {
+        return sr_hsm_seal_value(h, aad.data, aad.len, (const uint8_t *)value, len, out);
+    }
     enum sr_err r = sr_hsm_open_value(h, aad.data, aad.len, k->blob.data, k->blob.len, out);
     return r == SR_ERR_AUTH_FAILED ? SR_ERR_KV_SECRET_TAMPERED : r;
 }
 
 static enum sr_err sr_secret_name_check(const struct sr_request *req)
 {
-    const char *n = req->name;
-    size_t len = n ? strlen(n) : 0;
-    SR_ENSURE(len >= 1 && len <= SR_MAX_NAME && strspn(n, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-") == len,
-              SR_ERR_KV_SECRET_NAME);
-    return SR_OK;
+    return sr_key_name_check(req) == SR_OK ? SR_OK : SR_ERR_KV_SECRET_NAME; /* the same rule as keys' */
 }
 
 /* The version the request names (deleted ones too when deleted_ok), SR_ERR_KV_SECRET_NOT_FOUND otherwise. */
@@ -200,7 +189,7 @@ enum sr_err sr_op_secret_set(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_TRY(sr_key_attrs_parse(req, json_object_get(req->body, "attributes"), &k));
     SR_TRY(sr_key_tags_parse(req, json_object_get(req->body, "tags"), &k));
     SR_TRY(sr_secret_content_type(req, req->body, &k));
-    SR_TRY(sr_secret_seal(svc, req, &k, json_string_value(value), json_string_length(value)));
+    SR_TRY(sr_secret_value(svc, req, &k, true, json_string_value(value), json_string_length(value), &k.blob));
     SR_TRY(sr_commit_key_insert(&req->commit, &k));
     SR_AUTO_JSON json_t *b = NULL;
     SR_TRY(sr_secret_bundle(req, &k, NULL, &b));
@@ -219,7 +208,7 @@ enum sr_err sr_op_secret_get(struct sr_vault_svc *svc, struct sr_request *req, j
     SR_ENSURE(k.exp == 0 || now < k.exp, SR_ERR_KV_SECRET_EXPIRED);
     SR_AUTO_BUF struct sr_buf value = {0};
     sr_buf_init(&value, SR_SECRET_MAX_VALUE, SR_BUF_SECRET);
-    SR_TRY(sr_secret_open(svc, req, &k, &value));
+    SR_TRY(sr_secret_value(svc, req, &k, false, NULL, 0, &value));
     SR_AUTO_JSON json_t *b = NULL;
     SR_TRY(sr_secret_bundle(req, &k, NULL, &b));
     SR_TRY(sr_secret_value_json(b, &value));
@@ -334,7 +323,7 @@ static enum sr_err sr_secret_backup_add(void *ctx, const struct sr_key_row *k, c
     SR_AUTO_BUF struct sr_buf b64 = {0};
     sr_buf_init(&value, SR_SECRET_MAX_VALUE, SR_BUF_SECRET);
     sr_buf_init(&b64, SR_SECRET_MAX_VALUE * 2, SR_BUF_SECRET);
-    SR_TRY(sr_secret_open(b->svc, b->req, k, &value));
+    SR_TRY(sr_secret_value(b->svc, b->req, k, false, NULL, 0, &value));
     SR_TRY(sr_b64url_encode(value.data, value.len, &b64));
     json_t *v = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:o,s:O?,s:s}", "version", k->version, "enabled", k->enabled,
                           "nbf", (json_int_t)k->nbf, "exp", (json_int_t)k->exp, "created", (json_int_t)k->created,
@@ -389,7 +378,7 @@ static enum sr_err sr_secret_restore_version(struct sr_vault_svc *svc, struct sr
     sr_buf_init(&plain, SR_SECRET_MAX_VALUE, SR_BUF_SECRET);
     SR_ENSURE(sr_b64url_decode(value, &plain) == SR_OK, SR_ERR_BACKUP);
     /* Sealed again for this vault: a backup restores into any vault of its subscription and region. */
-    SR_TRY(sr_secret_seal(svc, req, k, (const char *)plain.data, plain.len));
+    SR_TRY(sr_secret_value(svc, req, k, true, (const char *)plain.data, plain.len, &k->blob));
     return sr_commit_key_insert(&req->commit, k);
 }
 

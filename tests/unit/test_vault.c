@@ -299,7 +299,15 @@ static void test_router(void **state)
     SR_ASSERT_OK(sr_route_match("PUT", "/keys/k1/rotationPolicy", &m));
     assert_int_equal(m.op, SR_OP_POLICY_PUT);
     SR_ASSERT_ERR(SR_ERR_METHOD, sr_route_match("DELETE", "/keys/k1/create", &m));
-    SR_ASSERT_ERR(SR_ERR_ROUTE, sr_route_match("GET", "/secrets/x", &m));
+    SR_ASSERT_OK(sr_route_match("GET", "/secrets/x", &m));
+    assert_int_equal(m.op, SR_OP_SECRET_GET);
+    SR_ASSERT_OK(sr_route_match("POST", "/secrets/restore", &m));
+    assert_int_equal(m.op, SR_OP_SECRET_RESTORE);
+    SR_ASSERT_OK(sr_route_match("PUT", "/secrets/restore", &m)); /* a secret named "restore" */
+    assert_int_equal(m.op, SR_OP_SECRET_SET);
+    SR_ASSERT_OK(sr_route_match("GET", "/deletedSecrets/x", &m));
+    assert_int_equal(m.op, SR_OP_SECRET_DELETED_GET);
+    SR_ASSERT_ERR(SR_ERR_ROUTE, sr_route_match("GET", "/certificates/x", &m));
     SR_ASSERT_ERR(SR_ERR_ROUTE, sr_route_match("GET", "/a/b/c/d/e/f/g/h/i/j", &m));
     /* A key name longer than 127 characters is a bad parameter (400), not a path we lack (404). */
     char path[300] = "/keys/";
@@ -308,6 +316,10 @@ static void test_router(void **state)
     SR_ASSERT_ERR(SR_ERR_KEY_NAME, sr_route_match("GET", path, &m));
     strcat(path, "/create");
     SR_ASSERT_ERR(SR_ERR_KEY_NAME, sr_route_match("POST", path, &m));
+    char secret[300] = "/secrets/";
+    memset(secret + 9, 's', 200);
+    secret[209] = 0;
+    SR_ASSERT_ERR(SR_ERR_KV_SECRET_NAME, sr_route_match("GET", secret, &m));
     assert_int_equal(sr_err_http_status(SR_ERR_KEY_NAME), 400);
     assert_true(sr_api_version_ok("7.5"));
     assert_true(sr_api_version_ok("2025-07-01"));
