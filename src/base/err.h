@@ -71,6 +71,9 @@ enum sr_err_family {
     X(SR_ERR_KEY_OP, SR_FAM_DENIED, "Forbidden", "Operation is not permitted by this key's key_ops")         \
     X(SR_ERR_KEY_NOT_FOUND, SR_FAM_NOT_FOUND, "KeyNotFound", "A key with this name (and version) was not found in this key vault") \
     X(SR_ERR_VAULT_NOT_FOUND, SR_FAM_NOT_FOUND, "VaultNotFound", "No vault answers on this host name")        \
+    X(SR_ERR_HOST_UNKNOWN, SR_FAM_NOT_FOUND, "VaultNotFound",                                                 \
+      "The Host header names none of this server's names (localhost, 127.0.0.1, [::1] and <vault>.localhost, "\
+      "which its certificate carries): the request is not answered")                                        \
     X(SR_ERR_ROUTE, SR_FAM_NOT_FOUND, "NotFound", "No such operation; see docs/api.md")                      \
     X(SR_ERR_METHOD, SR_FAM_METHOD, "MethodNotAllowed", "This method is not allowed on this path")          \
     X(SR_ERR_API_VERSION, SR_FAM_USAGE, "BadParameter",                                                      \

@@ -43,7 +43,9 @@ SR_MUST_USE enum sr_err sr_form_parse(const uint8_t *data, size_t len, json_t **
 void sr_form_wipe(json_t *form);
 /* OAuth's error body ({error, error_description, error_codes, timestamp, trace_id}) for e. */
 json_t *sr_oauth_error_body(enum sr_err e, const char *detail, const char *trace_id);
-/* From a Host header: the vault name it addresses and the challenge resource ("https://localhost"). */
+/* From a Host header: the vault name it addresses and the challenge resource ("https://localhost[:port]").
+ * Only the names the server's certificate carries are taken: localhost, 127.0.0.1 and [::1] (the default vault)
+ * and <vault>.localhost, each with an optional port; any other is SR_ERR_HOST_UNKNOWN. */
 SR_MUST_USE enum sr_err sr_host_parse(const char *host, const char *default_vault, char *vault, size_t vcap,
                                       char *resource, size_t rcap);
 

@@ -213,32 +213,34 @@ enum sr_err sr_host_parse(const char *host, const char *default_vault, char *vau
                           size_t rcap)
 {
     char name[256];
-    SR_ENSURE(host != NULL && *host != 0 && strlen(host) < sizeof(name), SR_ERR_VAULT_NOT_FOUND);
-    /* It becomes the challenge's resource and every kid's base: a host name, a port, an IPv6 literal. */
+    SR_ENSURE(host != NULL && *host != 0 && strlen(host) < sizeof(name), SR_ERR_HOST_UNKNOWN);
+    /* It becomes the challenge's resource and every kid's base: only the names this server's certificate
+     * carries are answered (localhost, <vault>.localhost, 127.0.0.1, [::1]), so a forged Host is never
+     * reflected into a kid, a nextLink or the challenge. */
     SR_ENSURE(strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == strlen(host),
-              SR_ERR_VAULT_NOT_FOUND);
+              SR_ERR_HOST_UNKNOWN);
     /* The port stays in the resource: Python's SDK checks that the request's host:port ends with "." and the
      * resource's host:port (Node's compares host names only). */
-    const char *port = host[0] == '[' ? strstr(host, "]:") : strchr(host, ':');
-    port = port == NULL ? "" : port + (host[0] == '[');
-    if (host[0] == '[') { /* [::1]:port */
+    bool bracketed = host[0] == '[';
+    const char *port = bracketed ? strstr(host, "]:") : strchr(host, ':');
+    port = port == NULL ? "" : port + bracketed;
+    size_t len = bracketed ? strcspn(host, "]") + 1 : strcspn(host, ":");
+    SR_ENSURE(port[0] == 0 || (port[0] == ':' && port[1] != 0 && strspn(port + 1, "0123456789") == strlen(port + 1)),
+              SR_ERR_HOST_UNKNOWN);
+    memcpy(name, host, len);
+    name[len] = 0;
+    if (strcasecmp(name, "localhost") == 0 || strcmp(name, "127.0.0.1") == 0 || strcmp(name, "[::1]") == 0) {
         snprintf(vault, vcap, "%s", default_vault);
         snprintf(resource, rcap, "https://localhost%s", port);
         return SR_OK;
     }
-    size_t len = strcspn(host, ":");
-    memcpy(name, host, len);
-    name[len] = 0;
-    const char *dot = strchr(name, '.');
-    if (dot == NULL || strcmp(name, "127.0.0.1") == 0) {
-        snprintf(vault, vcap, "%s", default_vault);
-        snprintf(resource, rcap, "https://%s%s", strcmp(name, "127.0.0.1") == 0 ? "localhost" : name, port);
-        return SR_OK;
-    }
-    /* <vault>.<domain>: the SDK checks that the host ends with "." + the resource's host. */
-    SR_ENSURE((size_t)(dot - name) < vcap, SR_ERR_VAULT_NOT_FOUND);
-    memcpy(vault, name, (size_t)(dot - name));
-    vault[dot - name] = 0;
-    snprintf(resource, rcap, "https://%s%s", dot + 1, port);
+    /* <vault>.localhost: the SDK checks that the host ends with "." + the resource's host. */
+    static const char suffix[] = ".localhost";
+    size_t label = len > strlen(suffix) ? len - strlen(suffix) : 0;
+    SR_ENSURE(label > 0 && strcasecmp(name + label, suffix) == 0 && memchr(name, '.', label) == NULL && label < vcap,
+              SR_ERR_HOST_UNKNOWN);
+    memcpy(vault, name, label);
+    vault[label] = 0;
+    snprintf(resource, rcap, "https://localhost%s", port);
     return SR_OK;
 }

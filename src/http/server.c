@@ -653,7 +653,7 @@ static enum MHD_Result sr_handler(void *cls, struct MHD_Connection *c, const cha
     char resource[300] = "";
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (sr_host_parse(host, s->cfg.default_vault, vault, sizeof(vault), resource, sizeof(resource)) != SR_OK) {
-        return sr_send_error(s, c, SR_ERR_VAULT_NOT_FOUND, NULL, NULL);
+        return sr_send_error(s, c, SR_ERR_HOST_UNKNOWN, NULL, NULL);
     }
     if (conn == NULL) {
         sr_request_begins(c);

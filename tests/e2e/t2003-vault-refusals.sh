@@ -131,6 +131,20 @@ expect_api 404 KeyNotFound GET "/deletedkeys/k1?$V"
 [ "$deleted" = "$(store_digest)" ] || fail "a refused request changed the store"
 api POST "/deletedkeys/ec1/recover?$V" >/dev/null; [ "$STATUS" = 200 ] || fail "recover"
 
+step "a Host the server's certificate does not carry is not answered, so it is never reflected into a kid or a link"
+api POST "/keys/hostcheck/create?$V" '{"kty":"EC"}' >/dev/null
+for h in dev.attacker.example "dev.attacker.example:$PORT" attacker.example evil "10.0.0.1:$PORT" "dev.localhost.evil:$PORT"; do
+    out=$(api GET "/keys?$V&maxresults=1" "" -H "Host: $h")
+    [ "$(cat "$T/status")" = 404 ] || fail "Host: $h answered $(cat "$T/status"): $out"
+    printf '%s' "$out" | grep -q "names none of this server's names" || fail "Host: $h: $out"
+    ! printf '%s' "$out" | grep -q "attacker\|evil\|10.0.0.1" || fail "Host: $h reflected: $out"
+done
+out=$(api POST "/keys/hostcheck/create?$V" '{"kty":"EC"}' -H "Host: dev.attacker.example")
+[ "$(cat "$T/status")" = 404 ] || fail "a create under a forged Host answered $(cat "$T/status"): $out"
+[ "$(api GET "/keys/hostcheck/versions?$V" | jq '.value | length')" = 1 ] || fail "a request under a forged Host made a version"
+api GET "/keys/hostcheck?$V" "" -H "Host: 127.0.0.1:$PORT" | jq -e --arg p "https://127.0.0.1:$PORT/keys/hostcheck/" '.key.kid | startswith($p)' >/dev/null ||
+    fail "127.0.0.1 is not served as itself"
+
 step "never a 5xx"
 if grep -q ' -> 5' "$SERVER_LOG"; then fail "a 5xx was answered"; fi
 stop_server

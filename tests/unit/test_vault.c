@@ -337,7 +337,18 @@ static void test_router(void **state)
     assert_string_equal(resource, "https://localhost:8443");
     SR_ASSERT_OK(sr_host_parse("[::1]:8443", "default", vault, sizeof(vault), resource, sizeof(resource)));
     assert_string_equal(resource, "https://localhost:8443");
-    SR_ASSERT_ERR(SR_ERR_VAULT_NOT_FOUND, sr_host_parse(NULL, "d", vault, sizeof(vault), resource, sizeof(resource)));
+    SR_ASSERT_OK(sr_host_parse("127.0.0.1:8443", "default", vault, sizeof(vault), resource, sizeof(resource)));
+    assert_string_equal(vault, "default");
+    SR_ASSERT_OK(sr_host_parse("Contoso.LOCALHOST", "default", vault, sizeof(vault), resource, sizeof(resource)));
+    assert_string_equal(vault, "Contoso");
+    SR_ASSERT_ERR(SR_ERR_HOST_UNKNOWN, sr_host_parse(NULL, "d", vault, sizeof(vault), resource, sizeof(resource)));
+    /* A name the server's certificate does not carry is not answered, so it is never reflected into a kid. */
+    static const char *const foreign[] = {"dev.attacker.example", "dev.attacker.example:8443", "attacker.example",
+                                          "evil", "a.b.localhost", ".localhost", "localhost.evil", "10.0.0.1",
+                                          "[::2]:8443", "localhost:", "localhost:84x", "dev.localhost.", ""};
+    for (size_t i = 0; i < SR_ARRAY_LEN(foreign); i++) {
+        SR_ASSERT_ERR(SR_ERR_HOST_UNKNOWN, sr_host_parse(foreign[i], "d", vault, sizeof(vault), resource, sizeof(resource)));
+    }
 }
 
 /* GET /audit: the vault's own entries (not another vault's), the chain's verdict, Administrators only. */
