@@ -862,7 +862,8 @@ static void sr_print_dev_help(FILE *f, const char *data, unsigned port)
 {
     fprintf(f,
             "\nDevelopment vault ready.\n"
-            "  vault URL   https://dev.localhost:%u  (also https://localhost:%u)\n"
+            "  vault URL   https://dev.localhost:%u  (the SDKs need the vault's name; curl and the CLI also take "
+            "https://localhost:%u)\n"
             "  CA cert     %s/tls/ca.pem   (NODE_EXTRA_CA_CERTS, curl --cacert, --ca-file)\n"
             "  admin token %s/dev-token\n"
             "Try:\n"
