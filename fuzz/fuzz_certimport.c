@@ -14,11 +14,9 @@
 #include "crypto/pkey.h"
 #include "module_fixture.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One input (flags byte, then the document) through the import: whether it was taken. */
+static bool sr_import(const uint8_t *data, size_t size)
 {
-    if (size < 1) {
-        return 0;
-    }
     struct sr_cert_import in = {.data = data + 1, .len = size - 1, .pem = (data[0] & 1) != 0,
                                 .password = (data[0] & 2) != 0 ? "pw" : NULL};
     struct sr_buf blob;
@@ -26,17 +24,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sr_key_spec spec;
     X509 *leaf = NULL;
     STACK_OF(X509) *chain = NULL;
-    if (sr_blob_import_cert(sr_m, "0123456789abcdef0123456789abcdef", "fuzz", &in, SR_ACL_SIGN, &blob, &spec, &leaf,
-                            &chain) == SR_OK) {
-        if (leaf == NULL || chain == NULL || blob.len == 0) {
-            abort(); /* success hands over a leaf, a chain and a sealed key */
-        }
-        X509_free(leaf);
-        sk_X509_pop_free(chain, X509_free);
-    } else if (leaf != NULL || chain != NULL) {
+    bool taken = sr_blob_import_cert(sr_m, "0123456789abcdef0123456789abcdef", "fuzz", &in, SR_ACL_SIGN, &blob, &spec,
+                                     &leaf, &chain) == SR_OK;
+    if (taken && (leaf == NULL || chain == NULL || blob.len == 0)) {
+        abort(); /* success hands over a leaf, a chain and a sealed key */
+    }
+    if (!taken && (leaf != NULL || chain != NULL)) {
         abort(); /* a refusal hands over nothing */
     }
+    X509_free(leaf);
+    sk_X509_pop_free(chain, X509_free);
     sr_buf_release(&blob);
+    return taken;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size >= 1) {
+        (void)sr_import(data, size);
+    }
     return 0;
 }
 
@@ -94,21 +100,9 @@ void sr_fuzz_seeds(struct sr_buf *seeds, size_t *n)
     EVP_PKEY_free(rkey);
     /* Every seed reaches the success path: a seed refused would leave the deep checks unreached. */
     for (size_t i = 0; i < k; i++) {
-        const uint8_t *d = seeds[i].data;
-        struct sr_cert_import in = {.data = d + 1, .len = seeds[i].len - 1, .pem = (d[0] & 1) != 0,
-                                    .password = (d[0] & 2) != 0 ? "pw" : NULL};
-        struct sr_buf blob;
-        sr_buf_init(&blob, 1 << 16, SR_BUF_PLAIN);
-        struct sr_key_spec spec;
-        X509 *leaf = NULL;
-        STACK_OF(X509) *chain = NULL;
-        if (sr_blob_import_cert(sr_m, "0123456789abcdef0123456789abcdef", "seed", &in, SR_ACL_SIGN, &blob, &spec, &leaf,
-                                &chain) != SR_OK) {
+        if (!sr_import(seeds[i].data, seeds[i].len)) {
             abort();
         }
-        X509_free(leaf);
-        sk_X509_pop_free(chain, X509_free);
-        sr_buf_release(&blob);
     }
     *n = k;
 }
