@@ -135,6 +135,24 @@ api DELETE "/keys/db-password?$V" >/dev/null; api DELETE "/deletedkeys/db-passwo
 expect_api 400 BadParameter POST "/keys/restore?$V" "{\"value\":\"$BLOB\"}"
 expect_api 400 BadParameter POST "/secrets/restore?$V" '{"value":"AAAA"}'
 
+step "a backup restores into another vault of its subscription (the values sealed again for it), never into another subscription's"
+DEV_SUB=$($SR vault list --data "$T/data" --output json | jq -r '.[] | select(.name == "dev") | .subscriptionId')
+$SR vault create same --region DEV --subscription-id "$DEV_SUB" --data "$T/data" >/dev/null
+$SR vault create foreign --region DEV --subscription-id 0000aaaa-0000-0000-0000-00000000000b --data "$T/data" >/dev/null
+VHOST=same.localhost api POST "/secrets/restore?$V" "{\"value\":\"$BLOB\"}" > same.json
+[ "$STATUS" = 200 ] || fail "restore into a vault of the same subscription: $(cat same.json)"
+[ "$(VHOST=same.localhost api GET "/secrets/db-password/$VER2?$V" | jq -r .value)" = "$MARK-v2" ] || fail "the restored value does not open in the other vault"
+VHOST=foreign.localhost expect_api 400 BadParameter POST "/secrets/restore?$V" "{\"value\":\"$BLOB\"}"
+grep -q "subscription" "$T/resp" || fail "the refusal does not name the subscription: $(cat "$T/resp")"
+[ "$(VHOST=foreign.localhost api GET "/secrets?$V" | jq '.value | length')" = 0 ] || fail "a refused restore left a secret"
+
+step "a value with NUL or invalid UTF-8 is refused as a body, and changes nothing"
+expect_api 400 BadParameter PUT "/secrets/nul?$V" '{"value":"a\u0000b"}'
+printf '{"value":"\xff\xfe"}' > badutf8.json
+out=$(api PUT "/secrets/nul?$V" "" -H 'Content-Type: application/json' --data-binary @badutf8.json)
+[ "$(cat "$T/status")" = 400 ] || fail "invalid UTF-8 answered $(cat "$T/status"): $out"
+expect_api 404 SecretNotFound GET "/secrets/nul?$V"
+
 step "roles: Secrets User reads, Reader lists but never reads, Crypto Officer sees no secrets"
 USER_TOKEN=$($SR token create --data "$T/data" --role "Key Vault Secrets User" --vault dev --name su | tail -n 1)
 READER=$($SR token create --data "$T/data" --role reader --vault dev --name rd | tail -n 1)

@@ -251,6 +251,16 @@ store_sql "$T/data" "UPDATE keys SET name = 'db' WHERE vault = 'hsmv/secrets' AN
 grep -q '"values"' "$T/data/regions/HSM1/hsm/region.json" || fail "region.json names no values key"
 grep -q 'strongroom-values' <("${RUN[@]}" pkcs11-tool --module "$LIB" --login --pin "$LIST_PIN" --list-objects 2>&1) ||
     fail "the token holds no values key"
+# A region made before its token held a values key: a secret is refused plainly, nothing is written.
+RJ="$T/data/regions/HSM1/hsm/region.json"
+cp "$RJ" region.json.saved
+jq 'del(.values)' region.json.saved > "$RJ"
+start_server "$T/data" --quiet
+expect_api 400 BadParameter PUT "/secrets/old-region?$V" '{"value":"x"}'
+grep -q "made before its token held a key for secrets" "$T/resp" || fail "the refusal does not say why: $(cat "$T/resp")"
+stop_server
+cat region.json.saved > "$RJ"
+[ -z "$(store_sql "$T/data" "SELECT 1 FROM keys WHERE vault = 'hsmv/secrets' AND name = 'old-region'")" ] || fail "a refused set wrote a row"
 
 step "the token's objects: sensitive, never extractable, CKA_VALUE refused on each"
 "${RUN[@]}" pkcs11-tool --module "$LIB" --login --pin "$LIST_PIN" --list-objects > objects.txt 2>&1 || fail "pkcs11-tool: $(cat objects.txt)"
